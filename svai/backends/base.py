@@ -1,0 +1,84 @@
+"""What every cloud backend provides, and the data the offline preview and the rules share.
+
+A backend is an explicit object (no self-registration): ``svai.backends.registry`` maps a cloud
+name to ``module:Class`` and imports it only when that cloud is planned, so a one-cloud spec never
+imports another cloud's SDK.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from svai.ir import DeploymentPlan
+
+__all__ = ["Backend", "Finding", "RecordedResource", "Rule", "Severity"]
+
+Severity = Literal["high", "medium", "low"]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedResource:
+    """One resource the backend program registered, as recorded under Pulumi mocks.
+
+    Attributes:
+        type: Pulumi type token, e.g. ``aws:sqs/queue:Queue``.
+        name: Logical name given to the resource.
+        inputs: The inputs as Pulumi received them (camelCase keys), JSON-ready, keys sorted.
+        parent: Logical name of the parent component, or ``None`` for the stack.
+        component: Top-level svai component the resource belongs to (for grouping the plan).
+    """
+
+    type: str
+    name: str
+    inputs: Mapping[str, Any]
+    parent: str | None = None
+    component: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A rule's verdict on one resource (or on the plan as a whole)."""
+
+    rule: str
+    severity: Severity
+    message: str
+    resource: str | None = None
+    """Logical name of the resource concerned, ``None`` for plan-level findings."""
+    hint: str = ""
+    cloud: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A check over the recorded resources of one deployment.
+
+    Attributes:
+        id: Stable id, e.g. ``SVAI_AWS_001``; ``checkov`` names the closest Checkov id, if any.
+        severity: How bad a failure is.
+        title: What the rule requires, as one line.
+        check: Returns the findings (an empty iterable when the rule passes).
+    """
+
+    id: str
+    severity: Severity
+    title: str
+    check: Callable[[Sequence[RecordedResource], DeploymentPlan], Iterable[Finding]]
+    checkov: str | None = None
+    hint: str = ""
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+
+class Backend(Protocol):
+    """One cloud's compiler from a :class:`DeploymentPlan` to Pulumi resources."""
+
+    cloud: str
+
+    def program(self, plan: DeploymentPlan) -> None:
+        """Create the deployment's resources; runs inside a Pulumi program (real or mocked)."""
+        ...
+
+    def rules(self) -> Sequence[Rule]:
+        """Return this cloud's infrastructure rules."""
+        ...

@@ -1,0 +1,9 @@
+"""``svai.compiler``: the middle of the pipeline — from a resolved spec to deployment plans.
+
+``catalog`` holds the offerings with their limits, prices and sources; ``traffic``, ``perf`` and
+``cost`` model the load, the latency / cold starts and the bill; ``recommend`` picks an offering
+per target and explains the choice; ``lower`` turns a choice into a cloud-neutral
+:class:`svai.ir.DeploymentPlan`; ``version`` computes the model version id.
+"""
+
+__all__: list[str] = []

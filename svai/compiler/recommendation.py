@@ -1,0 +1,133 @@
+"""The recommendation: what svai chose per target, the numbers behind it, and what it rejected.
+
+These frozen dataclasses are the contract of ``svai recommend --format json`` (see
+:func:`to_dict`); other tools read it, so fields are only ever added, never renamed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = [
+    "Alternative",
+    "Assumptions",
+    "Choice",
+    "Prediction",
+    "Recommendation",
+    "TargetRecommendation",
+    "to_dict",
+]
+
+Kind = Literal["faas", "container", "endpoint"]
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """The chosen offering and its configuration."""
+
+    offering: str
+    name: str
+    kind: Kind
+    mode: Literal["sync", "async"]
+    memory_mb: int
+    vcpu: float
+    gpu: str | None
+    gpu_count: int
+    instance_type: str | None
+    concurrency_per_instance: int
+    warm_instances: int
+    max_instances: int
+    package: Literal["zip", "image", "model"]
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """What the performance and cost models predict for a configuration."""
+
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    cold_start_rate: float
+    mean_instances: float
+    peak_instances: float
+    monthly_requests: float
+    monthly_cost_usd: float
+    cost_per_1k_usd: float
+    cost_breakdown: tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Assumptions:
+    """The inputs the prediction rests on, so a reviewer can challenge them."""
+
+    keep_alive_s: float
+    cold_start_s: float
+    cold_start_components: tuple[tuple[str, float], ...]
+    service_ms: float
+    concurrency_per_instance: int
+    arrival_rate_rps: float
+    peak_rps: float
+    measured: tuple[str, ...]
+    """Which inputs were measured by ``svai bench`` rather than declared or estimated."""
+    estimated: tuple[str, ...]
+    """Which inputs svai had to estimate (declare or measure them for better numbers)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Alternative:
+    """An offering svai considered: rejected with a reason, or feasible with its prediction."""
+
+    offering: str
+    name: str
+    kind: Kind
+    feasible: bool
+    rejected_because: str | None
+    predicted: Prediction | None
+    meets_target: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TargetRecommendation:
+    """The recommendation for one target."""
+
+    cloud: Literal["aws", "gcp", "azure"]
+    region: str
+    choice: Choice
+    predicted: Prediction
+    assumptions: Assumptions
+    meets_target: bool
+    reason: str
+    """One line: why this option won."""
+    notes: tuple[str, ...]
+    """Warnings and advice: overrides worse than the recommendation, what would have to change."""
+    alternatives: tuple[Alternative, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    """The recommendation for every target of a spec."""
+
+    name: str
+    targets: tuple[TargetRecommendation, ...]
+
+
+def to_dict(value: Recommendation | TargetRecommendation) -> dict[str, Any]:
+    """Return the recommendation as JSON-ready data (tuples of pairs become objects)."""
+    return _jsonify(dataclasses.asdict(value))  # type: ignore[no-any-return]
+
+
+_PAIR_FIELDS = {"cost_breakdown", "cold_start_components"}
+
+
+def _jsonify(value: Any, key: str = "") -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonify(v, k) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        if key in _PAIR_FIELDS:
+            return {str(k): v for k, v in value}
+        return [_jsonify(v) for v in value]
+    if isinstance(value, float):
+        return round(value, 6)
+    return value

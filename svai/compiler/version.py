@@ -1,0 +1,83 @@
+"""The model version id: one content hash over everything that changes what the model answers.
+
+Artifact + pre/post-processing code + resolved config + prompt templates → ``v-<12 hex>``.
+Local files are hashed by content; a remote artifact by its URI and pinned revision (pin S3/GCS
+objects with a version in the URI, or the id cannot notice a replaced object — ``svai check``
+says so). Paths are hashed relative to the spec folder, so the id does not depend on where the
+project is checked out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+from svai.errors import UsageError
+from svai.spec.resolve import ResolvedSpec
+
+__all__ = ["model_version"]
+
+_CHUNK = 1 << 20
+
+
+def model_version(spec: ResolvedSpec, base_dir: Path) -> str:
+    """Return the version id of ``spec`` whose relative paths resolve against ``base_dir``.
+
+    Raises:
+        UsageError: a referenced local file (pre/post-processing code, templates) is missing.
+    """
+    digest = hashlib.sha256()
+    model = spec.model
+    if model.artifact_scheme == "local":
+        artifact = base_dir / model.artifact
+        _feed(digest, "artifact", artifact if artifact.is_file() else None, model.artifact)
+    else:
+        _feed_text(digest, "artifact", f"{model.artifact}@{model.revision or ''}")
+    for label, entry in (("preprocess", model.preprocess), ("postprocess", model.postprocess)):
+        if entry is not None:
+            _feed(digest, label, _require(base_dir, entry.split(":", 1)[0], label), entry)
+    if model.fallback_rules is not None:
+        path = model.fallback_rules.split(":", 1)[0]
+        _feed(digest, "fallback", _require(base_dir, path, "fallback.rules"), model.fallback_rules)
+    if spec.api.input_schema is not None:
+        path = _require(base_dir, spec.api.input_schema, "api.input_schema")
+        _feed(digest, "input-schema", path, spec.api.input_schema)
+    for template in model.prompt_templates:
+        _feed(digest, "template", _require(base_dir, template, "prompt_templates"), template)
+    config = {
+        "model": dataclasses.asdict(model),
+        "api": dataclasses.asdict(spec.api),
+        "cache": dataclasses.asdict(spec.cache),
+    }
+    _feed_text(digest, "config", json.dumps(config, sort_keys=True, default=str))
+    return f"v-{digest.hexdigest()[:12]}"
+
+
+def _require(base_dir: Path, relative: str, field: str) -> Path:
+    path = base_dir / relative
+    if not path.is_file():
+        where = field if "." in field else f"model.{field}"
+        raise UsageError(f"{where}: {relative} does not exist (looked in {base_dir})")
+    return path
+
+
+def _feed_text(digest: hashlib._Hash, label: str, text: str) -> None:
+    data = text.encode()
+    digest.update(f"{label}\0{len(data)}\0".encode())
+    digest.update(data)
+
+
+def _feed(digest: hashlib._Hash, label: str, path: Path | None, name: str) -> None:
+    _feed_text(digest, label, name)
+    if path is None:
+        # A local artifact that is not built yet: the id still covers its name and the config,
+        # and changes once the file exists.
+        _feed_text(digest, f"{label}-content", "<absent>")
+        return
+    file_digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            file_digest.update(chunk)
+    _feed_text(digest, f"{label}-content", file_digest.hexdigest())

@@ -1,0 +1,664 @@
+"""Load ``svai.yaml`` safely and report every problem with its ``file:line:col``.
+
+Safety comes before parsing: the file size is capped, NUL bytes and invalid UTF-8 are refused,
+and a scan of the YAML *events* (which does not build anything) refuses deep nesting, non-standard
+tags such as ``!!python/object`` and multiple documents. Only then is the document composed; while
+converting it to plain data we refuse duplicate keys, merge keys and alias expansions that would
+blow up (billion laughs), and record where every key and value sits. pydantic then validates, and
+its errors are mapped back to those positions with hints ("did you mean `latency`?").
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from svai.diagnostics import Diagnostic
+from svai.errors import SpecError
+from svai.spec.checks import cross_check
+from svai.spec.model import Spec
+from svai.spec.units import UnitError
+
+__all__ = ["MAX_DEPTH", "MAX_NODES", "MAX_SPEC_BYTES", "load_spec", "load_spec_text"]
+
+MAX_SPEC_BYTES = 256 * 1024
+"""Largest accepted spec file; real specs are a few KB."""
+MAX_DEPTH = 32
+"""Deepest accepted nesting of mappings and sequences."""
+MAX_NODES = 20_000
+"""Most nodes the document may expand to once aliases are followed."""
+
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STANDARD = "tag:yaml.org,2002:"
+_ALLOWED_TAGS = {f"{_STANDARD}{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")}
+_KEEP_AS_TEXT = {f"{_STANDARD}timestamp"}
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass
+class _Source:
+    """Where things are in the file: value and key positions by path, and the scalar texts."""
+
+    file: str
+    values: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    texts: dict[Path_, str] = field(default_factory=dict)
+
+    def position(self, path: Path_, *, key: bool = False) -> tuple[int, int]:
+        """Return the (line, col) of ``path``, or of its closest known ancestor."""
+        for cut in range(len(path), -1, -1):
+            prefix = path[:cut]
+            table = self.keys if key and cut == len(path) else self.values
+            if prefix in table:
+                return table[prefix]
+        return (1, 1)
+
+    def known_prefix(self, path: Path_) -> Path_:
+        """Return the longest prefix of ``path`` that exists in the document."""
+        for cut in range(len(path), -1, -1):
+            if path[:cut] in self.values:
+                return path[:cut]
+        return ()
+
+
+class _Refused(Exception):
+    """Internal: stop composing and report this diagnostic."""
+
+    def __init__(self, diagnostic: Diagnostic) -> None:
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read, check and validate a ``svai.yaml`` file.
+
+    Raises:
+        SpecError: with every problem found, each located in the file.
+    """
+    file = Path(path)
+    name = str(path)
+    try:
+        size = file.stat().st_size
+        if size > MAX_SPEC_BYTES:
+            raise SpecError([_too_large(name, size)])
+        data = file.read_bytes()
+    except FileNotFoundError:
+        raise SpecError(
+            [
+                Diagnostic(
+                    "file-not-found",
+                    f"no such file: {name}",
+                    name,
+                    hint="run `svai init` to create one",
+                )
+            ]
+        ) from None
+    except IsADirectoryError:
+        raise SpecError(
+            [Diagnostic("file-not-found", f"{name} is a folder, not a file", name)]
+        ) from None
+    except OSError as error:
+        raise SpecError(
+            [Diagnostic("file-unreadable", f"cannot read {name}: {error.strerror}", name)]
+        ) from None
+    return load_spec_text(data, name)
+
+
+def load_spec_text(data: str | bytes, file: str = "<string>") -> Spec:
+    """Check and validate spec text (``bytes`` are decoded as UTF-8).
+
+    Raises:
+        SpecError: with every problem found, each located in the text.
+    """
+    text = _decode(data, file)
+    _scan_events(text, file)
+    source = _Source(file)
+    try:
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as error:
+        raise SpecError([_syntax(error, file)]) from None
+    if node is None:
+        raise SpecError(
+            [
+                Diagnostic(
+                    "empty-file",
+                    "the file is empty",
+                    file,
+                    1,
+                    1,
+                    hint="run `svai init` for a starter spec",
+                )
+            ]
+        )
+    builder = _Builder(source, loader)
+    try:
+        document = builder.build(node, ())
+    except _Refused as refused:
+        raise SpecError([refused.diagnostic]) from None
+    problems = list(builder.problems)
+    if not isinstance(document, dict):
+        line, col = source.position(())
+        problems.append(
+            Diagnostic(
+                "wrong-type", "the document must be a mapping of keys to values", file, line, col
+            )
+        )
+        raise SpecError(problems)
+    try:
+        spec = Spec.model_validate(document)
+    except ValidationError as error:
+        problems.extend(_from_pydantic(error, source, document))
+        raise SpecError(sorted(problems, key=lambda d: (d.line, d.col, d.path))) from None
+    problems.extend(
+        Diagnostic(
+            "cross-field",
+            f.message,
+            file,
+            *source.position(f.path),
+            path=_dotted(f.path),
+            hint=f.hint,
+        )
+        for f in cross_check(spec)
+    )
+    if problems:
+        raise SpecError(sorted(problems, key=lambda d: (d.line, d.col, d.path)))
+    return spec
+
+
+# ---- before parsing ---------------------------------------------------------------------------
+
+
+def _too_large(file: str, size: int) -> Diagnostic:
+    return Diagnostic(
+        "file-too-large",
+        f"the file is {size:,} bytes; a spec may be at most {MAX_SPEC_BYTES:,}",
+        file,
+        hint="a svai.yaml describes one deployment in a few KB; move data into referenced files",
+    )
+
+
+def _line_col(text: str, offset: int) -> tuple[int, int]:
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def _decode(data: str | bytes, file: str) -> str:
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if len(raw) > MAX_SPEC_BYTES:
+        raise SpecError([_too_large(file, len(raw))])
+    if isinstance(data, bytes):
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            good = data[: error.start].decode("utf-8", "replace")
+            line, col = _line_col(good, len(good))
+            raise SpecError(
+                [
+                    Diagnostic(
+                        "encoding",
+                        f"byte 0x{data[error.start]:02x} is not valid UTF-8",
+                        file,
+                        line,
+                        col,
+                        hint="save the file as UTF-8",
+                    )
+                ]
+            ) from None
+    else:
+        text = data
+    nul = text.find("\0")
+    if nul >= 0:
+        raise SpecError(
+            [
+                Diagnostic(
+                    "invalid-character",
+                    "the file contains a NUL byte",
+                    file,
+                    *_line_col(text, nul),
+                    hint="a spec is plain text; remove the NUL byte",
+                )
+            ]
+        )
+    return text
+
+
+def _syntax(error: yaml.MarkedYAMLError, file: str) -> Diagnostic:
+    mark = error.problem_mark or error.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    problem = error.problem or "invalid YAML"
+    context = f" ({error.context})" if error.context else ""
+    return Diagnostic(
+        "yaml-syntax",
+        f"{problem}{context}",
+        file,
+        line,
+        col,
+        hint="check indentation and quoting around here",
+    )
+
+
+def _scan_events(text: str, file: str) -> None:
+    depth = 0
+    documents = 0
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, yaml.DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    raise SpecError(
+                        [
+                            Diagnostic(
+                                "multiple-documents",
+                                "the file holds more than one YAML document",
+                                file,
+                                *_mark(event),
+                                hint="keep one document per svai.yaml (remove the `---` separator)",
+                            )
+                        ]
+                    )
+            tag = getattr(event, "tag", None)
+            if tag is not None and tag not in _ALLOWED_TAGS and tag != "!":
+                raise SpecError(
+                    [
+                        Diagnostic(
+                            "unsafe-tag",
+                            f"the tag `{_short_tag(tag)}` is not allowed",
+                            file,
+                            *_mark(event),
+                            hint="svai reads plain YAML only: strings, numbers, booleans, lists and mappings",
+                        )
+                    ]
+                )
+            if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise SpecError(
+                        [
+                            Diagnostic(
+                                "too-deep",
+                                f"nesting is deeper than {MAX_DEPTH} levels",
+                                file,
+                                *_mark(event),
+                                hint="a svai.yaml is a few levels deep; this looks generated or hostile",
+                            )
+                        ]
+                    )
+            elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+                depth -= 1
+    except yaml.MarkedYAMLError as error:
+        raise SpecError([_syntax(error, file)]) from None
+    except yaml.YAMLError as error:  # reader errors (control characters) carry no problem mark
+        raise SpecError(
+            [Diagnostic("yaml-syntax", str(error).splitlines()[0], file, 1, 1)]
+        ) from None
+
+
+def _mark(event: yaml.Event) -> tuple[int, int]:
+    mark = event.start_mark
+    return (mark.line + 1, mark.column + 1) if mark else (1, 1)
+
+
+def _short_tag(tag: str) -> str:
+    return "!!" + tag[len(_STANDARD) :] if tag.startswith(_STANDARD) else tag
+
+
+# ---- composing to plain data ------------------------------------------------------------------
+
+
+class _Builder:
+    """Turn composed YAML nodes into plain data, recording positions and refusing what is unsafe."""
+
+    def __init__(self, source: _Source, loader: yaml.SafeLoader) -> None:
+        self.source = source
+        self.loader = loader
+        self.problems: list[Diagnostic] = []
+        self.expanded = 0
+        self.sizes: dict[int, int] = {}
+
+    def build(self, node: yaml.Node, path: Path_) -> Any:
+        self._count(node)
+        self.source.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        self.source.texts[path] = node.value
+        if node.tag in _KEEP_AS_TEXT:
+            return node.value
+        return self.loader.construct_object(node, deep=True)
+
+    def _count(self, node: yaml.Node) -> None:
+        # Aliases share nodes, so the *expanded* size is what a naive consumer would walk.
+        self.expanded += self._size(node)
+        if self.expanded > MAX_NODES:
+            line, col = node.start_mark.line + 1, node.start_mark.column + 1
+            raise _Refused(
+                Diagnostic(
+                    "alias-bomb",
+                    f"the document expands to more than {MAX_NODES:,} values through aliases",
+                    self.source.file,
+                    line,
+                    col,
+                    hint="remove the anchors (&) and aliases (*) that multiply each other",
+                )
+            )
+
+    def _size(self, node: yaml.Node) -> int:
+        # Expanded subtree size, memoised per node: linear in the composed graph.
+        key = id(node)
+        cached = self.sizes.get(key)
+        if cached is not None:
+            return cached
+        self.sizes[key] = MAX_NODES + 1  # a cycle expands forever
+        if isinstance(node, yaml.MappingNode):
+            size = 1 + sum(self._size(k) + self._size(v) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            size = 1 + sum(self._size(item) for item in node.value)
+        else:
+            size = 1
+        self.sizes[key] = size
+        return size
+
+    def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict[Any, Any]:
+        result: dict[Any, Any] = {}
+        first_seen: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            line, col = key_node.start_mark.line + 1, key_node.start_mark.column + 1
+            if key_node.tag == f"{_STANDARD}merge":
+                self.problems.append(
+                    Diagnostic(
+                        "merge-key",
+                        "merge keys (`<<`) are not supported",
+                        self.source.file,
+                        line,
+                        col,
+                        _dotted(path),
+                        "write the keys out, or use an alias (*name) for a whole value",
+                    )
+                )
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.problems.append(
+                    Diagnostic(
+                        "wrong-type",
+                        "a key must be a plain string",
+                        self.source.file,
+                        line,
+                        col,
+                        _dotted(path),
+                    )
+                )
+                continue
+            key = key_node.value if key_node.tag != f"{_STANDARD}null" else None
+            if key_node.tag not in (f"{_STANDARD}str", f"{_STANDARD}null"):
+                key = self.loader.construct_object(key_node, deep=True)
+            if key in first_seen:
+                self.problems.append(
+                    Diagnostic(
+                        "duplicate-key",
+                        f"duplicate key `{key_node.value}` (first at line {first_seen[key]})",
+                        self.source.file,
+                        line,
+                        col,
+                        _dotted((*path, str(key))),
+                        "YAML keeps only the last one; remove or merge the duplicates",
+                    )
+                )
+                continue
+            first_seen[key] = line
+            child = (*path, key) if isinstance(key, str) else (*path, str(key))
+            self.source.keys[child] = (line, col)
+            result[key] = self.build(value_node, child)
+        return result
+
+
+# ---- pydantic errors to diagnostics -----------------------------------------------------------
+
+_TYPE_NAMES = {
+    "string_type": "a string",
+    "int_type": "an integer",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+}
+
+
+def _from_pydantic(
+    error: ValidationError, source: _Source, document: dict[str, Any]
+) -> list[Diagnostic]:
+    seen: set[tuple[Any, ...]] = set()
+    out: list[Diagnostic] = []
+    for detail in error.errors(include_url=False):
+        diagnostic = _diagnose(detail, source, document)
+        key = (diagnostic.line, diagnostic.col, diagnostic.path, diagnostic.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(diagnostic)
+    return sorted(out, key=lambda d: (d.line, d.col, d.path))
+
+
+def _diagnose(detail: ErrorDetails, source: _Source, document: dict[str, Any]) -> Diagnostic:
+    kind = detail["type"]
+    loc = tuple(detail["loc"])
+    is_key_error = bool(loc) and loc[-1] == "[key]"
+    if is_key_error:
+        loc = loc[:-1]
+    path = source.known_prefix(loc)
+    dotted = _dotted(loc if kind in ("extra_forbidden", "missing") else path)
+    value = detail.get("input")
+    text = source.texts.get(path)
+    file = source.file
+
+    if kind == "extra_forbidden":
+        name = str(loc[-1])
+        allowed = _fields_at(loc[:-1])
+        close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
+        hint = (
+            f"did you mean `{close[0]}`?"
+            if close
+            else (f"allowed here: {', '.join(allowed)}" if allowed else "")
+        )
+        return Diagnostic(
+            "unknown-field",
+            f"unknown field `{name}`",
+            file,
+            *source.position(loc, key=True),
+            dotted,
+            hint,
+        )
+    if kind == "missing":
+        return Diagnostic(
+            "missing-field",
+            f"missing required field `{loc[-1]}`",
+            file,
+            *source.position(loc[:-1], key=True),
+            dotted,
+            _missing_hint(loc),
+        )
+    if kind == "literal_error":
+        expected = detail.get("ctx", {}).get("expected", "")
+        options = [
+            o.strip().strip("'") for o in str(expected).replace(" or ", ",").split(",") if o.strip()
+        ]
+        shown = _show(value, text)
+        close = (
+            difflib.get_close_matches(str(value), options, n=1, cutoff=0.6)
+            if isinstance(value, str)
+            else []
+        )
+        hint = f"did you mean `{close[0]}`?" if close else f"allowed: {', '.join(options)}"
+        if loc == ("version",):
+            hint = "write `version: 1`" + (
+                " (YAML reads 1.10 as the number 1.1)" if isinstance(value, float) else ""
+            )
+        return Diagnostic(
+            "invalid-value",
+            f"{shown} is not allowed here",
+            file,
+            *source.position(path),
+            dotted,
+            hint,
+        )
+    if kind in _TYPE_NAMES:
+        expected = _TYPE_NAMES[kind]
+        hint = ""
+        if isinstance(value, bool) and text is not None and text.lower() not in ("true", "false"):
+            hint = f'YAML reads `{text}` as {str(value).lower()}; quote it: "{text}"'
+        elif isinstance(value, int | float) and kind == "string_type":
+            hint = f'quote it: "{text if text is not None else value}"'
+        return Diagnostic(
+            "wrong-type",
+            f"expected {expected}, got {_describe(value, text)}",
+            file,
+            *source.position(path),
+            dotted,
+            hint,
+        )
+    message = detail["msg"].removeprefix("Value error, ")
+    if kind == "value_error":
+        cause = detail.get("ctx", {}).get("error")
+        code = (
+            "bad-unit"
+            if isinstance(cause, UnitError)
+            else ("cross-field" if isinstance(_at(document, path), dict) else "invalid-value")
+        )
+        if code != "bad-unit" and "bare number" in message:
+            code = "bad-unit"
+        return Diagnostic(code, message, file, *source.position(path), dotted)
+    if kind == "string_pattern_mismatch":
+        return Diagnostic(
+            "invalid-value",
+            f"{_show(value, text)} does not have the expected form",
+            file,
+            *source.position(path),
+            dotted,
+            _pattern_hint(loc),
+        )
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        return Diagnostic(
+            "out-of-range",
+            f"{_show(value, text)}: {message[0].lower()}{message[1:]}",
+            file,
+            *source.position(path),
+            dotted,
+        )
+    if kind in ("too_short", "too_long"):
+        return Diagnostic("invalid-length", message, file, *source.position(path), dotted)
+    if kind == "finite_number":
+        return Diagnostic(
+            "out-of-range", "expected a finite number", file, *source.position(path), dotted
+        )
+    return Diagnostic("invalid-value", message, file, *source.position(path), dotted)
+
+
+def _at(document: Any, path: Path_) -> Any:
+    for part in path:
+        document = document[part]
+    return document
+
+
+def _show(value: Any, text: str | None) -> str:
+    if text is not None:
+        return f"`{text}`"
+    return f"`{value!r}`" if not isinstance(value, dict | list) else "this value"
+
+
+def _describe(value: Any, text: str | None) -> str:
+    kind = {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a mapping",
+        type(None): "nothing (null)",
+    }.get(type(value), type(value).__name__)
+    if isinstance(value, dict | list) or value is None:
+        return kind
+    shown = text if text is not None else repr(value)
+    return f"{kind} ({shown})"
+
+
+def _missing_hint(loc: Path_) -> str:
+    examples = {
+        ("version",): "add `version: 1` at the top",
+        ("traffic",): "e.g. `traffic: {pattern: steady, baseline_rps: 5}`",
+        ("targets",): "e.g. `targets: [{cloud: aws, region: us-east-1}]`",
+    }
+    return examples.get(loc, "")
+
+
+def _pattern_hint(loc: Path_) -> str:
+    last = next((p for p in reversed(loc) if isinstance(p, str)), "")
+    hints = {
+        "name": "lowercase letters, digits and dashes, 2-40 characters, starting with a letter",
+        "account": "a 12-digit AWS account id",
+        "project": "a GCP project id: 6-30 lowercase letters, digits and dashes",
+        "subscription": "an Azure subscription id (a UUID)",
+        "sha256": "64 lowercase hex digits",
+    }
+    return hints.get(last, "see `svai schema` for the expected form")
+
+
+def _model_for(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _model_for(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType, list, dict):
+        for arg in typing.get_args(annotation):
+            found = _model_for(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def _fields_at(loc: Path_) -> list[str]:
+    model: type[BaseModel] | None = Spec
+    for part in loc:
+        if model is None:
+            return []
+        if isinstance(part, int):
+            continue
+        info = model.model_fields.get(part)
+        if info is None:
+            # a dict key (e.g. a secret name): stay on the dict's value model
+            continue
+        model = _model_for(info.annotation)
+    return list(model.model_fields) if model is not None else []
+
+
+def _dotted(path: Path_) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def iter_paths(document: Any, prefix: Path_ = ()) -> Iterator[Path_]:
+    """Yield the path of every value in plain ``document`` (used by tests and fuzzers)."""
+    yield prefix
+    if isinstance(document, dict):
+        for key, value in document.items():
+            yield from iter_paths(value, (*prefix, key))
+    elif isinstance(document, list):
+        for index, value in enumerate(document):
+            yield from iter_paths(value, (*prefix, index))

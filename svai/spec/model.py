@@ -1,0 +1,925 @@
+"""The ``svai.yaml`` spec as the user writes it: pydantic models, strict, every field described.
+
+This module is the single source of truth for the file format; ``svai/spec/svai.schema.json`` is
+generated from it (``svai schema``) and a test fails when the two drift. Values keep the form the
+user wrote (``"250ms"``, ``"512MiB"``); :func:`svai.spec.resolve.resolve` turns them into numbers
+and fills defaults.
+
+Checks that span fields live in ``model_validator`` methods here; they are the pydantic-only part
+of validation (JSON Schema cannot express them) and are listed in ``docs/spec.md``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections import Counter
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from svai.spec.units import DURATION_PATTERN, SIZE_PATTERN, parse_duration, parse_size
+
+__all__ = [
+    "Alarms",
+    "Api",
+    "Backoff",
+    "Batch",
+    "Cache",
+    "Cloud",
+    "Drift",
+    "Duration",
+    "EncryptionKeys",
+    "Fallback",
+    "Framework",
+    "Gates",
+    "Gpu",
+    "Idempotency",
+    "Jwt",
+    "Latency",
+    "Model",
+    "Network",
+    "Observability",
+    "Optimize",
+    "Overrides",
+    "Reliability",
+    "RollbackOn",
+    "Rollout",
+    "RuntimeKind",
+    "SecretRefs",
+    "Security",
+    "Size",
+    "Spec",
+    "Target",
+    "Tenancy",
+    "Traffic",
+    "Trust",
+]
+
+
+class FieldError(ValueError):
+    """A cross-field problem that one field of the section is best blamed for.
+
+    The loader reports it at that field (``latency.p95``) rather than at the whole section, when
+    the field is present in the file.
+    """
+
+    def __init__(self, field: str | tuple[str, ...], message: str) -> None:
+        super().__init__(message)
+        self.field: tuple[str, ...] = (field,) if isinstance(field, str) else field
+
+
+class SecretValueError(ValueError):
+    """A secret *value* written where a secret manager reference belongs."""
+
+
+class _Strict(BaseModel):
+    """Base of every spec section: unknown keys are errors, types are not coerced."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        frozen=True,
+        use_attribute_docstrings=True,
+        allow_inf_nan=False,
+    )
+
+
+# ---- scalar types with units and shapes -------------------------------------------------------
+
+
+def _unit_checker(kind: str, parse: Any, example: str) -> Any:
+    def check(value: object) -> object:
+        if isinstance(value, bool) or value is None:
+            return value  # let the str validator report the wrong type
+        if isinstance(value, int | float):
+            raise ValueError(
+                f"a bare number is ambiguous for a {kind}; write it with a unit, e.g. "
+                f"{example.format(value=value)}"
+            )
+        if isinstance(value, str):
+            parse(value)
+        return value
+
+    return check
+
+
+Duration = Annotated[
+    str,
+    BeforeValidator(_unit_checker("duration", parse_duration, "`{value}ms` or `{value}s`")),
+    WithJsonSchema(
+        {"type": "string", "pattern": DURATION_PATTERN, "examples": ["250ms", "30s", "10m", "7d"]}
+    ),
+]
+"""A duration with its unit: ``250ms``, ``30s``, ``10m``, ``2h``, ``7d``."""
+
+Size = Annotated[
+    str,
+    BeforeValidator(_unit_checker("size", parse_size, "`{value}MB` or `{value}MiB`")),
+    WithJsonSchema(
+        {"type": "string", "pattern": SIZE_PATTERN, "examples": ["256KB", "512MiB", "2GB", "16Gi"]}
+    ),
+]
+"""A size with its unit: ``256KB``, ``512MiB``, ``2GB``, ``16Gi`` (KB decimal, KiB binary)."""
+
+_REL_PATH_RE = re.compile(r"^(?!/)(?![A-Za-z]:)(?!.*(?:^|/)\.\.(?:/|$))[A-Za-z0-9_.\-/]{1,255}$")
+_REL_PATH_PATTERN = _REL_PATH_RE.pattern
+
+
+def _check_rel_path(value: object) -> object:
+    if isinstance(value, str) and not _REL_PATH_RE.fullmatch(value):
+        if value.startswith("/") or re.match(r"^[A-Za-z]:", value):
+            raise ValueError(f"{value!r} is absolute; paths are relative to the svai.yaml folder")
+        if ".." in value.split("/"):
+            raise ValueError(f"{value!r} climbs out of the project folder with `..`")
+        raise ValueError(
+            f"{value!r} is not a plain relative path (letters, digits, `_ . - /`, at most 255)"
+        )
+    return value
+
+
+RelPath = Annotated[
+    str,
+    BeforeValidator(_check_rel_path),
+    WithJsonSchema({"type": "string", "pattern": _REL_PATH_PATTERN}),
+]
+"""A path relative to the folder of ``svai.yaml``; it may not be absolute or climb out with ``..``."""
+
+_ENTRY_RE = re.compile(
+    r"^(?!/)(?!.*(?:^|/)\.\.(?:/|$))[A-Za-z0-9_.\-/]{1,200}\.py:[A-Za-z_][A-Za-z0-9_]{0,79}$"
+)
+
+
+def _check_entry(value: object) -> object:
+    if isinstance(value, str) and not _ENTRY_RE.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not an entry point; write `relative/path.py:function` "
+            "(no absolute paths, no `..`)"
+        )
+    return value
+
+
+EntryPoint = Annotated[
+    str,
+    BeforeValidator(_check_entry),
+    WithJsonSchema(
+        {"type": "string", "pattern": _ENTRY_RE.pattern, "examples": ["src/pre.py:prepare"]}
+    ),
+]
+"""A Python function in the project: ``src/pre.py:prepare``."""
+
+Name = Annotated[
+    str, Field(pattern=r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$", examples=["sentiment", "doc-embed"])
+]
+
+Cloud = Literal["aws", "gcp", "azure"]
+RuntimeKind = Literal["auto", "faas", "container", "endpoint"]
+Framework = Literal["onnx", "sklearn", "xgboost", "lightgbm", "pytorch", "transformers", "custom"]
+Rate = Annotated[float, Field(ge=0, le=1_000_000)]
+Fraction = Annotated[float, Field(ge=0, le=1)]
+
+
+# ---- model ------------------------------------------------------------------------------------
+
+
+class Optimize(_Strict):
+    """Build-time optimisation of the model artifact."""
+
+    quantize: Literal["none", "int8", "fp16"] = "none"
+    """Weight quantisation; int8 is dynamic quantisation, checked against fp32 before it is kept."""
+    max_accuracy_drop: Fraction = 0.01
+    """Largest accuracy loss (0-1) quantisation may cost; beyond it svai keeps fp32 and says so."""
+
+
+class Fallback(_Strict):
+    """What answers when the main model fails or is too slow: a smaller model or a rules function."""
+
+    model: str | None = None
+    """Artifact of a smaller model (same forms as ``model.artifact``)."""
+    framework: Framework | None = None
+    """Framework of the fallback model; defaults to the main model's."""
+    rules: EntryPoint | None = None
+    """A rules function ``path.py:function`` that answers without a model."""
+    after: Duration | None = None
+    """Answer from the fallback when the main model has not answered by then (default: on error)."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Fallback:
+        if (self.model is None) == (self.rules is None):
+            raise ValueError(
+                "give exactly one of `model` (a smaller model) or `rules` (a function)"
+            )
+        return self
+
+
+class Trust(_Strict):
+    """Explicit trust for pickle-family artifacts (pickle, joblib, torch .pt), which can run code."""
+
+    pickle: bool = False
+    """Allow a pickle-family artifact; requires ``sha256``."""
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+    """The artifact's SHA-256 (64 lowercase hex digits); loading refuses any other file."""
+
+    @model_validator(mode="after")
+    def _pinned(self) -> Trust:
+        if self.pickle and self.sha256 is None:
+            raise FieldError("pickle", "trusting a pickle-family artifact requires its `sha256`")
+        return self
+
+
+_ARTIFACT_RE = re.compile(
+    r"^(?:(?:s3|gs)://[a-z0-9][a-z0-9.\-_]{1,62}/[^\s]+|azureml://[^\s]+|hf://[A-Za-z0-9_.\-]+/[A-Za-z0-9_.\-]+(?:@[A-Za-z0-9_.\-]+)?)$"
+)
+ARTIFACT_SCHEMES = ("s3", "gs", "azureml", "hf")
+
+
+def _check_artifact(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    scheme = value.split("://", 1)[0] if "://" in value else ""
+    if not scheme:
+        return _check_rel_path(value)
+    if scheme not in ARTIFACT_SCHEMES:
+        raise ValueError(
+            f"unknown artifact scheme `{scheme}://`; use a relative path, s3://, gs://, "
+            "azureml:// or hf://"
+        )
+    if not _ARTIFACT_RE.fullmatch(value):
+        raise ValueError(f"{value!r} is not a well-formed {scheme}:// location")
+    return value
+
+
+Artifact = Annotated[
+    str,
+    BeforeValidator(_check_artifact),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "anyOf": [{"pattern": _REL_PATH_PATTERN}, {"pattern": _ARTIFACT_RE.pattern}],
+            "examples": ["./model/model.onnx", "s3://bucket/model.onnx", "hf://org/name@a1b2c3"],
+        }
+    ),
+]
+
+
+class Model(_Strict):
+    """The model to serve and how to prepare it."""
+
+    artifact: Artifact
+    """Where the model is: a relative path, ``s3://``, ``gs://``, ``azureml://`` or ``hf://org/name``."""
+    revision: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")] | None = None
+    """Pinned revision (commit or tag) for ``hf://`` artifacts; or write ``hf://org/name@rev``."""
+    framework: Framework
+    """Framework the artifact was produced with; decides the loader and the build-time conversion."""
+    task: (
+        Literal["classification", "regression", "embedding", "text-generation", "vision", "other"]
+        | None
+    ) = None
+    """What the model does; shapes defaults such as batching and the fallback's answer."""
+    size: Size | None = None
+    """Declared artifact size (``svai bench`` measures it); drives cold-start fetch time."""
+    memory: Size | None = None
+    """Declared peak memory when serving; drives instance sizing."""
+    load_time: Duration | None = None
+    """Declared time to load the model in a fresh process (measured by ``svai bench``)."""
+    inference_time: Duration | None = None
+    """Declared warm time of one prediction (measured by ``svai bench``)."""
+    optimize: Optimize | None = None
+    """Build-time optimisation (quantisation)."""
+    preprocess: EntryPoint | None = None
+    """Function run on the validated payload before the model: ``src/pre.py:prepare``."""
+    postprocess: EntryPoint | None = None
+    """Function run on the model output before the response: ``src/post.py:format``."""
+    prompt_templates: list[RelPath] = Field(default_factory=list, max_length=64)
+    """Prompt template files; versioned with the model (a change is a new version)."""
+    fallback: Fallback | None = None
+    """What answers when the model fails or is too slow."""
+    trust: Trust | None = None
+    """Explicit trust for pickle-family artifacts."""
+
+    @model_validator(mode="after")
+    def _checks(self) -> Model:
+        if self.artifact.startswith("hf://"):
+            inline = "@" in self.artifact
+            if inline and self.revision is not None:
+                raise FieldError(
+                    "revision", "give the hf:// revision once: either `@rev` or `revision:`"
+                )
+            if not inline and self.revision is None:
+                raise FieldError(
+                    "artifact",
+                    "pin hf:// artifacts to a revision (`revision: <commit>` or `hf://org/name@rev`)"
+                    " so the version id cannot change under you"
+                )
+        elif self.revision is not None:
+            raise FieldError("revision", "`revision` only applies to hf:// artifacts")
+        pickled = self.artifact.rsplit(".", 1)[-1].lower() in {
+            "pkl",
+            "pickle",
+            "joblib",
+            "pt",
+            "pth",
+        }
+        if pickled and not (self.trust and self.trust.pickle):
+            raise FieldError(
+                "artifact",
+                "pickle-family artifacts can run code when loaded; convert to ONNX, or set "
+                "`trust: {pickle: true, sha256: <hash>}`"
+            )
+        return self
+
+
+# ---- api, latency, traffic --------------------------------------------------------------------
+
+
+class Jwt(_Strict):
+    """JWT validation at the API layer."""
+
+    issuer: Annotated[str, Field(pattern=r"^https://\S{1,200}$")]
+    """Issuer URL (``https://...``)."""
+    audience: Annotated[str, Field(min_length=1, max_length=200)]
+    """Expected audience claim."""
+
+
+class Api(_Strict):
+    """How callers reach the model."""
+
+    mode: Literal["sync", "async", "auto"] = "auto"
+    """``sync`` answers in the request (pattern A); ``async`` queues a job and returns its id
+    (pattern B); ``auto`` lets the recommender decide from latency, payload and inference time."""
+    max_payload: Size = "1MB"
+    """Largest request body; bigger bodies are refused with 413 before they are read."""
+    input_schema: RelPath | None = None
+    """JSON Schema file for request bodies; invalid payloads get a 4xx naming the field."""
+    timeout: Duration = "30s"
+    """Longest time one request may take end to end."""
+    auth: Literal["iam", "api-key", "jwt", "none"] = "iam"
+    """Caller authentication; ``none`` makes the endpoint public and is reported by ``svai check``."""
+    jwt: Jwt | None = None
+    """Issuer and audience; required when ``auth: jwt``."""
+    content_types: list[Annotated[str, Field(pattern=r"^[a-z]+/[a-z0-9.+\-]+$")]] = Field(
+        default_factory=lambda: ["application/json"], min_length=1, max_length=8
+    )
+    """Accepted request content types."""
+    rate_limit: Annotated[float, Field(gt=0, le=1_000_000)] | None = None
+    """Requests per second the API layer admits before throttling (default: sized from traffic)."""
+
+    @model_validator(mode="after")
+    def _jwt(self) -> Api:
+        if self.auth == "jwt" and self.jwt is None:
+            raise FieldError("auth", "`auth: jwt` needs `jwt: {issuer, audience}`")
+        if self.auth != "jwt" and self.jwt is not None:
+            raise FieldError("jwt", "`jwt` is only used with `auth: jwt`")
+        return self
+
+
+class Latency(_Strict):
+    """Latency targets for one prediction, measured at the API layer."""
+
+    p50: Duration | None = None
+    """Median target."""
+    p95: Duration | None = None
+    """95th percentile target."""
+    p99: Duration | None = None
+    """99th percentile target."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Latency:
+        given = [
+            (n, parse_duration(v))
+            for n, v in (("p50", self.p50), ("p95", self.p95), ("p99", self.p99))
+            if v
+        ]
+        for (low_name, low), (high_name, high) in itertools.pairwise(given):
+            if low > high:
+                raise FieldError(
+                    low_name, f"{low_name} ({low:g}s) must not exceed {high_name} ({high:g}s)"
+                )
+        return self
+
+
+class Batch(_Strict):
+    """Batch arrivals: many requests at once, a few times a day."""
+
+    items: Annotated[int, Field(ge=1, le=100_000_000)]
+    """Requests in one batch."""
+    per_day: Annotated[int, Field(ge=1, le=1440)] = 1
+    """Batches per day."""
+    window: Duration = "1h"
+    """How soon a batch must be finished."""
+
+
+class Traffic(_Strict):
+    """The traffic the model will see; drives warm pools, cold starts and cost."""
+
+    pattern: Literal["steady", "spiky", "diurnal", "batch", "profile"]
+    """Shape of the day: flat, rare sharp peaks, a day/night curve, batches, or an explicit profile."""
+    baseline_rps: Rate = 0.0
+    """Requests per second outside peaks."""
+    peak_rps: Rate | None = None
+    """Requests per second at the peak (spiky, diurnal)."""
+    peak_duration: Duration | None = None
+    """Total peak time per day (spiky)."""
+    peaks_per_day: Annotated[int, Field(ge=1, le=288)] = 1
+    """How many separate peaks that time is split into (spiky)."""
+    idle_hours: Annotated[float, Field(ge=0, le=24)] = 0.0
+    """Hours per day with no traffic at all."""
+    profile: list[Rate] | None = None
+    """Explicit requests per second for each hour of the day, 24 values (``pattern: profile``)."""
+    batch: Batch | None = None
+    """Batch arrivals (``pattern: batch``)."""
+    payload: Size | None = None
+    """Typical request body size."""
+
+    @model_validator(mode="after")
+    def _shape(self) -> Traffic:
+        p = self.pattern
+        if p == "profile":
+            if self.profile is None or len(self.profile) != 24:
+                raise FieldError(
+                    "profile", "`pattern: profile` needs `profile` with exactly 24 hourly values"
+                )
+        elif self.profile is not None:
+            raise FieldError("profile", "`profile` is only used with `pattern: profile`")
+        if p == "batch" and self.batch is None:
+            raise FieldError("pattern", "`pattern: batch` needs `batch: {items, per_day, window}`")
+        if p != "batch" and self.batch is not None:
+            raise FieldError("batch", "`batch` is only used with `pattern: batch`")
+        if p in ("spiky", "diurnal"):
+            if self.peak_rps is None:
+                raise FieldError("pattern", f"`pattern: {p}` needs `peak_rps`")
+            if self.peak_rps < self.baseline_rps:
+                raise FieldError(
+                    "peak_rps",
+                    f"peak_rps ({self.peak_rps:g}) is below baseline_rps ({self.baseline_rps:g})"
+                )
+        if p == "spiky" and self.peak_duration is None:
+            raise FieldError(
+                "pattern", "`pattern: spiky` needs `peak_duration` (total peak time per day)"
+            )
+        if p == "steady" and self.baseline_rps <= 0:
+            raise FieldError("baseline_rps", "`pattern: steady` needs `baseline_rps` above 0")
+        if self.peak_duration is not None and parse_duration(self.peak_duration) > 86400 * (
+            1 - self.idle_hours / 24
+        ):
+            raise FieldError(
+                "peak_duration", "peak_duration is longer than the non-idle part of the day"
+            )
+        return self
+
+
+class Gpu(_Strict):
+    """GPU needs."""
+
+    required: bool = False
+    """The model needs a GPU to meet its targets (or to run at all)."""
+    type: Literal["any", "t4", "l4", "a10g", "a100", "h100"] = "any"
+    """GPU model; ``any`` lets the recommender choose per cloud."""
+    count: Annotated[int, Field(ge=1, le=8)] = 1
+    """GPUs per instance."""
+    memory: Size | None = None
+    """GPU memory the model needs; filters out smaller GPUs."""
+
+
+# ---- operations -------------------------------------------------------------------------------
+
+CacheKeyPart = Annotated[
+    str, Field(pattern=r"^(tenant|model_version|payload|header:[A-Za-z0-9-]{1,64})$")
+]
+
+
+class Cache(_Strict):
+    """Result cache in front of the model."""
+
+    enabled: bool = True
+    """Cache predictions."""
+    ttl: Duration = "1h"
+    """How long a cached prediction stays valid."""
+    key: list[CacheKeyPart] = Field(
+        default_factory=lambda: ["tenant", "model_version", "payload"], min_length=1, max_length=8
+    )
+    """What the cache key is made of: ``tenant``, ``model_version``, ``payload``, ``header:NAME``."""
+    max_entries: Annotated[int, Field(ge=1, le=10_000_000)] = 10_000
+    """In-process entries per instance (a shared store holds the rest)."""
+
+    @model_validator(mode="after")
+    def _key(self) -> Cache:
+        if "model_version" not in self.key:
+            raise FieldError(
+                "key",
+                "the cache key must include `model_version`, or a new model serves stale answers"
+            )
+        duplicates = [k for k, n in Counter(self.key).items() if n > 1]
+        if duplicates:
+            raise FieldError("key", f"cache key part `{duplicates[0]}` is listed twice")
+        return self
+
+
+class Backoff(_Strict):
+    """Retry backoff: exponential between ``base`` and ``max`` with jitter."""
+
+    base: Duration = "200ms"
+    """First delay."""
+    max: Duration = "20s"
+    """Largest delay."""
+    jitter: Literal["full", "equal", "none"] = "full"
+    """Jitter strategy (full jitter spreads retries best)."""
+
+
+class Idempotency(_Strict):
+    """Client-supplied request ids, so a retry does not redo work."""
+
+    header: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,64}$")] = "Idempotency-Key"
+    """Request header carrying the id."""
+    ttl: Duration = "24h"
+    """How long a finished request id is remembered."""
+
+
+class Reliability(_Strict):
+    """Retries, dead letters, concurrency guards and timeouts."""
+
+    retries: Annotated[int, Field(ge=0, le=10)] = 3
+    """Retries of a failed model call or job before giving up."""
+    backoff: Backoff = Field(default_factory=Backoff)
+    """Delay between retries."""
+    dlq: bool = True
+    """Send jobs that keep failing to a dead-letter queue (async)."""
+    max_receive_count: Annotated[int, Field(ge=1, le=1000)] = 5
+    """Deliveries of one job before it goes to the dead-letter queue."""
+    max_concurrency: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    """Cap on concurrent requests across all instances (default: sized from peak traffic)."""
+    job_timeout: Duration | None = None
+    """Longest time one async job may run (default: ``api.timeout``)."""
+    idempotency: Idempotency = Field(default_factory=Idempotency)
+    """Client request ids."""
+
+    @model_validator(mode="after")
+    def _backoff(self) -> Reliability:
+        if parse_duration(self.backoff.base) > parse_duration(self.backoff.max):
+            raise FieldError(("backoff", "base"), "backoff.base must not exceed backoff.max")
+        return self
+
+
+class RollbackOn(_Strict):
+    """Live signals that roll a rollout step back."""
+
+    p99: Duration | None = None
+    """Roll back when p99 latency of the new version exceeds this."""
+    error_rate: Fraction | None = None
+    """Roll back when the error rate (0-1) of the new version exceeds this."""
+    cold_start_rate: Fraction | None = None
+    """Roll back when the cold-start rate (0-1) of the new version exceeds this."""
+
+
+class Gates(_Strict):
+    """Offline evaluation evidence required before each rollout step."""
+
+    eval_set: RelPath
+    """JSON Lines file of ``{"input": ..., "expected": ...}`` run through ``svai bench``."""
+    metric: Literal["accuracy", "f1", "mae", "rmse", "cosine"] = "accuracy"
+    """Quality metric computed on the eval set."""
+    min: float | None = None
+    """Lowest acceptable metric value (accuracy, f1, cosine)."""
+    max: float | None = None
+    """Highest acceptable metric value (mae, rmse)."""
+    p95: Duration | None = None
+    """Highest acceptable p95 latency on the eval set."""
+    p99: Duration | None = None
+    """Highest acceptable p99 latency on the eval set."""
+    cost_per_1k_usd: Annotated[float, Field(ge=0)] | None = None
+    """Highest acceptable predicted cost per 1,000 predictions."""
+
+    @model_validator(mode="after")
+    def _threshold(self) -> Gates:
+        if self.min is None and self.max is None:
+            raise ValueError("a gate needs a threshold: `min` or `max` for the metric")
+        return self
+
+
+class Rollout(_Strict):
+    """How a new version replaces the old one."""
+
+    strategy: Literal["all-at-once", "blue-green", "canary", "shadow"] = "all-at-once"
+    """Release strategy."""
+    steps: list[Annotated[int, Field(ge=1, le=100)]] | None = None
+    """Canary traffic percentages, increasing and ending at 100 (``[10, 50, 100]``)."""
+    interval: Duration = "10m"
+    """Time each step is observed before the next."""
+    rollback_on: RollbackOn = Field(default_factory=RollbackOn)
+    """Live signals that roll back automatically."""
+    gates: Gates | None = None
+    """Offline evaluation evidence before each step."""
+
+    @model_validator(mode="after")
+    def _steps(self) -> Rollout:
+        if self.strategy == "canary":
+            steps = self.steps or []
+            if not steps:
+                raise FieldError("strategy", "`strategy: canary` needs `steps`, e.g. [10, 50, 100]")
+            if any(b <= a for a, b in itertools.pairwise(steps)) or steps[-1] != 100:
+                raise FieldError("steps", f"canary steps must increase and end at 100, got {steps}")
+        elif self.steps is not None:
+            raise FieldError(
+                "steps", f"`steps` only applies to `strategy: canary`, not {self.strategy}"
+            )
+        return self
+
+
+_SECRET_NAME = r"[A-Za-z0-9/_+=.@:\-]{1,256}"
+_KNOWN_SECRET_PREFIXES = (
+    "sk-",
+    "sk_live_",
+    "AKIA",
+    "ASIA",
+    "ghp_",
+    "gho_",
+    "xoxb-",
+    "xoxp-",
+    "AIza",
+    "hf_",
+)
+
+
+def _looks_like_secret_value(text: str) -> bool:
+    if text.startswith(_KNOWN_SECRET_PREFIXES) or text.startswith("-----BEGIN"):
+        return True
+    if len(text) < 24 or "/" in text or ":" in text:
+        return False
+    counts = Counter(text)
+    entropy = -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
+    return entropy > 4.2
+
+
+def _check_secret_ref(value: object) -> object:
+    if isinstance(value, str) and _looks_like_secret_value(value):
+        raise SecretValueError(
+            "this looks like a secret value; put the value in the cloud's secret manager and "
+            "write its name or ARN here"
+        )
+    return value
+
+
+SecretRef = Annotated[
+    str,
+    BeforeValidator(_check_secret_ref),
+    Field(pattern=rf"^{_SECRET_NAME}$"),
+]
+
+
+class SecretRefs(_Strict):
+    """Where one secret lives in each cloud's secret manager; never the value itself."""
+
+    aws: SecretRef | None = None
+    """Secrets Manager name or ARN."""
+    gcp: SecretRef | None = None
+    """Secret Manager secret id (``projects/P/secrets/NAME`` or ``NAME``)."""
+    azure: SecretRef | None = None
+    """Key Vault secret (``VAULT/NAME``)."""
+
+
+class Network(_Strict):
+    """Network placement."""
+
+    private: bool = False
+    """Serve only inside a private network (VPC / VNet)."""
+    egress: Literal["all", "private-only", "none"] = "all"
+    """Outbound traffic the runtime may make."""
+
+
+class EncryptionKeys(_Strict):
+    """Customer-managed encryption keys per cloud (omit for provider-managed keys)."""
+
+    aws: (
+        Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/\S+$")]
+        | None
+    ) = None
+    """KMS key ARN."""
+    gcp: (
+        Annotated[
+            str, Field(pattern=r"^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$")
+        ]
+        | None
+    ) = None
+    """Cloud KMS key id."""
+    azure: (
+        Annotated[str, Field(pattern=r"^https://[a-z0-9-]+\.vault\.azure\.net/keys/\S+$")] | None
+    ) = None
+    """Key Vault key URL."""
+
+
+class Security(_Strict):
+    """Secrets, network and encryption."""
+
+    secrets: dict[Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]{0,63}$")], SecretRefs] = Field(
+        default_factory=dict, max_length=64
+    )
+    """Environment variable name -> where its value lives in each cloud's secret manager."""
+    network: Network = Field(default_factory=Network)
+    """Network placement and egress (default: public endpoint, open egress)."""
+    encryption_key: EncryptionKeys | None = None
+    """Customer-managed keys; provider-managed encryption is always on."""
+
+
+class Alarms(_Strict):
+    """Alarm thresholds (defaults come from the latency targets)."""
+
+    p95: Duration | None = None
+    """Alarm when p95 latency exceeds this (default: the p95 target)."""
+    p99: Duration | None = None
+    """Alarm when p99 latency exceeds this (default: the p99 target)."""
+    error_rate: Fraction = 0.01
+    """Alarm when the error rate exceeds this fraction."""
+    dlq_depth: Annotated[int, Field(ge=1)] = 1
+    """Alarm when the dead-letter queue holds this many messages."""
+    queue_age: Duration = "5m"
+    """Alarm when the oldest queued job is older than this."""
+    cold_start_rate: Fraction | None = None
+    """Alarm when the cold-start rate exceeds this fraction."""
+
+
+class Drift(_Strict):
+    """Input/output drift and quality monitoring."""
+
+    enabled: bool = False
+    """Log a sample of inputs and outputs for drift and quality analysis."""
+    sample_rate: Fraction = 0.01
+    """Fraction of requests sampled."""
+
+
+class Observability(_Strict):
+    """Alarms, budgets, logs."""
+
+    alarms: Alarms = Field(default_factory=Alarms)
+    """Alarm thresholds."""
+    budget_usd_month: Annotated[float, Field(gt=0, le=10_000_000)] | None = None
+    """Monthly budget per target; alerts at 80% forecast and 100% actual."""
+    alert_email: Annotated[str, Field(pattern=r"^[^@\s]{1,64}@[^@\s]{1,255}$")] | None = None
+    """Where budget and alarm notifications go."""
+    log_retention: Duration = "30d"
+    """How long logs are kept."""
+    drift: Drift = Field(default_factory=Drift)
+    """Drift and quality monitoring."""
+
+
+class Tenancy(_Strict):
+    """Multi-tenant serving."""
+
+    enabled: bool = False
+    """Requests carry a tenant id; caches and limits are per tenant."""
+    header: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,64}$")] = "X-Tenant-Id"
+    """Header carrying the tenant id."""
+    rate_limit_rps: Annotated[float, Field(gt=0)] | None = None
+    """Per-tenant request rate limit."""
+
+
+# ---- targets ----------------------------------------------------------------------------------
+
+
+class Overrides(_Strict):
+    """Per-target choices that replace the recommender's."""
+
+    offering: Annotated[str, Field(pattern=r"^[a-z0-9_.\-]{3,64}$")] | None = None
+    """Catalog offering id to use (``svai recommend --format json`` lists them)."""
+    memory: Size | None = None
+    """Instance memory."""
+    vcpu: Annotated[float, Field(gt=0, le=96)] | None = None
+    """vCPUs per instance."""
+    min_instances: Annotated[int, Field(ge=0, le=1000)] | None = None
+    """Warm pool: instances kept ready (provisioned concurrency, min instances, always-ready)."""
+    max_instances: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    """Upper bound on instances."""
+    concurrency: Annotated[int, Field(ge=1, le=1000)] | None = None
+    """Concurrent requests per instance."""
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Overrides:
+        if (
+            self.min_instances is not None
+            and self.max_instances is not None
+            and self.min_instances > self.max_instances
+        ):
+            raise FieldError("min_instances", "min_instances must not exceed max_instances")
+        return self
+
+
+_REGION_PATTERNS: dict[str, tuple[str, str]] = {
+    "aws": (r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$", "us-east-1"),
+    "gcp": (r"^[a-z]+-[a-z]+[0-9]$", "us-central1"),
+    "azure": (r"^[a-z]+[0-9]?$", "eastus"),
+}
+_ACCOUNT_FIELDS = {"aws": "account", "gcp": "project", "azure": "subscription"}
+
+
+class Target(_Strict):
+    """One place to deploy: a cloud, a region, and optionally a forced runtime kind."""
+
+    # The per-cloud region spelling is published too, so editors and jsonschema agree with svai.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": {"properties": {"cloud": {"const": cloud}}, "required": ["cloud"]},
+                    "then": {"properties": {"region": {"pattern": pattern}}},
+                }
+                for cloud, (pattern, _) in _REGION_PATTERNS.items()
+            ]
+        }
+    )
+
+    cloud: Cloud
+    """Cloud provider."""
+    region: Annotated[str, Field(min_length=2, max_length=40)]
+    """Region, in the provider's own spelling (``us-east-1``, ``us-central1``, ``eastus``)."""
+    account: Annotated[str, Field(pattern=r"^[0-9]{12}$")] | None = None
+    """AWS account id (12 digits)."""
+    project: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")] | None = None
+    """GCP project id."""
+    subscription: (
+        Annotated[
+            str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+        ]
+        | None
+    ) = None
+    """Azure subscription id."""
+    runtime: RuntimeKind = "auto"
+    """Runtime kind: ``auto`` (recommended), ``faas``, ``container`` or ``endpoint``."""
+    overrides: Overrides = Field(default_factory=Overrides)
+    """Choices that replace the recommender's."""
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, region: str, info: ValidationInfo) -> str:
+        cloud = info.data.get("cloud")
+        if cloud in _REGION_PATTERNS:
+            pattern, example = _REGION_PATTERNS[cloud]
+            if not re.fullmatch(pattern, region):
+                raise ValueError(
+                    f"{region!r} is not a {cloud} region name (for example `{example}`)"
+                )
+        return region
+
+    @model_validator(mode="after")
+    def _cloud_fields(self) -> Target:
+        for cloud, field in _ACCOUNT_FIELDS.items():
+            if cloud != self.cloud and getattr(self, field) is not None:
+                article = "an" if self.cloud[0] in "aeiou" else "a"
+                raise FieldError(
+                    field,
+                    f"`{field}` belongs to {cloud} targets; {article} {self.cloud} target uses "
+                    f"`{_ACCOUNT_FIELDS[self.cloud]}`",
+                )
+        return self
+
+
+class Spec(_Strict):
+    """A ``svai.yaml``: one model, its targets for latency and traffic, and where to deploy it."""
+
+    version: Literal[1]
+    """Spec format version; must be 1."""
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _not_bool(cls, value: object) -> object:
+        # Literal[1] compares with ==, and True == 1 in Python; YAML `version: yes` is not 1.
+        if isinstance(value, bool):
+            raise ValueError("expected the integer 1, got a boolean")
+        return value
+
+    name: Name
+    """Deployment name: lowercase letters, digits and dashes, 2-40 characters; used in resource names."""
+    description: Annotated[str, Field(max_length=500)] | None = None
+    """Free text for people."""
+    model: Model
+    """The model and how to prepare it."""
+    api: Api = Field(default_factory=Api)
+    """How callers reach it."""
+    latency: Latency = Field(default_factory=Latency)
+    """Latency targets."""
+    traffic: Traffic
+    """Expected traffic."""
+    gpu: Gpu = Field(default_factory=Gpu)
+    """GPU needs of the model (default: none)."""
+    cache: Cache = Field(default_factory=Cache)
+    """Result cache."""
+    reliability: Reliability = Field(default_factory=Reliability)
+    """Retries, dead letters, guards, timeouts."""
+    rollout: Rollout = Field(default_factory=Rollout)
+    """Release strategy."""
+    security: Security = Field(default_factory=Security)
+    """Secrets, network, encryption."""
+    observability: Observability = Field(default_factory=Observability)
+    """Alarms, budget, logs."""
+    tenancy: Tenancy = Field(default_factory=Tenancy)
+    """Multi-tenant serving (default: single tenant)."""
+    targets: list[Target] = Field(min_length=1, max_length=16)
+    """Where to deploy."""

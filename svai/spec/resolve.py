@@ -1,0 +1,413 @@
+"""The resolved spec: defaults filled, units normalised, frozen.
+
+``resolve(spec)`` is the only place defaults that depend on other fields are decided, so the
+compiler reads plain numbers (seconds, bytes, requests per second) and never re-parses a unit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from svai.spec.model import Spec
+from svai.spec.units import parse_duration, parse_size
+
+__all__ = [
+    "ResolvedApi",
+    "ResolvedCache",
+    "ResolvedGates",
+    "ResolvedGpu",
+    "ResolvedLatency",
+    "ResolvedModel",
+    "ResolvedObservability",
+    "ResolvedReliability",
+    "ResolvedRollout",
+    "ResolvedSecurity",
+    "ResolvedSpec",
+    "ResolvedTarget",
+    "ResolvedTraffic",
+    "resolve",
+]
+
+
+def _seconds(value: str | None) -> float | None:
+    return None if value is None else parse_duration(value)
+
+
+def _bytes(value: str | None) -> int | None:
+    return None if value is None else parse_size(value)
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedModel:
+    """The model, with declared quantities in seconds and bytes (``None`` when not declared)."""
+
+    artifact: str
+    artifact_scheme: Literal["local", "s3", "gs", "azureml", "hf"]
+    revision: str | None
+    framework: str
+    task: str | None
+    size_bytes: int | None
+    memory_bytes: int | None
+    load_time_s: float | None
+    inference_time_s: float | None
+    quantize: str
+    max_accuracy_drop: float
+    preprocess: str | None
+    postprocess: str | None
+    prompt_templates: tuple[str, ...]
+    fallback_model: str | None
+    fallback_rules: str | None
+    fallback_after_s: float | None
+    trusted_sha256: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedApi:
+    """The API contract."""
+
+    mode: Literal["sync", "async", "auto"]
+    max_payload_bytes: int
+    input_schema: str | None
+    timeout_s: float
+    auth: str
+    jwt_issuer: str | None
+    jwt_audience: str | None
+    content_types: tuple[str, ...]
+    rate_limit_rps: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedLatency:
+    """Latency targets in seconds (``None``: no target at that percentile)."""
+
+    p50_s: float | None
+    p95_s: float | None
+    p99_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedTraffic:
+    """Traffic in requests per second and seconds; the compiler's traffic model reads this."""
+
+    pattern: Literal["steady", "spiky", "diurnal", "batch", "profile"]
+    baseline_rps: float
+    peak_rps: float | None
+    peak_duration_s: float | None
+    peaks_per_day: int
+    idle_hours: float
+    profile: tuple[float, ...] | None
+    batch_items: int | None
+    batches_per_day: int | None
+    batch_window_s: float | None
+    payload_bytes: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedGpu:
+    """GPU needs."""
+
+    required: bool
+    type: str
+    count: int
+    memory_bytes: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedCache:
+    """Result cache."""
+
+    enabled: bool
+    ttl_s: float
+    key: tuple[str, ...]
+    max_entries: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedReliability:
+    """Retries, dead letters, guards, timeouts."""
+
+    retries: int
+    backoff_base_s: float
+    backoff_max_s: float
+    jitter: str
+    dlq: bool
+    max_receive_count: int
+    max_concurrency: int | None
+    job_timeout_s: float
+    idempotency_header: str
+    idempotency_ttl_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedGates:
+    """Offline evaluation thresholds."""
+
+    eval_set: str
+    metric: str
+    min: float | None
+    max: float | None
+    p95_s: float | None
+    p99_s: float | None
+    cost_per_1k_usd: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedRollout:
+    """Release strategy; ``steps`` is ``(100,)`` for all-at-once and blue-green."""
+
+    strategy: str
+    steps: tuple[int, ...]
+    interval_s: float
+    rollback_p99_s: float | None
+    rollback_error_rate: float | None
+    rollback_cold_start_rate: float | None
+    gates: ResolvedGates | None
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedSecret:
+    """One secret: the environment variable it becomes and where it lives per cloud."""
+
+    env: str
+    aws: str | None
+    gcp: str | None
+    azure: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedSecurity:
+    """Secrets (references only), network and encryption keys."""
+
+    secrets: tuple[ResolvedSecret, ...]
+    private_network: bool
+    egress: str
+    kms_key_aws: str | None
+    kms_key_gcp: str | None
+    kms_key_azure: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedObservability:
+    """Alarm thresholds (defaults taken from the latency targets), budget, logs."""
+
+    alarm_p95_s: float | None
+    alarm_p99_s: float | None
+    alarm_error_rate: float
+    alarm_dlq_depth: int
+    alarm_queue_age_s: float
+    alarm_cold_start_rate: float | None
+    budget_usd_month: float | None
+    alert_email: str | None
+    log_retention_days: int
+    drift_enabled: bool
+    drift_sample_rate: float
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedTenancy:
+    """Multi-tenancy."""
+
+    enabled: bool
+    header: str
+    rate_limit_rps: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedTarget:
+    """One deployment target with its overrides in plain units."""
+
+    cloud: Literal["aws", "gcp", "azure"]
+    region: str
+    account: str | None
+    runtime: Literal["auto", "faas", "container", "endpoint"]
+    offering: str | None
+    memory_bytes: int | None
+    vcpu: float | None
+    min_instances: int | None
+    max_instances: int | None
+    concurrency: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedSpec:
+    """A validated spec with every default decided; what the compiler consumes."""
+
+    name: str
+    description: str | None
+    model: ResolvedModel
+    api: ResolvedApi
+    latency: ResolvedLatency
+    traffic: ResolvedTraffic
+    gpu: ResolvedGpu
+    cache: ResolvedCache
+    reliability: ResolvedReliability
+    rollout: ResolvedRollout
+    security: ResolvedSecurity
+    observability: ResolvedObservability
+    tenancy: ResolvedTenancy
+    targets: tuple[ResolvedTarget, ...]
+
+
+def _scheme(artifact: str) -> Literal["local", "s3", "gs", "azureml", "hf"]:
+    prefix = artifact.split("://", 1)[0] if "://" in artifact else "local"
+    if prefix == "s3":
+        return "s3"
+    if prefix == "gs":
+        return "gs"
+    if prefix == "azureml":
+        return "azureml"
+    if prefix == "hf":
+        return "hf"
+    return "local"
+
+
+def resolve(spec: Spec) -> ResolvedSpec:
+    """Fill defaults and normalise units; pure and deterministic."""
+    m, api, lat, t = spec.model, spec.api, spec.latency, spec.traffic
+    artifact, revision = m.artifact, m.revision
+    if artifact.startswith("hf://") and "@" in artifact:
+        artifact, revision = artifact.split("@", 1)
+    latency = ResolvedLatency(_seconds(lat.p50), _seconds(lat.p95), _seconds(lat.p99))
+    api_timeout = parse_duration(api.timeout)
+    r, ro, ob, sec = spec.reliability, spec.rollout, spec.observability, spec.security
+    keys = sec.encryption_key
+    gates = ro.gates
+    return ResolvedSpec(
+        name=spec.name,
+        description=spec.description,
+        model=ResolvedModel(
+            artifact=artifact,
+            artifact_scheme=_scheme(artifact),
+            revision=revision,
+            framework=m.framework,
+            task=m.task,
+            size_bytes=_bytes(m.size),
+            memory_bytes=_bytes(m.memory),
+            load_time_s=_seconds(m.load_time),
+            inference_time_s=_seconds(m.inference_time),
+            quantize=m.optimize.quantize if m.optimize else "none",
+            max_accuracy_drop=m.optimize.max_accuracy_drop if m.optimize else 0.01,
+            preprocess=m.preprocess,
+            postprocess=m.postprocess,
+            prompt_templates=tuple(m.prompt_templates),
+            fallback_model=m.fallback.model if m.fallback else None,
+            fallback_rules=m.fallback.rules if m.fallback else None,
+            fallback_after_s=_seconds(m.fallback.after) if m.fallback else None,
+            trusted_sha256=m.trust.sha256 if m.trust and m.trust.pickle else None,
+        ),
+        api=ResolvedApi(
+            mode=api.mode,
+            max_payload_bytes=parse_size(api.max_payload),
+            input_schema=api.input_schema,
+            timeout_s=api_timeout,
+            auth=api.auth,
+            jwt_issuer=api.jwt.issuer if api.jwt else None,
+            jwt_audience=api.jwt.audience if api.jwt else None,
+            content_types=tuple(api.content_types),
+            rate_limit_rps=api.rate_limit,
+        ),
+        latency=latency,
+        traffic=ResolvedTraffic(
+            pattern=t.pattern,
+            baseline_rps=t.baseline_rps,
+            peak_rps=t.peak_rps,
+            peak_duration_s=_seconds(t.peak_duration),
+            peaks_per_day=t.peaks_per_day,
+            idle_hours=t.idle_hours,
+            profile=tuple(t.profile) if t.profile is not None else None,
+            batch_items=t.batch.items if t.batch else None,
+            batches_per_day=t.batch.per_day if t.batch else None,
+            batch_window_s=parse_duration(t.batch.window) if t.batch else None,
+            payload_bytes=_bytes(t.payload),
+        ),
+        gpu=ResolvedGpu(
+            required=spec.gpu.required,
+            type=spec.gpu.type,
+            count=spec.gpu.count,
+            memory_bytes=_bytes(spec.gpu.memory),
+        ),
+        cache=ResolvedCache(
+            enabled=spec.cache.enabled,
+            ttl_s=parse_duration(spec.cache.ttl),
+            key=tuple(spec.cache.key),
+            max_entries=spec.cache.max_entries,
+        ),
+        reliability=ResolvedReliability(
+            retries=r.retries,
+            backoff_base_s=parse_duration(r.backoff.base),
+            backoff_max_s=parse_duration(r.backoff.max),
+            jitter=r.backoff.jitter,
+            dlq=r.dlq,
+            max_receive_count=r.max_receive_count,
+            max_concurrency=r.max_concurrency,
+            job_timeout_s=_seconds(r.job_timeout) or api_timeout,
+            idempotency_header=r.idempotency.header,
+            idempotency_ttl_s=parse_duration(r.idempotency.ttl),
+        ),
+        rollout=ResolvedRollout(
+            strategy=ro.strategy,
+            steps=tuple(ro.steps) if ro.steps else (100,),
+            interval_s=parse_duration(ro.interval),
+            rollback_p99_s=_seconds(ro.rollback_on.p99),
+            rollback_error_rate=ro.rollback_on.error_rate,
+            rollback_cold_start_rate=ro.rollback_on.cold_start_rate,
+            gates=(
+                ResolvedGates(
+                    eval_set=gates.eval_set,
+                    metric=gates.metric,
+                    min=gates.min,
+                    max=gates.max,
+                    p95_s=_seconds(gates.p95),
+                    p99_s=_seconds(gates.p99),
+                    cost_per_1k_usd=gates.cost_per_1k_usd,
+                )
+                if gates
+                else None
+            ),
+        ),
+        security=ResolvedSecurity(
+            secrets=tuple(
+                ResolvedSecret(env, ref.aws, ref.gcp, ref.azure)
+                for env, ref in sorted(sec.secrets.items())
+            ),
+            private_network=sec.network.private,
+            egress=sec.network.egress,
+            kms_key_aws=keys.aws if keys else None,
+            kms_key_gcp=keys.gcp if keys else None,
+            kms_key_azure=keys.azure if keys else None,
+        ),
+        observability=ResolvedObservability(
+            alarm_p95_s=_seconds(ob.alarms.p95) or latency.p95_s,
+            alarm_p99_s=_seconds(ob.alarms.p99) or latency.p99_s,
+            alarm_error_rate=ob.alarms.error_rate,
+            alarm_dlq_depth=ob.alarms.dlq_depth,
+            alarm_queue_age_s=parse_duration(ob.alarms.queue_age),
+            alarm_cold_start_rate=ob.alarms.cold_start_rate,
+            budget_usd_month=ob.budget_usd_month,
+            alert_email=ob.alert_email,
+            log_retention_days=max(1, round(parse_duration(ob.log_retention) / 86400)),
+            drift_enabled=ob.drift.enabled,
+            drift_sample_rate=ob.drift.sample_rate,
+        ),
+        tenancy=ResolvedTenancy(
+            enabled=spec.tenancy.enabled,
+            header=spec.tenancy.header,
+            rate_limit_rps=spec.tenancy.rate_limit_rps,
+        ),
+        targets=tuple(
+            ResolvedTarget(
+                cloud=tg.cloud,
+                region=tg.region,
+                account=tg.account or tg.project or tg.subscription,
+                runtime=tg.runtime,
+                offering=tg.overrides.offering,
+                memory_bytes=_bytes(tg.overrides.memory),
+                vcpu=tg.overrides.vcpu,
+                min_instances=tg.overrides.min_instances,
+                max_instances=tg.overrides.max_instances,
+                concurrency=tg.overrides.concurrency,
+            )
+            for tg in spec.targets
+        ),
+    )
