@@ -27,6 +27,7 @@ Shape of a plan::
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -38,12 +39,15 @@ __all__ = [
     "DeploymentPlan",
     "Encryption",
     "Entry",
+    "Finding",
     "Identity",
     "Permission",
     "Queue",
+    "RecordedResource",
     "Rollout",
     "SecretRef",
     "Service",
+    "Severity",
     "Store",
     "TrafficSplit",
     "to_dict",
@@ -289,6 +293,41 @@ class DeploymentPlan:
     def store(self, name: str) -> Store | None:
         """Return the store called ``name`` or ``None``."""
         return next((s for s in self.stores if s.name == name), None)
+
+
+Severity = Literal["high", "medium", "low"]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedResource:
+    """One resource a backend program registered, as recorded under Pulumi mocks.
+
+    Attributes:
+        type: Pulumi type token, e.g. ``aws:sqs/queue:Queue``.
+        name: Logical name given to the resource.
+        inputs: The inputs as Pulumi received them (camelCase keys), JSON-ready, keys sorted.
+        parent: Logical name of the parent component, or ``None`` for the stack.
+        component: Top-level svai component the resource belongs to (for grouping the plan).
+    """
+
+    type: str
+    name: str
+    inputs: Mapping[str, Any]
+    parent: str | None = None
+    component: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A rule's verdict on one resource (or on the plan as a whole)."""
+
+    rule: str
+    severity: Severity
+    message: str
+    resource: str | None = None
+    """Logical name of the resource concerned, ``None`` for plan-level findings."""
+    hint: str = ""
+    cloud: str | None = None
 
 
 def to_dict(plan: DeploymentPlan) -> dict[str, Any]:

@@ -7,47 +7,13 @@ imports another cloud's SDK.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Protocol
 
-from svai.ir import DeploymentPlan
+from svai.ir import DeploymentPlan, Finding, RecordedResource, Severity
 
 __all__ = ["Backend", "Finding", "RecordedResource", "Rule", "Severity"]
-
-Severity = Literal["high", "medium", "low"]
-
-
-@dataclass(frozen=True, slots=True)
-class RecordedResource:
-    """One resource the backend program registered, as recorded under Pulumi mocks.
-
-    Attributes:
-        type: Pulumi type token, e.g. ``aws:sqs/queue:Queue``.
-        name: Logical name given to the resource.
-        inputs: The inputs as Pulumi received them (camelCase keys), JSON-ready, keys sorted.
-        parent: Logical name of the parent component, or ``None`` for the stack.
-        component: Top-level svai component the resource belongs to (for grouping the plan).
-    """
-
-    type: str
-    name: str
-    inputs: Mapping[str, Any]
-    parent: str | None = None
-    component: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """A rule's verdict on one resource (or on the plan as a whole)."""
-
-    rule: str
-    severity: Severity
-    message: str
-    resource: str | None = None
-    """Logical name of the resource concerned, ``None`` for plan-level findings."""
-    hint: str = ""
-    cloud: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,127 @@
+"""Text rendering of a recommendation, for people reading a terminal.
+
+Deterministic (no timestamps, stable ordering), so the output can be golden-tested and diffed.
+"""
+
+from __future__ import annotations
+
+from svai.compiler.formatting import format_ms, format_usd
+from svai.compiler.recommendation import Prediction, Recommendation, TargetRecommendation
+from svai.spec.resolve import ResolvedLatency, ResolvedSpec
+from svai.spec.units import format_seconds
+
+__all__ = ["latency_verdict", "recommendation_text"]
+
+_KIND = {"faas": "function", "container": "serverless container", "endpoint": "managed endpoint"}
+
+
+def _secs(seconds: float) -> str:
+    if seconds >= 120:
+        return f"{seconds / 60:.3g} min"
+    return f"{seconds:.2g} s"
+
+
+def latency_verdict(
+    predicted: Prediction, latency: ResolvedLatency
+) -> list[tuple[str, float, float, bool]]:
+    """Return (percentile, predicted ms, target ms, met) for every percentile with a target."""
+    rows = []
+    for name, target, value in (
+        ("p50", latency.p50_s, predicted.p50_ms),
+        ("p95", latency.p95_s, predicted.p95_ms),
+        ("p99", latency.p99_s, predicted.p99_ms),
+    ):
+        if target is not None:
+            rows.append((name, value, target * 1000, value <= target * 1000))
+    return rows
+
+
+def _traffic_line(spec: ResolvedSpec, rec: TargetRecommendation) -> str:
+    t = spec.traffic
+    monthly = rec.predicted.monthly_requests
+    shape = {
+        "steady": f"steady {t.baseline_rps:g} rps",
+        "spiky": f"spiky {t.baseline_rps:g} → {t.peak_rps or 0:g} rps, "
+        f"{format_seconds(t.peak_duration_s or 0)} of peaks/day",
+        "diurnal": f"diurnal {t.baseline_rps:g} → {t.peak_rps or 0:g} rps",
+        "batch": f"batch {t.batch_items or 0:,} items × {t.batches_per_day or 0}/day",
+        "profile": f"24-hour profile, peak {max(t.profile or (0,)):g} rps",
+    }[t.pattern]
+    idle = f", idle {t.idle_hours:g} h/day" if t.idle_hours else ""
+    return f"traffic: {shape}{idle} ({monthly / 1e6:.3g}M requests/month)"
+
+
+def _target_text(spec: ResolvedSpec, rec: TargetRecommendation) -> list[str]:
+    c, p, a = rec.choice, rec.predicted, rec.assumptions
+    mark = "✓" if rec.meets_target else "✗"
+    lines = [f"{rec.cloud} {rec.region}  {mark} {c.name}  [{_KIND[c.kind]}, {c.mode}]"]
+    sizing = [f"{c.memory_mb:,} MB", f"{c.vcpu:g} vCPU"]
+    if c.gpu:
+        sizing.append(f"{c.gpu_count}× {c.gpu}")
+    if c.instance_type:
+        sizing.append(c.instance_type)
+    sizing += [
+        f"concurrency {c.concurrency_per_instance}/instance",
+        f"warm pool {c.warm_instances}",
+        f"max {c.max_instances} instances",
+    ]
+    lines.append("  sizing       " + " · ".join(sizing))
+    verdicts = latency_verdict(p, spec.latency)
+    targets = ", ".join(
+        f"{name} {format_ms(target)} {'✓' if met else '✗'}" for name, _, target, met in verdicts
+    )
+    lines.append(
+        f"  predicted    p50 {format_ms(p.p50_ms)} · p95 {format_ms(p.p95_ms)} · "
+        f"p99 {format_ms(p.p99_ms)}" + (f"  (targets: {targets})" if targets else "")
+    )
+    lines.append(
+        f"               cold starts {p.cold_start_rate:.2%} of requests · "
+        f"{p.mean_instances:.2f} instances on average, {p.peak_instances:.3g} at peak"
+    )
+    lines.append(
+        f"  cost         {format_usd(p.monthly_cost_usd)}/month · "
+        f"{format_usd(p.cost_per_1k_usd)} per 1,000 predictions"
+    )
+    lines.append(f"  why          {rec.reason}")
+    components = " + ".join(f"{name} {_secs(sec)}" for name, sec in a.cold_start_components)
+    keep_alive = f"keep-alive {format_seconds(a.keep_alive_s)}" if a.keep_alive_s else "always on"
+    lines.append(
+        f"  assumptions  {keep_alive} · cold start {_secs(a.cold_start_s)} ({components}) · "
+        f"service {format_ms(a.service_ms)}"
+    )
+    if a.estimated:
+        lines.append(
+            f"               estimated (declare or `svai bench` them): {', '.join(a.estimated)}"
+        )
+    if a.measured:
+        lines.append(f"               measured: {', '.join(a.measured)}")
+    for note in rec.notes:
+        lines.append(f"  note         {note}")
+    lines.append("  alternatives")
+    for alt in rec.alternatives:
+        if alt.offering == c.offering:
+            continue
+        if alt.predicted is None:
+            lines.append(f"    ✗ {alt.name}: {alt.rejected_because}")
+        else:
+            ap = alt.predicted
+            verdict = (
+                "meets targets" if alt.meets_target else (alt.rejected_because or "misses targets")
+            )
+            lines.append(
+                f"    {'·' if alt.meets_target else '✗'} {alt.name}: "
+                f"{format_usd(ap.monthly_cost_usd)}/month, p95 {format_ms(ap.p95_ms)}, "
+                f"p99 {format_ms(ap.p99_ms)}, cold starts {ap.cold_start_rate:.2%} — {verdict}"
+            )
+    return lines
+
+
+def recommendation_text(spec: ResolvedSpec, rec: Recommendation) -> str:
+    """Render ``rec`` as a readable report: one block per target, then the alternatives."""
+    lines = [f"{rec.name}: {len(rec.targets)} target{'s' if len(rec.targets) != 1 else ''}"]
+    if rec.targets:
+        lines.append(_traffic_line(spec, rec.targets[0]))
+    for target in rec.targets:
+        lines.append("")
+        lines.extend(_target_text(spec, target))
+    return "\n".join(lines) + "\n"
