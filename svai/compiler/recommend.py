@@ -255,9 +255,10 @@ def _recommend_target(
         allowed = best_per_offering
     chosen = _pick(allowed)
     free = _pick(best_per_offering)
-    if free is not chosen:
+    extra = chosen.cost.monthly_usd - free.cost.monthly_usd
+    if free is not chosen and (extra > max(1.0, 0.05 * free.cost.monthly_usd) or not chosen.meets):
         notes.append(
-            f"the override costs {_usd(chosen.cost.monthly_usd - free.cost.monthly_usd)}/month more "
+            f"the override costs {_usd(extra)}/month more "
             f"than {free.offering.name} ({'meets' if free.meets else 'misses'} the targets at "
             f"{_usd(free.cost.monthly_usd)}/month)"
         )
