@@ -1,0 +1,630 @@
+"""The platform catalog: typed, cached view of ``svai/compiler/data/catalog.yaml``.
+
+The catalog is versioned data: every offering svai can choose (per cloud), its limits, allowed
+sizes, warm-pool mechanism, keep-alive, cold-start components and prices, each with sources and a
+date. Figures that no official page confirmed are written in the YAML as
+``{value, unverified: true, note}``; the loader unwraps the value and keeps the mark in
+:attr:`Offering.unverified` so the recommender can say which numbers are soft.
+
+A broken catalog is a bug in svai (it ships with the package), so problems raise
+:class:`CatalogError` (a ``ValueError``), not a user-facing error.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+import yaml
+
+__all__ = [
+    "Catalog",
+    "CatalogError",
+    "ColdStart",
+    "GpuRuntime",
+    "GpuSupport",
+    "GpuType",
+    "Limits",
+    "Offering",
+    "Pricing",
+    "Rates",
+    "Size",
+    "SupportingService",
+    "UnverifiedMark",
+    "WarmPool",
+    "load_catalog",
+]
+
+Kind = Literal["faas", "container", "endpoint"]
+Billing = Literal["request", "instance", "always_on"]
+
+DEFAULT_PATH = Path(__file__).with_name("data") / "catalog.yaml"
+_KINDS = ("faas", "container", "endpoint")
+_BILLINGS = ("request", "instance", "always_on")
+_CLOUDS = ("aws", "gcp", "azure")
+
+try:  # the C loader parses the catalog several times faster
+    _Loader: Any = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - libyaml missing
+    _Loader = yaml.SafeLoader
+
+
+class CatalogError(ValueError):
+    """The catalog data is malformed (a bug in svai's shipped data, not a user error)."""
+
+
+@dataclass(frozen=True)
+class UnverifiedMark:
+    """A figure not confirmed from an official source.
+
+    Attributes:
+        path: Dotted path of the figure inside its offering (``pricing.active.gb_s``).
+        note: Where the value came from instead (third-party, assumption, ...).
+    """
+
+    path: str
+    note: str
+
+
+@dataclass(frozen=True)
+class Size:
+    """One allowed sizing of an offering.
+
+    Attributes:
+        memory_mb: Memory of one instance in MiB.
+        vcpu: vCPUs of one instance (fractional for FaaS memory-proportional CPU).
+        gpu: GPU type name (``"L4"``) or ``None``.
+        gpu_count: GPUs per instance.
+        name: Instance type name where the vendor has one (``ml.g5.xlarge``).
+        usd_per_hour: Price of one instance-hour for instance-priced offerings, else ``None``.
+    """
+
+    memory_mb: int
+    vcpu: float
+    gpu: str | None = None
+    gpu_count: int = 0
+    name: str | None = None
+    usd_per_hour: float | None = None
+
+    @property
+    def memory_gb(self) -> float:
+        """Memory in GB as vendors bill it (1 GB = 1,024 MiB)."""
+        return self.memory_mb / 1024.0
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Hard limits of an offering (the recommender's feasibility filter)."""
+
+    memory_mb_min: int
+    memory_mb_max: int
+    memory_mb_step: int
+    vcpu_max: float
+    artifact_mb: float
+    request_mb: float
+    response_mb: float
+    timeout_s: float
+    concurrency_default: int
+    concurrency_max: int
+    max_instances: int
+    scale_to_zero: bool
+    notes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class GpuType:
+    """A GPU an offering can attach; ``usd_per_hour`` is set where the GPU is priced separately."""
+
+    name: str
+    vram_gb: float
+    usd_per_hour: float | None = None
+
+
+@dataclass(frozen=True)
+class GpuSupport:
+    """Whether an offering has GPUs, and which."""
+
+    available: bool
+    types: tuple[GpuType, ...] = ()
+
+    def get(self, name: str) -> GpuType:
+        """Return the GPU type called ``name`` (case-insensitive).
+
+        Raises:
+            KeyError: The offering has no such GPU.
+        """
+        for gpu in self.types:
+            if gpu.name.lower() == name.lower():
+                return gpu
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class WarmPool:
+    """The mechanism that keeps instances initialised (provisioned concurrency, min instances)."""
+
+    available: bool
+    name: str
+    pricing: str
+    max: int | None = None
+
+
+@dataclass(frozen=True)
+class ColdStart:
+    """Platform components of a cold start; the model's own load time is added by the caller.
+
+    Attributes:
+        platform_s: Sandbox/instance start and runtime boot, before user code runs.
+        node_start_s: Extra time to obtain a node (always-on endpoints scaling out).
+        gpu_node_start_s: Extra time for a GPU instance (driver-ready node).
+        image_pull_mb_per_s: Effective image pull rate, ``None`` where there is no image.
+        artifact_fetch_mb_per_s: Effective rate at which the model artifact is read at start.
+        model_load_in_snapshot: The model load happens before a snapshot (SnapStart) and is
+            not repeated on a cold start.
+    """
+
+    platform_s: float
+    node_start_s: float = 0.0
+    gpu_node_start_s: float = 0.0
+    image_pull_mb_per_s: float | None = None
+    artifact_fetch_mb_per_s: float | None = None
+    model_load_in_snapshot: bool = False
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Price of one instance-second, by component.
+
+    ``instance_hour`` is a multiplier of the size's own ``usd_per_hour`` (1 for instance-priced
+    offerings, 0 otherwise).
+    """
+
+    gb_s: float = 0.0
+    vcpu_s: float = 0.0
+    gib_s: float = 0.0
+    instance_hour: float = 0.0
+
+    def per_second(self, size: Size) -> float:
+        """Return the USD price of one second of one instance of ``size`` (GPU excluded)."""
+        price = self.gb_s * size.memory_gb + self.vcpu_s * size.vcpu + self.gib_s * size.memory_gb
+        if self.instance_hour and size.usd_per_hour is not None:
+            price += self.instance_hour * size.usd_per_hour / 3600.0
+        return price
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """How an offering bills.
+
+    Attributes:
+        billing: ``request`` (pay while instances handle requests), ``instance`` (pay for the
+            whole life of every instance, idle included) or ``always_on`` (a fleet billed per
+            instance-hour).
+        requests_usd_per_million: Per-request charge.
+        active: Rate of an on-demand instance handling >= 1 request.
+        idle: Rate of an on-demand instance alive between requests (0 for FaaS).
+        warm_idle: Rate of an idle warm-pool instance.
+        warm_busy: Rate of a busy warm-pool instance.
+        instance_based: Rates used instead of ``active``/``idle`` for sizes that force
+            instance-based billing (Cloud Run with a GPU), if any.
+        init_billed: Whether the cold-start init time is billed.
+        granularity_s: Billing rounding step of a request's duration.
+        min_billed_s: Minimum billed duration per request (or per instance for always-on).
+        extras: Other priced figures by name (``snapshot_cache_gb_s_usd``, ``data_usd_per_gb``,
+            ``load_balancer_usd_per_hour``).
+    """
+
+    billing: Billing
+    requests_usd_per_million: float
+    active: Rates
+    idle: Rates
+    warm_idle: Rates
+    warm_busy: Rates
+    instance_based: Rates | None
+    init_billed: bool
+    granularity_s: float
+    min_billed_s: float
+    extras: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class Offering:
+    """One compute offering svai can choose.
+
+    Attributes:
+        id: Stable id (``aws.lambda.zip``).
+        name: Human name.
+        cloud: ``aws``, ``gcp`` or ``azure``.
+        kind: ``faas``, ``container`` or ``endpoint``.
+        limits: Hard limits.
+        sizes: Allowed sizings (memory -> vCPU mapping, GPU sizes, instance types).
+        gpu: GPU support.
+        warm_pool: Warm-pool mechanism.
+        keep_alive_s: Idle time before an on-demand instance is reclaimed; ``None`` for
+            always-on fleets that are never reclaimed for idleness.
+        cold_start: Platform cold-start components.
+        pricing: Prices.
+        sources: URLs the figures come from.
+        as_of: Date of the figures (ISO).
+        unverified: Every figure of this offering not confirmed from an official source.
+    """
+
+    id: str
+    name: str
+    cloud: str
+    kind: Kind
+    limits: Limits
+    sizes: tuple[Size, ...]
+    gpu: GpuSupport
+    warm_pool: WarmPool
+    keep_alive_s: float | None
+    cold_start: ColdStart
+    pricing: Pricing
+    sources: tuple[str, ...]
+    as_of: str
+    unverified: tuple[UnverifiedMark, ...] = ()
+
+    def is_unverified(self, path: str) -> bool:
+        """Return whether the figure at dotted ``path`` (or anything below it) is unverified."""
+        return any(m.path == path or m.path.startswith(path + ".") for m in self.unverified)
+
+    def gpu_usd_per_s(self, size: Size) -> float:
+        """Return the separately priced GPU cost of one instance-second of ``size`` (0 if none)."""
+        if size.gpu is None or not self.gpu.available:
+            return 0.0
+        try:
+            gpu = self.gpu.get(size.gpu)
+        except KeyError:
+            return 0.0
+        if gpu.usd_per_hour is None:
+            return 0.0
+        return gpu.usd_per_hour / 3600.0 * size.gpu_count
+
+
+@dataclass(frozen=True)
+class SupportingService:
+    """A non-compute service priced per request (gateway, queue, store)."""
+
+    id: str
+    cloud: str
+    category: str
+    usd_per_million: float
+    requests_per_message: float
+    base_usd_per_month: float
+    sources: tuple[str, ...]
+    as_of: str
+    unverified: tuple[UnverifiedMark, ...] = ()
+
+
+@dataclass(frozen=True)
+class GpuRuntime:
+    """Measured GPU cold-start components (QUALITY.md) used for GPU model loading."""
+
+    import_torch_s: float
+    cuda_context_s: float
+    safetensors_gb_per_s: float
+    first_forward_s: float
+    source: str
+    as_of: str
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """All offerings and supporting services, with the catalog version."""
+
+    version: str
+    as_of: str
+    regions: Mapping[str, str]
+    gpu_runtime: GpuRuntime
+    _offerings: tuple[Offering, ...]
+    _supporting: tuple[SupportingService, ...]
+
+    def offerings(self, cloud: str | None = None) -> tuple[Offering, ...]:
+        """Return every offering, or those of ``cloud``, in catalog order."""
+        if cloud is None:
+            return self._offerings
+        return tuple(o for o in self._offerings if o.cloud == cloud)
+
+    def get(self, offering_id: str) -> Offering:
+        """Return the offering with id ``offering_id``.
+
+        Raises:
+            KeyError: No such offering (the message lists the known ids).
+        """
+        for offering in self._offerings:
+            if offering.id == offering_id:
+                return offering
+        known = ", ".join(o.id for o in self._offerings)
+        raise KeyError(f"unknown offering {offering_id!r}; known: {known}")
+
+    def supporting(self, cloud: str | None = None) -> tuple[SupportingService, ...]:
+        """Return the supporting services, or those of ``cloud``."""
+        if cloud is None:
+            return self._supporting
+        return tuple(s for s in self._supporting if s.cloud == cloud)
+
+    def supporting_service(self, service_id: str) -> SupportingService:
+        """Return the supporting service ``service_id``.
+
+        Raises:
+            KeyError: No such service.
+        """
+        for service in self._supporting:
+            if service.id == service_id:
+                return service
+        raise KeyError(service_id)
+
+
+def load_catalog(path: Path | None = None) -> Catalog:
+    """Load and validate the catalog; the default catalog is parsed once per process.
+
+    Args:
+        path: Another catalog file (tests); ``None`` loads the shipped one.
+
+    Returns:
+        The parsed, frozen catalog.
+
+    Raises:
+        CatalogError: The file is malformed.
+    """
+    return _load_cached(str(path or DEFAULT_PATH))
+
+
+@functools.lru_cache(maxsize=8)
+def _load_cached(path: str) -> Catalog:
+    with open(path, encoding="utf-8") as fh:
+        raw = yaml.load(fh, Loader=_Loader)  # only CSafeLoader / SafeLoader
+    if not isinstance(raw, dict):
+        raise CatalogError(f"{path}: top level must be a mapping")
+    return _parse_catalog(raw)
+
+
+# ----------------------------------------------------------------------------------- parsing
+
+
+def _unwrap(node: Any, path: str, marks: list[UnverifiedMark]) -> Any:
+    """Replace every ``{value, unverified, note}`` mapping by its value, recording the marks."""
+    if isinstance(node, dict):
+        if "value" in node and set(node) <= {"value", "unverified", "note"}:
+            if node.get("unverified"):
+                note = node.get("note")
+                if not isinstance(note, str) or not note.strip():
+                    raise CatalogError(f"{path}: unverified figure without a note")
+                marks.append(UnverifiedMark(path, note))
+            return node["value"]
+        if node.get("unverified") is True:
+            note = node.get("note") or node.get("source_note")
+            if not isinstance(note, str) or not note.strip():
+                raise CatalogError(f"{path}: unverified block without a note")
+            marks.append(UnverifiedMark(path, note))
+        return {
+            k: _unwrap(v, f"{path}.{k}" if path else str(k), marks)
+            for k, v in node.items()
+            if k not in ("unverified",)
+        }
+    if isinstance(node, list):
+        return [_unwrap(v, f"{path}[{i}]", marks) for i, v in enumerate(node)]
+    return node
+
+
+def _num(node: Mapping[str, Any], key: str, where: str, default: float | None = None) -> float:
+    value = node.get(key, default)
+    if value is None:
+        if default is not None:
+            return default
+        raise CatalogError(f"{where}.{key}: missing number")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise CatalogError(f"{where}.{key}: expected a number, got {value!r}")
+    if math.isnan(float(value)) or float(value) < 0:
+        raise CatalogError(f"{where}.{key}: must be a non-negative number, got {value!r}")
+    return float(value)
+
+
+def _opt_num(node: Mapping[str, Any], key: str, where: str) -> float | None:
+    if node.get(key) is None:
+        return None
+    return _num(node, key, where)
+
+
+def _rates(node: Any, where: str) -> Rates:
+    if node is None:
+        node = {}
+    if not isinstance(node, dict):
+        raise CatalogError(f"{where}: expected a rate mapping")
+    unknown = set(node) - {"gb_s", "vcpu_s", "gib_s", "instance_hour"}
+    if unknown:
+        raise CatalogError(f"{where}: unknown rate keys {sorted(unknown)}")
+    return Rates(
+        gb_s=_num(node, "gb_s", where, 0.0),
+        vcpu_s=_num(node, "vcpu_s", where, 0.0),
+        gib_s=_num(node, "gib_s", where, 0.0),
+        instance_hour=_num(node, "instance_hour", where, 0.0),
+    )
+
+
+def _scale_to_zero(node: Any) -> bool:
+    if isinstance(node, bool):
+        return node
+    if isinstance(node, dict):
+        return bool(node.get("value"))
+    return bool(node)
+
+
+def _parse_offering(raw: dict[str, Any]) -> Offering:
+    oid = raw.get("id")
+    if not isinstance(oid, str):
+        raise CatalogError(f"offering without an id: {raw!r:.80}")
+    marks: list[UnverifiedMark] = []
+    # scale_to_zero may carry a plain note without being unverified; keep its bool only.
+    node = _unwrap(raw, "", marks)
+    where = oid
+    kind = node.get("kind")
+    if kind not in _KINDS:
+        raise CatalogError(f"{where}.kind: {kind!r} not in {_KINDS}")
+    cloud = node.get("cloud")
+    if cloud not in _CLOUDS:
+        raise CatalogError(f"{where}.cloud: {cloud!r} not in {_CLOUDS}")
+    lim = node.get("limits") or {}
+    mem = lim.get("memory_mb") or {}
+    notes = {k: str(v) for k, v in lim.items() if k.endswith("_note")}
+    limits = Limits(
+        memory_mb_min=int(_num(mem, "min", f"{where}.limits.memory_mb")),
+        memory_mb_max=int(_num(mem, "max", f"{where}.limits.memory_mb")),
+        memory_mb_step=int(_num(mem, "step", f"{where}.limits.memory_mb", 1.0)),
+        vcpu_max=_num(lim, "vcpu_max", f"{where}.limits"),
+        artifact_mb=_num(lim, "artifact_mb", f"{where}.limits"),
+        request_mb=_num(lim, "request_mb", f"{where}.limits"),
+        response_mb=_num(lim, "response_mb", f"{where}.limits"),
+        timeout_s=_num(lim, "timeout_s", f"{where}.limits"),
+        concurrency_default=int(_num(lim, "concurrency_default", f"{where}.limits")),
+        concurrency_max=int(_num(lim, "concurrency_max", f"{where}.limits")),
+        max_instances=int(_num(lim, "max_instances", f"{where}.limits")),
+        scale_to_zero=_scale_to_zero(lim.get("scale_to_zero")),
+        notes=MappingProxyType(notes),
+    )
+    sizes = []
+    for i, s in enumerate(node.get("sizes") or []):
+        sw = f"{where}.sizes[{i}]"
+        sizes.append(
+            Size(
+                memory_mb=int(_num(s, "memory_mb", sw)),
+                vcpu=_num(s, "vcpu", sw),
+                gpu=s.get("gpu"),
+                gpu_count=int(_num(s, "gpu_count", sw, 0.0)),
+                name=s.get("name"),
+                usd_per_hour=_opt_num(s, "usd_per_hour", sw),
+            )
+        )
+    if not sizes:
+        raise CatalogError(f"{where}: no sizes")
+    g = node.get("gpu") or {}
+    gpu = GpuSupport(
+        available=g.get("available") is True,
+        types=tuple(
+            GpuType(
+                name=str(t["name"]),
+                vram_gb=_num(t, "vram_gb", f"{where}.gpu"),
+                usd_per_hour=_opt_num(t, "usd_per_hour", f"{where}.gpu"),
+            )
+            for t in g.get("types") or []
+        ),
+    )
+    wp = node.get("warm_pool") or {}
+    warm_pool = WarmPool(
+        available=bool(wp.get("available")),
+        name=str(wp.get("name", "")),
+        pricing=str(wp.get("pricing", "")),
+        max=int(wp["max"]) if wp.get("max") is not None else None,
+    )
+    cs = node.get("cold_start") or {}
+    csw = f"{where}.cold_start"
+    cold = ColdStart(
+        platform_s=_num(cs, "platform_s", csw),
+        node_start_s=_num(cs, "node_start_s", csw, 0.0),
+        gpu_node_start_s=_num(cs, "gpu_node_start_s", csw, 0.0),
+        image_pull_mb_per_s=_opt_num(cs, "image_pull_mb_per_s", csw),
+        artifact_fetch_mb_per_s=_opt_num(cs, "artifact_fetch_mb_per_s", csw),
+        model_load_in_snapshot=bool(cs.get("model_load_in_snapshot", False)),
+    )
+    pr = node.get("pricing") or {}
+    pw = f"{where}.pricing"
+    billing = pr.get("billing")
+    if billing not in _BILLINGS:
+        raise CatalogError(f"{pw}.billing: {billing!r} not in {_BILLINGS}")
+    extras = {
+        k: float(v)
+        for k, v in pr.items()
+        if k.endswith(("_usd", "_usd_per_gb", "_usd_per_hour"))
+        and isinstance(v, int | float)
+        and not isinstance(v, bool)
+    }
+    pricing = Pricing(
+        billing=billing,
+        requests_usd_per_million=_num(pr, "requests_usd_per_million", pw),
+        active=_rates(pr.get("active"), f"{pw}.active"),
+        idle=_rates(pr.get("idle"), f"{pw}.idle"),
+        warm_idle=_rates(pr.get("warm_idle"), f"{pw}.warm_idle"),
+        warm_busy=_rates(pr.get("warm_busy"), f"{pw}.warm_busy"),
+        instance_based=(
+            _rates(pr["instance_based"], f"{pw}.instance_based")
+            if pr.get("instance_based")
+            else None
+        ),
+        init_billed=bool(pr.get("init_billed", False)),
+        granularity_s=_num(pr, "granularity_s", pw),
+        min_billed_s=_num(pr, "min_billed_s", pw, 0.0),
+        extras=MappingProxyType(extras),
+    )
+    sources = tuple(str(s) for s in node.get("sources") or [])
+    if not sources:
+        raise CatalogError(f"{where}: no sources")
+    as_of = str(node.get("as_of") or "")
+    if not as_of:
+        raise CatalogError(f"{where}: no as_of date")
+    keep = node.get("keep_alive_s")
+    return Offering(
+        id=oid,
+        name=str(node.get("name", oid)),
+        cloud=cloud,
+        kind=kind,
+        limits=limits,
+        sizes=tuple(sizes),
+        gpu=gpu,
+        warm_pool=warm_pool,
+        keep_alive_s=None if keep is None else float(keep),
+        cold_start=cold,
+        pricing=pricing,
+        sources=sources,
+        as_of=as_of,
+        unverified=tuple(marks),
+    )
+
+
+def _parse_supporting(raw: dict[str, Any]) -> SupportingService:
+    marks: list[UnverifiedMark] = []
+    node = _unwrap(raw, "", marks)
+    sid = str(node.get("id"))
+    sources = tuple(str(s) for s in node.get("sources") or [])
+    if not sources or not node.get("as_of"):
+        raise CatalogError(f"{sid}: supporting service needs sources and as_of")
+    return SupportingService(
+        id=sid,
+        cloud=str(node.get("cloud")),
+        category=str(node.get("category")),
+        usd_per_million=_num(node, "usd_per_million", sid),
+        requests_per_message=_num(node, "requests_per_message", sid, 1.0),
+        base_usd_per_month=_num(node, "base_usd_per_month", sid, 0.0),
+        sources=sources,
+        as_of=str(node["as_of"]),
+        unverified=tuple(marks),
+    )
+
+
+def _parse_catalog(raw: dict[str, Any]) -> Catalog:
+    offerings = tuple(_parse_offering(o) for o in raw.get("offerings") or [])
+    ids = [o.id for o in offerings]
+    if len(ids) != len(set(ids)):
+        raise CatalogError("duplicate offering ids")
+    supporting = tuple(_parse_supporting(s) for s in raw.get("supporting") or [])
+    gr = raw.get("gpu_runtime") or {}
+    gpu_runtime = GpuRuntime(
+        import_torch_s=_num(gr, "import_torch_s", "gpu_runtime"),
+        cuda_context_s=_num(gr, "cuda_context_s", "gpu_runtime"),
+        safetensors_gb_per_s=_num(gr, "safetensors_gb_per_s", "gpu_runtime"),
+        first_forward_s=_num(gr, "first_forward_s", "gpu_runtime"),
+        source=str(gr.get("source", "")),
+        as_of=str(gr.get("as_of", "")),
+    )
+    return Catalog(
+        version=str(raw.get("catalog_version", "")),
+        as_of=str(raw.get("as_of", "")),
+        regions=MappingProxyType(dict(raw.get("regions") or {})),
+        gpu_runtime=gpu_runtime,
+        _offerings=offerings,
+        _supporting=supporting,
+    )
