@@ -1,0 +1,51 @@
+"""The GCP backend object that ``svai.backends.registry`` loads as ``svai.backends.gcp:GcpBackend``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from svai.backends.base import Rule
+from svai.backends.gcp.lowering import lower
+from svai.backends.gcp.resources import GcpDeployment, PendingAction
+from svai.ir import DeploymentPlan
+
+__all__ = ["BILLING_ACCOUNT_ENV", "GcpBackend"]
+
+BILLING_ACCOUNT_ENV = "SVAI_GCP_BILLING_ACCOUNT"
+"""Environment variable naming the billing account the budget is created under."""
+
+
+class GcpBackend:
+    """Compiles a plan to pulumi-gcp resources and checks them with the GCP rules.
+
+    Args:
+        billing_account: Billing account id for the budget. Defaults to the
+            ``SVAI_GCP_BILLING_ACCOUNT`` environment variable; without one the budget becomes a
+            pending action (a GCP budget belongs to a billing account, not to a project).
+    """
+
+    cloud = "gcp"
+
+    def __init__(self, billing_account: str | None = None) -> None:
+        self.billing_account = billing_account or os.environ.get(BILLING_ACCOUNT_ENV) or None
+
+    def lower(self, plan: DeploymentPlan) -> GcpDeployment:
+        """Return the pure lowering of ``plan`` (resource specs, pending actions, notes)."""
+        return lower(plan, billing_account=self.billing_account)
+
+    def pending_actions(self, plan: DeploymentPlan) -> tuple[PendingAction, ...]:
+        """Return the steps svai performs outside Pulumi after ``up`` (e.g. Vertex deployModel)."""
+        return self.lower(plan).pending
+
+    def program(self, plan: DeploymentPlan) -> None:
+        """Create the deployment's resources; runs inside a Pulumi program (real or mocked)."""
+        from svai.backends.gcp.component import build  # pulumi_gcp loads only when planning
+
+        build(self.lower(plan))
+
+    def rules(self) -> Sequence[Rule]:
+        """Return the GCP infrastructure rules (``SVAI_GCP_###``)."""
+        from svai.backends.gcp.rules import RULES
+
+        return RULES

@@ -1,0 +1,379 @@
+"""Lowering of the compute services: Cloud Run services (CPU/GPU), functions, Vertex endpoints."""
+
+from __future__ import annotations
+
+import math
+import shlex
+from typing import Any
+
+from svai.backends.gcp import naming
+from svai.backends.gcp import tokens as T
+from svai.backends.gcp.context import (
+    FUNCTIONS_OFFERINGS,
+    RUN_OFFERINGS,
+    LoweringContext,
+    duration,
+)
+from svai.backends.gcp.resources import PendingAction, Ref
+from svai.errors import UsageError
+from svai.ir import Service
+
+__all__ = [
+    "CONTAINER_PORT",
+    "FUNCTIONS_RUNTIME",
+    "GPU_MINIMUMS",
+    "HEALTH_PATH",
+    "READY_PATH",
+    "ComputeLowering",
+]
+
+CONTAINER_PORT = 8080
+READY_PATH = "/readyz"
+HEALTH_PATH = "/healthz"
+FUNCTIONS_RUNTIME = "python312"
+
+GPU_MINIMUMS: dict[str, tuple[float, int]] = {
+    "nvidia-l4": (4.0, 16 * 1024),
+    "nvidia-rtx-pro-6000": (20.0, 80 * 1024),
+}
+"""Cloud Run accelerator -> (minimum vCPU, minimum memory MiB) an instance with it must have."""
+
+_VERTEX_ACCELERATORS = {
+    "l4": "NVIDIA_L4",
+    "t4": "NVIDIA_TESLA_T4",
+    "a100": "NVIDIA_TESLA_A100",
+    "a100-80gb": "NVIDIA_A100_80GB",
+    "h100": "NVIDIA_H100_80GB",
+    "h100-80gb": "NVIDIA_H100_80GB",
+    "h200": "NVIDIA_H200_141GB",
+    "b200": "NVIDIA_B200",
+}
+
+
+class ComputeLowering(LoweringContext):
+    """Creates the specs of each service by its offering."""
+
+    def image(self, svc: Service) -> str | Ref:
+        """Return the image reference of ``svc`` in the deployment's Artifact Registry repository."""
+        tail = f"{self.app}/{svc.name}:{self.version}"
+        if self.project:
+            return f"{self.region}-docker.pkg.dev/{self.project}/{tail}"
+        return Ref("registry", "registry_uri", "{}/" + f"{svc.name}:{self.version}", tail)
+
+    def env_for(self, svc: Service) -> tuple[list[tuple[str, str]], list[str]]:
+        """Return ``svc``'s plain environment and the secret env names its identity may read."""
+        readable = {
+            p.resource.removeprefix("secret:")
+            for ident in self.plan.identities
+            if ident.service == svc.name
+            for p in ident.permissions
+            if p.action == "secret.read"
+        }
+        return list(svc.env), sorted(env for env in readable if env in self.secrets)
+
+    def compute_for(self, svc: Service) -> None:
+        """Create the compute resource of ``svc`` according to its offering."""
+        offering = svc.compute.offering
+        if offering in RUN_OFFERINGS:
+            self.run_service(svc)
+        elif offering in FUNCTIONS_OFFERINGS:
+            self.function(svc)
+        else:
+            self.vertex(svc)
+
+    def run_service(self, svc: Service) -> None:
+        """Create a Cloud Run v2 service (CPU, or GPU with Cloud Run's required settings)."""
+        c = svc.compute
+        name = naming.resource_id(self.app, svc.name, max_len=49)
+        vcpu, memory_mb, concurrency, timeout = (
+            c.vcpu,
+            c.memory_mb,
+            c.concurrency_per_instance,
+            c.timeout_s,
+        )
+        limits: dict[str, str] = {}
+        template: dict[str, Any] = {}
+        if c.gpu_type:
+            accelerator = "nvidia-" + _gpu_key(c.gpu_type)
+            if accelerator not in GPU_MINIMUMS:
+                raise UsageError(
+                    f"service {svc.name!r}: Cloud Run has no GPU {c.gpu_type!r} "
+                    f"(available: {', '.join(sorted(GPU_MINIMUMS))})"
+                )
+            min_cpu, min_mem = GPU_MINIMUMS[accelerator]
+            if vcpu < min_cpu or memory_mb < min_mem:
+                self.notes.append(
+                    f"{svc.name}: raised to {min_cpu:g} vCPU / {min_mem} MiB, the minimum "
+                    f"Cloud Run instance with {accelerator}"
+                )
+            vcpu, memory_mb = max(vcpu, min_cpu), max(memory_mb, min_mem)
+            if c.gpu_count != 1:
+                self.notes.append(f"{svc.name}: Cloud Run attaches exactly 1 GPU per instance")
+            limits["nvidia.com/gpu"] = "1"
+            template["node_selector"] = {"accelerator": accelerator}
+            template["gpu_zonal_redundancy_disabled"] = False
+        if vcpu < 1 and concurrency > 1:
+            self.notes.append(f"{svc.name}: Cloud Run needs concurrency 1 below 1 vCPU")
+            concurrency = 1
+        if timeout > 3600:
+            self.notes.append(f"{svc.name}: request timeout capped at Cloud Run's 3600 s")
+            timeout = 3600
+        limits |= {"cpu": _cpu(vcpu), "memory": f"{memory_mb}Mi"}
+        plain, secret_envs = self.env_for(svc)
+        envs: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in plain]
+        for env in secret_envs:
+            _, secret, version = self.secrets[env]
+            envs.append(
+                {
+                    "name": env,
+                    "value_source": {"secret_key_ref": {"secret": secret, "version": version}},
+                }
+            )
+        container: dict[str, Any] = {
+            "image": self.image(svc),
+            "ports": {"container_port": CONTAINER_PORT},
+            "resources": {
+                "limits": dict(sorted(limits.items())),
+                # GPU instances must keep CPU allocated (instance-based billing).
+                "cpu_idle": not c.gpu_type,
+                "startup_cpu_boost": True,
+            },
+            "startup_probe": {
+                "http_get": {"path": READY_PATH, "port": CONTAINER_PORT},
+                "period_seconds": 5,
+                "timeout_seconds": 3,
+                "failure_threshold": 48,
+            },
+            "liveness_probe": {
+                "http_get": {"path": HEALTH_PATH, "port": CONTAINER_PORT},
+                "period_seconds": 10,
+                "timeout_seconds": 3,
+                "failure_threshold": 3,
+            },
+        }
+        if envs:
+            container["envs"] = envs
+        if c.handler:
+            # The handler of a container is its server command: entrypoint + arguments.
+            command = shlex.split(c.handler)
+            container["commands"] = command[:1]
+            if command[1:]:
+                container["args"] = command[1:]
+        template |= {
+            "revision": naming.resource_id(name, self.version, max_len=63),
+            "service_account": self.email(f"sa-{svc.name}"),
+            "execution_environment": "EXECUTION_ENVIRONMENT_GEN2",
+            "timeout": duration(timeout),
+            "max_instance_request_concurrency": concurrency,
+            "scaling": {
+                "min_instance_count": c.min_instances,
+                "max_instance_count": c.max_instances,
+            },
+            "labels": self.labels,
+            "containers": [container],
+        }
+        depends = [f"sa-{svc.name}", *self.grants_of(svc.name)]
+        self.add(
+            f"svc-{svc.name}",
+            T.RUN_SERVICE,
+            {
+                "name": name,
+                "location": self.region,
+                "ingress": "INGRESS_TRAFFIC_ALL",
+                "launch_stage": "GA",
+                "labels": self.labels,
+                "template": template,
+                "traffics": self.traffic(name),
+                "deletion_protection": False,
+            },
+            *depends,
+            *(["registry"] if any(s.key == "registry" for s in self.specs) else []),
+        )
+        self.compute[svc.name] = (f"svc-{svc.name}", "run", name)
+
+    def traffic(self, service_name: str) -> list[dict[str, Any]]:
+        """Return the traffic targets: all on the latest revision, or the rollout's split."""
+        split = self.plan.rollout.split
+        if len(split) <= 1:
+            return [{"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST", "percent": 100}]
+        return [
+            {
+                "type": "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION",
+                "revision": naming.resource_id(
+                    service_name, naming.short_version(part.version), max_len=63
+                ),
+                "percent": part.percent,
+            }
+            for part in split
+        ]
+
+    def function(self, svc: Service) -> None:
+        """Create a Cloud Run function (gen2) whose source is the artifact in the bucket."""
+        c = svc.compute
+        name = naming.resource_id(self.app, svc.name, max_len=49)
+        if c.gpu_type:
+            raise UsageError(
+                f"service {svc.name!r}: Cloud Run functions have no GPU; use a service"
+            )
+        if len(self.plan.rollout.split) > 1:
+            self.notes.append(
+                f"{svc.name}: Cloud Run functions send all traffic to the latest revision; "
+                "the canary split is not applied"
+            )
+        concurrency = c.concurrency_per_instance if c.vcpu >= 1 else 1
+        plain, secret_envs = self.env_for(svc)
+        service_config: dict[str, Any] = {
+            "available_memory": f"{c.memory_mb}Mi",
+            "available_cpu": _cpu(c.vcpu).removesuffix("m") if c.vcpu >= 1 else f"{c.vcpu:g}",
+            "timeout_seconds": min(3600, math.ceil(c.timeout_s)),
+            "min_instance_count": c.min_instances,
+            "max_instance_count": c.max_instances,
+            "max_instance_request_concurrency": concurrency,
+            "service_account_email": self.email(f"sa-{svc.name}"),
+            "ingress_settings": "ALLOW_ALL",
+            "all_traffic_on_latest_revision": True,
+        }
+        if plain:
+            service_config["environment_variables"] = dict(plain)
+        if secret_envs:
+            service_config["secret_environment_variables"] = [
+                {
+                    "key": env,
+                    "project_id": self.secrets[env][0] or self.project or "",
+                    "secret": self.secrets[env][1],
+                    "version": self.secrets[env][2],
+                }
+                for env in secret_envs
+            ]
+        # "main:predict" or "main.predict": the functions framework wants the function name.
+        entry_point = c.handler.replace(":", ".").rpartition(".")[2] or "handler"
+        self.add(
+            f"fn-{svc.name}",
+            T.FUNCTION,
+            {
+                "name": name,
+                "location": self.region,
+                "description": f"svai {self.plan.name} {svc.role} ({self.plan.model_version})",
+                "labels": self.labels,
+                "build_config": {
+                    "runtime": FUNCTIONS_RUNTIME,
+                    "entry_point": entry_point,
+                    "source": {
+                        "storage_source": {
+                            "bucket": naming.bucket_name(self.project, self.app),
+                            "object": self.plan.artifact.object_key,
+                        }
+                    },
+                },
+                "service_config": service_config,
+            },
+            f"sa-{svc.name}",
+            "artifacts",
+            *self.grants_of(svc.name),
+        )
+        # A gen2 function is served by a Cloud Run service of the same name.
+        self.compute[svc.name] = (f"fn-{svc.name}", "function", name)
+
+    def vertex(self, svc: Service) -> None:
+        """Create a Vertex AI endpoint and the pending upload/deploy calls Pulumi cannot make."""
+        c = svc.compute
+        endpoint = naming.endpoint_id(self.project, self.app, svc.name)
+        args: dict[str, Any] = {
+            "name": endpoint,
+            "display_name": naming.resource_id(self.app, svc.name),
+            "description": f"svai {self.plan.name} {svc.role} ({self.plan.model_version})",
+            "location": self.region,
+            "region": self.region,
+            "labels": self.labels,
+            "dedicated_endpoint_enabled": True,
+        }
+        if self.kms_key is not None:
+            args["encryption_spec"] = {"kms_key_name": self.kms_key}
+        self.add(f"endpoint-{svc.name}", T.VERTEX_ENDPOINT, args, *self.key_depends())
+        self.compute[svc.name] = (f"endpoint-{svc.name}", "vertex", endpoint)
+        # Catalog sizes may read "n1-standard-4+T4": the machine type is the part before "+".
+        machine_type = (c.instance_type or "").partition("+")[0] or _vertex_machine(c.gpu_type)
+        machine: dict[str, Any] = {"machine_type": machine_type}
+        if c.gpu_type:
+            accelerator = _VERTEX_ACCELERATORS.get(_gpu_key(c.gpu_type))
+            if accelerator is None:
+                raise UsageError(f"service {svc.name!r}: Vertex AI has no GPU {c.gpu_type!r}")
+            machine |= {"accelerator_type": accelerator, "accelerator_count": max(1, c.gpu_count)}
+        if c.min_instances < 1:
+            self.notes.append(
+                f"{svc.name}: Vertex AI (v1) keeps at least 1 replica; scale to zero is preview"
+            )
+        project = self.project or "{project}"
+        base = f"https://{self.region}-aiplatform.googleapis.com/v1/projects/{project}/locations/{self.region}"
+        reason = (
+            "pulumi-gcp 10.2.0 has no resource for a custom Vertex model: AiEndpoint."
+            "deployedModels is output-only and AiEndpointWithModelGardenDeployment only "
+            "deploys Model Garden or Hugging Face models"
+        )
+        self.pending.append(
+            PendingAction(
+                id="vertex.upload_model",
+                reason=reason,
+                method="POST",
+                url=f"{base}/models:upload",
+                body={
+                    "model": {
+                        "displayName": f"{self.app}-{self.version}",
+                        "artifactUri": f"gs://{naming.bucket_name(self.project, self.app)}/"
+                        + self.plan.artifact.object_key.rpartition("/")[0],
+                        "labels": self.labels,
+                        "containerSpec": {
+                            "imageUri": f"{self.region}-docker.pkg.dev/{project}/{self.app}/"
+                            f"{svc.name}:{self.version}",
+                            "ports": [{"containerPort": CONTAINER_PORT}],
+                            "predictRoute": "/predict",
+                            "healthRoute": READY_PATH,
+                        },
+                    }
+                },
+            )
+        )
+        email = self.email(f"sa-{svc.name}")
+        self.pending.append(
+            PendingAction(
+                id="vertex.deploy_model",
+                reason=reason,
+                method="POST",
+                url=f"{base}/endpoints/{endpoint}:deployModel",
+                body={
+                    "deployedModel": {
+                        "model": "{vertex.upload_model.model}",
+                        "displayName": f"{self.app}-{self.version}",
+                        "serviceAccount": email if isinstance(email, str) else "{sa.email}",
+                        "dedicatedResources": {
+                            "machineSpec": {_camel(k): v for k, v in machine.items()},
+                            "minReplicaCount": max(1, c.min_instances),
+                            "maxReplicaCount": max(1, c.max_instances),
+                        },
+                    },
+                    "trafficSplit": {"0": 100},
+                },
+            )
+        )
+
+
+def _cpu(vcpu: float) -> str:
+    return str(int(vcpu)) if float(vcpu).is_integer() else f"{round(vcpu * 1000)}m"
+
+
+def _gpu_key(gpu_type: str) -> str:
+    key = gpu_type.lower().replace("_", "-").replace(" ", "-")
+    for prefix in ("nvidia-tesla-", "nvidia-"):
+        key = key.removeprefix(prefix)
+    return key
+
+
+def _vertex_machine(gpu_type: str | None) -> str:
+    if gpu_type is None:
+        return "n1-standard-4"
+    return "g2-standard-8" if _gpu_key(gpu_type) == "l4" else "n1-standard-8"
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(w.title() for w in rest)

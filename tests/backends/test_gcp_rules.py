@@ -1,0 +1,209 @@
+"""GCP rules: defaults pass, and each rule has a mutant that makes exactly that rule fire."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+import pytest
+from plans import CANARY_SECRET, async_plan, sync_plan
+
+from svai.backends.base import RecordedResource
+from svai.backends.gcp import GcpBackend
+from svai.backends.gcp import tokens as T
+from svai.backends.gcp.rules import RULES
+from svai.backends.preview import record
+from svai.backends.rules import evaluate
+from svai.ir import DeploymentPlan
+
+BILLING = "000000-111111-222222"
+KEY = "projects/p/locations/us-central1/keyRings/r/cryptoKeys/k"
+Resources = tuple[RecordedResource, ...]
+
+
+def _gpu(plan: DeploymentPlan) -> DeploymentPlan:
+    api = plan.services[0]
+    compute = dataclasses.replace(api.compute, gpu_type="nvidia-l4", gpu_count=1)
+    return dataclasses.replace(plan, services=(dataclasses.replace(api, compute=compute),))
+
+
+PLANS: dict[str, Callable[[], DeploymentPlan]] = {
+    "run-iam": lambda: sync_plan("gcp"),
+    "run-none": lambda: sync_plan("gcp", auth="none"),
+    "run-gpu-canary": lambda: _gpu(sync_plan("gcp", canary=True, cache=True)),
+    "functions-jwt": lambda: sync_plan("gcp", "gcp.cloudrun.functions", auth="jwt"),
+    "vertex-cmek": lambda: sync_plan("gcp", "gcp.vertex.online_prediction", customer_key=KEY),
+    "async-run-key": lambda: async_plan("gcp", "gcp.cloudrun.service", auth="api-key"),
+    "async-functions-cmek": lambda: async_plan("gcp", "gcp.cloudrun.functions", customer_key=KEY),
+}
+
+
+@cache
+def _recorded(name: str, billing: str | None = BILLING) -> Resources:
+    backend = GcpBackend(billing_account=billing)
+    plan = PLANS[name]()
+    return record(lambda: backend.program(plan))
+
+
+def _fired(resources: Resources, plan: DeploymentPlan) -> set[str]:
+    return {f.rule for f in evaluate(RULES, resources, plan)}
+
+
+def _mutate(resources: Resources, name: str, change: Callable[[dict[str, Any]], None]) -> Resources:
+    out = []
+    hits = 0
+    for r in resources:
+        if r.name == name:
+            inputs = copy.deepcopy(dict(r.inputs))
+            change(inputs)
+            r = dataclasses.replace(r, inputs=inputs)
+            hits += 1
+        out.append(r)
+    assert hits == 1, name
+    return tuple(out)
+
+
+@pytest.mark.parametrize("name", sorted(PLANS))
+def test_defaults_have_no_findings(name: str) -> None:
+    findings = evaluate(RULES, _recorded(name), PLANS[name]())
+    assert findings == []
+
+
+def test_without_a_billing_account_only_the_budget_rule_fires() -> None:
+    assert _fired(_recorded("run-iam", None), PLANS["run-iam"]()) == {"SVAI_GCP_014"}
+
+
+def _add_public_invoker(resources: Resources) -> Resources:
+    public = RecordedResource(
+        T.RUN_IAM,
+        "public",
+        {"member": "allUsers", "name": "sentiment-api", "role": "roles/run.invoker"},
+        "sentiment",
+        "sentiment",
+    )
+    return (*resources, public)
+
+
+def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def change(inputs: dict[str, Any]) -> None:
+        *head, last = path.split(".")
+        node: Any = inputs
+        for part in head:
+            node = node[int(part)] if part.isdigit() else node[part]
+        if value is _DELETE:
+            del node[last]
+        else:
+            node[last] = value
+
+    return change
+
+
+_DELETE = object()
+
+
+def _add_plain_secret(inputs: dict[str, Any]) -> None:
+    inputs["template"]["containers"][0]["envs"].append({"name": "HF_TOKEN", "value": CANARY_SECRET})
+
+
+def _bad_label(inputs: dict[str, Any]) -> None:
+    inputs["labels"] = {"Owner": "Team A"}
+
+
+MUTANTS: dict[str, tuple[str, Callable[[Resources], Resources]]] = {
+    "SVAI_GCP_001": ("run-iam", _add_public_invoker),
+    "SVAI_GCP_002": (
+        "async-run-key",
+        lambda rs: _mutate(rs, "sub-jobs", _set("deadLetterPolicy", _DELETE)),
+    ),
+    "SVAI_GCP_003": (
+        "run-iam",
+        lambda rs: _mutate(rs, "iam-api-metrics-write-metrics", _set("role", "roles/editor")),
+    ),
+    "SVAI_GCP_004": (
+        "run-iam",
+        lambda rs: _mutate(rs, "artifacts", _set("publicAccessPrevention", "inherited")),
+    ),
+    "SVAI_GCP_005": (
+        "run-iam",
+        lambda rs: _mutate(rs, "artifacts", _set("uniformBucketLevelAccess", False)),
+    ),
+    "SVAI_GCP_006": (
+        "run-iam",
+        lambda rs: _mutate(rs, "artifacts", _set("versioning.enabled", False)),
+    ),
+    "SVAI_GCP_007": (
+        "async-run-key",
+        lambda rs: _mutate(rs, "sub-jobs", _set("ackDeadlineSeconds", 60)),
+    ),
+    "SVAI_GCP_008": (
+        "run-iam",
+        lambda rs: tuple(r for r in rs if r.name != "alert-error-rate"),
+    ),
+    "SVAI_GCP_009": (
+        "run-iam",
+        lambda rs: _mutate(rs, "svc-api", _set("template.scaling.maxInstanceCount", _DELETE)),
+    ),
+    "SVAI_GCP_010": (
+        "async-functions-cmek",
+        lambda rs: _mutate(rs, "topic-jobs", _set("kmsKeyName", _DELETE)),
+    ),
+    "SVAI_GCP_011": (
+        "async-run-key",
+        lambda rs: _mutate(rs, "sub-jobs", _set("retryPolicy", _DELETE)),
+    ),
+    "SVAI_GCP_012": (
+        "async-run-key",
+        lambda rs: _mutate(rs, "sub-jobs", _set("pushConfig.oidcToken", _DELETE)),
+    ),
+    "SVAI_GCP_013": ("run-iam", lambda rs: _mutate(rs, "svc-api", _add_plain_secret)),
+    "SVAI_GCP_014": ("run-iam", lambda rs: tuple(r for r in rs if r.type != T.BUDGET)),
+    "SVAI_GCP_015": ("run-iam", lambda rs: _mutate(rs, "artifacts", _bad_label)),
+    "SVAI_GCP_016": (
+        "run-gpu-canary",
+        lambda rs: _mutate(rs, "svc-api", _set("template.containers.0.resources.cpuIdle", True)),
+    ),
+    "SVAI_GCP_017": (
+        "run-iam",
+        lambda rs: _mutate(rs, "svc-api", _set("template.serviceAccount", _DELETE)),
+    ),
+}
+
+
+def test_every_rule_has_a_mutant() -> None:
+    assert sorted(MUTANTS) == [r.id for r in RULES]
+
+
+@pytest.mark.parametrize("rule_id", sorted(MUTANTS))
+def test_mutant_fires_exactly_its_rule(rule_id: str) -> None:
+    plan_name, mutate = MUTANTS[rule_id]
+    plan = PLANS[plan_name]()
+    assert _fired(mutate(_recorded(plan_name)), plan) == {rule_id}
+
+
+def test_public_invoker_is_allowed_only_when_the_spec_says_none() -> None:
+    resources = _recorded("run-none")
+    assert any(r.inputs.get("member") == "allUsers" for r in resources if r.type == T.RUN_IAM)
+    assert _fired(resources, PLANS["run-none"]()) == set()
+    assert _fired(resources, PLANS["run-iam"]()) == {"SVAI_GCP_001"}
+
+
+def test_a_worker_slower_than_pubsub_allows_fires_the_ack_rule() -> None:
+    plan = async_plan("gcp", "gcp.cloudrun.service", worker_timeout_s=900.0)
+    backend = GcpBackend(billing_account=BILLING)
+    resources = record(lambda: backend.program(plan))
+    assert _fired(resources, plan) == {"SVAI_GCP_007"}
+
+
+def test_rules_name_checkov_ids_and_have_titles() -> None:
+    assert all(r.title and r.severity in {"high", "medium", "low"} for r in RULES)
+    assert {r.id: r.checkov for r in RULES if r.checkov} == {
+        "SVAI_GCP_001": "CKV_GCP_102",
+        "SVAI_GCP_003": "CKV_GCP_117",
+        "SVAI_GCP_004": "CKV_GCP_28",
+        "SVAI_GCP_005": "CKV_GCP_29",
+        "SVAI_GCP_006": "CKV_GCP_78",
+        "SVAI_GCP_010": "CKV_GCP_83",
+    }
