@@ -42,8 +42,25 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "svai.cli.plan",
         "Show the complete deployment per target, offline (no cloud account).",
     ),
+    "diff": (
+        "svai.cli.diff",
+        "Compare two plans (specs, plan JSON or git revisions): runtime, latency, cost, resources.",
+    ),
+    "check": (
+        "svai.cli.check",
+        "Run the production-readiness checklist; text, JSON or SARIF, with --fail-on for CI.",
+    ),
     "apply": ("svai.cli.apply", "Deploy with Pulumi (needs the pulumi CLI and credentials)."),
     "destroy": ("svai.cli.destroy", "Tear a deployment down with Pulumi."),
+    "build": (
+        "svai.cli.build",
+        "Build the deployable artifact per target (zip or container context).",
+    ),
+    "serve": ("svai.cli.serve", "Run a built artifact locally on 127.0.0.1, as deployed."),
+    "bench": (
+        "svai.cli.bench",
+        "Measure the built model (load time, memory, latency) for the recommender.",
+    ),
 }
 
 _EPILOG = """\b
@@ -107,3 +124,7 @@ def main(argv: list[str] | None = None) -> Any:
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -412,7 +412,10 @@ def _best_warm_pool(
     profile: TrafficProfile,
 ) -> _Candidate:
     concurrency = _concurrency(offering, size, target)
-    service = needs.service_s if size.gpu else needs.service_s / min(1.0, size.vcpu)
+    # A single request uses about one core: fractional-CPU sizes stretch it proportionally.
+    slowdown = 1.0 if size.gpu else 1.0 / min(1.0, size.vcpu)
+    service = needs.service_s * slowdown
+    service_p99 = needs.service_p99_s * slowdown if needs.service_p99_s is not None else None
     peak_busy = profile.peak_rps * service / concurrency
     # The guard (reserved concurrency / max instances) leaves room for Poisson peaks above the
     # busiest segment's mean, and still stops a runaway bill or a retry storm.
@@ -447,7 +450,7 @@ def _best_warm_pool(
             concurrency=concurrency,
             max_instances=max(cap, warm),
         )
-        perf = predict(profile, ServiceTime(service, p99_s=needs.service_p99_s), pool)
+        perf = predict(profile, ServiceTime(service, p99_s=service_p99), pool)
         cost = estimate_cost(
             offering, size, perf, payload_kb=(spec.traffic.payload_bytes or 4000) / 1000
         )

@@ -1,0 +1,85 @@
+"""End to end on every bundled example: validate → recommend → plan on all its clouds, offline.
+
+The JSON plan of each example is a golden file; refresh with ``SVAI_UPDATE_GOLDEN=1 pytest``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from svai import api
+from svai.compiler.planned import to_dict
+
+ROOT = Path(__file__).parents[1]
+EXAMPLES = sorted(ROOT.joinpath("examples").glob("*/svai.yaml"))
+GOLDEN = ROOT / "tests" / "golden"
+UPDATE = os.environ.get("SVAI_UPDATE_GOLDEN") == "1"
+
+
+def plan_json(path: Path) -> str:
+    _, result = api.plan(path)
+    return json.dumps(to_dict(result), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+@pytest.fixture(scope="module", params=EXAMPLES, ids=lambda p: p.parent.name)
+def planned(request: pytest.FixtureRequest) -> tuple[Path, dict]:  # type: ignore[type-arg]
+    path: Path = request.param
+    text = plan_json(path)
+    golden = GOLDEN / f"{path.parent.name}.plan.json"
+    if UPDATE or not golden.exists():
+        golden.write_text(text)
+    assert text == golden.read_text(), (
+        f"plan of {path} differs from {golden}; if intended, refresh with SVAI_UPDATE_GOLDEN=1"
+    )
+    return path, json.loads(text)
+
+
+def test_every_target_is_a_complete_deployment_with_no_high_findings(planned) -> None:  # type: ignore[no-untyped-def]
+    path, data = planned
+    assert data["targets"], path
+    for target in data["targets"]:
+        high = [f for f in target["findings"] if f["severity"] == "high"]
+        assert high == [], (target["cloud"], high)
+        types = {r["type"] for r in target["resources"]}
+        assert len(target["resources"]) >= 15
+        version = data["model_version"]
+        assert target["plan"]["model_version"] == version
+        # Every deployment has its alarms and a budget, whatever the cloud spells them.
+        assert any("alarm" in t.lower() or "alert" in t.lower() for t in types), types
+        assert any("budget" in t.lower() for t in types), types
+
+
+def test_plans_are_byte_identical_across_processes_and_hash_seeds(tmp_path: Path) -> None:
+    example = ROOT / "examples" / "fraud-sklearn" / "svai.yaml"
+    outputs = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        run = subprocess.run(
+            [sys.executable, "-m", "svai.cli.main", "plan", str(example), "--format", "json"],
+            capture_output=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=300,
+            check=False,
+        )
+        assert run.returncode == 0, run.stderr.decode()
+        outputs.append(run.stdout)
+    assert outputs[0] == outputs[1]
+
+
+def test_a_canary_secret_value_never_reaches_the_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    canary = "canary-7f3c9e1d2b-never-print-me"
+    monkeypatch.setenv("FEATURE_STORE_TOKEN", canary)
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", canary)
+    text = plan_json(ROOT / "examples" / "fraud-sklearn" / "svai.yaml")
+    assert canary not in text
+    # The reference is there, the value is not.
+    assert "prod/fraud/feature-store-token" in text
