@@ -1,0 +1,124 @@
+"""Structured logs and metrics as one JSON line per event, in CloudWatch EMF shape.
+
+Every request produces one line carrying the model version, request id, input hash, status,
+latency and the cold-start flag (true for the first request after the model loaded). The line is
+CloudWatch Embedded Metric Format: the ``_aws`` block declares ``latency_ms`` and ``model_ms`` as
+metrics with ``service`` and ``model_version`` as dimensions, so CloudWatch extracts metrics from
+Lambda/ECS logs with no agent; on GCP and Azure the same line is an ordinary structured log (the
+``severity`` and ``message`` keys are what Cloud Logging reads). No dependency beyond the
+standard library; each line is written with a single ``write`` so concurrent lines never mix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["Telemetry"]
+
+_REQUEST_METRICS = [
+    {"Name": "latency_ms", "Unit": "Milliseconds"},
+    {"Name": "model_ms", "Unit": "Milliseconds"},
+]
+
+
+def _stdout_sink(line: str) -> None:
+    try:
+        os.write(sys.stdout.fileno(), line.encode() + b"\n")
+    except (OSError, ValueError):  # stdout closed or replaced by an object without a fd
+        sys.stdout.write(line + "\n")
+
+
+class Telemetry:
+    """Writes request and lifecycle events; keeps a few counters for ``/metrics``-style use.
+
+    Args:
+        namespace: the CloudWatch metric namespace.
+        service: the service name (a metric dimension).
+        model_version: the model version id (a metric dimension).
+        log_requests: write one line per request (lifecycle events are always written).
+        sink: where lines go (default: stdout).
+    """
+
+    def __init__(
+        self,
+        namespace: str,
+        service: str,
+        model_version: str,
+        log_requests: bool = True,
+        sink: Callable[[str], None] | None = None,
+    ) -> None:
+        self.namespace = namespace
+        self.service = service
+        self.model_version = model_version
+        self.log_requests = log_requests
+        self.sink = sink or _stdout_sink
+        self.counters: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def count(self, name: str, n: int = 1) -> None:
+        """Add ``n`` to the counter ``name``."""
+        with self._lock:
+            self.counters[name] = self.counters.get(name, 0) + n
+
+    def event(self, message: str, level: str = "INFO", **fields: Any) -> None:
+        """Write a lifecycle event (start-up, model loaded, drain, store outage, ...)."""
+        record = {
+            "timestamp": round(time.time() * 1000),
+            "severity": level,
+            "message": message,
+            "service": self.service,
+            "model_version": self.model_version,
+            **fields,
+        }
+        self.sink(json.dumps(record, default=str))
+
+    def request(
+        self,
+        *,
+        request_id: str,
+        status: int,
+        latency_ms: float,
+        model_ms: float,
+        input_hash: str | None,
+        cold_start: bool,
+        cache: str,
+        fallback: bool,
+        error: str | None = None,
+    ) -> None:
+        """Write the per-request line (EMF) and update the counters."""
+        self.count(f"status_{status // 100}xx")
+        if not self.log_requests:
+            return
+        record: dict[str, Any] = {
+            "_aws": {
+                "Timestamp": round(time.time() * 1000),
+                "CloudWatchMetrics": [
+                    {
+                        "Namespace": self.namespace,
+                        "Dimensions": [["service", "model_version"]],
+                        "Metrics": _REQUEST_METRICS,
+                    }
+                ],
+            },
+            "severity": "ERROR" if status >= 500 else "INFO",
+            "message": "request",
+            "service": self.service,
+            "model_version": self.model_version,
+            "request_id": request_id,
+            "status": status,
+            "latency_ms": round(latency_ms, 3),
+            "model_ms": round(model_ms, 3),
+            "input_hash": input_hash,
+            "cold_start": cold_start,
+            "cache": cache,
+            "fallback": fallback,
+        }
+        if error is not None:
+            record["error"] = error
+        self.sink(json.dumps(record))

@@ -1,0 +1,166 @@
+"""The runtime core's parts on their own: LRU, SQLite store, cache outage, idempotency, batcher."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from svai.runtimes.core.batching import MicroBatcher
+from svai.runtimes.core.cache import Cache, LruCache, SqliteStore, cache_key
+from svai.runtimes.core.errors import IdempotencyConflictError
+from svai.runtimes.core.idempotency import IdempotencyTable, State
+
+
+def test_cache_key_separates_tenant_version_and_payload() -> None:
+    base = cache_key("t", "v1", b'{"a":1}')
+    assert len(base) == 64
+    assert base == cache_key("t", "v1", b'{"a":1}')
+    others = {cache_key("t", "v2", b'{"a":1}'), cache_key("", "tv1", b'{"a":1}')}
+    others |= {cache_key("t", "v1", b'{"a":2}'), cache_key("tv", "1", b'{"a":1}')}
+    assert base not in others and len(others) == 4
+
+
+def test_lru_evicts_least_recently_used_and_expires() -> None:
+    lru = LruCache(2)
+    lru.put("a", 1, 60)
+    lru.put("b", 2, 60)
+    assert lru.get("a") == 1  # "b" is now the least recently used
+    lru.put("c", 3, 60)
+    assert (lru.get("a"), lru.get("b"), lru.get("c")) == (1, None, 3)
+    lru.put("short", 4, 0.01)
+    time.sleep(0.05)
+    assert lru.get("short") is None
+
+
+def test_sqlite_store_round_trip_and_expiry(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "c.db")
+    store.put("k", b"value", 60)
+    store.put("old", b"gone", 0.01)
+    time.sleep(0.05)
+    assert store.get("k") == b"value"
+    assert store.get("old") is None and store.get("missing") is None
+    other = SqliteStore(tmp_path / "c.db")  # a second process would see the same rows
+    assert other.get("k") == b"value"
+    store.close()
+    other.close()
+    with pytest.raises(Exception, match="closed"):
+        store.get("k")
+
+
+class DownStore:
+    """A shared store whose backend is unreachable, like a DynamoDB endpoint during an outage."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def get(self, key: str) -> bytes | None:
+        self.calls += 1
+        raise ConnectionError("store unreachable")
+
+    def put(self, key: str, value: bytes, ttl_s: float) -> None:
+        self.calls += 1
+        raise ConnectionError("store unreachable")
+
+    def close(self) -> None:
+        raise ConnectionError("store unreachable")
+
+
+def test_cache_outage_degrades_to_lru_and_backs_off() -> None:
+    store = DownStore()
+    errors: list[Exception] = []
+    cache = Cache(60, 10, store, outage_backoff_s=60, on_error=errors.append)
+    assert cache.get("k") is None  # the outage reads as a miss
+    cache.put("k", b"v")  # the LRU still takes it
+    assert cache.get("k") == b"v"
+    assert store.calls == 1  # after the first failure the store is skipped for the backoff
+    assert cache.store_errors == 1 and isinstance(errors[0], ConnectionError)
+    cache.close()  # a broken store does not fail shutdown
+
+
+def test_idempotency_states_conflict_and_abandon() -> None:
+    table = IdempotencyTable(ttl_s=60, max_entries=10)
+    key = table.scoped("tenant", "k1")
+    assert key != table.scoped("other", "k1")
+    state, entry = table.begin(key, "hash-a")
+    assert state is State.NEW
+    state2, entry2 = table.begin(key, "hash-a")
+    assert state2 is State.PENDING and entry2 is entry
+    with pytest.raises(IdempotencyConflictError):
+        table.begin(key, "hash-b")
+    table.complete(key, entry, "result")
+    state3, entry3 = table.begin(key, "hash-a")
+    assert state3 is State.DONE and entry3.future.result() == "result"
+    key2 = table.scoped("tenant", "k2")
+    _, e = table.begin(key2, "h")
+    table.abandon(key2, e, RuntimeError("boom"))
+    with pytest.raises(RuntimeError):
+        e.future.result()
+    assert table.begin(key2, "h")[0] is State.NEW  # forgotten: a retry runs again
+
+
+def test_idempotency_results_are_shared_through_the_store(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "idem.db")
+    a = IdempotencyTable(60, 10, store, encode=str.encode, decode=bytes.decode)
+    b = IdempotencyTable(60, 10, store, encode=str.encode, decode=bytes.decode)
+    key = a.scoped("", "order-9")
+    _, entry = a.begin(key, "h")
+    a.complete(key, entry, "stored answer")
+    state, found = b.begin(key, "h")  # another instance, empty in-process table
+    assert state is State.DONE and found.future.result() == "stored answer"
+    with pytest.raises(IdempotencyConflictError):
+        b.begin(key, "other-hash")
+    store.close()
+
+
+def test_batcher_passes_errors_to_every_waiter() -> None:
+    gate = threading.Event()
+    calls: list[int] = []
+
+    def run_batch(items: Any) -> list[Any]:
+        calls.append(len(items))
+        if len(calls) == 1:
+            gate.wait(10)
+            return [i * 2 for i in items]
+        raise ValueError("bad batch")
+
+    batcher: MicroBatcher[int, int] = MicroBatcher(run_batch, 8, 0.0, 1)
+    with ThreadPoolExecutor(4) as pool:
+        first = pool.submit(batcher.submit, 1)
+        deadline = time.monotonic() + 10
+        while not calls and time.monotonic() < deadline:
+            time.sleep(0.005)
+        rest = [pool.submit(batcher.submit, i) for i in (2, 3, 4)]
+        while batcher.queued < 3 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        gate.set()
+        assert first.result(10) == 2
+        for f in rest:
+            with pytest.raises(ValueError, match="bad batch"):
+                f.result(10)
+    assert calls == [1, 3]
+
+
+def test_batcher_lingers_only_for_announced_arrivals() -> None:
+    sizes: list[int] = []
+
+    def run_batch(items: Any) -> list[Any]:
+        sizes.append(len(items))
+        return list(items)
+
+    batcher: MicroBatcher[int, int] = MicroBatcher(run_batch, 4, 30.0, 1)
+    # Nobody announced: a 30 s max wait must not be spent.
+    assert batcher.submit(1) == 1
+    # Two requests announced: the first runner waits for the second and they leave together.
+    batcher.announce()
+    batcher.announce()
+    with ThreadPoolExecutor(2) as pool:
+        a = pool.submit(batcher.submit, 10, True)
+        time.sleep(0.05)
+        b = pool.submit(batcher.submit, 20, True)
+        assert (a.result(10), b.result(10)) == (10, 20)
+    assert sizes == [1, 2]
