@@ -1,0 +1,481 @@
+"""Lowering for AWS: the plan -> the argument dicts of each AWS resource (pure, no Pulumi).
+
+Each function takes the plan (and, where a resource refers to another one, that resource's
+name or ARN as a plain value) and returns the keyword arguments of one pulumi-aws resource.
+:mod:`svai.backends.aws.components` passes Pulumi outputs in those slots; the tests pass strings.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from svai.errors import UsageError
+from svai.ir import Alarm, DeploymentPlan, Service, Store
+
+__all__ = [
+    "LAMBDA_RUNTIME",
+    "LIVE_ALIAS",
+    "alarm_args",
+    "budget_args",
+    "dashboard_body",
+    "endpoint_config_args",
+    "event_source_args",
+    "function_args",
+    "function_name",
+    "queue_args",
+    "redrive_policy",
+    "route_auth",
+    "scaling_args",
+    "stage_args",
+    "table_args",
+    "tags",
+    "traffic_weights",
+]
+
+LAMBDA_RUNTIME = "python3.12"
+LIVE_ALIAS = "live"
+"""The alias every caller invokes; weighted routing between versions happens on it."""
+_LAMBDA_MAX_TIMEOUT_S = 900
+_SERVERLESS_MEMORY = (1024, 2048, 3072, 4096, 5120, 6144)
+_SERVERLESS_MAX_CONCURRENCY = 200
+
+
+def tags(plan: DeploymentPlan, **extra: str) -> dict[str, str]:
+    """The plan's tags (with the model version) plus ``extra``."""
+    return {**dict(plan.tags), **extra}
+
+
+def function_name(plan: DeploymentPlan, service: str) -> str:
+    """Physical Lambda function name of ``service`` (also names its log group)."""
+    return f"{plan.name}-{service}"[:64]
+
+
+def function_args(
+    plan: DeploymentPlan,
+    service: Service,
+    *,
+    role_arn: Any,
+    key_arn: Any,
+    log_group: Any,
+    code_bucket: Any = None,
+    code_key: Any = None,
+    image_uri: Any = None,
+    environment: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Arguments of the Lambda function of ``service``.
+
+    ``reserved_concurrent_executions`` is the concurrency guard (``max_instances``); the code is a
+    zip in the artifact bucket or an image in ECR, per ``compute.package``.
+    """
+    compute = service.compute
+    timeout = math.ceil(compute.timeout_s)
+    if timeout > _LAMBDA_MAX_TIMEOUT_S:
+        raise UsageError(
+            f"service {service.name}: Lambda allows at most {_LAMBDA_MAX_TIMEOUT_S} s, "
+            f"the plan asks for {timeout} s"
+        )
+    variables = {k: v for k, v in service.env}
+    variables.update(environment or {})
+    args: dict[str, Any] = {
+        "name": function_name(plan, service.name),
+        "role": role_arn,
+        "memory_size": compute.memory_mb,
+        "timeout": timeout,
+        "architectures": [compute.architecture],
+        "publish": True,
+        "reserved_concurrent_executions": compute.max_instances,
+        "kms_key_arn": key_arn,
+        "environment": {"variables": dict(sorted(variables.items()))},
+        "tracing_config": {"mode": "Active"},
+        "logging_config": {"log_format": "JSON", "log_group": log_group},
+        "tags": tags(plan, **{"svai-service": service.name}),
+    }
+    if compute.package == "image":
+        args.update(package_type="Image", image_uri=image_uri)
+    else:
+        args.update(
+            package_type="Zip",
+            runtime=LAMBDA_RUNTIME,
+            handler=compute.handler,
+            s3_bucket=code_bucket,
+            s3_key=code_key,
+        )
+    return args
+
+
+def traffic_weights(
+    plan: DeploymentPlan, previous_lambda_version: str | None
+) -> dict[str, float] | None:
+    """Alias routing that sends the previous version its share while a release is in progress.
+
+    Returns ``None`` when one version takes all traffic or when the previous version's Lambda
+    version number is unknown (then the alias points at the new version only).
+    """
+    live = [s for s in plan.rollout.split if s.percent > 0]
+    if len(live) < 2 or previous_lambda_version is None:
+        return None
+    previous = [s for s in live if s.version != plan.model_version]
+    if not previous:
+        return None
+    return {previous_lambda_version: round(previous[0].percent / 100.0, 4)}
+
+
+def queue_args(plan: DeploymentPlan, *, key_arn: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Arguments of the dead-letter queue and of the job queue (without its redrive policy).
+
+    Raises:
+        UsageError: The plan has no queue (a sync plan).
+    """
+    queue = plan.queue
+    if queue is None:
+        raise UsageError("an async deployment needs a queue in its plan")
+    common = {"kms_master_key_id": key_arn, "kms_data_key_reuse_period_seconds": 300}
+    dlq = {
+        "name": f"{plan.name}-dlq"[:80],
+        "message_retention_seconds": queue.dlq_retention_s,
+        "tags": tags(plan, **{"svai-queue": "dlq"}),
+        **common,
+    }
+    main = {
+        "name": f"{plan.name}-jobs"[:80],
+        "visibility_timeout_seconds": queue.visibility_timeout_s,
+        "message_retention_seconds": queue.retention_s,
+        "receive_wait_time_seconds": 20,
+        "tags": tags(plan, **{"svai-queue": "jobs"}),
+        **common,
+    }
+    return dlq, main
+
+
+def redrive_policy(dlq_arn: str, max_receive_count: int) -> str:
+    """The job queue's redrive policy (JSON) given the DLQ's ARN."""
+    return json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count})
+
+
+def event_source_args(
+    plan: DeploymentPlan, worker: Service, *, queue_arn: Any, function: Any
+) -> dict[str, Any]:
+    """The worker's SQS trigger: batches, partial batch failures, bounded concurrency."""
+    args: dict[str, Any] = {
+        "event_source_arn": queue_arn,
+        "function_name": function,
+        "batch_size": worker.batch_size,
+        "function_response_types": ["ReportBatchItemFailures"],
+        "scaling_config": {"maximum_concurrency": max(2, min(1000, worker.compute.max_instances))},
+        "tags": tags(plan),
+    }
+    if worker.batch_window_s > 0:
+        args["maximum_batching_window_in_seconds"] = math.ceil(worker.batch_window_s)
+    return args
+
+
+def table_args(plan: DeploymentPlan, store: Store, *, key_arn: Any) -> dict[str, Any]:
+    """A DynamoDB table with TTL, KMS encryption and point-in-time recovery."""
+    return {
+        "name": f"{plan.name}-{store.name}"[:255],
+        "billing_mode": "PAY_PER_REQUEST",
+        "hash_key": store.key,
+        "attributes": [{"name": store.key, "type": "S"}],
+        "ttl": {"attribute_name": store.ttl_attribute, "enabled": True},
+        "server_side_encryption": {"enabled": True, "kms_key_arn": key_arn},
+        "point_in_time_recovery": {"enabled": True},
+        "deletion_protection_enabled": False,
+        "tags": tags(plan, **{"svai-store": store.name}),
+    }
+
+
+def route_auth(plan: DeploymentPlan) -> str:
+    """The HTTP API route authorization type for the plan's entry auth.
+
+    Raises:
+        UsageError: ``api-key``: HTTP APIs have no API keys (use ``iam`` or ``jwt`` on AWS).
+    """
+    auth = plan.entry.auth
+    if auth == "iam":
+        return "AWS_IAM"
+    if auth == "jwt":
+        return "JWT"
+    if auth == "none":
+        return "NONE"
+    raise UsageError(
+        "api.auth: api-key is not available on AWS API Gateway HTTP APIs; use `iam` or `jwt`"
+    )
+
+
+def stage_args(plan: DeploymentPlan, *, api_id: Any, log_group_arn: Any) -> dict[str, Any]:
+    """The default stage: throttling from the plan's entry, JSON access logs."""
+    access_format = json.dumps(
+        {
+            "requestId": "$context.requestId",
+            "ip": "$context.identity.sourceIp",
+            "routeKey": "$context.routeKey",
+            "status": "$context.status",
+            "latency": "$context.responseLatency",
+            "integrationLatency": "$context.integrationLatency",
+        },
+        sort_keys=True,
+    )
+    return {
+        "api_id": api_id,
+        "name": "$default",
+        "auto_deploy": True,
+        "default_route_settings": {
+            "throttling_rate_limit": plan.entry.rate_limit_rps,
+            "throttling_burst_limit": plan.entry.burst,
+            "detailed_metrics_enabled": True,
+        },
+        "access_log_settings": {"destination_arn": log_group_arn, "format": access_format},
+        "tags": tags(plan),
+    }
+
+
+def endpoint_config_args(
+    plan: DeploymentPlan, service: Service, *, model_name: Any, key_arn: Any
+) -> dict[str, Any]:
+    """A SageMaker endpoint configuration: serverless or instance-backed, per the offering."""
+    compute = service.compute
+    variant: dict[str, Any] = {"variant_name": LIVE_ALIAS, "model_name": model_name}
+    args: dict[str, Any] = {"tags": tags(plan, **{"svai-service": service.name})}
+    if compute.offering == "aws.sagemaker.serverless":
+        memory = next((m for m in _SERVERLESS_MEMORY if m >= compute.memory_mb), 6144)
+        serverless: dict[str, Any] = {
+            "memory_size_in_mb": memory,
+            "max_concurrency": max(1, min(_SERVERLESS_MAX_CONCURRENCY, compute.max_instances)),
+        }
+        if compute.min_instances > 0:
+            serverless["provisioned_concurrency"] = min(
+                compute.min_instances, serverless["max_concurrency"]
+            )
+        variant["serverless_config"] = serverless
+    else:
+        if compute.instance_type is None:
+            raise UsageError(f"service {service.name}: a real-time endpoint needs an instance type")
+        variant.update(
+            instance_type=compute.instance_type,
+            initial_instance_count=max(1, compute.min_instances),
+        )
+        # SageMaker refuses a KMS key for serverless variants; instance volumes take it.
+        args["kms_key_arn"] = key_arn
+    args["production_variants"] = [variant]
+    return args
+
+
+def scaling_args(service: Service) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """Application Auto Scaling target and target-tracking policy of a SageMaker variant.
+
+    Returns ``None`` for a serverless variant without provisioned concurrency (SageMaker scales it).
+    """
+    compute = service.compute
+    if compute.offering == "aws.sagemaker.serverless":
+        if compute.min_instances <= 0:
+            return None
+        target = {
+            "scalable_dimension": "sagemaker:variant:DesiredProvisionedConcurrency",
+            "min_capacity": compute.min_instances,
+            "max_capacity": max(compute.min_instances, min(compute.max_instances, 200)),
+        }
+        metric = "SageMakerVariantProvisionedConcurrencyUtilization"
+        value = 0.7
+    else:
+        target = {
+            "scalable_dimension": "sagemaker:variant:DesiredInstanceCount",
+            "min_capacity": max(1, compute.min_instances),
+            "max_capacity": max(1, compute.min_instances, compute.max_instances),
+        }
+        metric = "SageMakerVariantInvocationsPerInstance"
+        # Invocations per instance per minute that keep each instance at ~70% of its slots.
+        value = float(max(1, round(compute.concurrency_per_instance * 60 * 0.7)))
+    policy = {
+        "policy_type": "TargetTrackingScaling",
+        "target_tracking_scaling_policy_configuration": {
+            "target_value": value,
+            "predefined_metric_specification": {"predefined_metric_type": metric},
+            "scale_in_cooldown": 300,
+            "scale_out_cooldown": 60,
+        },
+    }
+    return target, policy
+
+
+def alarm_args(
+    plan: DeploymentPlan,
+    alarm: Alarm,
+    *,
+    dimensions: Mapping[str, Any],
+    endpoint: bool,
+    topic_arn: Any,
+) -> dict[str, Any]:
+    """A CloudWatch alarm for one of the plan's alarms.
+
+    Args:
+        plan: The plan.
+        alarm: Which metric and threshold.
+        dimensions: Metric dimensions of the watched thing (function + alias, endpoint +
+            variant, or queue name).
+        endpoint: The watched service is a SageMaker endpoint (different metric names).
+        topic_arn: Where alarm and OK notifications go.
+    """
+    base: dict[str, Any] = {
+        "name": f"{plan.name}-{alarm.name}",
+        "comparison_operator": "GreaterThanThreshold",
+        "evaluation_periods": alarm.evaluation_periods,
+        "threshold": alarm.threshold,
+        "treat_missing_data": "notBreaching",
+        "alarm_actions": [topic_arn],
+        "ok_actions": [topic_arn],
+        "alarm_description": f"svai {plan.name}: {alarm.metric} above {alarm.threshold}",
+        "tags": tags(plan, **{"svai-alarm": alarm.name}),
+    }
+    period = alarm.period_s
+    dims = dict(dimensions)
+    if alarm.metric in ("latency_p95", "latency_p99"):
+        stat = "p95" if alarm.metric == "latency_p95" else "p99"
+        if endpoint:
+            # ModelLatency is in microseconds.
+            metric = ("AWS/SageMaker", "ModelLatency", alarm.threshold * 1_000_000)
+        else:
+            metric = ("AWS/Lambda", "Duration", alarm.threshold * 1000)
+        base.update(
+            namespace=metric[0],
+            metric_name=metric[1],
+            threshold=metric[2],
+            extended_statistic=stat,
+            period=period,
+            dimensions=dims,
+        )
+    elif alarm.metric == "error_rate":
+        ns, errors, calls = (
+            ("AWS/SageMaker", "Invocation5XXErrors", "Invocations")
+            if endpoint
+            else ("AWS/Lambda", "Errors", "Invocations")
+        )
+        base["metric_queries"] = [
+            _query("errors", ns, errors, dims, period),
+            _query("calls", ns, calls, dims, period),
+            {
+                "id": "rate",
+                "expression": "IF(calls > 0, errors / calls, 0)",
+                "label": "error rate",
+                "return_data": True,
+            },
+        ]
+    elif alarm.metric in ("throttles", "concurrency"):
+        name, stat = (
+            ("Throttles", "Sum")
+            if alarm.metric == "throttles"
+            else (
+                "ConcurrentExecutions",
+                "Maximum",
+            )
+        )
+        base.update(
+            namespace="AWS/Lambda",
+            metric_name=name,
+            statistic=stat,
+            period=period,
+            dimensions=dims,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+        )
+    elif alarm.metric in ("dlq_depth", "queue_age"):
+        name = (
+            "ApproximateNumberOfMessagesVisible"
+            if alarm.metric == "dlq_depth"
+            else "ApproximateAgeOfOldestMessage"
+        )
+        base.update(
+            namespace="AWS/SQS",
+            metric_name=name,
+            statistic="Maximum",
+            period=period,
+            dimensions=dims,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+        )
+    else:  # cold_start_rate: the runtime reports ColdStart (1 or 0) per invocation.
+        base.update(
+            namespace=f"svai/{plan.name}",
+            metric_name="ColdStart",
+            statistic="Average",
+            period=period,
+            dimensions={"Service": alarm.service},
+        )
+    return base
+
+
+def _query(
+    query_id: str, namespace: str, metric: str, dims: Mapping[str, Any], period: int
+) -> dict[str, Any]:
+    return {
+        "id": query_id,
+        "return_data": False,
+        "metric": {
+            "namespace": namespace,
+            "metric_name": metric,
+            "dimensions": dict(dims),
+            "period": period,
+            "stat": "Sum",
+        },
+    }
+
+
+def dashboard_body(plan: DeploymentPlan, alarm_arns: Mapping[str, str]) -> str:
+    """A CloudWatch dashboard: the state of every alarm, then one graph per alarm (JSON)."""
+    arns = [arn for _, arn in sorted(alarm_arns.items())]
+    widgets: list[dict[str, Any]] = [
+        {
+            "type": "alarm",
+            "x": 0,
+            "y": 0,
+            "width": 24,
+            "height": 3,
+            "properties": {"title": f"svai {plan.name}: alarms", "alarms": arns},
+        }
+    ]
+    for index, (name, arn) in enumerate(sorted(alarm_arns.items())):
+        widgets.append(
+            {
+                "type": "metric",
+                "x": (index % 2) * 12,
+                "y": 3 + (index // 2) * 6,
+                "width": 12,
+                "height": 6,
+                "properties": {
+                    "title": name,
+                    "region": plan.region,
+                    "view": "timeSeries",
+                    "annotations": {"alarms": [arn]},
+                },
+            }
+        )
+    return json.dumps({"widgets": widgets}, sort_keys=True)
+
+
+def budget_args(plan: DeploymentPlan, *, topic_arn: Any) -> dict[str, Any] | None:
+    """A monthly cost budget on the deployment's tag, with the plan's alert thresholds."""
+    budget = plan.budget
+    if budget is None:
+        return None
+    notifications = []
+    for percent, kind in budget.thresholds:
+        notification: dict[str, Any] = {
+            "comparison_operator": "GREATER_THAN",
+            "threshold": float(percent),
+            "threshold_type": "PERCENTAGE",
+            "notification_type": "FORECASTED" if kind == "forecast" else "ACTUAL",
+            "subscriber_sns_topic_arns": [topic_arn],
+        }
+        if budget.email:
+            notification["subscriber_email_addresses"] = [budget.email]
+        notifications.append(notification)
+    return {
+        "name": f"{plan.name}-monthly",
+        "budget_type": "COST",
+        "limit_amount": f"{budget.monthly_usd:.2f}",
+        "limit_unit": "USD",
+        "time_unit": "MONTHLY",
+        "cost_filters": [{"name": "TagKeyValue", "values": [f"user:svai-name${plan.name}"]}],
+        "notifications": notifications,
+        "tags": tags(plan),
+    }

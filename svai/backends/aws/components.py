@@ -1,0 +1,890 @@
+"""AWS resource construction: one ``pulumi.ComponentResource`` per deployment shape.
+
+Each component takes the plan plus the outputs of the components it depends on, creates its
+children with ``parent=self`` from the pure argument dicts of :mod:`svai.backends.aws.arguments`
+and :mod:`svai.backends.aws.policy`, and registers the outputs other components (and ``svai
+apply``) read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from svai.backends.aws import arguments as args
+from svai.backends.aws.policy import metric_namespace, policy_document, statements
+from svai.backends.aws.resources import AwsResource, res
+from svai.errors import UsageError
+from svai.ir import DeploymentPlan, Identity, Service, Store
+
+__all__ = [
+    "Endpoint",
+    "Foundation",
+    "FunctionService",
+    "HttpApi",
+    "JobQueue",
+    "KeyValueStore",
+    "Monitoring",
+    "secret_arn",
+]
+
+_LAMBDA_TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+_SAGEMAKER_TRUST = _LAMBDA_TRUST.replace("lambda.amazonaws.com", "sagemaker.amazonaws.com")
+
+
+def _child(parent: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
+    return pulumi.ResourceOptions(parent=parent, **extra)
+
+
+def secret_arn(ref: str, region: str, account: pulumi.Input[str]) -> pulumi.Output[str]:
+    """The ARN that ``secretsmanager:GetSecretValue`` is granted on for a secret reference.
+
+    A full ARN is used as is; a name matches the ARN Secrets Manager gives it (name plus a
+    six-character suffix).
+    """
+    if ref.startswith("arn:"):
+        return pulumi.Output.from_input(ref)
+    return pulumi.Output.concat(
+        "arn:aws:secretsmanager:", region, ":", account, ":secret:", ref, "-??????"
+    )
+
+
+class Foundation(pulumi.ComponentResource):
+    """The KMS key, the artifact bucket (and the objects the services load) and the image repo."""
+
+    key_arn: pulumi.Output[str]
+    bucket_name: pulumi.Output[str]
+    bucket_arn: pulumi.Output[str]
+    repository_url: pulumi.Output[str] | None
+    code_keys: dict[str, str]
+
+    def __init__(
+        self,
+        plan: DeploymentPlan,
+        *,
+        account: pulumi.Input[str],
+        build_dir: str,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        """Create the shared resources of ``plan``.
+
+        Args:
+            plan: The deployment plan.
+            account: The AWS account id (for the key policy and ARNs).
+            build_dir: Where the packaged model and function zips are (uploaded on apply).
+            opts: Pulumi options of the component.
+        """
+        super().__init__("svai:aws:Foundation", f"{plan.name}-foundation", None, opts)
+        tags = args.tags(plan)
+        if plan.encryption.customer_key is not None:
+            self.key_arn = pulumi.Output.from_input(plan.encryption.customer_key)
+        else:
+            key = res.kms.Key(
+                f"{plan.name}-key",
+                description=f"svai {plan.name}: data at rest",
+                enable_key_rotation=True,
+                deletion_window_in_days=30,
+                policy=pulumi.Output.from_input(account).apply(
+                    lambda acct: json.dumps(_key_policy(acct, plan.region), sort_keys=True)
+                ),
+                tags=tags,
+                opts=_child(self),
+            )
+            res.kms.Alias(
+                f"{plan.name}-key-alias",
+                name=f"alias/svai/{plan.name}",
+                target_key_id=key.key_id,
+                opts=_child(self),
+            )
+            self.key_arn = key.arn
+
+        bucket = res.s3.Bucket(
+            f"{plan.name}-artifacts", force_destroy=False, tags=tags, opts=_child(self)
+        )
+        block = res.s3.BucketPublicAccessBlock(
+            f"{plan.name}-artifacts-public-access",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=_child(self),
+        )
+        res.s3.BucketOwnershipControls(
+            f"{plan.name}-artifacts-ownership",
+            bucket=bucket.id,
+            rule={"object_ownership": "BucketOwnerEnforced"},
+            opts=_child(self),
+        )
+        res.s3.BucketVersioning(
+            f"{plan.name}-artifacts-versioning",
+            bucket=bucket.id,
+            versioning_configuration={"status": "Enabled"},
+            opts=_child(self),
+        )
+        encryption = res.s3.BucketServerSideEncryptionConfiguration(
+            f"{plan.name}-artifacts-encryption",
+            bucket=bucket.id,
+            rules=[
+                {
+                    "apply_server_side_encryption_by_default": {
+                        "sse_algorithm": "aws:kms",
+                        "kms_master_key_id": self.key_arn,
+                    },
+                    "bucket_key_enabled": True,
+                }
+            ],
+            opts=_child(self),
+        )
+        res.s3.BucketPolicy(
+            f"{plan.name}-artifacts-tls-only",
+            bucket=bucket.id,
+            policy=bucket.arn.apply(lambda arn: json.dumps(_tls_only(arn), sort_keys=True)),
+            opts=_child(self, depends_on=[block]),
+        )
+        self.bucket_name = bucket.bucket
+        self.bucket_arn = bucket.arn
+
+        object_opts = _child(self, depends_on=[encryption])
+        res.s3.BucketObjectv2(
+            f"{plan.name}-model",
+            bucket=bucket.id,
+            key=plan.artifact.object_key,
+            source=pulumi.FileAsset(f"{build_dir}/model.tar.gz"),
+            server_side_encryption="aws:kms",
+            kms_key_id=self.key_arn,
+            tags=tags,
+            opts=object_opts,
+        )
+        self.code_keys = {}
+        for service in _zip_functions(plan):
+            key_name = f"{plan.name}/{plan.model_version}/lambda/{service}.zip"
+            res.s3.BucketObjectv2(
+                f"{plan.name}-{service}-code",
+                bucket=bucket.id,
+                key=key_name,
+                source=pulumi.FileArchive(f"{build_dir}/{service}"),
+                server_side_encryption="aws:kms",
+                kms_key_id=self.key_arn,
+                tags=tags,
+                opts=object_opts,
+            )
+            self.code_keys[service] = key_name
+
+        self.repository_url = None
+        if any(s.compute.package in ("image", "model") for s in plan.services):
+            repo = res.ecr.Repository(
+                f"{plan.name}-images",
+                name=f"svai/{plan.name}",
+                image_tag_mutability="IMMUTABLE",
+                image_scanning_configuration={"scan_on_push": True},
+                encryption_configurations=[{"encryption_type": "KMS", "kms_key": self.key_arn}],
+                force_delete=False,
+                tags=tags,
+                opts=_child(self),
+            )
+            res.ecr.RepositoryPolicy(
+                f"{plan.name}-images-lambda-pull",
+                repository=repo.name,
+                policy=pulumi.Output.from_input(account).apply(
+                    lambda acct: json.dumps(_lambda_pull(plan, acct), sort_keys=True)
+                ),
+                opts=_child(self),
+            )
+            self.repository_url = repo.repository_url
+        self.register_outputs(
+            {"key_arn": self.key_arn, "bucket": self.bucket_name, "bucket_arn": self.bucket_arn}
+        )
+
+
+def _zip_functions(plan: DeploymentPlan) -> list[str]:
+    """Names of the Lambda functions shipped as zips (endpoint services get a zip proxy)."""
+    names = []
+    for service in plan.services:
+        if service.compute.package == "zip":
+            names.append(service.name)
+        elif service.compute.kind == "endpoint":
+            names.append(f"{service.name}-proxy")
+    return names
+
+
+def _key_policy(account: str, region: str) -> dict[str, Any]:
+    """The key policy: the account administers the key; logs, alarms and budgets may use it."""
+    services = {
+        "Logs": f"logs.{region}.amazonaws.com",
+        "Alarms": "cloudwatch.amazonaws.com",
+        "Budgets": "budgets.amazonaws.com",
+    }
+    statements_: list[dict[str, Any]] = [
+        {
+            "Sid": "AccountAdministersKey",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        }
+    ]
+    for sid, principal in services.items():
+        # Logs identifies the log group in the encryption context; the others the account.
+        condition = (
+            {
+                "ArnLike": {
+                    "kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{region}:{account}:*"
+                }
+            }
+            if sid == "Logs"
+            else {"StringEquals": {"aws:SourceAccount": account}}
+        )
+        statements_.append(
+            {
+                "Sid": f"{sid}UseKey",
+                "Effect": "Allow",
+                "Principal": {"Service": principal},
+                "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
+                "Resource": "*",
+                "Condition": condition,
+            }
+        )
+    return policy_document(statements_)
+
+
+def _tls_only(bucket_arn: str) -> dict[str, Any]:
+    return policy_document(
+        [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ]
+    )
+
+
+def _lambda_pull(plan: DeploymentPlan, account: str) -> dict[str, Any]:
+    return policy_document(
+        [
+            {
+                "Sid": "LambdaPull",
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                "Condition": {
+                    "StringLike": {
+                        "aws:sourceArn": (
+                            f"arn:aws:lambda:{plan.region}:{account}:function:{plan.name}-*"
+                        )
+                    }
+                },
+            }
+        ]
+    )
+
+
+class KeyValueStore(pulumi.ComponentResource):
+    """A DynamoDB table with TTL: async results, idempotency records or the cache."""
+
+    table_name: pulumi.Output[str]
+    table_arn: pulumi.Output[str]
+
+    def __init__(
+        self,
+        plan: DeploymentPlan,
+        store: Store,
+        *,
+        key_arn: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        """Create the table of ``store``."""
+        super().__init__("svai:aws:KeyValueStore", f"{plan.name}-{store.name}", None, opts)
+        table = res.dynamodb.Table(
+            f"{plan.name}-{store.name}-table",
+            **args.table_args(plan, store, key_arn=key_arn),
+            opts=_child(self),
+        )
+        self.table_name = table.name
+        self.table_arn = table.arn
+        self.register_outputs({"table": table.name, "arn": table.arn})
+
+
+class JobQueue(pulumi.ComponentResource):
+    """The SQS job queue with its redrive to an encrypted dead-letter queue."""
+
+    queue_arn: pulumi.Output[str]
+    queue_url: pulumi.Output[str]
+    queue_name: str
+    dlq_arn: pulumi.Output[str]
+    dlq_name: str
+
+    def __init__(
+        self,
+        plan: DeploymentPlan,
+        *,
+        key_arn: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        """Create the queue pair of an async ``plan``."""
+        super().__init__("svai:aws:JobQueue", f"{plan.name}-queue", None, opts)
+        dlq_args, queue_args = args.queue_args(plan, key_arn=key_arn)
+        assert plan.queue is not None  # queue_args raised otherwise
+        receives = plan.queue.max_receive_count
+        dlq = res.sqs.Queue(f"{plan.name}-dlq", **dlq_args, opts=_child(self))
+        queue = res.sqs.Queue(
+            f"{plan.name}-jobs",
+            redrive_policy=dlq.arn.apply(lambda arn: args.redrive_policy(arn, receives)),
+            **queue_args,
+            opts=_child(self),
+        )
+        res.sqs.RedriveAllowPolicy(
+            f"{plan.name}-dlq-redrive-allow",
+            queue_url=dlq.url,
+            redrive_allow_policy=queue.arn.apply(
+                lambda arn: json.dumps(
+                    {"redrivePermission": "byQueue", "sourceQueueArns": [arn]}, sort_keys=True
+                )
+            ),
+            opts=_child(self),
+        )
+        self.queue_arn = queue.arn
+        self.queue_url = queue.url
+        self.queue_name = queue_args["name"]
+        self.dlq_arn = dlq.arn
+        self.dlq_name = dlq_args["name"]
+        self.register_outputs({"queue_url": queue.url, "dlq_arn": dlq.arn})
+
+
+@dataclass(frozen=True)
+class Shared:
+    """What the services read from the other components, by logical resource name."""
+
+    plan: DeploymentPlan
+    account: pulumi.Input[str]
+    key_arn: pulumi.Output[str]
+    bucket_name: pulumi.Output[str]
+    bucket_arn: pulumi.Output[str]
+    repository_url: pulumi.Output[str] | None
+    code_keys: Mapping[str, str]
+    tables: Mapping[str, KeyValueStore]
+    queue: JobQueue | None
+
+    def arns(self, identity: Identity, logs: pulumi.Output[str]) -> dict[str, pulumi.Input[Any]]:
+        """Logical resource -> ARN(s) for every resource ``identity`` names."""
+        plan = self.plan
+        result: dict[str, pulumi.Input[Any]] = {}
+        for permission in identity.permissions:
+            name = permission.resource
+            if name in result or permission.action == "metrics.write":
+                continue
+            if name == "artifact":
+                result[name] = pulumi.Output.concat(self.bucket_arn, "/", plan.artifact.object_key)
+            elif name == "key":
+                result[name] = self.key_arn
+            elif name in ("queue", "dlq") and self.queue is not None:
+                result[name] = self.queue.queue_arn if name == "queue" else self.queue.dlq_arn
+            elif name.startswith("store:"):
+                result[name] = self.tables[name.split(":", 1)[1]].table_arn
+            elif name.startswith("secret:"):
+                ref = next(s.ref for s in plan.secrets if s.env == name.split(":", 1)[1])
+                result[name] = secret_arn(ref, plan.region, self.account)
+            elif name.startswith("logs:"):
+                result[name] = logs.apply(lambda arn: [arn, f"{arn}:*"])
+        return result
+
+    def environment(self, identity: Identity) -> dict[str, pulumi.Input[str]]:
+        """Environment variables naming (never containing) what ``identity`` may use."""
+        plan = self.plan
+        env: dict[str, pulumi.Input[str]] = {
+            "SVAI_METRICS_NAMESPACE": metric_namespace(plan.name),
+            "SVAI_MAX_PAYLOAD_BYTES": str(plan.entry.max_payload_bytes),
+        }
+        for permission in identity.permissions:
+            name = permission.resource
+            if name == "artifact":
+                env["SVAI_ARTIFACT_BUCKET"] = self.bucket_name
+                env["SVAI_ARTIFACT_KEY"] = plan.artifact.object_key
+            elif name == "queue" and self.queue is not None:
+                env["SVAI_QUEUE_URL"] = self.queue.queue_url
+            elif name.startswith("store:"):
+                store = name.split(":", 1)[1]
+                env[f"SVAI_{store.upper()}_TABLE"] = self.tables[store].table_name
+            elif name.startswith("secret:"):
+                key = name.split(":", 1)[1]
+                env[f"SVAI_SECRET_{key}"] = next(s.ref for s in plan.secrets if s.env == key)
+        return env
+
+
+def _role_policy(
+    parent: pulumi.Resource,
+    name: str,
+    role: AwsResource,
+    identity: Identity,
+    arns: Mapping[str, pulumi.Input[Any]],
+    *,
+    namespace: str,
+    extra: Sequence[dict[str, Any]] = (),
+    invoke_actions: Mapping[str, tuple[str, ...]] | None = None,
+) -> AwsResource:
+    def render(resolved: dict[str, Any]) -> str:
+        items = statements(identity, resolved, namespace=namespace, invoke_actions=invoke_actions)
+        return json.dumps(policy_document([*items, *extra]), sort_keys=True)
+
+    policy: AwsResource = res.iam.RolePolicy(
+        name,
+        role=role.id,
+        policy=pulumi.Output.all(**arns).apply(render),
+        opts=_child(parent),
+    )
+    return policy
+
+
+class FunctionService(pulumi.ComponentResource):
+    """A Lambda service: role, policy, log group, function, ``live`` alias and its warm pool."""
+
+    function_name: str
+    function: pulumi.Output[str]
+    alias_arn: pulumi.Output[str]
+    alias_invoke_arn: pulumi.Output[str]
+
+    def __init__(
+        self,
+        shared: Shared,
+        service: Service,
+        identity: Identity,
+        *,
+        extra_arns: Mapping[str, pulumi.Input[Any]] | None = None,
+        extra_env: Mapping[str, pulumi.Input[str]] | None = None,
+        previous_version: str | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        """Create the function of ``service`` with exactly ``identity``'s permissions.
+
+        Args:
+            shared: Outputs of the other components.
+            service: The service (a zip or image Lambda).
+            identity: Its permissions.
+            extra_arns: ARNs of resources the shared components do not know (an endpoint).
+            extra_env: Extra environment variables (an endpoint's name).
+            previous_version: Lambda version number of the previous model version, for
+                weighted routing while a release is in progress.
+            opts: Pulumi options of the component.
+        """
+        plan = shared.plan
+        super().__init__("svai:aws:FunctionService", f"{plan.name}-{service.name}", None, opts)
+        fn_name = args.function_name(plan, service.name)
+        tags = args.tags(plan, **{"svai-service": service.name})
+        role = res.iam.Role(
+            f"{plan.name}-{service.name}-role",
+            assume_role_policy=_LAMBDA_TRUST,
+            description=f"svai {plan.name}: {service.name} function",
+            tags=tags,
+            opts=_child(self),
+        )
+        logs = res.cloudwatch.LogGroup(
+            f"{plan.name}-{service.name}-logs",
+            name=f"/aws/lambda/{fn_name}",
+            retention_in_days=plan.log_retention_days,
+            kms_key_id=shared.key_arn,
+            tags=tags,
+            opts=_child(self),
+        )
+        arns = {**shared.arns(identity, logs.arn), **(extra_arns or {})}
+        policy = _role_policy(
+            self,
+            f"{plan.name}-{service.name}-policy",
+            role,
+            identity,
+            arns,
+            namespace=metric_namespace(plan.name),
+            extra=[_xray_statement()],
+        )
+        environment = {**shared.environment(identity), **(extra_env or {})}
+        fn_args = args.function_args(
+            plan,
+            service,
+            role_arn=role.arn,
+            key_arn=shared.key_arn,
+            log_group=logs.name,
+            code_bucket=shared.bucket_name,
+            code_key=shared.code_keys.get(service.name),
+            image_uri=(
+                pulumi.Output.concat(shared.repository_url, ":", plan.model_version)
+                if shared.repository_url is not None
+                else None
+            ),
+            environment=environment,
+        )
+        function = res.lambda_.Function(
+            f"{plan.name}-{service.name}-fn",
+            **fn_args,
+            opts=_child(self, depends_on=[policy, logs]),
+        )
+        weights = args.traffic_weights(plan, previous_version)
+        alias = res.lambda_.Alias(
+            f"{plan.name}-{service.name}-live",
+            name=args.LIVE_ALIAS,
+            function_name=function.name,
+            function_version=function.version,
+            routing_config={"additional_version_weights": weights} if weights else None,
+            opts=_child(self),
+        )
+        compute = service.compute
+        if compute.min_instances > 0:
+            res.lambda_.ProvisionedConcurrencyConfig(
+                f"{plan.name}-{service.name}-warm",
+                function_name=function.name,
+                qualifier=alias.name,
+                provisioned_concurrent_executions=min(compute.min_instances, compute.max_instances),
+                opts=_child(self),
+            )
+        self.function_name = fn_name
+        self.function = function.name
+        self.alias_arn = alias.arn
+        self.alias_invoke_arn = alias.invoke_arn
+        self.register_outputs(
+            {"function": function.name, "version": function.version, "alias": alias.arn}
+        )
+
+
+def _xray_statement() -> dict[str, Any]:
+    # Active tracing needs these; X-Ray offers no resource-level permissions for them.
+    return {
+        "Sid": "XRayTraces",
+        "Effect": "Allow",
+        "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
+        "Resource": "*",
+    }
+
+
+class Endpoint(pulumi.ComponentResource):
+    """A SageMaker endpoint: execution role, model, endpoint configuration, endpoint, scaling."""
+
+    endpoint_name: str
+    endpoint_arn: pulumi.Output[str]
+
+    def __init__(
+        self,
+        shared: Shared,
+        service: Service,
+        identity: Identity,
+        *,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        """Create the endpoint of ``service`` (serverless or real-time, per its offering)."""
+        plan = shared.plan
+        super().__init__("svai:aws:Endpoint", f"{plan.name}-{service.name}", None, opts)
+        name = f"{plan.name}-{service.name}"[:63]
+        tags = args.tags(plan, **{"svai-service": service.name})
+        role = res.iam.Role(
+            f"{plan.name}-{service.name}-role",
+            assume_role_policy=_SAGEMAKER_TRUST,
+            description=f"svai {plan.name}: {service.name} endpoint",
+            tags=tags,
+            opts=_child(self),
+        )
+        logs = res.cloudwatch.LogGroup(
+            f"{plan.name}-{service.name}-logs",
+            name=f"/aws/sagemaker/Endpoints/{name}",
+            retention_in_days=plan.log_retention_days,
+            kms_key_id=shared.key_arn,
+            tags=tags,
+            opts=_child(self),
+        )
+        repo_arn = pulumi.Output.concat(
+            "arn:aws:ecr:", plan.region, ":", shared.account, ":repository/svai/", plan.name
+        )
+        policy = _role_policy(
+            self,
+            f"{plan.name}-{service.name}-policy",
+            role,
+            identity,
+            {**shared.arns(identity, logs.arn), "ecr": repo_arn},
+            namespace=metric_namespace(plan.name),
+            extra=[],
+        )
+        pull = res.iam.RolePolicy(
+            f"{plan.name}-{service.name}-image-pull",
+            role=role.id,
+            policy=repo_arn.apply(lambda arn: json.dumps(_ecr_pull(arn), sort_keys=True)),
+            opts=_child(self),
+        )
+        environment = shared.environment(identity)
+        assert shared.repository_url is not None  # endpoints always get a repository
+        model = res.sagemaker.Model(
+            f"{plan.name}-{service.name}-model",
+            name=name,
+            execution_role_arn=role.arn,
+            primary_container={
+                "image": pulumi.Output.concat(shared.repository_url, ":", plan.model_version),
+                "model_data_url": pulumi.Output.concat(
+                    "s3://", shared.bucket_name, "/", plan.artifact.object_key
+                ),
+                "environment": {**dict(service.env), **environment},
+            },
+            tags=tags,
+            opts=_child(self, depends_on=[policy, pull]),
+        )
+        config = res.sagemaker.EndpointConfiguration(
+            f"{plan.name}-{service.name}-config",
+            **args.endpoint_config_args(
+                plan, service, model_name=model.name, key_arn=shared.key_arn
+            ),
+            opts=_child(self),
+        )
+        endpoint = res.sagemaker.Endpoint(
+            f"{plan.name}-{service.name}-endpoint",
+            name=name,
+            endpoint_config_name=config.name,
+            tags=tags,
+            opts=_child(self, depends_on=[logs]),
+        )
+        scaling = args.scaling_args(service)
+        if scaling is not None:
+            target_args, policy_args = scaling
+            resource_id = endpoint.name.apply(lambda n: f"endpoint/{n}/variant/{args.LIVE_ALIAS}")
+            target = res.appautoscaling.Target(
+                f"{plan.name}-{service.name}-scaling",
+                service_namespace="sagemaker",
+                resource_id=resource_id,
+                tags=args.tags(plan),
+                **target_args,
+                opts=_child(self),
+            )
+            res.appautoscaling.Policy(
+                f"{plan.name}-{service.name}-scaling-policy",
+                name=f"{name}-target-tracking",
+                service_namespace=target.service_namespace,
+                resource_id=target.resource_id,
+                scalable_dimension=target.scalable_dimension,
+                **policy_args,
+                opts=_child(self),
+            )
+        self.endpoint_name = name
+        self.endpoint_arn = endpoint.arn
+        self.register_outputs({"endpoint": endpoint.name, "arn": endpoint.arn})
+
+
+def _ecr_pull(repository_arn: str) -> dict[str, Any]:
+    return policy_document(
+        [
+            {
+                "Sid": "PullImage",
+                "Effect": "Allow",
+                "Action": [
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer",
+                ],
+                "Resource": repository_arn,
+            },
+            {
+                # GetAuthorizationToken has no resource-level permissions.
+                "Sid": "RegistryToken",
+                "Effect": "Allow",
+                "Action": ["ecr:GetAuthorizationToken"],
+                "Resource": "*",
+            },
+        ]
+    )
+
+
+class HttpApi(pulumi.ComponentResource):
+    """An API Gateway HTTP API: routes to the ``live`` aliases, auth, throttling, access logs."""
+
+    endpoint: pulumi.Output[str]
+    api_id: pulumi.Output[str]
+
+    def __init__(
+        self,
+        plan: DeploymentPlan,
+        targets: Mapping[str, FunctionService],
+        *,
+        key_arn: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        """Create the API of ``plan`` routing each role's routes to ``targets[role]``."""
+        super().__init__("svai:aws:HttpApi", f"{plan.name}-http", None, opts)
+        authorization = args.route_auth(plan)
+        tags = args.tags(plan)
+        api = res.apigatewayv2.Api(
+            f"{plan.name}-http-api",
+            name=plan.name,
+            protocol_type="HTTP",
+            description=f"svai {plan.name} ({plan.model_version})",
+            tags=tags,
+            opts=_child(self),
+        )
+        logs = res.cloudwatch.LogGroup(
+            f"{plan.name}-http-logs",
+            name=f"/aws/apigateway/{plan.name}",
+            retention_in_days=plan.log_retention_days,
+            kms_key_id=key_arn,
+            tags=tags,
+            opts=_child(self),
+        )
+        res.apigatewayv2.Stage(
+            f"{plan.name}-http-stage",
+            **args.stage_args(plan, api_id=api.id, log_group_arn=logs.arn),
+            opts=_child(self),
+        )
+        authorizer_id: pulumi.Output[str] | None = None
+        if authorization == "JWT":
+            issuer, audience = plan.entry.jwt_issuer, plan.entry.jwt_audience
+            if not issuer or not audience:
+                raise UsageError("api.auth: jwt needs an issuer and an audience")
+            authorizer = res.apigatewayv2.Authorizer(
+                f"{plan.name}-http-jwt",
+                api_id=api.id,
+                authorizer_type="JWT",
+                name=f"{plan.name}-jwt",
+                identity_sources=["$request.header.Authorization"],
+                jwt_configuration={
+                    "issuer": issuer,
+                    "audiences": [audience],
+                },
+                opts=_child(self),
+            )
+            authorizer_id = authorizer.id
+        timeout_ms = int(min(30.0, plan.entry.timeout_s) * 1000)
+        integrations: dict[str, AwsResource] = {}
+        for role, target in sorted(targets.items()):
+            integrations[role] = res.apigatewayv2.Integration(
+                f"{plan.name}-http-{role}",
+                api_id=api.id,
+                integration_type="AWS_PROXY",
+                integration_uri=target.alias_invoke_arn,
+                payload_format_version="2.0",
+                timeout_milliseconds=timeout_ms,
+                opts=_child(self),
+            )
+            res.lambda_.Permission(
+                f"{plan.name}-http-invoke-{role}",
+                action="lambda:InvokeFunction",
+                function=target.function,
+                qualifier=args.LIVE_ALIAS,
+                principal="apigateway.amazonaws.com",
+                source_arn=pulumi.Output.concat(api.execution_arn, "/*/*"),
+                opts=_child(self),
+            )
+        for method, path, role in plan.entry.routes:
+            slug = path.strip("/").replace("/", "-").replace("{", "").replace("}", "") or "root"
+            res.apigatewayv2.Route(
+                f"{plan.name}-route-{method.lower()}-{slug}",
+                api_id=api.id,
+                route_key=f"{method} {path}",
+                target=integrations[role].id.apply(lambda i: f"integrations/{i}"),
+                authorization_type=authorization,
+                authorizer_id=authorizer_id,
+                opts=_child(self),
+            )
+        self.endpoint = api.api_endpoint
+        self.api_id = api.id
+        self.register_outputs({"url": api.api_endpoint})
+
+
+class Monitoring(pulumi.ComponentResource):
+    """Alarms from the plan (to an encrypted SNS topic), a dashboard and the monthly budget."""
+
+    def __init__(
+        self,
+        plan: DeploymentPlan,
+        dimensions: Mapping[str, tuple[Mapping[str, str], bool]],
+        *,
+        key_arn: pulumi.Input[str],
+        account: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        """Create the monitoring of ``plan``.
+
+        Args:
+            plan: The plan.
+            dimensions: Watched name (service, ``queue``, ``dlq``) -> (metric dimensions,
+                whether it is a SageMaker endpoint).
+            key_arn: Key encrypting the alarm topic.
+            account: The AWS account id (alarms and budgets publish from it).
+            opts: Pulumi options of the component.
+        """
+        super().__init__("svai:aws:Monitoring", f"{plan.name}-monitoring", None, opts)
+        tags = args.tags(plan)
+        topic = res.sns.Topic(
+            f"{plan.name}-alerts",
+            name=f"{plan.name}-alerts",
+            kms_master_key_id=key_arn,
+            tags=tags,
+            opts=_child(self),
+        )
+        res.sns.TopicPolicy(
+            f"{plan.name}-alerts-policy",
+            arn=topic.arn,
+            policy=pulumi.Output.all(topic.arn, account).apply(
+                lambda values: json.dumps(_topic_policy(values[0], values[1]), sort_keys=True)
+            ),
+            opts=_child(self),
+        )
+        if plan.budget is not None and plan.budget.email:
+            res.sns.TopicSubscription(
+                f"{plan.name}-alerts-email",
+                topic=topic.arn,
+                protocol="email",
+                endpoint=plan.budget.email,
+                opts=_child(self),
+            )
+        alarm_arns: dict[str, pulumi.Output[str]] = {}
+        for alarm in plan.alarms:
+            dims, endpoint = dimensions[alarm.service]
+            if alarm.metric in ("throttles", "concurrency") and endpoint:
+                # Endpoints are reached through their proxy function; it is what throttles.
+                dims, endpoint = dimensions[f"{alarm.service}-proxy"]
+            resource = res.cloudwatch.MetricAlarm(
+                f"{plan.name}-{alarm.name}",
+                **args.alarm_args(
+                    plan, alarm, dimensions=dims, endpoint=endpoint, topic_arn=topic.arn
+                ),
+                opts=_child(self),
+            )
+            alarm_arns[alarm.name] = resource.arn
+        if plan.dashboard:
+            res.cloudwatch.Dashboard(
+                f"{plan.name}-dashboard",
+                dashboard_name=plan.name,
+                dashboard_body=pulumi.Output.all(**alarm_arns).apply(
+                    lambda arns: args.dashboard_body(plan, arns)
+                ),
+                opts=_child(self),
+            )
+        budget_args = args.budget_args(plan, topic_arn=topic.arn)
+        if budget_args is not None:
+            res.budgets.Budget(f"{plan.name}-budget", **budget_args, opts=_child(self))
+        self.register_outputs({"alerts_topic": topic.arn})
+
+
+def _topic_policy(topic_arn: str, account: str) -> dict[str, Any]:
+    """Alarms and budgets of this account may publish to the alert topic; nobody else."""
+    return policy_document(
+        [
+            {
+                "Sid": "AlarmsAndBudgetsPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": ["budgets.amazonaws.com", "cloudwatch.amazonaws.com"]},
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+            }
+        ]
+    )

@@ -1,0 +1,62 @@
+"""The explicit map from a cloud name to its backend, imported only when that cloud is planned.
+
+Backends never register themselves: this table is the whole list, so a one-cloud spec never
+imports another cloud's SDK, and a missing SDK is reported as the pip extra that provides it.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from svai.backends.base import Backend
+from svai.errors import ToolMissingError, UsageError
+
+__all__ = ["BACKENDS", "get_backend"]
+
+BACKENDS: dict[str, str] = {
+    "aws": "svai.backends.aws:AwsBackend",
+    "gcp": "svai.backends.gcp:GcpBackend",
+    "azure": "svai.backends.azure:AzureBackend",
+}
+"""Cloud name -> ``module:Class`` of its backend."""
+
+_SDKS: dict[str, str] = {
+    "aws": "pulumi_aws",
+    "gcp": "pulumi_gcp",
+    "azure": "pulumi_azure_native",
+}
+"""Cloud name -> the Pulumi provider SDK its backend needs."""
+
+
+def get_backend(cloud: str) -> Backend:
+    """Import and instantiate the backend for ``cloud``.
+
+    Args:
+        cloud: ``aws``, ``gcp`` or ``azure``.
+
+    Returns:
+        A fresh backend object.
+
+    Raises:
+        UsageError: ``cloud`` is not a known cloud.
+        ToolMissingError: The Pulumi SDK for ``cloud`` (or Pulumi itself) is not installed; the
+            message names the pip extra that installs it.
+    """
+    target = BACKENDS.get(cloud)
+    if target is None:
+        known = ", ".join(sorted(BACKENDS))
+        raise UsageError(f"unknown cloud {cloud!r}; svai knows: {known}")
+    module_name, _, class_name = target.partition(":")
+    try:
+        # Backend packages may load their SDK lazily, so the class lookup can fail too.
+        backend_class = getattr(importlib.import_module(module_name), class_name)
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").split(".")[0]
+        if missing not in {_SDKS[cloud], "pulumi"}:
+            raise
+        raise ToolMissingError(
+            f"the Pulumi SDK for {cloud} ({missing}) is not installed; "
+            f"install it with: pip install 'svai[{cloud}]'"
+        ) from exc
+    backend: Backend = backend_class()
+    return backend

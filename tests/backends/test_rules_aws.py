@@ -1,0 +1,318 @@
+"""The AWS rules: defaults pass, and one mutant per rule makes exactly that rule fire."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from svai.backends.aws import AwsBackend
+from svai.backends.aws.rules import RULES
+from svai.backends.base import Finding, RecordedResource, Rule
+from svai.backends.preview import record
+from svai.backends.rules import RULE_ID, cloud_of, evaluate, fail
+from svai.ir import DeploymentPlan
+from tests.backends.plans import async_plan, sync_plan
+
+Recorded = tuple[RecordedResource, ...]
+Inputs = dict[str, Any]
+
+BASES: dict[str, DeploymentPlan] = {
+    "sync": sync_plan("aws"),
+    "async": async_plan("aws"),
+    "image": sync_plan("aws", "aws.lambda.image"),
+    "realtime": sync_plan("aws", "aws.sagemaker.realtime"),
+}
+
+
+@pytest.fixture(scope="module")
+def base() -> dict[str, Recorded]:
+    backend = AwsBackend()
+    return {key: record(lambda p=plan: backend.program(p)) for key, plan in BASES.items()}
+
+
+def edit(
+    resources: Recorded, token: str, change: Callable[[Inputs], None], name: str | None = None
+) -> Recorded:
+    """Apply ``change`` to the inputs of the first resource of ``token`` (called ``name``)."""
+    out = list(resources)
+    for index, resource in enumerate(out):
+        if resource.type == token and (name is None or resource.name == name):
+            inputs = copy.deepcopy(dict(resource.inputs))
+            change(inputs)
+            out[index] = dataclasses.replace(resource, inputs=inputs)
+            return tuple(out)
+    raise AssertionError(f"no {token} {name or ''} recorded")
+
+
+def drop(resources: Recorded, token: str) -> Recorded:
+    kept = tuple(r for r in resources if r.type != token)
+    assert len(kept) < len(resources)
+    return kept
+
+
+def add(resources: Recorded, resource: RecordedResource) -> Recorded:
+    return (*resources, resource)
+
+
+def pop(key: str) -> Callable[[Inputs], None]:
+    return lambda inputs: inputs.pop(key)
+
+
+def setpath(path: str, value: Any) -> Callable[[Inputs], None]:
+    def change(inputs: Inputs) -> None:
+        node: Any = inputs
+        parts = path.split(".")
+        for part in parts[:-1]:
+            node = node[int(part)] if part.isdigit() else node[part]
+        node[parts[-1]] = value
+
+    return change
+
+
+def redrive(**changes: Any) -> Callable[[Inputs], None]:
+    def change(inputs: Inputs) -> None:
+        inputs["redrivePolicy"] = json.dumps({**json.loads(inputs["redrivePolicy"]), **changes})
+
+    return change
+
+
+def add_statement(statement: dict[str, Any]) -> Callable[[Inputs], None]:
+    def change(inputs: Inputs) -> None:
+        policy = json.loads(inputs["policy"])
+        policy["Statement"].append(statement)
+        inputs["policy"] = json.dumps(policy)
+
+    return change
+
+
+QUEUE = "aws:sqs/queue:Queue"
+FUNCTION = "aws:lambda/function:Function"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+TABLE = "aws:dynamodb/table:Table"
+STAGE = "aws:apigatewayv2/stage:Stage"
+REPO = "aws:ecr/repository:Repository"
+POLICY = "aws:iam/rolePolicy:RolePolicy"
+ADMIN = RecordedResource(
+    type="aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    name="sentiment-api-admin",
+    inputs={"policyArn": "arn:aws:iam::aws:policy/AdministratorAccess", "role": "r"},
+)
+
+# rule id -> (base, mutation of the recorded resources)
+MUTANTS: dict[str, tuple[str, Callable[[Recorded], Recorded]]] = {
+    "SVAI_AWS_001": ("async", lambda r: edit(r, QUEUE, pop("kmsMasterKeyId"), "summarize-jobs")),
+    "SVAI_AWS_002": (
+        "sync",
+        lambda r: edit(
+            r,
+            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+            setpath("rules.0.applyServerSideEncryptionByDefault.sseAlgorithm", "AES256"),
+        ),
+    ),
+    "SVAI_AWS_003": (
+        "sync",
+        lambda r: edit(r, TABLE, setpath("serverSideEncryption.enabled", False)),
+    ),
+    "SVAI_AWS_004": ("sync", lambda r: edit(r, LOG_GROUP, pop("kmsKeyId"))),
+    "SVAI_AWS_005": ("sync", lambda r: edit(r, LOG_GROUP, pop("retentionInDays"))),
+    "SVAI_AWS_006": ("async", lambda r: edit(r, QUEUE, pop("redrivePolicy"), "summarize-jobs")),
+    "SVAI_AWS_007": (
+        "async",
+        lambda r: edit(r, QUEUE, setpath("visibilityTimeoutSeconds", 300), "summarize-jobs"),
+    ),
+    "SVAI_AWS_008": (
+        "async",
+        lambda r: edit(r, QUEUE, redrive(maxReceiveCount=2), "summarize-jobs"),
+    ),
+    "SVAI_AWS_009": (
+        "sync",
+        lambda r: edit(
+            r,
+            POLICY,
+            add_statement(
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:*"],
+                    "Resource": "arn:aws:s3:::sentiment-artifacts",
+                }
+            ),
+        ),
+    ),
+    "SVAI_AWS_010": (
+        "sync",
+        lambda r: edit(
+            r,
+            POLICY,
+            add_statement({"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "*"}),
+        ),
+    ),
+    "SVAI_AWS_011": ("sync", lambda r: add(r, ADMIN)),
+    "SVAI_AWS_012": (
+        "sync",
+        lambda r: edit(r, "aws:apigatewayv2/route:Route", setpath("authorizationType", "NONE")),
+    ),
+    "SVAI_AWS_013": (
+        "sync",
+        lambda r: tuple(x for x in r if x.name != "sentiment-latency-p99"),
+    ),
+    "SVAI_AWS_014": ("sync", lambda r: edit(r, FUNCTION, pop("reservedConcurrentExecutions"))),
+    "SVAI_AWS_015": (
+        "sync",
+        lambda r: edit(
+            r,
+            "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+            setpath("ignorePublicAcls", False),
+        ),
+    ),
+    "SVAI_AWS_016": (
+        "sync",
+        lambda r: edit(
+            r,
+            "aws:s3/bucketVersioning:BucketVersioning",
+            setpath("versioningConfiguration.status", "Suspended"),
+        ),
+    ),
+    "SVAI_AWS_017": (
+        "sync",
+        lambda r: edit(r, "aws:kms/key:Key", setpath("enableKeyRotation", False)),
+    ),
+    "SVAI_AWS_018": ("sync", lambda r: drop(r, "aws:s3/bucketPolicy:BucketPolicy")),
+    "SVAI_AWS_019": ("sync", lambda r: edit(r, "aws:sns/topic:Topic", pop("kmsMasterKeyId"))),
+    "SVAI_AWS_020": (
+        "sync",
+        lambda r: edit(r, FUNCTION, setpath("environment.variables.HF_TOKEN", "hf_plaintext")),
+    ),
+    "SVAI_AWS_021": ("sync", lambda r: edit(r, FUNCTION, pop("kmsKeyArn"))),
+    "SVAI_AWS_022": (
+        "sync",
+        lambda r: edit(r, TABLE, setpath("pointInTimeRecovery.enabled", False)),
+    ),
+    "SVAI_AWS_023": (
+        "async",
+        lambda r: edit(
+            r,
+            "aws:lambda/eventSourceMapping:EventSourceMapping",
+            setpath("functionResponseTypes", []),
+        ),
+    ),
+    "SVAI_AWS_024": ("image", lambda r: edit(r, REPO, setpath("imageTagMutability", "MUTABLE"))),
+    "SVAI_AWS_025": (
+        "image",
+        lambda r: edit(r, REPO, setpath("imageScanningConfiguration.scanOnPush", False)),
+    ),
+    "SVAI_AWS_026": (
+        "image",
+        lambda r: edit(
+            r, REPO, setpath("encryptionConfigurations", [{"encryptionType": "AES256"}])
+        ),
+    ),
+    "SVAI_AWS_027": (
+        "realtime",
+        lambda r: edit(
+            r, "aws:sagemaker/endpointConfiguration:EndpointConfiguration", pop("kmsKeyArn")
+        ),
+    ),
+    "SVAI_AWS_028": ("sync", lambda r: edit(r, STAGE, pop("accessLogSettings"))),
+    "SVAI_AWS_029": (
+        "sync",
+        lambda r: edit(r, STAGE, setpath("defaultRouteSettings.throttlingRateLimit", 0)),
+    ),
+    "SVAI_AWS_030": ("sync", lambda r: drop(r, "aws:budgets/budget:Budget")),
+    "SVAI_AWS_031": (
+        "sync",
+        lambda r: edit(r, FUNCTION, setpath("tracingConfig.mode", "PassThrough")),
+    ),
+    "SVAI_AWS_032": (
+        "sync",
+        lambda r: edit(r, TABLE, lambda i: i["tags"].pop("svai-model-version")),
+    ),
+    "SVAI_AWS_033": (
+        "sync",
+        lambda r: drop(r, "aws:lambda/provisionedConcurrencyConfig:ProvisionedConcurrencyConfig"),
+    ),
+}
+
+
+def fired(resources: Recorded, plan: DeploymentPlan) -> set[str]:
+    return {f.rule for f in evaluate(RULES, resources, plan)}
+
+
+def test_every_rule_has_a_mutant() -> None:
+    assert sorted(MUTANTS) == [rule.id for rule in RULES]
+
+
+@pytest.mark.parametrize("key", sorted(BASES))
+def test_defaults_pass_every_rule(base: dict[str, Recorded], key: str) -> None:
+    assert evaluate(RULES, base[key], BASES[key]) == []
+
+
+@pytest.mark.parametrize("rule_id", sorted(MUTANTS))
+def test_mutant_fires_exactly_its_rule(base: dict[str, Recorded], rule_id: str) -> None:
+    key, mutate = MUTANTS[rule_id]
+    mutant = mutate(base[key])
+    findings = evaluate(RULES, mutant, BASES[key])
+    assert {f.rule for f in findings} == {rule_id}
+    rule = next(r for r in RULES if r.id == rule_id)
+    assert all(f.severity == rule.severity and f.cloud == "aws" for f in findings)
+
+
+def test_plan_mutant_visibility_below_six_times_the_worker_timeout(
+    base: dict[str, Recorded],
+) -> None:
+    plan = BASES["async"]
+    assert plan.queue is not None
+    short = dataclasses.replace(
+        plan, queue=dataclasses.replace(plan.queue, visibility_timeout_s=60)
+    )
+    assert fired(base["async"], short) == {"SVAI_AWS_007"}
+
+
+def test_plan_mutant_async_without_a_dlq_alarm(base: dict[str, Recorded]) -> None:
+    without = tuple(r for r in base["async"] if r.name != "summarize-dlq-depth")
+    assert fired(without, BASES["async"]) == {"SVAI_AWS_013"}
+
+
+def test_auth_none_allows_public_routes_and_nothing_else_fires() -> None:
+    plan = sync_plan("aws", auth="none")
+    resources = record(lambda: AwsBackend().program(plan))
+    routes = [r for r in resources if r.type == "aws:apigatewayv2/route:Route"]
+    assert [r.inputs["authorizationType"] for r in routes] == ["NONE"]
+    assert fired(resources, plan) == set()
+    iam_plan = dataclasses.replace(plan, entry=dataclasses.replace(plan.entry, auth="iam"))
+    assert fired(resources, iam_plan) == {"SVAI_AWS_012"}
+
+
+def test_rule_ids_follow_the_convention_and_name_checkov_ids() -> None:
+    assert all(RULE_ID.match(rule.id) and cloud_of(rule.id) == "aws" for rule in RULES)
+    assert len({rule.id for rule in RULES}) == len(RULES)
+    checkov = {rule.id: rule.checkov for rule in RULES}
+    assert checkov["SVAI_AWS_001"] == "CKV_AWS_27"
+    assert checkov["SVAI_AWS_009"] == "CKV_AWS_63"
+    assert all(c is None or c.startswith(("CKV_AWS_", "CKV2_AWS_")) for c in checkov.values())
+
+
+def test_evaluate_sorts_fills_rule_fields_and_refuses_duplicate_ids() -> None:
+    plan = BASES["sync"]
+
+    def check(_: object, __: object) -> list[Finding]:
+        return [fail("b", "r2"), fail("a", "r1")]
+
+    low = Rule("SVAI_GCP_002", "low", "t", check, hint="do x")
+    high = Rule("SVAI_AZ_001", "high", "t", check)
+    findings = evaluate([low, high], [], plan)
+    assert [(f.rule, f.resource, f.cloud) for f in findings] == [
+        ("SVAI_AZ_001", "r1", "azure"),
+        ("SVAI_AZ_001", "r2", "azure"),
+        ("SVAI_GCP_002", "r1", "gcp"),
+        ("SVAI_GCP_002", "r2", "gcp"),
+    ]
+    assert findings[2].hint == "do x" and findings[2].severity == "low"
+    with pytest.raises(ValueError, match="duplicate"):
+        evaluate([low, low], [], plan)
+    with pytest.raises(ValueError, match=r"convention|match"):
+        evaluate([Rule("AWS_1", "low", "t", check)], [], plan)
