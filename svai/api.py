@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from svai.backends import automation
 from svai.backends.preview import record
-from svai.backends.registry import get_backend
+from svai.backends.registry import OFFERINGS, get_backend
 from svai.backends.rules import evaluate
 from svai.compiler.lower import lower
 from svai.compiler.planned import PlannedTarget, PlanResult
@@ -93,7 +93,7 @@ def measurements(loaded: LoadedSpec) -> Measurements:
 def recommend(path: str | Path) -> tuple[LoadedSpec, Recommendation]:
     """Validate the spec at ``path`` and recommend a runtime for each of its targets."""
     loaded = validate(path)
-    return loaded, _recommend(loaded.resolved, measurements(loaded))
+    return loaded, _recommend(loaded.resolved, measurements(loaded), buildable=OFFERINGS)
 
 
 def plan(path: str | Path) -> tuple[LoadedSpec, PlanResult]:

@@ -11,7 +11,7 @@ import importlib
 from svai.backends.base import Backend
 from svai.errors import ToolMissingError, UsageError
 
-__all__ = ["BACKENDS", "get_backend"]
+__all__ = ["BACKENDS", "OFFERINGS", "get_backend"]
 
 BACKENDS: dict[str, str] = {
     "aws": "svai.backends.aws:AwsBackend",
@@ -19,6 +19,23 @@ BACKENDS: dict[str, str] = {
     "azure": "svai.backends.azure:AzureBackend",
 }
 """Cloud name -> ``module:Class`` of its backend."""
+
+OFFERINGS: dict[str, frozenset[str]] = {
+    "aws": frozenset(
+        {
+            "aws.lambda.zip",
+            "aws.lambda.image",
+            "aws.lambda.snapstart",
+            "aws.sagemaker.serverless",
+            "aws.sagemaker.realtime",
+        }
+    ),
+    "gcp": frozenset({"gcp.cloudrun.service", "gcp.cloudrun.functions", "gcp.vertex.endpoint"}),
+    "azure": frozenset(
+        {"azure.containerapps", "azure.functions.flex_consumption", "azure.ml.online_endpoint"}
+    ),
+}
+"""Catalog offerings each backend builds; the recommender never picks another one."""
 
 _SDKS: dict[str, str] = {
     "aws": "pulumi_aws",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
-from typing import Any
+from typing import NoReturn
 
 import click
 
@@ -109,10 +109,11 @@ def cli() -> None:
     """
 
 
-def main(argv: list[str] | None = None) -> Any:
-    """Run the CLI; user errors print a message (no traceback) and exit with their code."""
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Run the CLI and exit; user errors print a message (no traceback) and exit with their code."""
     try:
-        return cli.main(args=argv, prog_name="svai", standalone_mode=False)
+        # Outside standalone mode click returns the code of ``ctx.exit(n)`` instead of exiting.
+        code = cli.main(args=argv, prog_name="svai", standalone_mode=False)
     except SvaiError as error:
         click.echo(str(error), err=True)
         sys.exit(error.exit_code)
@@ -124,6 +125,7 @@ def main(argv: list[str] | None = None) -> Any:
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ Pure and table-driven. For each target it
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -181,8 +181,17 @@ def recommend(
     spec: ResolvedSpec,
     measured: Measurements | None = None,
     catalog: Catalog | None = None,
+    buildable: Mapping[str, Collection[str]] | None = None,
 ) -> Recommendation:
-    """Recommend an offering configuration for every target of ``spec``; deterministic."""
+    """Recommend an offering configuration for every target of ``spec``; deterministic.
+
+    Args:
+        spec: The resolved spec.
+        measured: Figures measured by ``svai bench`` (they replace declared ones).
+        catalog: Another catalog (tests); default the shipped one.
+        buildable: Per cloud, the offerings a backend can deploy; others are rejected with
+            that reason. ``None`` considers every catalog offering.
+    """
     catalog = catalog or load_catalog()
     needs = model_needs(spec, measured)
     profile = traffic_profile(spec.traffic)
@@ -190,7 +199,16 @@ def recommend(
     return Recommendation(
         name=spec.name,
         targets=tuple(
-            _recommend_target(spec, target, needs, profile, mode, mode_note, catalog)
+            _recommend_target(
+                spec,
+                target,
+                needs,
+                profile,
+                mode,
+                mode_note,
+                catalog,
+                None if buildable is None else buildable.get(target.cloud, ()),
+            )
             for target in spec.targets
         ),
     )
@@ -219,11 +237,14 @@ def _recommend_target(
     mode: Literal["sync", "async"],
     mode_note: str | None,
     catalog: Catalog,
+    buildable: Collection[str] | None,
 ) -> TargetRecommendation:
     alternatives: list[Alternative] = []
     best_per_offering: list[_Candidate] = []
     for offering in catalog.offerings(target.cloud):
         reason = _infeasible(offering, spec, needs, mode)
+        if reason is None and buildable is not None and offering.id not in buildable:
+            reason = f"svai's {target.cloud} backend does not deploy this offering yet"
         if reason is not None:
             alternatives.append(
                 Alternative(offering.id, offering.name, offering.kind, False, reason, None, False)

@@ -25,10 +25,17 @@ from pydantic_core import ErrorDetails
 from svai.diagnostics import Diagnostic
 from svai.errors import SpecError
 from svai.spec.checks import cross_check
-from svai.spec.model import Spec
-from svai.spec.units import UnitError
+from svai.spec.model import FieldError, SecretValueError, Spec
+from svai.spec.units import UnitError, quote
 
-__all__ = ["MAX_DEPTH", "MAX_NODES", "MAX_SPEC_BYTES", "load_spec", "load_spec_text"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_NODES",
+    "MAX_SPEC_BYTES",
+    "load_document",
+    "load_spec",
+    "load_spec_text",
+]
 
 MAX_SPEC_BYTES = 256 * 1024
 """Largest accepted spec file; real specs are a few KB."""
@@ -53,6 +60,8 @@ class _Source:
     values: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     texts: dict[Path_, str] = field(default_factory=dict)
+    reported: set[Path_] = field(default_factory=set)
+    """Paths the reader already reported (pydantic's follow-up errors on them are dropped)."""
 
     def position(self, path: Path_, *, key: bool = False) -> tuple[int, int]:
         """Return the (line, col) of ``path``, or of its closest known ancestor."""
@@ -91,7 +100,11 @@ def load_spec(path: str | Path) -> Spec:
         size = file.stat().st_size
         if size > MAX_SPEC_BYTES:
             raise SpecError([_too_large(name, size)])
-        data = file.read_bytes()
+        # Read one byte past the cap: a device or pipe (`/dev/zero`, `<(...)`) reports no size.
+        with file.open("rb") as stream:
+            data = stream.read(MAX_SPEC_BYTES + 1)
+        if len(data) > MAX_SPEC_BYTES:
+            raise SpecError([_too_large(name, len(data), at_least=True)])
     except FileNotFoundError:
         raise SpecError(
             [
@@ -120,36 +133,7 @@ def load_spec_text(data: str | bytes, file: str = "<string>") -> Spec:
     Raises:
         SpecError: with every problem found, each located in the text.
     """
-    text = _decode(data, file)
-    _scan_events(text, file)
-    source = _Source(file)
-    try:
-        loader = _Loader(text)
-        try:
-            node = loader.get_single_node()
-        finally:
-            loader.dispose()
-    except yaml.MarkedYAMLError as error:
-        raise SpecError([_syntax(error, file)]) from None
-    if node is None:
-        raise SpecError(
-            [
-                Diagnostic(
-                    "empty-file",
-                    "the file is empty",
-                    file,
-                    1,
-                    1,
-                    hint="run `svai init` for a starter spec",
-                )
-            ]
-        )
-    builder = _Builder(source, loader)
-    try:
-        document = builder.build(node, ())
-    except _Refused as refused:
-        raise SpecError([refused.diagnostic]) from None
-    problems = list(builder.problems)
+    document, source, problems = _read(data, file)
     if not isinstance(document, dict):
         line, col = source.position(())
         problems.append(
@@ -179,13 +163,62 @@ def load_spec_text(data: str | bytes, file: str = "<string>") -> Spec:
     return spec
 
 
+def load_document(data: str | bytes, file: str = "<string>") -> Any:
+    """Read spec text safely into the plain data that pydantic (and the JSON Schema) validate.
+
+    Used to compare svai with other validators on exactly the same data.
+
+    Raises:
+        SpecError: the text is refused while reading (before any validation).
+    """
+    document, _, problems = _read(data, file)
+    if problems:
+        raise SpecError(problems)
+    return document
+
+
+def _read(data: str | bytes, file: str) -> tuple[Any, _Source, list[Diagnostic]]:
+    """Decode, scan, compose and build; return the data, its positions and reading problems."""
+    text = _decode(data, file)
+    _scan_events(text, file)
+    source = _Source(file)
+    try:
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as error:
+        raise SpecError([_syntax(error, file)]) from None
+    if node is None:
+        raise SpecError(
+            [
+                Diagnostic(
+                    "empty-file",
+                    "the file is empty",
+                    file,
+                    1,
+                    1,
+                    hint="run `svai init` for a starter spec",
+                )
+            ]
+        )
+    builder = _Builder(source, loader)
+    try:
+        document = builder.build(node, ())
+    except _Refused as refused:
+        raise SpecError([refused.diagnostic]) from None
+    return document, source, list(builder.problems)
+
+
 # ---- before parsing ---------------------------------------------------------------------------
 
 
-def _too_large(file: str, size: int) -> Diagnostic:
+def _too_large(file: str, size: int, *, at_least: bool = False) -> Diagnostic:
     return Diagnostic(
         "file-too-large",
-        f"the file is {size:,} bytes; a spec may be at most {MAX_SPEC_BYTES:,}",
+        f"the file is {f'more than {MAX_SPEC_BYTES:,}' if at_least else f'{size:,}'} bytes; "
+        f"a spec may be at most {MAX_SPEC_BYTES:,}",
         file,
         hint="a svai.yaml describes one deployment in a few KB; move data into referenced files",
     )
@@ -200,6 +233,22 @@ def _decode(data: str | bytes, file: str) -> str:
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     if len(raw) > MAX_SPEC_BYTES:
         raise SpecError([_too_large(file, len(raw))])
+    if isinstance(data, str):
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError as error:
+            # A lone surrogate cannot come from a file; it cannot be written as UTF-8 either.
+            raise SpecError(
+                [
+                    Diagnostic(
+                        "encoding",
+                        f"character U+{ord(data[error.start]):04X} is not valid Unicode text",
+                        file,
+                        *_line_col(data, error.start),
+                        hint="save the file as UTF-8",
+                    )
+                ]
+            ) from None
     if isinstance(data, bytes):
         try:
             text = data.decode("utf-8-sig")
@@ -293,18 +342,50 @@ def _scan_events(text: str, file: str) -> None:
                                 f"nesting is deeper than {MAX_DEPTH} levels",
                                 file,
                                 *_mark(event),
-                                hint="a svai.yaml is a few levels deep; this looks generated or hostile",
+                                hint=_DEEP_HINT,
                             )
                         ]
                     )
             elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
                 depth -= 1
     except yaml.MarkedYAMLError as error:
+        if "maximum nesting depth" in str(error.problem):
+            # libyaml's own depth guard fires before our event count reaches MAX_DEPTH when a
+            # flow collection is scanned ahead; it is the same refusal.
+            mark = error.problem_mark
+            raise SpecError(
+                [
+                    Diagnostic(
+                        "too-deep",
+                        f"nesting is deeper than {MAX_DEPTH} levels",
+                        file,
+                        *((mark.line + 1, mark.column + 1) if mark else (1, 1)),
+                        hint=_DEEP_HINT,
+                    )
+                ]
+            ) from None
         raise SpecError([_syntax(error, file)]) from None
-    except yaml.YAMLError as error:  # reader errors (control characters) carry no problem mark
+    except yaml.reader.ReaderError as error:  # control characters: no mark, only an offset
+        raise SpecError(
+            [
+                Diagnostic(
+                    "invalid-character",
+                    f"{error.reason} (found U+{error.character:04X})"
+                    if isinstance(error.character, int)
+                    else f"invalid character: {error.reason}",
+                    file,
+                    *_line_col(text, error.position),
+                    hint="a spec is plain text; remove the control character",
+                )
+            ]
+        ) from None
+    except yaml.YAMLError as error:
         raise SpecError(
             [Diagnostic("yaml-syntax", str(error).splitlines()[0], file, 1, 1)]
         ) from None
+
+
+_DEEP_HINT = "a svai.yaml is a few levels deep; this looks generated or hostile"
 
 
 def _mark(event: yaml.Event) -> tuple[int, int]:
@@ -339,7 +420,31 @@ class _Builder:
         self.source.texts[path] = node.value
         if node.tag in _KEEP_AS_TEXT:
             return node.value
-        return self.loader.construct_object(node, deep=True)
+        value = self._scalar(node, path)
+        if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+            # JSON (and so JSON Schema) has one number type: `retries: 3.0` is the integer 3.
+            return int(value)
+        return value
+
+    def _scalar(self, node: yaml.Node, path: Path_) -> Any:
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except (ValueError, OverflowError, yaml.YAMLError):
+            # e.g. an integer of thousands of digits, which Python refuses to convert
+            self.source.reported.add(path)
+            shown = node.value if len(node.value) <= 24 else f"{node.value[:20]}..."
+            self.problems.append(
+                Diagnostic(
+                    "invalid-number",
+                    f"`{shown}` ({len(node.value):,} characters) is not a usable number",
+                    self.source.file,
+                    node.start_mark.line + 1,
+                    node.start_mark.column + 1,
+                    _dotted(path),
+                    "write a number of ordinary size, or quote it if it is text",
+                )
+            )
+            return None
 
     def _count(self, node: yaml.Node) -> None:
         # Aliases share nodes, so the *expanded* size is what a naive consumer would walk.
@@ -394,8 +499,8 @@ class _Builder:
             if not isinstance(key_node, yaml.ScalarNode):
                 self.problems.append(
                     Diagnostic(
-                        "wrong-type",
-                        "a key must be a plain string",
+                        "invalid-key",
+                        "a key must be a plain string, not a list or a mapping",
                         self.source.file,
                         line,
                         col,
@@ -403,14 +508,29 @@ class _Builder:
                     )
                 )
                 continue
-            key = key_node.value if key_node.tag != f"{_STANDARD}null" else None
-            if key_node.tag not in (f"{_STANDARD}str", f"{_STANDARD}null"):
-                key = self.loader.construct_object(key_node, deep=True)
+            if key_node.tag != f"{_STANDARD}str":
+                # YAML 1.1 reads `yes:`, `1:` and `~:` as a boolean, an integer and null.
+                self.problems.append(
+                    Diagnostic(
+                        "invalid-key",
+                        f"a key must be a string; YAML reads {quote(key_node.value)} as "
+                        f"{_TAG_NAMES.get(key_node.tag, 'a non-string')}",
+                        self.source.file,
+                        line,
+                        col,
+                        _dotted(path),
+                        f'quote it: "{key_node.value}"'
+                        if len(key_node.value) <= 60
+                        else "quote it",
+                    )
+                )
+                continue
+            key = key_node.value
             if key in first_seen:
                 self.problems.append(
                     Diagnostic(
                         "duplicate-key",
-                        f"duplicate key `{key_node.value}` (first at line {first_seen[key]})",
+                        f"duplicate key {quote(key)} (first at line {first_seen[key]})",
                         self.source.file,
                         line,
                         col,
@@ -420,11 +540,19 @@ class _Builder:
                 )
                 continue
             first_seen[key] = line
-            child = (*path, key) if isinstance(key, str) else (*path, str(key))
+            child = (*path, key)
             self.source.keys[child] = (line, col)
             result[key] = self.build(value_node, child)
         return result
 
+
+_TAG_NAMES = {
+    f"{_STANDARD}int": "an integer",
+    f"{_STANDARD}float": "a number",
+    f"{_STANDARD}bool": "a boolean",
+    f"{_STANDARD}null": "null",
+    f"{_STANDARD}timestamp": "a date",
+}
 
 # ---- pydantic errors to diagnostics -----------------------------------------------------------
 
@@ -446,6 +574,8 @@ def _from_pydantic(
     seen: set[tuple[Any, ...]] = set()
     out: list[Diagnostic] = []
     for detail in error.errors(include_url=False):
+        if tuple(detail["loc"]) in source.reported:
+            continue
         diagnostic = _diagnose(detail, source, document)
         key = (diagnostic.line, diagnostic.col, diagnostic.path, diagnostic.message)
         if key not in seen:
@@ -465,6 +595,22 @@ def _diagnose(detail: ErrorDetails, source: _Source, document: dict[str, Any]) -
     value = detail.get("input")
     text = source.texts.get(path)
     file = source.file
+    if is_key_error:
+        # The key itself is wrong (e.g. a secret name); point at the key, show it as written.
+        where = source.position(path, key=True)
+        shown = quote(str(path[-1])) if path else "this key"
+        if kind == "string_pattern_mismatch":
+            return Diagnostic(
+                "invalid-value",
+                f"the key {shown} does not have the expected form",
+                file,
+                *where,
+                dotted,
+                _pattern_hint(loc[:-1]),
+            )
+        return Diagnostic(
+            "invalid-value", f"the key {shown}: {_lower(detail['msg'])}", file, *where, dotted
+        )
 
     if kind == "extra_forbidden":
         name = str(loc[-1])
@@ -477,7 +623,7 @@ def _diagnose(detail: ErrorDetails, source: _Source, document: dict[str, Any]) -
         )
         return Diagnostic(
             "unknown-field",
-            f"unknown field `{name}`",
+            f"unknown field {quote(name)}",
             file,
             *source.position(loc, key=True),
             dotted,
@@ -491,6 +637,15 @@ def _diagnose(detail: ErrorDetails, source: _Source, document: dict[str, Any]) -
             *source.position(loc[:-1], key=True),
             dotted,
             _missing_hint(loc),
+        )
+    if kind == "literal_error" and isinstance(value, dict | list):
+        expected = str(detail.get("ctx", {}).get("expected", "")).replace("'", "")
+        return Diagnostic(
+            "wrong-type",
+            f"expected one of {expected}, got {_describe(value, text)}",
+            file,
+            *source.position(path),
+            dotted,
         )
     if kind == "literal_error":
         expected = detail.get("ctx", {}).get("expected", "")
@@ -506,7 +661,9 @@ def _diagnose(detail: ErrorDetails, source: _Source, document: dict[str, Any]) -
         hint = f"did you mean `{close[0]}`?" if close else f"allowed: {', '.join(options)}"
         if loc == ("version",):
             hint = "write `version: 1`" + (
-                " (YAML reads 1.10 as the number 1.1)" if isinstance(value, float) else ""
+                " (YAML reads 1.10 as the number 1.1)"
+                if isinstance(value, float)
+                else (" without quotes" if isinstance(value, str) else "")
             )
         return Diagnostic(
             "invalid-value",
@@ -518,9 +675,21 @@ def _diagnose(detail: ErrorDetails, source: _Source, document: dict[str, Any]) -
         )
     if kind in _TYPE_NAMES:
         expected = _TYPE_NAMES[kind]
+        if kind == "int_type" and isinstance(value, float):
+            return Diagnostic(
+                "wrong-type",
+                f"expected a whole number, got {_show(value, text)}",
+                file,
+                *source.position(path),
+                dotted,
+            )
         hint = ""
         if isinstance(value, bool) and text is not None and text.lower() not in ("true", "false"):
             hint = f'YAML reads `{text}` as {str(value).lower()}; quote it: "{text}"'
+        elif isinstance(value, bool) and kind == "string_type":
+            hint = "write the value as text, without true/false/yes/no/on/off"
+        elif isinstance(value, str) and kind == "bool_type":
+            hint = "write `true` or `false` without quotes"
         elif isinstance(value, int | float) and kind == "string_type":
             hint = f'quote it: "{text if text is not None else value}"'
         return Diagnostic(
@@ -534,14 +703,30 @@ def _diagnose(detail: ErrorDetails, source: _Source, document: dict[str, Any]) -
     message = detail["msg"].removeprefix("Value error, ")
     if kind == "value_error":
         cause = detail.get("ctx", {}).get("error")
-        code = (
-            "bad-unit"
-            if isinstance(cause, UnitError)
-            else ("cross-field" if isinstance(_at(document, path), dict) else "invalid-value")
-        )
-        if code != "bad-unit" and "bare number" in message:
-            code = "bad-unit"
-        return Diagnostic(code, message, file, *source.position(path), dotted)
+        if isinstance(cause, SecretValueError):
+            return Diagnostic(
+                "secret-value",
+                message,
+                file,
+                *source.position(path),
+                dotted,
+                "e.g. `aws: prod/openai-key`, `gcp: openai-key`, `azure: my-vault/openai-key`",
+            )
+        if loc == ("version",):
+            return Diagnostic(
+                "wrong-type", message, file, *source.position(path), dotted, "write `version: 1`"
+            )
+        if isinstance(cause, UnitError) or "bare number" in message:
+            return Diagnostic("bad-unit", message, file, *source.position(path), dotted)
+        if isinstance(_at(document, path), dict):
+            # A section-level check: point at the field it blames when that field is written.
+            if isinstance(cause, FieldError):
+                blamed = source.known_prefix((*path, *cause.field))
+                if len(blamed) > len(path):
+                    path = blamed
+                    dotted = _dotted(path)
+            return Diagnostic("cross-field", message, file, *source.position(path), dotted)
+        return Diagnostic("invalid-value", message, file, *source.position(path), dotted)
     if kind == "string_pattern_mismatch":
         return Diagnostic(
             "invalid-value",
@@ -551,21 +736,53 @@ def _diagnose(detail: ErrorDetails, source: _Source, document: dict[str, Any]) -
             dotted,
             _pattern_hint(loc),
         )
-    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+    if kind in _BOUNDS:
+        ctx = detail.get("ctx", {})
+        bound = next((ctx[k] for k in ("gt", "ge", "lt", "le") if k in ctx), "")
+        bound = f"{bound:g}" if isinstance(bound, float) else bound
         return Diagnostic(
             "out-of-range",
-            f"{_show(value, text)}: {message[0].lower()}{message[1:]}",
+            f"{_show(value, text)} is out of range: it must be {_BOUNDS[kind]} {bound}",
             file,
             *source.position(path),
             dotted,
         )
     if kind in ("too_short", "too_long"):
-        return Diagnostic("invalid-length", message, file, *source.position(path), dotted)
+        ctx = detail.get("ctx", {})
+        actual = ctx.get("actual_length", "?")
+        if kind == "too_short":
+            wanted = f"at least {ctx.get('min_length', '?')}"
+        else:
+            wanted = f"at most {ctx.get('max_length', '?')}"
+        count = ctx.get("min_length" if kind == "too_short" else "max_length")
+        noun = "entr" if isinstance(value, dict) else "item"
+        noun += (
+            ("y" if noun == "entr" else "") if count == 1 else ("ies" if noun == "entr" else "s")
+        )
+        return Diagnostic(
+            "invalid-length",
+            f"expected {wanted} {noun}, got {actual}",
+            file,
+            *source.position(path),
+            dotted,
+        )
     if kind == "finite_number":
         return Diagnostic(
             "out-of-range", "expected a finite number", file, *source.position(path), dotted
         )
     return Diagnostic("invalid-value", message, file, *source.position(path), dotted)
+
+
+_BOUNDS = {
+    "greater_than": "greater than",
+    "greater_than_equal": "at least",
+    "less_than": "less than",
+    "less_than_equal": "at most",
+}
+
+
+def _lower(message: str) -> str:
+    return message[:1].lower() + message[1:]
 
 
 def _at(document: Any, path: Path_) -> Any:
@@ -576,8 +793,8 @@ def _at(document: Any, path: Path_) -> Any:
 
 def _show(value: Any, text: str | None) -> str:
     if text is not None:
-        return f"`{text}`"
-    return f"`{value!r}`" if not isinstance(value, dict | list) else "this value"
+        return quote(text)
+    return quote(repr(value)) if not isinstance(value, dict | list) else "this value"
 
 
 def _describe(value: Any, text: str | None) -> str:
@@ -592,12 +809,14 @@ def _describe(value: Any, text: str | None) -> str:
     }.get(type(value), type(value).__name__)
     if isinstance(value, dict | list) or value is None:
         return kind
-    shown = text if text is not None else repr(value)
-    return f"{kind} ({shown})"
+    if isinstance(value, int) and not isinstance(value, bool) and text and "." in text:
+        kind = "a number"  # an integral float such as 3.0, which the loader keeps as an int
+    shown = quote(text if text is not None else repr(value))
+    return f"{kind} ({shown.strip('`')})"
 
 
 def _missing_hint(loc: Path_) -> str:
-    examples = {
+    examples: dict[Path_, str] = {
         ("version",): "add `version: 1` at the top",
         ("traffic",): "e.g. `traffic: {pattern: steady, baseline_rps: 5}`",
         ("targets",): "e.g. `targets: [{cloud: aws, region: us-east-1}]`",
@@ -606,13 +825,31 @@ def _missing_hint(loc: Path_) -> str:
 
 
 def _pattern_hint(loc: Path_) -> str:
-    last = next((p for p in reversed(loc) if isinstance(p, str)), "")
+    names = [p for p in loc if isinstance(p, str)]
+    if len(names) >= 2 and names[-2] == "encryption_key":
+        return {
+            "aws": "a KMS key ARN: arn:aws:kms:REGION:ACCOUNT:key/ID (or alias/NAME)",
+            "gcp": "a Cloud KMS key: projects/P/locations/L/keyRings/R/cryptoKeys/K",
+            "azure": "a Key Vault key URL: https://VAULT.vault.azure.net/keys/NAME",
+        }[names[-1]]
+    last = names[-1] if names else ""
     hints = {
         "name": "lowercase letters, digits and dashes, 2-40 characters, starting with a letter",
         "account": "a 12-digit AWS account id",
         "project": "a GCP project id: 6-30 lowercase letters, digits and dashes",
         "subscription": "an Azure subscription id (a UUID)",
         "sha256": "64 lowercase hex digits",
+        "secrets": "an environment variable name: uppercase letters, digits and `_`",
+        "aws": "a secret name or ARN (letters, digits and `/_+=.@:-`)",
+        "gcp": "a secret id (letters, digits and `/_+=.@:-`)",
+        "azure": "a Key Vault `VAULT/NAME` (letters, digits and `/_+=.@:-`)",
+        "alert_email": "an email address",
+        "header": "an HTTP header name: letters, digits and dashes",
+        "offering": "a catalog offering id: lowercase letters, digits and `_.-`",
+        "issuer": "an https:// URL",
+        "revision": "a commit or tag: letters, digits and `_.-`",
+        "key": "`tenant`, `model_version`, `payload` or `header:NAME`",
+        "content_types": "a media type such as application/json",
     }
     return hints.get(last, "see `svai schema` for the expected form")
 
@@ -649,7 +886,12 @@ def _fields_at(loc: Path_) -> list[str]:
 def _dotted(path: Path_) -> str:
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int):
+            out += f"[{part}]"
+            continue
+        name = part if len(part) <= 60 else f"{part[:60]}..."  # a hostile key stays one line
+        name = name if name.isprintable() else repr(name)
+        out += f".{name}" if out else name
     return out
 
 

@@ -28,7 +28,7 @@ from pydantic import (
     model_validator,
 )
 
-from svai.spec.units import DURATION_PATTERN, SIZE_PATTERN, parse_duration, parse_size
+from svai.spec.units import DURATION_PATTERN, SIZE_PATTERN, parse_duration, parse_size, quote
 
 __all__ = [
     "Alarms",
@@ -41,6 +41,7 @@ __all__ = [
     "Duration",
     "EncryptionKeys",
     "Fallback",
+    "FieldError",
     "Framework",
     "Gates",
     "Gpu",
@@ -57,6 +58,7 @@ __all__ = [
     "Rollout",
     "RuntimeKind",
     "SecretRefs",
+    "SecretValueError",
     "Security",
     "Size",
     "Spec",
@@ -139,11 +141,13 @@ _REL_PATH_PATTERN = _REL_PATH_RE.pattern
 def _check_rel_path(value: object) -> object:
     if isinstance(value, str) and not _REL_PATH_RE.fullmatch(value):
         if value.startswith("/") or re.match(r"^[A-Za-z]:", value):
-            raise ValueError(f"{value!r} is absolute; paths are relative to the svai.yaml folder")
+            raise ValueError(
+                f"{quote(value)} is absolute; paths are relative to the svai.yaml folder"
+            )
         if ".." in value.split("/"):
-            raise ValueError(f"{value!r} climbs out of the project folder with `..`")
+            raise ValueError(f"{quote(value)} climbs out of the project folder with `..`")
         raise ValueError(
-            f"{value!r} is not a plain relative path (letters, digits, `_ . - /`, at most 255)"
+            f"{quote(value)} is not a plain relative path (letters, digits, `_ . - /`, at most 255)"
         )
     return value
 
@@ -163,7 +167,7 @@ _ENTRY_RE = re.compile(
 def _check_entry(value: object) -> object:
     if isinstance(value, str) and not _ENTRY_RE.fullmatch(value):
         raise ValueError(
-            f"{value!r} is not an entry point; write `relative/path.py:function` "
+            f"{quote(value)} is not an entry point; write `relative/path.py:function` "
             "(no absolute paths, no `..`)"
         )
     return value
@@ -201,27 +205,6 @@ class Optimize(_Strict):
     """Largest accuracy loss (0-1) quantisation may cost; beyond it svai keeps fp32 and says so."""
 
 
-class Fallback(_Strict):
-    """What answers when the main model fails or is too slow: a smaller model or a rules function."""
-
-    model: str | None = None
-    """Artifact of a smaller model (same forms as ``model.artifact``)."""
-    framework: Framework | None = None
-    """Framework of the fallback model; defaults to the main model's."""
-    rules: EntryPoint | None = None
-    """A rules function ``path.py:function`` that answers without a model."""
-    after: Duration | None = None
-    """Answer from the fallback when the main model has not answered by then (default: on error)."""
-
-    @model_validator(mode="after")
-    def _one_source(self) -> Fallback:
-        if (self.model is None) == (self.rules is None):
-            raise ValueError(
-                "give exactly one of `model` (a smaller model) or `rules` (a function)"
-            )
-        return self
-
-
 class Trust(_Strict):
     """Explicit trust for pickle-family artifacts (pickle, joblib, torch .pt), which can run code."""
 
@@ -255,7 +238,7 @@ def _check_artifact(value: object) -> object:
             "azureml:// or hf://"
         )
     if not _ARTIFACT_RE.fullmatch(value):
-        raise ValueError(f"{value!r} is not a well-formed {scheme}:// location")
+        raise ValueError(f"{quote(value)} is not a well-formed {scheme}:// location")
     return value
 
 
@@ -270,6 +253,27 @@ Artifact = Annotated[
         }
     ),
 ]
+
+
+class Fallback(_Strict):
+    """What answers when the main model fails or is too slow: a smaller model or a rules function."""
+
+    model: Artifact | None = None
+    """Artifact of a smaller model (same forms as ``model.artifact``)."""
+    framework: Framework | None = None
+    """Framework of the fallback model; defaults to the main model's."""
+    rules: EntryPoint | None = None
+    """A rules function ``path.py:function`` that answers without a model."""
+    after: Duration | None = None
+    """Answer from the fallback when the main model has not answered by then (default: on error)."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Fallback:
+        if (self.model is None) == (self.rules is None):
+            raise ValueError(
+                "give exactly one of `model` (a smaller model) or `rules` (a function)"
+            )
+        return self
 
 
 class Model(_Strict):
@@ -319,7 +323,7 @@ class Model(_Strict):
                 raise FieldError(
                     "artifact",
                     "pin hf:// artifacts to a revision (`revision: <commit>` or `hf://org/name@rev`)"
-                    " so the version id cannot change under you"
+                    " so the version id cannot change under you",
                 )
         elif self.revision is not None:
             raise FieldError("revision", "`revision` only applies to hf:// artifacts")
@@ -334,7 +338,7 @@ class Model(_Strict):
             raise FieldError(
                 "artifact",
                 "pickle-family artifacts can run code when loaded; convert to ONNX, or set "
-                "`trust: {pickle: true, sha256: <hash>}`"
+                "`trust: {pickle: true, sha256: <hash>}`",
             )
         return self
 
@@ -461,7 +465,7 @@ class Traffic(_Strict):
             if self.peak_rps < self.baseline_rps:
                 raise FieldError(
                     "peak_rps",
-                    f"peak_rps ({self.peak_rps:g}) is below baseline_rps ({self.baseline_rps:g})"
+                    f"peak_rps ({self.peak_rps:g}) is below baseline_rps ({self.baseline_rps:g})",
                 )
         if p == "spiky" and self.peak_duration is None:
             raise FieldError(
@@ -517,7 +521,7 @@ class Cache(_Strict):
         if "model_version" not in self.key:
             raise FieldError(
                 "key",
-                "the cache key must include `model_version`, or a new model serves stale answers"
+                "the cache key must include `model_version`, or a new model serves stale answers",
             )
         duplicates = [k for k, n in Counter(self.key).items() if n > 1]
         if duplicates:
@@ -671,8 +675,8 @@ def _check_secret_ref(value: object) -> object:
 
 SecretRef = Annotated[
     str,
-    BeforeValidator(_check_secret_ref),
     Field(pattern=rf"^{_SECRET_NAME}$"),
+    BeforeValidator(_check_secret_ref),
 ]
 
 
@@ -721,7 +725,11 @@ class Security(_Strict):
     """Secrets, network and encryption."""
 
     secrets: dict[Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]{0,63}$")], SecretRefs] = Field(
-        default_factory=dict, max_length=64
+        default_factory=dict,
+        max_length=64,
+        # pydantic publishes the key pattern as patternProperties, which leaves other keys open;
+        # closing them makes jsonschema refuse `openai-key:` just as svai does.
+        json_schema_extra={"additionalProperties": False},
     )
     """Environment variable name -> where its value lives in each cloud's secret manager."""
     network: Network = Field(default_factory=Network)
@@ -817,6 +825,12 @@ _REGION_PATTERNS: dict[str, tuple[str, str]] = {
     "gcp": (r"^[a-z]+-[a-z]+[0-9]$", "us-central1"),
     "azure": (r"^[a-z]+[0-9]?$", "eastus"),
 }
+
+
+def _article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
+
+
 _ACCOUNT_FIELDS = {"aws": "account", "gcp": "project", "azure": "subscription"}
 
 
@@ -864,7 +878,8 @@ class Target(_Strict):
             pattern, example = _REGION_PATTERNS[cloud]
             if not re.fullmatch(pattern, region):
                 raise ValueError(
-                    f"{region!r} is not a {cloud} region name (for example `{example}`)"
+                    f"{quote(region)} is not {_article(cloud)} {cloud} region name "
+                    f"(for example `{example}`)"
                 )
         return region
 
@@ -872,10 +887,10 @@ class Target(_Strict):
     def _cloud_fields(self) -> Target:
         for cloud, field in _ACCOUNT_FIELDS.items():
             if cloud != self.cloud and getattr(self, field) is not None:
-                article = "an" if self.cloud[0] in "aeiou" else "a"
                 raise FieldError(
                     field,
-                    f"`{field}` belongs to {cloud} targets; {article} {self.cloud} target uses "
+                    f"`{field}` belongs to {cloud} targets; "
+                    f"{_article(self.cloud)} {self.cloud} target uses "
                     f"`{_ACCOUNT_FIELDS[self.cloud]}`",
                 )
         return self

@@ -18,7 +18,19 @@ __all__ = [
     "format_seconds",
     "parse_duration",
     "parse_size",
+    "quote",
 ]
+
+
+def quote(text: str, limit: int = 60) -> str:
+    """Show user text in a one-line message: in backticks, or its ``repr`` if it has odd characters.
+
+    Long text is cut to ``limit`` characters, so a hostile megabyte scalar stays a short message.
+    """
+    cut = text if len(text) <= limit else text[:limit] + "..."
+    if cut.isprintable() and "`" not in cut:
+        return f"`{cut}`"
+    return repr(cut)
 
 
 class UnitError(ValueError):
@@ -67,7 +79,7 @@ def parse_duration(text: str) -> float:
     match = _DURATION_RE.fullmatch(text)
     if match is None:
         raise UnitError(
-            f"{text!r} is not a duration; write a number and a unit: ms, s, m, h or d "
+            f"{quote(text)} is not a duration; write a number and a unit: ms, s, m, h or d "
             "(for example 250ms, 30s, 10m, 7d)"
         )
     return float(match[1]) * _DURATION_UNITS[match[2]]
@@ -88,8 +100,8 @@ def parse_size(text: str) -> int:
         slip = _CASE_SLIPS.get(unit.lower())
         hint = f" (did you mean {slip}?)" if slip and slip != unit else ""
         raise UnitError(
-            f"{text!r} is not a size{hint}; write a number and a unit: B, KB, MB, GB, KiB, MiB, "
-            "GiB or Ki, Mi, Gi (for example 256KB, 512MiB, 2GB)"
+            f"{quote(text)} is not a size{hint}; write a number and a unit: B, KB, MB, GB, "
+            "KiB, MiB, GiB or Ki, Mi, Gi (for example 256KB, 512MiB, 2GB)"
         )
     return round(float(match[1]) * _SIZE_UNITS[match[2]])
 

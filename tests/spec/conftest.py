@@ -1,0 +1,8 @@
+"""Make the corpus helpers importable by the spec tests (``from spec_corpus import ...``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))

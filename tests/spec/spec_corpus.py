@@ -1,0 +1,105 @@
+"""The spec corpus: YAML cases beside their exact expected diagnostics.
+
+``tests/spec/cases/NAME.yaml`` is loaded as ``cases/NAME.yaml`` (relative to ``tests/spec``) and
+its rendered diagnostics must equal ``NAME.expected`` byte for byte; a valid case expects an empty
+file. ``SVAI_UPDATE_GOLDEN=1`` rewrites the ``.expected`` files from the current output (review
+the diff before committing it).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from svai.errors import SpecError
+from svai.spec import Spec, load_spec
+
+ROOT = Path(__file__).parent
+CASES = ROOT / "cases"
+CASE_FILES = sorted(CASES.glob("*.yaml"))
+UPDATE = os.environ.get("SVAI_UPDATE_GOLDEN") == "1"
+
+
+def relative(case: Path) -> str:
+    """Return the case's path as the diagnostics name it: ``cases/NAME.yaml``."""
+    return case.relative_to(ROOT).as_posix()
+
+
+def load_case(case: Path) -> Spec | SpecError:
+    """Load ``case`` from ``tests/spec`` (the caller chdirs there); return the spec or the error."""
+    try:
+        return load_spec(relative(case))
+    except SpecError as error:
+        return error
+
+
+def render(result: Spec | SpecError) -> str:
+    """Render a load result the way the ``.expected`` files hold it."""
+    if isinstance(result, SpecError):
+        return "\n".join(d.render() for d in result.diagnostics) + "\n"
+    return ""
+
+
+CODES = frozenset(
+    {
+        # reading the file
+        "file-not-found",
+        "file-unreadable",
+        "file-too-large",
+        "encoding",
+        "invalid-character",
+        "yaml-syntax",
+        "multiple-documents",
+        "unsafe-tag",
+        "too-deep",
+        "alias-bomb",
+        "empty-file",
+        "duplicate-key",
+        "merge-key",
+        "invalid-key",
+        "invalid-number",
+        # validating the data
+        "wrong-type",
+        "unknown-field",
+        "missing-field",
+        "invalid-value",
+        "bad-unit",
+        "out-of-range",
+        "invalid-length",
+        "cross-field",
+        "secret-value",
+    }
+)
+"""Every diagnostic code the spec loader emits; ``docs/spec.md`` documents each one."""
+
+READING_ONLY = frozenset(
+    {
+        "file-not-found",
+        "file-unreadable",
+        "file-too-large",
+        "encoding",
+        "invalid-character",
+        "yaml-syntax",
+        "multiple-documents",
+        "unsafe-tag",
+        "too-deep",
+        "alias-bomb",
+        "empty-file",
+        "duplicate-key",
+        "merge-key",
+        "invalid-key",
+        "invalid-number",
+    }
+)
+"""Codes of refusals made while reading the text: no data reaches either validator."""
+
+SEMANTIC_ONLY = frozenset({"cross-field", "secret-value"})
+"""Checks on valid-shaped data that JSON Schema cannot express (pydantic validators).
+
+``cross-field`` alone always means the schema accepts the data. ``secret-value`` is reported
+instead of the reference's name pattern, so the schema may still refuse such a value (when it
+also breaks the pattern, like ``Zx8#qL2!...``) or accept it (``AKIAIOSFODNN7EXAMPLE``).
+"""
+
+PYDANTIC_ONLY = READING_ONLY | SEMANTIC_ONLY
+"""Everything that ``jsonschema`` on the parsed data cannot report."""
