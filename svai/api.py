@@ -8,6 +8,7 @@ Library users call the same functions::
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -110,7 +111,7 @@ def plan(path: str | Path) -> tuple[LoadedSpec, PlanResult]:
         deployment = lower(spec, target, target_rec, version)
         backend = get_backend(target.cloud)
         resources = record(
-            lambda b=backend, d=deployment: b.program(d),
+            functools.partial(backend.program, deployment),
             project=spec.name,
             stack=f"{target.cloud}-{target.region}",
         )

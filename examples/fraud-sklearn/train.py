@@ -17,6 +17,7 @@ FEATURES = ["amount", "merchant_risk", "velocity_1h", "hour", "card_age_days", "
 
 
 def main() -> None:
+    """Train, export and write ``model/model.onnx``."""
     x, y = make_classification(
         n_samples=4000, n_features=len(FEATURES), n_informative=5, weights=[0.95], random_state=7
     )

@@ -1,5 +1,6 @@
-"""A compiled plan: per target, the recommendation, the deployment plan, its recorded resources
-and the findings of the rules — everything ``svai plan`` shows and ``svai diff`` compares.
+"""A compiled plan: recommendation, deployment plan, recorded resources and findings per target.
+
+Everything ``svai plan`` shows and ``svai diff`` compares.
 """
 
 from __future__ import annotations
