@@ -1,0 +1,15 @@
+"""``svai.backends.azure``: the fourth stage for Azure — a plan becomes Azure Pulumi resources.
+
+``lowering`` turns a :class:`svai.ir.DeploymentPlan` into a :class:`Blueprint` (pure data, tested
+without Pulumi), with ``services`` (Container Apps, Functions Flex, Azure ML), ``messaging``
+(Service Bus, Cosmos DB), ``network`` (VNet, private endpoints), ``alerts``, ``roles`` and
+``naming``; ``components`` builds the blueprint as one ``pulumi.ComponentResource`` per deployment
+shape; ``rules`` checks what was recorded (``SVAI_AZ_###``). ``AzureBackend`` ties them together
+for ``svai.backends.registry``. Nothing here imports ``pulumi`` or ``pulumi_azure_native`` at
+import time: the provider modules a plan needs are imported when its program runs.
+"""
+
+from svai.backends.azure.backend import AzureBackend
+from svai.backends.azure.blueprint import Blueprint
+
+__all__ = ["AzureBackend", "Blueprint"]

@@ -1,0 +1,319 @@
+"""Azure rules: defaults pass, and each rule has a mutant that makes exactly that rule fire."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime as dt
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+import pytest
+from plans import async_plan, sync_plan
+
+from svai.backends.azure import AzureBackend
+from svai.backends.azure.roles import BROAD_ROLES
+from svai.backends.azure.rules import RULES, iso_seconds
+from svai.backends.base import RecordedResource
+from svai.backends.preview import record
+from svai.backends.rules import RULE_ID, evaluate
+from svai.ir import Alarm, DeploymentPlan
+
+Resources = tuple[RecordedResource, ...]
+CA = "azure.containerapps.consumption"
+
+PLANS: dict[str, Callable[[], DeploymentPlan]] = {
+    "ca": lambda: sync_plan("azure", CA, cache=True),
+    "async": lambda: async_plan("azure", CA),
+    "ml": lambda: sync_plan("azure", "azure.ml.managed_online_endpoint", canary=True),
+    "private": lambda: dataclasses.replace(async_plan("azure", CA), private_network=True),
+}
+
+
+@cache
+def recorded(key: str) -> Resources:
+    plan = PLANS[key]()
+    backend = AzureBackend(today=lambda: dt.date(2026, 11, 27))
+    return record(lambda: backend.program(plan))
+
+
+def _fired(resources: Resources, plan: DeploymentPlan) -> set[str]:
+    return {f.rule for f in evaluate(RULES, resources, plan)}
+
+
+def _edit(
+    resources: Resources, token: str, change: Callable[[dict[str, Any]], None], nth: int = 0
+) -> Resources:
+    """Return ``resources`` with the ``nth`` resource of ``token`` changed by ``change``."""
+    matches = [i for i, r in enumerate(resources) if r.type == token]
+    index = matches[nth]
+    inputs = copy.deepcopy(dict(resources[index].inputs))
+    change(inputs)
+    edited = dataclasses.replace(resources[index], inputs=inputs)
+    return (*resources[:index], edited, *resources[index + 1 :])
+
+
+def _drop(resources: Resources, token: str) -> Resources:
+    """Return ``resources`` without the first resource of ``token``."""
+    index = next(i for i, r in enumerate(resources) if r.type == token)
+    return (*resources[:index], *resources[index + 1 :])
+
+
+def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def change(inputs: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        node: Any = inputs
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        slot: Any = int(last) if isinstance(node, list) else last
+        if value is _DELETE:
+            del node[slot]
+        else:
+            node[slot] = value
+
+    return change
+
+
+_DELETE = object()
+
+STORAGE = "azure-native:storage:StorageAccount"
+VAULT = "azure-native:keyvault:Vault"
+QUEUE = "azure-native:servicebus:Queue"
+APP = "azure-native:app:ContainerApp"
+WEB = "azure-native:web:WebApp"
+ROLE = "azure-native:authorization:RoleAssignment"
+COSMOS = "azure-native:cosmosdb:DatabaseAccount"
+
+Mutant = Callable[[Resources, DeploymentPlan], tuple[Resources, DeploymentPlan]]
+
+
+def _on(key: str, mutate: Callable[[Resources], Resources]) -> tuple[str, Mutant]:
+    return key, lambda resources, plan: (mutate(resources), plan)
+
+
+def _more_alarms(resources: Resources, plan: DeploymentPlan) -> tuple[Resources, DeploymentPlan]:
+    extra = Alarm("concurrency", "concurrency", 50.0, 60, 3, "api")
+    return resources, dataclasses.replace(plan, alarms=(*plan.alarms, extra))
+
+
+def _longer_retention(
+    resources: Resources, plan: DeploymentPlan
+) -> tuple[Resources, DeploymentPlan]:
+    return resources, dataclasses.replace(plan, log_retention_days=90)
+
+
+def _fewer_retries(resources: Resources, plan: DeploymentPlan) -> tuple[Resources, DeploymentPlan]:
+    assert plan.queue is not None
+    queue = dataclasses.replace(plan.queue, max_receive_count=2)
+    return resources, dataclasses.replace(plan, queue=queue)
+
+
+def _third_party_jwt(
+    resources: Resources, plan: DeploymentPlan
+) -> tuple[Resources, DeploymentPlan]:
+    entry = dataclasses.replace(
+        plan.entry, auth="jwt", jwt_issuer="https://issuer.example.com/", jwt_audience="x"
+    )
+    return resources, dataclasses.replace(plan, entry=entry)
+
+
+def _api_keys(resources: Resources, plan: DeploymentPlan) -> tuple[Resources, DeploymentPlan]:
+    return resources, dataclasses.replace(
+        plan, entry=dataclasses.replace(plan.entry, auth="api-key")
+    )
+
+
+def _plain_secret_setting(inputs: dict[str, Any]) -> None:
+    for setting in inputs["siteConfig"]["appSettings"]:
+        if setting["name"] == "HF_TOKEN":
+            setting["value"] = "plain"
+
+
+CONTRIBUTOR = next(k for k, v in BROAD_ROLES.items() if v == "Contributor")
+
+MUTANTS: dict[str, list[tuple[str, Mutant]]] = {
+    "SVAI_AZ_001": [_on("ca", lambda r: _edit(r, STORAGE, _set("enableHttpsTrafficOnly", False)))],
+    "SVAI_AZ_002": [_on("ca", lambda r: _edit(r, STORAGE, _set("minimumTlsVersion", "TLS1_0")))],
+    "SVAI_AZ_003": [_on("ca", lambda r: _edit(r, STORAGE, _set("allowBlobPublicAccess", True)))],
+    "SVAI_AZ_004": [
+        _on(
+            "ca",
+            lambda r: _edit(r, "azure-native:storage:BlobContainer", _set("publicAccess", "Blob")),
+        )
+    ],
+    "SVAI_AZ_005": [
+        _on("ca", lambda r: _edit(r, VAULT, _set("properties.enablePurgeProtection", False)))
+    ],
+    "SVAI_AZ_006": [
+        _on("ca", lambda r: _edit(r, VAULT, _set("properties.softDeleteRetentionInDays", 3)))
+    ],
+    "SVAI_AZ_007": [
+        _on("ca", lambda r: _edit(r, VAULT, _set("properties.enableRbacAuthorization", False)))
+    ],
+    "SVAI_AZ_008": [
+        _on("async", lambda r: _edit(r, QUEUE, _set("deadLetteringOnMessageExpiration", False)))
+    ],
+    "SVAI_AZ_009": [
+        _on("async", lambda r: _edit(r, QUEUE, _set("maxDeliveryCount", _DELETE))),
+        ("async", _fewer_retries),
+    ],
+    "SVAI_AZ_010": [
+        _on("async", lambda r: _edit(r, QUEUE, _set("lockDuration", "PT10M"))),
+        _on("async", lambda r: _edit(r, QUEUE, _set("lockDuration", "PT30S"))),
+    ],
+    "SVAI_AZ_011": [
+        _on("ca", lambda r: _drop(r, "azure-native:app:ContainerAppsAuthConfig")),
+        _on("async", lambda r: _drop(r, "azure-native:web:WebAppAuthSettingsV2")),
+        _on(
+            "ca",
+            lambda r: _edit(
+                r,
+                "azure-native:app:ContainerAppsAuthConfig",
+                _set("globalValidation.unauthenticatedClientAction", "AllowAnonymous"),
+            ),
+        ),
+    ],
+    "SVAI_AZ_012": [
+        _on(
+            "ca",
+            lambda r: _edit(
+                r, ROLE, _set("scope", "/subscriptions/00000000/resourceGroups/svai-rg")
+            ),
+        )
+    ],
+    "SVAI_AZ_013": [
+        _on(
+            "ca",
+            lambda r: _edit(
+                r,
+                ROLE,
+                _set(
+                    "roleDefinitionId",
+                    f"/providers/Microsoft.Authorization/roleDefinitions/{CONTRIBUTOR}",
+                ),
+            ),
+        )
+    ],
+    "SVAI_AZ_014": [
+        _on("async", lambda r: _drop(r, "azure-native:monitor:MetricAlert")),
+        ("ca", _more_alarms),
+    ],
+    "SVAI_AZ_015": [
+        _on("ca", lambda r: _edit(r, APP, _set("template.scale.maxReplicas", _DELETE))),
+        _on(
+            "async",
+            lambda r: _edit(
+                r, WEB, _set("functionAppConfig.scaleAndConcurrency.maximumInstanceCount", _DELETE)
+            ),
+        ),
+        _on("ml", lambda r: _drop(r, "azure-native:monitor:AutoscaleSetting")),
+    ],
+    "SVAI_AZ_016": [
+        _on(
+            "ca",
+            lambda r: _edit(
+                r, "azure-native:operationalinsights:Workspace", _set("retentionInDays", 7)
+            ),
+        ),
+        ("ca", _longer_retention),
+    ],
+    "SVAI_AZ_017": [_on("async", lambda r: _edit(r, WEB, _set("httpsOnly", False)))],
+    "SVAI_AZ_018": [_on("async", lambda r: _edit(r, WEB, _set("siteConfig.minTlsVersion", "1.0")))],
+    "SVAI_AZ_019": [
+        _on(
+            "ca",
+            lambda r: _edit(
+                r, APP, _set("configuration.secrets.0", {"name": "hf-token", "value": "x"})
+            ),
+        ),
+        _on("async", lambda r: _edit(r, WEB, _plain_secret_setting)),
+    ],
+    "SVAI_AZ_020": [
+        _on(
+            "async",
+            lambda r: _edit(
+                r, "azure-native:servicebus:Namespace", _set("disableLocalAuth", False)
+            ),
+        )
+    ],
+    "SVAI_AZ_021": [
+        _on(
+            "ca",
+            lambda r: _edit(
+                r, "azure-native:cosmosdb:DatabaseAccount", _set("disableLocalAuth", False)
+            ),
+        )
+    ],
+    "SVAI_AZ_022": [_on("ca", lambda r: _drop(r, "azure-native:consumption:Budget"))],
+    "SVAI_AZ_023": [_on("ca", lambda r: _edit(r, APP, _set("tags", {"managed-by": "svai"})))],
+    "SVAI_AZ_024": [
+        _on(
+            "ca",
+            lambda r: _edit(
+                r, "azure-native:containerregistry:Registry", _set("adminUserEnabled", True)
+            ),
+        )
+    ],
+    "SVAI_AZ_025": [_on("ca", lambda r: _edit(r, STORAGE, _set("allowSharedKeyAccess", True)))],
+    "SVAI_AZ_027": [
+        _on("ca", lambda r: _edit(r, STORAGE, _set("encryption.keySource", "Microsoft.Storage")))
+    ],
+    "SVAI_AZ_028": [
+        ("ml", _third_party_jwt),
+        ("ca", _api_keys),
+    ],
+    "SVAI_AZ_029": [
+        _on("private", lambda r: _edit(r, COSMOS, _set("publicNetworkAccess", "Enabled"))),
+        _on("private", lambda r: _edit(r, VAULT, _set("properties.publicNetworkAccess", _DELETE))),
+    ],
+    "SVAI_AZ_026": [
+        _on("ca", lambda r: _edit(r, APP, _set("configuration.ingress.allowInsecure", True)))
+    ],
+}
+
+
+def test_rule_ids_follow_the_convention_and_are_numbered_in_order() -> None:
+    ids = [rule.id for rule in RULES]
+    assert ids == [f"SVAI_AZ_{i:03d}" for i in range(1, len(RULES) + 1)]
+    assert all(RULE_ID.match(i) for i in ids)
+    assert all(rule.checkov is None or rule.checkov.startswith("CKV") for rule in RULES)
+
+
+def test_every_rule_has_a_mutant() -> None:
+    assert sorted(MUTANTS) == [rule.id for rule in RULES]
+
+
+@pytest.mark.parametrize("key", sorted(PLANS))
+def test_defaults_pass_every_rule(key: str) -> None:
+    assert evaluate(RULES, recorded(key), PLANS[key]()) == []
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "index"),
+    [(rule_id, i) for rule_id, mutants in sorted(MUTANTS.items()) for i in range(len(mutants))],
+)
+def test_each_mutant_fires_exactly_its_rule(rule_id: str, index: int) -> None:
+    key, mutate = MUTANTS[rule_id][index]
+    resources, plan = mutate(recorded(key), PLANS[key]())
+    assert _fired(resources, plan) == {rule_id}
+
+
+def test_open_ingress_is_allowed_only_when_the_spec_says_none() -> None:
+    plan = sync_plan("azure", CA, auth="none")
+    backend = AzureBackend(today=lambda: dt.date(2026, 11, 27))
+    resources = record(lambda: backend.program(plan))
+    assert not [r for r in resources if r.type == "azure-native:app:ContainerAppsAuthConfig"]
+    assert evaluate(RULES, resources, plan) == []
+    # The same resources under a plan that asked for authentication fail the ingress rule.
+    assert _fired(resources, dataclasses.replace(plan, entry=PLANS["ca"]().entry)) == {
+        "SVAI_AZ_011"
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("PT5M", 300.0), ("PT2M24S", 144.0), ("P1DT1H", 90000.0), ("PT0.5S", 0.5), ("5m", None)],
+)
+def test_iso_durations_are_read(text: str, seconds: float | None) -> None:
+    assert iso_seconds(text) == seconds
