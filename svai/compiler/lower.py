@@ -46,9 +46,10 @@ FRONT_OFFERINGS: dict[str, str] = {
 _FRONT_CONCURRENCY = {"aws": 1, "gcp": 80, "azure": 16}
 _SERVER_HANDLER = "python -m svai.runtimes.server --config svai_runtime.json"
 _FAAS_HANDLERS = {
-    "aws": "svai_handler.handler",
-    "gcp": "main.predict",
-    "azure": "function_app.app",
+    # cloud: (model-serving handler, async front handler for submit/status)
+    "aws": ("svai.runtimes.entry.aws_lambda.handler", "svai.runtimes.entry.jobs.handler"),
+    "gcp": ("main.predict", "main.jobs"),
+    "azure": ("function_app.app", "function_app.app"),
 }
 _QUEUE_RETENTION_S = 4 * 86400
 _DLQ_RETENTION_S = 14 * 86400
@@ -95,7 +96,7 @@ def lower(
         max_instances=choice.max_instances,
         timeout_s=timeout,
         architecture="x86_64",
-        handler=_FAAS_HANDLERS[cloud] if choice.kind == "faas" else _SERVER_HANDLER,
+        handler=_FAAS_HANDLERS[cloud][0] if choice.kind == "faas" else _SERVER_HANDLER,
     )
     peak = max(recommendation.assumptions.peak_rps, recommendation.assumptions.arrival_rate_rps)
     rate_limit = spec.api.rate_limit_rps or float(max(10, math.ceil(peak * 2)))
@@ -105,7 +106,7 @@ def lower(
         services = (_service("api", "api", main, model_version),)
         routes: tuple[tuple[str, str, Role], ...] = (("POST", "/predict", "api"),)
         stores = [
-            Store("idempotency", "id", round(spec.reliability.idempotency_ttl_s), "expires_at")
+            Store("idempotency", "request_id", round(spec.reliability.idempotency_ttl_s), "expires_at")
         ]
         queue = None
     else:
@@ -123,7 +124,7 @@ def lower(
             max_instances=max(10, math.ceil(rate_limit / 10)),
             timeout_s=10.0,
             architecture="x86_64",
-            handler=_FAAS_HANDLERS[cloud],
+            handler=_FAAS_HANDLERS[cloud][1],
         )
         services = (
             _service("submit", "submit", front, model_version),
@@ -131,7 +132,9 @@ def lower(
             _service("worker", "worker", main, model_version, batch=True),
         )
         routes = (("POST", "/jobs", "submit"), ("GET", "/jobs/{id}", "status"))
-        stores = [Store("results", "id", round(spec.reliability.idempotency_ttl_s), "expires_at")]
+        stores = [
+            Store("results", "request_id", round(spec.reliability.idempotency_ttl_s), "expires_at")
+        ]
         queue = Queue(
             visibility_timeout_s=min(_SQS_MAX_VISIBILITY_S, max(30, math.ceil(6 * timeout))),
             retention_s=_QUEUE_RETENTION_S,

@@ -1,0 +1,171 @@
+"""The async front door (POST /jobs, GET /jobs/{id}) against a real moto server on 127.0.0.1.
+
+Bad requests are refused early and queue nothing; a retried submit with the same idempotency key
+queues nothing new; the worker's result is what the status route returns.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from optimize_conftest import build_iris_artifact
+
+from svai.runtimes.core import load_config
+from svai.runtimes.entry.emulator import EventSourceEmulator, LocalContext
+from svai.runtimes.entry.jobs import JobsFront
+from svai.runtimes.entry.lambda_app import LambdaApp
+
+boto3 = pytest.importorskip("boto3")
+moto_server = pytest.importorskip("moto.server")
+
+SCHEMA = {
+    "type": "object",
+    "required": ["inputs"],
+    "properties": {
+        "inputs": {
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "array", "minItems": 4, "maxItems": 4, "items": {"type": "number"}},
+        }
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[None]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        }.items():
+            patch.setenv(key, value)
+        patch.delenv("AWS_PROFILE", raising=False)
+        yield
+    server.stop()
+
+
+@pytest.fixture
+def setup(aws: None, tmp_path: Path) -> dict[str, Any]:
+    artifact = build_iris_artifact(
+        tmp_path / "artifact",
+        api={"input_schema": SCHEMA, "max_payload_bytes": 2048},
+        idempotency={"header": "Idempotency-Key"},
+    )
+    sqs, ddb = boto3.client("sqs"), boto3.client("dynamodb")
+    name = tmp_path.name.replace("_", "-")[-40:]
+    url = sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "5"})["QueueUrl"]
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "request_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "request_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    front = JobsFront(load_config(artifact), sqs=sqs, queue_url=url, dynamodb=ddb, table=name)
+    return {"front": front, "sqs": sqs, "url": url, "table": name, "artifact": artifact}
+
+
+def event(method: str, path: str, body: str | None = None, **headers: str) -> dict[str, Any]:
+    return {
+        "version": "2.0",
+        "rawPath": path,
+        "headers": {"content-type": "application/json", **headers},
+        "requestContext": {"http": {"method": method, "path": path}, "requestId": "gw-1"},
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+def queued(sqs: Any, url: str) -> int:
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+    return int(attrs["Attributes"]["ApproximateNumberOfMessages"])
+
+
+def answer(response: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    return response["statusCode"], json.loads(response["body"])
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "code"),
+    [
+        ('{"inputs": [[1, 2, 3]]}', {}, 422, "invalid_input"),
+        ("{not json", {}, 400, "bad_json"),
+        (
+            '{"inputs": [[1, 2, 3, 4]]}',
+            {"content-type": "text/plain"},
+            415,
+            "unsupported_media_type",
+        ),
+        (json.dumps({"inputs": [[1.0, 2.0, 3.0, 4.0]] * 200}), {}, 413, "payload_too_large"),
+        ('{"inputs": [[1, 2, 3, 4]]}', {"idempotency-key": "bad key!"}, 400, "bad_idempotency_key"),
+    ],
+)
+def test_bad_submissions_are_refused_and_queue_nothing(
+    setup: dict[str, Any], body: str, headers: dict[str, str], status: int, code: str
+) -> None:
+    got, payload = answer(setup["front"].dispatch(event("POST", "/jobs", body, **headers)))
+    assert (got, payload["error"]["code"]) == (status, code)
+    if code == "invalid_input":
+        assert payload["error"]["path"].startswith("$.inputs[0]")
+    assert queued(setup["sqs"], setup["url"]) == 0
+
+
+def test_submit_is_idempotent_and_status_returns_the_worker_result(setup: dict[str, Any]) -> None:
+    front, sqs, url = setup["front"], setup["sqs"], setup["url"]
+    body = '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}'
+    first = answer(front.dispatch(event("POST", "/jobs", body, **{"idempotency-key": "job-1"})))
+    again = answer(front.dispatch(event("POST", "/jobs", body, **{"idempotency-key": "job-1"})))
+    assert first == (202, {"id": "job-1", "status": "queued", "status_url": "/jobs/job-1"})
+    assert again == first
+    assert queued(sqs, url) == 1  # the retry queued nothing
+    assert answer(front.dispatch(event("GET", "/jobs/job-1")))[0] == 202
+
+    app = LambdaApp.from_environment(
+        {"SVAI_CONFIG": str(setup["artifact"]), "SVAI_RESULTS_TABLE": setup["table"]}
+    )
+    try:
+        EventSourceEmulator(sqs, url, app.handler(), 10, 1, LocalContext).poll_once()
+    finally:
+        app.service.close()
+    status, result = answer(front.dispatch(event("GET", "/jobs/job-1")))
+    assert status == 200
+    assert result["status"] == "done" and result["model_version"] == "iris-lr-1"
+    assert result["outputs"]["label"] == [0]  # a setosa
+    # Once done, a late duplicate submit still queues nothing and says so.
+    assert (
+        answer(front.dispatch(event("POST", "/jobs", body, **{"idempotency-key": "job-1"})))[0]
+        == 200
+    )
+    assert queued(sqs, url) == 0
+
+
+def test_generated_ids_unknown_jobs_and_wrong_routes(setup: dict[str, Any]) -> None:
+    front = setup["front"]
+    status, body = answer(front.dispatch(event("POST", "/jobs", '{"inputs": [[6, 3, 5, 2]]}')))
+    assert status == 202 and len(body["id"]) == 32
+    assert answer(front.dispatch(event("GET", "/jobs/nope")))[0] == 404
+    assert answer(front.dispatch(event("DELETE", "/jobs/nope")))[0] == 405
+    assert answer(front.dispatch(event("GET", "/elsewhere")))[0] == 404
+
+
+def test_a_refused_enqueue_leaves_no_record(setup: dict[str, Any]) -> None:
+    front = setup["front"]
+    front.queue_url = setup["url"] + "-missing"  # the queue refuses every message
+    status, body = answer(
+        front.dispatch(
+            event("POST", "/jobs", '{"inputs": [[6, 3, 5, 2]]}', **{"idempotency-key": "j2"})
+        )
+    )
+    assert status == 503 and body["error"]["code"] == "queue_unavailable"
+    assert answer(front.dispatch(event("GET", "/jobs/j2")))[0] == 404
