@@ -61,6 +61,15 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "svai.cli.bench",
         "Measure the built model (load time, memory, latency) for the recommender.",
     ),
+    "versions": ("svai.cli.versions", "List the model versions released per environment."),
+    "promote": (
+        "svai.cli.promote",
+        "Move a release to its next step (canary, blue-green) when its gates pass.",
+    ),
+    "rollback": (
+        "svai.cli.rollback",
+        "Point traffic back at the previous (or a named) model version in one step.",
+    ),
 }
 
 _EPILOG = """\b

@@ -15,7 +15,7 @@ __all__ = ["command"]
 
 @click.command("plan")
 @spec_argument()
-@format_option("text", "json")
+@format_option("text", "json", "markdown")
 @click.option(
     "--preview",
     is_flag=True,
@@ -33,6 +33,10 @@ def command(file: str, fmt: str, preview: bool, environment: str, backend_url: s
     loaded, result = api.plan(file)
     if fmt == "json":
         echo_json(to_dict(result))
+    elif fmt == "markdown":
+        from svai.compiler.markdown import plan_markdown
+
+        click.echo(plan_markdown(loaded.resolved, result), nl=False)
     else:
         click.echo(plan_text(loaded.resolved, result), nl=False)
     if preview:

@@ -33,6 +33,7 @@ from svai.compiler.recommendation import (
     Recommendation,
     TargetRecommendation,
 )
+from svai.compiler.rollout import refusal as rollout_refusal
 from svai.compiler.traffic import TrafficProfile, TrafficSpec, build_profile
 from svai.errors import UsageError
 from svai.spec.resolve import ResolvedSpec, ResolvedTarget, ResolvedTraffic
@@ -245,6 +246,10 @@ def _recommend_target(
         reason = _infeasible(offering, spec, needs, mode)
         if reason is None and buildable is not None and offering.id not in buildable:
             reason = f"svai's {target.cloud} backend does not deploy this offering yet"
+        if reason is None and (target.min_instances or 0) > 0 and not offering.warm_pool.available:
+            reason = (
+                f"overrides.min_instances needs a warm pool; {offering.warm_pool.name} is not one"
+            )
         if reason is not None:
             alternatives.append(
                 Alternative(offering.id, offering.name, offering.kind, False, reason, None, False)
@@ -358,6 +363,9 @@ def _infeasible(offering: Offering, spec: ResolvedSpec, needs: ModelNeeds, mode:
         return f"package of ~{package_mb:,.0f} MB exceeds the {lim.artifact_mb:,.0f} MB limit"
     if mode == "sync" and spec.api.max_payload_bytes > lim.request_mb * MB:
         return f"max payload {spec.api.max_payload_bytes / MB:g} MB exceeds the {lim.request_mb:g} MB request limit"
+    strategy_refusal = rollout_refusal(spec, offering.id, offering.kind)
+    if strategy_refusal is not None:
+        return strategy_refusal
     if mode == "async" and offering.kind == "container":
         # Async container workers pull jobs from the queue; the HTTP request timeout does not
         # bound them (the queue's lock / visibility timeout does, and is renewed while working).

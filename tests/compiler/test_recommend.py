@@ -210,3 +210,12 @@ def test_json_contract_and_determinism() -> None:
     for alt in t["alternatives"]:
         assert {"offering", "kind", "feasible"} <= set(alt)
         assert alt["rejected_because"] is not None or alt["predicted"] is not None
+
+
+def test_a_warm_pool_override_rejects_offerings_without_one() -> None:
+    rec = recommend(resolved(aws_extra=", overrides: {min_instances: 1}"))
+    aws = target(rec, "aws")
+    assert aws.choice.warm_instances == 1
+    snapstart = next(a for a in aws.alternatives if a.offering == "aws.lambda.snapstart")
+    assert not snapstart.feasible
+    assert "needs a warm pool" in (snapstart.rejected_because or "")

@@ -1,0 +1,55 @@
+"""Shared helpers for the review tests: small single-AWS specs written into tmp folders."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+GOLDEN = Path(__file__).parent / "golden"
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "examples"
+SVAI = Path(sys.executable).with_name("svai")
+
+BASE_SPEC = """\
+version: 1
+name: scorer
+model:
+  artifact: model/model.onnx
+  framework: onnx
+  size: 2MB
+  memory: 256MiB
+  load_time: 150ms
+  inference_time: 2ms
+  preprocess: src/pre.py:prepare
+latency: {p95: 100ms, p99: 250ms}
+traffic: {pattern: steady, baseline_rps: 5}
+targets:
+  - {cloud: aws, region: us-east-1}
+"""
+"""A small sync scorer on one AWS target; the diff cases edit it."""
+
+PRE_PY = "def prepare(payload):\n    return payload\n"
+
+
+def write_project(folder: Path, spec: str, pre: str = PRE_PY) -> Path:
+    """Write a spec with its preprocess hook and a stand-in model file; return the spec path."""
+    (folder / "src").mkdir(parents=True, exist_ok=True)
+    (folder / "model").mkdir(parents=True, exist_ok=True)
+    (folder / "src" / "pre.py").write_text(pre, encoding="utf-8")
+    (folder / "model" / "model.onnx").write_bytes(b"onnx-bytes-for-hashing")
+    path = folder / "svai.yaml"
+    path.write_text(spec, encoding="utf-8")
+    return path
+
+
+def check_golden(name: str, actual: str) -> None:
+    """Compare ``actual`` with ``golden/name``; ``SVAI_UPDATE_GOLDEN=1`` rewrites the file."""
+    path = GOLDEN / name
+    if os.environ.get("SVAI_UPDATE_GOLDEN") == "1":
+        path.write_text(actual, encoding="utf-8")
+    if not path.exists():
+        pytest.fail(f"{path} is missing; run with SVAI_UPDATE_GOLDEN=1 to create it")
+    assert actual == path.read_text(encoding="utf-8"), f"{name} differs from its golden file"
