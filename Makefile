@@ -32,7 +32,7 @@ typecheck: setup
 schema: setup  ## regenerate the committed JSON Schema
 	$(BIN)/svai schema > svai/spec/svai.schema.json
 
-test: lint  ## everything CI runs
+test: lint typecheck  ## everything CI runs
 	$(BIN)/pytest -q
 
 bench: setup  ## benchmarks (ratios against baselines in the same run), results in bench/results/

@@ -102,6 +102,7 @@ def lower(
     rate_limit = spec.api.rate_limit_rps or float(max(10, math.ceil(peak * 2)))
     secrets = _secrets(spec, cloud)
 
+    services: tuple[Service, ...]
     if mode == "sync":
         services = (_service("api", "api", main, model_version),)
         routes: tuple[tuple[str, str, Role], ...] = (("POST", "/predict", "api"),)

@@ -217,7 +217,7 @@ def recommend(
 
 def _mode(spec: ResolvedSpec, needs: ModelNeeds) -> tuple[Literal["sync", "async"], str | None]:
     if spec.api.mode != "auto":
-        return spec.api.mode, None  # type: ignore[return-value]
+        return spec.api.mode, None
     if spec.traffic.pattern == "batch":
         return "async", "api.mode auto → async: batch traffic is queued and worked off"
     if needs.service_s > _ASYNC_SERVICE_S:

@@ -39,11 +39,11 @@ def model_version(spec: ResolvedSpec, base_dir: Path) -> str:
         if entry is not None:
             _feed(digest, label, _require(base_dir, entry.split(":", 1)[0], label), entry)
     if model.fallback_rules is not None:
-        path = model.fallback_rules.split(":", 1)[0]
-        _feed(digest, "fallback", _require(base_dir, path, "fallback.rules"), model.fallback_rules)
+        rules = model.fallback_rules.split(":", 1)[0]
+        _feed(digest, "fallback", _require(base_dir, rules, "fallback.rules"), model.fallback_rules)
     if spec.api.input_schema is not None:
-        path = _require(base_dir, spec.api.input_schema, "api.input_schema")
-        _feed(digest, "input-schema", path, spec.api.input_schema)
+        schema = _require(base_dir, spec.api.input_schema, "api.input_schema")
+        _feed(digest, "input-schema", schema, spec.api.input_schema)
     for template in model.prompt_templates:
         _feed(digest, "template", _require(base_dir, template, "prompt_templates"), template)
     config = {
