@@ -83,3 +83,35 @@ def test_a_canary_secret_value_never_reaches_the_plan(
     assert canary not in text
     # The reference is there, the value is not.
     assert "prod/fraud/feature-store-token" in text
+
+
+ALL_CLOUDS = [
+    {"cloud": "aws", "region": "us-east-1"},
+    {"cloud": "gcp", "region": "us-central1", "project": "svai-example"},
+    {"cloud": "azure", "region": "eastus"},
+]
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.parent.name)
+def test_every_example_plans_on_all_three_clouds_with_no_high_findings(
+    path: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    import yaml
+
+    folder = tmp_path / path.parent.name
+    shutil.copytree(path.parent, folder)
+    data = yaml.safe_load(path.read_text())
+    data["targets"] = ALL_CLOUDS
+    # Secrets referenced for fewer clouds get a reference in every cloud's secret manager.
+    for name, refs in data.get("security", {}).get("secrets", {}).items():
+        for cloud in ("aws", "gcp", "azure"):
+            refs.setdefault(cloud, "vault/" + name.lower().replace("_", "-"))
+    (folder / "svai.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    _, result = api.plan(folder / "svai.yaml")
+    assert [t.plan.cloud for t in result.targets] == ["aws", "gcp", "azure"]
+    for target in result.targets:
+        high = [f for f in target.findings if f.severity == "high"]
+        assert high == [], (target.plan.cloud, high)
+        assert len(target.resources) >= 15
