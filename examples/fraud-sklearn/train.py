@@ -13,7 +13,16 @@ from skl2onnx import to_onnx
 from sklearn.datasets import make_classification
 from sklearn.ensemble import GradientBoostingClassifier
 
-FEATURES = ["amount", "merchant_risk", "velocity_1h", "hour", "card_age_days", "foreign", "distance_km", "attempts"]
+FEATURES = [
+    "amount",
+    "merchant_risk",
+    "velocity_1h",
+    "hour",
+    "card_age_days",
+    "foreign",
+    "distance_km",
+    "attempts",
+]
 
 
 def main() -> None:

@@ -107,7 +107,9 @@ def lower(
         services = (_service("api", "api", main, model_version),)
         routes: tuple[tuple[str, str, Role], ...] = (("POST", "/predict", "api"),)
         stores = [
-            Store("idempotency", "request_id", round(spec.reliability.idempotency_ttl_s), "expires_at")
+            Store(
+                "idempotency", "request_id", round(spec.reliability.idempotency_ttl_s), "expires_at"
+            )
         ]
         queue = None
     else:
