@@ -646,11 +646,22 @@ def traffic_inputs(
     """Return ``(type, name, ((input path, value), ...))`` of each resource that routes traffic.
 
     Lambda aliases (``functionVersion``, ``routingConfig``), SageMaker endpoint configurations
-    (``productionVariants``), Cloud Run services (``traffics``), Container Apps (revision mode
-    and ``traffic`` weights) and Azure ML endpoints (``traffic``), in recording order.
+    (``productionVariants``), Cloud Run services (``traffics``), Vertex AI's pending
+    ``deployModel`` request (``trafficSplit``), Container Apps (revision mode and ``traffic``
+    weights) and Azure ML endpoints (``traffic``), in recording order.
     """
-    found = []
+    found: list[tuple[str, str, tuple[tuple[str, Any], ...]]] = []
     for resource in resources:
+        actions = resource.inputs.get("pendingActions")
+        if resource.type.startswith("svai:gcp:") and isinstance(actions, Sequence):
+            # Vertex AI has no Pulumi resource for a custom model's deployment: its traffic
+            # split travels in the deployModel request svai leaves as a pending action.
+            for action in actions:
+                if isinstance(action, Mapping) and action.get("id") == "vertex.deploy_model":
+                    split = action.get("body", {}).get("trafficSplit")
+                    found.append(
+                        (resource.type, resource.name, (("deployModel.trafficSplit", split),))
+                    )
         paths = _TRAFFIC_INPUTS.get(resource.type)
         if paths is None:
             continue

@@ -19,6 +19,7 @@ __all__ = [
     "LAMBDA_RUNTIME",
     "LIVE_ALIAS",
     "alarm_args",
+    "alias_version",
     "budget_args",
     "dashboard_body",
     "endpoint_config_args",
@@ -33,6 +34,7 @@ __all__ = [
     "table_args",
     "tags",
     "traffic_weights",
+    "variant_versions",
 ]
 
 LAMBDA_RUNTIME = "python3.12"
@@ -125,6 +127,36 @@ def traffic_weights(
     if not previous:
         return None
     return {previous_lambda_version: round(previous[0].percent / 100.0, 4)}
+
+
+def alias_version(plan: DeploymentPlan, previous_lambda_version: str | None) -> str | None:
+    """The Lambda version the alias must point at when the plan's own version gets no traffic.
+
+    A rollback keeps the newest code deployed and sends all traffic back to the previous
+    version (``previous 100%, new 0%``): the alias then points at the previous version's number.
+    Returns ``None`` when the alias follows the newly published version (the usual case).
+    """
+    own = sum(s.percent for s in plan.rollout.split if s.version == plan.model_version)
+    if own > 0 or previous_lambda_version is None or len(plan.rollout.split) < 2:
+        return None
+    return previous_lambda_version
+
+
+def variant_versions(plan: DeploymentPlan, service: Service) -> tuple[tuple[str, float], ...]:
+    """``(model version, weight)`` of each SageMaker production variant, the plan's own first.
+
+    A real-time endpoint gets one variant per version of the rollout split (weights as shares);
+    a serverless endpoint cannot have several variants, so it serves the version with the
+    largest share alone (SageMaker's blue/green update shifts traffic to it).
+    """
+    split = plan.rollout.split
+    if len(split) <= 1:
+        return ((plan.model_version, 1.0),)
+    if service.compute.offering == "aws.sagemaker.serverless":
+        top = max(split, key=lambda s: (s.percent, s.version == plan.model_version))
+        return ((top.version, 1.0),)
+    ordered = sorted(split, key=lambda s: s.version != plan.model_version)
+    return tuple((s.version, round(s.percent / 100.0, 4)) for s in ordered)
 
 
 def queue_args(plan: DeploymentPlan, *, key_arn: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -237,11 +269,22 @@ def stage_args(plan: DeploymentPlan, *, api_id: Any, log_group_arn: Any) -> dict
 
 
 def endpoint_config_args(
-    plan: DeploymentPlan, service: Service, *, model_name: Any, key_arn: Any
+    plan: DeploymentPlan,
+    service: Service,
+    *,
+    model_name: Any,
+    key_arn: Any,
+    other_models: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A SageMaker endpoint configuration: serverless or instance-backed, per the offering."""
+    """A SageMaker endpoint configuration: serverless or instance-backed, per the offering.
+
+    ``other_models`` maps each other version of the rollout split to its model's name; the
+    plan's own version is variant ``live``, another one ``previous``, weighted per the split.
+    """
     compute = service.compute
-    variant: dict[str, Any] = {"variant_name": LIVE_ALIAS, "model_name": model_name}
+    variants = variant_versions(plan, service)
+    models = {plan.model_version: model_name, **(other_models or {})}
+    variant: dict[str, Any] = {"variant_name": LIVE_ALIAS, "model_name": models[variants[0][0]]}
     args: dict[str, Any] = {"tags": tags(plan, **{"svai-service": service.name})}
     if compute.offering == "aws.sagemaker.serverless":
         memory = next((m for m in _SERVERLESS_MEMORY if m >= compute.memory_mb), 6144)
@@ -263,7 +306,17 @@ def endpoint_config_args(
         )
         # SageMaker refuses a KMS key for serverless variants; instance volumes take it.
         args["kms_key_arn"] = key_arn
-    args["production_variants"] = [variant]
+    if len(variants) == 1:
+        args["production_variants"] = [variant]
+        return args
+    extra = [
+        {**variant, "variant_name": "previous", "model_name": models[version]}
+        for version, _ in variants[1:]
+    ]
+    args["production_variants"] = [
+        {**v, "initial_variant_weight": weight}
+        for v, (_, weight) in zip([variant, *extra], variants, strict=True)
+    ]
     return args
 
 

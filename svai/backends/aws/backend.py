@@ -116,6 +116,8 @@ class AwsBackend:
                     previous_version=self.previous_lambda_versions.get(service.name),
                 )
                 dimensions[service.name] = (_lambda_dims(function.function_name), False)
+                # `svai promote` / `rollback` route the alias back to this number later.
+                pulumi.export(f"aws_lambda_version_{service.name}", function.version)
             else:
                 raise UsageError(
                     f"{service.compute.offering}: the AWS backend builds Lambda and SageMaker "

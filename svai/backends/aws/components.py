@@ -459,6 +459,8 @@ class FunctionService(pulumi.ComponentResource):
 
     function_name: str
     function: pulumi.Output[str]
+    version: pulumi.Output[str]
+    """The version number this deployment published (the stack exports it for rollbacks)."""
     alias_arn: pulumi.Output[str]
     alias_invoke_arn: pulumi.Output[str]
 
@@ -536,11 +538,12 @@ class FunctionService(pulumi.ComponentResource):
             opts=_child(self, depends_on=[policy, logs]),
         )
         weights = args.traffic_weights(plan, previous_version)
+        pinned = args.alias_version(plan, previous_version)
         alias = res.lambda_.Alias(
             f"{plan.name}-{service.name}-live",
             name=args.LIVE_ALIAS,
             function_name=function.name,
-            function_version=function.version,
+            function_version=pinned if pinned is not None else function.version,
             routing_config={"additional_version_weights": weights} if weights else None,
             opts=_child(self),
         )
@@ -555,6 +558,7 @@ class FunctionService(pulumi.ComponentResource):
             )
         self.function_name = fn_name
         self.function = function.name
+        self.version = function.version
         self.alias_arn = alias.arn
         self.alias_invoke_arn = alias.invoke_arn
         self.register_outputs(
@@ -640,10 +644,42 @@ class Endpoint(pulumi.ComponentResource):
             tags=tags,
             opts=_child(self, depends_on=[policy, pull]),
         )
+        # Every other version of the rollout split keeps its own model (its artifact and image
+        # are immutable under its version id), so its variant can take a share of the traffic.
+        others: dict[str, pulumi.Output[str]] = {}
+        for version, _ in args.variant_versions(plan, service):
+            if version == plan.model_version:
+                continue
+            key = plan.artifact.object_key.replace(plan.model_version, version)
+            other = res.sagemaker.Model(
+                f"{plan.name}-{service.name}-model-{version}",
+                name=f"{name}-{version}"[:63],
+                execution_role_arn=role.arn,
+                primary_container={
+                    "image": pulumi.Output.concat(shared.repository_url, ":", version),
+                    "model_data_url": pulumi.Output.concat(
+                        "s3://",
+                        shared.bucket_name,
+                        "/",
+                        key,
+                    ),
+                    "environment": {
+                        **dict(service.env),
+                        **environment,
+                        "SVAI_MODEL_VERSION": version,
+                        **(
+                            {"SVAI_ARTIFACT_KEY": key} if "SVAI_ARTIFACT_KEY" in environment else {}
+                        ),
+                    },
+                },
+                tags={**tags, "svai-model-version": version},
+                opts=_child(self, depends_on=[policy, pull]),
+            )
+            others[version] = other.name
         config = res.sagemaker.EndpointConfiguration(
             f"{plan.name}-{service.name}-config",
             **args.endpoint_config_args(
-                plan, service, model_name=model.name, key_arn=shared.key_arn
+                plan, service, model_name=model.name, key_arn=shared.key_arn, other_models=others
             ),
             opts=_child(self),
         )
