@@ -135,35 +135,24 @@ def plan(path: str | Path) -> tuple[LoadedSpec, PlanResult]:
 
 def deploy(
     path: str | Path,
-    operation: Literal["preview", "up", "destroy"],
+    operation: Literal["preview", "destroy"],
     *,
     environment: str = "dev",
     backend_url: str | None = None,
-    allow_high_findings: bool = False,
 ) -> tuple[PlanResult, automation.Result]:
-    """Run a real Pulumi ``preview``, ``up`` or ``destroy`` of every target of the spec.
+    """Run a real ``pulumi preview`` or ``destroy`` of every target of the spec.
 
-    The plan is compiled (and checked) offline first; ``up`` refuses to deploy a plan with high
-    findings unless ``allow_high_findings``. State lives in ``.svai/state`` beside the spec
-    unless ``backend_url`` names another Pulumi backend.
+    Deploying goes through :func:`start_release` (``svai apply``), which knows the release in
+    progress. State lives in ``.svai/state`` beside the spec unless ``backend_url`` names
+    another Pulumi backend.
 
     Raises:
         svai.errors.ToolMissingError: the pulumi CLI, the passphrase or credentials are missing.
-        svai.errors.UsageError: high findings block ``up``.
         svai.errors.DeployError: Pulumi or the cloud refused the operation.
     """
     automation.check_pulumi()  # before any work: the most common reason this cannot run
     loaded, result = plan(path)
-    high = [f for t in result.targets for f in t.findings if f.severity == "high"]
-    if operation == "up" and high and not allow_high_findings:
-        rules = ", ".join(sorted({f.rule for f in high}))
-        raise UsageError(
-            f"{len(high)} high finding(s) block deployment ({rules}); see `svai plan`, fix them, "
-            "or pass --allow-high-findings"
-        )
-    run = {"preview": automation.preview, "up": automation.up, "destroy": automation.destroy}[
-        operation
-    ]
+    run = automation.preview if operation == "preview" else automation.destroy
     outcome = run(
         [t.plan for t in result.targets],
         stack=environment,
@@ -552,7 +541,6 @@ def _release(
     deployed = None
     if not state_only:
         assert planned.result is not None
-        _refuse_unrouted_lambda(planned.result)
         high = [f for t in planned.result.targets for f in t.findings if f.severity == "high"]
         if high:
             rules = ", ".join(sorted({f.rule for f in high}))
@@ -561,33 +549,22 @@ def _release(
                 "see `svai plan` and fix them"
             )
         loaded = validate(path)
+        # The AWS backend must know the Lambda version number of the other live version, or
+        # the alias would send everything to the new one; unknown numbers stop here.
+        backends: dict[str, Backend] = {
+            t.plan.cloud: _release_backend(t.plan, after, placeholders=False)
+            for t in planned.result.targets
+        }
         deployed = automation.up(
             [t.plan for t in planned.result.targets],
             stack=environment,
             backend_url=backend_url,
             work_dir=loaded.base_dir,
+            backends=backends,
         )
         after = _record_lambda_versions(after, deployed.outputs)
     _release_state.write_state(planned.state_file, after)
     return ReleaseOutcome(planned, deployed, True)
-
-
-def _refuse_unrouted_lambda(result: PlanResult) -> None:
-    """Refuse a real traffic split on AWS Lambda.
-
-    The Automation API driver builds the AWS backend without the previous Lambda version
-    numbers, so the alias would send everything to the new version.
-    """
-    for target in result.targets:
-        plan = target.plan
-        two = len(plan.rollout.split) > 1
-        if plan.cloud == "aws" and two and any(s.compute.kind == "faas" for s in plan.services):
-            raise UsageError(
-                "a real traffic split on AWS Lambda is not wired yet: the Automation API driver "
-                "does not pass the previous Lambda version numbers to the AWS backend, so the "
-                "`live` alias would send all traffic to the new version. Use --dry-run to see the "
-                "split, or `svai apply` for an all-at-once switch"
-            )
 
 
 def _record_lambda_versions(

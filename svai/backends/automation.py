@@ -171,9 +171,17 @@ def preview(
     stack: str,
     backend_url: str | None = None,
     work_dir: Path | str = ".",
+    backends: Mapping[str, Backend] | None = None,
 ) -> Result:
     """Run a real ``pulumi preview`` of ``plans`` (needs the CLI and credentials)."""
-    return _run("preview", plans, stack=stack, backend_url=backend_url, work_dir=Path(work_dir))
+    return _run(
+        "preview",
+        plans,
+        stack=stack,
+        backend_url=backend_url,
+        work_dir=Path(work_dir),
+        backends=backends,
+    )
 
 
 def up(
@@ -182,9 +190,21 @@ def up(
     stack: str,
     backend_url: str | None = None,
     work_dir: Path | str = ".",
+    backends: Mapping[str, Backend] | None = None,
 ) -> Result:
-    """Deploy ``plans`` (``pulumi up``) and save the outputs to ``.svai/outputs/<stack>.json``."""
-    return _run("up", plans, stack=stack, backend_url=backend_url, work_dir=Path(work_dir))
+    """Deploy ``plans`` (``pulumi up``) and save the outputs to ``.svai/outputs/<stack>.json``.
+
+    ``backends`` replaces the registry's backend of a cloud (e.g. an AWS backend that knows the
+    Lambda version numbers of a release in progress).
+    """
+    return _run(
+        "up",
+        plans,
+        stack=stack,
+        backend_url=backend_url,
+        work_dir=Path(work_dir),
+        backends=backends,
+    )
 
 
 def destroy(
@@ -205,6 +225,7 @@ def _run(
     stack: str,
     backend_url: str | None,
     work_dir: Path,
+    backends: Mapping[str, Backend] | None = None,
 ) -> Result:
     items = (plans,) if isinstance(plans, DeploymentPlan) else tuple(plans)
     if not items:
@@ -221,13 +242,15 @@ def _run(
 
     from svai.backends.registry import get_backend
 
-    backends: dict[str, Backend] = {p.cloud: get_backend(p.cloud) for p in items}
+    chosen: dict[str, Backend] = {
+        p.cloud: (backends or {}).get(p.cloud) or get_backend(p.cloud) for p in items
+    }
     state_dir = work_dir / ".svai" / "state"
     if backend_url is None:
         state_dir.mkdir(parents=True, exist_ok=True)
         backend_url = state_dir.resolve().as_uri()
     project = f"svai-{items[0].name}"
-    program = _program(items, backends)
+    program = _program(items, chosen)
     options = auto.LocalWorkspaceOptions(
         project_settings=auto.ProjectSettings(
             name=project, runtime="python", backend=auto.ProjectBackend(url=backend_url)

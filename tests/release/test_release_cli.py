@@ -159,7 +159,7 @@ def test_help_lists_the_release_commands() -> None:
         assert name in out
 
 
-def test_a_real_lambda_split_is_refused_rather_than_sent_all_to_the_new_version(
+def test_a_real_lambda_split_needs_and_uses_the_previous_lambda_version_number(
     released: tuple[Path, str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     spec, a, b = released
@@ -177,12 +177,27 @@ def test_a_real_lambda_split_is_refused_rather_than_sent_all_to_the_new_version(
     # without a recorded Lambda version number for A, the split cannot be built at all
     result = svai("promote", str(spec), "--evidence", ev)
     assert result.code == 2 and f"Lambda version number of {a} (api) is unknown" in result.err
-    # with one, the driver would still drop it: refused rather than sent all to B
-    state_file.write_text(json.dumps({**data, "lambda_versions": {a: {"api": "3"}}}))
-    result = svai("promote", str(spec), "--evidence", ev)
-    assert result.code == 2
-    assert "real traffic split on AWS Lambda is not wired yet" in result.err
     assert json.loads(state_file.read_text())["step_index"] == 0  # nothing recorded
+    # With one, the Automation API driver receives an AWS backend that routes A's share to it.
+    # (The cloud itself is out of reach here: the driver's `up` is replaced by a recorder.)
+    state_file.write_text(json.dumps({**data, "lambda_versions": {a: {"api": "3"}}}))
+    seen: dict[str, object] = {}
+
+    def fake_up(plans, *, stack, backend_url, work_dir, backends):  # type: ignore[no-untyped-def]
+        from svai.backends.automation import Result
+
+        seen.update(backends=backends, splits=[p.rollout.split for p in plans])
+        return Result("up", f"svai-scorer/{stack}", {"aws_lambda_version_api": "4"}, {}, None)
+
+    monkeypatch.setattr("svai.backends.automation.up", fake_up)
+    result = svai("promote", str(spec), "--evidence", ev)
+    assert result.code == 0, result.err
+    aws = seen["backends"]["aws"]  # type: ignore[index]
+    assert aws.previous_lambda_versions == {"api": "3"}
+    assert [(t.version, t.percent) for t in seen["splits"][0]] == [(a, 50), (b, 50)]  # type: ignore[index]
+    after = json.loads(state_file.read_text())
+    assert after["step_index"] == 1
+    assert after["lambda_versions"][b] == {"api": "4"}
 
 
 def test_versions_shows_the_stack_outputs_of_the_last_apply(
