@@ -14,11 +14,9 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from svai.backends import automation
 from svai.backends.base import Backend
-from svai.backends.preview import record
 from svai.backends.registry import OFFERINGS, get_backend
 from svai.backends.rules import evaluate
 from svai.compiler import release_state as _release_state
@@ -34,6 +32,25 @@ from svai.ir import DeploymentPlan
 from svai.runtimes import bench as _bench
 from svai.runtimes import package as _package
 from svai.spec import ResolvedSpec, Spec, load_spec, resolve
+
+if TYPE_CHECKING:
+    from svai.backends import automation
+
+# Pulumi (imported by the offline preview and the Automation API façade) costs a few hundred
+# milliseconds; `svai validate` and `svai recommend` never need it, so it loads on first use.
+
+
+def _record(program: Callable[[], None], *, project: str, stack: str) -> Any:
+    from svai.backends.preview import record
+
+    return record(program, project=project, stack=stack)
+
+
+def _automation() -> Any:
+    from svai.backends import automation
+
+    return automation
+
 
 __all__ = [
     "LoadedSpec",
@@ -123,7 +140,7 @@ def plan(path: str | Path) -> tuple[LoadedSpec, PlanResult]:
     for target, target_rec in zip(spec.targets, recommendation.targets, strict=True):
         deployment = lower(spec, target, target_rec, version)
         backend = get_backend(target.cloud)
-        resources = record(
+        resources = _record(
             functools.partial(backend.program, deployment),
             project=spec.name,
             stack=f"{target.cloud}-{target.region}",
@@ -150,9 +167,10 @@ def deploy(
         svai.errors.ToolMissingError: the pulumi CLI, the passphrase or credentials are missing.
         svai.errors.DeployError: Pulumi or the cloud refused the operation.
     """
-    automation.check_pulumi()  # before any work: the most common reason this cannot run
+    driver = _automation()
+    driver.check_pulumi()  # before any work: the most common reason this cannot run
     loaded, result = plan(path)
-    run = automation.preview if operation == "preview" else automation.destroy
+    run = driver.preview if operation == "preview" else driver.destroy
     outcome = run(
         [t.plan for t in result.targets],
         stack=environment,
@@ -526,7 +544,7 @@ def _release(
     **options: Any,
 ) -> ReleaseOutcome:
     if not dry_run and not state_only:
-        automation.check_pulumi()  # before any work: the most common reason this cannot run
+        _automation().check_pulumi()  # before any work: the most common reason this cannot run
     planned = release_plan(
         path,
         action,
@@ -555,7 +573,7 @@ def _release(
             t.plan.cloud: _release_backend(t.plan, after, placeholders=False)
             for t in planned.result.targets
         }
-        deployed = automation.up(
+        deployed = _automation().up(
             [t.plan for t in planned.result.targets],
             stack=environment,
             backend_url=backend_url,
@@ -619,7 +637,7 @@ def _release_targets(
             deployment, rollout=_rollout.rollout_of(state, deployment.rollout)
         )
         backend = _release_backend(deployment, state, placeholders=placeholders)
-        resources = record(
+        resources = _record(
             functools.partial(backend.program, deployment),
             project=spec.name,
             stack=f"{target.cloud}-{target.region}",
