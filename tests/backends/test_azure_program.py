@@ -325,27 +325,25 @@ def test_canary_secret_never_reaches_recorded_inputs(key: str) -> None:
     assert "hf-token" in text  # the reference is there, only the value is not
 
 
-def test_a_functions_plan_loads_only_the_provider_modules_it_uses() -> None:
+def test_a_functions_plan_loads_no_provider_sdk_module() -> None:
+    # Resources are registered by type token: pulumi-azure-native's classes are never imported.
     code = (
         "import sys, datetime as dt; sys.path.insert(0, 'tests/backends');"
         "from plans import sync_plan;"
         "from svai.backends.preview import record;"
         "from svai.backends.registry import get_backend;"
         "b = get_backend('azure'); p = sync_plan('azure');"
-        "record(lambda: b.program(p));"
-        "print(' '.join(sorted(m for m in sys.modules if m.count('.') == 2"
-        " and m.startswith('pulumi_azure_native.'))));"
-        "print(any(m.startswith(('pulumi_aws', 'pulumi_gcp')) for m in sys.modules))"
+        "print(len(record(lambda: b.program(p))));"
+        "print(sorted(m for m in sys.modules if m.startswith(('pulumi_', 'svai.backends.aws',"
+        " 'svai.backends.gcp'))))"
     )
     env = {**os.environ, "PYTHONHASHSEED": "7"}
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=env, check=True
     )
-    loaded, other_clouds = out.stdout.strip().splitlines()
-    packages = {name.split(".")[1] for name in loaded.split()}
-    assert "web" in packages and "storage" in packages
-    assert not packages & {"app", "machinelearningservices", "servicebus"}
-    assert other_clouds == "False"
+    count, loaded = out.stdout.strip().splitlines()
+    assert int(count) > 20
+    assert loaded == "[]"
 
 
 def test_private_plan_reaches_data_services_through_private_endpoints() -> None:

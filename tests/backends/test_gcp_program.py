@@ -18,11 +18,11 @@ from plans import CANARY_SECRET, VERSION, async_plan, sync_plan
 from svai.backends.base import RecordedResource
 from svai.backends.gcp import GcpBackend
 from svai.backends.gcp import tokens as T
-from svai.backends.gcp.component import _constructor
 from svai.backends.gcp.lowering import lower
 from svai.backends.preview import record
 from svai.backends.registry import get_backend
 from svai.backends.rules import get_path
+from svai.backends.tokens import sdk_class as _constructor
 from svai.ir import DeploymentPlan
 
 BILLING = "000000-111111-222222"
@@ -144,7 +144,7 @@ def test_a_fresh_process_with_another_hash_seed_records_the_same_and_no_other_sd
         "b.billing_account='000000-111111-222222';p=async_plan('gcp',auth='jwt');"
         "print(json.dumps([dataclasses.asdict(r) for r in record(lambda: b.program(p))],"
         "sort_keys=True));"
-        "print(sorted(m for m in ('pulumi_aws','pulumi_azure_native') if m in sys.modules))"
+        "print(sorted(m for m in ('pulumi_aws','pulumi_azure_native','pulumi_gcp') if m in sys.modules))"
     )
     seed = "2" if os.environ.get("PYTHONHASHSEED") == "1" else "1"
     out = subprocess.run(

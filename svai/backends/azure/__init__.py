@@ -5,8 +5,8 @@ without Pulumi), with ``services`` (Container Apps, Functions Flex, Azure ML), `
 (Service Bus, Cosmos DB), ``network`` (VNet, private endpoints), ``alerts``, ``roles`` and
 ``naming``; ``components`` builds the blueprint as one ``pulumi.ComponentResource`` per deployment
 shape; ``rules`` checks what was recorded (``SVAI_AZ_###``). ``AzureBackend`` ties them together
-for ``svai.backends.registry``. Nothing here imports ``pulumi`` or ``pulumi_azure_native`` at
-import time: the provider modules a plan needs are imported when its program runs.
+for ``svai.backends.registry``. Nothing here imports ``pulumi`` at import time, and
+``pulumi_azure_native`` never: ``provider`` registers resources by type token.
 """
 
 from svai.backends.azure.backend import AzureBackend

@@ -2,9 +2,9 @@
 
 ``lowering`` (with ``context``, ``compute``, ``messaging``, ``gateway``, ``monitoring``,
 ``openapi`` and ``naming``) turns a :class:`svai.ir.DeploymentPlan` into resource specs without
-Pulumi; ``component`` creates them as one Pulumi component per deployment shape; ``rules``
-checks the recorded resources. ``pulumi_gcp`` is imported only when a program runs, and then
-only the subpackages the deployment uses.
+Pulumi; ``component`` creates them as one Pulumi component per deployment shape, registering each
+resource by type token through ``provider`` (``pulumi_gcp`` itself is never imported, only its
+version is read); ``rules`` checks the recorded resources.
 """
 
 from svai.backends.gcp.backend import GcpBackend

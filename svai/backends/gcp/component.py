@@ -1,34 +1,30 @@
-"""Pulumi components that create a lowered GCP deployment (the only module importing pulumi_gcp).
+"""Pulumi components that create a lowered GCP deployment, registering resources by type token.
 
 One :class:`pulumi.ComponentResource` per deployment shape: ``svai:gcp:RealtimeDeployment``
 (pattern A) and ``svai:gcp:AsyncDeployment`` (pattern B). Each creates the children lowering
 listed, with ``parent=self`` and explicit ``depends_on``, resolves late-bound references into
 outputs, and records the steps Pulumi cannot perform (``pendingActions``) as a component input,
 so the offline preview shows them next to the resources.
+
+Resources are registered by type token (:mod:`svai.backends.tokens`): a plan never imports
+``pulumi_gcp``, whose generated classes cost more than a second of imports per process.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
 
+from svai.backends.gcp.provider import GCP
 from svai.backends.gcp.resources import GcpDeployment, Ref, Rendered, StorageAgent
+from svai.backends.tokens import Creator
 
 __all__ = ["AsyncDeployment", "RealtimeDeployment", "build"]
 
-
-def _constructor(token: str) -> Callable[..., pulumi.CustomResource]:
-    """Return the pulumi-gcp class of ``token``, importing only its subpackage.
-
-    Importing a pulumi-gcp subpackage loads every resource in it (about 0.1-0.3 s each), so a
-    deployment pays only for the services it uses: no Vertex or API Gateway code for a plain
-    Cloud Run service.
-    """
-    module = token.split(":")[1].split("/")[0]
-    return getattr(importlib.import_module(f"pulumi_gcp.{module}"), token.rsplit(":", 1)[1])  # type: ignore[no-any-return]
+create: Creator = GCP.create
+"""How a resource is created; tests swap in :func:`svai.backends.tokens.create_with_sdk`."""
 
 
 class _Deployment(pulumi.ComponentResource):
@@ -52,12 +48,11 @@ class _Deployment(pulumi.ComponentResource):
         )
         self.children: dict[str, pulumi.CustomResource] = {}
         for spec in deployment.resources:
-            ctor = _constructor(spec.type)
             options = pulumi.ResourceOptions(
                 parent=self, depends_on=[self.children[key] for key in spec.depends_on]
             )
             args = {k: self._resolve(v) for k, v in spec.args.items()}
-            self.children[spec.key] = ctor(spec.key, opts=options, **args)
+            self.children[spec.key] = create(spec.type, spec.key, args, opts=options)
         self.register_outputs({key: child.urn for key, child in sorted(self.children.items())})
 
     def _resolve(self, value: Any) -> Any:

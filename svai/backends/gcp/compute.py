@@ -207,6 +207,22 @@ class ComputeLowering(LoweringContext):
             for part in split
         ]
 
+    def vertex_traffic(self) -> dict[str, int]:
+        """Return deployModel's ``trafficSplit``: ``"0"`` is the model being deployed.
+
+        The other versions of the rollout split are already deployed on the endpoint; their
+        deployed-model ids are known only to Vertex, so they appear as placeholders
+        ``{deployed_model_id:<version>}`` that the request fills in from the endpoint.
+        """
+        split = self.plan.rollout.split
+        if len(split) <= 1:
+            return {"0": 100}
+        own = self.plan.model_version
+        return {
+            ("0" if part.version == own else f"{{deployed_model_id:{part.version}}}"): part.percent
+            for part in split
+        }
+
     def function(self, svc: Service) -> None:
         """Create a Cloud Run function (gen2) whose source is the artifact in the bucket."""
         c = svc.compute
@@ -351,7 +367,7 @@ class ComputeLowering(LoweringContext):
                             "maxReplicaCount": max(1, c.max_instances),
                         },
                     },
-                    "trafficSplit": {"0": 100},
+                    "trafficSplit": self.vertex_traffic(),
                 },
             )
         )
