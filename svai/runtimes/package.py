@@ -533,6 +533,9 @@ def runtime_config(
         "cache": {
             "ttl_s": spec.cache.ttl_s if spec.cache.enabled else 0.0,
             "max_entries": spec.cache.max_entries,
+            # On AWS the deployment's DynamoDB cache table is shared by every instance; its
+            # name reaches the runtime as SVAI_CACHE_TABLE, set by the AWS backend.
+            "store": "dynamodb://" if spec.cache.enabled and rec and rec.cloud == "aws" else None,
         },
         "idempotency": {
             "header": rel.idempotency_header.lower(),

@@ -13,13 +13,24 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import threading
 import time
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Protocol
 
-__all__ = ["Cache", "CacheStore", "LruCache", "SqliteStore", "cache_key", "open_store"]
+from svai.runtimes.core.errors import ConfigError
+
+__all__ = [
+    "Cache",
+    "CacheStore",
+    "DynamoDbStore",
+    "LruCache",
+    "SqliteStore",
+    "cache_key",
+    "open_store",
+]
 
 
 def cache_key(tenant: str, model_version: str, canonical_payload: bytes) -> str:
@@ -129,14 +140,64 @@ class SqliteStore:
             self._conn.close()
 
 
-def open_store(url: str | None, base_dir: str | Path = ".") -> CacheStore | None:
-    """Open the store named by ``cache.store`` (``None`` or ``sqlite:///path``).
+class DynamoDbStore:
+    """A ``CacheStore`` in a DynamoDB table: the shared cache of a deployment on AWS.
 
-    A relative SQLite path is resolved against ``base_dir``.
+    Item layout (the table svai's AWS backend creates): ``key`` (S, partition key), ``value``
+    (B), ``expires_at`` (N, epoch seconds; the table's TTL attribute). DynamoDB deletes expired
+    items lazily, so reads check ``expires_at`` themselves. boto3 is imported only here, when a
+    deployment uses this store (the Lambda runtime provides it).
+    """
+
+    def __init__(self, table: str, client: Any = None) -> None:
+        if client is None:
+            import boto3
+
+            client = boto3.client("dynamodb")
+        self._client = client
+        self._table = table
+
+    def get(self, key: str) -> bytes | None:
+        """Return the live value or ``None``; errors propagate (the cache treats them as outage)."""
+        item = self._client.get_item(TableName=self._table, Key={"key": {"S": key}}).get("Item")
+        if not item or float(item["expires_at"]["N"]) <= time.time():
+            return None
+        return bytes(item["value"]["B"])
+
+    def put(self, key: str, value: bytes, ttl_s: float) -> None:
+        """Write ``key`` with its expiry."""
+        self._client.put_item(
+            TableName=self._table,
+            Item={
+                "key": {"S": key},
+                "value": {"B": value},
+                "expires_at": {"N": str(int(time.time() + ttl_s) + 1)},
+            },
+        )
+
+    def close(self) -> None:
+        """Nothing to release: boto3 clients pool their own connections."""
+
+
+def open_store(url: str | None, base_dir: str | Path = ".") -> CacheStore | None:
+    """Open the store named by ``cache.store``.
+
+    ``sqlite:///path`` (relative to ``base_dir``) is the local store; ``dynamodb://TABLE`` a
+    DynamoDB table, and ``dynamodb://`` the table named by ``SVAI_CACHE_TABLE``, which svai's AWS
+    backend sets on every service allowed to use the cache. Without that variable (an AWS build
+    run locally by ``svai serve``) there is no shared store: the in-process LRU serves alone.
+
+    Raises:
+        ConfigError: an unknown scheme.
     """
     if url is None:
         return None
-    return SqliteStore(Path(base_dir, url.removeprefix("sqlite:///")))
+    if url.startswith("sqlite:///"):
+        return SqliteStore(Path(base_dir, url.removeprefix("sqlite:///")))
+    if url.startswith("dynamodb://"):
+        table = url.removeprefix("dynamodb://") or os.environ.get("SVAI_CACHE_TABLE", "")
+        return DynamoDbStore(table) if table else None
+    raise ConfigError(f"cache.store {url!r}: use sqlite:///path or dynamodb://TABLE")
 
 
 class Cache:

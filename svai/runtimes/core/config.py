@@ -26,7 +26,7 @@ the file (the artifact directory). The full shape, with defaults::
       },
       "concurrency": {"max_concurrency": 0, "queue_size": -1, "retry_after_s": 1},
       "batching": {"enabled": false, "max_batch": 8, "max_wait_ms": 2.0},
-      "cache": {"ttl_s": 0, "max_entries": 1024, "store": null},       # store: "sqlite:///path"
+      "cache": {"ttl_s": 0, "max_entries": 1024, "store": null},  # "sqlite:///path", "dynamodb://T"
       "idempotency": {"enabled": true, "header": "idempotency-key", "ttl_s": 86400, "max_entries": 10000},
       "fallback": {"rules": null, "model": null},          # "module:function" / "small.onnx"
       "hooks": {"preprocess": null, "postprocess": null},  # "module:function" or "file.py:function"
@@ -374,8 +374,8 @@ def _check_values(cfg: RuntimeConfig) -> None:
         if not ok:
             raise ConfigError(message)
     store = cfg.cache.store
-    if store is not None and not store.startswith("sqlite:///"):
-        raise ConfigError("cache.store: expected null or 'sqlite:///path'")
+    if store is not None and not store.startswith(("sqlite:///", "dynamodb://")):
+        raise ConfigError("cache.store: expected null, 'sqlite:///path' or 'dynamodb://TABLE'")
     for key, spec in (
         ("hooks.preprocess", cfg.hooks.preprocess),
         ("hooks.postprocess", cfg.hooks.postprocess),

@@ -1,0 +1,77 @@
+"""The DynamoDB cache store against a real moto server on 127.0.0.1, through the core's Cache."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from svai.runtimes.core.cache import Cache, DynamoDbStore, open_store
+from svai.runtimes.core.errors import ConfigError
+
+boto3 = pytest.importorskip("boto3")
+moto_server = pytest.importorskip("moto.server")
+
+
+@pytest.fixture(scope="module")
+def dynamodb() -> Iterator[Any]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    client = boto3.client(
+        "dynamodb",
+        region_name="us-east-1",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    client.create_table(
+        TableName="cache",
+        KeySchema=[{"AttributeName": "key", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "key", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    yield client
+    server.stop()
+
+
+def test_values_round_trip_and_expire(dynamodb: Any) -> None:
+    store = DynamoDbStore("cache", client=dynamodb)
+    store.put("k1", b'{"outputs": [1]}', ttl_s=60)
+    assert store.get("k1") == b'{"outputs": [1]}'
+    assert store.get("absent") is None
+    store.put("k2", b"x", ttl_s=-5)  # already expired: DynamoDB's TTL sweep is lazy
+    assert store.get("k2") is None
+
+
+def test_two_instances_share_entries_through_the_table(dynamodb: Any) -> None:
+    first = Cache(ttl_s=60, max_entries=10, store=DynamoDbStore("cache", client=dynamodb))
+    second = Cache(ttl_s=60, max_entries=10, store=DynamoDbStore("cache", client=dynamodb))
+    first.put("shared", b"answer")
+    assert second.get("shared") == b"answer"
+
+
+def test_an_outage_degrades_to_no_shared_cache(dynamodb: Any) -> None:
+    cache = Cache(ttl_s=60, max_entries=10, store=DynamoDbStore("no-such-table", client=dynamodb))
+    cache.put("k", b"v")  # the store refuses; the in-process LRU still has it
+    assert cache.get("k") == b"v"
+    assert cache.store_errors >= 1
+    started = time.monotonic()
+    assert cache.get("other") is None  # the store is skipped for a while, no error
+    assert time.monotonic() - started < 5
+
+
+def test_open_store_reads_the_table_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("SVAI_CACHE_TABLE", "cache-table")
+    store = open_store("dynamodb://")
+    assert isinstance(store, DynamoDbStore) and store._table == "cache-table"
+    monkeypatch.delenv("SVAI_CACHE_TABLE")
+    assert open_store("dynamodb://") is None  # run locally: the in-process LRU serves alone
+    with pytest.raises(ConfigError, match="use sqlite"):
+        open_store("redis://localhost")
