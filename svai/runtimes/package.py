@@ -541,7 +541,12 @@ def runtime_config(
             "header": rel.idempotency_header.lower(),
             "ttl_s": rel.idempotency_ttl_s,
         },
-        "fallback": {"rules": model.fallback_rules, "model": fallback_model},
+        "fallback": {
+            "rules": model.fallback_rules,
+            "model": fallback_model,
+            # Only a fallback that ships in the artifact can answer early.
+            "after_s": model.fallback_after_s if model.fallback_rules or fallback_model else None,
+        },
         "hooks": {"preprocess": model.preprocess, "postprocess": model.postprocess},
         "observability": {"namespace": "svai", "service": spec.name},
         "server": {"host": "0.0.0.0", "port": SERVER_PORT},

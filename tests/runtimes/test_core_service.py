@@ -438,3 +438,34 @@ def test_predict_raises_typed_errors_and_logs(make_artifact: Any, loaded: Any, l
     logged = {r["request_id"]: r for r in lines.requests()}
     assert logged["job-7"]["status"] == 422 and logged["job-7"]["error"] == "invalid_input"
     assert logged["job-8"]["status"] == 200 and logged["job-8"]["input_hash"] == pred.input_hash
+
+
+def test_fallback_after_answers_before_the_request_timeout(
+    make_artifact: Any, digits: Any, loaded: Any
+) -> None:
+    # The spec's `fallback.after`: the rules answer once the model has had its budget, long
+    # before the 30 s request timeout; a model within its budget answers itself.
+    path = make_artifact(
+        {
+            "hooks": {"preprocess": "pre:prepare"},
+            "fallback": {"rules": "rules:answer", "after_s": 0.3},
+            "api": {"timeout_s": 30.0},
+        },
+        {"pre.py": COUNTING_PRE, "rules.py": RULES},
+    )
+    svc = loaded(path)
+    status, headers, out = post(svc, {"inputs": rows(digits.x_test[:2]), "sleep": 3.0})
+    assert status == 200 and out["fallback"] is True and headers["x-svai-fallback"] == "true"
+    assert out["outputs"] == {"label": [0, 0], "source": "rules"}
+    status, _, out = post(svc, {"inputs": rows(digits.x_test[:2])})
+    assert status == 200 and out["fallback"] is False
+    assert out["outputs"]["label"] == digits.labels[:2].tolist()
+
+
+def test_fallback_after_without_a_fallback_is_refused(make_artifact: Any) -> None:
+    from svai.runtimes.core import load_config
+    from svai.runtimes.core.errors import ConfigError
+
+    path = make_artifact({"fallback": {"after_s": 0.3}})
+    with pytest.raises(ConfigError, match=r"fallback\.after_s: needs fallback\.rules"):
+        load_config(path)

@@ -28,7 +28,7 @@ the file (the artifact directory). The full shape, with defaults::
       "batching": {"enabled": false, "max_batch": 8, "max_wait_ms": 2.0},
       "cache": {"ttl_s": 0, "max_entries": 1024, "store": null},  # "sqlite:///path", "dynamodb://T"
       "idempotency": {"enabled": true, "header": "idempotency-key", "ttl_s": 86400, "max_entries": 10000},
-      "fallback": {"rules": null, "model": null},          # "module:function" / "small.onnx"
+      "fallback": {"rules": null, "model": null, "after_s": null},  # hook / small.onnx / s
       "hooks": {"preprocess": null, "postprocess": null},  # "module:function" or "file.py:function"
       "observability": {"namespace": "svai", "service": "svai", "log_requests": true},
       "server": {"host": "0.0.0.0", "port": 0, "drain_timeout_s": 10.0}
@@ -145,6 +145,9 @@ class FallbackConfig:
 
     rules: str | None = None
     model: str | None = None
+    after_s: float | None = None
+    """Answer from the fallback when the model has not answered by then (default: only at
+    ``api.timeout_s`` or on an error); it must be shorter than ``api.timeout_s`` to matter."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,6 +371,14 @@ def _check_values(cfg: RuntimeConfig) -> None:
         (cfg.idempotency.ttl_s > 0, "idempotency.ttl_s: must be > 0"),
         (cfg.idempotency.max_entries >= 1, "idempotency.max_entries: must be >= 1"),
         (cfg.server.drain_timeout_s >= 0, "server.drain_timeout_s: must be >= 0"),
+        (
+            cfg.fallback.after_s is None or cfg.fallback.after_s > 0,
+            "fallback.after_s: must be > 0",
+        ),
+        (
+            cfg.fallback.after_s is None or bool(cfg.fallback.rules or cfg.fallback.model),
+            "fallback.after_s: needs fallback.rules or fallback.model to answer",
+        ),
         (0 <= cfg.server.port < 65536, "server.port: must be in 0..65535"),
     ]
     for ok, message in checks:

@@ -141,6 +141,10 @@ class Service:
         self._pre: Callable[[Any], Any] | None = None
         self._post: Callable[[Any], Any] | None = None
         self._rules: Callable[[Any], Any] | None = None
+        # The deadline watcher answers at the request timeout, or earlier with the fallback
+        # when the spec gives the model a shorter budget (``fallback.after``).
+        after = cfg.fallback.after_s
+        self._budget_s = min(cfg.api.timeout_s, after) if after else cfg.api.timeout_s
         self._ready = False
         self._draining = False
         self._closed = False
@@ -337,7 +341,7 @@ class Service:
             fut = Future()
             fut.set_result(self.error_response(OverloadedError("server is at capacity"), rid))
             return fut
-        job = _Job(request, rid, received, received + self.cfg.api.timeout_s)
+        job = _Job(request, rid, received, received + self._budget_s)
         with self._watch:
             self._deadlines.append(job)
             if len(self._deadlines) == 1:
