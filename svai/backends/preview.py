@@ -13,6 +13,7 @@ known after deployment as ``"<computed>"``.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import hashlib
 import logging
@@ -153,8 +154,29 @@ def _loop() -> asyncio.AbstractEventLoop:
     loop: asyncio.AbstractEventLoop | None = getattr(_LOOPS, "loop", None)
     if loop is None or loop.is_closed():
         loop = asyncio.new_event_loop()
+        loop.set_default_executor(_InlineExecutor())
         _LOOPS.loop = loop
     return loop
+
+
+class _InlineExecutor(concurrent.futures.ThreadPoolExecutor):
+    """Runs each submitted call at once, on the loop's own thread.
+
+    The SDK sends every RPC through ``run_in_executor`` because a real engine answers over
+    gRPC; the mock monitor answers synchronously in microseconds, so a thread hand-off per
+    resource (and the event-loop wake-ups it costs) is pure overhead. (asyncio only accepts a
+    ``ThreadPoolExecutor`` as the default executor; this one never starts a thread.)
+    """
+
+    def submit(
+        self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # delivered to the awaiting coroutine, as a thread would
+            future.set_exception(exc)
+        return future
 
 
 def _cancel_pending(loop: asyncio.AbstractEventLoop) -> None:
