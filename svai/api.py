@@ -139,7 +139,7 @@ def plan(path: str | Path) -> tuple[LoadedSpec, PlanResult]:
     targets = []
     for target, target_rec in zip(spec.targets, recommendation.targets, strict=True):
         deployment = lower(spec, target, target_rec, version)
-        backend = get_backend(target.cloud)
+        backend = _plan_backend(target.cloud, spec.name, version, target.region)
         resources = _record(
             functools.partial(backend.program, deployment),
             project=spec.name,
@@ -148,6 +148,16 @@ def plan(path: str | Path) -> tuple[LoadedSpec, PlanResult]:
         findings = evaluate(backend.rules(), resources, deployment)
         targets.append(PlannedTarget(target_rec, deployment, resources, tuple(findings)))
     return loaded, PlanResult(spec.name, version, recommendation, tuple(targets))
+
+
+def _plan_backend(cloud: str, name: str, version: str, region: str) -> Backend:
+    """The backend that plans ``cloud``; AWS names the files ``svai build`` writes for it."""
+    if cloud != "aws":
+        return get_backend(cloud)
+    from svai.backends.aws import AwsBackend
+
+    folder = _package.target_dir(Path(".svai/build"), name, version, f"{cloud}-{region}")
+    return AwsBackend(build_dir=folder.as_posix())
 
 
 def deploy(
@@ -567,10 +577,18 @@ def _release(
                 "see `svai plan` and fix them"
             )
         loaded = validate(path)
+        # What this step uploads: the reproducible build of every target (same inputs, same
+        # bytes, so rebuilding here is safe and keeps the upload in step with the plan).
+        folders = {t.target: str(t.directory) for t in build(path).targets}
         # The AWS backend must know the Lambda version number of the other live version, or
         # the alias would send everything to the new one; unknown numbers stop here.
         backends: dict[str, Backend] = {
-            t.plan.cloud: _release_backend(t.plan, after, placeholders=False)
+            t.plan.cloud: _release_backend(
+                t.plan,
+                after,
+                placeholders=False,
+                build_dir=folders.get(f"{t.plan.cloud}-{t.plan.region}"),
+            )
             for t in planned.result.targets
         }
         deployed = _automation().up(
@@ -648,13 +666,20 @@ def _release_targets(
 
 
 def _release_backend(
-    deployment: DeploymentPlan, state: _release_state.ReleaseState, *, placeholders: bool
+    deployment: DeploymentPlan,
+    state: _release_state.ReleaseState,
+    *,
+    placeholders: bool,
+    build_dir: str | None = None,
 ) -> Backend:
-    """The cloud's backend; AWS learns the Lambda version number of the other version."""
+    """The cloud's backend; AWS learns its build folder and the other version's Lambda number."""
     others = [s.version for s in deployment.rollout.split if s.version != deployment.model_version]
-    if deployment.cloud != "aws" or not others:
+    if deployment.cloud != "aws" or (not others and build_dir is None):
         return get_backend(deployment.cloud)
     from svai.backends.aws import AwsBackend
+
+    if not others:
+        return AwsBackend(build_dir=build_dir) if build_dir else AwsBackend()
 
     other = others[0]
     numbers: dict[str, str] = {}
@@ -671,4 +696,6 @@ def _release_backend(
                 )
             number = f"<{other}>"
         numbers[service.name] = number
-    return AwsBackend(previous_lambda_versions=numbers)
+    if build_dir is None:
+        return AwsBackend(previous_lambda_versions=numbers)
+    return AwsBackend(build_dir=build_dir, previous_lambda_versions=numbers)

@@ -71,6 +71,7 @@ CONFIG_NAME = "svai_runtime.json"
 MANIFEST_NAME = "manifest.json"
 MODEL_NAME = "model.onnx"
 ZIP_NAME = "function.zip"
+MODEL_TARBALL = "model.tar.gz"
 REQUIREMENTS_NAME = "requirements.txt"
 # AWS Lambda quotas: 50 MB for a zip uploaded directly, 250 MB unzipped (code and layers).
 MIB = 1024 * 1024
@@ -178,12 +179,13 @@ def target_dir(out_dir: Path, name: str, version: str, key: str) -> Path:
     return out_dir / name / version / key
 
 
-def safe_source(base_dir: Path, relative: str, what: str) -> Path:
+def safe_source(base_dir: Path, relative: str, what: str, *, copied: bool = True) -> Path:
     """Return the project file ``relative`` resolved inside ``base_dir``, or refuse it.
 
     Refused: absolute paths, ``..`` components, a symlink (or a link in a parent) that lands
-    outside ``base_dir``, anything that is not a regular file, and paths that would replace the
-    runtime code or a generated file.
+    outside ``base_dir``, anything that is not a regular file, and — for files ``copied`` into
+    the package at their own path — paths that would replace the runtime code or a generated
+    file. (The model, the input schema and the eval set are read, not copied as they are.)
 
     Raises:
         UsageError: naming the field and the reason.
@@ -194,7 +196,7 @@ def safe_source(base_dir: Path, relative: str, what: str) -> Path:
     parts = [p for p in pure.parts if p != "."]
     if not parts:
         raise UsageError(f"{what}: {relative!r} does not name a file")
-    if parts[0] == "svai" or (len(parts) == 1 and parts[0] in _RESERVED):
+    if copied and (parts[0] == "svai" or (len(parts) == 1 and parts[0] in _RESERVED)):
         raise UsageError(
             f"{what}: {relative!r} would replace a file svai generates; move it elsewhere "
             "(not under svai/, nor one of " + ", ".join(sorted(_RESERVED)) + ")"
@@ -224,7 +226,7 @@ def read_eval_set(spec: ResolvedSpec, base_dir: Path) -> list[EvalCase]:
     gates = spec.rollout.gates
     if gates is None:
         return []
-    path = safe_source(base_dir, gates.eval_set, "rollout.gates.eval_set")
+    path = safe_source(base_dir, gates.eval_set, "rollout.gates.eval_set", copied=False)
     cases = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -329,7 +331,7 @@ def _prepare_model(spec: ResolvedSpec, base_dir: Path, scratch: Path) -> _Model:
         )
         remote = {"source": model.artifact, "framework": model.framework, "packaged": False}
         return _Model(None, remote, (reference,), (note,))
-    source = safe_source(base_dir, model.artifact, "model.artifact")
+    source = safe_source(base_dir, model.artifact, "model.artifact", copied=False)
     cases = read_eval_set(spec, base_dir)
     rows, labels = _eval_rows(cases)
     notes: list[str] = []
@@ -502,7 +504,7 @@ def runtime_config(
     model, api, rel = spec.model, spec.api, spec.reliability
     schema = None
     if api.input_schema is not None:
-        path = safe_source(base_dir, api.input_schema, "api.input_schema")
+        path = safe_source(base_dir, api.input_schema, "api.input_schema", copied=False)
         try:
             schema = json.loads(path.read_text(encoding="utf-8"))
         except ValueError as exc:
@@ -649,7 +651,12 @@ def _build_target(
                 _check_lambda_size(len(zipped), sum(len(v) for v in members.values()))
             extra[ZIP_NAME] = zipped
             zip_bytes = len(zipped)
-        else:
+        elif cloud == "aws":
+            # The async front door and the endpoint proxy are small zip functions beside the
+            # image/endpoint: their zip carries the code and config, not the model.
+            extra[ZIP_NAME] = _zip({k: v for k, v in runtime.items() if k != MODEL_NAME})
+            zip_bytes = len(extra[ZIP_NAME])
+        if package != "zip":
             extra["Dockerfile"] = _render(
                 "Dockerfile.j2",
                 base_image=BASE_IMAGE,
@@ -666,6 +673,10 @@ def _build_target(
                     "managed endpoint: this is its serving container (SageMaker /invocations "
                     "and /ping, Vertex AI AIP_* routes, Azure ML /score)"
                 )
+        if cloud == "aws":
+            # The versioned artifact in S3 (and a SageMaker model's ModelDataUrl): model, config,
+            # hooks and runtime code, as a reproducible tar.gz.
+            extra[MODEL_TARBALL] = _tarball(runtime)
         for relative, data in sorted({**runtime, **extra}.items()):
             if relative == ZIP_NAME:
                 continue
@@ -699,7 +710,9 @@ def _build_target(
 def _runtime_code(package: str, cloud: str) -> dict[str, bytes]:
     here = Path(__file__).resolve().parent
     # The server lets `svai serve` run any build, zips included; Lambda zips add the handler.
-    packages = ["core", "server"] + (["entry"] if package == "zip" and cloud == "aws" else [])
+    # AWS builds of every package carry the Lambda entry points: the zip functions of an image
+    # or endpoint deployment (async front door, endpoint proxy) run from the same code.
+    packages = ["core", "server"] + (["entry"] if cloud == "aws" else [])
     files = {
         "svai/__init__.py": _PACKAGE_INIT.encode(),
         "svai/runtimes/__init__.py": _PACKAGE_INIT.encode(),
@@ -778,6 +791,23 @@ def _zip(members: dict[str, bytes]) -> bytes:
             info.external_attr = (0o100000 | _FILE_MODE) << 16
             archive.writestr(info, members[name], compresslevel=6)
     return buffer.getvalue()
+
+
+def _tarball(members: dict[str, bytes]) -> bytes:
+    """A reproducible tar.gz: sorted entries, zero times and owners, fixed permissions."""
+    import gzip
+    import io
+    import tarfile
+
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for name in sorted(members):
+            info = tarfile.TarInfo(name)
+            info.size = len(members[name])
+            info.mode = _FILE_MODE
+            info.mtime = 0
+            archive.addfile(info, io.BytesIO(members[name]))
+    return gzip.compress(raw.getvalue(), compresslevel=6, mtime=0)
 
 
 def _check_lambda_size(zipped: int, unzipped: int) -> None:

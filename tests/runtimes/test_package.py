@@ -565,3 +565,26 @@ def test_gcp_and_azure_function_zips_run_on_their_frameworks(
         assert body["outputs"] == {"species": expected[[3, 70, 140]].tolist()}
         assert body["model_version"] == result.model_version
         assert Path(svai_file).resolve().is_relative_to(extracted.resolve())
+
+
+def test_aws_endpoint_target_ships_a_code_zip_and_a_model_tarball(tmp_path: Path) -> None:
+    # A SageMaker target: the container context, plus the zip its proxy Lambda runs from (code
+    # and config, no model) and model.tar.gz (the versioned artifact / SageMaker model data).
+    import io
+    import tarfile
+
+    targets = "  - {cloud: aws, region: us-east-1, overrides: {offering: aws.sagemaker.realtime}}\n"
+    project = write_project(tmp_path / "p", targets=targets)
+    first = api.build(project, out_dir=tmp_path / "one").targets[0]
+    again = api.build(project, out_dir=tmp_path / "two").targets[0]
+    assert first.package == "model"
+    names = set(zipfile.ZipFile(first.directory / "function.zip").namelist())
+    assert "svai/runtimes/entry/sagemaker_proxy.py" in names
+    assert "svai/runtimes/entry/jobs.py" in names
+    assert "model.onnx" not in names
+    with tarfile.open(fileobj=io.BytesIO((first.directory / "model.tar.gz").read_bytes())) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+    assert {"model.onnx", "svai_runtime.json", "src/pre.py"} <= set(members)
+    assert all(m.mtime == 0 and m.uid == 0 for m in members.values())
+    for name in ("function.zip", "model.tar.gz", "Dockerfile"):
+        assert (first.directory / name).read_bytes() == (again.directory / name).read_bytes()

@@ -53,8 +53,8 @@ class AwsBackend:
         """Configure the backend.
 
         Args:
-            build_dir: Where the packaged model (``model.tar.gz``) and one folder per zip
-                function are; uploaded on ``apply``, only named in a preview.
+            build_dir: The target's ``svai build`` folder, holding ``model.tar.gz`` and
+                ``function.zip``; uploaded on ``apply``, only named in a preview.
             previous_lambda_versions: Service name -> Lambda version number serving the
                 previous model version (from the last apply's outputs), for weighted routing
                 during a rollout.
@@ -190,6 +190,6 @@ def _proxy_service(plan: DeploymentPlan, service: Service) -> Service:
         max_instances=guard,
         timeout_s=compute.timeout_s,
         architecture="x86_64",
-        handler="svai_handler.proxy",
+        handler="svai.runtimes.entry.sagemaker_proxy.handler",
     )
     return dataclasses.replace(service, name=f"{service.name}-proxy", compute=proxy)

@@ -178,7 +178,8 @@ class Foundation(pulumi.ComponentResource):
                 f"{plan.name}-{service}-code",
                 bucket=bucket.id,
                 key=key_name,
-                source=pulumi.FileArchive(f"{build_dir}/{service}"),
+                # Every zip function of a target runs from its one reproducible code zip.
+                source=pulumi.FileAsset(f"{build_dir}/function.zip"),
                 server_side_encryption="aws:kms",
                 kms_key_id=self.key_arn,
                 tags=tags,
