@@ -279,6 +279,14 @@ def _run(
             result = pulumi_stack.up()
             outputs = {k: "[secret]" if v.secret else v.value for k, v in result.outputs.items()}
             summary = result.summary.resource_changes or {}
+            # Steps Pulumi cannot express (e.g. deploying a model on a Vertex endpoint) run
+            # once the resources they need exist; what they produce joins the outputs.
+            for plan in items:
+                after_up = getattr(chosen[plan.cloud], "after_up", None)
+                if after_up is not None:
+                    done = after_up(plan)
+                    if done:
+                        outputs[f"{plan.cloud}_{plan.region}_after_up"] = done
         else:
             destroyed = pulumi_stack.destroy()
             outputs = {}

@@ -48,3 +48,7 @@ class Backend(Protocol):
     def rules(self) -> Sequence[Rule]:
         """Return this cloud's infrastructure rules."""
         ...
+
+    # A backend may also define ``after_up(plan) -> dict``: steps Pulumi cannot express, run by
+    # the Automation API driver once ``pulumi up`` succeeded (the GCP backend deploys Vertex
+    # models this way); what it returns is saved with the stack outputs.

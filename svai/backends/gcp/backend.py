@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import Any
 
 from svai.backends.base import Rule
 from svai.backends.gcp.lowering import lower
@@ -37,6 +38,22 @@ class GcpBackend:
     def pending_actions(self, plan: DeploymentPlan) -> tuple[PendingAction, ...]:
         """Return the steps svai performs outside Pulumi after ``up`` (e.g. Vertex deployModel)."""
         return self.lower(plan).pending
+
+    def after_up(self, plan: DeploymentPlan) -> dict[str, Any]:
+        """Make the calls Pulumi cannot (Vertex model upload and deploy) once the stack is up.
+
+        Returns what they produced (model name, deployed model id) and the manual steps left.
+
+        Raises:
+            ToolMissingError: no Google access token can be had.
+            DeployError: a call failed.
+        """
+        actions = self.pending_actions(plan)
+        if not any(a.method != "manual" for a in actions):
+            return {"manual": [a.to_dict() for a in actions]} if actions else {}
+        from svai.backends.gcp.actions import access_token, run_pending
+
+        return run_pending(actions, token=access_token())
 
     def program(self, plan: DeploymentPlan) -> None:
         """Create the deployment's resources; runs inside a Pulumi program (real or mocked)."""
