@@ -588,3 +588,28 @@ def test_aws_endpoint_target_ships_a_code_zip_and_a_model_tarball(tmp_path: Path
     assert all(m.mtime == 0 and m.uid == 0 for m in members.values())
     for name in ("function.zip", "model.tar.gz", "Dockerfile"):
         assert (first.directory / name).read_bytes() == (again.directory / name).read_bytes()
+
+
+def test_int8_builds_of_a_matmul_model_are_byte_identical(tmp_path: Path) -> None:
+    # An MLP has MatMul weights worth quantising; the decision and the manifest must not depend
+    # on a timed speed ratio, or two builds of the same inputs would differ.
+    from sklearn.datasets import load_iris
+    from sklearn.neural_network import MLPClassifier
+
+    spec = write_project(
+        tmp_path / "mlp", optimize="optimize: {quantize: int8, max_accuracy_drop: 0.05}"
+    )
+    x, y = load_iris(return_X_y=True)
+    model = MLPClassifier(hidden_layer_sizes=(256, 256), max_iter=300, random_state=0).fit(x, y)
+    blob = pickle.dumps(model, protocol=4)
+    (spec.parent / "model/iris.pkl").write_bytes(blob)
+    text = re.sub(
+        r"sha256: [0-9a-f]{64}", f"sha256: {hashlib.sha256(blob).hexdigest()}", spec.read_text()
+    )
+    spec.write_text(text)
+    one = api.build(spec, out_dir=tmp_path / "one", target="gcp-europe-west1")
+    two = api.build(spec, out_dir=tmp_path / "two", target="gcp-europe-west1")
+    quant = one.optimisation["quantization"]
+    assert quant["requested"] == "int8" and quant["verdict"] in ("quantized", "accuracy_drop")
+    assert "x as fast" not in quant["message"]
+    assert tree(one.targets[0].directory) == tree(two.targets[0].directory)
