@@ -151,13 +151,22 @@ def plan(path: str | Path) -> tuple[LoadedSpec, PlanResult]:
 
 
 def _plan_backend(cloud: str, name: str, version: str, region: str) -> Backend:
-    """The backend that plans ``cloud``; AWS names the files ``svai build`` writes for it."""
-    if cloud != "aws":
-        return get_backend(cloud)
-    from svai.backends.aws import AwsBackend
-
+    """The backend that plans ``cloud``, naming the files ``svai build`` writes for it."""
     folder = _package.target_dir(Path(".svai/build"), name, version, f"{cloud}-{region}")
-    return AwsBackend(build_dir=folder.as_posix())
+    return _backend_with_build(cloud, folder.as_posix())
+
+
+def _backend_with_build(cloud: str, build_dir: str) -> Backend:
+    """The backend of ``cloud`` reading (and on apply uploading) a target's build folder."""
+    if cloud == "aws":
+        from svai.backends.aws import AwsBackend
+
+        return AwsBackend(build_dir=build_dir)
+    if cloud == "gcp":
+        from svai.backends.gcp import GcpBackend
+
+        return GcpBackend(build_dir=build_dir)
+    return get_backend(cloud)
 
 
 def deploy(
@@ -674,12 +683,11 @@ def _release_backend(
 ) -> Backend:
     """The cloud's backend; AWS learns its build folder and the other version's Lambda number."""
     others = [s.version for s in deployment.rollout.split if s.version != deployment.model_version]
-    if deployment.cloud != "aws" or (not others and build_dir is None):
-        return get_backend(deployment.cloud)
+    if deployment.cloud != "aws" or not others:
+        if build_dir is None:
+            return get_backend(deployment.cloud)
+        return _backend_with_build(deployment.cloud, build_dir)
     from svai.backends.aws import AwsBackend
-
-    if not others:
-        return AwsBackend(build_dir=build_dir) if build_dir else AwsBackend()
 
     other = others[0]
     numbers: dict[str, str] = {}

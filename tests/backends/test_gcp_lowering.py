@@ -17,7 +17,7 @@ from svai.backends.gcp import naming
 from svai.backends.gcp import tokens as T
 from svai.backends.gcp.lowering import PUSH_ACK_MAX_S, lower, parse_secret
 from svai.backends.gcp.openapi import render_openapi
-from svai.backends.gcp.resources import GcpDeployment, Ref, Rendered, ResourceSpec
+from svai.backends.gcp.resources import FileSource, GcpDeployment, Ref, Rendered, ResourceSpec
 from svai.errors import UsageError
 from svai.ir import DeploymentPlan
 
@@ -187,15 +187,22 @@ def test_vertex_endpoint_lists_what_pulumi_cannot_do_as_pending_actions() -> Non
     assert any("scale to zero is preview" in note for note in deployment.notes)
 
 
-def test_function_reads_source_from_the_artifact_bucket() -> None:
+def test_function_builds_from_the_uploaded_code_zip() -> None:
     plan = sync_plan("gcp", "gcp.cloudrun.functions")
-    deployment = lower(plan)
+    deployment = lower(plan, build_dir=".svai/build/sentiment/v-1/gcp-us-central1")
     fn = deployment.get("fn-api").args
+    code = deployment.get("function-code")
     assert fn["build_config"]["entry_point"] == "predict"
     assert fn["build_config"]["source"]["storage_source"] == {
         "bucket": deployment.get("artifacts").args["name"],
-        "object": plan.artifact.object_key,
+        "object": code.args["name"],
     }
+    # The object is what `svai build` wrote for this target, uploaded into the artifact bucket.
+    assert code.args["bucket"] == deployment.get("artifacts").args["name"]
+    assert code.args["source"] == FileSource(
+        ".svai/build/sentiment/v-1/gcp-us-central1/function.zip"
+    )
+    assert "function-code" in deployment.get("fn-api").depends_on
     config = fn["service_config"]
     assert config["max_instance_count"] == 20 and config["min_instance_count"] == 1
     assert config["secret_environment_variables"] == [

@@ -24,16 +24,20 @@ class GcpBackend:
         billing_account: Billing account id for the budget. Defaults to the
             ``SVAI_GCP_BILLING_ACCOUNT`` environment variable; without one the budget becomes a
             pending action (a GCP budget belongs to a billing account, not to a project).
+        build_dir: The target's ``svai build`` folder (functions upload its ``function.zip``).
     """
 
     cloud = "gcp"
 
-    def __init__(self, billing_account: str | None = None) -> None:
+    def __init__(
+        self, billing_account: str | None = None, build_dir: str = ".svai/build/gcp"
+    ) -> None:
         self.billing_account = billing_account or os.environ.get(BILLING_ACCOUNT_ENV) or None
+        self.build_dir = build_dir
 
     def lower(self, plan: DeploymentPlan) -> GcpDeployment:
         """Return the pure lowering of ``plan`` (resource specs, pending actions, notes)."""
-        return lower(plan, billing_account=self.billing_account)
+        return lower(plan, billing_account=self.billing_account, build_dir=self.build_dir)
 
     def pending_actions(self, plan: DeploymentPlan) -> tuple[PendingAction, ...]:
         """Return the steps svai performs outside Pulumi after ``up`` (e.g. Vertex deployModel)."""

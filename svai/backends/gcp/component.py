@@ -18,7 +18,7 @@ from typing import Any
 import pulumi
 
 from svai.backends.gcp.provider import GCP
-from svai.backends.gcp.resources import GcpDeployment, Ref, Rendered, StorageAgent
+from svai.backends.gcp.resources import FileSource, GcpDeployment, Ref, Rendered, StorageAgent
 from svai.backends.tokens import Creator
 
 __all__ = ["AsyncDeployment", "RealtimeDeployment", "build"]
@@ -63,6 +63,8 @@ class _Deployment(pulumi.ComponentResource):
             return pulumi.Output.all(*(self._output(r) for r in value.refs)).apply(
                 lambda urls: render(tuple(str(u) for u in urls))
             )
+        if isinstance(value, FileSource):
+            return pulumi.FileAsset(value.path)
         if isinstance(value, StorageAgent):
             pubsub = self.children[value.pubsub_key]
             return pubsub.email.apply(value.member)  # type: ignore[attr-defined]

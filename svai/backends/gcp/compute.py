@@ -14,7 +14,7 @@ from svai.backends.gcp.context import (
     LoweringContext,
     duration,
 )
-from svai.backends.gcp.resources import PendingAction, Ref
+from svai.backends.gcp.resources import FileSource, PendingAction, Ref
 from svai.errors import UsageError
 from svai.ir import Service
 
@@ -263,6 +263,19 @@ class ComputeLowering(LoweringContext):
             ]
         # "main:predict" or "main.predict": the functions framework wants the function name.
         entry_point = c.handler.replace(":", ".").rpartition(".")[2] or "handler"
+        # Every function of the deployment builds from the one code zip `svai build` wrote.
+        code_key = f"{self.plan.name}/{self.plan.model_version}/functions/function.zip"
+        if not any(spec.key == "function-code" for spec in self.specs):
+            self.add(
+                "function-code",
+                T.BUCKET_OBJECT,
+                {
+                    "bucket": naming.bucket_name(self.project, self.app),
+                    "name": code_key,
+                    "source": FileSource(f"{self.build_dir}/function.zip"),
+                },
+                "artifacts",
+            )
         self.add(
             f"fn-{svc.name}",
             T.FUNCTION,
@@ -277,14 +290,14 @@ class ComputeLowering(LoweringContext):
                     "source": {
                         "storage_source": {
                             "bucket": naming.bucket_name(self.project, self.app),
-                            "object": self.plan.artifact.object_key,
+                            "object": code_key,
                         }
                     },
                 },
                 "service_config": service_config,
             },
             f"sa-{svc.name}",
-            "artifacts",
+            "function-code",
             *self.grants_of(svc.name),
         )
         # A gen2 function is served by a Cloud Run service of the same name.

@@ -36,7 +36,14 @@ SUPPORTED_OFFERINGS = RUN_OFFERINGS | FUNCTIONS_OFFERINGS | VERTEX_OFFERINGS
 VERTEX_INVOKER = "roles/aiplatform.user"
 
 _NO_PROJECT = frozenset(
-    {T.BUCKET_IAM, T.BUDGET, T.CRYPTO_KEY, T.CRYPTO_KEY_IAM, T.SERVICE_ACCOUNT_IAM}
+    {
+        T.BUCKET_IAM,
+        T.BUCKET_OBJECT,
+        T.BUDGET,
+        T.CRYPTO_KEY,
+        T.CRYPTO_KEY_IAM,
+        T.SERVICE_ACCOUNT_IAM,
+    }
 )
 """Resources that take no ``project`` argument (scoped by their parent instead)."""
 
@@ -63,9 +70,12 @@ def parse_secret(ref: str, project: str | None) -> tuple[str | None, str, str]:
 class LoweringContext:
     """The plan being lowered, the specs made so far, and the helpers every part shares."""
 
-    def __init__(self, plan: DeploymentPlan, billing_account: str | None) -> None:
+    def __init__(
+        self, plan: DeploymentPlan, billing_account: str | None, build_dir: str = ".svai/build/gcp"
+    ) -> None:
         self.plan = plan
         self.billing_account = billing_account
+        self.build_dir = build_dir
         self.project = plan.account
         self.region = plan.region
         self.app = naming.resource_id(plan.name, max_len=24)

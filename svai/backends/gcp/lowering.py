@@ -92,20 +92,26 @@ _EARLY_ACTIONS = frozenset(
 )
 
 
-def lower(plan: DeploymentPlan, *, billing_account: str | None = None) -> GcpDeployment:
+def lower(
+    plan: DeploymentPlan,
+    *,
+    billing_account: str | None = None,
+    build_dir: str = ".svai/build/gcp",
+) -> GcpDeployment:
     """Return the GCP resources, pending actions and notes for ``plan``.
 
     Args:
         plan: A plan whose ``cloud`` is ``gcp``.
         billing_account: Billing account id for the budget (``XXXXXX-XXXXXX-XXXXXX``); the
             budget is skipped, with a pending action, when it is ``None``.
+        build_dir: The target's ``svai build`` folder; functions upload its ``function.zip``.
 
     Raises:
         UsageError: The plan is not for GCP, or names an offering or GPU GCP cannot provide.
     """
     if plan.cloud != "gcp":
         raise UsageError(f"the GCP backend cannot compile a plan for {plan.cloud!r}")
-    return _Lowering(plan, billing_account).run()
+    return _Lowering(plan, billing_account, build_dir).run()
 
 
 class _Lowering(ComputeLowering, QueueLowering, EntryLowering):

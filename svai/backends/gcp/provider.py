@@ -37,9 +37,11 @@ _LABELLED = (
     T.VERTEX_ENDPOINT,
 )
 SECRET_OUTPUTS: dict[str, tuple[str, ...]] = {
-    token: ("effectiveLabels", "pulumiLabels") for token in _LABELLED
+    **{token: ("effectiveLabels", "pulumiLabels") for token in _LABELLED},
+    T.BUCKET_OBJECT: ("content", "customerEncryption"),
 }
-"""Outputs the SDK classes keep secret in the state (every resource with provider labels)."""
+"""Outputs the SDK classes keep secret in the state (every resource with provider labels, and
+an object's content and customer encryption key)."""
 
 DATA_KEYS = frozenset({"labels", "user_labels", "annotations", "environment_variables", "limits"})
 """Arguments whose dict value is a user map (labels, annotations, environment variables,

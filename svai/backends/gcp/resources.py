@@ -13,7 +13,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["GcpDeployment", "PendingAction", "Ref", "Rendered", "ResourceSpec", "StorageAgent"]
+__all__ = [
+    "FileSource",
+    "GcpDeployment",
+    "PendingAction",
+    "Ref",
+    "Rendered",
+    "ResourceSpec",
+    "StorageAgent",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +39,13 @@ class Ref:
     attr: str
     template: str = "{}"
     fallback: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FileSource:
+    """A local file uploaded on ``apply`` (a ``pulumi.FileAsset``); only named in a preview."""
+
+    path: str
 
 
 @dataclass(frozen=True, slots=True)

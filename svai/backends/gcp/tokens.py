@@ -12,6 +12,7 @@ __all__ = [
     "API_CONFIG",
     "BUCKET",
     "BUCKET_IAM",
+    "BUCKET_OBJECT",
     "BUDGET",
     "CRYPTO_KEY",
     "CRYPTO_KEY_IAM",
@@ -46,6 +47,7 @@ VERTEX_ENDPOINT = "gcp:vertex/aiEndpoint:AiEndpoint"
 VERTEX_ENDPOINT_IAM = "gcp:vertex/aiEndpointIamMember:AiEndpointIamMember"
 REGISTRY = "gcp:artifactregistry/repository:Repository"
 BUCKET = "gcp:storage/bucket:Bucket"
+BUCKET_OBJECT = "gcp:storage/bucketObject:BucketObject"
 BUCKET_IAM = "gcp:storage/bucketIAMMember:BucketIAMMember"
 SERVICE_ACCOUNT = "gcp:serviceaccount/account:Account"
 SERVICE_ACCOUNT_IAM = "gcp:serviceaccount/iAMMember:IAMMember"
