@@ -127,17 +127,18 @@ _MATRIX["aws.sagemaker.realtime"] = {
         "variants, but svai's AWS backend does not build them",
     ),
 }
-_MATRIX["aws.ecs.fargate"] = {
-    "all-at-once": (True, _ALL_AT_ONCE),
-    **{
-        s: (
-            False,
-            f"{s} on ECS Fargate needs ALB weighted target groups or CodeDeploy blue/green, "
-            "and svai's AWS backend does not build ECS services",
-        )
-        for s in ("blue-green", "canary", "shadow")
-    },
-}
+
+
+def _only_all_at_once(why: str) -> dict[str, tuple[bool, str]]:
+    """An offering that can only switch all at once; ``why`` is formatted with the strategy."""
+    refused = {s: (False, why.format(strategy=s)) for s in ("blue-green", "canary", "shadow")}
+    return {"all-at-once": (True, _ALL_AT_ONCE), **refused}
+
+
+_MATRIX["aws.ecs.fargate"] = _only_all_at_once(
+    "{strategy} on ECS Fargate needs ALB weighted target groups or CodeDeploy blue/green, "
+    "and svai's AWS backend does not build ECS services"
+)
 _MATRIX["gcp.cloudrun.service"] = {
     "all-at-once": (True, _ALL_AT_ONCE + " (traffic to the latest revision)"),
     "blue-green": (
@@ -149,17 +150,10 @@ _MATRIX["gcp.cloudrun.service"] = {
     "shadow": (False, "shadow traffic is not supported by Cloud Run: " + _NO_MIRROR
                .format(name="revision traffic targets")),
 }  # fmt: skip
-_MATRIX["gcp.cloudrun.functions"] = {
-    "all-at-once": (True, _ALL_AT_ONCE),
-    **{
-        s: (
-            False,
-            f"{s} is not supported by Cloud Run functions: svai deploys them with all traffic "
-            "on the latest revision and cannot split it (use gcp.cloudrun.service)",
-        )
-        for s in ("blue-green", "canary", "shadow")
-    },
-}
+_MATRIX["gcp.cloudrun.functions"] = _only_all_at_once(
+    "{strategy} is not supported by Cloud Run functions: svai deploys them with all traffic "
+    "on the latest revision and cannot split it (use gcp.cloudrun.service)"
+)
 _MATRIX["gcp.vertex.endpoint"] = {
     "all-at-once": (True, _ALL_AT_ONCE + " (`trafficSplit` 100 to the new deployed model)"),
     "blue-green": (True, "Vertex AI endpoint `trafficSplit` between two deployed models"),
@@ -167,17 +161,10 @@ _MATRIX["gcp.vertex.endpoint"] = {
     "shadow": (False, "shadow traffic is not supported by Vertex AI endpoints: " + _NO_MIRROR
                .format(name="traffic splits")),
 }  # fmt: skip
-_MATRIX["azure.functions.flex_consumption"] = {
-    "all-at-once": (True, _ALL_AT_ONCE),
-    **{
-        s: (
-            False,
-            f"{s} is not supported by Azure Functions Flex Consumption: it has no deployment "
-            "slots or traffic splitting (use azure.containerapps)",
-        )
-        for s in ("blue-green", "canary", "shadow")
-    },
-}
+_MATRIX["azure.functions.flex_consumption"] = _only_all_at_once(
+    "{strategy} is not supported by Azure Functions Flex Consumption: it has no deployment "
+    "slots or traffic splitting (use azure.containerapps)"
+)
 _MATRIX["azure.containerapps"] = {
     "all-at-once": (True, _ALL_AT_ONCE + " (single revision mode)"),
     "blue-green": (
