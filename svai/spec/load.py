@@ -335,17 +335,7 @@ def _scan_events(text: str, file: str) -> None:
             if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
                 depth += 1
                 if depth > MAX_DEPTH:
-                    raise SpecError(
-                        [
-                            Diagnostic(
-                                "too-deep",
-                                f"nesting is deeper than {MAX_DEPTH} levels",
-                                file,
-                                *_mark(event),
-                                hint=_DEEP_HINT,
-                            )
-                        ]
-                    )
+                    raise SpecError([_too_deep(file, *_mark(event))])
             elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
                 depth -= 1
     except yaml.MarkedYAMLError as error:
@@ -353,17 +343,8 @@ def _scan_events(text: str, file: str) -> None:
             # libyaml's own depth guard fires before our event count reaches MAX_DEPTH when a
             # flow collection is scanned ahead; it is the same refusal.
             mark = error.problem_mark
-            raise SpecError(
-                [
-                    Diagnostic(
-                        "too-deep",
-                        f"nesting is deeper than {MAX_DEPTH} levels",
-                        file,
-                        *((mark.line + 1, mark.column + 1) if mark else (1, 1)),
-                        hint=_DEEP_HINT,
-                    )
-                ]
-            ) from None
+            position = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+            raise SpecError([_too_deep(file, *position)]) from None
         raise SpecError([_syntax(error, file)]) from None
     except yaml.reader.ReaderError as error:  # control characters: no mark, only an offset
         raise SpecError(
@@ -386,6 +367,12 @@ def _scan_events(text: str, file: str) -> None:
 
 
 _DEEP_HINT = "a svai.yaml is a few levels deep; this looks generated or hostile"
+
+
+def _too_deep(file: str, line: int, col: int) -> Diagnostic:
+    return Diagnostic(
+        "too-deep", f"nesting is deeper than {MAX_DEPTH} levels", file, line, col, hint=_DEEP_HINT
+    )
 
 
 def _mark(event: yaml.Event) -> tuple[int, int]:
