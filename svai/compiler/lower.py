@@ -9,6 +9,7 @@ traffic split — so the three backends build the same deployment, each in its o
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Literal
 
 from svai.compiler.recommendation import TargetRecommendation
@@ -34,7 +35,7 @@ from svai.ir import (
 )
 from svai.spec.resolve import ResolvedSpec, ResolvedTarget
 
-__all__ = ["FRONT_OFFERINGS", "lower"]
+__all__ = ["FRONT_OFFERINGS", "identity_for", "lower", "small_function"]
 
 FRONT_OFFERINGS: dict[str, str] = {
     "aws": "aws.lambda.zip",
@@ -113,21 +114,12 @@ def lower(
         ]
         queue = None
     else:
-        front = Compute(
-            offering=FRONT_OFFERINGS[cloud],
-            kind="faas",
-            package="zip",
-            memory_mb=256,
-            vcpu=0.25,
-            gpu_type=None,
-            gpu_count=0,
-            instance_type=None,
-            concurrency_per_instance=_FRONT_CONCURRENCY[cloud],
-            min_instances=0,
+        front = small_function(
+            FRONT_OFFERINGS[cloud],
+            handler=_FAAS_HANDLERS[cloud][1],
+            concurrency=_FRONT_CONCURRENCY[cloud],
             max_instances=max(10, math.ceil(rate_limit / 10)),
             timeout_s=10.0,
-            architecture="x86_64",
-            handler=_FAAS_HANDLERS[cloud][1],
         )
         services = (
             _service("submit", "submit", front, model_version),
@@ -179,7 +171,7 @@ def lower(
             object_key=f"{spec.name}/{model_version}/model.tar.gz", source=spec.model.artifact
         ),
         secrets=secrets,
-        identities=tuple(_identity(s, stores, secrets, queue is not None) for s in services),
+        identities=tuple(identity_for(s, stores, secrets) for s in services),
         encryption=Encryption(customer_key=customer_key, create_key=customer_key is None),
         alarms=_alarms(spec, services, queue is not None),
         dashboard=True,
@@ -229,9 +221,32 @@ def _secrets(spec: ResolvedSpec, cloud: str) -> tuple[SecretRef, ...]:
     return tuple(refs)
 
 
-def _identity(
-    service: Service, stores: list[Store], secrets: tuple[SecretRef, ...], is_async: bool
+def small_function(
+    offering: str, *, handler: str, concurrency: int, max_instances: int, timeout_s: float
+) -> Compute:
+    """A 256 MB zip function with no warm pool: the async front door, an endpoint's proxy."""
+    return Compute(
+        offering=offering,
+        kind="faas",
+        package="zip",
+        memory_mb=256,
+        vcpu=0.25,
+        gpu_type=None,
+        gpu_count=0,
+        instance_type=None,
+        concurrency_per_instance=concurrency,
+        min_instances=0,
+        max_instances=max_instances,
+        timeout_s=timeout_s,
+        architecture="x86_64",
+        handler=handler,
+    )
+
+
+def identity_for(
+    service: Service, stores: Sequence[Store], secrets: Sequence[SecretRef]
 ) -> Identity:
+    """Everything ``service`` may do, by its role, and nothing more (least privilege)."""
     grants: list[tuple[Action, str]] = [
         ("logs.write", f"logs:{service.name}"),
         ("metrics.write", "metrics"),
@@ -253,7 +268,7 @@ def _identity(
         ]
     if service.role == "status":
         grants.append(("store.read", "store:results"))
-    if service.role == "worker" and is_async:
+    if service.role == "worker":  # workers exist only in the async pattern
         grants += [
             ("queue.consume", "queue"),
             ("store.read", "store:results"),

@@ -1,7 +1,8 @@
 """Sample :class:`DeploymentPlan` builders shared by the backend tests of every cloud.
 
-They mirror what ``svai.compiler.lower`` produces (same services, routes, permissions, alarms),
-but are written out by hand so backend tests do not depend on the spec loader or the recommender.
+They mirror what ``svai.compiler.lower`` produces (same services, routes, alarms; permissions
+come from its ``identity_for``), written out so backend tests do not depend on the spec loader
+or the recommender.
 ``dataclasses.replace`` on the result makes a mutant.
 """
 
@@ -11,8 +12,8 @@ import dataclasses
 import math
 from typing import Literal
 
+from svai.compiler.lower import identity_for
 from svai.ir import (
-    Action,
     Alarm,
     ArtifactStore,
     Budget,
@@ -20,9 +21,7 @@ from svai.ir import (
     DeploymentPlan,
     Encryption,
     Entry,
-    Identity,
     Kind,
-    Permission,
     Queue,
     Rollout,
     SecretRef,
@@ -127,39 +126,6 @@ def _service(name: str, compute_: Compute, *, batch: bool = False) -> Service:
     )
 
 
-def _identity(
-    service: Service, stores: tuple[Store, ...], secrets: tuple[SecretRef, ...]
-) -> Identity:
-    grants: list[tuple[Action, str]] = [
-        ("logs.write", f"logs:{service.name}"),
-        ("metrics.write", "metrics"),
-        ("key.use", "key"),
-    ]
-    names = {s.name for s in stores}
-    if service.role in ("api", "worker"):
-        grants.append(("artifact.read", "artifact"))
-        grants.extend(("secret.read", f"secret:{s.env}") for s in secrets)
-        if "cache" in names:
-            grants += [("store.read", "store:cache"), ("store.write", "store:cache")]
-    if service.role == "api":
-        grants += [("store.read", "store:idempotency"), ("store.write", "store:idempotency")]
-    if service.role == "submit":
-        grants += [
-            ("queue.send", "queue"),
-            ("store.read", "store:results"),
-            ("store.write", "store:results"),
-        ]
-    if service.role == "status":
-        grants.append(("store.read", "store:results"))
-    if service.role == "worker":
-        grants += [
-            ("queue.consume", "queue"),
-            ("store.read", "store:results"),
-            ("store.write", "store:results"),
-        ]
-    return Identity(service.name, tuple(Permission(a, r) for a, r in grants))
-
-
 def _alarms(watched: str, *, is_async: bool) -> tuple[Alarm, ...]:
     alarms = [
         Alarm("latency-p95", "latency_p95", 0.5, 60, 5, watched),
@@ -235,7 +201,7 @@ def _plan(
         stores=stores,
         artifact=ArtifactStore(object_key=f"{name}/{VERSION}/model.tar.gz", source="model.onnx"),
         secrets=secrets,
-        identities=tuple(_identity(s, stores, secrets) for s in services),
+        identities=tuple(identity_for(s, stores, secrets) for s in services),
         encryption=Encryption(customer_key=customer_key, create_key=customer_key is None),
         alarms=_alarms("worker" if mode == "async" else "api", is_async=mode == "async"),
         dashboard=True,

@@ -21,8 +21,9 @@ from svai.backends.aws.components import (
 from svai.backends.aws.resources import caller_account, res
 from svai.backends.aws.rules import RULES
 from svai.backends.base import Rule
+from svai.compiler.lower import small_function
 from svai.errors import UsageError
-from svai.ir import Compute, DeploymentPlan, Identity, Permission, Service
+from svai.ir import DeploymentPlan, Identity, Permission, Service
 
 __all__ = ["AwsBackend", "proxy_identity"]
 
@@ -176,20 +177,11 @@ def _proxy_service(plan: DeploymentPlan, service: Service) -> Service:
     """A small zip function in front of an endpoint, sized to the endpoint's concurrency."""
     compute = service.compute
     guard = max(1, compute.max_instances * max(1, compute.concurrency_per_instance))
-    proxy = Compute(
-        offering="aws.lambda.zip",
-        kind="faas",
-        package="zip",
-        memory_mb=256,
-        vcpu=0.25,
-        gpu_type=None,
-        gpu_count=0,
-        instance_type=None,
-        concurrency_per_instance=1,
-        min_instances=0,
+    proxy = small_function(
+        "aws.lambda.zip",
+        handler="svai.runtimes.entry.sagemaker_proxy.handler",
+        concurrency=1,
         max_instances=guard,
         timeout_s=compute.timeout_s,
-        architecture="x86_64",
-        handler="svai.runtimes.entry.sagemaker_proxy.handler",
     )
     return dataclasses.replace(service, name=f"{service.name}-proxy", compute=proxy)
