@@ -21,7 +21,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from svai.compiler.catalog import Catalog, Offering, Size, load_catalog
+from svai.compiler.catalog import Catalog, GpuRuntime, Offering, Size, load_catalog
 from svai.compiler.cost import CostEstimate, estimate_cost, estimate_supporting_cost
 from svai.compiler.formatting import format_ms
 from svai.compiler.perf import PerfResult, ServiceTime, cold_start_seconds, pool_config, predict
@@ -255,7 +255,7 @@ def _recommend_target(
                 Alternative(offering.id, offering.name, offering.kind, False, reason, None, False)
             )
             continue
-        candidate = _best_config(offering, spec, target, needs, profile)
+        candidate = _best_config(offering, spec, target, needs, profile, catalog.gpu_runtime)
         if candidate is None:
             alternatives.append(
                 Alternative(
@@ -423,10 +423,11 @@ def _best_config(
     target: ResolvedTarget,
     needs: ModelNeeds,
     profile: TrafficProfile,
+    gpu_runtime: GpuRuntime,
 ) -> _Candidate | None:
     best: _Candidate | None = None
     for size in _sizes(offering, needs, target):
-        candidate = _best_warm_pool(offering, size, spec, target, needs, profile)
+        candidate = _best_warm_pool(offering, size, spec, target, needs, profile, gpu_runtime)
         if best is None or _better(candidate, best):
             best = candidate
     return best
@@ -439,6 +440,7 @@ def _best_warm_pool(
     target: ResolvedTarget,
     needs: ModelNeeds,
     profile: TrafficProfile,
+    gpu_runtime: GpuRuntime,
 ) -> _Candidate:
     concurrency = _concurrency(offering, size, target)
     # A single request uses about one core: fractional-CPU sizes stretch it proportionally.
@@ -469,7 +471,7 @@ def _best_warm_pool(
         if _package(offering, needs) == "zip"
         else (_IMAGE_BASE_MB["gpu" if size.gpu else "cpu"] + needs.artifact_mb)
     )
-    cold, components = _cold_start(offering, size, needs, image_mb)
+    cold, components = _cold_start(offering, size, needs, image_mb, gpu_runtime)
 
     def evaluate(warm: int) -> _Candidate:
         pool = pool_config(
@@ -519,9 +521,10 @@ def _best_warm_pool(
 
 
 def _cold_start(
-    offering: Offering, size: Size, needs: ModelNeeds, image_mb: float
+    offering: Offering, size: Size, needs: ModelNeeds, image_mb: float, gpu_runtime: GpuRuntime
 ) -> tuple[float, tuple[tuple[str, float], ...]]:
-    catalog_gpu = load_catalog().gpu_runtime if size.gpu else None
+    # The measured GPU components come from the same catalog the offering came from.
+    catalog_gpu = gpu_runtime if size.gpu else None
     weights_gb = needs.artifact_mb / 1000 if size.gpu else 0.0
     total = cold_start_seconds(
         offering,
