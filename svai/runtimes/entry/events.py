@@ -29,6 +29,7 @@ __all__ = [
     "HttpCall",
     "classify_event",
     "direct_result",
+    "error_body",
     "http_call",
     "proxy_response",
     "simple_response",
@@ -202,3 +203,20 @@ def simple_response(
     """
     body = json.dumps(dict(payload), separators=(",", ":")).encode()
     return proxy_response(Response(status, body, dict(headers or {})), kind)
+
+
+def error_body(code: str, message: str, path: str | None = None) -> dict[str, Any]:
+    """The error body every svai entry point answers with (the core's shape).
+
+    Args:
+        code: Stable machine-readable code (``payload_too_large``).
+        message: What went wrong, for people.
+        path: JSON path of the offending field, when there is one.
+
+    Returns:
+        ``{"error": {"code", "message"[, "path"]}}``.
+    """
+    error: dict[str, Any] = {"code": code, "message": message}
+    if path:
+        error["path"] = path
+    return {"error": error}

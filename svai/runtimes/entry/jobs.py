@@ -29,7 +29,13 @@ from typing import Any
 from svai.runtimes.core import RuntimeConfig, load_config
 from svai.runtimes.core.errors import RuntimeCoreError
 from svai.runtimes.core.schema import compile_schema
-from svai.runtimes.entry.events import BadEventError, classify_event, http_call, simple_response
+from svai.runtimes.entry.events import (
+    BadEventError,
+    classify_event,
+    error_body,
+    http_call,
+    simple_response,
+)
 from svai.runtimes.entry.lambda_app import config_path
 from svai.runtimes.entry.results import is_transient
 from svai.runtimes.entry.retry import Backoff, retry
@@ -95,11 +101,13 @@ class JobsFront:
         """Route one HTTP event: ``POST /jobs`` or ``GET /jobs/{id}``."""
         kind = classify_event(event)
         if kind not in ("http_v1", "http_v2"):
-            return simple_response(400, _error("bad_event", "expected an HTTP event"), "http_v2")
+            return simple_response(
+                400, error_body("bad_event", "expected an HTTP event"), "http_v2"
+            )
         try:
             call = http_call(event, kind, self.config.api.request_id_header)
         except BadEventError as exc:
-            return simple_response(400, _error("bad_request", str(exc)), kind)
+            return simple_response(400, error_body("bad_request", str(exc)), kind)
         status = _STATUS_PATH.match(call.path)
         if call.method == "GET" and status:
             code, body, headers = self.status(status["id"])
@@ -108,9 +116,9 @@ class JobsFront:
                 call.request.body, call.request.content_type, call.request.headers
             )
         elif status or _SUBMIT_PATH.match(call.path):
-            code, body, headers = 405, _error("method_not_allowed", call.method), {}
+            code, body, headers = 405, error_body("method_not_allowed", call.method), {}
         else:
-            code, body, headers = 404, _error("not_found", call.path), {}
+            code, body, headers = 404, error_body("not_found", call.path), {}
         return simple_response(code, body, kind, headers)
 
     def submit(
@@ -121,26 +129,30 @@ class JobsFront:
         media = (content_type or "").split(";", 1)[0].strip().lower()
         if media not in api.content_types:
             allowed = ", ".join(api.content_types)
-            return 415, _error("unsupported_media_type", f"send one of: {allowed}"), {}
+            return 415, error_body("unsupported_media_type", f"send one of: {allowed}"), {}
         if len(body) > api.max_payload_bytes:
             return (
                 413,
-                _error("payload_too_large", f"{len(body)} bytes > {api.max_payload_bytes}"),
+                error_body("payload_too_large", f"{len(body)} bytes > {api.max_payload_bytes}"),
                 {},
             )
         try:
             payload = json.loads(body, parse_constant=_reject_constant)
         except ValueError as exc:
-            return 400, _error("bad_json", f"body is not JSON: {exc}"), {}
+            return 400, error_body("bad_json", f"body is not JSON: {exc}"), {}
         if self._validate is not None:
             try:
                 self._validate(payload)
             except RuntimeCoreError as exc:
-                return exc.status, _error(exc.code, str(exc), getattr(exc, "path", None)), {}
+                return exc.status, error_body(exc.code, str(exc), getattr(exc, "path", None)), {}
         key = headers.get(self.config.idempotency.header.lower())
         job_id = key if key is not None else uuid.uuid4().hex
         if not _SAFE_ID.fullmatch(job_id):
-            return 400, _error("bad_idempotency_key", "1-128 characters of [A-Za-z0-9._:@/+=-]"), {}
+            return (
+                400,
+                error_body("bad_idempotency_key", "1-128 characters of [A-Za-z0-9._:@/+=-]"),
+                {},
+            )
         tenant = headers.get(api.tenant_header.lower(), "")[:128]
         if not self._record(job_id):
             current = self._read(job_id)
@@ -157,7 +169,7 @@ class JobsFront:
             self._forget(job_id)
             return (
                 503,
-                _error("queue_unavailable", "the job was not accepted; retry later"),
+                error_body("queue_unavailable", "the job was not accepted; retry later"),
                 {"retry-after": "5"},
             )
         return 202, _accepted(job_id, "queued"), _location(job_id)
@@ -165,10 +177,10 @@ class JobsFront:
     def status(self, job_id: str) -> tuple[int, dict[str, Any], dict[str, str]]:
         """Answer a job's status: 200 with outputs when done, 202 while queued, 404 unknown."""
         if not _SAFE_ID.fullmatch(job_id):
-            return 404, _error("not_found", "no such job"), {}
+            return 404, error_body("not_found", "no such job"), {}
         item = self._read(job_id)
         if item is None:
-            return 404, _error("not_found", "no such job"), {}
+            return 404, error_body("not_found", "no such job"), {}
         state = item.get("status", {}).get("S", "queued")
         if state != "done":
             return 202, _accepted(job_id, state), {"retry-after": "2"}
@@ -232,13 +244,6 @@ class JobsFront:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
-
-
-def _error(code: str, message: str, path: str | None = None) -> dict[str, Any]:
-    error: dict[str, Any] = {"code": code, "message": message}
-    if path:
-        error["path"] = path
-    return {"error": error}
 
 
 def _accepted(job_id: str, state: str) -> dict[str, Any]:

@@ -14,7 +14,13 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from svai.runtimes.entry.events import BadEventError, classify_event, http_call, simple_response
+from svai.runtimes.entry.events import (
+    BadEventError,
+    classify_event,
+    error_body,
+    http_call,
+    simple_response,
+)
 from svai.runtimes.entry.results import is_transient
 from svai.runtimes.entry.retry import Backoff, retry
 
@@ -53,17 +59,19 @@ class EndpointProxy:
         """Answer one HTTP event."""
         kind = classify_event(event)
         if kind not in ("http_v1", "http_v2"):
-            return simple_response(400, _error("bad_event", "expected an HTTP event"), "http_v2")
+            return simple_response(
+                400, error_body("bad_event", "expected an HTTP event"), "http_v2"
+            )
         try:
             call = http_call(event, kind, "x-request-id")
         except BadEventError as exc:
-            return simple_response(400, _error("bad_request", str(exc)), kind)
+            return simple_response(400, error_body("bad_request", str(exc)), kind)
         if call.method != "POST":
-            return simple_response(405, _error("method_not_allowed", call.method), kind)
+            return simple_response(405, error_body("method_not_allowed", call.method), kind)
         body = call.request.body
         if len(body) > self.max_payload_bytes:
             message = f"{len(body)} bytes > {self.max_payload_bytes}"
-            return simple_response(413, _error("payload_too_large", message), kind)
+            return simple_response(413, error_body("payload_too_large", message), kind)
         headers = call.request.headers
         attributes = ";".join(f"{h}={headers[h]}" for h in _FORWARDED_HEADERS[1:] if h in headers)
         request: dict[str, Any] = {
@@ -81,7 +89,7 @@ class EndpointProxy:
                 backoff=self._backoff,
             )
         except Exception as exc:
-            return _from_error(exc, kind)
+            return _fromerror_body(exc, kind)
         payload = reply["Body"].read()
         out = {
             "statusCode": 200,
@@ -101,10 +109,10 @@ def _throttled(exc: BaseException) -> bool:
     return code in ("ThrottlingException", "ServiceUnavailable") or (not code and is_transient(exc))
 
 
-def _from_error(exc: Exception, kind: Any) -> dict[str, Any]:
+def _fromerror_body(exc: Exception, kind: Any) -> dict[str, Any]:
     response = getattr(exc, "response", None)
     if not isinstance(response, dict):
-        return simple_response(502, _error("endpoint_unreachable", repr(exc)), kind)
+        return simple_response(502, error_body("endpoint_unreachable", repr(exc)), kind)
     error = response.get("Error", {})
     code = str(error.get("Code", ""))
     if code == "ModelError":
@@ -114,20 +122,16 @@ def _from_error(exc: Exception, kind: Any) -> dict[str, Any]:
         try:
             body = json.loads(original)
         except ValueError:
-            body = _error("model_error", str(original))
+            body = error_body("model_error", str(original))
         return simple_response(status, body if isinstance(body, dict) else {"error": body}, kind)
     if code == "ValidationError":
-        return simple_response(400, _error("bad_request", str(error.get("Message", ""))), kind)
+        return simple_response(400, error_body("bad_request", str(error.get("Message", ""))), kind)
     if code in ("ThrottlingException", "ServiceUnavailable", "ModelNotReadyException"):
         message = str(error.get("Message", code))
-        return simple_response(503, _error("unavailable", message), kind, {"retry-after": "1"})
+        return simple_response(503, error_body("unavailable", message), kind, {"retry-after": "1"})
     return simple_response(
-        502, _error("endpoint_error", f"{code}: {error.get('Message', '')}"), kind
+        502, error_body("endpoint_error", f"{code}: {error.get('Message', '')}"), kind
     )
-
-
-def _error(code: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message}}
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
