@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import pickle
+import socket
 import textwrap
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -206,3 +207,30 @@ def new_service() -> Callable[..., Service]:
 @pytest.fixture
 def serve() -> Callable[..., Any]:
     return serving
+
+
+@pytest.fixture(scope="module")
+def aws_env() -> Iterator[dict[str, str]]:
+    """A real moto server on 127.0.0.1 (SQS, DynamoDB, ...) and the AWS_* variables to reach it.
+
+    The variables are set for the module (boto3 clients, worker subprocesses) and removed after.
+    """
+    moto_server = pytest.importorskip("moto.server")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        patch.delenv("AWS_PROFILE", raising=False)
+        yield env
+    server.stop()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import socket
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,31 +11,18 @@ from svai.runtimes.core.cache import Cache, DynamoDbStore, open_store
 from svai.runtimes.core.errors import ConfigError
 
 boto3 = pytest.importorskip("boto3")
-moto_server = pytest.importorskip("moto.server")
 
 
 @pytest.fixture(scope="module")
-def dynamodb() -> Iterator[Any]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    client = boto3.client(
-        "dynamodb",
-        region_name="us-east-1",
-        endpoint_url=f"http://127.0.0.1:{port}",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+def dynamodb(aws_env: dict[str, str]) -> Any:
+    client = boto3.client("dynamodb")
     client.create_table(
         TableName="cache",
         KeySchema=[{"AttributeName": "key", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "key", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    yield client
-    server.stop()
+    return client
 
 
 def test_values_round_trip_and_expire(dynamodb: Any) -> None:

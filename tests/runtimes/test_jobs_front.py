@@ -7,8 +7,6 @@ queues nothing new; the worker's result is what the status route returns.
 from __future__ import annotations
 
 import json
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,6 @@ from svai.runtimes.entry.jobs import JobsFront
 from svai.runtimes.entry.lambda_app import LambdaApp
 
 boto3 = pytest.importorskip("boto3")
-moto_server = pytest.importorskip("moto.server")
 
 SCHEMA = {
     "type": "object",
@@ -36,28 +33,8 @@ SCHEMA = {
 }
 
 
-@pytest.fixture(scope="module")
-def aws() -> Iterator[None]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-        }.items():
-            patch.setenv(key, value)
-        patch.delenv("AWS_PROFILE", raising=False)
-        yield
-    server.stop()
-
-
 @pytest.fixture
-def setup(aws: None, tmp_path: Path) -> dict[str, Any]:
+def setup(aws_env: dict[str, str], tmp_path: Path) -> dict[str, Any]:
     artifact = build_iris_artifact(
         tmp_path / "artifact",
         api={"input_schema": SCHEMA, "max_payload_bytes": 2048},
