@@ -15,8 +15,9 @@ from optimize_conftest import build_iris_artifact
 
 from svai.runtimes.core import load_config
 from svai.runtimes.entry.emulator import EventSourceEmulator, LocalContext
-from svai.runtimes.entry.jobs import JobsFront
+from svai.runtimes.entry.jobs import JobsFront, SqsQueue
 from svai.runtimes.entry.lambda_app import LambdaApp
+from svai.runtimes.entry.results import ResultsStore
 
 boto3 = pytest.importorskip("boto3")
 
@@ -49,7 +50,9 @@ def setup(aws_env: dict[str, str], tmp_path: Path) -> dict[str, Any]:
         AttributeDefinitions=[{"AttributeName": "request_id", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    front = JobsFront(load_config(artifact), sqs=sqs, queue_url=url, dynamodb=ddb, table=name)
+    front = JobsFront(
+        load_config(artifact), queue=SqsQueue(sqs, url), store=ResultsStore(ddb, name)
+    )
     return {"front": front, "sqs": sqs, "url": url, "table": name, "artifact": artifact}
 
 
@@ -138,7 +141,7 @@ def test_generated_ids_unknown_jobs_and_wrong_routes(setup: dict[str, Any]) -> N
 
 def test_a_refused_enqueue_leaves_no_record(setup: dict[str, Any]) -> None:
     front = setup["front"]
-    front.queue_url = setup["url"] + "-missing"  # the queue refuses every message
+    front.queue = SqsQueue(setup["sqs"], setup["url"] + "-missing")  # refuses every message
     status, body = answer(
         front.dispatch(
             event("POST", "/jobs", '{"inputs": [[6, 3, 5, 2]]}', **{"idempotency-key": "j2"})

@@ -18,7 +18,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 from svai.runtimes.core import Request, Response
@@ -28,6 +30,7 @@ __all__ = [
     "EventKind",
     "HttpCall",
     "classify_event",
+    "config_path",
     "direct_result",
     "error_body",
     "http_call",
@@ -220,3 +223,18 @@ def error_body(code: str, message: str, path: str | None = None) -> dict[str, An
     if path:
         error["path"] = path
     return {"error": error}
+
+
+def config_path(environ: Mapping[str, str] = os.environ) -> Path:
+    """Where a function's runtime config is: ``SVAI_CONFIG``, else the Lambda task root, else ".".
+
+    Args:
+        environ: The environment to read.
+
+    Returns:
+        A config file or an artifact folder.
+    """
+    explicit = environ.get("SVAI_CONFIG")
+    if explicit:
+        return Path(explicit)
+    return Path(environ.get("LAMBDA_TASK_ROOT") or ".")

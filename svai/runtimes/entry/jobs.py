@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -32,56 +31,61 @@ from svai.runtimes.core.schema import compile_schema
 from svai.runtimes.entry.events import (
     BadEventError,
     classify_event,
+    config_path,
     error_body,
     http_call,
     simple_response,
 )
-from svai.runtimes.entry.lambda_app import config_path
-from svai.runtimes.entry.results import is_transient
+from svai.runtimes.entry.results import JobQueue, JobStore, ResultsStore, is_transient
 from svai.runtimes.entry.retry import Backoff, retry
 
-__all__ = ["JobsFront", "handler"]
+__all__ = ["JobsFront", "SqsQueue", "handler"]
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 _STATUS_PATH = re.compile(r"^/(?:[A-Za-z0-9_-]+/)?jobs/(?P<id>[^/]{1,128})$")
 _SUBMIT_PATH = re.compile(r"^/(?:[A-Za-z0-9_-]+/)?jobs/?$")
 
 
+class SqsQueue:
+    """The AWS :class:`JobQueue`: one SQS message per job, transient errors retried."""
+
+    def __init__(self, client: Any, queue_url: str, backoff: Backoff | None = None) -> None:
+        self.client = client
+        self.queue_url = queue_url
+        self.backoff = backoff or Backoff()
+
+    def send(self, request_id: str, body: str) -> None:
+        """Send one job body."""
+        retry(
+            lambda: self.client.send_message(QueueUrl=self.queue_url, MessageBody=body),
+            retryable=is_transient,
+            backoff=self.backoff,
+        )
+
+
 class JobsFront:
-    """Accepts jobs and answers their status, for API Gateway / function URL events.
+    """Accepts jobs and answers their status; cloud-neutral over a queue and a job store.
+
+    ``submit`` and ``status`` take and return plain values, so each platform's entry point
+    (API Gateway events here, Cloud Run functions and Azure Functions requests elsewhere) is a
+    thin adapter around them.
 
     Args:
         config: The runtime config (payload limit, content types, schema, headers).
-        sqs: A boto3 SQS client.
-        queue_url: The job queue.
-        dynamodb: A boto3 DynamoDB client.
-        table: The results table (partition key ``request_id``, TTL on ``expires_at``).
-        ttl_s: How long job records are kept.
+        queue: Where accepted jobs go.
+        store: The job records (created queued here, made done by the worker).
     """
 
-    def __init__(
-        self,
-        config: RuntimeConfig,
-        *,
-        sqs: Any,
-        queue_url: str,
-        dynamodb: Any,
-        table: str,
-        ttl_s: float = 7 * 86_400,
-    ) -> None:
+    def __init__(self, config: RuntimeConfig, *, queue: JobQueue, store: JobStore) -> None:
         self.config = config
-        self.sqs = sqs
-        self.queue_url = queue_url
-        self.dynamodb = dynamodb
-        self.table = table
-        self.ttl_s = ttl_s
+        self.queue = queue
+        self.store = store
         schema = config.api.input_schema
         self._validate = compile_schema(schema) if schema is not None else None
-        self._backoff = Backoff()
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> JobsFront:
-        """Build the front from the function's environment (set by svai's AWS backend).
+        """Build the AWS front from the function's environment (set by svai's AWS backend).
 
         Reads ``svai_runtime.json`` (``SVAI_CONFIG`` or ``LAMBDA_TASK_ROOT``), ``SVAI_QUEUE_URL``
         and ``SVAI_RESULTS_TABLE``; the optional ``SVAI_RESULT_TTL_S`` sets the record TTL.
@@ -90,15 +94,16 @@ class JobsFront:
 
         return cls(
             load_config(config_path(environ)),
-            sqs=boto3.client("sqs"),
-            queue_url=environ["SVAI_QUEUE_URL"],
-            dynamodb=boto3.client("dynamodb"),
-            table=environ["SVAI_RESULTS_TABLE"],
-            ttl_s=float(environ.get("SVAI_RESULT_TTL_S", 7 * 86_400)),
+            queue=SqsQueue(boto3.client("sqs"), environ["SVAI_QUEUE_URL"]),
+            store=ResultsStore(
+                boto3.client("dynamodb"),
+                environ["SVAI_RESULTS_TABLE"],
+                ttl_s=float(environ.get("SVAI_RESULT_TTL_S", 7 * 86_400)),
+            ),
         )
 
     def dispatch(self, event: Any, context: Any = None) -> dict[str, Any]:
-        """Route one HTTP event: ``POST /jobs`` or ``GET /jobs/{id}``."""
+        """Route one API Gateway / function URL event: ``POST /jobs`` or ``GET /jobs/{id}``."""
         kind = classify_event(event)
         if kind not in ("http_v1", "http_v2"):
             return simple_response(
@@ -108,18 +113,41 @@ class JobsFront:
             call = http_call(event, kind, self.config.api.request_id_header)
         except BadEventError as exc:
             return simple_response(400, error_body("bad_request", str(exc)), kind)
-        status = _STATUS_PATH.match(call.path)
-        if call.method == "GET" and status:
-            code, body, headers = self.status(status["id"])
-        elif call.method == "POST" and _SUBMIT_PATH.match(call.path):
-            code, body, headers = self.submit(
-                call.request.body, call.request.content_type, call.request.headers
-            )
-        elif status or _SUBMIT_PATH.match(call.path):
-            code, body, headers = 405, error_body("method_not_allowed", call.method), {}
-        else:
-            code, body, headers = 404, error_body("not_found", call.path), {}
+        code, body, headers = self.route(
+            call.method,
+            call.path,
+            call.request.body,
+            call.request.content_type,
+            call.request.headers,
+        )
         return simple_response(code, body, kind, headers)
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        body: bytes,
+        content_type: str | None,
+        headers: Mapping[str, str],
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """Route one request by method and path; returns (status, body, headers).
+
+        Args:
+            method: The HTTP method.
+            path: The request path (``/jobs``, ``/jobs/{id}``, optionally after one prefix
+                segment such as a stage name).
+            body: The raw body.
+            content_type: The Content-Type header.
+            headers: Request headers, names lower-case.
+        """
+        status = _STATUS_PATH.match(path)
+        if method == "GET" and status:
+            return self.status(status["id"])
+        if method == "POST" and _SUBMIT_PATH.match(path):
+            return self.submit(body, content_type, headers)
+        if status or _SUBMIT_PATH.match(path):
+            return 405, error_body("method_not_allowed", method), {}
+        return 404, error_body("not_found", path), {}
 
     def submit(
         self, body: bytes, content_type: str | None, headers: Mapping[str, str]
@@ -154,19 +182,15 @@ class JobsFront:
                 {},
             )
         tenant = headers.get(api.tenant_header.lower(), "")[:128]
-        if not self._record(job_id):
-            current = self._read(job_id)
-            state = current.get("status", {}).get("S", "queued") if current else "queued"
+        if not self.store.create(job_id):
+            current = self.store.read(job_id)
+            state = current.status if current else "queued"
             return 202 if state != "done" else 200, _accepted(job_id, state), _location(job_id)
         message = json.dumps({"request_id": job_id, "payload": payload, "tenant": tenant})
         try:
-            retry(
-                lambda: self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=message),
-                retryable=is_transient,
-                backoff=self._backoff,
-            )
+            self.queue.send(job_id, message)
         except Exception:
-            self._forget(job_id)
+            self.store.forget(job_id)
             return (
                 503,
                 error_body("queue_unavailable", "the job was not accepted; retry later"),
@@ -178,68 +202,23 @@ class JobsFront:
         """Answer a job's status: 200 with outputs when done, 202 while queued, 404 unknown."""
         if not _SAFE_ID.fullmatch(job_id):
             return 404, error_body("not_found", "no such job"), {}
-        item = self._read(job_id)
-        if item is None:
+        record = self.store.read(job_id)
+        if record is None:
             return 404, error_body("not_found", "no such job"), {}
-        state = item.get("status", {}).get("S", "queued")
-        if state != "done":
-            return 202, _accepted(job_id, state), {"retry-after": "2"}
+        if record.result is None:
+            return 202, _accepted(job_id, record.status), {"retry-after": "2"}
+        result = record.result
         body = {
             "id": job_id,
             "status": "done",
-            "outputs": json.loads(item["outputs"]["S"]),
-            "model_version": item["model_version"]["S"],
+            "outputs": result.outputs,
+            "model_version": result.model_version,
         }
-        return 200, body, {"x-svai-model-version": item["model_version"]["S"]}
+        return 200, body, {"x-svai-model-version": result.model_version}
 
     def handler(self) -> Callable[[Any, Any], dict[str, Any]]:
         """Return the Lambda handler function."""
         return self.dispatch
-
-    def _record(self, job_id: str) -> bool:
-        now = int(time.time())
-        try:
-            retry(
-                lambda: self.dynamodb.put_item(
-                    TableName=self.table,
-                    Item={
-                        "request_id": {"S": job_id},
-                        "status": {"S": "queued"},
-                        "submitted_at": {"N": str(now)},
-                        "expires_at": {"N": str(now + int(self.ttl_s))},
-                    },
-                    ConditionExpression="attribute_not_exists(request_id)",
-                ),
-                retryable=is_transient,
-                backoff=self._backoff,
-            )
-        except Exception as exc:
-            if getattr(exc, "response", {}).get("Error", {}).get("Code") == (
-                "ConditionalCheckFailedException"
-            ):
-                return False
-            raise
-        return True
-
-    def _forget(self, job_id: str) -> None:
-        self.dynamodb.delete_item(
-            TableName=self.table,
-            Key={"request_id": {"S": job_id}},
-            ConditionExpression="#s = :queued",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":queued": {"S": "queued"}},
-        )
-
-    def _read(self, job_id: str) -> dict[str, Any] | None:
-        reply = retry(
-            lambda: self.dynamodb.get_item(
-                TableName=self.table, Key={"request_id": {"S": job_id}}, ConsistentRead=True
-            ),
-            retryable=is_transient,
-            backoff=self._backoff,
-        )
-        item = reply.get("Item")
-        return item if isinstance(item, dict) else None
 
 
 def _reject_constant(name: str) -> Any:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools.logging.logger import Logger
@@ -39,6 +38,7 @@ from svai.runtimes.entry.events import (
     BadEventError,
     EventKind,
     classify_event,
+    config_path,
     direct_result,
     http_call,
     proxy_response,
@@ -47,24 +47,9 @@ from svai.runtimes.entry.events import (
 from svai.runtimes.entry.retry import Backoff
 from svai.runtimes.entry.worker import QueueWorker
 
-__all__ = ["LambdaApp", "config_path"]
+__all__ = ["LambdaApp"]
 
 _ALLOWED = "GET, POST"
-
-
-def config_path(environ: Mapping[str, str] = os.environ) -> Path:
-    """Where the runtime config is read from (see the module docstring).
-
-    Args:
-        environ: The environment to read.
-
-    Returns:
-        A config file or an artifact folder.
-    """
-    explicit = environ.get("SVAI_CONFIG")
-    if explicit:
-        return Path(explicit)
-    return Path(environ.get("LAMBDA_TASK_ROOT") or ".")
 
 
 class LambdaApp:

@@ -20,11 +20,11 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from svai.runtimes.entry.retry import Backoff, retry
 
-__all__ = ["ResultsStore", "StoredResult", "is_transient"]
+__all__ = ["JobQueue", "JobRecord", "JobStore", "ResultsStore", "StoredResult", "is_transient"]
 
 _TRANSIENT_CODES = frozenset(
     {
@@ -68,8 +68,55 @@ class StoredResult:
     writes: int
 
 
+@dataclass(frozen=True)
+class JobRecord:
+    """A job as the front reads it: ``queued`` (no result yet) or ``done`` (with ``result``)."""
+
+    request_id: str
+    status: str
+    result: StoredResult | None = None
+
+
+class JobStore(Protocol):
+    """One record per client request id: created ``queued`` by the front, made ``done`` once.
+
+    DynamoDB (:class:`ResultsStore`), Firestore and Cosmos DB implement it; every method is
+    idempotent and keyed on the client's request id.
+    """
+
+    def create(self, request_id: str) -> bool:
+        """Record a queued job; False if a record already exists (a client retry)."""
+        ...
+
+    def forget(self, request_id: str) -> None:
+        """Delete the record if it is still queued (the queue refused the job)."""
+        ...
+
+    def read(self, request_id: str) -> JobRecord | None:
+        """Read the record, queued or done, or ``None`` when unknown."""
+        ...
+
+    def get(self, request_id: str) -> StoredResult | None:
+        """Read a finished result, or ``None`` (unknown or still queued)."""
+        ...
+
+    def put_once(
+        self, request_id: str, outputs_json: bytes, model_version: str, input_hash: str
+    ) -> bool:
+        """Store the result unless one is stored; True if this call wrote it."""
+        ...
+
+
+class JobQueue(Protocol):
+    """Where the front sends accepted jobs (SQS, Pub/Sub, Service Bus)."""
+
+    def send(self, request_id: str, body: str) -> None:
+        """Enqueue one job body (JSON); raise when the queue refused it."""
+        ...
+
+
 class ResultsStore:
-    """Conditional, TTL'd writes of job results to a DynamoDB table.
+    """Conditional, TTL'd writes of job results to a DynamoDB table (a :class:`JobStore`).
 
     Args:
         client: A boto3 DynamoDB client.
@@ -95,6 +142,10 @@ class ResultsStore:
         Returns:
             The stored result, if the job is done.
         """
+        item = self._item(request_id)
+        return _result(item) if item else None
+
+    def _item(self, request_id: str) -> dict[str, Any] | None:
         reply = retry(
             lambda: self.client.get_item(
                 TableName=self.table, Key={"request_id": {"S": request_id}}, ConsistentRead=True
@@ -103,15 +154,7 @@ class ResultsStore:
             backoff=self.backoff,
         )
         item = reply.get("Item")
-        if not item or item.get("status", {}).get("S") != "done":
-            return None
-        return StoredResult(
-            request_id=request_id,
-            outputs=json.loads(item["outputs"]["S"]),
-            model_version=item["model_version"]["S"],
-            input_hash=item["input_hash"]["S"],
-            writes=int(item.get("writes", {}).get("N", "0")),
-        )
+        return item if isinstance(item, dict) else None
 
     def put_once(
         self, request_id: str, outputs_json: bytes, model_version: str, input_hash: str
@@ -158,3 +201,71 @@ class ResultsStore:
                 return False
             raise
         return True
+
+    def create(self, request_id: str) -> bool:
+        """Record a queued job unless the request id is already known.
+
+        Args:
+            request_id: The client's request id (or a fresh one).
+
+        Returns:
+            True if this call created the record, False for a retried submit.
+        """
+        now = int(time.time())
+        try:
+            retry(
+                lambda: self.client.put_item(
+                    TableName=self.table,
+                    Item={
+                        "request_id": {"S": request_id},
+                        "status": {"S": "queued"},
+                        "submitted_at": {"N": str(now)},
+                        "expires_at": {"N": str(now + int(self.ttl_s))},
+                    },
+                    ConditionExpression="attribute_not_exists(request_id)",
+                ),
+                retryable=is_transient,
+                backoff=self.backoff,
+            )
+        except Exception as exc:
+            if getattr(exc, "response", {}).get("Error", {}).get("Code") == (
+                "ConditionalCheckFailedException"
+            ):
+                return False
+            raise
+        return True
+
+    def forget(self, request_id: str) -> None:
+        """Delete the record while it is still queued (a done result is never removed)."""
+        try:
+            self.client.delete_item(
+                TableName=self.table,
+                Key={"request_id": {"S": request_id}},
+                ConditionExpression="#s = :queued",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":queued": {"S": "queued"}},
+            )
+        except Exception as exc:
+            if getattr(exc, "response", {}).get("Error", {}).get("Code") != (
+                "ConditionalCheckFailedException"
+            ):
+                raise
+
+    def read(self, request_id: str) -> JobRecord | None:
+        """Read the record, queued or done (strongly consistent)."""
+        item = self._item(request_id)
+        if not item:
+            return None
+        return JobRecord(request_id, item.get("status", {}).get("S", "queued"), _result(item))
+
+
+def _result(item: dict[str, Any]) -> StoredResult | None:
+    if item.get("status", {}).get("S") != "done":
+        return None
+    return StoredResult(
+        request_id=item["request_id"]["S"],
+        outputs=json.loads(item["outputs"]["S"]),
+        model_version=item["model_version"]["S"],
+        input_hash=item["input_hash"]["S"],
+        writes=int(item.get("writes", {}).get("N", "0")),
+    )

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from svai.runtimes.core import Service
-from svai.runtimes.entry.results import ResultsStore
+from svai.runtimes.entry.results import JobStore
 from svai.runtimes.entry.retry import Backoff
 
 __all__ = ["Job", "JobError", "QueueWorker", "parse_job"]
@@ -99,7 +99,7 @@ class QueueWorker:
     """
 
     service: Service
-    results: ResultsStore | None = None
+    results: JobStore | None = None
     sqs: Any = None
     retry_backoff: Backoff = field(default_factory=lambda: Backoff(base_s=2.0, cap_s=300.0))
     outcomes: dict[str, int] = field(default_factory=dict)
