@@ -26,6 +26,7 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from svai.runtimes.core import Request, Response, Service
@@ -69,6 +70,8 @@ class Routes:
         self.predict[predict_route] = "auto"
         self.ready = {"/readyz", "/ping", health_route}
         self.live = {"/healthz"}
+        # Routes a queue attachment adds (e.g. Pub/Sub push): (method, headers, body) -> Response.
+        self.handlers: dict[str, Callable[[str, Mapping[str, str], bytes], Response]] = {}
 
 
 class _ClientGone(Exception):
@@ -220,6 +223,11 @@ class HttpServer:
                 Request(body, headers.get("content-type"), headers, protocol)
             ).result()
         routes = self.routes
+        handler = routes.handlers.get(path)
+        if handler is not None:
+            if self.draining:
+                return self._json(503, {"status": "draining"}, **{"retry-after": "1"})
+            return handler(method, headers, body)
         known = path in routes.ready or path in routes.live
         if method != "GET":
             if known:

@@ -10,6 +10,9 @@ Port: ``--port``, else ``AIP_HTTP_PORT`` (Vertex AI), else ``PORT`` (Cloud Run, 
 else ``server.port`` from the config, else 8080. Host: ``--host``, else ``SVAI_HOST``, else
 ``server.host``. Vertex routes come from ``AIP_HEALTH_ROUTE`` / ``AIP_PREDICT_ROUTE``.
 Exit codes: 0 after a drain, 2 bad arguments or config, 3 the model failed to load.
+
+``SVAI_QUEUE_KIND`` turns the server into an async worker (Pub/Sub push on GCP, a Service Bus
+receive loop on Azure): see :mod:`svai.runtimes.server.attach`.
 """
 
 from __future__ import annotations
@@ -100,11 +103,19 @@ def serve(
     # The model loads while the port opens: liveness answers at once, readiness when warm.
     threading.Thread(target=load, name="svai-load", daemon=True).start()
 
+    from svai.runtimes.server.attach import worker_attachment
     from svai.runtimes.server.http import HttpServer, Routes
 
     routes = Routes(
         env.get("AIP_HEALTH_ROUTE", "/health"), env.get("AIP_PREDICT_ROUTE", "/predict")
     )
+    try:
+        attachment = worker_attachment(service, env)
+    except RuntimeCoreError as exc:
+        service.telemetry.event("bad queue settings", level="ERROR", error=str(exc))
+        return 2
+    if attachment is not None:
+        routes.handlers.update(attachment.routes)
     server = HttpServer(service, routes, host, port)
     service.telemetry.event("listening", host=host, port=server.port, pid=os.getpid())
     threading.Thread(target=server.serve_forever, name="svai-accept", daemon=True).start()
@@ -115,10 +126,17 @@ def serve(
             signal.signal(sig, lambda *_: stop.set())
     if on_listening is not None:
         on_listening(server.port, stop.set)
-    while not stop.wait(0.5):
-        pass
+    # A queue attachment starts taking work once the model is ready (polled until then).
+    started = attachment is None
+    while not stop.wait(0.5 if started else 0.05):
+        if attachment is not None and not started and service.ready:
+            attachment.start()
+            started = True
     server.begin_drain()
-    drained = server.wait_drained(service.cfg.server.drain_timeout_s)
+    drain_s = service.cfg.server.drain_timeout_s
+    drained = server.wait_drained(drain_s)
+    if attachment is not None and started:
+        drained = attachment.stop(drain_s) and drained
     service.telemetry.event("drained", complete=drained, outstanding=service.outstanding)
     service.close()
     return outcome.get("code", 0)
