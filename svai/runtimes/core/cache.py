@@ -182,22 +182,47 @@ class DynamoDbStore:
 def open_store(url: str | None, base_dir: str | Path = ".") -> CacheStore | None:
     """Open the store named by ``cache.store``.
 
-    ``sqlite:///path`` (relative to ``base_dir``) is the local store; ``dynamodb://TABLE`` a
-    DynamoDB table, and ``dynamodb://`` the table named by ``SVAI_CACHE_TABLE``, which svai's AWS
-    backend sets on every service allowed to use the cache. Without that variable (an AWS build
-    run locally by ``svai serve``) there is no shared store: the in-process LRU serves alone.
+    * ``sqlite:///path`` (relative to ``base_dir``): the local store.
+    * ``redis://[:password@]host[:port][/db]`` or ``rediss://`` (TLS): Redis, Memorystore, Azure
+      Cache for Redis.
+    * ``dynamodb://TABLE``, or ``dynamodb://`` for the table named by ``SVAI_CACHE_TABLE``.
+    * ``firestore://``: the collection named by ``SVAI_CACHE_COLLECTION`` (GCP backend).
+    * ``cosmos://``: the container named by ``SVAI_CACHE_CONTAINER`` (Azure backend).
+
+    The backends set those variables on every service allowed to use the cache. Without them (a
+    cloud build run locally by ``svai serve``) there is no shared store: the LRU serves alone.
 
     Raises:
         ConfigError: an unknown scheme.
     """
     if url is None:
         return None
+    env = os.environ
     if url.startswith("sqlite:///"):
         return SqliteStore(Path(base_dir, url.removeprefix("sqlite:///")))
+    if url.startswith(("redis://", "rediss://")):
+        from svai.runtimes.core.redis_store import RedisStore
+
+        return RedisStore(url)
     if url.startswith("dynamodb://"):
-        table = url.removeprefix("dynamodb://") or os.environ.get("SVAI_CACHE_TABLE", "")
+        table = url.removeprefix("dynamodb://") or env.get("SVAI_CACHE_TABLE", "")
         return DynamoDbStore(table) if table else None
-    raise ConfigError(f"cache.store {url!r}: use sqlite:///path or dynamodb://TABLE")
+    if url == "firestore://":
+        if not env.get("SVAI_CACHE_COLLECTION"):
+            return None
+        from svai.runtimes.cloud.gcp import FirestoreCacheStore
+
+        return FirestoreCacheStore.from_environment(env)
+    if url == "cosmos://":
+        if not (env.get("SVAI_CACHE_CONTAINER") and env.get("SVAI_COSMOS_ENDPOINT")):
+            return None
+        from svai.runtimes.cloud.azure import CosmosCacheStore
+
+        return CosmosCacheStore.from_environment(env)
+    raise ConfigError(
+        f"cache.store {url!r}: use sqlite:///path, redis://host:port, dynamodb://TABLE, "
+        "firestore:// or cosmos://"
+    )
 
 
 class Cache:

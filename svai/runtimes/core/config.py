@@ -26,7 +26,7 @@ the file (the artifact directory). The full shape, with defaults::
       },
       "concurrency": {"max_concurrency": 0, "queue_size": -1, "retry_after_s": 1},
       "batching": {"enabled": false, "max_batch": 8, "max_wait_ms": 2.0},
-      "cache": {"ttl_s": 0, "max_entries": 1024, "store": null},  # "sqlite:///path", "dynamodb://T"
+      "cache": {"ttl_s": 0, "max_entries": 1024, "store": null},  # see cache.open_store
       "idempotency": {"enabled": true, "header": "idempotency-key", "ttl_s": 86400, "max_entries": 10000},
       "fallback": {"rules": null, "model": null, "after_s": null},  # hook / small.onnx / s
       "hooks": {"preprocess": null, "postprocess": null},  # "module:function" or "file.py:function"
@@ -385,8 +385,14 @@ def _check_values(cfg: RuntimeConfig) -> None:
         if not ok:
             raise ConfigError(message)
     store = cfg.cache.store
-    if store is not None and not store.startswith(("sqlite:///", "dynamodb://")):
-        raise ConfigError("cache.store: expected null, 'sqlite:///path' or 'dynamodb://TABLE'")
+    if store is not None and not (
+        store.startswith(("sqlite:///", "dynamodb://", "redis://", "rediss://"))
+        or store in ("firestore://", "cosmos://")
+    ):
+        raise ConfigError(
+            "cache.store: expected null, 'sqlite:///path', 'redis://host:port', "
+            "'dynamodb://TABLE', 'firestore://' or 'cosmos://'"
+        )
     for key, spec in (
         ("hooks.preprocess", cfg.hooks.preprocess),
         ("hooks.postprocess", cfg.hooks.postprocess),

@@ -1,0 +1,159 @@
+"""The Redis cache store against a real ``redis-server`` on 127.0.0.1 (Debian's package).
+
+CI installs the server (``.ci/run``) and sets ``SVAI_REQUIRE_REDIS=1``, so there a missing
+server fails the run instead of skipping these tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from svai.runtimes.core.cache import Cache, open_store
+from svai.runtimes.core.errors import ConfigError
+from svai.runtimes.core.redis_store import RedisError, RedisStore
+
+SERVER = shutil.which("redis-server")
+
+
+@dataclass
+class Redis:
+    port: int
+    password: str | None
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start(tmp: Path, port: int, password: str | None) -> Redis:
+    if SERVER is None:
+        if os.environ.get("SVAI_REQUIRE_REDIS"):
+            pytest.fail("redis-server is not installed (apt-get install redis-server)")
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    args = [SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(tmp)]
+    args += ["--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"]
+    if password:
+        args += ["--requirepass", password]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return Redis(port, password, process)
+        except OSError:
+            time.sleep(0.02)
+    process.kill()
+    pytest.fail("redis-server did not start")
+
+
+@pytest.fixture
+def redis(tmp_path: Path) -> Iterator[Redis]:
+    server = _start(tmp_path, _free_port(), "s3cret pass")
+    yield server
+    server.process.kill()
+    server.process.wait()
+
+
+def test_values_round_trip_and_expire(redis: Redis) -> None:
+    store = RedisStore(redis.url)
+    payload = bytes(range(256)) + b"\r\n$-1\r\n"  # binary, with RESP's own delimiters inside
+    assert store.get("k") is None
+    store.put("k", payload, ttl_s=0.3)
+    assert store.get("k") == payload
+    store.put("long", b"x" * 1_000_000, ttl_s=60)  # bigger than one recv
+    assert store.get("long") == b"x" * 1_000_000
+    time.sleep(0.45)
+    assert store.get("k") is None  # Redis expired it
+    store.close()
+
+
+def test_keys_are_namespaced_and_the_database_is_selected(redis: Redis) -> None:
+    RedisStore(redis.url.replace("/0", "/3")).put("k", b"three", ttl_s=60)
+    assert RedisStore(redis.url).get("k") is None
+    assert RedisStore(redis.url.replace("/0", "/3")).get("k") == b"three"
+    raw = socket.create_connection(("127.0.0.1", redis.port))
+    raw.sendall(b'AUTH "s3cret pass"\r\nSELECT 3\r\nEXISTS svai:k\r\n')
+    time.sleep(0.1)
+    assert raw.recv(100).endswith(b":1\r\n")
+    raw.close()
+
+
+def test_a_wrong_password_is_an_error_not_a_value(redis: Redis) -> None:
+    store = RedisStore(f"redis://:wrong@127.0.0.1:{redis.port}")
+    with pytest.raises(RedisError, match=r"WRONGPASS|invalid"):
+        store.get("k")
+
+
+def test_threads_use_their_own_connections(redis: Redis) -> None:
+    store = RedisStore(redis.url)
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(200):
+                store.put(f"{n}-{i}", f"{n}:{i}".encode(), ttl_s=60)
+                assert store.get(f"{n}-{i}") == f"{n}:{i}".encode()
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(store._all) == 8
+    store.close()
+
+
+def test_an_outage_degrades_to_no_cache_and_recovers(redis: Redis, tmp_path: Path) -> None:
+    store = open_store(redis.url)
+    assert isinstance(store, RedisStore)
+    cache = Cache(ttl_s=60, max_entries=1, store=store, outage_backoff_s=0.2)
+    cache.put("a", b"1")
+    cache.put("z", b"26")  # the one-entry LRU now holds z: reads of a go to Redis
+    assert cache.get("a") == b"1"
+    cache.put("z", b"26")
+    redis.process.kill()
+    redis.process.wait()
+    started = time.monotonic()
+    assert cache.get("a") is None  # an outage is a miss, not an error
+    assert cache.store_errors == 1
+    cache.put("b", b"2")  # and a write is dropped quietly
+    assert time.monotonic() - started < 2.0
+    revived = _start(tmp_path, redis.port, redis.password)
+    try:
+        time.sleep(0.25)  # past the outage backoff: the store is tried again, reconnecting
+        cache.put("c", b"3")
+        assert cache.get("c") == b"3"
+        assert store.get("c") == b"3"
+    finally:
+        revived.process.kill()
+        revived.process.wait()
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["redis://", "redis://host/db", "redis://host:99999", "http://host"],
+)
+def test_bad_urls_are_config_errors(url: str) -> None:
+    with pytest.raises(ConfigError):
+        RedisStore(url)
