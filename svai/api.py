@@ -166,6 +166,10 @@ def _backend_with_build(cloud: str, build_dir: str) -> Backend:
         from svai.backends.gcp import GcpBackend
 
         return GcpBackend(build_dir=build_dir)
+    if cloud == "azure":
+        from svai.backends.azure import AzureBackend
+
+        return AzureBackend(build_dir=build_dir)
     return get_backend(cloud)
 
 
@@ -586,9 +590,11 @@ def _release(
                 "see `svai plan` and fix them"
             )
         loaded = validate(path)
+        _automation().check_pulumi()  # before the build below spends time downloading wheels
         # What this step uploads: the reproducible build of every target (same inputs, same
-        # bytes, so rebuilding here is safe and keeps the upload in step with the plan).
-        folders = {t.target: str(t.directory) for t in build(path).targets}
+        # bytes, so rebuilding here is safe and keeps the upload in step with the plan). Function
+        # zips carry their dependencies: Lambda and a Flex Consumption package run as uploaded.
+        folders = {t.target: str(t.directory) for t in build(path, vendor_deps=True).targets}
         # The AWS backend must know the Lambda version number of the other live version, or
         # the alias would send everything to the new one; unknown numbers stop here.
         backends: dict[str, Backend] = {

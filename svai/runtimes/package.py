@@ -81,6 +81,11 @@ LAMBDA_UNZIPPED_LIMIT = 250 * MIB
 BASE_IMAGE = "python:3.11.11-slim-bookworm"
 SERVER_PORT = 8080
 IMAGE_UID = 10001
+# Vendored wheels must match the interpreter that runs the zip: the AWS backend's Lambda runtime
+# (python3.12) and the Azure backend's Flex Consumption runtime (3.11); a test keeps them equal.
+LAMBDA_PYTHON = "3.12"
+AZURE_PYTHON = "3.11"
+AZURE_SITE = ".python_packages/lib/site-packages"
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 _FILE_MODE = 0o644
 _PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
@@ -97,6 +102,8 @@ _RESERVED = {
     "function_app.py",
     "host.json",
 }
+# The shared cache store each backend creates (see svai.runtimes.core.cache.open_store).
+_SHARED_CACHE = {"aws": "dynamodb://", "gcp": "firestore://", "azure": "cosmos://"}
 # Function zips: the platform's entry-point library, per cloud.
 _FUNCTION_DEPS = {
     "aws": "aws-lambda-powertools",
@@ -558,9 +565,9 @@ def runtime_config(
         "cache": {
             "ttl_s": spec.cache.ttl_s if spec.cache.enabled else 0.0,
             "max_entries": spec.cache.max_entries,
-            # On AWS the deployment's DynamoDB cache table is shared by every instance; its
-            # name reaches the runtime as SVAI_CACHE_TABLE, set by the AWS backend.
-            "store": "dynamodb://" if spec.cache.enabled and rec and rec.cloud == "aws" else None,
+            # The deployment's shared cache (DynamoDB, Firestore, Cosmos DB): every instance
+            # reads it; its name reaches the runtime in environment variables the backend sets.
+            "store": _SHARED_CACHE.get(rec.cloud) if spec.cache.enabled and rec else None,
         },
         "idempotency": {
             "header": rel.idempotency_header.lower(),
@@ -644,41 +651,30 @@ def _build_target(
             config = {**config, "model": {**config["model"], "sha256": model.info["sha256"]}}
         runtime[CONFIG_NAME] = _json_bytes(config)
         cloud = rec.cloud
-        runtime.update(_runtime_code(package, cloud))
+        runtime.update(_runtime_code())
         for relative, source in sorted(hooks.items()):
             runtime[relative] = source.read_bytes()
-        deps = (_FUNCTION_DEPS[cloud],) if package == "zip" else ()
-        requirements = _requirements(spec, deps)
+        requirements = _requirements(spec, (_FUNCTION_DEPS[cloud],) if package == "zip" else ())
         extra: dict[str, bytes] = {REQUIREMENTS_NAME: requirements.encode()}
         zip_bytes = None
         if package == "zip":
             runtime.update(_function_entry(cloud, spec))
             members = dict(runtime)
-            if cloud != "aws":
-                # Cloud Run functions and Azure Functions install requirements.txt from the zip.
-                members[REQUIREMENTS_NAME] = requirements.encode()
-                notes.append(
-                    "the platform installs requirements.txt (inside the zip) when it deploys"
-                    + ("; --vendor-deps applies to AWS Lambda zips only" if vendor_deps else "")
-                )
-            elif vendor_deps:
-                members.update(_vendor(requirements, staging))
-                notes.append("dependencies vendored into the zip (manylinux2014_x86_64 wheels)")
-            else:
-                notes.append(
-                    "dependencies are not in the Lambda zip: requirements.txt lists them; attach "
-                    "them as a Lambda layer or rebuild with --vendor-deps (needs the package index)"
-                )
+        elif cloud == "aws" or rec.choice.mode == "async":
+            # The async front door (and on AWS the endpoint proxy) are small zip functions beside
+            # the image/endpoint: their zip carries the code and config, not the model.
+            members = {k: v for k, v in runtime.items() if k != MODEL_NAME}
+            members.update(_function_entry(cloud, spec))
+        else:
+            members = {}
+        if members:
+            front = _requirements(spec, (_FUNCTION_DEPS[cloud],))
+            members.update(_function_deps(cloud, front, staging, vendor_deps, notes))
             zipped = _zip(members)
             if cloud == "aws":
                 _check_lambda_size(len(zipped), sum(len(v) for v in members.values()))
             extra[ZIP_NAME] = zipped
             zip_bytes = len(zipped)
-        elif cloud == "aws":
-            # The async front door and the endpoint proxy are small zip functions beside the
-            # image/endpoint: their zip carries the code and config, not the model.
-            extra[ZIP_NAME] = _zip({k: v for k, v in runtime.items() if k != MODEL_NAME})
-            zip_bytes = len(extra[ZIP_NAME])
         if package != "zip":
             extra["Dockerfile"] = _render(
                 "Dockerfile.j2",
@@ -730,12 +726,12 @@ def _build_target(
     )
 
 
-def _runtime_code(package: str, cloud: str) -> dict[str, bytes]:
+def _runtime_code() -> dict[str, bytes]:
     here = Path(__file__).resolve().parent
-    # The server lets `svai serve` run any build, zips included; Lambda zips add the handler.
-    # AWS builds of every package carry the Lambda entry points: the zip functions of an image
-    # or endpoint deployment (async front door, endpoint proxy) run from the same code.
-    packages = ["core", "server"] + (["entry"] if cloud == "aws" else [])
+    # The server lets `svai serve` run any build, zips included. Every build carries the entry
+    # points (Lambda handlers, the async front door, the queue workers) and the cloud data-plane
+    # clients: the zip functions beside an image and the image's worker run from the same code.
+    packages = ["core", "server", "entry", "cloud"]
     files = {
         "svai/__init__.py": _PACKAGE_INIT.encode(),
         "svai/runtimes/__init__.py": _PACKAGE_INIT.encode(),
@@ -761,6 +757,41 @@ def _function_entry(cloud: str, spec: ResolvedSpec) -> dict[str, bytes]:
     return {}
 
 
+def _function_deps(
+    cloud: str, requirements: str, staging: Path, vendor: bool, notes: list[str]
+) -> dict[str, bytes]:
+    """What a function zip carries besides code: requirements, or the dependencies themselves."""
+    if cloud == "gcp":
+        # Cloud Run functions install requirements.txt from the source zip when they build.
+        notes.append(
+            "Cloud Run functions install requirements.txt (inside the zip) when they build"
+            + ("; --vendor-deps is not needed there" if vendor else "")
+        )
+        return {REQUIREMENTS_NAME: requirements.encode()}
+    if cloud == "azure":
+        # A Flex Consumption app runs the package blob as uploaded (no remote build), so its
+        # dependencies must be inside, where the Python worker looks for them.
+        members = {REQUIREMENTS_NAME: requirements.encode()}
+        if vendor:
+            vendored = _vendor(requirements, staging, AZURE_PYTHON)
+            members.update({f"{AZURE_SITE}/{k}": v for k, v in vendored.items()})
+            notes.append(f"dependencies vendored into the zip under {AZURE_SITE}")
+        else:
+            notes.append(
+                "dependencies are not in the package: Flex Consumption runs it as uploaded; "
+                "rebuild with --vendor-deps (svai apply does)"
+            )
+        return members
+    if vendor:
+        notes.append("dependencies vendored into the zip (manylinux2014_x86_64 wheels)")
+        return _vendor(requirements, staging, LAMBDA_PYTHON)
+    notes.append(
+        "dependencies are not in the Lambda zip: requirements.txt lists them; attach them as a "
+        "Lambda layer or rebuild with --vendor-deps (needs the package index)"
+    )
+    return {}
+
+
 def _requirements(spec: ResolvedSpec, extra: Sequence[str]) -> str:
     names = ["numpy", "onnxruntime", *extra]
     if spec.model.task == "embedding":
@@ -774,8 +805,8 @@ def _requirements(spec: ResolvedSpec, extra: Sequence[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _vendor(requirements: str, staging: Path) -> dict[str, bytes]:
-    """Install the requirements for Lambda's platform and return them as zip members."""
+def _vendor(requirements: str, staging: Path, python: str) -> dict[str, bytes]:
+    """Install the requirements for a Linux x86_64 CPython ``python`` ("3.11") as zip members."""
     work = staging / ".vendor"
     work.mkdir()
     req = work / "requirements.txt"
@@ -784,7 +815,7 @@ def _vendor(requirements: str, staging: Path) -> dict[str, bytes]:
     command = [
         sys.executable, "-m", "pip", "install", "--quiet", "--no-compile",
         "--platform", "manylinux2014_x86_64", "--implementation", "cp",
-        "--python-version", f"{sys.version_info.major}.{sys.version_info.minor}",
+        "--python-version", python,
         "--only-binary=:all:", "--target", str(target), "-r", str(req),
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, check=False)

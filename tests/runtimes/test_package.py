@@ -31,10 +31,12 @@ HOSTILE = (
 RUNTIME_FILES = {
     "svai/__init__.py",
     "svai/runtimes/__init__.py",
-    *(f"svai/runtimes/core/{p.name}" for p in (ROOT / "svai/runtimes/core").glob("*.py")),
-    *(f"svai/runtimes/server/{p.name}" for p in (ROOT / "svai/runtimes/server").glob("*.py")),
+    *(
+        f"svai/runtimes/{package}/{p.name}"
+        for package in ("core", "server", "entry", "cloud")
+        for p in (ROOT / "svai/runtimes" / package).glob("*.py")
+    ),
 }
-ENTRY_FILES = {f"svai/runtimes/entry/{p.name}" for p in (ROOT / "svai/runtimes/entry").glob("*.py")}
 USER_FILES = {"model.onnx", "svai_runtime.json", "src/pre.py", "src/post.py", "src/rules.py"}
 
 
@@ -206,7 +208,7 @@ def test_zip_holds_exactly_the_runtime(built: api._package.BuildResult) -> None:
         infos = archive.infolist()
     names = [i.filename for i in infos]
     assert names == sorted(names)
-    assert set(names) == RUNTIME_FILES | ENTRY_FILES | USER_FILES
+    assert set(names) == RUNTIME_FILES | USER_FILES
     assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
     assert {(i.external_attr >> 16) & 0o777 for i in infos} == {0o644}
 
@@ -550,7 +552,7 @@ def test_gcp_and_azure_function_zips_run_on_their_frameworks(
         with zipfile.ZipFile(target.directory / "function.zip") as archive:
             names = set(archive.namelist())
             archive.extractall(extracted)
-        # No Lambda handler here: the platform's own entry point, and the requirements to install.
+        # The platform's own entry point, and the requirements to install.
         assert names == RUNTIME_FILES | USER_FILES | entry[cloud] | {"requirements.txt"}
         requirements = (extracted / "requirements.txt").read_text()
         assert dependency[cloud] in requirements and "powertools" not in requirements
@@ -613,3 +615,67 @@ def test_int8_builds_of_a_matmul_model_are_byte_identical(tmp_path: Path) -> Non
     assert quant["requested"] == "int8" and quant["verdict"] in ("quantized", "accuracy_drop")
     assert "x as fast" not in quant["message"]
     assert tree(one.targets[0].directory) == tree(two.targets[0].directory)
+
+
+def test_vendored_dependencies_are_built_for_each_platform_interpreter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Wheels with C extensions load only in the interpreter they were built for: the Lambda
+    # runtime the AWS backend picks, and the Flex Consumption version the Azure backend sets.
+    from svai.backends.aws.arguments import LAMBDA_RUNTIME
+    from svai.backends.azure.services import FLEX_PYTHON
+    from svai.runtimes import package
+
+    assert f"python{package.LAMBDA_PYTHON}" == LAMBDA_RUNTIME
+    assert FLEX_PYTHON == package.AZURE_PYTHON
+    asked: list[tuple[str, str]] = []
+
+    def pip_install(requirements: str, staging: Path, python: str) -> dict[str, bytes]:
+        asked.append((python, requirements))
+        return {"dep/__init__.py": b"VENDORED = True\n"}
+
+    monkeypatch.setattr(package, "_vendor", pip_install)  # no package index in tests
+    targets = (
+        "  - {cloud: aws, region: us-east-1, runtime: faas}\n"
+        "  - {cloud: gcp, region: europe-west1, runtime: faas}\n"
+        "  - {cloud: azure, region: westeurope, runtime: faas}\n"
+    )
+    spec = write_project(tmp_path / "p", targets=targets)
+    result = api.build(spec, out_dir=tmp_path / "out", vendor_deps=True)
+    names = {
+        t.target.split("-")[0]: set(zipfile.ZipFile(t.directory / "function.zip").namelist())
+        for t in result.targets
+    }
+    assert "dep/__init__.py" in names["aws"]
+    assert ".python_packages/lib/site-packages/dep/__init__.py" in names["azure"]
+    assert not any("dep/" in n for n in names["gcp"])  # Cloud Run functions install themselves
+    assert "requirements.txt" in names["gcp"] and "requirements.txt" in names["azure"]
+    assert sorted(python for python, _ in asked) == ["3.11", "3.12"]
+    assert all("onnxruntime==" in requirements for _, requirements in asked)
+
+
+@pytest.mark.parametrize(
+    ("cloud", "entry"),
+    [("gcp", {"main.py"}), ("azure", {"function_app.py", "host.json"})],
+)
+def test_async_container_targets_ship_a_model_free_zip_for_the_front(
+    tmp_path: Path, cloud: str, entry: set[str]
+) -> None:
+    # The submit/status functions of an async deployment run beside the worker's image.
+    region = {"gcp": "europe-west1", "azure": "westeurope"}[cloud]
+    spec = write_project(
+        tmp_path / cloud,
+        targets=f"  - {{cloud: {cloud}, region: {region}, runtime: container}}\n",
+    )
+    text = spec.read_text().replace("api:\n", "api:\n  mode: async\n", 1)
+    spec.write_text(text)
+    target = api.build(spec, out_dir=tmp_path / "out").targets[0]
+    assert target.package == "image"
+    names = set(zipfile.ZipFile(target.directory / "function.zip").namelist())
+    assert entry <= names and "requirements.txt" in names
+    assert "model.onnx" not in names
+    assert {"svai/runtimes/entry/jobs.py", f"svai/runtimes/cloud/{cloud}.py"} <= names
+    # A synchronous container target has no functions beside it, so no zip.
+    spec.write_text(text.replace("  mode: async\n", "", 1))
+    again = api.build(spec, out_dir=tmp_path / "sync").targets[0]
+    assert not (again.directory / "function.zip").exists()
