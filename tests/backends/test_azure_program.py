@@ -214,6 +214,14 @@ def test_functions_flex_maps_warm_pool_guard_and_identity_storage() -> None:
     )
     assert settings["AzureWebJobsStorage__credential"] == "managedidentity"
     assert app["siteConfig"]["minTlsVersion"] == "1.2"
+    # The code it runs: `svai build`'s zip, uploaded as the package blob OneDeploy would write.
+    package = _one(resources, "azure-native:storage:Blob")
+    host = _one(resources, "azure-native:storage:StorageAccount", "sentiment-api-host-storage")
+    assert storage["value"] == f"https://{host['accountName']}.blob.core.windows.net/deployment"
+    assert package["accountName"] == "sentiment-api-host-storage"  # its name output, under mocks
+    assert (package["containerName"], package["blobName"]) == ("deployment", "released-package.zip")
+    assert package["source"] == "<asset:path:.svai/build/azure/function.zip>"
+    assert package["contentType"] == "application/zip"
     auth = _one(resources, "azure-native:web:WebAppAuthSettingsV2")
     assert auth["globalValidation"]["unauthenticatedClientAction"] == "Return401"
 
@@ -262,7 +270,7 @@ def test_async_container_worker_scales_on_the_queue_with_its_identity() -> None:
     assert rule["custom"]["metadata"]["queueName"] == "jobs"
     assert rule["custom"]["identity"].endswith("summarize-worker-identity")
     env = {e["name"]: e.get("value") for e in worker["template"]["containers"][0]["env"]}
-    assert env["SVAI_LOCK_RENEW_S"] == "600"
+    assert env["SVAI_LOCK_RENEW_S"] == "150"  # half the 300 s lock: renewed while it runs
     alert = _one(resources, "azure-native:monitor:MetricAlert")
     criterion = alert["criteria"]["allOf"][0]
     assert criterion["metricName"] == "DeadletteredMessages"
@@ -298,7 +306,39 @@ def test_every_alarm_becomes_an_alert_calling_the_action_group(key: str) -> None
     assert all(a.inputs["actions"] for a in alerts)
     p95 = next(a for a in alerts if a.inputs["ruleName"].endswith("latency-p95"))
     criterion = p95.inputs["criteria"]["allOf"][0]
-    assert "percentile(duration, 95)" in criterion["query"] and criterion["threshold"] == 500
+    assert criterion["threshold"] == 500  # milliseconds
+    # Each log alert reads where the watched app's numbers really land, naming that app.
+    apps = {
+        "azure-native:app:ContainerApp": ("containerAppName", "ContainerAppConsoleLogs", "logs"),
+        "azure-native:web:WebApp": ("name", "requests", "insights"),
+        "azure-native:machinelearningservices:OnlineEndpoint": (
+            "endpointName",
+            "AmlOnlineEndpointConsoleLog",
+            "logs",
+        ),
+    }
+    watched = [
+        (r.inputs[field], table, scope)
+        for r in resources
+        if r.type in apps
+        for field, table, scope in [apps[r.type]]
+        if r.name.endswith(("-api", "-worker", "-app", "-endpoint"))
+    ]
+    query, scopes = criterion["query"], p95.inputs["scopes"]
+    assert any(
+        query.startswith(table) and f'{app}"' in query and scopes[0].endswith(f"-{scope}")
+        for app, table, scope in watched
+    ), (query, scopes, watched)
+    assert "percentile(" in query and ", 95)" in query
+    sources = {
+        r.inputs["resourceUri"].rsplit("/", 1)[-1]
+        for r in by_type(resources, "azure-native:monitor:DiagnosticSetting")
+        if r.inputs.get("logAnalyticsDestinationType") == "Dedicated"
+    }
+    if "ContainerAppConsoleLogs" in query:
+        assert any(s.endswith("-environment") for s in sources)
+    if "AmlOnlineEndpointConsoleLog" in query:
+        assert any(s.endswith("-endpoint") for s in sources)
     budget = _one(resources, "azure-native:consumption:Budget")
     assert budget["amount"] == 200 and budget["timeGrain"] == "Monthly"
     assert {n["thresholdType"] for n in budget["notifications"].values()} == {

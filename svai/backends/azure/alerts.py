@@ -1,10 +1,20 @@
 """Lower the plan's alarms onto Azure Monitor alerts.
 
 Azure Monitor metric alerts aggregate by average, minimum, maximum, total or count only, so
-latency percentiles, error *rates* and the runtime's own metrics (cold starts, queue age,
-in-flight requests) are log-search alerts (``scheduledQueryRules``) over Application Insights;
-dead-lettered messages are a platform metric of Service Bus and get a metric alert. Every alert
-calls the deployment's action group and is named ``<plan>-<alarm>``.
+latency percentiles, error *rates* and the runtime's own figures (cold starts, queue age) are
+log-search alerts (``scheduledQueryRules``); dead-lettered messages are a platform metric of
+Service Bus and get a metric alert. Every alert calls the deployment's action group and is named
+``<plan>-<alarm>``.
+
+Where the numbers come from, per kind of app:
+
+* Container Apps and Azure ML endpoints: the svai runtime writes one JSON line per request
+  (``message: "request"``, ``status``, ``latency_ms``, ``cold_start``) and one per queued job
+  (``queue_age_s``) to stdout; the environment's and the endpoint's diagnostic settings carry
+  stdout to Log Analytics (``ContainerAppConsoleLogs``, ``AmlOnlineEndpointConsoleLog``), where
+  the query parses those lines.
+* Functions: the Functions host reports every invocation to Application Insights (``requests``,
+  role name = the function app's name); the runtime's lines arrive there as ``traces``.
 """
 
 from __future__ import annotations
@@ -15,38 +25,79 @@ from svai.backends.azure import naming
 from svai.backends.azure.blueprint import Ref
 from svai.backends.azure.context import Context
 from svai.backends.azure.messaging import QUEUE
-from svai.ir import Alarm
+from svai.backends.azure.services import (
+    CONTAINER_APPS,
+    FUNCTIONS_FLEX,
+    app_name,
+    offering_of,
+)
+from svai.ir import Alarm, DeploymentPlan, Service
 
 __all__ = ["alert_query", "lower_alerts"]
 
-_RUNTIME_METRICS = {
-    "cold_start_rate": "svai.cold_start",
-    "queue_age": "svai.queue_age_s",
-    "concurrency": "svai.inflight",
+_LINES = {
+    CONTAINER_APPS: ("ContainerAppConsoleLogs", 'ContainerAppName == "{app}"', "Log"),
+    FUNCTIONS_FLEX: ("traces", 'cloud_RoleName == "{app}"', "message"),
 }
-"""Custom metrics the svai runtime reports to Application Insights, by alarm metric."""
+_ENDPOINT_LINES = ("AmlOnlineEndpointConsoleLog", '_ResourceId has "/onlineendpoints/{app}"')
 
 
-def alert_query(alarm: Alarm) -> str:
+def _watched(plan: DeploymentPlan, alarm: Alarm) -> Service:
+    # Queue alarms watch the queue; its age is what the worker sees when it takes a job.
+    name = "worker" if alarm.service == "queue" else alarm.service
+    return next(s for s in plan.services if s.name == name)
+
+
+def _runtime_lines(plan: DeploymentPlan, service: Service) -> str:
+    """KQL rows of ``service``'s runtime log lines, parsed into the dynamic column ``e``."""
+    offering, app = offering_of(service), app_name(plan, service)
+    if offering in _LINES:
+        table, where, column = _LINES[offering]
+    else:
+        (table, where), column = _ENDPOINT_LINES, "Message"
+    return f"{table} | where {where.format(app=app)} | extend e = parse_json({column})"
+
+
+def alert_query(plan: DeploymentPlan, alarm: Alarm) -> str:
     """Return the KQL that yields the alarm's value as column ``value`` (latency in ms)."""
-    role = f'cloud_RoleName == "{alarm.service}"'
+    service = _watched(plan, alarm)
     metric = alarm.metric
+    if offering_of(service) == FUNCTIONS_FLEX and metric not in ("cold_start_rate", "queue_age"):
+        rows = f'requests | where cloud_RoleName == "{app_name(plan, service)}"'
+        latency, failed, throttled = "duration", "success == false", 'resultCode == "429"'
+    else:
+        rows = f'{_runtime_lines(plan, service)} | where tostring(e.message) == "request"'
+        latency, failed, throttled = (
+            "todouble(e.latency_ms)",
+            "toint(e.status) >= 500",
+            ("toint(e.status) == 429"),
+        )
+    share = "todouble(countif({})) / todouble(max_of(count(), 1))"
     if metric in ("latency_p95", "latency_p99"):
         pct = metric.rsplit("p", 1)[-1]
-        return f"requests | where {role} | summarize value = percentile(duration, {pct})"
+        return f"{rows} | summarize value = percentile({latency}, {pct})"
     if metric == "error_rate":
-        return (
-            f"requests | where {role} | summarize value = "
-            "todouble(countif(success == false)) / todouble(max_of(count(), 1))"
-        )
+        return f"{rows} | summarize value = {share.format(failed)}"
     if metric == "throttles":
-        return f'requests | where {role} and resultCode == "429" | summarize value = count()'
-    name = _RUNTIME_METRICS[metric]
-    return f'customMetrics | where name == "{name}" | summarize value = max(value)'
+        return f"{rows} | summarize value = todouble(countif({throttled}))"
+    if metric == "cold_start_rate":
+        return f"{rows} | summarize value = {share.format('tobool(e.cold_start)')}"
+    if metric == "queue_age":
+        return (
+            f"{_runtime_lines(plan, service)} | where isnotnull(e.queue_age_s) "
+            "| summarize value = max(todouble(e.queue_age_s))"
+        )
+    raise ValueError(f"no Azure alert query for metric {metric!r}")
+
+
+def _scope(plan: DeploymentPlan, alarm: Alarm) -> Ref:
+    """Application Insights for function apps; the Log Analytics workspace for the rest."""
+    service = _watched(plan, alarm)
+    return Ref("insights") if offering_of(service) == FUNCTIONS_FLEX else Ref("logs")
 
 
 def _threshold(alarm: Alarm) -> float:
-    # Plan latency thresholds are seconds; Application Insights durations are milliseconds.
+    # Plan latency thresholds are seconds; both sources report milliseconds.
     if alarm.metric in ("latency_p95", "latency_p99"):
         return alarm.threshold * 1000
     return alarm.threshold
@@ -78,13 +129,13 @@ def lower_alerts(ctx: Context) -> None:
             kind="LogAlert",
             enabled=True,
             severity=2,
-            scopes=[Ref("insights")],
+            scopes=[_scope(plan, alarm)],
             evaluation_frequency=window,
             window_size=window,
             criteria={
                 "all_of": [
                     {
-                        "query": alert_query(alarm),
+                        "query": alert_query(plan, alarm),
                         "time_aggregation": "Maximum",
                         "metric_measure_column": "value",
                         "operator": "GreaterThan",

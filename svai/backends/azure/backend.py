@@ -22,19 +22,24 @@ class AzureBackend:
 
     Args:
         today: Returns the date the budget starts from (its month); overrides the above.
+        build_dir: The target's ``svai build`` folder (function apps upload its
+            ``function.zip`` as their Flex Consumption package).
     """
 
     cloud = "azure"
 
-    def __init__(self, today: Callable[[], dt.date] | None = None) -> None:
+    def __init__(
+        self, today: Callable[[], dt.date] | None = None, build_dir: str = ".svai/build/azure"
+    ) -> None:
         self._today = today or _today
+        self.build_dir = build_dir
 
     def program(self, plan: DeploymentPlan) -> None:
         """Create the deployment's resources; runs inside a Pulumi program (real or mocked)."""
         from svai.backends.azure.components import build
         from svai.backends.azure.lowering import lower, month_start
 
-        build(lower(plan, budget_start=month_start(self._today())))
+        build(lower(plan, budget_start=month_start(self._today()), build_dir=self.build_dir))
 
     def rules(self) -> Sequence[Rule]:
         """Return the Azure infrastructure rules (``SVAI_AZ_###``)."""

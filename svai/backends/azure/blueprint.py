@@ -14,7 +14,16 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["Blueprint", "ClientConfig", "Concat", "Group", "Ref", "ResourceSpec", "Shape"]
+__all__ = [
+    "Blueprint",
+    "ClientConfig",
+    "Concat",
+    "FileSource",
+    "Group",
+    "Ref",
+    "ResourceSpec",
+    "Shape",
+]
 
 Shape = Literal[
     "Foundation",
@@ -53,6 +62,13 @@ class Concat:
     """A string made of literal parts and markers, joined once every marker is known."""
 
     parts: tuple[str | Ref | ClientConfig, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FileSource:
+    """A local file uploaded on ``apply`` (a ``pulumi.FileAsset``); only named in a preview."""
+
+    path: str
 
 
 @dataclass(frozen=True, slots=True)

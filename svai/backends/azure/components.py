@@ -14,7 +14,15 @@ from typing import Any, ClassVar
 
 import pulumi
 
-from svai.backends.azure.blueprint import Blueprint, ClientConfig, Concat, Group, Ref, ResourceSpec
+from svai.backends.azure.blueprint import (
+    Blueprint,
+    ClientConfig,
+    Concat,
+    FileSource,
+    Group,
+    Ref,
+    ResourceSpec,
+)
 from svai.backends.azure.provider import AZURE
 from svai.backends.tokens import Creator
 
@@ -57,6 +65,8 @@ class _Built:
             return self.client_config(value.attr)
         if isinstance(value, Concat):
             return pulumi.Output.concat(*(self.resolve(part) for part in value.parts))
+        if isinstance(value, FileSource):
+            return pulumi.FileAsset(value.path)
         if isinstance(value, Mapping):
             return {k: self.resolve(v) for k, v in value.items()}
         if isinstance(value, list | tuple):

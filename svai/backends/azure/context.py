@@ -33,6 +33,8 @@ class Context:
     plan: DeploymentPlan
     month_start: str
     """First day of the budget's first month (ISO 8601, e.g. ``2026-11-01T00:00:00Z``)."""
+    build_dir: str = ".svai/build/azure"
+    """The target's ``svai build`` folder: function apps upload its ``function.zip``."""
     _groups: dict[str, tuple[Shape, list[ResourceSpec]]] = field(default_factory=dict)
 
     @property

@@ -49,13 +49,16 @@ def month_start(today: dt.date) -> str:
     return f"{today.year:04d}-{today.month:02d}-01T00:00:00Z"
 
 
-def lower(plan: DeploymentPlan, *, budget_start: str) -> Blueprint:
+def lower(
+    plan: DeploymentPlan, *, budget_start: str, build_dir: str = ".svai/build/azure"
+) -> Blueprint:
     """Return the Azure resources for ``plan``.
 
     Args:
         plan: The cloud-neutral plan (``plan.cloud`` must be ``azure``).
         budget_start: First day of the budget's first month (see :func:`month_start`); passed in
             so that lowering stays a pure function of its inputs.
+        build_dir: The target's ``svai build`` folder; function apps upload its ``function.zip``.
 
     Returns:
         The blueprint: groups of resources with their SDK arguments.
@@ -73,7 +76,7 @@ def lower(plan: DeploymentPlan, *, budget_start: str) -> Blueprint:
                 f"service {service.name!r}: offering {service.compute.offering!r} is not "
                 f"built by the Azure backend; use one of: {known}"
             )
-    ctx = Context(plan, budget_start)
+    ctx = Context(plan, budget_start, build_dir)
     _foundation(ctx)
     if plan.stores:
         messaging.lower_stores(ctx)

@@ -3,8 +3,8 @@
 Queue: a Service Bus Standard namespace (Premium on a private network) with local (SAS) auth disabled and one queue, ``jobs``.
 ``maxDeliveryCount`` is the plan's ``max_receive_count``; a message that expires is dead-lettered
 too; ``lockDuration`` covers the worker timeout up to Service Bus's 5-minute maximum. A worker
-that may run longer gets ``SVAI_LOCK_RENEW_S`` and renews its lock while it works (the SDK's
-``AutoLockRenewer``), because an expired lock would hand the job to a second worker. Duplicate
+that may run longer gets ``SVAI_LOCK_RENEW_S`` (half the lock duration) and renews its lock at
+that interval while it works, because an expired lock would hand the job to a second worker. Duplicate
 detection on the message id (10 minutes) drops client retries of the same submission.
 
 Stores: one serverless Cosmos DB (NoSQL) account holds results, idempotency records and the cache,
@@ -225,3 +225,40 @@ def grant_store(ctx: Context, group: str, service: str, store: str, action: str)
             "scope": Concat((Ref("cosmos"), f"/dbs/{DATABASE}/colls/{store}")),
         },
     )
+
+
+def runtime_env(plan: DeploymentPlan, service: Service) -> list[tuple[str, str]]:
+    """Where ``service``'s runtime finds its stores and queue (read by ``svai.runtimes.cloud.azure``).
+
+    Args:
+        plan: The deployment plan.
+        service: The service whose settings these are.
+
+    Returns:
+        (name, value) pairs: the Cosmos DB endpoint and containers the role uses, the Service Bus
+        queue for the front, and ``SVAI_QUEUE_KIND`` for a container worker's receive loop.
+    """
+    stores = {store.name: store for store in plan.stores}
+    env: list[tuple[str, str]] = []
+    results = "results" in stores and service.role in ("submit", "status", "worker")
+    cache = "cache" in stores and service.role in ("api", "worker")
+    if results or cache:
+        account = naming.dashed_name(plan, "cosmos", 44)
+        env += [
+            ("SVAI_COSMOS_ENDPOINT", f"https://{account}.documents.azure.com:443/"),
+            ("SVAI_COSMOS_DATABASE", DATABASE),
+        ]
+    if results:
+        env += [
+            ("SVAI_RESULTS_CONTAINER", "results"),
+            ("SVAI_RESULT_TTL_S", str(stores["results"].ttl_s)),
+        ]
+    if cache:
+        env.append(("SVAI_CACHE_CONTAINER", "cache"))
+    # The status front builds the same job front (it never sends: only the sender role can).
+    if plan.queue is not None and service.role in ("submit", "status"):
+        env += [
+            ("SVAI_SERVICEBUS_NAMESPACE", f"{namespace_name(plan)}.servicebus.windows.net"),
+            ("SVAI_SERVICEBUS_QUEUE", QUEUE),
+        ]
+    return env

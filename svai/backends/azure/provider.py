@@ -56,6 +56,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "enable_vm_protection": False,
     },
     "azure-native:servicebus:Namespace": {"public_network_access": "Enabled"},
+    "azure-native:storage:Blob": {"type": "Block"},
     "azure-native:web:WebApp": {
         "client_affinity_enabled": False,
         "hyper_v": False,

@@ -25,11 +25,17 @@ import shlex
 from typing import Any
 
 from svai.backends.azure import naming, network, roles
-from svai.backends.azure.blueprint import ClientConfig, Concat, Ref, Shape
+from svai.backends.azure.blueprint import ClientConfig, Concat, FileSource, Ref, Shape
 from svai.backends.azure.context import APP_PORT, Context
-from svai.backends.azure.messaging import QUEUE, keda_rule, lock_seconds, namespace_name
+from svai.backends.azure.messaging import (
+    QUEUE,
+    keda_rule,
+    lock_seconds,
+    namespace_name,
+    runtime_env,
+)
 from svai.errors import UsageError
-from svai.ir import Service
+from svai.ir import DeploymentPlan, Service
 
 __all__ = [
     "ALIASES",
@@ -67,6 +73,16 @@ def offering_of(service: Service) -> str:
     return ALIASES.get(offering, offering)
 
 
+def app_name(plan: DeploymentPlan, service: Service) -> str:
+    """Return the Azure name of ``service``'s app: Container App, function app or ML endpoint."""
+    offering = offering_of(service)
+    if offering == CONTAINER_APPS:
+        return f"ca-{plan.name}-{service.name}"[:32].rstrip("-")
+    if offering == FUNCTIONS_FLEX:
+        return f"func-{plan.name}-{service.name}-{naming.suffix(plan)}"
+    return f"{plan.name}-{naming.suffix(plan)}"[:32]
+
+
 GPU_PROFILES: dict[str, str] = {
     "t4": "Consumption-GPU-NC8as-T4",
     "a100": "Consumption-GPU-NC24-A100",
@@ -78,6 +94,10 @@ SHAPES: dict[str, Shape] = {
     FUNCTIONS_FLEX: "FunctionAppService",
     ML_ENDPOINT: "OnlineEndpointService",
 }
+FLEX_PYTHON = "3.11"
+"""The Flex Consumption Python version (``svai build`` vendors wheels for it)."""
+FLEX_PACKAGE_BLOB = "released-package.zip"
+"""The blob a Flex Consumption app runs its code from (the name OneDeploy writes)."""
 _FLEX_MEMORY_MB = (512, 2048, 4096)
 _FLEX_MIN_MAX_INSTANCES = 40
 _FLEX_MAX_INSTANCES = 1000
@@ -202,6 +222,8 @@ def lower_environment(ctx: Context, group: str) -> None:
             "name": "svai-logs",
             "resource_uri": Ref("environment"),
             "workspace_id": Ref("logs"),
+            # Resource-specific tables (ContainerAppConsoleLogs), which the alerts query.
+            "log_analytics_destination_type": "Dedicated",
             "logs": [{"category_group": "allLogs", "enabled": True}],
             "metrics": [{"category": "AllMetrics", "enabled": True}],
         },
@@ -290,7 +312,7 @@ def lower_container_app(ctx: Context, service: Service) -> None:
     """Add a Container App for ``service`` (HTTP scaling, or KEDA on the queue for a worker)."""
     plan, compute = ctx.plan, service.compute
     group = group_name(ctx, service.name)
-    app_name = f"ca-{plan.name}-{service.name}"[:32].rstrip("-")
+    container_app = app_name(plan, service)
     profile = _gpu_profile(service)
     secrets = [
         {
@@ -300,7 +322,9 @@ def lower_container_app(ctx: Context, service: Service) -> None:
         }
         for s in plan.secrets
     ]
-    env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in service.env]
+    env: list[dict[str, Any]] = [
+        {"name": k, "value": v} for k, v in (*service.env, *runtime_env(plan, service))
+    ]
     env += [{"name": "PORT", "value": str(APP_PORT)}]
     env += [{"name": "AZURE_CLIENT_ID", "value": Ref(f"identity:{service.name}", "client_id")}]
     env += [{"name": s.env, "secret_ref": s.env.lower().replace("_", "-")} for s in plan.secrets]
@@ -345,10 +369,10 @@ def lower_container_app(ctx: Context, service: Service) -> None:
             "target_port": APP_PORT,
             "transport": "http",
             "allow_insecure": False,
-            "traffic": _traffic(ctx, app_name),
+            "traffic": _traffic(ctx, container_app),
         }
     args = ctx.located(
-        container_app_name=app_name,
+        container_app_name=container_app,
         managed_environment_id=Ref("environment"),
         workload_profile_name=_profile_name(profile) if profile else "Consumption",
         identity=_identity(service),
@@ -402,12 +426,12 @@ def _probe(kind: str, path: str, *, failures: int) -> dict[str, Any]:
     }
 
 
-def _traffic(ctx: Context, app_name: str) -> list[dict[str, Any]]:
+def _traffic(ctx: Context, container: str) -> list[dict[str, Any]]:
     split = ctx.plan.rollout.split
     if len(split) <= 1:
         return [{"latest_revision": True, "weight": 100}]
     return [
-        {"revision_name": f"{app_name}--{naming.revision_suffix(s.version)}", "weight": s.percent}
+        {"revision_name": f"{container}--{naming.revision_suffix(s.version)}", "weight": s.percent}
         for s in split
     ]
 
@@ -423,11 +447,10 @@ def _worker_env(ctx: Context, service: Service) -> list[dict[str, Any]]:
             "value": f"{namespace_name(ctx.plan)}.servicebus.windows.net",
         },
         {"name": "SVAI_SERVICEBUS_QUEUE", "value": QUEUE},
-        # Service Bus locks last at most 5 minutes: a job that may run longer renews its lock.
-        {
-            "name": "SVAI_LOCK_RENEW_S",
-            "value": str(math.ceil(service.compute.timeout_s)) if renew else "0",
-        },
+        {"name": "SVAI_QUEUE_KIND", "value": "servicebus"},
+        # Service Bus locks last at most 5 minutes: a job that may run longer renews its lock,
+        # every half lock duration (the runtime's renewal interval; 0 = never renew).
+        {"name": "SVAI_LOCK_RENEW_S", "value": str(lock // 2) if renew else "0"},
     ]
 
 
@@ -478,6 +501,23 @@ def lower_function_app(ctx: Context, service: Service) -> None:
             "public_access": "None",
         },
     )
+    # The package Flex Consumption runs: OneDeploy's blob name in the deployment container.
+    # It is `svai build`'s zip with its dependencies inside (apply builds with them).
+    add(
+        f"package:{service.name}",
+        "azure-native:storage:Blob",
+        "package",
+        {
+            "resource_group_name": ctx.rg,
+            "account_name": Ref(f"host-storage:{service.name}", "name"),
+            "container_name": "deployment",
+            "blob_name": FLEX_PACKAGE_BLOB,
+            "type": "Block",
+            "content_type": "application/zip",
+            "source": FileSource(f"{ctx.build_dir}/function.zip"),
+        },
+        (f"deployment-container:{service.name}",),
+    )
     add(
         f"plan:{service.name}",
         "azure-native:web:AppServicePlan",
@@ -512,7 +552,7 @@ def lower_function_app(ctx: Context, service: Service) -> None:
         },
         {"name": "AZURE_CLIENT_ID", "value": client_id},
     ]
-    settings += [{"name": k, "value": v} for k, v in service.env]
+    settings += [{"name": k, "value": v} for k, v in (*service.env, *runtime_env(plan, service))]
     # Key Vault references: App Service resolves them with the user-assigned identity.
     settings += [
         {"name": s.env, "value": f"@Microsoft.KeyVault(SecretUri={_secret_uri(ctx, s.ref)})"}
@@ -541,13 +581,13 @@ def lower_function_app(ctx: Context, service: Service) -> None:
     }
     if _is_http(service):
         scale["triggers"] = {"http": {"per_instance_concurrency": compute.concurrency_per_instance}}
-    app_name = f"func-{plan.name}-{service.name}-{naming.suffix(plan)}"
+    function_app = app_name(plan, service)
     add(
         f"app:{service.name}",
         "azure-native:web:WebApp",
         "app",
         ctx.located(
-            name=app_name,
+            name=function_app,
             kind="functionapp,linux",
             server_farm_id=Ref(f"plan:{service.name}"),
             https_only=True,
@@ -580,11 +620,11 @@ def lower_function_app(ctx: Context, service: Service) -> None:
                         },
                     }
                 },
-                "runtime": {"name": "python", "version": "3.11"},
+                "runtime": {"name": "python", "version": FLEX_PYTHON},
                 "scale_and_concurrency": scale,
             },
         ),
-        ctx.grants_of(service.name),
+        (*ctx.grants_of(service.name), f"package:{service.name}"),
     )
     if plan.private_network:
         # Inbound calls reach the app through its own private endpoint.
@@ -656,7 +696,7 @@ def lower_online_endpoint(ctx: Context, service: Service) -> None:
     )
     if plan.private_network:
         network.private_endpoint(ctx, group, "workspace", "amlworkspace")
-    endpoint_name = f"{plan.name}-{naming.suffix(plan)}"[:32]
+    endpoint_name = app_name(plan, service)
     auth_mode = _endpoint_auth_mode(ctx)
     deployments = {f"v-{naming.revision_suffix(s.version)}"[:32]: s for s in plan.rollout.split}
     add(
@@ -674,6 +714,20 @@ def lower_online_endpoint(ctx: Context, service: Service) -> None:
                 "traffic": {name: s.percent for name, s in deployments.items()},
             },
         ),
+    )
+    # Console and traffic logs to Log Analytics: the runtime's request lines feed the alerts.
+    add(
+        "endpoint-logs",
+        "azure-native:monitor:DiagnosticSetting",
+        "endpoint-logs",
+        {
+            "name": "svai-logs",
+            "resource_uri": Ref("endpoint"),
+            "workspace_id": Ref("logs"),
+            "log_analytics_destination_type": "Dedicated",
+            "logs": [{"category_group": "allLogs", "enabled": True}],
+            "metrics": [{"category": "AllMetrics", "enabled": True}],
+        },
     )
     for name, split in deployments.items():
         version = naming.revision_suffix(split.version)

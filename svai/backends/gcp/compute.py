@@ -69,7 +69,38 @@ class ComputeLowering(LoweringContext):
             for p in ident.permissions
             if p.action == "secret.read"
         }
-        return list(svc.env), sorted(env for env in readable if env in self.secrets)
+        return [*svc.env, *self.runtime_env(svc)], sorted(
+            env for env in readable if env in self.secrets
+        )
+
+    def runtime_env(self, svc: Service) -> list[tuple[str, str]]:
+        """Where the runtime finds its stores and queue (names read by ``svai.runtimes.cloud.gcp``).
+
+        The project is left out when the target names none: the runtime then asks the metadata
+        server, and a short topic id is completed with that project.
+        """
+        stores = {store.name for store in self.plan.stores}
+        env: list[tuple[str, str]] = []
+        if stores & {"results", "cache"}:
+            if self.project:
+                env.append(("SVAI_GCP_PROJECT", self.project))
+            env.append(("SVAI_FIRESTORE_DATABASE", naming.resource_id(self.app, "db")))
+        if "results" in stores and svc.role in ("submit", "status", "worker"):
+            ttl = next(s.ttl_s for s in self.plan.stores if s.name == "results")
+            env += [("SVAI_RESULTS_COLLECTION", "results"), ("SVAI_RESULT_TTL_S", str(ttl))]
+        if "cache" in stores and svc.role in ("api", "worker"):
+            env.append(("SVAI_CACHE_COLLECTION", "cache"))
+        if self.plan.queue is not None and svc.role == "submit":
+            topic = naming.resource_id(self.app, "jobs")
+            env.append(
+                (
+                    "SVAI_PUBSUB_TOPIC",
+                    f"projects/{self.project}/topics/{topic}" if self.project else topic,
+                )
+            )
+        if self.plan.queue is not None and svc.role == "worker":
+            env.append(("SVAI_QUEUE_KIND", "pubsub-push"))
+        return env
 
     def compute_for(self, svc: Service) -> None:
         """Create the compute resource of ``svc`` according to its offering."""
