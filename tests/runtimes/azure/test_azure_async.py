@@ -336,10 +336,12 @@ def test_sigkilled_worker_loses_nothing_and_duplicates_nothing(
     kills_mid_run = 0
     worker = _start_worker(artifact, env, log)
     try:
-        for _ in range(3):
-            before = results()
-            _wait(lambda: results() > before, 20, "progress")  # noqa: B023
-            time.sleep(rng.uniform(0.0, 0.4))
+        for quarter in (1, 2, 3):
+            # Kill once a quarter, half, three quarters of the results are in (plus a random few
+            # milliseconds): always mid-run, at a different point in a job each time.
+            target = len(rows) * quarter // 4
+            _wait(lambda: results() >= target, 20, "progress")  # noqa: B023
+            time.sleep(rng.uniform(0.0, 0.03))
             os.kill(worker.pid, signal.SIGKILL)
             worker.wait()
             kills_mid_run += results() < len(rows)
@@ -354,7 +356,7 @@ def test_sigkilled_worker_loses_nothing_and_duplicates_nothing(
     finally:
         worker.kill()
         worker.wait()
-    assert kills_mid_run >= 2, log.read_text()[-2000:]
+    assert kills_mid_run == 3, log.read_text()[-2000:]
     _check_outcome(fake, artifact, "k", rows)
     redelivered = [m for m in fake.queues["jobs"].completed if m.delivery_count > 1]
     assert redelivered, "no lock expired: the kills did not land mid-job"

@@ -79,6 +79,13 @@ def fake() -> Iterator[FakeGcp]:
         yield server
 
 
+def _wait_results(fake: FakeGcp, count: int, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while len(fake.collection("results")) < count:
+        assert time.monotonic() < deadline, f"fewer than {count} results after {timeout_s} s"
+        time.sleep(0.005)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -257,12 +264,11 @@ def test_push_worker_with_duplicates_poison_and_restarts(fake: FakeGcp, artifact
         for body in bodies:
             _publish(fake, topic, body)
         restarts_mid_run = 0
-        for _ in range(3):
-            before = len(fake.collection("results"))
-            deadline = time.monotonic() + 10
-            while len(fake.collection("results")) == before and time.monotonic() < deadline:
-                time.sleep(0.02)
-            time.sleep(rng.uniform(0.0, 0.15))
+        for quarter in (1, 2, 3):
+            # Stop once a quarter, half, three quarters of the results are in (plus a random
+            # few milliseconds): always mid-run, at a different point in a job each time.
+            _wait_results(fake, len(rows) * quarter // 4, 10)
+            time.sleep(rng.uniform(0.0, 0.03))
             worker.stop()
             restarts_mid_run += len(fake.collection("results")) < len(rows)
             time.sleep(rng.uniform(0.0, 0.1))  # down: pushes are refused and retried
@@ -270,7 +276,7 @@ def test_push_worker_with_duplicates_poison_and_restarts(fake: FakeGcp, artifact
         assert fake.wait_idle(20)
     finally:
         worker.stop()
-    assert restarts_mid_run >= 2
+    assert restarts_mid_run == 3
     _check_outcome(fake, sub, artifact, "d", rows)
     outcomes = worker.outcomes()
     assert outcomes["done"] == len(rows)  # each result computed and written once
@@ -316,12 +322,9 @@ def test_sigkilled_server_loses_nothing_and_duplicates_nothing(
     try:
         for body in bodies:
             _publish(fake, topic, body)
-        for _ in range(3):
-            before = len(fake.collection("results"))
-            deadline = time.monotonic() + 15
-            while len(fake.collection("results")) == before and time.monotonic() < deadline:
-                time.sleep(0.02)
-            time.sleep(rng.uniform(0.0, 0.4))
+        for quarter in (1, 2, 3):
+            _wait_results(fake, len(rows) * quarter // 4, 15)
+            time.sleep(rng.uniform(0.0, 0.03))
             os.kill(server.pid, signal.SIGKILL)
             server.wait()
             kills_mid_run += len(fake.collection("results")) < len(rows)
@@ -331,5 +334,5 @@ def test_sigkilled_server_loses_nothing_and_duplicates_nothing(
         server.send_signal(signal.SIGTERM)
         server.wait(15)
         log.close()
-    assert kills_mid_run >= 2
+    assert kills_mid_run == 3
     _check_outcome(fake, sub, artifact, "k", rows)
