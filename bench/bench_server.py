@@ -7,7 +7,9 @@ Every comparison is interleaved (A B C A B C ...) and reported as medians of >= 
    loading the model and running it once, until it prints);
 2. warm overhead at concurrency 1: p50/p99 of a keep-alive raw-socket client against the server,
    minus p50/p99 of a raw ``session.run`` loop on the same input;
-3. throughput at concurrency 4 vs the ceiling ``cores / single-thread inference time``;
+3. throughput at concurrency 4 vs the ceiling ``cores / single-thread inference time``, and vs
+   what the machine sustains in-process with every core running the model (no server), for the
+   forest and for a compute-heavy MLP;
 4. micro-batcher penalty at concurrency 1 (batching on vs off, same server code).
 
 Usage: ``.venv/bin/python bench/bench_server.py [--rounds 5] [--out bench/results/server.json]``.
@@ -303,6 +305,38 @@ def raw_loop(model: Path, x: np.ndarray, n: int, threads: int = 1) -> list[float
     return out
 
 
+def raw_parallel(model: Path, x: np.ndarray, threads: int, seconds: float) -> float:
+    """In-process runs per second: ``threads`` threads on one single-threaded session.
+
+    What the machine really sustains with every core busy on this model and no server at all
+    (onnxruntime releases the GIL): shared caches and memory bandwidth put it below
+    ``cores / single-thread time`` for a memory-bound model.
+    """
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    sess = ort.InferenceSession(str(model), sess_options=opts, providers=["CPUExecutionProvider"])
+    for _ in range(20):
+        sess.run(None, {"float_input": x})
+    counts = [0] * threads
+    stop = time.perf_counter() + seconds
+
+    def loop(i: int) -> None:
+        while time.perf_counter() < stop:
+            sess.run(None, {"float_input": x})
+            counts[i] += 1
+
+    start = time.perf_counter()
+    workers = [threading.Thread(target=loop, args=(i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return sum(counts) / (time.perf_counter() - start)
+
+
 def throughput(port: int, data: bytes, concurrency: int, seconds: float) -> float:
     counts = [0] * concurrency
     stop = time.perf_counter() + seconds
@@ -346,13 +380,17 @@ def throughput_rounds(
     runs: dict[str, list[float]] = {name: [] for name in ports}
     ratios: dict[str, list[float]] = {name: [] for name in ports}
     singles: list[float] = []
+    parallel: list[float] = []
+    over_parallel: dict[str, list[float]] = {name: [] for name in ports}
     for _ in range(rounds):
         single = statistics.median(raw_loop(model, x, 200))
         singles.append(single * 1000)
+        parallel.append(raw_parallel(model, x, cores, args.seconds))
         for name, port in ports.items():
             rps = throughput(port, data, 4, args.seconds)
             runs[name].append(rps)
             ratios[name].append(rps / (cores / single))
+            over_parallel[name].append(rps / parallel[-1])
     median = {k: statistics.median(v) for k, v in runs.items()}
     out: dict[str, Any] = {
         "runs": runs,
@@ -360,6 +398,11 @@ def throughput_rounds(
         "single_thread_inference_ms": singles,
         "ceiling_rps_median": cores / (statistics.median(singles) / 1000),
         "over_ceiling_median": {k: statistics.median(v) for k, v in ratios.items()},
+        "raw_parallel_rps": parallel,
+        "raw_parallel_over_ceiling_median": statistics.median(
+            p / (cores / (t / 1000)) for p, t in zip(parallel, singles, strict=True)
+        ),
+        "over_raw_parallel_median": {k: statistics.median(v) for k, v in over_parallel.items()},
         "svai_over_fastapi_median": statistics.median(
             a / b for a, b in zip(runs["svai"], runs["fastapi"], strict=True)
         ),

@@ -194,17 +194,19 @@ def test_a_real_lambda_split_needs_and_uses_the_previous_lambda_version_number(
     # The upload is the target's reproducible build (tested in tests/runtimes/test_package.py);
     # this project's model is a stand-in file, so the build is replaced by its folder layout.
     built = tmp_path / "built" / "aws-us-east-1"
-    monkeypatch.setattr(
-        "svai.api.build",
-        lambda path: SimpleNamespace(
-            targets=[SimpleNamespace(target="aws-us-east-1", directory=built)]
-        ),
-    )
+    asked: list[dict[str, object]] = []
+
+    def fake_build(path: object, **options: object) -> SimpleNamespace:
+        asked.append(options)
+        return SimpleNamespace(targets=[SimpleNamespace(target="aws-us-east-1", directory=built)])
+
+    monkeypatch.setattr("svai.api.build", fake_build)
     result = svai("promote", str(spec), "--evidence", ev)
     assert result.code == 0, result.err
     aws = seen["backends"]["aws"]  # type: ignore[index]
     assert aws.previous_lambda_versions == {"api": "3"}
     assert aws.build_dir == str(built)
+    assert asked == [{"vendor_deps": True}]  # a deployed zip carries its dependencies
     assert [(t.version, t.percent) for t in seen["splits"][0]] == [(a, 50), (b, 50)]  # type: ignore[index]
     after = json.loads(state_file.read_text())
     assert after["step_index"] == 1

@@ -37,7 +37,7 @@ def test_minimal_config_gets_defaults(tmp_path: Path) -> None:
         ({**MINIMAL, "api": {"timeout_s": "10"}}, "api.timeout_s: expected float"),
         ({**MINIMAL, "api": {"max_payload_bytes": True}}, "api.max_payload_bytes: expected int"),
         ({**MINIMAL, "api": {"timeout_s": 0}}, "api.timeout_s: must be > 0"),
-        ({**MINIMAL, "cache": {"store": "redis://x"}}, "cache.store"),
+        ({**MINIMAL, "cache": {"store": "memcached://x"}}, "cache.store"),
         ({**MINIMAL, "hooks": {"preprocess": "nocolon"}}, "hooks.preprocess"),
         ({"model": {**MINIMAL["model"], "framework": "tf"}}, "model.framework"),
         ({"model": {**MINIMAL["model"], "framework": "onnx-text-encoder"}}, "model.tokenizer"),

@@ -59,4 +59,4 @@ def test_open_store_reads_the_table_from_the_environment(monkeypatch: pytest.Mon
     monkeypatch.delenv("SVAI_CACHE_TABLE")
     assert open_store("dynamodb://") is None  # run locally: the in-process LRU serves alone
     with pytest.raises(ConfigError, match="use sqlite"):
-        open_store("redis://localhost")
+        open_store("memcached://localhost")
