@@ -32,6 +32,7 @@ __all__ = [
     "Creator",
     "Provider",
     "TokenResource",
+    "by_package",
     "camel",
     "create_with_sdk",
     "plugin_version",
@@ -45,6 +46,7 @@ _PACKAGES: dict[str, str] = {
     "aws": "pulumi_aws",
     "gcp": "pulumi_gcp",
     "azure-native": "pulumi_azure_native",
+    "docker-build": "pulumi_docker_build",
 }
 """Type-token package -> the Python distribution of its SDK."""
 
@@ -233,9 +235,32 @@ def sdk_class(token: str) -> type[pulumi.CustomResource]:
     module = module_path.split("/")[0]
     if keyword.iskeyword(module):
         module += "_"
-    sdk = importlib.import_module(f"{_PACKAGES[package]}.{module}")
+    # ``index`` is the package's top level (``docker-build:index:Image``).
+    name = _PACKAGES[package] + ("" if module == "index" else f".{module}")
+    sdk = importlib.import_module(name)
     cls: type[pulumi.CustomResource] = getattr(sdk, class_name)
     return cls
+
+
+def by_package(*providers: Provider) -> Creator:
+    """Return a creator that registers each token with the provider of its package.
+
+    A deployment mixes packages (a cloud's resources and ``docker-build``'s image build); each
+    registration must carry its own package's version.
+    """
+    packages = {
+        package: p for p in providers for package, name in _PACKAGES.items() if name == p.package
+    }
+
+    def create(
+        token: str,
+        name: str,
+        props: Mapping[str, Any],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> pulumi.CustomResource:
+        return packages[token.split(":", 1)[0]].create(token, name, props, opts)
+
+    return create
 
 
 def create_with_sdk(

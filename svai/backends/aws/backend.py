@@ -84,6 +84,7 @@ class AwsBackend:
             bucket_name=foundation.bucket_name,
             bucket_arn=foundation.bucket_arn,
             repository_url=foundation.repository_url,
+            image_uri=foundation.image_uri,
             code_keys=foundation.code_keys,
             tables=tables,
             queue=queue,

@@ -18,6 +18,8 @@ import pulumi
 from svai.backends.aws import arguments as args
 from svai.backends.aws.policy import metric_namespace, policy_document, statements
 from svai.backends.aws.resources import AwsResource, res
+from svai.backends.docker_build import DOCKER_BUILD
+from svai.backends.images import IMAGE, image_args
 from svai.errors import UsageError
 from svai.ir import DeploymentPlan, Identity, Service, Store
 
@@ -71,6 +73,7 @@ class Foundation(pulumi.ComponentResource):
     bucket_name: pulumi.Output[str]
     bucket_arn: pulumi.Output[str]
     repository_url: pulumi.Output[str] | None
+    image_uri: pulumi.Output[str] | None
     code_keys: dict[str, str]
 
     def __init__(
@@ -188,6 +191,7 @@ class Foundation(pulumi.ComponentResource):
             self.code_keys[service] = key_name
 
         self.repository_url = None
+        self.image_uri = None
         if any(s.compute.package in ("image", "model") for s in plan.services):
             repo = res.ecr.Repository(
                 f"{plan.name}-images",
@@ -208,6 +212,13 @@ class Foundation(pulumi.ComponentResource):
                 opts=_child(self),
             )
             self.repository_url = repo.repository_url
+            # svai build's container context, built and pushed on apply (pulumi-docker-build);
+            # what runs it reads the tag through the image, so the push happens first.
+            tag = pulumi.Output.concat(repo.repository_url, ":", plan.model_version)
+            image = DOCKER_BUILD.create(
+                IMAGE, f"{plan.name}-image", image_args([tag], build_dir), opts=_child(self)
+            )
+            self.image_uri = pulumi.Output.all(image.urn, tag).apply(lambda pair: str(pair[1]))
         self.register_outputs(
             {"key_arn": self.key_arn, "bucket": self.bucket_name, "bucket_arn": self.bucket_arn}
         )
@@ -381,6 +392,7 @@ class Shared:
     bucket_name: pulumi.Output[str]
     bucket_arn: pulumi.Output[str]
     repository_url: pulumi.Output[str] | None
+    image_uri: pulumi.Output[str] | None
     code_keys: Mapping[str, str]
     tables: Mapping[str, KeyValueStore]
     queue: JobQueue | None
@@ -526,11 +538,7 @@ class FunctionService(pulumi.ComponentResource):
             log_group=logs.name,
             code_bucket=shared.bucket_name,
             code_key=shared.code_keys.get(service.name),
-            image_uri=(
-                pulumi.Output.concat(shared.repository_url, ":", plan.model_version)
-                if shared.repository_url is not None
-                else None
-            ),
+            image_uri=shared.image_uri,
             environment=environment,
         )
         function = res.lambda_.Function(
@@ -630,13 +638,13 @@ class Endpoint(pulumi.ComponentResource):
             opts=_child(self),
         )
         environment = shared.environment(identity)
-        assert shared.repository_url is not None  # endpoints always get a repository
+        assert shared.repository_url is not None and shared.image_uri is not None
         model = res.sagemaker.Model(
             f"{plan.name}-{service.name}-model",
             name=name,
             execution_role_arn=role.arn,
             primary_container={
-                "image": pulumi.Output.concat(shared.repository_url, ":", plan.model_version),
+                "image": shared.image_uri,
                 "model_data_url": pulumi.Output.concat(
                     "s3://", shared.bucket_name, "/", plan.artifact.object_key
                 ),

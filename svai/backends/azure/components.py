@@ -24,7 +24,8 @@ from svai.backends.azure.blueprint import (
     ResourceSpec,
 )
 from svai.backends.azure.provider import AZURE
-from svai.backends.tokens import Creator
+from svai.backends.docker_build import DOCKER_BUILD
+from svai.backends.tokens import Creator, by_package
 
 __all__ = [
     "AlertsComponent",
@@ -74,7 +75,7 @@ class _Built:
         return value
 
 
-create: Creator = AZURE.create
+create: Creator = by_package(AZURE, DOCKER_BUILD)
 """How a resource is created; tests swap in :func:`svai.backends.tokens.create_with_sdk`."""
 
 

@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from svai.backends import images
 from svai.backends.azure import alerts, messaging, naming, network, roles, services
 from svai.backends.azure.blueprint import Blueprint, ClientConfig, Concat, Ref
 from svai.backends.azure.context import Context, Scope
@@ -266,7 +267,8 @@ def _foundation(ctx: Context) -> None:
             # The start date is fixed when the budget is created; later months must not move it.
             ("timePeriod",),
         )
-    if any(s.compute.package in ("image", "model") for s in plan.services):
+    imaged = [s for s in plan.services if s.compute.package in ("image", "model")]
+    if imaged:
         add(
             "registry",
             "azure-native:containerregistry:Registry",
@@ -277,6 +279,15 @@ def _foundation(ctx: Context) -> None:
                 admin_user_enabled=False,
                 anonymous_pull_enabled=False,
             ),
+        )
+        # svai build's container context, built and pushed on apply under every service's tag.
+        tags = [services.image_ref(ctx, s, plan.model_version) for s in imaged]
+        add(
+            "image",
+            images.IMAGE,
+            "image",
+            images.image_args(tags, ctx.build_dir),
+            after=("registry",),
         )
     if any(services.offering_of(s) == services.CONTAINER_APPS for s in plan.services):
         services.lower_environment(ctx, group)

@@ -109,6 +109,11 @@ def registry_server(ctx: Context) -> str:
     return f"{naming.compact_name(ctx.plan, 'svaicr', 50)}.azurecr.io"
 
 
+def image_ref(ctx: Context, service: Service, version: str) -> str:
+    """The image ``service`` runs for model ``version``, in the deployment's registry."""
+    return f"{registry_server(ctx)}/{ctx.plan.name}-{service.name}:{version}"
+
+
 def group_name(ctx: Context, service: str) -> str:
     """Return the group (component) name of ``service``."""
     return ctx.logical(service)
@@ -342,7 +347,7 @@ def lower_container_app(ctx: Context, service: Service) -> None:
     )
     container: dict[str, Any] = {
         "name": service.name,
-        "image": f"{registry_server(ctx)}/{plan.name}-{service.name}:{plan.model_version}",
+        "image": image_ref(ctx, service, plan.model_version),
         # Split like a shell would, but run without one: the handler is data, never shell code.
         "command": shlex.split(compute.handler),
         "resources": container_resources(service),
@@ -395,7 +400,8 @@ def lower_container_app(ctx: Context, service: Service) -> None:
         "azure-native:app:ContainerApp",
         ctx.logical(service.name),
         args,
-        depends_on=ctx.grants_of(service.name),
+        # The revision's image is pushed before the app runs it.
+        depends_on=(*ctx.grants_of(service.name), "image"),
     )
     if http and plan.entry.auth != "none":
         ctx.add(
@@ -761,7 +767,7 @@ def lower_online_endpoint(ctx: Context, service: Service) -> None:
                 "name": f"{plan.name}-runtime",
                 "version": version,
                 "properties": {
-                    "image": f"{registry_server(ctx)}/{plan.name}-{service.name}:{split.version}",
+                    "image": image_ref(ctx, service, split.version),
                     "inference_config": {
                         "liveness_route": {"path": "/healthz", "port": APP_PORT},
                         "readiness_route": {"path": "/readyz", "port": APP_PORT},
@@ -770,6 +776,8 @@ def lower_online_endpoint(ctx: Context, service: Service) -> None:
                     "os_type": "Linux",
                 },
             },
+            # This release's image is built on apply; earlier versions' images exist already.
+            ("image",) if split.version == plan.model_version else (),
         )
         add(
             f"deployment:{name}",

@@ -17,13 +17,14 @@ from typing import Any
 
 import pulumi
 
+from svai.backends.docker_build import DOCKER_BUILD
 from svai.backends.gcp.provider import GCP
 from svai.backends.gcp.resources import FileSource, GcpDeployment, Ref, Rendered, StorageAgent
-from svai.backends.tokens import Creator
+from svai.backends.tokens import Creator, by_package
 
 __all__ = ["AsyncDeployment", "RealtimeDeployment", "build"]
 
-create: Creator = GCP.create
+create: Creator = by_package(GCP, DOCKER_BUILD)
 """How a resource is created; tests swap in :func:`svai.backends.tokens.create_with_sdk`."""
 
 

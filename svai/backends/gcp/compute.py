@@ -203,7 +203,8 @@ class ComputeLowering(LoweringContext):
             "labels": self.labels,
             "containers": [container],
         }
-        depends = [f"sa-{svc.name}", *self.grants_of(svc.name)]
+        built = ["image"] if svc in self.imaged else []  # the revision's image exists first
+        depends = [f"sa-{svc.name}", *built, *self.grants_of(svc.name)]
         self.add(
             f"svc-{svc.name}",
             T.RUN_SERVICE,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from svai.backends import images
 from svai.backends.gcp import naming
 from svai.backends.gcp import tokens as T
 from svai.backends.gcp.resources import PendingAction, Ref, ResourceSpec
@@ -37,6 +38,7 @@ VERTEX_INVOKER = "roles/aiplatform.user"
 
 _NO_PROJECT = frozenset(
     {
+        images.IMAGE,
         T.BUCKET_IAM,
         T.BUCKET_OBJECT,
         T.BUDGET,
@@ -92,6 +94,8 @@ class LoweringContext:
         self.secrets = {
             s.env: parse_secret(s.ref, self.project) for s in sorted(plan.secrets, key=str)
         }
+        self.imaged = [s for s in plan.services if s.compute.package in ("image", "model")]
+        """Services that run ``svai build``'s container image (Cloud Run, Vertex)."""
 
     def add(self, key: str, token: str, args: dict[str, Any], *depends: str) -> str:
         """Append a resource spec under ``key`` (adding the project where the resource takes one)."""

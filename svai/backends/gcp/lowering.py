@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from svai.backends import images
 from svai.backends.gcp import naming
 from svai.backends.gcp import tokens as T
 from svai.backends.gcp.compute import (
@@ -131,8 +132,9 @@ class _Lowering(ComputeLowering, QueueLowering, EntryLowering):
             self.service_account(svc.name, f"runs the {svc.role} service of {plan.name}")
         if plan.stores:
             self.firestore()
-        if any(s.compute.package == "image" for s in plan.services):
+        if self.imaged:
             self.registry()
+            self.image_build()
         # Grants a revision needs at start (secrets, artifact, key) exist before the services.
         self.permissions(_EARLY_ACTIONS)
         for svc in plan.services:
@@ -188,7 +190,7 @@ class _Lowering(ComputeLowering, QueueLowering, EntryLowering):
         # Google-managed service agents encrypt on the services' behalf; each needs the key.
         pubsub = self.agent("pubsub.googleapis.com")
         agents: list[tuple[str, Any]] = [("pubsub", pubsub), ("storage", StorageAgent(pubsub.key))]
-        if any(s.compute.package == "image" for s in self.plan.services):
+        if self.imaged:
             agents.append(("artifactregistry", self.agent("artifactregistry.googleapis.com")))
         if any(s.compute.offering in VERTEX_OFFERINGS for s in self.plan.services):
             agents.append(("aiplatform", self.agent("aiplatform.googleapis.com")))
@@ -231,6 +233,14 @@ class _Lowering(ComputeLowering, QueueLowering, EntryLowering):
         if self.kms_key is not None:
             args["kms_key_name"] = self.kms_key
         self.add("registry", T.REGISTRY, args, *self.key_depends())
+
+    def image_build(self) -> None:
+        """Build ``svai build``'s container context on ``up`` and push it for every service."""
+        tags = list(dict.fromkeys(self.image(svc) for svc in self.imaged))
+        self.add("image", images.IMAGE, images.image_args(tags, self.build_dir), "registry")
+        registry = f"{self.region}-docker.pkg.dev"
+        login = images.REGISTRY_LOGIN["gcp"].format(registry=registry)
+        self.notes.append(f"image: built and pushed on apply; let Docker push first: {login}")
 
     def firestore(self) -> None:
         db = naming.resource_id(self.app, "db")
