@@ -12,12 +12,14 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from svai.runtimes.core import Service
 from svai.runtimes.core.cache import Cache, open_store
 from svai.runtimes.core.errors import ConfigError
 from svai.runtimes.core.redis_store import RedisError, RedisStore
@@ -157,3 +159,35 @@ def test_an_outage_degrades_to_no_cache_and_recovers(redis: Redis, tmp_path: Pat
 def test_bad_urls_are_config_errors(url: str) -> None:
     with pytest.raises(ConfigError):
         RedisStore(url)
+
+
+def test_svai_cache_store_points_a_built_service_at_redis(
+    redis: Redis,
+    make_artifact: Callable[..., Path],
+    new_service: Callable[..., Service],
+    digits: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # No store in the artifact's config: the environment names the shared one.
+    config = make_artifact({"cache": {"ttl_s": 60, "max_entries": 1}})
+    monkeypatch.setenv("SVAI_CACHE_STORE", redis.url)
+    service = new_service(config)
+    service.load()
+    try:
+        assert isinstance(service._store, RedisStore)
+        rows = [[float(v) for v in row] for row in digits.x_test[:3]]
+        first = service.predict({"inputs": rows[:1]})
+        service.predict({"inputs": rows[1:2]})  # evicts the first from the one-entry LRU
+        again = service.predict({"inputs": rows[:1]})  # served from Redis
+        assert again.outputs_json == first.outputs_json
+        assert service.cache is not None and service.cache.store_errors == 0
+        raw = socket.create_connection(("127.0.0.1", redis.port))
+        raw.sendall(b'AUTH "s3cret pass"\r\nDBSIZE\r\n')
+        time.sleep(0.1)
+        assert raw.recv(100).endswith(b":2\r\n")  # one key per distinct input
+        raw.close()
+    finally:
+        service.close()
+    monkeypatch.setenv("SVAI_CACHE_STORE", "memcached://127.0.0.1")
+    with pytest.raises(ConfigError, match=r"cache\.store"):
+        new_service(config).load()

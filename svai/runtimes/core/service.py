@@ -221,8 +221,11 @@ class Service:
             self.fallback_model = load_model(fb_cfg, cfg.resolve(cfg.fallback.model), tokenizer)
             if cfg.model.warmup:
                 self.fallback_model.warmup()
-        if cfg.cache.ttl_s > 0 or self._store is not None or cfg.cache.store:
-            store = self._store or open_store(cfg.cache.store, base)
+        # SVAI_CACHE_STORE points a built artifact at another shared store (a Redis such as
+        # Memorystore or Azure Cache for Redis) without rebuilding it.
+        store_url = os.environ.get("SVAI_CACHE_STORE") or cfg.cache.store
+        if cfg.cache.ttl_s > 0 or self._store is not None or store_url:
+            store = self._store or open_store(store_url, base)
             self._store = store
             if cfg.cache.ttl_s > 0:
                 self.cache = Cache(
