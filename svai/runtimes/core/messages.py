@@ -10,11 +10,20 @@ compute the canonical form used for hashing, and translate Vertex AI's
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from svai.runtimes.core.errors import InvalidInputError, MalformedPayloadError, ModelError
+
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+
+_orjson: Any
+try:  # orjson parses and hashes request bodies ~5x faster; every built artifact pins it
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - the standard library does the same, slower
+    _orjson = None
 
 __all__ = [
     "Prediction",
@@ -93,6 +102,13 @@ def _reject_constant(name: str) -> Any:
 
 def parse_json(body: bytes) -> Any:
     """Decode a JSON body; raise ``MalformedPayloadError`` (400) if it is not strict JSON."""
+    # orjson reads integers beyond 64 bits as floats (silently lossy): bodies with a run of 19
+    # digits go to the standard library, which keeps them exact.
+    if _orjson is not None and _LONG_DIGITS.search(body) is None:
+        try:
+            return _orjson.loads(body)  # strict: NaN and Infinity are refused too
+        except _orjson.JSONDecodeError:
+            pass  # the standard library decides, and words the error the same way everywhere
     try:
         return json.loads(body, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
@@ -100,7 +116,17 @@ def parse_json(body: bytes) -> Any:
 
 
 def canonical_json(payload: Any) -> bytes:
-    """Serialise with sorted keys and no spaces: equal payloads give equal bytes (and hashes)."""
+    """Serialise with sorted keys and no spaces: equal payloads give equal bytes (and hashes).
+
+    The bytes are orjson's where it is installed (every artifact pins it) and the standard
+    library's otherwise; they differ only in float spelling (``1e-07`` vs ``1e-7``), and the
+    cache and idempotency keys built from them are only compared within one artifact.
+    """
+    if _orjson is not None:
+        try:
+            return cast(bytes, _orjson.dumps(payload, option=_orjson.OPT_SORT_KEYS))
+        except TypeError:
+            pass  # integers beyond 64 bits: the standard library spells them
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 

@@ -1,0 +1,48 @@
+"""Request JSON: orjson where installed, the standard library otherwise, the same answers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from svai.runtimes.core import messages
+from svai.runtimes.core.errors import MalformedPayloadError
+from svai.runtimes.core.messages import canonical_json, parse_json
+
+BODIES = [
+    b'{"inputs": [[1.5, -2, 3e-7, 1e16]], "b": {"z": 1, "a": [true, null]}}',
+    '{"text": "caf\\u00e9 \u2603", "k": "\\ud83d\\ude00"}'.encode(),
+    b'{"big": 123456789012345678901234567890}',  # beyond 64 bits: the fallback parses it
+    b"[]",
+]
+BAD = [b"", b"{", b'{"a": NaN}', b"[Infinity]", b'{"a": -Infinity}', b"\xff\xfe", b"[1,]"]
+
+
+@pytest.fixture(params=["orjson", "stdlib"])
+def codec(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "stdlib":
+        monkeypatch.setattr(messages, "_orjson", None)
+    else:
+        assert messages._orjson is not None, "orjson is a runtime dependency: install it"
+    return str(request.param)
+
+
+@pytest.mark.parametrize("body", BODIES)
+def test_both_codecs_parse_to_the_same_values(codec: str, body: bytes) -> None:
+    assert parse_json(body) == json.loads(body)
+
+
+@pytest.mark.parametrize("body", BAD)
+def test_both_codecs_refuse_what_is_not_strict_json(codec: str, body: bytes) -> None:
+    with pytest.raises(MalformedPayloadError) as caught:
+        parse_json(body)
+    assert caught.value.status == 400 and "body is not valid JSON" in str(caught.value)
+
+
+def test_canonical_bytes_ignore_key_order_and_round_trip(codec: str) -> None:
+    a = {"b": [1, 2.5, {"y": 1, "x": "é"}], "a": None, "big": 2**70}
+    b = {"big": 2**70, "a": None, "b": [1, 2.5, {"x": "é", "y": 1}]}
+    assert canonical_json(a) == canonical_json(b)
+    assert json.loads(canonical_json(a)) == a
+    assert b" " not in canonical_json({"k": [1, 2]})
