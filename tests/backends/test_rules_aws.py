@@ -26,6 +26,9 @@ BASES: dict[str, DeploymentPlan] = {
     "async": async_plan("aws"),
     "image": sync_plan("aws", "aws.lambda.image"),
     "realtime": sync_plan("aws", "aws.sagemaker.realtime"),
+    # The spec asks for a private network, which the AWS backend does not build yet: the plan
+    # itself is the mutant of SVAI_AWS_034.
+    "private": dataclasses.replace(sync_plan("aws"), private_network=True),
 }
 
 
@@ -235,6 +238,7 @@ MUTANTS: dict[str, tuple[str, Callable[[Recorded], Recorded]]] = {
         "sync",
         lambda r: drop(r, "aws:lambda/provisionedConcurrencyConfig:ProvisionedConcurrencyConfig"),
     ),
+    "SVAI_AWS_034": ("private", lambda r: r),
 }
 
 
@@ -246,7 +250,7 @@ def test_every_rule_has_a_mutant() -> None:
     assert sorted(MUTANTS) == [rule.id for rule in RULES]
 
 
-@pytest.mark.parametrize("key", sorted(BASES))
+@pytest.mark.parametrize("key", sorted(set(BASES) - {"private"}))
 def test_defaults_pass_every_rule(base: dict[str, Recorded], key: str) -> None:
     assert evaluate(RULES, base[key], BASES[key]) == []
 

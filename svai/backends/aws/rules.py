@@ -484,6 +484,17 @@ def _rule(
     return Rule(f"SVAI_AWS_{number:03d}", severity, title, check, checkov, hint, ("aws",))
 
 
+def _private_network(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:
+    if plan.private_network and not any(
+        f.inputs.get("vpcConfig") for f in by_type(resources, FUNCTION)
+    ):
+        yield fail(
+            "security.network.private is set, but the AWS backend does not put functions or "
+            "endpoints in a VPC yet: they reach S3, DynamoDB, SQS, KMS and Secrets Manager "
+            "over AWS's public endpoints (IAM-authenticated, TLS only)"
+        )
+
+
 RULES: tuple[Rule, ...] = (
     _rule(1, "high", "SQS queues are encrypted", _encrypted_queues, "CKV_AWS_27"),
     _rule(2, "high", "S3 buckets default to SSE-KMS", _bucket_encryption, "CKV_AWS_145"),
@@ -545,5 +556,14 @@ RULES: tuple[Rule, ...] = (
     _rule(31, "low", "functions trace with X-Ray", _tracing, "CKV_AWS_50"),
     _rule(32, "low", "taggable resources carry the model version tag", _tags, None),
     _rule(33, "medium", "recommended warm pools are provisioned", _warm_pool, None),
+    _rule(
+        34,
+        "medium",
+        "the private networking the spec asks for is in place",
+        _private_network,
+        "CKV_AWS_117",
+        "deploy this target without security.network.private, or attach the functions to "
+        "your VPC (with endpoints for S3, DynamoDB, SQS, KMS, Secrets Manager) yourself",
+    ),
 )
 """Every AWS rule, in id order."""

@@ -145,11 +145,6 @@ class _Lowering(ComputeLowering, QueueLowering, EntryLowering):
         self.entry()
         self.alarms()
         self.budget()
-        if plan.private_network:
-            self.notes.append(
-                "private_network: the GCP backend does not yet create a VPC connector or "
-                "internal-only ingress; services use IAM-authenticated public ingress"
-            )
         if plan.dashboard:
             self.notes.append("dashboard: no Cloud Monitoring dashboard is created yet")
         self.notes.append(

@@ -230,6 +230,16 @@ def _mib(value: Any) -> int:
     return int(float(text) / 1048576)
 
 
+def _private_network(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:
+    services = by_type(resources, T.RUN_SERVICE)
+    if plan.private_network and not any(s.inputs["template"].get("vpcAccess") for s in services):
+        yield fail(
+            "security.network.private is set, but the GCP backend does not give the services "
+            "VPC egress or internal-only ingress yet: they are reached through IAM-authenticated "
+            "public ingress and call Google APIs over their public endpoints"
+        )
+
+
 def _dedicated_identity(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:
     for svc in by_type(resources, T.RUN_SERVICE):
         account = get_path(svc.inputs, "template.serviceAccount")
@@ -336,6 +346,14 @@ RULES: tuple[Rule, ...] = (
     Rule("SVAI_GCP_016", "high", "GPU services have the settings Cloud Run requires", _gpu),
     Rule(
         "SVAI_GCP_017", "high", "Each service runs as its own service account", _dedicated_identity
+    ),
+    Rule(
+        "SVAI_GCP_018",
+        "medium",
+        "The private networking the spec asks for is in place",
+        _private_network,
+        hint="deploy this target without security.network.private, or add Direct VPC egress "
+        "and internal ingress to the services yourself",
     ),
 )
 """Every GCP rule, in id order."""
