@@ -219,34 +219,13 @@ def kill_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None
     signal_same(family, signal.SIGKILL)
 
 
-def wait_first_200(port: int, data: bytes, t0: float, limit_s: float, arm: str) -> float:
-    """Poll ``POST /predict`` until a 200; seconds since ``t0``."""
-    deadline = t0 + limit_s
-    while time.perf_counter() < deadline:
-        try:
-            client = bs.Client(port, timeout=5)
-        except OSError:
-            time.sleep(0.001)
-            continue
-        try:
-            while time.perf_counter() < deadline:
-                if client.call(data) == 200:
-                    return time.perf_counter() - t0
-                time.sleep(0.001)
-        except OSError:
-            time.sleep(0.001)
-        finally:
-            client.close()
-    raise RuntimeError(f"{arm}: no 200 within {limit_s} s")
-
-
 def cold_start(arm: Arm, data: bytes) -> float:
     """Seconds from spawning ``arm``'s server to its first 200; the server is then killed."""
     port = bs.free_port()
     t0 = time.perf_counter()
     proc = arm.spawn(port)
     try:
-        return wait_first_200(port, data, t0, 120.0, arm.name)
+        return bs.wait_first_200(port, data, t0, 120.0, arm.name)
     finally:
         kill_group(proc)
 
@@ -343,11 +322,6 @@ def rotated(r: int) -> list[str]:
     return list(ARMS[k:] + ARMS[:k])
 
 
-def median_ratio(a: list[float], b: list[float]) -> float:
-    """Median of the per-round ratios ``a / b``."""
-    return statistics.median(x / y for x, y in zip(a, b, strict=True))
-
-
 def measure(args: argparse.Namespace, venv: Path, bentoml_version: str) -> dict[str, Any]:
     """Run the cold-start and warm-load rounds; return every raw figure, medians and ratios."""
     rounds = max(5, args.rounds)
@@ -390,8 +364,8 @@ def measure(args: argparse.Namespace, venv: Path, bentoml_version: str) -> dict[
         "bentoml_over_svai": med["bentoml"] / med["svai"],
         "fastapi_over_svai": med["fastapi"] / med["svai"],
         "per_round_ratio_median": {
-            "bentoml_over_svai": median_ratio(cold["bentoml"], cold["svai"]),
-            "fastapi_over_svai": median_ratio(cold["fastapi"], cold["svai"]),
+            "bentoml_over_svai": bs.median_ratio(cold["bentoml"], cold["svai"]),
+            "fastapi_over_svai": bs.median_ratio(cold["fastapi"], cold["svai"]),
         },
         "targets": {"bentoml_over_svai": 5.0},
     }
@@ -403,7 +377,7 @@ def measure(args: argparse.Namespace, venv: Path, bentoml_version: str) -> dict[
     try:
         for name in ARMS:
             procs[name] = arms[name].spawn(ports[name])
-            wait_first_200(ports[name], data, time.perf_counter(), 120.0, name)
+            bs.wait_first_200(ports[name], data, time.perf_counter(), 120.0, name)
         expected = np.asarray(
             __import__("onnxruntime")
             .InferenceSession(str(model), providers=["CPUExecutionProvider"])
@@ -440,8 +414,8 @@ def measure(args: argparse.Namespace, venv: Path, bentoml_version: str) -> dict[
         "svai_over_bentoml_rps": wmed["svai"]["rps"] / wmed["bentoml"]["rps"],
         "svai_over_fastapi_rps": wmed["svai"]["rps"] / wmed["fastapi"]["rps"],
         "per_round_ratio_median": {
-            "svai_over_bentoml_rps": median_ratio(rps["svai"], rps["bentoml"]),
-            "svai_over_fastapi_rps": median_ratio(rps["svai"], rps["fastapi"]),
+            "svai_over_bentoml_rps": bs.median_ratio(rps["svai"], rps["bentoml"]),
+            "svai_over_fastapi_rps": bs.median_ratio(rps["svai"], rps["fastapi"]),
         },
         "targets": {"svai_over_bentoml_rps": 3.0, "svai_over_fastapi_rps": 1.2},
         "note": "the load generator runs on the same cores as the servers",

@@ -32,10 +32,13 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from svai.runtimes.bench import serve_command
 
 REPO = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -185,28 +188,37 @@ class Client:
         self.sock.close()
 
 
+def wait_first_200(port: int, data: bytes, t0: float, limit_s: float, what: str) -> float:
+    """Poll ``POST /predict`` until a 200; seconds since ``t0``.
+
+    Raises:
+        RuntimeError: no 200 within ``limit_s`` seconds of ``t0`` (``what`` names the server).
+    """
+    deadline = t0 + limit_s
+    while time.perf_counter() < deadline:
+        try:
+            client = Client(port, timeout=5)
+        except OSError:
+            time.sleep(0.001)
+            continue
+        try:
+            while time.perf_counter() < deadline:
+                if client.call(data) == 200:
+                    return time.perf_counter() - t0
+                time.sleep(0.001)
+        except OSError:
+            time.sleep(0.001)
+        finally:
+            client.close()
+    raise RuntimeError(f"{what}: no 200 within {limit_s} s")
+
+
 def first_200(cmd: list[str], port: int, data: bytes, env: dict[str, str]) -> float:
     """Seconds from process start to the first 200 on /predict; the process is then killed."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = t0 + 60
-        while time.perf_counter() < deadline:
-            try:
-                client = Client(port, timeout=5)
-            except OSError:
-                time.sleep(0.001)
-                continue
-            try:
-                while time.perf_counter() < deadline:
-                    if client.call(data) == 200:
-                        return time.perf_counter() - t0
-                    time.sleep(0.001)
-            except OSError:
-                time.sleep(0.001)
-            finally:
-                client.close()
-        raise RuntimeError(f"no 200 from {cmd}")
+        return wait_first_200(port, data, t0, 60.0, " ".join(cmd))
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -225,19 +237,9 @@ def bare_first(model: Path) -> float:
 
 
 def svai_cmd(config: Path, port: int, no_site: bool = False) -> list[str]:
-    flags = ["-S"] if no_site else []
-    return [
-        PY,
-        *flags,
-        "-m",
-        "svai.runtimes.server",
-        "--config",
-        str(config),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
+    """``svai serve``'s server command for ``config`` (``no_site``: run Python with ``-S``)."""
+    python, *rest = serve_command(config.parent, "127.0.0.1", port)[0]
+    return [python, *(["-S"] if no_site else []), *rest]
 
 
 def env_for(no_site: bool = False) -> dict[str, str]:
@@ -245,27 +247,32 @@ def env_for(no_site: bool = False) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": path}
 
 
-class Server:
-    """A long-running server process for the warm measurements."""
+def fastapi_cmd(app: Path, model: Path, port: int) -> list[str]:
+    return [PY, str(app), str(model), str(port)]
 
-    def __init__(self, cmd: list[str], port: int, env: dict[str, str], data: bytes) -> None:
-        self.port = port
+
+class Server:
+    """A long-running server process for the warm measurements, on a free port of its own."""
+
+    def __init__(self, cmd: Callable[[int], list[str]], env: dict[str, str], data: bytes) -> None:
+        self.port = free_port()
+        command = cmd(self.port)
         self.proc = subprocess.Popen(
-            cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        first_ok = False
-        deadline = time.perf_counter() + 60
-        while not first_ok and time.perf_counter() < deadline:
-            try:
-                c = Client(port)
-                first_ok = c.call(data) == 200
-                c.close()
-            except OSError:
-                pass
-            if not first_ok:
-                time.sleep(0.01)
-        if not first_ok:
-            raise RuntimeError(f"server {cmd} did not start")
+        try:
+            wait_first_200(self.port, data, time.perf_counter(), 60.0, " ".join(command))
+        except BaseException:
+            self.stop()
+            raise
+
+    @classmethod
+    def svai(cls, config: Path, data: bytes) -> Server:
+        return cls(lambda port: svai_cmd(config, port), env_for(), data)
+
+    @classmethod
+    def fastapi(cls, app: Path, model: Path, data: bytes) -> Server:
+        return cls(lambda port: fastapi_cmd(app, model, port), dict(os.environ), data)
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
@@ -399,13 +406,11 @@ def throughput_rounds(
         "ceiling_rps_median": cores / (statistics.median(singles) / 1000),
         "over_ceiling_median": {k: statistics.median(v) for k, v in ratios.items()},
         "raw_parallel_rps": parallel,
-        "raw_parallel_over_ceiling_median": statistics.median(
-            p / (cores / (t / 1000)) for p, t in zip(parallel, singles, strict=True)
+        "raw_parallel_over_ceiling_median": median_ratio(
+            parallel, [cores / (t / 1000) for t in singles]
         ),
         "over_raw_parallel_median": {k: statistics.median(v) for k, v in over_parallel.items()},
-        "svai_over_fastapi_median": statistics.median(
-            a / b for a, b in zip(runs["svai"], runs["fastapi"], strict=True)
-        ),
+        "svai_over_fastapi_median": median_ratio(runs["svai"], runs["fastapi"]),
         "targets": {"svai_over_ceiling": 0.9, "svai_over_fastapi": 1.2},
     }
     return out
@@ -413,6 +418,11 @@ def throughput_rounds(
 
 def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
+
+
+def median_ratio(a: list[float], b: list[float]) -> float:
+    """Median of the per-round ratios ``a / b``."""
+    return statistics.median(x / y for x, y in zip(a, b, strict=True))
 
 
 def main() -> None:
@@ -445,9 +455,7 @@ def main() -> None:
         p = free_port()
         cold["svai_no_site"].append(first_200(svai_cmd(plain_cfg, p, True), p, data, env_for(True)))
         p = free_port()
-        cold["fastapi"].append(
-            first_200([PY, str(app_py), str(model), str(p)], p, data, dict(os.environ))
-        )
+        cold["fastapi"].append(first_200(fastapi_cmd(app_py, model, p), p, data, dict(os.environ)))
     med = {k: statistics.median(v) for k, v in cold.items()}
     results["cold_start_s"] = {
         "runs": cold,
@@ -457,7 +465,7 @@ def main() -> None:
         "svai_no_site_over_bare": med["svai_no_site"] / med["bare"],
         "svai_no_site_over_fastapi": med["svai_no_site"] / med["fastapi"],
         "per_round_ratio_median": {
-            f"{a}_over_{b}": statistics.median(x / y for x, y in zip(cold[a], cold[b], strict=True))
+            f"{a}_over_{b}": median_ratio(cold[a], cold[b])
             for a in ("svai", "svai_no_site")
             for b in ("bare", "fastapi")
         },
@@ -466,19 +474,12 @@ def main() -> None:
     print(json.dumps(results["cold_start_s"]["median"]), flush=True)
 
     # 2-4. warm measurements on long-running servers -------------------------------------------
-    ports = {"svai": free_port(), "svai_batched": free_port(), "fastapi": free_port()}
     servers = {
-        "svai": Server(svai_cmd(plain_cfg, ports["svai"]), ports["svai"], env_for(), data),
-        "svai_batched": Server(
-            svai_cmd(batch_cfg, ports["svai_batched"]), ports["svai_batched"], env_for(), data
-        ),
-        "fastapi": Server(
-            [PY, str(app_py), str(model), str(ports["fastapi"])],
-            ports["fastapi"],
-            dict(os.environ),
-            data,
-        ),
+        "svai": Server.svai(plain_cfg, data),
+        "svai_batched": Server.svai(batch_cfg, data),
+        "fastapi": Server.fastapi(app_py, model, data),
     }
+    ports = {name: server.port for name, server in servers.items()}
     try:
         warm: dict[str, dict[str, list[float]]] = {
             k: {"p50": [], "p99": []}
@@ -507,9 +508,7 @@ def main() -> None:
         }
         print(json.dumps(results["warm_c1_ms"]["median"]), flush=True)
 
-        results["throughput_c4_rps"] = throughput_rounds(
-            model, x, {k: ports[k] for k in ("svai", "svai_batched", "fastapi")}, data, rounds, args
-        )
+        results["throughput_c4_rps"] = throughput_rounds(model, x, ports, data, rounds, args)
         results["throughput_c4_rps"]["note"] = "the load generator runs on the same 2 cores"
         print(json.dumps(results["throughput_c4_rps"]["median"]), flush=True)
     finally:
@@ -521,16 +520,11 @@ def main() -> None:
     heavy_cfg = write_config(tmp, heavy, "heavy", batching=False)
     hx = np.random.default_rng(1).standard_normal((16, 64)).astype(np.float32)
     hdata = request_bytes(hx)
-    hports = {"svai": free_port(), "fastapi": free_port()}
     hservers = {
-        "svai": Server(svai_cmd(heavy_cfg, hports["svai"]), hports["svai"], env_for(), hdata),
-        "fastapi": Server(
-            [PY, str(app_py), str(heavy), str(hports["fastapi"])],
-            hports["fastapi"],
-            dict(os.environ),
-            hdata,
-        ),
+        "svai": Server.svai(heavy_cfg, hdata),
+        "fastapi": Server.fastapi(app_py, heavy, hdata),
     }
+    hports = {name: server.port for name, server in hservers.items()}
     try:
         results["throughput_c4_heavy_rps"] = throughput_rounds(
             heavy, hx, hports, hdata, rounds, args

@@ -30,6 +30,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.metadata
+import io
 import json
 import math
 import os
@@ -40,15 +41,18 @@ import sys
 import tempfile
 import zipfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
 from svai.compiler.recommendation import Recommendation, TargetRecommendation
 from svai.errors import UsageError
 from svai.spec.resolve import ResolvedSpec
+
+if TYPE_CHECKING:
+    from svai.runtimes.optimize import Quantization
 
 __all__ = [
     "BUILD_DIR_NAME",
@@ -164,9 +168,9 @@ class EvalCase:
 
 @dataclass(frozen=True, slots=True)
 class _Model:
-    """The prepared model shared by every target of one build."""
+    """The prepared model shared by every target of one build (``data``: its bytes, if packaged)."""
 
-    path: Path | None
+    data: bytes | None
     info: dict[str, Any]
     remote: tuple[dict[str, Any], ...]
     notes: tuple[str, ...]
@@ -290,7 +294,7 @@ def build(
         model = _prepare_model(spec, base_dir, Path(scratch))
         for note in model.notes:
             say(f"model: {note}")
-        hooks = _hook_files(spec, base_dir)
+        shared = _shared_files(model, _hook_files(spec, base_dir))
         built = []
         for rec in chosen:
             key = target_key(rec.cloud, rec.region)
@@ -303,7 +307,7 @@ def build(
                     version,
                     model,
                     runtime_config(spec, base_dir, version, rec),
-                    hooks,
+                    shared,
                     final,
                     vendor_deps=vendor_deps,
                 )
@@ -346,8 +350,7 @@ def _prepare_model(spec: ResolvedSpec, base_dir: Path, scratch: Path) -> _Model:
     info: dict[str, Any] = {"source": model.artifact, "framework": model.framework}
     if source.suffix.lower() == ".onnx":
         _check_onnx(source, model.artifact)
-        fp32 = scratch / "fp32.onnx"
-        shutil.copyfile(source, fp32)
+        fp32 = source  # read only: the quantiser writes its int8 variant into scratch
         info["conversion"] = None
     elif model.framework in _TABULAR and source.suffix.lower() in _PICKLE_SUFFIXES:
         fp32, conversion = _convert_pickle(spec, source, scratch, rows)
@@ -367,10 +370,11 @@ def _prepare_model(spec: ResolvedSpec, base_dir: Path, scratch: Path) -> _Model:
     info["quantization"] = quant
     if quant.get("message"):
         notes.append(str(quant["message"]))
-    info["sha256"] = _sha256(shipped)
-    info["bytes"] = shipped.stat().st_size
+    data = shipped.read_bytes()
+    info["sha256"] = hashlib.sha256(data).hexdigest()
+    info["bytes"] = len(data)
     info["packaged"] = True
-    return _Model(shipped, info, (), tuple(notes))
+    return _Model(data, info, (), tuple(notes))
 
 
 def _check_onnx(path: Path, name: str) -> None:
@@ -403,7 +407,9 @@ def _convert_pickle(
     spec: ResolvedSpec, source: Path, scratch: Path, rows: list[list[float]]
 ) -> tuple[Path, dict[str, Any]]:
     expected = spec.model.trusted_sha256
-    actual = _sha256(source)
+    # Hashed and loaded from the same bytes: the file cannot change between check and load.
+    blob = source.read_bytes()
+    actual = hashlib.sha256(blob).hexdigest()
     if expected is None or actual != expected:
         raise UsageError(
             f"model.artifact: {spec.model.artifact} is a pickle; it loads only when "
@@ -414,14 +420,13 @@ def _convert_pickle(
 
     from svai.runtimes.optimize import OptimizeError, convert_tabular
 
+    # Safe to unpickle only because the sha256 pinned by the spec matched above.
     if source.suffix.lower() == ".joblib":
         import joblib  # type: ignore[import-untyped]
 
-        estimator = joblib.load(source)
+        estimator = joblib.load(io.BytesIO(blob))
     else:
-        with source.open("rb") as handle:
-            # Safe to unpickle only because the sha256 pinned by the spec matched above.
-            estimator = pickle.load(handle)
+        estimator = pickle.loads(blob)
     if rows:
         sample = np.asarray(rows, dtype=np.float32)
     else:
@@ -502,7 +507,7 @@ def _quantize(
     }
 
 
-def _quantization_message(result: Any) -> str:
+def _quantization_message(result: Quantization) -> str:
     """The verdict with the figures that do not vary from run to run (no timings)."""
     if result.verdict == "nothing_to_quantize":
         return str(result.message)
@@ -541,9 +546,7 @@ def runtime_config(
             raise UsageError(f"api.input_schema: {api.input_schema} is not JSON ({exc})") from None
     encoder = model.task == "embedding"
     concurrency = rec.choice.concurrency_per_instance if rec is not None else 0
-    fallback_model = None
-    if model.fallback_model is not None and "://" not in model.fallback_model:
-        fallback_model = model.fallback_model
+    fallback_model = _local_fallback(spec)
     return {
         "schema_version": 1,
         "model": {
@@ -602,11 +605,18 @@ def _hook_files(spec: ResolvedSpec, base_dir: Path) -> dict[str, Path]:
         files[_normal(relative)] = safe_source(base_dir, relative, what)
     for template in model.prompt_templates:
         files[_normal(template)] = safe_source(base_dir, template, "model.prompt_templates")
-    if model.fallback_model is not None and "://" not in model.fallback_model:
-        files[_normal(model.fallback_model)] = safe_source(
-            base_dir, model.fallback_model, "model.fallback.model"
+    fallback_model = _local_fallback(spec)
+    if fallback_model is not None:
+        files[_normal(fallback_model)] = safe_source(
+            base_dir, fallback_model, "model.fallback.model"
         )
     return files
+
+
+def _local_fallback(spec: ResolvedSpec) -> str | None:
+    """The fallback model file shipped in the artifact; a remote one (``s3://``...) is not."""
+    fallback = spec.model.fallback_model
+    return fallback if fallback is not None and "://" not in fallback else None
 
 
 def _hook_path(base_dir: Path, module: str) -> str:
@@ -627,36 +637,42 @@ def _normal(relative: str) -> str:
 # ---- one target -------------------------------------------------------------------------------
 
 
+def _shared_files(model: _Model, hooks: dict[str, Path]) -> dict[str, bytes]:
+    """The files every target carries but its config: model, runtime code and the user's hooks.
+
+    Read once per build, not once per target.
+    """
+    files = _runtime_code()
+    for relative, source in sorted(hooks.items()):
+        files[relative] = source.read_bytes()
+    if model.data is not None:
+        files[MODEL_NAME] = model.data
+    return files
+
+
 def _build_target(
     spec: ResolvedSpec,
     rec: TargetRecommendation,
     version: str,
     model: _Model,
     config: dict[str, Any],
-    hooks: dict[str, Path],
+    shared: dict[str, bytes],
     final: Path,
     *,
     vendor_deps: bool,
 ) -> TargetBuild:
-    package = rec.choice.package
+    package, cloud = rec.choice.package, rec.cloud
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
     try:
         notes: list[str] = list(model.notes)
-        runtime: dict[str, bytes] = {}
-        if model.path is not None:
-            runtime[MODEL_NAME] = model.path.read_bytes()
-        if model.path is not None:
+        if model.data is not None:
             # Pinned: the runtime refuses a model file that is not the one built here.
             config = {**config, "model": {**config["model"], "sha256": model.info["sha256"]}}
-        runtime[CONFIG_NAME] = _json_bytes(config)
-        cloud = rec.cloud
-        runtime.update(_runtime_code())
-        for relative, source in sorted(hooks.items()):
-            runtime[relative] = source.read_bytes()
-        requirements = _requirements(spec, (_FUNCTION_DEPS[cloud],) if package == "zip" else ())
+        runtime = {**shared, CONFIG_NAME: _json_bytes(config)}
+        front = _requirements(spec, (_FUNCTION_DEPS[cloud],))
+        requirements = front if package == "zip" else _requirements(spec, ())
         extra: dict[str, bytes] = {REQUIREMENTS_NAME: requirements.encode()}
-        zip_bytes = None
         if package == "zip":
             runtime.update(_function_entry(cloud, spec))
             members = dict(runtime)
@@ -667,14 +683,12 @@ def _build_target(
             members.update(_function_entry(cloud, spec))
         else:
             members = {}
+        zipped = None
         if members:
-            front = _requirements(spec, (_FUNCTION_DEPS[cloud],))
             members.update(_function_deps(cloud, front, staging, vendor_deps, notes))
             zipped = _zip(members)
             if cloud == "aws":
                 _check_lambda_size(len(zipped), sum(len(v) for v in members.values()))
-            extra[ZIP_NAME] = zipped
-            zip_bytes = len(zipped)
         if package != "zip":
             extra["Dockerfile"] = _render(
                 "Dockerfile.j2",
@@ -696,19 +710,14 @@ def _build_target(
             # The versioned artifact in S3 (and a SageMaker model's ModelDataUrl): model, config,
             # hooks and runtime code, as a reproducible tar.gz.
             extra[MODEL_TARBALL] = _tarball(runtime)
-        for relative, data in sorted({**runtime, **extra}.items()):
-            if relative == ZIP_NAME:
-                continue
+        files = dict(sorted({**runtime, **extra}.items()))
+        for relative, data in files.items():
             _write(staging, relative, data)
-        entries = tuple(
-            FileEntry(rel, hashlib.sha256(data).hexdigest(), len(data))
-            for rel, data in sorted({**runtime, **extra}.items())
-            if rel != ZIP_NAME
-        )
-        manifest = _manifest(spec, rec, version, model, entries, extra.get(ZIP_NAME), notes)
-        _write(staging, MANIFEST_NAME, _json_bytes(manifest))
-        if ZIP_NAME in extra:
-            _write(staging, ZIP_NAME, extra[ZIP_NAME])
+        entries = tuple(_entry(relative, data) for relative, data in files.items())
+        manifest = _json_bytes(_manifest(spec, rec, version, model, entries, zipped, notes))
+        _write(staging, MANIFEST_NAME, manifest)
+        if zipped is not None:
+            _write(staging, ZIP_NAME, zipped)
         if final.exists():
             shutil.rmtree(final)
         os.replace(staging, final)
@@ -720,8 +729,8 @@ def _build_target(
         package=package,
         offering=rec.choice.offering,
         directory=final,
-        files=(*entries, _entry(MANIFEST_NAME, _json_bytes(manifest))),
-        zip_bytes=zip_bytes,
+        files=(*entries, _entry(MANIFEST_NAME, manifest)),
+        zip_bytes=len(zipped) if zipped is not None else None,
         notes=tuple(notes),
     )
 
@@ -834,8 +843,6 @@ def _vendor(requirements: str, staging: Path, python: str) -> dict[str, bytes]:
 
 def _zip(members: dict[str, bytes]) -> bytes:
     """A reproducible zip: sorted entries, fixed timestamps, fixed permissions."""
-    import io
-
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name in sorted(members):
@@ -850,7 +857,6 @@ def _zip(members: dict[str, bytes]) -> bytes:
 def _tarball(members: dict[str, bytes]) -> bytes:
     """A reproducible tar.gz: sorted entries, zero times and owners, fixed permissions."""
     import gzip
-    import io
     import tarfile
 
     raw = io.BytesIO()
@@ -918,12 +924,8 @@ def _manifest(
         "package": rec.choice.package,
         "model": model.info,
         "remote": list(model.remote),
-        "files": [{"path": e.path, "sha256": e.sha256, "bytes": e.bytes} for e in entries],
-        "zip": (
-            {"path": ZIP_NAME, "sha256": hashlib.sha256(zipped).hexdigest(), "bytes": len(zipped)}
-            if zipped is not None
-            else None
-        ),
+        "files": [asdict(e) for e in entries],
+        "zip": asdict(_entry(ZIP_NAME, zipped)) if zipped is not None else None,
         "notes": notes,
     }
 
@@ -944,11 +946,3 @@ def _entry(relative: str, data: bytes) -> FileEntry:
 
 def _json_bytes(value: Any) -> bytes:
     return (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -26,7 +26,7 @@ import onnxruntime as ort
 
 from svai.runtimes.optimize.canonical import save_model, sha256_file
 from svai.runtimes.optimize.errors import ConversionMismatchError, UnsupportedModelError
-from svai.runtimes.optimize.quality import MeanCosine
+from svai.runtimes.optimize.quality import MeanCosine, row_cosines
 from svai.runtimes.optimize.quantize import Quantization, quantize_model
 
 __all__ = [
@@ -306,11 +306,7 @@ def _compare_with_sentence_transformers(
         list(sentences), convert_to_numpy=True, normalize_embeddings=True
     )
     got = OnnxSentenceEncoder(exported).encode(sentences)
-    want = np.asarray(reference, dtype=np.float64)
-    cosine = np.sum(got * want, axis=1) / (
-        np.linalg.norm(got, axis=1) * np.linalg.norm(want, axis=1)
-    )
-    return float(np.min(cosine))
+    return float(np.min(row_cosines(got, reference)))
 
 
 def quantize_encoder(

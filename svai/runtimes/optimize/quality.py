@@ -15,7 +15,14 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-__all__ = ["Accuracy", "ArgmaxAgreement", "MeanCosine", "QualityMetric", "run_output"]
+__all__ = [
+    "Accuracy",
+    "ArgmaxAgreement",
+    "MeanCosine",
+    "QualityMetric",
+    "row_cosines",
+    "run_output",
+]
 
 Feeds = Mapping[str, npt.NDArray[np.generic]]
 
@@ -60,6 +67,24 @@ def run_output(
     return np.asarray(result, dtype=np.float64)
 
 
+def row_cosines(got: npt.ArrayLike, want: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Return the cosine similarity of each row of ``got`` to the same row of ``want``.
+
+    Args:
+        got: Rows to compare (each row is flattened).
+        want: Reference rows, as many as ``got``.
+
+    Returns:
+        One cosine per row (0 for a row of zeros).
+    """
+    a = np.asarray(got, dtype=np.float64)
+    b = np.asarray(want, dtype=np.float64)
+    a = a.reshape(a.shape[0], -1)
+    b = b.reshape(b.shape[0], -1)
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    return np.asarray(np.sum(a * b, axis=1) / np.maximum(norms, 1e-12), dtype=np.float64)
+
+
 @dataclass(frozen=True)
 class Accuracy:
     """Accuracy of the argmax of a score output against true labels (labelled data)."""
@@ -102,8 +127,4 @@ class MeanCosine:
         """Return the mean row-wise cosine similarity to the reference outputs."""
         got = run_output(candidate, self.feeds, self.output)
         want = run_output(reference, self.feeds, self.output)
-        got = got.reshape(got.shape[0], -1)
-        want = want.reshape(want.shape[0], -1)
-        norms = np.linalg.norm(got, axis=1) * np.linalg.norm(want, axis=1)
-        cosine = np.sum(got * want, axis=1) / np.maximum(norms, 1e-12)
-        return float(np.mean(cosine))
+        return float(np.mean(row_cosines(got, want)))

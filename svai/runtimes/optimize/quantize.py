@@ -26,12 +26,11 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import numpy.typing as npt
 import onnx
 import onnxruntime as ort
 
 from svai.runtimes.optimize.canonical import save_model
-from svai.runtimes.optimize.quality import QualityMetric
+from svai.runtimes.optimize.quality import Feeds, QualityMetric
 
 __all__ = ["QUANTIZED_OPS", "Quantization", "WeightCensus", "count_weights", "quantize_model"]
 
@@ -45,7 +44,6 @@ _TREE_OPS = frozenset(
 _CONV_OPS = frozenset({"Conv", "ConvTranspose"})
 
 Verdict = Literal["quantized", "accuracy_drop", "no_gain", "nothing_to_quantize"]
-Feeds = Mapping[str, npt.NDArray[np.generic]]
 
 
 @dataclass(frozen=True)
@@ -179,25 +177,22 @@ def quantize_model(
     fp32_model = onnx.load(str(source))
     census = count_weights(fp32_model)
     fp32_bytes = source.stat().st_size
-    empty = dict(
-        int8_bytes=None,
-        size_ratio=None,
-        speed_ratio=None,
-        metric=metric.name,
-        fp32_score=None,
-        int8_score=None,
-        quality_drop=None,
-        tolerance=tolerance,
-        census=census,
-    )
     if census.quantizable == 0:
         return Quantization(
             chosen="fp32",
             path=source,
             verdict="nothing_to_quantize",
             fp32_bytes=fp32_bytes,
+            int8_bytes=None,
+            size_ratio=None,
+            speed_ratio=None,
+            metric=metric.name,
+            fp32_score=None,
+            int8_score=None,
+            quality_drop=None,
+            tolerance=tolerance,
+            census=census,
             message=_nothing_message(census),
-            **empty,  # type: ignore[arg-type]
         )
 
     _write_int8(fp32_model, source, target, per_channel=per_channel)
@@ -229,11 +224,12 @@ def quantize_model(
         message = f"shipping int8: {figures}."
         if speed_ratio < min_speed_ratio:
             message += " The gain is in size only, not speed."
-    if verdict != "quantized":
+    shipped = verdict == "quantized"
+    if not shipped:
         target.unlink()
     return Quantization(
-        chosen="int8" if verdict == "quantized" else "fp32",
-        path=target if verdict == "quantized" else source,
+        chosen="int8" if shipped else "fp32",
+        path=target if shipped else source,
         verdict=verdict,
         fp32_bytes=fp32_bytes,
         int8_bytes=int8_bytes,
