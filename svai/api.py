@@ -25,7 +25,7 @@ from svai.compiler.lower import lower
 from svai.compiler.planned import PlannedTarget, PlanResult
 from svai.compiler.recommend import Measurements
 from svai.compiler.recommend import recommend as _recommend
-from svai.compiler.recommendation import Recommendation
+from svai.compiler.recommendation import Recommendation, TargetRecommendation
 from svai.compiler.version import model_version
 from svai.errors import UsageError
 from svai.ir import DeploymentPlan
@@ -140,14 +140,21 @@ def plan(path: str | Path) -> tuple[LoadedSpec, PlanResult]:
     for target, target_rec in zip(spec.targets, recommendation.targets, strict=True):
         deployment = lower(spec, target, target_rec, version)
         backend = _plan_backend(target.cloud, spec.name, version, target.region)
-        resources = _record(
-            functools.partial(backend.program, deployment),
-            project=spec.name,
-            stack=f"{target.cloud}-{target.region}",
-        )
-        findings = evaluate(backend.rules(), resources, deployment)
-        targets.append(PlannedTarget(target_rec, deployment, resources, tuple(findings)))
+        targets.append(_compile_target(spec.name, target_rec, deployment, backend))
     return loaded, PlanResult(spec.name, version, recommendation, tuple(targets))
+
+
+def _compile_target(
+    name: str, recommendation: TargetRecommendation, deployment: DeploymentPlan, backend: Backend
+) -> PlannedTarget:
+    """Run ``backend``'s program for ``deployment`` under mocks and check its rules."""
+    resources = _record(
+        functools.partial(backend.program, deployment),
+        project=name,
+        stack=f"{deployment.cloud}-{deployment.region}",
+    )
+    findings = evaluate(backend.rules(), resources, deployment)
+    return PlannedTarget(recommendation, deployment, resources, tuple(findings))
 
 
 def _plan_backend(cloud: str, name: str, version: str, region: str) -> Backend:
@@ -179,12 +186,14 @@ def deploy(
     *,
     environment: str = "dev",
     backend_url: str | None = None,
+    planned: tuple[LoadedSpec, PlanResult] | None = None,
 ) -> tuple[PlanResult, automation.Result]:
     """Run a real ``pulumi preview`` or ``destroy`` of every target of the spec.
 
     Deploying goes through :func:`start_release` (``svai apply``), which knows the release in
     progress. State lives in ``.svai/state`` beside the spec unless ``backend_url`` names
-    another Pulumi backend.
+    another Pulumi backend. ``planned`` is what :func:`plan` returned for ``path`` when the
+    caller has it already (``svai plan --preview``), so the spec is not compiled twice.
 
     Raises:
         svai.errors.ToolMissingError: the pulumi CLI, the passphrase or credentials are missing.
@@ -192,7 +201,7 @@ def deploy(
     """
     driver = _automation()
     driver.check_pulumi()  # before any work: the most common reason this cannot run
-    loaded, result = plan(path)
+    loaded, result = planned if planned is not None else plan(path)
     run = driver.preview if operation == "preview" else driver.destroy
     outcome = run(
         [t.plan for t in result.targets],
@@ -248,7 +257,16 @@ def _built_dir(
         if not (given / _package.CONFIG_NAME).is_file():
             raise UsageError(f"{given} is not a build folder (no {_package.CONFIG_NAME} in it)")
         return given.resolve()
-    loaded = validate(given)
+    return _spec_built_dir(validate(given), target=target, progress=progress)
+
+
+def _spec_built_dir(
+    loaded: LoadedSpec,
+    *,
+    target: str | None,
+    progress: Callable[[str], None] | None,
+) -> Path:
+    """Return the artifact folder of ``loaded``'s target, building it first when missing."""
     spec = loaded.resolved
     keys = [_package.target_key(t.cloud, t.region) for t in spec.targets]
     key = target or keys[0]
@@ -259,7 +277,7 @@ def _built_dir(
         _package.default_out_dir(loaded.base_dir).resolve(), spec.name, version, key
     )
     if not (folder / _package.MANIFEST_NAME).is_file():
-        build(given, target=key, progress=progress)
+        build(loaded.path, target=key, progress=progress)
     return folder
 
 
@@ -298,7 +316,7 @@ def bench(
     """
     loaded = validate(path)
     payloads = _bench_payloads(loaded, payload)
-    folder = _built_dir(path, target=target, progress=progress)
+    folder = _spec_built_dir(loaded, target=target, progress=progress)
     result = _bench.bench(folder, payloads, requests)
     _bench.write_measurements(loaded.base_dir / _bench.MEASUREMENTS_FILE, result)
     return result
@@ -408,12 +426,7 @@ def release_plan(
         transition = _rollout.revert(state, to=to)
     elif action == "promote" and state.status == "in-progress":
         assert state.candidate is not None
-        gates = _rollout.evaluate_gates(
-            spec,
-            state.candidate,
-            _read_evidence(loaded, evidence),
-            cost_per_1k_usd=_cost_per_1k(recommendation),
-        )
+        gates = _check_gates(loaded, recommendation, state.candidate, evidence, live=True)
         failed = any(not g.passed for g in gates)
         if failed:
             why = "; ".join(f"{g.name} {g.observed} (needs {g.threshold})" for g in gates
@@ -428,13 +441,7 @@ def release_plan(
     else:
         transition = _rollout.start(state, version, spec.rollout)
         if transition.changed and state.serving is not None and spec.rollout.gates is not None:
-            gates = _rollout.evaluate_gates(
-                spec,
-                version,
-                _read_evidence(loaded, evidence),
-                cost_per_1k_usd=_cost_per_1k(recommendation),
-                live=False,
-            )
+            gates = _check_gates(loaded, recommendation, version, evidence, live=False)
             failed = any(not g.passed for g in gates)
             if failed:
                 transition = _rollout.Transition(
@@ -589,8 +596,6 @@ def _release(
                 f"{len(high)} high finding(s) block this release step ({rules}); "
                 "see `svai plan` and fix them"
             )
-        loaded = validate(path)
-        _automation().check_pulumi()  # before the build below spends time downloading wheels
         # What this step uploads: the reproducible build of every target (same inputs, same
         # bytes, so rebuilding here is safe and keeps the upload in step with the plan). Function
         # zips carry their dependencies: Lambda and a Flex Consumption package run as uploaded.
@@ -610,7 +615,7 @@ def _release(
             [t.plan for t in planned.result.targets],
             stack=environment,
             backend_url=backend_url,
-            work_dir=loaded.base_dir,
+            work_dir=Path(path).resolve().parent,  # the spec's folder, as LoadedSpec.base_dir
             backends=backends,
         )
         after = _record_lambda_versions(after, deployed.outputs)
@@ -649,9 +654,23 @@ def _read_evidence(loaded: LoadedSpec, evidence: str | Path | None) -> dict[str,
     return data
 
 
-def _cost_per_1k(recommendation: Recommendation) -> float | None:
+def _check_gates(
+    loaded: LoadedSpec,
+    recommendation: Recommendation,
+    candidate: str,
+    evidence: str | Path | None,
+    *,
+    live: bool,
+) -> tuple[_rollout.GateResult, ...]:
+    """Check ``candidate`` against the spec's gates, with the evidence file and the prediction."""
     costs = [t.predicted.cost_per_1k_usd for t in recommendation.targets]
-    return max(costs) if costs else None
+    return _rollout.evaluate_gates(
+        loaded.resolved,
+        candidate,
+        _read_evidence(loaded, evidence),
+        cost_per_1k_usd=max(costs) if costs else None,
+        live=live,
+    )
 
 
 def _release_targets(
@@ -670,13 +689,7 @@ def _release_targets(
             deployment, rollout=_rollout.rollout_of(state, deployment.rollout)
         )
         backend = _release_backend(deployment, state, placeholders=placeholders)
-        resources = _record(
-            functools.partial(backend.program, deployment),
-            project=spec.name,
-            stack=f"{target.cloud}-{target.region}",
-        )
-        findings = evaluate(backend.rules(), resources, deployment)
-        targets.append(PlannedTarget(target_rec, deployment, resources, tuple(findings)))
+        targets.append(_compile_target(spec.name, target_rec, deployment, backend))
     return PlanResult(spec.name, state.deployed, recommendation, tuple(targets))
 
 

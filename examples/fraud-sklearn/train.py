@@ -13,16 +13,8 @@ from skl2onnx import to_onnx
 from sklearn.datasets import make_classification
 from sklearn.ensemble import GradientBoostingClassifier
 
-FEATURES = [
-    "amount",
-    "merchant_risk",
-    "velocity_1h",
-    "hour",
-    "card_age_days",
-    "foreign",
-    "distance_km",
-    "attempts",
-]
+# The feature list the served pre-processing hook builds: one source for both sides.
+from src.features import FEATURES
 
 
 def main() -> None:

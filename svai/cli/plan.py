@@ -40,5 +40,11 @@ def command(file: str, fmt: str, preview: bool, environment: str, backend_url: s
     else:
         click.echo(plan_text(loaded.resolved, result), nl=False)
     if preview:
-        _, outcome = api.deploy(file, "preview", environment=environment, backend_url=backend_url)
+        _, outcome = api.deploy(
+            file,
+            "preview",
+            environment=environment,
+            backend_url=backend_url,
+            planned=(loaded, result),
+        )
         echo_result(outcome)

@@ -50,7 +50,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -428,29 +428,11 @@ def stationary_pool(
         servers = max_instances * c
         load = rate_rps * (mean_service_s + state.cold_start_prob * cold_start_s)
         if load >= servers:
-            return PoolState(
-                state.cold_start_prob,
-                state.mean_instances,
-                state.p99_instances,
-                state.mean_busy_ondemand,
-                state.mean_busy_warm,
-                1.0,
-                0.0,
-                True,
-            )
+            return replace(state, wait_prob=1.0, wait_rate=0.0, saturated=True)
         pw = _erlang_c(servers, load)
         if pw > 0.0:
             rate = (servers - load) / mean_service_s
-            return PoolState(
-                state.cold_start_prob,
-                state.mean_instances,
-                state.p99_instances,
-                state.mean_busy_ondemand,
-                state.mean_busy_warm,
-                pw,
-                rate,
-                False,
-            )
+            return replace(state, wait_prob=pw, wait_rate=rate, saturated=False)
     return state
 
 

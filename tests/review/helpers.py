@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -43,6 +44,16 @@ def write_project(folder: Path, spec: str, pre: str = PRE_PY) -> Path:
     path = folder / "svai.yaml"
     path.write_text(spec, encoding="utf-8")
     return path
+
+
+def git(repo: Path, *args: str) -> None:
+    """Run ``git ARGS`` in ``repo`` as a throwaway committer (the diff and PR-comment cases)."""
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+    )
 
 
 def check_golden(name: str, actual: str) -> None:

@@ -21,19 +21,10 @@ from typing import Any, ClassVar
 import pytest
 import yaml
 
-from tests.review.helpers import BASE_SPEC, PRE_PY, REPO, SVAI, write_project
+from tests.review.helpers import BASE_SPEC, PRE_PY, REPO, SVAI, git, write_project
 
 SCRIPT = REPO / "scripts" / "svai-pr-comment.py"
 MARKER = "<!-- svai-plan -->"
-
-
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-        cwd=repo,
-        check=True,
-        capture_output=True,
-    )
 
 
 @pytest.fixture(scope="module")

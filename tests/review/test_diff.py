@@ -8,7 +8,6 @@ change made by editing a hook file between two commits of a throwaway git reposi
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from click.testing import CliRunner
 
 from svai.cli.main import cli
 from svai.compiler.diff import EMPTY_PLAN, diff_plans
-from tests.review.helpers import BASE_SPEC, PRE_PY, check_golden, write_project
+from tests.review.helpers import BASE_SPEC, PRE_PY, check_golden, git, write_project
 
 GCP_SPEC = BASE_SPEC.replace("baseline_rps: 5", "baseline_rps: 0.5").replace(
     "- {cloud: aws, region: us-east-1}", "- {cloud: gcp, region: us-central1, project: acme-test}"
@@ -43,15 +42,6 @@ def run(*args: str) -> tuple[int, str]:
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result.exit_code, result.output
-
-
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-        cwd=repo,
-        check=True,
-        capture_output=True,
-    )
 
 
 @pytest.fixture(scope="module")
