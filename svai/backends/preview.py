@@ -386,11 +386,7 @@ def mock_id(token: str, name: str) -> str:
 
 def mock_arn(resource: RecordedResource) -> str:
     """The ARN the preview's mocks give a recorded AWS resource (see :func:`mock_id`)."""
-    token = resource.type
-    _, _, rest = token.partition(":")
-    module = rest.split("/", 1)[0].split(":", 1)[0].lower()
-    physical = str(resource.inputs.get("name") or resource.name)
-    return str(_aws_outputs(module, token, physical, resource.inputs)["arn"])
+    return str(_outputs_for(resource.type, resource.name, resource.inputs)["arn"])
 
 
 def _outputs_for(token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from functools import cache
 from typing import Any
 
 import pytest
+from mutants import DELETE, set_path
 from plans import async_plan, sync_plan
 
 from svai.backends.azure import AzureBackend
@@ -59,23 +60,6 @@ def _drop(resources: Resources, token: str) -> Resources:
     index = next(i for i, r in enumerate(resources) if r.type == token)
     return (*resources[:index], *resources[index + 1 :])
 
-
-def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
-    def change(inputs: dict[str, Any]) -> None:
-        *parents, last = path.split(".")
-        node: Any = inputs
-        for part in parents:
-            node = node[int(part)] if isinstance(node, list) else node[part]
-        slot: Any = int(last) if isinstance(node, list) else last
-        if value is _DELETE:
-            del node[slot]
-        else:
-            node[slot] = value
-
-    return change
-
-
-_DELETE = object()
 
 STORAGE = "azure-native:storage:StorageAccount"
 VAULT = "azure-native:keyvault:Vault"
@@ -133,34 +117,42 @@ def _plain_secret_setting(inputs: dict[str, Any]) -> None:
 CONTRIBUTOR = next(k for k, v in BROAD_ROLES.items() if v == "Contributor")
 
 MUTANTS: dict[str, list[tuple[str, Mutant]]] = {
-    "SVAI_AZ_001": [_on("ca", lambda r: _edit(r, STORAGE, _set("enableHttpsTrafficOnly", False)))],
-    "SVAI_AZ_002": [_on("ca", lambda r: _edit(r, STORAGE, _set("minimumTlsVersion", "TLS1_0")))],
-    "SVAI_AZ_003": [_on("ca", lambda r: _edit(r, STORAGE, _set("allowBlobPublicAccess", True)))],
+    "SVAI_AZ_001": [
+        _on("ca", lambda r: _edit(r, STORAGE, set_path("enableHttpsTrafficOnly", False)))
+    ],
+    "SVAI_AZ_002": [
+        _on("ca", lambda r: _edit(r, STORAGE, set_path("minimumTlsVersion", "TLS1_0")))
+    ],
+    "SVAI_AZ_003": [
+        _on("ca", lambda r: _edit(r, STORAGE, set_path("allowBlobPublicAccess", True)))
+    ],
     "SVAI_AZ_004": [
         _on(
             "ca",
-            lambda r: _edit(r, "azure-native:storage:BlobContainer", _set("publicAccess", "Blob")),
+            lambda r: _edit(
+                r, "azure-native:storage:BlobContainer", set_path("publicAccess", "Blob")
+            ),
         )
     ],
     "SVAI_AZ_005": [
-        _on("ca", lambda r: _edit(r, VAULT, _set("properties.enablePurgeProtection", False)))
+        _on("ca", lambda r: _edit(r, VAULT, set_path("properties.enablePurgeProtection", False)))
     ],
     "SVAI_AZ_006": [
-        _on("ca", lambda r: _edit(r, VAULT, _set("properties.softDeleteRetentionInDays", 3)))
+        _on("ca", lambda r: _edit(r, VAULT, set_path("properties.softDeleteRetentionInDays", 3)))
     ],
     "SVAI_AZ_007": [
-        _on("ca", lambda r: _edit(r, VAULT, _set("properties.enableRbacAuthorization", False)))
+        _on("ca", lambda r: _edit(r, VAULT, set_path("properties.enableRbacAuthorization", False)))
     ],
     "SVAI_AZ_008": [
-        _on("async", lambda r: _edit(r, QUEUE, _set("deadLetteringOnMessageExpiration", False)))
+        _on("async", lambda r: _edit(r, QUEUE, set_path("deadLetteringOnMessageExpiration", False)))
     ],
     "SVAI_AZ_009": [
-        _on("async", lambda r: _edit(r, QUEUE, _set("maxDeliveryCount", _DELETE))),
+        _on("async", lambda r: _edit(r, QUEUE, set_path("maxDeliveryCount", DELETE))),
         ("async", _fewer_retries),
     ],
     "SVAI_AZ_010": [
-        _on("async", lambda r: _edit(r, QUEUE, _set("lockDuration", "PT10M"))),
-        _on("async", lambda r: _edit(r, QUEUE, _set("lockDuration", "PT30S"))),
+        _on("async", lambda r: _edit(r, QUEUE, set_path("lockDuration", "PT10M"))),
+        _on("async", lambda r: _edit(r, QUEUE, set_path("lockDuration", "PT30S"))),
     ],
     "SVAI_AZ_011": [
         _on("ca", lambda r: _drop(r, "azure-native:app:ContainerAppsAuthConfig")),
@@ -170,7 +162,7 @@ MUTANTS: dict[str, list[tuple[str, Mutant]]] = {
             lambda r: _edit(
                 r,
                 "azure-native:app:ContainerAppsAuthConfig",
-                _set("globalValidation.unauthenticatedClientAction", "AllowAnonymous"),
+                set_path("globalValidation.unauthenticatedClientAction", "AllowAnonymous"),
             ),
         ),
     ],
@@ -178,7 +170,7 @@ MUTANTS: dict[str, list[tuple[str, Mutant]]] = {
         _on(
             "ca",
             lambda r: _edit(
-                r, ROLE, _set("scope", "/subscriptions/00000000/resourceGroups/svai-rg")
+                r, ROLE, set_path("scope", "/subscriptions/00000000/resourceGroups/svai-rg")
             ),
         )
     ],
@@ -188,7 +180,7 @@ MUTANTS: dict[str, list[tuple[str, Mutant]]] = {
             lambda r: _edit(
                 r,
                 ROLE,
-                _set(
+                set_path(
                     "roleDefinitionId",
                     f"/providers/Microsoft.Authorization/roleDefinitions/{CONTRIBUTOR}",
                 ),
@@ -200,11 +192,13 @@ MUTANTS: dict[str, list[tuple[str, Mutant]]] = {
         ("ca", _more_alarms),
     ],
     "SVAI_AZ_015": [
-        _on("ca", lambda r: _edit(r, APP, _set("template.scale.maxReplicas", _DELETE))),
+        _on("ca", lambda r: _edit(r, APP, set_path("template.scale.maxReplicas", DELETE))),
         _on(
             "async",
             lambda r: _edit(
-                r, WEB, _set("functionAppConfig.scaleAndConcurrency.maximumInstanceCount", _DELETE)
+                r,
+                WEB,
+                set_path("functionAppConfig.scaleAndConcurrency.maximumInstanceCount", DELETE),
             ),
         ),
         _on("ml", lambda r: _drop(r, "azure-native:monitor:AutoscaleSetting")),
@@ -213,18 +207,20 @@ MUTANTS: dict[str, list[tuple[str, Mutant]]] = {
         _on(
             "ca",
             lambda r: _edit(
-                r, "azure-native:operationalinsights:Workspace", _set("retentionInDays", 7)
+                r, "azure-native:operationalinsights:Workspace", set_path("retentionInDays", 7)
             ),
         ),
         ("ca", _longer_retention),
     ],
-    "SVAI_AZ_017": [_on("async", lambda r: _edit(r, WEB, _set("httpsOnly", False)))],
-    "SVAI_AZ_018": [_on("async", lambda r: _edit(r, WEB, _set("siteConfig.minTlsVersion", "1.0")))],
+    "SVAI_AZ_017": [_on("async", lambda r: _edit(r, WEB, set_path("httpsOnly", False)))],
+    "SVAI_AZ_018": [
+        _on("async", lambda r: _edit(r, WEB, set_path("siteConfig.minTlsVersion", "1.0")))
+    ],
     "SVAI_AZ_019": [
         _on(
             "ca",
             lambda r: _edit(
-                r, APP, _set("configuration.secrets.0", {"name": "hf-token", "value": "x"})
+                r, APP, set_path("configuration.secrets.0", {"name": "hf-token", "value": "x"})
             ),
         ),
         _on("async", lambda r: _edit(r, WEB, _plain_secret_setting)),
@@ -233,7 +229,7 @@ MUTANTS: dict[str, list[tuple[str, Mutant]]] = {
         _on(
             "async",
             lambda r: _edit(
-                r, "azure-native:servicebus:Namespace", _set("disableLocalAuth", False)
+                r, "azure-native:servicebus:Namespace", set_path("disableLocalAuth", False)
             ),
         )
     ],
@@ -241,34 +237,38 @@ MUTANTS: dict[str, list[tuple[str, Mutant]]] = {
         _on(
             "ca",
             lambda r: _edit(
-                r, "azure-native:cosmosdb:DatabaseAccount", _set("disableLocalAuth", False)
+                r, "azure-native:cosmosdb:DatabaseAccount", set_path("disableLocalAuth", False)
             ),
         )
     ],
     "SVAI_AZ_022": [_on("ca", lambda r: _drop(r, "azure-native:consumption:Budget"))],
-    "SVAI_AZ_023": [_on("ca", lambda r: _edit(r, APP, _set("tags", {"managed-by": "svai"})))],
+    "SVAI_AZ_023": [_on("ca", lambda r: _edit(r, APP, set_path("tags", {"managed-by": "svai"})))],
     "SVAI_AZ_024": [
         _on(
             "ca",
             lambda r: _edit(
-                r, "azure-native:containerregistry:Registry", _set("adminUserEnabled", True)
+                r, "azure-native:containerregistry:Registry", set_path("adminUserEnabled", True)
             ),
         )
     ],
-    "SVAI_AZ_025": [_on("ca", lambda r: _edit(r, STORAGE, _set("allowSharedKeyAccess", True)))],
+    "SVAI_AZ_025": [_on("ca", lambda r: _edit(r, STORAGE, set_path("allowSharedKeyAccess", True)))],
     "SVAI_AZ_027": [
-        _on("ca", lambda r: _edit(r, STORAGE, _set("encryption.keySource", "Microsoft.Storage")))
+        _on(
+            "ca", lambda r: _edit(r, STORAGE, set_path("encryption.keySource", "Microsoft.Storage"))
+        )
     ],
     "SVAI_AZ_028": [
         ("ml", _third_party_jwt),
         ("ca", _api_keys),
     ],
     "SVAI_AZ_029": [
-        _on("private", lambda r: _edit(r, COSMOS, _set("publicNetworkAccess", "Enabled"))),
-        _on("private", lambda r: _edit(r, VAULT, _set("properties.publicNetworkAccess", _DELETE))),
+        _on("private", lambda r: _edit(r, COSMOS, set_path("publicNetworkAccess", "Enabled"))),
+        _on(
+            "private", lambda r: _edit(r, VAULT, set_path("properties.publicNetworkAccess", DELETE))
+        ),
     ],
     "SVAI_AZ_026": [
-        _on("ca", lambda r: _edit(r, APP, _set("configuration.ingress.allowInsecure", True)))
+        _on("ca", lambda r: _edit(r, APP, set_path("configuration.ingress.allowInsecure", True)))
     ],
 }
 

@@ -9,6 +9,7 @@ from functools import cache
 from typing import Any
 
 import pytest
+from mutants import DELETE, set_path
 from plans import CANARY_SECRET, async_plan, sync_plan
 
 from svai.backends.base import RecordedResource
@@ -92,23 +93,6 @@ def _add_public_invoker(resources: Resources) -> Resources:
     return (*resources, public)
 
 
-def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
-    def change(inputs: dict[str, Any]) -> None:
-        *head, last = path.split(".")
-        node: Any = inputs
-        for part in head:
-            node = node[int(part)] if part.isdigit() else node[part]
-        if value is _DELETE:
-            del node[last]
-        else:
-            node[last] = value
-
-    return change
-
-
-_DELETE = object()
-
-
 def _add_plain_secret(inputs: dict[str, Any]) -> None:
     inputs["template"]["containers"][0]["envs"].append({"name": "HF_TOKEN", "value": CANARY_SECRET})
 
@@ -121,27 +105,27 @@ MUTANTS: dict[str, tuple[str, Callable[[Resources], Resources]]] = {
     "SVAI_GCP_001": ("run-iam", _add_public_invoker),
     "SVAI_GCP_002": (
         "async-run-key",
-        lambda rs: _mutate(rs, "sub-jobs", _set("deadLetterPolicy", _DELETE)),
+        lambda rs: _mutate(rs, "sub-jobs", set_path("deadLetterPolicy", DELETE)),
     ),
     "SVAI_GCP_003": (
         "run-iam",
-        lambda rs: _mutate(rs, "iam-api-metrics-write-metrics", _set("role", "roles/editor")),
+        lambda rs: _mutate(rs, "iam-api-metrics-write-metrics", set_path("role", "roles/editor")),
     ),
     "SVAI_GCP_004": (
         "run-iam",
-        lambda rs: _mutate(rs, "artifacts", _set("publicAccessPrevention", "inherited")),
+        lambda rs: _mutate(rs, "artifacts", set_path("publicAccessPrevention", "inherited")),
     ),
     "SVAI_GCP_005": (
         "run-iam",
-        lambda rs: _mutate(rs, "artifacts", _set("uniformBucketLevelAccess", False)),
+        lambda rs: _mutate(rs, "artifacts", set_path("uniformBucketLevelAccess", False)),
     ),
     "SVAI_GCP_006": (
         "run-iam",
-        lambda rs: _mutate(rs, "artifacts", _set("versioning.enabled", False)),
+        lambda rs: _mutate(rs, "artifacts", set_path("versioning.enabled", False)),
     ),
     "SVAI_GCP_007": (
         "async-run-key",
-        lambda rs: _mutate(rs, "sub-jobs", _set("ackDeadlineSeconds", 60)),
+        lambda rs: _mutate(rs, "sub-jobs", set_path("ackDeadlineSeconds", 60)),
     ),
     "SVAI_GCP_008": (
         "run-iam",
@@ -149,30 +133,32 @@ MUTANTS: dict[str, tuple[str, Callable[[Resources], Resources]]] = {
     ),
     "SVAI_GCP_009": (
         "run-iam",
-        lambda rs: _mutate(rs, "svc-api", _set("template.scaling.maxInstanceCount", _DELETE)),
+        lambda rs: _mutate(rs, "svc-api", set_path("template.scaling.maxInstanceCount", DELETE)),
     ),
     "SVAI_GCP_010": (
         "async-functions-cmek",
-        lambda rs: _mutate(rs, "topic-jobs", _set("kmsKeyName", _DELETE)),
+        lambda rs: _mutate(rs, "topic-jobs", set_path("kmsKeyName", DELETE)),
     ),
     "SVAI_GCP_011": (
         "async-run-key",
-        lambda rs: _mutate(rs, "sub-jobs", _set("retryPolicy", _DELETE)),
+        lambda rs: _mutate(rs, "sub-jobs", set_path("retryPolicy", DELETE)),
     ),
     "SVAI_GCP_012": (
         "async-run-key",
-        lambda rs: _mutate(rs, "sub-jobs", _set("pushConfig.oidcToken", _DELETE)),
+        lambda rs: _mutate(rs, "sub-jobs", set_path("pushConfig.oidcToken", DELETE)),
     ),
     "SVAI_GCP_013": ("run-iam", lambda rs: _mutate(rs, "svc-api", _add_plain_secret)),
     "SVAI_GCP_014": ("run-iam", lambda rs: tuple(r for r in rs if r.type != T.BUDGET)),
     "SVAI_GCP_015": ("run-iam", lambda rs: _mutate(rs, "artifacts", _bad_label)),
     "SVAI_GCP_016": (
         "run-gpu-canary",
-        lambda rs: _mutate(rs, "svc-api", _set("template.containers.0.resources.cpuIdle", True)),
+        lambda rs: _mutate(
+            rs, "svc-api", set_path("template.containers.0.resources.cpuIdle", True)
+        ),
     ),
     "SVAI_GCP_017": (
         "run-iam",
-        lambda rs: _mutate(rs, "svc-api", _set("template.serviceAccount", _DELETE)),
+        lambda rs: _mutate(rs, "svc-api", set_path("template.serviceAccount", DELETE)),
     ),
     "SVAI_GCP_018": ("private", lambda rs: rs),
 }

@@ -125,7 +125,22 @@ def test_the_docker_build_tables_are_those_of_the_sdk() -> None:
 
 def test_each_cloud_says_how_to_let_docker_push() -> None:
     assert set(REGISTRY_LOGIN) == {"aws", "gcp", "azure"}
-    assert all(
-        "docker" in c or "configure-docker" in c or "acr login" in c
-        for c in REGISTRY_LOGIN.values()
-    )
+    for cloud, command in REGISTRY_LOGIN.items():
+        formatted = command.format(registry="registry.example", region="eu-west-1")
+        assert "registry.example" in formatted and "{" not in formatted, cloud
+        assert "docker" in formatted or "acr login" in formatted, cloud
+
+
+def test_the_gcp_plan_notes_how_to_let_docker_push_to_its_registry() -> None:
+    plan = _gcp(sync_plan("gcp", "gcp.cloudrun.service"))
+    backend = BACKENDS["gcp"][0]()
+    [image] = [r for r in record(lambda: backend.program(plan)) if r.type == IMAGE]
+    registry = f"{plan.region}-docker.pkg.dev"
+    assert {tag.split("/", 1)[0] for tag in image.inputs["tags"]} == {registry}
+    login = f"gcloud auth configure-docker {registry}"
+    assert [n for n in backend.lower(plan).notes if "let Docker push" in n] == [
+        f"image: built and pushed on apply; let Docker push first: {login}"
+    ]
+    # A plan of zip functions pushes no image, so it asks for no login.
+    zipped = _gcp(sync_plan("gcp", "gcp.cloudrun.functions"))
+    assert not [n for n in backend.lower(zipped).notes if "let Docker push" in n]

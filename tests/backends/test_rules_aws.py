@@ -16,6 +16,7 @@ from svai.backends.base import Finding, RecordedResource, Rule
 from svai.backends.preview import record
 from svai.backends.rules import RULE_ID, cloud_of, evaluate, fail
 from svai.ir import DeploymentPlan
+from tests.backends.mutants import set_path
 from tests.backends.plans import async_plan, sync_plan
 
 Recorded = tuple[RecordedResource, ...]
@@ -66,17 +67,6 @@ def pop(key: str) -> Callable[[Inputs], None]:
     return lambda inputs: inputs.pop(key)
 
 
-def setpath(path: str, value: Any) -> Callable[[Inputs], None]:
-    def change(inputs: Inputs) -> None:
-        node: Any = inputs
-        parts = path.split(".")
-        for part in parts[:-1]:
-            node = node[int(part)] if part.isdigit() else node[part]
-        node[parts[-1]] = value
-
-    return change
-
-
 def redrive(**changes: Any) -> Callable[[Inputs], None]:
     def change(inputs: Inputs) -> None:
         inputs["redrivePolicy"] = json.dumps({**json.loads(inputs["redrivePolicy"]), **changes})
@@ -114,19 +104,19 @@ MUTANTS: dict[str, tuple[str, Callable[[Recorded], Recorded]]] = {
         lambda r: edit(
             r,
             "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-            setpath("rules.0.applyServerSideEncryptionByDefault.sseAlgorithm", "AES256"),
+            set_path("rules.0.applyServerSideEncryptionByDefault.sseAlgorithm", "AES256"),
         ),
     ),
     "SVAI_AWS_003": (
         "sync",
-        lambda r: edit(r, TABLE, setpath("serverSideEncryption.enabled", False)),
+        lambda r: edit(r, TABLE, set_path("serverSideEncryption.enabled", False)),
     ),
     "SVAI_AWS_004": ("sync", lambda r: edit(r, LOG_GROUP, pop("kmsKeyId"))),
     "SVAI_AWS_005": ("sync", lambda r: edit(r, LOG_GROUP, pop("retentionInDays"))),
     "SVAI_AWS_006": ("async", lambda r: edit(r, QUEUE, pop("redrivePolicy"), "summarize-jobs")),
     "SVAI_AWS_007": (
         "async",
-        lambda r: edit(r, QUEUE, setpath("visibilityTimeoutSeconds", 300), "summarize-jobs"),
+        lambda r: edit(r, QUEUE, set_path("visibilityTimeoutSeconds", 300), "summarize-jobs"),
     ),
     "SVAI_AWS_008": (
         "async",
@@ -157,7 +147,7 @@ MUTANTS: dict[str, tuple[str, Callable[[Recorded], Recorded]]] = {
     "SVAI_AWS_011": ("sync", lambda r: add(r, ADMIN)),
     "SVAI_AWS_012": (
         "sync",
-        lambda r: edit(r, "aws:apigatewayv2/route:Route", setpath("authorizationType", "NONE")),
+        lambda r: edit(r, "aws:apigatewayv2/route:Route", set_path("authorizationType", "NONE")),
     ),
     "SVAI_AWS_013": (
         "sync",
@@ -169,7 +159,7 @@ MUTANTS: dict[str, tuple[str, Callable[[Recorded], Recorded]]] = {
         lambda r: edit(
             r,
             "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
-            setpath("ignorePublicAcls", False),
+            set_path("ignorePublicAcls", False),
         ),
     ),
     "SVAI_AWS_016": (
@@ -177,41 +167,41 @@ MUTANTS: dict[str, tuple[str, Callable[[Recorded], Recorded]]] = {
         lambda r: edit(
             r,
             "aws:s3/bucketVersioning:BucketVersioning",
-            setpath("versioningConfiguration.status", "Suspended"),
+            set_path("versioningConfiguration.status", "Suspended"),
         ),
     ),
     "SVAI_AWS_017": (
         "sync",
-        lambda r: edit(r, "aws:kms/key:Key", setpath("enableKeyRotation", False)),
+        lambda r: edit(r, "aws:kms/key:Key", set_path("enableKeyRotation", False)),
     ),
     "SVAI_AWS_018": ("sync", lambda r: drop(r, "aws:s3/bucketPolicy:BucketPolicy")),
     "SVAI_AWS_019": ("sync", lambda r: edit(r, "aws:sns/topic:Topic", pop("kmsMasterKeyId"))),
     "SVAI_AWS_020": (
         "sync",
-        lambda r: edit(r, FUNCTION, setpath("environment.variables.HF_TOKEN", "hf_plaintext")),
+        lambda r: edit(r, FUNCTION, set_path("environment.variables.HF_TOKEN", "hf_plaintext")),
     ),
     "SVAI_AWS_021": ("sync", lambda r: edit(r, FUNCTION, pop("kmsKeyArn"))),
     "SVAI_AWS_022": (
         "sync",
-        lambda r: edit(r, TABLE, setpath("pointInTimeRecovery.enabled", False)),
+        lambda r: edit(r, TABLE, set_path("pointInTimeRecovery.enabled", False)),
     ),
     "SVAI_AWS_023": (
         "async",
         lambda r: edit(
             r,
             "aws:lambda/eventSourceMapping:EventSourceMapping",
-            setpath("functionResponseTypes", []),
+            set_path("functionResponseTypes", []),
         ),
     ),
-    "SVAI_AWS_024": ("image", lambda r: edit(r, REPO, setpath("imageTagMutability", "MUTABLE"))),
+    "SVAI_AWS_024": ("image", lambda r: edit(r, REPO, set_path("imageTagMutability", "MUTABLE"))),
     "SVAI_AWS_025": (
         "image",
-        lambda r: edit(r, REPO, setpath("imageScanningConfiguration.scanOnPush", False)),
+        lambda r: edit(r, REPO, set_path("imageScanningConfiguration.scanOnPush", False)),
     ),
     "SVAI_AWS_026": (
         "image",
         lambda r: edit(
-            r, REPO, setpath("encryptionConfigurations", [{"encryptionType": "AES256"}])
+            r, REPO, set_path("encryptionConfigurations", [{"encryptionType": "AES256"}])
         ),
     ),
     "SVAI_AWS_027": (
@@ -223,12 +213,12 @@ MUTANTS: dict[str, tuple[str, Callable[[Recorded], Recorded]]] = {
     "SVAI_AWS_028": ("sync", lambda r: edit(r, STAGE, pop("accessLogSettings"))),
     "SVAI_AWS_029": (
         "sync",
-        lambda r: edit(r, STAGE, setpath("defaultRouteSettings.throttlingRateLimit", 0)),
+        lambda r: edit(r, STAGE, set_path("defaultRouteSettings.throttlingRateLimit", 0)),
     ),
     "SVAI_AWS_030": ("sync", lambda r: drop(r, "aws:budgets/budget:Budget")),
     "SVAI_AWS_031": (
         "sync",
-        lambda r: edit(r, FUNCTION, setpath("tracingConfig.mode", "PassThrough")),
+        lambda r: edit(r, FUNCTION, set_path("tracingConfig.mode", "PassThrough")),
     ),
     "SVAI_AWS_032": (
         "sync",

@@ -135,7 +135,7 @@ def test_async_services_find_their_queue_and_store(
             _project(sync_plan("gcp", "gcp.cloudrun.service", cache=True)),
             GCP_PLATFORM,
             "firestore://",
-            None,
+            gcp.FirestoreCacheStore,
         ),
     ],
     ids=["azure", "gcp"],
@@ -145,7 +145,7 @@ def test_the_serving_service_finds_the_shared_cache(
     plan: DeploymentPlan,
     platform: dict[str, str],
     url: str,
-    store: type | None,
+    store: type,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
@@ -153,4 +153,4 @@ def test_the_serving_service_finds_the_shared_cache(
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     opened = open_store(url, tmp_path)
-    assert isinstance(opened, store or gcp.FirestoreCacheStore)
+    assert isinstance(opened, store)

@@ -467,6 +467,30 @@ def _role_policy(
     return policy
 
 
+def _role_and_logs(
+    parent: pulumi.Resource, shared: Shared, service: Service, *, trust: str, runs: str, logs: str
+) -> tuple[AwsResource, AwsResource]:
+    """The execution role ``service`` ``runs`` as (a function, an endpoint) and its log group."""
+    plan = shared.plan
+    tags = args.tags(plan, **{"svai-service": service.name})
+    role = res.iam.Role(
+        f"{plan.name}-{service.name}-role",
+        assume_role_policy=trust,
+        description=f"svai {plan.name}: {service.name} {runs}",
+        tags=tags,
+        opts=_child(parent),
+    )
+    group = res.cloudwatch.LogGroup(
+        f"{plan.name}-{service.name}-logs",
+        name=logs,
+        retention_in_days=plan.log_retention_days,
+        kms_key_id=shared.key_arn,
+        tags=tags,
+        opts=_child(parent),
+    )
+    return role, group
+
+
 class FunctionService(pulumi.ComponentResource):
     """A Lambda service: role, policy, log group, function, ``live`` alias and its warm pool."""
 
@@ -503,21 +527,13 @@ class FunctionService(pulumi.ComponentResource):
         plan = shared.plan
         super().__init__("svai:aws:FunctionService", f"{plan.name}-{service.name}", None, opts)
         fn_name = args.function_name(plan, service.name)
-        tags = args.tags(plan, **{"svai-service": service.name})
-        role = res.iam.Role(
-            f"{plan.name}-{service.name}-role",
-            assume_role_policy=_LAMBDA_TRUST,
-            description=f"svai {plan.name}: {service.name} function",
-            tags=tags,
-            opts=_child(self),
-        )
-        logs = res.cloudwatch.LogGroup(
-            f"{plan.name}-{service.name}-logs",
-            name=f"/aws/lambda/{fn_name}",
-            retention_in_days=plan.log_retention_days,
-            kms_key_id=shared.key_arn,
-            tags=tags,
-            opts=_child(self),
+        role, logs = _role_and_logs(
+            self,
+            shared,
+            service,
+            trust=_LAMBDA_TRUST,
+            runs="function",
+            logs=f"/aws/lambda/{fn_name}",
         )
         arns = {**shared.arns(identity, logs.arn), **(extra_arns or {})}
         policy = _role_policy(
@@ -604,20 +620,13 @@ class Endpoint(pulumi.ComponentResource):
         super().__init__("svai:aws:Endpoint", f"{plan.name}-{service.name}", None, opts)
         name = f"{plan.name}-{service.name}"[:63]
         tags = args.tags(plan, **{"svai-service": service.name})
-        role = res.iam.Role(
-            f"{plan.name}-{service.name}-role",
-            assume_role_policy=_SAGEMAKER_TRUST,
-            description=f"svai {plan.name}: {service.name} endpoint",
-            tags=tags,
-            opts=_child(self),
-        )
-        logs = res.cloudwatch.LogGroup(
-            f"{plan.name}-{service.name}-logs",
-            name=f"/aws/sagemaker/Endpoints/{name}",
-            retention_in_days=plan.log_retention_days,
-            kms_key_id=shared.key_arn,
-            tags=tags,
-            opts=_child(self),
+        role, logs = _role_and_logs(
+            self,
+            shared,
+            service,
+            trust=_SAGEMAKER_TRUST,
+            runs="endpoint",
+            logs=f"/aws/sagemaker/Endpoints/{name}",
         )
         repo_arn = pulumi.Output.concat(
             "arn:aws:ecr:", plan.region, ":", shared.account, ":repository/svai/", plan.name
@@ -639,17 +648,19 @@ class Endpoint(pulumi.ComponentResource):
         )
         environment = shared.environment(identity)
         assert shared.repository_url is not None and shared.image_uri is not None
+
+        def container(image: pulumi.Input[str], key: str, **env: str) -> dict[str, Any]:
+            return {
+                "image": image,
+                "model_data_url": pulumi.Output.concat("s3://", shared.bucket_name, "/", key),
+                "environment": {**dict(service.env), **environment, **env},
+            }
+
         model = res.sagemaker.Model(
             f"{plan.name}-{service.name}-model",
             name=name,
             execution_role_arn=role.arn,
-            primary_container={
-                "image": shared.image_uri,
-                "model_data_url": pulumi.Output.concat(
-                    "s3://", shared.bucket_name, "/", plan.artifact.object_key
-                ),
-                "environment": {**dict(service.env), **environment},
-            },
+            primary_container=container(shared.image_uri, plan.artifact.object_key),
             tags=tags,
             opts=_child(self, depends_on=[policy, pull]),
         )
@@ -664,23 +675,12 @@ class Endpoint(pulumi.ComponentResource):
                 f"{plan.name}-{service.name}-model-{version}",
                 name=f"{name}-{version}"[:63],
                 execution_role_arn=role.arn,
-                primary_container={
-                    "image": pulumi.Output.concat(shared.repository_url, ":", version),
-                    "model_data_url": pulumi.Output.concat(
-                        "s3://",
-                        shared.bucket_name,
-                        "/",
-                        key,
-                    ),
-                    "environment": {
-                        **dict(service.env),
-                        **environment,
-                        "SVAI_MODEL_VERSION": version,
-                        **(
-                            {"SVAI_ARTIFACT_KEY": key} if "SVAI_ARTIFACT_KEY" in environment else {}
-                        ),
-                    },
-                },
+                primary_container=container(
+                    pulumi.Output.concat(shared.repository_url, ":", version),
+                    key,
+                    SVAI_MODEL_VERSION=version,
+                    **({"SVAI_ARTIFACT_KEY": key} if "SVAI_ARTIFACT_KEY" in environment else {}),
+                ),
                 tags={**tags, "svai-model-version": version},
                 opts=_child(self, depends_on=[policy, pull]),
             )

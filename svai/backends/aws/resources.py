@@ -13,14 +13,12 @@ components read like ordinary pulumi-aws code: ``res.s3.Bucket(name, force_destr
 
 from __future__ import annotations
 
-import importlib.util
-import json
-import re
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
+
+from svai.backends.tokens import Provider, TokenResource
 
 __all__ = ["AwsResource", "caller_account", "plugin_version", "res", "wire"]
 
@@ -103,75 +101,32 @@ _TYPES: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
 }
 
 
+_PROVIDER = Provider(
+    "pulumi_aws",
+    outputs={token: outs for classes in _TYPES.values() for token, outs in classes.values()},
+    data_keys=_MAP_VALUED,
+)
+"""Registers the resources of ``res`` (the same mechanism as the other clouds' providers)."""
+
+AwsResource = TokenResource
+"""What ``res.<module>.<Class>(...)`` returns: the resource registered by its type token."""
+
+
 def plugin_version() -> str:
     """Version of the installed pulumi-aws: the provider plugin ``apply`` runs.
 
     Read from the package's ``pulumi-plugin.json`` without importing the package.
     """
-    spec = importlib.util.find_spec("pulumi_aws")
-    if spec is None or spec.origin is None:
-        raise ModuleNotFoundError("No module named 'pulumi_aws'", name="pulumi_aws")
-    manifest = Path(spec.origin).with_name("pulumi-plugin.json")
-    return str(json.loads(manifest.read_text())["version"])
+    return _PROVIDER.version
 
 
+# Read at import: without pulumi-aws the import fails, and the registry names the pip extra.
 _VERSION = plugin_version()
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
 def wire(value: Any) -> Any:
     """Rename snake_case argument keys to the engine's camelCase, leaving user maps alone."""
-    if isinstance(value, Mapping):
-        return {
-            _camel(k): (v if k in _MAP_VALUED else wire(v))
-            for k, v in value.items()
-            if v is not None
-        }
-    if isinstance(value, list | tuple):
-        return [wire(v) for v in value]
-    return value
-
-
-_SNAKE = re.compile(r"_([a-z0-9])")
-
-
-class AwsResource(pulumi.CustomResource):
-    """One pulumi-aws resource, registered by type token with camelCase inputs."""
-
-    def __init__(
-        self,
-        token: str,
-        name: str,
-        props: Mapping[str, Any],
-        *,
-        outputs: Sequence[str] = (),
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        """Register resource ``name`` of type ``token``.
-
-        Args:
-            token: Pulumi type token, e.g. ``aws:sqs/queue:Queue``.
-            name: Logical name.
-            props: Inputs with the SDK's snake_case keys.
-            outputs: camelCase output properties to read besides the inputs.
-            opts: Pulumi options.
-        """
-        inputs: dict[str, Any] = wire(props)
-        for output in outputs:
-            inputs.setdefault(output, None)
-        merged = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(version=_VERSION))
-        super().__init__(token, name, inputs, merged)
-
-    def __getattr__(self, name: str) -> Any:
-        # Outputs are stored under their camelCase names; read them with the SDK's snake_case.
-        camel = _SNAKE.sub(lambda m: m.group(1).upper(), name)
-        if camel != name:
-            return getattr(self, camel)
-        raise AttributeError(name)
+    return _PROVIDER.wire(value)
 
 
 class _Module:
@@ -179,12 +134,12 @@ class _Module:
         self._classes = classes
 
     def __getattr__(self, name: str) -> Any:
-        token, outputs = self._classes[name]
+        token, _ = self._classes[name]
 
         def create(
             resource_name: str, opts: pulumi.ResourceOptions | None = None, **props: Any
         ) -> AwsResource:
-            return AwsResource(token, resource_name, props, outputs=outputs, opts=opts)
+            return _PROVIDER.create(token, resource_name, props, opts)
 
         return create
 

@@ -81,26 +81,37 @@ _SECRETISH = ("SECRET", "TOKEN", "PASSWORD", "PASSWD", "API_KEY", "PRIVATE_KEY",
 _RESOURCE_FREE_PREFIXES = ("xray:Put",)
 
 
-def _ids(resources: Resources, token: str) -> dict[str, RecordedResource]:
-    """Mock id -> resource, for following ``bucket = <id>`` style references."""
-    return {mock_id(r.type, r.name): r for r in by_type(resources, token)}
-
-
 def _encrypted_queues(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:
     for queue in by_type(resources, QUEUE):
         if not queue.inputs.get("kmsMasterKeyId") and not queue.inputs.get("sqsManagedSseEnabled"):
             yield fail("SQS queue is not encrypted", queue.name)
 
 
-def _bucket_encryption(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:
-    configured: set[str] = set()
-    for config in by_type(resources, BUCKET_SSE):
-        rule = get_path(config.inputs, "rules.0.applyServerSideEncryptionByDefault", {})
-        if rule.get("sseAlgorithm") in ("aws:kms", "aws:kms:dsse") and rule.get("kmsMasterKeyId"):
-            configured.add(str(config.inputs.get("bucket")))
+def _per_bucket(
+    resources: Resources, token: str, ok: Callable[[RecordedResource], bool]
+) -> set[str]:
+    """Ids of the buckets a resource of ``token`` (which names its ``bucket``) configures ``ok``."""
+    return {str(r.inputs.get("bucket")) for r in by_type(resources, token) if ok(r)}
+
+
+def _buckets_outside(resources: Resources, configured: set[str], message: str) -> Iterator[Finding]:
     for bucket in by_type(resources, BUCKET):
         if mock_id(bucket.type, bucket.name) not in configured:
-            yield fail("S3 bucket has no SSE-KMS default encryption", bucket.name)
+            yield fail(message, bucket.name)
+
+
+def _sse_kms(config: RecordedResource) -> bool:
+    rule = get_path(config.inputs, "rules.0.applyServerSideEncryptionByDefault", {})
+    return rule.get("sseAlgorithm") in ("aws:kms", "aws:kms:dsse") and bool(
+        rule.get("kmsMasterKeyId")
+    )
+
+
+def _bucket_encryption(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:
+    configured = _per_bucket(resources, BUCKET_SSE, _sse_kms)
+    yield from _buckets_outside(
+        resources, configured, "S3 bucket has no SSE-KMS default encryption"
+    )
 
 
 def _table_encryption(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:
@@ -233,14 +244,18 @@ def _wildcard_resources(resources: Resources, plan: DeploymentPlan) -> Iterator[
 
 
 def _admin_policies(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:
-    for attachment in by_type(resources, ATTACHMENT):
-        arn = str(attachment.inputs.get("policyArn", ""))
-        if arn.rsplit("/", 1)[-1] in _ADMIN_POLICIES:
-            yield fail(f"role has the managed policy {arn.rsplit('/', 1)[-1]}", attachment.name)
-    for role in by_type(resources, ROLE):
-        for arn in _as_list(role.inputs.get("managedPolicyArns")):
-            if arn.rsplit("/", 1)[-1] in _ADMIN_POLICIES:
-                yield fail(f"role has the managed policy {arn.rsplit('/', 1)[-1]}", role.name)
+    attached = [
+        (a.name, str(a.inputs.get("policyArn", ""))) for a in by_type(resources, ATTACHMENT)
+    ]
+    attached += [
+        (role.name, arn)
+        for role in by_type(resources, ROLE)
+        for arn in _as_list(role.inputs.get("managedPolicyArns"))
+    ]
+    for holder, arn in attached:
+        policy = arn.rsplit("/", 1)[-1]
+        if policy in _ADMIN_POLICIES:
+            yield fail(f"role has the managed policy {policy}", holder)
 
 
 def _public_invoke(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:
@@ -298,20 +313,14 @@ def _concurrency_guard(resources: Resources, plan: DeploymentPlan) -> Iterator[F
             )
 
 
-def _per_bucket(
-    resources: Resources, token: str, ok: Callable[[RecordedResource], bool]
-) -> set[str]:
-    return {str(r.inputs.get("bucket")) for r in by_type(resources, token) if ok(r)}
-
-
 def _public_access_block(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:
     flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
     blocked = _per_bucket(
         resources, BUCKET_PAB, lambda r: all(r.inputs.get(f) is True for f in flags)
     )
-    for bucket in by_type(resources, BUCKET):
-        if mock_id(bucket.type, bucket.name) not in blocked:
-            yield fail("bucket does not block public access (all four settings)", bucket.name)
+    yield from _buckets_outside(
+        resources, blocked, "bucket does not block public access (all four settings)"
+    )
 
 
 def _versioning(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:
@@ -320,9 +329,7 @@ def _versioning(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]
         BUCKET_VERSIONING,
         lambda r: get_path(r.inputs, "versioningConfiguration.status") == "Enabled",
     )
-    for bucket in by_type(resources, BUCKET):
-        if mock_id(bucket.type, bucket.name) not in enabled:
-            yield fail("bucket versioning is not enabled", bucket.name)
+    yield from _buckets_outside(resources, enabled, "bucket versioning is not enabled")
 
 
 def _key_rotation(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:
@@ -341,9 +348,9 @@ def _denies_plain_http(policy: RecordedResource) -> bool:
 
 def _tls_only(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:
     enforced = _per_bucket(resources, BUCKET_POLICY, _denies_plain_http)
-    for bucket in by_type(resources, BUCKET):
-        if mock_id(bucket.type, bucket.name) not in enforced:
-            yield fail("bucket policy does not deny requests without TLS", bucket.name)
+    yield from _buckets_outside(
+        resources, enforced, "bucket policy does not deny requests without TLS"
+    )
 
 
 def _topic_encryption(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from svai.backends.azure import naming, roles
 from svai.backends.azure.blueprint import (
@@ -17,13 +17,30 @@ from svai.backends.azure.blueprint import (
 )
 from svai.ir import DeploymentPlan
 
-__all__ = ["APP_PORT", "Context", "Scope"]
+__all__ = ["APP_PORT", "Adder", "Context", "Scope"]
 
 APP_PORT = 8080
 """Port the svai runtime's HTTP server listens on inside its container."""
 
 Scope = str | Ref | Concat
 """Where a role assignment applies: always one resource."""
+
+
+class Adder(Protocol):
+    """Adds a resource to one group; what :meth:`Context.adder` returns."""
+
+    def __call__(
+        self,
+        key: str,
+        token: str,
+        name: str,
+        args: dict[str, Any],
+        *,
+        ignore_changes: tuple[str, ...] = (),
+        depends_on: tuple[str, ...] = (),
+    ) -> Ref:
+        """Add resource ``key`` named ``<plan>-<prefix...>-<name>``; return its id."""
+        ...
 
 
 @dataclass
@@ -77,6 +94,23 @@ class Context:
         entry = self.open_group(shape, group)
         entry.append(ResourceSpec(key, token, name, args, ignore_changes, depends_on))
         return Ref(key)
+
+    def adder(self, shape: Shape, group: str, *prefix: str) -> Adder:
+        """Return :meth:`add` bound to ``shape`` and ``group``, naming resources after ``prefix``."""
+
+        def add(
+            key: str,
+            token: str,
+            name: str,
+            args: dict[str, Any],
+            *,
+            ignore_changes: tuple[str, ...] = (),
+            depends_on: tuple[str, ...] = (),
+        ) -> Ref:
+            logical = self.logical(*prefix, name)
+            return self.add(shape, group, key, token, logical, args, ignore_changes, depends_on)
+
+        return add
 
     def open_group(self, shape: Shape, group: str) -> list[ResourceSpec]:
         """Return the resources of ``group``, creating it with ``shape`` when new."""

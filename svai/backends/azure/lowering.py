@@ -98,17 +98,7 @@ def _foundation(ctx: Context) -> None:
     plan = ctx.plan
     group = ctx.logical("foundation")
 
-    def add(
-        key: str,
-        token: str,
-        name: str,
-        args: dict[str, object],
-        ignore: tuple[str, ...] = (),
-        after: tuple[str, ...] = (),
-    ) -> Ref:
-        return ctx.add(
-            "Foundation", group, key, token, ctx.logical(name), dict(args), ignore, after
-        )
+    add = ctx.adder("Foundation", group)
 
     add(
         "rg",
@@ -154,8 +144,7 @@ def _foundation(ctx: Context) -> None:
         "azure-native:storage:StorageAccount",
         "artifacts",
         services.hardened_storage(ctx, naming.compact_name(plan, "svai"), encryption),
-        (),
-        ctx.grants_of("storage"),
+        depends_on=ctx.grants_of("storage"),
     )
     add(
         "blob-service",
@@ -265,7 +254,7 @@ def _foundation(ctx: Context) -> None:
                 },
             },
             # The start date is fixed when the budget is created; later months must not move it.
-            ("timePeriod",),
+            ignore_changes=("timePeriod",),
         )
     imaged = [s for s in plan.services if s.compute.package in ("image", "model")]
     if imaged:
@@ -287,7 +276,7 @@ def _foundation(ctx: Context) -> None:
             images.IMAGE,
             "image",
             images.image_args(tags, ctx.build_dir),
-            after=("registry",),
+            depends_on=("registry",),
         )
     if any(services.offering_of(s) == services.CONTAINER_APPS for s in plan.services):
         services.lower_environment(ctx, group)

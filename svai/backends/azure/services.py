@@ -473,19 +473,7 @@ def lower_function_app(ctx: Context, service: Service) -> None:
     plan, compute = ctx.plan, service.compute
     group = group_name(ctx, service.name)
 
-    def add(
-        key: str, token: str, name: str, args: dict[str, Any], after: tuple[str, ...] = ()
-    ) -> Ref:
-        return ctx.add(
-            "FunctionAppService",
-            group,
-            key,
-            token,
-            ctx.logical(service.name, name),
-            args,
-            (),
-            after,
-        )
+    add = ctx.adder("FunctionAppService", group, service.name)
 
     host_account = naming.compact_name(plan, f"st{service.name[:6]}")
     add(
@@ -522,7 +510,7 @@ def lower_function_app(ctx: Context, service: Service) -> None:
             "content_type": "application/zip",
             "source": FileSource(f"{ctx.build_dir}/function.zip"),
         },
-        (f"deployment-container:{service.name}",),
+        depends_on=(f"deployment-container:{service.name}",),
     )
     add(
         f"plan:{service.name}",
@@ -630,7 +618,7 @@ def lower_function_app(ctx: Context, service: Service) -> None:
                 "scale_and_concurrency": scale,
             },
         ),
-        (*ctx.grants_of(service.name), f"package:{service.name}"),
+        depends_on=(*ctx.grants_of(service.name), f"package:{service.name}"),
     )
     if plan.private_network:
         # Inbound calls reach the app through its own private endpoint.
@@ -663,19 +651,7 @@ def lower_online_endpoint(ctx: Context, service: Service) -> None:
         )
     group = group_name(ctx, service.name)
 
-    def add(
-        key: str, token: str, name: str, args: dict[str, Any], after: tuple[str, ...] = ()
-    ) -> Ref:
-        return ctx.add(
-            "OnlineEndpointService",
-            group,
-            key,
-            token,
-            ctx.logical(service.name, name),
-            args,
-            (),
-            after,
-        )
+    add = ctx.adder("OnlineEndpointService", group, service.name)
 
     workspace = f"mlw-{plan.name}"[:33]
     add(
@@ -777,7 +753,7 @@ def lower_online_endpoint(ctx: Context, service: Service) -> None:
                 },
             },
             # This release's image is built on apply; earlier versions' images exist already.
-            ("image",) if split.version == plan.model_version else (),
+            depends_on=("image",) if split.version == plan.model_version else (),
         )
         add(
             f"deployment:{name}",
@@ -813,7 +789,7 @@ def lower_online_endpoint(ctx: Context, service: Service) -> None:
                     "readinessProbe": {"period": "PT10S", "failureThreshold": 3},
                 },
             ),
-            ctx.grants_of(service.name),
+            depends_on=ctx.grants_of(service.name),
         )
         # Managed endpoints keep at least one instance; autoscale adds instances up to the guard.
         add(
