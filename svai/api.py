@@ -165,19 +165,7 @@ def _plan_backend(cloud: str, name: str, version: str, region: str) -> Backend:
 
 def _backend_with_build(cloud: str, build_dir: str) -> Backend:
     """The backend of ``cloud`` reading (and on apply uploading) a target's build folder."""
-    if cloud == "aws":
-        from svai.backends.aws import AwsBackend
-
-        return AwsBackend(build_dir=build_dir)
-    if cloud == "gcp":
-        from svai.backends.gcp import GcpBackend
-
-        return GcpBackend(build_dir=build_dir)
-    if cloud == "azure":
-        from svai.backends.azure import AzureBackend
-
-        return AzureBackend(build_dir=build_dir)
-    return get_backend(cloud)
+    return get_backend(cloud, build_dir=build_dir)
 
 
 def deploy(

@@ -7,6 +7,7 @@ imports another cloud's SDK, and a missing SDK is reported as the pip extra that
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 from svai.backends.base import Backend
 from svai.errors import ToolMissingError, UsageError
@@ -45,11 +46,12 @@ _SDKS: dict[str, str] = {
 """Cloud name -> the Pulumi provider SDK its backend needs."""
 
 
-def get_backend(cloud: str) -> Backend:
+def get_backend(cloud: str, **options: Any) -> Backend:
     """Import and instantiate the backend for ``cloud``.
 
     Args:
         cloud: ``aws``, ``gcp`` or ``azure``.
+        **options: Passed to the backend's constructor (e.g. ``build_dir``).
 
     Returns:
         A fresh backend object.
@@ -75,5 +77,5 @@ def get_backend(cloud: str) -> Backend:
             f"the Pulumi SDK for {cloud} ({missing}) is not installed; "
             f"install it with: pip install 'svai[{cloud}]'"
         ) from exc
-    backend: Backend = backend_class()
+    backend: Backend = backend_class(**options)
     return backend
