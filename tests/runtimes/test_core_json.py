@@ -24,7 +24,8 @@ def codec(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> st
     if request.param == "stdlib":
         monkeypatch.setattr(messages, "_orjson", None)
     else:
-        assert messages._orjson is not None, "orjson is a runtime dependency: install it"
+        assert messages.use_orjson(), "orjson is a runtime dependency: install it"
+        assert messages._orjson is not None
     return str(request.param)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from optimize_conftest import build_iris_artifact
+from job_artifacts import build_job_artifact
 
 from svai.runtimes.core import load_config
 from svai.runtimes.entry.emulator import EventSourceEmulator, LocalContext
@@ -21,26 +21,10 @@ from svai.runtimes.entry.results import ResultsStore
 
 boto3 = pytest.importorskip("boto3")
 
-SCHEMA = {
-    "type": "object",
-    "required": ["inputs"],
-    "properties": {
-        "inputs": {
-            "type": "array",
-            "minItems": 1,
-            "items": {"type": "array", "minItems": 4, "maxItems": 4, "items": {"type": "number"}},
-        }
-    },
-}
-
 
 @pytest.fixture
 def setup(aws_env: dict[str, str], tmp_path: Path) -> dict[str, Any]:
-    artifact = build_iris_artifact(
-        tmp_path / "artifact",
-        api={"input_schema": SCHEMA, "max_payload_bytes": 2048},
-        idempotency={"header": "Idempotency-Key"},
-    )
+    artifact = build_job_artifact(tmp_path / "artifact", api={"max_payload_bytes": 2048})
     sqs, ddb = boto3.client("sqs"), boto3.client("dynamodb")
     name = tmp_path.name.replace("_", "-")[-40:]
     url = sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "5"})["QueueUrl"]

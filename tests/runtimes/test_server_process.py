@@ -160,3 +160,20 @@ def test_bad_arguments_exit_2(args: list[str]) -> None:
     )
     assert proc.returncode == 2
     assert "usage:" in proc.stderr
+
+
+def test_the_port_opens_without_the_heavy_imports() -> None:
+    # Everything the main thread imports before it binds the port; numpy, onnxruntime and
+    # orjson load on the model's thread meanwhile (``Service.load``).
+    code = (
+        "import sys\n"
+        "import svai.runtimes.server.main, svai.runtimes.server.http, svai.runtimes.server.attach\n"
+        "print(sorted(m for m in ('numpy', 'onnxruntime', 'orjson', 'asyncio', 'ssl')"
+        " if m in sys.modules))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

@@ -17,6 +17,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -29,8 +30,12 @@ __all__ = [
     "LruCache",
     "SqliteStore",
     "cache_key",
+    "is_store_url",
     "open_store",
 ]
+
+_STORE_PREFIXES = ("sqlite:///", "redis://", "rediss://", "dynamodb://")
+_STORE_URLS = ("firestore://", "cosmos://")
 
 
 def cache_key(tenant: str, model_version: str, canonical_payload: bytes) -> str:
@@ -179,6 +184,11 @@ class DynamoDbStore:
         """Nothing to release: boto3 clients pool their own connections."""
 
 
+def is_store_url(url: str) -> bool:
+    """Say whether ``url`` has a form ``open_store`` knows (checked when the config is read)."""
+    return url.startswith(_STORE_PREFIXES) or url in _STORE_URLS
+
+
 def open_store(url: str | None, base_dir: str | Path = ".") -> CacheStore | None:
     """Open the store named by ``cache.store``.
 
@@ -228,6 +238,14 @@ def open_store(url: str | None, base_dir: str | Path = ".") -> CacheStore | None
 class Cache:
     """The LRU plus an optional shared store, with outage handling.
 
+    Args:
+        ttl_s: how long entries live, in the LRU and in the store.
+        max_entries: LRU size.
+        store: the shared store, if any.
+        outage_backoff_s: how long the store is skipped after it raised.
+        on_error: called with each store error.
+        clock: monotonic clock that times the outage backoff (injected for tests).
+
     Attributes:
         store_errors: how many store calls have failed (exposed as a metric).
     """
@@ -239,6 +257,7 @@ class Cache:
         store: CacheStore | None = None,
         outage_backoff_s: float = 5.0,
         on_error: Any = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ttl_s = ttl_s
         self.lru = LruCache(max_entries)
@@ -247,6 +266,7 @@ class Cache:
         self._backoff = outage_backoff_s
         self._skip_until = 0.0
         self._on_error = on_error
+        self._clock = clock
 
     def get(self, key: str) -> bytes | None:
         """Return the cached bytes (LRU first, then the store), or ``None``."""
@@ -272,11 +292,11 @@ class Cache:
                 self._outage(exc)
 
     def _store_up(self) -> bool:
-        return self.store is not None and time.monotonic() >= self._skip_until
+        return self.store is not None and self._clock() >= self._skip_until
 
     def _outage(self, exc: Exception) -> None:
         self.store_errors += 1
-        self._skip_until = time.monotonic() + self._backoff
+        self._skip_until = self._clock() + self._backoff
         if self._on_error is not None:
             self._on_error(exc)
 

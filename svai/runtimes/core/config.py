@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from svai.runtimes.core.cache import is_store_url
 from svai.runtimes.core.errors import ConfigError
 
 __all__ = [
@@ -384,11 +385,7 @@ def _check_values(cfg: RuntimeConfig) -> None:
     for ok, message in checks:
         if not ok:
             raise ConfigError(message)
-    store = cfg.cache.store
-    if store is not None and not (
-        store.startswith(("sqlite:///", "dynamodb://", "redis://", "rediss://"))
-        or store in ("firestore://", "cosmos://")
-    ):
+    if cfg.cache.store is not None and not is_store_url(cfg.cache.store):
         raise ConfigError(
             "cache.store: expected null, 'sqlite:///path', 'redis://host:port', "
             "'dynamodb://TABLE', 'firestore://' or 'cosmos://'"

@@ -36,7 +36,6 @@ import hashlib
 import json
 import os
 import queue
-import re
 import threading
 import time
 from collections import deque
@@ -62,6 +61,7 @@ from svai.runtimes.core.errors import (
 from svai.runtimes.core.hooks import load_hook
 from svai.runtimes.core.idempotency import IdempotencyTable, State
 from svai.runtimes.core.messages import (
+    SAFE_ID,
     Prediction,
     Request,
     Response,
@@ -71,6 +71,7 @@ from svai.runtimes.core.messages import (
     encode_prediction,
     parse_json,
     resolve_protocol,
+    use_orjson,
     vertex_payload,
     vertex_predictions,
 )
@@ -82,7 +83,14 @@ if TYPE_CHECKING:
 
 __all__ = ["Prediction", "Request", "Response", "Service"]
 
-_SAFE_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
+
+def _read_payload(request: Request) -> tuple[Any, str]:
+    """Parse the body and resolve its protocol; a Vertex body becomes ``{"inputs": ...}``."""
+    payload = parse_json(request.body)
+    protocol = resolve_protocol(request.protocol, payload)
+    if protocol == "vertex":
+        payload = vertex_payload(payload)
+    return payload, protocol
 
 
 class _Job:
@@ -201,11 +209,12 @@ class Service:
             ConfigError: a hook or file is missing or invalid.
             ModelRefusedError: the model file is refused (e.g. an untrusted pickle).
         """
-        # numpy and onnxruntime are imported here, not at module import, so a server can open
-        # its port while the model loads.
+        # numpy, onnxruntime and orjson are imported here, not at module import, so a server
+        # can open its port while the model loads.
         from svai.runtimes.core.model import load_model
 
         t0 = time.perf_counter()
+        use_orjson()
         cfg = self.cfg
         base = cfg.base_dir
         hooks = cfg.hooks
@@ -273,14 +282,8 @@ class Service:
             True when every admitted request was answered within ``timeout_s``.
         """
         self._draining = True
-        end = time.monotonic() + timeout_s
         with self._idle:
-            while self._outstanding > 0:
-                left = end - time.monotonic()
-                if left <= 0:
-                    return False
-                self._idle.wait(left)
-        return True
+            return self._idle.wait_for(lambda: self._outstanding == 0, timeout_s)
 
     def close(self) -> None:
         """Stop the worker threads and close the shared store."""
@@ -304,7 +307,7 @@ class Service:
     def request_id(self, headers: Mapping[str, str]) -> str:
         """Return the client's request id if it is safe to echo, else a fresh one."""
         rid = headers.get(self.cfg.api.request_id_header)
-        if rid is not None and _SAFE_ID.fullmatch(rid):
+        if rid is not None and SAFE_ID.fullmatch(rid):
             return rid
         return os.urandom(12).hex()
 
@@ -429,10 +432,7 @@ class Service:
         try:
             headers = request.headers
             self.check_headers(request.content_type, len(request.body))
-            payload = parse_json(request.body)
-            protocol = resolve_protocol(request.protocol, payload)
-            if protocol == "vertex":
-                payload = vertex_payload(payload)
+            payload, protocol = _read_payload(request)
             tenant = headers.get(self.cfg.api.tenant_header, "")[:128]
             key = headers.get(self.cfg.idempotency.header) if self.idempotency is not None else None
             pred = self._predict(payload, tenant, key, job)
@@ -694,10 +694,7 @@ class Service:
             job.request = None
             assert request is not None
             try:
-                payload = parse_json(request.body)
-                protocol = resolve_protocol(request.protocol, payload)
-                if protocol == "vertex":
-                    payload = vertex_payload(payload)
+                payload, protocol = _read_payload(request)
                 pred = Prediction(
                     self._run_fallback(payload), self.version, job.input_hash or "", fallback=True
                 )

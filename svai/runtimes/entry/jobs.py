@@ -27,6 +27,7 @@ from typing import Any
 
 from svai.runtimes.core import RuntimeConfig, load_config
 from svai.runtimes.core.errors import RuntimeCoreError
+from svai.runtimes.core.messages import SAFE_ID
 from svai.runtimes.core.schema import compile_schema
 from svai.runtimes.entry.events import (
     BadEventError,
@@ -41,7 +42,6 @@ from svai.runtimes.entry.retry import Backoff, retry
 
 __all__ = ["JobsFront", "SqsQueue", "handler"]
 
-_SAFE_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 _STATUS_PATH = re.compile(r"^/(?:[A-Za-z0-9_-]+/)?jobs/(?P<id>[^/]{1,128})$")
 _SUBMIT_PATH = re.compile(r"^/(?:[A-Za-z0-9_-]+/)?jobs/?$")
 
@@ -175,7 +175,7 @@ class JobsFront:
                 return exc.status, error_body(exc.code, str(exc), getattr(exc, "path", None)), {}
         key = headers.get(self.config.idempotency.header.lower())
         job_id = key if key is not None else uuid.uuid4().hex
-        if not _SAFE_ID.fullmatch(job_id):
+        if not SAFE_ID.fullmatch(job_id):
             return (
                 400,
                 error_body("bad_idempotency_key", "1-128 characters of [A-Za-z0-9._:@/+=-]"),
@@ -200,7 +200,7 @@ class JobsFront:
 
     def status(self, job_id: str) -> tuple[int, dict[str, Any], dict[str, str]]:
         """Answer a job's status: 200 with outputs when done, 202 while queued, 404 unknown."""
-        if not _SAFE_ID.fullmatch(job_id):
+        if not SAFE_ID.fullmatch(job_id):
             return 404, error_body("not_found", "no such job"), {}
         record = self.store.read(job_id)
         if record is None:

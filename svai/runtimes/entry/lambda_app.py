@@ -40,6 +40,7 @@ from svai.runtimes.entry.events import (
     classify_event,
     config_path,
     direct_result,
+    error_body,
     http_call,
     proxy_response,
     simple_response,
@@ -122,15 +123,14 @@ class LambdaApp:
         )
         return {
             "statusCode": 400,
-            "error": {"code": "unknown_event", "message": "not an HTTP, SQS or direct event"},
+            **error_body("unknown_event", "not an HTTP, SQS or direct event"),
         }
 
     def _http(self, event: Mapping[str, Any], kind: EventKind) -> dict[str, Any]:
         try:
             call = http_call(event, kind, self._request_id_header)
         except BadEventError as exc:
-            error = {"code": "malformed_body", "message": str(exc)}
-            return simple_response(400, {"error": error}, kind)
+            return simple_response(400, error_body("malformed_body", str(exc)), kind)
         if call.method == "GET":
             ready = self.service.ready
             status = {
@@ -139,8 +139,10 @@ class LambdaApp:
             }
             return simple_response(200 if ready else 503, status, kind)
         if call.method != "POST":
-            error = {"code": "method_not_allowed", "message": f"{call.method} is not allowed"}
-            return simple_response(405, {"error": error}, kind, {"allow": _ALLOWED})
+            message = f"{call.method} is not allowed"
+            return simple_response(
+                405, error_body("method_not_allowed", message), kind, {"allow": _ALLOWED}
+            )
         return proxy_response(self.service.handle(call.request), kind)
 
     def _sqs(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:

@@ -162,15 +162,9 @@ class PushWorker:
 
     def stop(self, timeout_s: float) -> bool:
         """Refuse new deliveries (503) and wait for those in hand; True when they finished."""
-        end = time.monotonic() + timeout_s
         with self._state:
             self._accepting = False
-            while self._in_flight:
-                left = end - time.monotonic()
-                if left <= 0:
-                    return False
-                self._state.wait(left)
-        return True
+            return self._state.wait_for(lambda: self._in_flight == 0, timeout_s)
 
     def handle(self, method: str, headers: Mapping[str, str], body: bytes) -> Response:
         """Process one push request; the status acks (2xx) or nacks it.

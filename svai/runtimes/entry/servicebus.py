@@ -125,15 +125,9 @@ class ServiceBusWorker:
         A thread still in a long poll is not waited for: a message it gets from now on is
         abandoned at once, untouched.
         """
-        end = time.monotonic() + timeout_s
         with self._idle:
             self._stopping.set()
-            while self._in_hand > 0:
-                left = end - time.monotonic()
-                if left <= 0:
-                    return False
-                self._idle.wait(left)
-        return True
+            return self._idle.wait_for(lambda: self._in_hand == 0, timeout_s)
 
     def _receive_loop(self) -> None:
         failures = 0

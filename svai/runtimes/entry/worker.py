@@ -21,18 +21,16 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from svai.runtimes.core import Service
+from svai.runtimes.core.messages import SAFE_ID
 from svai.runtimes.entry.results import JobStore
 from svai.runtimes.entry.retry import Backoff
 
 __all__ = ["Job", "JobError", "QueueWorker", "parse_job"]
-
-_SAFE_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 
 Outcome = Literal["done", "duplicate", "computed"]
 
@@ -75,7 +73,7 @@ def parse_job(body: str) -> Job:
     if not isinstance(data, dict):
         raise JobError("message body must be a JSON object")
     request_id = data.get("request_id")
-    if not isinstance(request_id, str) or not _SAFE_ID.fullmatch(request_id):
+    if not isinstance(request_id, str) or not SAFE_ID.fullmatch(request_id):
         raise JobError("request_id: required, 1-128 characters of [A-Za-z0-9._:@/+=-]")
     if "payload" not in data:
         raise JobError("payload: required field is missing")

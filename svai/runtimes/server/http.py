@@ -78,14 +78,13 @@ class _ClientGone(Exception):
     """The peer closed, reset or stalled; drop the connection quietly."""
 
 
-class _Reject(Exception):
-    """A request that is answered with an error before its body is read."""
+class _Reject(RequestError):
+    """A malformed request, answered with an error before its body is read."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
-        self.message = message
 
 
 class HttpServer:
@@ -143,11 +142,8 @@ class HttpServer:
 
     def wait_drained(self, timeout_s: float) -> bool:
         """Wait until no request is in flight (or ``timeout_s``); then close every connection."""
-        end = time.monotonic() + timeout_s
         with self._idle:
-            while self.inflight > 0 and time.monotonic() < end:
-                self._idle.wait(min(0.05, max(0.0, end - time.monotonic())))
-            done = self.inflight == 0
+            done = self._idle.wait_for(lambda: self.inflight == 0, timeout_s)
             conns = list(self._conns)
         for c in conns:
             _shutdown(c)
@@ -193,10 +189,7 @@ class HttpServer:
                 if headers.get("expect", "").lower() == "100-continue":
                     sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
             body = _read_chunked(sock, buf, self.max_body) if chunked else _read(sock, buf, length)
-        except RequestError as exc:
-            self._reject(sock, _Reject(exc.status, exc.code, exc.message), head)
-            return False
-        except _Reject as exc:
+        except RequestError as exc:  # malformed, too large or the wrong media type
             self._reject(sock, exc, head)
             return False
         keep_alive = keep_alive and not self.draining
@@ -246,20 +239,14 @@ class HttpServer:
             status, json.dumps(body).encode(), {"x-svai-model-version": self.version, **headers}
         )
 
-    def _reject(self, sock: socket.socket, exc: _Reject, head: bytes) -> None:
+    def _reject(self, sock: socket.socket, exc: RequestError, head: bytes) -> None:
         """Answer before the body is read, then drop whatever the client still sends."""
         try:
             headers = _parse_head(head)[2]
         except _Reject:
             headers = {}
-        rid = self.service.request_id(headers)
-        payload = {
-            "error": {"code": exc.code, "message": exc.message},
-            "model_version": self.version,
-            "request_id": rid,
-        }
-        extra = {"x-svai-model-version": self.version, "x-request-id": rid}
-        _send(sock, Response(exc.status, json.dumps(payload).encode(), extra), keep_alive=False)
+        response = self.service.error_response(exc, self.service.request_id(headers))
+        _send(sock, response, keep_alive=False)
         # Half-close and read (and drop) for a moment: closing with unread data would send a
         # reset that can destroy the response before the client has read it.
         try:
@@ -358,8 +345,7 @@ def _read_chunked(sock: socket.socket, buf: bytearray, limit: int) -> bytes:
             raise _Reject(400, "bad_request", "malformed chunk size") from None
         total += size
         if total > limit:
-            exc = PayloadTooLargeError(f"chunked body exceeds {limit} bytes")
-            raise _Reject(exc.status, exc.code, exc.message)
+            raise PayloadTooLargeError(f"chunked body exceeds {limit} bytes")
         del buf[: eol + 2]
         if size == 0:
             # Skip optional trailers up to the blank line.

@@ -30,24 +30,13 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 from fake_azure import FakeAzure
-from optimize_conftest import build_iris_artifact
+from job_artifacts import build_job_artifact
 
 from svai.runtimes.cloud.azure import CosmosJobStore, ServiceBusQueue
 from svai.runtimes.server.main import BackgroundServer
 
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATES = ROOT / "svai" / "runtimes" / "templates"
-SCHEMA = {
-    "type": "object",
-    "required": ["inputs"],
-    "properties": {
-        "inputs": {
-            "type": "array",
-            "minItems": 1,
-            "items": {"type": "array", "minItems": 4, "maxItems": 4, "items": {"type": "number"}},
-        }
-    },
-}
 POISON = [
     "{this is not json",
     json.dumps(["a", "list"]),
@@ -67,12 +56,7 @@ def artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "    time.sleep(1.5 if payload['inputs'][0][0] == 7.77 else 0.05)\n"
         "    return payload\n"
     )
-    return build_iris_artifact(
-        folder,
-        hooks={"preprocess": "slow.py:prepare"},
-        api={"input_schema": SCHEMA},
-        idempotency={"header": "Idempotency-Key"},
-    )
+    return build_job_artifact(folder, hooks={"preprocess": "slow.py:prepare"})
 
 
 @pytest.fixture

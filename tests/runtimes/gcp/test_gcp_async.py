@@ -29,7 +29,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 from fake_gcp import FakeGcp, Subscription
-from optimize_conftest import build_iris_artifact
+from job_artifacts import build_job_artifact
 
 from svai.runtimes.cloud.gcp import document_id
 from svai.runtimes.core import Service, Telemetry, load_config
@@ -38,17 +38,6 @@ from svai.runtimes.package import _render
 from svai.runtimes.server.main import BackgroundServer
 
 ROOT = Path(__file__).resolve().parents[3]
-SCHEMA = {
-    "type": "object",
-    "required": ["inputs"],
-    "properties": {
-        "inputs": {
-            "type": "array",
-            "minItems": 1,
-            "items": {"type": "array", "minItems": 4, "maxItems": 4, "items": {"type": "number"}},
-        }
-    },
-}
 POISON = [
     b"{this is not json",
     b'["a", "list"]',
@@ -65,11 +54,8 @@ def artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "slow.py").write_text(
         "import time\n\ndef prepare(payload):\n    time.sleep(0.05)\n    return payload\n"
     )
-    return build_iris_artifact(
-        folder,
-        hooks={"preprocess": "slow.py:prepare"},
-        api={"input_schema": SCHEMA, "max_payload_bytes": 2048},
-        idempotency={"header": "Idempotency-Key"},
+    return build_job_artifact(
+        folder, api={"max_payload_bytes": 2048}, hooks={"preprocess": "slow.py:prepare"}
     )
 
 
