@@ -101,8 +101,22 @@ def test_keys_are_namespaced_and_the_database_is_selected(redis: Redis) -> None:
 
 def test_a_wrong_password_is_an_error_not_a_value(redis: Redis) -> None:
     store = RedisStore(f"redis://:wrong@127.0.0.1:{redis.port}")
-    with pytest.raises(RedisError, match=r"WRONGPASS|invalid"):
-        store.get("k")
+    refused = []  # kept alive, as a caller's error handling might: it must not pin a socket
+    for _ in range(5):
+        with pytest.raises(RedisError, match=r"WRONGPASS|invalid") as caught:
+            store.get("k")
+        refused.append(caught.value)
+    # Each refused handshake closed its socket: only the checking connection stays connected.
+    raw = socket.create_connection(("127.0.0.1", redis.port))
+    deadline = time.monotonic() + 5
+    while True:
+        raw.sendall(b'AUTH "s3cret pass"\r\nCLIENT LIST\r\n')
+        time.sleep(0.05)
+        clients = raw.recv(65_536).count(b"id=")
+        if clients == 1 or time.monotonic() > deadline:
+            break
+    raw.close()
+    assert clients == 1
 
 
 def test_threads_use_their_own_connections(redis: Redis) -> None:

@@ -72,19 +72,23 @@ class _Connection:
     """One socket speaking RESP2, with a read buffer."""
 
     def __init__(self, target: _Target) -> None:
-        sock = socket.create_connection((target.host, target.port), timeout=_TIMEOUT_S)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if target.tls:
-            import ssl  # only for rediss://: it costs ~10 ms to import
-
-            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=target.host)
-        self.sock = sock
+        self.sock = socket.create_connection((target.host, target.port), timeout=_TIMEOUT_S)
         self.buf = bytearray()
-        if target.password is not None:
-            user = (target.username.encode(),) if target.username else ()
-            self.call(b"AUTH", *user, target.password.encode())
-        if target.db:
-            self.call(b"SELECT", str(target.db).encode())
+        try:
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if target.tls:
+                import ssl  # only for rediss://: it costs ~10 ms to import
+
+                context = ssl.create_default_context()
+                self.sock = context.wrap_socket(self.sock, server_hostname=target.host)
+            if target.password is not None:
+                user = (target.username.encode(),) if target.username else ()
+                self.call(b"AUTH", *user, target.password.encode())
+            if target.db:
+                self.call(b"SELECT", str(target.db).encode())
+        except BaseException:
+            self.sock.close()  # a refused handshake leaves no open socket behind
+            raise
 
     def call(self, *args: bytes) -> bytes | None:
         """Send one command and return its reply (bulk string, status, or ``None`` for nil)."""

@@ -111,11 +111,11 @@ def test_cache_outage_degrades_to_the_in_process_lru(fake: FakeAzure) -> None:
     env = {**fake.env(), "SVAI_COSMOS_ENDPOINT": f"http://127.0.0.1:{_dead_port()}/"}
     errors: list[Exception] = []
     cache = Cache(60, 100, CosmosCacheStore.from_environment(env), on_error=errors.append)
-    t0 = time.monotonic()
     cache.put("a", b"1")  # the store is down: only the LRU keeps it
     assert cache.get("a") == b"1"
     assert cache.get("b") is None
-    assert time.monotonic() - t0 < 3
+    # One failed call, then the outage backoff skips the store: the miss above never waited
+    # on it (a second attempt would be a second error).
     assert cache.store_errors == 1 and isinstance(errors[0], OSError)
     # With the store up, a value written by another replica is served from Cosmos DB.
     up = Cache(60, 100, CosmosCacheStore.from_environment(fake.env()))
