@@ -76,8 +76,26 @@ def _feed(digest: hashlib._Hash, label: str, path: Path | None, name: str) -> No
         # and changes once the file exists.
         _feed_text(digest, f"{label}-content", "<absent>")
         return
-    file_digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            file_digest.update(chunk)
-    _feed_text(digest, f"{label}-content", file_digest.hexdigest())
+    _feed_text(digest, f"{label}-content", _content_digest(path))
+
+
+def _content_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes, read once per process while the file stays the same.
+
+    One command asks for the version several times (measurements, plan, build, release); a
+    model can be gigabytes. The memo is keyed on the file's identity, size and modification
+    time, so a rewritten file is read again.
+    """
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    known = _DIGESTS.get(key)
+    if known is None:
+        file_digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                file_digest.update(chunk)
+        known = _DIGESTS[key] = file_digest.hexdigest()
+    return known
+
+
+_DIGESTS: dict[tuple[str, int, int, int], str] = {}

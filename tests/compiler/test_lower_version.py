@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,6 +71,32 @@ def test_version_is_stable_and_changes_with_every_input(tmp_path: Path) -> None:
     changed_config = model_version(spec(service="25ms"), base)
     ids = {first, changed_model, changed_code, changed_prompt, changed_config}
     assert len(ids) == 5
+
+
+def test_a_model_rewritten_in_place_with_the_same_size_gets_a_new_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The model's digest is read once per process while the file is unchanged; any rewrite,
+    # even to bytes of the same length, must be read again.
+    base = project(tmp_path)
+    model = base / "model.onnx"
+    reads: list[Path] = []
+    opened = Path.open
+
+    def counting_open(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self == model:
+            reads.append(self)
+        return opened(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", counting_open)
+    first = model_version(spec(), base)
+    assert model_version(spec(), base) == first and len(reads) == 1
+    data = model.read_bytes()
+    stat = model.stat()
+    model.write_bytes(bytes(reversed(data)))
+    os.utime(model, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    before = len(reads)  # read_bytes/write_bytes above open the file too
+    assert model_version(spec(), base) != first and len(reads) == before + 1
 
 
 def test_version_does_not_depend_on_where_the_project_lives(tmp_path: Path) -> None:
