@@ -126,7 +126,7 @@ def _jsonify(value: Any, key: str = "") -> Any:
         return {k: _jsonify(v, k) for k, v in value.items()}
     if isinstance(value, list | tuple):
         if key in _PAIR_FIELDS:
-            return {str(k): v for k, v in value}
+            return {str(k): _jsonify(v) for k, v in value}
         return [_jsonify(v) for v in value]
     if isinstance(value, float):
         return round(value, 6)
