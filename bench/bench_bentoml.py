@@ -3,7 +3,7 @@
 Model: the one ``bench_server.py`` builds (a 100-tree random forest on sklearn's digits, ONNX via
 skl2onnx, zipmap off), 1-row requests ``{"inputs": [[...64 floats...]]}``. Arms:
 
-* svai: ``python -m svai.runtimes.server`` on a plain ``svai_runtime.json`` (no batching);
+* svai: ``python -m svai.runtime.server`` on a plain ``svai_runtime.json`` (no batching);
 * bentoml: ``bentoml serve service:Svc`` (1 worker), a ``@bentoml.service`` class written by this
   script that loads the model with onnxruntime once at start and answers ``POST /predict``;
 * fastapi: ``bench_server.py``'s FastAPI+uvicorn app (sync handler, onnxruntime).

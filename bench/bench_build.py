@@ -42,7 +42,7 @@ print("RESULT", int(model.predict(np.asarray([{row!r}]))[0]), flush=True)
 
 ARTIFACT = """
 import json
-from svai.runtimes.core import Request, Service, load_config
+from svai.runtime.core import Request, Service, load_config
 service = Service.from_config(load_config("svai_runtime.json"))
 service.load()
 r = service.handle(Request(json.dumps({{"inputs": [{row!r}]}}).encode()))

@@ -6,7 +6,7 @@ Arms, interleaved (bare, handler, bare, handler, ...), median of --runs fresh pr
   model, run it once;
 * handler: a fresh ``python -I -S`` with the same site-packages path plus the repository (as a
   Lambda zip puts its code straight on ``sys.path``, no ``.pth`` processing), importing
-  ``svai.runtimes.entry.aws_lambda`` (Lambda's init phase: config, Powertools, model load and
+  ``svai.runtime.entry.aws_lambda`` (Lambda's init phase: config, Powertools, model load and
   warm-up) and answering one API Gateway v2 event through it.
 
 Each child prints a RESULT line the moment its first prediction is done; the time is from spawning the
@@ -47,8 +47,8 @@ sys.path.insert(0, {root!r})
 sys.path.append({site!r})
 import json, os
 os.environ["SVAI_CONFIG"] = {artifact!r}
-from svai.runtimes.entry.aws_lambda import handler
-from svai.runtimes.entry.emulator import LocalContext
+from svai.runtime.entry.aws_lambda import handler
+from svai.runtime.entry.emulator import LocalContext
 event = {{"version": "2.0", "routeKey": "$default", "rawPath": "/", "rawQueryString": "",
           "headers": {{"content-type": "application/json"}},
           "requestContext": {{"http": {{"method": "POST", "path": "/"}}, "requestId": "bench"}},
@@ -94,7 +94,7 @@ def build_artifact(folder: Path) -> tuple[Path, list[float]]:
     from sklearn.datasets import load_digits
     from sklearn.ensemble import RandomForestClassifier
 
-    from svai.runtimes.optimize import convert_tabular
+    from svai.build.optimize import convert_tabular
 
     x, y = load_digits(return_X_y=True)
     model = RandomForestClassifier(n_estimators=100, random_state=0).fit(x, y)

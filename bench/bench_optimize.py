@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "runtimes
 
 from optimize_conftest import PARAPHRASES, SENTENCES
 
-from svai.runtimes.optimize import (
+from svai.build.optimize import (
     Accuracy,
     OnnxSentenceEncoder,
     convert_tabular,

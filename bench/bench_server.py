@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from svai.runtimes.bench import serve_command
+from svai.build.bench import serve_command
 
 REPO = Path(__file__).resolve().parents[1]
 PY = sys.executable

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from svai.backends.base import Backend
 from svai.backends.registry import OFFERINGS, get_backend
 from svai.backends.rules import evaluate
+from svai.build import bench as _bench
+from svai.build import package as _package
 from svai.compiler import release_state as _release_state
 from svai.compiler import rollout as _rollout
 from svai.compiler.lower import lower
@@ -29,8 +31,6 @@ from svai.compiler.recommendation import Recommendation, TargetRecommendation
 from svai.compiler.version import model_version
 from svai.errors import UsageError
 from svai.ir import DeploymentPlan
-from svai.runtimes import bench as _bench
-from svai.runtimes import package as _package
 from svai.spec import ResolvedSpec, Spec, load_spec, resolve
 
 if TYPE_CHECKING:
@@ -211,7 +211,7 @@ def build(
     """Build the deployable artifact of each target's recommended runtime (``svai build``).
 
     Artifacts land in ``<out_dir>/<name>/<model version>/<cloud>-<region>/`` (default
-    ``.svai/build`` beside the spec); see :mod:`svai.runtimes.package`.
+    ``.svai/build`` beside the spec); see :mod:`svai.build.package`.
 
     Raises:
         svai.errors.UsageError: an unknown target, an unsafe path, an unbuildable model.

@@ -18,7 +18,7 @@ def command(ctx: click.Context, path: str, target: str | None, port: int) -> Non
     """Run the built artifact of PATH locally on 127.0.0.1, exactly as deployed.
 
     PATH is a spec (default ./svai.yaml; built first when needed) or a build folder. The copied
-    runtime code runs (python -m svai.runtimes.server with PYTHONPATH=the build folder), so what
+    runtime code runs (python -m svai.runtime.server with PYTHONPATH=the build folder), so what
     you try here is what ships: POST /predict, GET /healthz and /readyz. Ctrl-C or SIGTERM drains
     in-flight requests and stops.
     """

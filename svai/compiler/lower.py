@@ -45,10 +45,10 @@ FRONT_OFFERINGS: dict[str, str] = {
 """Where the small submit/status functions of the async pattern run, per cloud."""
 
 _FRONT_CONCURRENCY = {"aws": 1, "gcp": 80, "azure": 16}
-_SERVER_HANDLER = "python -m svai.runtimes.server --config svai_runtime.json"
+_SERVER_HANDLER = "python -m svai.runtime.server --config svai_runtime.json"
 _FAAS_HANDLERS = {
     # cloud: (model-serving handler, async front handler for submit/status)
-    "aws": ("svai.runtimes.entry.aws_lambda.handler", "svai.runtimes.entry.jobs.handler"),
+    "aws": ("svai.runtime.entry.aws_lambda.handler", "svai.runtime.entry.jobs.handler"),
     "gcp": ("main.predict", "main.jobs"),
     "azure": ("function_app.app", "function_app.app"),
 }

@@ -56,7 +56,7 @@ DEFAULT_OFFERINGS: dict[str, str] = {
     "azure": "azure.functions.flex_consumption",
 }
 _FAAS_HANDLERS = {"aws": "svai_handler.handler", "gcp": "main.predict", "azure": "function_app.app"}
-_SERVER_HANDLER = "python -m svai.runtimes.server --config svai_runtime.json"
+_SERVER_HANDLER = "python -m svai.runtime.server --config svai_runtime.json"
 _KINDS: dict[str, Kind] = {
     "aws.lambda.zip": "faas",
     "aws.lambda.image": "faas",

@@ -352,10 +352,10 @@ def test_ml_endpoint_always_requires_a_token_or_key() -> None:
 def test_the_handler_runs_without_a_shell() -> None:
     plan = _with_compute(
         sync_plan("azure", services.CONTAINER_APPS),
-        handler="python -m svai.runtimes.server '$(id)'",
+        handler="python -m svai.runtime.server '$(id)'",
     )
     container = _lower(plan).get("app:api").args["template"]["containers"][0]
-    assert container["command"] == ["python", "-m", "svai.runtimes.server", "$(id)"]
+    assert container["command"] == ["python", "-m", "svai.runtime.server", "$(id)"]
 
 
 @pytest.mark.parametrize(

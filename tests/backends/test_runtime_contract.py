@@ -23,12 +23,13 @@ from svai.backends.base import RecordedResource
 from svai.backends.gcp import GcpBackend
 from svai.backends.preview import record
 from svai.ir import DeploymentPlan
-from svai.runtimes.cloud import azure, gcp
-from svai.runtimes.core import Service, load_config
-from svai.runtimes.core.cache import open_store
-from svai.runtimes.entry.pubsub import PushWorker
-from svai.runtimes.entry.servicebus import ServiceBusWorker
-from svai.runtimes.server.attach import worker_attachment
+from svai.runtime.cloud import azure, gcp
+from svai.runtime.core import Service, load_config
+from svai.runtime.core.cache import open_store
+from svai.runtime.entry.pubsub import PushWorker
+from svai.runtime.entry.servicebus import ServiceBusWorker
+from svai.runtime.entry.stores import STORES
+from svai.runtime.server.attach import worker_attachment
 
 # What the platforms set in every instance, beside the backend's settings.
 AZURE_PLATFORM = {"IDENTITY_ENDPOINT": "http://localhost:42356/msi/token", "IDENTITY_HEADER": "h"}
@@ -152,5 +153,5 @@ def test_the_serving_service_finds_the_shared_cache(
     env = {**_record(backend, plan)["api"], **platform}
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    opened = open_store(url, tmp_path)
+    opened = open_store(url, tmp_path, STORES)
     assert isinstance(opened, store)

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from svai.runtimes.core import Service, Telemetry, load_config
-from svai.runtimes.server.main import BackgroundServer
+from svai.runtime.core import Service, Telemetry, load_config
+from svai.runtime.server.main import BackgroundServer
 
 
 @dataclass(frozen=True)

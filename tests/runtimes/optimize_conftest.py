@@ -46,7 +46,7 @@ def minilm_dir() -> Path:
 @pytest.fixture(scope="session")
 def minilm_export(minilm_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> object:
     """One fp32 ONNX export of MiniLM, checked against sentence-transformers."""
-    from svai.runtimes.optimize import export_sentence_encoder
+    from svai.build.optimize import export_sentence_encoder
 
     return export_sentence_encoder(
         minilm_dir, tmp_path_factory.mktemp("minilm"), check_sentences=SENTENCES
@@ -80,7 +80,7 @@ def build_iris_artifact(folder: Path, **config: object) -> Path:
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
 
-    from svai.runtimes.optimize import convert_tabular
+    from svai.build.optimize import convert_tabular
 
     folder.mkdir(parents=True, exist_ok=True)
     features, labels = load_iris(return_X_y=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from svai.runtimes.core.cache import CacheStore
+from svai.runtime.core.cache import CacheStore
 
 
 class CountingStore:

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from svai.runtimes.core.config import load_config, parse_config
-from svai.runtimes.core.errors import ConfigError, InvalidInputError
-from svai.runtimes.core.schema import compile_schema
+from svai.runtime.core.config import load_config, parse_config
+from svai.runtime.core.errors import ConfigError, InvalidInputError
+from svai.runtime.core.schema import compile_schema
 
 MINIMAL = {"model": {"path": "model.onnx", "version": "v1"}}
 
@@ -37,7 +37,7 @@ def test_minimal_config_gets_defaults(tmp_path: Path) -> None:
         ({**MINIMAL, "api": {"timeout_s": "10"}}, "api.timeout_s: expected float"),
         ({**MINIMAL, "api": {"max_payload_bytes": True}}, "api.max_payload_bytes: expected int"),
         ({**MINIMAL, "api": {"timeout_s": 0}}, "api.timeout_s: must be > 0"),
-        ({**MINIMAL, "cache": {"store": "memcached://x"}}, "cache.store"),
+        ({**MINIMAL, "cache": {"store": "memcached-x"}}, "cache.store"),
         ({**MINIMAL, "hooks": {"preprocess": "nocolon"}}, "hooks.preprocess"),
         ({"model": {**MINIMAL["model"], "framework": "tf"}}, "model.framework"),
         ({"model": {**MINIMAL["model"], "framework": "onnx-text-encoder"}}, "model.tokenizer"),
@@ -149,8 +149,21 @@ def test_enum_and_const_compare_with_json_types() -> None:
 
 
 def test_schema_errors_in_config_fail_at_service_creation(tmp_path: Path) -> None:
-    from svai.runtimes.core import Service
+    from svai.runtime.core import Service
 
     cfg = parse_config({**MINIMAL, "api": {"input_schema": {"anyOf": []}}}, base_dir=str(tmp_path))
     with pytest.raises(ConfigError, match="anyOf"):
         Service.from_config(cfg)
+
+
+def test_an_unknown_cache_store_fails_at_service_creation(tmp_path: Path) -> None:
+    from svai.runtime.core import Service
+    from svai.runtime.entry.stores import STORES
+
+    cfg = parse_config({**MINIMAL, "cache": {"store": "memcached://x"}}, base_dir=str(tmp_path))
+    with pytest.raises(ConfigError, match=r"cache\.store 'memcached://x': unknown store"):
+        Service.from_config(cfg, stores=STORES)
+    cloud = parse_config({**MINIMAL, "cache": {"store": "dynamodb://t"}}, base_dir=str(tmp_path))
+    with pytest.raises(ConfigError, match="unknown store"):
+        Service.from_config(cloud)  # the core alone knows only local stores
+    assert Service.from_config(cloud, stores=STORES).cfg.cache.store == "dynamodb://t"

@@ -7,8 +7,10 @@ from typing import Any
 import pytest
 from store_doubles import CountingStore, ManualClock
 
-from svai.runtimes.core.cache import Cache, DynamoDbStore, open_store
-from svai.runtimes.core.errors import ConfigError
+from svai.runtime.cloud.aws import DynamoDbStore
+from svai.runtime.core.cache import Cache, open_store
+from svai.runtime.core.errors import ConfigError
+from svai.runtime.entry.stores import STORES
 
 boto3 = pytest.importorskip("boto3")
 
@@ -54,9 +56,13 @@ def test_an_outage_degrades_to_no_shared_cache(dynamodb: Any) -> None:
 def test_open_store_reads_the_table_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("SVAI_CACHE_TABLE", "cache-table")
-    store = open_store("dynamodb://")
+    store = open_store("dynamodb://", openers=STORES)
     assert isinstance(store, DynamoDbStore) and store._table == "cache-table"
     monkeypatch.delenv("SVAI_CACHE_TABLE")
-    assert open_store("dynamodb://") is None  # run locally: the in-process LRU serves alone
-    with pytest.raises(ConfigError, match="use sqlite"):
-        open_store("memcached://localhost")
+    assert (
+        open_store("dynamodb://", openers=STORES) is None
+    )  # run locally: the in-process LRU serves alone
+    with pytest.raises(ConfigError, match=r"unknown store; use one of cosmos://, dynamodb://"):
+        open_store("memcached://localhost", openers=STORES)
+    with pytest.raises(ConfigError, match=r"unknown store; use one of redis://, rediss://, sqlite"):
+        open_store("dynamodb://", ".")  # the core alone opens no cloud store

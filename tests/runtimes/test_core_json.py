@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from svai.runtimes.core import messages
-from svai.runtimes.core.errors import MalformedPayloadError
-from svai.runtimes.core.messages import canonical_json, parse_json
+from svai.runtime.core import messages
+from svai.runtime.core.errors import MalformedPayloadError
+from svai.runtime.core.messages import canonical_json, parse_json
 
 BODIES = [
     b'{"inputs": [[1.5, -2, 3e-7, 1e16]], "b": {"z": 1, "a": [true, null]}}',

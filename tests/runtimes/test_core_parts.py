@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from svai.runtimes.core.batching import MicroBatcher
-from svai.runtimes.core.cache import Cache, LruCache, SqliteStore, cache_key
-from svai.runtimes.core.errors import IdempotencyConflictError
-from svai.runtimes.core.idempotency import IdempotencyTable, State
+from svai.runtime.core.batching import MicroBatcher
+from svai.runtime.core.cache import Cache, LruCache, SqliteStore, cache_key
+from svai.runtime.core.errors import IdempotencyConflictError
+from svai.runtime.core.idempotency import IdempotencyTable, State
 
 
 def test_cache_key_separates_tenant_version_and_payload() -> None:

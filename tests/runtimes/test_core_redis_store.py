@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 from store_doubles import CountingStore, ManualClock
 
-from svai.runtimes.core import Service
-from svai.runtimes.core.cache import Cache, open_store
-from svai.runtimes.core.errors import ConfigError
-from svai.runtimes.core.redis_store import RedisError, RedisStore
+from svai.runtime.core import Service
+from svai.runtime.core.cache import Cache, open_store
+from svai.runtime.core.errors import ConfigError
+from svai.runtime.core.redis_store import RedisError, RedisStore
 
 SERVER = shutil.which("redis-server")
 

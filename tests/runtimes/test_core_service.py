@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from svai.runtimes.core import Request, Service, SqliteStore
-from svai.runtimes.core.batching import MicroBatcher
-from svai.runtimes.core.errors import ConfigError, InvalidInputError, ModelRefusedError
+from svai.runtime.core import Request, Service, SqliteStore
+from svai.runtime.core.batching import MicroBatcher
+from svai.runtime.core.errors import ConfigError, InvalidInputError, ModelRefusedError
 
 COUNTING_PRE = """
     import time
@@ -463,8 +463,8 @@ def test_fallback_after_answers_before_the_request_timeout(
 
 
 def test_fallback_after_without_a_fallback_is_refused(make_artifact: Any) -> None:
-    from svai.runtimes.core import load_config
-    from svai.runtimes.core.errors import ConfigError
+    from svai.runtime.core import load_config
+    from svai.runtime.core.errors import ConfigError
 
     path = make_artifact({"fallback": {"after_s": 0.3}})
     with pytest.raises(ConfigError, match=r"fallback\.after_s: needs fallback\.rules"):

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from svai.runtimes.core import Request
+from svai.runtime.core import Request
 
 VOCAB = ["[PAD]", "[UNK]", "hello", "world", "serverless", "models", "start", "fast"]
 

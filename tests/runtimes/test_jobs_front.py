@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from job_artifacts import build_job_artifact
 
-from svai.runtimes.core import load_config
-from svai.runtimes.entry.emulator import EventSourceEmulator, LocalContext
-from svai.runtimes.entry.jobs import JobsFront, SqsQueue
-from svai.runtimes.entry.lambda_app import LambdaApp
-from svai.runtimes.entry.results import ResultsStore
+from svai.runtime.cloud.aws import ResultsStore, SqsQueue
+from svai.runtime.core import load_config
+from svai.runtime.entry.emulator import EventSourceEmulator, LocalContext
+from svai.runtime.entry.jobs import JobsFront
+from svai.runtime.entry.lambda_app import LambdaApp
 
 boto3 = pytest.importorskip("boto3")
 

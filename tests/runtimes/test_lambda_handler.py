@@ -17,9 +17,9 @@ import onnxruntime as ort
 import pytest
 from optimize_conftest import iris_artifact  # noqa: F401  (fixture)
 
-from svai.runtimes.entry.emulator import LocalContext
-from svai.runtimes.entry.events import classify_event
-from svai.runtimes.entry.lambda_app import LambdaApp
+from svai.runtime.entry.emulator import LocalContext
+from svai.runtime.entry.lambda_app import LambdaApp
+from svai.runtime.entry.lambda_events import classify_event
 
 ROW = [5.9, 3.0, 5.1, 1.8]
 ROOT = Path(__file__).resolve().parents[2]
@@ -310,8 +310,8 @@ def test_module_loads_the_model_once_at_init(iris_artifact: Path) -> None:  # no
     script = textwrap.dedent(
         f"""
         import json
-        from svai.runtimes.entry import aws_lambda
-        from svai.runtimes.entry.emulator import LocalContext
+        from svai.runtime.entry import aws_lambda
+        from svai.runtime.entry.emulator import LocalContext
         model = aws_lambda.app.service.model
         event = {json.dumps(HTTP_API_V2)!r}
         for _ in range(3):

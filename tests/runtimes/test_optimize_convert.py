@@ -19,7 +19,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from svai.runtimes.optimize import (
+from svai.build.optimize import (
     ConversionMismatchError,
     UnsupportedModelError,
     convert_tabular,
@@ -127,7 +127,7 @@ _CONVERT_SCRIPT = textwrap.dedent(
     import sys
     from sklearn.datasets import load_digits
     from sklearn.ensemble import RandomForestClassifier
-    from svai.runtimes.optimize import convert_tabular
+    from svai.build.optimize import convert_tabular
     x, y = load_digits(return_X_y=True)
     model = RandomForestClassifier(n_estimators=10, random_state=3).fit(x, y)
     convert_tabular(model, x[:50], sys.argv[1])

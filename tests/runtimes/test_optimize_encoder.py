@@ -17,7 +17,7 @@ from optimize_conftest import (  # noqa: F401  (fixtures)
     minilm_export,
 )
 
-from svai.runtimes.optimize import (
+from svai.build.optimize import (
     OnnxSentenceEncoder,
     UnsupportedModelError,
     export_sentence_encoder,
@@ -103,7 +103,7 @@ def test_serving_path_needs_no_torch(minilm_export) -> None:  # noqa: F811
     script = textwrap.dedent(
         f"""
         import sys
-        from svai.runtimes.optimize.encoder import OnnxSentenceEncoder
+        from svai.build.optimize.encoder import OnnxSentenceEncoder
         vector = OnnxSentenceEncoder({str(minilm_export.directory)!r}).encode(["hello world"])
         assert vector.shape == (1, 384)
         print(sorted(m for m in ("torch", "transformers", "sentence_transformers") if m in sys.modules))

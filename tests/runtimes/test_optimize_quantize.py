@@ -13,7 +13,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.neural_network import MLPClassifier
 from threadpoolctl import threadpool_limits
 
-from svai.runtimes.optimize import (
+from svai.build.optimize import (
     Accuracy,
     ArgmaxAgreement,
     MeanCosine,

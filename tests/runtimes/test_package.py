@@ -28,14 +28,10 @@ HOSTILE = (
     "x\"'\n\r\x00{{7*7}} {% raw %}${PATH}`id`$(id) __import__('os').system('id') \\\" \u2028 # EOF"
 )
 
+# What ships is the whole svai.runtime package, derived from it (svai.build.target).
 RUNTIME_FILES = {
     "svai/__init__.py",
-    "svai/runtimes/__init__.py",
-    *(
-        f"svai/runtimes/{package}/{p.name}"
-        for package in ("core", "server", "entry", "cloud")
-        for p in (ROOT / "svai/runtimes" / package).glob("*.py")
-    ),
+    *(p.relative_to(ROOT).as_posix() for p in (ROOT / "svai/runtime").rglob("*.py")),
 }
 USER_FILES = {"model.onnx", "svai_runtime.json", "src/pre.py", "src/post.py", "src/rules.py"}
 
@@ -238,8 +234,8 @@ def test_zip_runs_as_a_lambda_handler(
     script = (
         "import json, sys\n"
         "import svai\n"
-        "from svai.runtimes.entry import aws_lambda\n"
-        "from svai.runtimes.entry.emulator import LocalContext\n"
+        "from svai.runtime.entry import aws_lambda\n"
+        "from svai.runtime.entry.emulator import LocalContext\n"
         "result = aws_lambda.handler(json.loads(sys.argv[1]), LocalContext())\n"
         "with open(sys.argv[2], 'w') as handle:  # not stdout: the runtime logs there\n"
         "    json.dump({'file': svai.__file__, 'result': result}, handle)\n"
@@ -289,7 +285,7 @@ def test_image_context(built: api._package.BuildResult) -> None:
     assert "/healthz" in health
     assert ("EXPOSE", "8080") in instructions
     cmd = json.loads(next(args for op, args in instructions if op == "CMD"))
-    assert cmd == ["python", "-m", "svai.runtimes.server", "--config", "/app/svai_runtime.json"]
+    assert cmd == ["python", "-m", "svai.runtime.server", "--config", "/app/svai_runtime.json"]
     ignored = files[".dockerignore"].decode().splitlines()
     assert "Dockerfile" in ignored and "manifest.json" in ignored
 
@@ -473,7 +469,7 @@ def test_a_file_that_is_not_onnx_is_refused(tmp_path: Path) -> None:
 
 
 def test_paths_that_climb_out_are_refused(tmp_path: Path) -> None:
-    from svai.runtimes.package import safe_source
+    from svai.build.package import safe_source
 
     project = tmp_path / "project"
     (project / "src").mkdir(parents=True)
@@ -489,7 +485,7 @@ def test_paths_that_climb_out_are_refused(tmp_path: Path) -> None:
         str(tmp_path / "secret.py"),
         "src/link.py",
         "linkdir/secret.py",
-        "svai/runtimes/core/service.py",
+        "svai/runtime/core/service.py",
         "manifest.json",
         "src",
     ):
@@ -581,8 +577,8 @@ def test_aws_endpoint_target_ships_a_code_zip_and_a_model_tarball(tmp_path: Path
     again = api.build(project, out_dir=tmp_path / "two").targets[0]
     assert first.package == "model"
     names = set(zipfile.ZipFile(first.directory / "function.zip").namelist())
-    assert "svai/runtimes/entry/sagemaker_proxy.py" in names
-    assert "svai/runtimes/entry/jobs.py" in names
+    assert "svai/runtime/entry/sagemaker_proxy.py" in names
+    assert "svai/runtime/entry/jobs.py" in names
     assert "model.onnx" not in names
     with tarfile.open(fileobj=io.BytesIO((first.directory / "model.tar.gz").read_bytes())) as tar:
         members = {m.name: m for m in tar.getmembers()}
@@ -624,7 +620,7 @@ def test_vendored_dependencies_are_built_for_each_platform_interpreter(
     # runtime the AWS backend picks, and the Flex Consumption version the Azure backend sets.
     from svai.backends.aws.arguments import LAMBDA_RUNTIME
     from svai.backends.azure.services import FLEX_PYTHON
-    from svai.runtimes import package
+    from svai.build import target as package
 
     assert f"python{package.LAMBDA_PYTHON}" == LAMBDA_RUNTIME
     assert FLEX_PYTHON == package.AZURE_PYTHON
@@ -674,7 +670,7 @@ def test_async_container_targets_ship_a_model_free_zip_for_the_front(
     names = set(zipfile.ZipFile(target.directory / "function.zip").namelist())
     assert entry <= names and "requirements.txt" in names
     assert "model.onnx" not in names
-    assert {"svai/runtimes/entry/jobs.py", f"svai/runtimes/cloud/{cloud}.py"} <= names
+    assert {"svai/runtime/entry/jobs.py", f"svai/runtime/cloud/{cloud}.py"} <= names
     # A synchronous container target has no functions beside it, so no zip.
     spec.write_text(text.replace("  mode: async\n", "", 1))
     again = api.build(spec, out_dir=tmp_path / "sync").targets[0]

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from optimize_conftest import build_iris_artifact
 
-from svai.runtimes.core import Request, Service, load_config
-from svai.runtimes.entry.sagemaker_proxy import EndpointProxy
+from svai.runtime.core import Request, Service, load_config
+from svai.runtime.entry.sagemaker_proxy import EndpointProxy
 
 boto3 = pytest.importorskip("boto3")
 

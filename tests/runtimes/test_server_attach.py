@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from svai.runtimes.core import Response, Service
-from svai.runtimes.core.errors import ConfigError
-from svai.runtimes.server.attach import worker_attachment
-from svai.runtimes.server.http import HttpServer, Routes
-from svai.runtimes.server.main import serve as serve_forever
+from svai.runtime.core import Response, Service
+from svai.runtime.core.errors import ConfigError
+from svai.runtime.server.attach import worker_attachment
+from svai.runtime.server.http import HttpServer, Routes
+from svai.runtime.server.main import serve as serve_forever
 
 
 def test_no_kind_means_no_attachment(

@@ -1,4 +1,4 @@
-"""The server as a real process: ``python -m svai.runtimes.server``, SIGTERM drain, exit codes."""
+"""The server as a real process: ``python -m svai.runtime.server``, SIGTERM drain, exit codes."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from svai.runtimes.server import resolve_port
+from svai.runtime.server import resolve_port
 
 REPO = Path(__file__).resolve().parents[2]
 SLOW_PRE = """
@@ -35,7 +35,7 @@ def start(config: Path, *extra: str) -> tuple[subprocess.Popen[str], list[dict[s
         [
             sys.executable,
             "-m",
-            "svai.runtimes.server",
+            "svai.runtime.server",
             "--config",
             str(config),
             "--host",
@@ -151,7 +151,7 @@ def test_port_resolution(cli: int | None, env: dict[str, str], config: int, expe
 def test_bad_arguments_exit_2(args: list[str]) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.run(
-        [sys.executable, "-m", "svai.runtimes.server", *args],
+        [sys.executable, "-m", "svai.runtime.server", *args],
         capture_output=True,
         text=True,
         env=env,
@@ -167,7 +167,7 @@ def test_the_port_opens_without_the_heavy_imports() -> None:
     # orjson load on the model's thread meanwhile (``Service.load``).
     code = (
         "import sys\n"
-        "import svai.runtimes.server.main, svai.runtimes.server.http, svai.runtimes.server.attach\n"
+        "import svai.runtime.server.main, svai.runtime.server.http, svai.runtime.server.attach\n"
         "print(sorted(m for m in ('numpy', 'onnxruntime', 'orjson', 'asyncio', 'ssl')"
         " if m in sys.modules))\n"
     )

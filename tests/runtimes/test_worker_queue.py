@@ -28,10 +28,10 @@ import onnxruntime as ort
 import pytest
 from optimize_conftest import build_iris_artifact
 
-from svai.runtimes.entry.emulator import EventSourceEmulator, LocalContext
-from svai.runtimes.entry.lambda_app import LambdaApp
-from svai.runtimes.entry.results import ResultsStore, is_transient
-from svai.runtimes.entry.retry import Backoff, retry
+from svai.runtime.cloud.aws import ResultsStore, is_transient
+from svai.runtime.core.retry import Backoff, retry
+from svai.runtime.entry.emulator import EventSourceEmulator, LocalContext
+from svai.runtime.entry.lambda_app import LambdaApp
 
 boto3 = pytest.importorskip("boto3")
 
@@ -247,7 +247,7 @@ def _start_worker(env: dict[str, str], url: str, log: Path) -> subprocess.Popen[
         [
             sys.executable,
             "-m",
-            "svai.runtimes.entry.emulator",
+            "svai.runtime.entry.emulator",
             "--queue-url",
             url,
             "--batch-size",

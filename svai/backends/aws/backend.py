@@ -180,7 +180,7 @@ def _proxy_service(plan: DeploymentPlan, service: Service) -> Service:
     guard = max(1, compute.max_instances * max(1, compute.concurrency_per_instance))
     proxy = small_function(
         "aws.lambda.zip",
-        handler="svai.runtimes.entry.sagemaker_proxy.handler",
+        handler="svai.runtime.entry.sagemaker_proxy.handler",
         concurrency=1,
         max_instances=guard,
         timeout_s=compute.timeout_s,

@@ -228,7 +228,7 @@ def grant_store(ctx: Context, group: str, service: str, store: str, action: str)
 
 
 def runtime_env(plan: DeploymentPlan, service: Service) -> list[tuple[str, str]]:
-    """Where ``service``'s runtime finds its stores and queue (read by ``svai.runtimes.cloud.azure``).
+    """Where ``service``'s runtime finds its stores and queue (read by ``svai.runtime.cloud.azure``).
 
     Args:
         plan: The deployment plan.

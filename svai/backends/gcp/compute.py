@@ -74,7 +74,7 @@ class ComputeLowering(LoweringContext):
         )
 
     def runtime_env(self, svc: Service) -> list[tuple[str, str]]:
-        """Where the runtime finds its stores and queue (names read by ``svai.runtimes.cloud.gcp``).
+        """Where the runtime finds its stores and queue (names read by ``svai.runtime.cloud.gcp``).
 
         The project is left out when the target names none: the runtime then asks the metadata
         server, and a short topic id is completed with that project.

@@ -32,11 +32,11 @@ import pytest
 from fake_azure import FakeAzure
 from job_artifacts import build_job_artifact
 
-from svai.runtimes.cloud.azure import CosmosJobStore, ServiceBusQueue
-from svai.runtimes.server.main import BackgroundServer
+from svai.runtime.cloud.azure import CosmosJobStore, ServiceBusQueue
+from svai.runtime.server.main import BackgroundServer
 
 ROOT = Path(__file__).resolve().parents[3]
-TEMPLATES = ROOT / "svai" / "runtimes" / "templates"
+TEMPLATES = ROOT / "svai" / "build" / "templates"
 POISON = [
     "{this is not json",
     json.dumps(["a", "list"]),
@@ -291,7 +291,7 @@ def test_lock_renewal_and_drain_keep_a_long_job_with_its_worker(
 def _start_worker(artifact: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as handle:
         return subprocess.Popen(
-            [sys.executable, "-m", "svai.runtimes.server", "--config",
+            [sys.executable, "-m", "svai.runtime.server", "--config",
              str(artifact / "svai_runtime.json"), "--port", "0"],
             env=env, stdout=handle, stderr=subprocess.STDOUT,
         )  # fmt: skip

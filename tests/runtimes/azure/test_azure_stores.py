@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 from fake_azure import FakeAzure
 
-from svai.runtimes.cloud.azure import (
+from svai.runtime.cloud.azure import (
     AzureError,
     CosmosCacheStore,
     CosmosContainer,
@@ -26,9 +26,9 @@ from svai.runtimes.cloud.azure import (
     ManagedIdentityTokens,
     ServiceBusQueue,
 )
-from svai.runtimes.core.cache import Cache
-from svai.runtimes.core.errors import ConfigError
-from svai.runtimes.entry.retry import Backoff
+from svai.runtime.core.cache import Cache
+from svai.runtime.core.errors import ConfigError
+from svai.runtime.core.retry import Backoff
 
 
 @pytest.fixture

@@ -31,11 +31,11 @@ import pytest
 from fake_gcp import FakeGcp, Subscription
 from job_artifacts import build_job_artifact
 
-from svai.runtimes.cloud.gcp import document_id
-from svai.runtimes.core import Service, Telemetry, load_config
-from svai.runtimes.entry.pubsub import PUSH_PATH
-from svai.runtimes.package import _render
-from svai.runtimes.server.main import BackgroundServer
+from svai.build.target import render as _render
+from svai.runtime.cloud.gcp import document_id
+from svai.runtime.core import Service, Telemetry, load_config
+from svai.runtime.entry.pubsub import PUSH_PATH
+from svai.runtime.server.main import BackgroundServer
 
 ROOT = Path(__file__).resolve().parents[3]
 POISON = [
@@ -290,7 +290,7 @@ def test_sigkilled_server_loses_nothing_and_duplicates_nothing(
     command = [
         sys.executable,
         "-m",
-        "svai.runtimes.server",
+        "svai.runtime.server",
         "--config",
         str(artifact / "svai_runtime.json"),
         "--host",

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 from fake_gcp import FakeGcp
 
-from svai.runtimes.cloud.gcp import (
+from svai.runtime.cloud.gcp import (
     FirestoreCacheStore,
     FirestoreClient,
     FirestoreJobStore,
@@ -27,9 +27,9 @@ from svai.runtimes.cloud.gcp import (
     document_id,
     parse_timestamp,
 )
-from svai.runtimes.core.cache import Cache
-from svai.runtimes.core.errors import ConfigError
-from svai.runtimes.entry.retry import Backoff
+from svai.runtime.core.cache import Cache
+from svai.runtime.core.errors import ConfigError
+from svai.runtime.core.retry import Backoff
 
 
 @pytest.fixture

@@ -1,0 +1,300 @@
+"""Run a built artifact locally: ``svai serve`` (its HTTP server) and ``svai bench`` (measurements).
+
+Both start a fresh Python process with ``PYTHONPATH=<build dir>`` and the build dir as working
+directory, so the runtime code COPIED into the artifact runs, not the installed svai.
+
+``bench`` measures, in that process: load time (process start until the service is ready: the
+interpreter, imports, the model load and warm-up), peak RSS, the latency of N warm requests
+through the whole serving pipeline (JSON, schema, hooks, model; the result cache is switched off
+so every request reaches the model) and the artifact size. The figures land in
+``.svai/measurements.json`` beside the spec, tagged with the model version, where the recommender
+picks them up (``read_measurements``) while the version still matches.
+
+This file doubles as the measuring child (``python bench.py --child ...``): it then imports only
+the standard library and the copied ``svai.runtime.core``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from svai.compiler.recommend import Measurements
+
+__all__ = [
+    "MEASUREMENTS_FILE",
+    "BenchResult",
+    "bench",
+    "read_measurements",
+    "serve",
+    "serve_command",
+    "write_measurements",
+]
+
+MEASUREMENTS_FILE = ".svai/measurements.json"
+_CONFIG_NAME = "svai_runtime.json"
+_MODEL_NAME = "model.onnx"
+_READY_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class BenchResult:
+    """What ``bench`` measured on one built artifact."""
+
+    model_version: str
+    target: str
+    requests: int
+    payloads: int
+    load_time_s: float
+    p50_s: float
+    p95_s: float
+    p99_s: float
+    mean_s: float
+    memory_bytes: int
+    artifact_bytes: int
+    package_bytes: int
+
+
+def _child_env(build_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    # Only the artifact on the path: what runs is the copied runtime, as in the deployment.
+    env["PYTHONPATH"] = str(build_dir)
+    env.pop("PYTHONHOME", None)
+    return env
+
+
+def serve_command(build_dir: Path, host: str, port: int) -> tuple[list[str], dict[str, str]]:
+    """The command and environment that run the artifact's HTTP server exactly as deployed."""
+    config = build_dir / _CONFIG_NAME
+    command = [
+        sys.executable, "-m", "svai.runtime.server",
+        "--config", str(config), "--host", host, "--port", str(port),
+    ]  # fmt: skip
+    return command, _child_env(build_dir)
+
+
+def serve(build_dir: Path, host: str = "127.0.0.1", port: int = 8080) -> int:
+    """Run the artifact's server in the foreground until it exits; return its exit code.
+
+    SIGTERM and SIGINT are passed on to the server, which drains in-flight requests and exits.
+    """
+    command, env = serve_command(build_dir, host, port)
+    child = subprocess.Popen(command, env=env, cwd=build_dir)
+
+    def forward(signum: int, _frame: Any) -> None:
+        if child.poll() is None:
+            child.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while True:
+            try:
+                return child.wait()
+            except KeyboardInterrupt:  # pragma: no cover - the handler above normally runs
+                forward(signal.SIGINT, None)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def bench(build_dir: Path, payloads: list[Any], requests: int) -> BenchResult:
+    """Measure the artifact in ``build_dir`` on ``payloads`` (cycled) over ``requests`` requests.
+
+    Raises:
+        svai.errors.UsageError: no payloads, a remote model not in the artifact, or a request
+            that the runtime did not answer with 200 (its answer is quoted).
+    """
+    from svai.errors import UsageError
+
+    if not payloads:
+        raise UsageError("svai bench needs at least one payload")
+    if requests < 1:
+        raise UsageError("--requests must be at least 1")
+    manifest = json.loads((build_dir / "manifest.json").read_text(encoding="utf-8"))
+    model = build_dir / _MODEL_NAME
+    if not model.is_file():
+        remote = ", ".join(r["artifact"] for r in manifest.get("remote", [])) or "?"
+        raise UsageError(
+            f"the model is remote ({remote}) and not in the artifact; svai bench measures a local "
+            f"model: download it, point model.artifact at the file and build again"
+        )
+    with tempfile.TemporaryDirectory(prefix="svai-bench-") as scratch:
+        payload_file = Path(scratch) / "payloads.json"
+        payload_file.write_text(json.dumps(payloads), encoding="utf-8")
+        stderr_file = Path(scratch) / "stderr.log"
+        command = [
+            sys.executable, str(Path(__file__).resolve()), "--child",
+            str(build_dir / _CONFIG_NAME), str(payload_file), str(requests),
+        ]  # fmt: skip
+        with stderr_file.open("wb") as stderr:
+            started = time.perf_counter()
+            child = subprocess.Popen(
+                command, env=_child_env(build_dir), cwd=build_dir,
+                stdout=subprocess.PIPE, stderr=stderr,
+            )  # fmt: skip
+            try:
+                ready = _read_line(child.stdout)
+                ready_at = time.perf_counter()
+                final = _read_line(child.stdout) if ready.get("event") == "ready" else ready
+                child.wait(timeout=_READY_TIMEOUT_S)
+            finally:
+                if child.poll() is None:
+                    child.kill()
+                    child.wait()
+        if ready.get("event") != "ready" or final.get("event") != "done":
+            problem = final.get("error") or ready.get("error") or "the process ended early"
+            log = stderr_file.read_text(encoding="utf-8", errors="replace")[-2000:]
+            raise UsageError(f"svai bench: the artifact did not serve: {problem}\n{log}".rstrip())
+    latencies = sorted(float(x) for x in final["latencies_s"])
+    files = [f for f in build_dir.rglob("*") if f.is_file() and f.name != "function.zip"]
+    return BenchResult(
+        model_version=str(manifest["model_version"]),
+        target=str(manifest["target"]),
+        requests=len(latencies),
+        payloads=len(payloads),
+        load_time_s=ready_at - started,
+        p50_s=_percentile(latencies, 0.50),
+        p95_s=_percentile(latencies, 0.95),
+        p99_s=_percentile(latencies, 0.99),
+        mean_s=sum(latencies) / len(latencies),
+        memory_bytes=int(final["max_rss_bytes"]),
+        artifact_bytes=model.stat().st_size,
+        package_bytes=sum(f.stat().st_size for f in files),
+    )
+
+
+def _read_line(stream: IO[bytes] | None) -> dict[str, Any]:
+    assert stream is not None
+    line = stream.readline()
+    if not line:
+        return {}
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return {"error": f"unexpected output {line[:200]!r}"}
+    return data if isinstance(data, dict) else {}
+
+
+def _percentile(ordered: list[float], q: float) -> float:
+    # Nearest rank: a reported p99 is a latency some request really had.
+    index = max(0, min(len(ordered) - 1, round(q * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+def write_measurements(path: Path, result: BenchResult) -> None:
+    """Write ``result`` to ``path`` (``.svai/measurements.json``) as stable JSON."""
+    import platform
+
+    data = {
+        "schema_version": 1,
+        **asdict(result),
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(terse=True),
+            "cpu_count": os.cpu_count(),
+        },
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def read_measurements(path: Path, version: str) -> Measurements | None:
+    """Return the measurements in ``path`` when they were taken on model ``version``, else None."""
+    from svai.compiler.recommend import Measurements
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("model_version") != version:
+        return None
+    try:
+        return Measurements(
+            artifact_bytes=int(data["artifact_bytes"]),
+            load_time_s=float(data["load_time_s"]),
+            # The queueing model wants the mean service time.
+            inference_time_s=float(data["mean_s"]),
+            # The measured p99 stays in the file but is not passed on: the recommender scales the
+            # mean for fractional vCPUs but not the p99, and then rejects p99 < mean.
+            inference_p99_s=None,
+            memory_bytes=int(data["memory_bytes"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+# ---- the measuring child (standard library + the copied runtime core only) -------------------
+
+
+def _child(config_path: str, payload_path: str, requests: int) -> int:
+    import dataclasses
+    import resource
+
+    # The protocol goes to the real stdout; everything the runtime logs goes to stderr.
+    out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+
+    def emit(**fields: Any) -> None:
+        out.write(json.dumps(fields) + "\n")
+        out.flush()
+
+    try:
+        from svai.runtime.core import Request, Service, load_config
+
+        cfg = load_config(config_path)
+        # Every request must reach the model: no result cache, no per-request log lines.
+        cfg = dataclasses.replace(
+            cfg,
+            cache=dataclasses.replace(cfg.cache, ttl_s=0.0, store=None),
+            observability=dataclasses.replace(cfg.observability, log_requests=False),
+        )
+        service = Service.from_config(cfg)
+        service.load()
+    except Exception as exc:
+        emit(event="error", error=f"loading failed: {exc!r}")
+        return 3
+    emit(event="ready")
+    bodies = [json.dumps(p).encode() for p in json.loads(Path(payload_path).read_text("utf-8"))]
+    latencies: list[float] = []
+    try:
+        for body in bodies:  # one warm-up pass, not counted
+            _answer(service, Request(body))
+        for i in range(requests):
+            request = Request(bodies[i % len(bodies)])
+            began = time.perf_counter()
+            _answer(service, request)
+            latencies.append(time.perf_counter() - began)
+    except RuntimeError as exc:
+        emit(event="error", error=str(exc))
+        return 1
+    finally:
+        service.close()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux reports kilobytes, macOS bytes.
+    emit(
+        event="done",
+        latencies_s=latencies,
+        max_rss_bytes=rss if sys.platform == "darwin" else rss * 1024,
+    )
+    return 0
+
+
+def _answer(service: Any, request: Any) -> None:
+    response = service.handle(request)
+    if response.status != 200:
+        body = response.body.decode("utf-8", "replace")[:500]
+        raise RuntimeError(f"a request was answered {response.status}: {body}")
+
+
+if __name__ == "__main__" and len(sys.argv) == 5 and sys.argv[1] == "--child":
+    sys.exit(_child(sys.argv[2], sys.argv[3], int(sys.argv[4])))

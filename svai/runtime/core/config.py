@@ -1,0 +1,399 @@
+"""The runtime configuration: ``svai_runtime.json``, written by ``svai build`` beside the model.
+
+Spec values reach the runtime only as data in this file, never pasted into source. Every section
+and every key is optional except ``model.path`` and ``model.version``; unknown keys are an error
+(a typo must not be silently ignored). Relative paths are resolved against the directory holding
+the file (the artifact directory). The full shape, with defaults::
+
+    {
+      "schema_version": 1,
+      "model": {
+        "path": "model.onnx",              # .onnx, or a pickle-family file when trusted below
+        "version": "sha256:...",           # immutable model version id, carried everywhere
+        "framework": "onnx",               # onnx | onnx-text-encoder | pickle
+        "sha256": null,                    # optional pin, checked before loading (required for pickle)
+        "trust_pickle": false,             # pickle/joblib loads only when true AND sha256 matches
+        "tokenizer": null,                 # tokenizer.json (onnx-text-encoder)
+        "max_length": 128, "pooling": "mean", "normalize": true,   # text encoders only
+        "intra_op_threads": 1, "inter_op_threads": 1, "graph_optimization": "all",
+        "warmup": true
+      },
+      "api": {
+        "max_payload_bytes": 262144, "content_types": ["application/json"],
+        "input_schema": null,              # inline JSON Schema (subset, see ``schema.py``)
+        "timeout_s": 10.0,
+        "request_id_header": "x-request-id", "tenant_header": "x-svai-tenant"
+      },
+      "concurrency": {"max_concurrency": 0, "queue_size": -1, "retry_after_s": 1},
+      "batching": {"enabled": false, "max_batch": 8, "max_wait_ms": 2.0},
+      "cache": {"ttl_s": 0, "max_entries": 1024, "store": null},  # see cache.open_store
+      "idempotency": {"enabled": true, "header": "idempotency-key", "ttl_s": 86400, "max_entries": 10000},
+      "fallback": {"rules": null, "model": null, "after_s": null},  # hook / small.onnx / s
+      "hooks": {"preprocess": null, "postprocess": null},  # "module:function" or "file.py:function"
+      "observability": {"namespace": "svai", "service": "svai", "log_requests": true},
+      "server": {"host": "0.0.0.0", "port": 0, "drain_timeout_s": 10.0}
+    }
+
+``max_concurrency: 0`` means "two workers per CPU core" (``max_batch`` per core with batching);
+``queue_size: -1`` means "twice the workers". ``cache.ttl_s: 0`` disables the cache.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from svai.runtime.core.cache import is_store_url
+from svai.runtime.core.errors import ConfigError
+
+__all__ = [
+    "ApiConfig",
+    "BatchingConfig",
+    "CacheConfig",
+    "ConcurrencyConfig",
+    "FallbackConfig",
+    "HooksConfig",
+    "IdempotencyConfig",
+    "ModelConfig",
+    "ObservabilityConfig",
+    "RuntimeConfig",
+    "ServerConfig",
+    "load_config",
+    "parse_config",
+]
+
+CONFIG_FILE_NAME = "svai_runtime.json"
+_FRAMEWORKS = ("onnx", "onnx-text-encoder", "pickle")
+_POOLINGS = ("mean", "cls", "none")
+_GRAPH_LEVELS = ("disable", "basic", "extended", "all")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelConfig:
+    """Which model to load and how."""
+
+    path: str
+    version: str
+    framework: str = "onnx"
+    sha256: str | None = None
+    trust_pickle: bool = False
+    tokenizer: str | None = None
+    max_length: int = 128
+    pooling: str = "mean"
+    normalize: bool = True
+    intra_op_threads: int = 1
+    inter_op_threads: int = 1
+    graph_optimization: str = "all"
+    warmup: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ApiConfig:
+    """Early input checks and the request deadline."""
+
+    max_payload_bytes: int = 262_144
+    content_types: tuple[str, ...] = ("application/json",)
+    input_schema: dict[str, Any] | None = None
+    timeout_s: float = 10.0
+    request_id_header: str = "x-request-id"
+    tenant_header: str = "x-svai-tenant"
+
+
+@dataclass(frozen=True, slots=True)
+class ConcurrencyConfig:
+    """Bounded concurrency: workers, the admission queue behind them, and ``Retry-After``."""
+
+    max_concurrency: int = 0
+    queue_size: int = -1
+    retry_after_s: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class BatchingConfig:
+    """Micro-batching; it never waits when no other request is on its way."""
+
+    enabled: bool = False
+    max_batch: int = 8
+    max_wait_ms: float = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class CacheConfig:
+    """Result cache: in-process LRU plus an optional shared store."""
+
+    ttl_s: float = 0.0
+    max_entries: int = 1024
+    store: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyConfig:
+    """Client-supplied idempotency keys."""
+
+    enabled: bool = True
+    header: str = "idempotency-key"
+    ttl_s: float = 86_400.0
+    max_entries: int = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class FallbackConfig:
+    """What answers when the main model raises or misses its deadline."""
+
+    rules: str | None = None
+    model: str | None = None
+    after_s: float | None = None
+    """Answer from the fallback when the model has not answered by then (default: only at
+    ``api.timeout_s`` or on an error); it must be shorter than ``api.timeout_s`` to matter."""
+
+
+@dataclass(frozen=True, slots=True)
+class HooksConfig:
+    """User pre/post-processing functions, loaded from the artifact directory."""
+
+    preprocess: str | None = None
+    postprocess: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ObservabilityConfig:
+    """Structured logs and CloudWatch EMF metrics."""
+
+    namespace: str = "svai"
+    service: str = "svai"
+    log_requests: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """HTTP server settings (``PORT`` / ``AIP_HTTP_PORT`` override ``port`` when set)."""
+
+    host: str = "0.0.0.0"  # containers must listen on all interfaces
+    port: int = 0
+    drain_timeout_s: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeConfig:
+    """The whole runtime configuration (see the module docstring for the file format).
+
+    Attributes:
+        base_dir: directory that relative paths are resolved against (the artifact directory).
+    """
+
+    model: ModelConfig
+    api: ApiConfig = field(default_factory=ApiConfig)
+    concurrency: ConcurrencyConfig = field(default_factory=ConcurrencyConfig)
+    batching: BatchingConfig = field(default_factory=BatchingConfig)
+    cache: CacheConfig = field(default_factory=CacheConfig)
+    idempotency: IdempotencyConfig = field(default_factory=IdempotencyConfig)
+    fallback: FallbackConfig = field(default_factory=FallbackConfig)
+    hooks: HooksConfig = field(default_factory=HooksConfig)
+    observability: ObservabilityConfig = field(default_factory=ObservabilityConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
+    schema_version: int = 1
+    base_dir: str = "."
+
+    def resolve(self, relative: str) -> Path:
+        """Return ``relative`` resolved against the artifact directory."""
+        return Path(self.base_dir, relative)
+
+    @property
+    def workers(self) -> int:
+        """Number of worker threads: ``max_concurrency``, or when it is 0, two per core.
+
+        Two per core keeps every core busy with inference (which releases the GIL) while the
+        other worker parses or serialises; with batching on, ``max_batch`` per core (at most 64),
+        since a batch can only hold requests that workers have already picked up.
+        """
+        n = self.concurrency.max_concurrency
+        if n > 0:
+            return n
+        cores = max(1, os.cpu_count() or 1)
+        if self.batching.enabled:
+            return min(64, max(2 * cores, cores * self.batching.max_batch))
+        return 2 * cores
+
+    @property
+    def queue_size(self) -> int:
+        """Admitted requests allowed to wait behind busy workers."""
+        q = self.concurrency.queue_size
+        return q if q >= 0 else 2 * self.workers
+
+
+_SECTIONS: dict[str, type[Any]] = {
+    "model": ModelConfig,
+    "api": ApiConfig,
+    "concurrency": ConcurrencyConfig,
+    "batching": BatchingConfig,
+    "cache": CacheConfig,
+    "idempotency": IdempotencyConfig,
+    "fallback": FallbackConfig,
+    "hooks": HooksConfig,
+    "observability": ObservabilityConfig,
+    "server": ServerConfig,
+}
+
+
+def load_config(path: str | os.PathLike[str]) -> RuntimeConfig:
+    """Read and validate ``svai_runtime.json``.
+
+    Args:
+        path: the config file, or the artifact directory that holds ``svai_runtime.json``.
+
+    Returns:
+        The frozen configuration, with ``base_dir`` set to the file's directory.
+
+    Raises:
+        ConfigError: the file is missing, not JSON, or does not match the format.
+    """
+    p = Path(path)
+    if p.is_dir():
+        p = p / CONFIG_FILE_NAME
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read runtime config {p}: {exc}") from None
+    except ValueError as exc:
+        raise ConfigError(f"runtime config {p} is not valid JSON: {exc}") from None
+    return parse_config(data, base_dir=str(p.resolve().parent))
+
+
+def parse_config(data: Any, *, base_dir: str = ".") -> RuntimeConfig:
+    """Validate an already-parsed config mapping.
+
+    Args:
+        data: the decoded JSON object.
+        base_dir: directory relative paths are resolved against.
+
+    Returns:
+        The frozen configuration.
+
+    Raises:
+        ConfigError: unknown keys, wrong types or out-of-range values, naming the dotted key.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError("runtime config must be a JSON object")
+    unknown = sorted(set(data) - set(_SECTIONS) - {"schema_version"})
+    if unknown:
+        raise ConfigError(f"unknown key(s) in runtime config: {', '.join(unknown)}")
+    version = data.get("schema_version", 1)
+    if version != 1:
+        raise ConfigError(f"schema_version: unsupported version {version!r} (expected 1)")
+    if "model" not in data:
+        raise ConfigError("model: required section is missing")
+    sections = {name: _build(cls, data.get(name, {}), name) for name, cls in _SECTIONS.items()}
+    cfg = RuntimeConfig(**sections, schema_version=1, base_dir=base_dir)
+    _check_values(cfg)
+    return cfg
+
+
+def _build(cls: type[Any], data: Any, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected an object, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
+    values: dict[str, Any] = {}
+    for name, f in fields.items():
+        if name in data:
+            values[name] = _coerce(data[name], str(f.type), f"{where}.{name}")
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"{where}.{name}: required key is missing")
+    return cls(**values)
+
+
+def _coerce(value: Any, annotation: str, where: str) -> Any:
+    optional = annotation.endswith(" | None")
+    base = annotation.removesuffix(" | None")
+    if value is None:
+        if optional:
+            return None
+        raise ConfigError(f"{where}: must not be null")
+    ok: bool
+    if base == "bool":
+        ok = isinstance(value, bool)
+    elif base == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif base == "float":
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif base == "str":
+        ok = isinstance(value, str)
+    elif base == "tuple[str, ...]":
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        value = tuple(value) if ok else value
+    elif base == "dict[str, Any]":
+        ok = isinstance(value, dict)
+    else:  # pragma: no cover - a new field type needs a branch here
+        raise ConfigError(f"{where}: unsupported field type {annotation}")
+    if not ok:
+        raise ConfigError(f"{where}: expected {annotation}, got {type(value).__name__}")
+    return value
+
+
+def _check_values(cfg: RuntimeConfig) -> None:
+    m = cfg.model
+    checks: list[tuple[bool, str]] = [
+        (m.framework in _FRAMEWORKS, f"model.framework: expected one of {_FRAMEWORKS}"),
+        (m.pooling in _POOLINGS, f"model.pooling: expected one of {_POOLINGS}"),
+        (
+            m.graph_optimization in _GRAPH_LEVELS,
+            f"model.graph_optimization: expected one of {_GRAPH_LEVELS}",
+        ),
+        (bool(m.path), "model.path: must not be empty"),
+        (
+            0 < len(m.version) <= 128 and all(33 <= ord(c) < 127 for c in m.version),
+            "model.version: must be 1-128 printable ASCII characters without spaces "
+            "(it is sent in a response header)",
+        ),
+        (m.max_length > 0, "model.max_length: must be > 0"),
+        (m.intra_op_threads >= 0, "model.intra_op_threads: must be >= 0"),
+        (m.inter_op_threads >= 0, "model.inter_op_threads: must be >= 0"),
+        (
+            m.framework != "onnx-text-encoder" or m.tokenizer is not None,
+            "model.tokenizer: required for framework onnx-text-encoder",
+        ),
+        (cfg.api.max_payload_bytes > 0, "api.max_payload_bytes: must be > 0"),
+        (cfg.api.timeout_s > 0, "api.timeout_s: must be > 0"),
+        (bool(cfg.api.content_types), "api.content_types: must not be empty"),
+        (cfg.concurrency.max_concurrency >= 0, "concurrency.max_concurrency: must be >= 0"),
+        (cfg.concurrency.queue_size >= -1, "concurrency.queue_size: must be >= -1"),
+        (cfg.concurrency.retry_after_s >= 0, "concurrency.retry_after_s: must be >= 0"),
+        (cfg.batching.max_batch >= 1, "batching.max_batch: must be >= 1"),
+        (cfg.batching.max_wait_ms >= 0, "batching.max_wait_ms: must be >= 0"),
+        (cfg.cache.ttl_s >= 0, "cache.ttl_s: must be >= 0"),
+        (cfg.cache.max_entries >= 1, "cache.max_entries: must be >= 1"),
+        (cfg.idempotency.ttl_s > 0, "idempotency.ttl_s: must be > 0"),
+        (cfg.idempotency.max_entries >= 1, "idempotency.max_entries: must be >= 1"),
+        (cfg.server.drain_timeout_s >= 0, "server.drain_timeout_s: must be >= 0"),
+        (
+            cfg.fallback.after_s is None or cfg.fallback.after_s > 0,
+            "fallback.after_s: must be > 0",
+        ),
+        (
+            cfg.fallback.after_s is None or bool(cfg.fallback.rules or cfg.fallback.model),
+            "fallback.after_s: needs fallback.rules or fallback.model to answer",
+        ),
+        (0 <= cfg.server.port < 65536, "server.port: must be in 0..65535"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)
+    if cfg.cache.store is not None and not is_store_url(cfg.cache.store):
+        raise ConfigError(
+            "cache.store: expected null or a store URL ('sqlite:///path', 'redis://host:port', "
+            "'dynamodb://TABLE', 'firestore://', 'cosmos://')"
+        )
+    for key, spec in (
+        ("hooks.preprocess", cfg.hooks.preprocess),
+        ("hooks.postprocess", cfg.hooks.postprocess),
+        ("fallback.rules", cfg.fallback.rules),
+    ):
+        if spec is not None and spec.count(":") != 1:
+            raise ConfigError(f"{key}: expected 'module:function', got {spec!r}")
