@@ -32,6 +32,7 @@ from svai.ir import DeploymentPlan
 from svai.runtimes import bench as _bench
 from svai.runtimes import package as _package
 from svai.spec import ResolvedSpec, Spec, load_spec, resolve
+from svai.spec.paths import project_path
 
 if TYPE_CHECKING:
     from svai.backends import automation
@@ -104,7 +105,7 @@ def measurements(loaded: LoadedSpec) -> Measurements:
     model size) when it was measured on the spec's current model version; otherwise what can be
     measured without running the model: the local artifact's size.
     """
-    saved = loaded.base_dir / _bench.MEASUREMENTS_FILE
+    saved = project_path(loaded.base_dir, _bench.MEASUREMENTS_FILE, "measurements")
     if saved.is_file():
         try:
             version = model_version(loaded.resolved, loaded.base_dir)
@@ -115,7 +116,7 @@ def measurements(loaded: LoadedSpec) -> Measurements:
             return measured
     model = loaded.resolved.model
     if model.artifact_scheme == "local":
-        artifact = loaded.base_dir / model.artifact
+        artifact = project_path(loaded.base_dir, model.artifact, "model.artifact")
         if artifact.is_file():
             return Measurements(artifact_bytes=artifact.stat().st_size)
     return Measurements()

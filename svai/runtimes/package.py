@@ -49,6 +49,7 @@ import jinja2
 
 from svai.compiler.recommendation import Recommendation, TargetRecommendation
 from svai.errors import UsageError
+from svai.spec.paths import project_file
 from svai.spec.resolve import ResolvedSpec
 
 if TYPE_CHECKING:
@@ -202,28 +203,14 @@ def safe_source(base_dir: Path, relative: str, what: str, *, copied: bool = True
     Raises:
         UsageError: naming the field and the reason.
     """
-    pure = PurePosixPath(relative)
-    if pure.is_absolute() or Path(relative).is_absolute() or ".." in pure.parts:
-        raise UsageError(f"{what}: {relative!r} must be a relative path inside the project")
-    parts = [p for p in pure.parts if p != "."]
-    if not parts:
-        raise UsageError(f"{what}: {relative!r} does not name a file")
+    source = project_file(base_dir, relative, what)  # the one path policy (svai.spec.paths)
+    parts = [p for p in PurePosixPath(relative).parts if p != "."]
     if copied and (parts[0] == "svai" or (len(parts) == 1 and parts[0] in _RESERVED)):
         raise UsageError(
             f"{what}: {relative!r} would replace a file svai generates; move it elsewhere "
             "(not under svai/, nor one of " + ", ".join(sorted(_RESERVED)) + ")"
         )
-    root = base_dir.resolve()
-    candidate = root.joinpath(*parts)
-    resolved = candidate.resolve()
-    if not resolved.is_relative_to(root):
-        raise UsageError(
-            f"{what}: {relative!r} resolves to {resolved}, outside the project folder {root} "
-            "(a symlink pointing out of the project is not packaged)"
-        )
-    if not resolved.is_file():
-        raise UsageError(f"{what}: {relative!r} is not a file (looked in {root})")
-    return resolved
+    return source
 
 
 def read_eval_set(spec: ResolvedSpec, base_dir: Path) -> list[EvalCase]:
