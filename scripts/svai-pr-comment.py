@@ -82,12 +82,13 @@ def render_body(
     sections = [MARKER]
     ok = True
     for spec in specs:
-        diff = _run(svai, ["diff", base, head, "-f", spec, "--format", "markdown"], cwd)
+        # `--`: both sides are revisions, read from git objects (never a work-tree file).
+        diff = _run(svai, ["diff", "--format", "markdown", base, head, "--", spec], cwd)
         if diff.returncode in (0, 1):
             sections.append(diff.stdout.rstrip("\n") + "\n")
         else:
             ok = False
-            sections.append(_failure(f"svai diff {base} {head} -f {spec} failed", diff))
+            sections.append(_failure(f"svai diff {base} {head} -- {spec} failed", diff))
         plan = _run(svai, ["plan", spec, "--format", "markdown"], cwd)
         if plan.returncode == 0:
             sections.append(plan.stdout.rstrip("\n") + "\n")
