@@ -221,3 +221,20 @@ def test_pre_commit_hook_entries_run(tmp_path: Path) -> None:
     failed = subprocess.run([*entry, str(good), str(bad)], env=env, capture_output=True, text=True)
     assert failed.returncode == 2
     assert "version" in failed.stderr
+
+
+def test_a_next_page_on_another_host_is_not_followed(
+    repo: Path, github: FakeGitHub, tmp_path: Path
+) -> None:
+    # The token goes only to the API it was given for, whatever a Link header says.
+    env = env_for(github, "ghp_alice", tmp_path)
+    for n in range(101):
+        github.add(7, "bob", f"comment {n}")
+    github.url = "http://127.0.0.2:9"  # where the fake's Link header now points
+    done = run_script(repo, env=env)
+    assert done.returncode == 2
+    assert (
+        "GitHub API call failed: refusing to follow a next page outside "
+        f"{env['GITHUB_API_URL']}: http://127.0.0.2:9/repos/acme/shop/issues/7/comments"
+    ) in done.stderr
+    assert [m for m, _ in github.paths()] == ["GET", "GET"]
