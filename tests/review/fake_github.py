@@ -123,26 +123,34 @@ class _Handler(BaseHTTPRequestHandler):
             link = f'<{base}&page={page + 1}>; rel="next", <{base}&page={last}>; rel="last"'
         self._reply(200, [{k: v for k, v in c.items() if k != "issue"} for c in chunk], link)
 
-    def do_POST(self) -> None:
+    def _route(self, pattern: re.Pattern[str]) -> tuple[dict[str, str], re.Match[str], Any] | None:
+        """Who asks, the matched path and the body; or ``None`` once 401/404 is answered."""
         who, body = self._start()
-        fake = self.server.fake
-        found = _COMMENTS.match(self.path)
+        found = pattern.match(self.path)
         if who is None:
-            return self._unauthorized()
-        if not found or found["repo"] != fake.repo:
-            return self._reply(404, {"message": "Not Found", "status": "404"})
+            self._unauthorized()
+            return None
+        if not found or found["repo"] != self.server.fake.repo:
+            self._reply(404, {"message": "Not Found", "status": "404"})
+            return None
+        return who, found, body
+
+    def do_POST(self) -> None:
+        routed = self._route(_COMMENTS)
+        if routed is None:
+            return
+        (who, found, body), fake = routed, self.server.fake
         cid = fake.add(int(found["number"]), who["login"], body["body"], who["type"])
         self._reply(201, {k: v for k, v in fake.comments[cid].items() if k != "issue"})
 
     def do_PATCH(self) -> None:
-        who, body = self._start()
-        fake = self.server.fake
-        found = _COMMENT.match(self.path)
-        if who is None:
-            return self._unauthorized()
-        if not found or found["repo"] != fake.repo or int(found["id"]) not in fake.comments:
+        routed = self._route(_COMMENT)
+        if routed is None:
+            return
+        who, found, body = routed
+        comment = self.server.fake.comments.get(int(found["id"]))
+        if comment is None:
             return self._reply(404, {"message": "Not Found", "status": "404"})
-        comment = fake.comments[int(found["id"])]
         if comment["user"]["login"] != who["login"]:
             return self._reply(
                 403, {"message": "Resource not accessible by integration", "status": "403"}
