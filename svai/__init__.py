@@ -5,7 +5,7 @@ The pipeline, one package per stage::
     svai.yaml ─load─▶ Spec ─resolve─▶ ResolvedSpec ─recommend─▶ Recommendation ─lower─▶ DeploymentPlan
               svai.spec                            svai.compiler                    svai.ir
                                   ─backend─▶ Pulumi resources (svai.backends)
-                                  ─package─▶ runtime artifact (svai.runtimes)
+                                  ─package─▶ runtime artifact (svai.build, shipping svai.runtime)
 
 ``svai.api`` is the library entry point; ``svai.cli`` is a thin click layer over it.
 """

@@ -11,9 +11,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 
 from svai.backends.base import Backend
@@ -23,15 +26,21 @@ from svai.build import bench as _bench
 from svai.build import package as _package
 from svai.compiler import release_state as _release_state
 from svai.compiler import rollout as _rollout
+from svai.compiler.diff import EMPTY_PLAN, PlanDiff, diff_plans
 from svai.compiler.lower import lower
 from svai.compiler.planned import PlannedTarget, PlanResult
+from svai.compiler.planned import to_dict as _plan_dict
+from svai.compiler.readiness import check as _readiness
+from svai.compiler.readiness import to_dict as _readiness_dict
 from svai.compiler.recommend import Measurements
 from svai.compiler.recommend import recommend as _recommend
 from svai.compiler.recommendation import Recommendation, TargetRecommendation
 from svai.compiler.version import model_version
-from svai.errors import UsageError
+from svai.errors import SpecError, ToolMissingError, UsageError
 from svai.ir import DeploymentPlan
 from svai.spec import ResolvedSpec, Spec, load_spec, resolve
+from svai.spec.paths import project_path
+from svai.spec.revision import SPEC_NAME, Repository
 
 if TYPE_CHECKING:
     from svai.backends import automation
@@ -53,6 +62,7 @@ def _automation() -> Any:
 
 
 __all__ = [
+    "Comparison",
     "LoadedSpec",
     "ReleaseOutcome",
     "ReleasePlan",
@@ -60,6 +70,7 @@ __all__ = [
     "bench",
     "build",
     "deploy",
+    "diff",
     "measurements",
     "plan",
     "promote",
@@ -104,7 +115,7 @@ def measurements(loaded: LoadedSpec) -> Measurements:
     model size) when it was measured on the spec's current model version; otherwise what can be
     measured without running the model: the local artifact's size.
     """
-    saved = loaded.base_dir / _bench.MEASUREMENTS_FILE
+    saved = project_path(loaded.base_dir, _bench.MEASUREMENTS_FILE, "measurements")
     if saved.is_file():
         try:
             version = model_version(loaded.resolved, loaded.base_dir)
@@ -115,7 +126,7 @@ def measurements(loaded: LoadedSpec) -> Measurements:
             return measured
     model = loaded.resolved.model
     if model.artifact_scheme == "local":
-        artifact = loaded.base_dir / model.artifact
+        artifact = project_path(loaded.base_dir, model.artifact, "model.artifact")
         if artifact.is_file():
             return Measurements(artifact_bytes=artifact.stat().st_size)
     return Measurements()
@@ -166,6 +177,156 @@ def _plan_backend(cloud: str, name: str, version: str, region: str) -> Backend:
 def _backend_with_build(cloud: str, build_dir: str) -> Backend:
     """The backend of ``cloud`` reading (and on apply uploading) a target's build folder."""
     return get_backend(cloud, build_dir=build_dir)
+
+
+# ---- `svai diff`: two plans, from specs, plan JSON files or git revisions ----------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """What :func:`diff` found, and which spec it compared when it had to find that itself."""
+
+    diff: PlanDiff
+    found: str | None = None
+    """The repository path of the spec compared at both revisions, when none was named."""
+
+
+def diff(
+    base: str, head: str, *, spec: str | Path | None = None, revisions: bool = False
+) -> Comparison:
+    """Compare two plans (``svai diff BASE HEAD``); each side is a spec, plan JSON or revision.
+
+    A side is a file when one of that name exists and a git revision when git knows it; a name
+    that is both is refused as ambiguous, as git refuses it. ``revisions`` (``--`` on the
+    command line) takes both sides as revisions without looking at the work tree. At a revision
+    the spec's folder is written out from git objects (:mod:`svai.spec.revision`) and planned
+    offline there; the spec is ``spec`` (a work-tree path) or, when both sides are revisions
+    and none is named, the one spec whose project the change touches. A spec missing at one
+    revision is an empty plan; missing at both, it is refused. Readiness findings are compared
+    for specs and revisions; plan JSON files carry none.
+
+    Raises:
+        UsageError: an ambiguous or unknown side, no spec to compare, a file that is not a plan.
+        SpecError: a side's spec is invalid (located at ``REV:path`` for a revision).
+    """
+    repo = Repository.find(Path(spec).absolute().parent if spec else Path.cwd())
+    commits = [_side_commit(ref, repo, revisions, (base, head)) for ref in (base, head)]
+    found = path = None
+    present: dict[str, bool] = {}
+    if repo is not None and any(commits):
+        if spec is not None:
+            path = repo.relative(spec)
+        elif all(commits):
+            path = found = _changed_spec(repo, base, head, commits)
+        else:
+            path = repo.relative(SPEC_NAME)
+        named = zip(commits, (base, head), strict=True)
+        present = {c: repo.spec_entry(c, path, r) for c, r in named if c}
+        if not any(present.values()) and all(commits):
+            raise UsageError(f"{path} exists at neither {base} nor {head}: nothing to compare")
+    with tempfile.TemporaryDirectory(prefix="svai-diff-") as tmp:
+        sides = []
+        for ref, commit, name in zip((base, head), commits, ("base", "head"), strict=True):
+            if commit is None:
+                sides.append(_plan_file(ref))
+            elif not present[commit]:
+                sides.append(dict(EMPTY_PLAN))
+            else:
+                assert repo is not None and path is not None
+                sides.append(_plan_at(repo, commit, ref, path, Path(tmp) / name))
+    return Comparison(diff_plans(*sides), found)
+
+
+def _side_commit(
+    ref: str, repo: Repository | None, revisions: bool, both: tuple[str, str]
+) -> str | None:
+    """The commit a diff side names, or ``None`` when it names a file."""
+    if repo is None and (revisions or not os.path.lexists(ref)) and shutil.which("git") is None:
+        raise ToolMissingError(f"{ref!r} is not a file, and comparing git revisions needs git")
+    commit = repo.commit(ref) if repo is not None else None
+    where = f" of the git repository at {repo.top}" if repo else " (not in a git repository)"
+    if revisions:
+        if commit is None:
+            raise UsageError(f"{ref!r} is not a git revision{where}")
+        return commit
+    if os.path.lexists(ref):
+        if commit is not None:
+            link = f" (a symbolic link to {os.readlink(ref)})" if os.path.islink(ref) else ""
+            raise UsageError(
+                f"{ref!r} is ambiguous: both a git revision and a file in the work tree{link}. "
+                f"To compare the revisions as committed, put `--` after them: "
+                f"`svai diff {both[0]} {both[1]} -- [SPEC]`; to compare the file, write ./{ref}"
+            )
+        if not Path(ref).is_file():
+            raise UsageError(f"{ref}: not a file")
+        return None
+    if commit is None:
+        raise UsageError(f"{ref!r} is neither a file nor a git revision{where}")
+    return commit
+
+
+def _changed_spec(repo: Repository, base: str, head: str, commits: list[str | None]) -> str:
+    """The one spec whose project changed between two commits, or a refusal that lists them."""
+    every, touched = repo.touched_specs(*(c for c in commits if c))
+    if len(touched) == 1:
+        return touched[0]
+    if not touched and len(every) == 1:
+        return every[0]  # an unchanged project still gets a real comparison, not a guess
+
+    def named(paths: list[str]) -> str:
+        return ", ".join(os.path.relpath(repo.top / p) for p in paths)
+
+    usage = f"svai diff {base} {head} -f"
+    if not every:
+        raise UsageError(
+            f"no {SPEC_NAME} at {base} nor at {head} in {repo.top}; name the spec: {usage} PATH"
+        )
+    if touched:
+        raise UsageError(
+            f"{len(touched)} specs changed between {base} and {head} ({named(touched)}); "
+            f"compare one at a time: {usage} {named(touched[:1])}"
+        )
+    raise UsageError(
+        f"none of the {len(every)} specs changed between {base} and {head} ({named(every)}); "
+        f"to compare one anyway: {usage} {named(every[:1])}"
+    )
+
+
+def _plan_file(ref: str) -> dict[str, Any]:
+    """The plan document of a file side: plan JSON as saved, or a spec planned now."""
+    path = Path(ref)
+    if path.suffix != ".json":
+        return _plan_document(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{ref}: not a plan JSON file ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("targets"), list):
+        raise UsageError(f"{ref}: not the JSON of `svai plan --format json`")
+    return data
+
+
+def _plan_at(repo: Repository, commit: str, rev: str, path: str, workdir: Path) -> dict[str, Any]:
+    """Plan the spec ``path`` as committed at ``commit`` (named ``rev`` in messages)."""
+    folder = PurePosixPath(path).parent.as_posix()
+    repo.extract(commit, folder, workdir)
+    try:
+        return _plan_document(workdir / PurePosixPath(path).name)
+    except SpecError as exc:  # located at REV:path, not in the temporary folder
+        located = [dataclasses.replace(d, file=f"{rev}:{path}") for d in exc.diagnostics]
+        raise SpecError(located) from None
+    except UsageError as exc:
+        shown = str(exc).replace(str(workdir.resolve()), f"{rev}:{folder}")
+        raise UsageError(shown.replace(str(workdir), f"{rev}:{folder}")) from None
+
+
+def _plan_document(path: Path) -> dict[str, Any]:
+    """Plan the spec at ``path``: the plan JSON plus its readiness findings (``readiness``)."""
+    loaded, result = plan(path)
+    document = _plan_dict(result)
+    report = _readiness_dict(_readiness(loaded.resolved, result))
+    document["readiness"] = [f for f in report["findings"] if f["rule"].startswith("SVAI_READY_")]
+    return document
 
 
 def deploy(

@@ -1,57 +1,68 @@
-"""``svai diff BASE HEAD [-f svai.yaml]``."""
+"""``svai diff BASE HEAD [-f svai.yaml] [-- [SPEC]]``."""
 
 from __future__ import annotations
-
-import io
-import json
-import subprocess
-import tarfile
-import tempfile
-from pathlib import Path
-from typing import Any
 
 import click
 
 from svai import api
 from svai.cli.output import echo_json, format_option
-from svai.compiler.diff import EMPTY_PLAN, diff_markdown, diff_plans, diff_text, to_dict
-from svai.compiler.planned import to_dict as plan_dict
-from svai.compiler.readiness import check as check_report
-from svai.compiler.readiness import to_dict as report_dict
-from svai.errors import ToolMissingError, UsageError
+from svai.compiler.diff import diff_markdown, diff_text, to_dict
+from svai.errors import UsageError
 
-__all__ = ["command", "plan_at_revision", "read_side"]
+__all__ = ["command"]
+
+_DASHES = "svai.diff.after_dashes"
+"""Where ``parse_args`` notes how many arguments followed ``--`` (click keeps no trace of it)."""
 
 
-@click.command("diff")
+class _GitStyle(click.Command):
+    """A command that, like ``git diff``, reads ``--`` as "revisions before, paths after"."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--" in args:
+            ctx.meta[_DASHES] = len(args) - args.index("--") - 1
+        return super().parse_args(ctx, args)
+
+
+@click.command("diff", cls=_GitStyle)
 @click.argument("base")
 @click.argument("head")
+@click.argument("paths", nargs=-1, metavar="[-- [SPEC]]")
 @click.option(
     "-f",
     "--file",
     "spec_file",
-    default="svai.yaml",
-    show_default=True,
-    help="The spec to compare when BASE and HEAD are git revisions.",
+    default=None,
+    help="The spec to compare when BASE and HEAD are git revisions (default: the one that changed).",
 )
 @format_option("text", "markdown", "json")
-def command(base: str, head: str, spec_file: str, fmt: str) -> None:
+def command(base: str, head: str, paths: tuple[str, ...], spec_file: str | None, fmt: str) -> None:
     """Show what changes between two plans: runtime, sizing, latency, cold starts, cost, resources.
 
     BASE and HEAD are two specs (svai.yaml files), two plan JSON files (from
-    `svai plan --format json`), or two git revisions of the spec named by -f, e.g.
-    `svai diff origin/main HEAD -f svai.yaml`: each revision's spec folder is read with
-    `git archive` into a temporary folder and planned offline there, so hooks, schemas and
-    templates count towards the model version exactly as at that revision. A spec missing at a
-    revision counts as an empty plan (every target added or removed). Specs and revisions also
-    show new and resolved readiness findings (`svai check`); plan JSON files carry none.
+    `svai plan --format json`), or two git revisions, e.g. `svai diff origin/main HEAD`. A
+    revision is read from git objects only, never from the work tree: its spec folder is written
+    out into a temporary folder and planned offline there. A name that is both a file and a
+    revision is refused as ambiguous; put `--` after the revisions to compare them as committed
+    (`svai diff origin/main HEAD -- svai.yaml`). Without -f (or a SPEC after `--`) the spec is
+    the one whose folder changed between the revisions. A spec missing at one revision counts
+    as an empty plan; missing at both, it is refused. Specs and revisions also show new and
+    resolved readiness findings (`svai check`); plan JSON files carry none.
 
     Exits 0 when nothing that matters changed and 1 when something did.
     """
-    with tempfile.TemporaryDirectory(prefix="svai-diff-") as tmp:
-        before = read_side(base, spec_file, Path(tmp) / "base")
-        after = read_side(head, spec_file, Path(tmp) / "head")
-    diff = diff_plans(before, after)
+    after = click.get_current_context().meta.get(_DASHES)
+    if after is None and paths:
+        raise UsageError(f"unexpected argument {paths[0]!r}; write `svai diff BASE HEAD -- SPEC`")
+    if after is not None and after > len(paths):
+        raise UsageError("put `--` after both revisions: `svai diff BASE HEAD -- [SPEC]`")
+    if len(paths) > 1 or (paths and spec_file):
+        raise UsageError("name one spec: after `--` or with -f, not both")
+    spec = spec_file or (paths[0] if paths else None)
+    comparison = api.diff(base, head, spec=spec, revisions=after is not None)
+    if comparison.found:
+        click.echo(f"svai diff: comparing {comparison.found} (name another with -f)", err=True)
+    diff = comparison.diff
     if fmt == "json":
         echo_json(to_dict(diff))
     elif fmt == "markdown":
@@ -60,73 +71,3 @@ def command(base: str, head: str, spec_file: str, fmt: str) -> None:
         click.echo(diff_text(diff), nl=False)
     if diff.changed:
         raise click.exceptions.Exit(1)
-
-
-def read_side(ref: str, spec_file: str, workdir: Path) -> dict[str, Any]:
-    """Return the plan document of one side: a plan JSON file, a spec file, or a git revision."""
-    path = Path(ref)
-    if path.is_file():
-        if path.suffix == ".json":
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise UsageError(f"{ref}: not a plan JSON file ({exc})") from None
-            if not isinstance(data, dict) or not isinstance(data.get("targets"), list):
-                raise UsageError(f"{ref}: not the JSON of `svai plan --format json`")
-            return data
-        return _plan_document(path)
-    return plan_at_revision(ref, spec_file, workdir)
-
-
-def _plan_document(path: Path) -> dict[str, Any]:
-    """Plan the spec at ``path``: the plan JSON plus its readiness findings (``readiness``)."""
-    loaded, result = api.plan(path)
-    document = plan_dict(result)
-    report = check_report(loaded.resolved, result)
-    document["readiness"] = [
-        f for f in report_dict(report)["findings"] if f["rule"].startswith("SVAI_READY_")
-    ]
-    return document
-
-
-def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
-    try:
-        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
-    except FileNotFoundError:
-        raise ToolMissingError("svai diff of git revisions needs git on PATH") from None
-
-
-def plan_at_revision(rev: str, spec_file: str, workdir: Path) -> dict[str, Any]:
-    """Plan ``spec_file`` as it is at git revision ``rev``; an empty plan where it is absent.
-
-    The spec's whole folder at ``rev`` is extracted into ``workdir`` (every path a spec may
-    reference lies inside it: paths that climb out are refused by the loader).
-
-    Raises:
-        UsageError: not inside a git repository, or ``rev`` is not a revision.
-    """
-    spec = Path(spec_file).absolute()
-    cwd = next(p for p in (spec.parent, *spec.parents) if p.is_dir())
-    top_run = _git(["rev-parse", "--show-toplevel"], cwd)
-    if top_run.returncode != 0:
-        raise UsageError(
-            f"{rev!r} is neither a file nor usable as a git revision: {cwd} is not in a git "
-            "repository"
-        )
-    top = Path(top_run.stdout.decode().strip()).resolve()
-    try:
-        relative = spec.resolve().relative_to(top)
-    except ValueError:
-        raise UsageError(f"{spec_file} is outside the git repository at {top}") from None
-    if _git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], top).returncode != 0:
-        raise UsageError(f"{rev!r} is neither a file nor a git revision")
-    if _git(["cat-file", "-e", f"{rev}:{relative.as_posix()}"], top).returncode != 0:
-        return dict(EMPTY_PLAN)
-    folder = relative.parent.as_posix()
-    archive = _git(["archive", "--format=tar", rev, "--", folder], top)
-    if archive.returncode != 0:
-        raise UsageError(f"git archive {rev} {folder} failed: {archive.stderr.decode().strip()}")
-    workdir.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        tar.extractall(workdir, filter="data")
-    return _plan_document(workdir / relative)

@@ -4,7 +4,8 @@ Artifact + pre/post-processing code + resolved config + prompt templates → ``v
 Local files are hashed by content; a remote artifact by its URI and pinned revision (pin S3/GCS
 objects with a version in the URI, or the id cannot notice a replaced object — ``svai check``
 says so). Paths are hashed relative to the spec folder, so the id does not depend on where the
-project is checked out.
+project is checked out; every file is found through the path policy of :mod:`svai.spec.paths`, so
+nothing outside the project (a symbolic link out of it) is ever read into the id.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from svai.errors import UsageError
+from svai.spec.paths import project_file, project_path
 from svai.spec.resolve import ResolvedSpec
 
 __all__ = ["model_version"]
@@ -26,26 +27,31 @@ def model_version(spec: ResolvedSpec, base_dir: Path) -> str:
     """Return the version id of ``spec`` whose relative paths resolve against ``base_dir``.
 
     Raises:
-        UsageError: a referenced local file (pre/post-processing code, templates) is missing.
+        UsageError: a referenced local file (pre/post-processing code, templates) is missing,
+            or a local path leaves the project folder through a symbolic link.
     """
     digest = hashlib.sha256()
     model = spec.model
     if model.artifact_scheme == "local":
-        artifact = base_dir / model.artifact
+        artifact = project_path(base_dir, model.artifact, "model.artifact")
         _feed(digest, "artifact", artifact if artifact.is_file() else None, model.artifact)
     else:
         _feed_text(digest, "artifact", f"{model.artifact}@{model.revision or ''}")
     for label, entry in (("preprocess", model.preprocess), ("postprocess", model.postprocess)):
         if entry is not None:
-            _feed(digest, label, _require(base_dir, entry.split(":", 1)[0], label), entry)
+            hook = project_file(base_dir, entry.split(":", 1)[0], f"model.{label}")
+            _feed(digest, label, hook, entry)
     if model.fallback_rules is not None:
-        rules = model.fallback_rules.split(":", 1)[0]
-        _feed(digest, "fallback", _require(base_dir, rules, "fallback.rules"), model.fallback_rules)
+        rules = project_file(
+            base_dir, model.fallback_rules.split(":", 1)[0], "model.fallback.rules"
+        )
+        _feed(digest, "fallback", rules, model.fallback_rules)
     if spec.api.input_schema is not None:
-        schema = _require(base_dir, spec.api.input_schema, "api.input_schema")
+        schema = project_file(base_dir, spec.api.input_schema, "api.input_schema")
         _feed(digest, "input-schema", schema, spec.api.input_schema)
     for template in model.prompt_templates:
-        _feed(digest, "template", _require(base_dir, template, "prompt_templates"), template)
+        path = project_file(base_dir, template, "model.prompt_templates")
+        _feed(digest, "template", path, template)
     config = {
         "model": dataclasses.asdict(model),
         "api": dataclasses.asdict(spec.api),
@@ -53,14 +59,6 @@ def model_version(spec: ResolvedSpec, base_dir: Path) -> str:
     }
     _feed_text(digest, "config", json.dumps(config, sort_keys=True, default=str))
     return f"v-{digest.hexdigest()[:12]}"
-
-
-def _require(base_dir: Path, relative: str, field: str) -> Path:
-    path = base_dir / relative
-    if not path.is_file():
-        where = field if "." in field else f"model.{field}"
-        raise UsageError(f"{where}: {relative} does not exist (looked in {base_dir})")
-    return path
 
 
 def _feed_text(digest: hashlib._Hash, label: str, text: str) -> None:

@@ -26,6 +26,7 @@ from svai.diagnostics import Diagnostic
 from svai.errors import SpecError
 from svai.spec.checks import cross_check
 from svai.spec.model import FieldError, SecretValueError, Spec
+from svai.spec.paths import escape, local_paths
 from svai.spec.units import UnitError, quote
 
 __all__ = [
@@ -124,11 +125,16 @@ def load_spec(path: str | Path) -> Spec:
         raise SpecError(
             [Diagnostic("file-unreadable", f"cannot read {name}: {error.strerror}", name)]
         ) from None
-    return load_spec_text(data, name)
+    return load_spec_text(data, name, project=file.resolve().parent)
 
 
-def load_spec_text(data: str | bytes, file: str = "<string>") -> Spec:
+def load_spec_text(
+    data: str | bytes, file: str = "<string>", *, project: Path | None = None
+) -> Spec:
     """Check and validate spec text (``bytes`` are decoded as UTF-8).
+
+    With ``project`` (the folder the spec's relative paths resolve against), every local file the
+    spec names is also held to the path policy of :mod:`svai.spec.paths` (``path-escapes``).
 
     Raises:
         SpecError: with every problem found, each located in the text.
@@ -158,9 +164,26 @@ def load_spec_text(data: str | bytes, file: str = "<string>") -> Spec:
         )
         for f in cross_check(spec)
     )
+    if project is not None:
+        problems.extend(_escapes(spec, project, source))
     if problems:
         raise SpecError(sorted(problems, key=lambda d: (d.line, d.col, d.path)))
     return spec
+
+
+def _escapes(spec: Spec, project: Path, source: _Source) -> Iterator[Diagnostic]:
+    """A ``path-escapes`` diagnostic for each named file that leaves the project folder."""
+    for key_path, relative in local_paths(spec):
+        reason = escape(project, relative)
+        if reason is not None:
+            yield Diagnostic(
+                "path-escapes",
+                reason,
+                source.file,
+                *source.position(key_path),
+                path=_dotted(key_path),
+                hint="keep the file inside the folder of svai.yaml (copy it in, not a link out)",
+            )
 
 
 def load_document(data: str | bytes, file: str = "<string>") -> Any:

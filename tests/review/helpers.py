@@ -64,3 +64,18 @@ def check_golden(name: str, actual: str) -> None:
     if not path.exists():
         pytest.fail(f"{path} is missing; run with SVAI_UPDATE_GOLDEN=1 to create it")
     assert actual == path.read_text(encoding="utf-8"), f"{name} differs from its golden file"
+
+
+def run_main(*args: str) -> tuple[int, str, str]:
+    """Run ``svai ARGS`` through ``main`` (its real error handling); return code, stdout, stderr."""
+    from click.testing import CliRunner
+
+    from svai.cli.main import main
+
+    with CliRunner().isolation() as (out, err, _):
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        return code, out.getvalue().decode(), err.getvalue().decode()

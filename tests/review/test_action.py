@@ -2,8 +2,9 @@
 
 No network: the repository has two commits (the second bumps memory and edits the preprocess
 hook), the script runs the real svai CLI, and posting goes to a small fake GitHub REST API on
-127.0.0.1 that records every request — the first run creates the sticky comment, the second
-finds it by its hidden marker and updates that same comment.
+127.0.0.1 (``fake_github.py``) that records every request — the first run creates the sticky
+comment, the second finds it by its hidden marker *and its author* and updates that same
+comment; a marker comment written by anyone else is never edited.
 """
 
 from __future__ import annotations
@@ -12,15 +13,13 @@ import json
 import shlex
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
 
 import pytest
 import yaml
 
+from tests.review.fake_github import INSTALLATION_TOKEN, FakeGitHub, serve
 from tests.review.helpers import BASE_SPEC, PRE_PY, REPO, SVAI, git, write_project
 
 SCRIPT = REPO / "scripts" / "svai-pr-comment.py"
@@ -48,7 +47,8 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run_script(
     repo: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    base_env = {"PATH": "/usr/bin:/bin", "HOME": str(repo)}
+    # svai from this checkout, whatever the venv's own install points at.
+    base_env = {"PATH": "/usr/bin:/bin", "HOME": str(repo), "PYTHONPATH": str(REPO)}
     return subprocess.run(
         [
             sys.executable,
@@ -85,93 +85,107 @@ def test_dry_run_writes_the_comment(repo: Path, tmp_path: Path) -> None:
     assert again.stdout == body
 
 
-class FakeGitHub(BaseHTTPRequestHandler):
-    comments: ClassVar[dict[int, dict[str, Any]]] = {}
-    requests: ClassVar[list[tuple[str, str, str, Any]]] = []
-    next_id = 1000
-
-    def _reply(self, status: int, data: Any) -> None:
-        payload = json.dumps(data).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def _record(self) -> Any:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = json.loads(self.rfile.read(length)) if length else None
-        self.requests.append((self.command, self.path, self.headers["Authorization"], body))
-        return body
-
-    def do_GET(self) -> None:
-        self._record()
-        if self.path == "/repos/acme/shop/issues/7/comments?per_page=100&page=1":
-            self._reply(200, [{"id": k, **v} for k, v in sorted(self.comments.items())])
-        else:
-            self._reply(404, {"message": "Not Found"})
-
-    def do_POST(self) -> None:
-        body = self._record()
-        assert self.path == "/repos/acme/shop/issues/7/comments"
-        FakeGitHub.next_id += 1
-        self.comments[FakeGitHub.next_id] = {"body": body["body"]}
-        self._reply(201, {"id": FakeGitHub.next_id, "body": body["body"]})
-
-    def do_PATCH(self) -> None:
-        body = self._record()
-        cid = int(self.path.rsplit("/", 1)[1])
-        assert self.path == f"/repos/acme/shop/issues/comments/{cid}" and cid in self.comments
-        self.comments[cid] = {"body": body["body"]}
-        self._reply(200, {"id": cid, "body": body["body"]})
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet test output
-        pass
-
-
 @pytest.fixture
-def github() -> Iterator[str]:
-    FakeGitHub.comments = {1: {"body": "LGTM, unrelated comment"}}
-    FakeGitHub.requests = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeGitHub)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+def github() -> Iterator[FakeGitHub]:
+    fake = FakeGitHub("acme/shop", users={"ghp_alice": "alice"})
+    fake.add(7, "bob", "LGTM, unrelated comment")
+    with serve(fake):
+        yield fake
 
 
-def test_posts_once_then_updates_the_same_comment(repo: Path, github: str, tmp_path: Path) -> None:
+def env_for(github: FakeGitHub, token: str, tmp_path: Path) -> dict[str, str]:
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"pull_request": {"number": 7}}))
-    env = {
-        "GITHUB_TOKEN": "t0ken",
+    return {
+        "GITHUB_TOKEN": token,
         "GITHUB_REPOSITORY": "acme/shop",
-        "GITHUB_API_URL": github,
+        "GITHUB_API_URL": github.url,
         "GITHUB_EVENT_PATH": str(event),
     }
+
+
+LIST = "/repos/acme/shop/issues/7/comments?per_page=100"
+
+
+def test_posts_once_then_updates_the_same_comment(
+    repo: Path, github: FakeGitHub, tmp_path: Path
+) -> None:
+    # The workflow's GITHUB_TOKEN: no /user (403), its comments are github-actions[bot]'s.
+    env = env_for(github, INSTALLATION_TOKEN, tmp_path)
     first = run_script(repo, env=env)
     assert first.returncode == 0, first.stderr
-    assert "created comment 1001" in first.stdout
-    assert [(m, p) for m, p, _, _ in FakeGitHub.requests] == [
-        ("GET", "/repos/acme/shop/issues/7/comments?per_page=100&page=1"),
+    assert "created comment 1002" in first.stdout
+    assert github.paths() == [
+        ("GET", "/user"),
+        ("GET", LIST),
         ("POST", "/repos/acme/shop/issues/7/comments"),
     ]
-    assert all(auth == "Bearer t0ken" for _, _, auth, _ in FakeGitHub.requests)
-    FakeGitHub.requests.clear()
+    assert all(auth == f"Bearer {INSTALLATION_TOKEN}" for _, _, auth in github.requests)
+    github.requests.clear()
     second = run_script(repo, env=env)
     assert second.returncode == 0, second.stderr
-    assert "updated comment 1001" in second.stdout
-    assert [(m, p) for m, p, _, _ in FakeGitHub.requests] == [
-        ("GET", "/repos/acme/shop/issues/7/comments?per_page=100&page=1"),
-        ("PATCH", "/repos/acme/shop/issues/comments/1001"),
+    assert "updated comment 1002" in second.stdout
+    assert github.paths() == [
+        ("GET", "/user"),
+        ("GET", LIST),
+        ("PATCH", "/repos/acme/shop/issues/comments/1002"),
     ]
-    assert sorted(FakeGitHub.comments) == [1, 1001]  # one sticky comment, the other untouched
-    assert FakeGitHub.comments[1]["body"] == "LGTM, unrelated comment"
-    assert FakeGitHub.comments[1001]["body"].startswith(MARKER)
-    assert "### svai diff: `scorer`" in FakeGitHub.comments[1001]["body"]
+    assert sorted(github.comments) == [1001, 1002]  # one sticky comment, the other untouched
+    assert github.comments[1001]["body"] == "LGTM, unrelated comment"
+    assert github.comments[1002]["user"] == {"login": "github-actions[bot]", "type": "Bot"}
+    assert github.comments[1002]["body"].startswith(MARKER)
+    assert "### svai diff: `scorer`" in github.comments[1002]["body"]
+
+
+def test_a_marker_comment_by_someone_else_is_never_edited(
+    repo: Path, github: FakeGitHub, tmp_path: Path
+) -> None:
+    # Mallory writes the marker first. The old updater PATCHed the first marker comment and
+    # failed with 403, so the real comment was never updated; now hers is left alone.
+    forged = f"{MARKER}\n### svai diff: `scorer`\nno changes"
+    mallory = github.add(7, "mallory", forged)
+    env = env_for(github, INSTALLATION_TOKEN, tmp_path)
+    for expected in ("created", "updated"):
+        done = run_script(repo, env=env)
+        assert done.returncode == 0, done.stderr
+        assert f"{expected} comment 1003 on acme/shop#7" in done.stdout
+        assert (
+            f"ignoring comment {mallory} by mallory: it carries the svai marker but this token "
+            "writes as github-actions[bot]"
+        ) in done.stderr
+    assert ("PATCH", f"/repos/acme/shop/issues/comments/{mallory}") not in github.paths()
+    assert github.comments[mallory]["body"] == forged
+    assert "2,048 MB" in github.comments[1003]["body"]  # the real diff, in our own comment
+
+
+def test_a_user_token_edits_only_its_own_comment_across_pages(
+    repo: Path, github: FakeGitHub, tmp_path: Path
+) -> None:
+    # A personal token: GET /user names alice. 150 comments, mallory's marker comment on the
+    # first page and alice's on the second (reached through the Link header).
+    mallory = github.add(7, "mallory", f"{MARKER}\nforged")
+    for n in range(120):
+        github.add(7, "bob", f"comment {n}")
+    alice = github.add(7, "alice", f"{MARKER}\nold plan")
+    github.add(7, "github-actions[bot]", f"{MARKER}\nanother workflow's", kind="Bot")
+    done = run_script(repo, env=env_for(github, "ghp_alice", tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert f"updated comment {alice}" in done.stdout
+    assert github.paths() == [
+        ("GET", "/user"),
+        ("GET", LIST),
+        ("GET", f"{LIST}&page=2"),
+        ("PATCH", f"/repos/acme/shop/issues/comments/{alice}"),
+    ]
+    assert github.comments[alice]["body"].startswith(MARKER + "\n### svai diff")
+    assert github.comments[mallory]["body"] == f"{MARKER}\nforged"
+
+
+def test_a_bad_token_is_a_clear_api_error(repo: Path, github: FakeGitHub, tmp_path: Path) -> None:
+    done = run_script(repo, env=env_for(github, "ghp_revoked", tmp_path))
+    assert done.returncode == 2
+    assert "GitHub API call failed: GET /user: HTTP 401 Bad credentials" in done.stderr
+    assert github.paths() == [("GET", "/user")]
 
 
 def test_missing_token_is_refused_without_posting(repo: Path) -> None:
@@ -207,3 +221,20 @@ def test_pre_commit_hook_entries_run(tmp_path: Path) -> None:
     failed = subprocess.run([*entry, str(good), str(bad)], env=env, capture_output=True, text=True)
     assert failed.returncode == 2
     assert "version" in failed.stderr
+
+
+def test_a_next_page_on_another_host_is_not_followed(
+    repo: Path, github: FakeGitHub, tmp_path: Path
+) -> None:
+    # The token goes only to the API it was given for, whatever a Link header says.
+    env = env_for(github, "ghp_alice", tmp_path)
+    for n in range(101):
+        github.add(7, "bob", f"comment {n}")
+    github.url = "http://127.0.0.2:9"  # where the fake's Link header now points
+    done = run_script(repo, env=env)
+    assert done.returncode == 2
+    assert (
+        "GitHub API call failed: refusing to follow a next page outside "
+        f"{env['GITHUB_API_URL']}: http://127.0.0.2:9/repos/acme/shop/issues/7/comments"
+    ) in done.stderr
+    assert [m for m, _ in github.paths()] == ["GET", "GET"]

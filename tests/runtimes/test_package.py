@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from svai import api
 from svai.cli.main import main
-from svai.errors import UsageError
+from svai.errors import SpecError, UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
 CANARY = "canary-5f0d1c9e-never-in-artifacts"
@@ -378,7 +378,8 @@ def test_symlink_out_of_the_project_is_refused(tmp_path: Path) -> None:
     hook.unlink()
     hook.symlink_to(outside)
     out = tmp_path / "proj/out"
-    with pytest.raises(UsageError, match="outside the project"):
+    # The loader refuses it at its line in svai.yaml, before anything is read or written.
+    with pytest.raises(SpecError, match=r"svai.yaml:\d+:\d+: error\[path-escapes\] model.prep"):
         api.build(spec, out_dir=out)
     # Nothing written: no artifact, no half-built folder, and the outside file is untouched.
     assert not out.exists() or not [p for p in out.rglob("*") if p.is_file()]

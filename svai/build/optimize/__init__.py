@@ -1,6 +1,6 @@
 """Build-time model optimisation: the step of ``svai build`` that prepares the model file.
 
-It sits between the user's trained model and the packaged runtime artifact (``svai.runtimes``):
+It sits between the user's trained model and the packaged runtime artifact (``svai.build.package``):
 tabular models (scikit-learn, XGBoost, LightGBM) become checked ONNX graphs, sentence-transformers
 encoders become ONNX + ``tokenizers`` folders with pooling inside the graph, and any of them can be
 quantised to int8 behind a quality gate that falls back to fp32. Nothing here runs in the serving

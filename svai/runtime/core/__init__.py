@@ -1,6 +1,6 @@
 """The runtime core: the serving logic copied into every svai artifact.
 
-Pipeline position: ``svai build`` (``svai.runtimes``) writes ``svai_runtime.json`` and copies this
+Pipeline position: ``svai build`` (``svai.build``) writes ``svai_runtime.json`` and copies this
 package next to the model; at run time an entry point (``svai.runtime.server`` for containers,
 the Lambda handler, the queue worker) builds a ``Service`` from that config and feeds it requests.
 
