@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
@@ -23,7 +23,9 @@ from svai.backends.base import Backend
 from svai.backends.registry import OFFERINGS, get_backend
 from svai.backends.rules import evaluate
 from svai.build import bench as _bench
+from svai.build import evaluate as _evaluate
 from svai.build import package as _package
+from svai.compiler import metrics as _metrics
 from svai.compiler import release_state as _release_state
 from svai.compiler import rollout as _rollout
 from svai.compiler.diff import EMPTY_PLAN, PlanDiff, diff_plans
@@ -39,7 +41,7 @@ from svai.compiler.version import model_version
 from svai.errors import SpecError, ToolMissingError, UsageError
 from svai.ir import DeploymentPlan
 from svai.spec import ResolvedSpec, Spec, load_spec, resolve
-from svai.spec.paths import project_path
+from svai.spec.paths import project_file, project_path
 from svai.spec.revision import SPEC_NAME, Repository
 
 if TYPE_CHECKING:
@@ -489,6 +491,168 @@ def _bench_payloads(loaded: LoadedSpec, payload: str | Path | None) -> list[Any]
     return [case.payload for case in cases]
 
 
+# ---- `svai eval` --------------------------------------------------------------------------------
+
+EVAL_FILE = ".svai/eval.json"
+"""Where ``svai eval`` keeps its evidence, beside the spec (keyed by model version)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EvalResult:
+    """The metrics of one eval run, as evidence for the release gates.
+
+    Attributes:
+        model_version: the version that answered (the spec's, for a local artifact).
+        source: ``artifact:<target>`` or the ``--endpoint`` URL.
+        eval_set: the eval set (relative to the spec).
+        metric: the gate's metric; ``metrics`` holds it and its family.
+        metrics: metric -> value.
+        samples: eval lines scored.
+        min_samples: fewer lines hold a release.
+        fallbacks: answers the fallback gave instead of the model.
+        p95_s: the 95th percentile of the client-side latency.
+        gate: the gate's verdict on this evidence.
+    """
+
+    model_version: str
+    source: str
+    eval_set: str
+    metric: str
+    metrics: dict[str, float]
+    samples: int
+    min_samples: int
+    fallbacks: int
+    p95_s: float
+    gate: _rollout.GateResult | None
+
+
+def run_eval(
+    path: str | Path,
+    *,
+    target: str | None = None,
+    endpoint: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> EvalResult:
+    """Run the spec's eval set and compute its metrics (``svai eval``); save them as evidence.
+
+    Locally the built artifact of ``target`` (built first when missing) serves the eval set
+    with the runtime that ships; with ``endpoint`` a deployed URL does. The result is saved in
+    ``.svai/eval.json`` beside the spec, where ``svai promote`` reads it while the model version
+    still matches.
+
+    Raises:
+        svai.errors.UsageError: no eval set in the spec, an eval line the model did not answer
+            with 200, a response without the gate's ``prediction`` or ``score`` path.
+    """
+    loaded = validate(path)
+    spec = loaded.resolved
+    gates = spec.rollout.gates
+    if gates is None:
+        raise UsageError(
+            "svai eval needs rollout.gates in the spec: eval_set (JSON Lines of "
+            '{"input": <request body>, "expected": <answer>}) and the metric to compute'
+        )
+    cases = _package.read_eval_set(spec, loaded.base_dir)
+    missing = [n for n, case in enumerate(cases, 1) if case.label is None]
+    if not cases or missing:
+        where = f"line {missing[0]} has" if missing else "it has no lines with"
+        raise UsageError(f"rollout.gates.eval_set: {gates.eval_set}: {where} no `expected` answer")
+    payloads = [case.payload for case in cases]
+    version = model_version(spec, loaded.base_dir)
+    if endpoint is not None:
+        answers = _evaluate.ask_endpoint(endpoint, payloads, headers, progress)
+        source = endpoint
+        version = answers.model_versions[0] if len(answers.model_versions) == 1 else version
+    else:
+        folder = _spec_built_dir(loaded, target=target, progress=progress)
+        answers = _evaluate.ask_artifact(folder, payloads, progress)
+        source = f"artifact:{folder.name}"
+    scorer = _load_scorer(loaded) if gates.metric == "scorer" else None
+    scored = _metrics.score_answers(gates, answers.outputs, [c.label for c in cases], scorer)
+    latencies = sorted(answers.latencies_s)
+    p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
+    evidence = {
+        "model_version": version,
+        "metrics": scored.metrics,
+        "samples": scored.samples,
+    }
+    verdicts = _rollout.evaluate_gates(spec, version, evidence, live=False)
+    gate = next((g for g in verdicts if g.name in ("samples", gates.metric) and not g.passed),
+                next((g for g in verdicts if g.name == gates.metric), None))  # fmt: skip
+    result = EvalResult(
+        model_version=version,
+        source=source,
+        eval_set=gates.eval_set,
+        metric=gates.metric,
+        metrics=scored.metrics,
+        samples=scored.samples,
+        min_samples=gates.min_samples,
+        fallbacks=answers.fallbacks,
+        p95_s=p95,
+        gate=gate,
+    )
+    _write_eval(loaded, result)
+    return result
+
+
+def _load_scorer(loaded: LoadedSpec) -> Callable[[Any, Any], float]:
+    """Import the gate's ``scorer`` hook from the project (it is the user's evaluation code)."""
+    import importlib.util
+
+    gates = loaded.resolved.rollout.gates
+    assert gates is not None and gates.scorer is not None
+    file, _, name = gates.scorer.partition(":")
+    source = project_file(loaded.base_dir, file, "rollout.gates.scorer")
+    module_spec = importlib.util.spec_from_file_location("svai_eval_scorer", source)
+    if module_spec is None or module_spec.loader is None:
+        raise UsageError(f"rollout.gates.scorer: cannot import {file}")
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    function = getattr(module, name, None)
+    if not callable(function):
+        raise UsageError(f"rollout.gates.scorer: {file} has no function {name!r}")
+    return function  # type: ignore[no-any-return]
+
+
+def _write_eval(loaded: LoadedSpec, result: EvalResult) -> None:
+    path = project_path(loaded.base_dir, EVAL_FILE, "eval evidence")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {
+        "model_version": result.model_version,
+        "source": result.source,
+        "eval_set": result.eval_set,
+        "metrics": result.metrics,
+        "samples": result.samples,
+        "fallbacks": result.fallbacks,
+        "p95_s": result.p95_s,
+    }
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _eval_evidence(loaded: LoadedSpec, candidate: str) -> dict[str, Any]:
+    """The offline metrics of ``candidate``: saved by ``svai eval``, or computed now.
+
+    Computed only when ``candidate`` is the spec's own version (its artifact can be built here);
+    for another version nothing is known, and the gate says the metric is missing.
+    """
+    saved = project_path(loaded.base_dir, EVAL_FILE, "eval evidence")
+    if saved.is_file():
+        try:
+            data = json.loads(saved.read_text(encoding="utf-8"))
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and data.get("model_version") == candidate:
+            return {"metrics": data.get("metrics"), "samples": data.get("samples")}
+    if candidate != model_version(loaded.resolved, loaded.base_dir):
+        return {"metrics_error": f"no svai eval evidence for {candidate} (run it on that version)"}
+    try:
+        result = run_eval(loaded.path)
+    except UsageError as exc:
+        return {"metrics_error": f"svai eval failed: {exc}"}
+    return {"metrics": result.metrics, "samples": result.samples}
+
+
 # ---- releases: `svai versions`, `svai promote`, `svai rollback` --------------------------------
 
 
@@ -576,11 +740,13 @@ def release_plan(
     elif action == "promote" and state.status == "in-progress":
         assert state.candidate is not None
         gates = _check_gates(loaded, recommendation, state.candidate, evidence, live=True)
-        failed = any(not g.passed for g in gates)
-        if failed:
-            why = "; ".join(f"{g.name} {g.observed} (needs {g.threshold})" for g in gates
-                            if not g.passed)  # fmt: skip
-            transition = _rollout.revert(state, reason=f"gate failed: {why}")
+        failed = any(not g.passed and not g.hold for g in gates)
+        held = [g for g in gates if g.hold and not g.passed]
+        if held and not failed:
+            transition = _rollout.Transition(state, state, False, "held: " + _gate_reasons(held))
+        elif failed:
+            reasons = _gate_reasons([g for g in gates if not g.passed])
+            transition = _rollout.revert(state, reason=f"gate failed: {reasons}")
         else:
             transition = _rollout.advance(state, to_end=to_end)
     elif action == "promote" and (state.deployed == version or state.status == "none"):
@@ -594,13 +760,21 @@ def release_plan(
             failed = any(not g.passed for g in gates)
             if failed:
                 transition = _rollout.Transition(
-                    state, state, False, f"gates failed: {version} is not released"
+                    state,
+                    state,
+                    False,
+                    f"gates failed: {version} is not released: "
+                    + _gate_reasons([g for g in gates if not g.passed]),
                 )
     after = transition.after
     result = None
     if after.deployed is not None and compile_targets:
         result = _release_targets(loaded, recommendation, after, placeholders=placeholders)
     return ReleasePlan(action, environment, file, version, transition, gates, failed, result)
+
+
+def _gate_reasons(results: Sequence[_rollout.GateResult]) -> str:
+    return "; ".join(f"{g.name} {g.observed} (needs {g.threshold})" for g in results)
 
 
 def promote(
@@ -811,12 +985,21 @@ def _check_gates(
     *,
     live: bool,
 ) -> tuple[_rollout.GateResult, ...]:
-    """Check ``candidate`` against the spec's gates, with the evidence file and the prediction."""
+    """Check ``candidate`` against the spec's gates, with the evidence file and the prediction.
+
+    An offline metric the evidence lacks is computed (``svai eval`` on the built artifact)
+    rather than reported missing.
+    """
     costs = [t.predicted.cost_per_1k_usd for t in recommendation.targets]
+    given = _read_evidence(loaded, evidence)
+    gates = loaded.resolved.rollout.gates
+    metrics = given.get("metrics")
+    if gates is not None and not (isinstance(metrics, dict) and gates.metric in metrics):
+        given = {**given, **_eval_evidence(loaded, candidate)}
     return _rollout.evaluate_gates(
         loaded.resolved,
         candidate,
-        _read_evidence(loaded, evidence),
+        given,
         cost_per_1k_usd=max(costs) if costs else None,
         live=live,
     )

@@ -61,6 +61,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "svai.cli.bench",
         "Measure the built model (load time, memory, latency) for the recommender.",
     ),
+    "eval": (
+        "svai.cli.eval",
+        "Run the eval set through the model (built artifact or --endpoint); compute the metrics.",
+    ),
     "versions": ("svai.cli.versions", "List the model versions released per environment."),
     "promote": (
         "svai.cli.promote",

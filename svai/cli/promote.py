@@ -104,6 +104,7 @@ def release_dict(outcome: api.ReleaseOutcome, *, dry_run: bool) -> dict[str, Any
                 "threshold": g.threshold,
                 "observed": g.observed,
                 "passed": g.passed,
+                "hold": g.hold,
             }
             for g in planned.gates
         ],
@@ -138,7 +139,7 @@ def _echo_text(outcome: api.ReleaseOutcome, *, dry_run: bool) -> None:
     mode = " (dry run)" if dry_run else ""
     click.echo(f"{planned.action} {name} ({planned.environment}){mode}: {transition.message}")
     for gate in planned.gates:
-        mark = "✓" if gate.passed else "✗"
+        mark = "✓" if gate.passed else "…" if gate.hold else "✗"
         click.echo(
             f"  {mark} {gate.phase} gate {gate.name} {gate.threshold}: observed {gate.observed}"
         )

@@ -40,7 +40,6 @@ __all__ = [
     "Support",
     "Transition",
     "advance",
-    "compute_metric",
     "evaluate_gates",
     "matrix",
     "refusal",
@@ -484,6 +483,8 @@ class GateResult:
     threshold: str
     observed: str
     passed: bool
+    hold: bool = False
+    """Too little evidence to judge: the release waits (never passes, never rolls back)."""
 
 
 def evaluate_gates(
@@ -497,7 +498,8 @@ def evaluate_gates(
     """Check ``evidence`` against the spec's gates (offline) and rollback signals (live).
 
     Evidence is a JSON object (see ``docs/releases.md``): ``model_version``, ``metrics``
-    (``{"f1": 0.93}``), ``p95_s``, ``p99_s``, ``cost_per_1k_usd`` and ``live`` (``error_rate``,
+    (``{"f1": 0.93}``) with the ``samples`` they were computed on (``svai eval`` writes both;
+    fewer than the gate's ``min_samples`` hold the release), ``p95_s``, ``p99_s``, ``cost_per_1k_usd`` and ``live`` (``error_rate``,
     ``p99_s``, ``cold_start_rate`` of the step just observed). ``svai bench``'s
     ``.svai/measurements.json`` is valid evidence for the latency gates. A gate whose figure is
     missing fails: no evidence is not a pass.
@@ -520,10 +522,17 @@ def evaluate_gates(
             )
         metrics = evidence.get("metrics")
         value = metrics.get(gates.metric) if isinstance(metrics, Mapping) else None
+        samples = _number(evidence.get("samples"))
+        if value is not None and (samples is None or samples < gates.min_samples):
+            seen = "unknown" if samples is None else f"{samples:g}"
+            results.append(
+                GateResult("samples", "offline", f">= {gates.min_samples}", seen, False, hold=True)
+            )
+        why = evidence.get("metrics_error")
         if gates.min is not None:
-            results.append(_at_least(gates.metric, "offline", gates.min, value))
+            results.append(_explained(_at_least(gates.metric, "offline", gates.min, value), why))
         if gates.max is not None:
-            results.append(_at_most(gates.metric, "offline", gates.max, value, ""))
+            results.append(_explained(_at_most(gates.metric, "offline", gates.max, value, ""), why))
         if gates.p95_s is not None:
             results.append(_at_most("p95", "offline", gates.p95_s, evidence.get("p95_s"), "s"))
         if gates.p99_s is not None:
@@ -551,6 +560,13 @@ def _number(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
+def _explained(result: GateResult, why: Any) -> GateResult:
+    """Say why a missing figure is missing (e.g. the eval run that should compute it failed)."""
+    if result.observed != "missing" or not why:
+        return result
+    return dataclasses.replace(result, observed=f"missing ({why})")
+
+
 def _at_least(name: str, phase: Any, limit: float, value: Any) -> GateResult:
     got = _number(value)
     observed = "missing" if got is None else f"{got:g}"
@@ -563,53 +579,6 @@ def _at_most(name: str, phase: Any, limit: float, value: Any, unit: str) -> Gate
     return GateResult(
         name, phase, f"<= {limit:g}{unit}", observed, got is not None and got <= limit
     )
-
-
-def compute_metric(metric: str, predicted: Sequence[Any], expected: Sequence[Any]) -> float:
-    """Return ``metric`` of ``predicted`` against ``expected`` (the eval set's answers).
-
-    ``accuracy`` and ``f1`` (macro over the labels seen) compare labels; ``mae`` and ``rmse``
-    compare numbers; ``cosine`` is the mean cosine similarity of paired vectors.
-
-    Raises:
-        UsageError: an unknown metric, lengths that differ, or an empty eval set.
-    """
-    if len(predicted) != len(expected):
-        raise UsageError(f"{len(predicted)} predictions for {len(expected)} expected answers")
-    if not expected:
-        raise UsageError("the eval set has no answers to compare")
-    pairs = list(zip(predicted, expected, strict=True))
-    if metric == "accuracy":
-        return sum(_key(p) == _key(e) for p, e in pairs) / len(pairs)
-    if metric == "f1":
-        labels = sorted({_key(e) for e in expected} | {_key(p) for p in predicted})
-        scores = []
-        for label in labels:
-            tp = sum(_key(p) == label and _key(e) == label for p, e in pairs)
-            fp = sum(_key(p) == label and _key(e) != label for p, e in pairs)
-            fn = sum(_key(p) != label and _key(e) == label for p, e in pairs)
-            scores.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
-        return sum(scores) / len(scores)
-    if metric in ("mae", "rmse"):
-        errors = [float(p) - float(e) for p, e in pairs]
-        if metric == "mae":
-            return sum(abs(x) for x in errors) / len(errors)
-        return math.sqrt(sum(x * x for x in errors) / len(errors))
-    if metric == "cosine":
-        return sum(_cosine(p, e) for p, e in pairs) / len(pairs)
-    raise UsageError(f"unknown metric {metric!r} (accuracy, f1, mae, rmse, cosine)")
-
-
-def _key(value: Any) -> str:
-    return repr(value) if not isinstance(value, str) else value
-
-
-def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    if len(a) != len(b):
-        raise UsageError(f"vectors of length {len(a)} and {len(b)} cannot be compared")
-    dot = sum(float(x) * float(y) for x, y in zip(a, b, strict=True))
-    norm = math.sqrt(sum(float(x) ** 2 for x in a)) * math.sqrt(sum(float(y) ** 2 for y in b))
-    return dot / norm if norm else 0.0
 
 
 # ---- the resources that carry the split -------------------------------------------------------

@@ -585,17 +585,49 @@ class RollbackOn(_Strict):
     """Roll back when the cold-start rate (0-1) of the new version exceeds this."""
 
 
+GateMetric = Literal[
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "roc_auc",
+    "mae",
+    "rmse",
+    "cosine",
+    "exact_match",
+    "scorer",
+]
+
+
 class Gates(_Strict):
-    """Offline evaluation evidence required before each rollout step."""
+    """Offline evaluation evidence required before each rollout step (``svai eval``)."""
 
     eval_set: RelPath
-    """JSON Lines file of ``{"input": ..., "expected": ...}`` run through ``svai bench``."""
-    metric: Literal["accuracy", "f1", "mae", "rmse", "cosine"] = "accuracy"
-    """Quality metric computed on the eval set."""
+    """JSON Lines file of ``{"input": <request body>, "expected": <answer>}``, run by ``svai eval``."""
+    metric: GateMetric = "accuracy"
+    """Quality metric the gate checks: ``accuracy``, ``precision``, ``recall``, ``f1`` (labels;
+    macro-averaged unless ``positive`` names the class), ``roc_auc`` (``score`` against
+    ``positive``), ``mae``, ``rmse`` (numbers), ``cosine`` (embeddings), ``exact_match``
+    (generated text), or ``scorer`` (your function)."""
     min: float | None = None
-    """Lowest acceptable metric value (accuracy, f1, cosine)."""
+    """Lowest acceptable metric value (accuracy, precision, recall, f1, roc_auc, cosine, ...)."""
     max: float | None = None
     """Highest acceptable metric value (mae, rmse)."""
+    prediction: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    """Dotted path of the predicted answer in the response body (``decision``,
+    ``outputs.label``); default: the whole body. Compared with each line's ``expected``."""
+    score: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    """Dotted path of a numeric score in the response body (``fraud_probability``): needed by
+    ``roc_auc``; with ``threshold`` it also makes the predicted label."""
+    threshold: float | None = None
+    """With ``score``: the predicted label is ``positive`` when the score is at least this."""
+    positive: Annotated[str, Field(max_length=200)] | int | None = None
+    """The positive class: precision, recall and f1 of this class (instead of the macro
+    average), the class ``roc_auc`` ranks, and the label a ``threshold`` gives."""
+    scorer: EntryPoint | None = None
+    """``file.py:function(predicted, expected) -> float in [0, 1]``, averaged (metric ``scorer``)."""
+    min_samples: Annotated[int, Field(ge=1, le=10_000_000)] = 100
+    """Fewer eval lines than this hold the release (never a pass), whatever the metric says."""
     p95: Duration | None = None
     """Highest acceptable p95 latency on the eval set."""
     p99: Duration | None = None
@@ -607,6 +639,12 @@ class Gates(_Strict):
     def _threshold(self) -> Gates:
         if self.min is None and self.max is None:
             raise ValueError("a gate needs a threshold: `min` or `max` for the metric")
+        if self.metric == "roc_auc" and self.score is None:
+            raise ValueError("metric roc_auc ranks a score: set `score` (its path in the response)")
+        if self.metric == "scorer" and self.scorer is None:
+            raise ValueError("metric scorer needs `scorer: file.py:function`")
+        if self.threshold is not None and self.score is None:
+            raise ValueError("`threshold` applies to a `score`: set its path in the response")
         return self
 
 

@@ -50,6 +50,8 @@ def local_paths(spec: Spec) -> Iterator[tuple[KeyPath, str]]:
         yield ("api", "input_schema"), spec.api.input_schema
     if spec.rollout.gates is not None:
         yield ("rollout", "gates", "eval_set"), spec.rollout.gates.eval_set
+        if spec.rollout.gates.scorer is not None:
+            yield ("rollout", "gates", "scorer"), spec.rollout.gates.scorer.split(":", 1)[0]
 
 
 def escape(base_dir: Path, relative: str) -> str | None:

@@ -147,6 +147,12 @@ class ResolvedGates:
     metric: str
     min: float | None
     max: float | None
+    prediction: str | None
+    score: str | None
+    threshold: float | None
+    positive: str | int | None
+    scorer: str | None
+    min_samples: int
     p95_s: float | None
     p99_s: float | None
     cost_per_1k_usd: float | None
@@ -358,6 +364,12 @@ def resolve(spec: Spec) -> ResolvedSpec:
                     metric=gates.metric,
                     min=gates.min,
                     max=gates.max,
+                    prediction=gates.prediction,
+                    score=gates.score,
+                    threshold=gates.threshold,
+                    positive=gates.positive,
+                    scorer=gates.scorer,
+                    min_samples=gates.min_samples,
                     p95_s=_seconds(gates.p95),
                     p99_s=_seconds(gates.p99),
                     cost_per_1k_usd=gates.cost_per_1k_usd,

@@ -41,6 +41,7 @@ def good_evidence(folder: Path, version: str) -> str:
             {
                 "model_version": version,
                 "metrics": {"f1": 0.97},
+                "samples": 250,
                 "p95_s": 0.01,
                 "live": {"error_rate": 0.0, "p99_s": 0.1},
             }

@@ -11,7 +11,8 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, mean_squared_error
 from sklearn.model_selection import train_test_split
 
-from svai.compiler.rollout import compute_metric, evaluate_gates
+from svai.compiler.metrics import compute_metric
+from svai.compiler.rollout import evaluate_gates
 from svai.errors import UsageError
 from svai.spec import load_spec_text, resolve
 from svai.spec.resolve import ResolvedSpec
@@ -36,6 +37,7 @@ targets: [{{cloud: aws, region: us-east-1}}]
 GOOD = {
     "model_version": B,
     "metrics": {"f1": 0.95, "rmse": 40.0},
+    "samples": 500,
     "p95_s": 0.020,
     "p99_s": 0.045,
     "cost_per_1k_usd": 0.01,
@@ -88,6 +90,29 @@ def test_missing_evidence_fails_rather_than_passes() -> None:
     results = evaluate_gates(spec(), B, {})
     assert failed(results) == {r.name for r in results}
     assert all(r.observed == "missing" for r in results)
+
+
+@pytest.mark.parametrize("samples", [99, None, "lots"])
+def test_too_few_samples_hold_and_never_pass(samples: object) -> None:
+    # min_samples defaults to 100; a metric computed on fewer lines is no evidence either way.
+    evidence = (
+        {**GOOD, "samples": samples}
+        if samples is not None
+        else {k: v for k, v in GOOD.items() if k != "samples"}
+    )
+    results = evaluate_gates(spec(), B, evidence)
+    held = [r for r in results if r.hold]
+    assert [r.name for r in held] == ["samples"] and not held[0].passed
+    assert held[0].threshold == ">= 100"
+    assert failed(results) == {"samples"}  # the metric itself (0.95) passes
+    assert evaluate_gates(spec(), B, {**GOOD, "samples": 100})[0].name == "f1"  # the boundary
+
+
+def test_a_missing_metric_says_why() -> None:
+    evidence = {"metrics_error": "svai eval failed: no model"}
+    f1 = evaluate_gates(spec(), B, evidence, live=False)[0]
+    assert f1.name == "f1" and f1.observed == "missing (svai eval failed: no model)"
+    assert not f1.passed and not f1.hold
 
 
 def test_cost_falls_back_to_the_prediction_and_live_can_be_skipped() -> None:
