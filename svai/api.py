@@ -23,6 +23,7 @@ from svai.backends.base import Backend
 from svai.backends.registry import OFFERINGS, get_backend
 from svai.backends.rules import evaluate
 from svai.build import bench as _bench
+from svai.build import environment as _environment
 from svai.build import evaluate as _evaluate
 from svai.build import package as _package
 from svai.compiler import metrics as _metrics
@@ -442,9 +443,14 @@ def serve(
 ) -> int:
     """Run a built artifact's HTTP server locally, as deployed; return its exit code.
 
-    ``path`` is a spec (built first if needed) or a build folder.
+    ``path`` is a spec (built first if needed) or a build folder. The server runs in the
+    artifact's own environment, made from its ``requirements.txt`` (cached), with only the
+    artifact on the path: a hook that needs an undeclared package fails here as it would
+    deployed.
     """
-    return _bench.serve(_built_dir(path, target=target, progress=progress), host, port)
+    folder = _built_dir(path, target=target, progress=progress)
+    python = _environment.runtime_python(folder, progress)
+    return _bench.serve(folder, host, port, python)
 
 
 def bench(

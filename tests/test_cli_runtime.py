@@ -105,7 +105,7 @@ def test_serve_answers_predictions_and_drains(
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 300  # the first serve creates the artifact's environment
         status = 0
         while time.monotonic() < deadline and server.poll() is None:
             try:

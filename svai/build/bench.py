@@ -72,22 +72,30 @@ def _child_env(build_dir: Path) -> dict[str, str]:
     return env
 
 
-def serve_command(build_dir: Path, host: str, port: int) -> tuple[list[str], dict[str, str]]:
-    """The command and environment that run the artifact's HTTP server exactly as deployed."""
+def serve_command(
+    build_dir: Path, host: str, port: int, python: Path | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """The command and environment that run the artifact's HTTP server exactly as deployed.
+
+    ``python`` is the artifact's own environment (:func:`svai.build.environment.runtime_python`);
+    without it, this interpreter.
+    """
     config = build_dir / _CONFIG_NAME
     command = [
-        sys.executable, "-m", "svai.runtime.server",
+        str(python or sys.executable), "-m", "svai.runtime.server",
         "--config", str(config), "--host", host, "--port", str(port),
     ]  # fmt: skip
     return command, _child_env(build_dir)
 
 
-def serve(build_dir: Path, host: str = "127.0.0.1", port: int = 8080) -> int:
+def serve(
+    build_dir: Path, host: str = "127.0.0.1", port: int = 8080, python: Path | None = None
+) -> int:
     """Run the artifact's server in the foreground until it exits; return its exit code.
 
     SIGTERM and SIGINT are passed on to the server, which drains in-flight requests and exits.
     """
-    command, env = serve_command(build_dir, host, port)
+    command, env = serve_command(build_dir, host, port, python)
     child = subprocess.Popen(command, env=env, cwd=build_dir)
 
     def forward(signum: int, _frame: Any) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from svai.build.artifact import MODEL_NAME, safe_source
 from svai.compiler.recommendation import TargetRecommendation
 from svai.errors import UsageError
+from svai.spec.paths import included_files
 from svai.spec.resolve import ResolvedSpec
 
 __all__ = [
@@ -111,6 +112,9 @@ def hook_files(spec: ResolvedSpec, base_dir: Path) -> dict[str, Path]:
         files[normal_path(fallback_model)] = safe_source(
             base_dir, fallback_model, "model.fallback.model"
         )
+    for relative, _ in included_files(base_dir, model.include):
+        # Checked again as a copied file: an include may not replace runtime code or svai's files.
+        files[relative] = safe_source(base_dir, relative, "model.include")
     return files
 
 

@@ -1,7 +1,7 @@
 """Run an eval set through the runtime that ships (``svai eval``), or through a deployed URL.
 
 Locally, the built artifact's own HTTP server runs in a fresh process exactly as ``svai serve``
-runs it (``PYTHONPATH=<build dir>``: the copied runtime, hooks and model), on a free port of
+runs it (its own environment, ``PYTHONPATH=<build dir>``: the copied runtime, hooks and model), on a free port of
 127.0.0.1; every eval line's ``input`` is POSTed to ``/predict`` as a client would send it, and
 each answer's ``outputs`` is kept for scoring. Against ``--endpoint`` the same requests go to the
 deployed URL. An answer that is not 200 stops the run with that answer quoted: a gate never
@@ -24,6 +24,7 @@ from typing import IO, Any
 
 from svai.build.artifact import MANIFEST_NAME
 from svai.build.bench import serve_command
+from svai.build.environment import runtime_python
 from svai.errors import UsageError
 
 __all__ = ["Answers", "ask_artifact", "ask_endpoint"]
@@ -97,8 +98,9 @@ def ask_artifact(
             "(svai build does not fetch remote artifacts yet); evaluate a deployment of it "
             "with --endpoint URL"
         )
+    python = runtime_python(build_dir, progress)
     port = _free_port()
-    command, env = serve_command(build_dir, "127.0.0.1", port)
+    command, env = serve_command(build_dir, "127.0.0.1", port, python)
     with tempfile.TemporaryFile() as log:
         server = subprocess.Popen(command, env=env, cwd=build_dir, stdout=log, stderr=log)
         try:

@@ -18,9 +18,12 @@ def command(ctx: click.Context, path: str, target: str | None, port: int) -> Non
     """Run the built artifact of PATH locally on 127.0.0.1, exactly as deployed.
 
     PATH is a spec (default ./svai.yaml; built first when needed) or a build folder. The copied
-    runtime code runs (python -m svai.runtime.server with PYTHONPATH=the build folder), so what
-    you try here is what ships: POST /predict, GET /healthz and /readyz. Ctrl-C or SIGTERM drains
-    in-flight requests and stops.
+    runtime code runs (python -m svai.runtime.server with PYTHONPATH=the build folder) in the
+    artifact's own virtualenv, made from its requirements.txt (the runtime's pins plus
+    model.requirements) and cached by their hash under ~/.cache/svai (SVAI_CACHE_DIR): a hook
+    importing a package the spec does not declare fails here, as it would deployed. The first
+    serve of new requirements downloads their wheels once into a local wheelhouse. POST
+    /predict, GET /healthz and /readyz; Ctrl-C or SIGTERM drains in-flight requests and stops.
     """
     code = api.serve(
         path, target=target, port=port, progress=lambda line: click.echo(line, err=True)

@@ -1,6 +1,7 @@
 """The model version id: one content hash over everything that changes what the model answers.
 
-Artifact + pre/post-processing code + resolved config + prompt templates → ``v-<12 hex>``.
+Artifact + pre/post-processing code + included files + resolved config (declared requirements
+included) + prompt templates → ``v-<12 hex>``.
 Local files are hashed by content; a remote artifact by its URI and pinned revision (pin S3/GCS
 objects with a version in the URI, or the id cannot notice a replaced object — ``svai check``
 says so). Paths are hashed relative to the spec folder, so the id does not depend on where the
@@ -15,12 +16,13 @@ import hashlib
 import json
 from pathlib import Path
 
-from svai.spec.paths import project_file, project_path
+from svai.spec.paths import included_files, project_file, project_path
 from svai.spec.resolve import ResolvedSpec
 
 __all__ = ["model_version"]
 
 _CHUNK = 1 << 20
+_LATER_FIELDS = ("include", "requirements")
 
 
 def model_version(spec: ResolvedSpec, base_dir: Path) -> str:
@@ -52,8 +54,16 @@ def model_version(spec: ResolvedSpec, base_dir: Path) -> str:
     for template in model.prompt_templates:
         path = project_file(base_dir, template, "model.prompt_templates")
         _feed(digest, "template", path, template)
+    for relative, path in included_files(base_dir, model.include):
+        _feed(digest, "include", path, relative)
+    fields = dataclasses.asdict(model)
+    # Fields added after version ids were first issued count only when set, so upgrading svai
+    # does not give every unchanged spec a new version (and a release) of its own.
+    for later in _LATER_FIELDS:
+        if not fields[later]:
+            del fields[later]
     config = {
-        "model": dataclasses.asdict(model),
+        "model": fields,
         "api": dataclasses.asdict(spec.api),
         "cache": dataclasses.asdict(spec.cache),
     }

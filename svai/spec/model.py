@@ -182,6 +182,30 @@ EntryPoint = Annotated[
 ]
 """A Python function in the project: ``src/pre.py:prepare``."""
 
+_REQUIREMENT_RE = re.compile(
+    r"^(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?)"
+    r"(?:\[[A-Za-z0-9._,-]{1,100}\])?==(?P<version>[A-Za-z0-9.!+_-]{1,64})$"
+)
+
+
+def _check_requirement(value: object) -> object:
+    if isinstance(value, str) and not _REQUIREMENT_RE.fullmatch(value.strip()):
+        raise ValueError(
+            f"{quote(value)} is not a pinned requirement; write `name==version` "
+            "(`pip show NAME` gives the installed version), so every build installs the same code"
+        )
+    return value.strip() if isinstance(value, str) else value
+
+
+Requirement = Annotated[
+    str,
+    BeforeValidator(_check_requirement),
+    WithJsonSchema(
+        {"type": "string", "pattern": _REQUIREMENT_RE.pattern, "examples": ["tokenizers==0.21.1"]}
+    ),
+]
+"""A Python package pinned to one version: ``name==version`` (extras allowed: ``name[x]==1.0``)."""
+
 Name = Annotated[
     str, Field(pattern=r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$", examples=["sentiment", "doc-embed"])
 ]
@@ -306,6 +330,13 @@ class Model(_Strict):
     """Function run on the model output before the response: ``src/post.py:format``."""
     prompt_templates: list[RelPath] = Field(default_factory=list, max_length=64)
     """Prompt template files; versioned with the model (a change is a new version)."""
+    include: list[RelPath] = Field(default_factory=list, max_length=256)
+    """Files or folders the hooks read at run time (``data/vocab.json``, ``assets/``): copied
+    into the package at the same relative path and versioned with the model."""
+    requirements: list[Requirement] = Field(default_factory=list, max_length=128)
+    """Python packages the hooks import, pinned (``tokenizers==0.21.1``): installed in the
+    package (Lambda zip with ``--vendor-deps``, image, ``svai serve``'s environment) and
+    versioned with the model."""
     fallback: Fallback | None = None
     """What answers when the model fails or is too slow."""
     trust: Trust | None = None
@@ -340,6 +371,18 @@ class Model(_Strict):
                 "pickle-family artifacts can run code when loaded; convert to ONNX, or set "
                 "`trust: {pickle: true, sha256: <hash>}`",
             )
+        return self
+
+    @model_validator(mode="after")
+    def _one_pin_per_package(self) -> Model:
+        seen: dict[str, str] = {}
+        for requirement in self.requirements:
+            name = re.sub(r"[-_.]+", "-", requirement.split("==")[0].split("[")[0]).lower()
+            if name in seen:
+                raise FieldError(
+                    "requirements", f"{seen[name]} and {requirement} pin the same package twice"
+                )
+            seen[name] = requirement
         return self
 
 

@@ -16,13 +16,13 @@ into a model version, measured or packaged:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
 from svai.errors import UsageError
 from svai.spec.model import Spec
 
-__all__ = ["escape", "local_paths", "project_file", "project_path"]
+__all__ = ["escape", "included_files", "local_paths", "project_file", "project_path"]
 
 KeyPath = tuple[str | int, ...]
 
@@ -46,6 +46,8 @@ def local_paths(spec: Spec) -> Iterator[tuple[KeyPath, str]]:
             yield ("model", "fallback", "model"), model.fallback.model
     for index, template in enumerate(model.prompt_templates):
         yield ("model", "prompt_templates", index), template
+    for index, included in enumerate(model.include):
+        yield ("model", "include", index), included
     if spec.api.input_schema is not None:
         yield ("api", "input_schema"), spec.api.input_schema
     if spec.rollout.gates is not None:
@@ -113,3 +115,31 @@ def project_file(base_dir: Path, relative: str, field: str) -> Path:
             raise UsageError(f"{field}: {relative} is not a file (looked in {base_dir})")
         raise UsageError(f"{field}: {relative} does not exist (looked in {base_dir})")
     return path
+
+
+def included_files(base_dir: Path, entries: Iterable[str]) -> list[tuple[str, Path]]:
+    """Expand ``model.include``: each file, or every file under each folder, sorted.
+
+    Returns ``(relative POSIX path, resolved file)`` pairs, each path once. Every file passes
+    :func:`escape`, so a link inside an included folder cannot pull in a file from outside.
+
+    Raises:
+        UsageError: an entry that does not exist, or a file the policy refuses.
+    """
+    found: dict[str, Path] = {}
+    for entry in entries:
+        path = project_path(base_dir, entry, "model.include")
+        if path.is_file():
+            found[PurePosixPath(entry).as_posix().removeprefix("./")] = path
+            continue
+        if not path.is_dir():
+            raise UsageError(f"model.include: `{entry}` does not exist (looked in {base_dir})")
+        root = base_dir.resolve()
+        for file in sorted(p for p in path.rglob("*") if p.is_file() or p.is_symlink()):
+            relative = file.relative_to(root) if file.is_relative_to(root) else None
+            if relative is None or "__pycache__" in relative.parts:
+                continue
+            found[relative.as_posix()] = project_file(
+                base_dir, relative.as_posix(), "model.include"
+            )
+    return sorted(found.items())

@@ -56,6 +56,8 @@ class ResolvedModel:
     preprocess: str | None
     postprocess: str | None
     prompt_templates: tuple[str, ...]
+    include: tuple[str, ...]
+    requirements: tuple[str, ...]
     fallback_model: str | None
     fallback_rules: str | None
     fallback_after_s: float | None
@@ -297,6 +299,8 @@ def resolve(spec: Spec) -> ResolvedSpec:
             preprocess=m.preprocess,
             postprocess=m.postprocess,
             prompt_templates=tuple(m.prompt_templates),
+            include=tuple(m.include),
+            requirements=tuple(m.requirements),
             fallback_model=m.fallback.model if m.fallback else None,
             fallback_rules=m.fallback.rules if m.fallback else None,
             fallback_after_s=_seconds(m.fallback.after) if m.fallback else None,

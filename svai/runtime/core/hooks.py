@@ -51,6 +51,14 @@ def load_hook(spec: str, base_dir: str | Path) -> Callable[..., Any]:
         sys.modules[name] = module
         try:
             loader_spec.loader.exec_module(module)
+        except ModuleNotFoundError as exc:
+            del sys.modules[name]
+            missing = (exc.name or str(exc)).split(".")[0]
+            raise ConfigError(
+                f"hook {spec!r}: {file.name} imports {missing!r}, which is not installed in the "
+                f"artifact: declare it in model.requirements (e.g. `{missing}==<version>`; "
+                f"`pip show {missing}` gives yours) and build again"
+            ) from exc
         except Exception as exc:
             del sys.modules[name]
             raise ConfigError(f"hook {spec!r}: importing {file} failed: {exc!r}") from exc
