@@ -1,9 +1,8 @@
 """The model version id: one content hash over everything that changes what the model answers.
 
 Artifact + pre/post-processing code + resolved config + prompt templates → ``v-<12 hex>``.
-Local files are hashed by content; a remote artifact by its URI and pinned revision (pin S3/GCS
-objects with a version in the URI, or the id cannot notice a replaced object — ``svai check``
-says so). Paths are hashed relative to the spec folder, so the id does not depend on where the
+Local files are hashed by content; a remote artifact by its pin (``model.sha256``, or the location
+with the store's version: :func:`svai.spec.source.pin_key`; the spec refuses an unpinned one). Paths are hashed relative to the spec folder, so the id does not depend on where the
 project is checked out; every file is found through the path policy of :mod:`svai.spec.paths`, so
 nothing outside the project (a symbolic link out of it) is ever read into the id.
 """
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from svai.spec.paths import project_file, project_path
 from svai.spec.resolve import ResolvedSpec
+from svai.spec.source import pin_key
 
 __all__ = ["model_version"]
 
@@ -32,11 +32,11 @@ def model_version(spec: ResolvedSpec, base_dir: Path) -> str:
     """
     digest = hashlib.sha256()
     model = spec.model
-    if model.artifact_scheme == "local":
+    if not model.source.remote:
         artifact = project_path(base_dir, model.artifact, "model.artifact")
         _feed(digest, "artifact", artifact if artifact.is_file() else None, model.artifact)
     else:
-        _feed_text(digest, "artifact", f"{model.artifact}@{model.revision or ''}")
+        _feed_text(digest, "artifact", pin_key(model.source, model.sha256))
     for label, entry in (("preprocess", model.preprocess), ("postprocess", model.postprocess)):
         if entry is not None:
             hook = project_file(base_dir, entry.split(":", 1)[0], f"model.{label}")
