@@ -60,9 +60,9 @@ class Seeded:
         if self.scheme == "azure":
             self.client.get_blob_client(name).upload_blob(data, overwrite=True)
             return f"https://{AZURITE_ACCOUNT}.blob.core.windows.net/models/{name}"
-        repo = name.replace("/", "-").replace(".", "-")
-        commit = self.client.add(f"org/{repo}", {"model.bin": data})
-        return f"hf://org/{repo}@{commit}/model.bin"
+        repo, _, filename = name.replace("/", "-").rpartition("-")
+        commit = self.client.add(f"org/{repo}", {filename: data})
+        return f"hf://org/{repo}@{commit}/{filename}"
 
     def put_folder(self, prefix: str, files: dict[str, bytes]) -> str:
         """Store a folder; return its location (pinned by the caller's manifest digest)."""

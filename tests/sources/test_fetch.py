@@ -51,7 +51,7 @@ def test_fetch_verifies_then_the_cache_answers_without_the_store(
     uri = store.put(f"fetch/{store.scheme}.onnx", data)
     got = fetch(uri, sha(data))
     assert (got.sha256, got.bytes, got.cached) == (sha(data), len(data), False)
-    assert got.path.read_bytes() == data and got.path.name.endswith((".onnx", ".bin"))
+    assert got.path.read_bytes() == data and got.path.name.endswith(".onnx")
     assert got.path.is_relative_to(cache_root() / "models" / "sha256")
     # Second build: no store, no credentials; the verified copy answers.
     apply_env(monkeypatch, {**store.no_credentials, **unreachable(store)})
@@ -85,7 +85,7 @@ def test_a_missing_object_is_refused_with_its_location(store: Seeded) -> None:
     present = store.put(f"present/{store.scheme}.onnx", b"x")
     missing = present.replace("present", "absent")
     if store.scheme == "hf":
-        missing = present.replace("model.bin", "absent.bin")
+        missing = present.rsplit("/", 1)[0] + "/absent.onnx"
     elif "?" in missing or "#" in missing:
         missing = missing.split("?")[0].split("#")[0]
     with pytest.raises(UsageError) as caught:
