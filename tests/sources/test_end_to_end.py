@@ -31,7 +31,9 @@ def _project(tmp_path: Path, artifact: str, digest: str) -> Path:
 
 
 def test_a_remote_model_serves_correct_predictions(
-    store: Seeded, tmp_path: Path, iris: tuple[np.ndarray, np.ndarray, bytes]  # noqa: F811
+    store: Seeded,
+    tmp_path: Path,
+    iris: tuple[np.ndarray, np.ndarray, bytes],  # noqa: F811
 ) -> None:
     x, expected, onnx_bytes = iris
     uri = store.put(f"e2e/{store.scheme}-iris.onnx", onnx_bytes)

@@ -70,7 +70,7 @@ class HubStore:
             found = [
                 Obj(e.path[start:], e.path, int(e.size))
                 for e in entries
-                if isinstance(e, RepoFile) and not e.path.startswith(".git")
+                if isinstance(e, RepoFile)
             ]
         except Exception as exc:
             raise self._refused(exc) from None
