@@ -81,9 +81,7 @@ def manifest_digest(folder: Path) -> str:
     return hashlib.sha256("".join(lines).encode()).hexdigest()
 
 
-def fetch_artifact(
-    source: Source, sha256: str | None, *, stream: TextIO | None = None
-) -> Fetched:
+def fetch_artifact(source: Source, sha256: str | None, *, stream: TextIO | None = None) -> Fetched:
     """Return the verified local copy of a remote artifact, downloading it if it is not cached.
 
     Args:
@@ -204,4 +202,3 @@ class _Bar:
             f"{share:4.0%} {self.done / 1e6:,.1f}/{self.total / 1e6:,.1f} MB {rate:,.1f} MB/s"
         )
         self.stream.flush()
-

@@ -254,8 +254,8 @@ def _hub_handler(hub: Hub) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             if body:
                 view = memoryview(payload)
-                for start in range(0, len(payload), 1 << 16):
-                    self.wfile.write(view[start : start + (1 << 16)])
+                for start in range(0, len(payload), 1 << 20):
+                    self.wfile.write(view[start : start + (1 << 20)])
 
     return Handler
 
@@ -305,7 +305,7 @@ class Proxy:
         started, sent = time.monotonic(), 0
         try:
             while not self.closed.is_set():
-                data = source.recv(1 << 16)
+                data = source.recv(1 << 20)
                 if not data:
                     break
                 sink.sendall(data)
@@ -329,3 +329,23 @@ class Proxy:
 
 def env_without(*names: str) -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in names}
+
+
+def _serve_file(path: str, rate: str) -> None:
+    """``python servers.py PATH RATE``: serve one file by Range behind a capped relay (benchmarks).
+
+    Prints the relay's URL for the file, then serves until killed. Runs in its own process so the
+    relay and the store do not share an interpreter lock with what is measured.
+    """
+    hub = Hub()
+    commit = hub.add("bench/model", {"model.bin": Path(path).read_bytes()})
+    with hub:
+        proxy = Proxy(hub.url, rate=float(rate) or None)
+        print(f"{proxy.url}/bench/model/resolve/{commit}/model.bin", flush=True)
+        threading.Event().wait()
+
+
+if __name__ == "__main__":
+    import sys
+
+    _serve_file(sys.argv[1], sys.argv[2])

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 from conftest import Seeded
 from test_cli_runtime import SPEC, _free_port, _request, iris, run_cli  # noqa: F401
 

@@ -68,9 +68,7 @@ class HubStore:
             )
             start = len(prefix) + 1 if prefix else 0
             found = [
-                Obj(e.path[start:], e.path, int(e.size))
-                for e in entries
-                if isinstance(e, RepoFile)
+                Obj(e.path[start:], e.path, int(e.size)) for e in entries if isinstance(e, RepoFile)
             ]
         except Exception as exc:
             raise self._refused(exc) from None
