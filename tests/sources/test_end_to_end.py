@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from conftest import Seeded
+from stores import Seeded
 from test_cli_runtime import SPEC, _free_port, _request, iris, run_cli  # noqa: F401
 
 STAGES = ("validate", "plan")

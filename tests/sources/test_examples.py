@@ -12,7 +12,7 @@ import io
 from pathlib import Path
 
 import pytest
-from conftest import Seeded, apply_env
+from stores import Seeded, apply_env
 from test_cli_runtime import run_cli
 
 from svai.build.fetch import fetch_artifact, manifest_digest

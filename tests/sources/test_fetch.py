@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import Seeded, apply_env
 from servers import Hub, Proxy, free_port
+from stores import Seeded, apply_env
 
 from svai.build.fetch import cache_root, fetch_artifact, manifest_digest
 from svai.errors import ToolMissingError, UsageError

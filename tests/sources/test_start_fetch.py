@@ -8,8 +8,8 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
-from conftest import Seeded
 from servers import Proxy
+from stores import Seeded
 from test_fetch import payload
 
 from svai.runtime.cloud.sigv4 import Credentials, s3_signer
