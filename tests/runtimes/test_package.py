@@ -400,7 +400,7 @@ def test_remote_artifact_is_refused_unpinned_and_without_credentials(
         spec.read_text(),
     )
     spec.write_text(re.sub(r"  trust: .*\n", "", text))
-    with pytest.raises(SpecError, match="model.artifact"):
+    with pytest.raises(SpecError, match=r"model\.artifact"):
         api.build(spec, out_dir=tmp_path / "out", target="gcp-europe-west1")
     spec.write_text(
         spec.read_text().replace(
