@@ -2,8 +2,9 @@
 
 An ONNX file is copied (or int8-quantised when the accuracy check on the eval set passes); a
 trusted scikit-learn / XGBoost / LightGBM pickle is converted to ONNX so scikit-learn is not
-imported at serve time. A remote artifact (``s3://``, ``hf://`` ...) cannot be fetched offline:
-it is recorded for the deployment. The model is prepared once per build, for every target.
+imported at serve time. A remote artifact (``s3://``, ``gs://``, Azure Blob, ``hf://``) is fetched
+and verified first (:mod:`svai.build.fetch`). The model is prepared once per build, for every
+target.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from svai.build.artifact import MODEL_NAME, safe_source
+from svai.build.artifact import safe_source
+from svai.build.fetch import fetch_artifact
 from svai.errors import UsageError
 from svai.spec.resolve import ResolvedSpec
 
@@ -100,16 +102,11 @@ def prepare_model(spec: ResolvedSpec, base_dir: Path, scratch: Path) -> Prepared
             format.
     """
     model = spec.model
-    if model.artifact_scheme != "local":
-        reference = {"artifact": model.artifact, "revision": model.revision, "path": MODEL_NAME}
-        note = (
-            f"{model.artifact} is remote and cannot be fetched offline: it is NOT in the package; "
-            f"manifest.json records the reference; the deployment must place it at {MODEL_NAME} "
-            "before the runtime starts (the runtime does not download models)"
-        )
-        remote = {"source": model.artifact, "framework": model.framework, "packaged": False}
-        return PreparedModel(None, remote, (reference,), (note,))
-    source = safe_source(base_dir, model.artifact, "model.artifact", copied=False)
+    if model.source.remote:
+        fetched = fetch_artifact(model.source, model.sha256)  # verified, from the cache
+        source = fetched.path
+    else:
+        source = safe_source(base_dir, model.artifact, "model.artifact", copied=False)
     cases = read_eval_set(spec, base_dir)
     rows, labels = _eval_rows(cases)
     notes: list[str] = []

@@ -14,7 +14,6 @@ SARIF can point at the line of ``svai.yaml`` that needs the fix.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -23,6 +22,7 @@ from svai.compiler.formatting import format_ms, format_usd
 from svai.compiler.planned import PlannedTarget, PlanResult
 from svai.ir import Severity
 from svai.spec.resolve import ResolvedSpec
+from svai.spec.source import Source, parse_source, pin_problem
 from svai.spec.units import format_seconds
 
 __all__ = [
@@ -236,34 +236,19 @@ def _drift(spec: ResolvedSpec) -> Iterable[_Emit]:
         )
 
 
-_HEX40 = re.compile(r"^[0-9a-f]{40}$")
+def _unpinned(source: Source, sha256: str | None) -> str | None:
+    """Return why a remote artifact is not pinned to one immutable object, or ``None``.
 
-
-def _unpinned(uri: str, revision: str | None) -> str | None:
-    """Return why the remote ``uri`` is not pinned to one immutable object, or ``None``."""
-    scheme = uri.split("://", 1)[0] if "://" in uri else "local"
-    if scheme == "s3" and "versionId=" not in uri:
-        return "an s3:// object without `?versionId=`"
-    if scheme == "gs" and not re.search(r"(#|[?&]generation=)\d+$", uri):
-        return "a gs:// object without a generation (`#<generation>`)"
-    if scheme == "azureml" and not re.search(r"(/versions/|:)\d+$", uri):
-        return "an azureml:// model without a version number"
-    if scheme == "hf":
-        rev = revision
-        if rev is None and "@" in uri:
-            rev = uri.rsplit("@", 1)[1]
-        if rev is None or not _HEX40.fullmatch(rev):
-            return (
-                f"an hf:// repository pinned to {rev!r}, not a commit sha"
-                if rev
-                else ("an hf:// repository without a revision")
-            )
-    return None
+    The spec refuses unpinned artifacts; what reaches here is a moving hub revision the spec
+    accepted with ``allow_moving_revision``.
+    """
+    problem = pin_problem(source, sha256)
+    return problem[0] if problem else None
 
 
 def _versioned(spec: ResolvedSpec) -> Iterable[_Emit]:
     m = spec.model
-    why = _unpinned(m.artifact, m.revision)
+    why = _unpinned(m.source, m.sha256)
     if why:
         yield (
             f"model.artifact is {why}: the model version id cannot notice a replaced object, so "
@@ -271,7 +256,7 @@ def _versioned(spec: ResolvedSpec) -> Iterable[_Emit]:
             "model.artifact",
         )
     if m.fallback_model:
-        why = _unpinned(m.fallback_model, None)
+        why = _unpinned(parse_source(m.fallback_model), None)
         if why:
             yield (f"model.fallback.model is {why}", "model.fallback.model")
 

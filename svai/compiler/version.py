@@ -2,9 +2,9 @@
 
 Artifact + pre/post-processing code + included files + resolved config (declared requirements
 included) + prompt templates → ``v-<12 hex>``.
-Local files are hashed by content; a remote artifact by its URI and pinned revision (pin S3/GCS
-objects with a version in the URI, or the id cannot notice a replaced object — ``svai check``
-says so). Paths are hashed relative to the spec folder, so the id does not depend on where the
+Local files are hashed by content; a remote artifact by its pin (``model.sha256``, or the location
+with the store's version: :func:`svai.spec.source.pin_key`; the spec refuses an unpinned one).
+Paths are hashed relative to the spec folder, so the id does not depend on where the
 project is checked out; every file is found through the path policy of :mod:`svai.spec.paths`, so
 nothing outside the project (a symbolic link out of it) is ever read into the id.
 """
@@ -18,11 +18,18 @@ from pathlib import Path
 
 from svai.spec.paths import included_files, project_file, project_path
 from svai.spec.resolve import ResolvedSpec
+from svai.spec.source import pin_key
 
 __all__ = ["model_version"]
 
 _CHUNK = 1 << 20
-_LATER_FIELDS = ("include", "requirements")
+_LATER_FIELDS = {
+    "include": (),
+    "requirements": (),
+    "sha256": None,
+    "allow_moving_revision": False,
+    "fetch": "auto",
+}
 
 
 def model_version(spec: ResolvedSpec, base_dir: Path) -> str:
@@ -34,11 +41,11 @@ def model_version(spec: ResolvedSpec, base_dir: Path) -> str:
     """
     digest = hashlib.sha256()
     model = spec.model
-    if model.artifact_scheme == "local":
+    if not model.source.remote:
         artifact = project_path(base_dir, model.artifact, "model.artifact")
         _feed(digest, "artifact", artifact if artifact.is_file() else None, model.artifact)
     else:
-        _feed_text(digest, "artifact", f"{model.artifact}@{model.revision or ''}")
+        _feed_text(digest, "artifact", pin_key(model.source, model.sha256))
     for label, entry in (("preprocess", model.preprocess), ("postprocess", model.postprocess)):
         if entry is not None:
             hook = project_file(base_dir, entry.split(":", 1)[0], f"model.{label}")
@@ -57,10 +64,11 @@ def model_version(spec: ResolvedSpec, base_dir: Path) -> str:
     for relative, path in included_files(base_dir, model.include):
         _feed(digest, "include", path, relative)
     fields = dataclasses.asdict(model)
+    del fields["source"]  # derived from artifact and revision (and hashed above as the pin)
     # Fields added after version ids were first issued count only when set, so upgrading svai
     # does not give every unchanged spec a new version (and a release) of its own.
-    for later in _LATER_FIELDS:
-        if not fields[later]:
+    for later, default in _LATER_FIELDS.items():
+        if fields[later] == default:
             del fields[later]
     config = {
         "model": fields,

@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from svai.spec.source import SOURCE_PATTERN, parse_source, pin_problem
 from svai.spec.units import DURATION_PATTERN, SIZE_PATTERN, parse_duration, parse_size, quote
 
 __all__ = [
@@ -244,25 +245,12 @@ class Trust(_Strict):
         return self
 
 
-_ARTIFACT_RE = re.compile(
-    r"^(?:(?:s3|gs)://[a-z0-9][a-z0-9.\-_]{1,62}/[^\s]+|azureml://[^\s]+|hf://[A-Za-z0-9_.\-]+/[A-Za-z0-9_.\-]+(?:@[A-Za-z0-9_.\-]+)?)$"
-)
-ARTIFACT_SCHEMES = ("s3", "gs", "azureml", "hf")
-
-
 def _check_artifact(value: object) -> object:
     if not isinstance(value, str):
         return value
-    scheme = value.split("://", 1)[0] if "://" in value else ""
-    if not scheme:
-        return _check_rel_path(value)
-    if scheme not in ARTIFACT_SCHEMES:
-        raise ValueError(
-            f"unknown artifact scheme `{scheme}://`; use a relative path, s3://, gs://, "
-            "azureml:// or hf://"
-        )
-    if not _ARTIFACT_RE.fullmatch(value):
-        raise ValueError(f"{quote(value)} is not a well-formed {scheme}:// location")
+    if "://" not in value:
+        return _check_rel_path(value.rstrip("/") if value.endswith("/") else value)
+    parse_source(value)  # raises ValueError with the accepted form
     return value
 
 
@@ -272,8 +260,14 @@ Artifact = Annotated[
     WithJsonSchema(
         {
             "type": "string",
-            "anyOf": [{"pattern": _REL_PATH_PATTERN}, {"pattern": _ARTIFACT_RE.pattern}],
-            "examples": ["./model/model.onnx", "s3://bucket/model.onnx", "hf://org/name@a1b2c3"],
+            "anyOf": [{"pattern": _REL_PATH_PATTERN}, {"pattern": SOURCE_PATTERN}],
+            "examples": [
+                "./model/model.onnx",
+                "s3://bucket/model.onnx?versionId=3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY",
+                "gs://bucket/model.onnx#1712345678901234",
+                "https://account.blob.core.windows.net/models/model.onnx",
+                "hf://org/name@0123456789abcdef0123456789abcdef01234567",
+            ],
         }
     ),
 ]
@@ -297,6 +291,9 @@ class Fallback(_Strict):
             raise ValueError(
                 "give exactly one of `model` (a smaller model) or `rules` (a function)"
             )
+        problem = pin_problem(parse_source(self.model), None) if self.model else None
+        if problem is not None:
+            raise FieldError("model", f"{problem[0]}; pin the store's version in the location")
         return self
 
 
@@ -304,9 +301,20 @@ class Model(_Strict):
     """The model to serve and how to prepare it."""
 
     artifact: Artifact
-    """Where the model is: a relative path, ``s3://``, ``gs://``, ``azureml://`` or ``hf://org/name``."""
+    """Where the model is: a relative path, ``s3://BUCKET/KEY[?versionId=]``,
+    ``gs://BUCKET/OBJECT[#GENERATION]``, ``https://ACCOUNT.blob.core.windows.net/CONTAINER/PATH``
+    or ``hf://ORG/NAME@<commit>[/PATH]``; a trailing ``/`` names a folder."""
     revision: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")] | None = None
-    """Pinned revision (commit or tag) for ``hf://`` artifacts; or write ``hf://org/name@rev``."""
+    """Pinned revision (a 40-hex commit) for ``hf://`` artifacts; or write ``hf://org/name@rev``."""
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+    """SHA-256 of the artifact (of a folder: of its manifest); pins a remote artifact, and the build
+    refuses any other bytes."""
+    allow_moving_revision: bool = False
+    """Accept an ``hf://`` branch or tag revision that can move between builds (warned about)."""
+    fetch: Literal["auto", "build", "start"] = "auto"
+    """When a remote model is fetched: ``build`` packages it; ``start`` uploads it beside the
+    deployment and the runtime fetches it at start; ``auto`` picks ``start`` above the offering's
+    size threshold in the catalog."""
     framework: Framework
     """Framework the artifact was produced with; decides the loader and the build-time conversion."""
     task: (
@@ -344,20 +352,13 @@ class Model(_Strict):
 
     @model_validator(mode="after")
     def _checks(self) -> Model:
-        if self.artifact.startswith("hf://"):
-            inline = "@" in self.artifact
-            if inline and self.revision is not None:
-                raise FieldError(
-                    "revision", "give the hf:// revision once: either `@rev` or `revision:`"
-                )
-            if not inline and self.revision is None:
-                raise FieldError(
-                    "artifact",
-                    "pin hf:// artifacts to a revision (`revision: <commit>` or `hf://org/name@rev`)"
-                    " so the version id cannot change under you",
-                )
-        elif self.revision is not None:
-            raise FieldError("revision", "`revision` only applies to hf:// artifacts")
+        try:
+            source = parse_source(self.artifact, self.revision)
+        except ValueError as exc:
+            raise FieldError("revision", str(exc)) from None
+        problem = pin_problem(source, self.sha256, allow_moving=self.allow_moving_revision)
+        if problem is not None:
+            raise FieldError("artifact", f"{problem[0]}; {problem[1]}")
         pickled = self.artifact.rsplit(".", 1)[-1].lower() in {
             "pkl",
             "pickle",

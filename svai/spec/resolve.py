@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from svai.spec.model import Spec
+from svai.spec.source import Scheme, Source, parse_source
 from svai.spec.units import parse_duration, parse_size
 
 __all__ = [
@@ -43,8 +44,16 @@ class ResolvedModel:
     """The model, with declared quantities in seconds and bytes (``None`` when not declared)."""
 
     artifact: str
-    artifact_scheme: Literal["local", "s3", "gs", "azureml", "hf"]
+    """The location as written."""
+    source: Source
+    """The parsed location, with ``model.revision`` folded in."""
+    artifact_scheme: Scheme
     revision: str | None
+    """The store's version pinning the artifact (hub revision, S3 version id, generation ...)."""
+    sha256: str | None
+    """``model.sha256``: the digest of the file (of a folder: its manifest)."""
+    allow_moving_revision: bool
+    fetch: Literal["auto", "build", "start"]
     framework: str
     task: str | None
     size_bytes: int | None
@@ -257,25 +266,10 @@ class ResolvedSpec:
     targets: tuple[ResolvedTarget, ...]
 
 
-def _scheme(artifact: str) -> Literal["local", "s3", "gs", "azureml", "hf"]:
-    prefix = artifact.split("://", 1)[0] if "://" in artifact else "local"
-    if prefix == "s3":
-        return "s3"
-    if prefix == "gs":
-        return "gs"
-    if prefix == "azureml":
-        return "azureml"
-    if prefix == "hf":
-        return "hf"
-    return "local"
-
-
 def resolve(spec: Spec) -> ResolvedSpec:
     """Fill defaults and normalise units; pure and deterministic."""
     m, api, lat, t = spec.model, spec.api, spec.latency, spec.traffic
-    artifact, revision = m.artifact, m.revision
-    if artifact.startswith("hf://") and "@" in artifact:
-        artifact, revision = artifact.split("@", 1)
+    source = parse_source(m.artifact, m.revision)
     latency = ResolvedLatency(_seconds(lat.p50), _seconds(lat.p95), _seconds(lat.p99))
     api_timeout = parse_duration(api.timeout)
     r, ro, ob, sec = spec.reliability, spec.rollout, spec.observability, spec.security
@@ -285,9 +279,13 @@ def resolve(spec: Spec) -> ResolvedSpec:
         name=spec.name,
         description=spec.description,
         model=ResolvedModel(
-            artifact=artifact,
-            artifact_scheme=_scheme(artifact),
-            revision=revision,
+            artifact=m.artifact,
+            source=source,
+            artifact_scheme=source.scheme,
+            revision=source.version,
+            sha256=m.sha256,
+            allow_moving_revision=m.allow_moving_revision,
+            fetch=m.fetch,
             framework=m.framework,
             task=m.task,
             size_bytes=_bytes(m.size),

@@ -125,7 +125,12 @@ CASES: dict[str, tuple[str, str]] = {
             "artifact: model/model.onnx",
             "artifact: s3://acme-models/m.onnx?versionId=3HL4kqtJ",
         ),
-        _sub(GOOD_SYNC, "artifact: model/model.onnx", "artifact: s3://acme-models/m.onnx"),
+        # The spec refuses an unpinned artifact; what check still sees is an opted-in moving one.
+        _sub(
+            GOOD_SYNC,
+            "artifact: model/model.onnx\n  framework: onnx",
+            "artifact: hf://org/model@main\n  allow_moving_revision: true\n  framework: onnx",
+        ),
     ),
     "SVAI_READY_010": (
         GOOD_SYNC,
@@ -206,7 +211,7 @@ def test_unpinned_remote_artifacts(tmp_path: Path) -> None:
     hf_tag = _sub(
         GOOD_SYNC,
         "artifact: model/model.onnx\n  framework: onnx",
-        "artifact: hf://org/model@main\n  framework: transformers",
+        "artifact: hf://org/model@main\n  allow_moving_revision: true\n  framework: transformers",
     )
     hf_sha = hf_tag.replace("@main", "@" + "a" * 40)
     assert "SVAI_READY_009" in {f.rule for f in readiness(tmp_path / "tag", hf_tag).findings}

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from svai import api
 from svai.cli.main import main
-from svai.errors import SpecError, UsageError
+from svai.errors import SpecError, ToolMissingError, UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
 CANARY = "canary-5f0d1c9e-never-in-artifacts"
@@ -389,29 +389,33 @@ def test_symlink_out_of_the_project_is_refused(tmp_path: Path) -> None:
     assert "outside the project" in output and "Traceback" not in output
 
 
-def test_remote_artifact_is_referenced_not_faked(tmp_path: Path) -> None:
+def test_remote_artifact_is_refused_unpinned_and_without_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = tmp_path / "remote"
     spec = write_project(root)
-    text = spec.read_text()
     text = re.sub(
         r"  artifact: model/iris.pkl\n  framework: sklearn\n",
         "  artifact: s3://acme-models/iris/model.onnx\n  framework: onnx\n",
-        text,
+        spec.read_text(),
     )
-    text = re.sub(r"  trust: .*\n", "", text)
-    spec.write_text(text)
-    lines: list[str] = []
-    result = api.build(
-        spec, out_dir=tmp_path / "out", target="gcp-europe-west1", progress=lines.append
+    spec.write_text(re.sub(r"  trust: .*\n", "", text))
+    with pytest.raises(SpecError, match=r"model\.artifact"):
+        api.build(spec, out_dir=tmp_path / "out", target="gcp-europe-west1")
+    spec.write_text(
+        spec.read_text().replace(
+            "framework: onnx\n", f"framework: onnx\n  sha256: '{'4' * 64}'\n", 1
+        )
     )
-    (target,) = result.targets
-    assert "model.onnx" not in tree(target.directory)
-    manifest = json.loads((target.directory / "manifest.json").read_text())
-    assert manifest["remote"] == [
-        {"artifact": "s3://acme-models/iris/model.onnx", "revision": None, "path": "model.onnx"}
-    ]
-    assert manifest["model"]["packaged"] is False
-    assert any("cannot be fetched offline" in line for line in lines)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("SVAI_CACHE_DIR", str(tmp_path / "cache"))
+    with pytest.raises(ToolMissingError, match="AWS_ACCESS_KEY_ID"):
+        api.build(spec, out_dir=tmp_path / "out", target="gcp-europe-west1")
+    assert not (tmp_path / "out").exists()
 
 
 def test_int8_says_when_it_gains_nothing(tmp_path: Path) -> None:

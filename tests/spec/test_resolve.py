@@ -87,13 +87,19 @@ def test_alarms_default_to_the_latency_targets_and_job_timeout_to_its_own() -> N
     assert r.reliability.job_timeout_s == 120
 
 
-def test_inline_hf_revision_is_split() -> None:
+def test_inline_hf_revision_is_parsed() -> None:
+    commit = "0123456789abcdef0123456789abcdef01234567"
     text = MINIMAL.replace(
         "{artifact: model/model.onnx, framework: onnx}",
-        "{artifact: 'hf://org/name@v1.2', framework: transformers}",
+        f"{{artifact: 'hf://org/name@{commit}/onnx/model.onnx', framework: transformers}}",
     )
     m = resolved(text).model
-    assert (m.artifact, m.revision, m.artifact_scheme) == ("hf://org/name", "v1.2", "hf")
+    assert (m.revision, m.artifact_scheme) == (commit, "hf")
+    assert (m.source.container, m.source.path, m.source.folder) == (
+        "org/name",
+        "onnx/model.onnx",
+        False,
+    )
 
 
 def test_resolve_is_pure_and_frozen() -> None:
