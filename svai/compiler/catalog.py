@@ -299,6 +299,9 @@ class SupportingService:
     sources: tuple[str, ...]
     as_of: str
     unverified: tuple[UnverifiedMark, ...] = ()
+    name: str = ""
+    max_delivery_s: float | None = None
+    """A queue that pushes jobs to its worker: the longest it waits for one (``None``: pulled)."""
 
 
 @dataclass(frozen=True)
@@ -358,6 +361,13 @@ class Catalog:
             if service.id == service_id:
                 return service
         raise KeyError(service_id)
+
+    def queue_delivery_limit(self, cloud: str) -> tuple[float, str] | None:
+        """Return how long ``cloud``'s job queue waits for a worker, and its name, if bounded."""
+        for service in self.supporting(cloud):
+            if service.category == "queue" and service.max_delivery_s is not None:
+                return service.max_delivery_s, service.name or service.id
+        return None
 
 
 def load_catalog(path: Path | None = None) -> Catalog:
@@ -602,6 +612,8 @@ def _parse_supporting(raw: dict[str, Any]) -> SupportingService:
         sources=sources,
         as_of=str(node["as_of"]),
         unverified=tuple(marks),
+        name=str(node.get("name") or sid),
+        max_delivery_s=_opt_num(node, "max_delivery_s", sid),
     )
 
 

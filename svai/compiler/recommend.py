@@ -24,6 +24,8 @@ from typing import Literal
 from svai.compiler.catalog import Catalog, GpuRuntime, Offering, Size, load_catalog
 from svai.compiler.cost import CostEstimate, estimate_cost, estimate_supporting_cost
 from svai.compiler.formatting import format_ms
+from svai.compiler.limits import TimeLimit, rejection, service_p99, time_limit
+from svai.compiler.needs import MB, Measurements, ModelNeeds, model_needs
 from svai.compiler.perf import PerfResult, ServiceTime, cold_start_seconds, pool_config, predict
 from svai.compiler.recommendation import (
     Alternative,
@@ -33,115 +35,16 @@ from svai.compiler.recommendation import (
     Recommendation,
     TargetRecommendation,
 )
-from svai.compiler.rollout import refusal as rollout_refusal
 from svai.compiler.traffic import TrafficProfile, TrafficSpec, build_profile
 from svai.errors import UsageError
 from svai.spec.resolve import ResolvedSpec, ResolvedTarget, ResolvedTraffic
 
 __all__ = ["Measurements", "ModelNeeds", "model_needs", "recommend", "traffic_profile"]
 
-MB = 1_000_000
-_ESTIMATES: dict[str, tuple[float, float]] = {
-    # framework: (artifact MB, warm service seconds on one vCPU) when nothing is declared
-    "onnx": (50.0, 0.010),
-    "sklearn": (20.0, 0.005),
-    "xgboost": (20.0, 0.005),
-    "lightgbm": (20.0, 0.005),
-    "pytorch": (200.0, 0.050),
-    "transformers": (400.0, 0.060),
-    "custom": (100.0, 0.050),
-}
-_IMPORT_S = {"onnx": 0.2, "sklearn": 0.2, "xgboost": 0.2, "lightgbm": 0.2}
-_TORCH_IMPORT_S = 2.0
-_LOAD_MB_PER_S = 200.0
-_RUNTIME_MB = 300.0
+Mode = Literal["sync", "async"]
 _IMAGE_BASE_MB = {"cpu": 400.0, "gpu": 3000.0}
-_ZIP_DEPS_MB = 60.0
 _ASYNC_SERVICE_S = 10.0
 _WARM_STEPS = (0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
-
-
-@dataclass(frozen=True, slots=True)
-class Measurements:
-    """Figures measured on the real artifact (``svai bench``, or the artifact file's size)."""
-
-    artifact_bytes: int | None = None
-    load_time_s: float | None = None
-    inference_time_s: float | None = None
-    inference_p99_s: float | None = None
-    memory_bytes: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ModelNeeds:
-    """What the model needs from an instance, with the provenance of each figure."""
-
-    artifact_mb: float
-    memory_mb: float
-    service_s: float
-    service_p99_s: float | None
-    load_s: float
-    gpu: bool
-    gpu_type: str | None
-    gpu_count: int
-    vram_gb: float
-    measured: tuple[str, ...]
-    estimated: tuple[str, ...]
-
-
-def model_needs(spec: ResolvedSpec, measured: Measurements | None = None) -> ModelNeeds:
-    """Return the model's needs: measured > declared > estimated per framework."""
-    m = measured or Measurements()
-    model = spec.model
-    est_mb, est_service = _ESTIMATES[model.framework]
-    gpu = spec.gpu.required
-    if gpu:
-        est_mb, est_service = 2200.0, 0.5
-    provenance: dict[str, str] = {}
-
-    def pick(name: str, meas: float | None, declared: float | None, estimate: float) -> float:
-        if meas is not None:
-            provenance[name] = "measured"
-            return meas
-        if declared is not None:
-            provenance[name] = "declared"
-            return declared
-        provenance[name] = "estimated"
-        return estimate
-
-    artifact_mb = pick(
-        "model size",
-        m.artifact_bytes / MB if m.artifact_bytes is not None else None,
-        model.size_bytes / MB if model.size_bytes is not None else None,
-        est_mb,
-    )
-    service_s = pick("inference time", m.inference_time_s, model.inference_time_s, est_service)
-    torch_like = model.framework in ("pytorch", "transformers", "custom")
-    import_s = _TORCH_IMPORT_S if torch_like else _IMPORT_S.get(model.framework, 0.5)
-    # On a GPU the measured GPU components (import torch, CUDA context, weights) come from the
-    # catalog's gpu_runtime; the load time here is only what remains on top of them.
-    load_estimate = 0.2 if gpu else import_s + artifact_mb / _LOAD_MB_PER_S
-    load_s = pick("load time", m.load_time_s, model.load_time_s, load_estimate)
-    memory_mb = pick(
-        "memory",
-        m.memory_bytes / MB if m.memory_bytes is not None else None,
-        model.memory_bytes / MB if model.memory_bytes is not None else None,
-        _RUNTIME_MB + 2.5 * artifact_mb if not gpu else max(8192.0, 1.5 * artifact_mb),
-    )
-    vram = spec.gpu.memory_bytes / 1e9 if spec.gpu.memory_bytes else 1.3 * artifact_mb / 1000
-    return ModelNeeds(
-        artifact_mb=artifact_mb,
-        memory_mb=memory_mb,
-        service_s=service_s,
-        service_p99_s=m.inference_p99_s,
-        load_s=load_s,
-        gpu=gpu,
-        gpu_type=None if spec.gpu.type == "any" else spec.gpu.type,
-        gpu_count=spec.gpu.count,
-        vram_gb=vram,
-        measured=tuple(k for k, v in provenance.items() if v == "measured"),
-        estimated=tuple(k for k, v in provenance.items() if v == "estimated"),
-    )
 
 
 def traffic_profile(traffic: ResolvedTraffic) -> TrafficProfile:
@@ -175,7 +78,12 @@ class _Candidate:
     cost: CostEstimate
     meets: bool
     shortfall: float
-    """Worst ratio predicted / target over the percentiles with a target (<= 1 meets)."""
+    """Worst ratio predicted / target over the percentiles with a target and predicted / time
+    limit (<= 1 meets)."""
+    limit: TimeLimit
+    limited_s: float
+    """What the time limit bounds: the p99 of a request (sync) or of a job's processing."""
+    mode: Mode
 
 
 def recommend(
@@ -243,7 +151,7 @@ def _recommend_target(
     alternatives: list[Alternative] = []
     best_per_offering: list[_Candidate] = []
     for offering in catalog.offerings(target.cloud):
-        reason = _infeasible(offering, spec, needs, mode)
+        reason = rejection(offering, spec, needs, mode, catalog)
         if reason is None and buildable is not None and offering.id not in buildable:
             reason = f"svai's {target.cloud} backend does not deploy this offering yet"
         if reason is None and (target.min_instances or 0) > 0 and not offering.warm_pool.available:
@@ -255,7 +163,10 @@ def _recommend_target(
                 Alternative(offering.id, offering.name, offering.kind, False, reason, None, False)
             )
             continue
-        candidate = _best_config(offering, spec, target, needs, profile, catalog.gpu_runtime)
+        limit = time_limit(offering, spec, mode, catalog)
+        candidate = _best_config(
+            offering, spec, target, needs, profile, catalog.gpu_runtime, limit, mode
+        )
         if candidate is None:
             alternatives.append(
                 Alternative(
@@ -263,7 +174,7 @@ def _recommend_target(
                     offering.name,
                     offering.kind,
                     False,
-                    "no size fits the model's memory and GPU needs",
+                    _no_size_reason(needs, target),
                     None,
                     False,
                 )
@@ -348,34 +259,6 @@ def _allowed(offering: Offering, target: ResolvedTarget) -> bool:
     return target.runtime in ("auto", offering.kind)
 
 
-def _infeasible(offering: Offering, spec: ResolvedSpec, needs: ModelNeeds, mode: str) -> str | None:
-    lim = offering.limits
-    if needs.gpu and not offering.gpu.available:
-        return f"no GPU ({offering.kind} without GPU support)"
-    if needs.gpu and needs.gpu_type:
-        names = [g.name.lower() for g in offering.gpu.types]
-        if needs.gpu_type not in names:
-            return f"no {needs.gpu_type.upper()} GPU (offers: {', '.join(n.upper() for n in names) or 'none'})"
-    if needs.memory_mb > lim.memory_mb_max:
-        return f"the model needs {needs.memory_mb:,.0f} MB of memory; the maximum is {lim.memory_mb_max:,} MB"
-    package_mb = needs.artifact_mb + (_ZIP_DEPS_MB if offering.kind == "faas" else 0)
-    if package_mb > lim.artifact_mb:
-        return f"package of ~{package_mb:,.0f} MB exceeds the {lim.artifact_mb:,.0f} MB limit"
-    if mode == "sync" and spec.api.max_payload_bytes > lim.request_mb * MB:
-        return f"max payload {spec.api.max_payload_bytes / MB:g} MB exceeds the {lim.request_mb:g} MB request limit"
-    strategy_refusal = rollout_refusal(spec, offering.id, offering.kind)
-    if strategy_refusal is not None:
-        return strategy_refusal
-    if mode == "async" and offering.kind == "container":
-        # Async container workers pull jobs from the queue; the HTTP request timeout does not
-        # bound them (the queue's lock / visibility timeout does, and is renewed while working).
-        return None
-    timeout = spec.reliability.job_timeout_s if mode == "async" else spec.api.timeout_s
-    if needs.service_s > lim.timeout_s or timeout > lim.timeout_s:
-        return f"timeout {timeout:g} s exceeds the {lim.timeout_s:g} s limit"
-    return None
-
-
 def _sizes(offering: Offering, needs: ModelNeeds, target: ResolvedTarget) -> list[Size]:
     def fits(size: Size) -> bool:
         if size.memory_mb < needs.memory_mb:
@@ -407,6 +290,21 @@ def _sizes(offering: Offering, needs: ModelNeeds, target: ResolvedTarget) -> lis
     return chosen
 
 
+def _no_size_reason(needs: ModelNeeds, target: ResolvedTarget) -> str:
+    wanted = [f"{needs.memory_mb:,.0f} MB of memory"]
+    if needs.gpu:
+        wanted.append(f"{needs.vram_gb:g} GB of GPU memory")
+    if target.memory_bytes is not None:
+        wanted.append(f"overrides.memory ({target.memory_bytes / (1024 * 1024):,.0f} MiB)")
+    if target.vcpu is not None:
+        wanted.append(f"overrides.vcpu ({target.vcpu:g})")
+    return (
+        f"no single size has {', '.join(wanted[:-1])} and {wanted[-1]}"
+        if len(wanted) > 1
+        else f"no single size has {wanted[0]}"
+    )
+
+
 def _concurrency(offering: Offering, size: Size, target: ResolvedTarget) -> int:
     if target.concurrency is not None:
         wanted = target.concurrency
@@ -424,10 +322,14 @@ def _best_config(
     needs: ModelNeeds,
     profile: TrafficProfile,
     gpu_runtime: GpuRuntime,
+    limit: TimeLimit,
+    mode: Mode,
 ) -> _Candidate | None:
     best: _Candidate | None = None
     for size in _sizes(offering, needs, target):
-        candidate = _best_warm_pool(offering, size, spec, target, needs, profile, gpu_runtime)
+        candidate = _best_warm_pool(
+            offering, size, spec, target, needs, profile, gpu_runtime, limit, mode
+        )
         if best is None or _better(candidate, best):
             best = candidate
     return best
@@ -441,12 +343,14 @@ def _best_warm_pool(
     needs: ModelNeeds,
     profile: TrafficProfile,
     gpu_runtime: GpuRuntime,
+    limit: TimeLimit,
+    mode: Mode,
 ) -> _Candidate:
     concurrency = _concurrency(offering, size, target)
     # A single request uses about one core: fractional-CPU sizes stretch it proportionally.
     slowdown = 1.0 if size.gpu else 1.0 / min(1.0, size.vcpu)
     service = needs.service_s * slowdown
-    service_p99 = needs.service_p99_s * slowdown if needs.service_p99_s is not None else None
+    service_p99_s = needs.service_p99_s * slowdown if needs.service_p99_s is not None else None
     peak_busy = profile.peak_rps * service / concurrency
     # The guard (reserved concurrency / max instances) leaves room for Poisson peaks above the
     # busiest segment's mean, and still stops a runaway bill or a retry storm.
@@ -481,11 +385,14 @@ def _best_warm_pool(
             concurrency=concurrency,
             max_instances=max(cap, warm),
         )
-        perf = predict(profile, ServiceTime(service, p99_s=service_p99), pool)
+        service_time = ServiceTime(service, p99_s=service_p99_s)
+        perf = predict(profile, service_time, pool)
         cost = estimate_cost(
             offering, size, perf, payload_kb=(spec.traffic.payload_bytes or 4000) / 1000
         )
-        shortfall = _shortfall(spec, perf)
+        # A request (sync) is cut off at the timeout; a job's processing (async) at its limit.
+        limited = perf.p99_s if mode == "sync" else service_p99(service_time)
+        shortfall = max(_shortfall(spec, perf), limited / limit.seconds)
         return _Candidate(
             offering,
             size,
@@ -498,6 +405,9 @@ def _best_warm_pool(
             cost,
             shortfall <= 1.0,
             shortfall,
+            limit,
+            limited,
+            mode,
         )
 
     # More warm instances never add cold starts, so the first step that meets is the cheapest
@@ -632,6 +542,13 @@ def _miss_reason(spec: ResolvedSpec, c: _Candidate) -> str:
             misses.append(
                 f"{name} {format_ms(predicted * 1000)} > {format_ms(target * 1000)} target"
             )
+    if c.limited_s > c.limit.seconds:
+        what = "p99" if c.mode == "sync" else "p99 of a job's processing"
+        cut = "requests" if c.mode == "sync" else "jobs"
+        misses.append(
+            f"{what} {format_ms(c.limited_s * 1000)} exceeds {c.limit.what} "
+            f"({format_ms(c.limit.seconds * 1000)}): {cut} that long are cut off"
+        )
     detail = "; ".join(misses)
     if c.perf.cold_start_prob > 0:
         detail += f" (cold starts {c.perf.cold_start_prob:.2%} at {c.cold_start_s:.2g} s each"
