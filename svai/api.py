@@ -21,6 +21,7 @@ from svai.backends.registry import OFFERINGS, get_backend
 from svai.backends.rules import evaluate
 from svai.compiler import release_state as _release_state
 from svai.compiler import rollout as _rollout
+from svai.compiler.bill import plan_cost
 from svai.compiler.lower import lower
 from svai.compiler.planned import PlannedTarget, PlanResult
 from svai.compiler.recommend import Measurements
@@ -154,7 +155,8 @@ def _compile_target(
         stack=f"{deployment.cloud}-{deployment.region}",
     )
     findings = evaluate(backend.rules(), resources, deployment)
-    return PlannedTarget(recommendation, deployment, resources, tuple(findings))
+    cost = plan_cost(deployment, recommendation)
+    return PlannedTarget(recommendation, deployment, resources, tuple(findings), cost)
 
 
 def _plan_backend(cloud: str, name: str, version: str, region: str) -> Backend:

@@ -58,11 +58,15 @@ def _target_lines(spec: ResolvedSpec, target: PlannedTarget) -> list[str]:
     for component, rows in groups.items():
         lines.append(f"    {component}")
         lines.extend(f"      {row}" for row in rows)
+    # The plan's own bill: everything its resources cost, for the recommendation's workload.
+    bill = target.cost
+    monthly = bill.monthly_usd if bill is not None else p.monthly_cost_usd
+    per_1k = monthly / p.monthly_requests * 1000 if p.monthly_requests > 0 else 0.0
     lines.append(
-        f"  cost: {format_usd(p.monthly_cost_usd)}/month, {format_usd(p.cost_per_1k_usd)} per "
+        f"  cost: {format_usd(monthly)}/month, {format_usd(per_1k)} per "
         f"1,000 predictions ({p.monthly_requests / 1e6:.3g}M requests/month)"
     )
-    for item, usd in p.cost_breakdown:
+    for item, usd in bill.breakdown if bill is not None else p.cost_breakdown:
         lines.append(f"    {item:<24} {format_usd(usd)}")
     if plan.budget is not None:
         lines.append(f"    budget alert at {format_usd(plan.budget.monthly_usd)}/month")

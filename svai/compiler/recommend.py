@@ -21,10 +21,12 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from svai.compiler.bill import Bill, deployment_cost
 from svai.compiler.catalog import Catalog, GpuRuntime, Offering, Size, load_catalog
-from svai.compiler.cost import CostEstimate, estimate_cost, estimate_supporting_cost
+from svai.compiler.cost import CostEstimate, estimate_cost
 from svai.compiler.formatting import format_ms
 from svai.compiler.limits import TimeLimit, rejection, service_p99, time_limit
+from svai.compiler.lower import sketch
 from svai.compiler.needs import MB, Measurements, ModelNeeds, model_needs
 from svai.compiler.perf import PerfResult, ServiceTime, cold_start_seconds, pool_config, predict
 from svai.compiler.recommendation import (
@@ -34,6 +36,7 @@ from svai.compiler.recommendation import (
     Prediction,
     Recommendation,
     TargetRecommendation,
+    Workload,
 )
 from svai.compiler.traffic import TrafficProfile, TrafficSpec, build_profile
 from svai.errors import UsageError
@@ -84,6 +87,14 @@ class _Candidate:
     limited_s: float
     """What the time limit bounds: the p99 of a request (sync) or of a job's processing."""
     mode: Mode
+    workload: Workload
+    bill: Bill
+    """The whole deployment's monthly cost: compute, warm pool and everything around it."""
+
+    @property
+    def usd(self) -> float:
+        """The option's total monthly cost, everything the deployment creates included."""
+        return self.bill.monthly_usd
 
 
 def recommend(
@@ -164,9 +175,7 @@ def _recommend_target(
             )
             continue
         limit = time_limit(offering, spec, mode, catalog)
-        candidate = _best_config(
-            offering, spec, target, needs, profile, catalog.gpu_runtime, limit, mode
-        )
+        candidate = _best_config(offering, spec, target, needs, profile, catalog, limit, mode)
         if candidate is None:
             alternatives.append(
                 Alternative(
@@ -192,16 +201,15 @@ def _recommend_target(
         allowed = best_per_offering
     chosen = _pick(allowed)
     free = _pick(best_per_offering)
-    extra = chosen.cost.monthly_usd - free.cost.monthly_usd
-    if free is not chosen and (extra > max(1.0, 0.05 * free.cost.monthly_usd) or not chosen.meets):
+    extra = chosen.usd - free.usd
+    if free is not chosen and (extra > max(1.0, 0.05 * free.usd) or not chosen.meets):
         notes.append(
             f"the override costs {_usd(extra)}/month more "
             f"than {free.offering.name} ({'meets' if free.meets else 'misses'} the targets at "
-            f"{_usd(free.cost.monthly_usd)}/month)"
+            f"{_usd(free.usd)}/month)"
         )
     if not chosen.meets:
         notes.append(_what_would_help(spec, chosen))
-    supporting = _supporting_cost(target.cloud, mode, chosen.cost.requests_per_month, catalog)
     for c in best_per_offering:
         alternatives.append(
             Alternative(
@@ -210,7 +218,7 @@ def _recommend_target(
                 c.offering.kind,
                 True,
                 None if c.meets else _miss_reason(spec, c),
-                _prediction(c, supporting),
+                _prediction(c),
                 c.meets,
             )
         )
@@ -234,7 +242,7 @@ def _recommend_target(
             max_instances=chosen.max_instances,
             package=_package(chosen.offering, needs),
         ),
-        predicted=_prediction(chosen, supporting),
+        predicted=_prediction(chosen),
         assumptions=Assumptions(
             keep_alive_s=chosen.offering.keep_alive_s or 0.0,
             cold_start_s=chosen.cold_start_s,
@@ -250,6 +258,7 @@ def _recommend_target(
         reason=_reason(chosen, best_per_offering),
         notes=tuple(notes),
         alternatives=tuple(alternatives),
+        workload=chosen.workload,
     )
 
 
@@ -321,14 +330,14 @@ def _best_config(
     target: ResolvedTarget,
     needs: ModelNeeds,
     profile: TrafficProfile,
-    gpu_runtime: GpuRuntime,
+    catalog: Catalog,
     limit: TimeLimit,
     mode: Mode,
 ) -> _Candidate | None:
     best: _Candidate | None = None
     for size in _sizes(offering, needs, target):
         candidate = _best_warm_pool(
-            offering, size, spec, target, needs, profile, gpu_runtime, limit, mode
+            offering, size, spec, target, needs, profile, catalog, limit, mode
         )
         if best is None or _better(candidate, best):
             best = candidate
@@ -342,7 +351,7 @@ def _best_warm_pool(
     target: ResolvedTarget,
     needs: ModelNeeds,
     profile: TrafficProfile,
-    gpu_runtime: GpuRuntime,
+    catalog: Catalog,
     limit: TimeLimit,
     mode: Mode,
 ) -> _Candidate:
@@ -375,7 +384,17 @@ def _best_warm_pool(
         if _package(offering, needs) == "zip"
         else (_IMAGE_BASE_MB["gpu" if size.gpu else "cpu"] + needs.artifact_mb)
     )
-    cold, components = _cold_start(offering, size, needs, image_mb, gpu_runtime)
+    cold, components = _cold_start(offering, size, needs, image_mb, catalog.gpu_runtime)
+    package = _package(offering, needs)
+    plan = sketch(
+        spec,
+        target,
+        Choice(
+            offering.id, offering.name, offering.kind, mode, size.memory_mb, size.vcpu,
+            size.gpu, size.gpu_count, size.name, concurrency, 0, cap, package,
+        ),
+        peak_rps=max(profile.peak_rps, profile.mean_rps),
+    )  # fmt: skip
 
     def evaluate(warm: int) -> _Candidate:
         pool = pool_config(
@@ -390,6 +409,16 @@ def _best_warm_pool(
         cost = estimate_cost(
             offering, size, perf, payload_kb=(spec.traffic.payload_bytes or 4000) / 1000
         )
+        workload = Workload(
+            predictions=cost.requests_per_month,
+            model_latency_s=perf.service_mean_s
+            + perf.mean_wait_s
+            + perf.cold_start_prob * perf.cold_start_s,
+            artifact_mb=needs.artifact_mb,
+            image_mb=image_mb,
+            compute=tuple(cost.breakdown.items()),
+        )
+        bill = deployment_cost(plan, workload, catalog)
         # A request (sync) is cut off at the timeout; a job's processing (async) at its limit.
         limited = perf.p99_s if mode == "sync" else service_p99(service_time)
         shortfall = max(_shortfall(spec, perf), limited / limit.seconds)
@@ -408,6 +437,8 @@ def _best_warm_pool(
             limit,
             limited,
             mode,
+            workload,
+            bill,
         )
 
     # More warm instances never add cold starts, so the first step that meets is the cheapest
@@ -418,7 +449,7 @@ def _best_warm_pool(
         return first
     last = evaluate(steps[high])
     if not last.meets:
-        return min((first, last), key=lambda c: (c.shortfall, c.cost.monthly_usd))
+        return min((first, last), key=lambda c: (c.shortfall, c.usd))
     found = last
     while high - low > 1:
         middle = (low + high) // 2
@@ -476,8 +507,8 @@ def _better(a: _Candidate, b: _Candidate) -> bool:
     if a.meets != b.meets:
         return a.meets
     if a.meets:
-        return (a.cost.monthly_usd, a.perf.p99_s) < (b.cost.monthly_usd, b.perf.p99_s)
-    return (a.shortfall, a.cost.monthly_usd) < (b.shortfall, b.cost.monthly_usd)
+        return (a.usd, a.perf.p99_s) < (b.usd, b.perf.p99_s)
+    return (a.shortfall, a.usd) < (b.shortfall, b.usd)
 
 
 def _pick(candidates: Sequence[_Candidate]) -> _Candidate:
@@ -498,18 +529,7 @@ def _package(offering: Offering, needs: ModelNeeds) -> Literal["zip", "image", "
     return "image"
 
 
-def _supporting_cost(cloud: str, mode: str, requests: float, catalog: Catalog) -> dict[str, float]:
-    wanted = {"gateway"} | ({"queue", "store"} if mode == "async" else set())
-    services = [s for s in catalog.supporting(cloud) if s.category in wanted]
-    return estimate_supporting_cost(services, requests)
-
-
-def _prediction(c: _Candidate, supporting: dict[str, float]) -> Prediction:
-    breakdown = dict(c.cost.breakdown)
-    for name, usd in supporting.items():
-        if usd > 0:
-            breakdown[name] = breakdown.get(name, 0.0) + usd
-    monthly = sum(breakdown.values())
+def _prediction(c: _Candidate) -> Prediction:
     requests = c.cost.requests_per_month
     return Prediction(
         p50_ms=c.perf.p50_s * 1000,
@@ -519,9 +539,9 @@ def _prediction(c: _Candidate, supporting: dict[str, float]) -> Prediction:
         mean_instances=c.perf.mean_instances,
         peak_instances=c.perf.peak_instances,
         monthly_requests=requests,
-        monthly_cost_usd=monthly,
-        cost_per_1k_usd=monthly / requests * 1000 if requests > 0 else 0.0,
-        cost_breakdown=tuple(sorted(breakdown.items())),
+        monthly_cost_usd=c.usd,
+        cost_per_1k_usd=c.usd / requests * 1000 if requests > 0 else 0.0,
+        cost_breakdown=c.bill.breakdown,
     )
 
 
@@ -570,11 +590,11 @@ def _reason(chosen: _Candidate, candidates: Sequence[_Candidate]) -> str:
     pool = f" with a warm pool of {chosen.warm}" if chosen.warm else ""
     if not chosen.meets:
         return f"closest to the latency targets{pool}; no option meets them"
-    others = sorted((c for c in meeting if c is not chosen), key=lambda c: c.cost.monthly_usd)
+    others = sorted((c for c in meeting if c is not chosen), key=lambda c: c.usd)
     if not others:
         return f"the only option that meets the latency targets{pool}"
     runner = others[0]
-    extra = runner.cost.monthly_usd - chosen.cost.monthly_usd
+    extra = runner.usd - chosen.usd
     if extra < 0:
         return f"meets the latency targets{pool} (chosen by the target's override)"
     return (

@@ -17,6 +17,7 @@ __all__ = [
     "Prediction",
     "Recommendation",
     "TargetRecommendation",
+    "Workload",
     "to_dict",
 ]
 
@@ -56,6 +57,27 @@ class Prediction:
     monthly_cost_usd: float
     cost_per_1k_usd: float
     cost_breakdown: tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """What one month of traffic asks of the deployment: what its whole bill is priced for.
+
+    Attributes:
+        predictions: Predictions per month (jobs, for an async deployment).
+        model_latency_s: Mean time one prediction takes on the model's service, queueing and
+            cold starts included (what a proxy in front of an endpoint waits for).
+        artifact_mb: The model artifact (kept in the deployment's storage).
+        image_mb: The container image of the model's service (0 without one).
+        compute: The model service's own cost lines per month, from the performance and cost
+            model (``compute``, ``requests``, ``warm_pool``, ``fleet``, ...).
+    """
+
+    predictions: float
+    model_latency_s: float
+    artifact_mb: float
+    image_mb: float
+    compute: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +125,8 @@ class TargetRecommendation:
     notes: tuple[str, ...]
     """Warnings and advice: overrides worse than the recommendation, what would have to change."""
     alternatives: tuple[Alternative, ...]
+    workload: Workload | None = None
+    """What the predicted cost prices: ``svai plan`` prices its deployment for the same."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +142,7 @@ def to_dict(value: Recommendation | TargetRecommendation) -> dict[str, Any]:
     return _jsonify(dataclasses.asdict(value))  # type: ignore[no-any-return]
 
 
-_PAIR_FIELDS = {"cost_breakdown", "cold_start_components"}
+_PAIR_FIELDS = {"cost_breakdown", "cold_start_components", "compute"}
 
 
 def _jsonify(value: Any, key: str = "") -> Any:
