@@ -11,13 +11,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from svai.backends.base import Backend
-from svai.backends.registry import OFFERINGS, get_backend
+from svai.backends.registry import ASYNC_WORKERS, OFFERINGS, get_backend
 from svai.backends.rules import evaluate
 from svai.compiler import release_state as _release_state
 from svai.compiler import rollout as _rollout
@@ -33,6 +33,7 @@ from svai.ir import DeploymentPlan
 from svai.runtimes import bench as _bench
 from svai.runtimes import package as _package
 from svai.spec import ResolvedSpec, Spec, load_spec, resolve
+from svai.spec.resolve import ResolvedTarget
 
 if TYPE_CHECKING:
     from svai.backends import automation
@@ -60,6 +61,7 @@ __all__ = [
     "VersionsReport",
     "bench",
     "build",
+    "check_targets",
     "deploy",
     "measurements",
     "plan",
@@ -68,6 +70,7 @@ __all__ = [
     "release_plan",
     "rollback",
     "serve",
+    "served",
     "start_release",
     "validate",
     "versions",
@@ -125,7 +128,55 @@ def measurements(loaded: LoadedSpec) -> Measurements:
 def recommend(path: str | Path) -> tuple[LoadedSpec, Recommendation]:
     """Validate the spec at ``path`` and recommend a runtime for each of its targets."""
     loaded = validate(path)
-    return loaded, _recommend(loaded.resolved, measurements(loaded), buildable=OFFERINGS)
+    recommendation = _recommend(
+        loaded.resolved, measurements(loaded), buildable=OFFERINGS, async_workers=ASYNC_WORKERS
+    )
+    return loaded, recommendation
+
+
+def served(
+    spec: ResolvedSpec, recommendation: Recommendation
+) -> list[tuple[ResolvedTarget, TargetRecommendation]]:
+    """Pair each target svai can serve with its recommendation, in the spec's order.
+
+    Targets the recommendation names infeasible are left out: commands report them and exit 1.
+    """
+    refused = {t.index for t in recommendation.infeasible}
+    kept = [t for i, t in enumerate(spec.targets) if i not in refused]
+    return list(zip(kept, recommendation.targets, strict=True))
+
+
+def check_targets(
+    spec: ResolvedSpec, recommendation: Recommendation, wanted: Sequence[str] | None
+) -> None:
+    """Refuse to deploy around an infeasible target unless ``wanted`` names the servable ones.
+
+    One Pulumi stack holds every target of a spec, so a deployment that left a servable
+    target out would delete it: ``wanted`` must name exactly the targets svai can serve.
+
+    Raises:
+        UsageError: a target cannot be served and ``wanted`` does not name the others, or
+            ``wanted`` is not exactly the servable targets.
+    """
+    keys = [_package.target_key(t.cloud, t.region) for t, _ in served(spec, recommendation)]
+    flags = " ".join(f"--target {k}" for k in keys)
+    if wanted is None or not wanted:
+        if not recommendation.infeasible:
+            return
+        names = "; ".join(
+            f"{_package.target_key(t.cloud, t.region)}: {t.reasons[0] if t.reasons else '?'}"
+            for t in recommendation.infeasible
+        )
+        raise UsageError(
+            f"{len(recommendation.infeasible)} target(s) cannot be served ({names}; "
+            "`svai recommend` lists every reason); to deploy the others, name them: "
+            f"{flags or '(none can be served)'}"
+        )
+    if sorted(set(wanted)) != sorted(keys):
+        raise UsageError(
+            f"--target must name every target svai can serve, and only those ({flags}): one "
+            "Pulumi stack holds them all, and a target left out would be deleted"
+        )
 
 
 def plan(path: str | Path) -> tuple[LoadedSpec, PlanResult]:
@@ -138,7 +189,7 @@ def plan(path: str | Path) -> tuple[LoadedSpec, PlanResult]:
     spec = loaded.resolved
     version = model_version(spec, loaded.base_dir)
     targets = []
-    for target, target_rec in zip(spec.targets, recommendation.targets, strict=True):
+    for target, target_rec in served(spec, recommendation):
         deployment = lower(spec, target, target_rec, version)
         backend = _plan_backend(target.cloud, spec.name, version, target.region)
         targets.append(_compile_target(spec.name, target_rec, deployment, backend))
@@ -379,6 +430,7 @@ def release_plan(
     evidence: str | Path | None = None,
     placeholders: bool = True,
     compile_targets: bool = True,
+    targets: Sequence[str] | None = None,
 ) -> ReleasePlan:
     """Compile the next release step offline, without changing anything (the dry run).
 
@@ -400,13 +452,18 @@ def release_plan(
             (a dry run); when ``False`` a missing number is an error.
         compile_targets: Compile every target at the new state (``False``: the state change
             and gates only, ``result`` is ``None``).
+        targets: ``apply --target``: the targets to deploy (``cloud-region``); required when
+            some target cannot be served, and then exactly the ones that can.
 
     Raises:
         svai.errors.UsageError: an impossible action (another release in progress, an unknown
-            ``--to`` version, an unreadable evidence or state file).
+            ``--to`` version, an unreadable evidence or state file, infeasible targets without
+            ``--target``).
     """
     loaded, recommendation = recommend(path)
     spec = loaded.resolved
+    if action == "apply":
+        check_targets(spec, recommendation, targets)
     version = model_version(spec, loaded.base_dir)
     file = _release_state.state_path(loaded.base_dir, spec.name, environment)
     state = _release_state.read_state(file, spec.name, environment)
@@ -498,15 +555,22 @@ def start_release(
     dry_run: bool = False,
     state_only: bool = False,
     backend_url: str | None = None,
+    targets: Sequence[str] | None = None,
 ) -> ReleaseOutcome:
     """Release the spec's version: its first step (what ``svai apply`` does for a release).
+
+    ``targets`` (``--target``) names the targets to deploy when some cannot be served: exactly
+    the ones that can (:func:`check_targets`).
 
     Raises:
         svai.errors.ToolMissingError: the pulumi CLI, passphrase or credentials are missing.
         svai.errors.UsageError: see :func:`release_plan`.
         svai.errors.DeployError: Pulumi or the cloud refused the step.
     """
-    return _release(path, "apply", environment, dry_run, state_only, backend_url, evidence=evidence)
+    return _release(
+        path, "apply", environment, dry_run, state_only, backend_url,
+        evidence=evidence, targets=targets,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -673,7 +737,7 @@ def _release_targets(
     spec = loaded.resolved
     assert state.deployed is not None
     targets = []
-    for target, target_rec in zip(spec.targets, recommendation.targets, strict=True):
+    for target, target_rec in served(spec, recommendation):
         deployment = lower(spec, target, target_rec, state.deployed)
         deployment = dataclasses.replace(
             deployment, rollout=_rollout.rollout_of(state, deployment.rollout)

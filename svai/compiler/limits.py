@@ -138,17 +138,18 @@ def rejection(
 
 def _platform_limit(offering: Offering, mode: Mode, catalog: Catalog) -> TimeLimit | None:
     """What bounds one request (sync) or one job's processing (async) on ``offering``."""
-    if mode == "async" and offering.kind == "container":
-        # A container worker is not answering an HTTP request: the queue's delivery bounds it
-        # where delivery is a push with a deadline (Pub/Sub push); a pulling worker renews its
-        # lock (Service Bus, SQS) and is bounded by nothing.
-        delivery = catalog.queue_delivery_limit(offering.cloud)
-        if delivery is None:
-            return None
-        seconds, queue = delivery
-        return TimeLimit(seconds, f"{queue}'s delivery limit")
-    label = "request limit" if mode == "sync" else "limit"
-    return TimeLimit(offering.limits.timeout_s, f"{offering.name}'s {label}")
+    if mode == "sync":
+        return TimeLimit(offering.limits.timeout_s, "the request limit")
+    # A container worker is not answering an HTTP request: it pulls jobs and renews its lock
+    # (Service Bus, SQS), so nothing bounds it; a function or an endpoint has its own limit.
+    # A queue that pushes jobs to the worker (Pub/Sub push) bounds every worker by its deadline.
+    limits = []
+    if offering.kind != "container":
+        limits.append(TimeLimit(offering.limits.timeout_s, "the limit"))
+    delivery = catalog.queue_delivery_limit(offering.cloud)
+    if delivery is not None:
+        limits.append(TimeLimit(delivery[0], f"{delivery[1]}'s delivery limit"))
+    return min(limits, key=lambda t: t.seconds, default=None)
 
 
 def time_limit(offering: Offering, spec: ResolvedSpec, mode: Mode, catalog: Catalog) -> TimeLimit:

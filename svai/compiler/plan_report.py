@@ -6,7 +6,7 @@ from collections import defaultdict
 
 from svai.compiler.formatting import format_ms, format_usd
 from svai.compiler.planned import PlannedTarget, PlanResult
-from svai.compiler.report import latency_verdict
+from svai.compiler.report import infeasible_lines, latency_verdict, proposal_lines
 from svai.ir import Finding
 from svai.spec.resolve import ResolvedSpec
 
@@ -51,6 +51,7 @@ def _target_lines(spec: ResolvedSpec, target: PlannedTarget) -> list[str]:
     ]
     for note in rec.notes:
         lines.append(f"  note: {note}")
+    lines.extend(proposal_lines(rec.proposals, "  "))
     groups: dict[str, list[str]] = defaultdict(list)
     for resource in target.resources:
         groups[resource.component or resource.name].append(f"{resource.type}  {resource.name}")
@@ -76,7 +77,7 @@ def _target_lines(spec: ResolvedSpec, target: PlannedTarget) -> list[str]:
 
 def plan_text(spec: ResolvedSpec, result: PlanResult) -> str:
     """Render the plan for a terminal: per target its choice, resources, cost and findings."""
-    total = sum(t.recommendation.predicted.monthly_cost_usd for t in result.targets)
+    total = sum(t.cost.monthly_usd if t.cost else 0.0 for t in result.targets)
     resources = sum(len(t.resources) for t in result.targets)
     high = sum(f.severity == "high" for t in result.targets for f in t.findings)
     lines = [
@@ -87,4 +88,7 @@ def plan_text(spec: ResolvedSpec, result: PlanResult) -> str:
     for target in result.targets:
         lines.append("")
         lines.extend(_target_lines(spec, target))
+    for refused in result.recommendation.infeasible:
+        lines.append("")
+        lines.extend(infeasible_lines(refused))
     return "\n".join(lines) + "\n"

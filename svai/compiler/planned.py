@@ -46,6 +46,7 @@ def to_dict(result: PlanResult) -> dict[str, Any]:
     return {
         "name": result.name,
         "model_version": result.model_version,
+        "infeasible": [recommendation_dict(t) for t in result.recommendation.infeasible],
         "targets": [
             {
                 "cloud": t.plan.cloud,

@@ -14,7 +14,9 @@ __all__ = [
     "Alternative",
     "Assumptions",
     "Choice",
+    "InfeasibleTarget",
     "Prediction",
+    "Proposal",
     "Recommendation",
     "TargetRecommendation",
     "Workload",
@@ -111,6 +113,26 @@ class Alternative:
 
 
 @dataclass(frozen=True, slots=True)
+class Proposal:
+    """A change that would bring a target closer to its targets, with what svai predicts for it.
+
+    Proposals come ranked by effect: the change that leaves the smallest miss first; loosening
+    a target, which changes the goal rather than the deployment, always last.
+    """
+
+    change: Literal["async", "option", "warm_pool", "model", "timeout", "target"]
+    """What changes: the API mode, the offering or size, the warm pool, the model (a smaller or
+    faster one), a timeout, or a latency target."""
+    summary: str
+    """The change as the user makes it (``set api.mode: async``)."""
+    detail: str
+    """Why, with the numbers."""
+    meets_target: bool
+    predicted: Prediction | None
+    """The prediction with the change, when svai evaluated one."""
+
+
+@dataclass(frozen=True, slots=True)
 class TargetRecommendation:
     """The recommendation for one target."""
 
@@ -127,17 +149,40 @@ class TargetRecommendation:
     alternatives: tuple[Alternative, ...]
     workload: Workload | None = None
     """What the predicted cost prices: ``svai plan`` prices its deployment for the same."""
+    proposals: tuple[Proposal, ...] = ()
+    """When the choice misses its targets: what would help, ranked by effect."""
+
+
+@dataclass(frozen=True, slots=True)
+class InfeasibleTarget:
+    """A target no offering can serve as the spec asks, with every reason and what would help."""
+
+    index: int
+    """The target's position in the spec's ``targets``."""
+    cloud: Literal["aws", "gcp", "azure"]
+    region: str
+    mode: Literal["sync", "async", "auto"]
+    """The API mode the target was tried in (``auto``: both)."""
+    reasons: tuple[str, ...]
+    """One line per offering (and mode) that was tried, naming what stops it."""
+    alternatives: tuple[Alternative, ...]
+    proposals: tuple[Proposal, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Recommendation:
-    """The recommendation for every target of a spec."""
+    """The recommendation for every target of a spec.
+
+    ``targets`` holds the targets svai can serve, in the spec's order; ``infeasible`` the ones
+    it cannot, each with its reasons. Commands report both and exit 1 when any is infeasible.
+    """
 
     name: str
     targets: tuple[TargetRecommendation, ...]
+    infeasible: tuple[InfeasibleTarget, ...] = ()
 
 
-def to_dict(value: Recommendation | TargetRecommendation) -> dict[str, Any]:
+def to_dict(value: Recommendation | TargetRecommendation | InfeasibleTarget) -> dict[str, Any]:
     """Return the recommendation as JSON-ready data (tuples of pairs become objects)."""
     return _jsonify(dataclasses.asdict(value))  # type: ignore[no-any-return]
 
