@@ -270,6 +270,9 @@ def build(
         svai.errors.UsageError: an unknown target, an unsafe path, an unbuildable model.
     """
     loaded, recommendation = recommend(path)
+    for refused in recommendation.infeasible:
+        if _package.target_key(refused.cloud, refused.region) == target:
+            raise UsageError(f"--target {target!r} cannot be served: {'; '.join(refused.reasons)}")
     return _package.build(
         loaded.resolved,
         loaded.base_dir,

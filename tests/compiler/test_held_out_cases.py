@@ -189,6 +189,8 @@ def test_4_apply_needs_target_for_the_servable_targets(tmp_path: Path) -> None:
     assert applied.exit_code == 0, applied.output
     assert "gcp us-central1" in applied.output and "aws" not in applied.output
     assert not (tmp_path / ".svai" / "releases").exists()  # a dry run changes nothing
+    build = runner.invoke(cli, ["build", "--target", "aws-us-east-1", str(spec)])
+    assert build.exit_code != 0 and "cannot be served" in str(build.exception)
 
 
 def test_5_a_p99_past_the_request_timeout_never_meets() -> None:
