@@ -42,7 +42,7 @@ def main() -> None:
         loaded = api.validate(path)
         cases.append((path.parent.name, loaded.resolved, api.measurements(loaded)))
     samples: dict[str, list[float]] = {name: [] for name, _, _ in cases}
-    for name, spec, measured in cases:
+    for _name, spec, measured in cases:
         recommend(spec, measured, **kwargs)  # warm-up: the catalog is parsed once per process
     for _ in range(options.rounds):
         for name, spec, measured in cases:

@@ -1,8 +1,9 @@
 """Advice: when nothing meets a target's goals, what would help, ranked by its effect.
 
 Every proposal is evaluated, not guessed: svai re-runs the performance and cost model with the
-change (the other API mode, another offering or size, the largest warm pool, a faster model) and
-keeps the changes that shrink the miss, ranked by the miss that remains. A warm pool is proposed
+change (the other API mode, another offering or size, a warm pool, a faster model) and keeps the
+changes that shrink the miss: those that meet the targets first (cheapest first), then by the
+miss that remains. A warm pool is proposed
 only where it moves the percentile: a target missed because one prediction is slow is not
 helped by keeping instances warm, and the advice says so instead. Loosening a target is always
 offered last, with the figure the closest option achieves.
@@ -96,7 +97,7 @@ def mode_proposal(
     p = prediction(best)
     also = f" and {raise_timeout[0].summary.removeprefix('set ')}" if raise_timeout else ""
     return Proposal(
-        change="async" if mode == "async" else "option",
+        change=mode,
         summary=f"set api.mode: {mode} (or auto){also}",
         detail=(
             f"{how}; {best.offering.name}: p95 {format_ms(p.p95_ms)}, p99 {format_ms(p.p99_ms)}"
@@ -129,7 +130,12 @@ def proposals(
     same_mode: Sequence[Option],
     other_mode: Sequence[Option],
 ) -> tuple[Proposal, ...]:
-    """What would help ``chosen`` meet its targets, ranked by the miss that remains."""
+    """What would help ``chosen`` meet its targets, ranked by effect.
+
+    The changes that meet the targets come first, cheapest first; then those that only shrink
+    the miss, by the miss that remains; raising the user's own timeout and loosening the latency
+    targets (which change the goal, not the deployment) last.
+    """
     if chosen.meets:
         return ()
     ranked: list[tuple[float, float, Proposal]] = []
@@ -146,11 +152,15 @@ def proposals(
     if better:
         other = pick(better)
         size = other.size.name or f"{other.size.memory_mb:,} MB, {other.size.vcpu:g} vCPU"
-        keep(other, _numbers(spec, other, "option", f"overrides.offering: {other.offering.id}",
-                             f"{other.offering.name} at {size}"))  # fmt: skip
+        change = (
+            f"overrides.memory: {other.size.memory_mb}MiB"
+            if other.offering is chosen.offering
+            else f"overrides.offering: {other.offering.id}"
+        )
+        keep(other, _numbers(spec, other, "option", change, f"{other.offering.name} at {size}"))
     if chosen.max_warm > chosen.warm:
-        warm = chosen.variant(warm=chosen.max_warm)
-        if warm.shortfall < chosen.shortfall * (1 - CLOSE):
+        warm = chosen.best_warm_pool()
+        if warm.warm != chosen.warm and warm.shortfall < chosen.shortfall * (1 - CLOSE):
             keep(warm, _numbers(spec, warm, "warm_pool",
                                 f"overrides.min_instances: {warm.warm}", "a larger warm pool"))  # fmt: skip
     faster = _faster_model(chosen)
@@ -162,7 +172,8 @@ def proposals(
             f"(now {format_ms(now * 1000)})",
             "a smaller, distilled or quantised model, or a faster accelerator",
         ))  # fmt: skip
-    ranked.sort(key=lambda r: (r[0], r[1]))
+    # Changes that meet the targets first, cheapest first; then the rest by the miss left.
+    ranked.sort(key=lambda r: (r[0] > 1.0, r[0] if r[0] > 1.0 else 0.0, r[1]))
     loosen = [*_timeouts(chosen), *_targets(spec, chosen)]
     return tuple(p for _, _, p in ranked) + tuple(loosen)
 

@@ -19,6 +19,7 @@ what would help.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -68,6 +69,9 @@ class _Setup:
     concurrency: int
     cap: int
     steps: tuple[int, ...]
+    """The warm pools searched (one when the target pins ``min_instances``)."""
+    pool_steps: tuple[int, ...]
+    """Every warm pool the offering allows here, whatever the target pins."""
     image_mb: float
     cold_start_s: float
     components: tuple[tuple[str, float], ...]
@@ -190,7 +194,11 @@ class Option:
     @property
     def max_warm(self) -> int:
         """The largest warm pool this offering allows here."""
-        return self.setup.steps[-1]
+        return self.setup.pool_steps[-1]
+
+    def best_warm_pool(self) -> Option:
+        """The same configuration with the warm pool searched over all the offering allows."""
+        return _best_warm_pool(dataclasses.replace(self.setup, steps=self.setup.pool_steps))
 
     def variant(self, *, warm: int | None = None, service_scale: float | None = None) -> Option:
         """The same configuration with a different warm pool or inference time."""
@@ -298,14 +306,13 @@ def _setup(ctx: Context, offering: Offering, size: Size, mode: Mode) -> _Setup:
     cap = target.max_instances or min(offering.limits.max_instances, cap)
     always_on = offering.pricing.billing == "always_on"
     floor = 0 if (offering.limits.scale_to_zero and not always_on) else 1
-    steps: tuple[int, ...]
+    allowed: tuple[int, ...] = (floor,)
+    if offering.warm_pool.available:
+        top = min(cap, offering.warm_pool.max or cap)
+        allowed = tuple(w for w in _WARM_STEPS if floor <= w <= top) or (floor,)
+    steps = allowed
     if target.min_instances is not None:
         steps = (max(floor, target.min_instances),)
-    elif not offering.warm_pool.available:
-        steps = (floor,)
-    else:
-        top = min(cap, offering.warm_pool.max or cap)
-        steps = tuple(w for w in _WARM_STEPS if floor <= w <= top) or (floor,)
     package = package_of(offering)
     image_mb = (
         0.0
@@ -319,7 +326,7 @@ def _setup(ctx: Context, offering: Offering, size: Size, mode: Mode) -> _Setup:
     )  # fmt: skip
     plan = sketch(spec, target, choice, peak_rps=max(profile.peak_rps, profile.mean_rps))
     return _Setup(
-        ctx, offering, size, mode, concurrency, cap, steps, image_mb, cold, components,
+        ctx, offering, size, mode, concurrency, cap, steps, allowed, image_mb, cold, components,
         time_limit(offering, spec, mode, ctx.catalog), plan, ServiceTime(service, p99_s=p99),
     )  # fmt: skip
 

@@ -289,7 +289,12 @@ def _recommendation(
     chosen = pick(allowed)
     free = pick(options)
     extra = chosen.usd - free.usd
-    if free is not chosen and (extra > max(1.0, 0.05 * free.usd) or not chosen.meets):
+    if free is not chosen and not chosen.meets and free.meets:
+        notes.append(
+            f"the override misses the targets; {free.offering.name} meets them at "
+            f"{format_usd(free.usd)}/month"
+        )
+    elif free is not chosen and extra > max(1.0, 0.05 * free.usd):
         notes.append(
             f"the override costs {format_usd(extra)}/month more "
             f"than {free.offering.name} ({'meets' if free.meets else 'misses'} the targets at "

@@ -120,9 +120,9 @@ class Proposal:
     a target, which changes the goal rather than the deployment, always last.
     """
 
-    change: Literal["async", "option", "warm_pool", "model", "timeout", "target"]
-    """What changes: the API mode, the offering or size, the warm pool, the model (a smaller or
-    faster one), a timeout, or a latency target."""
+    change: Literal["async", "sync", "option", "warm_pool", "model", "timeout", "target"]
+    """What changes: the API mode (to ``async`` or ``sync``), the offering or size, the warm
+    pool, the model (a smaller or faster one), a timeout, or a latency target."""
     summary: str
     """The change as the user makes it (``set api.mode: async``)."""
     detail: str
