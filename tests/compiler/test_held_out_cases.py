@@ -154,6 +154,34 @@ def test_4_each_target_gets_its_own_result_and_async_is_proposed() -> None:
     assert any("Pub/Sub push" in note for note in gcp.notes), gcp.notes
 
 
+SLOWISH = """
+version: 1
+name: slowish
+model: {{artifact: model.onnx, framework: onnx, size: 100MB, inference_time: 8s}}
+api: {{mode: {mode}, timeout: 10s}}
+latency: {{p95: 1m}}
+reliability: {{job_timeout: 1m}}
+traffic: {{pattern: steady, baseline_rps: 0.2}}
+targets:
+  - {{cloud: aws, region: us-east-1}}
+  - {{cloud: gcp, region: us-central1}}
+  - {{cloud: azure, region: eastus}}
+"""
+
+
+def test_4_when_sync_cannot_serve_async_is_proposed_with_numbers_or_chosen_under_auto() -> None:
+    """8-second predictions, a 10-second request timeout: the p99 of a request runs past it."""
+    for t in recommended(SLOWISH.format(mode="sync")).targets:
+        assert t.choice.mode == "sync" and not t.meets_target
+        switch = next(p for p in t.proposals if p.change == "async")
+        assert switch.meets_target and switch.predicted is not None
+        assert "set api.mode: async" in switch.summary and "per job" in switch.detail
+    for t in recommended(SLOWISH.format(mode="auto")).targets:
+        assert t.choice.mode == "async" and t.meets_target, t.cloud
+        assert any(n.startswith("api.mode auto → async: no sync option meets") for n in t.notes)
+        assert t.choice.offering != "azure.ml.online_endpoint"  # not an async worker in svai
+
+
 def test_4_recommend_and_plan_report_every_target_and_exit_1(tmp_path: Path) -> None:
     spec = tmp_path / "svai.yaml"
     spec.write_text(LONG_REQUESTS.format(mode="sync"), encoding="utf-8")
