@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 
 from svai.backends.base import Backend
-from svai.backends.registry import OFFERINGS, get_backend
+from svai.backends.registry import ASYNC_WORKERS, OFFERINGS, get_backend
 from svai.backends.rules import evaluate
 from svai.build import bench as _bench
 from svai.build import environment as _environment
@@ -29,6 +29,7 @@ from svai.build import package as _package
 from svai.compiler import metrics as _metrics
 from svai.compiler import release_state as _release_state
 from svai.compiler import rollout as _rollout
+from svai.compiler.bill import plan_cost
 from svai.compiler.diff import EMPTY_PLAN, PlanDiff, diff_plans
 from svai.compiler.lower import lower
 from svai.compiler.planned import PlannedTarget, PlanResult
@@ -43,6 +44,7 @@ from svai.errors import SpecError, ToolMissingError, UsageError
 from svai.ir import DeploymentPlan
 from svai.spec import ResolvedSpec, Spec, load_spec, resolve
 from svai.spec.paths import project_file, project_path
+from svai.spec.resolve import ResolvedTarget
 from svai.spec.revision import SPEC_NAME, Repository
 
 if TYPE_CHECKING:
@@ -72,6 +74,7 @@ __all__ = [
     "VersionsReport",
     "bench",
     "build",
+    "check_targets",
     "deploy",
     "diff",
     "measurements",
@@ -81,6 +84,7 @@ __all__ = [
     "release_plan",
     "rollback",
     "serve",
+    "served",
     "start_release",
     "validate",
     "versions",
@@ -138,7 +142,55 @@ def measurements(loaded: LoadedSpec) -> Measurements:
 def recommend(path: str | Path) -> tuple[LoadedSpec, Recommendation]:
     """Validate the spec at ``path`` and recommend a runtime for each of its targets."""
     loaded = validate(path)
-    return loaded, _recommend(loaded.resolved, measurements(loaded), buildable=OFFERINGS)
+    recommendation = _recommend(
+        loaded.resolved, measurements(loaded), buildable=OFFERINGS, async_workers=ASYNC_WORKERS
+    )
+    return loaded, recommendation
+
+
+def served(
+    spec: ResolvedSpec, recommendation: Recommendation
+) -> list[tuple[ResolvedTarget, TargetRecommendation]]:
+    """Pair each target svai can serve with its recommendation, in the spec's order.
+
+    Targets the recommendation names infeasible are left out: commands report them and exit 1.
+    """
+    refused = {t.index for t in recommendation.infeasible}
+    kept = [t for i, t in enumerate(spec.targets) if i not in refused]
+    return list(zip(kept, recommendation.targets, strict=True))
+
+
+def check_targets(
+    spec: ResolvedSpec, recommendation: Recommendation, wanted: Sequence[str] | None
+) -> None:
+    """Refuse to deploy around an infeasible target unless ``wanted`` names the servable ones.
+
+    One Pulumi stack holds every target of a spec, so a deployment that left a servable
+    target out would delete it: ``wanted`` must name exactly the targets svai can serve.
+
+    Raises:
+        UsageError: a target cannot be served and ``wanted`` does not name the others, or
+            ``wanted`` is not exactly the servable targets.
+    """
+    keys = [_package.target_key(t.cloud, t.region) for t, _ in served(spec, recommendation)]
+    flags = " ".join(f"--target {k}" for k in keys)
+    if wanted is None or not wanted:
+        if not recommendation.infeasible:
+            return
+        names = "; ".join(
+            f"{_package.target_key(t.cloud, t.region)}: {t.reasons[0] if t.reasons else '?'}"
+            for t in recommendation.infeasible
+        )
+        raise UsageError(
+            f"{len(recommendation.infeasible)} target(s) cannot be served ({names}; "
+            "`svai recommend` lists every reason); to deploy the others, name them: "
+            f"{flags or '(none can be served)'}"
+        )
+    if sorted(set(wanted)) != sorted(keys):
+        raise UsageError(
+            f"--target must name every target svai can serve, and only those ({flags}): one "
+            "Pulumi stack holds them all, and a target left out would be deleted"
+        )
 
 
 def plan(path: str | Path) -> tuple[LoadedSpec, PlanResult]:
@@ -151,7 +203,7 @@ def plan(path: str | Path) -> tuple[LoadedSpec, PlanResult]:
     spec = loaded.resolved
     version = model_version(spec, loaded.base_dir)
     targets = []
-    for target, target_rec in zip(spec.targets, recommendation.targets, strict=True):
+    for target, target_rec in served(spec, recommendation):
         deployment = lower(spec, target, target_rec, version)
         backend = _plan_backend(target.cloud, spec.name, version, target.region)
         targets.append(_compile_target(spec.name, target_rec, deployment, backend))
@@ -168,7 +220,8 @@ def _compile_target(
         stack=f"{deployment.cloud}-{deployment.region}",
     )
     findings = evaluate(backend.rules(), resources, deployment)
-    return PlannedTarget(recommendation, deployment, resources, tuple(findings))
+    cost = plan_cost(deployment, recommendation)
+    return PlannedTarget(recommendation, deployment, resources, tuple(findings), cost)
 
 
 def _plan_backend(cloud: str, name: str, version: str, region: str) -> Backend:
@@ -381,6 +434,9 @@ def build(
         svai.errors.UsageError: an unknown target, an unsafe path, an unbuildable model.
     """
     loaded, recommendation = recommend(path)
+    for refused in recommendation.infeasible:
+        if _package.target_key(refused.cloud, refused.region) == target:
+            raise UsageError(f"--target {target!r} cannot be served: {'; '.join(refused.reasons)}")
     return _package.build(
         loaded.resolved,
         loaded.base_dir,
@@ -708,6 +764,7 @@ def release_plan(
     evidence: str | Path | None = None,
     placeholders: bool = True,
     compile_targets: bool = True,
+    targets: Sequence[str] | None = None,
 ) -> ReleasePlan:
     """Compile the next release step offline, without changing anything (the dry run).
 
@@ -729,13 +786,18 @@ def release_plan(
             (a dry run); when ``False`` a missing number is an error.
         compile_targets: Compile every target at the new state (``False``: the state change
             and gates only, ``result`` is ``None``).
+        targets: ``apply --target``: the targets to deploy (``cloud-region``); required when
+            some target cannot be served, and then exactly the ones that can.
 
     Raises:
         svai.errors.UsageError: an impossible action (another release in progress, an unknown
-            ``--to`` version, an unreadable evidence or state file).
+            ``--to`` version, an unreadable evidence or state file, infeasible targets without
+            ``--target``).
     """
     loaded, recommendation = recommend(path)
     spec = loaded.resolved
+    if action == "apply":
+        check_targets(spec, recommendation, targets)
     version = model_version(spec, loaded.base_dir)
     file = _release_state.state_path(loaded.base_dir, spec.name, environment)
     state = _release_state.read_state(file, spec.name, environment)
@@ -837,15 +899,22 @@ def start_release(
     dry_run: bool = False,
     state_only: bool = False,
     backend_url: str | None = None,
+    targets: Sequence[str] | None = None,
 ) -> ReleaseOutcome:
     """Release the spec's version: its first step (what ``svai apply`` does for a release).
+
+    ``targets`` (``--target``) names the targets to deploy when some cannot be served: exactly
+    the ones that can (:func:`check_targets`).
 
     Raises:
         svai.errors.ToolMissingError: the pulumi CLI, passphrase or credentials are missing.
         svai.errors.UsageError: see :func:`release_plan`.
         svai.errors.DeployError: Pulumi or the cloud refused the step.
     """
-    return _release(path, "apply", environment, dry_run, state_only, backend_url, evidence=evidence)
+    return _release(
+        path, "apply", environment, dry_run, state_only, backend_url,
+        evidence=evidence, targets=targets,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -1021,7 +1090,7 @@ def _release_targets(
     spec = loaded.resolved
     assert state.deployed is not None
     targets = []
-    for target, target_rec in zip(spec.targets, recommendation.targets, strict=True):
+    for target, target_rec in served(spec, recommendation):
         deployment = lower(spec, target, target_rec, state.deployed)
         deployment = dataclasses.replace(
             deployment, rollout=_rollout.rollout_of(state, deployment.rollout)

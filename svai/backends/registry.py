@@ -12,7 +12,7 @@ from typing import Any
 from svai.backends.base import Backend
 from svai.errors import ToolMissingError, UsageError
 
-__all__ = ["BACKENDS", "OFFERINGS", "get_backend"]
+__all__ = ["ASYNC_WORKERS", "BACKENDS", "OFFERINGS", "get_backend"]
 
 BACKENDS: dict[str, str] = {
     "aws": "svai.backends.aws:AwsBackend",
@@ -37,6 +37,14 @@ OFFERINGS: dict[str, frozenset[str]] = {
     ),
 }
 """Catalog offerings each backend builds; the recommender never picks another one."""
+
+ASYNC_WORKERS: dict[str, frozenset[str]] = {
+    cloud: offerings - {"gcp.vertex.endpoint", "azure.ml.online_endpoint"}
+    for cloud, offerings in OFFERINGS.items()
+}
+"""Offerings each backend can run as the worker of the async pattern: Pub/Sub pushes to Cloud
+Run, not to a Vertex endpoint, and an Azure ML online endpoint serves synchronous requests
+only."""
 
 _SDKS: dict[str, str] = {
     "aws": "pulumi_aws",

@@ -25,6 +25,13 @@ __all__ = ["command"]
     type=click.Path(dir_okay=False, path_type=str),
     help="Gate evidence (JSON); default: .svai/measurements.json written by `svai bench`.",
 )
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    help="A target to deploy (cloud-region, e.g. gcp-us-central1; repeatable). Needed when "
+    "some target cannot be served: name every target that can.",
+)
 @format_option("text", "json")
 def command(
     file: str,
@@ -32,6 +39,7 @@ def command(
     backend_url: str | None,
     dry_run: bool,
     evidence: str | None,
+    targets: tuple[str, ...],
     fmt: str,
 ) -> None:
     """Deploy FILE (default ./svai.yaml) to every target with Pulumi.
@@ -44,6 +52,9 @@ def command(
     Needs the pulumi CLI, PULUMI_CONFIG_PASSPHRASE (secrets are encrypted with it) and each
     target cloud's credentials; when one is missing, svai says exactly what to install or set
     and exits 3. Outputs (endpoint and queue URLs) are saved under .svai/outputs.
+
+    When a target cannot be served (`svai recommend` says why), apply deploys nothing until
+    --target names every target that can.
     """
     outcome = api.start_release(
         file,
@@ -51,5 +62,6 @@ def command(
         evidence=evidence,
         dry_run=dry_run,
         backend_url=backend_url,
+        targets=targets,
     )
     echo_release(outcome, fmt, dry_run=dry_run)

@@ -7,7 +7,7 @@ Exit codes (documented in ``svai --help`` and the README):
 
 - 0: success;
 - 1: the command ran and found problems (findings at or above ``--fail-on``, a diff with changes,
-  a failed deployment);
+  a failed deployment, a target no offering can serve);
 - 2: invalid input (a spec error, a bad option or path);
 - 3: a required external tool or credential is missing (the message says what to install).
 """
@@ -79,7 +79,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
 _EPILOG = """\b
 Exit codes:
   0  success
-  1  the command ran and found problems (findings, changes, a failed deployment)
+  1  the command ran and found problems (findings, changes, a failed deployment,
+     a target that cannot be served)
   2  invalid input: spec errors, bad options or paths
   3  a required tool or credential is missing (the message says what to install)
 """

@@ -29,6 +29,9 @@ def command(file: str, fmt: str, preview: bool, environment: str, backend_url: s
     CLI — and prints the recommendation, every resource grouped by component, the cost estimate
     and the findings of svai's infrastructure rules. --format json prints the whole plan
     (recommendation, cloud-neutral plan, resources with their inputs, findings).
+
+    A target no offering can serve is named with its reasons, the others are planned in full,
+    and the command exits 1.
     """
     loaded, result = api.plan(file)
     if fmt == "json":
@@ -48,3 +51,5 @@ def command(file: str, fmt: str, preview: bool, environment: str, backend_url: s
             planned=(loaded, result),
         )
         echo_result(outcome)
+    if result.recommendation.infeasible:
+        raise click.exceptions.Exit(1)

@@ -22,9 +22,14 @@ def command(file: str, fmt: str) -> None:
     sizing and warm pool, predicted p50/p95/p99 latency, cold-start rate, monthly cost and cost
     per 1,000 predictions, the assumptions behind them, and every alternative with the reason it
     lost. --format json prints the same as a stable contract for tools.
+
+    A target no offering can serve is named with every reason and what would help; the others
+    are recommended in full, and the command exits 1.
     """
     loaded, recommendation = api.recommend(file)
     if fmt == "json":
         echo_json(to_dict(recommendation))
     else:
         click.echo(recommendation_text(loaded.resolved, recommendation), nl=False)
+    if recommendation.infeasible:
+        raise click.exceptions.Exit(1)

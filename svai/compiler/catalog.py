@@ -33,9 +33,10 @@ __all__ = [
     "Offering",
     "Pricing",
     "Rates",
+    "ResourcePrice",
     "Size",
-    "SupportingService",
     "UnverifiedMark",
+    "Usage",
     "WarmPool",
     "load_catalog",
 ]
@@ -286,18 +287,97 @@ class Offering:
         return gpu.usd_per_hour / 3600.0 * size.gpu_count
 
 
+Meter = Literal[
+    "compute", "api_calls", "messages", "store", "logs", "traces", "storage", "monthly", "free"
+]
+_METER_PRICES: dict[str, tuple[str, ...]] = {
+    # meter: the price keys a row of that meter must have
+    "compute": (),
+    "api_calls": ("usd_per_million",),
+    "messages": ("usd_per_million",),
+    "store": ("write_usd_per_million", "read_usd_per_million"),
+    "logs": ("usd_per_gb",),
+    "traces": ("usd_per_million",),
+    "storage": ("usd_per_gb_month",),
+    "monthly": ("usd_per_month",),
+    "free": (),
+}
+_PRICE_KEYS = frozenset(
+    {
+        "usd_per_million",
+        "requests_per_message",
+        "base_usd_per_month",
+        "private_base_usd_per_month",
+        "write_usd_per_million",
+        "read_usd_per_million",
+        "usd_per_gb",
+        "usd_per_gb_month",
+        "usd_per_month",
+        "max_delivery_s",
+    }
+)
+
+
 @dataclass(frozen=True)
-class SupportingService:
-    """A non-compute service priced per request (gateway, queue, store)."""
+class ResourcePrice:
+    """How one kind of resource a deployment creates is billed (a row of ``resources``).
+
+    Attributes:
+        id: Stable id; also the line's name in a cost breakdown (``aws.apigateway.http``).
+        name: Human name.
+        cloud: ``aws``, ``gcp``, ``azure`` or ``any``.
+        meter: What the price scales with (see the catalog's header of ``resources``).
+        types: Pulumi type tokens of the resources it prices (empty: a platform charge that no
+            resource declares, such as Cloud Logging ingestion).
+        prices: The figures by key (``usd_per_million``, ``usd_per_month``, ...).
+        note: Why the row is free, or what its figures mean.
+        sources: URLs the figures come from.
+        as_of: Date of the figures.
+        unverified: Figures not confirmed from an official source.
+    """
 
     id: str
+    name: str
     cloud: str
-    category: str
-    usd_per_million: float
-    requests_per_message: float
-    base_usd_per_month: float
+    meter: Meter
+    types: tuple[str, ...]
+    prices: Mapping[str, float]
+    note: str
     sources: tuple[str, ...]
     as_of: str
+    unverified: tuple[UnverifiedMark, ...] = ()
+
+    def price(self, key: str, default: float | None = None) -> float:
+        """Return the figure ``key`` (``default`` when the row has none).
+
+        Raises:
+            KeyError: The row has no such figure and there is no default.
+        """
+        if key in self.prices:
+            return self.prices[key]
+        if default is None:
+            raise KeyError(f"{self.id} has no {key}")
+        return default
+
+
+@dataclass(frozen=True)
+class Usage:
+    """svai's modelling assumptions of how much of each priced thing one prediction uses.
+
+    Attributes:
+        status_calls_per_job: Status reads per async job.
+        front_duration_s: Billed time of one submit/status function call.
+        proxy_overhead_s: What an endpoint's proxy function adds to the endpoint's latency.
+        store_ops: Store name -> (reads, writes) per prediction, or per job for ``results``.
+        log_bytes: Cloud -> (per prediction on the model's service, per function invocation,
+            per API call).
+    """
+
+    status_calls_per_job: float
+    front_duration_s: float
+    proxy_overhead_s: float
+    store_ops: Mapping[str, tuple[float, float]]
+    log_bytes: Mapping[str, tuple[float, float, float]]
     unverified: tuple[UnverifiedMark, ...] = ()
 
 
@@ -315,14 +395,16 @@ class GpuRuntime:
 
 @dataclass(frozen=True)
 class Catalog:
-    """All offerings and supporting services, with the catalog version."""
+    """All offerings, the prices of everything else a deployment creates, and the version."""
 
     version: str
     as_of: str
     regions: Mapping[str, str]
     gpu_runtime: GpuRuntime
+    usage: Usage
     _offerings: tuple[Offering, ...]
-    _supporting: tuple[SupportingService, ...]
+    _resources: tuple[ResourcePrice, ...]
+    _by_type: Mapping[str, ResourcePrice]
 
     def offerings(self, cloud: str | None = None) -> tuple[Offering, ...]:
         """Return every offering, or those of ``cloud``, in catalog order."""
@@ -342,22 +424,33 @@ class Catalog:
         known = ", ".join(o.id for o in self._offerings)
         raise KeyError(f"unknown offering {offering_id!r}; known: {known}")
 
-    def supporting(self, cloud: str | None = None) -> tuple[SupportingService, ...]:
-        """Return the supporting services, or those of ``cloud``."""
+    def resources(self, cloud: str | None = None) -> tuple[ResourcePrice, ...]:
+        """Return every resource price row, or those of ``cloud`` (rows for ``any`` included)."""
         if cloud is None:
-            return self._supporting
-        return tuple(s for s in self._supporting if s.cloud == cloud)
+            return self._resources
+        return tuple(r for r in self._resources if r.cloud in (cloud, "any"))
 
-    def supporting_service(self, service_id: str) -> SupportingService:
-        """Return the supporting service ``service_id``.
+    def resource(self, row_id: str) -> ResourcePrice:
+        """Return the resource price row ``row_id``.
 
         Raises:
-            KeyError: No such service.
+            KeyError: No such row.
         """
-        for service in self._supporting:
-            if service.id == service_id:
-                return service
-        raise KeyError(service_id)
+        for row in self._resources:
+            if row.id == row_id:
+                return row
+        raise KeyError(row_id)
+
+    def resource_for(self, type_token: str) -> ResourcePrice | None:
+        """Return the row that prices resources of Pulumi type ``type_token``, if any."""
+        return self._by_type.get(type_token)
+
+    def queue_delivery_limit(self, cloud: str) -> tuple[float, str] | None:
+        """Return how long ``cloud``'s job queue waits for a worker, and its name, if bounded."""
+        for row in self.resources(cloud):
+            if row.meter == "messages" and "max_delivery_s" in row.prices:
+                return row.prices["max_delivery_s"], row.name
+        return None
 
 
 def load_catalog(path: Path | None = None) -> Catalog:
@@ -585,24 +678,64 @@ def _parse_offering(raw: dict[str, Any]) -> Offering:
     )
 
 
-def _parse_supporting(raw: dict[str, Any]) -> SupportingService:
+def _parse_resource(raw: dict[str, Any]) -> ResourcePrice:
     marks: list[UnverifiedMark] = []
     node = _unwrap(raw, "", marks)
-    sid = str(node.get("id"))
+    rid = str(node.get("id"))
+    meter = node.get("meter")
+    if meter not in _METER_PRICES:
+        raise CatalogError(f"{rid}.meter: {meter!r} not in {tuple(_METER_PRICES)}")
+    prices = {k: _num(node, k, rid) for k in node if k in _PRICE_KEYS}
+    missing = [k for k in _METER_PRICES[meter] if k not in prices]
+    if missing:
+        raise CatalogError(f"{rid}: a {meter} row needs {', '.join(missing)}")
+    note = str(node.get("note") or "")
+    if meter == "free" and not note.strip():
+        raise CatalogError(f"{rid}: a free row says why it is free (note)")
     sources = tuple(str(s) for s in node.get("sources") or [])
     if not sources or not node.get("as_of"):
-        raise CatalogError(f"{sid}: supporting service needs sources and as_of")
-    return SupportingService(
-        id=sid,
-        cloud=str(node.get("cloud")),
-        category=str(node.get("category")),
-        usd_per_million=_num(node, "usd_per_million", sid),
-        requests_per_message=_num(node, "requests_per_message", sid, 1.0),
-        base_usd_per_month=_num(node, "base_usd_per_month", sid, 0.0),
+        raise CatalogError(f"{rid}: a resource row needs sources and as_of")
+    cloud = str(node.get("cloud"))
+    if cloud not in (*_CLOUDS, "any"):
+        raise CatalogError(f"{rid}.cloud: {cloud!r} not in {(*_CLOUDS, 'any')}")
+    return ResourcePrice(
+        id=rid,
+        name=str(node.get("name") or rid),
+        cloud=cloud,
+        meter=meter,
+        types=tuple(str(t) for t in node.get("types") or ()),
+        prices=MappingProxyType(prices),
+        note=note,
         sources=sources,
         as_of=str(node["as_of"]),
         unverified=tuple(marks),
     )
+
+
+def _parse_usage(raw: Any) -> Usage:
+    marks: list[UnverifiedMark] = []
+    node = _unwrap(raw or {}, "usage", marks)
+    ops = {
+        str(name): (_num(v, "reads", f"usage.store_ops.{name}"), _num(v, "writes", f"usage.{name}"))
+        for name, v in (node.get("store_ops") or {}).items()
+    }
+    logs = {
+        str(cloud): tuple(_num(v, k, f"usage.log_bytes.{cloud}") for k in _LOG_KINDS)
+        for cloud, v in (node.get("log_bytes") or {}).items()
+    }
+    if set(logs) != set(_CLOUDS):
+        raise CatalogError(f"usage.log_bytes: needs {', '.join(_CLOUDS)}")
+    return Usage(
+        status_calls_per_job=_num(node, "status_calls_per_job", "usage"),
+        front_duration_s=_num(node, "front_duration_s", "usage"),
+        proxy_overhead_s=_num(node, "proxy_overhead_s", "usage"),
+        store_ops=MappingProxyType(ops),
+        log_bytes=MappingProxyType(logs),  # type: ignore[arg-type]
+        unverified=tuple(marks),
+    )
+
+
+_LOG_KINDS = ("request", "function", "access")
 
 
 def _parse_catalog(raw: dict[str, Any]) -> Catalog:
@@ -610,7 +743,14 @@ def _parse_catalog(raw: dict[str, Any]) -> Catalog:
     ids = [o.id for o in offerings]
     if len(ids) != len(set(ids)):
         raise CatalogError("duplicate offering ids")
-    supporting = tuple(_parse_supporting(s) for s in raw.get("supporting") or [])
+    resources = tuple(_parse_resource(r) for r in raw.get("resources") or [])
+    ids = [r.id for r in resources]
+    if len(ids) != len(set(ids)):
+        raise CatalogError("duplicate resource row ids")
+    tokens = [t for r in resources for t in r.types]
+    twice = sorted({t for t in tokens if tokens.count(t) > 1})
+    if twice:
+        raise CatalogError(f"resource types priced by two rows: {', '.join(twice)}")
     gr = raw.get("gpu_runtime") or {}
     gpu_runtime = GpuRuntime(
         import_torch_s=_num(gr, "import_torch_s", "gpu_runtime"),
@@ -625,6 +765,8 @@ def _parse_catalog(raw: dict[str, Any]) -> Catalog:
         as_of=str(raw.get("as_of", "")),
         regions=MappingProxyType(dict(raw.get("regions") or {})),
         gpu_runtime=gpu_runtime,
+        usage=_parse_usage(raw.get("usage")),
         _offerings=offerings,
-        _supporting=supporting,
+        _resources=resources,
+        _by_type=MappingProxyType({t: row for row in resources for t in row.types}),
     )

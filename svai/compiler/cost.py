@@ -21,15 +21,15 @@ Billing modes (``Pricing.billing``):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from svai.compiler.catalog import Offering, Rates, Size, SupportingService
+from svai.compiler.catalog import Offering, Rates, Size
 from svai.compiler.perf import PerfResult
 from svai.compiler.traffic import DAYS_PER_MONTH
 
-__all__ = ["CostEstimate", "estimate_cost", "estimate_supporting_cost"]
+__all__ = ["HOURS_PER_MONTH", "CostEstimate", "estimate_cost", "function_cost"]
 
 HOURS_PER_MONTH = 24.0 * DAYS_PER_MONTH
 
@@ -166,21 +166,14 @@ def estimate_cost(
     )
 
 
-def estimate_supporting_cost(
-    services: Iterable[SupportingService], requests_per_month: float
-) -> dict[str, float]:
-    """Return the monthly USD of each supporting service for ``requests_per_month`` requests.
+def function_cost(offering: Offering, size: Size, calls: float, duration_s: float) -> float:
+    """Return the monthly USD of ``calls`` short calls of ``duration_s`` to a small function.
 
-    Args:
-        services: Services the deployment uses (``Catalog.supporting_service(id)``).
-        requests_per_month: Predictions per month (each message counts
-            ``requests_per_message`` billed requests: e.g. SQS send + receive + delete).
-
-    Returns:
-        ``{service id: USD per month}`` (free tiers excluded).
+    For the functions around the model's own service (an async front door, an endpoint's proxy):
+    each call pays the request fee and its duration, rounded up to the billing step and at least
+    the minimum, at the offering's on-demand rate for ``size``.
     """
-    out: dict[str, float] = {}
-    for svc in services:
-        usd = requests_per_month * svc.requests_per_message * svc.usd_per_million / 1e6
-        out[svc.id] = usd + svc.base_usd_per_month
-    return out
+    pricing = offering.pricing
+    billed = _billed_duration(duration_s, pricing.granularity_s, pricing.min_billed_s)
+    per_call = pricing.requests_usd_per_million / 1e6 + billed * pricing.active.per_second(size)
+    return calls * per_call

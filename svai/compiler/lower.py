@@ -8,11 +8,12 @@ traffic split — so the three backends build the same deployment, each in its o
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from typing import Literal
 
-from svai.compiler.recommendation import TargetRecommendation
+from svai.compiler.recommendation import Choice, TargetRecommendation
 from svai.errors import UsageError
 from svai.ir import (
     Action,
@@ -35,7 +36,15 @@ from svai.ir import (
 )
 from svai.spec.resolve import ResolvedSpec, ResolvedTarget
 
-__all__ = ["FRONT_OFFERINGS", "identity_for", "lower", "small_function"]
+__all__ = [
+    "ENDPOINT_PROXIES",
+    "FRONT_OFFERINGS",
+    "endpoint_proxy",
+    "identity_for",
+    "lower",
+    "sketch",
+    "small_function",
+]
 
 FRONT_OFFERINGS: dict[str, str] = {
     "aws": "aws.lambda.zip",
@@ -43,6 +52,10 @@ FRONT_OFFERINGS: dict[str, str] = {
     "azure": "azure.functions.flex_consumption",
 }
 """Where the small submit/status functions of the async pattern run, per cloud."""
+
+ENDPOINT_PROXIES: dict[str, str] = {"aws": "aws.lambda.zip"}
+"""Clouds whose endpoints sit behind a small proxy function (the API layer cannot call them
+directly), and where that function runs."""
 
 _FRONT_CONCURRENCY = {"aws": 1, "gcp": 80, "azure": 16}
 _SERVER_HANDLER = "python -m svai.runtime.server --config svai_runtime.json"
@@ -52,6 +65,7 @@ _FAAS_HANDLERS = {
     "gcp": ("main.predict", "main.jobs"),
     "azure": ("function_app.app", "function_app.app"),
 }
+_SKETCH_VERSION = "mv-000000000000"
 _QUEUE_RETENTION_S = 4 * 86400
 _DLQ_RETENTION_S = 14 * 86400
 _SQS_MAX_VISIBILITY_S = 12 * 3600
@@ -79,7 +93,54 @@ def lower(
     Raises:
         UsageError: a secret has no reference for this target's cloud.
     """
-    choice = recommendation.choice
+    a = recommendation.assumptions
+    return _plan(
+        spec,
+        target,
+        recommendation.choice,
+        model_version,
+        peak_rps=max(a.peak_rps, a.arrival_rate_rps),
+        budget=_budget(spec, recommendation.predicted.monthly_cost_usd),
+        secrets=_secrets(spec, target.cloud),
+        rollout=_rollout(spec, model_version, previous_version, step_index),
+    )
+
+
+def sketch(
+    spec: ResolvedSpec, target: ResolvedTarget, choice: Choice, *, peak_rps: float
+) -> DeploymentPlan:
+    """The plan ``choice`` would lower to, as the recommender prices an option.
+
+    The same deployment :func:`lower` makes, with a placeholder model version and budget
+    amount and only the secrets that have a reference for the cloud: none of those changes
+    what the deployment is made of, so the bill of a sketch is the bill of the plan.
+    """
+    refs = tuple(
+        SecretRef(s.env, ref) for s in spec.security.secrets if (ref := getattr(s, target.cloud))
+    )
+    return _plan(
+        spec,
+        target,
+        choice,
+        _SKETCH_VERSION,
+        peak_rps=peak_rps,
+        budget=_budget(spec, 0.0),
+        secrets=refs,
+        rollout=_rollout(spec, _SKETCH_VERSION, None, 0),
+    )
+
+
+def _plan(
+    spec: ResolvedSpec,
+    target: ResolvedTarget,
+    choice: Choice,
+    model_version: str,
+    *,
+    peak_rps: float,
+    budget: Budget,
+    secrets: tuple[SecretRef, ...],
+    rollout: Rollout,
+) -> DeploymentPlan:
     cloud = target.cloud
     mode = choice.mode
     timeout = spec.reliability.job_timeout_s if mode == "async" else spec.api.timeout_s
@@ -99,9 +160,7 @@ def lower(
         architecture="x86_64",
         handler=_FAAS_HANDLERS[cloud][0] if choice.kind == "faas" else _SERVER_HANDLER,
     )
-    peak = max(recommendation.assumptions.peak_rps, recommendation.assumptions.arrival_rate_rps)
-    rate_limit = spec.api.rate_limit_rps or float(max(10, math.ceil(peak * 2)))
-    secrets = _secrets(spec, cloud)
+    rate_limit = spec.api.rate_limit_rps or float(max(10, math.ceil(peak_rps * 2)))
 
     services: tuple[Service, ...]
     if mode == "sync":
@@ -175,8 +234,8 @@ def lower(
         encryption=Encryption(customer_key=customer_key, create_key=customer_key is None),
         alarms=_alarms(spec, services, queue is not None),
         dashboard=True,
-        budget=_budget(spec, recommendation),
-        rollout=_rollout(spec, model_version, previous_version, step_index),
+        budget=budget,
+        rollout=rollout,
         log_retention_days=spec.observability.log_retention_days,
         private_network=spec.security.private_network,
         tags=tuple(
@@ -243,6 +302,27 @@ def small_function(
     )
 
 
+def endpoint_proxy(cloud: str, service: Service) -> Service | None:
+    """The small zip function in front of an endpoint ``service`` on ``cloud``, if it needs one.
+
+    Sized to the endpoint's concurrency, with the endpoint's timeout: it holds each call open
+    for as long as the endpoint takes.
+    """
+    offering = ENDPOINT_PROXIES.get(cloud)
+    if offering is None or service.compute.kind != "endpoint":
+        return None
+    compute = service.compute
+    guard = max(1, compute.max_instances * max(1, compute.concurrency_per_instance))
+    proxy = small_function(
+        offering,
+        handler="svai.runtime.entry.sagemaker_proxy.handler",
+        concurrency=1,
+        max_instances=guard,
+        timeout_s=compute.timeout_s,
+    )
+    return dataclasses.replace(service, name=f"{service.name}-proxy", compute=proxy)
+
+
 def identity_for(
     service: Service, stores: Sequence[Store], secrets: Sequence[SecretRef]
 ) -> Identity:
@@ -301,11 +381,11 @@ def _alarms(spec: ResolvedSpec, services: tuple[Service, ...], is_async: bool) -
     return tuple(alarms)
 
 
-def _budget(spec: ResolvedSpec, recommendation: TargetRecommendation) -> Budget:
+def _budget(spec: ResolvedSpec, predicted_usd: float) -> Budget:
     amount = spec.observability.budget_usd_month
     if amount is None:
         # No budget given: alert at twice the predicted cost, so a surprise is caught early.
-        amount = max(10.0, math.ceil(2 * recommendation.predicted.monthly_cost_usd))
+        amount = max(10.0, math.ceil(2 * predicted_usd))
     return Budget(
         monthly_usd=float(amount),
         thresholds=((80, "forecast"), (100, "actual")),

@@ -142,6 +142,12 @@ def plan_markdown(spec: ResolvedSpec, result: PlanResult) -> str:
         mark = "✓" if rec.meets_target else "✗ **misses the latency targets**:"
         lines.append(f"- **{_target_key(t)}** {mark} {' '.join(rec.reason.split())}")
         lines += [f"  - note: {' '.join(note.split())}" for note in rec.notes]
+    for refused in result.recommendation.infeasible:
+        reasons = "; ".join(cell(r) for r in refused.reasons)
+        lines.append(f"- **{refused.cloud} {refused.region}** ✗ **cannot be served**: {reasons}")
+        lines += [
+            f"  - would help: {cell(p.summary)} — {cell(p.detail)}" for p in refused.proposals
+        ]
     lines.append("")
     lines += _findings(result)
     for t in result.targets:

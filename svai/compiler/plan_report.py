@@ -6,7 +6,7 @@ from collections import defaultdict
 
 from svai.compiler.formatting import format_ms, format_usd
 from svai.compiler.planned import PlannedTarget, PlanResult
-from svai.compiler.report import latency_verdict
+from svai.compiler.report import infeasible_lines, latency_verdict, proposal_lines
 from svai.ir import Finding
 from svai.spec.resolve import ResolvedSpec
 
@@ -51,6 +51,7 @@ def _target_lines(spec: ResolvedSpec, target: PlannedTarget) -> list[str]:
     ]
     for note in rec.notes:
         lines.append(f"  note: {note}")
+    lines.extend(proposal_lines(rec.proposals, "  "))
     groups: dict[str, list[str]] = defaultdict(list)
     for resource in target.resources:
         groups[resource.component or resource.name].append(f"{resource.type}  {resource.name}")
@@ -58,11 +59,15 @@ def _target_lines(spec: ResolvedSpec, target: PlannedTarget) -> list[str]:
     for component, rows in groups.items():
         lines.append(f"    {component}")
         lines.extend(f"      {row}" for row in rows)
+    # The plan's own bill: everything its resources cost, for the recommendation's workload.
+    bill = target.cost
+    monthly = bill.monthly_usd if bill is not None else p.monthly_cost_usd
+    per_1k = monthly / p.monthly_requests * 1000 if p.monthly_requests > 0 else 0.0
     lines.append(
-        f"  cost: {format_usd(p.monthly_cost_usd)}/month, {format_usd(p.cost_per_1k_usd)} per "
+        f"  cost: {format_usd(monthly)}/month, {format_usd(per_1k)} per "
         f"1,000 predictions ({p.monthly_requests / 1e6:.3g}M requests/month)"
     )
-    for item, usd in p.cost_breakdown:
+    for item, usd in bill.breakdown if bill is not None else p.cost_breakdown:
         lines.append(f"    {item:<24} {format_usd(usd)}")
     if plan.budget is not None:
         lines.append(f"    budget alert at {format_usd(plan.budget.monthly_usd)}/month")
@@ -72,7 +77,7 @@ def _target_lines(spec: ResolvedSpec, target: PlannedTarget) -> list[str]:
 
 def plan_text(spec: ResolvedSpec, result: PlanResult) -> str:
     """Render the plan for a terminal: per target its choice, resources, cost and findings."""
-    total = sum(t.recommendation.predicted.monthly_cost_usd for t in result.targets)
+    total = sum(t.cost.monthly_usd if t.cost else 0.0 for t in result.targets)
     resources = sum(len(t.resources) for t in result.targets)
     high = sum(f.severity == "high" for t in result.targets for f in t.findings)
     lines = [
@@ -83,4 +88,7 @@ def plan_text(spec: ResolvedSpec, result: PlanResult) -> str:
     for target in result.targets:
         lines.append("")
         lines.extend(_target_lines(spec, target))
+    for refused in result.recommendation.infeasible:
+        lines.append("")
+        lines.extend(infeasible_lines(refused))
     return "\n".join(lines) + "\n"

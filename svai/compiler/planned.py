@@ -9,6 +9,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from svai.compiler.bill import Bill
 from svai.compiler.recommendation import Recommendation, TargetRecommendation
 from svai.compiler.recommendation import to_dict as recommendation_dict
 from svai.ir import DeploymentPlan, Finding, RecordedResource
@@ -19,12 +20,15 @@ __all__ = ["PlanResult", "PlannedTarget", "to_dict"]
 
 @dataclass(frozen=True, slots=True)
 class PlannedTarget:
-    """One target compiled: recommendation → plan → resources → findings."""
+    """One target compiled: recommendation → plan → resources → findings, and its bill."""
 
     recommendation: TargetRecommendation
     plan: DeploymentPlan
     resources: tuple[RecordedResource, ...]
     findings: tuple[Finding, ...]
+    cost: Bill | None = None
+    """The deployment's monthly cost, priced from the plan for the recommendation's workload
+    (:func:`svai.compiler.bill.plan_cost`; ``svai.api.plan`` always sets it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +46,7 @@ def to_dict(result: PlanResult) -> dict[str, Any]:
     return {
         "name": result.name,
         "model_version": result.model_version,
+        "infeasible": [recommendation_dict(t) for t in result.recommendation.infeasible],
         "targets": [
             {
                 "cloud": t.plan.cloud,
@@ -59,7 +64,15 @@ def to_dict(result: PlanResult) -> dict[str, Any]:
                     for r in t.resources
                 ],
                 "findings": [dataclasses.asdict(f) for f in t.findings],
+                **_cost(t.cost),
             }
             for t in result.targets
         ],
     }
+
+
+def _cost(bill: Bill | None) -> dict[str, Any]:
+    if bill is None:
+        return {}
+    breakdown = {k: round(v, 6) for k, v in bill.breakdown}
+    return {"cost": {"monthly_usd": round(bill.monthly_usd, 6), "breakdown": breakdown}}

@@ -14,9 +14,12 @@ __all__ = [
     "Alternative",
     "Assumptions",
     "Choice",
+    "InfeasibleTarget",
     "Prediction",
+    "Proposal",
     "Recommendation",
     "TargetRecommendation",
+    "Workload",
     "to_dict",
 ]
 
@@ -59,6 +62,27 @@ class Prediction:
 
 
 @dataclass(frozen=True, slots=True)
+class Workload:
+    """What one month of traffic asks of the deployment: what its whole bill is priced for.
+
+    Attributes:
+        predictions: Predictions per month (jobs, for an async deployment).
+        model_latency_s: Mean time one prediction takes on the model's service, queueing and
+            cold starts included (what a proxy in front of an endpoint waits for).
+        artifact_mb: The model artifact (kept in the deployment's storage).
+        image_mb: The container image of the model's service (0 without one).
+        compute: The model service's own cost lines per month, from the performance and cost
+            model (``compute``, ``requests``, ``warm_pool``, ``fleet``, ...).
+    """
+
+    predictions: float
+    model_latency_s: float
+    artifact_mb: float
+    image_mb: float
+    compute: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Assumptions:
     """The inputs the prediction rests on, so a reviewer can challenge them."""
 
@@ -89,6 +113,26 @@ class Alternative:
 
 
 @dataclass(frozen=True, slots=True)
+class Proposal:
+    """A change that would bring a target closer to its targets, with what svai predicts for it.
+
+    Proposals come ranked by effect: the change that leaves the smallest miss first; loosening
+    a target, which changes the goal rather than the deployment, always last.
+    """
+
+    change: Literal["async", "sync", "option", "warm_pool", "model", "timeout", "target"]
+    """What changes: the API mode (to ``async`` or ``sync``), the offering or size, the warm
+    pool, the model (a smaller or faster one), a timeout, or a latency target."""
+    summary: str
+    """The change as the user makes it (``set api.mode: async``)."""
+    detail: str
+    """Why, with the numbers."""
+    meets_target: bool
+    predicted: Prediction | None
+    """The prediction with the change, when svai evaluated one."""
+
+
+@dataclass(frozen=True, slots=True)
 class TargetRecommendation:
     """The recommendation for one target."""
 
@@ -103,22 +147,47 @@ class TargetRecommendation:
     notes: tuple[str, ...]
     """Warnings and advice: overrides worse than the recommendation, what would have to change."""
     alternatives: tuple[Alternative, ...]
+    workload: Workload | None = None
+    """What the predicted cost prices: ``svai plan`` prices its deployment for the same."""
+    proposals: tuple[Proposal, ...] = ()
+    """When the choice misses its targets: what would help, ranked by effect."""
+
+
+@dataclass(frozen=True, slots=True)
+class InfeasibleTarget:
+    """A target no offering can serve as the spec asks, with every reason and what would help."""
+
+    index: int
+    """The target's position in the spec's ``targets``."""
+    cloud: Literal["aws", "gcp", "azure"]
+    region: str
+    mode: Literal["sync", "async", "auto"]
+    """The API mode the target was tried in (``auto``: both)."""
+    reasons: tuple[str, ...]
+    """One line per offering (and mode) that was tried, naming what stops it."""
+    alternatives: tuple[Alternative, ...]
+    proposals: tuple[Proposal, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Recommendation:
-    """The recommendation for every target of a spec."""
+    """The recommendation for every target of a spec.
+
+    ``targets`` holds the targets svai can serve, in the spec's order; ``infeasible`` the ones
+    it cannot, each with its reasons. Commands report both and exit 1 when any is infeasible.
+    """
 
     name: str
     targets: tuple[TargetRecommendation, ...]
+    infeasible: tuple[InfeasibleTarget, ...] = ()
 
 
-def to_dict(value: Recommendation | TargetRecommendation) -> dict[str, Any]:
+def to_dict(value: Recommendation | TargetRecommendation | InfeasibleTarget) -> dict[str, Any]:
     """Return the recommendation as JSON-ready data (tuples of pairs become objects)."""
     return _jsonify(dataclasses.asdict(value))  # type: ignore[no-any-return]
 
 
-_PAIR_FIELDS = {"cost_breakdown", "cold_start_components"}
+_PAIR_FIELDS = {"cost_breakdown", "cold_start_components", "compute"}
 
 
 def _jsonify(value: Any, key: str = "") -> Any:

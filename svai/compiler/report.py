@@ -6,11 +6,17 @@ Deterministic (no timestamps, stable ordering), so the output can be golden-test
 from __future__ import annotations
 
 from svai.compiler.formatting import format_ms, format_usd
-from svai.compiler.recommendation import Prediction, Recommendation, TargetRecommendation
+from svai.compiler.recommendation import (
+    InfeasibleTarget,
+    Prediction,
+    Proposal,
+    Recommendation,
+    TargetRecommendation,
+)
 from svai.spec.resolve import ResolvedLatency, ResolvedSpec
 from svai.spec.units import format_seconds
 
-__all__ = ["latency_verdict", "recommendation_text"]
+__all__ = ["infeasible_lines", "latency_verdict", "proposal_lines", "recommendation_text"]
 
 _KIND = {"faas": "function", "container": "serverless container", "endpoint": "managed endpoint"}
 
@@ -97,6 +103,7 @@ def _target_text(spec: ResolvedSpec, rec: TargetRecommendation) -> list[str]:
         lines.append(f"               measured: {', '.join(a.measured)}")
     for note in rec.notes:
         lines.append(f"  note         {note}")
+    lines.extend(proposal_lines(rec.proposals, "  "))
     lines.append("  alternatives")
     for alt in rec.alternatives:
         if alt.offering == c.offering:
@@ -116,12 +123,39 @@ def _target_text(spec: ResolvedSpec, rec: TargetRecommendation) -> list[str]:
     return lines
 
 
+def proposal_lines(proposals: tuple[Proposal, ...], indent: str) -> list[str]:
+    """What would help, one numbered line each (with its numbers below it), best first."""
+    if not proposals:
+        return []
+    lines = [f"{indent}would help (by effect)"]
+    for i, p in enumerate(proposals, 1):
+        mark = "✓" if p.meets_target else "·"
+        lines.append(f"{indent}  {i}. {mark} {p.summary}")
+        lines.append(f"{indent}       {p.detail}")
+    return lines
+
+
+def infeasible_lines(target: InfeasibleTarget) -> list[str]:
+    """A target svai cannot serve: every reason, then what would help."""
+    mode = "either API mode" if target.mode == "auto" else f"api.mode {target.mode}"
+    lines = [f"{target.cloud} {target.region}  ✗ cannot be served in {mode}"]
+    lines += [f"  ✗ {reason}" for reason in target.reasons]
+    lines += proposal_lines(target.proposals, "  ")
+    return lines
+
+
 def recommendation_text(spec: ResolvedSpec, rec: Recommendation) -> str:
     """Render ``rec`` as a readable report: one block per target, then the alternatives."""
-    lines = [f"{rec.name}: {len(rec.targets)} target{'s' if len(rec.targets) != 1 else ''}"]
+    count = len(rec.targets) + len(rec.infeasible)
+    lines = [f"{rec.name}: {count} target{'s' if count != 1 else ''}"]
+    if rec.infeasible:
+        lines[0] += f", {len(rec.infeasible)} cannot be served"
     if rec.targets:
         lines.append(_traffic_line(spec, rec.targets[0]))
     for target in rec.targets:
         lines.append("")
         lines.extend(_target_text(spec, target))
+    for refused in rec.infeasible:
+        lines.append("")
+        lines.extend(infeasible_lines(refused))
     return "\n".join(lines) + "\n"

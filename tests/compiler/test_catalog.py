@@ -43,14 +43,14 @@ def test_every_offering_has_sources_and_a_date() -> None:
         assert o.sources, o.id
         assert all(s.startswith("https://") for s in o.sources), o.id
         assert DATE.match(o.as_of), (o.id, o.as_of)
-    for s in load_catalog().supporting():
+    for s in load_catalog().resources():
         assert s.sources and DATE.match(s.as_of), s.id
 
 
 def test_every_unverified_mark_has_a_note() -> None:
     cat = load_catalog()
     marks = [m for o in cat.offerings() for m in o.unverified]
-    marks += [m for s in cat.supporting() for m in s.unverified]
+    marks += [m for s in cat.resources() for m in s.unverified]
     assert len(marks) > 20  # the catalog is honest about what it could not confirm
     for m in marks:
         assert m.path and len(m.note.strip()) >= 8, m
@@ -103,7 +103,7 @@ def test_platform_facts_that_drive_decisions() -> None:
     assert cat.get("azure.functions.flex_consumption").limits.memory_mb_max == 4096
     assert {g.name for g in cat.get("azure.containerapps").gpu.types} == {"T4", "A100"}
     assert cat.gpu_runtime.import_torch_s == pytest.approx(3.4)
-    assert {s.category for s in cat.supporting()} >= {"gateway", "queue", "store"}
+    assert {r.meter for r in cat.resources()} >= {"api_calls", "messages", "store", "compute"}
 
 
 def test_get_unknown_and_cache_and_frozen() -> None:

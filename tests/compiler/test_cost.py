@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from svai.compiler.catalog import load_catalog
-from svai.compiler.cost import HOURS_PER_MONTH, estimate_cost, estimate_supporting_cost
+from svai.compiler.catalog import Size, load_catalog
+from svai.compiler.cost import HOURS_PER_MONTH, estimate_cost, function_cost
 from svai.compiler.perf import PoolConfig, ServiceTime, cold_start_seconds, pool_config, predict
 from svai.compiler.traffic import DAY_S, DAYS_PER_MONTH, TrafficSpec, build_profile
 
@@ -111,15 +111,17 @@ def test_snapstart_restores_follow_cold_starts() -> None:
     assert est.breakdown["snapstart"] == pytest.approx(cache + restores, rel=1e-6)
 
 
-def test_supporting_services() -> None:
+def test_a_small_function_pays_its_request_fee_and_billed_duration() -> None:
     cat = load_catalog()
-    out = estimate_supporting_cost(
-        [cat.supporting_service("aws.apigateway.http"), cat.supporting_service("aws.sqs")], 2e6
-    )
-    assert out["aws.apigateway.http"] == pytest.approx(2.0)
-    assert out["aws.sqs"] == pytest.approx(2e6 * 3 * 0.40 / 1e6)
-    sb = estimate_supporting_cost([cat.supporting_service("azure.servicebus.standard")], 0.0)
-    assert sb["azure.servicebus.standard"] == pytest.approx(10.0)
+    lam = cat.get("aws.lambda.zip")
+    size = Size(memory_mb=256, vcpu=0.25)
+    usd = function_cost(lam, size, 2e6, 0.05)
+    billed = 0.05 + 0.0005  # mean rounding to the 1 ms step
+    assert usd == pytest.approx(2e6 * (0.20 / 1e6 + billed * 0.25 * 0.0000166667), rel=1e-6)
+    flex = cat.get("azure.functions.flex_consumption")
+    assert function_cost(flex, Size(memory_mb=512, vcpu=0.25), 1e6, 0.05) == pytest.approx(
+        1e6 * (0.40 / 1e6 + 1.0 * 0.5 * 0.000026), rel=1e-6
+    )  # Flex bills at least 1 s per execution
 
 
 def test_zero_requests_has_infinite_cost_per_prediction() -> None:

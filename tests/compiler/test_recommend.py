@@ -9,7 +9,6 @@ import pytest
 
 from svai.compiler.recommend import Measurements, model_needs, recommend
 from svai.compiler.recommendation import Recommendation, TargetRecommendation, to_dict
-from svai.errors import UsageError
 from svai.spec import load_spec, load_spec_text, resolve
 from svai.spec.resolve import ResolvedSpec
 
@@ -174,10 +173,13 @@ def test_estimates_are_flagged() -> None:
     assert set(rec.targets[0].assumptions.estimated) >= {"model size", "inference time"}
 
 
-def test_nothing_feasible_is_a_clear_error() -> None:
+def test_nothing_feasible_names_every_target_with_its_reasons() -> None:
     text = spec_text().replace("size: 40MB", "size: 40MB, memory: 300GB")
-    with pytest.raises(UsageError, match="no aws offering can run this model"):
-        recommend(resolve(load_spec_text(text)))
+    rec = recommend(resolve(load_spec_text(text)))
+    assert rec.targets == ()
+    assert [t.cloud for t in rec.infeasible] == ["aws", "gcp", "azure"]
+    for t in rec.infeasible:
+        assert t.reasons and all("memory" in r for r in t.reasons), t.reasons
 
 
 def test_json_contract_and_determinism() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 
 import pulumi
@@ -21,7 +20,7 @@ from svai.backends.aws.components import (
 from svai.backends.aws.resources import caller_account, res
 from svai.backends.aws.rules import RULES
 from svai.backends.base import Rule
-from svai.compiler.lower import small_function
+from svai.compiler.lower import endpoint_proxy
 from svai.errors import UsageError
 from svai.ir import DeploymentPlan, Identity, Permission, Service
 
@@ -96,7 +95,8 @@ class AwsBackend:
             identity = identities.get(service.name, Identity(service.name, ()))
             if service.compute.kind == "endpoint":
                 endpoint = Endpoint(shared, service, _endpoint_identity(identity))
-                proxy = _proxy_service(plan, service)
+                proxy = endpoint_proxy(plan.cloud, service)
+                assert proxy is not None  # every AWS endpoint sits behind its proxy function
                 function = FunctionService(
                     shared,
                     proxy,
@@ -172,17 +172,3 @@ def proxy_identity(plan: DeploymentPlan, service: Service, identity: Identity) -
     ]
     grants += [p for p in identity.permissions if p.action in _PROXY_ACTIONS]
     return Identity(name, tuple(grants))
-
-
-def _proxy_service(plan: DeploymentPlan, service: Service) -> Service:
-    """A small zip function in front of an endpoint, sized to the endpoint's concurrency."""
-    compute = service.compute
-    guard = max(1, compute.max_instances * max(1, compute.concurrency_per_instance))
-    proxy = small_function(
-        "aws.lambda.zip",
-        handler="svai.runtime.entry.sagemaker_proxy.handler",
-        concurrency=1,
-        max_instances=guard,
-        timeout_s=compute.timeout_s,
-    )
-    return dataclasses.replace(service, name=f"{service.name}-proxy", compute=proxy)

@@ -9,14 +9,18 @@ from svai.backends.gcp import naming
 from svai.backends.gcp import tokens as T
 from svai.backends.gcp.context import LoweringContext, duration
 from svai.backends.gcp.resources import Ref
+from svai.compiler.catalog import load_catalog
 from svai.errors import UsageError
 
 __all__ = ["PUSH_ACK_MAX_S", "PUSH_PATH", "QueueLowering"]
 
 PUSH_PATH = "/_svai/pubsub"
 """Path on the worker that receives Pub/Sub push deliveries."""
-PUSH_ACK_MAX_S = 600
-"""Pub/Sub's largest ack deadline; for push it is also the longest it waits for the worker."""
+_DELIVERY = load_catalog().queue_delivery_limit("gcp")
+assert _DELIVERY is not None, "the catalog's gcp.pubsub row has no max_delivery_s"
+PUSH_ACK_MAX_S = int(_DELIVERY[0])
+"""Pub/Sub's largest ack deadline; for push it is also the longest it waits for the worker
+(the catalog's ``gcp.pubsub`` row, which the recommender's limits read too)."""
 
 
 class QueueLowering(LoweringContext):

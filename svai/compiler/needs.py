@@ -1,0 +1,116 @@
+"""What a model needs from an instance: memory, GPU, service and load time, package size.
+
+Each figure is measured (``svai bench``, or the artifact file's size) > declared in the spec >
+estimated per framework, and the result says which, so the recommendation can tell a reviewer
+which numbers are soft.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from svai.spec.resolve import ResolvedSpec
+
+__all__ = ["MB", "Measurements", "ModelNeeds", "model_needs"]
+
+MB = 1_000_000
+MIB = 1024 * 1024
+_ESTIMATES: dict[str, tuple[float, float]] = {
+    # framework: (artifact MB, warm service seconds on one vCPU) when nothing is declared
+    "onnx": (50.0, 0.010),
+    "sklearn": (20.0, 0.005),
+    "xgboost": (20.0, 0.005),
+    "lightgbm": (20.0, 0.005),
+    "pytorch": (200.0, 0.050),
+    "transformers": (400.0, 0.060),
+    "custom": (100.0, 0.050),
+}
+_IMPORT_S = {"onnx": 0.2, "sklearn": 0.2, "xgboost": 0.2, "lightgbm": 0.2}
+_TORCH_IMPORT_S = 2.0
+_LOAD_MB_PER_S = 200.0
+_RUNTIME_MB = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Measurements:
+    """Figures measured on the real artifact (``svai bench``, or the artifact file's size)."""
+
+    artifact_bytes: int | None = None
+    load_time_s: float | None = None
+    inference_time_s: float | None = None
+    inference_p99_s: float | None = None
+    memory_bytes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelNeeds:
+    """What the model needs from an instance, with the provenance of each figure."""
+
+    artifact_mb: float
+    memory_mb: float
+    """Host memory in MiB (the catalog's unit for sizes)."""
+    service_s: float
+    service_p99_s: float | None
+    load_s: float
+    gpu: bool
+    gpu_type: str | None
+    gpu_count: int
+    vram_gb: float
+    measured: tuple[str, ...]
+    estimated: tuple[str, ...]
+
+
+def model_needs(spec: ResolvedSpec, measured: Measurements | None = None) -> ModelNeeds:
+    """Return the model's needs: measured > declared > estimated per framework."""
+    m = measured or Measurements()
+    model = spec.model
+    est_mb, est_service = _ESTIMATES[model.framework]
+    gpu = spec.gpu.required
+    if gpu:
+        est_mb, est_service = 2200.0, 0.5
+    provenance: dict[str, str] = {}
+
+    def pick(name: str, meas: float | None, declared: float | None, estimate: float) -> float:
+        if meas is not None:
+            provenance[name] = "measured"
+            return meas
+        if declared is not None:
+            provenance[name] = "declared"
+            return declared
+        provenance[name] = "estimated"
+        return estimate
+
+    artifact_mb = pick(
+        "model size",
+        m.artifact_bytes / MB if m.artifact_bytes is not None else None,
+        model.size_bytes / MB if model.size_bytes is not None else None,
+        est_mb,
+    )
+    service_s = pick("inference time", m.inference_time_s, model.inference_time_s, est_service)
+    torch_like = model.framework in ("pytorch", "transformers", "custom")
+    import_s = _TORCH_IMPORT_S if torch_like else _IMPORT_S.get(model.framework, 0.5)
+    # On a GPU the measured GPU components (import torch, CUDA context, weights) come from the
+    # catalog's gpu_runtime; the load time here is only what remains on top of them.
+    load_estimate = 0.2 if gpu else import_s + artifact_mb / _LOAD_MB_PER_S
+    load_s = pick("load time", m.load_time_s, model.load_time_s, load_estimate)
+    # Memory in MiB, the unit of every size in the catalog (artifact sizes stay in MB).
+    memory_mb = pick(
+        "memory",
+        m.memory_bytes / MIB if m.memory_bytes is not None else None,
+        model.memory_bytes / MIB if model.memory_bytes is not None else None,
+        _RUNTIME_MB + 2.5 * artifact_mb if not gpu else max(8192.0, 1.5 * artifact_mb),
+    )
+    vram = spec.gpu.memory_bytes / 1e9 if spec.gpu.memory_bytes else 1.3 * artifact_mb / 1000
+    return ModelNeeds(
+        artifact_mb=artifact_mb,
+        memory_mb=memory_mb,
+        service_s=service_s,
+        service_p99_s=m.inference_p99_s,
+        load_s=load_s,
+        gpu=gpu,
+        gpu_type=None if spec.gpu.type == "any" else spec.gpu.type,
+        gpu_count=spec.gpu.count,
+        vram_gb=vram,
+        measured=tuple(k for k, v in provenance.items() if v == "measured"),
+        estimated=tuple(k for k, v in provenance.items() if v == "estimated"),
+    )
