@@ -78,7 +78,7 @@ def test_dry_run_writes_the_comment(repo: Path, tmp_path: Path) -> None:
     diff_at = body.index("### svai diff: `scorer`")
     plan_at = body.index("### svai plan: `scorer`")
     assert diff_at < plan_at < body.index("**Readiness (`svai check`):**")
-    assert "| **aws us-east-1** | memory | 1,024 MB | 2,048 MB |" in body
+    assert "| **aws us-east-1** | memory | 512 MB | 2,048 MB |" in body
     assert "**Model version:** `v-" in body  # the hook edit is a new model version
     # Deterministic: the same revisions render the same body.
     again = run_script(repo, "--dry-run")
