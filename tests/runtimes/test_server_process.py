@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -164,11 +166,12 @@ def test_bad_arguments_exit_2(args: list[str]) -> None:
 
 def test_the_port_opens_without_the_heavy_imports() -> None:
     # Everything the main thread imports before it binds the port; numpy, onnxruntime and
-    # orjson load on the model's thread meanwhile (``Service.load``).
+    # orjson load on the model's thread meanwhile (``Service.load``), the HTTP parser on the
+    # accept thread once the port is open.
     code = (
         "import sys\n"
         "import svai.runtime.server.main, svai.runtime.server.http, svai.runtime.server.attach\n"
-        "print(sorted(m for m in ('numpy', 'onnxruntime', 'orjson', 'asyncio', 'ssl')"
+        "print(sorted(m for m in ('numpy', 'onnxruntime', 'orjson', 'asyncio', 'ssl', 'httptools')"
         " if m in sys.modules))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -177,3 +180,170 @@ def test_the_port_opens_without_the_heavy_imports() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def peak_rss_kb(pid: int) -> int:
+    """The process's peak resident set (VmHWM), in kB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmHWM in /proc")
+
+
+def send_hostile(port: int, head: bytes, body_bytes: int) -> bytes:
+    """Send ``head`` and then up to ``body_bytes`` of body; return what the server answered."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        answer = bytearray()
+
+        def read() -> None:
+            with contextlib.suppress(OSError):
+                while chunk := sock.recv(65536):
+                    answer.extend(chunk)
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        block = b"[" * (1 << 20)
+        with contextlib.suppress(OSError):  # the server may close before it has it all
+            sock.sendall(head)
+            for _ in range(body_bytes >> 20):
+                sock.sendall(block)
+        reader.join(15)
+        return bytes(answer)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc (Linux)")
+def test_hostile_bodies_leave_peak_rss_flat(make_artifact: Any, digits: Any) -> None:
+    # The two bypasses of issue #13: a huge body on a route that is not POST /predict, and a
+    # negative chunk size. Both used to be buffered (70 MB -> 363 MB peak RSS).
+    proc, records = start(make_artifact({"api": {"max_payload_bytes": 16_000}}))
+    try:
+        port = wait_for(records, "listening")["port"]
+        wait_for(records, "model loaded")
+        assert call(port, "POST", "/predict", {"inputs": [digits.x_test[0].tolist()]})[0] == 200
+        idle = peak_rss_kb(proc.pid)
+        mb100 = 100 << 20
+        get = b"GET /predict HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % mb100
+        assert send_hostile(port, get, mb100).startswith(b"HTTP/1.1 413 ")
+        negative = b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        negative += b"Transfer-Encoding: chunked\r\n\r\n-2faf080\r\n"
+        assert send_hostile(port, negative, mb100).startswith(b"HTTP/1.1 400 ")
+        health = b"POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        health += b"6400000\r\n"  # one 100 MB chunk
+        assert send_hostile(port, health, mb100).startswith(b"HTTP/1.1 413 ")
+        assert call(port, "GET", "/healthz")[0] == 200
+        assert peak_rss_kb(proc.pid) <= 1.2 * idle
+    finally:
+        proc.kill()
+        proc.wait(5)
+
+
+class KeepAliveClient(threading.Thread):
+    """Sends requests on one keep-alive connection until the server says ``Connection: close``.
+
+    Then it reconnects, and stops once the server refuses the connection. A request whose bytes
+    went out but whose response never fully came back is counted as lost.
+    """
+
+    def __init__(self, port: int, request: bytes) -> None:
+        super().__init__(daemon=True)
+        self.port = port
+        self.request = request
+        self.statuses: list[int] = []
+        self.lost = 0
+        self.closes = 0
+        self.refused = False
+
+    def run(self) -> None:
+        while True:
+            try:
+                sock = socket.create_connection(("127.0.0.1", self.port), timeout=15)
+            except ConnectionRefusedError:
+                self.refused = True
+                return
+            with sock:
+                if not self._session(sock):
+                    return
+
+    def _session(self, sock: socket.socket) -> bool:
+        buf = b""
+        while True:
+            try:
+                sock.sendall(self.request)
+                head, buf = _read_head(sock, buf)
+                length = int(head["content-length"])
+                while len(buf) < length:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        raise ConnectionError("closed mid-body")
+                    buf += chunk
+                buf = buf[length:]
+            except OSError:
+                self.lost += 1
+                return False
+            self.statuses.append(int(head[":status"]))
+            if head.get("connection") == "close":
+                self.closes += 1
+                return True
+
+
+def _read_head(sock: socket.socket, buf: bytes) -> tuple[dict[str, str], bytes]:
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed before a response")
+        buf += chunk
+    raw, _, rest = buf.partition(b"\r\n\r\n")
+    lines = raw.decode("latin-1").split("\r\n")
+    head = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in lines[1:])}
+    head[":status"] = lines[0].split()[1]
+    return head, rest
+
+
+def test_sigterm_under_keep_alive_load_loses_no_request(make_artifact: Any, digits: Any) -> None:
+    # Room for all 20 in the admission queue: every answer must be a 200, none a 503.
+    cfg = {"server": {"drain_timeout_s": 20}, "concurrency": {"queue_size": 40}}
+    proc, records = start(make_artifact(cfg))
+    try:
+        port = wait_for(records, "listening")["port"]
+        wait_for(records, "model loaded")
+        body = json.dumps({"inputs": [digits.x_test[0].tolist()]}).encode()
+        request = (
+            b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
+        clients = [KeepAliveClient(port, request) for _ in range(20)]
+        for c in clients:
+            c.start()
+        deadline = time.monotonic() + 30
+        while sum(len(c.statuses) for c in clients) < 400 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGTERM)
+        for c in clients:
+            c.join(30)
+        assert proc.wait(30) == 0
+        assert sum(c.lost for c in clients) == 0
+        assert all(not c.is_alive() and c.refused and c.closes >= 1 for c in clients)
+        statuses = [s for c in clients for s in c.statuses]
+        assert len(statuses) >= 400 and set(statuses) == {200}
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+
+
+def test_a_port_in_use_exits_2_without_a_traceback(make_artifact: Any) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        args = ["--config", str(make_artifact()), "--host", "127.0.0.1", "--port", str(port)]
+        done = subprocess.run(
+            [sys.executable, "-m", "svai.runtime.server", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert "in use" in done.stderr and "Traceback" not in done.stderr
