@@ -60,9 +60,7 @@ OVERFLOWING = [
 
 
 @pytest.mark.parametrize("body", OVERFLOWING)
-def test_numbers_that_overflow_a_double_are_refused_by_both_codecs(
-    codec: str, body: bytes
-) -> None:
+def test_numbers_that_overflow_a_double_are_refused_by_both_codecs(codec: str, body: bytes) -> None:
     with pytest.raises(MalformedPayloadError, match=r"out of range|infinity"):
         parse_json(body)
 

@@ -472,11 +472,11 @@ def test_fallback_after_without_a_fallback_is_refused(make_artifact: Any) -> Non
 
 
 REFUSING_PRE = """
-    from svai.runtime.core.errors import InvalidInput
-
     def prepare(payload):
         tx = payload["tx"]
         if tx.get("amount", 0) < 0:
+            from svai.runtime.core.errors import InvalidInput
+
             raise InvalidInput("$.tx.amount", "must not be negative")
         scale = float(tx["age"]) / 700.0  # float() of a 400-digit integer overflows
         return {"inputs": [[v * min(scale, 1.0) for v in row] for row in payload["inputs"]]}

@@ -339,12 +339,11 @@ def test_module_loads_the_model_once_at_init(iris_artifact: Path) -> None:  # no
 
 
 FEATURES_PRE = """
-from svai.runtime.core.errors import InvalidInput
-
-
 def prepare(payload):
     tx = payload["tx"]
     if tx.get("petals", 1) < 0:
+        from svai.runtime.core.errors import InvalidInput
+
         raise InvalidInput("$.tx.petals", "must not be negative")
     return {"inputs": [[float(tx["sepal"]), 3.0, 5.1, 1.8]]}
 """
@@ -354,20 +353,32 @@ def answer(payload):
 """
 
 
-@pytest.fixture(scope="module")
-def guarded(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def _guarded_app(folder: Path, **config: Any) -> LambdaApp:
     from optimize_conftest import build_iris_artifact
 
-    folder = build_iris_artifact(
-        tmp_path_factory.mktemp("guarded"),
+    build_iris_artifact(
+        folder,
         hooks={"preprocess": "features:prepare"},
         fallback={"rules": "rules:answer"},
-        rate_limit={"tenant_rps": 0.1, "tenant_burst": 1},
         api={"tenant_header": "x-merchant-id"},
+        **config,
     )
     (folder / "features.py").write_text(FEATURES_PRE)
     (folder / "rules.py").write_text(RULES)
-    lambda_app = LambdaApp.from_environment({"SVAI_CONFIG": str(folder)})
+    return LambdaApp.from_environment({"SVAI_CONFIG": str(folder)})
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    lambda_app = _guarded_app(tmp_path_factory.mktemp("guarded"))
+    yield lambda_app.handler()
+    lambda_app.service.close()
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    limits = {"tenant_rps": 0.1, "tenant_burst": 1}
+    lambda_app = _guarded_app(tmp_path_factory.mktemp("limited"), rate_limit=limits)
     yield lambda_app.handler()
     lambda_app.service.close()
 
@@ -391,10 +402,10 @@ def test_an_input_the_hook_refuses_is_422_not_the_rules_answer(
     assert "x-svai-fallback" not in result["headers"]
 
 
-def test_the_tenant_rate_limit_holds_in_lambda_too(guarded: Any) -> None:
+def test_the_tenant_rate_limit_holds_in_lambda_too(limited: Any) -> None:
     event = copy.deepcopy(HTTP_API_V2)
     event["body"] = json.dumps({"tx": {"sepal": 5.9}})
     event["headers"]["x-merchant-id"] = "m-1"
-    first, second = (guarded(copy.deepcopy(event), LocalContext()) for _ in range(2))
+    first, second = (limited(copy.deepcopy(event), LocalContext()) for _ in range(2))
     assert first["statusCode"] == 200 and _body(first)["fallback"] is False
     assert second["statusCode"] == 429 and second["headers"]["retry-after"] == "10"

@@ -20,10 +20,6 @@ LIMITED = {"api": {"max_payload_bytes": 10_000}}
 HOST = b"Host: x\r\n"
 
 
-def one_row(digits: Any) -> bytes:
-    return json.dumps({"inputs": [[float(v) for v in digits.x_test[0]]]}).encode()
-
-
 @pytest.mark.parametrize(
     ("method", "path"),
     [
@@ -64,9 +60,9 @@ def test_a_chunked_body_over_the_limit_is_413_on_any_route(make_artifact: Any, s
 
 @pytest.mark.parametrize("size", [b"-2faf080", b"0x10", b"1_0", b"+10", b" 10", b"10 ", b""])
 def test_chunk_sizes_follow_the_rfc_9112_grammar(
-    make_artifact: Any, serve: Any, digits: Any, size: bytes
+    make_artifact: Any, serve: Any, size: bytes
 ) -> None:
-    body = one_row(digits)[:16]
+    body = b'{"inputs":[[1]]}'  # 0x10 bytes of valid JSON: read as a chunk, it would be a 422
     with serve(make_artifact(LIMITED)) as s:
         chunked = (
             b"POST /predict HTTP/1.1\r\n" + HOST + b"Content-Type: application/json\r\n"
@@ -76,14 +72,14 @@ def test_chunk_sizes_follow_the_rfc_9112_grammar(
         assert [g[0] for g in got] == [400]
 
 
-@pytest.mark.parametrize("length", ["¹", "+5", "5, 5", "0x5", "5.0", "-5", "٥", ""])
+@pytest.mark.parametrize("length", ["¹", "²", "+5", "5, 5", "0x5", "5.0", "-5", ""])
 def test_content_length_follows_the_rfc_9112_grammar(
     make_artifact: Any, serve: Any, length: str
 ) -> None:
     with serve(make_artifact(LIMITED)) as s:
         raw = (
             b"POST /predict HTTP/1.1\r\n" + HOST + b"Content-Type: application/json\r\n"
-            b"Content-Length: " + length.encode() + b"\r\n\r\n{}   "
+            b"Content-Length: " + length.encode("latin-1") + b"\r\n\r\n{}   "
         )
         got = raw_exchange(s.port, raw, timeout=5.0)
         assert [g[0] for g in got] == [400]
@@ -97,10 +93,11 @@ def test_a_bare_lf_request_is_answered_not_left_hanging(make_artifact: Any, serv
 
 def test_a_head_over_64_kib_is_431(make_artifact: Any, serve: Any) -> None:
     with serve(make_artifact()) as s:
-        raw = b"GET /healthz HTTP/1.1\r\n" + HOST + b"X-Big: " + b"a" * 70_000 + b"\r\n\r\n"
-        got = raw_exchange(s.port, raw, timeout=5.0)
-        assert [g[0] for g in got] == [431]
-        many = b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 100) for i in range(1000))
+        for size in (70_000, 300_000):
+            raw = b"GET /healthz HTTP/1.1\r\n" + HOST + b"X-Big: " + b"a" * size + b"\r\n\r\n"
+            got = raw_exchange(s.port, raw, timeout=5.0)
+            assert [g[0] for g in got] == [431], size
+        many = b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 100) for i in range(3000))
         got = raw_exchange(s.port, b"GET /healthz HTTP/1.1\r\n" + many + b"\r\n", timeout=5.0)
         assert [g[0] for g in got] == [431]
         assert s.request("GET", "/healthz")[0] == 200  # a head just under the limit is fine
