@@ -12,6 +12,8 @@ import math
 from collections.abc import Sequence
 from typing import Literal
 
+from svai.compiler.limits import edge_limits_rate, enforced_limits
+from svai.compiler.limits import rate_limit as api_rate_limit
 from svai.compiler.recommendation import TargetRecommendation
 from svai.errors import UsageError
 from svai.ir import (
@@ -99,8 +101,8 @@ def lower(
         architecture="x86_64",
         handler=_FAAS_HANDLERS[cloud][0] if choice.kind == "faas" else _SERVER_HANDLER,
     )
-    peak = max(recommendation.assumptions.peak_rps, recommendation.assumptions.arrival_rate_rps)
-    rate_limit = spec.api.rate_limit_rps or float(max(10, math.ceil(peak * 2)))
+    rate = api_rate_limit(spec, recommendation)
+    rate_limit, burst = rate
     secrets = _secrets(spec, cloud)
 
     services: tuple[Service, ...]
@@ -158,11 +160,17 @@ def lower(
             jwt_issuer=spec.api.jwt_issuer,
             jwt_audience=spec.api.jwt_audience,
             rate_limit_rps=rate_limit,
-            burst=max(20, math.ceil(rate_limit * 2)),
+            burst=burst,
             max_payload_bytes=spec.api.max_payload_bytes,
             timeout_s=spec.api.timeout_s,
             routes=routes,
             content_types=spec.api.content_types,
+            limits=enforced_limits(
+                spec,
+                rate,
+                edge_rate=edge_limits_rate(cloud, spec.api.auth, services[0].compute.offering),
+                max_instances=services[0].compute.max_instances,
+            ),
         ),
         services=services,
         queue=queue,
