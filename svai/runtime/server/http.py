@@ -37,6 +37,7 @@ import json
 import os
 import select
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -60,6 +61,7 @@ DRAIN_IDLE_S = 1.0
 _LINGER_S = 2.0
 _RECV = 65_536
 _POLL_IN = select.POLLIN | select.POLLPRI | select.POLLHUP | select.POLLERR
+_SEND_TIMEOUT = struct.pack("ll", int(READ_TIMEOUT_S), 0)  # struct timeval for SO_SNDTIMEO
 
 
 class Routes:
@@ -194,7 +196,10 @@ class HttpServer:
 
     def _start(self, conn: socket.socket) -> None:
         """Serve ``conn`` on a thread of its own (its slot is already taken)."""
+        conn.setblocking(True)
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # A client that stops reading cannot hold a thread in sendall() forever.
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _SEND_TIMEOUT)
         with self._lock:
             self._conns.add(conn)
         accepted = time.monotonic()
@@ -235,30 +240,33 @@ class HttpServer:
 
     def _serve_connection(self, sock: socket.socket, accepted: float) -> None:
         reader = RequestReader(self._head_check, sock.sendall)
-        poller = select.poll()
-        poller.register(sock, _POLL_IN)
-        poller.register(self._drain_r, select.POLLIN)
+        # The socket blocks; every wait is a poll with the deadline that applies. Between
+        # requests the drain signal wakes the wait too.
+        reading = select.poll()
+        reading.register(sock, _POLL_IN)
+        waiting = select.poll()
+        waiting.register(sock, _POLL_IN)
+        waiting.register(self._drain_r, select.POLLIN)
         deadline = accepted + self.header_timeout_s
         served = False
         while True:
             if reader.state == "idle":
                 wait = IDLE_TIMEOUT_S if served else deadline - time.monotonic()
-                outcome = self._await_request(sock, poller, wait, reclaimable=served)
+                outcome = self._await_request(sock, waiting, wait, reclaimable=served)
                 if outcome != "data":
                     if outcome == "timeout" and not served:
                         self._reject(sock, Reject(408, "request_timeout", "no request in time"))
                     return
                 if served:
                     deadline = time.monotonic() + self.header_timeout_s
-            left = READ_TIMEOUT_S if reader.state == "body" else deadline - time.monotonic()
-            try:
-                if left <= 0:
-                    raise TimeoutError
-                sock.settimeout(left)
-                data = sock.recv(_RECV)
-            except TimeoutError:
-                self._reject(sock, Reject(408, "request_timeout", "request not received in time"))
-                return
+            else:
+                left = READ_TIMEOUT_S if reader.state == "body" else deadline - time.monotonic()
+                if left <= 0 or not reading.poll(left * 1000):
+                    self._reject(
+                        sock, Reject(408, "request_timeout", "request not received in time")
+                    )
+                    return
+            data = sock.recv(_RECV)
             if not data:
                 return
             error: RequestError | None = None
@@ -277,25 +285,22 @@ class HttpServer:
                 return
 
     def _await_request(
-        self, sock: socket.socket, poller: select.poll, wait_s: float, *, reclaimable: bool
+        self, sock: socket.socket, waiting: select.poll, wait_s: float, *, reclaimable: bool
     ) -> str:
         """Wait for a request's first byte: ``"data"``, ``"timeout"`` or ``"drain"``."""
+        idle = self._idle
         if reclaimable:
-            with self._lock:
-                self._idle.add(sock)
-        try:
-            events = poller.poll(max(0.0, wait_s) * 1000)
-        finally:
-            if reclaimable:
-                with self._lock:
-                    self._idle.discard(sock)
+            idle.add(sock)  # set.add and set.discard are atomic: no lock on the hot path
+        events = waiting.poll(max(0.0, wait_s) * 1000)
+        if reclaimable:
+            idle.discard(sock)
         if not events:
             return "timeout"
-        if any(fd != self._drain_r for fd, _ in events):
+        if len(events) > 1 or events[0][0] != self._drain_r:
             return "data"
         # Draining: a client that just had an answer may be sending its next request now.
-        poller.unregister(self._drain_r)
-        return "data" if poller.poll(DRAIN_IDLE_S * 1000) else "drain"
+        waiting.unregister(self._drain_r)
+        return "data" if waiting.poll(DRAIN_IDLE_S * 1000) else "drain"
 
     def _head_check(self, msg: Message) -> int:
         """The route's limit and early checks, run before a body byte is read."""
