@@ -23,13 +23,11 @@ Needs fastapi, uvicorn and h11 in the venv (benchmark only).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,6 +38,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "runtimes"))
 from bench_server import (
     FASTAPI_APP,
     PY,
@@ -52,8 +51,10 @@ from bench_server import (
     free_port,
     request_bytes,
     svai_cmd,
+    wait_first_200,
     write_config,
 )
+from raw_http import KeepAliveClient, peak_rss_kb, send_hostile  # the tests' own clients
 
 SERVER_MODULES = "svai.runtime.server.main, svai.runtime.server.http, svai.runtime.server.attach"
 MB100 = 100 << 20
@@ -87,37 +88,7 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM")
-
-
 # -- 1. peak RSS under the bypasses -----------------------------------------------------------
-
-
-def send_hostile(port: int, head: bytes, body_bytes: int) -> str:
-    """Send ``head`` and up to ``body_bytes`` of body; return the status line answered, if any."""
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        answer = bytearray()
-
-        def read() -> None:
-            with contextlib.suppress(OSError):
-                while chunk := sock.recv(65536):
-                    answer.extend(chunk)
-
-        reader = threading.Thread(target=read)
-        reader.start()
-        block = b"[" * (1 << 20)
-        with contextlib.suppress(OSError):
-            sock.sendall(head)
-            for _ in range(body_bytes >> 20):
-                sock.sendall(block)
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_WR)
-        reader.join(60)
-        return bytes(answer).split(b"\r\n", 1)[0].decode("latin-1")
 
 
 BYPASSES = {
@@ -137,80 +108,34 @@ def rss_under_bypass(server: Server, data: bytes, head: bytes) -> dict[str, Any]
     for _ in range(50):
         client.call(data)
     client.close()
-    idle = peak_rss_mb(server.proc.pid)
-    answer = send_hostile(server.port, head, MB100)
-    peak = peak_rss_mb(server.proc.pid)
+    idle = peak_rss_kb(server.proc.pid) / 1024
+    answer = send_hostile(server.port, head, MB100).split(b"\r\n", 1)[0].decode("latin-1")
+    peak = peak_rss_kb(server.proc.pid) / 1024
     return {"answer": answer, "idle_peak_mb": idle, "peak_mb": peak, "over_idle": peak / idle}
 
 
 # -- 2. SIGTERM under keep-alive load ---------------------------------------------------------
 
 
-class KeepAlive(threading.Thread):
-    """One keep-alive client: requests until ``Connection: close``, reconnects until refused."""
-
-    def __init__(self, port: int, data: bytes) -> None:
-        super().__init__(daemon=True)
-        self.port, self.data = port, data
-        self.answered = self.lost = self.non_200 = 0
-
-    def run(self) -> None:
-        while True:
-            try:
-                sock = socket.create_connection(("127.0.0.1", self.port), timeout=30)
-            except OSError:
-                return  # refused: the server stopped listening; nothing was sent
-            with sock:
-                if not self._session(sock):
-                    return
-
-    def _session(self, sock: socket.socket) -> bool:
-        buf = b""
-        while True:
-            try:
-                sock.sendall(self.data)
-                while b"\r\n\r\n" not in buf:
-                    chunk = sock.recv(65536)
-                    if not chunk:
-                        raise ConnectionError("closed before the answer")
-                    buf += chunk
-                head, _, buf = buf.partition(b"\r\n\r\n")
-                length = int(re.search(rb"(?i)content-length:\s*(\d+)", head)[1])  # type: ignore[index]
-                while len(buf) < length:
-                    chunk = sock.recv(65536)
-                    if not chunk:
-                        raise ConnectionError("closed mid-answer")
-                    buf += chunk
-                buf = buf[length:]
-            except OSError:
-                self.lost += 1
-                return False
-            self.answered += 1
-            self.non_200 += head[9:12] != b"200"
-            if re.search(rb"(?i)\r\nconnection:\s*close", head):
-                return True
-
-
 def sigterm_round(cmd: list[str], env: dict[str, str], port: int, data: bytes) -> dict[str, int]:
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        from bench_server import wait_first_200
-
         wait_first_200(port, data, time.perf_counter(), 60.0, "server")
-        clients = [KeepAlive(port, data) for _ in range(20)]
+        clients = [KeepAliveClient(port, data) for _ in range(20)]
         for c in clients:
             c.start()
         deadline = time.monotonic() + 30
-        while sum(c.answered for c in clients) < 400 and time.monotonic() < deadline:
+        while sum(len(c.statuses) for c in clients) < 400 and time.monotonic() < deadline:
             time.sleep(0.005)
         proc.send_signal(signal.SIGTERM)
         for c in clients:
             c.join(60)
         code = proc.wait(60)
+        statuses = [s for c in clients for s in c.statuses]
         return {
-            "answered": sum(c.answered for c in clients),
+            "answered": len(statuses),
             "lost": sum(c.lost for c in clients),
-            "non_200": sum(c.non_200 for c in clients),
+            "non_200": sum(s != 200 for s in statuses),
             "exit_code": code,
         }
     finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
 import os
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from raw_http import KeepAliveClient, peak_rss_kb, send_hostile
 
 from svai.runtime.server import resolve_port
 
@@ -149,10 +149,10 @@ def test_port_resolution(cli: int | None, env: dict[str, str], config: int, expe
     assert resolve_port(cli, env, config) == expected
 
 
-@pytest.mark.parametrize("args", [[], ["--config"], ["--config", "x.json", "--verbose"]])
-def test_bad_arguments_exit_2(args: list[str]) -> None:
+def run_server(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m svai.runtime.server ARGS`` to its end (for the ways it refuses to start)."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "svai.runtime.server", *args],
         capture_output=True,
         text=True,
@@ -160,6 +160,11 @@ def test_bad_arguments_exit_2(args: list[str]) -> None:
         timeout=60,
         check=False,
     )
+
+
+@pytest.mark.parametrize("args", [[], ["--config"], ["--config", "x.json", "--verbose"]])
+def test_bad_arguments_exit_2(args: list[str]) -> None:
+    proc = run_server(*args)
     assert proc.returncode == 2
     assert "usage:" in proc.stderr
 
@@ -180,35 +185,6 @@ def test_the_port_opens_without_the_heavy_imports() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
-
-
-def peak_rss_kb(pid: int) -> int:
-    """The process's peak resident set (VmHWM), in kB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    raise AssertionError("no VmHWM in /proc")
-
-
-def send_hostile(port: int, head: bytes, body_bytes: int) -> bytes:
-    """Send ``head`` and then up to ``body_bytes`` of body; return what the server answered."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        answer = bytearray()
-
-        def read() -> None:
-            with contextlib.suppress(OSError):
-                while chunk := sock.recv(65536):
-                    answer.extend(chunk)
-
-        reader = threading.Thread(target=read)
-        reader.start()
-        block = b"[" * (1 << 20)
-        with contextlib.suppress(OSError):  # the server may close before it has it all
-            sock.sendall(head)
-            for _ in range(body_bytes >> 20):
-                sock.sendall(block)
-        reader.join(15)
-        return bytes(answer)
 
 
 # The two bypasses of issue #13, each followed by 100 MB: a body on a route that is not
@@ -238,68 +214,6 @@ def test_hostile_bodies_leave_peak_rss_flat(make_artifact: Any, digits: Any, byp
     finally:
         proc.kill()
         proc.wait(5)
-
-
-class KeepAliveClient(threading.Thread):
-    """Sends requests on one keep-alive connection until the server says ``Connection: close``.
-
-    Then it reconnects, and stops once the server refuses the connection. A request whose bytes
-    went out but whose response never fully came back is counted as lost.
-    """
-
-    def __init__(self, port: int, request: bytes) -> None:
-        super().__init__(daemon=True)
-        self.port = port
-        self.request = request
-        self.statuses: list[int] = []
-        self.lost = 0
-        self.closes = 0
-        self.refused = False
-
-    def run(self) -> None:
-        while True:
-            try:
-                sock = socket.create_connection(("127.0.0.1", self.port), timeout=15)
-            except ConnectionRefusedError:
-                self.refused = True
-                return
-            with sock:
-                if not self._session(sock):
-                    return
-
-    def _session(self, sock: socket.socket) -> bool:
-        buf = b""
-        while True:
-            try:
-                sock.sendall(self.request)
-                head, buf = _read_head(sock, buf)
-                length = int(head["content-length"])
-                while len(buf) < length:
-                    chunk = sock.recv(65536)
-                    if not chunk:
-                        raise ConnectionError("closed mid-body")
-                    buf += chunk
-                buf = buf[length:]
-            except OSError:
-                self.lost += 1
-                return False
-            self.statuses.append(int(head[":status"]))
-            if head.get("connection") == "close":
-                self.closes += 1
-                return True
-
-
-def _read_head(sock: socket.socket, buf: bytes) -> tuple[dict[str, str], bytes]:
-    while b"\r\n\r\n" not in buf:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionError("closed before a response")
-        buf += chunk
-    raw, _, rest = buf.partition(b"\r\n\r\n")
-    lines = raw.decode("latin-1").split("\r\n")
-    head = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in lines[1:])}
-    head[":status"] = lines[0].split()[1]
-    return head, rest
 
 
 def test_sigterm_under_keep_alive_load_loses_no_request(make_artifact: Any, digits: Any) -> None:
@@ -337,15 +251,8 @@ def test_sigterm_under_keep_alive_load_loses_no_request(make_artifact: Any, digi
 def test_a_port_in_use_exits_2_without_a_traceback(make_artifact: Any) -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        args = ["--config", str(make_artifact()), "--host", "127.0.0.1", "--port", str(port)]
-        done = subprocess.run(
-            [sys.executable, "-m", "svai.runtime.server", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-            check=False,
+        done = run_server(
+            "--config", str(make_artifact()), "--host", "127.0.0.1", "--port", str(port)
         )
     assert done.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
