@@ -10,7 +10,8 @@ dataclasses below) and renders to JSON with :func:`to_dict`, so it can be golden
 Shape of a plan::
 
     DeploymentPlan
-    ├── entry          API layer: auth, throttling, payload limit, routes
+    ├── entry          API layer: auth, throttling, payload limit, routes, and for each limit
+    │                  where it is enforced (edge, instance, both)
     ├── services[]     compute units by role: "api" (sync inference), "submit" / "status" (async
     │                  front), "worker" (async inference); each with sizing, warm pool, guards
     ├── queue          job queue + dead-letter queue (async only)
@@ -38,6 +39,7 @@ __all__ = [
     "Compute",
     "DeploymentPlan",
     "Encryption",
+    "EnforcedLimit",
     "Entry",
     "Finding",
     "Identity",
@@ -72,6 +74,22 @@ Action = Literal[
 
 
 @dataclass(frozen=True, slots=True)
+class EnforcedLimit:
+    """One limit requests are admitted under, and where it is enforced."""
+
+    name: Literal["payload", "rate", "tenant_rate"]
+    value: float
+    """Bytes for ``payload``; requests per second for the rates."""
+    burst: int
+    """Requests admitted at once above the rate (0 for ``payload``)."""
+    enforced: Literal["edge", "instance", "both"]
+    """``edge``: the API layer in front of the services; ``instance``: the runtime in each
+    instance, on its own traffic; ``both``."""
+    note: str
+    """What it means for the deployment, with the instance ceiling as N."""
+
+
+@dataclass(frozen=True, slots=True)
 class Entry:
     """The API layer in front of the services."""
 
@@ -87,6 +105,8 @@ class Entry:
     routes: tuple[tuple[str, str, Role], ...]
     """(method, path, service role) for every route, e.g. ("POST", "/predict", "api")."""
     content_types: tuple[str, ...]
+    limits: tuple[EnforcedLimit, ...] = ()
+    """Every request limit with where it is enforced (``svai.compiler.request_limits``)."""
 
 
 @dataclass(frozen=True, slots=True)

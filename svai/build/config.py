@@ -11,6 +11,7 @@ from typing import Any
 
 from svai.build.artifact import MODEL_NAME, safe_source
 from svai.compiler.recommendation import TargetRecommendation
+from svai.compiler.request_limits import peak_rps, rate_limit, tenant_rate_limit
 from svai.errors import UsageError
 from svai.spec.paths import included_files
 from svai.spec.resolve import ResolvedSpec
@@ -48,6 +49,9 @@ def runtime_config(
             raise UsageError(f"api.input_schema: {api.input_schema} is not JSON ({exc})") from None
     encoder = model.task == "embedding"
     concurrency = rec.choice.concurrency_per_instance if rec is not None else 0
+    # The same figures the plan states (svai.compiler.limits), enforced in each instance.
+    rps, burst = rate_limit(spec, peak_rps(rec)) if rec is not None else (api.rate_limit_rps, 0)
+    tenant_rps, tenant_burst = tenant_rate_limit(spec) or (None, 0)
     fallback_model = _local_fallback(spec)
     return {
         "schema_version": 1,
@@ -65,6 +69,12 @@ def runtime_config(
             "tenant_header": spec.tenancy.header.lower(),
         },
         "concurrency": {"max_concurrency": concurrency},
+        "rate_limit": {
+            "rps": rps,
+            "burst": burst,
+            "tenant_rps": tenant_rps,
+            "tenant_burst": tenant_burst,
+        },
         # Batching pays off where one call costs the same for 1 or 8 inputs: GPUs and encoders.
         "batching": {"enabled": spec.gpu.required or encoder},
         "cache": {

@@ -97,6 +97,9 @@ _FUNCTION_DEPS = {
 }
 
 
+_SERVER_DEPS = ("httptools",)
+"""What the container HTTP server needs beyond the core (its HTTP/1.1 parser)."""
+
 _PACKAGE_INIT = '"""svai runtime package, copied by ``svai build``."""\n'
 
 
@@ -157,7 +160,7 @@ def build_target(
             config = {**config, "model": {**config["model"], "sha256": model.info["sha256"]}}
         runtime = {**shared, CONFIG_NAME: json_bytes(config)}
         front = _requirements(spec, (_FUNCTION_DEPS[cloud],))
-        requirements = front if package == "zip" else _requirements(spec, ())
+        requirements = front if package == "zip" else _requirements(spec, _SERVER_DEPS)
         extra: dict[str, bytes] = {REQUIREMENTS_NAME: requirements.encode()}
         if package == "zip":
             runtime.update(_function_entry(cloud, spec))
@@ -296,7 +299,8 @@ def _requirements(spec: ResolvedSpec, extra: Sequence[str]) -> str:
     Raises:
         UsageError: a declared pin of a package the runtime itself pins to another version.
     """
-    names = ["numpy", "onnxruntime", "orjson", *extra]
+    # redis: SVAI_CACHE_STORE may point any built artifact at a Redis (Memorystore, Azure Cache).
+    names = ["numpy", "onnxruntime", "orjson", "redis", *extra]
     if spec.model.task == "embedding":
         names.append("tokenizers")
     pins: dict[str, str] = {}

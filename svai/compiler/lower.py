@@ -14,6 +14,9 @@ from collections.abc import Sequence
 from typing import Literal
 
 from svai.compiler.recommendation import Choice, TargetRecommendation
+from svai.compiler.request_limits import edge_limits_rate, enforced_limits
+from svai.compiler.request_limits import peak_rps as planned_peak
+from svai.compiler.request_limits import rate_limit as api_rate_limit
 from svai.errors import UsageError
 from svai.ir import (
     Action,
@@ -93,13 +96,12 @@ def lower(
     Raises:
         UsageError: a secret has no reference for this target's cloud.
     """
-    a = recommendation.assumptions
     return _plan(
         spec,
         target,
         recommendation.choice,
         model_version,
-        peak_rps=max(a.peak_rps, a.arrival_rate_rps),
+        peak_rps=planned_peak(recommendation),
         budget=_budget(spec, recommendation.predicted.monthly_cost_usd),
         secrets=_secrets(spec, target.cloud),
         rollout=_rollout(spec, model_version, previous_version, step_index),
@@ -160,7 +162,8 @@ def _plan(
         architecture="x86_64",
         handler=_FAAS_HANDLERS[cloud][0] if choice.kind == "faas" else _SERVER_HANDLER,
     )
-    rate_limit = spec.api.rate_limit_rps or float(max(10, math.ceil(peak_rps * 2)))
+    rate = api_rate_limit(spec, peak_rps)
+    rate_limit, burst = rate
 
     services: tuple[Service, ...]
     if mode == "sync":
@@ -217,11 +220,17 @@ def _plan(
             jwt_issuer=spec.api.jwt_issuer,
             jwt_audience=spec.api.jwt_audience,
             rate_limit_rps=rate_limit,
-            burst=max(20, math.ceil(rate_limit * 2)),
+            burst=burst,
             max_payload_bytes=spec.api.max_payload_bytes,
             timeout_s=spec.api.timeout_s,
             routes=routes,
             content_types=spec.api.content_types,
+            limits=enforced_limits(
+                spec,
+                rate,
+                edge_rate=edge_limits_rate(cloud, spec.api.auth, services[0].compute.offering),
+                max_instances=services[0].compute.max_instances,
+            ),
         ),
         services=services,
         queue=queue,

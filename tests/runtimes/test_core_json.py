@@ -8,7 +8,7 @@ import pytest
 
 from svai.runtime.core import messages
 from svai.runtime.core.errors import MalformedPayloadError
-from svai.runtime.core.messages import canonical_json, parse_json
+from svai.runtime.core.messages import canonical_json, loads_strict, parse_json
 
 BODIES = [
     b'{"inputs": [[1.5, -2, 3e-7, 1e16]], "b": {"z": 1, "a": [true, null]}}',
@@ -47,3 +47,29 @@ def test_canonical_bytes_ignore_key_order_and_round_trip(codec: str) -> None:
     assert canonical_json(a) == canonical_json(b)
     assert json.loads(canonical_json(a)) == a
     assert b" " not in canonical_json({"k": [1, 2]})
+
+
+# Numbers no double holds: the standard library reads them as infinity, orjson refuses them.
+# A body with a run of 19 digits always goes to the standard library (orjson would round it).
+OVERFLOWING = [
+    b'{"inputs": [[1e400]]}',
+    b'{"x": -1E999}',
+    b'{"id": 12345678901234567890, "inputs": [[1e400]]}',
+    b'{"id": 12345678901234567890, "x": [-1e309]}',
+]
+
+
+@pytest.mark.parametrize("body", OVERFLOWING)
+def test_numbers_that_overflow_a_double_are_refused_by_both_codecs(codec: str, body: bytes) -> None:
+    with pytest.raises(MalformedPayloadError, match=r"out of range|infinity"):
+        parse_json(body)
+
+
+@pytest.mark.parametrize("body", [*OVERFLOWING, b'{"a": NaN}', b"[Infinity]"])
+def test_the_strict_loader_of_queued_jobs_refuses_them_too(body: bytes) -> None:
+    with pytest.raises(ValueError):
+        loads_strict(body)
+    assert loads_strict(b'{"x": 1e308, "n": 123456789012345678901234567890}') == {
+        "x": 1e308,
+        "n": 123456789012345678901234567890,
+    }

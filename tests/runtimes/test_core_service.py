@@ -469,3 +469,63 @@ def test_fallback_after_without_a_fallback_is_refused(make_artifact: Any) -> Non
     path = make_artifact({"fallback": {"after_s": 0.3}})
     with pytest.raises(ConfigError, match=r"fallback\.after_s: needs fallback\.rules"):
         load_config(path)
+
+
+REFUSING_PRE = """
+    def prepare(payload):
+        tx = payload["tx"]
+        if tx.get("amount", 0) < 0:
+            from svai.runtime.core.errors import InvalidInput
+
+            raise InvalidInput("$.tx.amount", "must not be negative")
+        scale = float(tx["age"]) / 700.0  # float() of a 400-digit integer overflows
+        return {"inputs": [[v * min(scale, 1.0) for v in row] for row in payload["inputs"]]}
+"""
+
+
+@pytest.mark.parametrize(
+    ("tx", "path", "says"),
+    [
+        ({"age": int("9" * 400)}, "$", "too large"),  # valid JSON, and valid for `minimum: 0`
+        ({"age": "four"}, "$", "could not convert"),  # ValueError
+        ({"age": None}, "$", "NoneType"),  # TypeError
+        ({"age": 700, "amount": -5}, "$.tx.amount", "must not be negative"),  # InvalidInput
+    ],
+)
+def test_an_input_the_pre_hook_refuses_is_422_never_the_fallback(
+    make_artifact: Any, digits: Any, loaded: Any, tx: dict[str, Any], path: str, says: str
+) -> None:
+    svc = loaded(
+        make_artifact(
+            {"hooks": {"preprocess": "pre:prepare"}, "fallback": {"rules": "rules:answer"}},
+            {"pre.py": REFUSING_PRE, "rules.py": RULES},
+        )
+    )
+    status, headers, out = post(svc, {"inputs": rows(digits.x_test[:1]), "tx": tx})
+    assert status == 422 and "x-svai-fallback" not in headers
+    assert out["error"]["code"] == "invalid_input" and out["error"]["path"] == path
+    assert says in out["error"]["message"]
+    status, headers, out = post(svc, {"inputs": rows(digits.x_test[:1]), "tx": {"age": 700}})
+    assert status == 200 and out["fallback"] is False
+    assert out["outputs"]["label"] == digits.labels[:1].tolist()
+
+
+def test_rate_limits_per_tenant_and_overall_answer_429_with_retry_after(
+    make_artifact: Any, digits: Any, loaded: Any, lines: Any
+) -> None:
+    cfg = {"rate_limit": {"rps": 0.5, "burst": 6, "tenant_rps": 0.5, "tenant_burst": 4}}
+    svc = loaded(make_artifact(cfg), lines)
+    payload = {"inputs": rows(digits.x_test[:1])}
+    tenant_a = [post(svc, payload, **{"x-svai-tenant": "a"}) for _ in range(5)]
+    assert [r[0] for r in tenant_a] == [200] * 4 + [429]
+    status, headers, out = tenant_a[4]
+    assert headers["retry-after"] == "2"  # one token per 2 s at 0.5 rps
+    assert out["error"]["code"] == "rate_limited"
+    assert out["error"]["message"] == "rate limit of tenant 'a' reached"
+    # Tenant b has a bucket of its own; the overall one (6) stops it after two.
+    tenant_b = [post(svc, payload, **{"x-svai-tenant": "b"}) for _ in range(3)]
+    assert [r[0] for r in tenant_b] == [200, 200, 429]
+    assert tenant_b[2][2]["error"]["message"] == "rate limit of this instance reached"
+    status, headers, out = post(svc, payload)  # no tenant: the overall limit only
+    assert status == 429 and headers["retry-after"] == "2"
+    assert [r["status"] for r in lines.requests()].count(200) == 6  # no refusal reached a worker

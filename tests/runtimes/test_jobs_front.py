@@ -65,6 +65,8 @@ def answer(response: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     [
         ('{"inputs": [[1, 2, 3]]}', {}, 422, "invalid_input"),
         ("{not json", {}, 400, "bad_json"),
+        ('{"inputs": [[1e400, 2, 3, 4]]}', {}, 400, "bad_json"),
+        ('{"inputs": [[NaN, 2, 3, 4]]}', {}, 400, "bad_json"),
         (
             '{"inputs": [[1, 2, 3, 4]]}',
             {"content-type": "text/plain"},
@@ -133,3 +135,30 @@ def test_a_refused_enqueue_leaves_no_record(setup: dict[str, Any]) -> None:
     )
     assert status == 503 and body["error"]["code"] == "queue_unavailable"
     assert answer(front.dispatch(event("GET", "/jobs/j2")))[0] == 404
+
+
+def test_the_front_enforces_the_rate_limits_too(aws_env: dict[str, str], tmp_path: Path) -> None:
+    limits = {"tenant_rps": 0.2, "tenant_burst": 2}
+    artifact = build_job_artifact(tmp_path / "artifact", rate_limit=limits)
+    sqs, ddb = boto3.client("sqs"), boto3.client("dynamodb")
+    url = sqs.create_queue(QueueName="limited")["QueueUrl"]
+    ddb.create_table(
+        TableName="limited",
+        KeySchema=[{"AttributeName": "request_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "request_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    front = JobsFront(
+        load_config(artifact), queue=SqsQueue(sqs, url), store=ResultsStore(ddb, "limited")
+    )
+    body = '{"inputs": [[6, 3, 5, 2]]}'
+    got = [
+        front.dispatch(event("POST", "/jobs", body, **{"x-svai-tenant": "t1"})) for _ in range(3)
+    ]
+    assert [r["statusCode"] for r in got] == [202, 202, 429]
+    assert got[2]["headers"]["retry-after"] == "5"
+    assert json.loads(got[2]["body"])["error"]["code"] == "rate_limited"
+    assert queued(sqs, url) == 2
+    assert (
+        front.dispatch(event("POST", "/jobs", body, **{"x-svai-tenant": "t2"}))["statusCode"] == 202
+    )

@@ -336,3 +336,76 @@ def test_module_loads_the_model_once_at_init(iris_artifact: Path) -> None:  # no
     # Powertools' cold-start metric is emitted on the first invocation only.
     assert sum(1 for r in records if "ColdStart" in r) == 1
     assert sum(1 for r in records if "Invocations" in r) == 3
+
+
+FEATURES_PRE = """
+def prepare(payload):
+    tx = payload["tx"]
+    if tx.get("petals", 1) < 0:
+        from svai.runtime.core.errors import InvalidInput
+
+        raise InvalidInput("$.tx.petals", "must not be negative")
+    return {"inputs": [[float(tx["sepal"]), 3.0, 5.1, 1.8]]}
+"""
+RULES = """
+def answer(payload):
+    return {"label": [0], "source": "rules"}
+"""
+
+
+def _guarded_app(folder: Path, **config: Any) -> LambdaApp:
+    from optimize_conftest import build_iris_artifact
+
+    build_iris_artifact(
+        folder,
+        hooks={"preprocess": "features:prepare"},
+        fallback={"rules": "rules:answer"},
+        api={"tenant_header": "x-merchant-id"},
+        **config,
+    )
+    (folder / "features.py").write_text(FEATURES_PRE)
+    (folder / "rules.py").write_text(RULES)
+    return LambdaApp.from_environment({"SVAI_CONFIG": str(folder)})
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    lambda_app = _guarded_app(tmp_path_factory.mktemp("guarded"))
+    yield lambda_app.handler()
+    lambda_app.service.close()
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    limits = {"tenant_rps": 0.1, "tenant_burst": 1}
+    lambda_app = _guarded_app(tmp_path_factory.mktemp("limited"), rate_limit=limits)
+    yield lambda_app.handler()
+    lambda_app.service.close()
+
+
+@pytest.mark.parametrize(
+    ("tx", "path"),
+    [
+        ({"sepal": int("9" * 400)}, "$"),
+        ({"sepal": "x"}, "$"),
+        ({"sepal": 5, "petals": -1}, "$.tx.petals"),
+    ],
+)
+def test_an_input_the_hook_refuses_is_422_not_the_rules_answer(
+    guarded: Any, tx: dict[str, Any], path: str
+) -> None:
+    event = copy.deepcopy(HTTP_API_V2)
+    event["body"] = json.dumps({"tx": tx})
+    result = guarded(event, LocalContext())
+    assert result["statusCode"] == 422
+    assert _body(result)["error"]["path"] == path
+    assert "x-svai-fallback" not in result["headers"]
+
+
+def test_the_tenant_rate_limit_holds_in_lambda_too(limited: Any) -> None:
+    event = copy.deepcopy(HTTP_API_V2)
+    event["body"] = json.dumps({"tx": {"sepal": 5.9}})
+    event["headers"]["x-merchant-id"] = "m-1"
+    first, second = (limited(copy.deepcopy(event), LocalContext()) for _ in range(2))
+    assert first["statusCode"] == 200 and _body(first)["fallback"] is False
+    assert second["statusCode"] == 429 and second["headers"]["retry-after"] == "10"

@@ -194,6 +194,8 @@ def test_layout_and_manifest(project: Path, built: api._package.BuildResult) -> 
 
     assert f"onnxruntime=={onnxruntime.__version__}" in requirements
     assert any(r.startswith("aws-lambda-powertools==") for r in requirements)
+    assert any(r.startswith("redis==") for r in requirements)
+    assert not any(r.startswith("httptools") for r in requirements)  # a zip runs no server
     # The pickle was converted: scikit-learn is not needed where the artifact runs.
     assert not any("scikit" in r or "sklearn" in r for r in requirements)
 
@@ -288,6 +290,9 @@ def test_image_context(built: api._package.BuildResult) -> None:
     assert cmd == ["python", "-m", "svai.runtime.server", "--config", "/app/svai_runtime.json"]
     ignored = files[".dockerignore"].decode().splitlines()
     assert "Dockerfile" in ignored and "manifest.json" in ignored
+    # The server's HTTP/1.1 parser and the Redis client ship with it, pinned.
+    pinned = files["requirements.txt"].decode().splitlines()[1:]
+    assert {line.split("==")[0] for line in pinned} >= {"httptools", "redis", "onnxruntime"}
 
 
 def _instructions(dockerfile: str) -> list[tuple[str, str]]:

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from raw_http import raw_exchange, read_responses
 
 SLOW_PRE = """
     import time
@@ -30,41 +31,6 @@ SLOW_IMPORT_PRE = """
 
 def rows(x: np.ndarray) -> list[list[float]]:
     return [[float(v) for v in r] for r in x]
-
-
-def raw_exchange(
-    port: int, data: bytes, timeout: float = 10.0
-) -> list[tuple[int, dict[str, str], bytes]]:
-    """Send raw bytes, read responses until the server closes or goes quiet."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        sock.sendall(data)
-        return read_responses(sock, timeout)
-
-
-def read_responses(
-    sock: socket.socket, timeout: float, expect: int = 1
-) -> list[tuple[int, dict[str, str], bytes]]:
-    buf = b""
-    out: list[tuple[int, dict[str, str], bytes]] = []
-    deadline = time.monotonic() + timeout
-    while len(out) < expect and time.monotonic() < deadline:
-        end = buf.find(b"\r\n\r\n")
-        if end >= 0:
-            head = buf[:end].decode("latin-1").split("\r\n")
-            headers = {k.lower(): v.strip() for k, _, v in (h.partition(":") for h in head[1:])}
-            n = int(headers.get("content-length", "0"))
-            if len(buf) >= end + 4 + n:
-                out.append((int(head[0].split()[1]), headers, buf[end + 4 : end + 4 + n]))
-                buf = buf[end + 4 + n :]
-                continue
-        try:
-            chunk = sock.recv(65536)
-        except (ConnectionResetError, TimeoutError):
-            break
-        if not chunk:
-            break
-        buf += chunk
-    return out
 
 
 def test_predict_routes_match_sklearn(make_artifact: Any, digits: Any, serve: Any) -> None:
@@ -293,3 +259,15 @@ def test_drain_finishes_in_flight_requests(make_artifact: Any, digits: Any, serv
         assert code == 0
         with pytest.raises(OSError):
             s.request("GET", "/healthz")
+
+
+def test_rate_limits_hold_over_http_with_retry_after(
+    make_artifact: Any, digits: Any, serve: Any
+) -> None:
+    cfg = {"rate_limit": {"tenant_rps": 1, "tenant_burst": 2}}
+    with serve(make_artifact(cfg)) as s:
+        payload = {"inputs": rows(digits.x_test[:1])}
+        got = [s.request("POST", "/predict", payload, {"x-svai-tenant": "t"}) for _ in range(3)]
+        assert [g[0] for g in got] == [200, 200, 429]
+        assert got[2][1]["retry-after"] == "1" and got[2][2]["error"]["code"] == "rate_limited"
+        assert s.request("POST", "/predict", payload, {"x-svai-tenant": "u"})[0] == 200

@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from raw_http import KeepAliveClient, peak_rss_kb, send_hostile
 
 from svai.runtime.server import resolve_port
 
@@ -147,10 +149,10 @@ def test_port_resolution(cli: int | None, env: dict[str, str], config: int, expe
     assert resolve_port(cli, env, config) == expected
 
 
-@pytest.mark.parametrize("args", [[], ["--config"], ["--config", "x.json", "--verbose"]])
-def test_bad_arguments_exit_2(args: list[str]) -> None:
+def run_server(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m svai.runtime.server ARGS`` to its end (for the ways it refuses to start)."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "svai.runtime.server", *args],
         capture_output=True,
         text=True,
@@ -158,17 +160,23 @@ def test_bad_arguments_exit_2(args: list[str]) -> None:
         timeout=60,
         check=False,
     )
+
+
+@pytest.mark.parametrize("args", [[], ["--config"], ["--config", "x.json", "--verbose"]])
+def test_bad_arguments_exit_2(args: list[str]) -> None:
+    proc = run_server(*args)
     assert proc.returncode == 2
     assert "usage:" in proc.stderr
 
 
 def test_the_port_opens_without_the_heavy_imports() -> None:
     # Everything the main thread imports before it binds the port; numpy, onnxruntime and
-    # orjson load on the model's thread meanwhile (``Service.load``).
+    # orjson load on the model's thread meanwhile (``Service.load``), the HTTP parser on the
+    # accept thread once the port is open.
     code = (
         "import sys\n"
         "import svai.runtime.server.main, svai.runtime.server.http, svai.runtime.server.attach\n"
-        "print(sorted(m for m in ('numpy', 'onnxruntime', 'orjson', 'asyncio', 'ssl')"
+        "print(sorted(m for m in ('numpy', 'onnxruntime', 'orjson', 'asyncio', 'ssl', 'httptools')"
         " if m in sys.modules))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -177,3 +185,75 @@ def test_the_port_opens_without_the_heavy_imports() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+# The two bypasses of issue #13, each followed by 100 MB: a body on a route that is not
+# POST /predict (main buffered it all, then answered 405), and a negative chunk size that makes
+# the running total negative so that the next chunk's 100 MB fit "under" the limit.
+CHUNKED = b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+BYPASSES = {
+    "get-predict": (b"GET /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 104857600\r\n\r\n", 413),
+    "negative-chunk": (CHUNKED + b"Transfer-Encoding: chunked\r\n\r\n-6400000\r\n6400000\r\n", 400),
+}
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc (Linux)")
+@pytest.mark.parametrize("bypass", sorted(BYPASSES))
+def test_hostile_bodies_leave_peak_rss_flat(make_artifact: Any, digits: Any, bypass: str) -> None:
+    head, status = BYPASSES[bypass]
+    proc, records = start(make_artifact({"api": {"max_payload_bytes": 16_000}}))
+    try:
+        port = wait_for(records, "listening")["port"]
+        wait_for(records, "model loaded")
+        assert call(port, "POST", "/predict", {"inputs": [digits.x_test[0].tolist()]})[0] == 200
+        idle = peak_rss_kb(proc.pid)
+        answer = send_hostile(port, head, 100 << 20)
+        assert peak_rss_kb(proc.pid) <= 1.2 * idle  # nothing of the 100 MB was kept
+        assert answer.startswith(b"HTTP/1.1 %d " % status)
+        assert call(port, "GET", "/healthz")[0] == 200
+    finally:
+        proc.kill()
+        proc.wait(5)
+
+
+def test_sigterm_under_keep_alive_load_loses_no_request(make_artifact: Any, digits: Any) -> None:
+    # Room for all 20 in the admission queue: every answer must be a 200, none a 503.
+    cfg = {"server": {"drain_timeout_s": 20}, "concurrency": {"queue_size": 40}}
+    proc, records = start(make_artifact(cfg))
+    try:
+        port = wait_for(records, "listening")["port"]
+        wait_for(records, "model loaded")
+        body = json.dumps({"inputs": [digits.x_test[0].tolist()]}).encode()
+        request = (
+            b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
+        clients = [KeepAliveClient(port, request) for _ in range(20)]
+        for c in clients:
+            c.start()
+        deadline = time.monotonic() + 30
+        while sum(len(c.statuses) for c in clients) < 400 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGTERM)
+        for c in clients:
+            c.join(30)
+        assert proc.wait(30) == 0
+        assert sum(c.lost for c in clients) == 0
+        assert all(not c.is_alive() and c.refused and c.closes >= 1 for c in clients)
+        statuses = [s for c in clients for s in c.statuses]
+        assert len(statuses) >= 400 and set(statuses) == {200}
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+
+
+def test_a_port_in_use_exits_2_without_a_traceback(make_artifact: Any) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        done = run_server(
+            "--config", str(make_artifact()), "--host", "127.0.0.1", "--port", str(port)
+        )
+    assert done.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert "in use" in done.stderr and "Traceback" not in done.stderr

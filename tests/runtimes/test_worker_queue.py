@@ -9,6 +9,7 @@ dead-letter queue holds exactly the poison messages.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import random
@@ -32,6 +33,8 @@ from svai.runtime.cloud.aws import ResultsStore, is_transient
 from svai.runtime.core.retry import Backoff, retry
 from svai.runtime.entry.emulator import EventSourceEmulator, LocalContext
 from svai.runtime.entry.lambda_app import LambdaApp
+from svai.runtime.entry.pubsub import parse_push
+from svai.runtime.entry.worker import JobError, parse_job
 
 boto3 = pytest.importorskip("boto3")
 
@@ -498,3 +501,21 @@ def test_connection_resets_lose_nothing(aws_env: dict[str, str], artifact: Path)
             proxy.close()
     assert proxy.resets > 0
     _check_outcome(ddb, sqs, table, dlq, "c", rows, artifact)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"request_id": "r1", "payload": {"inputs": [[Infinity]]}}',
+        '{"request_id": "r1", "payload": {"inputs": [[1e400]]}}',
+        '{"request_id": "r1", "payload": {"inputs": [[NaN]]}}',
+    ],
+)
+def test_queued_jobs_with_non_finite_numbers_are_poison(body: str) -> None:
+    with pytest.raises(JobError, match="not JSON"):
+        parse_job(body)
+    envelope = {"message": {"data": base64.b64encode(body.encode()).decode()}}
+    with pytest.raises(JobError, match="not JSON"):
+        parse_job(parse_push(json.dumps(envelope).encode()).job())
+    with pytest.raises(JobError, match="not JSON"):
+        parse_push(b'{"message": {"data": "e30="}, "deliveryAttempt": 1e400}')

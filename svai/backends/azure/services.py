@@ -14,8 +14,10 @@ Where a platform cannot enforce what the spec wrote (API keys on Container Apps;
 third-party JWT callers on Azure ML, which always wants its keys or Entra ID tokens) the entry is
 stricter than asked, and rule ``SVAI_AZ_028`` says so in the plan's findings.
 
-Throttling (``entry.rate_limit_rps``/``burst``) is enforced by the runtime's admission control:
-neither Container Apps nor Functions ingress has a rate limiter without API Management in front.
+Throttling (``entry.rate_limit_rps``/``burst``, the tenant rate) is enforced by the runtime's
+token buckets in each instance (``svai.compiler.request_limits``; the plan's ``entry.limits`` says what
+that means with N instances): neither Container Apps nor Functions ingress has a rate limiter
+without API Management in front.
 """
 
 from __future__ import annotations

@@ -8,19 +8,21 @@ It imports nothing else from ``svai`` and needs only the standard library, numpy
 (``tokenizers`` for text encoders, loaded lazily), so it starts fast in a cold start.
 Public surface: ``load_config`` -> ``RuntimeConfig``; ``Service`` (``from_config``, ``load``,
 ``ready``, ``check_headers``, ``submit``, ``handle``, ``predict``, ``drain``, ``close``);
-``Request`` / ``Response`` / ``Prediction``; the error tree in ``errors``; the cache store
+``Request`` / ``Response`` / ``Prediction``; the error tree in ``errors`` (``InvalidInput`` is what
+a pre-processing hook raises to refuse an input: a 422 naming the field); the cache store
 protocol ``CacheStore`` with ``SqliteStore``.
 """
 
 from svai.runtime.core.cache import CacheStore, SqliteStore
 from svai.runtime.core.config import RuntimeConfig, load_config, parse_config
-from svai.runtime.core.errors import RuntimeCoreError
+from svai.runtime.core.errors import InvalidInput, RuntimeCoreError
 from svai.runtime.core.messages import Prediction, Request, Response
 from svai.runtime.core.service import Service
 from svai.runtime.core.telemetry import Telemetry
 
 __all__ = [
     "CacheStore",
+    "InvalidInput",
     "Prediction",
     "Request",
     "Response",

@@ -25,17 +25,22 @@ the file (the artifact directory). The full shape, with defaults::
         "request_id_header": "x-request-id", "tenant_header": "x-svai-tenant"
       },
       "concurrency": {"max_concurrency": 0, "queue_size": -1, "retry_after_s": 1},
+      "rate_limit": {"rps": null, "burst": 0, "tenant_rps": null, "tenant_burst": 0},  # per process
       "batching": {"enabled": false, "max_batch": 8, "max_wait_ms": 2.0},
       "cache": {"ttl_s": 0, "max_entries": 1024, "store": null},  # see cache.open_store
       "idempotency": {"enabled": true, "header": "idempotency-key", "ttl_s": 86400, "max_entries": 10000},
       "fallback": {"rules": null, "model": null, "after_s": null},  # hook / small.onnx / s
       "hooks": {"preprocess": null, "postprocess": null},  # "module:function" or "file.py:function"
       "observability": {"namespace": "svai", "service": "svai", "log_requests": true},
-      "server": {"host": "0.0.0.0", "port": 0, "drain_timeout_s": 10.0}
+      "server": {"host": "0.0.0.0", "port": 0, "drain_timeout_s": 10.0,
+                 "max_connections": 1000, "header_timeout_s": 10.0}
     }
 
 ``max_concurrency: 0`` means "two workers per CPU core" (``max_batch`` per core with batching);
 ``queue_size: -1`` means "twice the workers". ``cache.ttl_s: 0`` disables the cache.
+``rate_limit``: token buckets (429 + ``Retry-After``) for the whole process and for each tenant
+(the ``api.tenant_header`` value); ``null`` turns a limit off, a ``burst`` of 0 means one
+second's worth of requests.
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ __all__ = [
     "IdempotencyConfig",
     "ModelConfig",
     "ObservabilityConfig",
+    "RateLimitConfig",
     "RuntimeConfig",
     "ServerConfig",
     "load_config",
@@ -110,6 +116,16 @@ class ConcurrencyConfig:
     max_concurrency: int = 0
     queue_size: int = -1
     retry_after_s: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitConfig:
+    """Requests per second admitted by this process, overall and per tenant (token buckets)."""
+
+    rps: float | None = None
+    burst: int = 0
+    tenant_rps: float | None = None
+    tenant_burst: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +191,11 @@ class ServerConfig:
     host: str = "0.0.0.0"  # containers must listen on all interfaces
     port: int = 0
     drain_timeout_s: float = 10.0
+    max_connections: int = 1000
+    """Open connections (one thread each); past it, idle keep-alive ones are closed first and
+    new ones wait in the listen backlog."""
+    header_timeout_s: float = 10.0
+    """Time a client has to send a request's headers (from its first byte); then 408."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +209,7 @@ class RuntimeConfig:
     model: ModelConfig
     api: ApiConfig = field(default_factory=ApiConfig)
     concurrency: ConcurrencyConfig = field(default_factory=ConcurrencyConfig)
+    rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
     batching: BatchingConfig = field(default_factory=BatchingConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
     idempotency: IdempotencyConfig = field(default_factory=IdempotencyConfig)
@@ -229,6 +251,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "model": ModelConfig,
     "api": ApiConfig,
     "concurrency": ConcurrencyConfig,
+    "rate_limit": RateLimitConfig,
     "batching": BatchingConfig,
     "cache": CacheConfig,
     "idempotency": IdempotencyConfig,
@@ -372,6 +395,18 @@ def _check_values(cfg: RuntimeConfig) -> None:
         (cfg.idempotency.ttl_s > 0, "idempotency.ttl_s: must be > 0"),
         (cfg.idempotency.max_entries >= 1, "idempotency.max_entries: must be >= 1"),
         (cfg.server.drain_timeout_s >= 0, "server.drain_timeout_s: must be >= 0"),
+        (cfg.server.max_connections >= 1, "server.max_connections: must be >= 1"),
+        (cfg.server.header_timeout_s > 0, "server.header_timeout_s: must be > 0"),
+        (
+            cfg.rate_limit.rps is None or cfg.rate_limit.rps > 0,
+            "rate_limit.rps: must be > 0 or null",
+        ),
+        (
+            cfg.rate_limit.tenant_rps is None or cfg.rate_limit.tenant_rps > 0,
+            "rate_limit.tenant_rps: must be > 0 or null",
+        ),
+        (cfg.rate_limit.burst >= 0, "rate_limit.burst: must be >= 0"),
+        (cfg.rate_limit.tenant_burst >= 0, "rate_limit.tenant_burst: must be >= 0"),
         (
             cfg.fallback.after_s is None or cfg.fallback.after_s > 0,
             "fallback.after_s: must be > 0",

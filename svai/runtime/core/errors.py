@@ -11,7 +11,9 @@ any of them to a status code and a JSON body without knowing the subclasses::
     │   ├── UnsupportedMediaError 415
     │   ├── MalformedPayloadError 400  not JSON, NaN, ...
     │   ├── InvalidInputError     422  schema violation or wrong tensor shape (``path`` names the field)
-    │   └── IdempotencyConflictError 422  same key, different payload
+    │   │   └── InvalidInput      422  raised by a user's pre-processing hook: ``InvalidInput(path, message)``
+    │   ├── IdempotencyConflictError 422  same key, different payload
+    │   └── RateLimitedError      429  over the rate limit, overall or per tenant (with ``Retry-After``)
     ├── NotReadyError             503  model not loaded yet, or draining
     ├── OverloadedError           503  admission queue full (comes with ``Retry-After``)
     ├── DeadlineError             504  the request took longer than the configured timeout
@@ -24,6 +26,7 @@ __all__ = [
     "ConfigError",
     "DeadlineError",
     "IdempotencyConflictError",
+    "InvalidInput",
     "InvalidInputError",
     "MalformedPayloadError",
     "ModelError",
@@ -31,6 +34,7 @@ __all__ = [
     "NotReadyError",
     "OverloadedError",
     "PayloadTooLargeError",
+    "RateLimitedError",
     "RequestError",
     "RuntimeCoreError",
     "UnsupportedMediaError",
@@ -102,11 +106,42 @@ class InvalidInputError(RequestError):
     code = "invalid_input"
 
 
+class InvalidInput(InvalidInputError):
+    """What a pre-processing hook raises to refuse an input: a 422 naming the field.
+
+    A hook ships beside the model and imports it from the runtime it runs in::
+
+        from svai.runtime.core.errors import InvalidInput
+
+        def prepare(payload):
+            if payload["amount"] < 0:
+                raise InvalidInput("$.amount", "must not be negative")
+
+    Args:
+        path: JSON path of the offending field (``$.transaction.amount``).
+        message: What is wrong with it, for the client.
+    """
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}", path=path)
+
+
 class IdempotencyConflictError(RequestError):
     """An idempotency key was reused with a different payload."""
 
     status = 422
     code = "idempotency_key_reused"
+
+
+class RateLimitedError(RequestError):
+    """Over ``rate_limit`` (overall or for the caller's tenant); retry after ``retry_after_s``."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class NotReadyError(RuntimeCoreError):

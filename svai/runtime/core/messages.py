@@ -2,7 +2,8 @@
 
 ``Request`` and ``Response`` are transport-neutral (an HTTP server, a Lambda event adapter and a
 queue worker all speak them); ``Prediction`` is what ``Service.predict`` returns. The helpers
-here parse and serialise payloads (rejecting ``NaN``/``Infinity``, which JSON does not have),
+here parse and serialise payloads (rejecting ``NaN``/``Infinity``, which JSON does not have,
+and numbers such as ``1e400`` that no double holds),
 compute the canonical form used for hashing, and translate Vertex AI's
 ``{"instances": [...]}`` / ``{"predictions": [...]}`` envelope.
 """
@@ -18,6 +19,7 @@ from typing import Any, cast
 from svai.runtime.core.errors import InvalidInputError, MalformedPayloadError, ModelError
 
 _LONG_DIGITS = re.compile(rb"[0-9]{19}")
+_INF = float("inf")
 
 SAFE_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 """Request ids and idempotency keys safe to echo in a header and to key a record by: the server
@@ -34,6 +36,7 @@ __all__ = [
     "decode_prediction",
     "dump_json",
     "encode_prediction",
+    "loads_strict",
     "parse_json",
     "resolve_protocol",
     "use_orjson",
@@ -122,17 +125,38 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (_INF, -_INF):  # 1e400: valid JSON grammar, but no finite double holds it
+        raise ValueError(f"number {text[:40]} is out of range for a double")
+    return value
+
+
+def loads_strict(body: bytes | str) -> Any:
+    """The standard library's JSON parser, refusing NaN, Infinity and numbers that overflow.
+
+    Every JSON document the runtime reads from a client (request bodies, queued jobs, push
+    envelopes) goes through this or :func:`parse_json`, so a non-finite number never reaches a
+    hook or a model.
+
+    Raises:
+        ValueError: not strict JSON (``json.JSONDecodeError`` is a ``ValueError``).
+        RecursionError: nested too deeply.
+    """
+    return json.loads(body, parse_constant=_reject_constant, parse_float=_finite_float)
+
+
 def parse_json(body: bytes) -> Any:
     """Decode a JSON body; raise ``MalformedPayloadError`` (400) if it is not strict JSON."""
     # orjson reads integers beyond 64 bits as floats (silently lossy): bodies with a run of 19
     # digits go to the standard library, which keeps them exact.
     if _orjson is not None and _LONG_DIGITS.search(body) is None:
         try:
-            return _orjson.loads(body)  # strict: NaN and Infinity are refused too
+            return _orjson.loads(body)  # strict: NaN, Infinity and 1e400 are refused too
         except _orjson.JSONDecodeError:
             pass  # the standard library decides, and words the error the same way everywhere
     try:
-        return json.loads(body, parse_constant=_reject_constant)
+        return loads_strict(body)
     except (ValueError, RecursionError) as exc:
         raise MalformedPayloadError(f"body is not valid JSON: {exc}") from None
 

@@ -193,10 +193,13 @@ class OnnxModel:
     def _array(value: Any, dtype: Any, shape: Sequence[Any], path: str) -> np.ndarray:
         try:
             arr = np.asarray(value, dtype=dtype)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, OverflowError) as exc:
             raise InvalidInputError(
                 f"{path}: not a rectangular {dtype.__name__} array ({exc})", path=path
             ) from None
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            # 1e300 is a finite JSON number but overflows float32: never feed inf to a model.
+            raise InvalidInputError(f"{path}: values out of range for {dtype.__name__}", path=path)
         if arr.ndim == len(shape) - 1:
             arr = arr[np.newaxis, ...]
         if arr.ndim != len(shape):

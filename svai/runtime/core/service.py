@@ -9,13 +9,19 @@ Transports (the HTTP server, the Lambda handler, the queue worker) use it like t
     response = future.result()           # or ``service.handle(request)`` to block
     service.drain(timeout_s); service.close()
 
-``submit`` admits the request (or answers 503 + ``Retry-After`` at once when ``max_concurrency``
-workers and ``queue_size`` waiting requests are taken), runs the whole pipeline on a worker
+``submit`` admits the request (or answers at once: 429 + ``Retry-After`` over the ``rate_limit``
+of the caller's tenant or of the process, 503 + ``Retry-After`` when ``max_concurrency`` workers
+and ``queue_size`` waiting requests are taken), runs the whole pipeline on a worker
 thread -- content type, size, JSON, schema, idempotency key, cache, pre-processing hook, model
 (through the micro-batcher when enabled), post-processing hook -- and resolves the future with a
 ``Response`` carrying a status, headers and a JSON body. A deadline watcher answers 504 (or the
 fallback's answer) when ``api.timeout_s`` passes; the admission slot is freed then and a fresh
 worker replaces the one still stuck, so a hung model cannot starve the service.
+
+The fallback answers when the prediction fails -- the model or a hook raises, or the deadline
+passes -- never for a bad input: a pre-processing hook that refuses the input (it raises
+``ValueError``, ``TypeError``, ``OverflowError`` or ``errors.InvalidInput(path, message)``)
+gets the client a 422 naming the path, not a silent switch to the fallback's answer.
 
 ``predict(payload, request_id=..., tenant=..., idempotency_key=...)`` is the lower-level call
 for callers that already hold a parsed payload (queue workers): it runs in the caller's thread,
@@ -62,6 +68,7 @@ from svai.runtime.core.errors import (
     NotReadyError,
     OverloadedError,
     PayloadTooLargeError,
+    RateLimitedError,
     RequestError,
     RuntimeCoreError,
     UnsupportedMediaError,
@@ -83,6 +90,7 @@ from svai.runtime.core.messages import (
     vertex_payload,
     vertex_predictions,
 )
+from svai.runtime.core.ratelimit import limiter_for
 from svai.runtime.core.schema import Validator, compile_schema
 from svai.runtime.core.telemetry import Telemetry
 
@@ -183,6 +191,7 @@ class Service:
         self._watch = threading.Condition(threading.Lock())
         self._fallback_jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._overload_headers = {"retry-after": str(cfg.concurrency.retry_after_s)}
+        self._limiter = limiter_for(cfg.rate_limit)
 
     @classmethod
     def from_config(
@@ -289,11 +298,16 @@ class Service:
         )
 
     def begin_drain(self) -> None:
-        """Stop admitting requests (they get 503) and report not ready; in-flight ones go on."""
+        """Report not ready from now on; requests still handed in are served until ``close``.
+
+        The transport decides what still reaches ``submit`` while it drains: the HTTP server
+        answers the requests that arrive on connections it already holds (with
+        ``Connection: close``), so a drain loses none of them.
+        """
         self._draining = True
 
     def drain(self, timeout_s: float) -> bool:
-        """Stop admitting requests and wait for the admitted ones to be answered.
+        """Report not ready and wait for the admitted requests to be answered.
 
         Returns:
             True when every admitted request was answered within ``timeout_s``.
@@ -351,19 +365,21 @@ class Service:
         """Admit ``request`` and run it on a worker; the future always resolves to a Response."""
         received = time.monotonic()
         rid = self.request_id(request.headers)
-        if not self.ready:
-            fut: Future[Response] = Future()
-            fut.set_result(self.error_response(NotReadyError("model is not ready"), rid))
-            return fut
+        if not self._ready or self._closed:
+            return self._answered(NotReadyError("model is not ready"), rid)
+        if self._limiter is not None:
+            try:
+                self._limiter.check(request.headers.get(self.cfg.api.tenant_header, "")[:128])
+            except RateLimitedError as exc:
+                self.telemetry.count("rate_limited")
+                return self._answered(exc, rid)
         with self._lock:
             admitted = self._outstanding < self._limit
             if admitted:
                 self._outstanding += 1
         if not admitted:
             self.telemetry.count("overloaded")
-            fut = Future()
-            fut.set_result(self.error_response(OverloadedError("server is at capacity"), rid))
-            return fut
+            return self._answered(OverloadedError("server is at capacity"), rid)
         job = _Job(request, rid, received, received + self._budget_s)
         with self._watch:
             self._deadlines.append(job)
@@ -371,6 +387,11 @@ class Service:
                 self._watch.notify()
         self._jobs.put(job)
         return job.future
+
+    def _answered(self, exc: RuntimeCoreError, rid: str) -> Future[Response]:
+        fut: Future[Response] = Future()
+        fut.set_result(self.error_response(exc, rid))
+        return fut
 
     def handle(self, request: Request) -> Response:
         """Run ``request`` and wait for its response (deadline included)."""
@@ -522,7 +543,7 @@ class Service:
         model = self.model
         assert model is not None
         try:
-            x = self._pre(payload) if self._pre is not None else payload
+            x = self._prepare(payload)
             if type(x) is not dict or "inputs" not in x:
                 raise InvalidInputError("$.inputs: required field is missing", path="$.inputs")
             feeds = model.to_feeds(x["inputs"])
@@ -540,6 +561,22 @@ class Service:
                 raise ModelError(f"model failed: {exc!r}") from exc
             self.telemetry.event("fallback used", level="WARNING", reason=repr(exc))
             return self._run_fallback(payload), True
+
+    def _prepare(self, payload: Any) -> Any:
+        """Run the pre-processing hook; an input it refuses is the client's error (422).
+
+        ``InvalidInput`` passes through with its path; any other exception (a feature store
+        that is down, say) is the prediction failing, which the fallback may answer.
+        """
+        if self._pre is None:
+            return payload
+        try:
+            return self._pre(payload)
+        except (ValueError, TypeError, OverflowError) as exc:
+            # float() of a 400-digit integer, int("abc"), None + 1: the input, not the model.
+            raise InvalidInputError(
+                f"$: the pre-processing hook refused the input: {exc}", path="$"
+            ) from None
 
     def _run_fallback(self, payload: Any) -> bytes:
         if self._rules is not None:
@@ -584,7 +621,7 @@ class Service:
         return Response(200, body, headers)
 
     def error_response(self, exc: RuntimeCoreError, request_id: str) -> Response:
-        """Build the JSON error response for ``exc`` (with ``Retry-After`` on 503)."""
+        """Build the JSON error response for ``exc`` (with ``Retry-After`` on 429 and 503)."""
         error: dict[str, Any] = {"code": exc.code, "message": exc.message}
         if exc.path is not None:
             error["path"] = exc.path
@@ -594,6 +631,8 @@ class Service:
         headers = {"x-svai-model-version": self.version, "x-request-id": request_id}
         if exc.status == 503:
             headers.update(self._overload_headers)
+        elif isinstance(exc, RateLimitedError):
+            headers["retry-after"] = str(exc.retry_after_s)
         return Response(exc.status, body, headers)
 
     # -- workers, deadlines, fallback thread --------------------------------------------------

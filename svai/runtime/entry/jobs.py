@@ -27,9 +27,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from svai.runtime.core import RuntimeConfig, load_config
-from svai.runtime.core.errors import RuntimeCoreError
+from svai.runtime.core.errors import RateLimitedError, RuntimeCoreError
 from svai.runtime.core.jobs import JobQueue, JobStore
-from svai.runtime.core.messages import SAFE_ID
+from svai.runtime.core.messages import SAFE_ID, loads_strict
+from svai.runtime.core.ratelimit import limiter_for
 from svai.runtime.core.schema import compile_schema
 from svai.runtime.entry.lambda_events import (
     BadEventError,
@@ -65,6 +66,7 @@ class JobsFront:
         self.store = store
         schema = config.api.input_schema
         self._validate = compile_schema(schema) if schema is not None else None
+        self._limiter = limiter_for(config.rate_limit)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> JobsFront:
@@ -139,6 +141,16 @@ class JobsFront:
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         """Check and enqueue one job; returns (status, body, headers)."""
         api = self.config.api
+        tenant = headers.get(api.tenant_header.lower(), "")[:128]
+        if self._limiter is not None:
+            try:
+                self._limiter.check(tenant)
+            except RateLimitedError as exc:
+                return (
+                    429,
+                    error_body(exc.code, exc.message),
+                    {"retry-after": str(exc.retry_after_s)},
+                )
         media = (content_type or "").split(";", 1)[0].strip().lower()
         if media not in api.content_types:
             allowed = ", ".join(api.content_types)
@@ -150,8 +162,8 @@ class JobsFront:
                 {},
             )
         try:
-            payload = json.loads(body, parse_constant=_reject_constant)
-        except ValueError as exc:
+            payload = loads_strict(body)  # NaN, Infinity and 1e400 are refused too
+        except (ValueError, RecursionError) as exc:
             return 400, error_body("bad_json", f"body is not JSON: {exc}"), {}
         if self._validate is not None:
             try:
@@ -166,7 +178,6 @@ class JobsFront:
                 error_body("bad_idempotency_key", "1-128 characters of [A-Za-z0-9._:@/+=-]"),
                 {},
             )
-        tenant = headers.get(api.tenant_header.lower(), "")[:128]
         if not self.store.create(job_id):
             current = self.store.read(job_id)
             state = current.status if current else "queued"
@@ -204,10 +215,6 @@ class JobsFront:
     def handler(self) -> Callable[[Any, Any], dict[str, Any]]:
         """Return the Lambda handler function."""
         return self.dispatch
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
 
 
 def _accepted(job_id: str, state: str) -> dict[str, Any]:

@@ -44,6 +44,7 @@ from svai.runtime.core import Response, Service
 from svai.runtime.core.attachments import Handler
 from svai.runtime.core.errors import RequestError
 from svai.runtime.core.jobs import JobStore
+from svai.runtime.core.messages import loads_strict
 from svai.runtime.entry.lambda_events import error_body
 from svai.runtime.entry.worker import JobError, QueueWorker
 
@@ -96,8 +97,8 @@ def parse_push(raw: bytes) -> Delivery:
         JobError: Not a push envelope, or its data is not base64.
     """
     try:
-        envelope = json.loads(raw)
-    except ValueError as exc:
+        envelope = loads_strict(raw)
+    except (ValueError, RecursionError) as exc:
         raise JobError(f"push body is not JSON: {exc}") from None
     message = envelope.get("message") if isinstance(envelope, dict) else None
     if not isinstance(message, dict) or not isinstance(message.get("data"), str):

@@ -19,7 +19,6 @@ jittered, growing visibility timeout so retries spread out instead of hammering 
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from typing import Any, Literal
 
 from svai.runtime.core import Service
 from svai.runtime.core.jobs import JobStore
-from svai.runtime.core.messages import SAFE_ID
+from svai.runtime.core.messages import SAFE_ID, loads_strict
 from svai.runtime.core.retry import Backoff
 
 __all__ = ["Job", "JobError", "QueueWorker", "parse_job"]
@@ -67,8 +66,8 @@ def parse_job(body: str) -> Job:
         JobError: Not JSON, not an object, or a missing/unsafe ``request_id`` or ``payload``.
     """
     try:
-        data = json.loads(body)
-    except ValueError as exc:
+        data = loads_strict(body)
+    except (ValueError, RecursionError) as exc:
         raise JobError(f"message body is not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise JobError("message body must be a JSON object")

@@ -9,7 +9,8 @@ close, in-flight requests finish (up to ``server.drain_timeout_s``), then the pr
 Port: ``--port``, else ``AIP_HTTP_PORT`` (Vertex AI), else ``PORT`` (Cloud Run, Container Apps),
 else ``server.port`` from the config, else 8080. Host: ``--host``, else ``SVAI_HOST``, else
 ``server.host``. Vertex routes come from ``AIP_HEALTH_ROUTE`` / ``AIP_PREDICT_ROUTE``.
-Exit codes: 0 after a drain, 2 bad arguments or config, 3 the model failed to load.
+Exit codes: 0 after a drain, 2 bad arguments or config or a port that cannot be bound (in use,
+say: one line on stderr, no traceback), 3 the model failed to load.
 
 ``SVAI_QUEUE_KIND`` turns the server into an async worker (Pub/Sub push on GCP, a Service Bus
 receive loop on Azure): see :mod:`svai.runtime.server.attach`.
@@ -117,7 +118,13 @@ def serve(
         return 2
     if attachment is not None:
         routes.handlers.update(attachment.routes)
-    server = HttpServer(service, routes, host, port)
+    try:
+        server = HttpServer(service, routes, host, port)
+    except OSError as exc:  # the address is in use, not ours, or the port is privileged
+        reason = exc.strerror or str(exc)
+        print(f"svai server: cannot listen on {host}:{port}: {reason}", file=sys.stderr)
+        service.telemetry.event("cannot listen", level="ERROR", host=host, port=port, error=reason)
+        return 2
     service.telemetry.event("listening", host=host, port=server.port, pid=os.getpid())
     threading.Thread(target=server.serve_forever, name="svai-accept", daemon=True).start()
     if install_signals:
