@@ -1,0 +1,136 @@
+"""``svai_runtime.json``: the spec mapped onto the runtime's config, and the user files it names.
+
+Spec values reach the shipped code only as this data, never pasted into source.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from svai.build.artifact import MODEL_NAME, safe_source
+from svai.compiler.recommendation import TargetRecommendation
+from svai.errors import UsageError
+from svai.spec.resolve import ResolvedSpec
+
+__all__ = [
+    "SERVER_PORT",
+    "hook_files",
+    "normal_path",
+    "runtime_config",
+]
+
+
+SERVER_PORT = 8080
+
+
+# The shared cache store each backend creates (see svai.runtime.core.cache.open_store).
+_SHARED_CACHE = {"aws": "dynamodb://", "gcp": "firestore://", "azure": "cosmos://"}
+
+
+def runtime_config(
+    spec: ResolvedSpec, base_dir: Path, version: str, rec: TargetRecommendation | None
+) -> dict[str, Any]:
+    """Map the resolved spec (and a target's sizing) onto ``svai_runtime.json``.
+
+    Raises:
+        UsageError: ``api.input_schema`` is missing, outside the project or not JSON.
+    """
+    model, api, rel = spec.model, spec.api, spec.reliability
+    schema = None
+    if api.input_schema is not None:
+        path = safe_source(base_dir, api.input_schema, "api.input_schema", copied=False)
+        try:
+            schema = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise UsageError(f"api.input_schema: {api.input_schema} is not JSON ({exc})") from None
+    encoder = model.task == "embedding"
+    concurrency = rec.choice.concurrency_per_instance if rec is not None else 0
+    fallback_model = _local_fallback(spec)
+    return {
+        "schema_version": 1,
+        "model": {
+            "path": MODEL_NAME,
+            "version": version,
+            "framework": "onnx",
+            "warmup": True,
+        },
+        "api": {
+            "max_payload_bytes": api.max_payload_bytes,
+            "content_types": list(api.content_types),
+            "input_schema": schema,
+            "timeout_s": api.timeout_s,
+            "tenant_header": spec.tenancy.header.lower(),
+        },
+        "concurrency": {"max_concurrency": concurrency},
+        # Batching pays off where one call costs the same for 1 or 8 inputs: GPUs and encoders.
+        "batching": {"enabled": spec.gpu.required or encoder},
+        "cache": {
+            "ttl_s": spec.cache.ttl_s if spec.cache.enabled else 0.0,
+            "max_entries": spec.cache.max_entries,
+            # The deployment's shared cache (DynamoDB, Firestore, Cosmos DB): every instance
+            # reads it; its name reaches the runtime in environment variables the backend sets.
+            "store": _SHARED_CACHE.get(rec.cloud) if spec.cache.enabled and rec else None,
+        },
+        "idempotency": {
+            "header": rel.idempotency_header.lower(),
+            "ttl_s": rel.idempotency_ttl_s,
+        },
+        "fallback": {
+            "rules": model.fallback_rules,
+            "model": fallback_model,
+            # Only a fallback that ships in the artifact can answer early.
+            "after_s": model.fallback_after_s if model.fallback_rules or fallback_model else None,
+        },
+        "hooks": {"preprocess": model.preprocess, "postprocess": model.postprocess},
+        "observability": {"namespace": "svai", "service": spec.name},
+        "server": {"host": "0.0.0.0", "port": SERVER_PORT},
+    }
+
+
+def hook_files(spec: ResolvedSpec, base_dir: Path) -> dict[str, Path]:
+    """Every user file the runtime reads, relative path -> checked source."""
+    model = spec.model
+    files: dict[str, Path] = {}
+    entries = [
+        ("model.preprocess", model.preprocess),
+        ("model.postprocess", model.postprocess),
+        ("model.fallback.rules", model.fallback_rules),
+    ]
+    for what, entry in entries:
+        if entry is None:
+            continue
+        module = entry.split(":", 1)[0]
+        relative = _hook_path(base_dir, module)
+        files[normal_path(relative)] = safe_source(base_dir, relative, what)
+    for template in model.prompt_templates:
+        files[normal_path(template)] = safe_source(base_dir, template, "model.prompt_templates")
+    fallback_model = _local_fallback(spec)
+    if fallback_model is not None:
+        files[normal_path(fallback_model)] = safe_source(
+            base_dir, fallback_model, "model.fallback.model"
+        )
+    return files
+
+
+def _local_fallback(spec: ResolvedSpec) -> str | None:
+    """The fallback model file shipped in the artifact; a remote one (``s3://``...) is not."""
+    fallback = spec.model.fallback_model
+    return fallback if fallback is not None and "://" not in fallback else None
+
+
+def _hook_path(base_dir: Path, module: str) -> str:
+    # The runtime's hook loader accepts "file.py" and dotted module names; mirror its lookup.
+    if module.endswith(".py"):
+        return module
+    dotted = "/".join(module.split("."))
+    for candidate in (f"{dotted}.py", f"{dotted}/__init__.py"):
+        if (base_dir / candidate).is_file() or (base_dir / candidate).is_symlink():
+            return candidate
+    return f"{dotted}.py"
+
+
+def normal_path(relative: str) -> str:
+    """``relative`` as a POSIX path without ``.`` parts (the path a file has in the package)."""
+    return PurePosixPath(*[p for p in PurePosixPath(relative).parts if p != "."]).as_posix()

@@ -1,0 +1,291 @@
+"""The model a build ships: checked, converted to ONNX where needed, and quantised behind a check.
+
+An ONNX file is copied (or int8-quantised when the accuracy check on the eval set passes); a
+trusted scikit-learn / XGBoost / LightGBM pickle is converted to ONNX so scikit-learn is not
+imported at serve time. A remote artifact (``s3://``, ``hf://`` ...) cannot be fetched offline:
+it is recorded for the deployment. The model is prepared once per build, for every target.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import pickle
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from svai.build.artifact import MODEL_NAME, safe_source
+from svai.errors import UsageError
+from svai.spec.resolve import ResolvedSpec
+
+if TYPE_CHECKING:
+    from svai.build.optimize import Quantization
+
+__all__ = [
+    "EvalCase",
+    "PreparedModel",
+    "prepare_model",
+    "read_eval_set",
+]
+
+
+_PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
+
+
+_TABULAR = ("sklearn", "xgboost", "lightgbm")
+
+
+_SAMPLE_ROWS = 64
+
+
+@dataclass(frozen=True, slots=True)
+class EvalCase:
+    """One line of the spec's eval set: a request payload and its expected label, if any."""
+
+    payload: Any
+    label: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedModel:
+    """The prepared model shared by every target of one build (``data``: its bytes, if packaged)."""
+
+    data: bytes | None
+    info: dict[str, Any]
+    remote: tuple[dict[str, Any], ...]
+    notes: tuple[str, ...]
+
+
+def read_eval_set(spec: ResolvedSpec, base_dir: Path) -> list[EvalCase]:
+    """Read ``rollout.gates.eval_set`` (JSON Lines), or return ``[]`` when the spec has none.
+
+    Each line is an object ``{"input": <request body>, "expected": <answer>}``; ``expected`` is
+    optional (latency-only gates need none). This is the format ``docs/spec.md`` documents.
+
+    Raises:
+        UsageError: the file is missing or a line is not a JSON object.
+    """
+    gates = spec.rollout.gates
+    if gates is None:
+        return []
+    path = safe_source(base_dir, gates.eval_set, "rollout.gates.eval_set", copied=False)
+    cases = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            raise UsageError(f"{gates.eval_set}:{number}: not JSON ({exc})") from None
+        if not isinstance(record, dict):
+            raise UsageError(f"{gates.eval_set}:{number}: expected a JSON object per line")
+        if "input" not in record or set(record) - {"input", "expected"}:
+            raise UsageError(
+                f'{gates.eval_set}:{number}: expected {{"input": <request body>, "expected": '
+                f"<answer>}}, got keys {sorted(record)}"
+            )
+        cases.append(EvalCase(record["input"], record.get("expected")))
+    return cases
+
+
+def prepare_model(spec: ResolvedSpec, base_dir: Path, scratch: Path) -> PreparedModel:
+    """Check, convert and quantise the spec's model once per build (``scratch``: work files).
+
+    Raises:
+        UsageError: an invalid ONNX file, an untrusted or unconvertible pickle, an unsupported
+            format.
+    """
+    model = spec.model
+    if model.artifact_scheme != "local":
+        reference = {"artifact": model.artifact, "revision": model.revision, "path": MODEL_NAME}
+        note = (
+            f"{model.artifact} is remote and cannot be fetched offline: it is NOT in the package; "
+            f"manifest.json records the reference; the deployment must place it at {MODEL_NAME} "
+            "before the runtime starts (the runtime does not download models)"
+        )
+        remote = {"source": model.artifact, "framework": model.framework, "packaged": False}
+        return PreparedModel(None, remote, (reference,), (note,))
+    source = safe_source(base_dir, model.artifact, "model.artifact", copied=False)
+    cases = read_eval_set(spec, base_dir)
+    rows, labels = _eval_rows(cases)
+    notes: list[str] = []
+    info: dict[str, Any] = {"source": model.artifact, "framework": model.framework}
+    if source.suffix.lower() == ".onnx":
+        _check_onnx(source, model.artifact)
+        fp32 = source  # read only: the quantiser writes its int8 variant into scratch
+        info["conversion"] = None
+    elif model.framework in _TABULAR and source.suffix.lower() in _PICKLE_SUFFIXES:
+        fp32, conversion = _convert_pickle(spec, source, scratch, rows)
+        info["conversion"] = conversion
+        notes.append(
+            f"converted {conversion['estimator']} ({model.framework}) to ONNX, max difference "
+            f"{conversion['max_abs_diff']:.2g} on {conversion['check_rows']} rows; scikit-learn "
+            "is not needed at serve time"
+        )
+    else:
+        raise UsageError(
+            f"model.artifact: svai build packages ONNX files and trusted scikit-learn / XGBoost / "
+            f"LightGBM pickles; export this {model.framework} model ({model.artifact}) to ONNX "
+            "first (sentence-transformers: svai.build.optimize.export_sentence_encoder)"
+        )
+    shipped, quant = _quantize(spec, fp32, scratch, rows, labels)
+    info["quantization"] = quant
+    if quant.get("message"):
+        notes.append(str(quant["message"]))
+    data = shipped.read_bytes()
+    info["sha256"] = hashlib.sha256(data).hexdigest()
+    info["bytes"] = len(data)
+    info["packaged"] = True
+    return PreparedModel(data, info, (), tuple(notes))
+
+
+def _check_onnx(path: Path, name: str) -> None:
+    import onnx
+
+    try:
+        onnx.checker.check_model(str(path))
+    except Exception as exc:  # the checker raises several unrelated types
+        raise UsageError(f"model.artifact: {name} is not a valid ONNX model: {exc}") from None
+
+
+def _eval_rows(cases: Sequence[EvalCase]) -> tuple[list[list[float]], list[Any]]:
+    # Only payloads that carry model-ready rows can feed the converter and the accuracy check;
+    # payloads meant for a pre-processing hook are not rows.
+    rows: list[list[float]] = []
+    labels: list[Any] = []
+    for case in cases:
+        inputs = case.payload.get("inputs") if isinstance(case.payload, dict) else None
+        if not isinstance(inputs, list):
+            continue
+        batch = inputs if inputs and isinstance(inputs[0], list) else [inputs]
+        if not all(isinstance(v, int | float) for row in batch for v in row):
+            continue
+        rows.extend([float(v) for v in row] for row in batch)
+        labels.extend([case.label] * len(batch))
+    return rows, labels
+
+
+def _convert_pickle(
+    spec: ResolvedSpec, source: Path, scratch: Path, rows: list[list[float]]
+) -> tuple[Path, dict[str, Any]]:
+    expected = spec.model.trusted_sha256
+    # Hashed and loaded from the same bytes: the file cannot change between check and load.
+    blob = source.read_bytes()
+    actual = hashlib.sha256(blob).hexdigest()
+    if expected is None or actual != expected:
+        raise UsageError(
+            f"model.artifact: {spec.model.artifact} is a pickle; it loads only when "
+            f"`model.trust: {{pickle: true, sha256: ...}}` names its sha256 (file has {actual}, "
+            f"spec trusts {expected or 'nothing'})"
+        )
+    import numpy as np
+
+    from svai.build.optimize import OptimizeError, convert_tabular
+
+    # Safe to unpickle only because the sha256 pinned by the spec matched above.
+    if source.suffix.lower() == ".joblib":
+        import joblib  # type: ignore[import-untyped]
+
+        estimator = joblib.load(io.BytesIO(blob))
+    else:
+        estimator = pickle.loads(blob)
+    if rows:
+        sample = np.asarray(rows, dtype=np.float32)
+    else:
+        n_features = getattr(estimator, "n_features_in_", None)
+        if not isinstance(n_features, int):
+            raise UsageError(
+                "model: cannot tell how many features the model takes; add an eval set "
+                "(rollout.gates.eval_set) whose lines carry model inputs"
+            )
+        # Seeded: the conversion check (and so the build) must be the same every time.
+        sample = np.random.default_rng(0).normal(size=(_SAMPLE_ROWS, n_features)).astype(np.float32)
+    path = scratch / "converted.onnx"
+    try:
+        result = convert_tabular(estimator, sample, path)
+    except OptimizeError as exc:
+        raise UsageError(f"model: cannot convert {spec.model.artifact} to ONNX: {exc}") from None
+    return result.path, {
+        "estimator": result.estimator,
+        "task": result.task,
+        "n_features": result.n_features,
+        "max_abs_diff": result.max_abs_diff,
+        "check_rows": int(sample.shape[0]),
+    }
+
+
+def _quantize(
+    spec: ResolvedSpec, fp32: Path, scratch: Path, rows: list[list[float]], labels: list[Any]
+) -> tuple[Path, dict[str, Any]]:
+    wanted = spec.model.quantize
+    if wanted == "none":
+        return fp32, {"requested": "none", "chosen": "fp32"}
+    if wanted != "int8":
+        return fp32, {
+            "requested": wanted,
+            "chosen": "fp32",
+            "message": f"kept fp32: {wanted} quantisation is not supported by svai build yet",
+        }
+    if not rows:
+        return fp32, {
+            "requested": "int8",
+            "chosen": "fp32",
+            "message": "kept fp32: int8 needs an accuracy check, and the spec has no eval set "
+            "(rollout.gates.eval_set) with model inputs to check it on",
+        }
+    import numpy as np
+    import onnxruntime as ort
+
+    from svai.build.optimize import Accuracy, ArgmaxAgreement, quantize_model
+
+    session = ort.InferenceSession(str(fp32), providers=["CPUExecutionProvider"])
+    feeds = {session.get_inputs()[0].name: np.asarray(rows, dtype=np.float32)}
+    metric: Any
+    if all(isinstance(label, int) and not isinstance(label, bool) for label in labels):
+        metric = Accuracy(feeds, np.asarray(labels, dtype=np.int64))
+    else:
+        metric = ArgmaxAgreement(feeds)
+    # A reproducible build decides on size and quality only: a timed speed ratio on a shared
+    # machine would make the same inputs ship different bytes (`bench/bench_optimize.py`
+    # measures the speed). The message therefore carries no timings either.
+    result = quantize_model(
+        fp32,
+        scratch / "int8.onnx",
+        metric=metric,
+        feeds=feeds,
+        tolerance=spec.model.max_accuracy_drop,
+        min_speed_ratio=math.inf,
+    )
+    return result.path, {
+        "requested": "int8",
+        "chosen": result.chosen,
+        "verdict": result.verdict,
+        "metric": result.metric,
+        "fp32_score": result.fp32_score,
+        "int8_score": result.int8_score,
+        "fp32_bytes": result.fp32_bytes,
+        "int8_bytes": result.int8_bytes,
+        "message": _quantization_message(result),
+    }
+
+
+def _quantization_message(result: Quantization) -> str:
+    """The verdict with the figures that do not vary from run to run (no timings)."""
+    if result.verdict == "nothing_to_quantize":
+        return str(result.message)
+    scores = (
+        f"{result.metric} {result.fp32_score:.4f} -> {result.int8_score:.4f} "
+        f"(drop {result.quality_drop:.3g}, tolerance {result.tolerance:.3g})"
+    )
+    size = (
+        f"{result.fp32_bytes:,} -> {result.int8_bytes:,} bytes ({result.size_ratio:.2f}x smaller)"
+    )
+    if result.verdict == "accuracy_drop":
+        return f"kept fp32: the int8 quality drop exceeds the tolerance; {scores}; {size}"
+    if result.verdict == "no_gain":
+        return f"kept fp32: int8 gains nothing worth shipping here; {size}; {scores}"
+    return f"shipping int8: {size}; {scores}"
