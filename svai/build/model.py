@@ -1,9 +1,15 @@
 """The model a build ships: checked, converted to ONNX where needed, and quantised behind a check.
 
-An ONNX file is copied (or int8-quantised when the accuracy check on the eval set passes); a
-trusted scikit-learn / XGBoost / LightGBM pickle is converted to ONNX so scikit-learn is not
-imported at serve time. A remote artifact (``s3://``, ``hf://`` ...) cannot be fetched offline:
-it is recorded for the deployment. The model is prepared once per build, for every target.
+An ONNX file is copied as it is (task ``raw``: it answers with its graph's outputs), or
+int8-quantised when the accuracy check on the eval set passes. What svai converts, checked
+against the source library, gets the I/O contract of its task (``svai.runtime.core.tasks``):
+
+* a trusted scikit-learn / XGBoost / LightGBM pickle, and the boosters' own files -- XGBoost
+  ``.json`` / ``.ubj``, LightGBM ``.txt``, CatBoost ``.cbm`` -- become ONNX classifiers (labels
+  and scores) or regressors, so no training library is imported at serve time;
+
+A remote artifact (``s3://``, ``hf://`` ...) cannot be fetched offline: it is recorded for the
+deployment. The model is prepared once per build, for every target.
 """
 
 from __future__ import annotations
@@ -14,12 +20,14 @@ import json
 import math
 import pickle
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from svai.build.artifact import MODEL_NAME, safe_source
 from svai.errors import UsageError
+from svai.runtime.core.messages import resolve_protocol
+from svai.spec.formats import BOOSTER_FORMATS, PICKLE_SUFFIXES, artifact_problem
 from svai.spec.resolve import ResolvedSpec
 
 if TYPE_CHECKING:
@@ -31,9 +39,6 @@ __all__ = [
     "prepare_model",
     "read_eval_set",
 ]
-
-
-_PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
 
 
 _TABULAR = ("sklearn", "xgboost", "lightgbm")
@@ -52,22 +57,39 @@ class EvalCase:
 
 @dataclass(frozen=True, slots=True)
 class PreparedModel:
-    """The prepared model shared by every target of one build (``data``: its bytes, if packaged)."""
+    """The prepared model shared by every target of one build.
+
+    Attributes:
+        data: the ``model.onnx`` bytes, if packaged.
+        info: what the manifest records about the model (source, conversion, quantisation).
+        remote: artifacts the deployment must fetch.
+        notes: one line per decision, for the build's output.
+        runtime: keys of ``svai_runtime.json``'s ``model`` section this model needs (its task,
+            labels, tokenizer, image processor).
+        files: other files the model needs beside it (``tokenizer.json``), by package path.
+        requirements: Python packages its task needs at serve time beyond onnxruntime.
+    """
 
     data: bytes | None
     info: dict[str, Any]
     remote: tuple[dict[str, Any], ...]
     notes: tuple[str, ...]
+    runtime: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)
+    requirements: tuple[str, ...] = ()
 
 
 def read_eval_set(spec: ResolvedSpec, base_dir: Path) -> list[EvalCase]:
     """Read ``rollout.gates.eval_set`` (JSON Lines), or return ``[]`` when the spec has none.
 
-    Each line is an object ``{"input": <request body>, "expected": <answer>}``; ``expected`` is
-    optional (latency-only gates need none). This is the format ``docs/spec.md`` documents.
+    Each line is a request body with its expected answer beside it --
+    ``{"inputs": ..., "expected": ...}`` or ``{"instances": [...], "expected": ...}``, the
+    request forms every entry point takes -- or the older ``{"input": <request body>,
+    "expected": ...}``. ``expected`` is optional (latency-only gates need none). This is the
+    format ``docs/spec.md`` documents.
 
     Raises:
-        UsageError: the file is missing or a line is not a JSON object.
+        UsageError: the file is missing or a line is not one of those objects.
     """
     gates = spec.rollout.gates
     if gates is None:
@@ -83,12 +105,18 @@ def read_eval_set(spec: ResolvedSpec, base_dir: Path) -> list[EvalCase]:
             raise UsageError(f"{gates.eval_set}:{number}: not JSON ({exc})") from None
         if not isinstance(record, dict):
             raise UsageError(f"{gates.eval_set}:{number}: expected a JSON object per line")
-        if "input" not in record or set(record) - {"input", "expected"}:
+        keys = set(record) - {"expected"}
+        if keys == {"input"}:
+            payload = record["input"]
+        elif len(keys & {"inputs", "instances", "input"}) == 1 and "input" not in keys:
+            payload = {k: v for k, v in record.items() if k != "expected"}
+        else:
             raise UsageError(
-                f'{gates.eval_set}:{number}: expected {{"input": <request body>, "expected": '
-                f"<answer>}}, got keys {sorted(record)}"
+                f'{gates.eval_set}:{number}: expected a request body with its answer, '
+                f'{{"inputs": ..., "expected": ...}} or {{"instances": [...], "expected": ...}}, '
+                f"got keys {sorted(record)}"
             )
-        cases.append(EvalCase(record["input"], record.get("expected")))
+        cases.append(EvalCase(payload, record.get("expected")))
     return cases
 
 
@@ -114,24 +142,35 @@ def prepare_model(spec: ResolvedSpec, base_dir: Path, scratch: Path) -> Prepared
     rows, labels = _eval_rows(cases)
     notes: list[str] = []
     info: dict[str, Any] = {"source": model.artifact, "framework": model.framework}
-    if source.suffix.lower() == ".onnx":
+    runtime: dict[str, Any] = {"task": "raw"}
+    suffix = source.suffix.lower()
+    if suffix == ".onnx":
         _check_onnx(source, model.artifact)
         fp32 = source  # read only: the quantiser writes its int8 variant into scratch
         info["conversion"] = None
-    elif model.framework in _TABULAR and source.suffix.lower() in _PICKLE_SUFFIXES:
+    elif model.framework in _TABULAR and suffix in PICKLE_SUFFIXES:
         fp32, conversion = _convert_pickle(spec, source, scratch, rows)
         info["conversion"] = conversion
+        runtime = _tabular_contract(conversion)
         notes.append(
             f"converted {conversion['estimator']} ({model.framework}) to ONNX, max difference "
             f"{conversion['max_abs_diff']:.2g} on {conversion['check_rows']} rows; scikit-learn "
             "is not needed at serve time"
         )
-    else:
-        raise UsageError(
-            f"model.artifact: svai build packages ONNX files and trusted scikit-learn / XGBoost / "
-            f"LightGBM pickles; export this {model.framework} model ({model.artifact}) to ONNX "
-            "first (sentence-transformers: svai.build.optimize.export_sentence_encoder)"
+    elif BOOSTER_FORMATS.get(suffix) == model.framework:
+        fp32, conversion = _convert_booster(spec, source, scratch, rows)
+        info["conversion"] = conversion
+        runtime = _tabular_contract(conversion)
+        notes.append(
+            f"converted {conversion['estimator']} to ONNX, max difference "
+            f"{conversion['max_abs_diff']:.2g} from {model.framework} on "
+            f"{conversion['check_rows']} {conversion['check_source']}; {model.framework} is "
+            "not needed at serve time"
         )
+    else:
+        problem = artifact_problem(model.framework, model.artifact)
+        why = f"{problem.reason}; {problem.hint}" if problem else "not a format svai serves"
+        raise UsageError(f"model.artifact: {why}")
     shipped, quant = _quantize(spec, fp32, scratch, rows, labels)
     info["quantization"] = quant
     if quant.get("message"):
@@ -140,7 +179,8 @@ def prepare_model(spec: ResolvedSpec, base_dir: Path, scratch: Path) -> Prepared
     info["sha256"] = hashlib.sha256(data).hexdigest()
     info["bytes"] = len(data)
     info["packaged"] = True
-    return PreparedModel(data, info, (), tuple(notes))
+    info["task"] = runtime["task"]
+    return PreparedModel(data, info, (), tuple(notes), runtime)
 
 
 def _check_onnx(path: Path, name: str) -> None:
@@ -158,7 +198,10 @@ def _eval_rows(cases: Sequence[EvalCase]) -> tuple[list[list[float]], list[Any]]
     rows: list[list[float]] = []
     labels: list[Any] = []
     for case in cases:
-        inputs = case.payload.get("inputs") if isinstance(case.payload, dict) else None
+        payload = case.payload
+        if resolve_protocol("auto", payload) == "vertex" and isinstance(payload, dict):
+            payload = {"inputs": payload.get("instances")}
+        inputs = payload.get("inputs") if isinstance(payload, dict) else None
         if not isinstance(inputs, list):
             continue
         batch = inputs if inputs and isinstance(inputs[0], list) else [inputs]
@@ -215,7 +258,46 @@ def _convert_pickle(
         "n_features": result.n_features,
         "max_abs_diff": result.max_abs_diff,
         "check_rows": int(sample.shape[0]),
+        "classes": list(result.classes),
     }
+
+
+def _convert_booster(
+    spec: ResolvedSpec, source: Path, scratch: Path, rows: list[list[float]]
+) -> tuple[Path, dict[str, Any]]:
+    """Convert a native booster file; checked on the eval set's rows when it has some."""
+    import numpy as np
+
+    from svai.build.optimize import OptimizeError, booster_features, convert_booster
+
+    try:
+        if rows:
+            sample, where = np.asarray(rows, dtype=np.float32), "eval-set rows"
+        else:
+            # Seeded: the conversion check (and so the build) must be the same every time.
+            n_features = booster_features(source)
+            shape = (_SAMPLE_ROWS, n_features)
+            sample = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+            where = "synthetic rows (add rollout.gates.eval_set to check on real ones)"
+        result = convert_booster(source, sample, scratch / "converted.onnx")
+    except OptimizeError as exc:
+        raise UsageError(f"model: cannot convert {spec.model.artifact} to ONNX: {exc}") from None
+    return result.path, {
+        "estimator": result.estimator,
+        "task": result.task,
+        "n_features": result.n_features,
+        "max_abs_diff": result.max_abs_diff,
+        "check_rows": int(sample.shape[0]),
+        "check_source": where,
+        "classes": list(result.classes),
+    }
+
+
+def _tabular_contract(conversion: dict[str, Any]) -> dict[str, Any]:
+    """The runtime's task and labels for a converted tabular model."""
+    if conversion["task"] == "classification":
+        return {"task": "classification", "labels": conversion["classes"]}
+    return {"task": "regression"}
 
 
 def _quantize(

@@ -85,7 +85,7 @@ def write_project(
         "def prepare(payload):\n    return {'inputs': payload['inputs']}\n"
     )
     (root / "src/post.py").write_text(
-        "def to_response(outputs):\n    return {'species': outputs['label']}\n"
+        "def to_response(outputs):\n    return {'species': [o['label'] for o in outputs]}\n"
     )
     (root / "src/rules.py").write_text("def answer(payload):\n    return {'species': [-1]}\n")
     schema = {

@@ -31,6 +31,7 @@ __all__ = [
     "TextEncoderModel",
     "check_sha256",
     "load_model",
+    "text_tokenizer",
 ]
 
 PICKLE_SUFFIXES = frozenset({".pkl", ".pickle", ".joblib", ".pt", ".pth"})
@@ -59,8 +60,8 @@ class Model(Protocol):
         """Convert the JSON ``inputs`` of one request; raise ``InvalidInputError`` if wrong."""
         ...
 
-    def run_batch(self, batch: Sequence[Feeds]) -> list[Outputs]:
-        """Run several requests' feeds, returning one JSON-ready mapping per request."""
+    def run_batch(self, batch: Sequence[Feeds]) -> list[Any]:
+        """Run several requests' feeds, returning one JSON-ready answer per request."""
         ...
 
     def warmup(self) -> None:
@@ -260,15 +261,7 @@ class TextEncoderModel:
     """
 
     def __init__(self, cfg: ModelConfig, path: Path, tokenizer: Path) -> None:
-        from tokenizers import Tokenizer
-
-        if not tokenizer.is_file():
-            raise ConfigError(f"model.tokenizer: {tokenizer} does not exist")
-        self.tokenizer = Tokenizer.from_file(str(tokenizer))
-        self.tokenizer.enable_truncation(max_length=cfg.max_length)
-        pad_token = "[PAD]" if self.tokenizer.token_to_id("[PAD]") is not None else None
-        pad_id = self.tokenizer.token_to_id(pad_token) if pad_token else 0
-        self.tokenizer.enable_padding(pad_id=pad_id, pad_token=pad_token or "[PAD]")
+        self.tokenizer = text_tokenizer(tokenizer, cfg.max_length)
         self.session = _session(cfg, path)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_name = self.session.get_outputs()[0].name
@@ -323,6 +316,27 @@ class TextEncoderModel:
     def warmup(self) -> None:
         """Encode one short sentence."""
         self.run_batch([["warm up"]])
+
+
+def text_tokenizer(path: Path, max_length: int) -> Any:
+    """Load ``tokenizer.json``, truncating to ``max_length`` and padding to the longest input.
+
+    Raises:
+        ConfigError: the file is missing.
+    """
+    from tokenizers import Tokenizer
+
+    if not path.is_file():
+        raise ConfigError(f"model.tokenizer: {path} does not exist")
+    tokenizer = Tokenizer.from_file(str(path))
+    tokenizer.enable_truncation(max_length=max_length)
+    padding = tokenizer.padding
+    if padding is not None:
+        tokenizer.enable_padding(pad_id=padding["pad_id"], pad_token=padding["pad_token"])
+    else:
+        pad_id = tokenizer.token_to_id("[PAD]")
+        tokenizer.enable_padding(pad_id=pad_id or 0, pad_token="[PAD]")
+    return tokenizer
 
 
 class PickleModel:
