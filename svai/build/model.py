@@ -7,6 +7,9 @@ against the source library, gets the I/O contract of its task (``svai.runtime.co
 * a trusted scikit-learn / XGBoost / LightGBM pickle, and the boosters' own files -- XGBoost
   ``.json`` / ``.ubj``, LightGBM ``.txt``, CatBoost ``.cbm`` -- become ONNX classifiers (labels
   and scores) or regressors, so no training library is imported at serve time;
+* a Hugging Face ``save_pretrained`` folder (text, token or image classifier, sentence
+  encoder) becomes ONNX with its tokenizer or image processor and label names
+  (:mod:`svai.build.optimize.hf`), checked against the ``transformers`` pipeline.
 
 A remote artifact (``s3://``, ``hf://`` ...) cannot be fetched offline: it is recorded for the
 deployment. The model is prepared once per build, for every target.
@@ -27,7 +30,15 @@ from typing import TYPE_CHECKING, Any
 from svai.build.artifact import MODEL_NAME, safe_source
 from svai.errors import UsageError
 from svai.runtime.core.messages import resolve_protocol
-from svai.spec.formats import BOOSTER_FORMATS, PICKLE_SUFFIXES, artifact_problem
+from svai.spec.formats import (
+    BOOSTER_FORMATS,
+    PICKLE_SUFFIXES,
+    Unservable,
+    artifact_problem,
+    folder_problem,
+    folder_task,
+)
+from svai.spec.paths import project_path
 from svai.spec.resolve import ResolvedSpec
 
 if TYPE_CHECKING:
@@ -137,6 +148,9 @@ def prepare_model(spec: ResolvedSpec, base_dir: Path, scratch: Path) -> Prepared
         )
         remote = {"source": model.artifact, "framework": model.framework, "packaged": False}
         return PreparedModel(None, remote, (reference,), (note,))
+    folder = project_path(base_dir, model.artifact, "model.artifact")
+    if folder.is_dir():
+        return _prepare_folder(spec, base_dir, folder, scratch)
     source = safe_source(base_dir, model.artifact, "model.artifact", copied=False)
     cases = read_eval_set(spec, base_dir)
     rows, labels = _eval_rows(cases)
@@ -181,6 +195,89 @@ def prepare_model(spec: ResolvedSpec, base_dir: Path, scratch: Path) -> Prepared
     info["packaged"] = True
     info["task"] = runtime["task"]
     return PreparedModel(data, info, (), tuple(notes), runtime)
+
+
+def _prepare_folder(
+    spec: ResolvedSpec, base_dir: Path, folder: Path, scratch: Path
+) -> PreparedModel:
+    """Export a Hugging Face folder for its task, checked against the transformers pipeline."""
+    model = spec.model
+    for path in sorted(folder.rglob("*")):  # every file the exporter may read stays inside
+        project_path(base_dir, path.relative_to(base_dir.resolve()).as_posix(), "model.artifact")
+    task = folder_task(base_dir, model.artifact)
+    problem = folder_problem(base_dir, model.artifact, model.task)
+    if isinstance(task, Unservable) or problem is not None:
+        why = problem or task
+        assert isinstance(why, Unservable)
+        raise UsageError(f"model.artifact: {why.reason}; {why.hint}")
+    texts, images = _eval_media(read_eval_set(spec, base_dir))
+    from svai.build.optimize import OptimizeError
+    from svai.build.optimize.hf import CHECK_TEXTS, export_folder
+
+    try:
+        export = export_folder(
+            folder, scratch / "hf", task, texts=texts or CHECK_TEXTS, images=images
+        )
+    except OptimizeError as exc:
+        raise UsageError(f"model: cannot export {model.artifact}: {exc}") from None
+    source = "eval-set inputs" if (images if task == "image-classification" else texts) else (
+        "svai's check inputs (add rollout.gates.eval_set to check on yours)"
+    )
+    conversion = {
+        "task": task,
+        "exporter": export.exporter,
+        "reference": export.reference,
+        "max_abs_diff": export.max_abs_diff,
+        "check_inputs": export.checked,
+        "check_source": source,
+    }
+    notes = [
+        f"exported {model.artifact} ({task}) to ONNX; max difference {export.max_abs_diff:.2g} "
+        f"from the {export.reference} on {export.checked} {source}; transformers and torch "
+        "are not needed at serve time"
+    ]
+    if model.quantize != "none":
+        notes.append(
+            f"kept fp32: {model.quantize} quantisation of Hugging Face folders is not "
+            "supported by svai build yet"
+        )
+    data = export.model_path.read_bytes()
+    info: dict[str, Any] = {
+        "source": model.artifact,
+        "framework": model.framework,
+        "conversion": conversion,
+        "quantization": {"requested": model.quantize, "chosen": "fp32"},
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "bytes": len(data),
+        "packaged": True,
+        "task": task,
+    }
+    files = {name: path.read_bytes() for name, path in export.files.items()}
+    needs = ("pillow",) if task == "image-classification" else ("tokenizers",)
+    return PreparedModel(data, info, (), tuple(notes), export.runtime, files, needs)
+
+
+def _eval_media(cases: Sequence[EvalCase]) -> tuple[list[str], list[bytes]]:
+    """The eval set's texts and images (base64 or ``{"b64": ...}``), for the export check."""
+    import base64
+    import binascii
+
+    texts: list[str] = []
+    images: list[bytes] = []
+    for case in cases:
+        payload = case.payload if isinstance(case.payload, dict) else {}
+        inputs = payload.get("inputs", payload.get("instances"))
+        for item in inputs if isinstance(inputs, list) else [inputs]:
+            encoded = item.get("b64") if isinstance(item, dict) else None
+            if isinstance(item, str):
+                texts.append(item)
+                encoded = item
+            if isinstance(encoded, str):
+                try:
+                    images.append(base64.b64decode(encoded, validate=True))
+                except (binascii.Error, ValueError):
+                    pass  # a text, not an image
+    return texts, images
 
 
 def _check_onnx(path: Path, name: str) -> None:

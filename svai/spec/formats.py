@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from svai.spec.paths import escape
 
@@ -143,8 +144,8 @@ def folder_task(project: Path, relative: str) -> str | Unservable:
         ``sentence-embedding``; or the problem.
     """
     folder = project.resolve().joinpath(*PurePosixPath(relative).parts)
-    modules = _read_json(project, f"{relative}/modules.json")
-    config = _read_json(project, f"{relative}/config.json")
+    modules = _read_json(project, f"{relative}/modules.json", list)
+    config = _read_json(project, f"{relative}/config.json", dict)
     if isinstance(config, Unservable):
         return config
     if config is None:
@@ -201,8 +202,8 @@ def folder_problem(project: Path, relative: str, spec_task: str | None) -> Unser
     return None
 
 
-def _read_json(project: Path, relative: str) -> dict[str, object] | Unservable | None:
-    """A JSON object from the project, ``None`` when absent; a link out of it is refused."""
+def _read_json(project: Path, relative: str, kind: type) -> Any:
+    """A JSON ``kind`` from the project, ``None`` when absent; a link out of it is refused."""
     reason = escape(project, relative)
     if reason is not None:
         return Unservable(reason, "keep the model's files inside the folder of svai.yaml")
@@ -213,6 +214,6 @@ def _read_json(project: Path, relative: str) -> dict[str, object] | Unservable |
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         return Unservable(f"{relative} is not readable JSON ({exc})", "save the folder again")
-    if not isinstance(data, dict):
-        return Unservable(f"{relative} is not a JSON object", "save the folder again")
+    if not isinstance(data, kind):
+        return Unservable(f"{relative} is not a JSON {kind.__name__}", "save the folder again")
     return data
