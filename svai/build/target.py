@@ -43,6 +43,7 @@ from svai.build.artifact import (
 )
 from svai.build.config import SERVER_PORT
 from svai.build.model import PreparedModel
+from svai.build.openapi import OPENAPI_NAME, openapi_document
 from svai.compiler.recommendation import TargetRecommendation
 from svai.errors import UsageError
 from svai.spec.resolve import ResolvedSpec
@@ -157,7 +158,10 @@ def build_target(
             # contract (labels, tokenizer, image processor) comes from the prepared model.
             pinned = {"sha256": model.info["sha256"], **model.runtime}
             config = {**config, "model": {**config["model"], **pinned}}
-        runtime = {**shared, CONFIG_NAME: json_bytes(config)}
+        document = openapi_document(
+            spec, version, config["model"], config["api"]["input_schema"], _model_io(model)
+        )
+        runtime = {**shared, CONFIG_NAME: json_bytes(config), OPENAPI_NAME: json_bytes(document)}
         front = _requirements(spec, (_FUNCTION_DEPS[cloud], *model.requirements))
         requirements = front if package == "zip" else _requirements(spec, model.requirements)
         extra: dict[str, bytes] = {REQUIREMENTS_NAME: requirements.encode()}
@@ -221,6 +225,20 @@ def build_target(
         zip_bytes=len(zipped) if zipped is not None else None,
         notes=tuple(notes),
     )
+
+
+def _model_io(model: PreparedModel) -> dict[str, Any] | None:
+    """A raw ONNX model's input names (with ranks) and output names, for its OpenAPI document."""
+    if model.data is None or model.runtime.get("task", "raw") != "raw":
+        return None
+    import onnx
+
+    graph = onnx.load_model_from_string(model.data).graph
+    initializers = {i.name for i in graph.initializer}
+    inputs = {
+        i.name: len(i.type.tensor_type.shape.dim) for i in graph.input if i.name not in initializers
+    }
+    return {"inputs": inputs, "outputs": [o.name for o in graph.output]}
 
 
 def _runtime_code() -> dict[str, bytes]:

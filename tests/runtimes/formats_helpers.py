@@ -168,3 +168,22 @@ def serve_once(build_dir: Path, body: Any) -> dict[str, Any]:
     )
     assert done.returncode == 0, done.stderr
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def check_openapi(build_dir: Path, served: Served, body: Any) -> dict[str, Any]:
+    """The build's OpenAPI document is valid, served as written, and describes ``body``'s answer.
+
+    Returns:
+        The answer to ``body``.
+    """
+    import jsonschema
+    from openapi_spec_validator import validate
+
+    document = json.loads((build_dir / "openapi.json").read_text())
+    validate(document)  # raises on an invalid OpenAPI 3.1 document
+    status, fetched = served.request("GET", "/openapi.json")
+    assert status == 200 and fetched == document
+    for name, instance in (("Request", body), ("Response", answer := served.predict(body))):
+        schema = {**document, "$ref": f"#/components/schemas/{name}"}
+        jsonschema.Draft202012Validator(schema).validate(instance)
+    return dict(answer)

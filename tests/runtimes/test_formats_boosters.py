@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from formats_helpers import built_dir, serve_once, serving, write_spec
+from formats_helpers import built_dir, check_openapi, serve_once, serving, write_spec
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
 
 from svai import api
@@ -170,3 +170,26 @@ def test_a_file_that_is_not_the_library_format_is_refused_at_build(tmp_path: Pat
     with pytest.raises(UsageError, match=r"model\.cbm is not a CatBoost model file"):
         api.build(spec, out_dir=tmp_path / "out")
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("*.onnx"))
+
+
+def test_openapi_document_of_a_classifier_and_of_a_raw_onnx_model(tmp_path: Path) -> None:
+    from svai.build.optimize import convert_booster
+
+    (tmp_path / "a").mkdir()
+    spec, x, _, _ = _project(
+        tmp_path / "a", "xgboost", "model.json", "multiclass", "multi:softprob", _xgboost
+    )
+    folder = built_dir(api.build(spec, out_dir=tmp_path / "a/out"))
+    with serving(folder) as server:
+        answer = check_openapi(folder, server, {"inputs": x[:2].tolist()})
+    assert [item["label"] for item in answer["outputs"]] == [0, 0]
+    document = json.loads((folder / "openapi.json").read_text())
+    assert document["components"]["schemas"]["Item"]["properties"]["label"]["enum"] == [0, 1, 2]
+    # The same model exported by hand: served raw, documented by its graph's outputs.
+    (tmp_path / "b/model").mkdir(parents=True)
+    convert_booster(tmp_path / "a/model/model.json", x[:20], tmp_path / "b/model/model.onnx")
+    raw = built_dir(api.build(write_spec(tmp_path / "b", "model/model.onnx", "onnx"),
+                              out_dir=tmp_path / "b/out"))  # fmt: skip
+    with serving(raw) as server:
+        answer = check_openapi(raw, server, {"inputs": x[:2].tolist()})
+    assert set(answer["outputs"]) == {"label", "probabilities"}

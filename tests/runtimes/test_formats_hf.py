@@ -20,7 +20,7 @@ from typing import Any
 import hf_models
 import numpy as np
 import pytest
-from formats_helpers import built_dir, serve_once, serving, write_spec
+from formats_helpers import built_dir, check_openapi, serve_once, serving, write_spec
 
 from svai import api
 from svai.errors import SpecError
@@ -229,3 +229,20 @@ def test_the_version_id_covers_every_file_of_the_folder(
     config = tmp_path / "model/config.json"
     config.write_text(config.read_text().replace('"negative"', '"negatif"'))
     assert model_version(loaded.resolved, loaded.base_dir) != before
+
+
+@pytest.mark.parametrize("task", list(MAKERS))
+def test_openapi_document_is_valid_served_and_describes_the_answers(
+    builds: dict[str, Any], task: str
+) -> None:
+    folder = built_dir(builds[task])
+    inputs: list[Any] = _images()[:2] if task == "image-classification" else ["a", "Bob hated it"]
+    with serving(folder) as server:
+        answer = check_openapi(folder, server, {"instances": inputs})
+        check_openapi(folder, server, {"inputs": inputs[0]})
+    item = json.loads((folder / "openapi.json").read_text())["components"]["schemas"]["Item"]
+    if task != "sentence-embedding" and task != "token-classification":
+        assert set(item["properties"]["scores"]["properties"]) == set(
+            json.loads((folder / "svai_runtime.json").read_text())["model"]["labels"]
+        )
+    assert len(answer["predictions"]) == 2
