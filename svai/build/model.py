@@ -17,6 +17,7 @@ deployment. The model is prepared once per build, for every target.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -123,7 +124,7 @@ def read_eval_set(spec: ResolvedSpec, base_dir: Path) -> list[EvalCase]:
             payload = {k: v for k, v in record.items() if k != "expected"}
         else:
             raise UsageError(
-                f'{gates.eval_set}:{number}: expected a request body with its answer, '
+                f"{gates.eval_set}:{number}: expected a request body with its answer, "
                 f'{{"inputs": ..., "expected": ...}} or {{"instances": [...], "expected": ...}}, '
                 f"got keys {sorted(record)}"
             )
@@ -220,8 +221,10 @@ def _prepare_folder(
         )
     except OptimizeError as exc:
         raise UsageError(f"model: cannot export {model.artifact}: {exc}") from None
-    source = "eval-set inputs" if (images if task == "image-classification" else texts) else (
-        "svai's check inputs (add rollout.gates.eval_set to check on yours)"
+    source = (
+        "eval-set inputs"
+        if (images if task == "image-classification" else texts)
+        else ("svai's check inputs (add rollout.gates.eval_set to check on yours)")
     )
     conversion = {
         "task": task,
@@ -273,10 +276,8 @@ def _eval_media(cases: Sequence[EvalCase]) -> tuple[list[str], list[bytes]]:
                 texts.append(item)
                 encoded = item
             if isinstance(encoded, str):
-                try:
+                with contextlib.suppress(binascii.Error, ValueError):  # a text, not an image
                     images.append(base64.b64decode(encoded, validate=True))
-                except (binascii.Error, ValueError):
-                    pass  # a text, not an image
     return texts, images
 
 

@@ -29,7 +29,7 @@ _IMAGE = {
             "additionalProperties": False,
         },
     ],
-    "description": "an image (PNG, JPEG, ...) as base64, or Vertex AI's {\"b64\": ...}",
+    "description": 'an image (PNG, JPEG, ...) as base64, or Vertex AI\'s {"b64": ...}',
 }
 _INPUT_ITEMS = {
     "classification": _NUMBER_ROW,
@@ -105,12 +105,14 @@ def openapi_document(
             "summary": f"{task} prediction",
             "description": (
                 "Also served at /v1/predict, /invocations (SageMaker) and /score (Azure ML). "
-                "Send {\"inputs\": ...} and read \"outputs\", or send {\"instances\": [...]} and "
-                "read \"predictions\"; either list has one item per input, in order."
+                'Send {"inputs": ...} and read "outputs", or send {"instances": [...]} and '
+                'read "predictions"; either list has one item per input, in order.'
             ),
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Request"}}},
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Request"}}
+                },
             },
             "responses": {
                 "200": {
@@ -205,7 +207,9 @@ def _answer(task: str, labels: list[Any], model_io: dict[str, Any] | None) -> di
             "type": "object",
             "required": ["value"],
             "properties": {
-                "value": {"oneOf": [{"type": "number"}, {"type": "array", "items": {"type": "number"}}]}
+                "value": {
+                    "oneOf": [{"type": "number"}, {"type": "array", "items": {"type": "number"}}]
+                }
             },
         }
     if task == "sentence-embedding":

@@ -115,7 +115,9 @@ def serving(build_dir: Path, timeout_s: float = 120.0) -> Iterator[Served]:
     threading.Thread(target=pump, daemon=True).start()
     try:
         if not seen.wait(timeout_s):
-            raise AssertionError(f"server did not listen: {proc.stderr.read() if proc.stderr else ''}")
+            raise AssertionError(
+                f"server did not listen: {proc.stderr.read() if proc.stderr else ''}"
+            )
         served = Served(proc, port[0])
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -156,9 +158,15 @@ print(json.dumps({"status": response.status, "body": json.loads(response.body),
 
 def serve_once(build_dir: Path, body: Any) -> dict[str, Any]:
     """Answer one request in a fresh process of the artifact; report the modules it imported."""
-    command, env = serve_command(build_dir, "127.0.0.1", 0)
+    _command, env = serve_command(build_dir, "127.0.0.1", 0)
     done = subprocess.run(
-        [sys.executable, "-c", IMPORTS_PROBE, str(build_dir / "svai_runtime.json"), json.dumps(body)],
+        [
+            sys.executable,
+            "-c",
+            IMPORTS_PROBE,
+            str(build_dir / "svai_runtime.json"),
+            json.dumps(body),
+        ],
         env=env,
         cwd=build_dir,
         capture_output=True,

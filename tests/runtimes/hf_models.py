@@ -9,10 +9,38 @@ from __future__ import annotations
 
 from pathlib import Path
 
-WORDS = (
-    "the a an is was great terrible movie film food service paris london alice bob "
-    "went to and in on of it this that very not good bad loved hated"
-).split()
+WORDS = [
+    "the",
+    "a",
+    "an",
+    "is",
+    "was",
+    "great",
+    "terrible",
+    "movie",
+    "film",
+    "food",
+    "service",
+    "paris",
+    "london",
+    "alice",
+    "bob",
+    "went",
+    "to",
+    "and",
+    "in",
+    "on",
+    "of",
+    "it",
+    "this",
+    "that",
+    "very",
+    "not",
+    "good",
+    "bad",
+    "loved",
+    "hated",
+]
 PIECES = ["##s", "##ed", "##ing", "##ly", "##er"]
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 TEXTS = [

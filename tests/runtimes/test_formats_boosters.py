@@ -142,7 +142,9 @@ def test_serving_a_converted_booster_never_imports_the_library(tmp_path: Path) -
 
 
 def test_bench_takes_either_request_form(tmp_path: Path) -> None:
-    spec, x, _, _ = _project(tmp_path, "lightgbm", "model.txt", "multiclass", "multiclass", _lightgbm)
+    spec, x, _, _ = _project(
+        tmp_path, "lightgbm", "model.txt", "multiclass", "multiclass", _lightgbm
+    )
     payloads = tmp_path / "payloads.json"
     payloads.write_text(json.dumps([{"instances": x[:2].tolist()}, {"inputs": x[2].tolist()}]))
     result = api.bench(spec, payload=payloads, requests=4)

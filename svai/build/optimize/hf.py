@@ -336,8 +336,10 @@ def _check(
         (answers,) = served.run_batch([served.to_feeds(list(inputs))])
     if task == "sentence-embedding":
         return "sentence-transformers encode", _compare_embeddings(source, inputs, answers)
-    from transformers import pipeline
+    import transformers
 
+    # Typed per task literal upstream; the task here is a runtime value.
+    pipeline: Any = transformers.pipeline
     if task == "image-classification":
         from PIL import Image
 

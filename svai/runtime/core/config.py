@@ -55,6 +55,7 @@ from svai.runtime.core.cache import is_store_url
 from svai.runtime.core.errors import ConfigError
 
 __all__ = [
+    "TASKS",
     "ApiConfig",
     "BatchingConfig",
     "CacheConfig",
@@ -66,7 +67,6 @@ __all__ = [
     "ObservabilityConfig",
     "RuntimeConfig",
     "ServerConfig",
-    "TASKS",
     "load_config",
     "parse_config",
 ]
