@@ -43,7 +43,7 @@ from svai.spec.paths import project_path
 from svai.spec.resolve import ResolvedSpec
 
 if TYPE_CHECKING:
-    from svai.build.optimize import Quantization
+    from svai.build.optimize import Conversion, Quantization
 
 __all__ = [
     "EvalCase",
@@ -57,6 +57,9 @@ _TABULAR = ("sklearn", "xgboost", "lightgbm")
 
 
 _SAMPLE_ROWS = 64
+
+
+_SYNTHETIC = "synthetic rows (add rollout.gates.eval_set to check on real ones)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,9 +337,11 @@ def _convert_pickle(
         estimator = joblib.load(io.BytesIO(blob))
     else:
         estimator = pickle.loads(blob)
+    where = "eval-set rows"
     if rows:
         sample = np.asarray(rows, dtype=np.float32)
     else:
+        where = _SYNTHETIC
         n_features = getattr(estimator, "n_features_in_", None)
         if not isinstance(n_features, int):
             raise UsageError(
@@ -350,12 +355,18 @@ def _convert_pickle(
         result = convert_tabular(estimator, sample, path)
     except OptimizeError as exc:
         raise UsageError(f"model: cannot convert {spec.model.artifact} to ONNX: {exc}") from None
-    return result.path, {
+    return result.path, _conversion_record(result, int(sample.shape[0]), where)
+
+
+def _conversion_record(result: Conversion, rows: int, where: str) -> dict[str, Any]:
+    """What the manifest records about a checked tabular conversion."""
+    return {
         "estimator": result.estimator,
         "task": result.task,
         "n_features": result.n_features,
         "max_abs_diff": result.max_abs_diff,
-        "check_rows": int(sample.shape[0]),
+        "check_rows": rows,
+        "check_source": where,
         "classes": list(result.classes),
     }
 
@@ -376,19 +387,11 @@ def _convert_booster(
             n_features = booster_features(source)
             shape = (_SAMPLE_ROWS, n_features)
             sample = np.random.default_rng(0).normal(size=shape).astype(np.float32)
-            where = "synthetic rows (add rollout.gates.eval_set to check on real ones)"
+            where = _SYNTHETIC
         result = convert_booster(source, sample, scratch / "converted.onnx")
     except OptimizeError as exc:
         raise UsageError(f"model: cannot convert {spec.model.artifact} to ONNX: {exc}") from None
-    return result.path, {
-        "estimator": result.estimator,
-        "task": result.task,
-        "n_features": result.n_features,
-        "max_abs_diff": result.max_abs_diff,
-        "check_rows": int(sample.shape[0]),
-        "check_source": where,
-        "classes": list(result.classes),
-    }
+    return result.path, _conversion_record(result, int(sample.shape[0]), where)
 
 
 def _tabular_contract(conversion: dict[str, Any]) -> dict[str, Any]:

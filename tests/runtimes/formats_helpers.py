@@ -175,7 +175,9 @@ def serve_once(build_dir: Path, body: Any) -> dict[str, Any]:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    # The runtime logs JSON lines on stdout too: the probe's line is the one with "modules".
+    (line,) = [x for x in done.stdout.splitlines() if '"modules"' in x]
+    return dict(json.loads(line))
 
 
 def check_openapi(build_dir: Path, served: Served, body: Any) -> dict[str, Any]:

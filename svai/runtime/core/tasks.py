@@ -36,8 +36,15 @@ from typing import Any
 import numpy as np
 
 from svai.runtime.core.config import ModelConfig
-from svai.runtime.core.errors import ConfigError, InvalidInputError, ModelRefusedError
-from svai.runtime.core.model import Model, OnnxModel, load_model, text_tokenizer
+from svai.runtime.core.errors import ConfigError, ModelRefusedError
+from svai.runtime.core.model import (
+    Model,
+    OnnxModel,
+    load_model,
+    text_inputs,
+    text_tokenizer,
+    token_feeds,
+)
 
 __all__ = ["load_task_model"]
 
@@ -147,30 +154,13 @@ class TextModel:
 
     def to_feeds(self, inputs: Any) -> list[str]:
         """Accept one string or a non-empty list of strings."""
-        texts = [inputs] if isinstance(inputs, str) else inputs
-        if not isinstance(texts, list) or not texts:
-            raise InvalidInputError(
-                "$.inputs: expected a string or a list of strings", path="$.inputs"
-            )
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise InvalidInputError(f"$.inputs[{i}]: expected a string", path=f"$.inputs[{i}]")
-        return texts
+        return text_inputs(inputs)
 
     def run_batch(self, batch: Sequence[list[str]]) -> list[Any]:
         """Tokenise every request's texts together, run once, answer per request."""
         texts = [text for texts in batch for text in texts]
         encodings = self.tokenizer.encode_batch(texts)
-        available = {
-            "input_ids": [e.ids for e in encodings],
-            "attention_mask": [e.attention_mask for e in encodings],
-            "token_type_ids": [e.type_ids for e in encodings],
-        }
-        feeds = {
-            name: np.asarray(available[name], dtype=np.int64)
-            for name in self.input_names
-            if name in available
-        }
+        feeds = token_feeds(encodings, self.input_names)
         (raw,) = self.session.run([self.output], feeds)
         answers = self._answers(np.asarray(raw), texts, encodings)
         out: list[Any] = []
