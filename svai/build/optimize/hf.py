@@ -16,13 +16,16 @@ runtime's own task model (:mod:`svai.runtime.core.tasks`) and compared with the
 ``transformers`` pipeline (``SentenceTransformer.encode`` for embeddings) on the same inputs;
 an export that differs by more than the tolerance is refused.
 
-The exporter. The maintained one, ``optimum-onnx``, has one release line (0.1.x) that requires
-``transformers<4.58`` and ``optimum~=2.1``, while svai pins ``transformers`` 5 (which
-sentence-transformers 6 requires): the two cannot be installed together. Until optimum-onnx
-supports transformers 5, the graph is exported by torch's own exporter (``torch.onnx.export``,
-TorchScript path, opset 17) from transformers' ``AutoModelFor<Task>`` class with eager
-attention -- the path the sentence encoder export already takes -- and the pipeline check
-above is what vouches for it. ``FolderExport.exporter`` names the path and versions used.
+The exporter. Where it is installed, the maintained one: ``optimum-onnx``
+(``optimum.exporters.onnx.main_export``). Its only release line (0.1.x) requires
+``transformers<4.58`` and ``optimum~=2.1``, so it resolves with the ``hf-export`` extra's pins
+(``optimum-onnx==0.1.0``, ``optimum==2.1.0``, ``transformers==4.57.6``,
+``huggingface_hub==0.36.2``, ``tokenizers==0.22.2``) but not beside sentence-transformers 6,
+which requires transformers 5 (svai's default environment). Without it, the graph is exported by
+torch's own exporter (``torch.onnx.export``, TorchScript path, opset 17) from transformers'
+``AutoModelFor<Task>`` class with eager attention -- the path the sentence encoder export
+already takes. Either way the pipeline check above vouches for the export, and
+``FolderExport.exporter`` names the path and the versions used.
 """
 
 from __future__ import annotations
@@ -137,19 +140,22 @@ def export_folder(
         export = export_sentence_encoder(source, target)
         model_path = export.model_path
         runtime: dict[str, Any] = {"max_length": export.max_seq_length}
-        exporter = _exporter("svai.build.optimize.export_sentence_encoder")
+        exporter = _exporter(
+            f"torch.onnx.export (TorchScript, opset {OPSET}) via "
+            "svai.build.optimize.export_sentence_encoder"
+        )
     else:
         labels = _labels(config)
         runtime = {"labels": labels, "activation": _activation(config, task)}
         with tempfile.TemporaryDirectory(prefix="svai-hf-") as scratch:
-            raw = Path(scratch) / "raw.onnx"
-            names = _torch_export(source, raw, task, config)
+            raw, exporter = _export_graph(source, Path(scratch), task, config)
+            graph = onnx.load(str(raw))
+            names = [i.name for i in graph.graph.input]
             model_path = save_model(
-                onnx.load(str(raw)),
+                graph,
                 target / MODEL_FILE,
                 metadata={"svai.task": task, "svai.inputs": ",".join(names)},
             )
-        exporter = _exporter(f"transformers.{_AUTO_CLASSES[task]}")
         if task == "image-classification":
             runtime["processor"] = _processor(source)
     if task in ("text-classification", "token-classification"):
@@ -183,13 +189,37 @@ def export_folder(
     )
 
 
-def _exporter(path: str) -> str:
+def _exporter(path: str, names: Sequence[str] = ("torch", "transformers")) -> str:
     import importlib.metadata
 
-    versions = ", ".join(
-        f"{name} {importlib.metadata.version(name)}" for name in ("torch", "transformers")
+    versions = ", ".join(f"{name} {importlib.metadata.version(name)}" for name in names)
+    return f"{path}; {versions}"
+
+
+def _export_graph(
+    source: Path, scratch: Path, task: str, config: dict[str, Any]
+) -> tuple[Path, str]:
+    """Export the folder's graph with optimum-onnx where installed, else with torch's exporter.
+
+    Returns:
+        The ONNX file written under ``scratch`` and the exporter's description.
+    """
+    try:
+        from optimum.exporters.onnx import main_export  # type: ignore[import-not-found]
+    except ImportError:
+        raw = scratch / "raw.onnx"
+        _torch_export(source, raw, task, config)
+        via = f"transformers.{_AUTO_CLASSES[task]}"
+        return raw, _exporter(f"torch.onnx.export (TorchScript, opset {OPSET}) via {via}")
+    out = scratch / "optimum"
+    # svai checks the served export against the pipeline itself (stricter: the whole path).
+    main_export(
+        str(source), output=str(out), task=task, opset=OPSET, device="cpu", do_validation=False
     )
-    return f"torch.onnx.export (TorchScript, opset {OPSET}) via {path}; {versions}"
+    versions = ("optimum-onnx", "optimum", "torch", "transformers")
+    return out / "model.onnx", _exporter(
+        f"optimum-onnx (optimum.exporters.onnx.main_export, opset {OPSET})", versions
+    )
 
 
 def _labels(config: dict[str, Any]) -> list[str]:
@@ -243,8 +273,8 @@ def _processor(source: Path) -> dict[str, Any]:
     }
 
 
-def _torch_export(source: Path, destination: Path, task: str, config: dict[str, Any]) -> list[str]:
-    """Export ``AutoModelFor<Task>`` to ONNX; return the graph's input names."""
+def _torch_export(source: Path, destination: Path, task: str, config: dict[str, Any]) -> None:
+    """Export ``AutoModelFor<Task>`` to ONNX with torch's exporter."""
     import torch
     import transformers
 
@@ -292,7 +322,6 @@ def _torch_export(source: Path, destination: Path, task: str, config: dict[str, 
             do_constant_folding=True,
             dynamo=False,
         )
-    return names
 
 
 def check_images(count: int = 4) -> list[bytes]:
