@@ -166,24 +166,18 @@ def prepare_model(spec: ResolvedSpec, base_dir: Path, scratch: Path) -> Prepared
         _check_onnx(source, model.artifact)
         fp32 = source  # read only: the quantiser writes its int8 variant into scratch
         info["conversion"] = None
-    elif model.framework in _TABULAR and suffix in PICKLE_SUFFIXES:
-        fp32, conversion = _convert_pickle(spec, source, scratch, rows)
+    elif (model.framework in _TABULAR and suffix in PICKLE_SUFFIXES) or (
+        BOOSTER_FORMATS.get(suffix) == model.framework
+    ):
+        convert = _convert_pickle if suffix in PICKLE_SUFFIXES else _convert_booster
+        fp32, conversion = convert(spec, source, scratch, rows)
         info["conversion"] = conversion
         runtime = _tabular_contract(conversion)
+        library = "scikit-learn" if model.framework == "sklearn" else model.framework
         notes.append(
             f"converted {conversion['estimator']} ({model.framework}) to ONNX, max difference "
-            f"{conversion['max_abs_diff']:.2g} on {conversion['check_rows']} rows; scikit-learn "
-            "is not needed at serve time"
-        )
-    elif BOOSTER_FORMATS.get(suffix) == model.framework:
-        fp32, conversion = _convert_booster(spec, source, scratch, rows)
-        info["conversion"] = conversion
-        runtime = _tabular_contract(conversion)
-        notes.append(
-            f"converted {conversion['estimator']} to ONNX, max difference "
-            f"{conversion['max_abs_diff']:.2g} from {model.framework} on "
-            f"{conversion['check_rows']} {conversion['check_source']}; {model.framework} is "
-            "not needed at serve time"
+            f"{conversion['max_abs_diff']:.2g} from {library} on {conversion['check_rows']} "
+            f"{conversion['check_source']}; {library} is not needed at serve time"
         )
     else:
         problem = artifact_problem(model.framework, model.artifact)
