@@ -151,22 +151,19 @@ service = Service.from_config(cfg)
 service.load()
 response = service.handle(Request(sys.argv[2].encode()))
 service.close()
-print(json.dumps({"status": response.status, "body": json.loads(response.body),
-                  "modules": sorted({m.split(".")[0] for m in sys.modules})}))
+with open(sys.argv[3], "w") as out:  # not stdout: the runtime's log threads write there
+    json.dump({"status": response.status, "body": json.loads(response.body),
+               "modules": sorted({m.split(".")[0] for m in sys.modules})}, out)
 """
 
 
 def serve_once(build_dir: Path, body: Any) -> dict[str, Any]:
     """Answer one request in a fresh process of the artifact; report the modules it imported."""
-    _command, env = serve_command(build_dir, "127.0.0.1", 0)
+    _, env = serve_command(build_dir, "127.0.0.1", 0)
+    report = build_dir.parent / f".probe-{build_dir.name}.json"
+    config = str(build_dir / "svai_runtime.json")
     done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            IMPORTS_PROBE,
-            str(build_dir / "svai_runtime.json"),
-            json.dumps(body),
-        ],
+        [sys.executable, "-c", IMPORTS_PROBE, config, json.dumps(body), str(report)],
         env=env,
         cwd=build_dir,
         capture_output=True,
@@ -175,9 +172,10 @@ def serve_once(build_dir: Path, body: Any) -> dict[str, Any]:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    # The runtime logs JSON lines on stdout too: the probe's line is the one with "modules".
-    (line,) = [x for x in done.stdout.splitlines() if '"modules"' in x]
-    return dict(json.loads(line))
+    try:
+        return dict(json.loads(report.read_text()))
+    finally:
+        report.unlink()
 
 
 def check_openapi(build_dir: Path, served: Served, body: Any) -> dict[str, Any]:
