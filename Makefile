@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 EXAMPLE ?= examples/fraud-sklearn/svai.yaml
 
-.PHONY: setup demo test lint typecheck schema bench clean
+.PHONY: setup demo test test-hf-export lint typecheck schema bench clean
 
 $(BIN)/svai: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -35,8 +35,17 @@ schema: setup  ## regenerate the committed JSON Schema
 test: lint typecheck  ## everything CI runs
 	$(BIN)/pytest -q
 
+# optimum-onnx (the maintained exporter) pins transformers<4.58, which sentence-transformers 6 in
+# .venv refuses: a second venv holds the hf-export extra's pins ahead of .venv's packages.
+HF_VENV ?= .venv-hf-export
+test-hf-export: setup  ## the Hugging Face folder tests with optimum-onnx as the exporter
+	test -x $(HF_VENV)/bin/python || $(BIN)/python -m venv $(HF_VENV)
+	$(BIN)/python -c "import site; print(site.getsitepackages()[0])" > "$$($(HF_VENV)/bin/python -c 'import site; print(site.getsitepackages()[0])')/zz-svai-venv.pth"
+	$(HF_VENV)/bin/pip install -q --no-deps "optimum-onnx==0.1.0" "optimum==2.1.0" "transformers==4.57.6" "huggingface_hub==0.36.2" "tokenizers==0.22.2"
+	PYTHONPATH=$(CURDIR) $(HF_VENV)/bin/python -m pytest -q tests/runtimes/test_formats_hf.py -k "not sentence and not embedding"
+
 bench: setup  ## benchmarks (ratios against baselines in the same run), results in bench/results/
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(HF_VENV) .pytest_cache .mypy_cache .ruff_cache

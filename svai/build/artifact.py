@@ -69,6 +69,8 @@ _FILE_MODE = 0o644
 
 _RESERVED = {
     CONFIG_NAME,
+    "openapi.json",
+    "tokenizer.json",
     MANIFEST_NAME,
     MODEL_NAME,
     ZIP_NAME,

@@ -1,31 +1,50 @@
 """The model a build ships: checked, converted to ONNX where needed, and quantised behind a check.
 
-An ONNX file is copied (or int8-quantised when the accuracy check on the eval set passes); a
-trusted scikit-learn / XGBoost / LightGBM pickle is converted to ONNX so scikit-learn is not
-imported at serve time. A remote artifact (``s3://``, ``gs://``, Azure Blob, ``hf://``) is fetched
-and verified first (:mod:`svai.build.fetch`). The model is prepared once per build, for every
-target.
+An ONNX file is copied as it is (task ``raw``: it answers with its graph's outputs), or
+int8-quantised when the accuracy check on the eval set passes. What svai converts, checked
+against the source library, gets the I/O contract of its task (``svai.runtime.core.tasks``):
+
+* a trusted scikit-learn / XGBoost / LightGBM pickle, and the boosters' own files -- XGBoost
+  ``.json`` / ``.ubj``, LightGBM ``.txt``, CatBoost ``.cbm`` -- become ONNX classifiers (labels
+  and scores) or regressors, so no training library is imported at serve time;
+* a Hugging Face ``save_pretrained`` folder (text, token or image classifier, sentence
+  encoder) becomes ONNX with its tokenizer or image processor and label names
+  (:mod:`svai.build.optimize.hf`), checked against the ``transformers`` pipeline.
+
+A remote artifact (``s3://``, ``gs://``, Azure Blob, ``hf://``) is fetched and verified first
+(:mod:`svai.build.fetch`), then prepared like a local one. The model is prepared once per build, for every target.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import math
 import pickle
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from svai.build.artifact import safe_source
 from svai.build.fetch import fetch_artifact
 from svai.errors import UsageError
+from svai.runtime.core.messages import resolve_protocol
+from svai.spec.formats import (
+    BOOSTER_FORMATS,
+    PICKLE_SUFFIXES,
+    Unservable,
+    artifact_problem,
+    folder_problem,
+    folder_task,
+)
+from svai.spec.paths import project_path
 from svai.spec.resolve import ResolvedSpec
 
 if TYPE_CHECKING:
-    from svai.build.optimize import Quantization
+    from svai.build.optimize import Conversion, Quantization
 
 __all__ = [
     "EvalCase",
@@ -35,13 +54,13 @@ __all__ = [
 ]
 
 
-_PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
-
-
 _TABULAR = ("sklearn", "xgboost", "lightgbm")
 
 
 _SAMPLE_ROWS = 64
+
+
+_SYNTHETIC = "synthetic rows (add rollout.gates.eval_set to check on real ones)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,22 +73,39 @@ class EvalCase:
 
 @dataclass(frozen=True, slots=True)
 class PreparedModel:
-    """The prepared model shared by every target of one build (``data``: its bytes, if packaged)."""
+    """The prepared model shared by every target of one build.
+
+    Attributes:
+        data: the ``model.onnx`` bytes, if packaged.
+        info: what the manifest records about the model (source, conversion, quantisation).
+        remote: artifacts the deployment must fetch.
+        notes: one line per decision, for the build's output.
+        runtime: keys of ``svai_runtime.json``'s ``model`` section this model needs (its task,
+            labels, tokenizer, image processor).
+        files: other files the model needs beside it (``tokenizer.json``), by package path.
+        requirements: Python packages its task needs at serve time beyond onnxruntime.
+    """
 
     data: bytes | None
     info: dict[str, Any]
     remote: tuple[dict[str, Any], ...]
     notes: tuple[str, ...]
+    runtime: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)
+    requirements: tuple[str, ...] = ()
 
 
 def read_eval_set(spec: ResolvedSpec, base_dir: Path) -> list[EvalCase]:
     """Read ``rollout.gates.eval_set`` (JSON Lines), or return ``[]`` when the spec has none.
 
-    Each line is an object ``{"input": <request body>, "expected": <answer>}``; ``expected`` is
-    optional (latency-only gates need none). This is the format ``docs/spec.md`` documents.
+    Each line is a request body with its expected answer beside it --
+    ``{"inputs": ..., "expected": ...}`` or ``{"instances": [...], "expected": ...}``, the
+    request forms every entry point takes -- or the older ``{"input": <request body>,
+    "expected": ...}``. ``expected`` is optional (latency-only gates need none). This is the
+    format ``docs/spec.md`` documents.
 
     Raises:
-        UsageError: the file is missing or a line is not a JSON object.
+        UsageError: the file is missing or a line is not one of those objects.
     """
     gates = spec.rollout.gates
     if gates is None:
@@ -85,12 +121,18 @@ def read_eval_set(spec: ResolvedSpec, base_dir: Path) -> list[EvalCase]:
             raise UsageError(f"{gates.eval_set}:{number}: not JSON ({exc})") from None
         if not isinstance(record, dict):
             raise UsageError(f"{gates.eval_set}:{number}: expected a JSON object per line")
-        if "input" not in record or set(record) - {"input", "expected"}:
+        keys = set(record) - {"expected"}
+        if keys == {"input"}:
+            payload = record["input"]
+        elif len(keys & {"inputs", "instances", "input"}) == 1 and "input" not in keys:
+            payload = {k: v for k, v in record.items() if k != "expected"}
+        else:
             raise UsageError(
-                f'{gates.eval_set}:{number}: expected {{"input": <request body>, "expected": '
-                f"<answer>}}, got keys {sorted(record)}"
+                f"{gates.eval_set}:{number}: expected a request body with its answer, "
+                f'{{"inputs": ..., "expected": ...}} or {{"instances": [...], "expected": ...}}, '
+                f"got keys {sorted(record)}"
             )
-        cases.append(EvalCase(record["input"], record.get("expected")))
+        cases.append(EvalCase(payload, record.get("expected")))
     return cases
 
 
@@ -103,32 +145,43 @@ def prepare_model(spec: ResolvedSpec, base_dir: Path, scratch: Path) -> Prepared
     """
     model = spec.model
     if model.source.remote:
-        fetched = fetch_artifact(model.source, model.sha256)  # verified, from the cache
-        source = fetched.path
+        source = fetch_artifact(model.source, model.sha256).path  # verified, from the cache
     else:
-        source = safe_source(base_dir, model.artifact, "model.artifact", copied=False)
+        local = project_path(base_dir, model.artifact, "model.artifact")
+        source = (
+            local
+            if local.is_dir()
+            else safe_source(base_dir, model.artifact, "model.artifact", copied=False)
+        )
+    if source.is_dir():
+        return _prepare_folder(spec, base_dir, source, scratch)
     cases = read_eval_set(spec, base_dir)
     rows, labels = _eval_rows(cases)
     notes: list[str] = []
     info: dict[str, Any] = {"source": model.artifact, "framework": model.framework}
-    if source.suffix.lower() == ".onnx":
+    runtime: dict[str, Any] = {"task": "raw"}
+    suffix = source.suffix.lower()
+    if suffix == ".onnx":
         _check_onnx(source, model.artifact)
         fp32 = source  # read only: the quantiser writes its int8 variant into scratch
         info["conversion"] = None
-    elif model.framework in _TABULAR and source.suffix.lower() in _PICKLE_SUFFIXES:
-        fp32, conversion = _convert_pickle(spec, source, scratch, rows)
+    elif (model.framework in _TABULAR and suffix in PICKLE_SUFFIXES) or (
+        BOOSTER_FORMATS.get(suffix) == model.framework
+    ):
+        convert = _convert_pickle if suffix in PICKLE_SUFFIXES else _convert_booster
+        fp32, conversion = convert(spec, source, scratch, rows)
         info["conversion"] = conversion
+        runtime = _tabular_contract(conversion)
+        library = "scikit-learn" if model.framework == "sklearn" else model.framework
         notes.append(
             f"converted {conversion['estimator']} ({model.framework}) to ONNX, max difference "
-            f"{conversion['max_abs_diff']:.2g} on {conversion['check_rows']} rows; scikit-learn "
-            "is not needed at serve time"
+            f"{conversion['max_abs_diff']:.2g} from {library} on {conversion['check_rows']} "
+            f"{conversion['check_source']}; {library} is not needed at serve time"
         )
     else:
-        raise UsageError(
-            f"model.artifact: svai build packages ONNX files and trusted scikit-learn / XGBoost / "
-            f"LightGBM pickles; export this {model.framework} model ({model.artifact}) to ONNX "
-            "first (sentence-transformers: svai.build.optimize.export_sentence_encoder)"
-        )
+        problem = artifact_problem(model.framework, model.artifact)
+        why = f"{problem.reason}; {problem.hint}" if problem else "not a format svai serves"
+        raise UsageError(f"model.artifact: {why}")
     shipped, quant = _quantize(spec, fp32, scratch, rows, labels)
     info["quantization"] = quant
     if quant.get("message"):
@@ -137,7 +190,91 @@ def prepare_model(spec: ResolvedSpec, base_dir: Path, scratch: Path) -> Prepared
     info["sha256"] = hashlib.sha256(data).hexdigest()
     info["bytes"] = len(data)
     info["packaged"] = True
-    return PreparedModel(data, info, (), tuple(notes))
+    info["task"] = runtime["task"]
+    return PreparedModel(data, info, (), tuple(notes), runtime)
+
+
+def _prepare_folder(
+    spec: ResolvedSpec, base_dir: Path, folder: Path, scratch: Path
+) -> PreparedModel:
+    """Export a Hugging Face folder for its task, checked against the transformers pipeline."""
+    model = spec.model
+    for path in sorted(folder.rglob("*")):  # every file the exporter may read stays inside
+        project_path(base_dir, path.relative_to(base_dir.resolve()).as_posix(), "model.artifact")
+    task = folder_task(base_dir, model.artifact)
+    problem = folder_problem(base_dir, model.artifact, model.task)
+    if isinstance(task, Unservable) or problem is not None:
+        why = problem or task
+        assert isinstance(why, Unservable)
+        raise UsageError(f"model.artifact: {why.reason}; {why.hint}")
+    texts, images = _eval_media(read_eval_set(spec, base_dir))
+    from svai.build.optimize import OptimizeError
+    from svai.build.optimize.hf import CHECK_TEXTS, export_folder
+
+    try:
+        export = export_folder(
+            folder, scratch / "hf", task, texts=texts or CHECK_TEXTS, images=images
+        )
+    except OptimizeError as exc:
+        raise UsageError(f"model: cannot export {model.artifact}: {exc}") from None
+    source = (
+        "eval-set inputs"
+        if (images if task == "image-classification" else texts)
+        else ("svai's check inputs (add rollout.gates.eval_set to check on yours)")
+    )
+    conversion = {
+        "task": task,
+        "exporter": export.exporter,
+        "reference": export.reference,
+        "max_abs_diff": export.max_abs_diff,
+        "check_inputs": export.checked,
+        "check_source": source,
+    }
+    notes = [
+        f"exported {model.artifact} ({task}) to ONNX; max difference {export.max_abs_diff:.2g} "
+        f"from the {export.reference} on {export.checked} {source}; transformers and torch "
+        "are not needed at serve time"
+    ]
+    if model.quantize != "none":
+        notes.append(
+            f"kept fp32: {model.quantize} quantisation of Hugging Face folders is not "
+            "supported by svai build yet"
+        )
+    data = export.model_path.read_bytes()
+    info: dict[str, Any] = {
+        "source": model.artifact,
+        "framework": model.framework,
+        "conversion": conversion,
+        "quantization": {"requested": model.quantize, "chosen": "fp32"},
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "bytes": len(data),
+        "packaged": True,
+        "task": task,
+    }
+    files = {name: path.read_bytes() for name, path in export.files.items()}
+    needs = ("pillow",) if task == "image-classification" else ("tokenizers",)
+    return PreparedModel(data, info, (), tuple(notes), export.runtime, files, needs)
+
+
+def _eval_media(cases: Sequence[EvalCase]) -> tuple[list[str], list[bytes]]:
+    """The eval set's texts and images (base64 or ``{"b64": ...}``), for the export check."""
+    import base64
+    import binascii
+
+    texts: list[str] = []
+    images: list[bytes] = []
+    for case in cases:
+        payload = case.payload if isinstance(case.payload, dict) else {}
+        inputs = payload.get("inputs", payload.get("instances"))
+        for item in inputs if isinstance(inputs, list) else [inputs]:
+            encoded = item.get("b64") if isinstance(item, dict) else None
+            if isinstance(item, str):
+                texts.append(item)
+                encoded = item
+            if isinstance(encoded, str):
+                with contextlib.suppress(binascii.Error, ValueError):  # a text, not an image
+                    images.append(base64.b64decode(encoded, validate=True))
+    return texts, images
 
 
 def _check_onnx(path: Path, name: str) -> None:
@@ -155,7 +292,10 @@ def _eval_rows(cases: Sequence[EvalCase]) -> tuple[list[list[float]], list[Any]]
     rows: list[list[float]] = []
     labels: list[Any] = []
     for case in cases:
-        inputs = case.payload.get("inputs") if isinstance(case.payload, dict) else None
+        payload = case.payload
+        if resolve_protocol("auto", payload) == "vertex" and isinstance(payload, dict):
+            payload = {"inputs": payload.get("instances")}
+        inputs = payload.get("inputs") if isinstance(payload, dict) else None
         if not isinstance(inputs, list):
             continue
         batch = inputs if inputs and isinstance(inputs[0], list) else [inputs]
@@ -190,9 +330,11 @@ def _convert_pickle(
         estimator = joblib.load(io.BytesIO(blob))
     else:
         estimator = pickle.loads(blob)
+    where = "eval-set rows"
     if rows:
         sample = np.asarray(rows, dtype=np.float32)
     else:
+        where = _SYNTHETIC
         n_features = getattr(estimator, "n_features_in_", None)
         if not isinstance(n_features, int):
             raise UsageError(
@@ -206,13 +348,50 @@ def _convert_pickle(
         result = convert_tabular(estimator, sample, path)
     except OptimizeError as exc:
         raise UsageError(f"model: cannot convert {spec.model.artifact} to ONNX: {exc}") from None
-    return result.path, {
+    return result.path, _conversion_record(result, int(sample.shape[0]), where)
+
+
+def _conversion_record(result: Conversion, rows: int, where: str) -> dict[str, Any]:
+    """What the manifest records about a checked tabular conversion."""
+    return {
         "estimator": result.estimator,
         "task": result.task,
         "n_features": result.n_features,
         "max_abs_diff": result.max_abs_diff,
-        "check_rows": int(sample.shape[0]),
+        "check_rows": rows,
+        "check_source": where,
+        "classes": list(result.classes),
     }
+
+
+def _convert_booster(
+    spec: ResolvedSpec, source: Path, scratch: Path, rows: list[list[float]]
+) -> tuple[Path, dict[str, Any]]:
+    """Convert a native booster file; checked on the eval set's rows when it has some."""
+    import numpy as np
+
+    from svai.build.optimize import OptimizeError, booster_features, convert_booster
+
+    try:
+        if rows:
+            sample, where = np.asarray(rows, dtype=np.float32), "eval-set rows"
+        else:
+            # Seeded: the conversion check (and so the build) must be the same every time.
+            n_features = booster_features(source)
+            shape = (_SAMPLE_ROWS, n_features)
+            sample = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+            where = _SYNTHETIC
+        result = convert_booster(source, sample, scratch / "converted.onnx")
+    except OptimizeError as exc:
+        raise UsageError(f"model: cannot convert {spec.model.artifact} to ONNX: {exc}") from None
+    return result.path, _conversion_record(result, int(sample.shape[0]), where)
+
+
+def _tabular_contract(conversion: dict[str, Any]) -> dict[str, Any]:
+    """The runtime's task and labels for a converted tabular model."""
+    if conversion["task"] == "classification":
+        return {"task": "classification", "labels": conversion["classes"]}
+    return {"task": "regression"}
 
 
 def _quantize(

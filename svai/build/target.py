@@ -44,6 +44,7 @@ from svai.build.artifact import (
 )
 from svai.build.config import SERVER_PORT
 from svai.build.model import PreparedModel
+from svai.build.openapi import OPENAPI_NAME, openapi_document
 from svai.compiler.recommendation import TargetRecommendation
 from svai.errors import UsageError
 from svai.spec.resolve import ResolvedSpec
@@ -131,6 +132,7 @@ def shared_files(model: PreparedModel, hooks: dict[str, Path]) -> dict[str, byte
         files[relative] = source.read_bytes()
     if model.data is not None:
         files[MODEL_NAME] = model.data
+    files.update(model.files)
     return files
 
 
@@ -156,11 +158,17 @@ def build_target(
     try:
         notes: list[str] = list(model.notes)
         if model.data is not None:
-            # Pinned: the runtime refuses a model file that is not the one built here.
-            config = {**config, "model": {**config["model"], "sha256": model.info["sha256"]}}
-        runtime = {**shared, CONFIG_NAME: json_bytes(config)}
-        front = _requirements(spec, (_FUNCTION_DEPS[cloud],))
-        requirements = front if package == "zip" else _requirements(spec, _SERVER_DEPS)
+            # Pinned: the runtime refuses a model file that is not the one built here. The task's
+            # contract (labels, tokenizer, image processor) comes from the prepared model.
+            pinned = {"sha256": model.info["sha256"], **model.runtime}
+            config = {**config, "model": {**config["model"], **pinned}}
+        document = openapi_document(
+            spec, version, config["model"], config["api"]["input_schema"], _model_io(model)
+        )
+        runtime = {**shared, CONFIG_NAME: json_bytes(config), OPENAPI_NAME: json_bytes(document)}
+        front = _requirements(spec, (_FUNCTION_DEPS[cloud], *model.requirements))
+        server = (*_SERVER_DEPS, *model.requirements)
+        requirements = front if package == "zip" else _requirements(spec, server)
         extra: dict[str, bytes] = {REQUIREMENTS_NAME: requirements.encode()}
         if package == "zip":
             runtime.update(_function_entry(cloud, spec))
@@ -222,6 +230,20 @@ def build_target(
         zip_bytes=len(zipped) if zipped is not None else None,
         notes=tuple(notes),
     )
+
+
+def _model_io(model: PreparedModel) -> dict[str, Any] | None:
+    """A raw ONNX model's input names (with ranks) and output names, for its OpenAPI document."""
+    if model.data is None or model.runtime.get("task", "raw") != "raw":
+        return None
+    import onnx
+
+    graph = onnx.load_model_from_string(model.data).graph
+    initializers = {i.name for i in graph.initializer}
+    inputs = {
+        i.name: len(i.type.tensor_type.shape.dim) for i in graph.input if i.name not in initializers
+    }
+    return {"inputs": inputs, "outputs": [o.name for o in graph.output]}
 
 
 def _runtime_code() -> dict[str, bytes]:
@@ -300,9 +322,9 @@ def _requirements(spec: ResolvedSpec, extra: Sequence[str]) -> str:
         UsageError: a declared pin of a package the runtime itself pins to another version.
     """
     # redis: SVAI_CACHE_STORE may point any built artifact at a Redis (Memorystore, Azure Cache).
-    names = ["numpy", "onnxruntime", "orjson", "redis", *extra]
+    names = {"numpy", "onnxruntime", "orjson", "redis", *extra}
     if spec.model.task == "embedding":
-        names.append("tokenizers")
+        names.add("tokenizers")
     pins: dict[str, str] = {}
     for name in sorted(names):
         try:

@@ -21,11 +21,12 @@ _ESTIMATES: dict[str, tuple[float, float]] = {
     "sklearn": (20.0, 0.005),
     "xgboost": (20.0, 0.005),
     "lightgbm": (20.0, 0.005),
+    "catboost": (20.0, 0.005),
     "pytorch": (200.0, 0.050),
     "transformers": (400.0, 0.060),
     "custom": (100.0, 0.050),
 }
-_IMPORT_S = {"onnx": 0.2, "sklearn": 0.2, "xgboost": 0.2, "lightgbm": 0.2}
+_IMPORT_S = {"onnx": 0.2, "sklearn": 0.2, "xgboost": 0.2, "lightgbm": 0.2, "catboost": 0.2}
 _TORCH_IMPORT_S = 2.0
 _LOAD_MB_PER_S = 200.0
 _RUNTIME_MB = 300.0

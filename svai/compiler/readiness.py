@@ -21,6 +21,7 @@ from typing import Any, Literal
 from svai.compiler.formatting import format_ms, format_usd
 from svai.compiler.planned import PlannedTarget, PlanResult
 from svai.ir import Severity
+from svai.spec.formats import artifact_problem
 from svai.spec.resolve import ResolvedSpec
 from svai.spec.source import Source, parse_source, pin_problem
 from svai.spec.units import format_seconds
@@ -259,6 +260,19 @@ def _versioned(spec: ResolvedSpec) -> Iterable[_Emit]:
         why = _unpinned(parse_source(m.fallback_model), None)
         if why:
             yield (f"model.fallback.model is {why}", "model.fallback.model")
+
+
+def _servable(spec: ResolvedSpec) -> Iterable[_Emit]:
+    # A local artifact svai cannot serve never gets this far (the loader refuses it); a remote
+    # one is fetched only at build time, but its framework and name already tell.
+    m = spec.model
+    models = [("model.artifact", m.framework, m.artifact)]
+    if m.fallback_model:
+        models.append(("model.fallback.model", m.framework, m.fallback_model))
+    for path, framework, artifact in models:
+        problem = artifact_problem(framework, artifact) if "://" in artifact else None
+        if problem is not None:
+            yield (f"{path}: {problem.reason}; {problem.hint}", path)
 
 
 def _canary(spec: ResolvedSpec) -> Iterable[_Emit]:
@@ -503,6 +517,17 @@ RULES: tuple[_Rule, ...] = (
             "alternatives)",
         ),
         target_check=_cost_over,
+    ),
+    _Rule(
+        RuleInfo(
+            "SVAI_READY_017",
+            "high",
+            "svai can serve the model: a format it converts or serves on every target",
+            "use an ONNX file, a trusted scikit-learn / XGBoost / LightGBM pickle, XGBoost "
+            ".json/.ubj, LightGBM .txt, CatBoost .cbm, or a Hugging Face save_pretrained folder "
+            "(docs/io.md)",
+        ),
+        spec_check=_servable,
     ),
 )
 

@@ -43,7 +43,10 @@ def model_version(spec: ResolvedSpec, base_dir: Path) -> str:
     model = spec.model
     if not model.source.remote:
         artifact = project_path(base_dir, model.artifact, "model.artifact")
-        _feed(digest, "artifact", artifact if artifact.is_file() else None, model.artifact)
+        if artifact.is_dir():
+            _feed_folder(digest, base_dir, model.artifact, artifact)
+        else:
+            _feed(digest, "artifact", artifact if artifact.is_file() else None, model.artifact)
     else:
         _feed_text(digest, "artifact", pin_key(model.source, model.sha256))
     for label, entry in (("preprocess", model.preprocess), ("postprocess", model.postprocess)):
@@ -93,6 +96,15 @@ def _feed(digest: hashlib._Hash, label: str, path: Path | None, name: str) -> No
         _feed_text(digest, f"{label}-content", "<absent>")
         return
     _feed_text(digest, f"{label}-content", _content_digest(path))
+
+
+def _feed_folder(digest: hashlib._Hash, base_dir: Path, relative: str, folder: Path) -> None:
+    """A model folder (``save_pretrained``): every file by its path inside it and its content."""
+    _feed_text(digest, "artifact", relative)
+    for path in sorted(p for p in folder.rglob("*") if not p.is_dir()):
+        inner = path.relative_to(folder).as_posix()
+        checked = project_file(base_dir, f"{relative}/{inner}", "model.artifact")
+        _feed(digest, "artifact-file", checked, inner)
 
 
 def _content_digest(path: Path) -> str:

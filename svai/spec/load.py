@@ -15,7 +15,7 @@ import types
 import typing
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
@@ -25,6 +25,7 @@ from pydantic_core import ErrorDetails
 from svai.diagnostics import Diagnostic
 from svai.errors import SpecError
 from svai.spec.checks import cross_check
+from svai.spec.formats import artifact_problem, folder_problem
 from svai.spec.model import FieldError, SecretValueError, Spec
 from svai.spec.paths import escape, local_paths
 from svai.spec.units import UnitError, quote
@@ -165,7 +166,10 @@ def load_spec_text(
         for f in cross_check(spec)
     )
     if project is not None:
-        problems.extend(_escapes(spec, project, source))
+        escapes = list(_escapes(spec, project, source))
+        problems.extend(escapes)
+        if not escapes:
+            problems.extend(_unservable(spec, project, source))
     if problems:
         raise SpecError(sorted(problems, key=lambda d: (d.line, d.col, d.path)))
     return spec
@@ -184,6 +188,30 @@ def _escapes(spec: Spec, project: Path, source: _Source) -> Iterator[Diagnostic]
                 path=_dotted(key_path),
                 hint="keep the file inside the folder of svai.yaml (copy it in, not a link out)",
             )
+
+
+def _unservable(spec: Spec, project: Path, source: _Source) -> Iterator[Diagnostic]:
+    """A ``model-unservable`` diagnostic when svai cannot serve the local model artifact.
+
+    A remote artifact is judged by ``svai check`` (``SVAI_READY_017``) from its name, and by
+    ``svai build`` once it is fetched.
+    """
+    model = spec.model
+    if "://" in model.artifact:
+        return
+    problem = artifact_problem(model.framework, model.artifact)
+    folder = project.resolve().joinpath(*PurePosixPath(model.artifact).parts)
+    if problem is None and model.framework == "transformers" and folder.is_dir():
+        problem = folder_problem(project, model.artifact, model.task)
+    if problem is not None:
+        yield Diagnostic(
+            "model-unservable",
+            problem.reason,
+            source.file,
+            *source.position(("model", "artifact")),
+            path="model.artifact",
+            hint=problem.hint,
+        )
 
 
 def load_document(data: str | bytes, file: str = "<string>") -> Any:

@@ -213,7 +213,9 @@ Name = Annotated[
 
 Cloud = Literal["aws", "gcp", "azure"]
 RuntimeKind = Literal["auto", "faas", "container", "endpoint"]
-Framework = Literal["onnx", "sklearn", "xgboost", "lightgbm", "pytorch", "transformers", "custom"]
+Framework = Literal[
+    "onnx", "sklearn", "xgboost", "lightgbm", "catboost", "pytorch", "transformers", "custom"
+]
 Rate = Annotated[float, Field(ge=0, le=1_000_000)]
 Fraction = Annotated[float, Field(ge=0, le=1)]
 

@@ -154,6 +154,15 @@ CASES: dict[str, tuple[str, str]] = {
         GOOD_SYNC,
         _sub(GOOD_SYNC, "budget_usd_month: 100", "budget_usd_month: 1"),
     ),
+    # A LightGBM file declared as XGBoost, in a bucket: the loader cannot open it, check can tell.
+    "SVAI_READY_017": (
+        GOOD_SYNC,
+        _sub(
+            GOOD_SYNC,
+            "artifact: model/model.onnx\n  framework: onnx",
+            "artifact: s3://models-bucket/scorer/model.txt?versionId=3\n  framework: xgboost",
+        ),
+    ),
 }
 
 
@@ -216,6 +225,16 @@ def test_unpinned_remote_artifacts(tmp_path: Path) -> None:
     hf_sha = hf_tag.replace("@main", "@" + "a" * 40)
     assert "SVAI_READY_009" in {f.rule for f in readiness(tmp_path / "tag", hf_tag).findings}
     assert "SVAI_READY_009" not in {f.rule for f in readiness(tmp_path / "sha", hf_sha).findings}
+
+
+def test_unservable_remote_artifact_says_what_would_work(tmp_path: Path) -> None:
+    report = readiness(tmp_path, CASES["SVAI_READY_017"][1])
+    (finding,) = [f for f in report.findings if f.rule == "SVAI_READY_017"]
+    assert finding.path == "model.artifact"
+    assert finding.message == (
+        "model.artifact: model.txt is lightgbm's file format, but `framework` says xgboost; "
+        "set `framework: lightgbm`"
+    )
 
 
 def test_cold_start_finding_carries_the_numbers(tmp_path: Path) -> None:

@@ -33,7 +33,14 @@ RUNTIME_FILES = {
     "svai/__init__.py",
     *(p.relative_to(ROOT).as_posix() for p in (ROOT / "svai/runtime").rglob("*.py")),
 }
-USER_FILES = {"model.onnx", "svai_runtime.json", "src/pre.py", "src/post.py", "src/rules.py"}
+USER_FILES = {
+    "model.onnx",
+    "svai_runtime.json",
+    "openapi.json",
+    "src/pre.py",
+    "src/post.py",
+    "src/rules.py",
+}
 
 
 SPEC = """\
@@ -85,7 +92,7 @@ def write_project(
         "def prepare(payload):\n    return {'inputs': payload['inputs']}\n"
     )
     (root / "src/post.py").write_text(
-        "def to_response(outputs):\n    return {'species': outputs['label']}\n"
+        "def to_response(outputs):\n    return {'species': [o['label'] for o in outputs]}\n"
     )
     (root / "src/rules.py").write_text("def answer(payload):\n    return {'species': [-1]}\n")
     schema = {
@@ -353,6 +360,21 @@ class _Empty:
         return []
 
 
+def _members(archive: bytes, name: str) -> set[tuple[str, bytes]]:
+    """An archive's members as (name, bytes) pairs, but its OpenAPI document."""
+    import io
+    import tarfile
+
+    if name.endswith(".zip"):
+        with zipfile.ZipFile(io.BytesIO(archive)) as z:
+            members = {(n, z.read(n)) for n in z.namelist()}
+    else:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as t:
+            files = [m for m in t.getmembers() if m.isfile()]
+            members = {(m.name, t.extractfile(m).read()) for m in files}  # type: ignore[union-attr]
+    return {(n, data) for n, data in members if n != "openapi.json"}
+
+
 def test_hostile_description_is_only_data(
     tmp_path: Path, built: api._package.BuildResult, project: Path
 ) -> None:
@@ -369,7 +391,15 @@ def test_hostile_description_is_only_data(
                 assert ast.dump(ast.parse(data)) == ast.dump(ast.parse(plain_files[name])), name
             if name in ("Dockerfile", ".dockerignore"):
                 assert _instructions(data.decode()) == _instructions(plain_files[name].decode())
-            if name != "manifest.json":
+            if name == "openapi.json":
+                # The API's description is the spec's, carried as a JSON string.
+                assert json.loads(data)["info"]["description"] == HOSTILE
+                documented = json.loads(plain_files[name])
+                assert {**json.loads(data), "info": documented["info"]} == documented
+            elif name in ("function.zip", "model.tar.gz"):
+                # Archives of the files above (openapi.json included): compared member by member.
+                assert _members(data, name) == _members(plain_files[name], name)
+            elif name != "manifest.json":
                 assert data == plain_files[name], name
         manifest = json.loads(hostile_files["manifest.json"])
         assert manifest["description"] == HOSTILE

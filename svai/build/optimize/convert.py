@@ -23,7 +23,7 @@ import onnxruntime as ort
 from svai.build.optimize.canonical import save_model, sha256_file
 from svai.build.optimize.errors import ConversionMismatchError, UnsupportedModelError
 
-__all__ = ["DEFAULT_OPSET", "Conversion", "convert_tabular"]
+__all__ = ["DEFAULT_OPSET", "Conversion", "check_conversion", "convert_tabular"]
 
 # Pinned so that a converter upgrade cannot change the bytes of an unchanged model.
 DEFAULT_OPSET = 17
@@ -33,7 +33,7 @@ MLTOOLS_MAX_OPSET = 15
 INPUT_NAME = "input"
 
 Task = Literal["classification", "regression"]
-Family = Literal["sklearn", "xgboost", "lightgbm"]
+Family = Literal["sklearn", "xgboost", "lightgbm", "catboost"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,8 @@ class Conversion:
         max_abs_diff: Largest difference from the original on the check sample (probabilities for
             classifiers; for regressors, relative to the largest absolute prediction).
         sha256: Hex digest of the file, for the artifact's version id.
+        classes: The class labels in the order of the ``probabilities`` columns (classifiers;
+            empty for regressors).
     """
 
     path: Path
@@ -62,6 +64,7 @@ class Conversion:
     n_features: int
     max_abs_diff: float
     sha256: str
+    classes: tuple[Any, ...] = ()
 
 
 def convert_tabular(
@@ -99,8 +102,58 @@ def convert_tabular(
     family = _family_of(model)
     task: Task = "classification" if hasattr(model, "predict_proba") else "regression"
     onnx_model = _convert(model, family, task, rows, opset)
+    reference_rows = rows.astype(np.float64)
+    if task == "classification":
+        expected = np.asarray(model.predict_proba(reference_rows), dtype=np.float64)
+    else:
+        expected = np.asarray(model.predict(reference_rows), dtype=np.float64)
+    classes = getattr(_final_step(model), "classes_", ())
+    return check_conversion(
+        onnx_model,
+        path,
+        family=family,
+        estimator=type(model).__name__,
+        task=task,
+        rows=rows,
+        expected=expected,
+        classes=tuple(np.asarray(classes).tolist()),
+        tolerance=tolerance,
+    )
+
+
+def check_conversion(
+    onnx_model: onnx.ModelProto,
+    path: str | os.PathLike[str],
+    *,
+    family: Family,
+    estimator: str,
+    task: Task,
+    rows: npt.NDArray[np.float32],
+    expected: npt.NDArray[np.float64],
+    classes: tuple[Any, ...],
+    tolerance: float,
+) -> Conversion:
+    """Write ``onnx_model`` and check it on ``rows`` against the source library's ``expected``.
+
+    Args:
+        onnx_model: The converted graph (one float input ``[batch, n_features]``).
+        path: Where to write it.
+        family: The library the model came from.
+        estimator: The model's class name, for messages and metadata.
+        task: What ``expected`` holds: class probabilities ``[n, classes]`` or values ``[n]``.
+        rows: The check rows, float32 as the served model receives them.
+        expected: The source library's answers on ``rows``.
+        classes: Class labels in column order (classifiers).
+        tolerance: Largest accepted difference (relative to the largest value for regressors).
+
+    Returns:
+        The :class:`Conversion`; the file is removed when the check fails.
+
+    Raises:
+        ConversionMismatchError: The ONNX outputs differ by more than ``tolerance``.
+    """
     metadata = {
-        "svai.estimator": type(model).__name__,
+        "svai.estimator": estimator,
         "svai.family": family,
         "svai.input": INPUT_NAME,
         "svai.task": task,
@@ -108,11 +161,11 @@ def convert_tabular(
     written = save_model(onnx_model, path, metadata=metadata)
     session = ort.InferenceSession(str(written), providers=["CPUExecutionProvider"])
     output_names = tuple(o.name for o in session.get_outputs())
-    diff = _compare(model, task, session, rows)
+    diff = _compare(task, session, rows, expected)
     if not diff <= tolerance:  # written this way so that NaN also fails
         written.unlink()
         raise ConversionMismatchError(
-            f"{type(model).__name__} -> ONNX: max abs difference {diff:.3g} exceeds the "
+            f"{estimator} -> ONNX: max abs difference {diff:.3g} exceeds the "
             f"tolerance {tolerance:.3g} on {rows.shape[0]} sample rows; refusing the conversion",
             max_abs_diff=diff,
             tolerance=tolerance,
@@ -120,13 +173,14 @@ def convert_tabular(
     return Conversion(
         path=written,
         family=family,
-        estimator=type(model).__name__,
+        estimator=estimator,
         task=task,
         input_name=INPUT_NAME,
         output_names=output_names,
         n_features=int(rows.shape[1]),
         max_abs_diff=diff,
         sha256=sha256_file(written),
+        classes=classes if task == "classification" else (),
     )
 
 
@@ -182,18 +236,19 @@ def _convert(
 
 
 def _compare(
-    model: Any, task: Task, session: ort.InferenceSession, rows: npt.NDArray[np.float32]
+    task: Task,
+    session: ort.InferenceSession,
+    rows: npt.NDArray[np.float32],
+    expected: npt.NDArray[np.float64],
 ) -> float:
     feeds = {session.get_inputs()[0].name: rows}
     outputs = dict(
         zip([o.name for o in session.get_outputs()], session.run(None, feeds), strict=True)
     )
-    reference_rows = rows.astype(np.float64)
     if task == "classification":
-        expected = np.asarray(model.predict_proba(reference_rows), dtype=np.float64)
         got = np.asarray(outputs.get("probabilities", list(outputs.values())[-1]), np.float64)
         return float(np.max(np.abs(got.reshape(expected.shape) - expected)))
-    expected = np.asarray(model.predict(reference_rows), dtype=np.float64).reshape(-1)
+    want = expected.reshape(-1)
     got = np.asarray(next(iter(outputs.values())), dtype=np.float64).reshape(-1)
-    scale = max(1.0, float(np.max(np.abs(expected))))
-    return float(np.max(np.abs(got - expected)) / scale)
+    scale = max(1.0, float(np.max(np.abs(want))))
+    return float(np.max(np.abs(got - want)) / scale)

@@ -35,6 +35,8 @@ __all__ = [
     "OnnxSentenceEncoder",
     "export_sentence_encoder",
     "quantize_encoder",
+    "token_limit",
+    "write_tokenizer",
 ]
 
 ENCODER_CONFIG = "encoder.json"
@@ -162,7 +164,7 @@ def export_sentence_encoder(
             "svai.normalize": str(settings["normalize"]).lower(),
         },
     )
-    _write_tokenizer(source / TOKENIZER_FILE, target / TOKENIZER_FILE, settings["max_seq_length"])
+    write_tokenizer(source / TOKENIZER_FILE, target / TOKENIZER_FILE, settings["max_seq_length"])
     config = {
         "dimension": settings["dimension"],
         "inputs": ["input_ids", "attention_mask"],
@@ -205,20 +207,38 @@ def _read_settings(source: Path) -> dict[str, Any]:
         ) from exc
     if config.get("model_type") not in ("bert", "roberta", "xlm-roberta", "mpnet", "distilbert"):
         raise UnsupportedModelError(f"unsupported encoder type {config.get('model_type')!r}")
-    if not pooling.get("pooling_mode_mean_tokens") or any(
-        pooling.get(k) for k in ("pooling_mode_cls_token", "pooling_mode_max_tokens")
-    ):
+    # sentence-transformers 3-5 write pooling_mode_*_tokens flags; 6 writes pooling_mode.
+    mean = pooling.get("pooling_mode") == "mean" or (
+        pooling.get("pooling_mode_mean_tokens")
+        and not any(pooling.get(k) for k in ("pooling_mode_cls_token", "pooling_mode_max_tokens"))
+    )
+    if not mean:
         raise UnsupportedModelError("only mean pooling is supported by the ONNX encoder export")
     st_config_path = source / "sentence_bert_config.json"
     st_config = json.loads(st_config_path.read_text("utf-8")) if st_config_path.exists() else {}
+    dimension = pooling.get("embedding_dimension", pooling.get("word_embedding_dimension"))
     return {
         "model_type": config["model_type"],
-        "dimension": int(pooling.get("word_embedding_dimension", config["hidden_size"])),
+        "dimension": int(dimension or config["hidden_size"]),
         "hidden_size": int(config["hidden_size"]),
         "num_heads": int(config["num_attention_heads"]),
-        "max_seq_length": int(st_config.get("max_seq_length", 512)),
+        "max_seq_length": int(st_config.get("max_seq_length") or token_limit(source, config)),
         "normalize": any(m.get("type", "").endswith("Normalize") for m in modules),
     }
+
+
+def token_limit(source: Path, config: dict[str, Any]) -> int:
+    """The token limit of a saved model: its tokenizer's, capped by its position embeddings.
+
+    This is where sentence-transformers 6 and the transformers pipelines truncate.
+    """
+    limit = int(config.get("max_position_embeddings", 512))
+    tokenizer_config = source / "tokenizer_config.json"
+    if tokenizer_config.is_file():
+        declared = json.loads(tokenizer_config.read_text("utf-8")).get("model_max_length")
+        if isinstance(declared, int) and 0 < declared < limit:
+            return declared
+    return limit
 
 
 def _torch_export(source: Path, destination: Path, normalize: bool) -> None:
@@ -283,7 +303,8 @@ def _fuse(raw: Path, settings: dict[str, Any]) -> onnx.ModelProto:
     return onnx.load(str(fused_path))
 
 
-def _write_tokenizer(source: Path, destination: Path, max_seq_length: int) -> None:
+def write_tokenizer(source: Path, destination: Path, max_seq_length: int) -> None:
+    """Copy ``tokenizer.json``, truncating at ``max_seq_length`` and padding to the longest."""
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str(source))

@@ -5,7 +5,8 @@ package next to the model; at run time an entry point (``svai.runtime.server`` f
 the Lambda handler, the queue worker) builds a ``Service`` from that config and feeds it requests.
 
 It imports nothing else from ``svai`` and needs only the standard library, numpy and onnxruntime
-(``tokenizers`` for text encoders, loaded lazily), so it starts fast in a cold start.
+(``tokenizers`` for text models, Pillow for image models, both loaded lazily), so it starts
+fast in a cold start. ``tasks`` holds the I/O contract per task (``docs/io.md``).
 Public surface: ``load_config`` -> ``RuntimeConfig``; ``Service`` (``from_config``, ``load``,
 ``ready``, ``check_headers``, ``submit``, ``handle``, ``predict``, ``drain``, ``close``);
 ``Request`` / ``Response`` / ``Prediction``; the error tree in ``errors`` (``InvalidInput`` is what

@@ -13,7 +13,11 @@ the file (the artifact directory). The full shape, with defaults::
         "framework": "onnx",               # onnx | onnx-text-encoder | pickle
         "sha256": null,                    # optional pin, checked before loading (required for pickle)
         "trust_pickle": false,             # pickle/joblib loads only when true AND sha256 matches
-        "tokenizer": null,                 # tokenizer.json (onnx-text-encoder)
+        "tokenizer": null,                 # tokenizer.json (onnx-text-encoder and text tasks)
+        "task": "raw",                     # the I/O contract, see ``tasks.py``; raw: graph outputs
+        "labels": [],                      # class names by index (classification tasks)
+        "activation": "softmax",           # softmax | sigmoid: logits -> scores (text, image)
+        "processor": null,                 # image-classification: size, mean, std, rescale ...
         "max_length": 128, "pooling": "mean", "normalize": true,   # text encoders only
         "intra_op_threads": 1, "inter_op_threads": 1, "graph_optimization": "all",
         "warmup": true
@@ -56,6 +60,7 @@ from svai.runtime.core.cache import is_store_url
 from svai.runtime.core.errors import ConfigError
 
 __all__ = [
+    "TASKS",
     "ApiConfig",
     "BatchingConfig",
     "CacheConfig",
@@ -74,6 +79,18 @@ __all__ = [
 
 CONFIG_FILE_NAME = "svai_runtime.json"
 _FRAMEWORKS = ("onnx", "onnx-text-encoder", "pickle")
+TASKS = (
+    "raw",
+    "classification",
+    "regression",
+    "text-classification",
+    "token-classification",
+    "sentence-embedding",
+    "image-classification",
+)
+"""The I/O contracts (``svai.runtime.core.tasks``); ``raw`` answers with the graph's outputs."""
+_TEXT_TASKS = ("text-classification", "token-classification", "sentence-embedding")
+_ACTIVATIONS = ("softmax", "sigmoid")
 _POOLINGS = ("mean", "cls", "none")
 _GRAPH_LEVELS = ("disable", "basic", "extended", "all")
 
@@ -88,6 +105,10 @@ class ModelConfig:
     sha256: str | None = None
     trust_pickle: bool = False
     tokenizer: str | None = None
+    task: str = "raw"
+    labels: tuple[str | int, ...] = ()
+    activation: str = "softmax"
+    processor: dict[str, Any] | None = None
     max_length: int = 128
     pooling: str = "mean"
     normalize: bool = True
@@ -351,6 +372,11 @@ def _coerce(value: Any, annotation: str, where: str) -> Any:
     elif base == "tuple[str, ...]":
         ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
         value = tuple(value) if ok else value
+    elif base == "tuple[str | int, ...]":
+        ok = isinstance(value, list) and all(
+            isinstance(v, str | int) and not isinstance(v, bool) for v in value
+        )
+        value = tuple(value) if ok else value
     elif base == "dict[str, Any]":
         ok = isinstance(value, dict)
     else:  # pragma: no cover - a new field type needs a branch here
@@ -374,6 +400,21 @@ def _check_values(cfg: RuntimeConfig) -> None:
             0 < len(m.version) <= 128 and all(33 <= ord(c) < 127 for c in m.version),
             "model.version: must be 1-128 printable ASCII characters without spaces "
             "(it is sent in a response header)",
+        ),
+        (m.task in TASKS, f"model.task: expected one of {TASKS}"),
+        (m.activation in _ACTIVATIONS, f"model.activation: expected one of {_ACTIVATIONS}"),
+        (
+            m.task not in _TEXT_TASKS or m.tokenizer is not None,
+            f"model.tokenizer: required for task {m.task}",
+        ),
+        (
+            m.task != "image-classification" or m.processor is not None,
+            "model.processor: required for task image-classification",
+        ),
+        (
+            m.task not in ("text-classification", "token-classification", "image-classification")
+            or bool(m.labels),
+            f"model.labels: required for task {m.task}",
         ),
         (m.max_length > 0, "model.max_length: must be > 0"),
         (m.intra_op_threads >= 0, "model.intra_op_threads: must be >= 0"),

@@ -53,14 +53,15 @@ class Request:
         body: the raw body bytes.
         content_type: the ``Content-Type`` header value, or ``None``.
         headers: other headers, names in lower case (request id, tenant, idempotency key).
-        protocol: ``"svai"`` (``{"inputs": ...}``), ``"vertex"`` (``{"instances": [...]}``), or
-            ``"auto"``: Vertex when the body has ``instances`` and no ``inputs``, else svai.
+        protocol: ``"auto"`` (the default, what every svai transport uses): Vertex when the body
+            has ``instances`` and no ``inputs``, else svai; or forced: ``"svai"``
+            (``{"inputs": ...}``), ``"vertex"`` (``{"instances": [...]}``).
     """
 
     body: bytes
     content_type: str | None = "application/json"
     headers: Mapping[str, str] = field(default_factory=dict)
-    protocol: str = "svai"
+    protocol: str = "auto"
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,9 @@ __all__ = [
     "TextEncoderModel",
     "check_sha256",
     "load_model",
+    "text_inputs",
+    "text_tokenizer",
+    "token_feeds",
 ]
 
 PICKLE_SUFFIXES = frozenset({".pkl", ".pickle", ".joblib", ".pt", ".pth"})
@@ -59,8 +62,8 @@ class Model(Protocol):
         """Convert the JSON ``inputs`` of one request; raise ``InvalidInputError`` if wrong."""
         ...
 
-    def run_batch(self, batch: Sequence[Feeds]) -> list[Outputs]:
-        """Run several requests' feeds, returning one JSON-ready mapping per request."""
+    def run_batch(self, batch: Sequence[Feeds]) -> list[Any]:
+        """Run several requests' feeds, returning one JSON-ready answer per request."""
         ...
 
     def warmup(self) -> None:
@@ -263,15 +266,7 @@ class TextEncoderModel:
     """
 
     def __init__(self, cfg: ModelConfig, path: Path, tokenizer: Path) -> None:
-        from tokenizers import Tokenizer
-
-        if not tokenizer.is_file():
-            raise ConfigError(f"model.tokenizer: {tokenizer} does not exist")
-        self.tokenizer = Tokenizer.from_file(str(tokenizer))
-        self.tokenizer.enable_truncation(max_length=cfg.max_length)
-        pad_token = "[PAD]" if self.tokenizer.token_to_id("[PAD]") is not None else None
-        pad_id = self.tokenizer.token_to_id(pad_token) if pad_token else 0
-        self.tokenizer.enable_padding(pad_id=pad_id, pad_token=pad_token or "[PAD]")
+        self.tokenizer = text_tokenizer(tokenizer, cfg.max_length)
         self.session = _session(cfg, path)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_name = self.session.get_outputs()[0].name
@@ -280,28 +275,14 @@ class TextEncoderModel:
 
     def to_feeds(self, inputs: Any) -> list[str]:
         """Accept one string or a non-empty list of strings."""
-        texts = [inputs] if isinstance(inputs, str) else inputs
-        if not isinstance(texts, list) or not texts:
-            raise InvalidInputError(
-                "$.inputs: expected a string or a list of strings", path="$.inputs"
-            )
-        for i, t in enumerate(texts):
-            if not isinstance(t, str):
-                raise InvalidInputError(f"$.inputs[{i}]: expected a string", path=f"$.inputs[{i}]")
-        return texts
+        return text_inputs(inputs)
 
     def run_batch(self, batch: Sequence[list[str]]) -> list[Outputs]:
         """Tokenise every request's texts together (padded to the longest) and run once."""
         texts = [t for texts in batch for t in texts]
         encodings = self.tokenizer.encode_batch(texts)
-        ids = np.asarray([e.ids for e in encodings], dtype=np.int64)
+        feeds = token_feeds(encodings, self.input_names)
         mask = np.asarray([e.attention_mask for e in encodings], dtype=np.int64)
-        available = {
-            "input_ids": ids,
-            "attention_mask": mask,
-            "token_type_ids": np.asarray([e.type_ids for e in encodings], dtype=np.int64),
-        }
-        feeds = {name: available[name] for name in self.input_names if name in available}
         hidden = self.session.run([self.output_name], feeds)[0]
         emb = self._pool(hidden, mask)
         out: list[Outputs] = []
@@ -326,6 +307,52 @@ class TextEncoderModel:
     def warmup(self) -> None:
         """Encode one short sentence."""
         self.run_batch([["warm up"]])
+
+
+def text_inputs(inputs: Any) -> list[str]:
+    """A request's texts: one string or a non-empty list of strings (else a 422)."""
+    texts = [inputs] if isinstance(inputs, str) else inputs
+    if not isinstance(texts, list) or not texts:
+        raise InvalidInputError("$.inputs: expected a string or a list of strings", path="$.inputs")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise InvalidInputError(f"$.inputs[{i}]: expected a string", path=f"$.inputs[{i}]")
+    return texts
+
+
+def token_feeds(encodings: Sequence[Any], input_names: Sequence[str]) -> dict[str, np.ndarray]:
+    """The int64 ``[batch, tokens]`` feeds a text graph takes, from ``tokenizers`` encodings."""
+    available = {
+        "input_ids": [e.ids for e in encodings],
+        "attention_mask": [e.attention_mask for e in encodings],
+        "token_type_ids": [e.type_ids for e in encodings],
+    }
+    return {
+        name: np.asarray(available[name], dtype=np.int64)
+        for name in input_names
+        if name in available
+    }
+
+
+def text_tokenizer(path: Path, max_length: int) -> Any:
+    """Load ``tokenizer.json``, truncating to ``max_length`` and padding to the longest input.
+
+    Raises:
+        ConfigError: the file is missing.
+    """
+    from tokenizers import Tokenizer
+
+    if not path.is_file():
+        raise ConfigError(f"model.tokenizer: {path} does not exist")
+    tokenizer = Tokenizer.from_file(str(path))
+    tokenizer.enable_truncation(max_length=max_length)
+    padding = tokenizer.padding
+    if padding is not None:
+        tokenizer.enable_padding(pad_id=padding["pad_id"], pad_token=padding["pad_token"])
+    else:
+        pad_id = tokenizer.token_to_id("[PAD]")
+        tokenizer.enable_padding(pad_id=pad_id or 0, pad_token="[PAD]")
+    return tokenizer
 
 
 class PickleModel:

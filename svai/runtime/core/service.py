@@ -27,12 +27,13 @@ gets the client a 422 naming the path, not a silent switch to the fallback's ans
 for callers that already hold a parsed payload (queue workers): it runs in the caller's thread,
 returns a ``Prediction`` and raises the ``errors`` module's exceptions.
 
-Payload: ``{"inputs": ...}`` where ``inputs`` is an array (one-input models), an object keyed by
-model input name, or strings for text encoders; the pre-processing hook may turn any other
-shape into that. Success body: ``{"outputs": ..., "model_version": ..., "request_id": ...,
-"fallback": false, "cached": false}``. Error body: ``{"error": {"code", "message", "path"},
-"model_version", "request_id"}``. With ``protocol="vertex"`` the body is ``{"instances": [...]}``
-and the answer ``{"predictions": [...], ...}``.
+Payload: ``{"inputs": ...}`` or ``{"instances": [...]}``, shaped by the model's task
+(:mod:`svai.runtime.core.tasks`: rows, strings, images, or for a raw ONNX model an array or an
+object keyed by input name); the pre-processing hook may turn any other shape into that.
+Success body: ``{"outputs": ..., "model_version": ..., "request_id": ..., "fallback": false,
+"cached": false}`` (``"predictions"`` instead of ``"outputs"`` when the request said
+``instances``). Error body: ``{"error": {"code", "message", "path"}, "model_version",
+"request_id"}``.
 """
 
 from __future__ import annotations
@@ -167,7 +168,7 @@ class Service:
         self.idempotency: IdempotencyTable | None = None
         self.model: Model | None = None
         self.fallback_model: Model | None = None
-        self.batcher: MicroBatcher[Any, dict[str, Any]] | None = None
+        self.batcher: MicroBatcher[Any, Any] | None = None
         self._pre: Callable[[Any], Any] | None = None
         self._post: Callable[[Any], Any] | None = None
         self._rules: Callable[[Any], Any] | None = None
@@ -237,7 +238,7 @@ class Service:
         """
         # numpy, onnxruntime and orjson are imported here, not at module import, so a server
         # can open its port while the model loads.
-        from svai.runtime.core.model import load_model
+        from svai.runtime.core.tasks import load_task_model as load_model
 
         t0 = time.perf_counter()
         use_orjson()
@@ -421,6 +422,8 @@ class Service:
         """
         if not self._ready:
             raise NotReadyError("model is not ready")
+        if resolve_protocol("auto", payload) == "vertex":
+            payload = vertex_payload(payload)  # queue jobs take either request form too
         rid = request_id or os.urandom(12).hex()
         t0 = time.monotonic()
         pred: Prediction | None = None

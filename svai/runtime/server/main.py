@@ -6,6 +6,8 @@ readiness (``/readyz``, ``/ping``, ``/health``) turns 200 when the model is warm
 SIGINT) drain: the listening socket closes, readiness turns 503, idle keep-alive connections
 close, in-flight requests finish (up to ``server.drain_timeout_s``), then the process exits 0.
 
+``GET /openapi.json`` serves the deployment's OpenAPI document (``openapi.json`` in the artifact).
+
 Port: ``--port``, else ``AIP_HTTP_PORT`` (Vertex AI), else ``PORT`` (Cloud Run, Container Apps),
 else ``server.port`` from the config, else 8080. Host: ``--host``, else ``SVAI_HOST``, else
 ``server.host``. Vertex routes come from ``AIP_HEALTH_ROUTE`` / ``AIP_PREDICT_ROUTE``.
@@ -24,11 +26,14 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import NoReturn
 
-from svai.runtime.core import Service, load_config
+from svai.runtime.core import Response, Service, load_config
 from svai.runtime.core.errors import RuntimeCoreError
 from svai.runtime.entry.stores import STORES
 
-__all__ = ["BackgroundServer", "main", "resolve_port", "serve"]
+__all__ = ["OPENAPI_FILE", "BackgroundServer", "main", "openapi_route", "resolve_port", "serve"]
+
+OPENAPI_FILE = "openapi.json"
+"""The deployment's OpenAPI document beside ``svai_runtime.json`` (``svai build`` writes it)."""
 
 _USAGE = "usage: python -m svai.runtime.server --config PATH [--host HOST] [--port PORT]"
 
@@ -118,6 +123,7 @@ def serve(
         return 2
     if attachment is not None:
         routes.handlers.update(attachment.routes)
+    routes.handlers["/openapi.json"] = openapi_route(service)
     try:
         server = HttpServer(service, routes, host, port)
     except OSError as exc:  # the address is in use, not ours, or the port is privileged
@@ -148,6 +154,26 @@ def serve(
     service.telemetry.event("drained", complete=drained, outstanding=service.outstanding)
     service.close()
     return outcome.get("code", 0)
+
+
+def openapi_route(
+    service: Service,
+) -> Callable[[str, Mapping[str, str], bytes], Response]:
+    """``GET /openapi.json``: the deployment's OpenAPI document, written by ``svai build``."""
+    path = service.cfg.resolve(OPENAPI_FILE)
+    headers = {"x-svai-model-version": service.version}
+
+    def handle(method: str, _headers: Mapping[str, str], _body: bytes) -> Response:
+        if method != "GET":
+            body = b'{"error": {"code": "method_not_allowed"}}'
+            return Response(405, body, {**headers, "allow": "GET"})
+        try:
+            return Response(200, path.read_bytes(), headers)
+        except OSError:  # an artifact built before svai wrote the document
+            body = b'{"error": {"code": "not_found", "message": "no openapi.json in this build"}}'
+            return Response(404, body, headers)
+
+    return handle
 
 
 def main(argv: Sequence[str] | None = None) -> int:
