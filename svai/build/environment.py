@@ -18,6 +18,7 @@ The cache lives in ``$SVAI_CACHE_DIR`` (default ``~/.cache/svai``).
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import os
 import shutil
 import subprocess
@@ -28,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from svai.build.artifact import REQUIREMENTS_NAME
+from svai.build.target import SERVER_PACKAGES
 from svai.errors import ToolMissingError, UsageError
 
 __all__ = ["cache_dir", "runtime_python"]
@@ -53,9 +55,12 @@ def runtime_python(build_dir: Path, progress: Callable[[str], None] | None = Non
     if not requirements.is_file():
         raise UsageError(f"{build_dir} has no {REQUIREMENTS_NAME}: build it again with svai build")
     pins = sorted(
-        line.split("#", 1)[0].strip()
-        for line in requirements.read_text(encoding="utf-8").splitlines()
-        if line.split("#", 1)[0].strip()
+        {
+            line.split("#", 1)[0].strip()
+            for line in requirements.read_text(encoding="utf-8").splitlines()
+            if line.split("#", 1)[0].strip()
+        }
+        | set(_server_pins())
     )
     key = hashlib.sha256("\n".join([sys.version, sys.platform, *pins]).encode()).hexdigest()[:16]
     root = cache_dir()
@@ -100,6 +105,11 @@ def runtime_python(build_dir: Path, progress: Callable[[str], None] | None = Non
     # The environment was built at the scratch path; its interpreter link and pyvenv.cfg do not
     # name that path, so the renamed folder works as it is (scripts in bin/ are not used).
     return python
+
+
+def _server_pins() -> list[str]:
+    """What the HTTP server adds to any artifact it runs (a Lambda zip does not ship it)."""
+    return [f"{name}=={importlib.metadata.version(name)}" for name in SERVER_PACKAGES]
 
 
 def _pip(*args: str, target: Path | None, requirements: Path) -> subprocess.CompletedProcess[str]:

@@ -98,7 +98,8 @@ _FUNCTION_DEPS = {
 }
 
 
-_SERVER_DEPS = ("httptools",)
+SERVER_PACKAGES = ("httptools",)
+"""What the HTTP server needs beyond the core (the image ships it; ``svai serve`` adds it)."""
 """What the container HTTP server needs beyond the core (its HTTP/1.1 parser)."""
 
 _PACKAGE_INIT = '"""svai runtime package, copied by ``svai build``."""\n'
@@ -167,7 +168,7 @@ def build_target(
         )
         runtime = {**shared, CONFIG_NAME: json_bytes(config), OPENAPI_NAME: json_bytes(document)}
         front = _requirements(spec, (_FUNCTION_DEPS[cloud], *model.requirements))
-        server = (*_SERVER_DEPS, *model.requirements)
+        server = (*SERVER_PACKAGES, *model.requirements)
         requirements = front if package == "zip" else _requirements(spec, server)
         extra: dict[str, bytes] = {REQUIREMENTS_NAME: requirements.encode()}
         if package == "zip":

@@ -24,11 +24,14 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from svai.runtime.core import Response, Service, load_config
 from svai.runtime.core.errors import RuntimeCoreError
 from svai.runtime.entry.stores import STORES
+
+if TYPE_CHECKING:
+    from svai.runtime.server.http import HttpServer
 
 __all__ = ["OPENAPI_FILE", "BackgroundServer", "main", "openapi_route", "resolve_port", "serve"]
 
@@ -132,7 +135,9 @@ def serve(
         service.telemetry.event("cannot listen", level="ERROR", host=host, port=port, error=reason)
         return 2
     service.telemetry.event("listening", host=host, port=server.port, pid=os.getpid())
-    threading.Thread(target=server.serve_forever, name="svai-accept", daemon=True).start()
+    threading.Thread(
+        target=_accept, args=(server, service), name="svai-accept", daemon=True
+    ).start()
     if install_signals:
         import signal
 
@@ -249,3 +254,13 @@ class BackgroundServer:
             self._drain()
         self._thread.join(timeout_s)
         return self.exit_code
+
+
+def _accept(server: HttpServer, service: Service) -> None:
+    """Run the accept loop; a parser that cannot be imported ends the process, never hangs it."""
+    try:
+        server.serve_forever()
+    except ImportError as exc:  # httptools missing from this environment: nothing can be served
+        print(f"svai server: cannot parse HTTP: {exc}", file=sys.stderr)
+        service.telemetry.event("cannot parse HTTP", level="ERROR", error=str(exc))
+        os._exit(2)
