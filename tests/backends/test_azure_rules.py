@@ -317,3 +317,54 @@ def test_open_ingress_is_allowed_only_when_the_spec_says_none() -> None:
 )
 def test_iso_durations_are_read(text: str, seconds: float | None) -> None:
     assert iso_seconds(text) == seconds
+
+
+# ---- every branch of the role-assignment rules ------------------------------------------------
+
+OWNER = next(k for k, v in BROAD_ROLES.items() if v == "Owner")
+ACCESS_ADMIN = next(k for k, v in BROAD_ROLES.items() if v == "User Access Administrator")
+ROLE_DEFINITIONS = "/providers/Microsoft.Authorization/roleDefinitions"
+
+
+def _role(path: str, value: Any) -> Callable[[Resources], Resources]:
+    return lambda r: _edit(r, ROLE, set_path(path, value))
+
+
+# case id -> (mutation of the "ca" resources, the rules it must fire)
+ROLE_BRANCHES: dict[str, tuple[Callable[[Resources], Resources], set[str]]] = {
+    # SVAI_AZ_012: a subscription, a resource group (any case, trailing slash), or no scope.
+    "012-subscription": (_role("scope", "/subscriptions/00000000"), {"SVAI_AZ_012"}),
+    "012-resource-group-trailing-slash": (
+        _role("scope", "/subscriptions/00000000/resourceGroups/svai-rg/"),
+        {"SVAI_AZ_012"},
+    ),
+    "012-resource-group-other-case": (
+        _role("scope", "/SUBSCRIPTIONS/00000000/RESOURCEGROUPS/svai-rg"),
+        {"SVAI_AZ_012"},
+    ),
+    "012-no-scope": (_role("scope", DELETE), {"SVAI_AZ_012"}),
+    "012-one-resource-passes": (
+        _role(
+            "scope",
+            "/subscriptions/00000000/resourceGroups/svai-rg/providers/"
+            "Microsoft.Storage/storageAccounts/svaisa",
+        ),
+        set(),
+    ),
+    # SVAI_AZ_013: each broad role, whatever the GUID's case.
+    "013-owner": (_role("roleDefinitionId", f"{ROLE_DEFINITIONS}/{OWNER}"), {"SVAI_AZ_013"}),
+    "013-user-access-administrator": (
+        _role("roleDefinitionId", f"{ROLE_DEFINITIONS}/{ACCESS_ADMIN}"),
+        {"SVAI_AZ_013"},
+    ),
+    "013-contributor-upper-case": (
+        _role("roleDefinitionId", f"{ROLE_DEFINITIONS}/{CONTRIBUTOR.upper()}"),
+        {"SVAI_AZ_013"},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ROLE_BRANCHES))
+def test_each_branch_of_the_role_assignment_rules(case: str) -> None:
+    mutate, expected = ROLE_BRANCHES[case]
+    assert _fired(mutate(recorded("ca")), PLANS["ca"]()) == expected

@@ -199,3 +199,76 @@ def test_rules_name_checkov_ids_and_have_titles() -> None:
         "SVAI_GCP_006": "CKV_GCP_78",
         "SVAI_GCP_010": "CKV_GCP_83",
     }
+
+
+# ---- every branch of the IAM rules ------------------------------------------------------------
+
+
+def _grant(token: str, member: str, role: str) -> Callable[[Resources], Resources]:
+    grant = RecordedResource(
+        token,
+        "grant",
+        {"member": member, "name": "sentiment-api", "role": role},
+        "sentiment",
+        "sentiment",
+    )
+    return lambda rs: (*rs, grant)
+
+
+SA = "serviceAccount:caller@svai-project.iam.gserviceaccount.com"
+
+# case id -> (plan, added grant, the rules it must fire)
+IAM_BRANCHES: dict[str, tuple[str, Callable[[Resources], Resources], set[str]]] = {
+    # SVAI_GCP_001: anyone with a Google account is never a valid invoker, even with auth: none.
+    "001-all-authenticated-users": (
+        "run-iam",
+        _grant(T.RUN_IAM, "allAuthenticatedUsers", "roles/run.invoker"),
+        {"SVAI_GCP_001"},
+    ),
+    "001-all-authenticated-users-even-with-auth-none": (
+        "run-none",
+        _grant(T.RUN_IAM, "allAuthenticatedUsers", "roles/run.invoker"),
+        {"SVAI_GCP_001"},
+    ),
+    "001-all-users-on-a-vertex-endpoint": (
+        "vertex-cmek",
+        _grant(T.VERTEX_ENDPOINT_IAM, "allUsers", "roles/aiplatform.user"),
+        {"SVAI_GCP_001"},
+    ),
+    "001-a-named-caller-passes": (
+        "run-iam",
+        _grant(T.RUN_IAM, SA, "roles/run.invoker"),
+        set(),
+    ),
+    # SVAI_GCP_003: each primitive role, on any IAM grant type.
+    "003-owner": ("run-iam", _grant(T.PROJECT_IAM, SA, "roles/owner"), {"SVAI_GCP_003"}),
+    "003-editor": ("run-iam", _grant(T.SECRET_IAM, SA, "roles/editor"), {"SVAI_GCP_003"}),
+    "003-viewer": ("run-iam", _grant(T.BUCKET_IAM, SA, "roles/viewer"), {"SVAI_GCP_003"}),
+    "003-predefined-role-passes": (
+        "run-iam",
+        _grant(T.SECRET_IAM, SA, "roles/secretmanager.secretAccessor"),
+        set(),
+    ),
+    # SVAI_GCP_004: a bucket grant to either public member, besides public access prevention.
+    "004-bucket-to-all-users": (
+        "run-iam",
+        _grant(T.BUCKET_IAM, "allUsers", "roles/storage.objectViewer"),
+        {"SVAI_GCP_004"},
+    ),
+    "004-bucket-to-all-authenticated-users": (
+        "run-iam",
+        _grant(T.BUCKET_IAM, "allAuthenticatedUsers", "roles/storage.objectViewer"),
+        {"SVAI_GCP_004"},
+    ),
+    "004-bucket-to-a-service-account-passes": (
+        "run-iam",
+        _grant(T.BUCKET_IAM, SA, "roles/storage.objectViewer"),
+        set(),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(IAM_BRANCHES))
+def test_each_branch_of_the_iam_rules(case: str) -> None:
+    plan_name, mutate, expected = IAM_BRANCHES[case]
+    assert _fired(mutate(_recorded(plan_name)), PLANS[plan_name]()) == expected
