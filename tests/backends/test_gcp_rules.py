@@ -272,3 +272,28 @@ IAM_BRANCHES: dict[str, tuple[str, Callable[[Resources], Resources], set[str]]] 
 def test_each_branch_of_the_iam_rules(case: str) -> None:
     plan_name, mutate, expected = IAM_BRANCHES[case]
     assert _fired(mutate(_recorded(plan_name)), PLANS[plan_name]()) == expected
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "fires"),
+    [
+        # An L4 needs at least 4 vCPU and 16 GiB; each unit Cloud Run accepts, at the boundary.
+        ("cpu", "4000m", False),
+        ("cpu", "3999m", True),
+        ("cpu", "4.0", False),
+        ("cpu", "3.9", True),
+        ("memory", "16Gi", False),
+        ("memory", "16383Mi", True),
+        ("memory", "17180M", False),
+        ("memory", "17179M", True),
+        ("memory", "18G", False),
+        ("memory", "17G", True),
+        ("memory", str(16 * 2**30), False),
+        ("memory", str(16 * 2**30 - 2**20), True),
+    ],
+)
+def test_gpu_minimums_read_every_cpu_and_memory_unit(field: str, value: str, fires: bool) -> None:
+    mutate = set_path(f"template.containers.0.resources.limits.{field}", value)
+    resources = _mutate(_recorded("run-gpu-canary"), "svc-api", mutate)
+    expected = {"SVAI_GCP_016"} if fires else set()
+    assert _fired(resources, PLANS["run-gpu-canary"]()) == expected
