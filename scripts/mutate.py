@@ -7,12 +7,13 @@ cache, the cold-start model, the rollout splits), limited to the mutants that ``
 run`` selects, each mutant against only the tests of ``pytest_add_cli_args_test_selection`` that
 cover the mutated function. Then it reads mutmut's results (``mutants/**/*.meta``) and prints, per
 module, the mutants run, killed, survived and not covered by any test, and the score; the surviving
-mutants are listed by name (``mutmut show NAME`` shows the change). Results are cached in
-``mutants/``: a second run only retests what changed.
+mutants are listed by name (``mutmut show NAME`` shows the change). Results are kept in
+``mutants/``: ``--report-only`` reports them again, ``--survivors`` retests only the mutants that
+survived (after new tests were written), and a plain run retests every selected mutant.
 
 It is slow (tens of minutes on two cores) and is not part of ``make test`` or CI.
 
-Usage: ``python scripts/mutate.py [--max-children N] [--report-only] [--json FILE]
+Usage: ``python scripts/mutate.py [--max-children N] [--report-only | --survivors] [--json FILE]
 [--min-score PERCENT]``. Exit codes: 0 done (every module at or above ``--min-score``);
 1 a module scored below ``--min-score``; 2 mutmut failed.
 """
@@ -109,19 +110,23 @@ def main() -> int:
     """Run mutmut, then report; see the module docstring for the options and exit codes."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--max-children", type=int, default=None, help="parallel mutant runs")
-    parser.add_argument("--report-only", action="store_true", help="report cached results")
+    parser.add_argument("--report-only", action="store_true", help="report kept results")
+    parser.add_argument("--survivors", action="store_true", help="retest the survivors only")
     parser.add_argument("--json", type=Path, default=MUTANTS / "scores.json")
     parser.add_argument("--min-score", type=float, default=0.0)
     options = parser.parse_args()
-    if not options.report_only:
+    files = mutated_files(modules())
+    names = selected()
+    if options.survivors:
+        names = [n for path in files for n in module_results(path)["surviving"]]
+    if not options.report_only and names:
         argv = [str(Path(sys.executable).with_name("mutmut")), "run"]
         if options.max_children:
             argv += ["--max-children", str(options.max_children)]
-        argv += selected()
-        if subprocess.run(argv, cwd=ROOT, check=False).returncode != 0:
+        if subprocess.run([*argv, *names], cwd=ROOT, check=False).returncode != 0:
             print("mutmut run failed", file=sys.stderr)
             return 2
-    results = [module_results(path) for path in mutated_files(modules())]
+    results = [module_results(path) for path in files]
     print(table(results))
     for r in results:
         if r["surviving"]:
