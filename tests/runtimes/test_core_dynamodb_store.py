@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -14,10 +15,16 @@ boto3 = pytest.importorskip("boto3")
 
 
 @pytest.fixture(scope="module")
-def dynamodb(aws_env: dict[str, str]) -> Any:
+def table() -> str:
+    # A fresh name each time: moto keeps its tables per process, across test sessions.
+    return f"cache-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+def dynamodb(aws_env: dict[str, str], table: str) -> Any:
     client = boto3.client("dynamodb")
     client.create_table(
-        TableName="cache",
+        TableName=table,
         KeySchema=[{"AttributeName": "key", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "key", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
@@ -25,8 +32,8 @@ def dynamodb(aws_env: dict[str, str]) -> Any:
     return client
 
 
-def test_values_round_trip_and_expire(dynamodb: Any) -> None:
-    store = DynamoDbStore("cache", client=dynamodb)
+def test_values_round_trip_and_expire(dynamodb: Any, table: str) -> None:
+    store = DynamoDbStore(table, client=dynamodb)
     store.put("k1", b'{"outputs": [1]}', ttl_s=60)
     assert store.get("k1") == b'{"outputs": [1]}'
     assert store.get("absent") is None
@@ -34,9 +41,9 @@ def test_values_round_trip_and_expire(dynamodb: Any) -> None:
     assert store.get("k2") is None
 
 
-def test_two_instances_share_entries_through_the_table(dynamodb: Any) -> None:
-    first = Cache(ttl_s=60, max_entries=10, store=DynamoDbStore("cache", client=dynamodb))
-    second = Cache(ttl_s=60, max_entries=10, store=DynamoDbStore("cache", client=dynamodb))
+def test_two_instances_share_entries_through_the_table(dynamodb: Any, table: str) -> None:
+    first = Cache(ttl_s=60, max_entries=10, store=DynamoDbStore(table, client=dynamodb))
+    second = Cache(ttl_s=60, max_entries=10, store=DynamoDbStore(table, client=dynamodb))
     first.put("shared", b"answer")
     assert second.get("shared") == b"answer"
 
