@@ -8,13 +8,14 @@ run`` selects, each mutant against only the tests of ``pytest_add_cli_args_test_
 cover the mutated function. Then it reads mutmut's results (``mutants/**/*.meta``) and prints, per
 module, the mutants run, killed, survived and not covered by any test, and the score; the surviving
 mutants are listed by name (``mutmut show NAME`` shows the change). Results are kept in
-``mutants/``: ``--report-only`` reports them again, ``--survivors`` retests only the mutants that
+``mutants/``: ``--report-only`` reports them again, ``--resume`` runs only the selected mutants
+that have no result yet (an interrupted run), ``--survivors`` retests only the mutants that
 survived (after new tests were written), and a plain run retests every selected mutant.
 
 It is slow (tens of minutes on two cores) and is not part of ``make test`` or CI.
 
-Usage: ``python scripts/mutate.py [--max-children N] [--report-only | --survivors] [--json FILE]
-[--min-score PERCENT]``. Exit codes: 0 done (every module at or above ``--min-score``);
+Usage: ``python scripts/mutate.py [--max-children N] [--report-only | --resume | --survivors]
+[--json FILE] [--min-score PERCENT]``. Exit codes: 0 done (every module at or above ``--min-score``);
 1 a module scored below ``--min-score``; 2 mutmut failed.
 """
 
@@ -87,6 +88,7 @@ def module_results(path: Path) -> dict[str, Any]:
         "other": len(run) - judged,
         "score_percent": round(100.0 * killed / judged, 1) if judged else None,
         "surviving": sorted(n for n, s in statuses.items() if s in ("survived", "no tests")),
+        "pending": sorted(n for n, s in statuses.items() if s == "not checked"),
     }
 
 
@@ -111,6 +113,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--max-children", type=int, default=None, help="parallel mutant runs")
     parser.add_argument("--report-only", action="store_true", help="report kept results")
+    parser.add_argument("--resume", action="store_true", help="run mutants without a result")
     parser.add_argument("--survivors", action="store_true", help="retest the survivors only")
     parser.add_argument("--json", type=Path, default=MUTANTS / "scores.json")
     parser.add_argument("--min-score", type=float, default=0.0)
@@ -119,6 +122,8 @@ def main() -> int:
     names = selected()
     if options.survivors:
         names = [n for path in files for n in module_results(path)["surviving"]]
+    elif options.resume:
+        names = [n for path in files for n in module_results(path)["pending"]]
     if not options.report_only and names:
         argv = [str(Path(sys.executable).with_name("mutmut")), "run"]
         if options.max_children:
