@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import statistics
 import subprocess
 from pathlib import Path
@@ -61,10 +62,15 @@ def _commit() -> str:
 
 
 def append_result(path: Path, record: dict[str, Any]) -> None:
-    """Append ``record`` (stamped with the time and commit) to the results file at ``path``."""
+    """Append ``record`` to the results file at ``path``.
+
+    The record is stamped with the time, the commit measured and the machine's load average at
+    the end of the run (1, 5 and 15 minutes): other work on the same cores shows there.
+    """
     stamped = {
         "recorded_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "commit": _commit(),
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         **record,
     }
     history = [*invocations(path), stamped]
