@@ -313,9 +313,17 @@ def test_open_ingress_is_allowed_only_when_the_spec_says_none() -> None:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("PT5M", 300.0), ("PT2M24S", 144.0), ("P1DT1H", 90000.0), ("PT0.5S", 0.5), ("5m", None)],
+    [
+        ("PT5M", 300.0),
+        ("PT2M24S", 144.0),
+        ("P1DT1H", 90000.0),
+        ("PT0.5S", 0.5),
+        ("5m", None),
+        (300, None),
+        (None, None),
+    ],
 )
-def test_iso_durations_are_read(text: str, seconds: float | None) -> None:
+def test_iso_durations_are_read(text: Any, seconds: float | None) -> None:
     assert iso_seconds(text) == seconds
 
 
@@ -368,3 +376,10 @@ ROLE_BRANCHES: dict[str, tuple[Callable[[Resources], Resources], set[str]]] = {
 def test_each_branch_of_the_role_assignment_rules(case: str) -> None:
     mutate, expected = ROLE_BRANCHES[case]
     assert _fired(mutate(recorded("ca")), PLANS["ca"]()) == expected
+
+
+def test_tls_1_3_is_accepted_wherever_1_2_is() -> None:
+    resources = _edit(recorded("ca"), STORAGE, set_path("minimumTlsVersion", "TLS1_3"))
+    assert _fired(resources, PLANS["ca"]()) == set()
+    resources = _edit(recorded("async"), WEB, set_path("siteConfig.minTlsVersion", "1.3"))
+    assert _fired(resources, PLANS["async"]()) == set()

@@ -415,3 +415,11 @@ def test_auth_none_lets_anyone_invoke_through_every_door(base: dict[str, Recorde
     resources = _permission("*")(_function_url("NONE")(base["sync"]))
     assert "SVAI_AWS_012" not in fired(resources, plan)
     assert "SVAI_AWS_012" in fired(resources, BASES["sync"])
+
+
+@pytest.mark.parametrize("policy", ["[1, 2]", "not json", 42])
+def test_an_unreadable_redrive_policy_counts_as_none(
+    base: dict[str, Recorded], policy: object
+) -> None:
+    mutant = edit(base["async"], QUEUE, set_path("redrivePolicy", policy), "summarize-jobs")
+    assert fired(mutant, BASES["async"]) == {"SVAI_AWS_006"}

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from store_doubles import CountingStore, ManualClock
 
+from svai.runtimes.core import cache as cache_module
 from svai.runtimes.core.cache import Cache, DynamoDbStore, open_store
 from svai.runtimes.core.errors import ConfigError
 
@@ -67,3 +68,16 @@ def test_open_store_reads_the_table_from_the_environment(monkeypatch: pytest.Mon
     assert open_store("dynamodb://") is None  # run locally: the in-process LRU serves alone
     with pytest.raises(ConfigError, match="use sqlite"):
         open_store("memcached://localhost")
+
+
+def test_an_entry_expires_at_the_second_after_its_ttl(
+    dynamodb: Any, table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = ManualClock()  # the store's time.time(), moved by hand
+    monkeypatch.setattr(cache_module, "time", clock)
+    store = DynamoDbStore(table, client=dynamodb)
+    store.put("ttl", b"v", ttl_s=59.5)  # expires_at: whole seconds, rounded up past the TTL
+    clock.advance(59.999)
+    assert store.get("ttl") == b"v"
+    clock.advance(0.001)
+    assert store.get("ttl") is None

@@ -14,7 +14,7 @@ from store_doubles import ManualClock
 from svai.runtimes.core import cache as cache_module
 from svai.runtimes.core import idempotency as idempotency_module
 from svai.runtimes.core.batching import MicroBatcher
-from svai.runtimes.core.cache import Cache, LruCache, SqliteStore, cache_key
+from svai.runtimes.core.cache import Cache, LruCache, SqliteStore, cache_key, open_store
 from svai.runtimes.core.errors import IdempotencyConflictError
 from svai.runtimes.core.idempotency import IdempotencyTable, State
 
@@ -117,6 +117,14 @@ def test_idempotency_states_conflict_and_abandon() -> None:
     with pytest.raises(RuntimeError):
         e.future.result()
     assert table.begin(key2, "h")[0] is State.NEW  # forgotten: a retry runs again
+
+
+def test_a_sqlite_store_url_is_relative_to_the_artifact(tmp_path: Path) -> None:
+    store = open_store("sqlite:///shared.db", base_dir=tmp_path)
+    assert isinstance(store, SqliteStore)
+    store.put("k", b"v", 60)
+    store.close()
+    assert SqliteStore(tmp_path / "shared.db").get("k") == b"v"
 
 
 def test_idempotency_entries_expire_after_their_ttl(clock: ManualClock) -> None:
