@@ -15,7 +15,8 @@ survived (after new tests were written), and a plain run retests every selected 
 It is slow (tens of minutes on two cores) and is not part of ``make test`` or CI.
 
 Usage: ``python scripts/mutate.py [--max-children N] [--report-only | --resume | --survivors]
-[--json FILE] [--min-score PERCENT]``. Exit codes: 0 done (every module at or above ``--min-score``);
+[--only PATTERN ...] [--json FILE] [--min-score PERCENT]`` (``--only`` narrows a run to the
+mutants whose names match, e.g. ``'svai.backends.*'``). Exit codes: 0 done (every module at or above ``--min-score``);
 1 a module scored below ``--min-score``; 2 mutmut failed.
 """
 
@@ -114,6 +115,9 @@ def main() -> int:
     parser.add_argument("--max-children", type=int, default=None, help="parallel mutant runs")
     parser.add_argument("--report-only", action="store_true", help="report kept results")
     parser.add_argument("--resume", action="store_true", help="run mutants without a result")
+    parser.add_argument(
+        "--only", action="append", default=[], help="run only mutants matching this name pattern"
+    )
     parser.add_argument("--survivors", action="store_true", help="retest the survivors only")
     parser.add_argument("--json", type=Path, default=MUTANTS / "scores.json")
     parser.add_argument("--min-score", type=float, default=0.0)
@@ -124,6 +128,9 @@ def main() -> int:
         names = [n for path in files for n in module_results(path)["surviving"]]
     elif options.resume:
         names = [n for path in files for n in module_results(path)["pending"]]
+    if options.only:
+        names = [n for n in names if any(fnmatch.fnmatch(n, p) for p in options.only)]
+        names = names if options.survivors or options.resume else options.only
     if not options.report_only and names:
         argv = [str(Path(sys.executable).with_name("mutmut")), "run"]
         if options.max_children:
