@@ -94,6 +94,13 @@ def perf_speed() -> str:
     )
 
 
+def _stamp(record: dict[str, Any], repeats: str) -> str:
+    """When and at which commit a record was measured, and how busy the machine was."""
+    stamp = f"{record.get('recorded_at', 'undated')[:10]}, {record.get('commit', '-')}, {repeats}"
+    load = record.get("load_average_at_end")
+    return stamp + (f", load average {load[0]:.1f}" if load else "")
+
+
 def _spread(figure: dict[str, Any], unit: str = "s") -> str:
     return f"{figure['median']:.2f} {unit} (min {figure['min']:.2f}, max {figure['max']:.2f})"
 
@@ -103,7 +110,7 @@ def _plan_rows() -> list[str]:
     if "seconds" not in plan:  # a single run from before medians and spreads were kept
         return [f"| plan | {plan.get('recorded_at', 'undated')} | single run; re-run needed |"]
     seconds = plan["seconds"]
-    stamp = f"{plan['recorded_at'][:10]}, {plan['commit']}, {plan['runs']} runs"
+    stamp = _stamp(plan, f"{plan['runs']} runs")
     return [
         f"| plan | {stamp} | `svai plan` on the 3-cloud example: "
         f"{_spread(seconds['svai_plan_3_clouds'])}; `import pulumi`: "
@@ -116,8 +123,7 @@ def _plan_rows() -> list[str]:
 
 def _server_rows() -> list[str]:
     server = latest(RESULTS / "server.json")
-    stamp = f"{server.get('recorded_at', 'undated')[:10]}, {server.get('commit', '-')}"
-    stamp += f", {server['rounds']} rounds"
+    stamp = _stamp(server, f"{server['rounds']} rounds")
     cold = server["cold_start_s"]["median"]
     light = server["throughput_c4_rps"]["svai_over_fastapi_median"]
     heavy = server["throughput_c4_heavy_rps"]["svai_over_fastapi_median"]
