@@ -297,3 +297,89 @@ def test_gpu_minimums_read_every_cpu_and_memory_unit(field: str, value: str, fir
     resources = _mutate(_recorded("run-gpu-canary"), "svc-api", mutate)
     expected = {"SVAI_GCP_016"} if fires else set()
     assert _fired(resources, PLANS["run-gpu-canary"]()) == expected
+
+
+COMPUTE_SA = "123456789012-compute@developer.gserviceaccount.com"
+
+# case id -> (plan, resource, edit of its inputs, the rules it must fire)
+BRANCHES: dict[str, tuple[str, str, Callable[[dict[str, Any]], None], set[str]]] = {
+    # SVAI_GCP_002: 5-100 delivery attempts, on push and on pull job subscriptions.
+    "002-100-attempts": (
+        "async-run-key",
+        "sub-jobs",
+        set_path("deadLetterPolicy.maxDeliveryAttempts", 100),
+        set(),
+    ),
+    "002-101-attempts": (
+        "async-run-key",
+        "sub-jobs",
+        set_path("deadLetterPolicy.maxDeliveryAttempts", 101),
+        {"SVAI_GCP_002"},
+    ),
+    "002-4-attempts": (
+        "async-run-key",
+        "sub-jobs",
+        set_path("deadLetterPolicy.maxDeliveryAttempts", 4),
+        {"SVAI_GCP_002"},
+    ),
+    "002-pull-with-dead-letter": (
+        "async-run-key",
+        "sub-jobs",
+        set_path("pushConfig", DELETE),
+        set(),
+    ),
+    # SVAI_GCP_007: Pub/Sub's default ack deadline (10 s) is under the worker timeout.
+    "007-default-ack-deadline": (
+        "async-run-key",
+        "sub-jobs",
+        set_path("ackDeadlineSeconds", DELETE),
+        {"SVAI_GCP_007"},
+    ),
+    # SVAI_GCP_013: a secret as a plain variable of a Cloud Run function.
+    "013-function-plain-secret": (
+        "functions-jwt",
+        "fn-api",
+        set_path("serviceConfig.environmentVariables.HF_TOKEN", CANARY_SECRET),
+        {"SVAI_GCP_013"},
+    ),
+    # SVAI_GCP_015: a valid key with an invalid value.
+    "015-bad-label-value": (
+        "run-iam",
+        "artifacts",
+        set_path("labels.team", "Team A"),
+        {"SVAI_GCP_015"},
+    ),
+    # SVAI_GCP_017: the default compute account named, on services and functions.
+    "017-service-default-compute-account": (
+        "run-iam",
+        "svc-api",
+        set_path("template.serviceAccount", COMPUTE_SA),
+        {"SVAI_GCP_017"},
+    ),
+    "017-function-without-account": (
+        "functions-jwt",
+        "fn-api",
+        set_path("serviceConfig.serviceAccountEmail", DELETE),
+        {"SVAI_GCP_017"},
+    ),
+    "017-function-default-compute-account": (
+        "functions-jwt",
+        "fn-api",
+        set_path("serviceConfig.serviceAccountEmail", COMPUTE_SA),
+        {"SVAI_GCP_017"},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BRANCHES))
+def test_each_branch_of_the_subscription_secret_label_and_identity_rules(case: str) -> None:
+    plan_name, name, change, expected = BRANCHES[case]
+    assert _fired(_mutate(_recorded(plan_name), name, change), PLANS[plan_name]()) == expected
+
+
+def test_a_pull_job_subscription_without_a_dead_letter_policy_fires() -> None:
+    def pull_without_dead_letter(inputs: dict[str, Any]) -> None:
+        del inputs["pushConfig"], inputs["deadLetterPolicy"]
+
+    resources = _mutate(_recorded("async-run-key"), "sub-jobs", pull_without_dead_letter)
+    assert _fired(resources, PLANS["async-run-key"]()) == {"SVAI_GCP_002"}

@@ -423,3 +423,30 @@ def test_an_unreadable_redrive_policy_counts_as_none(
 ) -> None:
     mutant = edit(base["async"], QUEUE, set_path("redrivePolicy", policy), "summarize-jobs")
     assert fired(mutant, BASES["async"]) == {"SVAI_AWS_006"}
+
+
+def test_a_queue_with_sqs_managed_encryption_passes(base: dict[str, Recorded]) -> None:
+    def sse_sqs(inputs: Inputs) -> None:
+        del inputs["kmsMasterKeyId"]
+        inputs["sqsManagedSseEnabled"] = True
+
+    mutant = edit(base["async"], QUEUE, sse_sqs, "summarize-jobs")
+    assert fired(mutant, BASES["async"]) == set()
+
+
+@pytest.mark.parametrize(
+    ("effect", "secure_transport", "fires"),
+    [("Deny", False, False), ("Deny", "true", True), ("Allow", "false", True)],
+)
+def test_only_a_deny_without_tls_enforces_tls(
+    base: dict[str, Recorded], effect: str, secure_transport: object, fires: bool
+) -> None:
+    def tls_statement(inputs: Inputs) -> None:
+        policy = json.loads(inputs["policy"])
+        for statement in policy["Statement"]:
+            statement["Effect"] = effect
+            statement["Condition"] = {"Bool": {"aws:SecureTransport": secure_transport}}
+        inputs["policy"] = json.dumps(policy)
+
+    mutant = edit(base["sync"], "aws:s3/bucketPolicy:BucketPolicy", tls_statement)
+    assert fired(mutant, BASES["sync"]) == ({"SVAI_AWS_018"} if fires else set())
