@@ -450,3 +450,36 @@ def test_only_a_deny_without_tls_enforces_tls(
 
     mutant = edit(base["sync"], "aws:s3/bucketPolicy:BucketPolicy", tls_statement)
     assert fired(mutant, BASES["sync"]) == ({"SVAI_AWS_018"} if fires else set())
+
+
+WILDCARD = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+
+
+@pytest.mark.parametrize(
+    ("holder", "inputs", "expected"),
+    [
+        # Wildcards in a role's inline policy and in a standalone managed policy are checked too.
+        (
+            "aws:iam/role:Role",
+            {"inlinePolicies": [{"name": "p", "policy": json.dumps({"Statement": [WILDCARD]})}]},
+            {"SVAI_AWS_009", "SVAI_AWS_010"},
+        ),
+        (
+            "aws:iam/policy:Policy",
+            {"policy": json.dumps({"Statement": [WILDCARD]})},
+            {"SVAI_AWS_009", "SVAI_AWS_010"},
+        ),
+        # An administrator policy given as the role's managedPolicyArns.
+        (
+            "aws:iam/role:Role",
+            {"managedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"]},
+            {"SVAI_AWS_011"},
+        ),
+    ],
+)
+def test_every_place_a_policy_can_sit_is_checked(
+    base: dict[str, Recorded], holder: str, inputs: Inputs, expected: set[str]
+) -> None:
+    tags = {"svai-model-version": BASES["sync"].model_version}
+    extra = RecordedResource(type=holder, name="extra", inputs={**inputs, "tags": tags})
+    assert fired(add(base["sync"], extra), BASES["sync"]) == expected
