@@ -96,7 +96,7 @@ def module_results(path: Path) -> dict[str, Any]:
 def table(results: list[dict[str, Any]]) -> str:
     """The per-module scores as a Markdown table."""
     lines = [
-        "| module | run (generated) | killed | survived | no tests | score |",
+        "| module | selected (generated) | killed | survived | no tests | score |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results:
