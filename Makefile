@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 EXAMPLE ?= examples/fraud-sklearn/svai.yaml
 
-.PHONY: setup demo test test-hf-export lint typecheck schema bench clean
+.PHONY: setup demo test test-hf-export lint typecheck schema bench mutate clean
 
 $(BIN)/svai: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -46,6 +46,9 @@ test-hf-export: setup  ## the Hugging Face folder tests with optimum-onnx as the
 
 bench: setup  ## benchmarks (ratios against baselines in the same run), results in bench/results/
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+mutate: setup  ## mutation testing of the safety and numbers modules, scores per module (slow; not in test)
+	$(BIN)/python scripts/mutate.py
 
 clean:
 	rm -rf $(VENV) $(HF_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -3,10 +3,12 @@
 Model: the one ``bench_server.py`` builds (a 100-tree random forest on sklearn's digits, ONNX via
 skl2onnx, zipmap off), 1-row requests ``{"inputs": [[...64 floats...]]}``. Arms:
 
-* svai: ``python -m svai.runtime.server`` on a plain ``svai_runtime.json`` (no batching);
+* svai: ``python -m svai.runtime.server`` on a plain ``svai_runtime.json`` (no batching), which
+  validates the body against ``bench_server.INPUT_SCHEMA`` as the other arms do;
 * bentoml: ``bentoml serve service:Svc`` (1 worker), a ``@bentoml.service`` class written by this
   script that loads the model with onnxruntime once at start and answers ``POST /predict``;
-* fastapi: ``bench_server.py``'s FastAPI+uvicorn app (sync handler, onnxruntime).
+* fastapi: ``bench_server.py``'s FastAPI+uvicorn app (sync handler, pydantic-validated body,
+  onnxruntime), on uvloop and httptools.
 
 BentoML pins and upgrades many packages, so it never enters svai's venv: it lives in its own venv
 (``$SVAI_BENTOML_VENV``, default ``~/.cache/svai-bench/bentoml-venv``), created and filled with
@@ -52,6 +54,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_server as bs  # a sibling script, importable through the line above
+from results_log import append_result
 
 DEFAULT_VENV = Path.home() / ".cache" / "svai-bench" / "bentoml-venv"
 BENTOML_REQUIREMENTS = ["bentoml==1.4.*", "onnxruntime", "numpy"]
@@ -340,9 +343,9 @@ def measure(args: argparse.Namespace, venv: Path, bentoml_version: str) -> dict[
             "bentoml": bentoml_version,
             "onnxruntime_bentoml_venv": package_version(venv_python(venv), "onnxruntime"),
             "onnxruntime_svai_venv": package_version(bs.PY, "onnxruntime"),
-            "fastapi": package_version(bs.PY, "fastapi"),
-            "uvicorn": package_version(bs.PY, "uvicorn"),
+            "svai_venv": bs.versions(),
         },
+        "request_validation": "every arm validates {inputs: [[number]]} before inference",
         "model": "RandomForestClassifier(n_estimators=100) on sklearn digits, ONNX, 1-row requests",
         "commands": {name: arm.argv for name, arm in arms.items()},
         "rounds": rounds,
@@ -446,10 +449,9 @@ def main() -> int:
         return 2
     results = measure(args, venv, version)
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    append_result(out, results)
     print(json.dumps(results["targets_met"]))
-    print(f"wrote {out}")
+    print(f"appended to {out}")
     return 0
 
 

@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from results_log import append_result
+
 ROOT = Path(__file__).resolve().parents[1]
 
 PICKLE = """
@@ -130,7 +132,7 @@ def main() -> None:
             "cpu_count": os.cpu_count(),
         }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    append_result(Path(args.out), result)
     print(json.dumps({k: result[k] for k in ("median_s", "pickle_over_artifact", "build_s")}))
 
 

@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from results_log import append_result
+
 ROOT = Path(__file__).resolve().parents[1]
 
 BARE = """
@@ -152,7 +154,7 @@ def main() -> None:
         },
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    append_result(Path(args.out), report)
     print(json.dumps(report, indent=2))
 
 

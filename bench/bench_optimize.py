@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "runtimes"))
 
 from optimize_conftest import PARAPHRASES, SENTENCES
+from results_log import append_result
 
 from svai.build.optimize import (
     Accuracy,
@@ -173,7 +174,7 @@ def main() -> None:
             "digits_mlp": bench_mlp(args.rounds, args.calls, Path(scratch)),
         }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    append_result(Path(args.out), report)
     print(json.dumps(report, indent=2))
 
 

@@ -9,13 +9,13 @@ cost) over every catalog offering x 5 traffic patterns x 3 warm-pool sizes, medi
 and, interleaved with it (A B A B), the exact event simulation of the same platform rules on the
 Lambda rows (a SimFaaS-style baseline) against the analytic model on the same rows.
 
-Run: .venv/bin/python bench/bench_perf.py   (writes bench/results/perf.json)
+Run: .venv/bin/python bench/bench_perf.py   (appends to bench/results/perf.json; see
+results_log.py: earlier runs are kept)
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import math
 import platform
 import statistics
@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from results_log import append_result
 
 from svai.compiler.catalog import load_catalog
 from svai.compiler.cost import estimate_cost
@@ -184,8 +185,7 @@ def main() -> None:
         "speed": spd,
         "machine": {"python": platform.python_version(), "processor": platform.machine()},
     }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    append_result(OUT, result)
     print(
         f"Lambda data (20 rows, 0 fitted parameters): cold-start MAPE "
         f"{acc['cold_start_mape_pct']:.2f}% (SimFaaS 12.23%, noise floor "
@@ -200,7 +200,7 @@ def main() -> None:
         f"{spd['lambda_row_ms_event_simulation_20k_arrivals']:.0f} ms/row "
         f"({spd['simulation_over_analytic_ratio']:.0f}x)"
     )
-    print(f"wrote {OUT.relative_to(ROOT)}")
+    print(f"appended to {OUT.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -5,9 +5,15 @@ Runs, interleaved (A B C D E A B C D E ...), fresh interpreters that
   B: import the AWS backend, record a sync plan under mocks, run the rules,
   C, D: the same for the GCP and the Azure backend (registered by type token), and
   E: ``svai plan examples/fraud-sklearn/svai.yaml``, the CLI on a 3-cloud example;
-then, in one process each (3 times), records 50 AWS plans back to back, and plans the 3-cloud
-example 50 times through ``svai.api.plan`` (50 specs, 150 cloud targets). Writes medians and
-ratios to ``bench/results/plan.json``.
+then, ``--runs`` times each, in one fresh process per run: records 50 AWS sample plans (distinct
+names, sync and async) back to back, and plans 50 distinct specs through ``svai.api.plan``. The
+50 specs are generated variants of the bundled examples (each example in turn, with its own
+name, traffic volume and budget), so no spec is planned twice and no per-process cache answers
+for a spec it has already seen.
+
+Every figure is reported as the median and the spread (min, max) over the runs, and every run's
+figure is kept. Results are appended to ``bench/results/plan.json`` (see ``results_log.py``):
+an earlier invocation is never overwritten, so a figure cannot be picked from several tries.
 
 Usage: ``.venv/bin/python bench/bench_plan.py [--runs 5]``
 """
@@ -16,13 +22,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+import yaml
+from results_log import append_result, spread
+
 ROOT = Path(__file__).resolve().parents[1]
+SOURCES = sorted(p.parent for p in (ROOT / "examples").glob("*/svai.yaml"))
 
 BASELINE = "import pulumi"
 PLAN_ONE = """
@@ -41,11 +52,12 @@ SPECS_MANY = """
 import json, sys, time
 t0 = time.perf_counter()
 from svai import api
-count = 0
-for _ in range(50):
-    _, result = api.plan(sys.argv[1])
+count = targets = 0
+for spec in sys.argv[1:]:
+    _, result = api.plan(spec)
+    targets += len(result.targets)
     count += sum(len(t.resources) for t in result.targets)
-print(json.dumps({"seconds": time.perf_counter() - t0, "resources": count}))
+print(json.dumps({"seconds": time.perf_counter() - t0, "resources": count, "targets": targets}))
 """
 PLAN_MANY = """
 import json, time
@@ -62,6 +74,29 @@ print(json.dumps({"seconds": time.perf_counter() - t0, "resources": count}))
 """
 
 
+def variant(index: int, root: Path) -> Path:
+    """Write the ``index``-th generated spec (a copy of one example, renamed and rescaled).
+
+    The examples take turns; the ``k``-th copy of an example gets the name ``NAME-k``, its
+    traffic scaled by ``1 + 0.2 k`` and its budget raised by ``10 k`` USD, so every spec differs.
+    """
+    source = SOURCES[index % len(SOURCES)]
+    k = index // len(SOURCES)
+    folder = root / f"{index:02d}-{source.name}"
+    shutil.copytree(source, folder)
+    spec = yaml.safe_load((folder / "svai.yaml").read_text(encoding="utf-8"))
+    spec["name"] = f"{spec['name']}-{k:02d}"
+    traffic = spec["traffic"]
+    for field in ("baseline_rps", "peak_rps"):
+        if field in traffic:
+            traffic[field] = round(traffic[field] * (1 + 0.2 * k), 3)
+    if "batch" in traffic:
+        traffic["batch"]["items"] = int(traffic["batch"]["items"] * (1 + 0.2 * k))
+    spec["observability"]["budget_usd_month"] += 10 * k
+    (folder / "svai.yaml").write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    return folder / "svai.yaml"
+
+
 def _time(argv: list[str]) -> float:
     start = time.perf_counter()
     subprocess.run(argv, cwd=ROOT, check=True, capture_output=True)
@@ -73,14 +108,12 @@ def _one_process(argv: list[str]) -> dict[str, float]:
     return json.loads(out)  # type: ignore[no-any-return]
 
 
-def _median(values: list[float]) -> float:
-    return round(statistics.median(values), 4)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "plan.json")
     options = parser.parse_args()
+    runs = max(5, options.runs)
     svai = str(Path(sys.executable).with_name("svai"))
     commands = {
         "import_pulumi": [sys.executable, "-c", BASELINE],
@@ -92,35 +125,34 @@ def main() -> None:
     for argv in commands.values():
         _time(argv)  # warm the OS page cache and .pyc files for every side
     samples: dict[str, list[float]] = {name: [] for name in commands}
-    for _ in range(options.runs):
+    for _ in range(runs):
         for name, argv in commands.items():
             samples[name].append(_time(argv))
-    many = [_one_process([sys.executable, "-c", PLAN_MANY]) for _ in range(3)]
-    specs = [_one_process([sys.executable, "-c", SPECS_MANY, str(EXAMPLE)]) for _ in range(3)]
-    medians = {name: _median(values) for name, values in samples.items()}
-    floor = medians["import_pulumi"]
+    with tempfile.TemporaryDirectory(prefix="svai-bench-plan-") as tmp:
+        specs = [str(variant(i, Path(tmp))) for i in range(50)]
+        many = [_one_process([sys.executable, "-c", PLAN_MANY]) for _ in range(runs)]
+        distinct = [_one_process([sys.executable, "-c", SPECS_MANY, *specs]) for _ in range(runs)]
+    floor = spread(samples["import_pulumi"])["median"]
     result = {
-        "runs": options.runs,
-        "import_pulumi_median_s": floor,
-        **{f"{name}_median_s": m for name, m in medians.items() if name != "import_pulumi"},
-        **{
-            f"ratio_{name}_to_import_pulumi": round(m / floor, 3)
-            for name, m in medians.items()
+        "runs": runs,
+        "seconds": {name: spread(values) for name, values in samples.items()},
+        "ratio_median_to_import_pulumi": {
+            name: round(spread(values)["median"] / floor, 3)
+            for name, values in samples.items()
             if name != "import_pulumi"
         },
         "target_plan_s": 1.0,
-        "fifty_plans_one_process_median_s": _median([m["seconds"] for m in many]),
-        "fifty_plans_resources": many[0]["resources"],
-        "fifty_specs_3_clouds_one_process_median_s": _median([m["seconds"] for m in specs]),
-        "fifty_specs_3_clouds_resources": specs[0]["resources"],
-        "target_fifty_plans_s": 10.0,
-        "samples": samples,
+        "fifty_aws_sample_plans_one_process_s": spread([m["seconds"] for m in many]),
+        "fifty_aws_sample_plans_resources": many[0]["resources"],
+        "fifty_distinct_specs_one_process_s": spread([m["seconds"] for m in distinct]),
+        "fifty_distinct_specs_targets": distinct[0]["targets"],
+        "fifty_distinct_specs_resources": distinct[0]["resources"],
+        "fifty_distinct_specs_from": [p.name for p in SOURCES],
+        "target_fifty_specs_s": 10.0,
         "python": sys.version.split()[0],
     }
-    out = ROOT / "bench" / "results" / "plan.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({k: v for k, v in result.items() if k != "samples"}, indent=2))
+    append_result(options.out, result)
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Benchmark the svai container HTTP server against bare onnxruntime and FastAPI+uvicorn.
 
 Model: a 100-tree random forest on sklearn's digits, as ONNX (skl2onnx, zipmap off).
-Every comparison is interleaved (A B C A B C ...) and reported as medians of >= 5 rounds:
+Every comparison is interleaved, with the arm order rotated every round (A B C, B C A, C A B,
+...) so that no arm always runs first, and reported as medians of >= 5 rounds:
 
 1. cold start, process start -> first HTTP 200 (bare: ``python -I -S`` importing onnxruntime,
    loading the model and running it once, until it prints);
@@ -12,8 +13,16 @@ Every comparison is interleaved (A B C A B C ...) and reported as medians of >= 
    forest and for a compute-heavy MLP;
 4. micro-batcher penalty at concurrency 1 (batching on vs off, same server code).
 
+Identical work on every arm: each validates the request body as ``{"inputs": [[number, ...],
+...]}`` before running the model (svai with ``api.input_schema``, FastAPI with a pydantic model,
+BentoML in ``bench_bentoml.py`` with its pydantic-typed API). FastAPI runs on uvicorn's fast path
+(``uvicorn[standard]``: uvloop and httptools, asked for explicitly, so a missing one fails the run
+instead of silently using the slower pure-Python loop); the versions of every package in the
+arms are recorded with the results.
+
 Usage: ``.venv/bin/python bench/bench_server.py [--rounds 5] [--out bench/results/server.json]``.
-Needs fastapi and uvicorn installed (benchmark only; never imported by svai).
+Needs ``fastapi`` and ``uvicorn[standard]`` (svai's ``dev`` extra; never imported by svai).
+Results are appended to the results file (``results_log.py``), never overwritten.
 """
 
 from __future__ import annotations
@@ -37,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from results_log import append_result
 
 from svai.build.bench import serve_command
 
@@ -44,12 +54,22 @@ REPO = Path(__file__).resolve().parents[1]
 PY = sys.executable
 SITE = site.getsitepackages()[0]
 
+# The request body every arm validates before running the model.
+INPUT_SCHEMA = {
+    "type": "object",
+    "required": ["inputs"],
+    "properties": {
+        "inputs": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}
+    },
+}
+
 FASTAPI_APP = """
 import sys
 import numpy as np
 import onnxruntime as ort
 import uvicorn
 from fastapi import FastAPI
+from pydantic import BaseModel
 
 opts = ort.SessionOptions()
 opts.intra_op_num_threads = 1
@@ -62,14 +82,26 @@ app = FastAPI()
 names = [o.name for o in sess.get_outputs()]
 
 
+class Payload(BaseModel):
+    inputs: list[list[float]]
+
+
 @app.post("/predict")
-def predict(payload: dict) -> dict:
-    x = np.asarray(payload["inputs"], dtype=np.float32)
+def predict(payload: Payload) -> dict:
+    x = np.asarray(payload.inputs, dtype=np.float32)
     outs = sess.run(None, {"float_input": x})
     return {"outputs": {n: o.tolist() for n, o in zip(names, outs)}}
 
 
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", access_log=False)
+uvicorn.run(
+    app,
+    host="127.0.0.1",
+    port=int(sys.argv[2]),
+    log_level="warning",
+    access_log=False,
+    loop="uvloop",
+    http="httptools",
+)
 """
 
 BARE = (
@@ -138,6 +170,7 @@ def write_config(root: Path, model: Path, name: str, batching: bool) -> Path:
         "batching": {"enabled": batching, "max_batch": 16, "max_wait_ms": 2},
         "idempotency": {"enabled": False},
         "observability": {"log_requests": False},
+        "api": {"input_schema": INPUT_SCHEMA},
     }
     (d / "svai_runtime.json").write_text(json.dumps(cfg))
     return d / "svai_runtime.json"
@@ -389,11 +422,12 @@ def throughput_rounds(
     singles: list[float] = []
     parallel: list[float] = []
     over_parallel: dict[str, list[float]] = {name: [] for name in ports}
-    for _ in range(rounds):
+    for r in range(rounds):
         single = statistics.median(raw_loop(model, x, 200))
         singles.append(single * 1000)
         parallel.append(raw_parallel(model, x, cores, args.seconds))
-        for name, port in ports.items():
+        for name in rotated(list(ports), r):
+            port = ports[name]
             rps = throughput(port, data, 4, args.seconds)
             runs[name].append(rps)
             ratios[name].append(rps / (cores / single))
@@ -414,6 +448,33 @@ def throughput_rounds(
         "targets": {"svai_over_ceiling": 0.9, "svai_over_fastapi": 1.2},
     }
     return out
+
+
+def rotated(names: list[str], r: int) -> list[str]:
+    """The arm order of round ``r``: rotated so that no arm always runs first."""
+    k = r % len(names)
+    return names[k:] + names[:k]
+
+
+def versions() -> dict[str, str]:
+    """Versions of the packages the arms run on (svai's own commit comes with the results)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for package in (
+        "onnxruntime",
+        "numpy",
+        "fastapi",
+        "pydantic",
+        "uvicorn",
+        "uvloop",
+        "httptools",
+    ):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = "not installed"
+    return found
 
 
 def pct(values: list[float], q: float) -> float:
@@ -444,18 +505,26 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "model": "RandomForestClassifier(n_estimators=100) on sklearn digits, ONNX, 1-row requests",
         "rounds": rounds,
+        "versions": versions(),
+        "request_validation": "every arm validates {inputs: [[number]]} before inference",
+        "arm_order": "rotated every round",
     }
 
     # 1. cold start ---------------------------------------------------------------------------
     cold: dict[str, list[float]] = {"bare": [], "svai": [], "svai_no_site": [], "fastapi": []}
-    for _ in range(rounds):
-        cold["bare"].append(bare_first(model))
+
+    def cold_start(name: str) -> float:
+        if name == "bare":
+            return bare_first(model)
         p = free_port()
-        cold["svai"].append(first_200(svai_cmd(plain_cfg, p), p, data, env_for()))
-        p = free_port()
-        cold["svai_no_site"].append(first_200(svai_cmd(plain_cfg, p, True), p, data, env_for(True)))
-        p = free_port()
-        cold["fastapi"].append(first_200(fastapi_cmd(app_py, model, p), p, data, dict(os.environ)))
+        if name == "fastapi":
+            return first_200(fastapi_cmd(app_py, model, p), p, data, dict(os.environ))
+        no_site = name == "svai_no_site"
+        return first_200(svai_cmd(plain_cfg, p, no_site), p, data, env_for(no_site))
+
+    for r in range(rounds):
+        for name in rotated(list(cold), r):
+            cold[name].append(cold_start(name))
     med = {k: statistics.median(v) for k, v in cold.items()}
     results["cold_start_s"] = {
         "runs": cold,
@@ -485,8 +554,8 @@ def main() -> None:
             k: {"p50": [], "p99": []}
             for k in ("raw", "raw_default_threads", "svai", "svai_batched", "fastapi")
         }
-        for _ in range(rounds):
-            for name in warm:
+        for r in range(rounds):
+            for name in rotated(list(warm), r):
                 if name == "raw":
                     lat = raw_loop(model, x, args.requests)
                 elif name == "raw_default_threads":
@@ -538,9 +607,8 @@ def main() -> None:
             s.stop()
 
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {out}")
+    append_result(out, results)
+    print(f"appended to {out}")
 
 
 if __name__ == "__main__":

@@ -228,21 +228,29 @@ def test_unknown_command_is_exit_2() -> None:
 IMPORT_PROBE = """
 import sys
 from svai.cli.main import main
+code = 0
 try:
     main(sys.argv[1:])
-except SystemExit:
-    pass
+except SystemExit as exit:
+    code = exit.code
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in
                {"pulumi", "pulumi_aws", "pulumi_gcp", "pulumi_azure_native", "torch",
                 "onnxruntime", "sklearn", "boto3", "jinja2"})
 print("HEAVY=" + ",".join(heavy), file=sys.stderr)
+sys.exit(code)
 """
 
 
 @pytest.mark.parametrize(
-    "args", [["--help"], ["validate", "EXAMPLE"], ["validate", "missing.yaml"], ["schema"]]
+    ("args", "code"),
+    [
+        (["--help"], 0),
+        (["validate", "EXAMPLE"], 0),
+        (["validate", "missing.yaml"], 2),
+        (["schema"], 0),
+    ],
 )
-def test_spec_commands_import_no_cloud_sdk(args: list[str], tmp_path: Path) -> None:
+def test_spec_commands_import_no_cloud_sdk(args: list[str], code: int, tmp_path: Path) -> None:
     argv = [str(EXAMPLES[0]) if a == "EXAMPLE" else a for a in args]
     done = subprocess.run(
         [sys.executable, "-c", IMPORT_PROBE, *argv],
@@ -252,6 +260,7 @@ def test_spec_commands_import_no_cloud_sdk(args: list[str], tmp_path: Path) -> N
         timeout=60,
         check=False,
     )
+    assert done.returncode == code, done.stderr  # the command did its work, not just imports
     heavy = next(line for line in done.stderr.splitlines() if line.startswith("HEAVY="))
     assert heavy == "HEAVY=", heavy
 

@@ -15,11 +15,11 @@ import pytest
 
 from svai import api
 from svai.compiler.planned import to_dict
+from tests.goldens import check_golden
 
 ROOT = Path(__file__).parents[1]
 EXAMPLES = sorted(ROOT.joinpath("examples").glob("*/svai.yaml"))
 GOLDEN = ROOT / "tests" / "golden"
-UPDATE = os.environ.get("SVAI_UPDATE_GOLDEN") == "1"
 
 
 def plan_json(path: Path) -> str:
@@ -31,12 +31,7 @@ def plan_json(path: Path) -> str:
 def planned(request: pytest.FixtureRequest) -> tuple[Path, dict]:  # type: ignore[type-arg]
     path: Path = request.param
     text = plan_json(path)
-    golden = GOLDEN / f"{path.parent.name}.plan.json"
-    if UPDATE or not golden.exists():
-        golden.write_text(text)
-    assert text == golden.read_text(), (
-        f"plan of {path} differs from {golden}; if intended, refresh with SVAI_UPDATE_GOLDEN=1"
-    )
+    check_golden(GOLDEN / f"{path.parent.name}.plan.json", text)
     return path, json.loads(text)
 
 

@@ -313,7 +313,73 @@ def test_open_ingress_is_allowed_only_when_the_spec_says_none() -> None:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("PT5M", 300.0), ("PT2M24S", 144.0), ("P1DT1H", 90000.0), ("PT0.5S", 0.5), ("5m", None)],
+    [
+        ("PT5M", 300.0),
+        ("PT2M24S", 144.0),
+        ("P1DT1H", 90000.0),
+        ("PT0.5S", 0.5),
+        ("5m", None),
+        (300, None),
+        (None, None),
+    ],
 )
-def test_iso_durations_are_read(text: str, seconds: float | None) -> None:
+def test_iso_durations_are_read(text: Any, seconds: float | None) -> None:
     assert iso_seconds(text) == seconds
+
+
+# ---- every branch of the role-assignment rules ------------------------------------------------
+
+OWNER = next(k for k, v in BROAD_ROLES.items() if v == "Owner")
+ACCESS_ADMIN = next(k for k, v in BROAD_ROLES.items() if v == "User Access Administrator")
+ROLE_DEFINITIONS = "/providers/Microsoft.Authorization/roleDefinitions"
+
+
+def _role(path: str, value: Any) -> Callable[[Resources], Resources]:
+    return lambda r: _edit(r, ROLE, set_path(path, value))
+
+
+# case id -> (mutation of the "ca" resources, the rules it must fire)
+ROLE_BRANCHES: dict[str, tuple[Callable[[Resources], Resources], set[str]]] = {
+    # SVAI_AZ_012: a subscription, a resource group (any case, trailing slash), or no scope.
+    "012-subscription": (_role("scope", "/subscriptions/00000000"), {"SVAI_AZ_012"}),
+    "012-resource-group-trailing-slash": (
+        _role("scope", "/subscriptions/00000000/resourceGroups/svai-rg/"),
+        {"SVAI_AZ_012"},
+    ),
+    "012-resource-group-other-case": (
+        _role("scope", "/SUBSCRIPTIONS/00000000/RESOURCEGROUPS/svai-rg"),
+        {"SVAI_AZ_012"},
+    ),
+    "012-no-scope": (_role("scope", DELETE), {"SVAI_AZ_012"}),
+    "012-one-resource-passes": (
+        _role(
+            "scope",
+            "/subscriptions/00000000/resourceGroups/svai-rg/providers/"
+            "Microsoft.Storage/storageAccounts/svaisa",
+        ),
+        set(),
+    ),
+    # SVAI_AZ_013: each broad role, whatever the GUID's case.
+    "013-owner": (_role("roleDefinitionId", f"{ROLE_DEFINITIONS}/{OWNER}"), {"SVAI_AZ_013"}),
+    "013-user-access-administrator": (
+        _role("roleDefinitionId", f"{ROLE_DEFINITIONS}/{ACCESS_ADMIN}"),
+        {"SVAI_AZ_013"},
+    ),
+    "013-contributor-upper-case": (
+        _role("roleDefinitionId", f"{ROLE_DEFINITIONS}/{CONTRIBUTOR.upper()}"),
+        {"SVAI_AZ_013"},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ROLE_BRANCHES))
+def test_each_branch_of_the_role_assignment_rules(case: str) -> None:
+    mutate, expected = ROLE_BRANCHES[case]
+    assert _fired(mutate(recorded("ca")), PLANS["ca"]()) == expected
+
+
+def test_tls_1_3_is_accepted_wherever_1_2_is() -> None:
+    resources = _edit(recorded("ca"), STORAGE, set_path("minimumTlsVersion", "TLS1_3"))
+    assert _fired(resources, PLANS["ca"]()) == set()
+    resources = _edit(recorded("async"), WEB, set_path("siteConfig.minTlsVersion", "1.3"))
+    assert _fired(resources, PLANS["async"]()) == set()

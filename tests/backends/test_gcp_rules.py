@@ -199,3 +199,187 @@ def test_rules_name_checkov_ids_and_have_titles() -> None:
         "SVAI_GCP_006": "CKV_GCP_78",
         "SVAI_GCP_010": "CKV_GCP_83",
     }
+
+
+# ---- every branch of the IAM rules ------------------------------------------------------------
+
+
+def _grant(token: str, member: str, role: str) -> Callable[[Resources], Resources]:
+    grant = RecordedResource(
+        token,
+        "grant",
+        {"member": member, "name": "sentiment-api", "role": role},
+        "sentiment",
+        "sentiment",
+    )
+    return lambda rs: (*rs, grant)
+
+
+SA = "serviceAccount:caller@svai-project.iam.gserviceaccount.com"
+
+# case id -> (plan, added grant, the rules it must fire)
+IAM_BRANCHES: dict[str, tuple[str, Callable[[Resources], Resources], set[str]]] = {
+    # SVAI_GCP_001: anyone with a Google account is never a valid invoker, even with auth: none.
+    "001-all-authenticated-users": (
+        "run-iam",
+        _grant(T.RUN_IAM, "allAuthenticatedUsers", "roles/run.invoker"),
+        {"SVAI_GCP_001"},
+    ),
+    "001-all-authenticated-users-even-with-auth-none": (
+        "run-none",
+        _grant(T.RUN_IAM, "allAuthenticatedUsers", "roles/run.invoker"),
+        {"SVAI_GCP_001"},
+    ),
+    "001-all-users-on-a-vertex-endpoint": (
+        "vertex-cmek",
+        _grant(T.VERTEX_ENDPOINT_IAM, "allUsers", "roles/aiplatform.user"),
+        {"SVAI_GCP_001"},
+    ),
+    "001-a-named-caller-passes": (
+        "run-iam",
+        _grant(T.RUN_IAM, SA, "roles/run.invoker"),
+        set(),
+    ),
+    # SVAI_GCP_003: each primitive role, on any IAM grant type.
+    "003-owner": ("run-iam", _grant(T.PROJECT_IAM, SA, "roles/owner"), {"SVAI_GCP_003"}),
+    "003-editor": ("run-iam", _grant(T.SECRET_IAM, SA, "roles/editor"), {"SVAI_GCP_003"}),
+    "003-viewer": ("run-iam", _grant(T.BUCKET_IAM, SA, "roles/viewer"), {"SVAI_GCP_003"}),
+    "003-predefined-role-passes": (
+        "run-iam",
+        _grant(T.SECRET_IAM, SA, "roles/secretmanager.secretAccessor"),
+        set(),
+    ),
+    # SVAI_GCP_004: a bucket grant to either public member, besides public access prevention.
+    "004-bucket-to-all-users": (
+        "run-iam",
+        _grant(T.BUCKET_IAM, "allUsers", "roles/storage.objectViewer"),
+        {"SVAI_GCP_004"},
+    ),
+    "004-bucket-to-all-authenticated-users": (
+        "run-iam",
+        _grant(T.BUCKET_IAM, "allAuthenticatedUsers", "roles/storage.objectViewer"),
+        {"SVAI_GCP_004"},
+    ),
+    "004-bucket-to-a-service-account-passes": (
+        "run-iam",
+        _grant(T.BUCKET_IAM, SA, "roles/storage.objectViewer"),
+        set(),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(IAM_BRANCHES))
+def test_each_branch_of_the_iam_rules(case: str) -> None:
+    plan_name, mutate, expected = IAM_BRANCHES[case]
+    assert _fired(mutate(_recorded(plan_name)), PLANS[plan_name]()) == expected
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "fires"),
+    [
+        # An L4 needs at least 4 vCPU and 16 GiB; each unit Cloud Run accepts, at the boundary.
+        ("cpu", "4000m", False),
+        ("cpu", "3999m", True),
+        ("cpu", "4.0", False),
+        ("cpu", "3.9", True),
+        ("memory", "16Gi", False),
+        ("memory", "16383Mi", True),
+        ("memory", "17180M", False),
+        ("memory", "17179M", True),
+        ("memory", "18G", False),
+        ("memory", "17G", True),
+        ("memory", str(16 * 2**30), False),
+        ("memory", str(16 * 2**30 - 2**20), True),
+    ],
+)
+def test_gpu_minimums_read_every_cpu_and_memory_unit(field: str, value: str, fires: bool) -> None:
+    mutate = set_path(f"template.containers.0.resources.limits.{field}", value)
+    resources = _mutate(_recorded("run-gpu-canary"), "svc-api", mutate)
+    expected = {"SVAI_GCP_016"} if fires else set()
+    assert _fired(resources, PLANS["run-gpu-canary"]()) == expected
+
+
+COMPUTE_SA = "123456789012-compute@developer.gserviceaccount.com"
+
+# case id -> (plan, resource, edit of its inputs, the rules it must fire)
+BRANCHES: dict[str, tuple[str, str, Callable[[dict[str, Any]], None], set[str]]] = {
+    # SVAI_GCP_002: 5-100 delivery attempts, on push and on pull job subscriptions.
+    "002-100-attempts": (
+        "async-run-key",
+        "sub-jobs",
+        set_path("deadLetterPolicy.maxDeliveryAttempts", 100),
+        set(),
+    ),
+    "002-101-attempts": (
+        "async-run-key",
+        "sub-jobs",
+        set_path("deadLetterPolicy.maxDeliveryAttempts", 101),
+        {"SVAI_GCP_002"},
+    ),
+    "002-4-attempts": (
+        "async-run-key",
+        "sub-jobs",
+        set_path("deadLetterPolicy.maxDeliveryAttempts", 4),
+        {"SVAI_GCP_002"},
+    ),
+    "002-pull-with-dead-letter": (
+        "async-run-key",
+        "sub-jobs",
+        set_path("pushConfig", DELETE),
+        set(),
+    ),
+    # SVAI_GCP_007: Pub/Sub's default ack deadline (10 s) is under the worker timeout.
+    "007-default-ack-deadline": (
+        "async-run-key",
+        "sub-jobs",
+        set_path("ackDeadlineSeconds", DELETE),
+        {"SVAI_GCP_007"},
+    ),
+    # SVAI_GCP_013: a secret as a plain variable of a Cloud Run function.
+    "013-function-plain-secret": (
+        "functions-jwt",
+        "fn-api",
+        set_path("serviceConfig.environmentVariables.HF_TOKEN", CANARY_SECRET),
+        {"SVAI_GCP_013"},
+    ),
+    # SVAI_GCP_015: a valid key with an invalid value.
+    "015-bad-label-value": (
+        "run-iam",
+        "artifacts",
+        set_path("labels.team", "Team A"),
+        {"SVAI_GCP_015"},
+    ),
+    # SVAI_GCP_017: the default compute account named, on services and functions.
+    "017-service-default-compute-account": (
+        "run-iam",
+        "svc-api",
+        set_path("template.serviceAccount", COMPUTE_SA),
+        {"SVAI_GCP_017"},
+    ),
+    "017-function-without-account": (
+        "functions-jwt",
+        "fn-api",
+        set_path("serviceConfig.serviceAccountEmail", DELETE),
+        {"SVAI_GCP_017"},
+    ),
+    "017-function-default-compute-account": (
+        "functions-jwt",
+        "fn-api",
+        set_path("serviceConfig.serviceAccountEmail", COMPUTE_SA),
+        {"SVAI_GCP_017"},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BRANCHES))
+def test_each_branch_of_the_subscription_secret_label_and_identity_rules(case: str) -> None:
+    plan_name, name, change, expected = BRANCHES[case]
+    assert _fired(_mutate(_recorded(plan_name), name, change), PLANS[plan_name]()) == expected
+
+
+def test_a_pull_job_subscription_without_a_dead_letter_policy_fires() -> None:
+    def pull_without_dead_letter(inputs: dict[str, Any]) -> None:
+        del inputs["pushConfig"], inputs["deadLetterPolicy"]
+
+    resources = _mutate(_recorded("async-run-key"), "sub-jobs", pull_without_dead_letter)
+    assert _fired(resources, PLANS["async-run-key"]()) == {"SVAI_GCP_002"}

@@ -155,12 +155,16 @@ def test_a_failure_inside_an_apply_is_raised() -> None:
 
 
 def test_many_recordings_in_one_process_stay_independent() -> None:
-    counts = set()
+    # Each recording holds exactly its own program's resources: nothing from the runs before it
+    # (a leak would add their queues), nothing lost, nothing failing on the reused names.
     for index in range(20):
 
         def program(i: int = index) -> None:
             for j in range(i % 3 + 1):
-                aws.sqs.Queue(f"q{i}-{j}")
+                aws.sqs.Queue(f"q{j}", name=f"run{i}-q{j}")
 
-        counts.add(tuple(r.name for r in record(program)))
-    assert len(counts) == 20
+        recorded = record(program)
+        assert [r.name for r in recorded] == [f"q{j}" for j in range(index % 3 + 1)]
+        assert [r.inputs["name"] for r in recorded] == [
+            f"run{index}-q{j}" for j in range(index % 3 + 1)
+        ]

@@ -310,3 +310,176 @@ def test_evaluate_sorts_fills_rule_fields_and_refuses_duplicate_ids() -> None:
         evaluate([low, low], [], plan)
     with pytest.raises(ValueError, match=r"convention|match"):
         evaluate([Rule("AWS_1", "low", "t", check)], [], plan)
+
+
+# ---- every branch of the IAM and public-invoke rules ------------------------------------------
+# Each rule above has one mutant; these cases take each rule's other branches one at a time, both
+# ways (a finding where the branch must fire, none where a look-alike must pass).
+
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+PERMISSION = "aws:lambda/permission:Permission"
+FUNCTION_URL = "aws:lambda/functionUrl:FunctionUrl"
+
+
+def _statement(**fields: Any) -> Callable[[Recorded], Recorded]:
+    return lambda r: edit(r, ROLE_POLICY, add_statement(fields))
+
+
+def _permission(principal: str) -> Callable[[Recorded], Recorded]:
+    inputs = {"action": "lambda:InvokeFunction", "function": "f", "principal": principal}
+    return lambda r: add(r, RecordedResource(type=PERMISSION, name="invoke", inputs=inputs))
+
+
+def _function_url(authorization: str) -> Callable[[Recorded], Recorded]:
+    inputs = {"authorizationType": authorization, "functionName": "f"}
+    return lambda r: add(r, RecordedResource(type=FUNCTION_URL, name="url", inputs=inputs))
+
+
+BUCKET_ARN = "arn:aws:s3:::sentiment-artifacts/*"
+NAMESPACE = {"StringEquals": {"cloudwatch:namespace": "svai/sentiment"}}
+
+# case id -> (mutation of the sync base, the rules it must fire)
+BRANCHES: dict[str, tuple[Callable[[Recorded], Recorded], set[str]]] = {
+    # SVAI_AWS_009: wildcard actions, as a string or inside a list, and NotAction.
+    "009-action-star-string": (
+        _statement(Effect="Allow", Action="*", Resource=BUCKET_ARN),
+        {"SVAI_AWS_009"},
+    ),
+    "009-action-star-in-list": (
+        _statement(Effect="Allow", Action=["s3:GetObject", "s3:*"], Resource=BUCKET_ARN),
+        {"SVAI_AWS_009"},
+    ),
+    "009-not-action": (
+        _statement(Effect="Allow", NotAction=["iam:*"], Resource=BUCKET_ARN),
+        {"SVAI_AWS_009"},
+    ),
+    "009-deny-with-wildcards-passes": (
+        _statement(Effect="Deny", Action="*", NotAction=["s3:GetObject"], Resource="*"),
+        set(),
+    ),
+    "009-named-actions-pass": (
+        _statement(Effect="Allow", Action=["s3:GetObject"], Resource=BUCKET_ARN),
+        set(),
+    ),
+    # SVAI_AWS_010: Resource "*" as a string or inside a list; resource-free actions pass.
+    "010-resource-star-string": (
+        _statement(Effect="Allow", Action="s3:GetObject", Resource="*"),
+        {"SVAI_AWS_010"},
+    ),
+    "010-resource-star-in-list": (
+        _statement(Effect="Allow", Action=["s3:GetObject"], Resource=[BUCKET_ARN, "*"]),
+        {"SVAI_AWS_010"},
+    ),
+    "010-resource-free-actions-pass": (
+        _statement(
+            Effect="Allow",
+            Action=["ecr:GetAuthorizationToken", "xray:PutTraceSegments"],
+            Resource=["*"],
+        ),
+        set(),
+    ),
+    "010-metrics-without-namespace": (
+        _statement(Effect="Allow", Action=["cloudwatch:PutMetricData"], Resource="*"),
+        {"SVAI_AWS_010"},
+    ),
+    "010-metrics-with-namespace-pass": (
+        _statement(
+            Effect="Allow", Action=["cloudwatch:PutMetricData"], Resource="*", Condition=NAMESPACE
+        ),
+        set(),
+    ),
+    "010-deny-on-star-passes": (
+        _statement(Effect="Deny", Action=["s3:DeleteObject"], Resource="*"),
+        set(),
+    ),
+    # SVAI_AWS_012: routes (explicit or defaulted NONE), function URLs and resource policies.
+    "012-route-without-authorization-type": (
+        lambda r: edit(r, "aws:apigatewayv2/route:Route", pop("authorizationType")),
+        {"SVAI_AWS_012"},
+    ),
+    "012-function-url-none": (_function_url("NONE"), {"SVAI_AWS_012"}),
+    "012-function-url-iam-passes": (_function_url("AWS_IAM"), set()),
+    "012-permission-to-anyone": (_permission("*"), {"SVAI_AWS_012"}),
+    "012-permission-to-api-gateway-passes": (_permission("apigateway.amazonaws.com"), set()),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BRANCHES))
+def test_each_branch_of_the_iam_and_invoke_rules(base: dict[str, Recorded], case: str) -> None:
+    mutate, expected = BRANCHES[case]
+    assert fired(mutate(base["sync"]), BASES["sync"]) == expected
+
+
+def test_auth_none_lets_anyone_invoke_through_every_door(base: dict[str, Recorded]) -> None:
+    plan = sync_plan("aws", auth="none")
+    resources = _permission("*")(_function_url("NONE")(base["sync"]))
+    assert "SVAI_AWS_012" not in fired(resources, plan)
+    assert "SVAI_AWS_012" in fired(resources, BASES["sync"])
+
+
+@pytest.mark.parametrize("policy", ["[1, 2]", "not json", 42])
+def test_an_unreadable_redrive_policy_counts_as_none(
+    base: dict[str, Recorded], policy: object
+) -> None:
+    mutant = edit(base["async"], QUEUE, set_path("redrivePolicy", policy), "summarize-jobs")
+    assert fired(mutant, BASES["async"]) == {"SVAI_AWS_006"}
+
+
+def test_a_queue_with_sqs_managed_encryption_passes(base: dict[str, Recorded]) -> None:
+    def sse_sqs(inputs: Inputs) -> None:
+        del inputs["kmsMasterKeyId"]
+        inputs["sqsManagedSseEnabled"] = True
+
+    mutant = edit(base["async"], QUEUE, sse_sqs, "summarize-jobs")
+    assert fired(mutant, BASES["async"]) == set()
+
+
+@pytest.mark.parametrize(
+    ("effect", "secure_transport", "fires"),
+    [("Deny", False, False), ("Deny", "true", True), ("Allow", "false", True)],
+)
+def test_only_a_deny_without_tls_enforces_tls(
+    base: dict[str, Recorded], effect: str, secure_transport: object, fires: bool
+) -> None:
+    def tls_statement(inputs: Inputs) -> None:
+        policy = json.loads(inputs["policy"])
+        for statement in policy["Statement"]:
+            statement["Effect"] = effect
+            statement["Condition"] = {"Bool": {"aws:SecureTransport": secure_transport}}
+        inputs["policy"] = json.dumps(policy)
+
+    mutant = edit(base["sync"], "aws:s3/bucketPolicy:BucketPolicy", tls_statement)
+    assert fired(mutant, BASES["sync"]) == ({"SVAI_AWS_018"} if fires else set())
+
+
+WILDCARD = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+
+
+@pytest.mark.parametrize(
+    ("holder", "inputs", "expected"),
+    [
+        # Wildcards in a role's inline policy and in a standalone managed policy are checked too.
+        (
+            "aws:iam/role:Role",
+            {"inlinePolicies": [{"name": "p", "policy": json.dumps({"Statement": [WILDCARD]})}]},
+            {"SVAI_AWS_009", "SVAI_AWS_010"},
+        ),
+        (
+            "aws:iam/policy:Policy",
+            {"policy": json.dumps({"Statement": [WILDCARD]})},
+            {"SVAI_AWS_009", "SVAI_AWS_010"},
+        ),
+        # An administrator policy given as the role's managedPolicyArns.
+        (
+            "aws:iam/role:Role",
+            {"managedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"]},
+            {"SVAI_AWS_011"},
+        ),
+    ],
+)
+def test_every_place_a_policy_can_sit_is_checked(
+    base: dict[str, Recorded], holder: str, inputs: Inputs, expected: set[str]
+) -> None:
+    tags = {"svai-model-version": BASES["sync"].model_version}
+    extra = RecordedResource(type=holder, name="extra", inputs={**inputs, "tags": tags})
+    assert fired(add(base["sync"], extra), BASES["sync"]) == expected

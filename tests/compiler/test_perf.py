@@ -19,7 +19,7 @@ from svai.compiler.perf import (
     simulate_pool,
     stationary_pool,
 )
-from svai.compiler.traffic import TrafficProfile, TrafficSpec, build_profile
+from svai.compiler.traffic import Segment, TrafficProfile, TrafficSpec, build_profile
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "lambda_coldstart_experiments.csv"
 
@@ -171,6 +171,48 @@ def test_analytic_pool_matches_event_simulation(
     # Cold starts are rare events: allow for the simulation's own noise.
     se = math.sqrt(max(sim.cold_starts, 1)) / n
     assert abs(st.cold_start_prob - sim.cold_start_prob) < 3 * se + 0.1 * sim.cold_start_prob
+
+
+def test_a_cold_request_holding_its_instance_is_solved_as_a_fixed_point() -> None:
+    # A cold request keeps its new instance busy for the init as well, so each request holds an
+    # instance for s + p*cold on average, where p is the cold-start probability being solved for.
+    lam, s, cold, keep = 1.0, 0.05, 5.0, 60.0
+    st = stationary_pool(lam, s, keep, cold_start_s=cold)
+    held = stationary_pool(lam, s + st.cold_start_prob * cold, keep)
+    assert held.cold_start_prob == pytest.approx(st.cold_start_prob, rel=1e-3)
+    assert held.mean_instances == pytest.approx(st.mean_instances, rel=1e-3)
+    # Not the answer that ignores the init: busier instances leave fewer arrivals without one.
+    plain = stationary_pool(lam, s, keep)
+    assert st.cold_start_prob < 0.95 * plain.cold_start_prob
+    assert stationary_pool(lam, s, keep, cold_start_s=cold, cold_holds_instance=False) == plain
+
+
+def _after_a_busy_half_day(tail_rps: float, tail_s: float) -> TrafficProfile:
+    """A busy half day, then ``tail_s`` seconds at ``tail_rps``, then nothing until midnight."""
+    busy = Segment(0.0, 43_200.0, 2.0, abrupt=True)
+    tail = Segment(43_200.0, tail_s, tail_rps)
+    idle = Segment(43_200.0 + tail_s, 43_200.0 - tail_s, 0.0)
+    return TrafficProfile("test", (busy, tail, idle))
+
+
+@pytest.mark.parametrize("keeps", [1.0, 3.0])
+def test_a_pool_left_by_busier_traffic_has_no_cold_starts_for_one_keep_alive(
+    keeps: float,
+) -> None:
+    # After the busy half day, more instances than the quiet tail ever needs stay alive for one
+    # keep-alive (LIFO reuses the newest of them), so the tail's requests find warm instances
+    # until then; later, the tail's own stationary rate of cold starts applies.
+    keep, tail_rps = 600.0, 1 / 300
+    pool = PoolConfig(cold_start_s=2.0, keep_alive_s=keep)
+    service = ServiceTime(0.2, cv=1.0)
+    without = predict(_after_a_busy_half_day(0.0, keep * keeps), service, pool)
+    with_tail = predict(_after_a_busy_half_day(tail_rps, keep * keeps), service, pool)
+    tail_p = stationary_pool(tail_rps, 0.2, keep, cold_start_s=2.0).cold_start_prob
+    after_quiet = tail_p * tail_rps * keep * (keeps - 1.0)
+    assert with_tail.requests_per_day == pytest.approx(without.requests_per_day + 2.0 * keeps)
+    assert with_tail.cold_starts_per_day == pytest.approx(
+        without.cold_starts_per_day + after_quiet, rel=1e-9
+    )
 
 
 def _day_arrivals(prof: TrafficProfile, days: int, seed: int) -> np.ndarray:

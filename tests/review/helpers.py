@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from tests import goldens
 
 GOLDEN = Path(__file__).parent / "golden"
 REPO = Path(__file__).resolve().parents[2]
@@ -57,13 +56,8 @@ def git(repo: Path, *args: str) -> None:
 
 
 def check_golden(name: str, actual: str) -> None:
-    """Compare ``actual`` with ``golden/name``; ``SVAI_UPDATE_GOLDEN=1`` rewrites the file."""
-    path = GOLDEN / name
-    if os.environ.get("SVAI_UPDATE_GOLDEN") == "1":
-        path.write_text(actual, encoding="utf-8")
-    if not path.exists():
-        pytest.fail(f"{path} is missing; run with SVAI_UPDATE_GOLDEN=1 to create it")
-    assert actual == path.read_text(encoding="utf-8"), f"{name} differs from its golden file"
+    """Compare ``actual`` with ``golden/name`` (see :mod:`tests.goldens` for the refresh flag)."""
+    goldens.check_golden(GOLDEN / name, actual)
 
 
 def run_main(*args: str) -> tuple[int, str, str]:

@@ -32,12 +32,25 @@ class CountingStore:
 
 
 class ManualClock:
-    """A monotonic clock that moves only when told to (for the cache's outage backoff)."""
+    """A clock that moves only when told to.
+
+    Call it (the cache's ``clock`` argument), or put it in place of a module's ``time``
+    (``monkeypatch.setattr(module, "time", clock)``): ``monotonic()`` and ``time()`` read it too,
+    so expiry is tested without sleeping.
+    """
 
     def __init__(self) -> None:
         self.now = 1000.0
 
     def __call__(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
+        """The current reading, as ``time.monotonic``."""
+        return self.now
+
+    def time(self) -> float:
+        """The current reading, as ``time.time``."""
         return self.now
 
     def advance(self, seconds: float) -> None:

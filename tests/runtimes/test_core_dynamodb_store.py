@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
 from store_doubles import CountingStore, ManualClock
 
+from svai.runtime.cloud import aws as aws_module
 from svai.runtime.cloud.aws import DynamoDbStore
 from svai.runtime.core.cache import Cache, open_store
 from svai.runtime.core.errors import ConfigError
@@ -16,10 +18,16 @@ boto3 = pytest.importorskip("boto3")
 
 
 @pytest.fixture(scope="module")
-def dynamodb(aws_env: dict[str, str]) -> Any:
+def table() -> str:
+    # A fresh name each time: moto keeps its tables per process, across test sessions.
+    return f"cache-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+def dynamodb(aws_env: dict[str, str], table: str) -> Any:
     client = boto3.client("dynamodb")
     client.create_table(
-        TableName="cache",
+        TableName=table,
         KeySchema=[{"AttributeName": "key", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "key", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
@@ -27,8 +35,8 @@ def dynamodb(aws_env: dict[str, str]) -> Any:
     return client
 
 
-def test_values_round_trip_and_expire(dynamodb: Any) -> None:
-    store = DynamoDbStore("cache", client=dynamodb)
+def test_values_round_trip_and_expire(dynamodb: Any, table: str) -> None:
+    store = DynamoDbStore(table, client=dynamodb)
     store.put("k1", b'{"outputs": [1]}', ttl_s=60)
     assert store.get("k1") == b'{"outputs": [1]}'
     assert store.get("absent") is None
@@ -36,9 +44,9 @@ def test_values_round_trip_and_expire(dynamodb: Any) -> None:
     assert store.get("k2") is None
 
 
-def test_two_instances_share_entries_through_the_table(dynamodb: Any) -> None:
-    first = Cache(ttl_s=60, max_entries=10, store=DynamoDbStore("cache", client=dynamodb))
-    second = Cache(ttl_s=60, max_entries=10, store=DynamoDbStore("cache", client=dynamodb))
+def test_two_instances_share_entries_through_the_table(dynamodb: Any, table: str) -> None:
+    first = Cache(ttl_s=60, max_entries=10, store=DynamoDbStore(table, client=dynamodb))
+    second = Cache(ttl_s=60, max_entries=10, store=DynamoDbStore(table, client=dynamodb))
     first.put("shared", b"answer")
     assert second.get("shared") == b"answer"
 
@@ -66,3 +74,16 @@ def test_open_store_reads_the_table_from_the_environment(monkeypatch: pytest.Mon
         open_store("memcached://localhost", openers=STORES)
     with pytest.raises(ConfigError, match=r"unknown store; use one of redis://, rediss://, sqlite"):
         open_store("dynamodb://", ".")  # the core alone opens no cloud store
+
+
+def test_an_entry_expires_at_the_second_after_its_ttl(
+    dynamodb: Any, table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = ManualClock()  # the store's time.time(), moved by hand
+    monkeypatch.setattr(aws_module, "time", clock)
+    store = DynamoDbStore(table, client=dynamodb)
+    store.put("ttl", b"v", ttl_s=59.5)  # expires_at: whole seconds, rounded up past the TTL
+    clock.advance(59.999)
+    assert store.get("ttl") == b"v"
+    clock.advance(0.001)
+    assert store.get("ttl") is None

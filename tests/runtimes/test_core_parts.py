@@ -9,9 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from store_doubles import ManualClock
 
+from svai.runtime.core import cache as cache_module
+from svai.runtime.core import idempotency as idempotency_module
 from svai.runtime.core.batching import MicroBatcher
-from svai.runtime.core.cache import Cache, LruCache, SqliteStore, cache_key
+from svai.runtime.core.cache import Cache, LruCache, SqliteStore, cache_key, open_store
 from svai.runtime.core.errors import IdempotencyConflictError
 from svai.runtime.core.idempotency import IdempotencyTable, State
 
@@ -25,23 +28,36 @@ def test_cache_key_separates_tenant_version_and_payload() -> None:
     assert base not in others and len(others) == 4
 
 
-def test_lru_evicts_least_recently_used_and_expires() -> None:
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> ManualClock:
+    """The clock the cache and idempotency modules read, moved by hand (no sleeping)."""
+    manual = ManualClock()
+    monkeypatch.setattr(cache_module, "time", manual)
+    monkeypatch.setattr(idempotency_module, "time", manual)
+    return manual
+
+
+def test_lru_evicts_least_recently_used_and_expires(clock: ManualClock) -> None:
     lru = LruCache(2)
     lru.put("a", 1, 60)
     lru.put("b", 2, 60)
     assert lru.get("a") == 1  # "b" is now the least recently used
     lru.put("c", 3, 60)
     assert (lru.get("a"), lru.get("b"), lru.get("c")) == (1, None, 3)
-    lru.put("short", 4, 0.01)
-    time.sleep(0.05)
-    assert lru.get("short") is None
+    lru.put("short", 4, 10)
+    clock.advance(10)
+    assert lru.get("short") == 4  # alive up to its expiry
+    clock.advance(0.001)
+    assert lru.get("short") is None and len(lru) == 1  # dropped on read; "c" is left
 
 
-def test_sqlite_store_round_trip_and_expiry(tmp_path: Path) -> None:
+def test_sqlite_store_round_trip_and_expiry(tmp_path: Path, clock: ManualClock) -> None:
     store = SqliteStore(tmp_path / "c.db")
     store.put("k", b"value", 60)
-    store.put("old", b"gone", 0.01)
-    time.sleep(0.05)
+    store.put("old", b"gone", 10)
+    clock.advance(9.999)
+    assert store.get("old") == b"gone"
+    clock.advance(0.001)  # at its expiry it is gone
     assert store.get("k") == b"value"
     assert store.get("old") is None and store.get("missing") is None
     other = SqliteStore(tmp_path / "c.db")  # a second process would see the same rows
@@ -101,6 +117,63 @@ def test_idempotency_states_conflict_and_abandon() -> None:
     with pytest.raises(RuntimeError):
         e.future.result()
     assert table.begin(key2, "h")[0] is State.NEW  # forgotten: a retry runs again
+
+
+def test_a_sqlite_store_url_is_relative_to_the_artifact(tmp_path: Path) -> None:
+    store = open_store("sqlite:///shared.db", base_dir=tmp_path)
+    assert isinstance(store, SqliteStore)
+    store.put("k", b"v", 60)
+    store.close()
+    assert SqliteStore(tmp_path / "shared.db").get("k") == b"v"
+
+
+def test_idempotency_entries_expire_after_their_ttl(clock: ManualClock) -> None:
+    table = IdempotencyTable(ttl_s=60, max_entries=10)
+    key = table.scoped("", "order-1")
+    _, entry = table.begin(key, "h")
+    clock.advance(30)  # the run itself took 30 s: the TTL counts from completion
+    table.complete(key, entry, "answer")
+    clock.advance(60)
+    state, found = table.begin(key, "h")
+    assert state is State.DONE and found.future.result() == "answer"
+    clock.advance(0.001)
+    state, fresh = table.begin(key, "other-hash")  # expired: the key is free again
+    assert state is State.NEW and fresh is not entry and len(table) == 1
+
+
+def test_idempotency_pending_entries_do_not_expire(clock: ManualClock) -> None:
+    table = IdempotencyTable(ttl_s=1, max_entries=10)
+    key = table.scoped("", "slow")
+    _, entry = table.begin(key, "h")
+    clock.advance(3600)  # a run slower than the TTL still owns its key
+    assert table.begin(key, "h") == (State.PENDING, entry)
+
+
+def test_idempotency_table_keeps_the_newest_entries(clock: ManualClock) -> None:
+    table = IdempotencyTable(ttl_s=60, max_entries=2)
+    keys = [table.scoped("", f"k{i}") for i in range(3)]
+    for key in keys:
+        table.complete(key, table.begin(key, "h")[1], key)
+    assert len(table) == 2
+    assert table.begin(keys[0], "h")[0] is State.NEW  # the oldest was evicted
+    assert table.begin(keys[2], "h")[0] is State.DONE
+
+
+def test_idempotency_entries_read_from_the_store_expire_too(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    store = SqliteStore(tmp_path / "idem.db")
+    a = IdempotencyTable(60, 10, store, encode=str.encode, decode=bytes.decode)
+    b = IdempotencyTable(60, 10, store, encode=str.encode, decode=bytes.decode)
+    key = a.scoped("", "order-9")
+    a.complete(key, a.begin(key, "h")[1], "stored answer")
+    clock.advance(59)
+    assert b.begin(key, "h")[0] is State.DONE  # read from the store, alive for another 60 s
+    clock.advance(60)
+    assert b.begin(key, "h")[0] is State.DONE
+    clock.advance(1)  # past both its in-process and its store expiry
+    assert b.begin(key, "h")[0] is State.NEW
+    store.close()
 
 
 def test_idempotency_results_are_shared_through_the_store(tmp_path: Path) -> None:

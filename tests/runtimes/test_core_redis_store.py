@@ -75,16 +75,38 @@ def redis(tmp_path: Path) -> Iterator[Redis]:
     server.process.wait()
 
 
+def _ask(redis: Redis, *commands: str) -> list[bytes]:
+    """Send inline commands on a fresh authenticated connection; return one reply line each.
+
+    Reads until every reply has arrived (integer and status replies are one line each), so no
+    sleep is needed; the socket timeout bounds the wait.
+    """
+    lines = [f'AUTH "{redis.password}"', *commands]
+    with socket.create_connection(("127.0.0.1", redis.port), timeout=10) as raw:
+        raw.sendall("".join(f"{line}\r\n" for line in lines).encode())
+        buf = b""
+        while buf.count(b"\r\n") < len(lines):
+            chunk = raw.recv(4096)
+            assert chunk, "redis closed the connection"
+            buf += chunk
+    return buf.split(b"\r\n")[1 : len(lines)]
+
+
 def test_values_round_trip_and_expire(redis: Redis) -> None:
     store = RedisStore(redis.url)
     payload = bytes(range(256)) + b"\r\n$-1\r\n"  # binary, with RESP's own delimiters inside
     assert store.get("k") is None
-    store.put("k", payload, ttl_s=0.3)
+    store.put("k", payload, ttl_s=30.9)
     assert store.get("k") == payload
+    # Redis holds the TTL in milliseconds, as given (it expires the key itself).
+    assert 30_000 < int(_ask(redis, "PTTL svai:k")[0][1:]) <= 30_900
     store.put("long", b"x" * 1_000_000, ttl_s=60)  # bigger than one recv
     assert store.get("long") == b"x" * 1_000_000
-    time.sleep(0.45)
-    assert store.get("k") is None  # Redis expired it
+    store.put("zero", b"v", ttl_s=0)  # Redis refuses PX 0: the store asks for 1 ms instead
+    # Expire "k" now, as Redis does when its TTL runs out: the store then reads a miss.
+    assert _ask(redis, "PEXPIREAT svai:k 1") == [b":1"]
+    assert store.get("k") is None
+    assert store.get("long") == b"x" * 1_000_000
     store.close()
 
 
@@ -92,11 +114,7 @@ def test_keys_are_namespaced_and_the_database_is_selected(redis: Redis) -> None:
     RedisStore(redis.url.replace("/0", "/3")).put("k", b"three", ttl_s=60)
     assert RedisStore(redis.url).get("k") is None
     assert RedisStore(redis.url.replace("/0", "/3")).get("k") == b"three"
-    raw = socket.create_connection(("127.0.0.1", redis.port))
-    raw.sendall(b'AUTH "s3cret pass"\r\nSELECT 3\r\nEXISTS svai:k\r\n')
-    time.sleep(0.1)
-    assert raw.recv(100).endswith(b":1\r\n")
-    raw.close()
+    assert _ask(redis, "SELECT 3", "EXISTS svai:k") == [b"+OK", b":1"]
 
 
 def test_a_wrong_password_is_an_error_not_a_value(redis: Redis) -> None:
@@ -197,11 +215,7 @@ def test_svai_cache_store_points_a_built_service_at_redis(
         again = service.predict({"inputs": rows[:1]})  # served from Redis
         assert again.outputs_json == first.outputs_json
         assert service.cache is not None and service.cache.store_errors == 0
-        raw = socket.create_connection(("127.0.0.1", redis.port))
-        raw.sendall(b'AUTH "s3cret pass"\r\nDBSIZE\r\n')
-        time.sleep(0.1)
-        assert raw.recv(100).endswith(b":2\r\n")  # one key per distinct input
-        raw.close()
+        assert _ask(redis, "DBSIZE") == [b":2"]  # one key per distinct input
     finally:
         service.close()
     monkeypatch.setenv("SVAI_CACHE_STORE", "memcached://127.0.0.1")

@@ -111,6 +111,9 @@ def test_content_type_and_size_are_checked(make_artifact: Any, loaded: Any) -> N
     assert svc.handle(Request(b"{}", "text/plain")).status == 415
     assert svc.handle(Request(b"{}", None)).status == 415
     assert svc.handle(Request(b"{}", "application/json; charset=utf-8")).status == 422
+    # The limit is inclusive: 100 bytes reach validation (no inputs: 422), 101 do not.
+    assert svc.handle(Request(b"{}" + b" " * 98, "application/json")).status == 422
+    assert svc.handle(Request(b"{}" + b" " * 99, "application/json")).status == 413
     assert svc.handle(Request(b" " * 101, "application/json")).status == 413
 
 
@@ -276,6 +279,45 @@ def test_fallback_rules_when_the_model_fails(make_artifact: Any, digits: Any, lo
     status, headers, out = post(svc, {"inputs": rows(digits.x_test[:3])})
     assert out["fallback"] is False and "x-svai-fallback" not in headers
     assert out["outputs"]["label"] == digits.labels[:3].tolist()
+
+
+FLAKY_PRE = """
+    from pathlib import Path
+
+    def prepare(payload):
+        if Path(__file__).with_name("broken").exists():
+            raise RuntimeError("model input pipeline broke")
+        return payload
+"""
+
+
+def test_a_fallback_answer_is_never_cached_nor_replayed(
+    make_artifact: Any, digits: Any, loaded: Any
+) -> None:
+    path = make_artifact(
+        {
+            "cache": {"ttl_s": 60},
+            "hooks": {"preprocess": "pre:prepare"},
+            "fallback": {"rules": "rules:answer"},
+        },
+        {"pre.py": FLAKY_PRE, "rules.py": RULES},
+    )
+    broken = path.with_name("broken")
+    broken.touch()
+    svc = loaded(path)
+    payload = {"inputs": rows(digits.x_test[:2])}
+    key = {"idempotency-key": "order-1"}
+    _, headers, out = post(svc, payload, **key)
+    assert out["fallback"] is True and out["outputs"]["source"] == "rules"
+    _, headers, out = post(svc, payload)  # same payload, no key: the cache holds nothing
+    assert headers["x-svai-cache"] == "miss" and out["fallback"] is True
+    broken.unlink()  # the model recovers: the client's retry gets the model's answer
+    _, headers, out = post(svc, payload, **key)
+    assert (out["fallback"], out["cached"]) == (False, False)
+    assert "idempotent-replayed" not in headers
+    assert out["outputs"]["label"] == digits.labels[:2].tolist()
+    _, headers, again = post(svc, payload, **key)  # and that answer is the one kept
+    assert headers["idempotent-replayed"] == "true" and again["outputs"] == out["outputs"]
 
 
 def test_fallback_model_on_timeout(make_artifact: Any, digits: Any, loaded: Any) -> None:

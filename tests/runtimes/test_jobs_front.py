@@ -87,6 +87,17 @@ def test_bad_submissions_are_refused_and_queue_nothing(
     assert queued(setup["sqs"], setup["url"]) == 0
 
 
+def test_a_job_of_exactly_the_limit_is_queued_and_one_byte_more_is_not(
+    setup: dict[str, Any],
+) -> None:
+    body = '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}'
+    at_limit = body + " " * (2048 - len(body))  # the artifact's max_payload_bytes
+    refused = answer(setup["front"].dispatch(event("POST", "/jobs", at_limit + " ")))
+    assert refused[0] == 413 and queued(setup["sqs"], setup["url"]) == 0
+    assert answer(setup["front"].dispatch(event("POST", "/jobs", at_limit)))[0] == 202
+    assert queued(setup["sqs"], setup["url"]) == 1
+
+
 def test_submit_is_idempotent_and_status_returns_the_worker_result(setup: dict[str, Any]) -> None:
     front, sqs, url = setup["front"], setup["sqs"], setup["url"]
     body = '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}'

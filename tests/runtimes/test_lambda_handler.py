@@ -246,6 +246,18 @@ def test_bad_requests_get_4xx(
     assert _body(result)["error"]["code"] == code
 
 
+def test_a_body_of_exactly_the_limit_is_served_and_one_byte_more_is_not(
+    app: LambdaApp, handler
+) -> None:
+    limit = app.service.cfg.api.max_payload_bytes
+    body = json.dumps({"inputs": [ROW]})
+    at_limit = body + " " * (limit - len(body))  # JSON allows trailing whitespace
+    for text, status in ((at_limit, 200), (at_limit + " ", 413)):
+        event = copy.deepcopy(HTTP_API_V2)
+        event["body"] = text
+        assert handler(event, LocalContext())["statusCode"] == status, len(text)
+
+
 def test_invalid_input_names_the_field(handler) -> None:
     event = copy.deepcopy(REST_V1)
     event["body"] = json.dumps({"inputs": [[1.0, "x", 2.0, 3.0]]})

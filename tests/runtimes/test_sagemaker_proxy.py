@@ -117,3 +117,15 @@ def test_oversize_and_wrong_method_never_reach_the_endpoint(endpoint: dict[str, 
     assert endpoint["proxy"].dispatch(event(big))["statusCode"] == 413
     assert endpoint["proxy"].dispatch(event("{}", method="GET"))["statusCode"] == 405
     assert len(endpoint["seen"]) == before
+
+
+def test_a_body_of_exactly_the_limit_is_passed_on_and_one_byte_more_is_not(
+    endpoint: dict[str, Any],
+) -> None:
+    body = '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}'
+    at_limit = body + " " * (2048 - len(body))  # the proxy's max_payload_bytes
+    before = len(endpoint["seen"])
+    assert endpoint["proxy"].dispatch(event(at_limit + " "))["statusCode"] == 413
+    assert len(endpoint["seen"]) == before
+    assert endpoint["proxy"].dispatch(event(at_limit))["statusCode"] == 200
+    assert len(endpoint["seen"]) == before + 1

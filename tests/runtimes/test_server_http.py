@@ -130,6 +130,31 @@ def test_oversize_body_is_refused_without_reading_it(make_artifact: Any, serve: 
         assert raw_exchange(s.port, chunked)[0][0] == 413
 
 
+def test_a_body_of_exactly_the_limit_is_served_and_one_byte_more_is_not(
+    make_artifact: Any, digits: Any, serve: Any
+) -> None:
+    body = json.dumps({"inputs": rows(digits.x_test[:1])}).encode()
+    limit = len(body) + 16
+    at_limit = body + b" " * 16  # JSON allows trailing whitespace
+    head = b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    with serve(make_artifact({"api": {"max_payload_bytes": limit}})) as s:
+        for data, status in ((at_limit, 200), (at_limit + b" ", 413)):
+            declared = head + f"Content-Length: {len(data)}\r\n\r\n".encode() + data
+            assert raw_exchange(s.port, declared)[0][0] == status, len(data)
+            # Two chunks: the running total reaches the limit only with the last byte.
+            first, last = data[:-1], data[-1:]
+            chunked = (
+                head
+                + b"Transfer-Encoding: chunked\r\n\r\n"
+                + f"{len(first):x}\r\n".encode()
+                + first
+                + b"\r\n1\r\n"
+                + last
+                + b"\r\n0\r\n\r\n"
+            )
+            assert raw_exchange(s.port, chunked)[0][0] == status, len(data)
+
+
 def test_keep_alive_pipelining_chunked_and_expect(
     make_artifact: Any, digits: Any, serve: Any
 ) -> None:

@@ -8,7 +8,6 @@ the diff before committing it).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from svai.errors import SpecError
@@ -17,7 +16,6 @@ from svai.spec import Spec, load_spec
 ROOT = Path(__file__).parent
 CASES = ROOT / "cases"
 CASE_FILES = sorted(CASES.glob("*.yaml"))
-UPDATE = os.environ.get("SVAI_UPDATE_GOLDEN") == "1"
 
 
 def relative(case: Path) -> str:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from spec_corpus import CASE_FILES, CASES, ROOT, UPDATE, load_case, relative, render
+from spec_corpus import CASE_FILES, CASES, ROOT, load_case, relative, render
 
 from svai.errors import SpecError
 from svai.spec import resolve
+from tests.goldens import check_golden
 
 
 @pytest.mark.parametrize("case", CASE_FILES, ids=[c.stem for c in CASE_FILES])
@@ -16,11 +17,7 @@ def test_case_matches_expected(case: Path, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.chdir(ROOT)
     result = load_case(case)
     actual = render(result)
-    expected_file = case.with_suffix(".expected")
-    if UPDATE:
-        expected_file.write_text(actual, encoding="utf-8")
-    assert expected_file.exists(), f"run with SVAI_UPDATE_GOLDEN=1 to create {expected_file.name}"
-    assert actual == expected_file.read_text(encoding="utf-8")
+    check_golden(case.with_suffix(".expected"), actual)
     if isinstance(result, SpecError):
         assert not case.stem.startswith("valid-"), "a valid-* case must stay valid"
         for diagnostic in result.diagnostics:

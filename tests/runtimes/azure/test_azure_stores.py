@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import pytest
 from fake_azure import FakeAzure
 
+from svai.runtime.cloud import azure as azure_module
 from svai.runtime.cloud.azure import (
     AzureError,
     CosmosCacheStore,
@@ -84,7 +85,24 @@ def test_tokens_are_cached_per_resource_refreshed_and_need_the_identity_header(
         CosmosJobStore.from_environment({"SVAI_COSMOS_ENDPOINT": "x", "SVAI_COSMOS_DATABASE": "y"})
 
 
-def test_cache_store_round_trips_and_expires(fake: FakeAzure) -> None:
+class _Clock:
+    """``time`` for the Azure module: the real time, moved forward by hand (no sleeping)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def time(self) -> float:
+        return time.time() + self.offset
+
+    def sleep(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+def test_cache_store_round_trips_and_expires(
+    fake: FakeAzure, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = _Clock()
+    monkeypatch.setattr(azure_module, "time", clock)
     store = CosmosCacheStore.from_environment(fake.env())
     assert store.get("k1") is None
     store.put("k1", b"\x00value\xff", 60)
@@ -100,9 +118,11 @@ def test_cache_store_round_trips_and_expires(fake: FakeAzure) -> None:
     no_ttl = CosmosCacheStore.from_environment(
         {**fake.env(), "SVAI_CACHE_CONTAINER": "cache-no-ttl"}
     )
-    no_ttl.put("k2", b"short", 0.2)
+    no_ttl.put("k2", b"short", 20)
     assert no_ttl.get("k2") == b"short"
-    time.sleep(0.3)
+    clock.sleep(19.9)
+    assert no_ttl.get("k2") == b"short"
+    clock.sleep(0.2)  # past its expiry
     assert no_ttl.get("k2") is None
     assert len(fake.live_docs("svai", "cache-no-ttl")) == 1  # still stored, never served
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import pytest
 from fake_gcp import FakeGcp
 
+from svai.runtime.cloud import gcp as gcp_module
 from svai.runtime.cloud.gcp import (
     FirestoreCacheStore,
     FirestoreClient,
@@ -139,15 +140,21 @@ def test_document_ids_are_valid_and_distinct() -> None:
     )
 
 
-def test_cache_store_round_trip_expiry_and_outage_through_the_core_cache() -> None:
+def test_cache_store_round_trip_expiry_and_outage_through_the_core_cache(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    later = dt.timedelta(0)  # how far the store's clock is moved ahead (no sleeping)
+    monkeypatch.setattr(gcp_module, "_now", lambda: dt.datetime.now(dt.UTC) + later)
     with FakeGcp() as fake:
         env = {"FIRESTORE_EMULATOR_HOST": fake.host, "SVAI_GCP_PROJECT": fake.project}
         store = FirestoreCacheStore.from_environment(env)
         assert store.get("k1") is None
         store.put("k1", b'{"y":1}', 60)
         assert store.get("k1") == b'{"y":1}'
-        store.put("k2", b"old", 0.05)
-        time.sleep(0.1)
+        store.put("k2", b"old", 20)
+        later = dt.timedelta(seconds=19.9)
+        assert store.get("k2") == b"old"
+        later = dt.timedelta(seconds=20.1)
         assert "k2" in fake.collection("cache")  # Firestore's TTL has not deleted it yet...
         assert store.get("k2") is None  # ...but it has expired
         cache = Cache(ttl_s=60, max_entries=10, store=store, outage_backoff_s=30)
