@@ -5,8 +5,8 @@ directory, so the runtime code COPIED into the artifact runs, not the installed 
 
 ``bench`` measures, in that process: load time (process start until the service is ready: the
 interpreter, imports, the model load and warm-up), peak RSS, the latency of N warm requests
-through the whole serving pipeline (JSON, schema, hooks, model; the result cache is switched off
-so every request reaches the model) and the artifact size. The figures land in
+through the whole serving pipeline (JSON, schema, hooks, model; the result cache and the rate
+limits are switched off so every request reaches the model) and the artifact size. The figures land in
 ``.svai/measurements.json`` beside the spec, tagged with the model version, where the recommender
 picks them up (``read_measurements``) while the version still matches.
 
@@ -258,12 +258,15 @@ def _child(config_path: str, payload_path: str, requests: int) -> int:
 
     try:
         from svai.runtime.core import Request, Service, load_config
+        from svai.runtime.core.config import RateLimitConfig
 
         cfg = load_config(config_path)
-        # Every request must reach the model: no result cache, no per-request log lines.
+        # Every request must reach the model: no result cache, no rate limit (the deployment's
+        # is for its clients, not for a measurement), no per-request log lines.
         cfg = dataclasses.replace(
             cfg,
             cache=dataclasses.replace(cfg.cache, ttl_s=0.0, store=None),
+            rate_limit=RateLimitConfig(),
             observability=dataclasses.replace(cfg.observability, log_requests=False),
         )
         service = Service.from_config(cfg)

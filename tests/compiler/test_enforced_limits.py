@@ -20,7 +20,7 @@ traffic: {{pattern: steady, baseline_rps: 20}}
 tenancy: {{enabled: true, header: X-Merchant-Id, rate_limit_rps: 2.5}}
 targets:
   - {{cloud: aws, region: us-east-1}}
-  - {{cloud: gcp, region: us-central1}}
+  - {{cloud: gcp, region: us-central1, runtime: container}}  # Cloud Run behind API Gateway
   - {{cloud: azure, region: eastus}}
 """
 

@@ -65,7 +65,8 @@ def test_1_every_option_is_priced_with_what_its_backend_creates() -> None:
 GPU_VISION = """
 version: 1
 name: vision
-model: {artifact: model.safetensors, framework: pytorch, size: 6GB, memory: 24GB,
+model: {artifact: "hf://acme/vision@0123456789abcdef0123456789abcdef01234567/model.safetensors",
+        framework: pytorch, size: 6GB, memory: 24GB,
         inference_time: 300ms}
 api: {mode: sync, timeout: 60s}
 latency: {p95: 30s}
@@ -86,7 +87,8 @@ def test_2_container_apps_gpu_sizes_carry_their_own_host_memory() -> None:
 LLM_8B = """
 version: 1
 name: llm-8b
-model: {artifact: model.safetensors, framework: transformers, size: 16GB, memory: 24GB,
+model: {artifact: "hf://acme/llm-8b@0123456789abcdef0123456789abcdef01234567",
+        framework: transformers, size: 16GB, memory: 24GB,
         inference_time: 1.2s}
 api: {mode: sync, timeout: 60s}
 latency: {p95: 2s}
