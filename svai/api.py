@@ -607,7 +607,20 @@ def run_eval(
         svai.errors.UsageError: no eval set in the spec, an eval line the model did not answer
             with 200, a response without the gate's ``prediction`` or ``score`` path.
     """
-    loaded = validate(path)
+    return _run_eval(
+        validate(path), target=target, endpoint=endpoint, headers=headers, progress=progress
+    )
+
+
+def _run_eval(
+    loaded: LoadedSpec,
+    *,
+    target: str | None = None,
+    endpoint: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> EvalResult:
+    """:func:`run_eval` on a spec already validated (``svai promote`` has one in hand)."""
     spec = loaded.resolved
     gates = spec.rollout.gates
     if gates is None:
@@ -709,7 +722,7 @@ def _eval_evidence(loaded: LoadedSpec, candidate: str) -> dict[str, Any]:
     if candidate != model_version(loaded.resolved, loaded.base_dir):
         return {"metrics_error": f"no svai eval evidence for {candidate} (run it on that version)"}
     try:
-        result = run_eval(loaded.path)
+        result = _run_eval(loaded)
     except UsageError as exc:
         return {"metrics_error": f"svai eval failed: {exc}"}
     return {"metrics": result.metrics, "samples": result.samples}
