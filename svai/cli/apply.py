@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from svai import api
+from svai import release
 from svai.cli.output import format_option, spec_argument
 from svai.cli.promote import echo_release
 
@@ -56,7 +56,7 @@ def command(
     When a target cannot be served (`svai recommend` says why), apply deploys nothing until
     --target names every target that can.
     """
-    outcome = api.start_release(
+    outcome = release.start_release(
         file,
         environment=environment,
         evidence=evidence,

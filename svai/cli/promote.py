@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from svai import api
+from svai import release
 from svai.cli.deploy_options import echo_result
 from svai.cli.output import echo_json, format_option, spec_argument
 from svai.compiler.release_state import ReleaseState, to_dict
@@ -56,7 +56,7 @@ def command(
     rolls back instead and exits 1. At 100% this is a no-op. With no release in progress and a
     new model version in FILE, this starts its release (the first step).
     """
-    outcome = api.promote(
+    outcome = release.promote(
         file,
         environment=environment,
         to_end=to_end,
@@ -68,7 +68,7 @@ def command(
     echo_release(outcome, fmt, dry_run=dry_run)
 
 
-def release_dict(outcome: api.ReleaseOutcome, *, dry_run: bool) -> dict[str, Any]:
+def release_dict(outcome: release.ReleaseOutcome, *, dry_run: bool) -> dict[str, Any]:
     """Return ``outcome`` as JSON-ready data (the contract of ``--format json``)."""
     planned = outcome.plan
     targets = []
@@ -116,7 +116,7 @@ def release_dict(outcome: api.ReleaseOutcome, *, dry_run: bool) -> dict[str, Any
     }
 
 
-def echo_release(outcome: api.ReleaseOutcome, fmt: str, *, dry_run: bool) -> None:
+def echo_release(outcome: release.ReleaseOutcome, fmt: str, *, dry_run: bool) -> None:
     """Print a release outcome (text or JSON); exit 1 when a gate failed."""
     if fmt == "json":
         echo_json(release_dict(outcome, dry_run=dry_run))
@@ -132,7 +132,7 @@ def _state_line(state: ReleaseState) -> str:
     return f"{state.status}{step} [{split}]"
 
 
-def _echo_text(outcome: api.ReleaseOutcome, *, dry_run: bool) -> None:
+def _echo_text(outcome: release.ReleaseOutcome, *, dry_run: bool) -> None:
     planned = outcome.plan
     transition = planned.transition
     name = transition.after.name

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from svai import api
+from svai import release
 from svai.cli.output import format_option, spec_argument
 from svai.cli.promote import echo_release
 
@@ -38,7 +38,7 @@ def command(
     --to VERSION restores any version deployed here before (`svai versions` lists them).
     Rolling back to the version already serving is a no-op.
     """
-    outcome = api.rollback(
+    outcome = release.rollback(
         file,
         environment=environment,
         to=to,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from svai import api
+from svai import release
 from svai.cli.output import echo_json, format_option, spec_argument
 from svai.compiler.release_state import to_dict
 
@@ -21,7 +21,7 @@ def command(file: str, environment: str, fmt: str) -> None:
     Read from the release state (.svai/releases/<name>-<env>.json) and, once deployed, the
     stack outputs of the last apply.
     """
-    report = api.versions(file, environment=environment)
+    report = release.versions(file, environment=environment)
     state = report.state
     if fmt == "json":
         echo_json(

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import Project, swap_model
 
-from svai import api
+from svai import release
 from svai.cli.main import main
 from svai.compiler.release_state import read_state
 
@@ -236,6 +236,6 @@ def test_lambda_version_numbers_are_recorded_from_the_outputs_of_an_apply(
 ) -> None:
     spec, _, b = released
     state = read_state(spec.parent / ".svai" / "releases" / "scorer-dev.json", "scorer", "dev")
-    after = api._record_lambda_versions(state, {"aws_lambda_version_api": 5, "aws_url": "u"})
+    after = release._record_lambda_versions(state, {"aws_lambda_version_api": 5, "aws_url": "u"})
     assert after.lambda_versions == {b: {"api": "5"}}
-    assert api._record_lambda_versions(state, {"aws_url": "u"}) == state
+    assert release._record_lambda_versions(state, {"aws_url": "u"}) == state

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from conftest import Project, swap_model
 
-from svai import api
+from svai import release
 from svai.compiler.rollout import traffic_inputs
 
 GOOD_LIVE = {"live": {"error_rate": 0.001, "p99_s": 0.2}}
@@ -27,7 +27,7 @@ def evidence(folder: Path, version: str, **extra: Any) -> Path:
     return path
 
 
-def traffic(planned: api.ReleasePlan, token: str) -> dict[str, Any]:
+def traffic(planned: release.ReleasePlan, token: str) -> dict[str, Any]:
     """Inputs of the one recorded resource of type ``token`` (merged over every target)."""
     assert planned.result is not None
     found = [
@@ -40,16 +40,16 @@ def traffic(planned: api.ReleasePlan, token: str) -> dict[str, Any]:
     return found[0]
 
 
-def _steps(spec: Path) -> tuple[str, str, list[api.ReleasePlan]]:
-    a = api.promote(spec, state_only=True).plan.spec_version
+def _steps(spec: Path) -> tuple[str, str, list[release.ReleasePlan]]:
+    a = release.promote(spec, state_only=True).plan.spec_version
     swap_model(spec, b"B")
-    b = api.release_plan(spec, "apply", compile_targets=False).spec_version
-    plans = [api.release_plan(spec, "apply", evidence=evidence(spec.parent, b))]
-    api.start_release(spec, state_only=True, evidence=evidence(spec.parent, b))
+    b = release.release_plan(spec, "apply", compile_targets=False).spec_version
+    plans = [release.release_plan(spec, "apply", evidence=evidence(spec.parent, b))]
+    release.start_release(spec, state_only=True, evidence=evidence(spec.parent, b))
     for _ in range(2):
-        plans.append(api.release_plan(spec, "promote", evidence=evidence(spec.parent, b)))
-        api.promote(spec, state_only=True, evidence=evidence(spec.parent, b))
-    plans.append(api.release_plan(spec, "rollback"))
+        plans.append(release.release_plan(spec, "promote", evidence=evidence(spec.parent, b)))
+        release.promote(spec, state_only=True, evidence=evidence(spec.parent, b))
+    plans.append(release.release_plan(spec, "rollback"))
     return a, b, plans
 
 
@@ -70,12 +70,12 @@ def test_aws_lambda_alias_routing_at_each_step_and_after_rollback(project: Proje
 
 def test_aws_lambda_first_canary_step(project: Project) -> None:
     spec = project(targets="aws-lambda")
-    a = api.promote(spec, state_only=True).plan.spec_version
+    a = release.promote(spec, state_only=True).plan.spec_version
     swap_model(spec, b"B")
-    planned = api.release_plan(spec, "apply", evidence=evidence(spec.parent, "-"))
+    planned = release.release_plan(spec, "apply", evidence=evidence(spec.parent, "-"))
     assert planned.gate_failed
     b = planned.spec_version
-    planned = api.release_plan(spec, "apply", evidence=evidence(spec.parent, b))
+    planned = release.release_plan(spec, "apply", evidence=evidence(spec.parent, b))
     assert not planned.gate_failed
     assert planned.transition.after.split == ((a, 90), (b, 10))
     alias = traffic(planned, "aws:lambda/alias:Alias")
@@ -89,15 +89,15 @@ def test_aws_lambda_first_canary_step(project: Project) -> None:
 
 def test_recorded_lambda_numbers_replace_the_placeholders(project: Project) -> None:
     spec = project(targets="aws-lambda")
-    api.promote(spec, state_only=True)
+    release.promote(spec, state_only=True)
     state_file = next((spec.parent / ".svai" / "releases").glob("*.json"))
     data = json.loads(state_file.read_text())
     a = data["deployed"]
     data["lambda_versions"] = {a: {"api": "7"}}
     state_file.write_text(json.dumps(data))
     swap_model(spec, b"B")
-    b = api.release_plan(spec, "apply", compile_targets=False).spec_version
-    planned = api.release_plan(spec, "apply", evidence=evidence(spec.parent, b))
+    b = release.release_plan(spec, "apply", compile_targets=False).spec_version
+    planned = release.release_plan(spec, "apply", evidence=evidence(spec.parent, b))
     alias = traffic(planned, "aws:lambda/alias:Alias")
     assert alias["routingConfig"] == {"additionalVersionWeights": {"7": 0.9}}
 
@@ -107,7 +107,7 @@ def test_gcp_cloud_run_revision_traffic_at_each_step(project: Project) -> None:
     a, b, plans = _steps(spec)
     token = "gcp:cloudrunv2/service:Service"
 
-    def shares(planned: api.ReleasePlan) -> list[tuple[str, int]]:
+    def shares(planned: release.ReleasePlan) -> list[tuple[str, int]]:
         return [
             (t.get("revision", "latest"), t["percent"]) for t in traffic(planned, token)["traffics"]
         ]
@@ -149,7 +149,7 @@ def test_aws_sagemaker_production_variants_at_each_step(project: Project) -> Non
     a, b, plans = _steps(spec)
     token = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
 
-    def variants(planned: api.ReleasePlan) -> list[tuple[str, str, Any]]:
+    def variants(planned: release.ReleasePlan) -> list[tuple[str, str, Any]]:
         return [
             (v["variantName"], v["modelName"], v.get("initialVariantWeight"))
             for v in traffic(planned, token)["productionVariants"]
@@ -200,12 +200,12 @@ def test_gcp_vertex_traffic_split_at_each_step(project: Project) -> None:
 @pytest.mark.parametrize("targets", ["aws-lambda", "gcp-cloudrun", "azure-containerapps"])
 def test_a_failed_live_gate_plans_the_rollback(project: Project, targets: str) -> None:
     spec = project(targets=targets)
-    a = api.promote(spec, state_only=True).plan.spec_version
+    a = release.promote(spec, state_only=True).plan.spec_version
     swap_model(spec, b"B")
-    b = api.release_plan(spec, "apply", compile_targets=False).spec_version
-    api.start_release(spec, state_only=True, evidence=evidence(spec.parent, b))
+    b = release.release_plan(spec, "apply", compile_targets=False).spec_version
+    release.start_release(spec, state_only=True, evidence=evidence(spec.parent, b))
     bad = evidence(spec.parent, b, live={"error_rate": 0.3, "p99_s": 0.2})
-    planned = api.release_plan(spec, "promote", evidence=bad)
+    planned = release.release_plan(spec, "promote", evidence=bad)
     assert planned.gate_failed
     assert [g.name for g in planned.gates if not g.passed] == ["error_rate"]
     assert planned.transition.after.split == ((a, 100), (b, 0))

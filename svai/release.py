@@ -1,0 +1,495 @@
+"""``svai.release``: the release commands, ``svai versions``, ``svai promote``, ``svai rollback``.
+
+A release moves traffic from the version serving to the spec's version in steps, checking the
+gates before each step (``docs/releases.md``). The state machine and gates are pure
+(:mod:`svai.compiler.rollout`, :mod:`svai.compiler.release_state`); this module compiles each
+step with the pipeline's entry points in :mod:`svai.api` and deploys it through the Automation
+API. It sits above :mod:`svai.api` (import-linter), which knows nothing of releases.
+
+Library users call it as the CLI does::
+
+    from svai import release
+    outcome = release.promote("svai.yaml", dry_run=True)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from svai import api
+from svai.backends.base import Backend
+from svai.backends.registry import get_backend
+from svai.build import bench as _bench
+from svai.compiler import release_state as _release_state
+from svai.compiler import rollout as _rollout
+from svai.compiler.lower import lower
+from svai.compiler.planned import PlanResult
+from svai.compiler.recommendation import Recommendation
+from svai.compiler.version import model_version
+from svai.errors import UsageError
+from svai.ir import DeploymentPlan
+from svai.spec.paths import project_path
+
+if TYPE_CHECKING:
+    from svai.backends import automation
+
+__all__ = [
+    "ReleaseOutcome",
+    "ReleasePlan",
+    "VersionsReport",
+    "promote",
+    "release_plan",
+    "rollback",
+    "start_release",
+    "versions",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ReleasePlan:
+    """One release action compiled offline: the state change, its gates and the step's plan.
+
+    Attributes:
+        action: ``apply`` (start the release of the spec's version), ``promote`` or
+            ``rollback``.
+        environment: The environment (one Pulumi stack and one state file per environment).
+        state_file: Where the release state lives (``.svai/releases/<name>-<env>.json``).
+        spec_version: The version id of the spec as it is on disk now.
+        transition: The state before and after, whether anything changes, and a message.
+        gates: Every gate checked before the step (empty when the action has none).
+        gate_failed: A gate failed, so the action became a rollback.
+        result: Every target compiled at the state after the action (resources under mocks);
+            ``None`` when nothing was ever deployed.
+    """
+
+    action: Literal["apply", "promote", "rollback"]
+    environment: str
+    state_file: Path
+    spec_version: str
+    transition: _rollout.Transition
+    gates: tuple[_rollout.GateResult, ...]
+    gate_failed: bool
+    result: PlanResult | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseOutcome:
+    """What a release command did: its plan, and the Pulumi result when it deployed."""
+
+    plan: ReleasePlan
+    deployed: automation.Result | None
+    state_written: bool
+
+
+def release_plan(
+    path: str | Path,
+    action: Literal["apply", "promote", "rollback"],
+    *,
+    environment: str = "dev",
+    to_end: bool = False,
+    to: str | None = None,
+    evidence: str | Path | None = None,
+    placeholders: bool = True,
+    compile_targets: bool = True,
+    targets: Sequence[str] | None = None,
+) -> ReleasePlan:
+    """Compile the next release step offline, without changing anything (the dry run).
+
+    ``apply`` starts releasing the spec's current version (its first stage; the very first
+    deployment takes all traffic). ``promote`` checks the gates against ``evidence`` (default:
+    ``.svai/measurements.json``, what ``svai bench`` wrote) and moves one stage, or to the end
+    with ``to_end``; a failed gate turns it into a rollback. When no release is in progress
+    and the spec holds a new version, ``promote`` starts that release (as ``apply`` does).
+    ``rollback`` points traffic back at the previous version, or at ``to``.
+
+    Args:
+        path: The spec.
+        action: What to plan.
+        environment: The environment.
+        to_end: ``promote --all``.
+        to: ``rollback --to VERSION``.
+        evidence: The gate evidence file (JSON).
+        placeholders: Show ``<version>`` for Lambda version numbers no apply has recorded yet
+            (a dry run); when ``False`` a missing number is an error.
+        compile_targets: Compile every target at the new state (``False``: the state change
+            and gates only, ``result`` is ``None``).
+        targets: ``apply --target``: the targets to deploy (``cloud-region``); required when
+            some target cannot be served, and then exactly the ones that can.
+
+    Raises:
+        svai.errors.UsageError: an impossible action (another release in progress, an unknown
+            ``--to`` version, an unreadable evidence or state file, infeasible targets without
+            ``--target``).
+    """
+    loaded, recommendation = api.recommend(path)
+    spec = loaded.resolved
+    if action == "apply":
+        api.check_targets(spec, recommendation, targets)
+    version = model_version(spec, loaded.base_dir)
+    file = _release_state.state_path(loaded.base_dir, spec.name, environment)
+    state = _release_state.read_state(file, spec.name, environment)
+    gates: tuple[_rollout.GateResult, ...] = ()
+    failed = False
+    if action == "rollback":
+        transition = _rollout.revert(state, to=to)
+    elif action == "promote" and state.status == "in-progress":
+        assert state.candidate is not None
+        gates = _check_gates(loaded, recommendation, state.candidate, evidence, live=True)
+        failed = any(not g.passed and not g.hold for g in gates)
+        held = [g for g in gates if g.hold and not g.passed]
+        if held and not failed:
+            transition = _rollout.Transition(state, state, False, "held: " + _gate_reasons(held))
+        elif failed:
+            reasons = _gate_reasons([g for g in gates if not g.passed])
+            transition = _rollout.revert(state, reason=f"gate failed: {reasons}")
+        else:
+            transition = _rollout.advance(state, to_end=to_end)
+    elif action == "promote" and (state.deployed == version or state.status == "none"):
+        transition = _rollout.start(state, version, spec.rollout)
+        if not transition.changed:
+            transition = _rollout.advance(state, to_end=to_end)
+    else:
+        transition = _rollout.start(state, version, spec.rollout)
+        if transition.changed and state.serving is not None and spec.rollout.gates is not None:
+            gates = _check_gates(loaded, recommendation, version, evidence, live=False)
+            failed = any(not g.passed for g in gates)
+            if failed:
+                transition = _rollout.Transition(
+                    state,
+                    state,
+                    False,
+                    f"gates failed: {version} is not released: "
+                    + _gate_reasons([g for g in gates if not g.passed]),
+                )
+    after = transition.after
+    result = None
+    if after.deployed is not None and compile_targets:
+        result = _release_targets(loaded, recommendation, after, placeholders=placeholders)
+    return ReleasePlan(action, environment, file, version, transition, gates, failed, result)
+
+
+def _gate_reasons(results: Sequence[_rollout.GateResult]) -> str:
+    return "; ".join(f"{g.name} {g.observed} (needs {g.threshold})" for g in results)
+
+
+def promote(
+    path: str | Path,
+    *,
+    environment: str = "dev",
+    to_end: bool = False,
+    evidence: str | Path | None = None,
+    dry_run: bool = False,
+    state_only: bool = False,
+    backend_url: str | None = None,
+) -> ReleaseOutcome:
+    """Move the release one step forward when its gates pass (``svai promote``).
+
+    A failed gate rolls back instead (and the outcome's plan says so). With ``dry_run`` nothing
+    changes; with ``state_only`` the release state is written but Pulumi is not run (the plan
+    is deployed by other means); otherwise the step is deployed through the Automation API.
+
+    Raises:
+        svai.errors.ToolMissingError: the pulumi CLI, passphrase or credentials are missing.
+        svai.errors.UsageError: see :func:`release_plan`.
+        svai.errors.DeployError: Pulumi or the cloud refused the step.
+    """
+    return _release(
+        path, "promote", environment, dry_run, state_only, backend_url,
+        to_end=to_end, evidence=evidence,
+    )  # fmt: skip
+
+
+def rollback(
+    path: str | Path,
+    *,
+    environment: str = "dev",
+    to: str | None = None,
+    dry_run: bool = False,
+    state_only: bool = False,
+    backend_url: str | None = None,
+) -> ReleaseOutcome:
+    """Point all traffic back at the previous version, or at ``to`` (``svai rollback``).
+
+    Raises:
+        svai.errors.ToolMissingError: the pulumi CLI, passphrase or credentials are missing.
+        svai.errors.UsageError: see :func:`release_plan`.
+        svai.errors.DeployError: Pulumi or the cloud refused the rollback.
+    """
+    return _release(path, "rollback", environment, dry_run, state_only, backend_url, to=to)
+
+
+def start_release(
+    path: str | Path,
+    *,
+    environment: str = "dev",
+    evidence: str | Path | None = None,
+    dry_run: bool = False,
+    state_only: bool = False,
+    backend_url: str | None = None,
+    targets: Sequence[str] | None = None,
+) -> ReleaseOutcome:
+    """Release the spec's version: its first step (what ``svai apply`` does for a release).
+
+    ``targets`` (``--target``) names the targets to deploy when some cannot be served: exactly
+    the ones that can (:func:`svai.api.check_targets`).
+
+    Raises:
+        svai.errors.ToolMissingError: the pulumi CLI, passphrase or credentials are missing.
+        svai.errors.UsageError: see :func:`release_plan`.
+        svai.errors.DeployError: Pulumi or the cloud refused the step.
+    """
+    return _release(
+        path, "apply", environment, dry_run, state_only, backend_url,
+        evidence=evidence, targets=targets,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class VersionsReport:
+    """The versions of one spec in one environment (``svai versions``)."""
+
+    name: str
+    environment: str
+    spec_version: str
+    state: _release_state.ReleaseState
+    targets: tuple[tuple[str, str, str, str], ...]
+    """(cloud, region, offering, how the offering splits traffic) per target."""
+    outputs: dict[str, Any]
+    """The stack outputs of the last apply (empty when never deployed from here)."""
+
+
+def versions(path: str | Path, *, environment: str = "dev") -> VersionsReport:
+    """List the versions released in ``environment``: the state file and the stack outputs."""
+    loaded, recommendation = api.recommend(path)
+    spec = loaded.resolved
+    state = _release_state.read_state(
+        _release_state.state_path(loaded.base_dir, spec.name, environment),
+        spec.name,
+        environment,
+    )
+    rows = []
+    for target in recommendation.targets:
+        offering = target.choice.offering
+        how = _rollout.support(offering, spec.rollout.strategy).how
+        rows.append((target.cloud, target.region, offering, how))
+    outputs_file = loaded.base_dir / ".svai" / "outputs" / f"svai-{spec.name}-{environment}.json"
+    outputs: dict[str, Any] = {}
+    if outputs_file.is_file():
+        try:
+            outputs = json.loads(outputs_file.read_text(encoding="utf-8"))
+        except ValueError:
+            outputs = {}
+    return VersionsReport(
+        spec.name,
+        environment,
+        model_version(spec, loaded.base_dir),
+        state,
+        tuple(rows),
+        outputs,
+    )
+
+
+def _release(
+    path: str | Path,
+    action: Literal["apply", "promote", "rollback"],
+    environment: str,
+    dry_run: bool,
+    state_only: bool,
+    backend_url: str | None,
+    **options: Any,
+) -> ReleaseOutcome:
+    if not dry_run and not state_only:
+        # Pulumi loads only when a step deploys: it costs a few hundred milliseconds to import.
+        from svai.backends import automation
+
+        automation.check_pulumi()  # before any work: the most common reason this cannot run
+    planned = release_plan(
+        path,
+        action,
+        environment=environment,
+        placeholders=dry_run or state_only,
+        compile_targets=not state_only,
+        **options,
+    )
+    after = planned.transition.after
+    if dry_run or not planned.transition.changed:
+        return ReleaseOutcome(planned, None, False)
+    deployed = None
+    if not state_only:
+        assert planned.result is not None
+        high = [f for t in planned.result.targets for f in t.findings if f.severity == "high"]
+        if high:
+            rules = ", ".join(sorted({f.rule for f in high}))
+            raise UsageError(
+                f"{len(high)} high finding(s) block this release step ({rules}); "
+                "see `svai plan` and fix them"
+            )
+        # What this step uploads: the reproducible build of every target (same inputs, same
+        # bytes, so rebuilding here is safe and keeps the upload in step with the plan). Function
+        # zips carry their dependencies: Lambda and a Flex Consumption package run as uploaded.
+        folders = {t.target: str(t.directory) for t in api.build(path, vendor_deps=True).targets}
+        # The AWS backend must know the Lambda version number of the other live version, or
+        # the alias would send everything to the new one; unknown numbers stop here.
+        backends: dict[str, Backend] = {
+            t.plan.cloud: _release_backend(
+                t.plan,
+                after,
+                placeholders=False,
+                build_dir=folders.get(f"{t.plan.cloud}-{t.plan.region}"),
+            )
+            for t in planned.result.targets
+        }
+        from svai.backends import automation
+
+        deployed = automation.up(
+            [t.plan for t in planned.result.targets],
+            stack=environment,
+            backend_url=backend_url,
+            work_dir=Path(path).resolve().parent,  # the spec's folder, as LoadedSpec.base_dir
+            backends=backends,
+        )
+        after = _record_lambda_versions(after, deployed.outputs)
+    _release_state.write_state(planned.state_file, after)
+    return ReleaseOutcome(planned, deployed, True)
+
+
+def _record_lambda_versions(
+    state: _release_state.ReleaseState, outputs: Any
+) -> _release_state.ReleaseState:
+    prefix = "aws_lambda_version_"
+    numbers = {
+        key.removeprefix(prefix): str(value)
+        for key, value in dict(outputs).items()
+        if key.startswith(prefix) and value != "[secret]"
+    }
+    if not numbers or state.deployed is None:
+        return state
+    known = {k: dict(v) for k, v in state.lambda_versions.items()}
+    known[state.deployed] = numbers
+    return dataclasses.replace(state, lambda_versions=known)
+
+
+def _read_evidence(loaded: api.LoadedSpec, evidence: str | Path | None) -> dict[str, Any]:
+    given = Path(evidence) if evidence is not None else loaded.base_dir / _bench.MEASUREMENTS_FILE
+    if not given.is_file():
+        if evidence is not None:
+            raise UsageError(f"--evidence: {evidence} does not exist")
+        return {}
+    try:
+        data = json.loads(given.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise UsageError(f"--evidence: {given} is not JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"--evidence: {given} must hold a JSON object")
+    return data
+
+
+def _eval_evidence(loaded: api.LoadedSpec, candidate: str) -> dict[str, Any]:
+    """The offline metrics of ``candidate``: saved by ``svai eval``, or computed now.
+
+    Computed only when ``candidate`` is the spec's own version (its artifact can be built here);
+    for another version nothing is known, and the gate says the metric is missing.
+    """
+    saved = project_path(loaded.base_dir, api.EVAL_FILE, "eval evidence")
+    if saved.is_file():
+        try:
+            data = json.loads(saved.read_text(encoding="utf-8"))
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and data.get("model_version") == candidate:
+            return {"metrics": data.get("metrics"), "samples": data.get("samples")}
+    if candidate != model_version(loaded.resolved, loaded.base_dir):
+        return {"metrics_error": f"no svai eval evidence for {candidate} (run it on that version)"}
+    try:
+        result = api.run_eval(loaded)
+    except UsageError as exc:
+        return {"metrics_error": f"svai eval failed: {exc}"}
+    return {"metrics": result.metrics, "samples": result.samples}
+
+
+def _check_gates(
+    loaded: api.LoadedSpec,
+    recommendation: Recommendation,
+    candidate: str,
+    evidence: str | Path | None,
+    *,
+    live: bool,
+) -> tuple[_rollout.GateResult, ...]:
+    """Check ``candidate`` against the spec's gates, with the evidence file and the prediction.
+
+    An offline metric the evidence lacks is computed (``svai eval`` on the built artifact)
+    rather than reported missing.
+    """
+    costs = [t.predicted.cost_per_1k_usd for t in recommendation.targets]
+    given = _read_evidence(loaded, evidence)
+    gates = loaded.resolved.rollout.gates
+    metrics = given.get("metrics")
+    if gates is not None and not (isinstance(metrics, dict) and gates.metric in metrics):
+        given = {**given, **_eval_evidence(loaded, candidate)}
+    return _rollout.evaluate_gates(
+        loaded.resolved,
+        candidate,
+        given,
+        cost_per_1k_usd=max(costs) if costs else None,
+        live=live,
+    )
+
+
+def _release_targets(
+    loaded: api.LoadedSpec,
+    recommendation: Recommendation,
+    state: _release_state.ReleaseState,
+    *,
+    placeholders: bool,
+) -> PlanResult:
+    spec = loaded.resolved
+    assert state.deployed is not None
+    targets = []
+    for target, target_rec in api.served(spec, recommendation):
+        deployment = lower(spec, target, target_rec, state.deployed)
+        deployment = dataclasses.replace(
+            deployment, rollout=_rollout.rollout_of(state, deployment.rollout)
+        )
+        backend = _release_backend(deployment, state, placeholders=placeholders)
+        targets.append(api.compile_target(spec.name, target_rec, deployment, backend))
+    return PlanResult(spec.name, state.deployed, recommendation, tuple(targets))
+
+
+def _release_backend(
+    deployment: DeploymentPlan,
+    state: _release_state.ReleaseState,
+    *,
+    placeholders: bool,
+    build_dir: str | None = None,
+) -> Backend:
+    """The cloud's backend; AWS learns its build folder and the other version's Lambda number."""
+    others = [s.version for s in deployment.rollout.split if s.version != deployment.model_version]
+    if deployment.cloud != "aws" or not others:
+        if build_dir is None:
+            return get_backend(deployment.cloud)
+        return get_backend(deployment.cloud, build_dir=build_dir)
+    from svai.backends.aws import AwsBackend
+
+    other = others[0]
+    numbers: dict[str, str] = {}
+    for service in deployment.services:
+        if service.compute.kind != "faas":
+            continue
+        number = state.lambda_versions.get(other, {}).get(service.name)
+        if number is None:
+            if not placeholders:
+                raise UsageError(
+                    f"the Lambda version number of {other} ({service.name}) is unknown: it is "
+                    "recorded from the stack outputs when svai deploys that version, and this "
+                    "environment has no record of it"
+                )
+            number = f"<{other}>"
+        numbers[service.name] = number
+    if build_dir is None:
+        return AwsBackend(previous_lambda_versions=numbers)
+    return AwsBackend(build_dir=build_dir, previous_lambda_versions=numbers)
