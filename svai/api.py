@@ -11,8 +11,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import os
-import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,12 +37,13 @@ from svai.compiler.recommend import Measurements
 from svai.compiler.recommend import recommend as _recommend
 from svai.compiler.recommendation import Recommendation, TargetRecommendation
 from svai.compiler.version import model_version
-from svai.errors import SpecError, ToolMissingError, UsageError
+from svai.errors import SpecError, UsageError
 from svai.ir import DeploymentPlan, RecordedResource
 from svai.spec import ResolvedSpec, Spec, load_spec, resolve
 from svai.spec.paths import project_file, project_path
 from svai.spec.resolve import ResolvedTarget
-from svai.spec.revision import SPEC_NAME, Repository
+from svai.spec.revision import Repository
+from svai.spec.sides import find_sides
 
 if TYPE_CHECKING:
     from svai.backends import automation
@@ -248,98 +247,30 @@ def diff(
 
     A side is a file when one of that name exists and a git revision when git knows it; a name
     that is both is refused as ambiguous, as git refuses it. ``revisions`` (``--`` on the
-    command line) takes both sides as revisions without looking at the work tree. At a revision
-    the spec's folder is written out from git objects (:mod:`svai.spec.revision`) and planned
-    offline there; the spec is ``spec`` (a work-tree path) or, when both sides are revisions
-    and none is named, the one spec whose project the change touches. A spec missing at one
-    revision is an empty plan; missing at both, it is refused. Readiness findings are compared
-    for specs and revisions; plan JSON files carry none.
+    command line) takes both sides as revisions without looking at the work tree
+    (:mod:`svai.spec.sides` resolves the sides). At a revision the spec's folder is written out
+    from git objects (:mod:`svai.spec.revision`) and planned offline there; the spec is ``spec``
+    (a work-tree path) or, when both sides are revisions and none is named, the one spec whose
+    project the change touches. A spec missing at one revision is an empty plan; missing at
+    both, it is refused. Readiness findings are compared for specs and revisions; plan JSON
+    files carry none.
 
     Raises:
         UsageError: an ambiguous or unknown side, no spec to compare, a file that is not a plan.
         SpecError: a side's spec is invalid (located at ``REV:path`` for a revision).
     """
-    repo = Repository.find(Path(spec).absolute().parent if spec else Path.cwd())
-    commits = [_side_commit(ref, repo, revisions, (base, head)) for ref in (base, head)]
-    found = path = None
-    present: dict[str, bool] = {}
-    if repo is not None and any(commits):
-        if spec is not None:
-            path = repo.relative(spec)
-        elif all(commits):
-            path = found = _changed_spec(repo, base, head, commits)
-        else:
-            path = repo.relative(SPEC_NAME)
-        named = zip(commits, (base, head), strict=True)
-        present = {c: repo.spec_entry(c, path, r) for c, r in named if c}
-        if not any(present.values()) and all(commits):
-            raise UsageError(f"{path} exists at neither {base} nor {head}: nothing to compare")
+    sides = find_sides(base, head, spec=spec, revisions=revisions)
     with tempfile.TemporaryDirectory(prefix="svai-diff-") as tmp:
-        sides = []
-        for ref, commit, name in zip((base, head), commits, ("base", "head"), strict=True):
+        plans = []
+        for ref, commit, name in zip((base, head), sides.commits, ("base", "head"), strict=True):
             if commit is None:
-                sides.append(_plan_file(ref))
-            elif not present[commit]:
-                sides.append(dict(EMPTY_PLAN))
+                plans.append(_plan_file(ref))
+            elif not sides.present[commit]:
+                plans.append(dict(EMPTY_PLAN))
             else:
-                assert repo is not None and path is not None
-                sides.append(_plan_at(repo, commit, ref, path, Path(tmp) / name))
-    return Comparison(diff_plans(*sides), found)
-
-
-def _side_commit(
-    ref: str, repo: Repository | None, revisions: bool, both: tuple[str, str]
-) -> str | None:
-    """The commit a diff side names, or ``None`` when it names a file."""
-    if repo is None and (revisions or not os.path.lexists(ref)) and shutil.which("git") is None:
-        raise ToolMissingError(f"{ref!r} is not a file, and comparing git revisions needs git")
-    commit = repo.commit(ref) if repo is not None else None
-    where = f" of the git repository at {repo.top}" if repo else " (not in a git repository)"
-    if revisions:
-        if commit is None:
-            raise UsageError(f"{ref!r} is not a git revision{where}")
-        return commit
-    if os.path.lexists(ref):
-        if commit is not None:
-            link = f" (a symbolic link to {os.readlink(ref)})" if os.path.islink(ref) else ""
-            raise UsageError(
-                f"{ref!r} is ambiguous: both a git revision and a file in the work tree{link}. "
-                f"To compare the revisions as committed, put `--` after them: "
-                f"`svai diff {both[0]} {both[1]} -- [SPEC]`; to compare the file, write ./{ref}"
-            )
-        if not Path(ref).is_file():
-            raise UsageError(f"{ref}: not a file")
-        return None
-    if commit is None:
-        raise UsageError(f"{ref!r} is neither a file nor a git revision{where}")
-    return commit
-
-
-def _changed_spec(repo: Repository, base: str, head: str, commits: list[str | None]) -> str:
-    """The one spec whose project changed between two commits, or a refusal that lists them."""
-    every, touched = repo.touched_specs(*(c for c in commits if c))
-    if len(touched) == 1:
-        return touched[0]
-    if not touched and len(every) == 1:
-        return every[0]  # an unchanged project still gets a real comparison, not a guess
-
-    def named(paths: list[str]) -> str:
-        return ", ".join(os.path.relpath(repo.top / p) for p in paths)
-
-    usage = f"svai diff {base} {head} -f"
-    if not every:
-        raise UsageError(
-            f"no {SPEC_NAME} at {base} nor at {head} in {repo.top}; name the spec: {usage} PATH"
-        )
-    if touched:
-        raise UsageError(
-            f"{len(touched)} specs changed between {base} and {head} ({named(touched)}); "
-            f"compare one at a time: {usage} {named(touched[:1])}"
-        )
-    raise UsageError(
-        f"none of the {len(every)} specs changed between {base} and {head} ({named(every)}); "
-        f"to compare one anyway: {usage} {named(every[:1])}"
-    )
+                assert sides.repo is not None and sides.path is not None
+                plans.append(_plan_at(sides.repo, commit, ref, sides.path, Path(tmp) / name))
+    return Comparison(diff_plans(*plans), sides.found)
 
 
 def _plan_file(ref: str) -> dict[str, Any]:
