@@ -5,30 +5,27 @@ and a scan of the YAML *events* (which does not build anything) refuses deep nes
 tags such as ``!!python/object`` and multiple documents. Only then is the document composed; while
 converting it to plain data we refuse duplicate keys, merge keys and alias expansions that would
 blow up (billion laughs), and record where every key and value sits. pydantic then validates, and
-its errors are mapped back to those positions with hints ("did you mean `latency`?").
+:mod:`svai.spec.explain` maps its errors back to those positions with hints ("did you mean
+`latency`?").
 """
 
 from __future__ import annotations
 
-import difflib
-import types
-import typing
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
+from pydantic import ValidationError
 
 from svai.diagnostics import Diagnostic
 from svai.errors import SpecError
 from svai.spec.checks import cross_check
+from svai.spec.explain import KeyPath, SourceMap, dotted, from_pydantic
 from svai.spec.formats import artifact_problem, folder_problem
-from svai.spec.model import FieldError, SecretValueError, Spec
+from svai.spec.model import Spec
 from svai.spec.paths import escape, local_paths
-from svai.spec.units import UnitError, quote
+from svai.spec.units import quote
 
 __all__ = [
     "MAX_DEPTH",
@@ -50,36 +47,6 @@ _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STANDARD = "tag:yaml.org,2002:"
 _ALLOWED_TAGS = {f"{_STANDARD}{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")}
 _KEEP_AS_TEXT = {f"{_STANDARD}timestamp"}
-
-Path_ = tuple[str | int, ...]
-
-
-@dataclass
-class _Source:
-    """Where things are in the file: value and key positions by path, and the scalar texts."""
-
-    file: str
-    values: dict[Path_, tuple[int, int]] = field(default_factory=dict)
-    keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
-    texts: dict[Path_, str] = field(default_factory=dict)
-    reported: set[Path_] = field(default_factory=set)
-    """Paths the reader already reported (pydantic's follow-up errors on them are dropped)."""
-
-    def position(self, path: Path_, *, key: bool = False) -> tuple[int, int]:
-        """Return the (line, col) of ``path``, or of its closest known ancestor."""
-        for cut in range(len(path), -1, -1):
-            prefix = path[:cut]
-            table = self.keys if key and cut == len(path) else self.values
-            if prefix in table:
-                return table[prefix]
-        return (1, 1)
-
-    def known_prefix(self, path: Path_) -> Path_:
-        """Return the longest prefix of ``path`` that exists in the document."""
-        for cut in range(len(path), -1, -1):
-            if path[:cut] in self.values:
-                return path[:cut]
-        return ()
 
 
 class _Refused(Exception):
@@ -152,7 +119,7 @@ def load_spec_text(
     try:
         spec = Spec.model_validate(document)
     except ValidationError as error:
-        problems.extend(_from_pydantic(error, source, document))
+        problems.extend(from_pydantic(error, source, document))
         raise SpecError(sorted(problems, key=lambda d: (d.line, d.col, d.path))) from None
     problems.extend(
         Diagnostic(
@@ -160,7 +127,7 @@ def load_spec_text(
             f.message,
             file,
             *source.position(f.path),
-            path=_dotted(f.path),
+            path=dotted(f.path),
             hint=f.hint,
         )
         for f in cross_check(spec)
@@ -175,7 +142,7 @@ def load_spec_text(
     return spec
 
 
-def _escapes(spec: Spec, project: Path, source: _Source) -> Iterator[Diagnostic]:
+def _escapes(spec: Spec, project: Path, source: SourceMap) -> Iterator[Diagnostic]:
     """A ``path-escapes`` diagnostic for each named file that leaves the project folder."""
     for key_path, relative in local_paths(spec):
         reason = escape(project, relative)
@@ -185,12 +152,12 @@ def _escapes(spec: Spec, project: Path, source: _Source) -> Iterator[Diagnostic]
                 reason,
                 source.file,
                 *source.position(key_path),
-                path=_dotted(key_path),
+                path=dotted(key_path),
                 hint="keep the file inside the folder of svai.yaml (copy it in, not a link out)",
             )
 
 
-def _unservable(spec: Spec, project: Path, source: _Source) -> Iterator[Diagnostic]:
+def _unservable(spec: Spec, project: Path, source: SourceMap) -> Iterator[Diagnostic]:
     """A ``model-unservable`` diagnostic when svai cannot serve the local model artifact.
 
     A remote artifact is judged by ``svai check`` (``SVAI_READY_017``) from its name, and by
@@ -228,11 +195,11 @@ def load_document(data: str | bytes, file: str = "<string>") -> Any:
     return document
 
 
-def _read(data: str | bytes, file: str) -> tuple[Any, _Source, list[Diagnostic]]:
+def _read(data: str | bytes, file: str) -> tuple[Any, SourceMap, list[Diagnostic]]:
     """Decode, scan, compose and build; return the data, its positions and reading problems."""
     text = _decode(data, file)
     _scan_events(text, file)
-    source = _Source(file)
+    source = SourceMap(file)
     try:
         loader = _Loader(text)
         try:
@@ -441,14 +408,14 @@ def _short_tag(tag: str) -> str:
 class _Builder:
     """Turn composed YAML nodes into plain data, recording positions and refusing what is unsafe."""
 
-    def __init__(self, source: _Source, loader: yaml.SafeLoader) -> None:
+    def __init__(self, source: SourceMap, loader: yaml.SafeLoader) -> None:
         self.source = source
         self.loader = loader
         self.problems: list[Diagnostic] = []
         self.expanded = 0
         self.sizes: dict[int, int] = {}
 
-    def build(self, node: yaml.Node, path: Path_) -> Any:
+    def build(self, node: yaml.Node, path: KeyPath) -> Any:
         self._count(node)
         self.source.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
         if isinstance(node, yaml.MappingNode):
@@ -464,7 +431,7 @@ class _Builder:
             return int(value)
         return value
 
-    def _scalar(self, node: yaml.Node, path: Path_) -> Any:
+    def _scalar(self, node: yaml.Node, path: KeyPath) -> Any:
         try:
             return self.loader.construct_object(node, deep=True)
         except (ValueError, OverflowError, yaml.YAMLError):
@@ -478,7 +445,7 @@ class _Builder:
                     self.source.file,
                     node.start_mark.line + 1,
                     node.start_mark.column + 1,
-                    _dotted(path),
+                    dotted(path),
                     "write a number of ordinary size, or quote it if it is text",
                 )
             )
@@ -516,7 +483,7 @@ class _Builder:
         self.sizes[key] = size
         return size
 
-    def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict[Any, Any]:
+    def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
         first_seen: dict[Any, int] = {}
         for key_node, value_node in node.value:
@@ -529,7 +496,7 @@ class _Builder:
                         self.source.file,
                         line,
                         col,
-                        _dotted(path),
+                        dotted(path),
                         "write the keys out, or use an alias (*name) for a whole value",
                     )
                 )
@@ -542,7 +509,7 @@ class _Builder:
                         self.source.file,
                         line,
                         col,
-                        _dotted(path),
+                        dotted(path),
                     )
                 )
                 continue
@@ -556,7 +523,7 @@ class _Builder:
                         self.source.file,
                         line,
                         col,
-                        _dotted(path),
+                        dotted(path),
                         f'quote it: "{key_node.value}"'
                         if len(key_node.value) <= 60
                         else "quote it",
@@ -572,7 +539,7 @@ class _Builder:
                         self.source.file,
                         line,
                         col,
-                        _dotted((*path, str(key))),
+                        dotted((*path, str(key))),
                         "YAML keeps only the last one; remove or merge the duplicates",
                     )
                 )
@@ -592,348 +559,8 @@ _TAG_NAMES = {
     f"{_STANDARD}timestamp": "a date",
 }
 
-# ---- pydantic errors to diagnostics -----------------------------------------------------------
 
-_TYPE_NAMES = {
-    "string_type": "a string",
-    "int_type": "an integer",
-    "float_type": "a number",
-    "bool_type": "true or false",
-    "list_type": "a list",
-    "dict_type": "a mapping",
-    "model_type": "a mapping",
-    "model_attributes_type": "a mapping",
-}
-
-
-def _from_pydantic(
-    error: ValidationError, source: _Source, document: dict[str, Any]
-) -> list[Diagnostic]:
-    seen: set[tuple[Any, ...]] = set()
-    out: list[Diagnostic] = []
-    for detail in error.errors(include_url=False):
-        if tuple(detail["loc"]) in source.reported:
-            continue
-        diagnostic = _diagnose(detail, source, document)
-        key = (diagnostic.line, diagnostic.col, diagnostic.path, diagnostic.message)
-        if key not in seen:
-            seen.add(key)
-            out.append(diagnostic)
-    return sorted(out, key=lambda d: (d.line, d.col, d.path))
-
-
-def _diagnose(detail: ErrorDetails, source: _Source, document: dict[str, Any]) -> Diagnostic:
-    kind = detail["type"]
-    loc = tuple(detail["loc"])
-    is_key_error = bool(loc) and loc[-1] == "[key]"
-    if is_key_error:
-        loc = loc[:-1]
-    path = source.known_prefix(loc)
-    dotted = _dotted(loc if kind in ("extra_forbidden", "missing") else path)
-    value = detail.get("input")
-    text = source.texts.get(path)
-    file = source.file
-    if is_key_error:
-        # The key itself is wrong (e.g. a secret name); point at the key, show it as written.
-        where = source.position(path, key=True)
-        shown = quote(str(path[-1])) if path else "this key"
-        if kind == "string_pattern_mismatch":
-            return Diagnostic(
-                "invalid-value",
-                f"the key {shown} does not have the expected form",
-                file,
-                *where,
-                dotted,
-                _pattern_hint(loc[:-1]),
-            )
-        return Diagnostic(
-            "invalid-value", f"the key {shown}: {_lower(detail['msg'])}", file, *where, dotted
-        )
-
-    if kind == "extra_forbidden":
-        name = str(loc[-1])
-        allowed = _fields_at(loc[:-1])
-        close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
-        hint = (
-            f"did you mean `{close[0]}`?"
-            if close
-            else (f"allowed here: {', '.join(allowed)}" if allowed else "")
-        )
-        return Diagnostic(
-            "unknown-field",
-            f"unknown field {quote(name)}",
-            file,
-            *source.position(loc, key=True),
-            dotted,
-            hint,
-        )
-    if kind == "missing":
-        return Diagnostic(
-            "missing-field",
-            f"missing required field `{loc[-1]}`",
-            file,
-            *source.position(loc[:-1], key=True),
-            dotted,
-            _missing_hint(loc),
-        )
-    if kind == "literal_error" and isinstance(value, dict | list):
-        expected = str(detail.get("ctx", {}).get("expected", "")).replace("'", "")
-        return Diagnostic(
-            "wrong-type",
-            f"expected one of {expected}, got {_describe(value, text)}",
-            file,
-            *source.position(path),
-            dotted,
-        )
-    if kind == "literal_error":
-        expected = detail.get("ctx", {}).get("expected", "")
-        options = [
-            o.strip().strip("'") for o in str(expected).replace(" or ", ",").split(",") if o.strip()
-        ]
-        shown = _show(value, text)
-        close = (
-            difflib.get_close_matches(str(value), options, n=1, cutoff=0.6)
-            if isinstance(value, str)
-            else []
-        )
-        hint = f"did you mean `{close[0]}`?" if close else f"allowed: {', '.join(options)}"
-        if loc == ("version",):
-            hint = "write `version: 1`" + (
-                " (YAML reads 1.10 as the number 1.1)"
-                if isinstance(value, float)
-                else (" without quotes" if isinstance(value, str) else "")
-            )
-        return Diagnostic(
-            "invalid-value",
-            f"{shown} is not allowed here",
-            file,
-            *source.position(path),
-            dotted,
-            hint,
-        )
-    if kind in _TYPE_NAMES:
-        expected = _TYPE_NAMES[kind]
-        if kind == "int_type" and isinstance(value, float):
-            return Diagnostic(
-                "wrong-type",
-                f"expected a whole number, got {_show(value, text)}",
-                file,
-                *source.position(path),
-                dotted,
-            )
-        hint = ""
-        if isinstance(value, bool) and text is not None and text.lower() not in ("true", "false"):
-            hint = f'YAML reads `{text}` as {str(value).lower()}; quote it: "{text}"'
-        elif isinstance(value, bool) and kind == "string_type":
-            hint = "write the value as text, without true/false/yes/no/on/off"
-        elif isinstance(value, str) and kind == "bool_type":
-            hint = "write `true` or `false` without quotes"
-        elif isinstance(value, int | float) and kind == "string_type":
-            hint = f'quote it: "{text if text is not None else value}"'
-        return Diagnostic(
-            "wrong-type",
-            f"expected {expected}, got {_describe(value, text)}",
-            file,
-            *source.position(path),
-            dotted,
-            hint,
-        )
-    message = detail["msg"].removeprefix("Value error, ")
-    if kind == "value_error":
-        cause = detail.get("ctx", {}).get("error")
-        if isinstance(cause, SecretValueError):
-            return Diagnostic(
-                "secret-value",
-                message,
-                file,
-                *source.position(path),
-                dotted,
-                "e.g. `aws: prod/openai-key`, `gcp: openai-key`, `azure: my-vault/openai-key`",
-            )
-        if loc == ("version",):
-            return Diagnostic(
-                "wrong-type", message, file, *source.position(path), dotted, "write `version: 1`"
-            )
-        if isinstance(cause, UnitError) or "bare number" in message:
-            return Diagnostic("bad-unit", message, file, *source.position(path), dotted)
-        if isinstance(_at(document, path), dict):
-            # A section-level check: point at the field it blames when that field is written.
-            if isinstance(cause, FieldError):
-                blamed = source.known_prefix((*path, *cause.field))
-                if len(blamed) > len(path):
-                    path = blamed
-                    dotted = _dotted(path)
-            return Diagnostic("cross-field", message, file, *source.position(path), dotted)
-        return Diagnostic("invalid-value", message, file, *source.position(path), dotted)
-    if kind == "string_pattern_mismatch":
-        return Diagnostic(
-            "invalid-value",
-            f"{_show(value, text)} does not have the expected form",
-            file,
-            *source.position(path),
-            dotted,
-            _pattern_hint(loc),
-        )
-    if kind in _BOUNDS:
-        ctx = detail.get("ctx", {})
-        bound = next((ctx[k] for k in ("gt", "ge", "lt", "le") if k in ctx), "")
-        bound = f"{bound:g}" if isinstance(bound, float) else bound
-        return Diagnostic(
-            "out-of-range",
-            f"{_show(value, text)} is out of range: it must be {_BOUNDS[kind]} {bound}",
-            file,
-            *source.position(path),
-            dotted,
-        )
-    if kind in ("too_short", "too_long"):
-        ctx = detail.get("ctx", {})
-        actual = ctx.get("actual_length", "?")
-        if kind == "too_short":
-            wanted = f"at least {ctx.get('min_length', '?')}"
-        else:
-            wanted = f"at most {ctx.get('max_length', '?')}"
-        count = ctx.get("min_length" if kind == "too_short" else "max_length")
-        noun = "entr" if isinstance(value, dict) else "item"
-        noun += (
-            ("y" if noun == "entr" else "") if count == 1 else ("ies" if noun == "entr" else "s")
-        )
-        return Diagnostic(
-            "invalid-length",
-            f"expected {wanted} {noun}, got {actual}",
-            file,
-            *source.position(path),
-            dotted,
-        )
-    if kind == "finite_number":
-        return Diagnostic(
-            "out-of-range", "expected a finite number", file, *source.position(path), dotted
-        )
-    return Diagnostic("invalid-value", message, file, *source.position(path), dotted)
-
-
-_BOUNDS = {
-    "greater_than": "greater than",
-    "greater_than_equal": "at least",
-    "less_than": "less than",
-    "less_than_equal": "at most",
-}
-
-
-def _lower(message: str) -> str:
-    return message[:1].lower() + message[1:]
-
-
-def _at(document: Any, path: Path_) -> Any:
-    for part in path:
-        document = document[part]
-    return document
-
-
-def _show(value: Any, text: str | None) -> str:
-    if text is not None:
-        return quote(text)
-    return quote(repr(value)) if not isinstance(value, dict | list) else "this value"
-
-
-def _describe(value: Any, text: str | None) -> str:
-    kind = {
-        bool: "a boolean",
-        int: "an integer",
-        float: "a number",
-        str: "a string",
-        list: "a list",
-        dict: "a mapping",
-        type(None): "nothing (null)",
-    }.get(type(value), type(value).__name__)
-    if isinstance(value, dict | list) or value is None:
-        return kind
-    if isinstance(value, int) and not isinstance(value, bool) and text and "." in text:
-        kind = "a number"  # an integral float such as 3.0, which the loader keeps as an int
-    shown = quote(text if text is not None else repr(value))
-    return f"{kind} ({shown.strip('`')})"
-
-
-def _missing_hint(loc: Path_) -> str:
-    examples: dict[Path_, str] = {
-        ("version",): "add `version: 1` at the top",
-        ("traffic",): "e.g. `traffic: {pattern: steady, baseline_rps: 5}`",
-        ("targets",): "e.g. `targets: [{cloud: aws, region: us-east-1}]`",
-    }
-    return examples.get(loc, "")
-
-
-def _pattern_hint(loc: Path_) -> str:
-    names = [p for p in loc if isinstance(p, str)]
-    if len(names) >= 2 and names[-2] == "encryption_key":
-        return {
-            "aws": "a KMS key ARN: arn:aws:kms:REGION:ACCOUNT:key/ID (or alias/NAME)",
-            "gcp": "a Cloud KMS key: projects/P/locations/L/keyRings/R/cryptoKeys/K",
-            "azure": "a Key Vault key URL: https://VAULT.vault.azure.net/keys/NAME",
-        }[names[-1]]
-    last = names[-1] if names else ""
-    hints = {
-        "name": "lowercase letters, digits and dashes, 2-40 characters, starting with a letter",
-        "account": "a 12-digit AWS account id",
-        "project": "a GCP project id: 6-30 lowercase letters, digits and dashes",
-        "subscription": "an Azure subscription id (a UUID)",
-        "sha256": "64 lowercase hex digits",
-        "secrets": "an environment variable name: uppercase letters, digits and `_`",
-        "aws": "a secret name or ARN (letters, digits and `/_+=.@:-`)",
-        "gcp": "a secret id (letters, digits and `/_+=.@:-`)",
-        "azure": "a Key Vault `VAULT/NAME` (letters, digits and `/_+=.@:-`)",
-        "alert_email": "an email address",
-        "header": "an HTTP header name: letters, digits and dashes",
-        "offering": "a catalog offering id: lowercase letters, digits and `_.-`",
-        "issuer": "an https:// URL",
-        "revision": "a commit or tag: letters, digits and `_.-`",
-        "key": "`tenant`, `model_version`, `payload` or `header:NAME`",
-        "content_types": "a media type such as application/json",
-    }
-    return hints.get(last, "see `svai schema` for the expected form")
-
-
-def _model_for(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _model_for(typing.get_args(annotation)[0])
-    if origin in (typing.Union, types.UnionType, list, dict):
-        for arg in typing.get_args(annotation):
-            found = _model_for(arg)
-            if found is not None:
-                return found
-    return None
-
-
-def _fields_at(loc: Path_) -> list[str]:
-    model: type[BaseModel] | None = Spec
-    for part in loc:
-        if model is None:
-            return []
-        if isinstance(part, int):
-            continue
-        info = model.model_fields.get(part)
-        if info is None:
-            # a dict key (e.g. a secret name): stay on the dict's value model
-            continue
-        model = _model_for(info.annotation)
-    return list(model.model_fields) if model is not None else []
-
-
-def _dotted(path: Path_) -> str:
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-            continue
-        name = part if len(part) <= 60 else f"{part[:60]}..."  # a hostile key stays one line
-        name = name if name.isprintable() else repr(name)
-        out += f".{name}" if out else name
-    return out
-
-
-def iter_paths(document: Any, prefix: Path_ = ()) -> Iterator[Path_]:
+def iter_paths(document: Any, prefix: KeyPath = ()) -> Iterator[KeyPath]:
     """Yield the path of every value in plain ``document`` (used by tests and fuzzers)."""
     yield prefix
     if isinstance(document, dict):
