@@ -9,7 +9,8 @@ import click
 from svai import __version__, api
 from svai.backends.registry import get_backend
 from svai.cli.output import echo_json, format_option, spec_argument
-from svai.compiler.readiness import RuleInfo, check, fails, report_text, to_dict
+from svai.compiler.checklist import RuleInfo
+from svai.compiler.readiness import check, fails, report_text, to_dict
 from svai.compiler.sarif import to_sarif
 
 __all__ = ["command"]

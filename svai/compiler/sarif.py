@@ -14,7 +14,8 @@ from typing import Any
 
 import yaml
 
-from svai.compiler.readiness import CheckFinding, CheckReport, RuleInfo
+from svai.compiler.checklist import RuleInfo
+from svai.compiler.readiness import CheckFinding, CheckReport
 
 __all__ = ["LEVELS", "SARIF_SCHEMA", "locate", "to_sarif"]
 

@@ -15,9 +15,10 @@ from click.testing import CliRunner
 
 from svai import api
 from svai.cli.main import cli
+from svai.compiler.checklist import RULES
 from svai.compiler.lower import lower
 from svai.compiler.planned import PlannedTarget, PlanResult
-from svai.compiler.readiness import RULES, CheckFinding, CheckReport, check, fails, report_text
+from svai.compiler.readiness import CheckFinding, CheckReport, check, fails, report_text
 from svai.compiler.version import model_version
 from svai.spec import ResolvedSpec
 from tests.review.helpers import write_project
