@@ -15,8 +15,9 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
+from svai.backends import automation
 from svai.backends.base import Backend
 from svai.backends.registry import ASYNC_WORKERS, OFFERINGS, get_backend
 from svai.backends.rules import evaluate
@@ -45,11 +46,9 @@ from svai.spec.resolve import ResolvedTarget
 from svai.spec.revision import Repository
 from svai.spec.sides import find_sides
 
-if TYPE_CHECKING:
-    from svai.backends import automation
-
-# Pulumi (imported by the offline preview and the Automation API façade) costs a few hundred
-# milliseconds; `svai validate` and `svai recommend` never need it, so it loads on first use.
+# Pulumi (imported by the offline preview, and by the Automation API façade only when it runs)
+# costs a few hundred milliseconds; `svai validate` and `svai recommend` never need it, so it
+# loads on first use.
 
 
 def _record(
@@ -329,11 +328,9 @@ def deploy(
         svai.errors.ToolMissingError: the pulumi CLI, the passphrase or credentials are missing.
         svai.errors.DeployError: Pulumi or the cloud refused the operation.
     """
-    from svai.backends import automation as driver  # Pulumi loads on first use (see _record)
-
-    driver.check_pulumi()  # before any work: the most common reason this cannot run
+    automation.check_pulumi()  # before any work: the most common reason this cannot run
     loaded, result = planned if planned is not None else plan(path)
-    run = driver.preview if operation == "preview" else driver.destroy
+    run = automation.preview if operation == "preview" else automation.destroy
     outcome = run(
         [t.plan for t in result.targets],
         stack=environment,

@@ -19,9 +19,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from svai import api
+from svai.backends import automation
 from svai.backends.base import Backend
 from svai.backends.registry import get_backend
 from svai.build import bench as _bench
@@ -34,9 +35,6 @@ from svai.compiler.version import model_version
 from svai.errors import UsageError
 from svai.ir import DeploymentPlan
 from svai.spec.paths import project_path
-
-if TYPE_CHECKING:
-    from svai.backends import automation
 
 __all__ = [
     "ReleaseOutcome",
@@ -304,9 +302,6 @@ def _release(
     **options: Any,
 ) -> ReleaseOutcome:
     if not dry_run and not state_only:
-        # Pulumi loads only when a step deploys: it costs a few hundred milliseconds to import.
-        from svai.backends import automation
-
         automation.check_pulumi()  # before any work: the most common reason this cannot run
     planned = release_plan(
         path,
@@ -344,8 +339,6 @@ def _release(
             )
             for t in planned.result.targets
         }
-        from svai.backends import automation
-
         deployed = automation.up(
             [t.plan for t in planned.result.targets],
             stack=environment,
