@@ -7,7 +7,8 @@ The pipeline, one package per stage::
                                   ─backend─▶ Pulumi resources (svai.backends)
                                   ─package─▶ runtime artifact (svai.build, shipping svai.runtime)
 
-``svai.api`` is the library entry point; ``svai.cli`` is a thin click layer over it.
+``svai.api`` is the library entry point (``svai.release`` adds the release commands over it);
+``svai.cli`` is a thin click layer over them.
 """
 
 __version__ = "0.1.0"

@@ -1,5 +1,8 @@
 """``svai.api``: the library entry points; each CLI command calls exactly one of these.
 
+The release commands (``svai versions``, ``promote``, ``rollback``, and ``apply``'s release
+step) are in :mod:`svai.release`, one layer above, which compiles each step with these.
+
 Library users call the same functions::
 
     from svai import api
