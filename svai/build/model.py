@@ -199,10 +199,14 @@ def _prepare_folder(
 ) -> PreparedModel:
     """Export a Hugging Face folder for its task, checked against the transformers pipeline."""
     model = spec.model
-    for path in sorted(folder.rglob("*")):  # every file the exporter may read stays inside
-        project_path(base_dir, path.relative_to(base_dir.resolve()).as_posix(), "model.artifact")
-    task = folder_task(base_dir, model.artifact)
-    problem = folder_problem(base_dir, model.artifact, model.task)
+    where, relative = base_dir, model.artifact
+    if folder.is_relative_to(base_dir.resolve()):
+        for path in sorted(folder.rglob("*")):  # every file the exporter may read stays inside
+            project_path(base_dir, path.relative_to(base_dir.resolve()).as_posix(), "model.artifact")
+    else:  # fetched into svai's cache and verified against its pin: read it where it is
+        where, relative = folder, "."
+    task = folder_task(where, relative)
+    problem = folder_problem(where, relative, model.task)
     if isinstance(task, Unservable) or problem is not None:
         why = problem or task
         assert isinstance(why, Unservable)
