@@ -18,12 +18,31 @@ import sys
 from pathlib import Path
 
 PRODUCTS = [
-    "running shoes", "noise cancelling headphones", "stainless steel water bottle",
-    "espresso machine", "mechanical keyboard", "wool winter coat", "yoga mat",
-    "cordless drill", "kids bicycle helmet", "cast iron skillet", "4K computer monitor",
-    "memory foam pillow", "waterproof hiking boots", "electric toothbrush", "camping tent",
-    "standing desk", "wireless phone charger", "leather wallet", "air fryer", "board game",
-    "gardening gloves", "LED desk lamp", "travel backpack", "smart watch", "baby stroller",
+    "running shoes",
+    "noise cancelling headphones",
+    "stainless steel water bottle",
+    "espresso machine",
+    "mechanical keyboard",
+    "wool winter coat",
+    "yoga mat",
+    "cordless drill",
+    "kids bicycle helmet",
+    "cast iron skillet",
+    "4K computer monitor",
+    "memory foam pillow",
+    "waterproof hiking boots",
+    "electric toothbrush",
+    "camping tent",
+    "standing desk",
+    "wireless phone charger",
+    "leather wallet",
+    "air fryer",
+    "board game",
+    "gardening gloves",
+    "LED desk lamp",
+    "travel backpack",
+    "smart watch",
+    "baby stroller",
 ]
 TEMPLATES = [
     "{} on sale",
@@ -39,6 +58,7 @@ def texts() -> list[str]:
 
 
 def main() -> None:
+    """Encode the texts with the folder given (or the packaged one) and write the eval set."""
     from sentence_transformers import SentenceTransformer
 
     if len(sys.argv) > 1:

@@ -202,7 +202,9 @@ def _prepare_folder(
     where, relative = base_dir, model.artifact
     if folder.is_relative_to(base_dir.resolve()):
         for path in sorted(folder.rglob("*")):  # every file the exporter may read stays inside
-            project_path(base_dir, path.relative_to(base_dir.resolve()).as_posix(), "model.artifact")
+            project_path(
+                base_dir, path.relative_to(base_dir.resolve()).as_posix(), "model.artifact"
+            )
     else:  # fetched into svai's cache and verified against its pin: read it where it is
         where, relative = folder, "."
     task = folder_task(where, relative)

@@ -72,5 +72,7 @@ def test_minilm_embeddings_eval_scores_served_embeddings_against_fp32(
     code, output = run_cli("eval", str(spec))
     assert code == 1, output
     assert "gate cosine" in output and ": fails" in output
-    mean = np.mean([np.dot(a["expected"], b["expected"]) for a, b in zip(cases, shifted)])
+    mean = np.mean(
+        [np.dot(a["expected"], b["expected"]) for a, b in zip(cases, shifted, strict=True)]
+    )
     assert mean < 0.9  # the control: the shifted references really are different vectors
