@@ -53,6 +53,9 @@ def test_minilm_embeddings_eval_scores_served_embeddings_against_fp32(
     hf_store.client.add(model.source.container, files)
     hf_store.client.repos[model.source.container].commit = model.revision
     result = _eval_json(spec)
+    manifest = next((spec.parent / ".svai" / "build").rglob("manifest.json"))
+    quantization = json.loads(manifest.read_text())["model"]["quantization"]
+    assert quantization["chosen"] == "int8", quantization  # the gate scores int8 against fp32
     assert result["samples"] == 100 and result["metric"] == "cosine"
     assert result["fallbacks"] == 0
     gate = result["gate"]
@@ -77,7 +80,6 @@ def test_minilm_embeddings_eval_scores_served_embeddings_against_fp32(
         [np.dot(a["expected"], b["expected"]) for a, b in zip(cases, shifted, strict=True)]
     )
     assert mean < 0.9  # the control: the shifted references really are different vectors
-
 
 
 def test_doc_pipeline_eval_runs_its_built_artifact_and_says_why_it_cannot_score(
