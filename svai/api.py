@@ -554,6 +554,8 @@ def run_eval(
         source = endpoint
         version = answers.model_versions[0] if len(answers.model_versions) == 1 else version
     else:
+        if (refusal := _evaluate.local_refusal(spec)) is not None:
+            raise UsageError(refusal)
         folder = _spec_built_dir(loaded, target=target, progress=progress)
         answers = _evaluate.ask_artifact(folder, payloads, progress)
         source = f"artifact:{folder.name}"

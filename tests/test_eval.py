@@ -115,3 +115,23 @@ def test_eval_without_gates_or_answers_is_a_usage_error(project: Path) -> None:
     done = svai("eval", "svai.yaml", cwd=project)
     assert done.returncode == 2 and "line 1 has no `expected` answer" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_llm_example_is_refused_with_its_reason_before_anything_is_built(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "llm"
+    shutil.copytree(ROOT / "examples" / "llm-gpu", folder)
+    done = svai("eval", "svai.yaml", cwd=folder)
+    assert done.returncode == 2 and "svai eval needs rollout.gates" in done.stderr
+    spec = folder / "svai.yaml"
+    gate = "  gates: {eval_set: eval/replies.jsonl, metric: exact_match, min: 0.5}\n"
+    spec.write_text(spec.read_text().replace("  interval: 30m\n", "  interval: 30m\n" + gate, 1))
+    (folder / "eval").mkdir()
+    (folder / "eval" / "replies.jsonl").write_text(
+        '{"input": {"inputs": "hi"}, "expected": "hello"}\n'
+    )
+    done = svai("eval", "svai.yaml", cwd=folder)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "no engine for text-generation models" in done.stderr and "--endpoint" in done.stderr
+    assert not (folder / ".svai").exists()  # nothing fetched, nothing built, no evidence

@@ -29,18 +29,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from svai.build.artifact import REQUIREMENTS_NAME
+from svai.build.cache import cache_dir, wheelhouse
 from svai.build.target import SERVER_PACKAGES
 from svai.errors import ToolMissingError, UsageError
 
-__all__ = ["cache_dir", "runtime_python"]
+__all__ = ["cache_dir", "runtime_python"]  # cache_dir: kept importable from here
 
 _READY = ".svai-ready"
-
-
-def cache_dir() -> Path:
-    """Where svai keeps wheels and environments (``$SVAI_CACHE_DIR``, else ``~/.cache/svai``)."""
-    configured = os.environ.get("SVAI_CACHE_DIR")
-    return Path(configured) if configured else Path.home() / ".cache" / "svai"
 
 
 def runtime_python(build_dir: Path, progress: Callable[[str], None] | None = None) -> Path:
@@ -69,7 +64,7 @@ def runtime_python(build_dir: Path, progress: Callable[[str], None] | None = Non
     if (home / _READY).is_file():
         return python
     say(f"environment: creating {home} for {len(pins)} pinned requirements (cached afterwards)")
-    wheels = root / "wheels"
+    wheels = wheelhouse()
     wheels.mkdir(parents=True, exist_ok=True)
     pinned = home.parent / f".{key}.txt"
     home.parent.mkdir(parents=True, exist_ok=True)

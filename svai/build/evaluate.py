@@ -26,8 +26,9 @@ from svai.build.artifact import MANIFEST_NAME
 from svai.build.bench import serve_command
 from svai.build.environment import runtime_python
 from svai.errors import UsageError
+from svai.spec.resolve import ResolvedSpec
 
-__all__ = ["Answers", "ask_artifact", "ask_endpoint"]
+__all__ = ["Answers", "ask_artifact", "ask_endpoint", "local_refusal"]
 
 _READY_TIMEOUT_S = 120.0
 _REQUEST_TIMEOUT_S = 60.0
@@ -48,6 +49,21 @@ class Answers:
     model_versions: tuple[str, ...]
     fallbacks: int
     latencies_s: tuple[float, ...]
+
+
+def local_refusal(spec: ResolvedSpec) -> str | None:
+    """Why the runtime that ships cannot answer ``spec``'s model here, before anything is built.
+
+    A gate that cannot be computed must say so; building (and fetching gigabytes of weights)
+    first would only end in the same refusal.
+    """
+    if spec.model.task == "text-generation":
+        return (
+            f"svai eval cannot run {spec.name} locally: the runtime that ships has no engine for "
+            "text-generation models yet (a GPU engine is planned), so no build of it answers "
+            "here; evaluate a deployment of it with --endpoint URL"
+        )
+    return None
 
 
 def ask_endpoint(
@@ -94,9 +110,9 @@ def ask_artifact(
     model = manifest.get("model") or {}
     if not model.get("packaged", False):
         raise UsageError(
-            f"the build has no model to run: {model.get('source')} is not in the package "
-            "(svai build does not fetch remote artifacts yet); evaluate a deployment of it "
-            "with --endpoint URL"
+            f"the build has no model to run: {model.get('source')} is not in the package (the "
+            "runtime fetches it at start, which svai eval does not run locally yet); evaluate "
+            "a deployment of it with --endpoint URL"
         )
     python = runtime_python(build_dir, progress)
     port = _free_port()

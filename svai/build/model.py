@@ -45,6 +45,7 @@ from svai.spec.resolve import ResolvedSpec
 
 if TYPE_CHECKING:
     from svai.build.optimize import Conversion, Quantization
+    from svai.build.optimize.hf import FolderExport
 
 __all__ = [
     "EvalCase",
@@ -199,10 +200,16 @@ def _prepare_folder(
 ) -> PreparedModel:
     """Export a Hugging Face folder for its task, checked against the transformers pipeline."""
     model = spec.model
-    for path in sorted(folder.rglob("*")):  # every file the exporter may read stays inside
-        project_path(base_dir, path.relative_to(base_dir.resolve()).as_posix(), "model.artifact")
-    task = folder_task(base_dir, model.artifact)
-    problem = folder_problem(base_dir, model.artifact, model.task)
+    where, relative = base_dir, model.artifact
+    if folder.is_relative_to(base_dir.resolve()):
+        for path in sorted(folder.rglob("*")):  # every file the exporter may read stays inside
+            project_path(
+                base_dir, path.relative_to(base_dir.resolve()).as_posix(), "model.artifact"
+            )
+    else:  # fetched into svai's cache and verified against its pin: read it where it is
+        where, relative = folder, "."
+    task = folder_task(where, relative)
+    problem = folder_problem(where, relative, model.task)
     if isinstance(task, Unservable) or problem is not None:
         why = problem or task
         assert isinstance(why, Unservable)
@@ -235,17 +242,15 @@ def _prepare_folder(
         f"from the {export.reference} on {export.checked} {source}; transformers and torch "
         "are not needed at serve time"
     ]
-    if model.quantize != "none":
-        notes.append(
-            f"kept fp32: {model.quantize} quantisation of Hugging Face folders is not "
-            "supported by svai build yet"
-        )
-    data = export.model_path.read_bytes()
+    shipped, quant = _quantize_folder(spec, export, texts or list(CHECK_TEXTS), scratch)
+    if "message" in quant:
+        notes.append(str(quant["message"]))
+    data = shipped.read_bytes()
     info: dict[str, Any] = {
         "source": model.artifact,
         "framework": model.framework,
         "conversion": conversion,
-        "quantization": {"requested": model.quantize, "chosen": "fp32"},
+        "quantization": quant,
         "sha256": hashlib.sha256(data).hexdigest(),
         "bytes": len(data),
         "packaged": True,
@@ -436,7 +441,32 @@ def _quantize(
         tolerance=spec.model.max_accuracy_drop,
         min_speed_ratio=math.inf,
     )
-    return result.path, {
+    return result.path, _quantization_info(result)
+
+
+def _quantize_folder(
+    spec: ResolvedSpec, export: FolderExport, texts: Sequence[str], scratch: Path
+) -> tuple[Path, dict[str, Any]]:
+    """int8 for an exported Hugging Face folder, checked on ``texts`` against its fp32 export."""
+    wanted = spec.model.quantize
+    if wanted == "none":
+        return export.model_path, {"requested": "none", "chosen": "fp32"}
+    if wanted != "int8":
+        message = f"kept fp32: {wanted} quantisation is not supported by svai build yet"
+        return export.model_path, {"requested": wanted, "chosen": "fp32", "message": message}
+    from svai.build.optimize.hf import quantize_folder
+
+    result = quantize_folder(
+        export, scratch / "int8.onnx", texts, tolerance=spec.model.max_accuracy_drop
+    )
+    if isinstance(result, str):
+        return export.model_path, {"requested": "int8", "chosen": "fp32", "message": result}
+    return result.path, _quantization_info(result)
+
+
+def _quantization_info(result: Quantization) -> dict[str, Any]:
+    """What the manifest records of an int8 decision (no timings: builds stay reproducible)."""
+    return {
         "requested": "int8",
         "chosen": result.chosen,
         "verdict": result.verdict,

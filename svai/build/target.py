@@ -42,7 +42,9 @@ from svai.build.artifact import (
     write_file,
     zip_bytes,
 )
+from svai.build.cache import wheelhouse
 from svai.build.config import SERVER_PORT
+from svai.build.lock import lock
 from svai.build.model import PreparedModel
 from svai.build.openapi import OPENAPI_NAME, openapi_document
 from svai.compiler.recommendation import TargetRecommendation
@@ -76,6 +78,10 @@ LAMBDA_UNZIPPED_LIMIT = 250 * MIB
 BASE_IMAGE = "python:3.11.11-slim-bookworm"
 
 
+IMAGE_PYTHON = BASE_IMAGE.split(":")[1].split("-")[0]
+"""The image's Python ("3.11.11"): its lock evaluates markers such as python_full_version."""
+
+
 IMAGE_UID = 10001
 
 
@@ -88,6 +94,10 @@ AZURE_PYTHON = "3.11"
 
 
 AZURE_SITE = ".python_packages/lib/site-packages"
+
+
+# The Python each function platform runs the zip with (GCP: the backend's python312 runtime).
+_FUNCTION_PYTHON = {"aws": LAMBDA_PYTHON, "gcp": "3.12", "azure": AZURE_PYTHON}
 
 
 # Function zips: the platform's entry-point library, per cloud.
@@ -167,9 +177,12 @@ def build_target(
             spec, version, config["model"], config["api"]["input_schema"], _model_io(model)
         )
         runtime = {**shared, CONFIG_NAME: json_bytes(config), OPENAPI_NAME: json_bytes(document)}
+        wheels = wheelhouse()
         front = _requirements(spec, (_FUNCTION_DEPS[cloud], *model.requirements))
+        front = lock(front, _FUNCTION_PYTHON[cloud], wheels)
         server = (*SERVER_PACKAGES, *model.requirements)
-        requirements = front if package == "zip" else _requirements(spec, server)
+        image = lock(_requirements(spec, server), IMAGE_PYTHON, wheels)
+        requirements = front if package == "zip" else image
         extra: dict[str, bytes] = {REQUIREMENTS_NAME: requirements.encode()}
         if package == "zip":
             runtime.update(_function_entry(cloud, spec))

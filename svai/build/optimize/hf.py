@@ -33,6 +33,7 @@ from __future__ import annotations
 import inspect
 import io
 import json
+import math
 import os
 import tempfile
 from collections.abc import Sequence
@@ -52,8 +53,10 @@ from svai.build.optimize.encoder import (
     write_tokenizer,
 )
 from svai.build.optimize.errors import ConversionMismatchError, UnsupportedModelError
+from svai.build.optimize.quality import ArgmaxAgreement, MeanCosine, QualityMetric
+from svai.build.optimize.quantize import Quantization, quantize_model
 
-__all__ = ["CHECK_TEXTS", "FolderExport", "check_images", "export_folder"]
+__all__ = ["CHECK_TEXTS", "FolderExport", "check_images", "export_folder", "quantize_folder"]
 
 OPSET = 17
 TOLERANCE = 1e-4
@@ -186,6 +189,52 @@ def export_folder(
         max_abs_diff=diff,
         checked=len(inputs),
         sha256=sha256_file(model_path),
+    )
+
+
+def quantize_folder(
+    export: FolderExport, int8_path: Path, texts: Sequence[str], tolerance: float
+) -> Quantization | str:
+    """Build the dynamic int8 variant of an exported text model and choose what ships.
+
+    Sentence embeddings are scored by their mean cosine to the fp32 ones, text classifiers by
+    how often their argmax agrees with fp32, on ``texts`` tokenised as the runtime tokenises
+    them. The choice rests on quality and size only (no timing), so a build stays reproducible.
+
+    Returns:
+        The :class:`Quantization` verdict, or why this task keeps fp32.
+    """
+    if export.task not in ("sentence-embedding", "text-classification"):
+        return (
+            f"kept fp32: int8 of {export.task} folders is not checked by svai build yet "
+            "(it scores sentence embeddings and text classifiers)"
+        )
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(export.files[TOKENIZER_FILE]))
+    tokenizer.enable_truncation(int(export.runtime["max_length"]))
+    tokenizer.enable_padding()
+    encoded = tokenizer.encode_batch(list(texts))
+    columns = {
+        "input_ids": [e.ids for e in encoded],
+        "attention_mask": [e.attention_mask for e in encoded],
+        "token_type_ids": [e.type_ids for e in encoded],
+    }
+    session = ort.InferenceSession(str(export.model_path), providers=["CPUExecutionProvider"])
+    feeds = {i.name: np.asarray(columns[i.name], dtype=np.int64) for i in session.get_inputs()}
+    metric: QualityMetric
+    if export.task == "sentence-embedding":
+        metric = MeanCosine(feeds, output=session.get_outputs()[0].name)
+    else:
+        metric = ArgmaxAgreement(feeds, output=session.get_outputs()[0].name)
+    return quantize_model(
+        export.model_path,
+        int8_path,
+        metric=metric,
+        feeds={name: rows[:1] for name, rows in feeds.items()},
+        tolerance=tolerance,
+        min_speed_ratio=math.inf,
     )
 
 

@@ -1,6 +1,7 @@
 """Routing of every AWS Lambda event kind to one loaded runtime core (``LambdaApp``).
 
-Handles API Gateway (REST v1, HTTP v2), function URLs, SQS batches and direct invocations. The
+Handles API Gateway (REST v1, HTTP v2), function URLs, SQS batches and direct invocations; an
+HTTP ``GET .../openapi.json`` answers the deployment's OpenAPI document, any other GET readiness. The
 handler module ``svai.runtime.entry.aws_lambda`` builds one ``LambdaApp`` at import time (Lambda's
 init phase); this module has no import-time side effects so it can be tested and reused.
 Configuration, all optional, by environment variable:
@@ -46,6 +47,7 @@ from svai.runtime.entry.lambda_events import (
     proxy_response,
     simple_response,
 )
+from svai.runtime.entry.openapi import is_openapi, openapi_response
 from svai.runtime.entry.stores import STORES
 from svai.runtime.entry.worker import QueueWorker
 
@@ -132,6 +134,8 @@ class LambdaApp:
             call = http_call(event, kind, self._request_id_header)
         except BadEventError as exc:
             return simple_response(400, error_body("malformed_body", str(exc)), kind)
+        if is_openapi(call.method, call.path):
+            return proxy_response(openapi_response(self.service), kind)
         if call.method == "GET":
             ready = self.service.ready
             status = {

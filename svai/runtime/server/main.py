@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from svai.runtime.core import Response, Service, load_config
 from svai.runtime.core.errors import RuntimeCoreError
+from svai.runtime.entry.openapi import OPENAPI_FILE, openapi_response
 from svai.runtime.entry.stores import STORES
 
 if TYPE_CHECKING:
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
 
 __all__ = ["OPENAPI_FILE", "BackgroundServer", "main", "openapi_route", "resolve_port", "serve"]
 
-OPENAPI_FILE = "openapi.json"
 """The deployment's OpenAPI document beside ``svai_runtime.json`` (``svai build`` writes it)."""
 
 _USAGE = "usage: python -m svai.runtime.server --config PATH [--host HOST] [--port PORT]"
@@ -165,18 +165,13 @@ def openapi_route(
     service: Service,
 ) -> Callable[[str, Mapping[str, str], bytes], Response]:
     """``GET /openapi.json``: the deployment's OpenAPI document, written by ``svai build``."""
-    path = service.cfg.resolve(OPENAPI_FILE)
-    headers = {"x-svai-model-version": service.version}
 
     def handle(method: str, _headers: Mapping[str, str], _body: bytes) -> Response:
         if method != "GET":
             body = b'{"error": {"code": "method_not_allowed"}}'
-            return Response(405, body, {**headers, "allow": "GET"})
-        try:
-            return Response(200, path.read_bytes(), headers)
-        except OSError:  # an artifact built before svai wrote the document
-            body = b'{"error": {"code": "not_found", "message": "no openapi.json in this build"}}'
-            return Response(404, body, headers)
+            headers = {"x-svai-model-version": service.version, "allow": "GET"}
+            return Response(405, body, headers)
+        return openapi_response(service)
 
     return handle
 
