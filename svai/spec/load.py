@@ -28,6 +28,7 @@ from svai.spec.checks import cross_check
 from svai.spec.formats import artifact_problem, folder_problem
 from svai.spec.model import FieldError, SecretValueError, Spec
 from svai.spec.paths import escape, local_paths
+from svai.spec.regions import unknown_regions
 from svai.spec.units import UnitError, quote
 
 __all__ = [
@@ -164,6 +165,17 @@ def load_spec_text(
             hint=f.hint,
         )
         for f in cross_check(spec)
+    )
+    problems.extend(
+        Diagnostic(
+            "unknown-region",
+            f.message,
+            file,
+            *source.position(f.path),
+            path=_dotted(f.path),
+            hint=f.hint,
+        )
+        for f in unknown_regions(spec)
     )
     if project is not None:
         escapes = list(_escapes(spec, project, source))
