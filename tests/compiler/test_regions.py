@@ -174,12 +174,32 @@ def test_an_offering_without_the_gpu_in_the_region_is_rejected_with_that_reason(
 
 
 def test_aws_offerings_run_in_every_region_with_the_regions_prices() -> None:
-    # regional.yaml records no AWS availability gap: every offering runs in every Region.
+    # regional.yaml records one AWS availability gap (SnapStart, below); the rest run everywhere.
     catalog = load_catalog()
     for region in cloud_regions("aws").names:
         for offering in catalog.in_region("aws", region).offerings("aws"):
-            assert offering.region_refusal(gpu=True) is None
             assert offering.region == region
+            if offering.id != "aws.lambda.snapstart":
+                assert offering.region_refusal(gpu=True) is None
     fargate = catalog.in_region("aws", "sa-east-1").get("aws.ecs.fargate").pricing.active
     reference = catalog.get("aws.ecs.fargate").pricing.active
     assert math.isclose(fargate.vcpu_s, 1.72 * reference.vcpu_s)
+
+
+def test_snapstart_is_refused_where_aws_does_not_offer_it() -> None:
+    catalog = load_catalog()
+    taipei = catalog.in_region("aws", "ap-east-2").get("aws.lambda.snapstart")
+    reason = taipei.region_refusal(gpu=False)
+    assert reason is not None
+    assert reason.startswith(
+        "AWS Lambda SnapStart (Python 3.12+, .zip) is not offered in ap-east-2"
+    )
+    assert "snapstart.html" in reason  # the refusal names its source
+    assert (
+        catalog.in_region("aws", "eu-west-1").get("aws.lambda.snapstart").region_refusal(gpu=False)
+        is None
+    )
+    rec = recommended("  - {cloud: aws, region: ap-east-2}\n")
+    [taipei_target] = rec.targets
+    snapstart = next(a for a in taipei_target.alternatives if a.offering == "aws.lambda.snapstart")
+    assert not snapstart.feasible and snapstart.rejected_because == reason
