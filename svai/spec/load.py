@@ -155,27 +155,18 @@ def load_spec_text(
     except ValidationError as error:
         problems.extend(_from_pydantic(error, source, document))
         raise SpecError(sorted(problems, key=lambda d: (d.line, d.col, d.path))) from None
+    semantic = (("cross-field", cross_check(spec)), ("unknown-region", unknown_regions(spec)))
     problems.extend(
         Diagnostic(
-            "cross-field",
+            code,
             f.message,
             file,
             *source.position(f.path),
             path=_dotted(f.path),
             hint=f.hint,
         )
-        for f in cross_check(spec)
-    )
-    problems.extend(
-        Diagnostic(
-            "unknown-region",
-            f.message,
-            file,
-            *source.position(f.path),
-            path=_dotted(f.path),
-            hint=f.hint,
-        )
-        for f in unknown_regions(spec)
+        for code, findings in semantic
+        for f in findings
     )
     if project is not None:
         escapes = list(_escapes(spec, project, source))
