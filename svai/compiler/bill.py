@@ -122,7 +122,8 @@ def plan_cost(
     workload = recommendation.workload
     if workload is None:
         raise ValueError(f"the {plan.cloud} recommendation carries no workload to price")
-    return deployment_cost(plan, workload, catalog or load_catalog())
+    regional = (catalog or load_catalog()).in_region(plan.cloud, plan.region)
+    return deployment_cost(plan, workload, regional)
 
 
 def _price(row: ResourcePrice, item: _Item, plan: DeploymentPlan, catalog: Catalog) -> float:

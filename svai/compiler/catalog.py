@@ -12,6 +12,7 @@ A broken catalog is a bug in svai (it ships with the package), so problems raise
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Mapping
@@ -21,6 +22,8 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 import yaml
+
+from svai.spec.regions import cloud_regions
 
 __all__ = [
     "Catalog",
@@ -33,6 +36,7 @@ __all__ = [
     "Offering",
     "Pricing",
     "Rates",
+    "RegionalPrice",
     "ResourcePrice",
     "Size",
     "UnverifiedMark",
@@ -45,6 +49,8 @@ Kind = Literal["faas", "container", "endpoint"]
 Billing = Literal["request", "instance", "always_on"]
 
 DEFAULT_PATH = Path(__file__).with_name("data") / "catalog.yaml"
+REGIONAL_NAME = "regional.yaml"
+"""Prices and availability per region, read from beside the catalog file."""
 _KINDS = ("faas", "container", "endpoint")
 _BILLINGS = ("request", "instance", "always_on")
 _CLOUDS = ("aws", "gcp", "azure")
@@ -269,6 +275,30 @@ class Offering:
     sources: tuple[str, ...]
     as_of: str
     unverified: tuple[UnverifiedMark, ...] = ()
+    region: str = ""
+    """The region this view of the offering is for (empty: the catalog's reference figures)."""
+    unavailable: str | None = None
+    """Why the offering does not run in :attr:`region` at all, if it does not."""
+    gpus_elsewhere: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    """GPU types the offering has, but not in :attr:`region`: name -> the regions that have it."""
+
+    def region_refusal(self, gpu: bool, gpu_type: str | None = None) -> str | None:
+        """Return why this offering cannot run a model here (``gpu``: it needs one), if so."""
+        if self.unavailable is not None:
+            return self.unavailable
+        if not gpu or not self.gpus_elsewhere:
+            return None
+        missing = {
+            name: regions
+            for name, regions in self.gpus_elsewhere.items()
+            if gpu_type is None or name.lower() == gpu_type.lower()
+        }
+        if not missing or (gpu_type is None and self.gpu.available):
+            return None
+        where = "; ".join(f"{name}: {', '.join(regions)}" for name, regions in missing.items())
+        return f"no {'/'.join(missing)} GPU in {self.region} (offered in {where})"
 
     def is_unverified(self, path: str) -> bool:
         """Return whether the figure at dotted ``path`` (or anything below it) is unverified."""
@@ -405,6 +435,27 @@ class Catalog:
     _offerings: tuple[Offering, ...]
     _resources: tuple[ResourcePrice, ...]
     _by_type: Mapping[str, ResourcePrice]
+    _regional: _Regional | None = None
+    view_of: tuple[str, str] | None = None
+    """``(cloud, region)`` this catalog is a view for (:meth:`in_region`), else ``None``."""
+    _base: Catalog | None = field(default=None, repr=False, compare=False)
+    _views: dict[tuple[str, str], Catalog] = field(default_factory=dict, repr=False, compare=False)
+
+    def in_region(self, cloud: str, region: str) -> Catalog:
+        """Return the catalog as seen from ``region`` of ``cloud`` (cached).
+
+        Its ``cloud`` offerings carry that region's prices (the reference region's where none
+        is recorded, marked unverified) and availability: an offering that does not run there
+        says why (:meth:`Offering.region_refusal`), GPU types the region lacks are removed with
+        their sizes. Other clouds' offerings and the resource rows are unchanged.
+        """
+        root = self._base or self
+        if self.view_of == (cloud, region):
+            return self
+        view = root._views.get((cloud, region))
+        if view is None:
+            view = root._views[(cloud, region)] = _regional_view(root, cloud, region)
+        return view
 
     def offerings(self, cloud: str | None = None) -> tuple[Offering, ...]:
         """Return every offering, or those of ``cloud``, in catalog order."""
@@ -474,7 +525,13 @@ def _load_cached(path: str) -> Catalog:
         raw = yaml.load(fh, Loader=_Loader)  # only CSafeLoader / SafeLoader
     if not isinstance(raw, dict):
         raise CatalogError(f"{path}: top level must be a mapping")
-    return _parse_catalog(raw)
+    catalog = _parse_catalog(raw)
+    regional_path = Path(path).with_name(REGIONAL_NAME)
+    if not regional_path.is_file():
+        return catalog  # a catalog without regional data (tests): every region as the reference
+    with open(regional_path, encoding="utf-8") as fh:
+        regional = yaml.load(fh, Loader=_Loader)  # only CSafeLoader / SafeLoader
+    return dataclasses.replace(catalog, _regional=_parse_regional(regional, catalog))
 
 
 # ----------------------------------------------------------------------------------- parsing
@@ -770,3 +827,202 @@ def _parse_catalog(raw: dict[str, Any]) -> Catalog:
         _resources=resources,
         _by_type=MappingProxyType({t: row for row in resources for t in row.types}),
     )
+
+
+# ------------------------------------------------------------------------------------ regions
+
+
+@dataclass(frozen=True)
+class RegionalPrice:
+    """An offering's price in one region, as a multiple of its reference-region price.
+
+    Attributes:
+        factor: The multiple (1 where the vendor prices the region as the reference).
+        source: Where it comes from.
+        as_of: When it was read.
+        unverified: Why no official page confirmed it, if none did.
+    """
+
+    factor: float
+    source: str
+    as_of: str
+    unverified: str | None = None
+
+
+@dataclass(frozen=True)
+class _Availability:
+    """Where one offering, and each of its GPU types, runs."""
+
+    regions: tuple[str, ...] | None
+    gpu: Mapping[str, tuple[str, ...]]
+    source: str
+
+
+@dataclass(frozen=True)
+class _Regional:
+    """``regional.yaml``: availability per offering, prices per (cloud, region, offering)."""
+
+    availability: Mapping[str, _Availability]
+    prices: Mapping[tuple[str, str], Mapping[str, RegionalPrice]]
+
+    def price(self, cloud: str, region: str, offering_id: str) -> RegionalPrice | None:
+        """The recorded price of ``offering_id`` in ``region``, if any."""
+        factors = self.prices.get((cloud, region), {})
+        return factors.get(offering_id) or factors.get("*")
+
+
+def _regional_view(base: Catalog, cloud: str, region: str) -> Catalog:
+    regional = base._regional
+    if regional is None:
+        return dataclasses.replace(base, view_of=(cloud, region), _base=base, _views={})
+    reference = base.regions.get(cloud)
+    offerings = tuple(
+        _offering_in(o, region, reference, regional) if o.cloud == cloud else o
+        for o in base._offerings
+    )
+    return dataclasses.replace(
+        base, _offerings=offerings, view_of=(cloud, region), _base=base, _views={}
+    )
+
+
+def _offering_in(
+    offering: Offering, region: str, reference: str | None, regional: _Regional
+) -> Offering:
+    """``offering`` as it is sold in ``region``: its availability there, then its prices."""
+    unavailable = None
+    sizes, gpu = offering.sizes, offering.gpu
+    elsewhere: dict[str, tuple[str, ...]] = {}
+    where = regional.availability.get(offering.id)
+    if where is not None:
+        if where.regions is not None and region not in where.regions:
+            unavailable = (
+                f"{offering.name} is not offered in {region} "
+                f"(it is in {', '.join(where.regions)}; {where.source})"
+            )
+        elsewhere = {n: r for n, r in where.gpu.items() if region not in r}
+        if elsewhere:
+            sizes = tuple(s for s in sizes if s.gpu is None or s.gpu not in elsewhere)
+            types = tuple(t for t in gpu.types if t.name not in elsewhere)
+            gpu = GpuSupport(available=gpu.available and bool(types), types=types)
+        if not sizes:
+            unavailable = unavailable or f"{offering.name} has no size in {region}"
+            sizes = offering.sizes  # an offering keeps its sizes; the refusal says why
+    view = dataclasses.replace(
+        offering,
+        sizes=sizes,
+        gpu=gpu,
+        region=region,
+        unavailable=unavailable,
+        gpus_elsewhere=MappingProxyType(elsewhere),
+    )
+    if region == reference:
+        return view  # the catalog's own figures are the reference region's
+    price = regional.price(offering.cloud, region, offering.id)
+    if price is None:
+        mark = UnverifiedMark(
+            "pricing.region", f"no {region} price recorded; the {reference} prices are used"
+        )
+        return dataclasses.replace(view, unverified=(*view.unverified, mark))
+    marks = view.unverified
+    if price.unverified is not None:
+        marks = (*marks, UnverifiedMark("pricing.region", f"{region}: {price.unverified}"))
+    return _priced(dataclasses.replace(view, unverified=marks), price.factor)
+
+
+def _priced(offering: Offering, factor: float) -> Offering:
+    """``offering`` with every compute, instance and GPU price multiplied by ``factor``."""
+    if factor == 1.0:
+        return offering
+
+    def scale(rates: Rates) -> Rates:
+        # instance_hour multiplies the size's own price, which is scaled below
+        return Rates(rates.gb_s * factor, rates.vcpu_s * factor, rates.gib_s * factor,
+                     rates.instance_hour)  # fmt: skip
+
+    p = offering.pricing
+    pricing = dataclasses.replace(
+        p,
+        active=scale(p.active),
+        idle=scale(p.idle),
+        warm_idle=scale(p.warm_idle),
+        warm_busy=scale(p.warm_busy),
+        instance_based=scale(p.instance_based) if p.instance_based is not None else None,
+        extras=MappingProxyType({k: v * factor for k, v in p.extras.items()}),
+    )
+    sizes = tuple(
+        dataclasses.replace(s, usd_per_hour=s.usd_per_hour * factor)
+        if s.usd_per_hour is not None
+        else s
+        for s in offering.sizes
+    )
+    types = tuple(
+        dataclasses.replace(t, usd_per_hour=t.usd_per_hour * factor)
+        if t.usd_per_hour is not None
+        else t
+        for t in offering.gpu.types
+    )
+    gpu = dataclasses.replace(offering.gpu, types=types)
+    return dataclasses.replace(offering, pricing=pricing, sizes=sizes, gpu=gpu)
+
+
+def _parse_regional(raw: Any, catalog: Catalog) -> _Regional:
+    if not isinstance(raw, dict):
+        raise CatalogError(f"{REGIONAL_NAME}: top level must be a mapping")
+    offerings = {o.id: o for o in catalog.offerings()}
+    availability: dict[str, _Availability] = {}
+    for oid, node in (raw.get("availability") or {}).items():
+        offering = offerings.get(oid)
+        if offering is None:
+            raise CatalogError(f"{REGIONAL_NAME}: availability of unknown offering {oid!r}")
+        if not node.get("source") or not node.get("as_of"):
+            raise CatalogError(f"{REGIONAL_NAME}: availability of {oid} needs source and as_of")
+        regions = node.get("regions")
+        gpus = {
+            str(n): _regions(offering.cloud, r, oid) for n, r in (node.get("gpu") or {}).items()
+        }
+        for name in gpus:
+            offering.gpu.get(name)  # KeyError -> a typo in the data
+        availability[oid] = _Availability(
+            regions=None if regions is None else _regions(offering.cloud, regions, oid),
+            gpu=MappingProxyType(gpus),
+            source=str(node["source"]),
+        )
+    prices: dict[tuple[str, str], dict[str, RegionalPrice]] = {}
+    for cloud, groups in (raw.get("prices") or {}).items():
+        for index, group in enumerate(groups):
+            where = f"{REGIONAL_NAME}: prices.{cloud}[{index}]"
+            source, as_of = group.get("source"), group.get("as_of")
+            if not source or not as_of:
+                raise CatalogError(f"{where}: a price group needs source and as_of")
+            for key, value in (group.get("factors") or {}).items():
+                if key != "*" and getattr(offerings.get(key), "cloud", None) != cloud:
+                    raise CatalogError(f"{where}: {key!r} is not a {cloud} offering")
+                price = _regional_price(value, str(source), str(as_of), f"{where}.{key}")
+                for region in _regions(cloud, group.get("regions"), where):
+                    factors = prices.setdefault((cloud, region), {})
+                    if key in factors:
+                        raise CatalogError(f"{where}: {key} priced twice in {region}")
+                    factors[key] = price
+    return _Regional(
+        availability=MappingProxyType(availability),
+        prices=MappingProxyType({k: MappingProxyType(v) for k, v in prices.items()}),
+    )
+
+
+def _regions(cloud: str, node: Any, where: str) -> tuple[str, ...]:
+    known = cloud_regions(cloud).names
+    if not isinstance(node, list) or not node:
+        raise CatalogError(f"{REGIONAL_NAME}: {where}: expected a list of regions")
+    unknown = [r for r in node if r not in known]
+    if unknown:
+        raise CatalogError(f"{REGIONAL_NAME}: {where}: unknown {cloud} regions {unknown}")
+    return tuple(str(r) for r in node)
+
+
+def _regional_price(node: Any, source: str, as_of: str, where: str) -> RegionalPrice:
+    marks: list[UnverifiedMark] = []
+    value = _unwrap(node, where, marks)
+    factor = _num({"factor": value}, "factor", where)
+    if factor <= 0:
+        raise CatalogError(f"{where}: a price factor must be positive")
+    return RegionalPrice(factor, source, as_of, marks[0].note if marks else None)

@@ -81,6 +81,9 @@ def rejection(
     types) or from the cloud's queue row, never from a constant here.
     """
     gpu_kind = "GPU" if needs.gpu else "CPU"
+    in_region = offering.region_refusal(needs.gpu, needs.gpu_type)
+    if in_region is not None:
+        return in_region
     if needs.gpu and not offering.gpu.available:
         return f"no GPU ({offering.kind} without GPU support)"
     if needs.gpu and needs.gpu_type:

@@ -49,13 +49,21 @@ _WARM_STEPS = (0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """Everything an option of one target is evaluated against."""
+    """Everything an option of one target is evaluated against.
+
+    ``catalog`` is the catalog as seen from the target's region (:meth:`Catalog.in_region`):
+    whatever is built with a Context offers, limits and prices what that region has.
+    """
 
     spec: ResolvedSpec
     target: ResolvedTarget
     needs: ModelNeeds
     profile: TrafficProfile
     catalog: Catalog
+
+    def __post_init__(self) -> None:
+        regional = self.catalog.in_region(self.target.cloud, self.target.region)
+        object.__setattr__(self, "catalog", regional)  # frozen: set once, at construction
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from svai.spec.explain import KeyPath, SourceMap, dotted, from_pydantic
 from svai.spec.formats import artifact_problem, folder_problem
 from svai.spec.model import Spec
 from svai.spec.paths import escape, local_paths
+from svai.spec.regions import unknown_regions
 from svai.spec.units import quote
 
 __all__ = [
@@ -121,16 +122,18 @@ def load_spec_text(
     except ValidationError as error:
         problems.extend(from_pydantic(error, source, document))
         raise SpecError(sorted(problems, key=lambda d: (d.line, d.col, d.path))) from None
+    semantic = (("cross-field", cross_check(spec)), ("unknown-region", unknown_regions(spec)))
     problems.extend(
         Diagnostic(
-            "cross-field",
+            code,
             f.message,
             file,
             *source.position(f.path),
             path=dotted(f.path),
             hint=f.hint,
         )
-        for f in cross_check(spec)
+        for code, findings in semantic
+        for f in findings
     )
     if project is not None:
         escapes = list(_escapes(spec, project, source))

@@ -906,7 +906,7 @@ class Overrides(_Strict):
 
 _REGION_PATTERNS: dict[str, tuple[str, str]] = {
     "aws": (r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$", "us-east-1"),
-    "gcp": (r"^[a-z]+-[a-z]+[0-9]$", "us-central1"),
+    "gcp": (r"^[a-z]+-[a-z]+[0-9]{1,2}$", "us-central1"),
     "azure": (r"^[a-z]+[0-9]?$", "eastus"),
 }
 

@@ -73,7 +73,7 @@ latency: {p95: 30s}
 traffic: {pattern: steady, baseline_rps: 0.5}
 gpu: {required: true, memory: 12GB}
 targets:
-  - {cloud: azure, region: eastus}
+  - {cloud: azure, region: swedencentral}   # serverless GPUs: West US 3, Australia East, Sweden
 """
 
 

@@ -71,6 +71,8 @@ CODES = READING_ONLY | frozenset(
         "invalid-length",
         "cross-field",
         "secret-value",
+        # a region its cloud does not have (svai/spec/regions.yaml)
+        "unknown-region",
         # the files it names, on disk (tests/test_path_policy.py)
         "path-escapes",
         # a local model svai cannot serve (tests/runtimes/test_formats_*.py)
@@ -79,12 +81,14 @@ CODES = READING_ONLY | frozenset(
 )
 """Every diagnostic code the spec loader emits; ``docs/spec.md`` documents each one."""
 
-SEMANTIC_ONLY = frozenset({"cross-field", "secret-value"})
+SEMANTIC_ONLY = frozenset({"cross-field", "secret-value", "unknown-region"})
 """Checks on valid-shaped data that JSON Schema cannot express (pydantic validators).
 
 ``cross-field`` alone always means the schema accepts the data. ``secret-value`` is reported
 instead of the reference's name pattern, so the schema may still refuse such a value (when it
 also breaks the pattern, like ``Zx8#qL2!...``) or accept it (``AKIAIOSFODNN7EXAMPLE``).
+``unknown-region`` is a region spelled like one (the schema checks the spelling) that the cloud
+does not have.
 """
 
 PYDANTIC_ONLY = READING_ONLY | SEMANTIC_ONLY
