@@ -45,6 +45,7 @@ from svai.build.artifact import (
 from svai.build.config import SERVER_PORT
 from svai.build.model import PreparedModel
 from svai.build.openapi import OPENAPI_NAME, openapi_document
+from svai.build.placement import fetch_at_start, manifest_entry, start_fetch, write_weights
 from svai.compiler.recommendation import TargetRecommendation
 from svai.errors import UsageError
 from svai.spec.resolve import ResolvedSpec
@@ -166,6 +167,20 @@ def build_target(
         document = openapi_document(
             spec, version, config["model"], config["api"]["input_schema"], _model_io(model)
         )
+        # The proxy/front-door zips never load the model: their config names no source.
+        zip_config = json_bytes(config)
+        weights = {MODEL_NAME: model.data} if model.data is not None else {}
+        fetched = None
+        if weights and fetch_at_start(spec, rec, sum(len(v) for v in weights.values())):
+            source = start_fetch(rec.cloud, model.info["sha256"], weights)
+            config = {**config, "model": {**config["model"], "source": source}}
+            fetched = manifest_entry(source)
+            shared = {k: v for k, v in shared.items() if k not in weights}
+            write_weights(final.parent, weights)
+            notes.append(
+                f"model not packaged ({source['bytes']:,} bytes): the runtime fetches it at start "
+                f"from the deployment's bucket (${source['bucket_env']}) and checks its sha256"
+            )
         runtime = {**shared, CONFIG_NAME: json_bytes(config), OPENAPI_NAME: json_bytes(document)}
         front = _requirements(spec, (_FUNCTION_DEPS[cloud], *model.requirements))
         server = (*SERVER_PACKAGES, *model.requirements)
@@ -178,7 +193,7 @@ def build_target(
             # The async front door (and on AWS the endpoint proxy) are small zip functions beside
             # the image/endpoint: their zip carries the code and config, not the model.
             members = {k: v for k, v in runtime.items() if k != MODEL_NAME}
-            members.update(_function_entry(cloud, spec))
+            members.update({CONFIG_NAME: zip_config, **_function_entry(cloud, spec)})
         else:
             members = {}
         zipped = None
@@ -212,7 +227,11 @@ def build_target(
         for relative, data in files.items():
             write_file(staging, relative, data)
         entries = tuple(file_entry(relative, data) for relative, data in files.items())
-        manifest = json_bytes(_manifest(spec, rec, version, model, entries, zipped, notes))
+        manifest_data = _manifest(spec, rec, version, model, entries, zipped, notes)
+        if fetched is not None:
+            manifest_data["model"] = {**manifest_data["model"], "packaged": False}
+            manifest_data["start_fetch"] = fetched
+        manifest = json_bytes(manifest_data)
         write_file(staging, MANIFEST_NAME, manifest)
         if zipped is not None:
             write_file(staging, ZIP_NAME, zipped)
