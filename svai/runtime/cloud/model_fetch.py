@@ -25,16 +25,20 @@ import json
 import os
 import time
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from svai.runtime.cloud.sigv4 import Credentials, s3_signer
 from svai.runtime.core.config import CONFIG_FILE_NAME, RuntimeConfig, parse_config
-from svai.runtime.core.download import Ranged, Sign, download
 from svai.runtime.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from svai.runtime.core.download import Sign
+
+# The HTTP clients (http.client, and with it ssl) load on the model's thread when the fetch runs,
+# not before the server opens its port.
 
 __all__ = ["CACHE_ENV", "Fetch", "read_config"]
 
@@ -78,6 +82,8 @@ class Fetch:
             DownloadError: a file could not be read, or its digest is not the pinned one.
             ConfigError: the service identity's credentials are missing.
         """
+        from svai.runtime.core.download import Ranged, download
+
         started = time.perf_counter()
         sign = _signer(self.store, self.env)
         for item in self.files:
@@ -191,6 +197,8 @@ def _aws_credentials(env: Mapping[str, str]) -> Credentials:
             "model.source: no AWS credentials for the start-time fetch (AWS_ACCESS_KEY_ID or "
             "the container credentials endpoint, AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)"
         )
+    import urllib.request
+
     with urllib.request.urlopen(_ECS_CREDENTIALS + relative, timeout=5) as reply:
         data = json.loads(reply.read())
     return Credentials(data["AccessKeyId"], data["SecretAccessKey"], data.get("Token"))
