@@ -44,6 +44,7 @@ from svai.compiler.version import model_version
 from svai.errors import SpecError, UsageError
 from svai.ir import DeploymentPlan, RecordedResource
 from svai.spec import ResolvedSpec, Spec, load_spec, resolve
+from svai.spec.engines import EngineProblem, gpu_engine
 from svai.spec.paths import project_file, project_path
 from svai.spec.resolve import ResolvedTarget
 from svai.spec.revision import Repository
@@ -192,6 +193,8 @@ def plan(path: str | Path) -> tuple[LoadedSpec, PlanResult]:
     """
     loaded, recommendation = recommend(path)
     spec = loaded.resolved
+    if isinstance(engine := gpu_engine(spec), EngineProblem):
+        raise UsageError(str(engine))  # a GPU target never gets a CPU-only package
     version = model_version(spec, loaded.base_dir)
     targets = []
     for target, target_rec in served(spec, recommendation):

@@ -10,9 +10,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from svai.build.artifact import MODEL_NAME, safe_source
+from svai.build.gpu import MODEL_DIR, engine_section, generation_section
 from svai.compiler.recommendation import TargetRecommendation
 from svai.compiler.request_limits import peak_rps, rate_limit, tenant_rate_limit
 from svai.errors import UsageError
+from svai.spec.engines import Engine, gpu_engine
 from svai.spec.paths import included_files
 from svai.spec.resolve import ResolvedSpec
 
@@ -53,7 +55,7 @@ def runtime_config(
     rps, burst = rate_limit(spec, peak_rps(rec)) if rec is not None else (api.rate_limit_rps, 0)
     tenant_rps, tenant_burst = tenant_rate_limit(spec) or (None, 0)
     fallback_model = _local_fallback(spec)
-    return {
+    config = {
         "schema_version": 1,
         "model": {
             "path": MODEL_NAME,
@@ -98,6 +100,28 @@ def runtime_config(
         "observability": {"namespace": "svai", "service": spec.name},
         "server": {"host": "0.0.0.0", "port": SERVER_PORT},
     }
+    engine = gpu_engine(spec)
+    if isinstance(engine, Engine):
+        config.update(_engine_sections(spec, version, rec, engine))
+    return config
+
+
+def _engine_sections(
+    spec: ResolvedSpec, version: str, rec: TargetRecommendation | None, engine: Engine
+) -> dict[str, Any]:
+    """A GPU package's model (the Hugging Face folder), engine and generation settings."""
+    model = {
+        "path": MODEL_DIR,
+        "version": version,
+        "framework": "transformers",
+        "task": engine.task,
+        "warmup": True,
+    }
+    settings = engine_section(engine, spec, rec)
+    sections: dict[str, Any] = {"model": model, "engine": settings}
+    if engine.task == "text-generation":
+        sections["generation"] = generation_section(spec, settings)
+    return sections
 
 
 def hook_files(spec: ResolvedSpec, base_dir: Path) -> dict[str, Path]:

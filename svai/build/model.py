@@ -85,6 +85,7 @@ class PreparedModel:
             labels, tokenizer, image processor).
         files: other files the model needs beside it (``tokenizer.json``), by package path.
         requirements: Python packages its task needs at serve time beyond onnxruntime.
+        weights: a GPU engine's model folder, by package path (read only when packaged).
     """
 
     data: bytes | None
@@ -94,6 +95,7 @@ class PreparedModel:
     runtime: dict[str, Any] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
     requirements: tuple[str, ...] = ()
+    weights: dict[str, Path] = field(default_factory=dict)
 
 
 def read_eval_set(spec: ResolvedSpec, base_dir: Path) -> list[EvalCase]:

@@ -47,10 +47,12 @@ from svai.build.artifact import (
     target_key,
 )
 from svai.build.config import hook_files, runtime_config
+from svai.build.engine_model import prepare_engine_folder
 from svai.build.model import EvalCase, prepare_model, read_eval_set
 from svai.build.target import TargetBuild, build_target, shared_files
 from svai.compiler.recommendation import Recommendation, TargetRecommendation
 from svai.errors import UsageError
+from svai.spec.engines import EngineProblem, gpu_engine
 from svai.spec.resolve import ResolvedSpec
 
 __all__ = [
@@ -116,9 +118,16 @@ def build(
     say = progress or (lambda _line: None)
     root = (out_dir or default_out_dir(base_dir)).resolve()
     chosen = _select(spec, recommendation, target)
+    engine = gpu_engine(spec)
+    if isinstance(engine, EngineProblem):  # never a CPU-only package for a GPU target
+        raise UsageError(str(engine))
     with tempfile.TemporaryDirectory(prefix="svai-model-") as scratch:
         say(f"model: preparing {spec.model.artifact} ({spec.model.framework})")
-        model = prepare_model(spec, base_dir, Path(scratch))
+        model = (
+            prepare_engine_folder(spec, base_dir, engine)
+            if engine is not None
+            else prepare_model(spec, base_dir, Path(scratch))
+        )
         for note in model.notes:
             say(f"model: {note}")
         shared = shared_files(model, hook_files(spec, base_dir))

@@ -44,11 +44,14 @@ from svai.build.artifact import (
 )
 from svai.build.cache import wheelhouse
 from svai.build.config import SERVER_PORT
+from svai.build.gpu import CUDA_BASE_IMAGE, GPU_PYTHON, gpu_requirements, image_estimate
 from svai.build.lock import lock
 from svai.build.model import PreparedModel
 from svai.build.openapi import OPENAPI_NAME, openapi_document
+from svai.build.placement import fetch_at_start, manifest_entry, start_fetch, write_weights
 from svai.compiler.recommendation import TargetRecommendation
 from svai.errors import UsageError
+from svai.spec.engines import Engine, EngineProblem, gpu_engine
 from svai.spec.resolve import ResolvedSpec
 
 __all__ = [
@@ -176,6 +179,24 @@ def build_target(
         document = openapi_document(
             spec, version, config["model"], config["api"]["input_schema"], _model_io(model)
         )
+        # The proxy/front-door zips never load the model: their config names no source.
+        zip_config = json_bytes(config)
+        weights: dict[str, bytes | Path] = dict(model.weights)
+        if model.data is not None:
+            weights[MODEL_NAME] = model.data
+        fetched = None
+        if weights and fetch_at_start(spec, rec, int(model.info["bytes"])):
+            source = start_fetch(rec.cloud, model.info["sha256"], weights)
+            config = {**config, "model": {**config["model"], "source": source}}
+            fetched = manifest_entry(source)
+            shared = {k: v for k, v in shared.items() if k not in weights}
+            write_weights(final.parent, weights)
+            notes.append(
+                f"model not packaged ({source['bytes']:,} bytes): the runtime fetches it at start "
+                f"from the deployment's bucket (${source['bucket_env']}) and checks its sha256"
+            )
+        else:  # a GPU engine's folder, read only now that it is packaged
+            shared = {**shared, **{k: v.read_bytes() for k, v in model.weights.items()}}
         runtime = {**shared, CONFIG_NAME: json_bytes(config), OPENAPI_NAME: json_bytes(document)}
         wheels = wheelhouse()
         front = _requirements(spec, (_FUNCTION_DEPS[cloud], *model.requirements))
@@ -183,6 +204,11 @@ def build_target(
         server = (*SERVER_PACKAGES, *model.requirements)
         image = lock(_requirements(spec, server), IMAGE_PYTHON, wheels)
         requirements = front if package == "zip" else image
+        engine = gpu_engine(spec)
+        if isinstance(engine, Engine):
+            # The CUDA stack is pinned by svai/build/gpu.py for the GPU image's Python; its
+            # closure cannot be read here (no CUDA wheels installed), so it is not locked.
+            requirements = gpu_requirements(engine, spec.model.requirements)
         extra: dict[str, bytes] = {REQUIREMENTS_NAME: requirements.encode()}
         if package == "zip":
             runtime.update(_function_entry(cloud, spec))
@@ -190,8 +216,8 @@ def build_target(
         elif cloud == "aws" or rec.choice.mode == "async":
             # The async front door (and on AWS the endpoint proxy) are small zip functions beside
             # the image/endpoint: their zip carries the code and config, not the model.
-            members = {k: v for k, v in runtime.items() if k != MODEL_NAME}
-            members.update(_function_entry(cloud, spec))
+            members = {k: v for k, v in runtime.items() if k != MODEL_NAME and k not in weights}
+            members.update({CONFIG_NAME: zip_config, **_function_entry(cloud, spec)})
         else:
             members = {}
         zipped = None
@@ -200,17 +226,17 @@ def build_target(
             zipped = zip_bytes(members)
             if cloud == "aws":
                 _check_lambda_size(len(zipped), sum(len(v) for v in members.values()))
+        image = None
         if package != "zip":
-            extra["Dockerfile"] = render(
-                "Dockerfile.j2",
-                base_image=BASE_IMAGE,
-                image_name=spec.name,
-                model_version=version,
-                port=SERVER_PORT,
-                uid=IMAGE_UID,
-                healthcheck=_healthcheck(),
-                command=["python", "-m", "svai.runtime.server", "--config", f"/app/{CONFIG_NAME}"],
-            ).encode()
+            extra["Dockerfile"] = _dockerfile(spec, version, engine).encode()
+            if isinstance(engine, Engine):
+                baked = 0 if fetched is not None else int(model.info["bytes"])
+                image = image_estimate(engine, baked)
+                notes.append(
+                    f"GPU image ({engine.name} on {rec.choice.gpu or spec.gpu.type}, "
+                    f"{CUDA_BASE_IMAGE}): about {image['total_mb'] / 1000:,.1f} GB installed "
+                    "(estimate; no image is built here)"
+                )
             extra[".dockerignore"] = render("dockerignore.j2", extra=[]).encode()
             if package == "model":
                 notes.append(
@@ -225,7 +251,13 @@ def build_target(
         for relative, data in files.items():
             write_file(staging, relative, data)
         entries = tuple(file_entry(relative, data) for relative, data in files.items())
-        manifest = json_bytes(_manifest(spec, rec, version, model, entries, zipped, notes))
+        manifest_data = _manifest(spec, rec, version, model, entries, zipped, notes)
+        if fetched is not None:
+            manifest_data["model"] = {**manifest_data["model"], "packaged": False}
+            manifest_data["start_fetch"] = fetched
+        if image is not None:
+            manifest_data["image"] = image
+        manifest = json_bytes(manifest_data)
         write_file(staging, MANIFEST_NAME, manifest)
         if zipped is not None:
             write_file(staging, ZIP_NAME, zipped)
@@ -406,6 +438,28 @@ def _check_lambda_size(zipped: int, unzipped: int) -> None:
             f"and {LAMBDA_UNZIPPED_LIMIT / MIB:,.0f} MiB unzipped. Use a container image "
             "(targets[].runtime: container) or a smaller/quantised model"
         )
+
+
+def _dockerfile(spec: ResolvedSpec, version: str, engine: Engine | EngineProblem | None) -> str:
+    """The image's Dockerfile: the slim CPU image, or the CUDA image of a GPU engine."""
+    command = ["python", "-m", "svai.runtime.server", "--config", f"/app/{CONFIG_NAME}"]
+    common = {
+        "image_name": spec.name,
+        "model_version": version,
+        "port": SERVER_PORT,
+        "uid": IMAGE_UID,
+        "healthcheck": _healthcheck(),
+        "command": command,
+    }
+    if isinstance(engine, Engine):
+        return render(
+            "Dockerfile.gpu.j2",
+            base_image=CUDA_BASE_IMAGE,
+            python=GPU_PYTHON,
+            engine=engine.name,
+            **common,
+        )
+    return render("Dockerfile.j2", base_image=BASE_IMAGE, **common)
 
 
 def _healthcheck() -> list[str]:

@@ -173,6 +173,8 @@ class ColdStart:
         artifact_fetch_mb_per_s: Effective rate at which the model artifact is read at start.
         model_load_in_snapshot: The model load happens before a snapshot (SnapStart) and is
             not repeated on a cold start.
+        start_fetch_above_mb: ``model.fetch: auto`` fetches a model larger than this at start
+            from the deployment's bucket instead of packaging it; ``None``: always packaged.
     """
 
     platform_s: float
@@ -181,6 +183,7 @@ class ColdStart:
     image_pull_mb_per_s: float | None = None
     artifact_fetch_mb_per_s: float | None = None
     model_load_in_snapshot: bool = False
+    start_fetch_above_mb: float | None = None
 
 
 @dataclass(frozen=True)
@@ -680,6 +683,7 @@ def _parse_offering(raw: dict[str, Any]) -> Offering:
         image_pull_mb_per_s=_opt_num(cs, "image_pull_mb_per_s", csw),
         artifact_fetch_mb_per_s=_opt_num(cs, "artifact_fetch_mb_per_s", csw),
         model_load_in_snapshot=bool(cs.get("model_load_in_snapshot", False)),
+        start_fetch_above_mb=_opt_num(cs, "start_fetch_above_mb", csw),
     )
     pr = node.get("pricing") or {}
     pw = f"{where}.pricing"

@@ -29,6 +29,7 @@ _LATER_FIELDS = {
     "sha256": None,
     "allow_moving_revision": False,
     "fetch": "auto",
+    "engine": "auto",
 }
 
 

@@ -171,7 +171,10 @@ def _unservable(spec: Spec, project: Path, source: SourceMap) -> Iterator[Diagno
         return
     problem = artifact_problem(model.framework, model.artifact)
     folder = project.resolve().joinpath(*PurePosixPath(model.artifact).parts)
-    if problem is None and model.framework == "transformers" and folder.is_dir():
+    # A GPU engine serves the folder as it is (svai.spec.engines); the ONNX export's limits
+    # apply to CPU packages only.
+    exported = not spec.gpu.required
+    if problem is None and model.framework == "transformers" and folder.is_dir() and exported:
         problem = folder_problem(project, model.artifact, model.task)
     if problem is not None:
         yield Diagnostic(

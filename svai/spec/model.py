@@ -314,9 +314,13 @@ class Model(_Strict):
     allow_moving_revision: bool = False
     """Accept an ``hf://`` branch or tag revision that can move between builds (warned about)."""
     fetch: Literal["auto", "build", "start"] = "auto"
-    """When a remote model is fetched: ``build`` packages it; ``start`` uploads it beside the
-    deployment and the runtime fetches it at start; ``auto`` picks ``start`` above the offering's
-    size threshold in the catalog."""
+    """Where the prepared model lives: ``build`` packages it; ``start`` uploads it to the
+    deployment's bucket by digest and the runtime fetches and verifies it at start (containers and
+    endpoints); ``auto`` picks ``start`` above the offering's size threshold in the catalog."""
+    engine: Literal["auto", "transformers", "vllm"] = "auto"
+    """What serves the model in a GPU package (``gpu.required``): ``vllm`` (text generation),
+    ``transformers`` (torch; generation, classification, embedding) or ``auto`` (vLLM for
+    ``task: text-generation``, transformers otherwise)."""
     framework: Framework
     """Framework the artifact was produced with; decides the loader and the build-time conversion."""
     task: (

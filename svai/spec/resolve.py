@@ -54,6 +54,7 @@ class ResolvedModel:
     """``model.sha256``: the digest of the file (of a folder: its manifest)."""
     allow_moving_revision: bool
     fetch: Literal["auto", "build", "start"]
+    engine: Literal["auto", "transformers", "vllm"]
     framework: str
     task: str | None
     size_bytes: int | None
@@ -286,6 +287,7 @@ def resolve(spec: Spec) -> ResolvedSpec:
             sha256=m.sha256,
             allow_moving_revision=m.allow_moving_revision,
             fetch=m.fetch,
+            engine=m.engine,
             framework=m.framework,
             task=m.task,
             size_bytes=_bytes(m.size),

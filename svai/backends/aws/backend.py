@@ -87,6 +87,7 @@ class AwsBackend:
             code_keys=foundation.code_keys,
             tables=tables,
             queue=queue,
+            model_keys=foundation.model_keys,
         )
         identities = {identity.service: identity for identity in plan.identities}
         fronts: dict[str, FunctionService] = {}

@@ -18,8 +18,10 @@ import pulumi
 from svai.backends.aws import arguments as args
 from svai.backends.aws.policy import metric_namespace, policy_document, statements
 from svai.backends.aws.resources import AwsResource, res
+from svai.backends.aws.start_fetch import grant_model_read, upload_model_objects
 from svai.backends.docker_build import DOCKER_BUILD
 from svai.backends.images import IMAGE, image_args
+from svai.backends.start_fetch import BUCKET_ENV, model_objects
 from svai.errors import UsageError
 from svai.ir import DeploymentPlan, Identity, Service, Store
 
@@ -173,6 +175,10 @@ class Foundation(pulumi.ComponentResource):
             kms_key_id=self.key_arn,
             tags=tags,
             opts=object_opts,
+        )
+        # model.fetch: start: the weights the build left out, by digest (svai.backends.start_fetch).
+        self.model_keys = upload_model_objects(
+            plan.name, model_objects(build_dir), bucket.id, self.key_arn, tags, object_opts
         )
         self.code_keys = {}
         for service in _zip_functions(plan):
@@ -396,6 +402,7 @@ class Shared:
     code_keys: Mapping[str, str]
     tables: Mapping[str, KeyValueStore]
     queue: JobQueue | None
+    model_keys: tuple[str, ...] = ()
 
     def arns(self, identity: Identity, logs: pulumi.Output[str]) -> dict[str, pulumi.Input[Any]]:
         """Logical resource -> ARN(s) for every resource ``identity`` names."""
@@ -647,6 +654,18 @@ class Endpoint(pulumi.ComponentResource):
             opts=_child(self),
         )
         environment = shared.environment(identity)
+        ready = [policy, pull]
+        if shared.model_keys:  # the runtime fetches the weights at start: read on them only
+            ready.append(
+                grant_model_read(
+                    f"{plan.name}-{service.name}-model-read",
+                    role,
+                    shared.bucket_arn,
+                    shared.model_keys,
+                    _child(self),
+                )
+            )
+            environment[BUCKET_ENV] = shared.bucket_name
         assert shared.repository_url is not None and shared.image_uri is not None
 
         def container(image: pulumi.Input[str], key: str, **env: str) -> dict[str, Any]:
@@ -662,7 +681,7 @@ class Endpoint(pulumi.ComponentResource):
             execution_role_arn=role.arn,
             primary_container=container(shared.image_uri, plan.artifact.object_key),
             tags=tags,
-            opts=_child(self, depends_on=[policy, pull]),
+            opts=_child(self, depends_on=ready),
         )
         # Every other version of the rollout split keeps its own model (its artifact and image
         # are immutable under its version id), so its variant can take a share of the traffic.
@@ -682,7 +701,7 @@ class Endpoint(pulumi.ComponentResource):
                     **({"SVAI_ARTIFACT_KEY": key} if "SVAI_ARTIFACT_KEY" in environment else {}),
                 ),
                 tags={**tags, "svai-model-version": version},
-                opts=_child(self, depends_on=[policy, pull]),
+                opts=_child(self, depends_on=ready),
             )
             others[version] = other.name
         config = res.sagemaker.EndpointConfiguration(

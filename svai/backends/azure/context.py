@@ -134,7 +134,15 @@ class Context:
             if spec.key.startswith(prefix)
         )
 
-    def grant(self, group: str, principal: str, role: str, scope: Scope, what: str) -> None:
+    def grant(
+        self,
+        group: str,
+        principal: str,
+        role: str,
+        scope: Scope,
+        what: str,
+        condition: str | None = None,
+    ) -> None:
         """Assign the built-in ``role`` to the identity of service ``principal`` on ``scope``.
 
         Args:
@@ -143,6 +151,7 @@ class Context:
             role: Built-in role definition GUID (see :mod:`svai.backends.azure.roles`).
             scope: The one resource the role applies to.
             what: Short name of the resource, for the logical name and the GUID.
+            condition: An ABAC condition narrowing the role (version 2.0), if any.
         """
         shape: Shape = self._groups[group][0] if group in self._groups else "Foundation"
         name = naming.guid(self.plan.name, self.plan.region, principal, role, what)
@@ -165,6 +174,7 @@ class Context:
                 ),
                 "scope": scope,
                 "description": f"svai: {principal} -> {roles.ROLE_NAMES[role]} on {what}",
+                **({"condition": condition, "condition_version": "2.0"} if condition else {}),
             },
         )
 

@@ -27,6 +27,8 @@ from svai.backends import images
 from svai.backends.azure import alerts, messaging, naming, network, roles, services
 from svai.backends.azure.blueprint import Blueprint, ClientConfig, Concat, Ref
 from svai.backends.azure.context import Context, Scope
+from svai.backends.azure.start_fetch import add_model_blobs, model_read_condition
+from svai.backends.start_fetch import model_objects
 from svai.errors import UsageError
 from svai.ir import DeploymentPlan, Service
 
@@ -171,6 +173,7 @@ def _foundation(ctx: Context) -> None:
             "metadata": {"svai_model_version": plan.model_version},
         },
     )
+    add_model_blobs(ctx, add)  # model.fetch: start: the weights the build left out
     if plan.private_network:
         network.private_endpoint(ctx, group, "storage", "blob")
     add(
@@ -359,6 +362,7 @@ def _grant_plan_permissions(ctx: Context, service: str) -> None:
     plan = ctx.plan
     permissions = [p for i in plan.identities if i.service == service for p in i.permissions]
     group = services.group_name(ctx, service)
+    model_read = model_read_condition(model_objects(ctx.build_dir))
     done: set[tuple[str, str]] = set()
     for permission in permissions:
         action, resource = permission.action, permission.resource
@@ -389,6 +393,8 @@ def _grant_plan_permissions(ctx: Context, service: str) -> None:
         # entry's Entra ID authentication.
         if grant is not None and (grant[0], grant[2]) not in done:
             done.add((grant[0], grant[2]))
-            ctx.grant(group, service, grant[0], grant[1], grant[2])
+            # The start-time fetch's blobs, and nothing else of the artifacts container.
+            only = model_read if grant[2] == "artifacts" else None
+            ctx.grant(group, service, grant[0], grant[1], grant[2], only)
     if any(s.name == service and s.compute.package in ("image", "model") for s in plan.services):
         ctx.grant(group, service, roles.ACR_PULL, Ref("registry"), "registry")

@@ -36,6 +36,7 @@ from svai.backends.azure.messaging import (
     namespace_name,
     runtime_env,
 )
+from svai.backends.azure.start_fetch import model_env
 from svai.errors import UsageError
 from svai.ir import DeploymentPlan, Service
 
@@ -332,7 +333,7 @@ def lower_container_app(ctx: Context, service: Service) -> None:
     env: list[dict[str, Any]] = [
         {"name": k, "value": v} for k, v in (*service.env, *runtime_env(plan, service))
     ]
-    env += [{"name": "PORT", "value": str(APP_PORT)}]
+    env += [{"name": "PORT", "value": str(APP_PORT)}, *model_env(ctx)]
     env += [{"name": "AZURE_CLIENT_ID", "value": Ref(f"identity:{service.name}", "client_id")}]
     env += [{"name": s.env, "secret_ref": s.env.lower().replace("_", "-")} for s in plan.secrets]
     if service.role == "worker" and plan.queue is not None:

@@ -15,6 +15,7 @@ from svai.backends.gcp.context import (
     duration,
 )
 from svai.backends.gcp.resources import FileSource, PendingAction, Ref
+from svai.backends.start_fetch import BUCKET_ENV
 from svai.errors import UsageError
 from svai.ir import Service
 
@@ -100,6 +101,8 @@ class ComputeLowering(LoweringContext):
             )
         if self.plan.queue is not None and svc.role == "worker":
             env.append(("SVAI_QUEUE_KIND", "pubsub-push"))
+        if self.model_objects and svc.compute.package in ("image", "model"):
+            env.append((BUCKET_ENV, naming.bucket_name(self.project, self.app)))
         return env
 
     def compute_for(self, svc: Service) -> None:

@@ -15,6 +15,7 @@ from svai.backends import images
 from svai.backends.gcp import naming
 from svai.backends.gcp import tokens as T
 from svai.backends.gcp.resources import PendingAction, Ref, ResourceSpec
+from svai.backends.start_fetch import model_objects
 from svai.ir import DeploymentPlan
 
 __all__ = [
@@ -78,6 +79,8 @@ class LoweringContext:
         self.plan = plan
         self.billing_account = billing_account
         self.build_dir = build_dir
+        self.model_objects = model_objects(build_dir)
+        """``model.fetch: start``: the weights the build left out (svai.backends.start_fetch)."""
         self.project = plan.account
         self.region = plan.region
         self.app = naming.resource_id(plan.name, max_len=24)

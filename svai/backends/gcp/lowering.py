@@ -60,6 +60,7 @@ from svai.backends.gcp.resources import (
     Rendered,
     StorageAgent,
 )
+from svai.backends.gcp.start_fetch import add_model_objects, model_read_condition
 from svai.errors import UsageError
 from svai.ir import DeploymentPlan
 
@@ -215,6 +216,7 @@ class _Lowering(ComputeLowering, QueueLowering, EntryLowering):
         if self.kms_key is not None:
             args["encryption"] = {"default_kms_key_name": self.kms_key}
         self.add("artifacts", T.BUCKET, args, *self.key_depends())
+        add_model_objects(self)
 
     def registry(self) -> None:
         args: dict[str, Any] = {
@@ -293,17 +295,11 @@ class _Lowering(ComputeLowering, QueueLowering, EntryLowering):
         )
         role = _PRIMARY_ROLES.get(action)
         if action == "artifact.read":
-            self.add(
-                key,
-                T.BUCKET_IAM,
-                {
-                    "bucket": naming.bucket_name(self.project, self.app),
-                    "role": role,
-                    "member": member,
-                },
-                sa,
-                "artifacts",
-            )
+            bucket = naming.bucket_name(self.project, self.app)
+            grant: dict[str, Any] = {"bucket": bucket, "role": role, "member": member}
+            if condition := model_read_condition(bucket, self.model_objects):
+                grant["condition"] = condition  # the start-time fetch reads these objects only
+            self.add(key, T.BUCKET_IAM, grant, sa, "artifacts")
         elif action == "queue.send" and self.plan.mode == "async":
             topic = naming.resource_id(self.app, "jobs")
             self.add(

@@ -26,7 +26,8 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
-from svai.runtime.core import Response, Service, load_config
+from svai.runtime.cloud.model_fetch import Fetch, read_config
+from svai.runtime.core import Response, Service
 from svai.runtime.core.errors import RuntimeCoreError
 from svai.runtime.entry.openapi import OPENAPI_FILE, openapi_response
 from svai.runtime.entry.stores import STORES
@@ -87,6 +88,7 @@ def serve(
     *,
     install_signals: bool = True,
     on_listening: Callable[[int, Callable[[], None]], None] | None = None,
+    fetch: Fetch | None = None,
 ) -> int:
     """Load ``service`` in the background and serve HTTP until SIGTERM/SIGINT; return exit code.
 
@@ -97,6 +99,7 @@ def serve(
         env: environment for the Vertex routes (default ``os.environ``).
         install_signals: drain on SIGTERM/SIGINT (only possible on the main thread).
         on_listening: called with the bound port and a thread-safe "start draining" function.
+        fetch: the model's start-time fetch (``model.source``), run on the load thread first.
     """
     env = os.environ if env is None else env
     stop = threading.Event()
@@ -104,6 +107,9 @@ def serve(
 
     def load() -> None:
         try:
+            if fetch is not None:  # weights left out of the package: fetched and verified first
+                seconds = fetch()
+                service.telemetry.event("model fetched", bytes=fetch.bytes, seconds=seconds)
             service.load()
         except Exception as exc:  # any load failure ends the process
             service.telemetry.event("model failed to load", level="ERROR", error=repr(exc))
@@ -180,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the process exit code."""
     args = _parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        cfg = load_config(args["config"])
+        cfg, fetch = read_config(args["config"])
         service = Service.from_config(cfg, stores=STORES)
         port = resolve_port(
             int(args["port"]) if "port" in args else None, os.environ, cfg.server.port
@@ -189,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"svai server: {exc}", file=sys.stderr)
         return 2
     host = args.get("host") or os.environ.get("SVAI_HOST") or cfg.server.host
-    return serve(service, host, port)
+    return serve(service, host, port, fetch=fetch)
 
 
 class BackgroundServer:
