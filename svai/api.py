@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from svai.backends.base import Backend
 from svai.backends.registry import ASYNC_WORKERS, OFFERINGS, get_backend
+from svai.backends.registry import cloud as _cloud
 from svai.backends.rules import evaluate
 from svai.build import bench as _bench
 from svai.build import environment as _environment
@@ -1120,29 +1121,14 @@ def _release_backend(
     placeholders: bool,
     build_dir: str | None = None,
 ) -> Backend:
-    """The cloud's backend; AWS learns its build folder and the other version's Lambda number."""
-    others = [s.version for s in deployment.rollout.split if s.version != deployment.model_version]
-    if deployment.cloud != "aws" or not others:
-        if build_dir is None:
-            return get_backend(deployment.cloud)
-        return _backend_with_build(deployment.cloud, build_dir)
-    from svai.backends.aws import AwsBackend
-
-    other = others[0]
-    numbers: dict[str, str] = {}
-    for service in deployment.services:
-        if service.compute.kind != "faas":
-            continue
-        number = state.lambda_versions.get(other, {}).get(service.name)
-        if number is None:
-            if not placeholders:
-                raise UsageError(
-                    f"the Lambda version number of {other} ({service.name}) is unknown: it is "
-                    "recorded from the stack outputs when svai deploys that version, and this "
-                    "environment has no record of it"
-                )
-            number = f"<{other}>"
-        numbers[service.name] = number
+    """The cloud's backend, with its build folder and what its release hook adds (AWS: Lambda numbers)."""
+    hooks = _cloud(deployment.cloud).release
+    if hooks is not None:
+        backend = hooks.backend(
+            deployment, state.lambda_versions, placeholders=placeholders, build_dir=build_dir
+        )
+        if backend is not None:
+            return backend
     if build_dir is None:
-        return AwsBackend(previous_lambda_versions=numbers)
-    return AwsBackend(build_dir=build_dir, previous_lambda_versions=numbers)
+        return get_backend(deployment.cloud)
+    return _backend_with_build(deployment.cloud, build_dir)

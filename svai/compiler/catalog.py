@@ -22,6 +22,8 @@ from typing import Any, Literal
 
 import yaml
 
+from svai.spec.clouds import CLOUDS
+
 __all__ = [
     "Catalog",
     "CatalogError",
@@ -47,7 +49,7 @@ Billing = Literal["request", "instance", "always_on"]
 DEFAULT_PATH = Path(__file__).with_name("data") / "catalog.yaml"
 _KINDS = ("faas", "container", "endpoint")
 _BILLINGS = ("request", "instance", "always_on")
-_CLOUDS = ("aws", "gcp", "azure")
+_CLOUDS = CLOUDS
 
 try:  # the C loader parses the catalog several times faster
     _Loader: Any = yaml.CSafeLoader

@@ -18,6 +18,7 @@ from typing import Any
 
 import pulumi
 
+from svai.backends.aws.cloud import CLOUD
 from svai.backends.tokens import Provider, TokenResource
 
 __all__ = ["AwsResource", "caller_account", "plugin_version", "res", "wire"]
@@ -102,7 +103,7 @@ _TYPES: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
 
 
 _PROVIDER = Provider(
-    "pulumi_aws",
+    CLOUD.sdk,
     outputs={token: outs for classes in _TYPES.values() for token, outs in classes.values()},
     data_keys=_MAP_VALUED,
 )

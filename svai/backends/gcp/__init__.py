@@ -7,6 +7,20 @@ resource by type token through ``provider`` (``pulumi_gcp`` itself is never impo
 version is read); ``rules`` checks the recorded resources.
 """
 
-from svai.backends.gcp.backend import GcpBackend
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from svai.backends.gcp.backend import GcpBackend
 
 __all__ = ["GcpBackend"]
+
+
+def __getattr__(name: str) -> Any:
+    # Loading ``cloud`` (the registry does, for any cloud) must not load the backend.
+    if name == "GcpBackend":
+        from svai.backends.gcp.backend import GcpBackend
+
+        return GcpBackend
+    raise AttributeError(name)

@@ -36,6 +36,7 @@ from typing import Any
 from svai.backends import images
 from svai.backends.gcp import naming
 from svai.backends.gcp import tokens as T
+from svai.backends.gcp.cloud import CLOUD
 from svai.backends.gcp.compute import (
     CONTAINER_PORT,
     GPU_MINIMUMS,
@@ -234,7 +235,7 @@ class _Lowering(ComputeLowering, QueueLowering, EntryLowering):
         tags = list(dict.fromkeys(self.image(svc) for svc in self.imaged))
         self.add("image", images.IMAGE, images.image_args(tags, self.build_dir), "registry")
         registry = f"{self.region}-docker.pkg.dev"
-        login = images.REGISTRY_LOGIN["gcp"].format(registry=registry)
+        login = CLOUD.registry_login.format(registry=registry)
         self.notes.append(f"image: built and pushed on apply; let Docker push first: {login}")
 
     def firestore(self) -> None:
