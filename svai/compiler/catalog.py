@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import yaml
 
+from svai.compiler.builds import Builds, parse_builds
 from svai.spec.clouds import CLOUDS
 
 __all__ = [
@@ -407,6 +408,8 @@ class Catalog:
     _offerings: tuple[Offering, ...]
     _resources: tuple[ResourcePrice, ...]
     _by_type: Mapping[str, ResourcePrice]
+    builds: Builds = field(default_factory=Builds)
+    """What svai's deployments are made of per cloud and offering (``builds`` section)."""
 
     def offerings(self, cloud: str | None = None) -> tuple[Offering, ...]:
         """Return every offering, or those of ``cloud``, in catalog order."""
@@ -771,4 +774,5 @@ def _parse_catalog(raw: dict[str, Any]) -> Catalog:
         _offerings=offerings,
         _resources=resources,
         _by_type=MappingProxyType({t: row for row in resources for t in row.types}),
+        builds=parse_builds(raw.get("builds")),
     )
