@@ -31,7 +31,7 @@ from svai.backends.azure import components as azure_components
 from svai.backends.azure.provider import AZURE
 from svai.backends.base import RecordedResource
 from svai.backends.gcp import GcpBackend
-from svai.backends.gcp import component as gcp_component
+from svai.backends.gcp import components as gcp_component
 from svai.backends.gcp import tokens as T
 from svai.backends.gcp.provider import GCP
 from svai.backends.preview import record

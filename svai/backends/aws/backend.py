@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import pulumi
 
-from svai.backends.aws import arguments as args
+from svai.backends.aws import lowering as args
 from svai.backends.aws.components import (
     Endpoint,
     Foundation,
@@ -17,7 +17,7 @@ from svai.backends.aws.components import (
     Monitoring,
     Shared,
 )
-from svai.backends.aws.resources import caller_account, res
+from svai.backends.aws.provider import caller_account, res
 from svai.backends.aws.rules import RULES
 from svai.backends.base import Rule
 from svai.compiler.lower import endpoint_proxy

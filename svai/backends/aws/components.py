@@ -1,7 +1,7 @@
 """AWS resource construction: one ``pulumi.ComponentResource`` per deployment shape.
 
 Each component takes the plan plus the outputs of the components it depends on, creates its
-children with ``parent=self`` from the pure argument dicts of :mod:`svai.backends.aws.arguments`
+children with ``parent=self`` from the pure argument dicts of :mod:`svai.backends.aws.lowering`
 and :mod:`svai.backends.aws.policy`, and registers the outputs other components (and ``svai
 apply``) read.
 """
@@ -15,11 +15,13 @@ from typing import Any
 
 import pulumi
 
-from svai.backends.aws import arguments as args
+from svai.backends import components
+from svai.backends.aws import lowering as args
 from svai.backends.aws.policy import metric_namespace, policy_document, statements
-from svai.backends.aws.resources import AwsResource, res
+from svai.backends.aws.provider import AWS, AwsResource, res
 from svai.backends.docker_build import DOCKER_BUILD
 from svai.backends.images import IMAGE, image_args
+from svai.backends.tokens import Creator, by_package
 from svai.errors import UsageError
 from svai.ir import DeploymentPlan, Identity, Service, Store
 
@@ -310,34 +312,36 @@ def _lambda_pull(plan: DeploymentPlan, account: str) -> dict[str, Any]:
     )
 
 
-class KeyValueStore(pulumi.ComponentResource):
-    """A DynamoDB table with TTL: async results, idempotency records or the cache."""
+create: Creator = by_package(AWS, DOCKER_BUILD)
+"""How a blueprint group's resources are created (the shared builder's creator)."""
+
+
+class KeyValueStore:
+    """A DynamoDB table with TTL: async results, idempotency records or the cache.
+
+    Built from :func:`svai.backends.aws.lowering.store_group` by the shared builder, as the
+    ``svai:aws:KeyValueStore`` component.
+    """
 
     table_name: pulumi.Output[str]
     table_arn: pulumi.Output[str]
 
-    def __init__(
-        self,
-        plan: DeploymentPlan,
-        store: Store,
-        *,
-        key_arn: pulumi.Input[str],
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
+    def __init__(self, plan: DeploymentPlan, store: Store, *, key_arn: pulumi.Input[str]) -> None:
         """Create the table of ``store``."""
-        super().__init__("svai:aws:KeyValueStore", f"{plan.name}-{store.name}", None, opts)
-        table = res.dynamodb.Table(
-            f"{plan.name}-{store.name}-table",
-            **args.table_args(plan, store, key_arn=key_arn),
-            opts=_child(self),
-        )
+        built = components.Built()
+        group = args.store_group(plan, store, key_arn=key_arn)
+        components.GroupComponent("svai:aws:KeyValueStore", group, built, create)
+        table: Any = built.resources["table"]
         self.table_name = table.name
         self.table_arn = table.arn
-        self.register_outputs({"table": table.name, "arn": table.arn})
 
 
-class JobQueue(pulumi.ComponentResource):
-    """The SQS job queue with its redrive to an encrypted dead-letter queue."""
+class JobQueue:
+    """The SQS job queue with its redrive to an encrypted dead-letter queue.
+
+    Built from :func:`svai.backends.aws.lowering.queue_group` by the shared builder, as the
+    ``svai:aws:JobQueue`` component.
+    """
 
     queue_arn: pulumi.Output[str]
     queue_url: pulumi.Output[str]
@@ -345,41 +349,17 @@ class JobQueue(pulumi.ComponentResource):
     dlq_arn: pulumi.Output[str]
     dlq_name: str
 
-    def __init__(
-        self,
-        plan: DeploymentPlan,
-        *,
-        key_arn: pulumi.Input[str],
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
+    def __init__(self, plan: DeploymentPlan, *, key_arn: pulumi.Input[str]) -> None:
         """Create the queue pair of an async ``plan``."""
-        super().__init__("svai:aws:JobQueue", f"{plan.name}-queue", None, opts)
-        dlq_args, queue_args = args.queue_args(plan, key_arn=key_arn)
-        assert plan.queue is not None  # queue_args raised otherwise
-        receives = plan.queue.max_receive_count
-        dlq = res.sqs.Queue(f"{plan.name}-dlq", **dlq_args, opts=_child(self))
-        queue = res.sqs.Queue(
-            f"{plan.name}-jobs",
-            redrive_policy=dlq.arn.apply(lambda arn: args.redrive_policy(arn, receives)),
-            **queue_args,
-            opts=_child(self),
-        )
-        res.sqs.RedriveAllowPolicy(
-            f"{plan.name}-dlq-redrive-allow",
-            queue_url=dlq.url,
-            redrive_allow_policy=queue.arn.apply(
-                lambda arn: json.dumps(
-                    {"redrivePermission": "byQueue", "sourceQueueArns": [arn]}, sort_keys=True
-                )
-            ),
-            opts=_child(self),
-        )
-        self.queue_arn = queue.arn
-        self.queue_url = queue.url
-        self.queue_name = queue_args["name"]
+        built = components.Built()
+        group = args.queue_group(plan, key_arn=key_arn)
+        components.GroupComponent("svai:aws:JobQueue", group, built, create)
+        queue: Any = built.resources["jobs"]
+        dlq: Any = built.resources["dlq"]
+        self.queue_arn, self.queue_url = queue.arn, queue.url
         self.dlq_arn = dlq.arn
-        self.dlq_name = dlq_args["name"]
-        self.register_outputs({"queue_url": queue.url, "dlq_arn": dlq.arn})
+        self.queue_name = str(group.resources[1].args["name"])
+        self.dlq_name = str(group.resources[0].args["name"])
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 ``lowering`` (with ``context``, ``compute``, ``messaging``, ``gateway``, ``monitoring``,
 ``openapi`` and ``naming``) turns a :class:`svai.ir.DeploymentPlan` into resource specs without
-Pulumi; ``component`` creates them as one Pulumi component per deployment shape, registering each
+Pulumi; ``components`` creates them as one Pulumi component per deployment shape, registering each
 resource by type token through ``provider`` (``pulumi_gcp`` itself is never imported, only its
 version is read); ``rules`` checks the recorded resources.
 """

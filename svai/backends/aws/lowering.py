@@ -3,6 +3,8 @@
 Each function takes the plan (and, where a resource refers to another one, that resource's
 name or ARN as a plain value) and returns the keyword arguments of one pulumi-aws resource.
 :mod:`svai.backends.aws.components` passes Pulumi outputs in those slots; the tests pass strings.
+The shapes already ported to the shared blueprint (:mod:`svai.backends.blueprint`) are lowered
+to whole groups here (``store_group``, ``queue_group``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from svai.backends.blueprint import Group, Ref, Rendered, ResourceSpec
 from svai.errors import UsageError
 from svai.ir import Alarm, DeploymentPlan, Service, Store
 
@@ -536,3 +539,52 @@ def budget_args(plan: DeploymentPlan, *, topic_arn: Any) -> dict[str, Any] | Non
         "notifications": notifications,
         "tags": tags(plan),
     }
+
+
+# ---- blueprint groups (the shared design: docs/adr/0004-one-backend-design.md) ----------------
+
+TABLE = "aws:dynamodb/table:Table"
+QUEUE = "aws:sqs/queue:Queue"
+REDRIVE_ALLOW = "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy"
+
+
+def store_group(plan: DeploymentPlan, store: Store, *, key_arn: Any) -> Group:
+    """The ``KeyValueStore`` group of ``store``: its DynamoDB table (key ``table``)."""
+    table = ResourceSpec(
+        "table", TABLE, f"{plan.name}-{store.name}-table", table_args(plan, store, key_arn=key_arn)
+    )
+    return Group("KeyValueStore", f"{plan.name}-{store.name}", (table,))
+
+
+def queue_group(plan: DeploymentPlan, *, key_arn: Any) -> Group:
+    """The ``JobQueue`` group: the job queue (key ``jobs``), its DLQ (``dlq``) and redrive.
+
+    Raises:
+        UsageError: The plan has no queue (a sync plan).
+    """
+    dlq_args, jobs_args = queue_args(plan, key_arn=key_arn)
+    assert plan.queue is not None  # queue_args raised otherwise
+    receives = plan.queue.max_receive_count
+    redrive = Rendered((Ref("dlq", "arn"),), lambda arns: redrive_policy(arns[0], receives))
+    allow = Rendered(
+        (Ref("jobs", "arn"),),
+        lambda arns: json.dumps(
+            {"redrivePermission": "byQueue", "sourceQueueArns": [arns[0]]}, sort_keys=True
+        ),
+    )
+    return Group(
+        "JobQueue",
+        f"{plan.name}-queue",
+        (
+            ResourceSpec("dlq", QUEUE, f"{plan.name}-dlq", dlq_args),
+            ResourceSpec(
+                "jobs", QUEUE, f"{plan.name}-jobs", {"redrive_policy": redrive, **jobs_args}
+            ),
+            ResourceSpec(
+                "redrive-allow",
+                REDRIVE_ALLOW,
+                f"{plan.name}-dlq-redrive-allow",
+                {"queue_url": Ref("dlq", "url"), "redrive_allow_policy": allow},
+            ),
+        ),
+    )
