@@ -41,6 +41,8 @@ class CloudBuild:
             endpoint, or ``None`` when the API layer calls the endpoint directly.
         model_handler: Entry point of a function that serves the model.
         front_handler: Entry point of the async front functions.
+        edge_rate_auth: Auth modes under which the edge enforces the API's rate limit.
+        edge_rate_except: Offerings whose edge never enforces it.
     """
 
     front: str
@@ -48,6 +50,12 @@ class CloudBuild:
     endpoint_proxy: tuple[str, str] | None
     model_handler: str
     front_handler: str
+    edge_rate_auth: frozenset[str] = frozenset()
+    edge_rate_except: frozenset[str] = frozenset()
+
+    def edge_limits_rate(self, auth: str, front_offering: str) -> bool:
+        """Whether the edge in front of ``front_offering`` enforces the rate limit under ``auth``."""
+        return front_offering not in self.edge_rate_except and auth in self.edge_rate_auth
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +109,7 @@ def parse_builds(node: Any) -> Builds:
 def _cloud(name: str, row: Any) -> CloudBuild:
     where = f"builds.clouds.{name}"
     try:
-        handlers, proxy = row["handlers"], row["endpoint_proxy"]
+        handlers, proxy, edge = row["handlers"], row["endpoint_proxy"], row["edge_rate_limit"]
         built = CloudBuild(
             front=str(row["front"]),
             front_concurrency=int(row["front_concurrency"]),
@@ -110,6 +118,8 @@ def _cloud(name: str, row: Any) -> CloudBuild:
             else (str(proxy["offering"]), str(proxy["handler"])),
             model_handler=str(handlers["model"]),
             front_handler=str(handlers["front"]),
+            edge_rate_auth=frozenset(map(str, edge["auth"])),
+            edge_rate_except=frozenset(map(str, edge["except"])),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise BuildsError(f"{where}: missing or malformed {exc}") from exc

@@ -56,6 +56,7 @@ print(json.dumps({
     "offerings": sorted(registry.OFFERINGS["knative"]),
     "region_key": registry.cloud("knative").region_key,
     "log_bytes": list(load_catalog().usage.log_bytes["knative"]),
+    "front": load_catalog().builds.cloud("knative").front,
 }))
 """
 
@@ -72,7 +73,18 @@ def _add_fourth_cloud(copy: Path) -> None:
     anchor = "  log_bytes:\n"
     assert anchor in text
     line = "    knative: {request: 600, function: 0, access: 0}\n"
-    catalog.write_text(text.replace(anchor, anchor + line, 1))
+    text = text.replace(anchor, anchor + line, 1)
+    offerings = "  offerings:\n    # package:"
+    assert offerings in text
+    built = (
+        "    knative:\n"
+        "      edge_rate_limit: {auth: [], except: []}\n"
+        "      front: knative.service\n"
+        "      front_concurrency: 80\n"
+        "      endpoint_proxy: null\n"
+        "      handlers: {model: main.predict, front: main.jobs}\n"
+    )
+    catalog.write_text(text.replace(offerings, built + offerings, 1))
 
 
 def _changed(original: Path, copy: Path) -> list[str]:
@@ -117,6 +129,7 @@ def test_a_skeleton_fourth_cloud_is_planned_under_mocks(tmp_path: Path) -> None:
     assert seen["offerings"] == ["knative.service"]
     assert seen["region_key"] == "kubernetes:context"
     assert seen["log_bytes"] == [600, 0, 0]
+    assert seen["front"] == "knative.service"
 
 
 def test_the_installed_package_knows_three_clouds() -> None:
