@@ -44,11 +44,11 @@ class Rendered:
     """A value computed from the outputs of other resources once they are known.
 
     Attributes:
-        refs: The outputs it needs.
+        refs: What it needs: :class:`Ref` markers, or values (and outputs) passed as they are.
         render: Turns their values (in ``refs`` order) into the value.
     """
 
-    refs: tuple[Ref, ...]
+    refs: tuple[Any, ...]
     render: Callable[[tuple[Any, ...]], Any] = field(compare=False)
 
 

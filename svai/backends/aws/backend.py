@@ -14,8 +14,8 @@ from svai.backends.aws.components import (
     HttpApi,
     JobQueue,
     KeyValueStore,
-    Monitoring,
     Shared,
+    monitoring,
 )
 from svai.backends.aws.provider import caller_account, res
 from svai.backends.aws.rules import RULES
@@ -141,7 +141,7 @@ class AwsBackend:
         if queue is not None:
             dimensions["queue"] = ({"QueueName": queue.queue_name}, False)
             dimensions["dlq"] = ({"QueueName": queue.dlq_name}, False)
-        Monitoring(plan, dimensions, key_arn=foundation.key_arn, account=account)
+        monitoring(plan, dimensions, key_arn=foundation.key_arn, account=account)
         pulumi.export("aws_url", api.endpoint)
         if queue is not None:
             pulumi.export("aws_queue_url", queue.queue_url)

@@ -32,7 +32,7 @@ __all__ = [
     "HttpApi",
     "JobQueue",
     "KeyValueStore",
-    "Monitoring",
+    "monitoring",
     "secret_arn",
 ]
 
@@ -823,93 +823,17 @@ class HttpApi(pulumi.ComponentResource):
         self.register_outputs({"url": api.api_endpoint})
 
 
-class Monitoring(pulumi.ComponentResource):
-    """Alarms from the plan (to an encrypted SNS topic), a dashboard and the monthly budget."""
+def monitoring(
+    plan: DeploymentPlan,
+    dimensions: Mapping[str, tuple[Mapping[str, Any], bool]],
+    *,
+    key_arn: pulumi.Input[str],
+    account: pulumi.Input[str],
+) -> pulumi.ComponentResource:
+    """Alarms from the plan (to an encrypted SNS topic), a dashboard and the monthly budget.
 
-    def __init__(
-        self,
-        plan: DeploymentPlan,
-        dimensions: Mapping[str, tuple[Mapping[str, str], bool]],
-        *,
-        key_arn: pulumi.Input[str],
-        account: pulumi.Input[str],
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        """Create the monitoring of ``plan``.
-
-        Args:
-            plan: The plan.
-            dimensions: Watched name (service, ``queue``, ``dlq``) -> (metric dimensions,
-                whether it is a SageMaker endpoint).
-            key_arn: Key encrypting the alarm topic.
-            account: The AWS account id (alarms and budgets publish from it).
-            opts: Pulumi options of the component.
-        """
-        super().__init__("svai:aws:Monitoring", f"{plan.name}-monitoring", None, opts)
-        tags = args.tags(plan)
-        topic = res.sns.Topic(
-            f"{plan.name}-alerts",
-            name=f"{plan.name}-alerts",
-            kms_master_key_id=key_arn,
-            tags=tags,
-            opts=_child(self),
-        )
-        res.sns.TopicPolicy(
-            f"{plan.name}-alerts-policy",
-            arn=topic.arn,
-            policy=pulumi.Output.all(topic.arn, account).apply(
-                lambda values: json.dumps(_topic_policy(values[0], values[1]), sort_keys=True)
-            ),
-            opts=_child(self),
-        )
-        if plan.budget is not None and plan.budget.email:
-            res.sns.TopicSubscription(
-                f"{plan.name}-alerts-email",
-                topic=topic.arn,
-                protocol="email",
-                endpoint=plan.budget.email,
-                opts=_child(self),
-            )
-        alarm_arns: dict[str, pulumi.Output[str]] = {}
-        for alarm in plan.alarms:
-            dims, endpoint = dimensions[alarm.service]
-            if alarm.metric in ("throttles", "concurrency") and endpoint:
-                # Endpoints are reached through their proxy function; it is what throttles.
-                dims, endpoint = dimensions[f"{alarm.service}-proxy"]
-            resource = res.cloudwatch.MetricAlarm(
-                f"{plan.name}-{alarm.name}",
-                **args.alarm_args(
-                    plan, alarm, dimensions=dims, endpoint=endpoint, topic_arn=topic.arn
-                ),
-                opts=_child(self),
-            )
-            alarm_arns[alarm.name] = resource.arn
-        if plan.dashboard:
-            res.cloudwatch.Dashboard(
-                f"{plan.name}-dashboard",
-                dashboard_name=plan.name,
-                dashboard_body=pulumi.Output.all(**alarm_arns).apply(
-                    lambda arns: args.dashboard_body(plan, arns)
-                ),
-                opts=_child(self),
-            )
-        budget_args = args.budget_args(plan, topic_arn=topic.arn)
-        if budget_args is not None:
-            res.budgets.Budget(f"{plan.name}-budget", **budget_args, opts=_child(self))
-        self.register_outputs({"alerts_topic": topic.arn})
-
-
-def _topic_policy(topic_arn: str, account: str) -> dict[str, Any]:
-    """Alarms and budgets of this account may publish to the alert topic; nobody else."""
-    return policy_document(
-        [
-            {
-                "Sid": "AlarmsAndBudgetsPublish",
-                "Effect": "Allow",
-                "Principal": {"Service": ["budgets.amazonaws.com", "cloudwatch.amazonaws.com"]},
-                "Action": "sns:Publish",
-                "Resource": topic_arn,
-                "Condition": {"StringEquals": {"aws:SourceAccount": account}},
-            }
-        ]
-    )
+    Built from :func:`svai.backends.aws.lowering.monitoring_group` by the shared builder, as
+    the ``svai:aws:Monitoring`` component.
+    """
+    group = args.monitoring_group(plan, dimensions, key_arn=key_arn, account=account)
+    return components.GroupComponent("svai:aws:Monitoring", group, components.Built(), create)

@@ -4,7 +4,7 @@ Each function takes the plan (and, where a resource refers to another one, that 
 name or ARN as a plain value) and returns the keyword arguments of one pulumi-aws resource.
 :mod:`svai.backends.aws.components` passes Pulumi outputs in those slots; the tests pass strings.
 The shapes already ported to the shared blueprint (:mod:`svai.backends.blueprint`) are lowered
-to whole groups here (``store_group``, ``queue_group``).
+to whole groups here (``store_group``, ``queue_group``, ``monitoring_group``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from svai.backends.aws.policy import topic_policy
 from svai.backends.blueprint import Group, Ref, Rendered, ResourceSpec
 from svai.errors import UsageError
 from svai.ir import Alarm, DeploymentPlan, Service, Store
@@ -588,3 +589,85 @@ def queue_group(plan: DeploymentPlan, *, key_arn: Any) -> Group:
             ),
         ),
     )
+
+
+SNS_TOPIC = "aws:sns/topic:Topic"
+TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"
+TOPIC_SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
+METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
+BUDGET = "aws:budgets/budget:Budget"
+
+
+def monitoring_group(
+    plan: DeploymentPlan,
+    dimensions: Mapping[str, tuple[Mapping[str, Any], bool]],
+    *,
+    key_arn: Any,
+    account: Any,
+) -> Group:
+    """The ``Monitoring`` group: alert topic (key ``topic``), alarms, dashboard and budget.
+
+    Args:
+        plan: The plan.
+        dimensions: Watched name (service, ``queue``, ``dlq``) -> (metric dimensions, whether it
+            is a SageMaker endpoint).
+        key_arn: Key encrypting the alarm topic.
+        account: The AWS account id (alarms and budgets publish from it).
+    """
+    topic_arn = Ref("topic", "arn")
+    specs = [
+        ResourceSpec(
+            "topic",
+            SNS_TOPIC,
+            f"{plan.name}-alerts",
+            {"name": f"{plan.name}-alerts", "kms_master_key_id": key_arn, "tags": tags(plan)},
+        ),
+        ResourceSpec(
+            "topic-policy",
+            TOPIC_POLICY,
+            f"{plan.name}-alerts-policy",
+            {
+                "arn": topic_arn,
+                "policy": Rendered(
+                    (topic_arn, account),
+                    lambda values: json.dumps(topic_policy(values[0], values[1]), sort_keys=True),
+                ),
+            },
+        ),
+    ]
+    if plan.budget is not None and plan.budget.email:
+        email = {"topic": topic_arn, "protocol": "email", "endpoint": plan.budget.email}
+        specs.append(ResourceSpec("email", TOPIC_SUBSCRIPTION, f"{plan.name}-alerts-email", email))
+    names: list[str] = []
+    for alarm in plan.alarms:
+        dims, endpoint = dimensions[alarm.service]
+        if alarm.metric in ("throttles", "concurrency") and endpoint:
+            # Endpoints are reached through their proxy function; it is what throttles.
+            dims, endpoint = dimensions[f"{alarm.service}-proxy"]
+        alarm_spec = alarm_args(
+            plan, alarm, dimensions=dims, endpoint=endpoint, topic_arn=topic_arn
+        )
+        specs.append(
+            ResourceSpec(
+                f"alarm:{alarm.name}", METRIC_ALARM, f"{plan.name}-{alarm.name}", alarm_spec
+            )
+        )
+        names.append(alarm.name)
+    if plan.dashboard:
+        body = Rendered(
+            tuple(Ref(f"alarm:{name}", "arn") for name in names),
+            lambda arns: dashboard_body(plan, dict(zip(names, arns, strict=True))),
+        )
+        specs.append(
+            ResourceSpec(
+                "dashboard",
+                DASHBOARD,
+                f"{plan.name}-dashboard",
+                {"dashboard_name": plan.name, "dashboard_body": body},
+            )
+        )
+    budget = budget_args(plan, topic_arn=topic_arn)
+    if budget is not None:
+        specs.append(ResourceSpec("budget", BUDGET, f"{plan.name}-budget", budget))
+    return Group("Monitoring", f"{plan.name}-monitoring", tuple(specs))
