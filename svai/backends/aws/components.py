@@ -22,7 +22,6 @@ from svai.backends.aws.provider import AWS, AwsResource, res
 from svai.backends.docker_build import DOCKER_BUILD
 from svai.backends.images import IMAGE, image_args
 from svai.backends.tokens import Creator, by_package
-from svai.errors import UsageError
 from svai.ir import DeploymentPlan, Identity, Service, Store
 
 __all__ = [
@@ -729,8 +728,12 @@ def _ecr_pull(repository_arn: str) -> dict[str, Any]:
     )
 
 
-class HttpApi(pulumi.ComponentResource):
-    """An API Gateway HTTP API: routes to the ``live`` aliases, auth, throttling, access logs."""
+class HttpApi:
+    """An API Gateway HTTP API: routes to the ``live`` aliases, auth, throttling, access logs.
+
+    Built from :func:`svai.backends.aws.lowering.http_api_group` by the shared builder, as the
+    ``svai:aws:HttpApi`` component.
+    """
 
     endpoint: pulumi.Output[str]
     api_id: pulumi.Output[str]
@@ -741,86 +744,15 @@ class HttpApi(pulumi.ComponentResource):
         targets: Mapping[str, FunctionService],
         *,
         key_arn: pulumi.Input[str],
-        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """Create the API of ``plan`` routing each role's routes to ``targets[role]``."""
-        super().__init__("svai:aws:HttpApi", f"{plan.name}-http", None, opts)
-        authorization = args.route_auth(plan)
-        tags = args.tags(plan)
-        api = res.apigatewayv2.Api(
-            f"{plan.name}-http-api",
-            name=plan.name,
-            protocol_type="HTTP",
-            description=f"svai {plan.name} ({plan.model_version})",
-            tags=tags,
-            opts=_child(self),
-        )
-        logs = res.cloudwatch.LogGroup(
-            f"{plan.name}-http-logs",
-            name=f"/aws/apigateway/{plan.name}",
-            retention_in_days=plan.log_retention_days,
-            kms_key_id=key_arn,
-            tags=tags,
-            opts=_child(self),
-        )
-        res.apigatewayv2.Stage(
-            f"{plan.name}-http-stage",
-            **args.stage_args(plan, api_id=api.id, log_group_arn=logs.arn),
-            opts=_child(self),
-        )
-        authorizer_id: pulumi.Output[str] | None = None
-        if authorization == "JWT":
-            issuer, audience = plan.entry.jwt_issuer, plan.entry.jwt_audience
-            if not issuer or not audience:
-                raise UsageError("api.auth: jwt needs an issuer and an audience")
-            authorizer = res.apigatewayv2.Authorizer(
-                f"{plan.name}-http-jwt",
-                api_id=api.id,
-                authorizer_type="JWT",
-                name=f"{plan.name}-jwt",
-                identity_sources=["$request.header.Authorization"],
-                jwt_configuration={
-                    "issuer": issuer,
-                    "audiences": [audience],
-                },
-                opts=_child(self),
-            )
-            authorizer_id = authorizer.id
-        timeout_ms = int(min(30.0, plan.entry.timeout_s) * 1000)
-        integrations: dict[str, AwsResource] = {}
-        for role, target in sorted(targets.items()):
-            integrations[role] = res.apigatewayv2.Integration(
-                f"{plan.name}-http-{role}",
-                api_id=api.id,
-                integration_type="AWS_PROXY",
-                integration_uri=target.alias_invoke_arn,
-                payload_format_version="2.0",
-                timeout_milliseconds=timeout_ms,
-                opts=_child(self),
-            )
-            res.lambda_.Permission(
-                f"{plan.name}-http-invoke-{role}",
-                action="lambda:InvokeFunction",
-                function=target.function,
-                qualifier=args.LIVE_ALIAS,
-                principal="apigateway.amazonaws.com",
-                source_arn=pulumi.Output.concat(api.execution_arn, "/*/*"),
-                opts=_child(self),
-            )
-        for method, path, role in plan.entry.routes:
-            slug = path.strip("/").replace("/", "-").replace("{", "").replace("}", "") or "root"
-            res.apigatewayv2.Route(
-                f"{plan.name}-route-{method.lower()}-{slug}",
-                api_id=api.id,
-                route_key=f"{method} {path}",
-                target=integrations[role].id.apply(lambda i: f"integrations/{i}"),
-                authorization_type=authorization,
-                authorizer_id=authorizer_id,
-                opts=_child(self),
-            )
+        functions = {role: (t.alias_invoke_arn, t.function) for role, t in targets.items()}
+        group = args.http_api_group(plan, functions, key_arn=key_arn)
+        built = components.Built()
+        components.GroupComponent("svai:aws:HttpApi", group, built, create)
+        api: Any = built.resources["api"]
         self.endpoint = api.api_endpoint
         self.api_id = api.id
-        self.register_outputs({"url": api.api_endpoint})
 
 
 def monitoring(

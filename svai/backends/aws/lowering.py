@@ -4,7 +4,8 @@ Each function takes the plan (and, where a resource refers to another one, that 
 name or ARN as a plain value) and returns the keyword arguments of one pulumi-aws resource.
 :mod:`svai.backends.aws.components` passes Pulumi outputs in those slots; the tests pass strings.
 The shapes already ported to the shared blueprint (:mod:`svai.backends.blueprint`) are lowered
-to whole groups here (``store_group``, ``queue_group``, ``monitoring_group``).
+to whole groups here (``store_group``, ``queue_group``, ``http_api_group``,
+``monitoring_group``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from svai.backends.aws.policy import topic_policy
-from svai.backends.blueprint import Group, Ref, Rendered, ResourceSpec
+from svai.backends.blueprint import Concat, Group, Ref, Rendered, ResourceSpec
 from svai.errors import UsageError
 from svai.ir import Alarm, DeploymentPlan, Service, Store
 
@@ -671,3 +672,114 @@ def monitoring_group(
     if budget is not None:
         specs.append(ResourceSpec("budget", BUDGET, f"{plan.name}-budget", budget))
     return Group("Monitoring", f"{plan.name}-monitoring", tuple(specs))
+
+
+HTTP_API = "aws:apigatewayv2/api:Api"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+STAGE = "aws:apigatewayv2/stage:Stage"
+AUTHORIZER = "aws:apigatewayv2/authorizer:Authorizer"
+INTEGRATION = "aws:apigatewayv2/integration:Integration"
+PERMISSION = "aws:lambda/permission:Permission"
+ROUTE = "aws:apigatewayv2/route:Route"
+
+
+def http_api_group(
+    plan: DeploymentPlan, functions: Mapping[str, tuple[Any, Any]], *, key_arn: Any
+) -> Group:
+    """The ``HttpApi`` group: the API (key ``api``), its stage, logs, auth, routes.
+
+    Args:
+        plan: The plan.
+        functions: Role -> (invoke ARN of its ``live`` alias, its function) the role's routes
+            reach.
+        key_arn: Key encrypting the access logs.
+
+    Raises:
+        UsageError: The auth cannot be built (``api-key``), or ``jwt`` lacks an issuer or an
+            audience.
+    """
+    authorization = route_auth(plan)
+    api_id = Ref("api", "id")
+    specs = [
+        ResourceSpec(
+            "api",
+            HTTP_API,
+            f"{plan.name}-http-api",
+            {
+                "name": plan.name,
+                "protocol_type": "HTTP",
+                "description": f"svai {plan.name} ({plan.model_version})",
+                "tags": tags(plan),
+            },
+        ),
+        ResourceSpec(
+            "logs",
+            LOG_GROUP,
+            f"{plan.name}-http-logs",
+            {
+                "name": f"/aws/apigateway/{plan.name}",
+                "retention_in_days": plan.log_retention_days,
+                "kms_key_id": key_arn,
+                "tags": tags(plan),
+            },
+        ),
+        ResourceSpec(
+            "stage",
+            STAGE,
+            f"{plan.name}-http-stage",
+            stage_args(plan, api_id=api_id, log_group_arn=Ref("logs", "arn")),
+        ),
+    ]
+    authorizer_id: Ref | None = None
+    if authorization == "JWT":
+        issuer, audience = plan.entry.jwt_issuer, plan.entry.jwt_audience
+        if not issuer or not audience:
+            raise UsageError("api.auth: jwt needs an issuer and an audience")
+        jwt = {
+            "api_id": api_id,
+            "authorizer_type": "JWT",
+            "name": f"{plan.name}-jwt",
+            "identity_sources": ["$request.header.Authorization"],
+            "jwt_configuration": {"issuer": issuer, "audiences": [audience]},
+        }
+        specs.append(ResourceSpec("authorizer", AUTHORIZER, f"{plan.name}-http-jwt", jwt))
+        authorizer_id = Ref("authorizer", "id")
+    timeout_ms = int(min(30.0, plan.entry.timeout_s) * 1000)
+    for role, (invoke_arn, function) in sorted(functions.items()):
+        integration = {
+            "api_id": api_id,
+            "integration_type": "AWS_PROXY",
+            "integration_uri": invoke_arn,
+            "payload_format_version": "2.0",
+            "timeout_milliseconds": timeout_ms,
+        }
+        invoke = {
+            "action": "lambda:InvokeFunction",
+            "function": function,
+            "qualifier": LIVE_ALIAS,
+            "principal": "apigateway.amazonaws.com",
+            "source_arn": Concat((Ref("api", "execution_arn"), "/*/*")),
+        }
+        specs.append(
+            ResourceSpec(
+                f"integration:{role}", INTEGRATION, f"{plan.name}-http-{role}", integration
+            )
+        )
+        specs.append(
+            ResourceSpec(f"invoke:{role}", PERMISSION, f"{plan.name}-http-invoke-{role}", invoke)
+        )
+    for method, path, role in plan.entry.routes:
+        slug = path.strip("/").replace("/", "-").replace("{", "").replace("}", "") or "root"
+        route = {
+            "api_id": api_id,
+            "route_key": f"{method} {path}",
+            "target": Concat(("integrations/", Ref(f"integration:{role}", "id"))),
+            "authorization_type": authorization,
+            "authorizer_id": authorizer_id,
+        }
+        specs.append(
+            ResourceSpec(
+                f"route:{method}:{path}", ROUTE, f"{plan.name}-route-{method.lower()}-{slug}", route
+            )
+        )
+    return Group("HttpApi", f"{plan.name}-http", tuple(specs))
