@@ -99,7 +99,9 @@ def sketch(
     what the deployment is made of, so the bill of a sketch is the bill of the plan.
     """
     refs = tuple(
-        SecretRef(s.env, ref) for s in spec.security.secrets if (ref := getattr(s, target.cloud))
+        SecretRef(s.env, ref)
+        for s in spec.security.secrets
+        if (ref := getattr(s, target.cloud, None))
     )
     return _plan(
         spec,
@@ -258,7 +260,7 @@ def _service(
 def _secrets(spec: ResolvedSpec, cloud: str) -> tuple[SecretRef, ...]:
     refs = []
     for secret in spec.security.secrets:
-        ref = getattr(secret, cloud)
+        ref = getattr(secret, cloud, None)  # a cloud the spec has no reference field for: none
         if ref is None:
             raise UsageError(
                 f"security.secrets.{secret.env} has no `{cloud}` reference, but a {cloud} target "
