@@ -1123,12 +1123,11 @@ def _release_backend(
 ) -> Backend:
     """The cloud's backend, with its build folder and what its release hook adds (AWS: Lambda numbers)."""
     hooks = _cloud(deployment.cloud).release
-    if hooks is not None:
-        backend = hooks.backend(
-            deployment, state.lambda_versions, placeholders=placeholders, build_dir=build_dir
-        )
-        if backend is not None:
-            return backend
-    if build_dir is None:
-        return get_backend(deployment.cloud)
-    return _backend_with_build(deployment.cloud, build_dir)
+    options = (
+        {}
+        if hooks is None
+        else hooks.options(deployment, state.lambda_versions, placeholders=placeholders)
+    )
+    if build_dir is not None:
+        options["build_dir"] = build_dir
+    return get_backend(deployment.cloud, **options)

@@ -16,10 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from svai.backends.base import Backend
+from typing import Any
 
 __all__ = [
     "SHARED_PACKAGES",
@@ -77,8 +74,8 @@ class Mocks:
     id_from_logical_name: bool = False
 
 
-ReleaseBackend = Callable[..., "Backend | None"]
-"""``(plan, recorded, *, placeholders, build_dir) -> backend or None`` (see :class:`ReleaseHooks`)."""
+ReleaseOptions = Callable[..., dict[str, Any]]
+"""``(plan, recorded, *, placeholders) -> backend options`` (see :class:`ReleaseHooks`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,14 +85,14 @@ class ReleaseHooks:
     Attributes:
         record: Stack outputs -> service name -> the value to remember for the version just
             deployed (AWS: the Lambda version number each function published).
-        backend: ``(plan, recorded, *, placeholders, build_dir)`` -> the backend that deploys a
-            release step, given what was recorded per model version; ``None`` when the
-            registry's plain backend will do. ``placeholders`` allows a plan to name a value
+        options: ``(plan, recorded, *, placeholders)`` -> the options the cloud's backend is
+            made with for a release step, given what was recorded per model version (empty
+            when the plain backend will do). ``placeholders`` allows a plan to name a value
             that was never recorded.
     """
 
     record: Callable[[Mapping[str, Any]], dict[str, str]]
-    backend: ReleaseBackend
+    options: ReleaseOptions
 
 
 def any_set(env: Mapping[str, str], *groups: tuple[str, ...]) -> bool:

@@ -50,16 +50,14 @@ def test_aws_release_hooks_remember_and_reuse_lambda_version_numbers(tmp_path: P
     assert hooks.record(outputs) == {"api": "7"}
 
     plain = sync_plan("aws")
-    assert hooks.backend(plain, {}, placeholders=False) is None  # nothing to roll out from
+    assert hooks.options(plain, {}, placeholders=False) == {}  # nothing to roll out from
     canary = sync_plan("aws", canary=True)
     with pytest.raises(UsageError, match=f"Lambda version number of {PREVIOUS_VERSION} \\(api\\)"):
-        hooks.backend(canary, {}, placeholders=False)
-    backend = hooks.backend(
-        canary, {PREVIOUS_VERSION: {"api": "7"}}, placeholders=False, build_dir=str(tmp_path)
-    )
-    assert backend is not None
+        hooks.options(canary, {}, placeholders=False)
+    options = hooks.options(canary, {PREVIOUS_VERSION: {"api": "7"}}, placeholders=False)
+    assert options == {"previous_lambda_versions": {"api": "7"}}
+    backend = registry.get_backend("aws", build_dir=str(tmp_path), **options)
     assert backend.previous_lambda_versions == {"api": "7"}  # type: ignore[attr-defined]
-    assert backend.build_dir == str(tmp_path)  # type: ignore[attr-defined]
-    guessed = hooks.backend(canary, {}, placeholders=True)
-    assert guessed.previous_lambda_versions == {"api": f"<{PREVIOUS_VERSION}>"}  # type: ignore[union-attr]
+    guessed = hooks.options(canary, {}, placeholders=True)
+    assert guessed == {"previous_lambda_versions": {"api": f"<{PREVIOUS_VERSION}>"}}
     assert registry.cloud("gcp").release is None and registry.cloud("azure").release is None

@@ -10,7 +10,7 @@ from svai.backends.cloud import Cloud, Mocks, ReleaseHooks, any_set, mock_id
 from svai.errors import UsageError
 
 if TYPE_CHECKING:
-    from svai.backends.base import Backend, RecordedResource
+    from svai.backends.base import RecordedResource
     from svai.ir import DeploymentPlan
 
 __all__ = ["CLOUD", "mock_arn"]
@@ -99,14 +99,10 @@ def _recorded_versions(outputs: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def _release_backend(
-    plan: DeploymentPlan,
-    recorded: Mapping[str, Mapping[str, str]],
-    *,
-    placeholders: bool,
-    build_dir: str | None = None,
-) -> Backend | None:
-    """The AWS backend of a release step: it must know the other live version's Lambda numbers.
+def _release_options(
+    plan: DeploymentPlan, recorded: Mapping[str, Mapping[str, str]], *, placeholders: bool
+) -> dict[str, Any]:
+    """The AWS backend of a release step must know the other live version's Lambda numbers.
 
     Without them the ``live`` alias would send everything to the new version.
 
@@ -115,9 +111,7 @@ def _release_backend(
     """
     others = [s.version for s in plan.rollout.split if s.version != plan.model_version]
     if not others:
-        return None
-    from svai.backends.aws.backend import AwsBackend
-
+        return {}
     other = others[0]
     numbers: dict[str, str] = {}
     for service in plan.services:
@@ -133,9 +127,7 @@ def _release_backend(
                 )
             number = f"<{other}>"
         numbers[service.name] = number
-    if build_dir is None:
-        return AwsBackend(previous_lambda_versions=numbers)
-    return AwsBackend(build_dir=build_dir, previous_lambda_versions=numbers)
+    return {"previous_lambda_versions": numbers}
 
 
 _LAMBDAS = frozenset({"aws.lambda.zip", "aws.lambda.image", "aws.lambda.snapstart"})
@@ -175,6 +167,6 @@ CLOUD = Cloud(
         },
         id_from_logical_name=True,
     ),
-    release=ReleaseHooks(record=_recorded_versions, backend=_release_backend),
+    release=ReleaseHooks(record=_recorded_versions, options=_release_options),
 )
 """AWS."""
