@@ -30,7 +30,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:  # a name only: the plan stays importable without pydantic and the spec package
+    from svai.spec.clouds import Cloud
 
 __all__ = [
     "Alarm",
@@ -280,7 +283,7 @@ class DeploymentPlan:
     """Everything one target's deployment is made of, independent of the cloud."""
 
     name: str
-    cloud: Literal["aws", "gcp", "azure"]
+    cloud: Cloud
     region: str
     account: str | None
     mode: Literal["sync", "async"]

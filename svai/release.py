@@ -24,7 +24,7 @@ from typing import Any, Literal
 from svai import api
 from svai.backends import automation
 from svai.backends.base import Backend
-from svai.backends.registry import get_backend
+from svai.backends.registry import cloud, get_backend
 from svai.build import bench as _bench
 from svai.compiler import release_state as _release_state
 from svai.compiler import rollout as _rollout
@@ -460,29 +460,13 @@ def _release_backend(
     placeholders: bool,
     build_dir: str | None = None,
 ) -> Backend:
-    """The cloud's backend; AWS learns its build folder and the other version's Lambda number."""
-    others = [s.version for s in deployment.rollout.split if s.version != deployment.model_version]
-    if deployment.cloud != "aws" or not others:
-        if build_dir is None:
-            return get_backend(deployment.cloud)
-        return get_backend(deployment.cloud, build_dir=build_dir)
-    from svai.backends.aws import AwsBackend
-
-    other = others[0]
-    numbers: dict[str, str] = {}
-    for service in deployment.services:
-        if service.compute.kind != "faas":
-            continue
-        number = state.lambda_versions.get(other, {}).get(service.name)
-        if number is None:
-            if not placeholders:
-                raise UsageError(
-                    f"the Lambda version number of {other} ({service.name}) is unknown: it is "
-                    "recorded from the stack outputs when svai deploys that version, and this "
-                    "environment has no record of it"
-                )
-            number = f"<{other}>"
-        numbers[service.name] = number
-    if build_dir is None:
-        return AwsBackend(previous_lambda_versions=numbers)
-    return AwsBackend(build_dir=build_dir, previous_lambda_versions=numbers)
+    """The cloud's backend, with its build folder and what its release hook adds (AWS: Lambda numbers)."""
+    hooks = cloud(deployment.cloud).release
+    options = (
+        {}
+        if hooks is None
+        else hooks.options(deployment, state.lambda_versions, placeholders=placeholders)
+    )
+    if build_dir is not None:
+        options["build_dir"] = build_dir
+    return get_backend(deployment.cloud, **options)

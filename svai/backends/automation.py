@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from svai.backends import registry
 from svai.backends.base import Backend
 from svai.errors import DeployError, ToolMissingError, UsageError
 from svai.ir import DeploymentPlan
@@ -46,8 +47,6 @@ INSTALL_PULUMI = (
 """What :func:`check_pulumi` tells a user who has no ``pulumi`` binary."""
 
 Operation = Literal["preview", "up", "destroy"]
-
-_REGION_CONFIG = {"aws": "aws:region", "gcp": "gcp:region", "azure": "azure-native:location"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,9 +107,9 @@ def check_credentials(
     Only their presence is checked (offline); the cloud judges whether they are valid.
 
     Args:
-        cloud: ``aws``, ``gcp`` or ``azure``.
+        cloud: A cloud in :data:`svai.spec.clouds.CLOUDS`.
         env: Environment to read (``os.environ`` when ``None``).
-        home: Home directory holding ``~/.aws``, ``~/.config/gcloud``, ``~/.azure``.
+        home: Home directory holding the cloud CLIs' configuration (``~/.aws`` ...).
 
     Raises:
         ToolMissingError: No credentials were found; the message says what to set.
@@ -118,51 +117,9 @@ def check_credentials(
     """
     env = os.environ if env is None else env
     home = Path.home() if home is None else home
-    if cloud == "aws":
-        found = (
-            (env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"))
-            or env.get("AWS_PROFILE")
-            or env.get("AWS_WEB_IDENTITY_TOKEN_FILE")
-            or env.get("AWS_CONTAINER_CREDENTIALS_FULL_URI")
-            or env.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
-            or (home / ".aws" / "credentials").is_file()
-            or (home / ".aws" / "config").is_file()
-        )
-        message = (
-            "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and "
-            "AWS_SESSION_TOKEN for temporary ones), or AWS_PROFILE, or run `aws configure` / "
-            "`aws sso login`"
-        )
-    elif cloud == "gcp":
-        found = (
-            env.get("GOOGLE_APPLICATION_CREDENTIALS")
-            or env.get("GOOGLE_CREDENTIALS")
-            or env.get("GOOGLE_OAUTH_ACCESS_TOKEN")
-            or (home / ".config" / "gcloud" / "application_default_credentials.json").is_file()
-        )
-        message = (
-            "no Google Cloud credentials: run `gcloud auth application-default login`, or set "
-            "GOOGLE_APPLICATION_CREDENTIALS to a service-account key file; set GOOGLE_PROJECT "
-            "to the project to deploy into"
-        )
-    elif cloud == "azure":
-        found = (
-            (
-                env.get("ARM_CLIENT_ID")
-                and env.get("ARM_TENANT_ID")
-                and env.get("ARM_SUBSCRIPTION_ID")
-            )
-            or env.get("ARM_USE_MSI")
-            or (home / ".azure" / "azureProfile.json").is_file()
-        )
-        message = (
-            "no Azure credentials: run `az login` (and `az account set --subscription ...`), or "
-            "set ARM_CLIENT_ID, ARM_CLIENT_SECRET, ARM_TENANT_ID and ARM_SUBSCRIPTION_ID"
-        )
-    else:
-        raise UsageError(f"unknown cloud {cloud!r}")
-    if not found:
-        raise ToolMissingError(message)
+    known = registry.cloud(cloud)
+    if not known.credentials(env, home):
+        raise ToolMissingError(known.missing_credentials)
 
 
 def preview(
@@ -240,10 +197,8 @@ def _run(
 
     from pulumi import automation as auto  # the CLI is present: only now pay for the import
 
-    from svai.backends.registry import get_backend
-
     chosen: dict[str, Backend] = {
-        p.cloud: (backends or {}).get(p.cloud) or get_backend(p.cloud) for p in items
+        p.cloud: (backends or {}).get(p.cloud) or registry.get_backend(p.cloud) for p in items
     }
     state_dir = work_dir / ".svai" / "state"
     if backend_url is None:
@@ -265,7 +220,9 @@ def _run(
         for plugin, version in sorted(_plugins(items).items()):
             pulumi_stack.workspace.install_plugin(plugin, f"v{version}")
         for plan in items:
-            pulumi_stack.set_config(_REGION_CONFIG[plan.cloud], auto.ConfigValue(plan.region))
+            pulumi_stack.set_config(
+                registry.cloud(plan.cloud).region_key, auto.ConfigValue(plan.region)
+            )
         if operation == "preview":
             previewed = pulumi_stack.preview()
             return Result(
@@ -305,15 +262,12 @@ def _run(
     )
 
 
-_SDK_PACKAGES = {"aws": "pulumi_aws", "gcp": "pulumi_gcp", "azure": "pulumi_azure_native"}
-
-
 def _plugins(plans: Sequence[DeploymentPlan]) -> dict[str, str]:
     """Provider plugin name -> version of the installed SDK, for every cloud of ``plans``."""
     import importlib.util
 
     plugins: dict[str, str] = {}
-    for sdk in sorted({_SDK_PACKAGES[p.cloud] for p in plans}):
+    for sdk in sorted({registry.cloud(p.cloud).sdk for p in plans}):
         spec = importlib.util.find_spec(sdk)
         if spec is None or spec.origin is None:
             continue

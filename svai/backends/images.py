@@ -8,7 +8,8 @@ version), and those resources depend on it, so a new version's image exists befo
 runs it. Nothing is built on ``preview``.
 
 Registry credentials come from the Docker configuration of the machine running ``svai apply``
-(``docker login`` or a credential helper): the command per cloud is :data:`REGISTRY_LOGIN`.
+(``docker login`` or a credential helper): the command per cloud is its
+:attr:`Cloud.registry_login <svai.backends.cloud.Cloud.registry_login>`.
 The build needs a Docker engine (or a BuildKit endpoint) there.
 
 This module is plain data (lowering imports it without Pulumi); the provider that registers the
@@ -20,20 +21,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["IMAGE", "PLATFORM", "REGISTRY_LOGIN", "image_args"]
+__all__ = ["IMAGE", "PLATFORM", "image_args"]
 
 IMAGE = "docker-build:index:Image"
 PLATFORM = "linux/amd64"
-
-REGISTRY_LOGIN = {
-    "aws": (
-        "aws ecr get-login-password --region {region} | docker login --username AWS "
-        "--password-stdin {registry}"
-    ),
-    "gcp": "gcloud auth configure-docker {registry}",
-    "azure": "az acr login --name {registry}",
-}
-"""How to let Docker push to the deployment's registry, per cloud."""
 
 
 def image_args(tags: Sequence[Any], build_dir: str) -> dict[str, Any]:

@@ -28,8 +28,10 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import register_stack_transformation, run_in_stack
 
 from svai.backends.base import RecordedResource
+from svai.backends.cloud import Mocks, mock_id
+from svai.backends.registry import cloud_of_package
 
-__all__ = ["COMPUTED", "SECRET", "mock_arn", "mock_id", "record"]
+__all__ = ["COMPUTED", "SECRET", "mock_id", "record"]
 
 COMPUTED = "<computed>"
 """How a value that is unknown until deployment is recorded."""
@@ -44,11 +46,6 @@ _ARCHIVE_SIG = "0def7320c3a5731c473e5ecbe6d01bc7"
 _OUTPUT_SIG = "d0e6a833031e9bbcd3f4e8bde6ca49a4"
 _UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 _STACK_TYPE = "pulumi:pulumi:Stack"
-
-_ACCOUNT = "123456789012"
-_REGION = "us-east-1"
-_GCP_PROJECT = "svai-project"
-_AZURE_SCOPE = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/svai-rg"
 
 # Mocked runs log through this logger; the SDK reports program errors by raising, so its own
 # log lines are noise for a preview.
@@ -318,14 +315,17 @@ def _assemble(
 
 
 class _PlausibleMocks(pulumi_mocks.Mocks):
-    """Answers every registration with plausible ids and outputs so that outputs chain."""
+    """Answers every registration with plausible ids and outputs so that outputs chain.
+
+    What a cloud's resources answer is the cloud's own :class:`~svai.backends.cloud.Mocks`;
+    a package no cloud owns (``docker-build``) gets an id and its name.
+    """
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        state = dict(args.inputs)
-        if args.typ.startswith("azure-native:"):
-            state = _azure_state(state)
-        outputs = _outputs_for(args.typ, args.name, state)
-        if args.typ.startswith("aws:"):
+        mocks = _mocks_of(args.typ)
+        state = mocks.state(dict(args.inputs))
+        outputs = mocks.outputs(args.typ, args.name, state)
+        if mocks.id_from_logical_name:
             outputs["id"] = mock_id(args.typ, args.name)
         for key, value in outputs.items():
             state.setdefault(key, value)
@@ -333,143 +333,12 @@ class _PlausibleMocks(pulumi_mocks.Mocks):
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
         # A bare dict means "no check failures" to the mock monitor.
-        return dict(_INVOKES.get(args.token, {}))
+        return dict(_mocks_of(args.token).invokes.get(args.token, {}))
 
 
-def _azure_state(value: Any) -> Any:
-    """Echo azure-native inputs in their output shape.
-
-    Azure takes user-assigned identities as a list of ids but returns them as a map from id to
-    details; echoing the list would fail the SDK's output typing.
-    """
-    if isinstance(value, dict):
-        state = {k: _azure_state(v) for k, v in value.items()}
-        identities = state.get("userAssignedIdentities")
-        if isinstance(identities, list):
-            state["userAssignedIdentities"] = {
-                str(i): {"principalId": "00000000-0000-0000-0000-0000000000bb"} for i in identities
-            }
-        return state
-    if isinstance(value, list):
-        return [_azure_state(v) for v in value]
-    return value
+_NO_CLOUD = Mocks()
 
 
-_INVOKES: dict[str, dict[str, Any]] = {
-    "aws:index/getCallerIdentity:getCallerIdentity": {
-        "accountId": _ACCOUNT,
-        "arn": f"arn:aws:iam::{_ACCOUNT}:user/svai",
-        "userId": "AIDASVAI",
-        "id": _ACCOUNT,
-    },
-    "aws:index/getRegion:getRegion": {"name": _REGION, "region": _REGION, "id": _REGION},
-    "aws:index/getPartition:getPartition": {"partition": "aws", "dnsSuffix": "amazonaws.com"},
-    "gcp:organizations/getProject:getProject": {"projectId": _GCP_PROJECT, "number": "1"},
-    "azure-native:authorization:getClientConfig": {
-        "subscriptionId": "00000000-0000-0000-0000-000000000000",
-        "tenantId": "00000000-0000-0000-0000-000000000001",
-        "objectId": "00000000-0000-0000-0000-000000000002",
-        "clientId": "00000000-0000-0000-0000-000000000003",
-    },
-}
-
-
-def mock_id(token: str, name: str) -> str:
-    """The id the preview's mocks give an AWS resource of ``token`` with logical name ``name``.
-
-    Rules use it to follow references between recorded resources (a bucket policy's ``bucket``
-    input is the bucket's id). Only AWS ids are this simple; other clouds' ids are paths.
-    """
-    del token  # one scheme for every AWS type keeps references easy to follow
-    return f"{name}-id"
-
-
-def mock_arn(resource: RecordedResource) -> str:
-    """The ARN the preview's mocks give a recorded AWS resource (see :func:`mock_id`)."""
-    return str(_outputs_for(resource.type, resource.name, resource.inputs)["arn"])
-
-
-def _outputs_for(token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    """Plausible provider outputs for a resource of ``token`` called ``name``."""
-    package, _, rest = token.partition(":")
-    module = rest.split("/", 1)[0].split(":", 1)[0].lower()
-    physical = str(inputs.get("name") or name)
-    if package == "aws":
-        return _aws_outputs(module, token, physical, inputs)
-    if package == "gcp":
-        base = f"projects/{_GCP_PROJECT}/locations/us-central1/{module}/{physical}"
-        return {
-            "id": base,
-            "name": physical,
-            "selfLink": f"https://www.googleapis.com/{module}/v1/{base}",
-            "uri": f"https://{physical}-uc.a.run.app",
-            "url": f"https://{physical}-uc.a.run.app",
-            "email": f"{physical}@{_GCP_PROJECT}.iam.gserviceaccount.com",
-            "member": f"serviceAccount:{physical}@{_GCP_PROJECT}.iam.gserviceaccount.com",
-            "project": _GCP_PROJECT,
-        }
-    if package == "azure-native":
-        provider = rest.split(":", 1)[0]
-        resource_id = f"{_AZURE_SCOPE}/providers/Microsoft.{provider}/{physical}"
-        return {
-            "id": resource_id,
-            "name": physical,
-            "defaultHostName": f"{physical}.azurewebsites.net",
-            "url": f"https://{physical}.azurewebsites.net",
-            "principalId": "00000000-0000-0000-0000-0000000000aa",
-            "tenantId": "00000000-0000-0000-0000-000000000001",
-            "vaultUri": f"https://{physical}.vault.azure.net/",
-        }
-    return {"id": mock_id(token, physical), "name": physical}
-
-
-def _aws_outputs(
-    service: str, token: str, physical: str, inputs: Mapping[str, Any]
-) -> dict[str, Any]:
-    arn = f"arn:aws:{service}:{_REGION}:{_ACCOUNT}:{physical}"
-    outputs: dict[str, Any] = {"id": mock_id(token, physical), "arn": arn, "name": physical}
-    if service == "iam":
-        outputs["arn"] = f"arn:aws:iam::{_ACCOUNT}:{token.rsplit(':', 1)[-1].lower()}/{physical}"
-    elif service == "s3":
-        outputs.update(
-            arn=f"arn:aws:s3:::{physical}",
-            bucket=physical,
-            bucketRegionalDomainName=f"{physical}.s3.{_REGION}.amazonaws.com",
-        )
-    elif service == "sqs":
-        outputs["url"] = f"https://sqs.{_REGION}.amazonaws.com/{_ACCOUNT}/{physical}"
-    elif token == "aws:cloudwatch/logGroup:LogGroup":
-        outputs["arn"] = f"arn:aws:logs:{_REGION}:{_ACCOUNT}:log-group:{physical}"
-    elif token == "aws:lambda/alias:Alias":
-        alias_arn = f"arn:aws:lambda:{_REGION}:{_ACCOUNT}:function:{inputs.get('functionName')}"
-        alias_arn += f":{physical}"
-        outputs.update(
-            arn=alias_arn,
-            invokeArn=(
-                f"arn:aws:apigateway:{_REGION}:lambda:path/2015-03-31/functions/"
-                f"{alias_arn}/invocations"
-            ),
-        )
-    elif service == "lambda":
-        fn_arn = f"arn:aws:lambda:{_REGION}:{_ACCOUNT}:function:{physical}"
-        outputs.update(
-            arn=fn_arn,
-            version="1",
-            qualifiedArn=f"{fn_arn}:1",
-            invokeArn=f"arn:aws:apigateway:{_REGION}:lambda:path/2015-03-31/functions/{fn_arn}",
-            functionUrl=f"https://{physical}.lambda-url.{_REGION}.on.aws/",
-            uuid=f"{physical}-uuid",
-        )
-    elif service == "apigatewayv2":
-        outputs.update(
-            apiEndpoint=f"https://{physical}.execute-api.{_REGION}.amazonaws.com",
-            executionArn=f"arn:aws:execute-api:{_REGION}:{_ACCOUNT}:{physical}",
-            invokeUrl=f"https://{physical}.execute-api.{_REGION}.amazonaws.com/",
-        )
-    elif service == "kms":
-        outputs.update(keyId=f"{physical}-key-id", targetKeyArn=arn)
-    elif service == "ecr":
-        outputs["repositoryUrl"] = f"{_ACCOUNT}.dkr.ecr.{_REGION}.amazonaws.com/{physical}"
-    elif service == "dynamodb":
-        outputs["streamArn"] = f"{arn}/stream/1970-01-01T00:00:00.000"
-    return outputs
+def _mocks_of(token: str) -> Mocks:
+    found = cloud_of_package(token.partition(":")[0])
+    return _NO_CLOUD if found is None else found.mocks

@@ -5,9 +5,10 @@ supplies :class:`~svai.backends.base.Rule` objects whose ``check`` looks at the 
 (and the plan they came from) and returns findings; :func:`evaluate` runs them and sorts the
 findings deterministically.
 
-Rule ids follow one convention: ``SVAI_AWS_###``, ``SVAI_GCP_###``, ``SVAI_AZ_###``, numbered from
-001 within each cloud and never reused; ``Rule.checkov`` names the closest Checkov id where one
-exists (e.g. ``CKV_AWS_27`` for an unencrypted SQS queue).
+Rule ids follow one convention: ``SVAI_<prefix>_###``, the prefix being the cloud's
+``rule_prefix`` (``AWS``, ``GCP``, ``AZ``), numbered from 001 within each cloud and never
+reused; ``Rule.checkov`` names the closest Checkov id where one exists (e.g. ``CKV_AWS_27`` for
+an unencrypted SQS queue).
 
 A ``check`` may build its findings with :func:`fail`; :func:`evaluate` fills in the rule id,
 severity, hint and cloud from the rule, so a check only says what is wrong and where.
@@ -21,8 +22,10 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+from svai.backends import registry
 from svai.backends.base import Finding, RecordedResource, Rule, Severity
 from svai.ir import DeploymentPlan
+from svai.spec.clouds import CLOUDS
 
 __all__ = [
     "RULE_ID",
@@ -37,13 +40,11 @@ __all__ = [
     "iter_statements",
 ]
 
-RULE_ID = re.compile(r"^SVAI_(AWS|GCP|AZ)_\d{3}$")
+RULE_ID = re.compile(r"^SVAI_([A-Z]+)_\d{3}$")
 """Every rule id matches this pattern."""
 
 SEVERITY_ORDER: dict[Severity, int] = {"high": 0, "medium": 1, "low": 2}
 """Findings sort by this rank first (most severe first)."""
-
-_CLOUDS = {"AWS": "aws", "GCP": "gcp", "AZ": "azure"}
 
 
 def cloud_of(rule_id: str) -> str:
@@ -53,9 +54,12 @@ def cloud_of(rule_id: str) -> str:
         ValueError: ``rule_id`` does not follow the convention.
     """
     match = RULE_ID.match(rule_id)
-    if match is None:
-        raise ValueError(f"rule id {rule_id!r} does not match SVAI_<AWS|GCP|AZ>_###")
-    return _CLOUDS[match.group(1)]
+    found = next(
+        (c for c in map(registry.cloud, CLOUDS) if match and c.rule_prefix == match.group(1)), None
+    )
+    if found is None:
+        raise ValueError(f"rule id {rule_id!r} does not match SVAI_<cloud prefix>_###")
+    return found.name
 
 
 def fail(message: str, resource: str | None = None, hint: str = "") -> Finding:
@@ -80,13 +84,17 @@ def evaluate(
     Raises:
         ValueError: Two rules share an id, or an id breaks the convention.
     """
+    own = f"SVAI_{registry.cloud(plan.cloud).rule_prefix}_"
     seen: set[str] = set()
     findings: list[Finding] = []
     for rule in rules:
         if rule.id in seen:
             raise ValueError(f"duplicate rule id {rule.id}")
         seen.add(rule.id)
-        cloud = cloud_of(rule.id)
+        # The plan's own cloud is known without loading any other.
+        cloud = (
+            plan.cloud if RULE_ID.match(rule.id) and rule.id.startswith(own) else cloud_of(rule.id)
+        )
         for finding in rule.check(resources, plan):
             findings.append(
                 dataclasses.replace(

@@ -28,6 +28,8 @@ from typing import Any
 
 import pulumi
 
+from svai.backends.cloud import sdk_of, token_package
+
 __all__ = [
     "Creator",
     "Provider",
@@ -41,14 +43,6 @@ __all__ = [
 
 Creator = Callable[..., pulumi.CustomResource]
 """``(token, name, props, opts=None) -> resource``: how a backend creates one resource."""
-
-_PACKAGES: dict[str, str] = {
-    "aws": "pulumi_aws",
-    "gcp": "pulumi_gcp",
-    "azure-native": "pulumi_azure_native",
-    "docker-build": "pulumi_docker_build",
-}
-"""Type-token package -> the Python distribution of its SDK."""
 
 _SNAKE = re.compile(r"_([a-z0-9])")
 
@@ -236,7 +230,7 @@ def sdk_class(token: str) -> type[pulumi.CustomResource]:
     if keyword.iskeyword(module):
         module += "_"
     # ``index`` is the package's top level (``docker-build:index:Image``).
-    name = _PACKAGES[package] + ("" if module == "index" else f".{module}")
+    name = sdk_of(package) + ("" if module == "index" else f".{module}")
     sdk = importlib.import_module(name)
     cls: type[pulumi.CustomResource] = getattr(sdk, class_name)
     return cls
@@ -248,9 +242,7 @@ def by_package(*providers: Provider) -> Creator:
     A deployment mixes packages (a cloud's resources and ``docker-build``'s image build); each
     registration must carry its own package's version.
     """
-    packages = {
-        package: p for p in providers for package, name in _PACKAGES.items() if name == p.package
-    }
+    packages = {token_package(p.package): p for p in providers}
 
     def create(
         token: str,

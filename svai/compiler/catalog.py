@@ -23,6 +23,8 @@ from typing import Any, Literal
 
 import yaml
 
+from svai.compiler.builds import Builds, parse_builds
+from svai.spec.clouds import CLOUDS
 from svai.spec.regions import cloud_regions
 
 __all__ = [
@@ -53,7 +55,7 @@ REGIONAL_NAME = "regional.yaml"
 """Prices and availability per region, read from beside the catalog file."""
 _KINDS = ("faas", "container", "endpoint")
 _BILLINGS = ("request", "instance", "always_on")
-_CLOUDS = ("aws", "gcp", "azure")
+_CLOUDS = CLOUDS
 
 try:  # the C loader parses the catalog several times faster
     _Loader: Any = yaml.CSafeLoader
@@ -443,6 +445,8 @@ class Catalog:
     """``(cloud, region)`` this catalog is a view for (:meth:`in_region`), else ``None``."""
     _base: Catalog | None = field(default=None, repr=False, compare=False)
     _views: dict[tuple[str, str], Catalog] = field(default_factory=dict, repr=False, compare=False)
+    builds: Builds = field(default_factory=Builds)
+    """What svai's deployments are made of per cloud and offering (``builds`` section)."""
 
     def in_region(self, cloud: str, region: str) -> Catalog:
         """Return the catalog as seen from ``region`` of ``cloud`` (cached).
@@ -830,6 +834,7 @@ def _parse_catalog(raw: dict[str, Any]) -> Catalog:
         _offerings=offerings,
         _resources=resources,
         _by_type=MappingProxyType({t: row for row in resources for t in row.types}),
+        builds=parse_builds(raw.get("builds")),
     )
 
 

@@ -13,6 +13,7 @@ import math
 from collections.abc import Sequence
 from typing import Literal
 
+from svai.compiler.catalog import load_catalog
 from svai.compiler.recommendation import Choice, TargetRecommendation
 from svai.compiler.request_limits import edge_limits_rate, enforced_limits
 from svai.compiler.request_limits import peak_rps as planned_peak
@@ -40,8 +41,6 @@ from svai.ir import (
 from svai.spec.resolve import ResolvedSpec, ResolvedTarget
 
 __all__ = [
-    "ENDPOINT_PROXIES",
-    "FRONT_OFFERINGS",
     "endpoint_proxy",
     "identity_for",
     "lower",
@@ -49,25 +48,7 @@ __all__ = [
     "small_function",
 ]
 
-FRONT_OFFERINGS: dict[str, str] = {
-    "aws": "aws.lambda.zip",
-    "gcp": "gcp.cloudrun.functions",
-    "azure": "azure.functions.flex_consumption",
-}
-"""Where the small submit/status functions of the async pattern run, per cloud."""
-
-ENDPOINT_PROXIES: dict[str, str] = {"aws": "aws.lambda.zip"}
-"""Clouds whose endpoints sit behind a small proxy function (the API layer cannot call them
-directly), and where that function runs."""
-
-_FRONT_CONCURRENCY = {"aws": 1, "gcp": 80, "azure": 16}
 _SERVER_HANDLER = "python -m svai.runtime.server --config svai_runtime.json"
-_FAAS_HANDLERS = {
-    # cloud: (model-serving handler, async front handler for submit/status)
-    "aws": ("svai.runtime.entry.aws_lambda.handler", "svai.runtime.entry.jobs.handler"),
-    "gcp": ("main.predict", "main.jobs"),
-    "azure": ("function_app.app", "function_app.app"),
-}
 _SKETCH_VERSION = "mv-000000000000"
 _QUEUE_RETENTION_S = 4 * 86400
 _DLQ_RETENTION_S = 14 * 86400
@@ -118,7 +99,9 @@ def sketch(
     what the deployment is made of, so the bill of a sketch is the bill of the plan.
     """
     refs = tuple(
-        SecretRef(s.env, ref) for s in spec.security.secrets if (ref := getattr(s, target.cloud))
+        SecretRef(s.env, ref)
+        for s in spec.security.secrets
+        if (ref := getattr(s, target.cloud, None))
     )
     return _plan(
         spec,
@@ -144,6 +127,7 @@ def _plan(
     rollout: Rollout,
 ) -> DeploymentPlan:
     cloud = target.cloud
+    built = load_catalog().builds.cloud(cloud)
     mode = choice.mode
     timeout = spec.reliability.job_timeout_s if mode == "async" else spec.api.timeout_s
     main = Compute(
@@ -160,7 +144,7 @@ def _plan(
         max_instances=choice.max_instances,
         timeout_s=timeout,
         architecture="x86_64",
-        handler=_FAAS_HANDLERS[cloud][0] if choice.kind == "faas" else _SERVER_HANDLER,
+        handler=built.model_handler if choice.kind == "faas" else _SERVER_HANDLER,
     )
     rate = api_rate_limit(spec, peak_rps)
     rate_limit, burst = rate
@@ -177,9 +161,9 @@ def _plan(
         queue = None
     else:
         front = small_function(
-            FRONT_OFFERINGS[cloud],
-            handler=_FAAS_HANDLERS[cloud][1],
-            concurrency=_FRONT_CONCURRENCY[cloud],
+            built.front,
+            handler=built.front_handler,
+            concurrency=built.front_concurrency,
             max_instances=max(10, math.ceil(rate_limit / 10)),
             timeout_s=10.0,
         )
@@ -203,11 +187,8 @@ def _plan(
     if spec.cache.enabled:
         stores.append(Store("cache", "key", round(spec.cache.ttl_s), "expires_at"))
 
-    customer_key = {
-        "aws": spec.security.kms_key_aws,
-        "gcp": spec.security.kms_key_gcp,
-        "azure": spec.security.kms_key_azure,
-    }[cloud]
+    # The spec names one key field per cloud (``security.encryption_key.<cloud>``).
+    customer_key: str | None = getattr(spec.security, f"kms_key_{cloud}", None)
     return DeploymentPlan(
         name=spec.name,
         cloud=cloud,
@@ -279,7 +260,7 @@ def _service(
 def _secrets(spec: ResolvedSpec, cloud: str) -> tuple[SecretRef, ...]:
     refs = []
     for secret in spec.security.secrets:
-        ref = getattr(secret, cloud)
+        ref = getattr(secret, cloud, None)  # a cloud the spec has no reference field for: none
         if ref is None:
             raise UsageError(
                 f"security.secrets.{secret.env} has no `{cloud}` reference, but a {cloud} target "
@@ -317,14 +298,15 @@ def endpoint_proxy(cloud: str, service: Service) -> Service | None:
     Sized to the endpoint's concurrency, with the endpoint's timeout: it holds each call open
     for as long as the endpoint takes.
     """
-    offering = ENDPOINT_PROXIES.get(cloud)
-    if offering is None or service.compute.kind != "endpoint":
+    proxy_of = load_catalog().builds.cloud(cloud).endpoint_proxy
+    if proxy_of is None or service.compute.kind != "endpoint":
         return None
+    offering, handler = proxy_of
     compute = service.compute
     guard = max(1, compute.max_instances * max(1, compute.concurrency_per_instance))
     proxy = small_function(
         offering,
-        handler="svai.runtime.entry.sagemaker_proxy.handler",
+        handler=handler,
         concurrency=1,
         max_instances=guard,
         timeout_s=compute.timeout_s,

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from svai.compiler.bill import Bill, deployment_cost
-from svai.compiler.catalog import Catalog, Offering, Size
+from svai.compiler.catalog import Catalog, Offering, Size, load_catalog
 from svai.compiler.cost import CostEstimate, estimate_cost
 from svai.compiler.limits import TimeLimit, service_p99, time_limit
 from svai.compiler.lower import sketch
@@ -275,13 +275,7 @@ def sizes(offering: Offering, needs: ModelNeeds, target: ResolvedTarget) -> list
 
 def package_of(offering: Offering) -> Literal["zip", "image", "model"]:
     """How the model ships to ``offering``: a .zip, a container image, or a model package."""
-    if offering.kind == "endpoint":
-        return "model"
-    if offering.id in ("aws.lambda.zip", "aws.lambda.snapstart"):
-        return "zip"
-    if offering.kind == "faas" and offering.cloud != "aws":
-        return "zip"
-    return "image"
+    return load_catalog().builds.package(offering.id, offering.kind)
 
 
 def _concurrency(offering: Offering, size: Size, target: ResolvedTarget) -> int:

@@ -10,6 +10,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from svai.spec.clouds import Cloud
+
 __all__ = [
     "Alternative",
     "Assumptions",
@@ -136,7 +138,7 @@ class Proposal:
 class TargetRecommendation:
     """The recommendation for one target."""
 
-    cloud: Literal["aws", "gcp", "azure"]
+    cloud: Cloud
     region: str
     choice: Choice
     predicted: Prediction
@@ -159,7 +161,7 @@ class InfeasibleTarget:
 
     index: int
     """The target's position in the spec's ``targets``."""
-    cloud: Literal["aws", "gcp", "azure"]
+    cloud: Cloud
     region: str
     mode: Literal["sync", "async", "auto"]
     """The API mode the target was tried in (``auto``: both)."""

@@ -7,14 +7,9 @@ for that instance: with N instances the deployment admits up to N times the rate
 says so with the service's ``max_instances`` as N. Where the edge enforces the rate as well, it
 holds the whole deployment to the figure and the instances' limits are a second line.
 
-What each cloud's edge enforces (the backends build it; ``tests/backends/test_edge_limits.py`` checks
-this table against the resources they record):
-
-* AWS: API Gateway stage throttling (``rate`` and ``burst``), whatever the auth mode (HTTP APIs
-  have no API keys: the backend refuses ``api-key``);
-* GCP: API Gateway's per-minute quota, only with ``auth: api-key`` (a quota needs a consumer key)
-  and not in front of a Vertex endpoint, which API Gateway cannot call;
-* Azure: nothing (no API Management in front of Container Apps, Functions or Azure ML).
+What each cloud's edge enforces is the catalog's ``builds.clouds.<cloud>.edge_rate_limit``: the
+auth modes under which it holds the rate, and the offerings its edge cannot front (the backends
+build it; ``tests/backends/test_edge_limits.py`` checks the rows against what they record).
 
 No edge keys a rate on a header, so the per-tenant rate is per instance everywhere; the tenant
 is whatever the tenant header says, so it is only as trustworthy as the caller's authentication.
@@ -24,25 +19,18 @@ from __future__ import annotations
 
 import math
 
+from svai.compiler.catalog import load_catalog
 from svai.compiler.recommendation import TargetRecommendation
 from svai.ir import EnforcedLimit
 from svai.spec.resolve import ResolvedSpec
 
 __all__ = [
-    "EDGE_RATE_LIMIT",
     "edge_limits_rate",
     "enforced_limits",
     "peak_rps",
     "rate_limit",
     "tenant_rate_limit",
 ]
-
-EDGE_RATE_LIMIT: dict[str, frozenset[str]] = {
-    "aws": frozenset({"iam", "jwt", "none"}),
-    "gcp": frozenset({"api-key"}),
-    "azure": frozenset(),
-}
-"""Per cloud, the auth modes under which the edge enforces the API's rate limit."""
 
 
 def peak_rps(recommendation: TargetRecommendation) -> float:
@@ -64,10 +52,11 @@ def tenant_rate_limit(spec: ResolvedSpec) -> tuple[float, int] | None:
 
 
 def edge_limits_rate(cloud: str, auth: str, front_offering: str) -> bool:
-    """Whether the edge in front of ``front_offering`` enforces the rate limit (see above)."""
-    if cloud == "gcp" and front_offering.startswith("gcp.vertex"):
-        return False
-    return auth in EDGE_RATE_LIMIT[cloud]
+    """Whether the edge in front of ``front_offering`` enforces the rate limit (see above).
+
+    The catalog's ``builds.clouds.<cloud>.edge_rate_limit`` says under which auth modes.
+    """
+    return load_catalog().builds.cloud(cloud).edge_limits_rate(auth, front_offering)
 
 
 def enforced_limits(

@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from svai.compiler.catalog import load_catalog
 from svai.compiler.release_state import Event, ReleaseState
 from svai.errors import UsageError
 from svai.ir import RecordedResource, Rollout, TrafficSplit
@@ -66,127 +67,12 @@ class Support:
     """The mechanism when supported; the reason when not."""
 
 
-_ALL_AT_ONCE = "the new version replaces the old one in one deployment"
-_NO_MIRROR = "{name} route each request to exactly one version; there is no request mirroring"
-
-# offering id -> (display name of the traffic mechanism, {strategy: (supported, how)}).
-_MATRIX: dict[str, dict[str, tuple[bool, str]]] = {}
+def _matrix() -> Mapping[str, Mapping[str, tuple[bool, str]]]:
+    """Offering -> strategy -> (supported, how): the catalog's ``builds.offerings.*.rollout``."""
+    return load_catalog().builds.rollout
 
 
-def _lambda(offering: str) -> dict[str, tuple[bool, str]]:
-    return {
-        "all-at-once": (True, f"{_ALL_AT_ONCE} (the `live` alias moves to the new version)"),
-        "blue-green": (
-            True,
-            "Lambda alias `live` switches to the new published version; the old version stays "
-            "published for a one-switch rollback",
-        ),
-        "canary": (
-            True,
-            "Lambda alias weighted routing (`routingConfig.additionalVersionWeights`) between "
-            "the two published versions",
-        ),
-        "shadow": (False, "shadow traffic is not supported by AWS Lambda aliases: " + _NO_MIRROR
-                   .format(name="aliases")),
-    }  # fmt: skip
-
-
-_MATRIX["aws.lambda.zip"] = _lambda("aws.lambda.zip")
-_MATRIX["aws.lambda.image"] = _lambda("aws.lambda.image")
-_MATRIX["aws.lambda.snapstart"] = _lambda("aws.lambda.snapstart")
-_MATRIX["aws.sagemaker.serverless"] = {
-    "all-at-once": (True, _ALL_AT_ONCE + " (a new endpoint configuration)"),
-    "blue-green": (
-        True,
-        "SageMaker endpoint update: a new endpoint configuration, shifted all at once by "
-        "SageMaker's blue/green update",
-    ),
-    "canary": (
-        False,
-        "canary is not supported by SageMaker Serverless Inference: serverless endpoints "
-        "cannot have multiple production variants (use aws.sagemaker.realtime or a Lambda)",
-    ),
-    "shadow": (
-        False,
-        "shadow traffic is not supported by SageMaker Serverless Inference (no shadow or "
-        "multiple production variants on serverless endpoints)",
-    ),
-}
-_MATRIX["aws.sagemaker.realtime"] = {
-    "all-at-once": (True, _ALL_AT_ONCE + " (a new endpoint configuration)"),
-    "blue-green": (
-        True,
-        "SageMaker production variants: the new variant takes weight 1, the old one stays at "
-        "weight 0 until the release completes",
-    ),
-    "canary": (True, "SageMaker production variants with `initialVariantWeight` per version"),
-    "shadow": (
-        False,
-        "shadow traffic is not supported by svai on SageMaker yet: SageMaker has shadow "
-        "variants, but svai's AWS backend does not build them",
-    ),
-}
-
-
-def _only_all_at_once(why: str) -> dict[str, tuple[bool, str]]:
-    """An offering that can only switch all at once; ``why`` is formatted with the strategy."""
-    refused = {s: (False, why.format(strategy=s)) for s in ("blue-green", "canary", "shadow")}
-    return {"all-at-once": (True, _ALL_AT_ONCE), **refused}
-
-
-_MATRIX["aws.ecs.fargate"] = _only_all_at_once(
-    "{strategy} on ECS Fargate needs ALB weighted target groups or CodeDeploy blue/green, "
-    "and svai's AWS backend does not build ECS services"
-)
-_MATRIX["gcp.cloudrun.service"] = {
-    "all-at-once": (True, _ALL_AT_ONCE + " (traffic to the latest revision)"),
-    "blue-green": (
-        True,
-        "Cloud Run revision traffic: 100% to the new revision, the old revision kept at 0% "
-        "until the release completes",
-    ),
-    "canary": (True, "Cloud Run revision traffic (`traffics` with a percent per revision)"),
-    "shadow": (False, "shadow traffic is not supported by Cloud Run: " + _NO_MIRROR
-               .format(name="revision traffic targets")),
-}  # fmt: skip
-_MATRIX["gcp.cloudrun.functions"] = _only_all_at_once(
-    "{strategy} is not supported by Cloud Run functions: svai deploys them with all traffic "
-    "on the latest revision and cannot split it (use gcp.cloudrun.service)"
-)
-_MATRIX["gcp.vertex.endpoint"] = {
-    "all-at-once": (True, _ALL_AT_ONCE + " (`trafficSplit` 100 to the new deployed model)"),
-    "blue-green": (True, "Vertex AI endpoint `trafficSplit` between two deployed models"),
-    "canary": (True, "Vertex AI endpoint `trafficSplit` between two deployed models"),
-    "shadow": (False, "shadow traffic is not supported by Vertex AI endpoints: " + _NO_MIRROR
-               .format(name="traffic splits")),
-}  # fmt: skip
-_MATRIX["azure.functions.flex_consumption"] = _only_all_at_once(
-    "{strategy} is not supported by Azure Functions Flex Consumption: it has no deployment "
-    "slots or traffic splitting (use azure.containerapps)"
-)
-_MATRIX["azure.containerapps"] = {
-    "all-at-once": (True, _ALL_AT_ONCE + " (single revision mode)"),
-    "blue-green": (
-        True,
-        "Container Apps revision weights (multiple revision mode): 100 to the new revision, "
-        "the old one kept at 0 until the release completes",
-    ),
-    "canary": (True, "Container Apps revision weights (`traffic` with a weight per revision)"),
-    "shadow": (False, "shadow traffic is not supported by Azure Container Apps: " + _NO_MIRROR
-               .format(name="revision weights")),
-}  # fmt: skip
-_MATRIX["azure.ml.online_endpoint"] = {
-    "all-at-once": (True, _ALL_AT_ONCE + " (endpoint traffic 100 to the new deployment)"),
-    "blue-green": (True, "Azure ML endpoint `traffic` between two deployments"),
-    "canary": (True, "Azure ML endpoint `traffic` between two deployments"),
-    "shadow": (
-        False,
-        "shadow traffic is not supported by svai on Azure ML yet: endpoints have "
-        "`mirrorTraffic`, but svai's Azure backend does not set it",
-    ),
-}
-
-OFFERINGS: tuple[str, ...] = tuple(_MATRIX)
+OFFERINGS: tuple[str, ...] = tuple(_matrix())
 """Every offering id the matrix covers."""
 
 
@@ -196,7 +82,7 @@ def support(offering: str, strategy: str) -> Support:
     Raises:
         UsageError: an unknown offering or strategy.
     """
-    row = _MATRIX.get(offering)
+    row = _matrix().get(offering)
     if row is None:
         raise UsageError(f"unknown offering {offering!r}; known: {', '.join(OFFERINGS)}")
     if strategy not in row:
@@ -222,7 +108,7 @@ def refusal(spec: ResolvedSpec, offering: str, kind: str) -> str | None:
             message names both.
     """
     strategy = spec.rollout.strategy
-    if offering not in _MATRIX:
+    if offering not in _matrix():
         return None
     found = support(offering, strategy)
     if found.supported:
@@ -236,7 +122,9 @@ def refusal(spec: ResolvedSpec, offering: str, kind: str) -> str | None:
                 f"targets[{index}]: offering `{offering}` cannot run `rollout.strategy: "
                 f"{strategy}`: {found.how}"
             )
-        kind_offerings = [o for o in _KINDS.get(cloud, {}).get(kind, ()) if o in _MATRIX]
+        kind_offerings = [
+            o.id for o in load_catalog().offerings(cloud) if o.kind == kind and o.id in _matrix()
+        ]
         if (
             target.offering is None
             and target.runtime == kind
@@ -248,25 +136,6 @@ def refusal(spec: ResolvedSpec, offering: str, kind: str) -> str | None:
                 f"{strategy}`: {found.how}"
             )
     return found.how
-
-
-_KINDS: dict[str, dict[str, tuple[str, ...]]] = {
-    "aws": {
-        "faas": ("aws.lambda.zip", "aws.lambda.image", "aws.lambda.snapstart"),
-        "endpoint": ("aws.sagemaker.serverless", "aws.sagemaker.realtime"),
-        "container": ("aws.ecs.fargate",),
-    },
-    "gcp": {
-        "faas": ("gcp.cloudrun.functions",),
-        "container": ("gcp.cloudrun.service",),
-        "endpoint": ("gcp.vertex.endpoint",),
-    },
-    "azure": {
-        "faas": ("azure.functions.flex_consumption",),
-        "container": ("azure.containerapps",),
-        "endpoint": ("azure.ml.online_endpoint",),
-    },
-}
 
 
 # ---- stages and transitions -------------------------------------------------------------------

@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from svai.spec.clouds import Cloud
 from svai.spec.source import SOURCE_PATTERN, parse_source, pin_problem
 from svai.spec.units import DURATION_PATTERN, SIZE_PATTERN, parse_duration, parse_size, quote
 
@@ -211,7 +212,6 @@ Name = Annotated[
     str, Field(pattern=r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$", examples=["sentiment", "doc-embed"])
 ]
 
-Cloud = Literal["aws", "gcp", "azure"]
 RuntimeKind = Literal["auto", "faas", "container", "endpoint"]
 Framework = Literal[
     "onnx", "sklearn", "xgboost", "lightgbm", "catboost", "pytorch", "transformers", "custom"

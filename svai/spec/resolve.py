@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from svai.spec.clouds import Cloud
 from svai.spec.model import Spec
 from svai.spec.source import Scheme, Source, parse_source
 from svai.spec.units import parse_duration, parse_size
@@ -235,7 +236,7 @@ class ResolvedTenancy:
 class ResolvedTarget:
     """One deployment target with its overrides in plain units."""
 
-    cloud: Literal["aws", "gcp", "azure"]
+    cloud: Cloud
     region: str
     account: str | None
     runtime: Literal["auto", "faas", "container", "endpoint"]

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from svai.backends import automation
-from svai.backends.registry import BACKENDS, get_backend
+from svai.backends.registry import cloud, get_backend
 from svai.errors import ToolMissingError, UsageError
+from svai.spec.clouds import CLOUDS
 from tests.backends.plans import sync_plan
 
 
@@ -96,10 +97,10 @@ def test_one_stack_holds_one_spec(no_pulumi: Path) -> None:
 
 
 def test_registry_names_every_cloud_and_loads_aws_lazily() -> None:
-    assert BACKENDS == {
-        "aws": "svai.backends.aws:AwsBackend",
-        "gcp": "svai.backends.gcp:GcpBackend",
-        "azure": "svai.backends.azure:AzureBackend",
+    assert {name: cloud(name).backend for name in CLOUDS} == {
+        "aws": "svai.backends.aws.backend:AwsBackend",
+        "gcp": "svai.backends.gcp.backend:GcpBackend",
+        "azure": "svai.backends.azure.backend:AzureBackend",
     }
     backend = get_backend("aws")
     assert backend.cloud == "aws" and len(backend.rules()) > 20

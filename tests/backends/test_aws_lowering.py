@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from svai.backends.aws import arguments as args
+from svai.backends.aws import lowering as args
 from svai.backends.aws.policy import ACTIONS, RESOURCE_FREE_ACTIONS, statements
 from svai.errors import UsageError
 from svai.ir import Identity, Permission
@@ -18,7 +18,7 @@ from tests.backends.plans import SECRET_REFS, async_plan, sync_plan
 
 def test_lowering_modules_do_not_import_pulumi() -> None:
     code = (
-        "import sys, svai.backends.aws.arguments, svai.backends.aws.policy; "
+        "import sys, svai.backends.aws.lowering, svai.backends.aws.policy; "
         "print(any(m == 'pulumi' or m.startswith('pulumi.') for m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -189,7 +189,7 @@ def test_budget_args_follow_the_plan() -> None:
 
 
 def test_wire_renames_argument_keys_but_not_user_maps() -> None:
-    from svai.backends.aws.resources import wire
+    from svai.backends.aws.provider import wire
 
     assert wire(
         {
@@ -214,6 +214,6 @@ def test_wire_renames_argument_keys_but_not_user_maps() -> None:
 def test_plugin_version_is_the_installed_pulumi_aws() -> None:
     from importlib.metadata import version
 
-    from svai.backends.aws.resources import plugin_version
+    from svai.backends.aws.provider import plugin_version
 
     assert plugin_version() == version("pulumi_aws")

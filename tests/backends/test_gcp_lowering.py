@@ -15,9 +15,9 @@ from plans import VERSION, async_plan, sync_plan
 
 from svai.backends.gcp import naming
 from svai.backends.gcp import tokens as T
+from svai.backends.gcp.blueprint import FileSource, GcpDeployment, Ref, Rendered, ResourceSpec
 from svai.backends.gcp.lowering import PUSH_ACK_MAX_S, lower, parse_secret
 from svai.backends.gcp.openapi import render_openapi
-from svai.backends.gcp.resources import FileSource, GcpDeployment, Ref, Rendered, ResourceSpec
 from svai.errors import UsageError
 from svai.ir import DeploymentPlan
 

@@ -23,10 +23,12 @@ from svai.backends.azure import AzureBackend
 from svai.backends.base import RecordedResource
 from svai.backends.docker_build import DOCKER_BUILD
 from svai.backends.gcp import GcpBackend
-from svai.backends.images import IMAGE, REGISTRY_LOGIN
+from svai.backends.images import IMAGE
 from svai.backends.preview import record
+from svai.backends.registry import cloud
 from svai.backends.tokens import sdk_class
 from svai.ir import DeploymentPlan
+from svai.spec.clouds import CLOUDS
 
 BUILD = ".svai/build/app/v1/target"
 
@@ -124,11 +126,11 @@ def test_the_docker_build_tables_are_those_of_the_sdk() -> None:
 
 
 def test_each_cloud_says_how_to_let_docker_push() -> None:
-    assert set(REGISTRY_LOGIN) == {"aws", "gcp", "azure"}
-    for cloud, command in REGISTRY_LOGIN.items():
+    for name in CLOUDS:
+        command = cloud(name).registry_login
         formatted = command.format(registry="registry.example", region="eu-west-1")
-        assert "registry.example" in formatted and "{" not in formatted, cloud
-        assert "docker" in formatted or "acr login" in formatted, cloud
+        assert "registry.example" in formatted and "{" not in formatted, name
+        assert "docker" in formatted or "acr login" in formatted, name
 
 
 def test_the_gcp_plan_notes_how_to_let_docker_push_to_its_registry() -> None:

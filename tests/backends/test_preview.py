@@ -8,7 +8,9 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from svai.backends.preview import COMPUTED, SECRET, mock_arn, mock_id, record
+from svai.backends.aws.cloud import mock_arn
+from svai.backends.cloud import mock_id
+from svai.backends.preview import COMPUTED, SECRET, record
 
 CANARY = "canary-0b5e-never-recorded"
 

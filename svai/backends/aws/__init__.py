@@ -1,8 +1,10 @@
 """``svai.backends.aws``: the fourth stage for AWS — a :class:`svai.ir.DeploymentPlan` to pulumi-aws.
 
-``arguments`` and ``policy`` lower the plan to argument dicts and IAM statements (pure, no
-Pulumi import); ``components`` builds one ``ComponentResource`` per deployment shape from them;
-``backend`` wires the components for a plan; ``rules`` checks the recorded resources.
+``cloud`` is AWS as one :class:`~svai.backends.cloud.Cloud`; ``lowering`` and ``policy`` lower
+the plan to argument dicts and IAM statements (pure, no Pulumi import); ``components`` builds one
+``ComponentResource`` per deployment shape from them, registering resources by type token through
+``provider``; ``backend`` wires the components for a plan; ``rules`` checks the recorded
+resources.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import pulumi
 
-from svai.backends.aws import arguments as args
+from svai.backends.aws import lowering as args
 from svai.backends.aws.components import (
     Endpoint,
     Foundation,
@@ -14,10 +14,10 @@ from svai.backends.aws.components import (
     HttpApi,
     JobQueue,
     KeyValueStore,
-    Monitoring,
     Shared,
+    monitoring,
 )
-from svai.backends.aws.resources import caller_account, res
+from svai.backends.aws.provider import caller_account, res
 from svai.backends.aws.rules import RULES
 from svai.backends.base import Rule
 from svai.compiler.lower import endpoint_proxy
@@ -142,7 +142,7 @@ class AwsBackend:
         if queue is not None:
             dimensions["queue"] = ({"QueueName": queue.queue_name}, False)
             dimensions["dlq"] = ({"QueueName": queue.dlq_name}, False)
-        Monitoring(plan, dimensions, key_arn=foundation.key_arn, account=account)
+        monitoring(plan, dimensions, key_arn=foundation.key_arn, account=account)
         pulumi.export("aws_url", api.endpoint)
         if queue is not None:
             pulumi.export("aws_queue_url", queue.queue_url)

@@ -1,7 +1,7 @@
 """AWS resource construction: one ``pulumi.ComponentResource`` per deployment shape.
 
 Each component takes the plan plus the outputs of the components it depends on, creates its
-children with ``parent=self`` from the pure argument dicts of :mod:`svai.backends.aws.arguments`
+children with ``parent=self`` from the pure argument dicts of :mod:`svai.backends.aws.lowering`
 and :mod:`svai.backends.aws.policy`, and registers the outputs other components (and ``svai
 apply``) read.
 """
@@ -15,13 +15,15 @@ from typing import Any
 
 import pulumi
 
-from svai.backends.aws import arguments as args
+from svai.backends import components
+from svai.backends.aws import lowering as args
 from svai.backends.aws.policy import metric_namespace, policy_document, statements
-from svai.backends.aws.resources import AwsResource, res
+from svai.backends.aws.provider import AWS, AwsResource, res
 from svai.backends.aws.start_fetch import grant_model_read, upload_model_objects
 from svai.backends.docker_build import DOCKER_BUILD
 from svai.backends.images import IMAGE, image_args
 from svai.backends.start_fetch import BUCKET_ENV, model_objects
+from svai.backends.tokens import Creator, by_package
 from svai.errors import UsageError
 from svai.ir import DeploymentPlan, Identity, Service, Store
 
@@ -32,7 +34,7 @@ __all__ = [
     "HttpApi",
     "JobQueue",
     "KeyValueStore",
-    "Monitoring",
+    "monitoring",
     "secret_arn",
 ]
 
@@ -316,34 +318,36 @@ def _lambda_pull(plan: DeploymentPlan, account: str) -> dict[str, Any]:
     )
 
 
-class KeyValueStore(pulumi.ComponentResource):
-    """A DynamoDB table with TTL: async results, idempotency records or the cache."""
+create: Creator = by_package(AWS, DOCKER_BUILD)
+"""How a blueprint group's resources are created (the shared builder's creator)."""
+
+
+class KeyValueStore:
+    """A DynamoDB table with TTL: async results, idempotency records or the cache.
+
+    Built from :func:`svai.backends.aws.lowering.store_group` by the shared builder, as the
+    ``svai:aws:KeyValueStore`` component.
+    """
 
     table_name: pulumi.Output[str]
     table_arn: pulumi.Output[str]
 
-    def __init__(
-        self,
-        plan: DeploymentPlan,
-        store: Store,
-        *,
-        key_arn: pulumi.Input[str],
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
+    def __init__(self, plan: DeploymentPlan, store: Store, *, key_arn: pulumi.Input[str]) -> None:
         """Create the table of ``store``."""
-        super().__init__("svai:aws:KeyValueStore", f"{plan.name}-{store.name}", None, opts)
-        table = res.dynamodb.Table(
-            f"{plan.name}-{store.name}-table",
-            **args.table_args(plan, store, key_arn=key_arn),
-            opts=_child(self),
-        )
+        built = components.Built()
+        group = args.store_group(plan, store, key_arn=key_arn)
+        components.GroupComponent("svai:aws:KeyValueStore", group, built, create)
+        table: Any = built.resources["table"]
         self.table_name = table.name
         self.table_arn = table.arn
-        self.register_outputs({"table": table.name, "arn": table.arn})
 
 
-class JobQueue(pulumi.ComponentResource):
-    """The SQS job queue with its redrive to an encrypted dead-letter queue."""
+class JobQueue:
+    """The SQS job queue with its redrive to an encrypted dead-letter queue.
+
+    Built from :func:`svai.backends.aws.lowering.queue_group` by the shared builder, as the
+    ``svai:aws:JobQueue`` component.
+    """
 
     queue_arn: pulumi.Output[str]
     queue_url: pulumi.Output[str]
@@ -351,41 +355,17 @@ class JobQueue(pulumi.ComponentResource):
     dlq_arn: pulumi.Output[str]
     dlq_name: str
 
-    def __init__(
-        self,
-        plan: DeploymentPlan,
-        *,
-        key_arn: pulumi.Input[str],
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
+    def __init__(self, plan: DeploymentPlan, *, key_arn: pulumi.Input[str]) -> None:
         """Create the queue pair of an async ``plan``."""
-        super().__init__("svai:aws:JobQueue", f"{plan.name}-queue", None, opts)
-        dlq_args, queue_args = args.queue_args(plan, key_arn=key_arn)
-        assert plan.queue is not None  # queue_args raised otherwise
-        receives = plan.queue.max_receive_count
-        dlq = res.sqs.Queue(f"{plan.name}-dlq", **dlq_args, opts=_child(self))
-        queue = res.sqs.Queue(
-            f"{plan.name}-jobs",
-            redrive_policy=dlq.arn.apply(lambda arn: args.redrive_policy(arn, receives)),
-            **queue_args,
-            opts=_child(self),
-        )
-        res.sqs.RedriveAllowPolicy(
-            f"{plan.name}-dlq-redrive-allow",
-            queue_url=dlq.url,
-            redrive_allow_policy=queue.arn.apply(
-                lambda arn: json.dumps(
-                    {"redrivePermission": "byQueue", "sourceQueueArns": [arn]}, sort_keys=True
-                )
-            ),
-            opts=_child(self),
-        )
-        self.queue_arn = queue.arn
-        self.queue_url = queue.url
-        self.queue_name = queue_args["name"]
+        built = components.Built()
+        group = args.queue_group(plan, key_arn=key_arn)
+        components.GroupComponent("svai:aws:JobQueue", group, built, create)
+        queue: Any = built.resources["jobs"]
+        dlq: Any = built.resources["dlq"]
+        self.queue_arn, self.queue_url = queue.arn, queue.url
         self.dlq_arn = dlq.arn
-        self.dlq_name = dlq_args["name"]
-        self.register_outputs({"queue_url": queue.url, "dlq_arn": dlq.arn})
+        self.queue_name = str(group.resources[1].args["name"])
+        self.dlq_name = str(group.resources[0].args["name"])
 
 
 @dataclass(frozen=True)
@@ -768,8 +748,12 @@ def _ecr_pull(repository_arn: str) -> dict[str, Any]:
     )
 
 
-class HttpApi(pulumi.ComponentResource):
-    """An API Gateway HTTP API: routes to the ``live`` aliases, auth, throttling, access logs."""
+class HttpApi:
+    """An API Gateway HTTP API: routes to the ``live`` aliases, auth, throttling, access logs.
+
+    Built from :func:`svai.backends.aws.lowering.http_api_group` by the shared builder, as the
+    ``svai:aws:HttpApi`` component.
+    """
 
     endpoint: pulumi.Output[str]
     api_id: pulumi.Output[str]
@@ -780,175 +764,28 @@ class HttpApi(pulumi.ComponentResource):
         targets: Mapping[str, FunctionService],
         *,
         key_arn: pulumi.Input[str],
-        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """Create the API of ``plan`` routing each role's routes to ``targets[role]``."""
-        super().__init__("svai:aws:HttpApi", f"{plan.name}-http", None, opts)
-        authorization = args.route_auth(plan)
-        tags = args.tags(plan)
-        api = res.apigatewayv2.Api(
-            f"{plan.name}-http-api",
-            name=plan.name,
-            protocol_type="HTTP",
-            description=f"svai {plan.name} ({plan.model_version})",
-            tags=tags,
-            opts=_child(self),
-        )
-        logs = res.cloudwatch.LogGroup(
-            f"{plan.name}-http-logs",
-            name=f"/aws/apigateway/{plan.name}",
-            retention_in_days=plan.log_retention_days,
-            kms_key_id=key_arn,
-            tags=tags,
-            opts=_child(self),
-        )
-        res.apigatewayv2.Stage(
-            f"{plan.name}-http-stage",
-            **args.stage_args(plan, api_id=api.id, log_group_arn=logs.arn),
-            opts=_child(self),
-        )
-        authorizer_id: pulumi.Output[str] | None = None
-        if authorization == "JWT":
-            issuer, audience = plan.entry.jwt_issuer, plan.entry.jwt_audience
-            if not issuer or not audience:
-                raise UsageError("api.auth: jwt needs an issuer and an audience")
-            authorizer = res.apigatewayv2.Authorizer(
-                f"{plan.name}-http-jwt",
-                api_id=api.id,
-                authorizer_type="JWT",
-                name=f"{plan.name}-jwt",
-                identity_sources=["$request.header.Authorization"],
-                jwt_configuration={
-                    "issuer": issuer,
-                    "audiences": [audience],
-                },
-                opts=_child(self),
-            )
-            authorizer_id = authorizer.id
-        timeout_ms = int(min(30.0, plan.entry.timeout_s) * 1000)
-        integrations: dict[str, AwsResource] = {}
-        for role, target in sorted(targets.items()):
-            integrations[role] = res.apigatewayv2.Integration(
-                f"{plan.name}-http-{role}",
-                api_id=api.id,
-                integration_type="AWS_PROXY",
-                integration_uri=target.alias_invoke_arn,
-                payload_format_version="2.0",
-                timeout_milliseconds=timeout_ms,
-                opts=_child(self),
-            )
-            res.lambda_.Permission(
-                f"{plan.name}-http-invoke-{role}",
-                action="lambda:InvokeFunction",
-                function=target.function,
-                qualifier=args.LIVE_ALIAS,
-                principal="apigateway.amazonaws.com",
-                source_arn=pulumi.Output.concat(api.execution_arn, "/*/*"),
-                opts=_child(self),
-            )
-        for method, path, role in plan.entry.routes:
-            slug = path.strip("/").replace("/", "-").replace("{", "").replace("}", "") or "root"
-            res.apigatewayv2.Route(
-                f"{plan.name}-route-{method.lower()}-{slug}",
-                api_id=api.id,
-                route_key=f"{method} {path}",
-                target=integrations[role].id.apply(lambda i: f"integrations/{i}"),
-                authorization_type=authorization,
-                authorizer_id=authorizer_id,
-                opts=_child(self),
-            )
+        functions = {role: (t.alias_invoke_arn, t.function) for role, t in targets.items()}
+        group = args.http_api_group(plan, functions, key_arn=key_arn)
+        built = components.Built()
+        components.GroupComponent("svai:aws:HttpApi", group, built, create)
+        api: Any = built.resources["api"]
         self.endpoint = api.api_endpoint
         self.api_id = api.id
-        self.register_outputs({"url": api.api_endpoint})
 
 
-class Monitoring(pulumi.ComponentResource):
-    """Alarms from the plan (to an encrypted SNS topic), a dashboard and the monthly budget."""
+def monitoring(
+    plan: DeploymentPlan,
+    dimensions: Mapping[str, tuple[Mapping[str, Any], bool]],
+    *,
+    key_arn: pulumi.Input[str],
+    account: pulumi.Input[str],
+) -> pulumi.ComponentResource:
+    """Alarms from the plan (to an encrypted SNS topic), a dashboard and the monthly budget.
 
-    def __init__(
-        self,
-        plan: DeploymentPlan,
-        dimensions: Mapping[str, tuple[Mapping[str, str], bool]],
-        *,
-        key_arn: pulumi.Input[str],
-        account: pulumi.Input[str],
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        """Create the monitoring of ``plan``.
-
-        Args:
-            plan: The plan.
-            dimensions: Watched name (service, ``queue``, ``dlq``) -> (metric dimensions,
-                whether it is a SageMaker endpoint).
-            key_arn: Key encrypting the alarm topic.
-            account: The AWS account id (alarms and budgets publish from it).
-            opts: Pulumi options of the component.
-        """
-        super().__init__("svai:aws:Monitoring", f"{plan.name}-monitoring", None, opts)
-        tags = args.tags(plan)
-        topic = res.sns.Topic(
-            f"{plan.name}-alerts",
-            name=f"{plan.name}-alerts",
-            kms_master_key_id=key_arn,
-            tags=tags,
-            opts=_child(self),
-        )
-        res.sns.TopicPolicy(
-            f"{plan.name}-alerts-policy",
-            arn=topic.arn,
-            policy=pulumi.Output.all(topic.arn, account).apply(
-                lambda values: json.dumps(_topic_policy(values[0], values[1]), sort_keys=True)
-            ),
-            opts=_child(self),
-        )
-        if plan.budget is not None and plan.budget.email:
-            res.sns.TopicSubscription(
-                f"{plan.name}-alerts-email",
-                topic=topic.arn,
-                protocol="email",
-                endpoint=plan.budget.email,
-                opts=_child(self),
-            )
-        alarm_arns: dict[str, pulumi.Output[str]] = {}
-        for alarm in plan.alarms:
-            dims, endpoint = dimensions[alarm.service]
-            if alarm.metric in ("throttles", "concurrency") and endpoint:
-                # Endpoints are reached through their proxy function; it is what throttles.
-                dims, endpoint = dimensions[f"{alarm.service}-proxy"]
-            resource = res.cloudwatch.MetricAlarm(
-                f"{plan.name}-{alarm.name}",
-                **args.alarm_args(
-                    plan, alarm, dimensions=dims, endpoint=endpoint, topic_arn=topic.arn
-                ),
-                opts=_child(self),
-            )
-            alarm_arns[alarm.name] = resource.arn
-        if plan.dashboard:
-            res.cloudwatch.Dashboard(
-                f"{plan.name}-dashboard",
-                dashboard_name=plan.name,
-                dashboard_body=pulumi.Output.all(**alarm_arns).apply(
-                    lambda arns: args.dashboard_body(plan, arns)
-                ),
-                opts=_child(self),
-            )
-        budget_args = args.budget_args(plan, topic_arn=topic.arn)
-        if budget_args is not None:
-            res.budgets.Budget(f"{plan.name}-budget", **budget_args, opts=_child(self))
-        self.register_outputs({"alerts_topic": topic.arn})
-
-
-def _topic_policy(topic_arn: str, account: str) -> dict[str, Any]:
-    """Alarms and budgets of this account may publish to the alert topic; nobody else."""
-    return policy_document(
-        [
-            {
-                "Sid": "AlarmsAndBudgetsPublish",
-                "Effect": "Allow",
-                "Principal": {"Service": ["budgets.amazonaws.com", "cloudwatch.amazonaws.com"]},
-                "Action": "sns:Publish",
-                "Resource": topic_arn,
-                "Condition": {"StringEquals": {"aws:SourceAccount": account}},
-            }
-        ]
-    )
+    Built from :func:`svai.backends.aws.lowering.monitoring_group` by the shared builder, as
+    the ``svai:aws:Monitoring`` component.
+    """
+    group = args.monitoring_group(plan, dimensions, key_arn=key_arn, account=account)
+    return components.GroupComponent("svai:aws:Monitoring", group, components.Built(), create)

@@ -14,7 +14,14 @@ from typing import Any
 
 from svai.ir import Identity
 
-__all__ = ["ACTIONS", "RESOURCE_FREE_ACTIONS", "metric_namespace", "policy_document", "statements"]
+__all__ = [
+    "ACTIONS",
+    "RESOURCE_FREE_ACTIONS",
+    "metric_namespace",
+    "policy_document",
+    "statements",
+    "topic_policy",
+]
 
 ACTIONS: dict[str, tuple[str, ...]] = {
     "artifact.read": ("s3:GetObject", "s3:GetObjectVersion"),
@@ -112,3 +119,19 @@ def _merge(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 def policy_document(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Wrap statements into an IAM policy document."""
     return {"Version": "2012-10-17", "Statement": list(items)}
+
+
+def topic_policy(topic_arn: str, account: str) -> dict[str, Any]:
+    """Alarms and budgets of this account may publish to the alert topic; nobody else."""
+    return policy_document(
+        [
+            {
+                "Sid": "AlarmsAndBudgetsPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": ["budgets.amazonaws.com", "cloudwatch.amazonaws.com"]},
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+            }
+        ]
+    )

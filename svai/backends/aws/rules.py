@@ -11,9 +11,11 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
+from svai.backends.aws.cloud import mock_arn
 from svai.backends.aws.policy import RESOURCE_FREE_ACTIONS
 from svai.backends.base import Finding, RecordedResource, Rule, Severity
-from svai.backends.preview import SECRET, mock_arn, mock_id
+from svai.backends.cloud import mock_id
+from svai.backends.preview import SECRET
 from svai.backends.rules import by_type, fail, get_path, iter_statements
 from svai.ir import DeploymentPlan
 

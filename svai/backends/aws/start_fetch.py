@@ -14,7 +14,7 @@ from typing import Any
 import pulumi
 
 from svai.backends.aws.policy import policy_document
-from svai.backends.aws.resources import AwsResource, res
+from svai.backends.aws.provider import AwsResource, res
 from svai.backends.start_fetch import ModelObject
 
 __all__ = ["grant_model_read", "model_read_statement", "upload_model_objects"]

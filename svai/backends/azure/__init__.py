@@ -9,7 +9,25 @@ for ``svai.backends.registry``. Nothing here imports ``pulumi`` at import time, 
 ``pulumi_azure_native`` never: ``provider`` registers resources by type token.
 """
 
-from svai.backends.azure.backend import AzureBackend
-from svai.backends.azure.blueprint import Blueprint
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from svai.backends.azure.backend import AzureBackend
+    from svai.backends.azure.blueprint import Blueprint
 
 __all__ = ["AzureBackend", "Blueprint"]
+
+
+def __getattr__(name: str) -> Any:
+    # Loading ``cloud`` (the registry does, for any cloud) must not load the backend.
+    if name == "AzureBackend":
+        from svai.backends.azure.backend import AzureBackend
+
+        return AzureBackend
+    if name == "Blueprint":
+        from svai.backends.azure.blueprint import Blueprint
+
+        return Blueprint
+    raise AttributeError(name)

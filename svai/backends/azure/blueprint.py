@@ -1,18 +1,17 @@
-"""The pure result of lowering a plan for Azure: resources as data, references as markers.
+"""The Azure side of the shared blueprint (:mod:`svai.backends.blueprint`): its shapes and marker.
 
-Lowering never touches Pulumi. It produces a :class:`Blueprint`: groups of :class:`ResourceSpec`
-(type token, logical name, keyword arguments of the Pulumi SDK class). A value that only exists
-once another resource is created is a marker — :class:`Ref` (an output of another resource),
-:class:`ClientConfig` (the tenant or subscription of the credentials in use) or :class:`Concat`
-(a string built from those) — which ``svai.backends.azure.components`` turns into Pulumi outputs.
-So a unit test can read every argument, and every cross-resource link, without Pulumi.
+Lowering produces a :class:`~svai.backends.blueprint.Blueprint` whose groups are the shapes
+below; besides the shared markers (:class:`Ref`, :class:`Concat`, :class:`FileSource`), Azure
+has one of its own, :class:`ClientConfig` (the tenant or subscription of the credentials in
+use), which ``svai.backends.azure.components`` turns into a Pulumi output.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
+
+from svai.backends.blueprint import Blueprint, Concat, FileSource, Group, Ref, ResourceSpec
 
 __all__ = [
     "Blueprint",
@@ -34,20 +33,7 @@ Shape = Literal[
     "KeyValueStore",
     "Alerts",
 ]
-"""The deployment shapes; each is one ``pulumi.ComponentResource`` class."""
-
-
-@dataclass(frozen=True, slots=True)
-class Ref:
-    """An output of another resource of the blueprint.
-
-    Attributes:
-        key: Key of the referenced :class:`ResourceSpec`.
-        attr: Python attribute of the SDK resource (``id``, ``name``, ``principal_id``).
-    """
-
-    key: str
-    attr: str = "id"
+"""The deployment shapes; each is one ``pulumi.ComponentResource`` type."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,77 +41,3 @@ class ClientConfig:
     """A property of the Azure credentials in use: their tenant or subscription."""
 
     attr: Literal["tenant_id", "subscription_id"]
-
-
-@dataclass(frozen=True, slots=True)
-class Concat:
-    """A string made of literal parts and markers, joined once every marker is known."""
-
-    parts: tuple[str | Ref | ClientConfig, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class FileSource:
-    """A local file uploaded on ``apply`` (a ``pulumi.FileAsset``); only named in a preview."""
-
-    path: str
-
-
-@dataclass(frozen=True, slots=True)
-class ResourceSpec:
-    """One Azure resource to create.
-
-    Attributes:
-        key: Unique key inside the blueprint; :class:`Ref` points at it.
-        token: Pulumi type token, e.g. ``azure-native:app:ContainerApp``.
-        name: Pulumi logical name (unique per type in the stack).
-        args: Keyword arguments of the SDK class (snake_case), possibly holding markers.
-        ignore_changes: Input properties Pulumi must not update after creation.
-        depends_on: Keys of resources that must exist first without being referenced (the role
-            assignments an app needs before it starts pulling its image or reading secrets).
-    """
-
-    key: str
-    token: str
-    name: str
-    args: Mapping[str, Any]
-    ignore_changes: tuple[str, ...] = ()
-    depends_on: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Group:
-    """Resources built together under one ``pulumi.ComponentResource``.
-
-    Attributes:
-        shape: Which component builds the group (``Foundation``, ``ContainerAppService``, ...).
-        name: Logical name of the component.
-        resources: The group's resources, in creation order.
-    """
-
-    shape: Shape
-    name: str
-    resources: tuple[ResourceSpec, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Blueprint:
-    """Everything one Azure deployment is made of, in creation order."""
-
-    groups: tuple[Group, ...]
-
-    def resources(self) -> Iterator[ResourceSpec]:
-        """Yield every resource of every group, in creation order."""
-        for group in self.groups:
-            yield from group.resources
-
-    def get(self, key: str) -> ResourceSpec:
-        """Return the resource with ``key``; raises ``KeyError`` when absent."""
-        for spec in self.resources():
-            if spec.key == key:
-                return spec
-        raise KeyError(key)
-
-    def tokens(self) -> list[str]:
-        """Return the type token of every resource, in creation order."""
-        return [spec.token for spec in self.resources()]

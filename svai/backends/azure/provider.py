@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from svai.backends.azure.cloud import CLOUD
 from svai.backends.tokens import Provider
 
 __all__ = ["AZURE", "DATA_KEYS", "DEFAULTS", "NAMES", "OUTPUTS"]
@@ -75,7 +76,5 @@ DATA_KEYS = frozenset(
 """Arguments whose dict value is a user map (tags, blob metadata, scale-rule metadata, an
 endpoint's deployment -> percent traffic, environment variables): keys are sent as written."""
 
-AZURE = Provider(
-    "pulumi_azure_native", outputs=OUTPUTS, data_keys=DATA_KEYS, names=NAMES, defaults=DEFAULTS
-)
+AZURE = Provider(CLOUD.sdk, outputs=OUTPUTS, data_keys=DATA_KEYS, names=NAMES, defaults=DEFAULTS)
 """pulumi-azure-native by type token."""

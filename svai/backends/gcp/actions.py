@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from svai.backends.gcp.resources import PendingAction
+from svai.backends.gcp.blueprint import PendingAction
 from svai.errors import DeployError, ToolMissingError
 
 __all__ = ["access_token", "run_pending"]

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from svai.backends.base import Rule
+from svai.backends.gcp.blueprint import GcpDeployment, PendingAction
 from svai.backends.gcp.lowering import lower
-from svai.backends.gcp.resources import GcpDeployment, PendingAction
 from svai.ir import DeploymentPlan
 
 __all__ = ["BILLING_ACCOUNT_ENV", "GcpBackend"]
@@ -61,7 +61,7 @@ class GcpBackend:
 
     def program(self, plan: DeploymentPlan) -> None:
         """Create the deployment's resources; runs inside a Pulumi program (real or mocked)."""
-        from svai.backends.gcp.component import build  # pulumi_gcp loads only when planning
+        from svai.backends.gcp.components import build  # pulumi_gcp loads only when planning
 
         build(self.lower(plan))
 

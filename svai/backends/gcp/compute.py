@@ -8,13 +8,13 @@ from typing import Any
 
 from svai.backends.gcp import naming
 from svai.backends.gcp import tokens as T
+from svai.backends.gcp.blueprint import FileSource, PendingAction, Ref
 from svai.backends.gcp.context import (
     FUNCTIONS_OFFERINGS,
     RUN_OFFERINGS,
     LoweringContext,
     duration,
 )
-from svai.backends.gcp.resources import FileSource, PendingAction, Ref
 from svai.backends.start_fetch import BUCKET_ENV
 from svai.errors import UsageError
 from svai.ir import Service

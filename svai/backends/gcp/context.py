@@ -14,7 +14,7 @@ from typing import Any
 from svai.backends import images
 from svai.backends.gcp import naming
 from svai.backends.gcp import tokens as T
-from svai.backends.gcp.resources import PendingAction, Ref, ResourceSpec
+from svai.backends.gcp.blueprint import PendingAction, Ref, ResourceSpec
 from svai.backends.start_fetch import model_objects
 from svai.ir import DeploymentPlan
 

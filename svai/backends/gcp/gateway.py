@@ -6,9 +6,9 @@ import base64
 
 from svai.backends.gcp import naming
 from svai.backends.gcp import tokens as T
+from svai.backends.gcp.blueprint import PendingAction, Ref, Rendered
 from svai.backends.gcp.context import VERTEX_INVOKER, LoweringContext
 from svai.backends.gcp.openapi import render_openapi
-from svai.backends.gcp.resources import PendingAction, Ref, Rendered
 from svai.errors import UsageError
 
 __all__ = ["EntryLowering"]

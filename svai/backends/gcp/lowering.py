@@ -1,7 +1,7 @@
 """Lower a :class:`DeploymentPlan` to GCP resource specs (pure: no Pulumi, no network).
 
 The output, :class:`GcpDeployment`, lists every pulumi-gcp resource with its constructor
-arguments; :mod:`svai.backends.gcp.component` only instantiates them. The parts live beside this
+arguments; :mod:`svai.backends.gcp.components` only instantiates them. The parts live beside this
 module (``compute``, ``messaging``, ``gateway`` over the shared ``context``); this one combines
 them and owns the plan-wide pieces. Choices made:
 
@@ -36,6 +36,14 @@ from typing import Any
 from svai.backends import images
 from svai.backends.gcp import naming
 from svai.backends.gcp import tokens as T
+from svai.backends.gcp.blueprint import (
+    GcpDeployment,
+    PendingAction,
+    Ref,
+    Rendered,
+    StorageAgent,
+)
+from svai.backends.gcp.cloud import CLOUD
 from svai.backends.gcp.compute import (
     CONTAINER_PORT,
     GPU_MINIMUMS,
@@ -53,13 +61,6 @@ from svai.backends.gcp.context import (
 from svai.backends.gcp.gateway import EntryLowering
 from svai.backends.gcp.messaging import PUSH_ACK_MAX_S, PUSH_PATH, QueueLowering
 from svai.backends.gcp.monitoring import Watched, alert_args
-from svai.backends.gcp.resources import (
-    GcpDeployment,
-    PendingAction,
-    Ref,
-    Rendered,
-    StorageAgent,
-)
 from svai.backends.gcp.start_fetch import add_model_objects, model_read_condition
 from svai.errors import UsageError
 from svai.ir import DeploymentPlan
@@ -236,7 +237,7 @@ class _Lowering(ComputeLowering, QueueLowering, EntryLowering):
         tags = list(dict.fromkeys(self.image(svc) for svc in self.imaged))
         self.add("image", images.IMAGE, images.image_args(tags, self.build_dir), "registry")
         registry = f"{self.region}-docker.pkg.dev"
-        login = images.REGISTRY_LOGIN["gcp"].format(registry=registry)
+        login = CLOUD.registry_login.format(registry=registry)
         self.notes.append(f"image: built and pushed on apply; let Docker push first: {login}")
 
     def firestore(self) -> None:

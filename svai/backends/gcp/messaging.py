@@ -7,8 +7,8 @@ from typing import Any
 
 from svai.backends.gcp import naming
 from svai.backends.gcp import tokens as T
+from svai.backends.gcp.blueprint import Ref
 from svai.backends.gcp.context import LoweringContext, duration
-from svai.backends.gcp.resources import Ref
 from svai.compiler.catalog import load_catalog
 from svai.errors import UsageError
 

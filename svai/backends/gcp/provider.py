@@ -8,6 +8,7 @@ SDK and record plans both ways to prove nothing differs.
 from __future__ import annotations
 
 from svai.backends.gcp import tokens as T
+from svai.backends.gcp.cloud import CLOUD
 from svai.backends.tokens import Provider
 
 __all__ = ["DATA_KEYS", "GCP", "OUTPUTS", "SECRET_OUTPUTS"]
@@ -47,5 +48,5 @@ DATA_KEYS = frozenset({"labels", "user_labels", "annotations", "environment_vari
 """Arguments whose dict value is a user map (labels, annotations, environment variables,
 container resource limits such as ``nvidia.com/gpu``): keys are sent as written."""
 
-GCP = Provider("pulumi_gcp", outputs=OUTPUTS, data_keys=DATA_KEYS, secret_outputs=SECRET_OUTPUTS)
+GCP = Provider(CLOUD.sdk, outputs=OUTPUTS, data_keys=DATA_KEYS, secret_outputs=SECRET_OUTPUTS)
 """pulumi-gcp by type token."""

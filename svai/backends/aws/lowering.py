@@ -3,6 +3,9 @@
 Each function takes the plan (and, where a resource refers to another one, that resource's
 name or ARN as a plain value) and returns the keyword arguments of one pulumi-aws resource.
 :mod:`svai.backends.aws.components` passes Pulumi outputs in those slots; the tests pass strings.
+The shapes already ported to the shared blueprint (:mod:`svai.backends.blueprint`) are lowered
+to whole groups here (``store_group``, ``queue_group``, ``http_api_group``,
+``monitoring_group``).
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from svai.backends.aws.policy import topic_policy
+from svai.backends.blueprint import Concat, Group, Ref, Rendered, ResourceSpec
 from svai.errors import UsageError
 from svai.ir import Alarm, DeploymentPlan, Service, Store
 
@@ -536,3 +541,245 @@ def budget_args(plan: DeploymentPlan, *, topic_arn: Any) -> dict[str, Any] | Non
         "notifications": notifications,
         "tags": tags(plan),
     }
+
+
+# ---- blueprint groups (the shared design: docs/adr/0004-one-backend-design.md) ----------------
+
+TABLE = "aws:dynamodb/table:Table"
+QUEUE = "aws:sqs/queue:Queue"
+REDRIVE_ALLOW = "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy"
+
+
+def store_group(plan: DeploymentPlan, store: Store, *, key_arn: Any) -> Group:
+    """The ``KeyValueStore`` group of ``store``: its DynamoDB table (key ``table``)."""
+    table = ResourceSpec(
+        "table", TABLE, f"{plan.name}-{store.name}-table", table_args(plan, store, key_arn=key_arn)
+    )
+    return Group("KeyValueStore", f"{plan.name}-{store.name}", (table,))
+
+
+def queue_group(plan: DeploymentPlan, *, key_arn: Any) -> Group:
+    """The ``JobQueue`` group: the job queue (key ``jobs``), its DLQ (``dlq``) and redrive.
+
+    Raises:
+        UsageError: The plan has no queue (a sync plan).
+    """
+    dlq_args, jobs_args = queue_args(plan, key_arn=key_arn)
+    assert plan.queue is not None  # queue_args raised otherwise
+    receives = plan.queue.max_receive_count
+    redrive = Rendered((Ref("dlq", "arn"),), lambda arns: redrive_policy(arns[0], receives))
+    allow = Rendered(
+        (Ref("jobs", "arn"),),
+        lambda arns: json.dumps(
+            {"redrivePermission": "byQueue", "sourceQueueArns": [arns[0]]}, sort_keys=True
+        ),
+    )
+    return Group(
+        "JobQueue",
+        f"{plan.name}-queue",
+        (
+            ResourceSpec("dlq", QUEUE, f"{plan.name}-dlq", dlq_args),
+            ResourceSpec(
+                "jobs", QUEUE, f"{plan.name}-jobs", {"redrive_policy": redrive, **jobs_args}
+            ),
+            ResourceSpec(
+                "redrive-allow",
+                REDRIVE_ALLOW,
+                f"{plan.name}-dlq-redrive-allow",
+                {"queue_url": Ref("dlq", "url"), "redrive_allow_policy": allow},
+            ),
+        ),
+    )
+
+
+SNS_TOPIC = "aws:sns/topic:Topic"
+TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"
+TOPIC_SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
+METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
+BUDGET = "aws:budgets/budget:Budget"
+
+
+def monitoring_group(
+    plan: DeploymentPlan,
+    dimensions: Mapping[str, tuple[Mapping[str, Any], bool]],
+    *,
+    key_arn: Any,
+    account: Any,
+) -> Group:
+    """The ``Monitoring`` group: alert topic (key ``topic``), alarms, dashboard and budget.
+
+    Args:
+        plan: The plan.
+        dimensions: Watched name (service, ``queue``, ``dlq``) -> (metric dimensions, whether it
+            is a SageMaker endpoint).
+        key_arn: Key encrypting the alarm topic.
+        account: The AWS account id (alarms and budgets publish from it).
+    """
+    topic_arn = Ref("topic", "arn")
+    specs = [
+        ResourceSpec(
+            "topic",
+            SNS_TOPIC,
+            f"{plan.name}-alerts",
+            {"name": f"{plan.name}-alerts", "kms_master_key_id": key_arn, "tags": tags(plan)},
+        ),
+        ResourceSpec(
+            "topic-policy",
+            TOPIC_POLICY,
+            f"{plan.name}-alerts-policy",
+            {
+                "arn": topic_arn,
+                "policy": Rendered(
+                    (topic_arn, account),
+                    lambda values: json.dumps(topic_policy(values[0], values[1]), sort_keys=True),
+                ),
+            },
+        ),
+    ]
+    if plan.budget is not None and plan.budget.email:
+        email = {"topic": topic_arn, "protocol": "email", "endpoint": plan.budget.email}
+        specs.append(ResourceSpec("email", TOPIC_SUBSCRIPTION, f"{plan.name}-alerts-email", email))
+    names: list[str] = []
+    for alarm in plan.alarms:
+        dims, endpoint = dimensions[alarm.service]
+        if alarm.metric in ("throttles", "concurrency") and endpoint:
+            # Endpoints are reached through their proxy function; it is what throttles.
+            dims, endpoint = dimensions[f"{alarm.service}-proxy"]
+        alarm_spec = alarm_args(
+            plan, alarm, dimensions=dims, endpoint=endpoint, topic_arn=topic_arn
+        )
+        specs.append(
+            ResourceSpec(
+                f"alarm:{alarm.name}", METRIC_ALARM, f"{plan.name}-{alarm.name}", alarm_spec
+            )
+        )
+        names.append(alarm.name)
+    if plan.dashboard:
+        body = Rendered(
+            tuple(Ref(f"alarm:{name}", "arn") for name in names),
+            lambda arns: dashboard_body(plan, dict(zip(names, arns, strict=True))),
+        )
+        specs.append(
+            ResourceSpec(
+                "dashboard",
+                DASHBOARD,
+                f"{plan.name}-dashboard",
+                {"dashboard_name": plan.name, "dashboard_body": body},
+            )
+        )
+    budget = budget_args(plan, topic_arn=topic_arn)
+    if budget is not None:
+        specs.append(ResourceSpec("budget", BUDGET, f"{plan.name}-budget", budget))
+    return Group("Monitoring", f"{plan.name}-monitoring", tuple(specs))
+
+
+HTTP_API = "aws:apigatewayv2/api:Api"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+STAGE = "aws:apigatewayv2/stage:Stage"
+AUTHORIZER = "aws:apigatewayv2/authorizer:Authorizer"
+INTEGRATION = "aws:apigatewayv2/integration:Integration"
+PERMISSION = "aws:lambda/permission:Permission"
+ROUTE = "aws:apigatewayv2/route:Route"
+
+
+def http_api_group(
+    plan: DeploymentPlan, functions: Mapping[str, tuple[Any, Any]], *, key_arn: Any
+) -> Group:
+    """The ``HttpApi`` group: the API (key ``api``), its stage, logs, auth, routes.
+
+    Args:
+        plan: The plan.
+        functions: Role -> (invoke ARN of its ``live`` alias, its function) the role's routes
+            reach.
+        key_arn: Key encrypting the access logs.
+
+    Raises:
+        UsageError: The auth cannot be built (``api-key``), or ``jwt`` lacks an issuer or an
+            audience.
+    """
+    authorization = route_auth(plan)
+    api_id = Ref("api", "id")
+    specs = [
+        ResourceSpec(
+            "api",
+            HTTP_API,
+            f"{plan.name}-http-api",
+            {
+                "name": plan.name,
+                "protocol_type": "HTTP",
+                "description": f"svai {plan.name} ({plan.model_version})",
+                "tags": tags(plan),
+            },
+        ),
+        ResourceSpec(
+            "logs",
+            LOG_GROUP,
+            f"{plan.name}-http-logs",
+            {
+                "name": f"/aws/apigateway/{plan.name}",
+                "retention_in_days": plan.log_retention_days,
+                "kms_key_id": key_arn,
+                "tags": tags(plan),
+            },
+        ),
+        ResourceSpec(
+            "stage",
+            STAGE,
+            f"{plan.name}-http-stage",
+            stage_args(plan, api_id=api_id, log_group_arn=Ref("logs", "arn")),
+        ),
+    ]
+    authorizer_id: Ref | None = None
+    if authorization == "JWT":
+        issuer, audience = plan.entry.jwt_issuer, plan.entry.jwt_audience
+        if not issuer or not audience:
+            raise UsageError("api.auth: jwt needs an issuer and an audience")
+        jwt = {
+            "api_id": api_id,
+            "authorizer_type": "JWT",
+            "name": f"{plan.name}-jwt",
+            "identity_sources": ["$request.header.Authorization"],
+            "jwt_configuration": {"issuer": issuer, "audiences": [audience]},
+        }
+        specs.append(ResourceSpec("authorizer", AUTHORIZER, f"{plan.name}-http-jwt", jwt))
+        authorizer_id = Ref("authorizer", "id")
+    timeout_ms = int(min(30.0, plan.entry.timeout_s) * 1000)
+    for role, (invoke_arn, function) in sorted(functions.items()):
+        integration = {
+            "api_id": api_id,
+            "integration_type": "AWS_PROXY",
+            "integration_uri": invoke_arn,
+            "payload_format_version": "2.0",
+            "timeout_milliseconds": timeout_ms,
+        }
+        invoke = {
+            "action": "lambda:InvokeFunction",
+            "function": function,
+            "qualifier": LIVE_ALIAS,
+            "principal": "apigateway.amazonaws.com",
+            "source_arn": Concat((Ref("api", "execution_arn"), "/*/*")),
+        }
+        specs.append(
+            ResourceSpec(
+                f"integration:{role}", INTEGRATION, f"{plan.name}-http-{role}", integration
+            )
+        )
+        specs.append(
+            ResourceSpec(f"invoke:{role}", PERMISSION, f"{plan.name}-http-invoke-{role}", invoke)
+        )
+    for method, path, role in plan.entry.routes:
+        slug = path.strip("/").replace("/", "-").replace("{", "").replace("}", "") or "root"
+        route = {
+            "api_id": api_id,
+            "route_key": f"{method} {path}",
+            "target": Concat(("integrations/", Ref(f"integration:{role}", "id"))),
+            "authorization_type": authorization,
+            "authorizer_id": authorizer_id,
+        }
+        specs.append(
+            ResourceSpec(
+                f"route:{method}:{path}", ROUTE, f"{plan.name}-route-{method.lower()}-{slug}", route
+            )
+        )
+    return Group("HttpApi", f"{plan.name}-http", tuple(specs))

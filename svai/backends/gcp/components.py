@@ -18,8 +18,8 @@ from typing import Any
 import pulumi
 
 from svai.backends.docker_build import DOCKER_BUILD
+from svai.backends.gcp.blueprint import FileSource, GcpDeployment, Ref, Rendered, StorageAgent
 from svai.backends.gcp.provider import GCP
-from svai.backends.gcp.resources import FileSource, GcpDeployment, Ref, Rendered, StorageAgent
 from svai.backends.tokens import Creator, by_package
 
 __all__ = ["AsyncDeployment", "RealtimeDeployment", "build"]

@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from svai.backends.blueprint import FileSource
+
 __all__ = [
     "FileSource",
     "GcpDeployment",
@@ -39,13 +41,6 @@ class Ref:
     attr: str
     template: str = "{}"
     fallback: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class FileSource:
-    """A local file uploaded on ``apply`` (a ``pulumi.FileAsset``); only named in a preview."""
-
-    path: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,9 +18,10 @@ from typing import Any
 
 import pulumi
 
+from svai.backends.aws.cloud import CLOUD
 from svai.backends.tokens import Provider, TokenResource
 
-__all__ = ["AwsResource", "caller_account", "plugin_version", "res", "wire"]
+__all__ = ["AWS", "AwsResource", "caller_account", "plugin_version", "res", "wire"]
 
 _MAP_VALUED = frozenset(
     {"tags", "variables", "dimensions", "environment", "additional_version_weights"}
@@ -101,12 +102,12 @@ _TYPES: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
 }
 
 
-_PROVIDER = Provider(
-    "pulumi_aws",
+AWS = Provider(
+    CLOUD.sdk,
     outputs={token: outs for classes in _TYPES.values() for token, outs in classes.values()},
     data_keys=_MAP_VALUED,
 )
-"""Registers the resources of ``res`` (the same mechanism as the other clouds' providers)."""
+"""pulumi-aws by type token: registers the resources of ``res`` and of the blueprint groups."""
 
 AwsResource = TokenResource
 """What ``res.<module>.<Class>(...)`` returns: the resource registered by its type token."""
@@ -117,7 +118,7 @@ def plugin_version() -> str:
 
     Read from the package's ``pulumi-plugin.json`` without importing the package.
     """
-    return _PROVIDER.version
+    return AWS.version
 
 
 # Read at import: without pulumi-aws the import fails, and the registry names the pip extra.
@@ -126,7 +127,7 @@ _VERSION = plugin_version()
 
 def wire(value: Any) -> Any:
     """Rename snake_case argument keys to the engine's camelCase, leaving user maps alone."""
-    return _PROVIDER.wire(value)
+    return AWS.wire(value)
 
 
 class _Module:
@@ -139,7 +140,7 @@ class _Module:
         def create(
             resource_name: str, opts: pulumi.ResourceOptions | None = None, **props: Any
         ) -> AwsResource:
-            return _PROVIDER.create(token, resource_name, props, opts)
+            return AWS.create(token, resource_name, props, opts)
 
         return create
 

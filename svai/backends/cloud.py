@@ -1,0 +1,151 @@
+"""What svai knows about one cloud, as one object: :class:`Cloud`.
+
+Each cloud folder defines its instance in ``svai/backends/<cloud>/cloud.py`` (``CLOUD``), and
+:mod:`svai.backends.registry` loads it by the cloud's name from :data:`svai.spec.clouds.CLOUDS`.
+The modules that used to keep a table per cloud (credentials in ``automation``, SDK packages in
+``registry``/``automation``/``tokens``, mock outputs in ``preview``, rule prefixes in ``rules``,
+registry logins in ``images``, release hooks in ``svai.release``) read the object instead, so a new
+cloud is a new folder plus its name in the list.
+
+A ``cloud.py`` imports only the standard library and this module: loading it must cost nothing,
+because the registry loads it before it knows whether the cloud's backend (and Pulumi) is needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "SHARED_PACKAGES",
+    "Cloud",
+    "Mocks",
+    "ReleaseHooks",
+    "any_set",
+    "mock_id",
+    "sdk_of",
+    "token_package",
+]
+
+SHARED_PACKAGES = frozenset({"docker-build", "svai"})
+"""Type-token packages no cloud owns: the image build, and svai's own component types."""
+
+Outputs = Callable[[str, str, Mapping[str, Any]], dict[str, Any]]
+"""``(type token, logical name, inputs) -> outputs``: what the preview's mocks answer."""
+
+
+def mock_id(token: str, name: str) -> str:
+    """The id the preview's mocks give a resource of ``token`` with logical name ``name``.
+
+    Rules use it to follow references between recorded resources (a bucket policy's ``bucket``
+    input is the bucket's id).
+    """
+    del token  # one scheme for every type keeps references easy to follow
+    return f"{name}-id"
+
+
+def _default_outputs(token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    physical = str(inputs.get("name") or name)
+    return {"id": mock_id(token, physical), "name": physical}
+
+
+def _unchanged(state: dict[str, Any]) -> dict[str, Any]:
+    return state
+
+
+@dataclass(frozen=True, slots=True)
+class Mocks:
+    """How the offline preview answers this cloud's resources and calls.
+
+    Attributes:
+        outputs: Plausible provider outputs of a resource, so that outputs chain.
+        invokes: Provider function token -> what the mocked call returns.
+        state: Turns the inputs into the shape the provider returns them in (before
+            ``outputs`` runs); unchanged by default.
+        id_from_logical_name: Give every resource :func:`mock_id` of its logical name as its
+            id (rules then find references by the logical name).
+    """
+
+    outputs: Outputs = _default_outputs
+    invokes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    state: Callable[[dict[str, Any]], dict[str, Any]] = _unchanged
+    id_from_logical_name: bool = False
+
+
+ReleaseOptions = Callable[..., dict[str, Any]]
+"""``(plan, recorded, *, placeholders) -> backend options`` (see :class:`ReleaseHooks`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseHooks:
+    """What a cloud must remember between the steps of a release, and how it uses it.
+
+    Attributes:
+        record: Stack outputs -> service name -> the value to remember for the version just
+            deployed (AWS: the Lambda version number each function published).
+        options: ``(plan, recorded, *, placeholders)`` -> the options the cloud's backend is
+            made with for a release step, given what was recorded per model version (empty
+            when the plain backend will do). ``placeholders`` allows a plan to name a value
+            that was never recorded.
+    """
+
+    record: Callable[[Mapping[str, Any]], dict[str, str]]
+    options: ReleaseOptions
+
+
+def any_set(env: Mapping[str, str], *groups: tuple[str, ...]) -> bool:
+    """Whether every variable of at least one of ``groups`` is set (non-empty) in ``env``."""
+    return any(all(env.get(name) for name in group) for group in groups)
+
+
+@dataclass(frozen=True, slots=True)
+class Cloud:
+    """Every fact about one cloud that svai's modules outside its folder need.
+
+    Attributes:
+        name: The cloud's name in :data:`svai.spec.clouds.CLOUDS` (``aws``).
+        backend: ``module:Class`` of its backend, imported only when the cloud is planned.
+        sdk: Import name of its Pulumi provider SDK (``pulumi_aws``); the type-token package
+            follows from it (:attr:`token_package`).
+        region_key: Stack configuration key of the region (``aws:region``).
+        rule_prefix: The cloud's part of its rule ids (``AWS`` in ``SVAI_AWS_001``).
+        registry_login: Command that lets Docker push to the deployment's registry, with
+            ``{registry}`` and ``{region}`` placeholders.
+        credentials: ``(environment, home folder) -> whether credentials are present``; only
+            their presence is checked (offline), the cloud judges whether they are valid.
+        missing_credentials: What to tell a user who has none.
+        offerings: Catalog offerings the backend builds; the recommender never picks another.
+        async_workers: Offerings the backend runs as the worker of the async pattern.
+        mocks: How the offline preview answers the cloud's resources.
+        release: Hooks of a release step, when the cloud needs any.
+    """
+
+    name: str
+    backend: str
+    sdk: str
+    region_key: str
+    rule_prefix: str
+    registry_login: str
+    credentials: Callable[[Mapping[str, str], Path], bool]
+    missing_credentials: str
+    offerings: frozenset[str]
+    async_workers: frozenset[str]
+    mocks: Mocks = field(default_factory=Mocks)
+    release: ReleaseHooks | None = None
+
+    @property
+    def token_package(self) -> str:
+        """The type-token package of the SDK (``pulumi_azure_native`` -> ``azure-native``)."""
+        return token_package(self.sdk)
+
+
+def token_package(sdk: str) -> str:
+    """The type-token package of a Pulumi SDK's import name, by Pulumi's naming convention."""
+    return sdk.removeprefix("pulumi_").replace("_", "-")
+
+
+def sdk_of(package: str) -> str:
+    """The import name of the SDK of a type-token package (``docker-build`` -> ``pulumi_docker_build``)."""
+    return "pulumi_" + package.replace("-", "_")

@@ -1,0 +1,69 @@
+"""Google Cloud as one :class:`~svai.backends.cloud.Cloud`: credentials, SDK and mocks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from svai.backends.cloud import Cloud, Mocks, any_set
+
+__all__ = ["CLOUD"]
+
+_PROJECT = "svai-project"
+
+
+def _credentials(env: Mapping[str, str], home: Path) -> bool:
+    adc = home / ".config" / "gcloud" / "application_default_credentials.json"
+    return (
+        any_set(
+            env,
+            ("GOOGLE_APPLICATION_CREDENTIALS",),
+            ("GOOGLE_CREDENTIALS",),
+            ("GOOGLE_OAUTH_ACCESS_TOKEN",),
+        )
+        or adc.is_file()
+    )
+
+
+def _outputs(token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Plausible pulumi-gcp outputs: resource paths, service URLs and account emails."""
+    module = token.partition(":")[2].split("/", 1)[0].split(":", 1)[0].lower()
+    physical = str(inputs.get("name") or name)
+    base = f"projects/{_PROJECT}/locations/us-central1/{module}/{physical}"
+    return {
+        "id": base,
+        "name": physical,
+        "selfLink": f"https://www.googleapis.com/{module}/v1/{base}",
+        "uri": f"https://{physical}-uc.a.run.app",
+        "url": f"https://{physical}-uc.a.run.app",
+        "email": f"{physical}@{_PROJECT}.iam.gserviceaccount.com",
+        "member": f"serviceAccount:{physical}@{_PROJECT}.iam.gserviceaccount.com",
+        "project": _PROJECT,
+    }
+
+
+_RUN = frozenset({"gcp.cloudrun.service", "gcp.cloudrun.functions"})
+
+CLOUD = Cloud(
+    name="gcp",
+    backend="svai.backends.gcp.backend:GcpBackend",
+    sdk="pulumi_gcp",
+    region_key="gcp:region",
+    rule_prefix="GCP",
+    registry_login="gcloud auth configure-docker {registry}",
+    credentials=_credentials,
+    missing_credentials=(
+        "no Google Cloud credentials: run `gcloud auth application-default login`, or set "
+        "GOOGLE_APPLICATION_CREDENTIALS to a service-account key file; set GOOGLE_PROJECT "
+        "to the project to deploy into"
+    ),
+    offerings=_RUN | {"gcp.vertex.endpoint"},
+    # Pub/Sub pushes to Cloud Run, not to a Vertex endpoint.
+    async_workers=_RUN,
+    mocks=Mocks(
+        outputs=_outputs,
+        invokes={"gcp:organizations/getProject:getProject": {"projectId": _PROJECT, "number": "1"}},
+    ),
+)
+"""Google Cloud."""

@@ -1,0 +1,132 @@
+"""What svai's own deployments are made of, per cloud and per offering: the catalog's ``builds``.
+
+These are svai's choices rather than vendor facts: where the async pattern's small functions
+run, whether an endpoint sits behind a proxy function, the handlers of a function, how the model
+ships to an offering and how each offering runs each rollout strategy. They live in
+``data/catalog.yaml`` beside the vendor facts so that the compiler, which may not import a
+backend, reads every fact about an offering from one file, and a new cloud adds its rows there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+__all__ = ["Builds", "BuildsError", "CloudBuild", "Package", "parse_builds"]
+
+Package = Literal["zip", "image", "model"]
+
+_PACKAGES: tuple[Package, ...] = ("zip", "image", "model")
+_BY_KIND: Mapping[str, Package] = MappingProxyType(
+    {"faas": "zip", "container": "image", "endpoint": "model"}
+)
+"""How the model ships when an offering names no package: a function takes a zip, a container an
+image, an endpoint a model package."""
+
+
+class BuildsError(ValueError):
+    """The catalog's ``builds`` section is malformed (a bug in svai's shipped data)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CloudBuild:
+    """What every deployment on one cloud is built from.
+
+    Attributes:
+        front: Offering the async pattern's submit/status functions run on.
+        front_concurrency: Requests one of those functions takes at once.
+        endpoint_proxy: Offering and entry point of the small function in front of a managed
+            endpoint, or ``None`` when the API layer calls the endpoint directly.
+        model_handler: Entry point of a function that serves the model.
+        front_handler: Entry point of the async front functions.
+        edge_rate_auth: Auth modes under which the edge enforces the API's rate limit.
+        edge_rate_except: Offerings whose edge never enforces it.
+    """
+
+    front: str
+    front_concurrency: int
+    endpoint_proxy: tuple[str, str] | None
+    model_handler: str
+    front_handler: str
+    edge_rate_auth: frozenset[str] = frozenset()
+    edge_rate_except: frozenset[str] = frozenset()
+
+    def edge_limits_rate(self, auth: str, front_offering: str) -> bool:
+        """Whether the edge in front of ``front_offering`` enforces the rate limit under ``auth``."""
+        return front_offering not in self.edge_rate_except and auth in self.edge_rate_auth
+
+
+@dataclass(frozen=True, slots=True)
+class Builds:
+    """The ``builds`` section: per cloud, and per offering."""
+
+    clouds: Mapping[str, CloudBuild] = field(default_factory=dict)
+    packages: Mapping[str, Package] = field(default_factory=dict)
+    rollout: Mapping[str, Mapping[str, tuple[bool, str]]] = field(default_factory=dict)
+    """Offering -> strategy -> (supported, how it is done or why it cannot be)."""
+
+    def cloud(self, name: str) -> CloudBuild:
+        """Return what deployments on cloud ``name`` are built from.
+
+        Raises:
+            KeyError: The catalog has no ``builds.clouds`` row for ``name``.
+        """
+        return self.clouds[name]
+
+    def package(self, offering: str, kind: str) -> Package:
+        """How the model ships to ``offering`` (of runtime ``kind``)."""
+        return self.packages.get(offering) or _BY_KIND[kind]
+
+
+def parse_builds(node: Any) -> Builds:
+    """Parse the catalog's ``builds`` mapping.
+
+    Raises:
+        BuildsError: A row is missing a field or has one of the wrong type.
+    """
+    if node is None:
+        return Builds()
+    if not isinstance(node, dict):
+        raise BuildsError("builds: must be a mapping")
+    clouds = {str(name): _cloud(str(name), row) for name, row in (node.get("clouds") or {}).items()}
+    packages: dict[str, Package] = {}
+    rollout: dict[str, Mapping[str, tuple[bool, str]]] = {}
+    for offering, row in (node.get("offerings") or {}).items():
+        where = f"builds.offerings.{offering}"
+        package = row.get("package")
+        if package is not None:
+            if package not in _PACKAGES:
+                raise BuildsError(f"{where}.package: {package!r} not in {_PACKAGES}")
+            packages[str(offering)] = package
+        rollout[str(offering)] = MappingProxyType(
+            {str(s): _support(f"{where}.rollout.{s}", v) for s, v in row["rollout"].items()}
+        )
+    return Builds(MappingProxyType(clouds), MappingProxyType(packages), MappingProxyType(rollout))
+
+
+def _cloud(name: str, row: Any) -> CloudBuild:
+    where = f"builds.clouds.{name}"
+    try:
+        handlers, proxy, edge = row["handlers"], row["endpoint_proxy"], row["edge_rate_limit"]
+        built = CloudBuild(
+            front=str(row["front"]),
+            front_concurrency=int(row["front_concurrency"]),
+            endpoint_proxy=None
+            if proxy is None
+            else (str(proxy["offering"]), str(proxy["handler"])),
+            model_handler=str(handlers["model"]),
+            front_handler=str(handlers["front"]),
+            edge_rate_auth=frozenset(map(str, edge["auth"])),
+            edge_rate_except=frozenset(map(str, edge["except"])),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BuildsError(f"{where}: missing or malformed {exc}") from exc
+    return built
+
+
+def _support(where: str, value: Any) -> tuple[bool, str]:
+    if not (isinstance(value, list) and len(value) == 2 and isinstance(value[0], bool)):
+        raise BuildsError(f"{where}: must be [supported, how]")
+    return value[0], str(value[1])
