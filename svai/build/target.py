@@ -202,8 +202,8 @@ def build_target(
         front = _requirements(spec, (_FUNCTION_DEPS[cloud], *model.requirements))
         front = lock(front, _FUNCTION_PYTHON[cloud], wheels)
         server = (*SERVER_PACKAGES, *model.requirements)
-        image = lock(_requirements(spec, server), IMAGE_PYTHON, wheels)
-        requirements = front if package == "zip" else image
+        served = lock(_requirements(spec, server), IMAGE_PYTHON, wheels)
+        requirements = front if package == "zip" else served
         engine = gpu_engine(spec)
         if isinstance(engine, Engine):
             # The CUDA stack is pinned by svai/build/gpu.py for the GPU image's Python; its

@@ -24,7 +24,6 @@ from svai.backends.docker_build import DOCKER_BUILD
 from svai.backends.images import IMAGE, image_args
 from svai.backends.start_fetch import BUCKET_ENV, model_objects
 from svai.backends.tokens import Creator, by_package
-from svai.errors import UsageError
 from svai.ir import DeploymentPlan, Identity, Service, Store
 
 __all__ = [

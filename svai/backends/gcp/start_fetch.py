@@ -12,8 +12,8 @@ from typing import Any
 
 from svai.backends.gcp import naming
 from svai.backends.gcp import tokens as T
-from svai.backends.gcp.context import LoweringContext
 from svai.backends.gcp.blueprint import FileSource
+from svai.backends.gcp.context import LoweringContext
 from svai.backends.start_fetch import ModelObject
 
 __all__ = ["add_model_objects", "model_read_condition"]
