@@ -45,7 +45,7 @@ def _resources(spec: Path, build_root: Path | None) -> dict[str, tuple[RecordedR
         folder = (build_root or Path("/nonexistent")) / resolved.name / version / key
         backend = api._backend_with_build(target.cloud, folder.as_posix())
         deployment = lower(resolved, target, rec, version)
-        compiled = api._compile_target(resolved.name, rec, deployment, backend)
+        compiled = api.compile_target(resolved.name, rec, deployment, backend)
         planned[target.cloud] = tuple(compiled.resources)
     return planned
 
