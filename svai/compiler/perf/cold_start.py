@@ -96,4 +96,5 @@ def pool_config(
         warm_instances=warm_instances,
         max_instances=cap,
         always_on=always_on,
+        overhead_s=offering.overheads.total_s,
     )

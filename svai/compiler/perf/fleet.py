@@ -82,7 +82,7 @@ def predict_fleet(traffic: TrafficProfile, service: ServiceTime, pool: PoolConfi
     if saturated:
         notes.append("fleet too small for the offered load: requests queue without bound")
     if comps:
-        p50, p95, p99 = quantiles(comps, service, (0.5, 0.95, 0.99))
+        p50, p95, p99 = (q + pool.overhead_s for q in quantiles(comps, service, (0.5, 0.95, 0.99)))
     else:
         p50 = p95 = p99 = 0.0
     return PerfResult(
@@ -107,4 +107,5 @@ def predict_fleet(traffic: TrafficProfile, service: ServiceTime, pool: PoolConfi
         service_mean_s=s_mean,
         cold_start_s=pool.cold_start_s,
         notes=tuple(notes),
+        overhead_s=pool.overhead_s,
     )

@@ -66,6 +66,8 @@ class PoolConfig:
         always_on: A fleet that does not scale per request (endpoints, Fargate).
         target_utilisation: Fleet autoscaling target for always-on fleets.
         cold_holds_instance: A cold request occupies its instance during init.
+        overhead_s: Platform latency around the model on every request (gateway, proxy,
+            invocation, network); it adds to latency, not to the instance's busy time.
     """
 
     cold_start_s: float
@@ -76,6 +78,7 @@ class PoolConfig:
     always_on: bool = False
     target_utilisation: float = 0.7
     cold_holds_instance: bool = True
+    overhead_s: float = 0.0
 
     def __post_init__(self) -> None:
         """Reject impossible pool settings."""
@@ -91,6 +94,8 @@ class PoolConfig:
             raise ValueError("max_instances must be >= max(1, warm_instances)")
         if not 0 < self.target_utilisation <= 1:
             raise ValueError("target_utilisation must be in (0, 1]")
+        if not (math.isfinite(self.overhead_s) and self.overhead_s >= 0):
+            raise ValueError("overhead_s must be finite and >= 0")
 
 
 @dataclass(frozen=True)
@@ -146,6 +151,7 @@ class PerfResult:
         service_mean_s: Mean warm service time used.
         cold_start_s: Cold-start time used.
         notes: Modelling notes for people.
+        overhead_s: Platform latency included in the percentiles (gateway, proxy, ...).
     """
 
     requests_per_day: float
@@ -169,3 +175,4 @@ class PerfResult:
     service_mean_s: float
     cold_start_s: float
     notes: tuple[str, ...] = field(default=())
+    overhead_s: float = 0.0

@@ -271,7 +271,9 @@ def _pool_result(day: _Day, service: ServiceTime, pool: PoolConfig) -> PerfResul
         od_alive += init_day
     total_w = sum(comp.weight for comp in day.comps)
     if total_w > 0:
-        p50, p95, p99 = quantiles(day.comps, service, (0.5, 0.95, 0.99))
+        p50, p95, p99 = (
+            q + pool.overhead_s for q in quantiles(day.comps, service, (0.5, 0.95, 0.99))
+        )
     else:
         p50 = p95 = p99 = 0.0
     if day.saturated:
@@ -299,6 +301,7 @@ def _pool_result(day: _Day, service: ServiceTime, pool: PoolConfig) -> PerfResul
         service_mean_s=s_mean,
         cold_start_s=cold_s,
         notes=tuple(notes),
+        overhead_s=pool.overhead_s,
     )
 
 
