@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -138,12 +139,12 @@ def test_a_diff_that_changes_the_basis_says_so(tmp_path: Path) -> None:
     assert p95 >= 20.0
 
 
-def _plan_json(spec: Path) -> dict[str, object]:
+def _plan_json(spec: Path) -> dict[str, Any]:
     runner = CliRunner()
     with runner.isolation() as (out, _err, _):
         with pytest.raises(SystemExit) as exited:
             main(["plan", str(spec), "--format", "json"])
         text = out.getvalue().decode()
     assert exited.value.code in (0, None), text
-    data: dict[str, object] = json.loads(text[text.index("{") :])
+    data: dict[str, Any] = json.loads(text[text.index("{") :])
     return data
