@@ -46,6 +46,7 @@ from svai.spec import ResolvedSpec, Spec, load_spec, resolve
 from svai.spec.paths import project_file, project_path
 from svai.spec.resolve import ResolvedTarget
 from svai.spec.revision import SPEC_NAME, Repository
+from svai.spec.trace import with_trace
 
 if TYPE_CHECKING:
     from svai.backends import automation
@@ -112,7 +113,8 @@ def validate(path: str | Path) -> LoadedSpec:
         svai.errors.SpecError: with every located problem.
     """
     spec = load_spec(path)
-    return LoadedSpec(Path(path), spec, resolve(spec))
+    # A measured traffic trace is read here, against the spec's folder (located problems).
+    return LoadedSpec(Path(path), spec, with_trace(resolve(spec), Path(path).parent))
 
 
 def measurements(loaded: LoadedSpec) -> Measurements:

@@ -10,7 +10,15 @@ import numpy.typing as npt
 
 from svai.compiler.perf.model import PoolState
 
-__all__ = ["erlang_b", "erlang_c", "stationary_pool"]
+__all__ = [
+    "busy_instances",
+    "erlang_b",
+    "erlang_c",
+    "instance_levels",
+    "level_laws",
+    "levels_needed",
+    "stationary_pool",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -25,7 +33,8 @@ def _poisson_logpmf(rho: float, n: int) -> FloatArray:
     return -rho + j * math.log(rho) - lgam
 
 
-def _levels(rho: float, extra: int) -> int:
+def levels_needed(rho: float, extra: int) -> int:
+    """How many request levels to evaluate at load ``rho`` (far into the Poisson tail)."""
     return math.ceil(rho + 9.0 * math.sqrt(rho) + 40.0) + extra
 
 
@@ -113,9 +122,19 @@ def stationary_pool(
     return state
 
 
-def _pool_once(lam: float, s: float, t: float, c: int, w: int, cap_od: int | None) -> PoolState:
+def level_laws(lam: float, s: float, n: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Return, for request levels ``L = 1..n``, the M/M/inf laws the pool model rests on.
+
+    Args:
+        lam: Arrival rate.
+        s: Mean holding time of a request.
+        n: Levels to evaluate.
+
+    Returns:
+        ``(pi, f, tau)``: the Poisson(lam*s) pmf at ``0..n-1``, its CDF, and ``tau[L-1]``, the
+        mean time to reach level ``L`` from the stationary law below it.
+    """
     rho = lam * s
-    n = _levels(rho, w * c + c)
     logpi = _poisson_logpmf(rho, n)
     pi = np.exp(logpi)
     log_f = np.logaddexp.accumulate(logpi)
@@ -126,11 +145,33 @@ def _pool_once(lam: float, s: float, t: float, c: int, w: int, cap_od: int | Non
         term = np.exp(np.minimum(2.0 * log_f - math.log(lam) - logpi, 700.0))
         acc = np.cumsum(term)
         tau = acc / f  # tau[L-1] = E[hitting time of L]
-    # Levels at which the m-th on-demand instance is needed: warm*c + (m-1)*c + 1.
-    first = w * c + 1
-    levels = np.arange(first, n, c)
+    return pi, f, tau
+
+
+def instance_levels(n: int, c: int, w: int, cap_od: int | None) -> npt.NDArray[np.int64]:
+    """Request levels at which the m-th on-demand instance is needed: ``w*c + (m-1)*c + 1``."""
+    levels = np.arange(w * c + 1, n, c)
     if cap_od is not None:
         levels = levels[:cap_od]
+    return levels
+
+
+def busy_instances(pi: FloatArray, c: int, w: int, cap_od: int | None) -> tuple[float, float]:
+    """Mean busy on-demand and warm instances under packing (``ceil(B/c)``, warm pool first)."""
+    j = np.arange(len(pi))
+    need = np.ceil(j / c)
+    busy_warm = float(np.sum(pi * np.minimum(need, w)))
+    over = np.maximum(need - w, 0.0)
+    if cap_od is not None:
+        over = np.minimum(over, cap_od)
+    return float(np.sum(pi * over)), busy_warm
+
+
+def _pool_once(lam: float, s: float, t: float, c: int, w: int, cap_od: int | None) -> PoolState:
+    rho = lam * s
+    n = levels_needed(rho, w * c + c)
+    pi, f, tau = level_laws(lam, s, n)
+    levels = instance_levels(n, c, w, cap_od)
     if levels.size == 0:
         p_lt = np.zeros(0)
         cold_rate = 0.0
@@ -153,14 +194,7 @@ def _pool_once(lam: float, s: float, t: float, c: int, w: int, cap_od: int | Non
     p_ge = np.clip(1.0 - p_lt, 0.0, 1.0)
     mean_n = float(np.sum(p_ge))
     p99_n = float(np.count_nonzero(p_ge >= 0.01))
-    # Busy instances under packing: ceil(B/c), warm pool first.
-    j = np.arange(n)
-    need = np.ceil(j / c)
-    busy_warm = float(np.sum(pi * np.minimum(need, w)))
-    over = np.maximum(need - w, 0.0)
-    if cap_od is not None:
-        over = np.minimum(over, cap_od)
-    busy_od = float(np.sum(pi * over))
+    busy_od, busy_warm = busy_instances(pi, c, w, cap_od)
     cold_prob = min(1.0, cold_rate / lam)
     if cap_od == 0:
         cold_prob = 0.0

@@ -13,11 +13,12 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from svai.compiler.perf.bursts import onoff_pool
 from svai.compiler.perf.fleet import predict_fleet
 from svai.compiler.perf.latency import SATURATED_S, Component, quantiles
 from svai.compiler.perf.model import PerfResult, PoolConfig, PoolState, ServiceTime
 from svai.compiler.perf.pool import erlang_b, stationary_pool
-from svai.compiler.traffic import DAY_S, Segment, TrafficProfile
+from svai.compiler.traffic import DAY_S, OnOff, Segment, TrafficProfile
 
 __all__ = ["predict"]
 
@@ -75,9 +76,21 @@ class _Day:
 
 
 def _predict_pool(traffic: TrafficProfile, service: ServiceTime, pool: PoolConfig) -> PerfResult:
-    states = [
-        stationary_pool(
-            seg.rate_rps,
+    states = [_segment_state(seg, traffic.bursts, service, pool) for seg in traffic.segments]
+    trans = _transitions(traffic.segments, states, pool, service.mean_s)
+    day = _Day()
+    _add_segments(day, traffic.segments, states, trans, pool.cold_start_s)
+    _add_batches(day, traffic, states, pool, service.mean_s)
+    return _pool_result(day, service, pool)
+
+
+def _segment_state(
+    seg: Segment, bursts: OnOff | None, service: ServiceTime, pool: PoolConfig
+) -> PoolState:
+    """The long-run pool of one segment: Poisson at its rate, or the day's on/off bursts."""
+    if bursts is not None and seg.rate_rps > 0.0:
+        return onoff_pool(
+            bursts,
             service.mean_s,
             pool.keep_alive_s,
             concurrency=pool.concurrency,
@@ -86,13 +99,16 @@ def _predict_pool(traffic: TrafficProfile, service: ServiceTime, pool: PoolConfi
             cold_start_s=pool.cold_start_s,
             cold_holds_instance=pool.cold_holds_instance,
         )
-        for seg in traffic.segments
-    ]
-    trans = _transitions(traffic.segments, states, pool, service.mean_s)
-    day = _Day()
-    _add_segments(day, traffic.segments, states, trans, pool.cold_start_s)
-    _add_batches(day, traffic, states, pool, service.mean_s)
-    return _pool_result(day, service, pool)
+    return stationary_pool(
+        seg.rate_rps,
+        service.mean_s,
+        pool.keep_alive_s,
+        concurrency=pool.concurrency,
+        warm_instances=pool.warm_instances,
+        max_instances=pool.max_instances,
+        cold_start_s=pool.cold_start_s,
+        cold_holds_instance=pool.cold_holds_instance,
+    )
 
 
 def _transitions(
