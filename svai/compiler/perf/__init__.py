@@ -46,8 +46,10 @@ concurrent and warm-pool cases.
 
 Modules: :mod:`~svai.compiler.perf.model` (the data taken and given),
 :mod:`~svai.compiler.perf.cold_start`, :mod:`~svai.compiler.perf.pool` (the stationary pool),
+:mod:`~svai.compiler.perf.bursts` (random on/off bursts through the same pool),
 :mod:`~svai.compiler.perf.prediction` (one day; :mod:`~svai.compiler.perf.fleet` for always-on
 fleets), :mod:`~svai.compiler.perf.latency` and :mod:`~svai.compiler.perf.simulation`.
+Every percentile includes the offering's platform overheads (``PoolConfig.overhead_s``).
 """
 
 from svai.compiler.perf.cold_start import cold_start_seconds, pool_config
