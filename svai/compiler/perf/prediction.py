@@ -10,8 +10,9 @@ the result with its latency percentiles.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from svai.compiler.perf.bursts import onoff_pool
 from svai.compiler.perf.fleet import predict_fleet
@@ -88,19 +89,10 @@ def _segment_state(
     seg: Segment, bursts: OnOff | None, service: ServiceTime, pool: PoolConfig
 ) -> PoolState:
     """The long-run pool of one segment: Poisson at its rate, or the day's on/off bursts."""
+    solve: Callable[..., PoolState] = partial(stationary_pool, seg.rate_rps)
     if bursts is not None and seg.rate_rps > 0.0:
-        return onoff_pool(
-            bursts,
-            service.mean_s,
-            pool.keep_alive_s,
-            concurrency=pool.concurrency,
-            warm_instances=pool.warm_instances,
-            max_instances=pool.max_instances,
-            cold_start_s=pool.cold_start_s,
-            cold_holds_instance=pool.cold_holds_instance,
-        )
-    return stationary_pool(
-        seg.rate_rps,
+        solve = partial(onoff_pool, bursts)
+    return solve(
         service.mean_s,
         pool.keep_alive_s,
         concurrency=pool.concurrency,
