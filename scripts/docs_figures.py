@@ -94,6 +94,33 @@ def perf_speed() -> str:
     )
 
 
+def simfaas_grid() -> str:
+    """The pool model against SimFaaS on the grid of ``bench/bench_simfaas.py``."""
+    record = latest(RESULTS / "simfaas.json")
+    summary, rows = record["summary"], record["rows"]
+    lines = [
+        "| point | mean instances: SimFaaS | svai | cold-start probability: SimFaaS | svai |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        miss_n = "" if r["instances_ok"] else " ✗"
+        miss_p = "" if r["cold_ok"] else " ✗"
+        lines.append(
+            f"| {r['name']} | {r['sim_instances']:.3f} | {r['model_instances']:.3f}{miss_n} | "
+            f"{r['sim_cold']:.4f} | {r['model_cold']:.4f}{miss_p} |"
+        )
+    n = summary["points"]
+    lines += [
+        "",
+        f"Within 15% of the simulator: mean instances on **{summary['instances_within']} of {n}** "
+        f"points, cold-start probability (or 0.003 absolute) on **{summary['cold_within']} of "
+        f"{n}**; both on {summary['both_within']} of {n} (target: 90%). SimFaaS averaged over "
+        f"{summary['seeds']} seeds, horizons × {summary['horizon_scale']:g} "
+        f"({_stamp(record, 'one run')}).",
+    ]
+    return "\n".join(lines)
+
+
 def _stamp(record: dict[str, Any], repeats: str) -> str:
     """When and at which commit a record was measured, and how busy the machine was."""
     stamp = f"{record.get('recorded_at', 'undated')[:10]}, {record.get('commit', '-')}, {repeats}"
@@ -156,6 +183,7 @@ def bench_latest() -> str:
 BLOCKS: dict[str, tuple[Path, Callable[[], str]]] = {
     "perf-accuracy": (ROOT / "docs" / "performance-model.md", perf_accuracy),
     "perf-speed": (ROOT / "docs" / "performance-model.md", perf_speed),
+    "simfaas-grid": (ROOT / "docs" / "performance-model.md", simfaas_grid),
     "bench-latest": (ROOT / "bench" / "README.md", bench_latest),
 }
 """Block name -> (the file that holds it, the function that renders it)."""

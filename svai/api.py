@@ -40,7 +40,7 @@ from svai.compiler.readiness import to_dict as _readiness_dict
 from svai.compiler.recommend import Measurements
 from svai.compiler.recommend import recommend as _recommend
 from svai.compiler.recommendation import Recommendation, TargetRecommendation
-from svai.compiler.version import model_version
+from svai.compiler.version import measurement_key, model_version
 from svai.errors import SpecError, UsageError
 from svai.ir import DeploymentPlan, RecordedResource
 from svai.spec import ResolvedSpec, Spec, load_spec, resolve
@@ -49,6 +49,7 @@ from svai.spec.paths import project_file, project_path
 from svai.spec.resolve import ResolvedTarget
 from svai.spec.revision import Repository
 from svai.spec.sides import find_sides
+from svai.spec.trace import with_trace
 
 # Pulumi (imported by the offline preview, and by the Automation API façade only when it runs)
 # costs a few hundred milliseconds; `svai validate` and `svai recommend` never need it, so it
@@ -104,23 +105,31 @@ def validate(path: str | Path) -> LoadedSpec:
         svai.errors.SpecError: with every located problem.
     """
     spec = load_spec(path)
-    return LoadedSpec(Path(path), spec, resolve(spec))
+    # A measured traffic trace is read here, against the spec's folder (located problems).
+    return LoadedSpec(Path(path), spec, with_trace(resolve(spec), Path(path).parent))
 
 
 def measurements(loaded: LoadedSpec) -> Measurements:
     """Return the figures measured on the real artifact.
 
     What ``svai bench`` saved in ``.svai/measurements.json`` (load time, latency, memory, built
-    model size) when it was measured on the spec's current model version; otherwise what can be
-    measured without running the model: the local artifact's size.
+    model size) when it was measured on the spec's artifact (its measurement key: a change of a
+    declared figure such as ``model.memory`` keeps them); otherwise what can be measured without
+    running the model: the local artifact's size.
+
+    Raises:
+        svai.errors.SpecError: the measurements file is not valid (located problems).
     """
     saved = project_path(loaded.base_dir, _bench.MEASUREMENTS_FILE, "measurements")
     if saved.is_file():
+        version: str | None
+        key: str | None
         try:
             version = model_version(loaded.resolved, loaded.base_dir)
+            key = measurement_key(loaded.resolved, loaded.base_dir)
         except UsageError:
-            version = None  # a missing hook file: `svai plan` reports it; no stale figures here
-        measured = _bench.read_measurements(saved, version) if version else None
+            version = key = None  # a missing hook file: `svai plan` reports it; no stale figures
+        measured = _bench.read_measurements(saved, key, version) if key and version else None
         if measured is not None:
             return measured
     model = loaded.resolved.model
@@ -460,7 +469,8 @@ def bench(
     payloads = _bench_payloads(loaded, payload)
     folder = _spec_built_dir(loaded, target=target, progress=progress)
     result = _bench.bench(folder, payloads, requests)
-    _bench.write_measurements(loaded.base_dir / _bench.MEASUREMENTS_FILE, result)
+    key = measurement_key(loaded.resolved, loaded.base_dir)
+    _bench.write_measurements(loaded.base_dir / _bench.MEASUREMENTS_FILE, result, key)
     return result
 
 

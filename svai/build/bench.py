@@ -7,8 +7,9 @@ directory, so the runtime code COPIED into the artifact runs, not the installed 
 interpreter, imports, the model load and warm-up), peak RSS, the latency of N warm requests
 through the whole serving pipeline (JSON, schema, hooks, model; the result cache and the rate
 limits are switched off so every request reaches the model) and the artifact size. The figures land in
-``.svai/measurements.json`` beside the spec, tagged with the model version, where the recommender
-picks them up (``read_measurements``) while the version still matches.
+``.svai/measurements.json`` beside the spec, keyed by the artifact's content (not the whole
+version: a ``model.memory`` change keeps them) and the hardware, where the recommender picks them
+up (``read_measurements``) while the key still matches.
 
 This file doubles as the measuring child (``python bench.py --child ...``): it then imports only
 the standard library and the copied ``svai.runtime.core``.
@@ -198,46 +199,29 @@ def _percentile(ordered: list[float], q: float) -> float:
     return ordered[index]
 
 
-def write_measurements(path: Path, result: BenchResult) -> None:
-    """Write ``result`` to ``path`` (``.svai/measurements.json``) as stable JSON."""
-    import platform
+def write_measurements(path: Path, result: BenchResult, key: str) -> None:
+    """Write ``result`` to ``path`` (``.svai/measurements.json``) as stable JSON.
 
-    data = {
-        "schema_version": 1,
-        **asdict(result),
-        "machine": {
-            "python": platform.python_version(),
-            "platform": platform.platform(terse=True),
-            "cpu_count": os.cpu_count(),
-        },
-    }
+    ``key`` is the spec's :func:`svai.compiler.version.measurement_key`: the figures apply to
+    every version with the same artifact and serving code (format:
+    :mod:`svai.compiler.measurements`).
+    """
+    from svai.compiler.measurements import hardware, measurements_document
+
+    data = measurements_document(asdict(result), key, hardware())
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def read_measurements(path: Path, version: str) -> Measurements | None:
-    """Return the measurements in ``path`` when they were taken on model ``version``, else None."""
-    from svai.compiler.recommend import Measurements
+def read_measurements(path: Path, key: str, version: str) -> Measurements | None:
+    """Return the measurements in ``path`` when they apply to ``key`` (schema 1: ``version``).
 
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict) or data.get("model_version") != version:
-        return None
-    try:
-        return Measurements(
-            artifact_bytes=int(data["artifact_bytes"]),
-            load_time_s=float(data["load_time_s"]),
-            # The queueing model wants the mean service time.
-            inference_time_s=float(data["mean_s"]),
-            # The measured p99 stays in the file but is not passed on: the recommender scales the
-            # mean for fractional vCPUs but not the p99, and then rejects p99 < mean.
-            inference_p99_s=None,
-            memory_bytes=int(data["memory_bytes"]),
-        )
-    except (KeyError, TypeError, ValueError):
-        return None
+    Raises:
+        svai.errors.SpecError: the file is not valid (located, like the spec's problems).
+    """
+    from svai.compiler.measurements import load_measurements
+
+    return load_measurements(path, key, version)
 
 
 # ---- the measuring child (standard library + the copied runtime core only) -------------------

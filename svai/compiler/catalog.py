@@ -36,6 +36,7 @@ __all__ = [
     "GpuType",
     "Limits",
     "Offering",
+    "Overheads",
     "Pricing",
     "Rates",
     "RegionalPrice",
@@ -189,6 +190,31 @@ class ColdStart:
 
 
 @dataclass(frozen=True)
+class Overheads:
+    """What the platform adds to every request's latency, around the model's own time.
+
+    Attributes:
+        gateway_s: The API layer in front (API Gateway HTTP API).
+        proxy_s: A proxy between the API layer and the model (a function, a load balancer,
+            an ingress).
+        invocation_s: The platform's own invoke path (routing, front end, overhead metrics).
+        network_s: The client's round trip to the front door in the same region.
+        sources: Where the figures (or the metrics that measure them) are documented.
+    """
+
+    gateway_s: float = 0.0
+    proxy_s: float = 0.0
+    invocation_s: float = 0.0
+    network_s: float = 0.0
+    sources: tuple[str, ...] = ()
+
+    @property
+    def total_s(self) -> float:
+        """Seconds added to every request."""
+        return self.gateway_s + self.proxy_s + self.invocation_s + self.network_s
+
+
+@dataclass(frozen=True)
 class Rates:
     """Price of one instance-second, by component.
 
@@ -261,6 +287,7 @@ class Offering:
             always-on fleets that are never reclaimed for idleness.
         cold_start: Platform cold-start components.
         pricing: Prices.
+        overheads: Platform latency around the model's own time on every request.
         sources: URLs the figures come from.
         as_of: Date of the figures (ISO).
         unverified: Every figure of this offering not confirmed from an official source.
@@ -280,6 +307,7 @@ class Offering:
     sources: tuple[str, ...]
     as_of: str
     unverified: tuple[UnverifiedMark, ...] = ()
+    overheads: Overheads = Overheads()
     region: str = ""
     """The region this view of the offering is for (empty: the catalog's reference figures)."""
     unavailable: str | None = None
@@ -725,6 +753,15 @@ def _parse_offering(raw: dict[str, Any]) -> Offering:
     if not as_of:
         raise CatalogError(f"{where}: no as_of date")
     keep = node.get("keep_alive_s")
+    oh = node.get("overheads") or {}
+    ohw = f"{where}.overheads"
+    overheads = Overheads(
+        gateway_s=_num(oh, "gateway_s", ohw, 0.0),
+        proxy_s=_num(oh, "proxy_s", ohw, 0.0),
+        invocation_s=_num(oh, "invocation_s", ohw, 0.0),
+        network_s=_num(oh, "network_s", ohw, 0.0),
+        sources=tuple(str(u) for u in oh.get("sources") or []),
+    )
     return Offering(
         id=oid,
         name=str(node.get("name", oid)),
@@ -740,6 +777,7 @@ def _parse_offering(raw: dict[str, Any]) -> Offering:
         sources=sources,
         as_of=as_of,
         unverified=tuple(marks),
+        overheads=overheads,
     )
 
 

@@ -163,10 +163,21 @@ def _reviewed(rec: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("p95", format_ms(p["p95_ms"])),
         ("p99", format_ms(p["p99_ms"])),
         ("cold starts", f"{p['cold_start_rate']:.2%}"),
+        ("latency basis", _basis(rec)),
         ("meets latency targets", "yes" if rec["meets_target"] else "no"),
         ("$/month", format_usd(p["monthly_cost_usd"])),
         ("$/1k predictions", format_usd(p["cost_per_1k_usd"])),
     ]
+
+
+def _basis(rec: Mapping[str, Any]) -> str:
+    """Where the model's own time behind the latencies came from; a change is worth a line."""
+    assumptions = rec.get("assumptions") or {}
+    if "inference time" in assumptions.get("measured", ()):
+        return "measured (svai bench)"
+    if "inference time" in assumptions.get("estimated", ()):
+        return "estimated"
+    return "declared"
 
 
 def _leaf_keys(value: Any, prefix: str, depth: int) -> dict[str, Any]:

@@ -66,6 +66,9 @@ def traffic_profile(traffic: ResolvedTraffic) -> TrafficProfile:
             batch_items=traffic.batch_items,
             batches_per_day=traffic.batches_per_day,
             burst_count=traffic.peaks_per_day if pattern == "spiky" else None,
+            burst_mean_on_s=traffic.burst_mean_on_s,
+            burst_mean_off_s=traffic.burst_mean_off_s,
+            trace_rpm=traffic.trace_rpm,
         )
     )
 

@@ -23,6 +23,7 @@ __all__ = [
     "DAYS_PER_MONTH",
     "DAY_S",
     "Batch",
+    "OnOff",
     "Segment",
     "TrafficProfile",
     "TrafficSpec",
@@ -33,8 +34,8 @@ DAY_S = 86_400.0
 DAYS_PER_MONTH = 30.4
 DEFAULT_BURST_S = 300.0  # a spiky peak is split into bursts of about five minutes
 
-Pattern = Literal["steady", "spiky", "diurnal", "batch"]
-_PATTERNS = ("steady", "spiky", "diurnal", "batch")
+Pattern = Literal["steady", "spiky", "diurnal", "batch", "bursty", "trace"]
+_PATTERNS = ("steady", "spiky", "diurnal", "batch", "bursty", "trace")
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,9 @@ class TrafficSpec:
         batches_per_day: Batches per day (batch).
         burst_count: Number of bursts the spiky peak time is split into; ``None``: one burst
             per five minutes of peak time.
+        burst_mean_on_s: Mean burst length (bursty: random on/off bursts at ``peak_rps``).
+        burst_mean_off_s: Mean gap between bursts (bursty, at ``baseline_rps``).
+        trace_rpm: Measured requests per minute (trace), repeated over the day.
     """
 
     pattern: Pattern = "steady"
@@ -63,6 +67,9 @@ class TrafficSpec:
     batch_items: int | None = None
     batches_per_day: float | None = None
     burst_count: int | None = None
+    burst_mean_on_s: float | None = None
+    burst_mean_off_s: float | None = None
+    trace_rpm: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         """Reject values no traffic can have (the spec layer reports user errors first)."""
@@ -83,6 +90,51 @@ class TrafficSpec:
             raise ValueError("batch_items must be >= 0")
         if self.burst_count is not None and self.burst_count < 1:
             raise ValueError("burst_count must be >= 1")
+        if self.pattern == "bursty" and not (self.burst_mean_on_s and self.burst_mean_off_s):
+            raise ValueError("bursty traffic needs burst_mean_on_s and burst_mean_off_s > 0")
+        if self.pattern == "trace":
+            rpm = self.trace_rpm or ()
+            if not 1 <= len(rpm) <= 1440 or any(not math.isfinite(v) or v < 0 for v in rpm):
+                raise ValueError("trace_rpm needs 1 to 1,440 finite counts >= 0")
+
+
+@dataclass(frozen=True)
+class OnOff:
+    """On/off bursts: Poisson at ``on_rps`` for exponential bursts, ``off_rps`` between them.
+
+    Attributes:
+        on_rps: Arrival rate during a burst.
+        off_rps: Arrival rate between bursts.
+        mean_on_s: Mean burst length.
+        mean_off_s: Mean gap between bursts.
+    """
+
+    on_rps: float
+    off_rps: float
+    mean_on_s: float
+    mean_off_s: float
+
+    def __post_init__(self) -> None:
+        """Reject impossible bursts."""
+        for name in ("on_rps", "off_rps"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
+        for name in ("mean_on_s", "mean_off_s"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be finite and > 0, got {value!r}")
+
+    @property
+    def on_share(self) -> float:
+        """Fraction of time in bursts."""
+        return self.mean_on_s / (self.mean_on_s + self.mean_off_s)
+
+    @property
+    def mean_rps(self) -> float:
+        """Long-run arrival rate."""
+        p = self.on_share
+        return p * self.on_rps + (1.0 - p) * self.off_rps
 
 
 @dataclass(frozen=True)
@@ -124,12 +176,15 @@ class TrafficProfile:
         segments: Piecewise-constant rates covering [0, 86,400) s.
         batches: Requests that arrive all at once.
         burstiness: Short description for people and for the perf model's notes.
+        bursts: Random on/off bursts within every segment with traffic (each segment's rate is
+            then the bursts' long-run mean).
     """
 
     pattern: str
     segments: tuple[Segment, ...]
     batches: tuple[Batch, ...] = ()
     burstiness: str = "poisson"
+    bursts: OnOff | None = None
 
     @property
     def requests_per_day(self) -> float:
@@ -148,8 +203,11 @@ class TrafficProfile:
 
     @property
     def peak_rps(self) -> float:
-        """Highest segment rate (batches are reported by :attr:`peak_batch_items`)."""
-        return max((s.rate_rps for s in self.segments), default=0.0)
+        """Highest rate: a segment's, or the bursts' (batches: :attr:`peak_batch_items`)."""
+        top = max((s.rate_rps for s in self.segments), default=0.0)
+        if self.bursts is not None and top > 0.0:
+            top = max(top, self.bursts.on_rps)
+        return top
 
     @property
     def peak_batch_items(self) -> int:
@@ -203,7 +261,35 @@ def build_profile(spec: TrafficSpec) -> TrafficProfile:
         return TrafficProfile("diurnal", _merge(_apply_idle(segs, idle_s)), (), "diurnal ramp")
     if spec.pattern == "spiky":
         return _spiky(spec, idle_s)
+    if spec.pattern == "bursty":
+        return _bursty(spec, idle_s)
+    if spec.pattern == "trace":
+        return _trace(spec.trace_rpm or (0.0,))
     return _batch(spec, idle_s)
+
+
+def _bursty(spec: TrafficSpec, idle_s: float) -> TrafficProfile:
+    assert spec.burst_mean_on_s is not None and spec.burst_mean_off_s is not None
+    peak = spec.peak_rps if spec.peak_rps is not None else spec.baseline_rps
+    bursts = OnOff(peak, spec.baseline_rps, spec.burst_mean_on_s, spec.burst_mean_off_s)
+    segs = [Segment(0.0, DAY_S, bursts.mean_rps)]
+    desc = (
+        f"random bursts at {peak:g} rps (mean {bursts.mean_on_s:g} s) over "
+        f"{spec.baseline_rps:g} rps (mean gap {bursts.mean_off_s:g} s)"
+    )
+    return TrafficProfile("bursty", _merge(_apply_idle(segs, idle_s)), (), desc, bursts)
+
+
+def _trace(rpm: tuple[float, ...]) -> TrafficProfile:
+    """A measured trace of requests per minute, repeated over the day; a rise is abrupt."""
+    rates = [rpm[minute % len(rpm)] / 60.0 for minute in range(1440)]
+    # The day is cyclic: midnight follows the day's last minute.
+    segs = [
+        Segment(minute * 60.0, 60.0, rate, abrupt=rate > rates[minute - 1])
+        for minute, rate in enumerate(rates)
+    ]
+    desc = f"measured trace: {len(rpm)} minute(s) of requests, repeated over the day"
+    return TrafficProfile("trace", _merge(segs), (), desc)
 
 
 def _hourly(rates: tuple[float, ...]) -> list[Segment]:

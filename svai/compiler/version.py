@@ -20,7 +20,7 @@ from svai.spec.paths import included_files, project_file, project_path
 from svai.spec.resolve import ResolvedSpec
 from svai.spec.source import pin_key
 
-__all__ = ["model_version"]
+__all__ = ["measurement_key", "model_version"]
 
 _CHUNK = 1 << 20
 _LATER_FIELDS = {
@@ -33,6 +33,11 @@ _LATER_FIELDS = {
 }
 
 
+# Declared figures about the model (what svai bench measures) and where it is fetched: they
+# change the version, but not what a measurement of the artifact measured.
+_DECLARED_FIGURES = ("size_bytes", "memory_bytes", "load_time_s", "inference_time_s", "fetch")
+
+
 def model_version(spec: ResolvedSpec, base_dir: Path) -> str:
     """Return the version id of ``spec`` whose relative paths resolve against ``base_dir``.
 
@@ -40,6 +45,22 @@ def model_version(spec: ResolvedSpec, base_dir: Path) -> str:
         UsageError: a referenced local file (pre/post-processing code, templates) is missing,
             or a local path leaves the project folder through a symbolic link.
     """
+    return f"v-{_digest(spec, base_dir, ())}"
+
+
+def measurement_key(spec: ResolvedSpec, base_dir: Path) -> str:
+    """Return the key of what ``svai bench`` measures: the version less the declared figures.
+
+    A change of ``model.memory`` (or size, load or inference time) makes a new version but
+    measures the same artifact, so the measurements keep applying.
+
+    Raises:
+        UsageError: as :func:`model_version`.
+    """
+    return f"m-{_digest(spec, base_dir, _DECLARED_FIGURES)}"
+
+
+def _digest(spec: ResolvedSpec, base_dir: Path, drop: tuple[str, ...]) -> str:
     digest = hashlib.sha256()
     model = spec.model
     if not model.source.remote:
@@ -69,10 +90,12 @@ def model_version(spec: ResolvedSpec, base_dir: Path) -> str:
         _feed(digest, "include", path, relative)
     fields = dataclasses.asdict(model)
     del fields["source"]  # derived from artifact and revision (and hashed above as the pin)
+    for name in drop:
+        del fields[name]
     # Fields added after version ids were first issued count only when set, so upgrading svai
     # does not give every unchanged spec a new version (and a release) of its own.
     for later, default in _LATER_FIELDS.items():
-        if fields[later] == default:
+        if later in fields and fields[later] == default:
             del fields[later]
     config = {
         "model": fields,
@@ -80,7 +103,7 @@ def model_version(spec: ResolvedSpec, base_dir: Path) -> str:
         "cache": dataclasses.asdict(spec.cache),
     }
     _feed_text(digest, "config", json.dumps(config, sort_keys=True, default=str))
-    return f"v-{digest.hexdigest()[:12]}"
+    return digest.hexdigest()[:12]
 
 
 def _feed_text(digest: hashlib._Hash, label: str, text: str) -> None:

@@ -473,11 +473,25 @@ class Batch(_Strict):
     """How soon a batch must be finished."""
 
 
+class Bursts(_Strict):
+    """On/off bursts of random length (``pattern: bursty``).
+
+    ``peak_rps`` during a burst, ``baseline_rps`` between bursts; both lengths are exponential
+    with these means.
+    """
+
+    mean_on: Duration
+    """Mean length of a burst."""
+    mean_off: Duration
+    """Mean gap between two bursts."""
+
+
 class Traffic(_Strict):
     """The traffic the model will see; drives warm pools, cold starts and cost."""
 
-    pattern: Literal["steady", "spiky", "diurnal", "batch", "profile"]
-    """Shape of the day: flat, rare sharp peaks, a day/night curve, batches, or an explicit profile."""
+    pattern: Literal["steady", "spiky", "diurnal", "batch", "profile", "bursty", "trace"]
+    """Shape of the day: flat, rare sharp peaks, a day/night curve, batches, an explicit profile,
+    random on/off bursts, or a measured trace."""
     baseline_rps: Rate = 0.0
     """Requests per second outside peaks."""
     peak_rps: Rate | None = None
@@ -492,6 +506,12 @@ class Traffic(_Strict):
     """Explicit requests per second for each hour of the day, 24 values (``pattern: profile``)."""
     batch: Batch | None = None
     """Batch arrivals (``pattern: batch``)."""
+    bursts: Bursts | None = None
+    """Mean burst and gap lengths (``pattern: bursty``)."""
+    trace: str | None = None
+    """A CSV of requests per minute (``pattern: trace``), relative to the spec: one count per
+    row, or ``minute,requests`` rows; a header row is allowed; 1 to 1,440 minutes, repeated
+    over the day."""
     payload: Size | None = None
     """Typical request body size."""
 
@@ -509,7 +529,17 @@ class Traffic(_Strict):
             raise FieldError("pattern", "`pattern: batch` needs `batch: {items, per_day, window}`")
         if p != "batch" and self.batch is not None:
             raise FieldError("batch", "`batch` is only used with `pattern: batch`")
-        if p in ("spiky", "diurnal"):
+        if p == "bursty" and self.bursts is None:
+            raise FieldError("pattern", "`pattern: bursty` needs `bursts: {mean_on, mean_off}`")
+        if p != "bursty" and self.bursts is not None:
+            raise FieldError("bursts", "`bursts` is only used with `pattern: bursty`")
+        if p == "trace" and self.trace is None:
+            raise FieldError(
+                "pattern", "`pattern: trace` needs `trace` (a CSV of requests per minute)"
+            )
+        if p != "trace" and self.trace is not None:
+            raise FieldError("trace", "`trace` is only used with `pattern: trace`")
+        if p in ("spiky", "diurnal", "bursty"):
             if self.peak_rps is None:
                 raise FieldError("pattern", f"`pattern: {p}` needs `peak_rps`")
             if self.peak_rps < self.baseline_rps:

@@ -103,7 +103,7 @@ class ResolvedLatency:
 class ResolvedTraffic:
     """Traffic in requests per second and seconds; the compiler's traffic model reads this."""
 
-    pattern: Literal["steady", "spiky", "diurnal", "batch", "profile"]
+    pattern: Literal["steady", "spiky", "diurnal", "batch", "profile", "bursty", "trace"]
     baseline_rps: float
     peak_rps: float | None
     peak_duration_s: float | None
@@ -114,6 +114,12 @@ class ResolvedTraffic:
     batches_per_day: int | None
     batch_window_s: float | None
     payload_bytes: int | None
+    burst_mean_on_s: float | None = None
+    burst_mean_off_s: float | None = None
+    trace: str | None = None
+    """The trace file as written (read against the spec's folder by :mod:`svai.spec.trace`)."""
+    trace_rpm: tuple[float, ...] | None = None
+    """Requests per minute from the trace file, once read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +337,9 @@ def resolve(spec: Spec) -> ResolvedSpec:
             batches_per_day=t.batch.per_day if t.batch else None,
             batch_window_s=parse_duration(t.batch.window) if t.batch else None,
             payload_bytes=_bytes(t.payload),
+            burst_mean_on_s=parse_duration(t.bursts.mean_on) if t.bursts else None,
+            burst_mean_off_s=parse_duration(t.bursts.mean_off) if t.bursts else None,
+            trace=t.trace,
         ),
         gpu=ResolvedGpu(
             required=spec.gpu.required,
