@@ -25,6 +25,14 @@ _REQUEST_METRICS = [
     {"Name": "latency_ms", "Unit": "Milliseconds"},
     {"Name": "model_ms", "Unit": "Milliseconds"},
 ]
+_GENERATION_METRICS = [
+    {"Name": "latency_ms", "Unit": "Milliseconds"},
+    {"Name": "ttft_ms", "Unit": "Milliseconds"},
+    {"Name": "tpot_ms", "Unit": "Milliseconds"},
+    {"Name": "queue_ms", "Unit": "Milliseconds"},
+    {"Name": "tokens_in", "Unit": "Count"},
+    {"Name": "tokens_out", "Unit": "Count"},
+]
 
 
 def _stdout_sink(line: str) -> None:
@@ -77,6 +85,34 @@ class Telemetry:
             **fields,
         }
         self.sink(json.dumps(record, default=str))
+
+    def generation(self, **fields: Any) -> None:
+        """Write the per-request line of a generation (EMF: TTFT, TPOT, queue time, tokens).
+
+        ``fields`` must hold ``status``; the metric names above and ``cold_start``,
+        ``finish_reason``, ``stream``, ``cache``, ``fallback`` are what the OpenAI front passes.
+        """
+        self.count(f"status_{fields['status'] // 100}xx")
+        if not self.log_requests:
+            return
+        record: dict[str, Any] = {
+            "_aws": {
+                "Timestamp": round(time.time() * 1000),
+                "CloudWatchMetrics": [
+                    {
+                        "Namespace": self.namespace,
+                        "Dimensions": [["service", "model_version"]],
+                        "Metrics": _GENERATION_METRICS,
+                    }
+                ],
+            },
+            "severity": "ERROR" if fields["status"] >= 500 else "INFO",
+            "message": "generation",
+            "service": self.service,
+            "model_version": self.model_version,
+            **fields,
+        }
+        self.sink(json.dumps(record))
 
     def request(
         self,
