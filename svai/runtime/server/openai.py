@@ -244,10 +244,15 @@ class OpenAIFront:
             return self._replay(req, json.loads(hit), rid, sock, keep_alive, {"x-svai-cache": "hit"})
         table = service.idempotency
         key = headers.get(cfg.idempotency.header) if table is not None else None
-        if table is None or key is None:
-            result = self._run(req, raw, rid, received, sock, keep_alive, stats)
-            if cache is not None and result is not None:
+        def keep(result: dict[str, Any]) -> None:  # before the answer's last bytes go out
+            if cache is not None:
                 cache.put(ckey, json.dumps(result).encode())
+            if table is not None and key is not None:
+                blob = json.dumps(result).encode()
+                table.complete(scoped, entry, Prediction(blob, service.version, input_hash))
+
+        if table is None or key is None:
+            self._run(req, raw, rid, received, sock, keep_alive, stats, keep)
             return stats.get("keep_alive", keep_alive)
         scoped = table.scoped(tenant, key)
         try:
@@ -264,18 +269,12 @@ class OpenAIFront:
                 return _send(sock, self._failure(error, rid), keep_alive)
             extra = {"idempotent-replayed": "true"}
             return self._replay(req, prior.outputs, rid, sock, keep_alive, extra)
-        result = None
+        done = False
         try:
-            result = self._run(req, raw, rid, received, sock, keep_alive, stats)
+            done = self._run(req, raw, rid, received, sock, keep_alive, stats, keep)
         finally:
-            if result is None:
+            if not done:
                 table.abandon(scoped, entry, ModelError("the first attempt did not complete"))
-            else:
-                table.complete(
-                    scoped, entry, Prediction(json.dumps(result).encode(), service.version, input_hash)
-                )
-                if cache is not None:
-                    cache.put(ckey, json.dumps(result).encode())
         return stats.get("keep_alive", keep_alive)
 
     def _run(
@@ -287,8 +286,10 @@ class OpenAIFront:
         sock: socket.socket,
         keep_alive: bool,
         stats: dict[str, Any],
-    ) -> dict[str, Any] | None:
-        """Generate and answer; return the model's whole answer when it is one to keep."""
+        keep: Callable[[dict[str, Any]], None],
+    ) -> bool:
+        """Generate and answer; ``keep`` gets the model's whole answer (for the cache and
+        idempotency) before its last bytes are sent. Return whether the model answered."""
         run = _Run()
         engine = self.engine
         threading.Thread(
@@ -303,16 +304,23 @@ class OpenAIFront:
                     run.cancel.set()
                     stats.update(status=499, finish_reason="disconnected", keep_alive=False)
                     _fill(stats, writer, run)
-                    return None
+                    return False
                 if kind == "late":
                     run.cancel.set()
                     stats.update(fallback=True, finish_reason="timeout")
                     self._fallback(req, raw, rid, writer, stats)
-                    return None
+                    return False
                 if kind == "error":
-                    stats["status"] = value.status
-                    writer.fail(value)
-                    return None
+                    _fill(stats, writer, run)
+                    stats.update(status=value.status, finish_reason="error")
+                    if writer.started:  # the head is out: say it in the stream, then end it
+                        writer.stream_error(value)
+                    elif writer.pieces == 0 and value.status >= 500 and self._hook("rules"):
+                        stats["fallback"] = True
+                        self._fallback(req, raw, rid, writer, stats)
+                    else:
+                        writer.fail(value)
+                    return False
                 piece: Piece = value
                 if writer.pieces == 0:
                     stats["ttft_ms"] = (time.monotonic() - received) * 1000
@@ -323,15 +331,21 @@ class OpenAIFront:
                     if writer.gone:
                         run.cancel.set()
                         stats.update(status=499, keep_alive=False)
-                        return None
+                        return False
+                    keep(
+                        {
+                            "text": writer.text,
+                            "finish_reason": piece.finish_reason,
+                            "usage": [run.tokens_in, piece.tokens],
+                        }
+                    )
                     writer.finish(piece.finish_reason, run.tokens_in)
-                    keep = {"text": writer.text, "finish_reason": piece.finish_reason}
-                    return {**keep, "usage": [run.tokens_in, piece.tokens]}
+                    return True
                 if writer.gone:
                     run.cancel.set()
                     stats.update(status=499, finish_reason="disconnected", keep_alive=False)
                     _fill(stats, writer, run)
-                    return None
+                    return False
         finally:
             stats.setdefault("keep_alive", writer.keep_alive)
             stats["queue_ms"] = run.queue_ms
@@ -444,6 +458,7 @@ class OpenAIFront:
             stats["status"] = 504
             writer.fail(DeadlineError(f"timed out; fallback failed: {exc!r}"))
             return
+        stats["status"] = 200
         writer.extra["x-svai-fallback"] = "true"
         writer.piece(_piece(text, "stop"), 0)
         writer.finish("stop", 0)
@@ -574,6 +589,15 @@ class _Answer:
             events.append(sse(chunk_body(req, rid, front.model_id, None, usage=usage)))
         events.append(SSE_DONE)
         self._write(b"".join(events) , last=True)
+
+    @property
+    def started(self) -> bool:
+        """Whether the stream's head was sent (an error can no longer be a status)."""
+        return self._started
+
+    def stream_error(self, exc: RuntimeCoreError) -> None:
+        """End a started stream with an error event (OpenAI's shape), then ``[DONE]``."""
+        self._write(sse(openai_error(exc)) + SSE_DONE, last=True)
 
     def fail(self, exc: RuntimeCoreError) -> None:
         """Answer an error (only possible before the first piece was sent)."""

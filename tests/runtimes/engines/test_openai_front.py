@@ -72,9 +72,23 @@ class Served:
         conn.close()
         return status, data
 
-    def generations(self) -> list[dict[str, Any]]:
-        records = [json.loads(line) for line in list(self.lines)]
-        return [r for r in records if r.get("message") == "generation"]
+    def generations(self, at_least: int = 0) -> list[dict[str, Any]]:
+        """The metrics lines so far; ``at_least``: wait for them (a line follows its answer)."""
+        deadline = time.monotonic() + 30
+        while True:
+            records = [json.loads(line) for line in list(self.lines)]
+            found = [r for r in records if r.get("message") == "generation"]
+            if len(found) >= at_least or time.monotonic() > deadline:
+                return found
+
+    def line_for(self, rid: str) -> dict[str, Any]:
+        """The metrics line of request ``rid`` (waiting for it a moment)."""
+        deadline = time.monotonic() + 30
+        while True:
+            found = [r for r in self.generations() if r["request_id"] == rid]
+            if found or time.monotonic() > deadline:
+                return found[0]
+            time.sleep(0.01)
 
 
 def _events(text: str) -> list[str]:
@@ -230,12 +244,12 @@ def test_an_idempotency_key_replays_the_first_answer(served: Served) -> None:
 def test_what_svai_does_not_serve_is_a_400_naming_it(
     served: Served, extra: dict[str, Any], named: str
 ) -> None:
-    before = len(served.generations())
-    status, _, body = served.post(CHAT, chat(**extra))
+    status, headers, body = served.post(CHAT, chat(**extra))
     assert status == 400
     assert named in body["error"]["message"]
     assert body["error"]["type"] == "invalid_request_error"
-    assert len(served.generations()) == before  # refused before any work
+    # refused before any work: no generation, no metrics line
+    assert not any(r["request_id"] == headers["x-request-id"] for r in served.generations())
 
 
 def test_a_prompt_over_the_limit_is_a_400(llama: Path, tmp_path: Path) -> None:
@@ -255,7 +269,7 @@ def test_metrics_lines_carry_ttft_tpot_tokens_and_cold_start(served: Served) -> 
     status, headers, _ = served.post(CHAT, chat("how big is the sky", max_tokens=7, temperature=0))
     assert status == 200
     rid = headers["x-request-id"]
-    line = next(r for r in served.generations() if r["request_id"] == rid)
+    line = served.line_for(rid)
     assert line["tokens_out"] == 7
     assert line["tokens_in"] > 0
     assert line["ttft_ms"] > 0
@@ -283,7 +297,7 @@ def test_overload_is_a_429_and_a_disconnect_frees_the_slot(llama: Path, tmp_path
         gate.hold = False
         status = _retry_until_admitted(lambda: s.post(CHAT, chat(max_tokens=2))[0])
         assert status == 200
-        first = s.generations()[0]
+        first = s.line_for("gated")
         assert first["status"] == 499
         assert first["finish_reason"] == "disconnected"
         assert first["tokens_out"] < 200
@@ -304,7 +318,7 @@ def test_fallback_answers_when_the_first_token_is_late(llama: Path, tmp_path: Pa
     )
     sections = {
         "hooks": {"preprocess": "hooks.py:prepare"},
-        "fallback": {"rules": "hooks.py:rules", "after_s": 0.3},
+        "fallback": {"rules": "hooks.py:rules", "after_s": 3.0},
     }
     with serving(llama, tmp_path, **sections) as s:
         status, _, body = s.post(CHAT, chat(max_tokens=3))
@@ -320,7 +334,7 @@ def test_fallback_answers_when_the_first_token_is_late(llama: Path, tmp_path: Pa
         assert "we are busy" in events[1]
         assert events[-1] == "[DONE]"
         block.unlink()
-        assert [g["fallback"] for g in s.generations()] == [False, True, True]
+        assert [g["fallback"] for g in s.generations(at_least=3)] == [False, True, True]
 
 
 # -- helpers -------------------------------------------------------------------------------
