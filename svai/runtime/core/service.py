@@ -414,8 +414,12 @@ class Service:
             raise OverloadedError("server is at capacity")
 
     def release(self) -> bool:
-        """Give back a slot taken by ``admit``; return whether it was the first request served
-        since the model loaded (the cold-start flag of its metrics line)."""
+        """Give back a slot taken by ``admit``.
+
+        Returns:
+            Whether it was the first request served since the model loaded (the cold-start
+            flag of its metrics line).
+        """
         with self._lock:
             self._outstanding -= 1
             cold, self._cold = self._cold, False

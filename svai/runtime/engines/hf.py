@@ -103,8 +103,7 @@ class TransformersEngine:
         builder.start()
         t1 = time.perf_counter()
         if self.device == "cuda":
-            torch.cuda.init()
-            torch.empty(1, device="cuda")
+            torch.empty(1, device="cuda")  # creates the CUDA context
         self.timings["device_s"] = time.perf_counter() - t1
         t2 = time.perf_counter()
         state = self._read_weights(files)
@@ -326,7 +325,10 @@ class TransformersEngine:
 
     def _encode_batch(self, texts: Sequence[str]) -> tuple[Any, Any]:
         enc = self.tokenizer(
-            list(texts), padding=True, truncation=True, max_length=self.max_model_len,
+            list(texts),
+            padding=True,
+            truncation=True,
+            max_length=self.max_model_len,
             return_tensors="pt",
         ).to(self.device)
         with self._torch.inference_mode():

@@ -154,7 +154,7 @@ class VllmEngine:
         raise ModelError(f"vllm serve not healthy after {_READY_TIMEOUT_S:.0f} s")
 
     def _served_max_len(self) -> int:
-        status, body = self._request("GET", "/v1/models", None, timeout=10.0)
+        _status, body = self._request("GET", "/v1/models", None, timeout=10.0)
         try:
             return int(json.loads(body)["data"][0]["max_model_len"])
         except (ValueError, KeyError, IndexError, TypeError):

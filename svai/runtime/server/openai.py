@@ -130,7 +130,9 @@ class OpenAIFront:
 
     # -- routes ----------------------------------------------------------------------------
 
-    def _chat(self, method: str, headers: Mapping[str, str], body: bytes, sock: Any, ka: bool) -> bool:
+    def _chat(
+        self, method: str, headers: Mapping[str, str], body: bytes, sock: Any, ka: bool
+    ) -> bool:
         return self._generate("chat", method, headers, body, sock, ka)
 
     def _completion(
@@ -138,9 +140,13 @@ class OpenAIFront:
     ) -> bool:
         return self._generate("completion", method, headers, body, sock, ka)
 
-    def _models(self, method: str, headers: Mapping[str, str], body: bytes, sock: Any, ka: bool) -> bool:
+    def _models(
+        self, method: str, headers: Mapping[str, str], body: bytes, sock: Any, ka: bool
+    ) -> bool:
         if method != "GET":
-            return _send(sock, self._error(405, "method_not_allowed", "use GET", {"allow": "GET"}), ka)
+            return _send(
+                sock, self._error(405, "method_not_allowed", "use GET", {"allow": "GET"}), ka
+            )
         data = {"id": self.model_id, "object": "model", "created": 0, "owned_by": "svai"}
         return _send(sock, self._json(200, {"object": "list", "data": [data]}), ka)
 
@@ -158,7 +164,9 @@ class OpenAIFront:
             if type(texts) is str:
                 texts = [texts]
             if type(texts) is not list or not texts or not all(type(t) is str for t in texts):
-                raise RequestError("$.input: expected a string or a list of strings", path="$.input")
+                raise RequestError(
+                    "$.input: expected a string or a list of strings", path="$.input"
+                )
             unknown = sorted(set(payload) - {"input", "model", "encoding_format", "user"})
             if unknown or payload.get("encoding_format", "float") != "float":
                 raise RequestError(
@@ -241,9 +249,12 @@ class OpenAIFront:
         hit = cache.get(ckey) if cache is not None else None
         if hit is not None:
             stats["cache"] = "hit"
-            return self._replay(req, json.loads(hit), rid, sock, keep_alive, {"x-svai-cache": "hit"})
+            return self._replay(
+                req, json.loads(hit), rid, sock, keep_alive, {"x-svai-cache": "hit"}
+            )
         table = service.idempotency
         key = headers.get(cfg.idempotency.header) if table is not None else None
+
         def keep(result: dict[str, Any]) -> None:  # before the answer's last bytes go out
             if cache is not None:
                 cache.put(ckey, json.dumps(result).encode())
@@ -253,7 +264,7 @@ class OpenAIFront:
 
         if table is None or key is None:
             self._run(req, raw, rid, received, sock, keep_alive, stats, keep)
-            return stats.get("keep_alive", keep_alive)
+            return bool(stats.get("keep_alive", keep_alive))
         scoped = table.scoped(tenant, key)
         try:
             state, entry = table.begin(scoped, input_hash)
@@ -275,7 +286,7 @@ class OpenAIFront:
         finally:
             if not done:
                 table.abandon(scoped, entry, ModelError("the first attempt did not complete"))
-        return stats.get("keep_alive", keep_alive)
+        return bool(stats.get("keep_alive", keep_alive))
 
     def _run(
         self,
@@ -288,8 +299,11 @@ class OpenAIFront:
         stats: dict[str, Any],
         keep: Callable[[dict[str, Any]], None],
     ) -> bool:
-        """Generate and answer; ``keep`` gets the model's whole answer (for the cache and
-        idempotency) before its last bytes are sent. Return whether the model answered."""
+        """Generate and answer; return whether the model answered.
+
+        ``keep`` gets the model's whole answer (for the cache and idempotency) before its last
+        bytes are sent, so a client that repeats at once finds it.
+        """
         run = _Run()
         engine = self.engine
         threading.Thread(
@@ -350,9 +364,7 @@ class OpenAIFront:
             stats.setdefault("keep_alive", writer.keep_alive)
             stats["queue_ms"] = run.queue_ms
 
-    def _next(
-        self, run: _Run, sock: socket.socket, deadline: float | None
-    ) -> tuple[str, Any]:
+    def _next(self, run: _Run, sock: socket.socket, deadline: float | None) -> tuple[str, Any]:
         """The run's next event, ``("gone", None)`` or ``("late", None)`` past ``deadline``."""
         while True:
             wait = _POLL_S if deadline is None else min(_POLL_S, deadline - time.monotonic())
@@ -517,11 +529,20 @@ class OpenAIFront:
         return Response(status, json.dumps(openai_error(exc)).encode(), headers)
 
     def _error(self, status: int, code: str, message: str, headers: dict[str, str]) -> Response:
-        body = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
+        body = {
+            "error": {
+                "message": message,
+                "type": "invalid_request_error",
+                "param": None,
+                "code": code,
+            }
+        }
         return Response(status, json.dumps(body).encode(), {**self._headers, **headers})
 
-    def _json(self, status: int, body: Any, rid: str | None = None) -> Response:
-        headers = dict(self._headers)
+    def _json(
+        self, status: int, body: Any, rid: str | None = None, extra: Mapping[str, str] = {}
+    ) -> Response:
+        headers = {**self._headers, **extra}
         if rid is not None:
             headers["x-request-id"] = rid
         return Response(status, json.dumps(body).encode(), headers)
@@ -580,15 +601,14 @@ class _Answer:
         usage = (tokens_in, self.tokens)
         if not req.stream:
             body = completion_body(req, rid, front.model_id, self.text, finish_reason, usage)
-            response = front._json(200, body, rid)
-            response.headers.update(self.extra)
+            response = front._json(200, body, rid, self.extra)
             self.keep_alive = _send(self.sock, response, self.keep_alive)
             return
         events = [sse(chunk_body(req, rid, front.model_id, None, finish_reason))]
         if req.include_usage:
             events.append(sse(chunk_body(req, rid, front.model_id, None, usage=usage)))
         events.append(SSE_DONE)
-        self._write(b"".join(events) , last=True)
+        self._write(b"".join(events), last=True)
 
     @property
     def started(self) -> bool:

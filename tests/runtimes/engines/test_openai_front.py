@@ -22,10 +22,10 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from tiny_llama import save_tiny_llama  # noqa: E402
+from tiny_llama import save_tiny_llama
 
-from svai.runtime.core import Service, Telemetry, parse_config  # noqa: E402
-from svai.runtime.server.main import BackgroundServer, model_loader  # noqa: E402
+from svai.runtime.core import Service, Telemetry, parse_config
+from svai.runtime.server.main import BackgroundServer, model_loader
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -213,7 +213,7 @@ def test_completions_route_and_seeded_sampling_repeat(served: Served) -> None:
 def test_only_deterministic_requests_are_cached(served: Served) -> None:
     request = chat("red blue green", max_tokens=5, temperature=0)
     served.post(CHAT, request)
-    _, headers, body = served.post(CHAT, request)
+    _, headers, _body = served.post(CHAT, request)
     assert headers.get("x-svai-cache") == "hit"
     _, headers, _ = served.post(CHAT, chat("red blue green", max_tokens=5, temperature=0.7))
     assert "x-svai-cache" not in headers
@@ -289,7 +289,7 @@ def test_overload_is_a_429_and_a_disconnect_frees_the_slot(llama: Path, tmp_path
         sock = _open_stream(s.port, chat(max_tokens=200, temperature=0))
         _read_until(sock, b'"content":"')
         assert gate.waiting.wait(30)
-        status, headers, body = s.post(CHAT, chat(max_tokens=2))
+        status, headers, _body = s.post(CHAT, chat(max_tokens=2))
         assert status == 429
         assert headers["retry-after"] == "1"
         sock.close()  # the client goes away mid-stream
@@ -369,7 +369,9 @@ def _open_stream(port: int, body: dict[str, Any]) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", port), timeout=60)
     sock.sendall(
         b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
-        b"x-request-id: gated\r\ncontent-length: " + str(len(payload)).encode() + b"\r\n\r\n"
+        b"x-request-id: gated\r\ncontent-length: "
+        + str(len(payload)).encode()
+        + b"\r\n\r\n"
         + payload
     )
     return sock

@@ -21,12 +21,12 @@ import pytest
 
 pytest.importorskip("transformers")
 
-from test_openai_front import CHAT, chat, serving  # noqa: E402
-from tiny_llama import save_tiny_llama  # noqa: E402
+from test_openai_front import CHAT, chat, serving
+from tiny_llama import save_tiny_llama
 
-from svai.runtime.core import parse_config  # noqa: E402
-from svai.runtime.core.errors import ModelError, RequestError  # noqa: E402
-from svai.runtime.engines import SamplingParams, open_engine  # noqa: E402
+from svai.runtime.core import parse_config
+from svai.runtime.core.errors import ModelError, RequestError
+from svai.runtime.engines import SamplingParams, open_engine
 
 REPLAY = Path(__file__).with_name("vllm_replay.py")
 
@@ -134,7 +134,9 @@ def test_a_dead_child_is_unhealthy(engine: Any) -> None:
     assert not engine.health()
 
 
-def test_a_child_that_cannot_start_fails_the_load(folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_child_that_cannot_start_fails_the_load(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     failing = tmp_path / "vllm"
     failing.write_text("#!/bin/sh\necho 'CUDA error: no device' >&2\nexit 1\n")
     failing.chmod(0o755)

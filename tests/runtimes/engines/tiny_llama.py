@@ -12,10 +12,48 @@ CHAT_TEMPLATE = (
     "{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|> {{ m['content'] }} <|end|> "
     "{% endfor %}{% if add_generation_prompt %}<|assistant|> {% endif %}"
 )
-WORDS = (
-    "hello world the a cat dog sat on mat is big small red blue green one two three four five "
-    "six seven eight nine ten and or not yes no why how what who when where sun moon star sky"
-).split()
+WORDS = [
+    "hello",
+    "world",
+    "the",
+    "a",
+    "cat",
+    "dog",
+    "sat",
+    "on",
+    "mat",
+    "is",
+    "big",
+    "small",
+    "red",
+    "blue",
+    "green",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "and",
+    "or",
+    "not",
+    "yes",
+    "no",
+    "why",
+    "how",
+    "what",
+    "who",
+    "when",
+    "where",
+    "sun",
+    "moon",
+    "star",
+    "sky",
+]
 SPECIAL = ["<unk>", "<s>", "</s>", "<pad>", "<|user|>", "<|assistant|>", "<|system|>", "<|end|>"]
 
 

@@ -58,7 +58,10 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         events = [e + b"\n\n" for e in STREAM.split(b"\n\n") if e]
         if n == 15:
-            events = events[:2] + [b"data: " + json.dumps(SHAPES["stream_error"]).encode() + b"\n\n"]
+            events = [
+                *events[:2],
+                b"data: " + json.dumps(SHAPES["stream_error"]).encode() + b"\n\n",
+            ]
         try:
             if n >= 100:
                 while True:
