@@ -316,11 +316,9 @@ def decode_speed(folder: Path, device: str, tokens: int, rounds: int) -> dict[st
     for _ in range(rounds):
         sync()
         t = time.perf_counter()
-        last = None
-        for last in engine.stream(ids, params, threading.Event()):
-            pass
+        pieces = list(engine.stream(ids, params, threading.Event()))
         sync()
-        assert last is not None and last.tokens == tokens, last
+        assert pieces[-1].tokens == tokens, pieces[-1]
         svai.append(tokens / (time.perf_counter() - t))
         t = time.perf_counter()
         with torch.inference_mode():
