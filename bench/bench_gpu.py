@@ -46,11 +46,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = Path(__file__).with_name(".gpu-site")
-SPECIAL = ["<unk>", "<s>", "</s>", "<pad>", "<|user|>", "<|assistant|>", "<|system|>", "<|end|>"]
-CHAT_TEMPLATE = (
-    "{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|> {{ m['content'] }} <|end|> "
-    "{% endfor %}{% if add_generation_prompt %}<|assistant|> {% endif %}"
-)
 PROMPT = [{"role": "user", "content": "w1 w2 w3 w4 w5 w6 w7 w8"}]
 _TOKEN = re.compile(rb'"content": ?"[^"]')  # a chunk with text in it (not the role chunk)
 
@@ -61,24 +56,14 @@ _TOKEN = re.compile(rb'"content": ?"[^"]')  # a chunk with text in it (not the r
 def build_model(folder: Path, *, tiny: bool, device: str) -> None:
     """Write a random-weight Llama folder (TinyLlama's shape unless ``tiny``)."""
     import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    sys.path.insert(0, str(ROOT / "tests" / "runtimes" / "engines"))
+    from tiny_llama import SPECIAL, word_tokenizer
 
     vocab_size = 512 if tiny else 32_000
-    words = [f"w{i}" for i in range(vocab_size - len(SPECIAL))]
-    vocab = {t: i for i, t in enumerate(SPECIAL + words)}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tok.decoder = decoders.WordPiece(prefix="##")
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        bos_token="<s>",
-        eos_token="</s>",
-        unk_token="<unk>",
-        pad_token="<pad>",
-        additional_special_tokens=SPECIAL[4:],
-    )
-    fast.chat_template = CHAT_TEMPLATE
+    fast = word_tokenizer([f"w{i}" for i in range(vocab_size - len(SPECIAL))])
+    vocab = fast.get_vocab()
     shape = (
         {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2}
         if tiny
@@ -219,8 +204,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _first_token(port: int, deadline: float, child: subprocess.Popen[bytes]) -> float:
-    """Poll readiness every 10 ms, send a streamed chat request, return when a token arrives."""
+def wait_ready(port: int, deadline: float, child: subprocess.Popen[Any]) -> None:
+    """Poll ``GET /readyz`` every 10 ms until 200 (``RuntimeError`` if ``child`` exits)."""
     while time.monotonic() < deadline:
         if child.poll() is not None:
             raise RuntimeError(f"the server exited with {child.returncode} before it was ready")
@@ -228,10 +213,16 @@ def _first_token(port: int, deadline: float, child: subprocess.Popen[bytes]) -> 
             with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
                 s.sendall(b"GET /readyz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
                 if s.recv(64).startswith(b"HTTP/1.1 200"):
-                    break
+                    return
         except OSError:
             pass
         time.sleep(0.01)
+    raise RuntimeError("the server was not ready in time")
+
+
+def _first_token(port: int, deadline: float, child: subprocess.Popen[bytes]) -> float:
+    """Poll readiness every 10 ms, send a streamed chat request, return when a token arrives."""
+    wait_ready(port, deadline, child)
     body = json.dumps({"messages": PROMPT, "max_tokens": 16, "stream": True}).encode()
     with socket.create_connection(("127.0.0.1", port), timeout=120) as s:
         s.sendall(

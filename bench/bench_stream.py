@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests" / "runtimes" / "engines"))
 
+from bench_gpu import wait_ready  # noqa: E402
 from results_log import append_result, spread  # noqa: E402
 
 PROMPT = [{"role": "user", "content": "hello the cat sat on the mat"}]
@@ -141,16 +142,7 @@ def main() -> None:
     cmd = [sys.executable, "-m", "svai.runtime.server", "--config", str(work), "--port", str(port)]
     child = subprocess.Popen([*cmd, "--host", "127.0.0.1"], env=env, stdout=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port)) as s:
-                    s.sendall(b"GET /readyz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
-                    if s.recv(64).startswith(b"HTTP/1.1 200"):
-                        break
-            except OSError:
-                pass
-            time.sleep(0.05)
+        wait_ready(port, time.monotonic() + 120, child)
         served_round(port, 2)  # the first request pays the cold-start flag, not a round
         direct_gaps: list[float] = []
         served_gaps: list[float] = []

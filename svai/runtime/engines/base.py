@@ -15,7 +15,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-__all__ = ["Engine", "EngineModel", "Piece", "SamplingParams", "StopWatcher"]
+__all__ = [
+    "Engine",
+    "EngineModel",
+    "Piece",
+    "SamplingParams",
+    "StopWatcher",
+    "TokenizerPrompts",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +90,25 @@ class Engine(Protocol):
 
     def close(self) -> None:
         """Release the device (and end a child process)."""
+
+
+class TokenizerPrompts:
+    """``encode`` and ``render_chat`` by the folder's Hugging Face tokenizer (``self.tokenizer``)."""
+
+    tokenizer: Any = None
+
+    def encode(self, text: str, *, special: bool) -> list[int]:
+        """Token ids of ``text`` (``special``: add BOS and the like)."""
+        return list(self.tokenizer(text, add_special_tokens=special)["input_ids"])
+
+    def render_chat(self, messages: Sequence[dict[str, str]], template: str | None) -> str | None:
+        """Apply ``template`` or the tokenizer's chat template; ``None`` when there is neither."""
+        if template is None and not getattr(self.tokenizer, "chat_template", None):
+            return None
+        text: str = self.tokenizer.apply_chat_template(
+            list(messages), chat_template=template, tokenize=False, add_generation_prompt=True
+        )
+        return text
 
 
 @dataclass(slots=True)

@@ -32,7 +32,12 @@ from typing import Any
 
 from svai.runtime.core.config import EngineConfig, ModelConfig
 from svai.runtime.core.errors import ConfigError
-from svai.runtime.engines.base import Piece, SamplingParams, StopWatcher
+from svai.runtime.engines.base import (
+    Piece,
+    SamplingParams,
+    StopWatcher,
+    TokenizerPrompts,
+)
 
 __all__ = ["TransformersEngine"]
 
@@ -50,7 +55,7 @@ def _prefetch(files: Sequence[Path]) -> None:
             return
 
 
-class TransformersEngine:
+class TransformersEngine(TokenizerPrompts):
     """Serve a ``save_pretrained`` folder with torch (see the module docstring).
 
     Args:
@@ -76,7 +81,6 @@ class TransformersEngine:
         self.timings: dict[str, float] = {}
         self._log = log
         self.model: Any = None
-        self.tokenizer: Any = None
         self.device = "cpu"
         self._torch: Any = None
         self._eos: frozenset[int] = frozenset()
@@ -245,20 +249,6 @@ class TransformersEngine:
         return {k: round(v, 4) for k, v in self.timings.items()}
 
     # -- text generation -------------------------------------------------------------------
-
-    def encode(self, text: str, *, special: bool) -> list[int]:
-        """Token ids of ``text``."""
-        return list(self.tokenizer(text, add_special_tokens=special)["input_ids"])
-
-    def render_chat(self, messages: Sequence[dict[str, str]], template: str | None) -> str | None:
-        """Apply ``template`` or the tokenizer's chat template; ``None`` when there is neither."""
-        tok = self.tokenizer
-        if template is None and not getattr(tok, "chat_template", None):
-            return None
-        text: str = tok.apply_chat_template(
-            list(messages), chat_template=template, tokenize=False, add_generation_prompt=True
-        )
-        return text
 
     def stream(
         self, prompt_ids: list[int], params: SamplingParams, cancel: threading.Event

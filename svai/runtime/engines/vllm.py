@@ -35,7 +35,7 @@ from typing import Any
 
 from svai.runtime.core.config import EngineConfig, ModelConfig
 from svai.runtime.core.errors import ConfigError, ModelError, RequestError
-from svai.runtime.engines.base import Piece, SamplingParams
+from svai.runtime.engines.base import Piece, SamplingParams, TokenizerPrompts
 
 __all__ = ["VLLM_VERSION", "VllmEngine"]
 
@@ -47,7 +47,7 @@ _READY_TIMEOUT_S = 1800.0  # a 70B model on a cold node downloads and compiles f
 _OUTPUT_LINES = 40
 
 
-class VllmEngine:
+class VllmEngine(TokenizerPrompts):
     """Run ``vllm serve`` and generate through it (see the module docstring).
 
     Args:
@@ -74,7 +74,6 @@ class VllmEngine:
         self._log = log
         self._child: subprocess.Popen[bytes] | None = None
         self._output: deque[str] = deque(maxlen=_OUTPUT_LINES)
-        self._tokenizer: Any = None
         self._pumping = threading.Thread()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -119,7 +118,7 @@ class VllmEngine:
         self._pumping.start()
         import transformers
 
-        self._tokenizer = transformers.AutoTokenizer.from_pretrained(self.folder)
+        self.tokenizer = transformers.AutoTokenizer.from_pretrained(self.folder)
         self.timings["tokenizer_s"] = time.perf_counter() - t0
         self._wait_ready(t0)
         if not self.max_model_len:
@@ -190,22 +189,6 @@ class VllmEngine:
 
     def _child_code(self) -> int | None:
         return None if self._child is None else self._child.poll()
-
-    # -- prompts ---------------------------------------------------------------------------
-
-    def encode(self, text: str, *, special: bool) -> list[int]:
-        """Token ids of ``text`` (the folder's tokenizer, as vLLM's own)."""
-        return list(self._tokenizer(text, add_special_tokens=special)["input_ids"])
-
-    def render_chat(self, messages: Sequence[dict[str, str]], template: str | None) -> str | None:
-        """Apply ``template`` or the tokenizer's chat template; ``None`` when there is neither."""
-        tok = self._tokenizer
-        if template is None and not getattr(tok, "chat_template", None):
-            return None
-        text: str = tok.apply_chat_template(
-            list(messages), chat_template=template, tokenize=False, add_generation_prompt=True
-        )
-        return text
 
     # -- generation ------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ Built offline in the test: a word-level ``tokenizers`` tokenizer over a small vo
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 CHAT_TEMPLATE = (
     "{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|> {{ m['content'] }} <|end|> "
@@ -57,13 +58,12 @@ WORDS = [
 SPECIAL = ["<unk>", "<s>", "</s>", "<pad>", "<|user|>", "<|assistant|>", "<|system|>", "<|end|>"]
 
 
-def save_tiny_llama(folder: Path, *, chat_template: bool = True, seed: int = 0) -> Path:
-    """Write the folder (config, tokenizer files, model.safetensors) and return it."""
-    import torch
+def word_tokenizer(words: list[str]) -> Any:
+    """A fast word-level tokenizer over ``SPECIAL + words`` with the chat template above."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
-    vocab = {t: i for i, t in enumerate(SPECIAL + WORDS + [".", ",", "!", "?"])}
+    vocab = {t: i for i, t in enumerate(SPECIAL + words)}
     tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.Sequence(
         [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()]
@@ -77,11 +77,22 @@ def save_tiny_llama(folder: Path, *, chat_template: bool = True, seed: int = 0) 
         pad_token="<pad>",
         additional_special_tokens=SPECIAL[4:],
     )
-    if chat_template:
-        fast.chat_template = CHAT_TEMPLATE
+    fast.chat_template = CHAT_TEMPLATE
+    return fast
+
+
+def save_tiny_llama(folder: Path, *, chat_template: bool = True, seed: int = 0) -> Path:
+    """Write the folder (config, tokenizer files, model.safetensors) and return it."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    fast = word_tokenizer([*WORDS, ".", ",", "!", "?"])
+    if not chat_template:
+        fast.chat_template = None
+    vocab = fast.get_vocab()
     torch.manual_seed(seed)
     config = LlamaConfig(
-        vocab_size=len(vocab),
+        vocab_size=len(vocab),  # no added tokens: SPECIAL are in the word list
         hidden_size=32,
         intermediate_size=64,
         num_hidden_layers=2,
