@@ -115,7 +115,8 @@ def serving(folder: Path, tmp: Path, **sections: Any) -> Iterator[Served]:
     server = BackgroundServer(service).start()
     deadline = time.monotonic() + 120
     while not service.ready:
-        assert time.monotonic() < deadline, lines
+        failed = [line for line in lines if "failed to load" in line]
+        assert not failed and time.monotonic() < deadline, failed or lines
         time.sleep(0.02)
     try:
         yield Served(server, lines, service)
