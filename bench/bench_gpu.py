@@ -179,7 +179,11 @@ def floor(folder: str, device: str, spawned: float) -> None:
     parts["weights_s"] = time.perf_counter() - t
     # Not part of the floor: transformers' import and the skeleton (svai overlaps them).
     from transformers import AutoConfig, AutoModelForCausalLM
-    from transformers.initialization import no_init_weights
+
+    try:
+        from transformers.initialization import no_init_weights
+    except ImportError:  # transformers before 5.x kept it in modeling_utils
+        from transformers.modeling_utils import no_init_weights
 
     config = AutoConfig.from_pretrained(folder)
     with torch.device(device), no_init_weights():

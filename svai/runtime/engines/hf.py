@@ -158,7 +158,11 @@ class TransformersEngine(TokenizerPrompts):
         try:
             t = time.perf_counter()
             import transformers
-            from transformers.initialization import no_init_weights
+
+            try:
+                from transformers.initialization import no_init_weights
+            except ImportError:  # transformers before 5.x kept it in modeling_utils
+                from transformers.modeling_utils import no_init_weights  # type: ignore[no-redef,attr-defined]
 
             self.timings["import_transformers_s"] = time.perf_counter() - t
             t = time.perf_counter()
