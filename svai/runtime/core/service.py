@@ -326,11 +326,15 @@ class Service:
             return self._idle.wait_for(lambda: self._outstanding == 0, timeout_s)
 
     def close(self) -> None:
-        """Stop the worker threads and close the shared store."""
+        """Stop the worker threads, release the model (an engine's child process) and the store."""
         if self._closed:
             return
         self._closed = True
         self._draining = True
+        release = getattr(self.model, "close", None)  # engines hold a GPU or a vllm child
+        if release is not None:
+            with contextlib.suppress(Exception):  # shutdown goes on regardless
+                release()
         for _ in self._threads:
             self._jobs.put(None)
         self._fallback_jobs.put(None)

@@ -190,3 +190,7 @@ class EngineModel:
     def warmup(self) -> None:
         """Warm the engine up (its first forward pass)."""
         self.engine.warmup()
+
+    def close(self) -> None:
+        """Release the engine (``Service.close`` calls this)."""
+        self.engine.close()

@@ -12,7 +12,9 @@ The child: ``$SVAI_VLLM_BIN`` (default ``vllm``, the version :data:`VLLM_VERSION
 images pin) ``serve FOLDER --host 127.0.0.1 --port P --served-model-name svai --dtype ...
 --gpu-memory-utilization ... --tensor-parallel-size ... [--max-model-len ...] *vllm_args``.
 ``load`` waits for its ``/health`` (or its exit, reported with the tail of its output);
-``health`` is false once it has exited; ``close`` ends it (SIGTERM, then SIGKILL).
+``health`` is false once it has exited; ``close`` ends it (SIGTERM, then SIGKILL), and
+``Service.close`` calls it when the server drains. (No ``PR_SET_PDEATHSIG``: Linux sends it
+when the *thread* that started the child ends, and the loading thread ends once loaded.)
 
 Errors: vLLM's 400s (both its ``{"object": "error", ...}`` and ``{"error": {...}}`` shapes)
 become a ``RequestError`` with vLLM's message; anything else, or an error event in the
@@ -110,7 +112,9 @@ class VllmEngine(TokenizerPrompts):
         self.port = _free_port()
         try:
             self._child = subprocess.Popen(
-                self.command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+                self.command(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
             )
         except OSError as exc:
             raise ConfigError(f"engine vllm: cannot start {self.command()[0]!r}: {exc}") from None

@@ -150,7 +150,7 @@ def test_svai_front_streams_through_vllm(
 ) -> None:
     with serving(folder, tmp_path, engine={"name": "vllm"}) as s:
         status, _, events = s.post(CHAT, chat(max_tokens=5, stream=True))
-        assert status == 200
+        assert status == 200, events
         chunks = [json.loads(e) for e in events[:-1]]
         text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
         assert text == " The sky is blue.\n"
@@ -164,6 +164,8 @@ def test_svai_front_streams_through_vllm(
         assert events[-1] == "[DONE]"
         line = s.generations(at_least=1)[0]
         assert line["tokens_out"] == 5
+        child = s.service.model.engine._child  # type: ignore[union-attr]
+    assert child.wait(30) is not None  # the drain ended vllm serve with svai
 
 
 @pytest.mark.gpu
