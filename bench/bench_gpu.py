@@ -352,6 +352,7 @@ def main() -> None:
     ap.add_argument("--plain-server", nargs=3, metavar=("FOLDER", "PORT", "DEVICE"))
     ap.add_argument("--floor", nargs=3, metavar=("FOLDER", "DEVICE", "SPAWNED"))
     args = ap.parse_args()
+    sys.path.insert(0, str(ROOT))  # svai from this checkout (the GPU machine has it nowhere else)
     if args.plain_server:
         folder, port, device = args.plain_server
         return plain_server(folder, int(port), device)
