@@ -241,10 +241,6 @@ class Service:
             ConfigError: a hook or file is missing or invalid.
             ModelRefusedError: the model file is refused (e.g. an untrusted pickle).
         """
-        # numpy, onnxruntime and orjson are imported here, not at module import, so a server
-        # can open its port while the model loads.
-        from svai.runtime.core.tasks import load_task_model as load_model
-
         t0 = time.perf_counter()
         use_orjson()
         cfg = self.cfg
@@ -254,15 +250,23 @@ class Service:
         self._post = load_hook(hooks.postprocess, base) if hooks.postprocess else None
         self._rules = load_hook(cfg.fallback.rules, base) if cfg.fallback.rules else None
         tokenizer = cfg.resolve(cfg.model.tokenizer) if cfg.model.tokenizer else None
+        # numpy, onnxruntime and orjson are imported here, not at module import, so a server
+        # can open its port while the model loads; an engine (a loader) needs none of them.
         if self._loader is not None:
             self.model = self._loader(cfg)
         else:
-            self.model = load_model(cfg.model, cfg.resolve(cfg.model.path), tokenizer)
+            from svai.runtime.core.tasks import load_task_model
+
+            self.model = load_task_model(cfg.model, cfg.resolve(cfg.model.path), tokenizer)
         if cfg.model.warmup:
             self.model.warmup()
         if cfg.fallback.model:
             fb_cfg = replace(cfg.model, path=cfg.fallback.model, sha256=None)
-            self.fallback_model = load_model(fb_cfg, cfg.resolve(cfg.fallback.model), tokenizer)
+            from svai.runtime.core.tasks import load_task_model
+
+            self.fallback_model = load_task_model(
+                fb_cfg, cfg.resolve(cfg.fallback.model), tokenizer
+            )
             if cfg.model.warmup:
                 self.fallback_model.warmup()
         # SVAI_CACHE_STORE points a built artifact at another shared store (a Redis such as

@@ -216,7 +216,7 @@ class OpenAIFront:
             service.check_headers(headers.get("content-type"), len(body))
             raw = parse_json(body)
             req = parse_request(raw, kind, self.cfg.generation)
-            self.engine  # noqa: B018 - 503 before admission while loading
+            _ = self.engine  # a 503 while the model loads, before taking a slot
             service.admit(headers)
         except RuntimeCoreError as exc:
             return _send(sock, self._failure(exc, rid), keep_alive)
