@@ -10,17 +10,34 @@ the file (the artifact directory). The full shape, with defaults::
       "model": {
         "path": "model.onnx",              # .onnx, or a pickle-family file when trusted below
         "version": "sha256:...",           # immutable model version id, carried everywhere
-        "framework": "onnx",               # onnx | onnx-text-encoder | pickle
+        "framework": "onnx",               # onnx | onnx-text-encoder | pickle | transformers
         "sha256": null,                    # optional pin, checked before loading (required for pickle)
         "trust_pickle": false,             # pickle/joblib loads only when true AND sha256 matches
         "tokenizer": null,                 # tokenizer.json (onnx-text-encoder and text tasks)
         "task": "raw",                     # the I/O contract, see ``tasks.py``; raw: graph outputs
+                                           # (transformers: text-generation | text-classification
+                                           # | feature-extraction, ``path`` a save_pretrained folder)
         "labels": [],                      # class names by index (classification tasks)
         "activation": "softmax",           # softmax | sigmoid: logits -> scores (text, image)
         "processor": null,                 # image-classification: size, mean, std, rescale ...
         "max_length": 128, "pooling": "mean", "normalize": true,   # text encoders only
         "intra_op_threads": 1, "inter_op_threads": 1, "graph_optimization": "all",
         "warmup": true
+      },
+      "engine": {                          # framework "transformers" only (svai.runtime.engines)
+        "name": "transformers",            # transformers (torch, in process) | vllm (vllm serve)
+        "device": "auto",                  # auto (cuda when present) | cpu | cuda
+        "dtype": "auto",                   # auto | bfloat16 | float16 | float32
+        "max_model_len": null,             # prompt + output tokens (null: the model's own)
+        "gpu_memory_utilization": 0.9, "tensor_parallel_size": 1,   # vllm only
+        "vllm_args": []                    # extra ``vllm serve`` arguments, passed as given
+      },
+      "generation": {                      # task text-generation (OpenAI routes, docs/io.md)
+        "max_prompt_tokens": null,         # longer prompts get a 400 before any work
+        "max_tokens": 512,                 # cap on a request's max_tokens (over it: 400)
+        "default_max_tokens": 128,         # when the request names none
+        "chat_template": null,             # a Jinja chat template file (else the tokenizer's)
+        "prompt_templates": []             # files with "{prompt}": used without a chat template
       },
       "api": {
         "max_payload_bytes": 262144, "content_types": ["application/json"],
@@ -65,7 +82,9 @@ __all__ = [
     "BatchingConfig",
     "CacheConfig",
     "ConcurrencyConfig",
+    "EngineConfig",
     "FallbackConfig",
+    "GenerationConfig",
     "HooksConfig",
     "IdempotencyConfig",
     "ModelConfig",
@@ -78,7 +97,7 @@ __all__ = [
 ]
 
 CONFIG_FILE_NAME = "svai_runtime.json"
-_FRAMEWORKS = ("onnx", "onnx-text-encoder", "pickle")
+_FRAMEWORKS = ("onnx", "onnx-text-encoder", "pickle", "transformers")
 TASKS = (
     "raw",
     "classification",
@@ -87,9 +106,16 @@ TASKS = (
     "token-classification",
     "sentence-embedding",
     "image-classification",
+    "text-generation",
+    "feature-extraction",
 )
 """The I/O contracts (``svai.runtime.core.tasks``); ``raw`` answers with the graph's outputs."""
 _TEXT_TASKS = ("text-classification", "token-classification", "sentence-embedding")
+ENGINE_TASKS = ("text-generation", "text-classification", "feature-extraction")
+"""The tasks an engine serves (``model.framework: transformers``)."""
+_ENGINES = ("transformers", "vllm")
+_DEVICES = ("auto", "cpu", "cuda")
+_DTYPES = ("auto", "bfloat16", "float16", "float32")
 _ACTIVATIONS = ("softmax", "sigmoid")
 _POOLINGS = ("mean", "cls", "none")
 _GRAPH_LEVELS = ("disable", "basic", "extended", "all")
@@ -116,6 +142,30 @@ class ModelConfig:
     inter_op_threads: int = 1
     graph_optimization: str = "all"
     warmup: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """Which engine serves a ``transformers`` folder, on which device, with which settings."""
+
+    name: str = "transformers"
+    device: str = "auto"
+    dtype: str = "auto"
+    max_model_len: int | None = None
+    gpu_memory_utilization: float = 0.9
+    tensor_parallel_size: int = 1
+    vllm_args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationConfig:
+    """Limits and prompt formatting of text generation (the OpenAI-compatible routes)."""
+
+    max_prompt_tokens: int | None = None
+    max_tokens: int = 512
+    default_max_tokens: int = 128
+    chat_template: str | None = None
+    prompt_templates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +278,8 @@ class RuntimeConfig:
     """
 
     model: ModelConfig
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     concurrency: ConcurrencyConfig = field(default_factory=ConcurrencyConfig)
     rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
@@ -270,6 +322,8 @@ class RuntimeConfig:
 
 _SECTIONS: dict[str, type[Any]] = {
     "model": ModelConfig,
+    "engine": EngineConfig,
+    "generation": GenerationConfig,
     "api": ApiConfig,
     "concurrency": ConcurrencyConfig,
     "rate_limit": RateLimitConfig,
@@ -388,6 +442,7 @@ def _coerce(value: Any, annotation: str, where: str) -> Any:
 
 def _check_values(cfg: RuntimeConfig) -> None:
     m = cfg.model
+    engine_served = m.framework == "transformers"  # the folder carries tokenizer and labels
     checks: list[tuple[bool, str]] = [
         (m.framework in _FRAMEWORKS, f"model.framework: expected one of {_FRAMEWORKS}"),
         (m.pooling in _POOLINGS, f"model.pooling: expected one of {_POOLINGS}"),
@@ -404,8 +459,41 @@ def _check_values(cfg: RuntimeConfig) -> None:
         (m.task in TASKS, f"model.task: expected one of {TASKS}"),
         (m.activation in _ACTIVATIONS, f"model.activation: expected one of {_ACTIVATIONS}"),
         (
-            m.task not in _TEXT_TASKS or m.tokenizer is not None,
+            m.task not in _TEXT_TASKS or m.tokenizer is not None or engine_served,
             f"model.tokenizer: required for task {m.task}",
+        ),
+        (
+            not engine_served or m.task in ENGINE_TASKS,
+            f"model.task: framework transformers serves one of {ENGINE_TASKS}",
+        ),
+        (
+            m.task not in ("text-generation", "feature-extraction") or engine_served,
+            f"model.framework: task {m.task} needs framework transformers",
+        ),
+        (cfg.engine.name in _ENGINES, f"engine.name: expected one of {_ENGINES}"),
+        (cfg.engine.device in _DEVICES, f"engine.device: expected one of {_DEVICES}"),
+        (cfg.engine.dtype in _DTYPES, f"engine.dtype: expected one of {_DTYPES}"),
+        (
+            cfg.engine.max_model_len is None or cfg.engine.max_model_len > 0,
+            "engine.max_model_len: must be > 0 or null",
+        ),
+        (
+            0 < cfg.engine.gpu_memory_utilization <= 1,
+            "engine.gpu_memory_utilization: must be in (0, 1]",
+        ),
+        (cfg.engine.tensor_parallel_size >= 1, "engine.tensor_parallel_size: must be >= 1"),
+        (
+            cfg.engine.name != "vllm" or m.task == "text-generation",
+            "engine.name: vllm serves task text-generation only",
+        ),
+        (
+            cfg.generation.max_prompt_tokens is None or cfg.generation.max_prompt_tokens > 0,
+            "generation.max_prompt_tokens: must be > 0 or null",
+        ),
+        (cfg.generation.max_tokens >= 1, "generation.max_tokens: must be >= 1"),
+        (
+            1 <= cfg.generation.default_max_tokens <= cfg.generation.max_tokens,
+            "generation.default_max_tokens: must be in 1..generation.max_tokens",
         ),
         (
             m.task != "image-classification" or m.processor is not None,
@@ -413,7 +501,8 @@ def _check_values(cfg: RuntimeConfig) -> None:
         ),
         (
             m.task not in ("text-classification", "token-classification", "image-classification")
-            or bool(m.labels),
+            or bool(m.labels)
+            or engine_served,
             f"model.labels: required for task {m.task}",
         ),
         (m.max_length > 0, "model.max_length: must be > 0"),

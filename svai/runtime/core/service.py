@@ -145,8 +145,10 @@ class Service:
         telemetry: Telemetry | None = None,
         cache_store: CacheStore | None = None,
         stores: Mapping[str, StoreOpener] = LOCAL_STORES,
+        loader: Callable[[RuntimeConfig], Model] | None = None,
     ) -> None:
         self.cfg = cfg
+        self._loader = loader
         self.version = cfg.model.version
         self.telemetry = telemetry or Telemetry(
             cfg.observability.namespace,
@@ -202,6 +204,7 @@ class Service:
         telemetry: Telemetry | None = None,
         cache_store: CacheStore | None = None,
         stores: Mapping[str, StoreOpener] = LOCAL_STORES,
+        loader: Callable[[RuntimeConfig], Model] | None = None,
     ) -> Service:
         """Create a service (not loaded yet) from a runtime config.
 
@@ -211,11 +214,13 @@ class Service:
             cache_store: a shared store overriding ``cache.store`` (e.g. a DynamoDB adapter).
             stores: the ``cache.store`` schemes this platform can open (the entry point's
                 table, ``svai.runtime.entry.stores.STORES``; the core alone knows local ones).
+            loader: loads the model instead of the core's ONNX loader (the server passes
+                :func:`svai.runtime.engines.engine_loader` for ``framework: transformers``).
 
         Raises:
             ConfigError: the input schema uses unsupported keywords.
         """
-        return cls(cfg, telemetry=telemetry, cache_store=cache_store, stores=stores)
+        return cls(cfg, telemetry=telemetry, cache_store=cache_store, stores=stores, loader=loader)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -236,10 +241,6 @@ class Service:
             ConfigError: a hook or file is missing or invalid.
             ModelRefusedError: the model file is refused (e.g. an untrusted pickle).
         """
-        # numpy, onnxruntime and orjson are imported here, not at module import, so a server
-        # can open its port while the model loads.
-        from svai.runtime.core.tasks import load_task_model as load_model
-
         t0 = time.perf_counter()
         use_orjson()
         cfg = self.cfg
@@ -249,12 +250,23 @@ class Service:
         self._post = load_hook(hooks.postprocess, base) if hooks.postprocess else None
         self._rules = load_hook(cfg.fallback.rules, base) if cfg.fallback.rules else None
         tokenizer = cfg.resolve(cfg.model.tokenizer) if cfg.model.tokenizer else None
-        self.model = load_model(cfg.model, cfg.resolve(cfg.model.path), tokenizer)
+        # numpy, onnxruntime and orjson are imported here, not at module import, so a server
+        # can open its port while the model loads; an engine (a loader) needs none of them.
+        if self._loader is not None:
+            self.model = self._loader(cfg)
+        else:
+            from svai.runtime.core.tasks import load_task_model
+
+            self.model = load_task_model(cfg.model, cfg.resolve(cfg.model.path), tokenizer)
         if cfg.model.warmup:
             self.model.warmup()
         if cfg.fallback.model:
             fb_cfg = replace(cfg.model, path=cfg.fallback.model, sha256=None)
-            self.fallback_model = load_model(fb_cfg, cfg.resolve(cfg.fallback.model), tokenizer)
+            from svai.runtime.core.tasks import load_task_model
+
+            self.fallback_model = load_task_model(
+                fb_cfg, cfg.resolve(cfg.fallback.model), tokenizer
+            )
             if cfg.model.warmup:
                 self.fallback_model.warmup()
         # SVAI_CACHE_STORE points a built artifact at another shared store (a Redis such as
@@ -318,11 +330,15 @@ class Service:
             return self._idle.wait_for(lambda: self._outstanding == 0, timeout_s)
 
     def close(self) -> None:
-        """Stop the worker threads and close the shared store."""
+        """Stop the worker threads, release the model (an engine's child process) and the store."""
         if self._closed:
             return
         self._closed = True
         self._draining = True
+        release = getattr(self.model, "close", None)  # engines hold a GPU or a vllm child
+        if release is not None:
+            with contextlib.suppress(Exception):  # shutdown goes on regardless
+                release()
         for _ in self._threads:
             self._jobs.put(None)
         self._fallback_jobs.put(None)
@@ -366,21 +382,10 @@ class Service:
         """Admit ``request`` and run it on a worker; the future always resolves to a Response."""
         received = time.monotonic()
         rid = self.request_id(request.headers)
-        if not self._ready or self._closed:
-            return self._answered(NotReadyError("model is not ready"), rid)
-        if self._limiter is not None:
-            try:
-                self._limiter.check(request.headers.get(self.cfg.api.tenant_header, "")[:128])
-            except RateLimitedError as exc:
-                self.telemetry.count("rate_limited")
-                return self._answered(exc, rid)
-        with self._lock:
-            admitted = self._outstanding < self._limit
-            if admitted:
-                self._outstanding += 1
-        if not admitted:
-            self.telemetry.count("overloaded")
-            return self._answered(OverloadedError("server is at capacity"), rid)
+        try:
+            self.admit(request.headers)
+        except RuntimeCoreError as exc:
+            return self._answered(exc, rid)
         job = _Job(request, rid, received, received + self._budget_s)
         with self._watch:
             self._deadlines.append(job)
@@ -388,6 +393,47 @@ class Service:
                 self._watch.notify()
         self._jobs.put(job)
         return job.future
+
+    def admit(self, headers: Mapping[str, str]) -> None:
+        """Take an admission slot for a request (``release`` gives it back).
+
+        ``submit`` calls it; a transport that runs a request itself (the OpenAI routes'
+        streams) calls it and ``release``, so both share one bound, one rate limit and drain.
+
+        Raises:
+            NotReadyError: not loaded yet, or closed.
+            RateLimitedError: over the process's or the tenant's rate limit.
+            OverloadedError: ``max_concurrency`` + ``queue_size`` requests are in flight.
+        """
+        if not self._ready or self._closed:
+            raise NotReadyError("model is not ready")
+        if self._limiter is not None:
+            try:
+                self._limiter.check(headers.get(self.cfg.api.tenant_header, "")[:128])
+            except RateLimitedError:
+                self.telemetry.count("rate_limited")
+                raise
+        with self._lock:
+            admitted = self._outstanding < self._limit
+            if admitted:
+                self._outstanding += 1
+        if not admitted:
+            self.telemetry.count("overloaded")
+            raise OverloadedError("server is at capacity")
+
+    def release(self) -> bool:
+        """Give back a slot taken by ``admit``.
+
+        Returns:
+            Whether it was the first request served since the model loaded (the cold-start
+            flag of its metrics line).
+        """
+        with self._lock:
+            self._outstanding -= 1
+            cold, self._cold = self._cold, False
+            if self._outstanding == 0:
+                self._idle.notify_all()
+        return cold
 
     def _answered(self, exc: RuntimeCoreError, rid: str) -> Future[Response]:
         fut: Future[Response] = Future()

@@ -25,6 +25,14 @@ _REQUEST_METRICS = [
     {"Name": "latency_ms", "Unit": "Milliseconds"},
     {"Name": "model_ms", "Unit": "Milliseconds"},
 ]
+_GENERATION_METRICS = [
+    {"Name": "latency_ms", "Unit": "Milliseconds"},
+    {"Name": "ttft_ms", "Unit": "Milliseconds"},
+    {"Name": "tpot_ms", "Unit": "Milliseconds"},
+    {"Name": "queue_ms", "Unit": "Milliseconds"},
+    {"Name": "tokens_in", "Unit": "Count"},
+    {"Name": "tokens_out", "Unit": "Count"},
+]
 
 
 def _stdout_sink(line: str) -> None:
@@ -78,6 +86,38 @@ class Telemetry:
         }
         self.sink(json.dumps(record, default=str))
 
+    def _emf(self, metrics: list[dict[str, str]], status: int, message: str) -> dict[str, Any]:
+        """The head of a per-request line: the EMF block declaring ``metrics``, and who wrote it."""
+        return {
+            "_aws": {
+                "Timestamp": round(time.time() * 1000),
+                "CloudWatchMetrics": [
+                    {
+                        "Namespace": self.namespace,
+                        "Dimensions": [["service", "model_version"]],
+                        "Metrics": metrics,
+                    }
+                ],
+            },
+            "severity": "ERROR" if status >= 500 else "INFO",
+            "message": message,
+            "service": self.service,
+            "model_version": self.model_version,
+        }
+
+    def generation(self, **fields: Any) -> None:
+        """Write the per-request line of a generation (EMF: TTFT, TPOT, queue time, tokens).
+
+        ``fields`` must hold ``status``; the metric names above and ``cold_start``,
+        ``finish_reason``, ``stream``, ``cache``, ``fallback`` are what the OpenAI front passes.
+        """
+        self.count(f"status_{fields['status'] // 100}xx")
+        if not self.log_requests:
+            return
+        record = self._emf(_GENERATION_METRICS, fields["status"], "generation")
+        record.update(fields)
+        self.sink(json.dumps(record))
+
     def request(
         self,
         *,
@@ -95,30 +135,19 @@ class Telemetry:
         self.count(f"status_{status // 100}xx")
         if not self.log_requests:
             return
-        record: dict[str, Any] = {
-            "_aws": {
-                "Timestamp": round(time.time() * 1000),
-                "CloudWatchMetrics": [
-                    {
-                        "Namespace": self.namespace,
-                        "Dimensions": [["service", "model_version"]],
-                        "Metrics": _REQUEST_METRICS,
-                    }
-                ],
-            },
-            "severity": "ERROR" if status >= 500 else "INFO",
-            "message": "request",
-            "service": self.service,
-            "model_version": self.model_version,
-            "request_id": request_id,
-            "status": status,
-            "latency_ms": round(latency_ms, 3),
-            "model_ms": round(model_ms, 3),
-            "input_hash": input_hash,
-            "cold_start": cold_start,
-            "cache": cache,
-            "fallback": fallback,
-        }
+        record = self._emf(_REQUEST_METRICS, status, "request")
+        record.update(
+            {
+                "request_id": request_id,
+                "status": status,
+                "latency_ms": round(latency_ms, 3),
+                "model_ms": round(model_ms, 3),
+                "input_hash": input_hash,
+                "cold_start": cold_start,
+                "cache": cache,
+                "fallback": fallback,
+            }
+        )
         if error is not None:
             record["error"] = error
         self.sink(json.dumps(record))

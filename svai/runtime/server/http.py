@@ -81,6 +81,11 @@ class Routes:
         self.live = {"/healthz"}
         # Routes a queue attachment adds (e.g. Pub/Sub push): (method, headers, body) -> Response.
         self.handlers: dict[str, Callable[[str, Mapping[str, str], bytes], Response]] = {}
+        # Routes that write their own answer to the socket, token by token (the OpenAI routes):
+        # (method, headers, body, socket, keep-alive) -> whether the connection stays open.
+        self.streams: dict[
+            str, Callable[[str, Mapping[str, str], bytes, socket.socket, bool], bool]
+        ] = {}
 
 
 def envelope_limit(max_body: int) -> int:
@@ -316,6 +321,10 @@ class HttpServer:
 
     def _respond(self, sock: socket.socket, msg: Message) -> bool:
         """Answer one request; return whether the connection stays open."""
+        stream = self.routes.streams.get(msg.path)
+        if stream is not None:
+            keep = msg.keep_alive and not self.draining
+            return stream(msg.method, msg.headers, msg.body, sock, keep) and not self.draining
         response = self._dispatch(msg.method, msg.path, msg.headers, msg.body)
         keep_alive = msg.keep_alive and not self.draining
         sock.sendall(encode_response(response, keep_alive))

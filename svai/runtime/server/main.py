@@ -24,10 +24,10 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from svai.runtime.cloud.model_fetch import Fetch, read_config
-from svai.runtime.core import Response, Service
+from svai.runtime.core import Response, RuntimeConfig, Service
 from svai.runtime.core.errors import RuntimeCoreError
 from svai.runtime.entry.openapi import OPENAPI_FILE, openapi_response
 from svai.runtime.entry.stores import STORES
@@ -35,7 +35,15 @@ from svai.runtime.entry.stores import STORES
 if TYPE_CHECKING:
     from svai.runtime.server.http import HttpServer
 
-__all__ = ["OPENAPI_FILE", "BackgroundServer", "main", "openapi_route", "resolve_port", "serve"]
+__all__ = [
+    "OPENAPI_FILE",
+    "BackgroundServer",
+    "main",
+    "model_loader",
+    "openapi_route",
+    "resolve_port",
+    "serve",
+]
 
 """The deployment's OpenAPI document beside ``svai_runtime.json`` (``svai build`` writes it)."""
 
@@ -133,6 +141,10 @@ def serve(
     if attachment is not None:
         routes.handlers.update(attachment.routes)
     routes.handlers["/openapi.json"] = openapi_route(service)
+    if service.cfg.model.framework == "transformers":
+        from svai.runtime.server.openai import OpenAIFront
+
+        routes.streams.update(OpenAIFront(service).routes())
     try:
         server = HttpServer(service, routes, host, port)
     except OSError as exc:  # the address is in use, not ours, or the port is privileged
@@ -182,12 +194,27 @@ def openapi_route(
     return handle
 
 
+def model_loader(cfg: RuntimeConfig) -> Callable[[RuntimeConfig], Any] | None:
+    """The engine loader for ``framework: transformers`` (``None``: the core's ONNX loader).
+
+    The engine reports its load timings through the service's telemetry, built from ``cfg``
+    the same way ``Service`` builds it.
+    """
+    if cfg.model.framework != "transformers":
+        return None
+    from svai.runtime.core.telemetry import Telemetry
+    from svai.runtime.engines import engine_loader
+
+    o = cfg.observability
+    return engine_loader(Telemetry(o.namespace, o.service, cfg.model.version, o.log_requests).event)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the process exit code."""
     args = _parse_args(sys.argv[1:] if argv is None else argv)
     try:
         cfg, fetch = read_config(args["config"])
-        service = Service.from_config(cfg, stores=STORES)
+        service = Service.from_config(cfg, stores=STORES, loader=model_loader(cfg))
         port = resolve_port(
             int(args["port"]) if "port" in args else None, os.environ, cfg.server.port
         )
