@@ -24,6 +24,7 @@ tokens, ``max_tokens`` or the context length, and cancelled between two steps.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -39,9 +40,12 @@ from svai.runtime.engines.base import (
     TokenizerPrompts,
 )
 
-__all__ = ["TransformersEngine"]
+__all__ = ["DEVICE_ENV", "TransformersEngine"]
 
 _READ_CHUNK = 16 << 20
+
+DEVICE_ENV = "SVAI_ENGINE_DEVICE"
+"""Overrides ``engine.device`` (``cpu``: serve a GPU package on a machine without a GPU)."""
 
 
 def _prefetch(files: Sequence[Path]) -> None:
@@ -135,9 +139,16 @@ class TransformersEngine(TokenizerPrompts):
             self._log("engine loaded", engine=self.name, device=self.device, **self._rounded())
 
     def _device(self, torch: Any) -> str:
-        wanted = self.settings.device
+        # A GPU package run on a machine without one (a smoke test on a laptop or in CI) must
+        # say so explicitly: SVAI_ENGINE_DEVICE=cpu overrides the build's choice, and is logged.
+        wanted = os.environ.get(DEVICE_ENV) or self.settings.device
+        if wanted not in ("auto", "cpu", "cuda"):
+            raise ConfigError(f"{DEVICE_ENV}: {wanted!r} is not one of auto, cpu, cuda")
         if wanted == "cuda" and not torch.cuda.is_available():
-            raise ConfigError("engine.device: cuda, but torch sees no GPU")
+            raise ConfigError(
+                "engine.device: cuda, but torch sees no GPU "
+                f"(to run this package on CPU, slowly, set {DEVICE_ENV}=cpu)"
+            )
         if wanted == "auto":
             return "cuda" if torch.cuda.is_available() else "cpu"
         return wanted

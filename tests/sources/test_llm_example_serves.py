@@ -1,0 +1,103 @@
+"""``examples/llm-gpu`` end to end on CPU: fetched, built, uploaded by digest, served, streamed.
+
+The example's folder lives in Cloud Storage (a tiny random-weight Llama with a real tokenizer
+and chat template here, on the GCS emulator); the build leaves the weights out (``fetch:
+start``) and records their digests; the test uploads them to the deployment's bucket as the
+backend would; the package's own server fetches and verifies them, loads the transformers
+engine on CPU and answers OpenAI chat completions, streamed and not. The example names vLLM,
+which needs a GPU; ``model.engine: transformers`` is the override a user without one sets.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from stores import Seeded, apply_env
+from test_cli_runtime import run_cli
+from test_start_fetch_serve import _ready, _serve
+
+REPO = Path(__file__).resolve().parents[2]
+FOLDER = REPO / "tests" / "fixtures" / "sources" / "support-llm"
+
+
+def _chat(port: int, body: dict[str, object]) -> tuple[int, list[bytes]]:
+    """POST a chat completion; the status and the body's lines as they arrived."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    try:
+        conn.request(
+            "POST",
+            "/v1/chat/completions",
+            json.dumps(body).encode(),
+            {"Content-Type": "application/json"},
+        )
+        response = conn.getresponse()
+        return response.status, [line for line in response.read().split(b"\n") if line]
+    finally:
+        conn.close()
+
+
+def test_the_llm_example_builds_and_answers_chat_completions_with_streaming(
+    gs_store: Seeded, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    apply_env(monkeypatch, {**gs_store.env, "SVAI_CACHE_DIR": str(tmp_path / "cache")})
+    client = gs_store.client
+    for name in ("acme-models", "models"):
+        if client.lookup_bucket(name) is None:
+            client.create_bucket(name)
+    source = client.bucket("acme-models")
+    for path in sorted(p for p in FOLDER.rglob("*") if p.is_file()):
+        blob = source.blob(f"support-llm/v3/{path.relative_to(FOLDER).as_posix()}")
+        blob.upload_from_string(path.read_bytes())
+
+    project = tmp_path / "llm-gpu"
+    shutil.copytree(REPO / "examples" / "llm-gpu", project)
+    spec = (project / "svai.yaml").read_text()
+    assert "  engine: vllm" in spec
+    (project / "svai.yaml").write_text(spec.replace("  engine: vllm", "  engine: transformers"))
+    code, output = run_cli("build", str(project / "svai.yaml"), "--out", str(tmp_path / "out"))
+    assert code == 0, output
+    (folder,) = (m.parent for m in (tmp_path / "out").rglob("manifest.json") if "gcp" in str(m))
+    config = json.loads((folder / "svai_runtime.json").read_text())
+    assert config["engine"]["name"] == "transformers"
+    assert "FROM nvidia/cuda:" in (folder / "Dockerfile").read_text(), "a GPU target, a GPU image"
+    assert not (folder / "model").exists(), "fetch: start: the weights are not packaged"
+
+    deployment = client.bucket("models")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for entry in manifest["start_fetch"]["objects"]:  # what the backend's upload does
+        deployment.blob(entry["key"]).upload_from_string((folder / entry["upload"]).read_bytes())
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SVAI_"))},
+        **gs_store.env,
+        "SVAI_MODEL_BUCKET": "models",
+        "SVAI_MODEL_CACHE": str(tmp_path / "weights"),
+        "SVAI_ENGINE_DEVICE": "cpu",  # the package asks for CUDA; this machine has none
+    }
+    process, port = _serve(folder, env)
+    try:
+        assert _ready(process, port), process.stdout.read().decode() if process.stdout else ""
+        ask = {"messages": [{"role": "user", "content": "Where is my order?"}], "max_tokens": 8}
+
+        status, lines = _chat(port, {**ask, "temperature": 0})
+        assert status == 200, lines
+        answer = json.loads(b"".join(lines))
+        assert answer["object"] == "chat.completion"
+        assert answer["choices"][0]["message"]["role"] == "assistant"
+        assert 0 < answer["usage"]["completion_tokens"] <= 8
+
+        status, lines = _chat(port, {**ask, "temperature": 0, "stream": True})
+        assert status == 200, lines
+        assert lines[-1] == b"data: [DONE]"
+        chunks = [json.loads(line.removeprefix(b"data: ")) for line in lines[:-1]]
+        assert {c["object"] for c in chunks} == {"chat.completion.chunk"}
+        streamed = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
+        assert streamed == answer["choices"][0]["message"]["content"]
+    finally:
+        process.terminate()
+        log = process.communicate(timeout=60)[0].decode()
+    assert "model fetched" in log, log
