@@ -116,3 +116,29 @@ def test_each_backend_uploads_by_digest_and_grants_read_on_exactly_those_objects
     for cloud, resources in unbuilt.items():
         assert key not in _text([r.inputs for r in resources]), cloud
         assert "SVAI_MODEL_BUCKET" not in _text([r.inputs for r in resources]), cloud
+
+
+def test_an_azure_ml_endpoint_is_told_where_its_weights_are(
+    tmp_path: Path,
+    iris: tuple[np.ndarray, np.ndarray, bytes],  # noqa: F811
+) -> None:
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model/iris.onnx").write_bytes(iris[2])
+    spec = tmp_path / "svai.yaml"
+    spec.write_text(
+        SPEC.format(targets="  - {cloud: azure, region: westeurope, runtime: endpoint}")
+    )
+    api.build(spec)
+    (deployment,) = (
+        r
+        for r in _resources(spec, tmp_path / ".svai" / "build")["azure"]
+        if r.type == "azure-native:machinelearningservices:OnlineDeployment"
+    )
+    variables = deployment.inputs["properties"]["environmentVariables"]
+    assert "SVAI_MODEL_BUCKET" in variables, variables
+    (unbuilt,) = (
+        r
+        for r in _resources(spec, None)["azure"]
+        if r.type == "azure-native:machinelearningservices:OnlineDeployment"
+    )
+    assert "SVAI_MODEL_BUCKET" not in unbuilt.inputs["properties"]["environmentVariables"]

@@ -778,6 +778,7 @@ def lower_online_endpoint(ctx: Context, service: Service) -> None:
                     "environmentVariables": {
                         **dict(service.env),
                         "SVAI_MODEL_VERSION": split.version,
+                        **{e["name"]: e["value"] for e in model_env(ctx)},
                     },
                     "appInsightsEnabled": True,
                     "egressPublicNetworkAccess": "Disabled" if plan.private_network else "Enabled",
