@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from svai.runtime.cloud.aws_credentials import resolve_credentials
 from svai.runtime.cloud.sigv4 import Credentials, s3_signer
 from svai.runtime.core.config import CONFIG_FILE_NAME, RuntimeConfig, parse_config
 from svai.runtime.core.errors import ConfigError
@@ -49,8 +50,6 @@ _DEFAULT_CACHE = "/tmp/svai-models"  # the one place every platform lets the ser
 _PREFIX = "models/sha256/"
 
 _BLOB_VERSION = "2021-08-06"
-
-_ECS_CREDENTIALS = "http://169.254.170.2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,18 +186,4 @@ def _aws_region(env: Mapping[str, str]) -> str:
 
 
 def _aws_credentials(env: Mapping[str, str]) -> Credentials:
-    if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
-        return Credentials(
-            env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env.get("AWS_SESSION_TOKEN")
-        )
-    relative = env.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
-    if not relative:
-        raise ConfigError(
-            "model.source: no AWS credentials for the start-time fetch (AWS_ACCESS_KEY_ID or "
-            "the container credentials endpoint, AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)"
-        )
-    import urllib.request
-
-    with urllib.request.urlopen(_ECS_CREDENTIALS + relative, timeout=5) as reply:
-        data = json.loads(reply.read())
-    return Credentials(data["AccessKeyId"], data["SecretAccessKey"], data.get("Token"))
+    return resolve_credentials(env, "model.source: the start-time fetch")
