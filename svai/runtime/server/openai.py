@@ -9,7 +9,9 @@ What the front does around any engine, in order:
 
 1. content type and size (``Service.check_headers``), JSON, and the OpenAI checks of
    :func:`svai.runtime.core.generation.parse_request` -- a 400 naming unsupported parameters
-   (``n > 1``, ``logprobs``, ``tools``, ...) or a ``max_tokens`` over ``generation.max_tokens``;
+   (``n > 1``, ``logprobs``, ``tools``, ...), a ``max_tokens`` over ``generation.max_tokens``,
+   or ``stream: true`` where ``generation.streaming`` is false (a path that buffers); then the
+   ``model`` field: absent, or the id ``GET /v1/models`` lists, else 404 ``model_not_found``;
 2. admission through ``Service.admit``: the same bound (``max_concurrency`` + ``queue_size``),
    rate limits and drain as ``/predict``; past it a 429 with ``Retry-After``;
 3. the exact-match cache (``cache.ttl_s`` > 0) for deterministic requests only (temperature 0,
@@ -19,13 +21,22 @@ What the front does around any engine, in order:
    refusal is a 422), the prompt (the ``generation.chat_template`` file, else the tokenizer's
    chat template, else the ``generation.prompt_templates``), its length against
    ``generation.max_prompt_tokens`` and the context (400 ``prompt_too_long``), then the engine;
-5. the first token must come before the budget (``fallback.after_s``, else ``api.timeout_s``);
-   if it does not, generation is cancelled and the ``fallback.rules`` hook answers (its return
-   value is the text), or a 504 -- never after the first token was sent;
-6. between tokens, a client that went away (a read of 0 bytes, a failed write) cancels the
+5. fallback, only before the first token: when no token came within ``fallback.after_s`` (a
+   fallback configured; else ``api.timeout_s``) or the engine failed first, generation is
+   cancelled and the fallback answers -- the ``fallback.rules`` hook (its return value is the
+   text), else the ``fallback.model`` folder on its own in-process engine, which generates
+   (and streams) within what is left of ``api.timeout_s`` without the pre-processing hook;
+   ``x-svai-fallback: true`` marks it, and it is neither cached nor kept for idempotency.
+   Without a fallback, a late first token is a 504;
+6. the deadline: the whole generation ends by ``api.timeout_s`` after the request arrived.
+   Past it, generation is cancelled (its slot freed at the engine's next step); a stream gets
+   a last chunk with ``finish_reason: length``, an error event (code ``timeout``) and
+   ``[DONE]``; a whole answer, of which nothing was sent, is a 504. No fallback then;
+7. between tokens, a client that went away (a read of 0 bytes, a failed write) cancels the
    generation: the engine stops at its next step and both slots are freed;
-7. one ``generation`` metrics line per request (``Telemetry.generation``): TTFT, TPOT, queue
-   time, tokens in and out, finish reason, the cold-start flag.
+8. one ``generation`` metrics line per request (``Telemetry.generation``): TTFT, TPOT, queue
+   time, tokens in and out, finish reason (``timeout`` past the deadline), the fallback and
+   cold-start flags.
 """
 
 from __future__ import annotations
