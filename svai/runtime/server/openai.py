@@ -322,7 +322,7 @@ class OpenAIFront:
         """
         writer = _Answer(self, req, rid, sock, keep_alive)
         deadline = received + self.cfg.api.timeout_s
-        first_by = received + self._budget_s if self._has_fallback() else deadline
+        first_by = min(received + self._budget_s, deadline) if self._has_fallback() else deadline
         try:
             outcome = self._drive(
                 self.engine,
