@@ -40,6 +40,7 @@ from svai.compiler.readiness import to_dict as _readiness_dict
 from svai.compiler.recommend import Measurements
 from svai.compiler.recommend import recommend as _recommend
 from svai.compiler.recommendation import Recommendation, TargetRecommendation
+from svai.compiler.streaming import streaming_findings
 from svai.compiler.version import measurement_key, model_version
 from svai.errors import SpecError, UsageError
 from svai.ir import DeploymentPlan, RecordedResource
@@ -209,7 +210,9 @@ def plan(path: str | Path) -> tuple[LoadedSpec, PlanResult]:
     for target, target_rec in served(spec, recommendation):
         deployment = lower(spec, target, target_rec, version)
         backend = _plan_backend(target.cloud, spec.name, version, target.region)
-        targets.append(compile_target(spec.name, target_rec, deployment, backend))
+        planned = compile_target(spec.name, target_rec, deployment, backend)
+        extra = streaming_findings(spec, target_rec)  # the path buffers what the model streams
+        targets.append(dataclasses.replace(planned, findings=planned.findings + extra))
     return loaded, PlanResult(spec.name, version, recommendation, tuple(targets))
 
 

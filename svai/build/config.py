@@ -13,6 +13,7 @@ from svai.build.artifact import MODEL_NAME, safe_source
 from svai.build.gpu import MODEL_DIR, engine_section, generation_section
 from svai.compiler.recommendation import TargetRecommendation
 from svai.compiler.request_limits import peak_rps, rate_limit, tenant_rate_limit
+from svai.compiler.streaming import streams
 from svai.errors import UsageError
 from svai.spec.engines import Engine, gpu_engine
 from svai.spec.paths import included_files
@@ -120,7 +121,8 @@ def _engine_sections(
     settings = engine_section(engine, spec, rec)
     sections: dict[str, Any] = {"model": model, "engine": settings}
     if engine.task == "text-generation":
-        sections["generation"] = generation_section(spec, settings)
+        # ``streaming: false`` where the target's path buffers: ``stream: true`` is then a 400.
+        sections["generation"] = {**generation_section(spec, settings), "streaming": streams(rec)}
     return sections
 
 

@@ -2,7 +2,8 @@
 
 These are svai's choices rather than vendor facts: where the async pattern's small functions
 run, whether an endpoint sits behind a proxy function, the handlers of a function, how the model
-ships to an offering and how each offering runs each rollout strategy. They live in
+ships to an offering, how each offering runs each rollout strategy and whether a streamed
+answer (server-sent events) reaches the caller on the path svai builds to it. They live in
 ``data/catalog.yaml`` beside the vendor facts so that the compiler, which may not import a
 backend, reads every fact about an offering from one file, and a new cloud adds its rows there.
 """
@@ -66,6 +67,8 @@ class Builds:
     packages: Mapping[str, Package] = field(default_factory=dict)
     rollout: Mapping[str, Mapping[str, tuple[bool, str]]] = field(default_factory=dict)
     """Offering -> strategy -> (supported, how it is done or why it cannot be)."""
+    streaming: Mapping[str, tuple[bool, str]] = field(default_factory=dict)
+    """Offering -> (whether a streamed answer reaches the caller on svai's path, how or why not)."""
 
     def cloud(self, name: str) -> CloudBuild:
         """Return what deployments on cloud ``name`` are built from.
@@ -74,6 +77,14 @@ class Builds:
             KeyError: The catalog has no ``builds.clouds`` row for ``name``.
         """
         return self.clouds[name]
+
+    def streams(self, offering: str) -> tuple[bool, str]:
+        """Whether server-sent events reach the caller on ``offering``'s path, and how or why not.
+
+        An offering without a row does not stream: a clear 400 for ``stream: true`` beats an
+        answer a buffering proxy holds back until the end.
+        """
+        return self.streaming.get(offering) or (False, "svai has no streaming fact for it")
 
     def package(self, offering: str, kind: str) -> Package:
         """How the model ships to ``offering`` (of runtime ``kind``)."""
@@ -93,6 +104,7 @@ def parse_builds(node: Any) -> Builds:
     clouds = {str(name): _cloud(str(name), row) for name, row in (node.get("clouds") or {}).items()}
     packages: dict[str, Package] = {}
     rollout: dict[str, Mapping[str, tuple[bool, str]]] = {}
+    streaming: dict[str, tuple[bool, str]] = {}
     for offering, row in (node.get("offerings") or {}).items():
         where = f"builds.offerings.{offering}"
         package = row.get("package")
@@ -103,7 +115,14 @@ def parse_builds(node: Any) -> Builds:
         rollout[str(offering)] = MappingProxyType(
             {str(s): _support(f"{where}.rollout.{s}", v) for s, v in row["rollout"].items()}
         )
-    return Builds(MappingProxyType(clouds), MappingProxyType(packages), MappingProxyType(rollout))
+        if "streaming" in row:
+            streaming[str(offering)] = _support(f"{where}.streaming", row["streaming"])
+    return Builds(
+        MappingProxyType(clouds),
+        MappingProxyType(packages),
+        MappingProxyType(rollout),
+        MappingProxyType(streaming),
+    )
 
 
 def _cloud(name: str, row: Any) -> CloudBuild:

@@ -37,7 +37,8 @@ the file (the artifact directory). The full shape, with defaults::
         "max_tokens": 512,                 # cap on a request's max_tokens (over it: 400)
         "default_max_tokens": 128,         # when the request names none
         "chat_template": null,             # a Jinja chat template file (else the tokenizer's)
-        "prompt_templates": []             # files with "{prompt}": used without a chat template
+        "prompt_templates": [],            # files with "{prompt}": used without a chat template
+        "streaming": true                  # false: the path buffers; stream: true gets a 400
       },
       "api": {
         "max_payload_bytes": 262144, "content_types": ["application/json"],
@@ -166,6 +167,10 @@ class GenerationConfig:
     default_max_tokens: int = 128
     chat_template: str | None = None
     prompt_templates: tuple[str, ...] = ()
+    streaming: bool = True
+    """Whether answers reach the caller as a stream on this deployment's path; ``false`` (a
+    path that buffers, such as API Gateway -> Lambda -> InvokeEndpoint) makes ``stream: true``
+    a 400 ``streaming_unsupported`` instead of an answer that arrives whole, or not at all."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,10 @@ from svai.runtime.core.errors import RequestError, RuntimeCoreError
 __all__ = [
     "SSE_DONE",
     "GenerationRequest",
+    "ModelNotFoundError",
+    "StreamingUnavailableError",
     "UnsupportedParameterError",
+    "check_model",
     "chunk_body",
     "completion_body",
     "is_deterministic",
@@ -68,6 +71,36 @@ class UnsupportedParameterError(RequestError):
     """A parameter svai does not serve (``n > 1``, ``logprobs``, ``tools``, ...): a 400."""
 
     code = "unsupported_parameter"
+
+
+class ModelNotFoundError(RequestError):
+    """The request names a model this endpoint does not serve: a 404, as OpenAI answers it."""
+
+    status = 404
+    code = "model_not_found"
+
+
+class StreamingUnavailableError(RequestError):
+    """``stream: true`` on a deployment path that buffers answers (``generation.streaming``)."""
+
+    code = "streaming_unsupported"
+
+
+def check_model(body: Any, served: str) -> None:
+    """Refuse a request whose ``model`` names another model than ``served``.
+
+    ``served`` is the id ``GET /v1/models`` lists (the spec's ``name``); a request without a
+    ``model`` field is served (OpenAI requires the field, but svai serves one model).
+
+    Raises:
+        ModelNotFoundError: ``model`` is present and is not ``served``.
+    """
+    name = body.get("model") if type(body) is dict else None
+    if name is not None and name != served:
+        shown = name if type(name) is str else json.dumps(name)
+        raise ModelNotFoundError(
+            f"The model `{shown[:200]}` does not exist; this endpoint serves `{served}`"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +195,12 @@ def parse_request(body: Any, kind: str, limits: GenerationConfig) -> GenerationR
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise RequestError("$.stream: expected true or false", path="$.stream")
+    if stream and not limits.streaming:
+        raise StreamingUnavailableError(
+            "$.stream: this deployment's path buffers whole answers and cannot stream; "
+            "send stream: false (svai plan names the path)",
+            path="$.stream",
+        )
     options = body.get("stream_options") or {}
     if type(options) is not dict or set(options) - {"include_usage"}:
         raise RequestError("$.stream_options: only include_usage is supported", path="$")

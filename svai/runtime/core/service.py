@@ -264,9 +264,12 @@ class Service:
             fb_cfg = replace(cfg.model, path=cfg.fallback.model, sha256=None)
             from svai.runtime.core.tasks import load_task_model
 
-            self.fallback_model = load_task_model(
-                fb_cfg, cfg.resolve(cfg.fallback.model), tokenizer
-            )
+            if self._loader is not None:  # an engine's fallback is a smaller folder it opens
+                self.fallback_model = self._loader(replace(cfg, model=fb_cfg))
+            else:
+                self.fallback_model = load_task_model(
+                    fb_cfg, cfg.resolve(cfg.fallback.model), tokenizer
+                )
             if cfg.model.warmup:
                 self.fallback_model.warmup()
         # SVAI_CACHE_STORE points a built artifact at another shared store (a Redis such as

@@ -17,9 +17,11 @@ the types it speaks (:class:`SamplingParams`, :class:`Piece`), :class:`EngineMod
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
-from svai.runtime.core.config import RuntimeConfig
+from svai.runtime.core.config import EngineConfig, ModelConfig, RuntimeConfig
 from svai.runtime.engines.base import Engine, EngineModel, Piece, SamplingParams
 
 __all__ = ["Engine", "EngineModel", "Piece", "SamplingParams", "engine_loader", "open_engine"]
@@ -33,13 +35,24 @@ def open_engine(cfg: RuntimeConfig, log: Callable[..., None] | None = None) -> E
         log: where the engine reports its load timings (``Telemetry.event``).
     """
     folder = cfg.resolve(cfg.model.path)
+    if cfg.model.path == cfg.fallback.model:
+        # The fallback (a smaller folder) runs in process: a second vLLM server would claim the
+        # GPU memory fraction again. Its context is its own config's.
+        fallback = replace(cfg.engine, name="transformers", max_model_len=None)
+        return _transformers(cfg.model, fallback, folder, log)
     if cfg.engine.name == "vllm":
         from svai.runtime.engines.vllm import VllmEngine
 
         return VllmEngine(cfg.model, cfg.engine, folder, log)
+    return _transformers(cfg.model, cfg.engine, folder, log)
+
+
+def _transformers(
+    model: ModelConfig, engine: EngineConfig, folder: Path, log: Callable[..., None] | None
+) -> Engine:
     from svai.runtime.engines.hf import TransformersEngine
 
-    return TransformersEngine(cfg.model, cfg.engine, folder, log)
+    return TransformersEngine(model, engine, folder, log)
 
 
 def engine_loader(log: Callable[..., None] | None = None) -> Callable[[RuntimeConfig], Any]:

@@ -9,7 +9,9 @@ What the front does around any engine, in order:
 
 1. content type and size (``Service.check_headers``), JSON, and the OpenAI checks of
    :func:`svai.runtime.core.generation.parse_request` -- a 400 naming unsupported parameters
-   (``n > 1``, ``logprobs``, ``tools``, ...) or a ``max_tokens`` over ``generation.max_tokens``;
+   (``n > 1``, ``logprobs``, ``tools``, ...), a ``max_tokens`` over ``generation.max_tokens``,
+   or ``stream: true`` where ``generation.streaming`` is false (a path that buffers); then the
+   ``model`` field: absent, or the id ``GET /v1/models`` lists, else 404 ``model_not_found``;
 2. admission through ``Service.admit``: the same bound (``max_concurrency`` + ``queue_size``),
    rate limits and drain as ``/predict``; past it a 429 with ``Retry-After``;
 3. the exact-match cache (``cache.ttl_s`` > 0) for deterministic requests only (temperature 0,
@@ -19,13 +21,22 @@ What the front does around any engine, in order:
    refusal is a 422), the prompt (the ``generation.chat_template`` file, else the tokenizer's
    chat template, else the ``generation.prompt_templates``), its length against
    ``generation.max_prompt_tokens`` and the context (400 ``prompt_too_long``), then the engine;
-5. the first token must come before the budget (``fallback.after_s``, else ``api.timeout_s``);
-   if it does not, generation is cancelled and the ``fallback.rules`` hook answers (its return
-   value is the text), or a 504 -- never after the first token was sent;
-6. between tokens, a client that went away (a read of 0 bytes, a failed write) cancels the
+5. fallback, only before the first token: when no token came within ``fallback.after_s`` (a
+   fallback configured; else ``api.timeout_s``) or the engine failed first, generation is
+   cancelled and the fallback answers -- the ``fallback.rules`` hook (its return value is the
+   text), else the ``fallback.model`` folder on its own in-process engine, which generates
+   (and streams) within what is left of ``api.timeout_s`` without the pre-processing hook;
+   ``x-svai-fallback: true`` marks it, and it is neither cached nor kept for idempotency.
+   Without a fallback, a late first token is a 504;
+6. the deadline: the whole generation ends by ``api.timeout_s`` after the request arrived.
+   Past it, generation is cancelled (its slot freed at the engine's next step); a stream gets
+   a last chunk with ``finish_reason: length``, an error event (code ``timeout``) and
+   ``[DONE]``; a whole answer, of which nothing was sent, is a 504. No fallback then;
+7. between tokens, a client that went away (a read of 0 bytes, a failed write) cancels the
    generation: the engine stops at its next step and both slots are freed;
-7. one ``generation`` metrics line per request (``Telemetry.generation``): TTFT, TPOT, queue
-   time, tokens in and out, finish reason, the cold-start flag.
+8. one ``generation`` metrics line per request (``Telemetry.generation``): TTFT, TPOT, queue
+   time, tokens in and out, finish reason (``timeout`` past the deadline), the fallback and
+   cold-start flags.
 """
 
 from __future__ import annotations
@@ -55,6 +66,7 @@ from svai.runtime.core.errors import (
 from svai.runtime.core.generation import (
     SSE_DONE,
     GenerationRequest,
+    check_model,
     chunk_body,
     completion_body,
     is_deterministic,
@@ -105,6 +117,7 @@ class OpenAIFront:
         self.cfg = cfg
         self.model_id = cfg.observability.service
         self._slots = threading.Semaphore(cfg.workers)
+        self._fallback_slots = threading.Semaphore(cfg.workers)
         self._budget_s = cfg.fallback.after_s or cfg.api.timeout_s
         self._hooks: dict[str, Callable[[Any], Any] | None] | None = None
         self._templates: tuple[str | None, tuple[str, ...]] | None = None
@@ -172,6 +185,7 @@ class OpenAIFront:
                 raise RequestError(
                     f"unsupported parameter(s): {', '.join(unknown) or 'encoding_format'}", path="$"
                 )
+            check_model(payload, self.model_id)
             engine = self.engine
             if self.cfg.model.task != "feature-extraction":
                 raise RequestError(f"this model serves {self.cfg.model.task}, not embeddings")
@@ -216,6 +230,7 @@ class OpenAIFront:
             service.check_headers(headers.get("content-type"), len(body))
             raw = parse_json(body)
             req = parse_request(raw, kind, self.cfg.generation)
+            check_model(raw, self.model_id)
             _ = self.engine  # a 503 while the model loads, before taking a slot
             service.admit(headers)
         except RuntimeCoreError as exc:
@@ -302,39 +317,87 @@ class OpenAIFront:
         """Generate and answer; return whether the model answered.
 
         ``keep`` gets the model's whole answer (for the cache and idempotency) before its last
-        bytes are sent, so a client that repeats at once finds it.
+        bytes are sent, so a client that repeats at once finds it. A fallback's answer is not
+        kept: a repeat should try the model again.
         """
-        run = _Run()
-        engine = self.engine
-        threading.Thread(
-            target=self._produce, args=(engine, req, raw, run), name="svai-generate", daemon=True
-        ).start()
         writer = _Answer(self, req, rid, sock, keep_alive)
-        deadline = received + self._budget_s
+        deadline = received + self.cfg.api.timeout_s
+        first_by = min(received + self._budget_s, deadline) if self._has_fallback() else deadline
+        try:
+            outcome = self._drive(
+                self.engine,
+                self._slots,
+                req,
+                raw,
+                writer,
+                stats,
+                (received, first_by, deadline),
+                keep,
+            )
+            if outcome != "fallback":
+                return outcome == "done"
+            stats["fallback"] = True
+            self._fallback(req, raw, writer, stats, (received, deadline, deadline))
+            return False
+        finally:
+            stats.setdefault("keep_alive", writer.keep_alive)
+
+    def _drive(
+        self,
+        engine: Engine,
+        slots: threading.Semaphore,
+        req: GenerationRequest,
+        raw: Any,
+        writer: _Answer,
+        stats: dict[str, Any],
+        times: tuple[float, float, float],
+        keep: Callable[[dict[str, Any]], None] | None,
+    ) -> str:
+        """Run one generation on ``engine`` and answer it through ``writer``.
+
+        ``times`` is (received, first token by, whole answer by). ``keep`` is ``None`` for the
+        fallback model: it runs without the pre-processing hook (which may be what is slow)
+        and cannot fall back again.
+
+        Returns:
+            ``done`` (answered), ``failed`` (an error was answered, or the client went away),
+            or ``fallback``: no token yet and the first-token budget passed or the engine
+            failed, the generation cancelled and nothing sent; the caller answers.
+        """
+        received, first_by, deadline = times
+        run = _Run()
+        threading.Thread(
+            target=self._produce,
+            args=(engine, slots, req, raw if keep is not None else None, run),
+            name="svai-generate",
+            daemon=True,
+        ).start()
         try:
             while True:
-                kind, value = self._next(run, sock, deadline if writer.pieces == 0 else None)
+                kind, value = self._next(
+                    run, writer.sock, first_by if writer.pieces == 0 else deadline
+                )
                 if kind == "gone":
                     run.cancel.set()
                     stats.update(status=499, finish_reason="disconnected", keep_alive=False)
                     _fill(stats, writer, run)
-                    return False
+                    return "failed"
+                failed = kind == "error" and writer.pieces == 0 and value.status >= 500
+                if kind == "late" or failed:
+                    run.cancel.set()  # frees the engine slot at its next step
+                    _fill(stats, writer, run)
+                    if writer.pieces == 0 and keep is not None and self._has_fallback():
+                        return "fallback"  # only before the first token: nothing was sent
                 if kind == "late":
-                    run.cancel.set()
-                    stats.update(fallback=True, finish_reason="timeout")
-                    self._fallback(req, raw, rid, writer, stats)
-                    return False
+                    return self._late(writer, stats)
                 if kind == "error":
                     _fill(stats, writer, run)
                     stats.update(status=value.status, finish_reason="error")
                     if writer.started:  # the head is out: say it in the stream, then end it
                         writer.stream_error(value)
-                    elif writer.pieces == 0 and value.status >= 500 and self._hook("rules"):
-                        stats["fallback"] = True
-                        self._fallback(req, raw, rid, writer, stats)
                     else:
                         writer.fail(value)
-                    return False
+                    return "failed"
                 piece: Piece = value
                 if writer.pieces == 0:
                     stats["ttft_ms"] = (time.monotonic() - received) * 1000
@@ -345,29 +408,44 @@ class OpenAIFront:
                     if writer.gone:
                         run.cancel.set()
                         stats.update(status=499, keep_alive=False)
-                        return False
-                    keep(
-                        {
-                            "text": writer.text,
-                            "finish_reason": piece.finish_reason,
-                            "usage": [run.tokens_in, piece.tokens],
-                        }
-                    )
+                        return "failed"
+                    if keep is not None:
+                        keep(
+                            {
+                                "text": writer.text,
+                                "finish_reason": piece.finish_reason,
+                                "usage": [run.tokens_in, piece.tokens],
+                            }
+                        )
                     writer.finish(piece.finish_reason, run.tokens_in)
-                    return True
+                    return "done"
                 if writer.gone:
                     run.cancel.set()
                     stats.update(status=499, finish_reason="disconnected", keep_alive=False)
                     _fill(stats, writer, run)
-                    return False
+                    return "failed"
         finally:
-            stats.setdefault("keep_alive", writer.keep_alive)
-            stats["queue_ms"] = run.queue_ms
+            stats["queue_ms"] = stats.get("queue_ms", 0.0) + run.queue_ms
 
-    def _next(self, run: _Run, sock: socket.socket, deadline: float | None) -> tuple[str, Any]:
+    def _late(self, writer: _Answer, stats: dict[str, Any]) -> str:
+        """Answer a generation past its deadline (already cancelled): 504, or end the stream.
+
+        A started stream gets a last chunk with ``finish_reason: length`` (the output was cut,
+        as by ``max_tokens``), then an error event ``timeout`` and ``[DONE]``; a whole answer,
+        of which nothing was sent yet, is a 504.
+        """
+        timeout = self.cfg.api.timeout_s
+        stats.update(status=504, finish_reason="timeout")
+        if writer.started:
+            writer.cut(DeadlineError(f"generation stopped at the {timeout} s deadline"))
+        else:
+            writer.fail(DeadlineError(f"generation did not finish within {timeout} s"))
+        return "failed"
+
+    def _next(self, run: _Run, sock: socket.socket, deadline: float) -> tuple[str, Any]:
         """The run's next event, ``("gone", None)`` or ``("late", None)`` past ``deadline``."""
         while True:
-            wait = _POLL_S if deadline is None else min(_POLL_S, deadline - time.monotonic())
+            wait = min(_POLL_S, deadline - time.monotonic())
             if wait <= 0:
                 return "late", None
             try:
@@ -376,15 +454,23 @@ class OpenAIFront:
                 if _client_gone(sock):
                     return "gone", None
 
-    def _produce(self, engine: Engine, req: GenerationRequest, raw: Any, run: _Run) -> None:
-        """The generation thread: wait for an engine slot, then hook, prompt, engine."""
+    def _produce(
+        self,
+        engine: Engine,
+        slots: threading.Semaphore,
+        req: GenerationRequest,
+        raw: Any,
+        run: _Run,
+    ) -> None:
+        """The generation thread: an engine slot, then the hook (given ``raw``), prompt, engine."""
         t0 = time.monotonic()
-        with self._slots:
+        with slots:
             run.queue_ms = (time.monotonic() - t0) * 1000
             if run.cancel.is_set():
                 return
             try:
-                req = self._prepared(req, raw)
+                if raw is not None:
+                    req = self._prepared(req, raw)
                 ids = self._prompt_ids(engine, req)
                 run.tokens_in = len(ids)
                 params = _params(req)
@@ -450,28 +536,43 @@ class OpenAIFront:
             }
         return self._hooks[which]
 
+    def _has_fallback(self) -> bool:
+        return self._hook("rules") is not None or self._fallback_engine() is not None
+
+    def _fallback_engine(self) -> Engine | None:
+        """The fallback model's engine (``fallback.model``, a smaller folder), if one loaded."""
+        return getattr(self.service.fallback_model, "engine", None)
+
     def _fallback(
         self,
         req: GenerationRequest,
         raw: Any,
-        rid: str,
         writer: _Answer,
         stats: dict[str, Any],
+        times: tuple[float, float, float],
     ) -> None:
+        """Answer by the fallback, nothing having been sent: the rules hook, else the model.
+
+        The rules hook's return value is the whole text; the fallback model generates (and
+        streams) within what is left of ``api.timeout_s``, or the answer is a 504.
+        """
+        self.service.telemetry.event(
+            "fallback used", level="WARNING", reason="no first token in time, or the model failed"
+        )
+        writer.extra["x-svai-fallback"] = "true"
         rules = self._hook("rules")
         if rules is None:
-            stats["status"] = 504
-            writer.fail(DeadlineError(f"no first token within {self._budget_s} s"))
+            engine = self._fallback_engine()
+            assert engine is not None  # _has_fallback() said one of the two is there
+            self._drive(engine, self._fallback_slots, req, raw, writer, stats, times, None)
             return
-        self.service.telemetry.event("fallback used", level="WARNING", reason="first token late")
         try:
             text = str(rules(raw))
         except Exception as exc:  # the fallback failing too is a 504
             stats["status"] = 504
-            writer.fail(DeadlineError(f"timed out; fallback failed: {exc!r}"))
+            writer.fail(DeadlineError(f"the model failed or was late; fallback failed: {exc!r}"))
             return
-        stats["status"] = 200
-        writer.extra["x-svai-fallback"] = "true"
+        stats.update(status=200, finish_reason="stop")
         writer.piece(_piece(text, "stop"), 0)
         writer.finish("stop", 0)
 
@@ -614,6 +715,11 @@ class _Answer:
     def started(self) -> bool:
         """Whether the stream's head was sent (an error can no longer be a status)."""
         return self._started
+
+    def cut(self, exc: RuntimeCoreError) -> None:
+        """End a started stream early: ``finish_reason: length``, an error event, ``[DONE]``."""
+        last = chunk_body(self.req, self.rid, self.front.model_id, None, "length")
+        self._write(sse(last) + sse(openai_error(exc)) + SSE_DONE, last=True)
 
     def stream_error(self, exc: RuntimeCoreError) -> None:
         """End a started stream with an error event (OpenAI's shape), then ``[DONE]``."""

@@ -305,18 +305,7 @@ def test_overload_is_a_429_and_a_disconnect_frees_the_slot(llama: Path, tmp_path
 
 
 def test_fallback_answers_when_the_first_token_is_late(llama: Path, tmp_path: Path) -> None:
-    block = tmp_path / "block"
-    (tmp_path / "hooks.py").write_text(
-        "import pathlib, time\n"
-        f"BLOCK = pathlib.Path({str(block)!r})\n"
-        "def prepare(body):\n"
-        "    end = time.monotonic() + 30\n"
-        "    while BLOCK.exists() and time.monotonic() < end:\n"
-        "        time.sleep(0.01)\n"
-        "    return body\n"
-        "def rules(body):\n"
-        "    return 'we are busy, try again'\n"
-    )
+    block = _blocking_hook(tmp_path, "def rules(body):\n    return 'we are busy, try again'\n")
     sections = {
         "hooks": {"preprocess": "hooks.py:prepare"},
         "fallback": {"rules": "hooks.py:rules", "after_s": 3.0},
@@ -336,6 +325,98 @@ def test_fallback_answers_when_the_first_token_is_late(llama: Path, tmp_path: Pa
         assert events[-1] == "[DONE]"
         block.unlink()
         assert [g["fallback"] for g in s.generations(at_least=3)] == [False, True, True]
+
+
+def test_a_fallback_model_answers_when_the_first_token_is_late(llama: Path, tmp_path: Path) -> None:
+    smaller = save_tiny_llama(tmp_path / "smaller", seed=1)  # other weights, other words
+    block = _blocking_hook(tmp_path)
+    sections = {
+        "hooks": {"preprocess": "hooks.py:prepare"},
+        "fallback": {"model": str(smaller), "after_s": 3.0},
+    }
+    with serving(llama, tmp_path, **sections) as s:
+        request = chat("the cat sat", max_tokens=6, temperature=0)
+        status, headers, own = s.post(CHAT, request)
+        assert status == 200
+        assert "x-svai-fallback" not in headers
+        block.touch()  # the main model's pre-processing hangs: its first token is late
+        status, headers, body = s.post(CHAT, request)
+        assert status == 200, body
+        assert headers["x-svai-fallback"] == "true"
+        text = body["choices"][0]["message"]["content"]
+        assert text.strip()
+        assert text != own["choices"][0]["message"]["content"]
+        status, headers, events = s.post(CHAT, {**request, "stream": True})
+        assert headers["x-svai-fallback"] == "true"
+        assert events[-1] == "[DONE]"
+        chunks = [json.loads(e) for e in events[:-1]]
+        assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks) == text
+        block.unlink()
+        lines = s.generations(at_least=3)
+        assert [g["fallback"] for g in lines] == [False, True, True]
+        assert lines[1]["tokens_out"] == 6
+
+
+def test_after_the_first_token_no_fallback_and_the_deadline_ends_the_stream(
+    llama: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "hooks.py").write_text("def rules(body):\n    return 'we are busy'\n")
+    sections = {
+        "api": {"timeout_s": 4.0},
+        "fallback": {"rules": "hooks.py:rules", "after_s": 2.0},
+        "concurrency": {"max_concurrency": 1, "queue_size": 0},
+    }
+    with serving(llama, tmp_path, **sections) as s:
+        engine = s.service.model.engine  # type: ignore[union-attr]
+        gate = Gate(engine)  # holds every generation after its first token
+        s.service.model.engine = gate  # type: ignore[union-attr]
+        sock = _open_stream(s.port, chat(max_tokens=200, temperature=0))
+        data = _read_until(sock, b"data: [DONE]\n\n\r\n0\r\n\r\n")  # the last chunk
+        sock.close()
+        assert b"x-svai-fallback" not in data and b"we are busy" not in data
+        events = [json.loads(e) for e in _events(_unchunked(data)) if e != "[DONE]"]
+        assert events[-2]["choices"][0]["finish_reason"] == "length"
+        assert events[-1]["error"]["code"] == "timeout"
+        assert gate.cancelled.wait(30), "the deadline did not cancel the generation"
+        line = s.line_for("gated")
+        assert (line["status"], line["finish_reason"], line["fallback"]) == (504, "timeout", False)
+        assert 0 < line["tokens_out"] < 200
+        gate.cancelled.clear()
+        status, headers, body = s.post(CHAT, chat(max_tokens=200, temperature=0.5))
+        assert status == 504  # a whole answer cut by the deadline: nothing was sent yet
+        assert body["error"]["code"] == "timeout"
+        assert "x-svai-fallback" not in headers
+        assert gate.cancelled.wait(30)
+        gate.hold = False  # the slot was freed: the next request is served
+        status = _retry_until_admitted(lambda: s.post(CHAT, chat(max_tokens=2))[0])
+        assert status == 200
+
+
+def test_a_request_naming_another_model_is_a_404(served: Served) -> None:
+    _, listed = served.get("/v1/models")
+    status, _, _ = served.post(CHAT, chat(max_tokens=2, model=listed["data"][0]["id"]))
+    assert status == 200
+    status, headers, body = served.post(CHAT, chat(max_tokens=2, model="gpt-4o"))
+    assert status == 404
+    assert body["error"] == {
+        "message": "The model `gpt-4o` does not exist; this endpoint serves `tiny-llama`",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "model_not_found",
+    }
+    assert not any(r["request_id"] == headers["x-request-id"] for r in served.generations())
+    status, _, body = served.post("/v1/completions", {"prompt": "a", "model": "tiny"})
+    assert (status, body["error"]["code"]) == (404, "model_not_found")
+
+
+def test_stream_true_is_a_400_where_the_path_cannot_stream(llama: Path, tmp_path: Path) -> None:
+    with serving(llama, tmp_path, generation={"streaming": False}) as s:
+        status, _, body = s.post(CHAT, chat(max_tokens=2, stream=True))
+        assert status == 400
+        assert body["error"]["code"] == "streaming_unsupported"
+        assert body["error"]["param"] == "stream"
+        status, _, body = s.post(CHAT, chat(max_tokens=2))
+        assert status == 200, body
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -363,6 +444,31 @@ class Gate:
                     if cancel.is_set():
                         self.cancelled.set()
                         break
+
+
+def _blocking_hook(folder: Path, more: str = "") -> Path:
+    """Write ``hooks.py`` whose ``prepare`` hangs while the returned file exists."""
+    block = folder / "block"
+    (folder / "hooks.py").write_text(
+        "import pathlib, time\n"
+        f"BLOCK = pathlib.Path({str(block)!r})\n"
+        "def prepare(body):\n"
+        "    end = time.monotonic() + 30\n"
+        "    while BLOCK.exists() and time.monotonic() < end:\n"
+        "        time.sleep(0.01)\n"
+        "    return body\n" + more
+    )
+    return block
+
+
+def _unchunked(data: bytes) -> str:
+    """The body of a chunked HTTP response (after its head)."""
+    rest, body = data.split(b"\r\n\r\n", 1)[1], b""
+    while rest:
+        size, rest = rest.split(b"\r\n", 1)
+        n = int(size, 16)
+        body, rest = body + rest[:n], rest[n + 2 :]
+    return body.decode()
 
 
 def _open_stream(port: int, body: dict[str, Any]) -> socket.socket:
