@@ -15,6 +15,7 @@ import click
 from svai import release
 from svai.cli.deploy_options import echo_result
 from svai.cli.output import echo_json, format_option, spec_argument
+from svai.cli.window import window_seconds
 from svai.compiler.release_state import ReleaseState, to_dict
 from svai.compiler.rollout import traffic_inputs
 
@@ -37,6 +38,12 @@ __all__ = ["command", "echo_release", "release_dict"]
     help="Record the step in the release state without running Pulumi (when the plan is "
     "deployed by other means).",
 )
+@click.option(
+    "--window",
+    default="15m",
+    show_default=True,
+    help="How far back the live signals are read from the clouds (without --evidence).",
+)
 @click.option("--backend-url", help="Pulumi state backend (default: .svai/state).")
 @format_option("text", "json")
 def command(
@@ -46,6 +53,7 @@ def command(
     dry_run: bool,
     evidence: str | None,
     state_only: bool,
+    window: str,
     backend_url: str | None,
     fmt: str,
 ) -> None:
@@ -61,6 +69,7 @@ def command(
         environment=environment,
         to_end=to_end,
         evidence=evidence,
+        window_s=window_seconds(window),
         dry_run=dry_run,
         state_only=state_only,
         backend_url=backend_url,

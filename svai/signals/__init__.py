@@ -15,3 +15,5 @@ from __future__ import annotations
 from svai.signals.model import Signals, Source, Window, combine, read, window_ending
 
 __all__ = ["Signals", "Source", "Window", "combine", "read", "window_ending"]
+# svai.signals.evidence (the gates' live evidence) is imported by svai.release directly: it needs
+# svai.compiler, which the readers do not.

@@ -1,4 +1,4 @@
-"""Loopback fakes of Cloud Monitoring ``timeSeries.list`` and Azure Monitor Logs ``query``.
+"""Fixtures and loopback fakes of the live-signal tests: moto on loopback, and fakes of Cloud Monitoring ``timeSeries.list`` and Azure Monitor Logs ``query``.
 
 Each is a real HTTP server on 127.0.0.1 that answers the documented REST shapes from data the test
 puts in: Cloud Run request metrics per revision, and runtime log lines per Log Analytics table.
@@ -12,13 +12,17 @@ from __future__ import annotations
 import json
 import math
 import re
+import socket
 import threading
 import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import pytest
 
 from svai.runtime.core.telemetry import Telemetry
 
@@ -205,3 +209,43 @@ def ingest_emf(cloudwatch: Any, records: list[dict[str, Any]]) -> None:
                     for metric in directive["Metrics"]
                 ],
             )
+
+
+@pytest.fixture
+def moto_env() -> Iterator[str]:
+    """A moto server on 127.0.0.1 reached through boto3's ``AWS_ENDPOINT_URL``; yields the URL.
+
+    moto's CloudWatch computes no percentiles (real CloudWatch does, for EMF metrics); the
+    server runs in this process, so its statistics learn the nearest-rank percentile here.
+    """
+    moto_server = pytest.importorskip("moto.server")
+    from moto.cloudwatch import models
+
+    original = models.Statistics.get_statistics_for_type
+
+    def with_percentiles(self: Any, stat: str) -> Any:
+        if stat.startswith("p") and stat[1:].replace(".", "").isdigit():
+            return nearest_rank(self.metric_single_values_list, float(stat[1:]))
+        return original(self, stat)
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(models.Statistics, "get_statistics_for_type", with_percentiles)
+        for key, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        }.items():
+            patch.setenv(key, value)
+        patch.delenv("AWS_PROFILE", raising=False)
+        yield f"http://127.0.0.1:{port}"
+    # moto keeps its data in this process: forget it, or the next test sees these metrics.
+    urllib.request.urlopen(
+        urllib.request.Request(f"http://127.0.0.1:{port}/moto-api/reset", method="POST")
+    ).close()
+    server.stop()

@@ -12,6 +12,7 @@ from signal_fakes import (
     LogAnalytics,
     Monitoring,
     ingest_emf,
+    moto_env,  # noqa: F401 - the fixture, used by name
     request_lines,
     serving,
 )
@@ -26,7 +27,8 @@ OUTCOMES = [
 ]
 
 
-def test_aws_reads_the_runtime_emf_metrics_back_from_cloudwatch(moto_env: str) -> None:
+@pytest.mark.usefixtures("moto_env")
+def test_aws_reads_the_runtime_emf_metrics_back_from_cloudwatch() -> None:
     import boto3
 
     cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
@@ -42,7 +44,8 @@ def test_aws_reads_the_runtime_emf_metrics_back_from_cloudwatch(moto_env: str) -
     assert (other.requests, other.errors, other.p99_s) == (5, 5, 0.999)
 
 
-def test_aws_window_with_no_requests_has_no_rates(moto_env: str) -> None:
+@pytest.mark.usefixtures("moto_env")
+def test_aws_window_with_no_requests_has_no_rates() -> None:
     got = aws.read(
         signals.Source("aws", "us-east-1", SERVICE, "v-none"), signals.window_ending(600)
     )
