@@ -13,9 +13,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from svai.errors import DeployError, ToolMissingError
+from svai.signals.logs import LogLine, LogQuery, parse
 from svai.signals.model import Signals, Source, Window
 
-__all__ = ["NAMESPACE", "client", "read"]
+__all__ = ["NAMESPACE", "client", "logs", "read"]
 
 NAMESPACE = "svai"
 """The namespace the runtime's EMF lines declare (``observability.namespace`` of the artifact)."""
@@ -115,3 +116,54 @@ def read(source: Source, window: Window) -> Signals:
 def _period(window: Window) -> int:
     """The window's length rounded up to a period CloudWatch accepts (a multiple of 60 s)."""
     return max(60, -(-window.seconds // 60) * 60)
+
+
+_LOG_GROUPS = ("/aws/lambda/{name}-", "/aws/sagemaker/Endpoints/{name}", "/ecs/{name}")
+"""Prefixes of the log groups the backend creates (a Lambda function is ``<name>-<service>``)."""
+
+
+def logs(query: LogQuery) -> list[LogLine]:
+    """The runtime's lines from CloudWatch Logs ``FilterLogEvents`` over the deployment's groups.
+
+    The filters go to CloudWatch as a JSON filter pattern; :func:`svai.signals.logs.read_logs`
+    checks every line again.
+
+    Raises:
+        svai.errors.ToolMissingError: no credentials.
+        svai.errors.DeployError: CloudWatch Logs refused a call.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    cwl = client("logs", query.region)
+    terms = [f'$.service = "{query.service}"']
+    if query.version is not None:
+        terms.append(f'$.model_version = "{query.version}"')
+    if query.request_id is not None:
+        terms.append(f'$.request_id = "{query.request_id}"')
+    if query.level is not None:
+        terms.append("(" + " || ".join(f'$.severity = "{s}"' for s in query.severities()) + ")")
+    pattern = "{ " + " && ".join(terms) + " }"
+    lines: list[LogLine] = []
+    try:
+        groups = [
+            group["logGroupName"]
+            for prefix in _LOG_GROUPS
+            for page in cwl.get_paginator("describe_log_groups").paginate(
+                logGroupNamePrefix=prefix.format(name=query.service)
+            )
+            for group in page.get("logGroups", [])
+        ]
+        for group in groups:
+            pages = cwl.get_paginator("filter_log_events").paginate(
+                logGroupName=group,
+                startTime=query.window.start * 1000,
+                endTime=query.window.end * 1000,
+                filterPattern=pattern,
+            )
+            for page in pages:
+                lines.extend(parse(e["timestamp"], e["message"]) for e in page.get("events", []))
+                if len(lines) >= query.limit * 10:  # enough to filter; stop paging a busy group
+                    break
+    except (BotoCoreError, ClientError) as exc:
+        raise DeployError(f"CloudWatch Logs FilterLogEvents failed: {exc}") from None
+    return lines

@@ -7,7 +7,8 @@ and summarizes them into one row.
 
 Credentials: ``AZURE_LOG_ANALYTICS_WORKSPACE_ID`` and a token for ``https://api.loganalytics.io``
 in ``AZURE_LOG_ANALYTICS_TOKEN`` (``az account get-access-token --resource
-https://api.loganalytics.io``); ``SVAI_AZURE_LOGS_ENDPOINT`` points the reader elsewhere.
+https://api.loganalytics.io``); ``SVAI_AZURE_LOGS_ENDPOINT`` points the reader elsewhere. The
+same tables give ``svai logs`` its lines (:func:`logs`).
 """
 
 from __future__ import annotations
@@ -19,13 +20,15 @@ from typing import Any
 
 from svai.errors import DeployError, ToolMissingError
 from svai.signals import rest
+from svai.signals.logs import LogLine, LogQuery, millis, parse
 from svai.signals.model import Signals, Source, Window
 
-__all__ = ["ENDPOINT_VAR", "query", "read", "request_lines"]
+__all__ = ["ENDPOINT_VAR", "credentials", "logs", "query_rows", "read", "request_lines"]
 
 ENDPOINT_VAR = "SVAI_AZURE_LOGS_ENDPOINT"
 _ENDPOINT = "https://api.loganalytics.io"
 _TABLES = (("ContainerAppConsoleLogs", "Log"), ("AmlOnlineEndpointConsoleLog", "Message"))
+"""The tables holding the runtime's stdout, and the column holding each line."""
 
 
 def credentials(env: Mapping[str, str]) -> tuple[str, str]:
@@ -47,16 +50,17 @@ def credentials(env: Mapping[str, str]) -> tuple[str, str]:
     return token, workspace
 
 
-def request_lines(source: Source) -> str:
-    """KQL: the runtime's lines of ``source``'s version, parsed into the dynamic column ``e``."""
-    unions = ", ".join(f"({table} | extend e = parse_json({column}))" for table, column in _TABLES)
-    return (
-        f"union {unions} | where tostring(e.service) == {json.dumps(source.service)} "
-        f"and tostring(e.model_version) == {json.dumps(source.version)}"
-    )
+def request_lines(service: str, version: str | None) -> str:
+    """KQL: the runtime's lines of ``service`` (and ``version``), as ``line`` and parsed ``e``."""
+    unions = ", ".join(f"({table} | extend line = {column})" for table, column in _TABLES)
+    kql = f"union {unions} | extend e = parse_json(line) "
+    kql += f"| where tostring(e.service) == {json.dumps(service)}"
+    if version is not None:
+        kql += f" and tostring(e.model_version) == {json.dumps(version)}"
+    return kql
 
 
-def query(
+def query_rows(
     url_base: str, workspace: str, token: str, kql: str, window: Window
 ) -> list[dict[str, Any]]:
     """Run ``kql`` over ``window``; the rows of the primary table as column -> value.
@@ -87,13 +91,13 @@ def read(source: Source, window: Window) -> Signals:
     token, workspace = credentials(os.environ)
     base = os.environ.get(ENDPOINT_VAR) or _ENDPOINT
     kql = (
-        f'{request_lines(source)} | where tostring(e.message) == "request" '
+        f'{request_lines(source.service, source.version)} | where tostring(e.message) == "request" '
         "| extend ms = todouble(e.latency_ms), status = toint(e.status) "
         "| summarize requests = count(), errors = countif(status >= 500), "
         "cold_starts = countif(tobool(e.cold_start)), throttles = countif(status == 429), "
         "p50_ms = percentile(ms, 50), p95_ms = percentile(ms, 95), p99_ms = percentile(ms, 99)"
     )
-    rows = query(base, workspace, token, kql, window)
+    rows = query_rows(base, workspace, token, kql, window)
     row = rows[0] if rows else {}
     requests = int(row.get("requests") or 0)
 
@@ -112,3 +116,22 @@ def read(source: Source, window: Window) -> Signals:
         p95_s=seconds("p95_ms"),
         p99_s=seconds("p99_ms"),
     )
+
+
+def logs(query: LogQuery) -> list[LogLine]:
+    """The runtime's lines from Azure Monitor Logs, filtered in KQL.
+
+    Raises:
+        svai.errors.ToolMissingError: no token or workspace.
+        svai.errors.DeployError: the query failed.
+    """
+    token, workspace = credentials(os.environ)
+    base = os.environ.get(ENDPOINT_VAR) or _ENDPOINT
+    kql = request_lines(query.service, query.version)
+    if query.request_id is not None:
+        kql += f" | where tostring(e.request_id) == {json.dumps(query.request_id)}"
+    if query.level is not None:
+        kql += f" | where tostring(e.severity) in ({', '.join(json.dumps(s) for s in query.severities())})"
+    kql += f" | order by TimeGenerated asc | take {query.limit} | project TimeGenerated, line"
+    rows = query_rows(base, workspace, token, kql, query.window)
+    return [parse(millis(str(r.get("TimeGenerated", ""))), str(r.get("line", ""))) for r in rows]

@@ -7,7 +7,8 @@ selects one version with ``has_substring``. Cloud Run has no per-request cold-st
 alerts skip it too), so ``cold_starts`` is missing with a note.
 
 Credentials: ``GOOGLE_OAUTH_ACCESS_TOKEN`` (``gcloud auth print-access-token``) and the project
-in ``GOOGLE_CLOUD_PROJECT``; ``SVAI_GCP_MONITORING_ENDPOINT`` points the reader elsewhere.
+in ``GOOGLE_CLOUD_PROJECT``; ``SVAI_GCP_MONITORING_ENDPOINT`` and ``SVAI_GCP_LOGGING_ENDPOINT``
+point the readers elsewhere. Logs come from Cloud Logging ``entries.list`` (:func:`logs`).
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from typing import Any
 
 from svai.errors import ToolMissingError
 from svai.signals import rest
+from svai.signals.logs import LogLine, LogQuery, matches, millis, parse
 from svai.signals.model import Signals, Source, Window
 
-__all__ = ["ENDPOINT_VAR", "read"]
+__all__ = ["ENDPOINT_VAR", "LOGGING_ENDPOINT_VAR", "credentials", "logs", "read"]
 
 ENDPOINT_VAR = "SVAI_GCP_MONITORING_ENDPOINT"
 _ENDPOINT = "https://monitoring.googleapis.com"
@@ -112,3 +114,47 @@ def _worst(series: list[dict[str, Any]]) -> float | None:
     """The highest latency over the series' points, in seconds (Cloud Run reports ms)."""
     points = [_point(p) for s in series for p in s.get("points", [])]
     return max(points) / 1000 if points else None
+
+
+_LOGGING_ENDPOINT = "https://logging.googleapis.com"
+LOGGING_ENDPOINT_VAR = "SVAI_GCP_LOGGING_ENDPOINT"
+
+
+def logs(query: LogQuery) -> list[LogLine]:
+    """The runtime's lines from Cloud Logging ``entries.list`` (the Cloud Run services' stdout).
+
+    Raises:
+        svai.errors.ToolMissingError: no token or project.
+        svai.errors.DeployError: Cloud Logging refused the call.
+    """
+    token, project = credentials(os.environ)
+    base = os.environ.get(LOGGING_ENDPOINT_VAR) or _LOGGING_ENDPOINT
+    terms = [
+        'resource.type = "cloud_run_revision"',
+        f'jsonPayload.service = "{query.service}"',
+        f'timestamp >= "{_rfc3339(query.window.start)}"',
+        f'timestamp < "{_rfc3339(query.window.end)}"',
+    ]
+    if query.version is not None:
+        terms.append(f'jsonPayload.model_version = "{query.version}"')
+    if query.request_id is not None:
+        terms.append(f'jsonPayload.request_id = "{query.request_id}"')
+    if query.level is not None:
+        terms.append(f"severity >= {query.level}")
+    body: dict[str, Any] = {
+        "resourceNames": [f"projects/{project}"],
+        "filter": " AND ".join(terms),
+        "orderBy": "timestamp asc",
+        "pageSize": min(query.limit, 1000),
+    }
+    lines: list[LogLine] = []
+    while True:
+        page = rest.call(f"{base}/v2/entries:list", token, "Cloud Logging entries.list", body=body)
+        for entry in page.get("entries", []):
+            payload = entry.get("jsonPayload", entry.get("textPayload", ""))
+            lines.append(parse(millis(entry.get("timestamp", "")), payload, entry.get("severity")))
+        token_next = page.get("nextPageToken")
+        # Severity ranges and window edges are filtered again here: count only what will show.
+        if not token_next or sum(matches(x, query) for x in lines) >= query.limit:
+            return lines
+        body = {**body, "pageToken": token_next}

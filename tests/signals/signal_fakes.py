@@ -81,10 +81,10 @@ class Monitoring:
 
 @dataclass
 class LogAnalytics:
-    """A workspace: table -> the raw runtime lines in its column (``Log`` / ``Message``)."""
+    """A workspace: table -> (TimeGenerated, the runtime line in its ``Log``/``Message`` column)."""
 
     workspace: str = "ws-1"
-    tables: dict[str, list[str]] = field(default_factory=dict)
+    tables: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     queries: list[dict[str, Any]] = field(default_factory=list)
 
     def answer(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -92,41 +92,80 @@ class LogAnalytics:
         if path != f"/v1/workspaces/{self.workspace}/query":
             return 404, {"error": {"code": "PathNotFoundError", "message": path}}
         kql = str(body.get("query", ""))
-        service = re.search(r'tostring\(e\.service\) == "([^"]+)"', kql)
-        version = re.search(r'tostring\(e\.model_version\) == "([^"]+)"', kql)
-        if not service or not version or "summarize" not in kql:
+
+        def wanted(field: str) -> str | None:
+            found = re.search(rf'tostring\(e\.{field}\) == "([^"]+)"', kql)
+            return found.group(1) if found else None
+
+        service, version, request = wanted("service"), wanted("model_version"), wanted("request_id")
+        if service is None:
             return 400, {"error": {"code": "BadArgumentError", "message": kql}}
-        lines = [
-            json.loads(line) for table, rows in self.tables.items() if table in kql for line in rows
-        ]
+        levels = re.search(r"tostring\(e\.severity\) in \(([^)]*)\)", kql)
         mine = [
-            e
-            for e in lines
-            if e.get("service") == service.group(1)
-            and e.get("model_version") == version.group(1)
-            and e.get("message") == "request"
+            (stamp, line, e)
+            for table, rows in self.tables.items()
+            if f"({table} |" in kql
+            for stamp, line in rows
+            for e in [json.loads(line)]
+            if e.get("service") == service
+            and version in (None, e.get("model_version"))
+            and request in (None, e.get("request_id"))
+            and (levels is None or f'"{e.get("severity")}"' in levels.group(1))
         ]
-        ms = [float(e["latency_ms"]) for e in mine]
-        columns = ["requests", "errors", "cold_starts", "throttles", "p50_ms", "p95_ms", "p99_ms"]
+        if "| project TimeGenerated, line" in kql:
+            rows = [[stamp, line] for stamp, line, _ in sorted(mine, key=lambda m: m[0])]
+            columns = [
+                {"name": "TimeGenerated", "type": "datetime"},
+                {"name": "line", "type": "string"},
+            ]
+            return 200, {"tables": [{"name": "PrimaryResult", "columns": columns, "rows": rows}]}
+        if "summarize" not in kql or version is None:
+            return 400, {"error": {"code": "BadArgumentError", "message": kql}}
+        requests = [e for _, _, e in mine if e.get("message") == "request"]
+        ms = [float(e["latency_ms"]) for e in requests]
+        names = ["requests", "errors", "cold_starts", "throttles", "p50_ms", "p95_ms", "p99_ms"]
         row = [
-            len(mine),
-            sum(1 for e in mine if e["status"] >= 500),
-            sum(1 for e in mine if e["cold_start"]),
-            sum(1 for e in mine if e["status"] == 429),
+            len(requests),
+            sum(1 for e in requests if e["status"] >= 500),
+            sum(1 for e in requests if e["cold_start"]),
+            sum(1 for e in requests if e["status"] == 429),
             *(nearest_rank(ms, p) if ms else None for p in (50, 95, 99)),
         ]
-        table = {
-            "name": "PrimaryResult",
-            "columns": [
-                {"name": c, "type": "long" if i < 4 else "real"} for i, c in enumerate(columns)
-            ],
-            "rows": [row],
-        }
-        return 200, {"tables": [table]}
+        columns = [{"name": c, "type": "long" if i < 4 else "real"} for i, c in enumerate(names)]
+        return 200, {"tables": [{"name": "PrimaryResult", "columns": columns, "rows": [row]}]}
+
+
+@dataclass
+class Logging:
+    """Cloud Logging: entries (``timestamp``, ``severity``, ``jsonPayload``), in pages of ``pageSize``."""
+
+    project: str = "demo-project"
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    bodies: list[dict[str, Any]] = field(default_factory=list)
+
+    def answer(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        self.bodies.append(body)
+        if path != "/v2/entries:list" or body.get("resourceNames") != [f"projects/{self.project}"]:
+            return 404, {"error": {"code": 404, "message": f"{path} {body.get('resourceNames')}"}}
+        flt = str(body.get("filter", ""))
+        equal = dict(re.findall(r'jsonPayload\.(\w+) = "([^"]*)"', flt))
+        after = re.search(r'timestamp >= "([^"]+)"', flt)
+        chosen = [
+            e
+            for e in self.entries
+            if all(e["jsonPayload"].get(k) == v for k, v in equal.items())
+            and (after is None or e["timestamp"] >= after.group(1))
+        ]
+        start = int(body.get("pageToken") or 0)
+        size = int(body.get("pageSize", 50))
+        page: dict[str, Any] = {"entries": chosen[start : start + size]}
+        if start + size < len(chosen):
+            page["nextPageToken"] = str(start + size)
+        return 200, page
 
 
 @contextmanager
-def serving(fake: Monitoring | LogAnalytics) -> Iterator[str]:
+def serving(fake: Monitoring | LogAnalytics | Logging) -> Iterator[str]:
     """Serve ``fake`` on 127.0.0.1; yield its base URL."""
 
     class Handler(BaseHTTPRequestHandler):
@@ -155,7 +194,7 @@ def serving(fake: Monitoring | LogAnalytics) -> Iterator[str]:
             self._reply(*fake.answer(url.path, query))
 
         def do_POST(self) -> None:
-            if not self._authorized() or not isinstance(fake, LogAnalytics):
+            if not self._authorized() or isinstance(fake, Monitoring):
                 return
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             self._reply(*fake.answer(self.path, body))

@@ -75,7 +75,9 @@ def test_gcp_reads_cloud_run_request_metrics_of_the_version_revision(
 def test_azure_reads_the_runtime_lines_from_log_analytics(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = LogAnalytics()
     lines = request_lines("v-a", OUTCOMES) + request_lines("v-b", [(500, 999.0, True)] * 4)
-    fake.tables["ContainerAppConsoleLogs"] = [json.dumps(line) for line in lines]
+    fake.tables["ContainerAppConsoleLogs"] = [
+        ("2026-12-05T21:00:00Z", json.dumps(x)) for x in lines
+    ]
     with serving(fake) as url:
         monkeypatch.setenv(azure.ENDPOINT_VAR, url)
         monkeypatch.setenv("AZURE_LOG_ANALYTICS_TOKEN", TOKEN)
