@@ -30,7 +30,10 @@ __all__ = ["command", "echo_release", "release_dict"]
 @click.option(
     "--evidence",
     type=click.Path(dir_okay=False, path_type=str),
-    help="Gate evidence (JSON); default: .svai/measurements.json written by `svai bench`.",
+    help=(
+        "Gate evidence (JSON); default: .svai/measurements.json written by `svai bench`, and "
+        "the live signals read from each target's cloud (this file overrides them)."
+    ),
 )
 @click.option(
     "--state-only",
@@ -61,7 +64,7 @@ def command(
 
     The offline gates (rollout.gates: eval-set metric, p95/p99, cost per 1k) and the live
     signals of the step just observed (rollout.rollback_on) are checked first; a failed gate
-    rolls back instead and exits 1. At 100% this is a no-op. With no release in progress and a
+    rolls back instead and exits 1; too few live requests hold it. At 100% this is a no-op. With no release in progress and a
     new model version in FILE, this starts its release (the first step).
     """
     outcome = release.promote(
