@@ -44,10 +44,13 @@ def svai(*args: str) -> tuple[int, str]:
     return code, out.getvalue().decode() + err.getvalue().decode()
 
 
-def canary(folder: Path) -> tuple[Path, str]:
+AWS = "  - {cloud: aws, region: us-east-1, runtime: faas}"
+
+
+def canary(folder: Path, target: str = AWS) -> tuple[Path, str]:
     """A spec with A deployed and B's canary at its first step (state only); B's version."""
     spec = folder / "svai.yaml"
-    spec.write_text(SPEC)
+    spec.write_text(SPEC.replace(AWS, target))
     (folder / "model.onnx").write_bytes(b"\x08\x07model-A")
     assert svai("promote", str(spec), "--state-only")[0] == 0
     (folder / "model.onnx").write_bytes(b"\x08\x07model-B")
