@@ -288,3 +288,20 @@ def moto_env() -> Iterator[str]:
         urllib.request.Request(f"http://127.0.0.1:{port}/moto-api/reset", method="POST")
     ).close()
     server.stop()
+
+
+@pytest.fixture
+def no_credentials(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """No credentials for any cloud: no variables, no AWS files, no instance metadata."""
+    for var in (
+        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+        "GOOGLE_OAUTH_ACCESS_TOKEN", "GOOGLE_CLOUD_PROJECT",
+        "AZURE_LOG_ANALYTICS_TOKEN", "AZURE_LOG_ANALYTICS_WORKSPACE_ID",
+    ):  # fmt: skip
+        monkeypatch.delenv(var, raising=False)
+    none = str(tmp_path_factory.mktemp("no-credentials") / "none")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", none)
+    monkeypatch.setenv("AWS_CONFIG_FILE", none)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")

@@ -12,6 +12,7 @@ from signal_fakes import (
     SERVICE,
     ingest_emf,
     moto_env,  # noqa: F401 - the fixture, used by name
+    no_credentials,  # noqa: F401 - the fixture, used by name
     request_lines,
 )
 
@@ -106,27 +107,19 @@ def test_too_few_live_requests_hold_the_release(tmp_path: Path) -> None:
     assert state.read_bytes() == before
 
 
-def test_the_evidence_file_overrides_the_clouds(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("no_credentials")
+def test_the_evidence_file_overrides_the_clouds(tmp_path: Path) -> None:
     spec, b = canary(tmp_path)
     evidence = tmp_path / "ev.json"
     evidence.write_text(json.dumps({"model_version": b, "live": {"error_rate": 0.0, "p99_s": 0.1}}))
-    monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
     code, out = svai("promote", str(spec), "--dry-run", "--evidence", str(evidence))
     assert code == 0, out
     assert "live_samples" not in out
 
 
-def test_promote_without_credentials_exits_3_naming_them(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("no_credentials")
+def test_promote_without_credentials_exits_3_naming_them(tmp_path: Path) -> None:
     spec, _ = canary(tmp_path)
-    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     code, out = svai("promote", str(spec), "--dry-run")
     assert code == 3
     assert "AWS_ACCESS_KEY_ID" in out and "Traceback" not in out

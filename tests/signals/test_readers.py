@@ -13,6 +13,7 @@ from signal_fakes import (
     Monitoring,
     ingest_emf,
     moto_env,  # noqa: F401 - the fixture, used by name
+    no_credentials,  # noqa: F401 - the fixture, used by name
     request_lines,
     serving,
 )
@@ -115,18 +116,8 @@ def test_a_refused_token_is_a_deploy_error_naming_the_service(
         ("azure", "AZURE_LOG_ANALYTICS_WORKSPACE_ID"),
     ],
 )
-def test_without_credentials_the_error_names_what_to_set(
-    cloud: str, names: str, monkeypatch: pytest.MonkeyPatch, tmp_path: object
-) -> None:
-    for var in (
-        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-        "GOOGLE_OAUTH_ACCESS_TOKEN", "GOOGLE_CLOUD_PROJECT",
-        "AZURE_LOG_ANALYTICS_TOKEN", "AZURE_LOG_ANALYTICS_WORKSPACE_ID",
-    ):  # fmt: skip
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path) + "/none")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path) + "/none")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+@pytest.mark.usefixtures("no_credentials")
+def test_without_credentials_the_error_names_what_to_set(cloud: str, names: str) -> None:
     with pytest.raises(ToolMissingError, match=names) as raised:
         signals.read(signals.Source(cloud, "r", SERVICE, "v-a"), signals.window_ending(60))
     assert raised.value.exit_code == 3

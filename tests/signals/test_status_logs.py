@@ -16,6 +16,7 @@ from signal_fakes import (
     Logging,
     ingest_emf,
     moto_env,  # noqa: F401 - the fixture, used by name
+    no_credentials,  # noqa: F401 - the fixture, used by name
     request_lines,
     serving,
 )
@@ -102,15 +103,9 @@ def test_logs_since_must_be_a_duration_and_target_one_of_the_spec(tmp_path: Path
     assert code == 2 and "aws-us-east-1" in out
 
 
-def test_status_and_logs_without_credentials_exit_3(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("no_credentials")
+def test_status_and_logs_without_credentials_exit_3(tmp_path: Path) -> None:
     spec, _ = canary(tmp_path)
-    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     for command in ("status", "logs"):
         code, out = svai(command, str(spec))
         assert code == 3, out
