@@ -34,6 +34,8 @@ from svai.compiler.recommendation import Recommendation
 from svai.compiler.version import model_version
 from svai.errors import UsageError
 from svai.ir import DeploymentPlan
+from svai.signals import evidence as _signals
+from svai.signals.model import window_ending
 from svai.spec.paths import project_path
 
 __all__ = [
@@ -92,6 +94,7 @@ def release_plan(
     to_end: bool = False,
     to: str | None = None,
     evidence: str | Path | None = None,
+    window_s: int = _signals.DEFAULT_WINDOW_S,
     placeholders: bool = True,
     compile_targets: bool = True,
     targets: Sequence[str] | None = None,
@@ -100,8 +103,10 @@ def release_plan(
 
     ``apply`` starts releasing the spec's current version (its first stage; the very first
     deployment takes all traffic). ``promote`` checks the gates against ``evidence`` (default:
-    ``.svai/measurements.json``, what ``svai bench`` wrote) and moves one stage, or to the end
-    with ``to_end``; a failed gate turns it into a rollback. When no release is in progress
+    ``.svai/measurements.json``, what ``svai bench`` wrote, and the live signals of the last
+    ``window_s`` seconds read from each target's cloud, :mod:`svai.signals`) and moves one stage,
+    or to the end with ``to_end``; a failed gate turns it into a rollback, too few live requests
+    hold it. When no release is in progress
     and the spec holds a new version, ``promote`` starts that release (as ``apply`` does).
     ``rollback`` points traffic back at the previous version, or at ``to``.
 
@@ -111,7 +116,8 @@ def release_plan(
         environment: The environment.
         to_end: ``promote --all``.
         to: ``rollback --to VERSION``.
-        evidence: The gate evidence file (JSON).
+        evidence: The gate evidence file (JSON); when given, the clouds are not read.
+        window_s: How far back the live signals are read.
         placeholders: Show ``<version>`` for Lambda version numbers no apply has recorded yet
             (a dry run); when ``False`` a missing number is an error.
         compile_targets: Compile every target at the new state (``False``: the state change
@@ -137,7 +143,9 @@ def release_plan(
         transition = _rollout.revert(state, to=to)
     elif action == "promote" and state.status == "in-progress":
         assert state.candidate is not None
-        gates = _check_gates(loaded, recommendation, state.candidate, evidence, live=True)
+        gates = _check_gates(
+            loaded, recommendation, state.candidate, evidence, live=True, window_s=window_s
+        )
         failed = any(not g.passed and not g.hold for g in gates)
         held = [g for g in gates if g.hold and not g.passed]
         if held and not failed:
@@ -181,6 +189,7 @@ def promote(
     environment: str = "dev",
     to_end: bool = False,
     evidence: str | Path | None = None,
+    window_s: int = _signals.DEFAULT_WINDOW_S,
     dry_run: bool = False,
     state_only: bool = False,
     backend_url: str | None = None,
@@ -192,13 +201,14 @@ def promote(
     is deployed by other means); otherwise the step is deployed through the Automation API.
 
     Raises:
-        svai.errors.ToolMissingError: the pulumi CLI, passphrase or credentials are missing.
+        svai.errors.ToolMissingError: the pulumi CLI, passphrase or credentials (also those
+            that read the live signals, without ``evidence``) are missing.
         svai.errors.UsageError: see :func:`release_plan`.
-        svai.errors.DeployError: Pulumi or the cloud refused the step.
+        svai.errors.DeployError: Pulumi or the cloud refused the step, or a signal query.
     """
     return _release(
         path, "promote", environment, dry_run, state_only, backend_url,
-        to_end=to_end, evidence=evidence,
+        to_end=to_end, evidence=evidence, window_s=window_s,
     )  # fmt: skip
 
 
@@ -412,25 +422,58 @@ def _check_gates(
     evidence: str | Path | None,
     *,
     live: bool,
+    window_s: int = _signals.DEFAULT_WINDOW_S,
 ) -> tuple[_rollout.GateResult, ...]:
     """Check ``candidate`` against the spec's gates, with the evidence file and the prediction.
 
     An offline metric the evidence lacks is computed (``svai eval`` on the built artifact)
-    rather than reported missing.
+    rather than reported missing. Without an evidence file the live signals are read from the
+    clouds; with fewer requests than ``min_samples`` every live gate holds.
     """
     costs = [t.predicted.cost_per_1k_usd for t in recommendation.targets]
     given = _read_evidence(loaded, evidence)
+    samples: _rollout.GateResult | None = None
+    if live and evidence is None:
+        given, samples = _live_signals(loaded, recommendation, candidate, given, window_s)
     gates = loaded.resolved.rollout.gates
     metrics = given.get("metrics")
     if gates is not None and not (isinstance(metrics, dict) and gates.metric in metrics):
         given = {**given, **_eval_evidence(loaded, candidate)}
-    return _rollout.evaluate_gates(
+    results = _rollout.evaluate_gates(
         loaded.resolved,
         candidate,
         given,
         cost_per_1k_usd=max(costs) if costs else None,
         live=live,
     )
+    if samples is None:
+        return results
+    if samples.hold:  # too few requests to judge: the live gates wait rather than decide
+        results = tuple(
+            dataclasses.replace(r, passed=False, hold=True) if r.phase == "live" else r
+            for r in results
+        )
+    return (*results, samples)
+
+
+def _live_signals(
+    loaded: api.LoadedSpec,
+    recommendation: Recommendation,
+    candidate: str,
+    given: dict[str, Any],
+    window_s: int,
+) -> tuple[dict[str, Any], _rollout.GateResult]:
+    """``given`` with the ``live`` signals of ``candidate`` read from every served target."""
+    spec = loaded.resolved
+    gates = spec.rollout.gates
+    live, samples, _ = _signals.live_evidence(
+        spec.name,
+        [(t.cloud, t.region) for _, t in api.served(spec, recommendation)],
+        candidate,
+        window_ending(window_s),
+        gates.min_samples if gates is not None else _signals.DEFAULT_MIN_SAMPLES,
+    )
+    return {**given, "live": live["live"]}, samples
 
 
 def _release_targets(

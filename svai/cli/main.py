@@ -66,6 +66,14 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "Run the eval set through the model (built artifact or --endpoint); compute the metrics.",
     ),
     "versions": ("svai.cli.versions", "List the model versions released per environment."),
+    "status": (
+        "svai.cli.status",
+        "Show per target the versions deployed, their traffic and live latency/error signals.",
+    ),
+    "logs": (
+        "svai.cli.logs",
+        "Read a deployment's runtime logs; filter by version, request id, level, --since.",
+    ),
     "promote": (
         "svai.cli.promote",
         "Move a release to its next step (canary, blue-green) when its gates pass.",

@@ -15,6 +15,7 @@ import click
 from svai import release
 from svai.cli.deploy_options import echo_result
 from svai.cli.output import echo_json, format_option, spec_argument
+from svai.cli.window import window_seconds
 from svai.compiler.release_state import ReleaseState, to_dict
 from svai.compiler.rollout import traffic_inputs
 
@@ -29,13 +30,22 @@ __all__ = ["command", "echo_release", "release_dict"]
 @click.option(
     "--evidence",
     type=click.Path(dir_okay=False, path_type=str),
-    help="Gate evidence (JSON); default: .svai/measurements.json written by `svai bench`.",
+    help=(
+        "Gate evidence (JSON); default: .svai/measurements.json written by `svai bench`, and "
+        "the live signals read from each target's cloud (this file overrides them)."
+    ),
 )
 @click.option(
     "--state-only",
     is_flag=True,
     help="Record the step in the release state without running Pulumi (when the plan is "
     "deployed by other means).",
+)
+@click.option(
+    "--window",
+    default="15m",
+    show_default=True,
+    help="How far back the live signals are read from the clouds (without --evidence).",
 )
 @click.option("--backend-url", help="Pulumi state backend (default: .svai/state).")
 @format_option("text", "json")
@@ -46,6 +56,7 @@ def command(
     dry_run: bool,
     evidence: str | None,
     state_only: bool,
+    window: str,
     backend_url: str | None,
     fmt: str,
 ) -> None:
@@ -53,14 +64,16 @@ def command(
 
     The offline gates (rollout.gates: eval-set metric, p95/p99, cost per 1k) and the live
     signals of the step just observed (rollout.rollback_on) are checked first; a failed gate
-    rolls back instead and exits 1. At 100% this is a no-op. With no release in progress and a
-    new model version in FILE, this starts its release (the first step).
+    rolls back instead and exits 1; too few live requests hold it. At 100% this is a no-op.
+    With no release in progress and a new model version in FILE, this starts its release (the
+    first step).
     """
     outcome = release.promote(
         file,
         environment=environment,
         to_end=to_end,
         evidence=evidence,
+        window_s=window_seconds(window),
         dry_run=dry_run,
         state_only=state_only,
         backend_url=backend_url,

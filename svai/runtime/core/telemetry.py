@@ -2,8 +2,8 @@
 
 Every request produces one line carrying the model version, request id, input hash, status,
 latency and the cold-start flag (true for the first request after the model loaded). The line is
-CloudWatch Embedded Metric Format: the ``_aws`` block declares ``latency_ms`` and ``model_ms`` as
-metrics with ``service`` and ``model_version`` as dimensions, so CloudWatch extracts metrics from
+CloudWatch Embedded Metric Format: the ``_aws`` block declares ``latency_ms``, ``model_ms`` and the
+0-or-1 counts ``errors``, ``cold_starts``, ``throttles`` as metrics with ``service`` and ``model_version`` as dimensions, so CloudWatch extracts metrics from
 Lambda/ECS logs with no agent; on GCP and Azure the same line is an ordinary structured log (the
 ``severity`` and ``message`` keys are what Cloud Logging reads). No dependency beyond the
 standard library; each line is written with a single ``write`` so concurrent lines never mix.
@@ -24,6 +24,10 @@ __all__ = ["Telemetry"]
 _REQUEST_METRICS = [
     {"Name": "latency_ms", "Unit": "Milliseconds"},
     {"Name": "model_ms", "Unit": "Milliseconds"},
+    # 0 or 1 per request: their sums are counts, read back by ``svai.signals.aws``.
+    {"Name": "errors", "Unit": "Count"},
+    {"Name": "cold_starts", "Unit": "Count"},
+    {"Name": "throttles", "Unit": "Count"},
 ]
 _GENERATION_METRICS = [
     {"Name": "latency_ms", "Unit": "Milliseconds"},
@@ -144,6 +148,9 @@ class Telemetry:
                 "model_ms": round(model_ms, 3),
                 "input_hash": input_hash,
                 "cold_start": cold_start,
+                "errors": int(status >= 500),
+                "cold_starts": int(cold_start),
+                "throttles": int(status == 429),
                 "cache": cache,
                 "fallback": fallback,
             }

@@ -1,0 +1,137 @@
+"""Azure: Azure Monitor Logs ``query`` over the runtime's request lines in Log Analytics.
+
+Container Apps and Azure ML endpoints send the runtime's stdout to the Log Analytics workspace
+(``ContainerAppConsoleLogs``, ``AmlOnlineEndpointConsoleLog``), the tables the backend's alerts
+read (:mod:`svai.backends.azure.alerts`); one KQL query parses the request lines of one version
+and summarizes them into one row.
+
+Credentials: ``AZURE_LOG_ANALYTICS_WORKSPACE_ID`` and a token for ``https://api.loganalytics.io``
+in ``AZURE_LOG_ANALYTICS_TOKEN`` (``az account get-access-token --resource
+https://api.loganalytics.io``); ``SVAI_AZURE_LOGS_ENDPOINT`` points the reader elsewhere. The
+same tables give ``svai logs`` its lines (:func:`logs`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from svai.errors import DeployError, ToolMissingError
+from svai.signals import rest
+from svai.signals.logs import LogLine, LogQuery, millis, parse
+from svai.signals.model import Signals, Source, Window
+
+__all__ = ["ENDPOINT_VAR", "credentials", "logs", "query_rows", "read", "request_lines"]
+
+ENDPOINT_VAR = "SVAI_AZURE_LOGS_ENDPOINT"
+_ENDPOINT = "https://api.loganalytics.io"
+_TABLES = (("ContainerAppConsoleLogs", "Log"), ("AmlOnlineEndpointConsoleLog", "Message"))
+"""The tables holding the runtime's stdout, and the column holding each line."""
+
+
+def credentials(env: Mapping[str, str]) -> tuple[str, str]:
+    """The token and workspace id, or an error naming what to set.
+
+    Raises:
+        svai.errors.ToolMissingError: either is missing.
+    """
+    token, workspace = (
+        env.get("AZURE_LOG_ANALYTICS_TOKEN"),
+        env.get("AZURE_LOG_ANALYTICS_WORKSPACE_ID"),
+    )
+    if not token or not workspace:
+        raise ToolMissingError(
+            "no Azure credentials: set AZURE_LOG_ANALYTICS_WORKSPACE_ID and "
+            "AZURE_LOG_ANALYTICS_TOKEN (az account get-access-token --resource "
+            "https://api.loganalytics.io)"
+        )
+    return token, workspace
+
+
+def request_lines(service: str, version: str | None) -> str:
+    """KQL: the runtime's lines of ``service`` (and ``version``), as ``line`` and parsed ``e``."""
+    unions = ", ".join(f"({table} | extend line = {column})" for table, column in _TABLES)
+    kql = f"union {unions} | extend e = parse_json(line) "
+    kql += f"| where tostring(e.service) == {json.dumps(service)}"
+    if version is not None:
+        kql += f" and tostring(e.model_version) == {json.dumps(version)}"
+    return kql
+
+
+def query_rows(
+    url_base: str, workspace: str, token: str, kql: str, window: Window
+) -> list[dict[str, Any]]:
+    """Run ``kql`` over ``window``; the rows of the primary table as column -> value.
+
+    Raises:
+        svai.errors.DeployError: the service refused the query or answered no table.
+    """
+    answer = rest.call(
+        f"{url_base}/v1/workspaces/{workspace}/query",
+        token,
+        "Azure Monitor Logs query",
+        body={"query": kql, "timespan": f"PT{window.seconds}S"},
+    )
+    tables = answer.get("tables") or []
+    if not tables:
+        raise DeployError("Azure Monitor Logs query answered no table")
+    names = [c["name"] for c in tables[0].get("columns", [])]
+    return [dict(zip(names, row, strict=True)) for row in tables[0].get("rows", [])]
+
+
+def read(source: Source, window: Window) -> Signals:
+    """Read one version's signals over ``window`` from Azure Monitor Logs.
+
+    Raises:
+        svai.errors.ToolMissingError: no token or workspace.
+        svai.errors.DeployError: the query failed.
+    """
+    token, workspace = credentials(os.environ)
+    base = os.environ.get(ENDPOINT_VAR) or _ENDPOINT
+    kql = (
+        f'{request_lines(source.service, source.version)} | where tostring(e.message) == "request" '
+        "| extend ms = todouble(e.latency_ms), status = toint(e.status) "
+        "| summarize requests = count(), errors = countif(status >= 500), "
+        "cold_starts = countif(tobool(e.cold_start)), throttles = countif(status == 429), "
+        "p50_ms = percentile(ms, 50), p95_ms = percentile(ms, 95), p99_ms = percentile(ms, 99)"
+    )
+    rows = query_rows(base, workspace, token, kql, window)
+    row = rows[0] if rows else {}
+    requests = int(row.get("requests") or 0)
+
+    def seconds(column: str) -> float | None:
+        value = row.get(column)
+        return None if value is None or requests == 0 else float(value) / 1000
+
+    return Signals(
+        source,
+        window,
+        requests=requests,
+        errors=int(row.get("errors") or 0),
+        cold_starts=int(row.get("cold_starts") or 0),
+        throttles=int(row.get("throttles") or 0),
+        p50_s=seconds("p50_ms"),
+        p95_s=seconds("p95_ms"),
+        p99_s=seconds("p99_ms"),
+    )
+
+
+def logs(query: LogQuery) -> list[LogLine]:
+    """The runtime's lines from Azure Monitor Logs, filtered in KQL.
+
+    Raises:
+        svai.errors.ToolMissingError: no token or workspace.
+        svai.errors.DeployError: the query failed.
+    """
+    token, workspace = credentials(os.environ)
+    base = os.environ.get(ENDPOINT_VAR) or _ENDPOINT
+    kql = request_lines(query.service, query.version)
+    if query.request_id is not None:
+        kql += f" | where tostring(e.request_id) == {json.dumps(query.request_id)}"
+    if query.level is not None:
+        kql += f" | where tostring(e.severity) in ({', '.join(json.dumps(s) for s in query.severities())})"
+    kql += f" | order by TimeGenerated asc | take {query.limit} | project TimeGenerated, line"
+    rows = query_rows(base, workspace, token, kql, query.window)
+    return [parse(millis(str(r.get("TimeGenerated", ""))), str(r.get("line", ""))) for r in rows]

@@ -1,0 +1,160 @@
+"""GCP: Cloud Monitoring ``projects.timeSeries.list`` over Cloud Run's request metrics.
+
+Cloud Run measures every request of a revision (``run.googleapis.com/request_latencies``, a
+distribution in milliseconds, and ``request_count`` labelled with the response code); the
+backend names each revision after the model version (``<service>-<version>``), so the filter
+selects one version with ``has_substring``. Cloud Run has no per-request cold-start metric (the
+alerts skip it too), so ``cold_starts`` is missing with a note.
+
+Credentials: ``GOOGLE_OAUTH_ACCESS_TOKEN`` (``gcloud auth print-access-token``) and the project
+in ``GOOGLE_CLOUD_PROJECT``; ``SVAI_GCP_MONITORING_ENDPOINT`` and ``SVAI_GCP_LOGGING_ENDPOINT``
+point the readers elsewhere. Logs come from Cloud Logging ``entries.list`` (:func:`logs`).
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.parse
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from svai.errors import ToolMissingError
+from svai.signals import rest
+from svai.signals.logs import LogLine, LogQuery, matches, millis, parse
+from svai.signals.model import Signals, Source, Window
+
+__all__ = ["ENDPOINT_VAR", "LOGGING_ENDPOINT_VAR", "credentials", "logs", "read"]
+
+ENDPOINT_VAR = "SVAI_GCP_MONITORING_ENDPOINT"
+_ENDPOINT = "https://monitoring.googleapis.com"
+_RUN = (
+    'resource.type = "cloud_run_revision" AND resource.labels.revision_name = has_substring("{v}")'
+)
+
+
+def credentials(env: Mapping[str, str]) -> tuple[str, str]:
+    """The access token and project, or an error naming what to set.
+
+    Raises:
+        svai.errors.ToolMissingError: either is missing.
+    """
+    token, project = env.get("GOOGLE_OAUTH_ACCESS_TOKEN"), env.get("GOOGLE_CLOUD_PROJECT")
+    if not token or not project:
+        raise ToolMissingError(
+            "no GCP credentials: set GOOGLE_OAUTH_ACCESS_TOKEN (gcloud auth print-access-token) "
+            "and GOOGLE_CLOUD_PROJECT"
+        )
+    return token, project
+
+
+def read(source: Source, window: Window) -> Signals:
+    """Read one version's signals over ``window`` from Cloud Monitoring.
+
+    Raises:
+        svai.errors.ToolMissingError: no token or project.
+        svai.errors.DeployError: Cloud Monitoring refused the query.
+    """
+    token, project = credentials(os.environ)
+    base = os.environ.get(ENDPOINT_VAR) or _ENDPOINT
+    resource = _RUN.format(v=source.version.lower())
+    latency = f'{resource} AND metric.type = "run.googleapis.com/request_latencies"'
+    count = f'{resource} AND metric.type = "run.googleapis.com/request_count"'
+
+    def series(
+        metric_filter: str, aligner: str, reducer: str, group: str = ""
+    ) -> list[dict[str, Any]]:
+        query = {
+            "filter": metric_filter,
+            "interval.startTime": _rfc3339(window.start),
+            "interval.endTime": _rfc3339(window.end),
+            "aggregation.alignmentPeriod": f"{window.seconds}s",
+            "aggregation.perSeriesAligner": aligner,
+            "aggregation.crossSeriesReducer": reducer,
+        }
+        if group:
+            query["aggregation.groupByFields"] = group
+        url = f"{base}/v3/projects/{project}/timeSeries?{urllib.parse.urlencode(query)}"
+        return list(rest.call(url, token, "Cloud Monitoring timeSeries.list").get("timeSeries", []))
+
+    by_code = series(count, "ALIGN_SUM", "REDUCE_SUM", "metric.labels.response_code")
+    codes: dict[str, int] = {}
+    for one in by_code:
+        code = str(one.get("metric", {}).get("labels", {}).get("response_code", ""))
+        codes[code] = codes.get(code, 0) + round(sum(_point(p) for p in one.get("points", [])))
+    percentiles = {
+        pct: _worst(series(latency, f"ALIGN_PERCENTILE_{pct}", "REDUCE_MAX"))
+        for pct in ("50", "95", "99")
+    }
+    return Signals(
+        source,
+        window,
+        requests=sum(codes.values()),
+        errors=sum(n for code, n in codes.items() if code.startswith("5")),
+        cold_starts=None,
+        throttles=codes.get("429", 0),
+        p50_s=percentiles["50"],
+        p95_s=percentiles["95"],
+        p99_s=percentiles["99"],
+        notes=("cold_start_rate: Cloud Run has no per-request cold-start metric",),
+    )
+
+
+def _rfc3339(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _point(point: Mapping[str, Any]) -> float:
+    """A point's value: ``int64Value`` comes as a JSON string, ``doubleValue`` as a number."""
+    value = point.get("value", {})
+    return float(value.get("doubleValue", value.get("int64Value", 0)))
+
+
+def _worst(series: list[dict[str, Any]]) -> float | None:
+    """The highest latency over the series' points, in seconds (Cloud Run reports ms)."""
+    points = [_point(p) for s in series for p in s.get("points", [])]
+    return max(points) / 1000 if points else None
+
+
+_LOGGING_ENDPOINT = "https://logging.googleapis.com"
+LOGGING_ENDPOINT_VAR = "SVAI_GCP_LOGGING_ENDPOINT"
+
+
+def logs(query: LogQuery) -> list[LogLine]:
+    """The runtime's lines from Cloud Logging ``entries.list`` (the Cloud Run services' stdout).
+
+    Raises:
+        svai.errors.ToolMissingError: no token or project.
+        svai.errors.DeployError: Cloud Logging refused the call.
+    """
+    token, project = credentials(os.environ)
+    base = os.environ.get(LOGGING_ENDPOINT_VAR) or _LOGGING_ENDPOINT
+    terms = [
+        'resource.type = "cloud_run_revision"',
+        f'jsonPayload.service = "{query.service}"',
+        f'timestamp >= "{_rfc3339(query.window.start)}"',
+        f'timestamp < "{_rfc3339(query.window.end)}"',
+    ]
+    if query.version is not None:
+        terms.append(f'jsonPayload.model_version = "{query.version}"')
+    if query.request_id is not None:
+        terms.append(f'jsonPayload.request_id = "{query.request_id}"')
+    if query.level is not None:
+        terms.append(f"severity >= {query.level}")
+    body: dict[str, Any] = {
+        "resourceNames": [f"projects/{project}"],
+        "filter": " AND ".join(terms),
+        "orderBy": "timestamp asc",
+        "pageSize": min(query.limit, 1000),
+    }
+    lines: list[LogLine] = []
+    while True:
+        page = rest.call(f"{base}/v2/entries:list", token, "Cloud Logging entries.list", body=body)
+        for entry in page.get("entries", []):
+            payload = entry.get("jsonPayload", entry.get("textPayload", ""))
+            lines.append(parse(millis(entry.get("timestamp", "")), payload, entry.get("severity")))
+        token_next = page.get("nextPageToken")
+        # Severity ranges and window edges are filtered again here: count only what will show.
+        if not token_next or sum(matches(x, query) for x in lines) >= query.limit:
+            return lines
+        body = {**body, "pageToken": token_next}
