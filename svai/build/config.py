@@ -16,6 +16,7 @@ from svai.compiler.request_limits import peak_rps, rate_limit, tenant_rate_limit
 from svai.compiler.streaming import streams
 from svai.errors import UsageError
 from svai.spec.engines import Engine, gpu_engine
+from svai.spec.names import metrics_namespace
 from svai.spec.paths import included_files
 from svai.spec.resolve import ResolvedSpec
 
@@ -98,7 +99,7 @@ def runtime_config(
             "after_s": model.fallback_after_s if model.fallback_rules or fallback_model else None,
         },
         "hooks": {"preprocess": model.preprocess, "postprocess": model.postprocess},
-        "observability": {"namespace": "svai", "service": spec.name},
+        "observability": {"namespace": metrics_namespace(spec.name), "service": spec.name},
         "server": {"host": "0.0.0.0", "port": SERVER_PORT},
     }
     engine = gpu_engine(spec)

@@ -1,7 +1,7 @@
 """AWS: CloudWatch ``GetMetricData`` over the metrics the runtime's EMF lines declare.
 
 Every request line (:mod:`svai.runtime.core.telemetry`) is CloudWatch Embedded Metric Format in
-namespace ``svai`` with dimensions ``service`` and ``model_version``: ``latency_ms`` (its sample
+namespace ``svai/<name>`` (:func:`svai.spec.names.metrics_namespace`) with dimensions ``service`` and ``model_version``: ``latency_ms`` (its sample
 count is the request count, its percentiles the latency), and ``errors``, ``cold_starts``,
 ``throttles`` (0 or 1 per request, so their sums are counts). One ``GetMetricData`` call reads
 them all for one version; the endpoint follows boto3's own ``AWS_ENDPOINT_URL``.
@@ -15,11 +15,10 @@ from typing import Any
 from svai.errors import DeployError, ToolMissingError
 from svai.signals.logs import LogLine, LogQuery, parse
 from svai.signals.model import Signals, Source, Window
+from svai.spec.names import metrics_namespace
 
-__all__ = ["NAMESPACE", "client", "logs", "read"]
+__all__ = ["client", "logs", "read"]
 
-NAMESPACE = "svai"
-"""The namespace the runtime's EMF lines declare (``observability.namespace`` of the artifact)."""
 
 _MISSING = (
     "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE "
@@ -71,7 +70,11 @@ def read(source: Source, window: Window) -> Signals:
         {
             "Id": query_id,
             "MetricStat": {
-                "Metric": {"Namespace": NAMESPACE, "MetricName": metric, "Dimensions": dimensions},
+                "Metric": {
+                    "Namespace": metrics_namespace(source.service),
+                    "MetricName": metric,
+                    "Dimensions": dimensions,
+                },
                 # One period spanning the window: one figure per query, over every sample.
                 "Period": _period(window),
                 "Stat": stat,

@@ -455,7 +455,7 @@ def test_request_logs_carry_version_id_hash_and_cold_start(
     assert first["input_hash"] == second["input_hash"] and len(first["input_hash"]) == 64
     assert first["model_version"] == "digits-v1" and first["status"] == 200
     emf = first["_aws"]["CloudWatchMetrics"][0]
-    assert emf["Dimensions"] == [["service", "model_version"]]
+    assert emf["Dimensions"] == [["service", "model_version"], ["service"]]
     assert {m["Name"] for m in emf["Metrics"]} <= set(first)
     assert any(r.get("message") == "model loaded" for r in lines.records)
 

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from svai.runtime.core.telemetry import Telemetry
+from svai.spec.names import metrics_namespace
 
 TOKEN = "test-token"
 SERVICE = "scorer"
@@ -212,7 +213,7 @@ def serving(fake: Monitoring | LogAnalytics | Logging) -> Iterator[str]:
 def request_lines(version: str, outcomes: list[tuple[int, float, bool]]) -> list[dict[str, Any]]:
     """The runtime's own per-request lines for ``(status, latency ms, cold start)`` each."""
     lines: list[str] = []
-    telemetry = Telemetry("svai", SERVICE, version, sink=lines.append)
+    telemetry = Telemetry(metrics_namespace(SERVICE), SERVICE, version, sink=lines.append)
     for n, (status, latency_ms, cold) in enumerate(outcomes):
         telemetry.request(
             request_id=f"req-{n}",

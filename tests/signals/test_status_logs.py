@@ -26,6 +26,7 @@ from svai import signals
 from svai.runtime.core.telemetry import Telemetry
 from svai.signals import azure, gcp
 from svai.signals.logs import LogQuery, read_logs
+from svai.spec.names import metrics_namespace
 
 # req-0 .. req-5 of one version: req-2 fails (500), req-0 is a cold start.
 OUTCOMES = [(500 if n == 2 else 200, 20.0 + n, n == 0) for n in range(6)]
@@ -33,7 +34,9 @@ OUTCOMES = [(500 if n == 2 else 200, 20.0 + n, n == 0) for n in range(6)]
 
 def lifecycle_line(version: str) -> dict[str, object]:
     lines: list[str] = []
-    Telemetry("svai", SERVICE, version, sink=lines.append).event("model loaded", load_s=0.4)
+    Telemetry(metrics_namespace(SERVICE), SERVICE, version, sink=lines.append).event(
+        "model loaded", load_s=0.4
+    )
     return json.loads(lines[0])
 
 

@@ -19,6 +19,7 @@ from svai.backends.aws.policy import topic_policy
 from svai.backends.blueprint import Concat, Group, Ref, Rendered, ResourceSpec
 from svai.errors import UsageError
 from svai.ir import Alarm, DeploymentPlan, Service, Store
+from svai.spec.names import metrics_namespace
 
 __all__ = [
     "LAMBDA_RUNTIME",
@@ -455,13 +456,13 @@ def alarm_args(
             dimensions=dims,
             comparison_operator="GreaterThanOrEqualToThreshold",
         )
-    else:  # cold_start_rate: the runtime reports ColdStart (1 or 0) per invocation.
+    else:  # cold_start_rate: the runtime's EMF reports cold_starts (1 or 0) per request.
         base.update(
-            namespace=f"svai/{plan.name}",
-            metric_name="ColdStart",
+            namespace=metrics_namespace(plan.name),
+            metric_name="cold_starts",
             statistic="Average",
             period=period,
-            dimensions={"Service": alarm.service},
+            dimensions={"service": plan.name},
         )
     return base
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from svai.ir import Identity
+from svai.spec.names import metrics_namespace
 
 __all__ = [
     "ACTIONS",
@@ -49,9 +50,8 @@ RESOURCE_FREE_ACTIONS: frozenset[str] = frozenset(
 """IAM actions that support no resource-level permission, so ``Resource: "*"`` is required."""
 
 
-def metric_namespace(plan_name: str) -> str:
-    """The CloudWatch namespace the runtime publishes its own metrics under."""
-    return f"svai/{plan_name}"
+metric_namespace = metrics_namespace
+"""The CloudWatch namespace the runtime publishes its own metrics under."""
 
 
 def _sid(action: str, resource: str) -> str:

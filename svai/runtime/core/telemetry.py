@@ -98,7 +98,9 @@ class Telemetry:
                 "CloudWatchMetrics": [
                     {
                         "Namespace": self.namespace,
-                        "Dimensions": [["service", "model_version"]],
+                        # Per version (svai promote, status) and per service (the deployment's
+                        # alarms, which outlive any one version).
+                        "Dimensions": [["service", "model_version"], ["service"]],
                         "Metrics": metrics,
                     }
                 ],

@@ -1,0 +1,16 @@
+"""Names a deployment's parts must agree on, derived from the spec in one place.
+
+The runtime writes its metrics (CloudWatch EMF) under the namespace the build puts in its config;
+the AWS backend scopes ``PutMetricData`` to it and points the deployment's alarms at it; the
+live-signal readers (``svai promote``, ``svai status``) read it back. One function, so the four
+cannot drift apart (they had: the alarms watched a namespace nothing wrote to).
+"""
+
+from __future__ import annotations
+
+__all__ = ["metrics_namespace"]
+
+
+def metrics_namespace(name: str) -> str:
+    """The metric namespace of the deployment named ``name`` (the spec's ``name``)."""
+    return f"svai/{name}"

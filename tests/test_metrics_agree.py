@@ -1,0 +1,68 @@
+"""The runtime's metrics, the deployment's alarms and the signal readers name the same series.
+
+The AWS cold-start alarm once watched ``svai/<name>`` ``ColdStart`` by ``Service`` while the
+runtime wrote ``svai`` ``cold_starts`` by ``service``/``model_version``: an alarm that could
+never fire. Here the fraud example's built runtime config writes a real request line, and every
+svai-namespace alarm in its AWS plan must name a metric and a dimension set that line declares.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from svai import api
+from svai.build.config import runtime_config
+from svai.compiler.version import model_version
+from svai.runtime.core.telemetry import Telemetry
+from svai.signals import aws as aws_signals
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "fraud-sklearn" / "svai.yaml"
+
+
+def test_every_svai_alarm_watches_a_series_the_runtime_writes() -> None:
+    loaded, result = api.plan(EXAMPLE)
+    spec = loaded.resolved
+    version = model_version(spec, loaded.base_dir)
+    observability = runtime_config(spec, loaded.base_dir, version, None)["observability"]
+    lines: list[str] = []
+    telemetry = Telemetry(
+        observability["namespace"], observability["service"], version, sink=lines.append
+    )
+    telemetry.request(
+        request_id="r1",
+        status=200,
+        latency_ms=5.0,
+        model_ms=2.0,
+        input_hash=None,
+        cold_start=True,
+        cache="miss",
+        fallback=False,
+    )
+    record = json.loads(lines[-1])
+    (directive,) = record["_aws"]["CloudWatchMetrics"]
+    written = {m["Name"] for m in directive["Metrics"]}
+    dimension_sets = {tuple(sorted(d)) for d in directive["Dimensions"]}
+
+    alarms = [
+        r
+        for t in result.targets
+        for r in t.resources
+        if r.type == "aws:cloudwatch/metricAlarm:MetricAlarm"
+        and str(r.inputs.get("namespace", "")).startswith("svai")
+    ]
+    assert alarms, "the example declares a cold_start_rate alarm on AWS"
+    for alarm in alarms:
+        assert alarm.inputs["namespace"] == directive["Namespace"]
+        assert alarm.inputs["metricName"] in written
+        dimensions = alarm.inputs["dimensions"]
+        assert tuple(sorted(dimensions)) in dimension_sets
+        assert all(record[k] == v for k, v in dimensions.items())
+
+
+def test_the_reader_queries_the_namespace_the_runtime_writes() -> None:
+    loaded, _ = api.plan(EXAMPLE)
+    spec = loaded.resolved
+    version = model_version(spec, loaded.base_dir)
+    namespace = runtime_config(spec, loaded.base_dir, version, None)["observability"]["namespace"]
+    assert aws_signals.metrics_namespace(spec.name) == namespace
