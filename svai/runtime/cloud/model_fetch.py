@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from svai.runtime.cloud.sigv4 import Credentials, s3_signer
+from svai.runtime.cloud.sigv4 import aws_region, s3_signer, service_credentials
 from svai.runtime.core.config import CONFIG_FILE_NAME, RuntimeConfig, parse_config
 from svai.runtime.core.errors import ConfigError
 
@@ -49,8 +49,6 @@ _DEFAULT_CACHE = "/tmp/svai-models"  # the one place every platform lets the ser
 _PREFIX = "models/sha256/"
 
 _BLOB_VERSION = "2021-08-06"
-
-_ECS_CREDENTIALS = "http://169.254.170.2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +94,7 @@ class Fetch:
         if self.store == "s3":
             if endpoint := env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL"):
                 return f"{endpoint.rstrip('/')}/{self.bucket}/{key}"
-            return f"https://{self.bucket}.s3.{_aws_region(env)}.amazonaws.com/{key}"
+            return f"https://{self.bucket}.s3.{aws_region(env)}.amazonaws.com/{key}"
         if self.store == "gs":
             host = env.get("STORAGE_EMULATOR_HOST", "https://storage.googleapis.com").rstrip("/")
             name = urllib.parse.quote(key, safe="")
@@ -160,7 +158,7 @@ def _fetch(source: Any, env: Mapping[str, str]) -> Fetch:
 
 def _signer(store: str, env: Mapping[str, str]) -> Sign:
     if store == "s3":
-        return s3_signer(_aws_credentials(env), _aws_region(env))
+        return s3_signer(service_credentials(env, "model.source"), aws_region(env))
     if store == "gs":
         if env.get("STORAGE_EMULATOR_HOST"):
             return _no_auth
@@ -180,25 +178,3 @@ def _signer(store: str, env: Mapping[str, str]) -> Sign:
 
 def _no_auth(_method: str, _url: str, _headers: Mapping[str, str]) -> Mapping[str, str]:
     return {}
-
-
-def _aws_region(env: Mapping[str, str]) -> str:
-    return env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
-
-
-def _aws_credentials(env: Mapping[str, str]) -> Credentials:
-    if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
-        return Credentials(
-            env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env.get("AWS_SESSION_TOKEN")
-        )
-    relative = env.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
-    if not relative:
-        raise ConfigError(
-            "model.source: no AWS credentials for the start-time fetch (AWS_ACCESS_KEY_ID or "
-            "the container credentials endpoint, AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)"
-        )
-    import urllib.request
-
-    with urllib.request.urlopen(_ECS_CREDENTIALS + relative, timeout=5) as reply:
-        data = json.loads(reply.read())
-    return Credentials(data["AccessKeyId"], data["SecretAccessKey"], data.get("Token"))
