@@ -39,6 +39,7 @@ from aws_lambda_powertools.metrics import Metrics, MetricUnit
 from svai.runtime.cloud.secrets import AwsSecrets
 from svai.runtime.core import Request, Service, load_config
 from svai.runtime.core.retry import Backoff
+from svai.runtime.entry.jobs import PAYLOAD_BUCKET_ENV
 from svai.runtime.entry.lambda_events import (
     BadEventError,
     EventKind,
@@ -201,5 +202,12 @@ class LambdaApp:
                 self.logger.warning(
                     "SQS event without SVAI_RESULTS_TABLE: predictions are computed but not stored"
                 )
-            self._worker = QueueWorker(self.service, results, sqs, backoff)
+            payloads = None
+            if bucket := env.get(PAYLOAD_BUCKET_ENV):
+                import boto3
+
+                from svai.runtime.cloud.aws import S3Payloads
+
+                payloads = S3Payloads(boto3.client("s3"), bucket)
+            self._worker = QueueWorker(self.service, results, sqs, backoff, payloads=payloads)
         return self._worker
