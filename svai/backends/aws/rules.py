@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
+from svai.backends.aws.claims import PAYLOAD_BUCKET_ENV, PREFIX
 from svai.backends.aws.cloud import mock_arn
 from svai.backends.aws.policy import RESOURCE_FREE_ACTIONS
 from svai.backends.base import Finding, RecordedResource, Rule, Severity
@@ -60,6 +61,7 @@ BUDGET = "aws:budgets/budget:Budget"
 SAGEMAKER_MODEL = "aws:sagemaker/model:Model"
 VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
 NAT_GATEWAY = "aws:ec2/natGateway:NatGateway"
+LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
 
 SQS_MESSAGE_BYTES = 1_048_576
 """The largest SQS message (1 MiB since August 2025; 256 KiB before)."""
@@ -534,7 +536,19 @@ def _egress(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:
 
 
 def _job_size(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:
-    yield from oversized_jobs(plan, SQS_MESSAGE_BYTES, "SQS")
+    # Built: a lifecycle rule expires the stored bodies, and the front knows the bucket.
+    expiring = any(
+        get_path(rule, "filter.prefix") == PREFIX
+        for config in by_type(resources, LIFECYCLE)
+        for rule in config.inputs.get("rules", [])
+    )
+    fronts = [
+        f
+        for f in by_type(resources, FUNCTION)
+        if PAYLOAD_BUCKET_ENV in (get_path(f.inputs, "environment.variables") or {})
+    ]
+    if not (expiring and fronts):
+        yield from oversized_jobs(plan, SQS_MESSAGE_BYTES, "SQS")
 
 
 RULES: tuple[Rule, ...] = (
