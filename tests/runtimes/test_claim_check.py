@@ -52,6 +52,22 @@ def _front(d: dict[str, Any], *, bucket: bool = True) -> JobsFront:
     )
 
 
+def _run_worker(d: dict[str, Any]) -> dict[str, int]:
+    """Deliver the queue once to the worker function, as the SQS trigger would; its outcomes."""
+    app = LambdaApp.from_environment(
+        {
+            "SVAI_CONFIG": str(d["artifact"]),
+            "SVAI_RESULTS_TABLE": d["name"],
+            "SVAI_PAYLOAD_BUCKET": d["name"],
+        }
+    )
+    try:
+        EventSourceEmulator(d["sqs"], d["url"], app.handler(), 10, 1, LocalContext).poll_once()
+        return dict(app.worker().outcomes)
+    finally:
+        app.service.close()
+
+
 def _big_body() -> str:
     # A scanned document rides along with the features: 20 MB, far above SQS's 1 MiB.
     body = json.dumps({"inputs": [[5.1, 3.5, 1.4, 0.2]], "document": "A" * BIG})
@@ -76,18 +92,7 @@ def test_a_20_mb_job_completes_through_the_bucket(deployment: dict[str, Any]) ->
         and json.loads(message["Body"])["claim"]["key"] == (stored["Key"])
     )
 
-    app = LambdaApp.from_environment(
-        {
-            "SVAI_CONFIG": str(d["artifact"]),
-            "SVAI_RESULTS_TABLE": d["name"],
-            "SVAI_PAYLOAD_BUCKET": d["name"],
-        }
-    )
-    try:
-        EventSourceEmulator(d["sqs"], d["url"], app.handler(), 10, 1, LocalContext).poll_once()
-        assert app.worker().outcomes == {"done": 1}
-    finally:
-        app.service.close()
+    assert _run_worker(d) == {"done": 1}
     status, result = answer(front.dispatch(event("GET", "/jobs/doc-20mb")))
     assert status == 200 and result["outputs"]["label"] == [0]
     assert queued(d["sqs"], d["url"]) == 0
@@ -112,16 +117,5 @@ def test_a_tampered_claim_is_a_poison_message(deployment: dict[str, Any]) -> Non
     front.dispatch(event("POST", "/jobs", _big_body(), **{"idempotency-key": "tampered"}))
     (stored,) = d["s3"].list_objects_v2(Bucket=d["name"], Prefix=PREFIX)["Contents"]
     d["s3"].put_object(Bucket=d["name"], Key=stored["Key"], Body=b'{"request_id": "tampered"}')
-    app = LambdaApp.from_environment(
-        {
-            "SVAI_CONFIG": str(d["artifact"]),
-            "SVAI_RESULTS_TABLE": d["name"],
-            "SVAI_PAYLOAD_BUCKET": d["name"],
-        }
-    )
-    try:
-        EventSourceEmulator(d["sqs"], d["url"], app.handler(), 10, 1, LocalContext).poll_once()
-        assert app.worker().outcomes == {"failed": 1}
-    finally:
-        app.service.close()
+    assert _run_worker(d) == {"failed": 1}
     assert answer(front.dispatch(event("GET", "/jobs/tampered")))[0] == 202

@@ -246,9 +246,11 @@ PUBSUB_MESSAGE_BYTES = 10_000_000
 
 def _egress(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:
     services = by_type(resources, T.RUN_SERVICE)
-    built = all(
-        get_path(s.inputs, "template.vpcAccess.egress") == "ALL_TRAFFIC" for s in services
-    ) and not by_type(resources, T.FUNCTION)
+    built = (
+        bool(services)
+        and all(get_path(s.inputs, "template.vpcAccess.egress") == "ALL_TRAFFIC" for s in services)
+        and not by_type(resources, T.FUNCTION, T.VERTEX_ENDPOINT)
+    )
     yield from egress_not_built(
         plan,
         built,
