@@ -138,3 +138,18 @@ def test_a_missing_secret_is_a_config_error_naming_the_reference(
 def test_no_references_means_no_requests() -> None:
     # No credentials and no endpoint: reading anything would raise.
     assert not AwsSecrets({"PATH": "/bin"}).export({})
+
+
+def test_the_container_server_resolves_them_too(
+    aws_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # SageMaker runs the server process: an unreadable reference stops it before it serves.
+    from svai.runtime.server.main import main
+
+    build_iris_artifact(tmp_path)
+    monkeypatch.setenv("SVAI_SECRET_FEATURE_STORE_TOKEN", "missing/token")
+    assert main(["--config", str(tmp_path), "--port", "0"]) == 2
+    assert "SVAI_SECRET_FEATURE_STORE_TOKEN (missing/token)" in capsys.readouterr().err
