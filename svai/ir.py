@@ -305,6 +305,9 @@ class DeploymentPlan:
     private_network: bool
     tags: tuple[tuple[str, str], ...]
     """Applied to every resource (sorted); includes ``svai-model-version``."""
+    egress: str = "all"
+    """``security.network.egress``: ``all``, ``private-only`` or ``none``; each backend's
+    rules refuse (high) a value its resources do not build."""
 
     def service(self, role: Role) -> Service:
         """Return the (first) service with ``role``; raises ``KeyError`` when absent."""

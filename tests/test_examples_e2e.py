@@ -35,12 +35,28 @@ def planned(request: pytest.FixtureRequest) -> tuple[Path, dict]:  # type: ignor
     return path, json.loads(text)
 
 
+NOT_BUILT = frozenset(
+    {"SVAI_AWS_035", "SVAI_GCP_019", "SVAI_AZ_030", "SVAI_AZ_031", "SVAI_GCP_020", "SVAI_AZ_032"}
+)
+"""Refusals of declared settings a backend does not build yet (issue #24): restricted egress on
+every cloud, a private registry and jobs above Service Bus's 256 KB on Azure, jobs above 10 MB on
+GCP. They are the only high findings an example may have."""
+
+EGRESS_RULES = {"aws": "SVAI_AWS_035", "gcp": "SVAI_GCP_019", "azure": "SVAI_AZ_030"}
+
+
+def _check_high(cloud: str, egress: str, high: set[str]) -> None:
+    """Only refusals of what is not built; a declared egress is refused, never dropped."""
+    assert high <= NOT_BUILT, (cloud, high)
+    assert (EGRESS_RULES[cloud] in high) == (egress != "all"), (cloud, egress, high)
+
+
 def test_every_target_is_a_complete_deployment_with_no_high_findings(planned) -> None:  # type: ignore[no-untyped-def]
     path, data = planned
     assert data["targets"], path
     for target in data["targets"]:
-        high = [f for f in target["findings"] if f["severity"] == "high"]
-        assert high == [], (target["cloud"], high)
+        high = {f["rule"] for f in target["findings"] if f["severity"] == "high"}
+        _check_high(target["cloud"], target["plan"]["egress"], high)
         types = {r["type"] for r in target["resources"]}
         assert len(target["resources"]) >= 15
         version = data["model_version"]
@@ -107,6 +123,6 @@ def test_every_example_plans_on_all_three_clouds_with_no_high_findings(
     _, result = api.plan(folder / "svai.yaml")
     assert [t.plan.cloud for t in result.targets] == ["aws", "gcp", "azure"]
     for target in result.targets:
-        high = [f for f in target.findings if f.severity == "high"]
-        assert high == [], (target.plan.cloud, high)
+        high = {f.rule for f in target.findings if f.severity == "high"}
+        _check_high(target.plan.cloud, target.plan.egress, high)
         assert len(target.resources) >= 15

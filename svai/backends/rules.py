@@ -32,12 +32,14 @@ __all__ = [
     "SEVERITY_ORDER",
     "by_type",
     "cloud_of",
+    "egress_not_built",
     "evaluate",
     "fail",
     "first",
     "get_path",
     "high_findings",
     "iter_statements",
+    "oversized_jobs",
 ]
 
 RULE_ID = re.compile(r"^SVAI_([A-Z]+)_\d{3}$")
@@ -65,6 +67,38 @@ def cloud_of(rule_id: str) -> str:
 def fail(message: str, resource: str | None = None, hint: str = "") -> Finding:
     """Build a finding from inside a rule's ``check``; :func:`evaluate` fills in the rest."""
     return Finding(rule="", severity="low", message=message, resource=resource, hint=hint)
+
+
+def egress_not_built(plan: DeploymentPlan, built: bool, missing: str) -> Iterator[Finding]:
+    """Refuse a ``security.network.egress`` the cloud's resources do not build.
+
+    Args:
+        plan: The deployment plan (its ``egress`` is the spec's value).
+        built: Whether the resources restrict outbound traffic as ``egress`` asks.
+        missing: What the backend would have to add, for the message.
+    """
+    if plan.egress != "all" and not built:
+        yield fail(
+            f"security.network.egress is {plan.egress}, but {missing}: outbound traffic from "
+            "the services is not restricted"
+        )
+
+
+def oversized_jobs(plan: DeploymentPlan, limit_bytes: int, queue: str) -> Iterator[Finding]:
+    """Refuse async jobs whose payloads the queue cannot carry and nothing claim-checks.
+
+    Args:
+        plan: The deployment plan.
+        limit_bytes: The largest message the queue takes.
+        queue: The queue's name, for the message.
+    """
+    payload = plan.entry.max_payload_bytes
+    if plan.queue is not None and payload > limit_bytes:
+        yield fail(
+            f"api.max_payload is {payload} bytes but a {queue} message holds at most "
+            f"{limit_bytes}, and this backend does not store larger payloads in the bucket "
+            "(claim check) yet: bigger jobs would be refused by the queue"
+        )
 
 
 def evaluate(

@@ -247,11 +247,23 @@ def _auth(spec: ResolvedSpec) -> Iterable[_Emit]:
         yield ("the API accepts unauthenticated requests from anyone", "api.auth")
 
 
-def _egress(spec: ResolvedSpec) -> Iterable[_Emit]:
+_EGRESS_RULES = frozenset({"SVAI_AWS_035", "SVAI_GCP_019", "SVAI_AZ_030"})
+"""The backend rules that check the declared egress against the resources built."""
+
+
+def _egress(spec: ResolvedSpec, t: PlannedTarget) -> Iterable[_Emit]:
+    # What is built counts, not the spec value: each backend's egress rule has compared the
+    # spec's egress with the target's resources, and its finding means it is not built.
     if spec.security.egress == "all":
         yield (
             "outbound network access is unrestricted: compromised or buggy pre/post-processing "
             "code can send data anywhere",
+            "security.network.egress",
+        )
+    elif any(f.rule in _EGRESS_RULES for f in t.findings):
+        yield (
+            f"security.network.egress is {spec.security.egress}, but this target's resources "
+            "do not restrict outbound traffic (see the backend's egress finding)",
             "security.network.egress",
         )
 
@@ -429,7 +441,7 @@ RULES: tuple[Rule, ...] = (
             "set `security.network.egress: private-only` (or `none`); read credentials from "
             "`security.secrets` references",
         ),
-        spec_check=_egress,
+        target_check=_egress,
     ),
     Rule(
         RuleInfo(

@@ -228,6 +228,7 @@ def _plan(
         rollout=rollout,
         log_retention_days=spec.observability.log_retention_days,
         private_network=spec.security.private_network,
+        egress=spec.security.egress,
         tags=tuple(
             sorted(
                 {

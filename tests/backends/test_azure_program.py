@@ -80,7 +80,7 @@ def _one(
 def test_registry_loads_the_azure_backend() -> None:
     backend = get_backend("azure")
     assert isinstance(backend, AzureBackend) and backend.cloud == "azure"
-    assert [r.id for r in backend.rules()] == [f"SVAI_AZ_{i:03d}" for i in range(1, 30)]
+    assert [r.id for r in backend.rules()] == [f"SVAI_AZ_{i:03d}" for i in range(1, 33)]
 
 
 @pytest.mark.parametrize("key", sorted(PLANS))

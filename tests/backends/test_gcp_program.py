@@ -50,7 +50,7 @@ def _gpu_plan() -> DeploymentPlan:
 def test_registry_loads_the_gcp_backend() -> None:
     backend = get_backend("gcp")
     assert isinstance(backend, GcpBackend) and backend.cloud == "gcp"
-    assert [r.id for r in backend.rules()] == [f"SVAI_GCP_{i:03d}" for i in range(1, 19)]
+    assert [r.id for r in backend.rules()] == [f"SVAI_GCP_{i:03d}" for i in range(1, 21)]
 
 
 def test_cloud_run_cpu_service_is_recorded_under_one_component() -> None:

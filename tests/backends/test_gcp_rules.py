@@ -31,6 +31,12 @@ def _gpu(plan: DeploymentPlan) -> DeploymentPlan:
     return dataclasses.replace(plan, services=(dataclasses.replace(api, compute=compute),))
 
 
+def _bigger_jobs(plan: DeploymentPlan, payload: int) -> DeploymentPlan:
+    return dataclasses.replace(
+        plan, entry=dataclasses.replace(plan.entry, max_payload_bytes=payload)
+    )
+
+
 PLANS: dict[str, Callable[[], DeploymentPlan]] = {
     "run-iam": lambda: sync_plan("gcp"),
     "run-none": lambda: sync_plan("gcp", auth="none"),
@@ -41,6 +47,10 @@ PLANS: dict[str, Callable[[], DeploymentPlan]] = {
     "async-functions-cmek": lambda: async_plan("gcp", "gcp.cloudrun.functions", customer_key=KEY),
     # The GCP backend builds no private network yet: the plan itself is SVAI_GCP_018's mutant.
     "private": lambda: dataclasses.replace(sync_plan("gcp"), private_network=True),
+    # Nor VPC egress with deny-by-default firewall rules (issue #24): a declared egress is refused.
+    "egress": lambda: dataclasses.replace(sync_plan("gcp"), egress="none"),
+    # Nor a claim check: a job above Pub/Sub's 10 MB is refused.
+    "big-jobs": lambda: _bigger_jobs(async_plan("gcp", "gcp.cloudrun.service"), 20 * 2**20),
 }
 
 
@@ -69,7 +79,7 @@ def _mutate(resources: Resources, name: str, change: Callable[[dict[str, Any]], 
     return tuple(out)
 
 
-@pytest.mark.parametrize("name", sorted(set(PLANS) - {"private"}))
+@pytest.mark.parametrize("name", sorted(set(PLANS) - {"private", "egress", "big-jobs"}))
 def test_defaults_have_no_findings(name: str) -> None:
     findings = evaluate(RULES, _recorded(name), PLANS[name]())
     assert findings == []
@@ -161,6 +171,8 @@ MUTANTS: dict[str, tuple[str, Callable[[Resources], Resources]]] = {
         lambda rs: _mutate(rs, "svc-api", set_path("template.serviceAccount", DELETE)),
     ),
     "SVAI_GCP_018": ("private", lambda rs: rs),
+    "SVAI_GCP_019": ("egress", lambda rs: rs),
+    "SVAI_GCP_020": ("big-jobs", lambda rs: rs),
 }
 
 

@@ -17,6 +17,7 @@ import pulumi
 
 from svai.backends import components
 from svai.backends.aws import lowering as args
+from svai.backends.aws.claims import PAYLOAD_BUCKET_ENV, expire_payloads, grant_payloads
 from svai.backends.aws.policy import metric_namespace, policy_document, statements
 from svai.backends.aws.provider import AWS, AwsResource, res
 from svai.backends.aws.start_fetch import grant_model_read, upload_model_objects
@@ -165,6 +166,8 @@ class Foundation(pulumi.ComponentResource):
         )
         self.bucket_name = bucket.bucket
         self.bucket_arn = bucket.arn
+        if plan.queue is not None:  # job bodies above SQS's limit wait here (claim checks)
+            expire_payloads(plan, bucket.id, _child(self))
 
         object_opts = _child(self, depends_on=[encryption])
         res.s3.BucketObjectv2(
@@ -532,6 +535,19 @@ class FunctionService(pulumi.ComponentResource):
             extra=[_xray_statement()],
         )
         environment = {**shared.environment(identity), **(extra_env or {})}
+        ready: list[pulumi.Resource] = [policy, logs]
+        if shared.plan.queue is not None:
+            grant = grant_payloads(
+                f"{plan.name}-{service.name}-job-payloads",
+                service.role,
+                role,
+                shared.bucket_arn,
+                shared.key_arn,
+                _child(self),
+            )
+            if grant is not None:
+                ready.append(grant)
+                environment[PAYLOAD_BUCKET_ENV] = shared.bucket_name
         fn_args = args.function_args(
             plan,
             service,
@@ -546,7 +562,7 @@ class FunctionService(pulumi.ComponentResource):
         function = res.lambda_.Function(
             f"{plan.name}-{service.name}-fn",
             **fn_args,
-            opts=_child(self, depends_on=[policy, logs]),
+            opts=_child(self, depends_on=ready),
         )
         weights = args.traffic_weights(plan, previous_version)
         pinned = args.alias_version(plan, previous_version)

@@ -72,6 +72,10 @@ _TYPES: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
     },
     "s3": {
         "Bucket": ("aws:s3/bucket:Bucket", ("arn", "bucket")),
+        "BucketLifecycleConfiguration": (
+            "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+            (),
+        ),
         "BucketObjectv2": ("aws:s3/bucketObjectv2:BucketObjectv2", ("versionId",)),
         "BucketOwnershipControls": ("aws:s3/bucketOwnershipControls:BucketOwnershipControls", ()),
         "BucketPolicy": ("aws:s3/bucketPolicy:BucketPolicy", ()),

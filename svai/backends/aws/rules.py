@@ -11,12 +11,20 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
+from svai.backends.aws.claims import PAYLOAD_BUCKET_ENV, PREFIX
 from svai.backends.aws.cloud import mock_arn
 from svai.backends.aws.policy import RESOURCE_FREE_ACTIONS
 from svai.backends.base import Finding, RecordedResource, Rule, Severity
 from svai.backends.cloud import mock_id
 from svai.backends.preview import SECRET
-from svai.backends.rules import by_type, fail, get_path, iter_statements
+from svai.backends.rules import (
+    by_type,
+    egress_not_built,
+    fail,
+    get_path,
+    iter_statements,
+    oversized_jobs,
+)
 from svai.ir import DeploymentPlan
 
 __all__ = ["RULES", "TAGGABLE"]
@@ -50,6 +58,13 @@ ENDPOINT_CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
 ROUTE = "aws:apigatewayv2/route:Route"
 STAGE = "aws:apigatewayv2/stage:Stage"
 BUDGET = "aws:budgets/budget:Budget"
+SAGEMAKER_MODEL = "aws:sagemaker/model:Model"
+VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
+NAT_GATEWAY = "aws:ec2/natGateway:NatGateway"
+LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+
+SQS_MESSAGE_BYTES = 1_048_576
+"""The largest SQS message (1 MiB since August 2025; 256 KiB before)."""
 
 TAGGABLE: frozenset[str] = frozenset(
     {
@@ -504,6 +519,38 @@ def _private_network(resources: Resources, plan: DeploymentPlan) -> Iterator[Fin
         )
 
 
+def _egress(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:
+    computes = by_type(resources, FUNCTION, SAGEMAKER_MODEL)
+    built = (
+        all(c.inputs.get("vpcConfig") for c in computes)
+        and bool(by_type(resources, VPC_ENDPOINT))
+        and not by_type(resources, NAT_GATEWAY)
+    )
+    yield from egress_not_built(
+        plan,
+        built,
+        "the AWS backend does not yet place Lambda functions and SageMaker endpoints in a VPC "
+        "with no NAT gateway and VPC endpoints (S3 gateway, DynamoDB, SQS, Secrets Manager, "
+        "CloudWatch Logs)",
+    )
+
+
+def _job_size(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:
+    # Built: a lifecycle rule expires the stored bodies, and the front knows the bucket.
+    expiring = any(
+        get_path(rule, "filter.prefix") == PREFIX
+        for config in by_type(resources, LIFECYCLE)
+        for rule in config.inputs.get("rules", [])
+    )
+    fronts = [
+        f
+        for f in by_type(resources, FUNCTION)
+        if PAYLOAD_BUCKET_ENV in (get_path(f.inputs, "environment.variables") or {})
+    ]
+    if not (expiring and fronts):
+        yield from oversized_jobs(plan, SQS_MESSAGE_BYTES, "SQS")
+
+
 RULES: tuple[Rule, ...] = (
     _rule(1, "high", "SQS queues are encrypted", _encrypted_queues, "CKV_AWS_27"),
     _rule(2, "high", "S3 buckets default to SSE-KMS", _bucket_encryption, "CKV_AWS_145"),
@@ -573,6 +620,22 @@ RULES: tuple[Rule, ...] = (
         "CKV_AWS_117",
         "deploy this target without security.network.private, or attach the functions to "
         "your VPC (with endpoints for S3, DynamoDB, SQS, KMS, Secrets Manager) yourself",
+    ),
+    _rule(
+        35,
+        "high",
+        "the outbound restriction the spec declares is built",
+        _egress,
+        "CKV_AWS_117",
+        "deploy this target with security.network.egress: all, or to a cloud that builds it",
+    ),
+    _rule(
+        36,
+        "high",
+        "async payloads fit the queue's message limit",
+        _job_size,
+        None,
+        "lower api.max_payload to the queue's limit",
     ),
 )
 """Every AWS rule, in id order."""

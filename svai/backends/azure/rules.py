@@ -13,7 +13,7 @@ from typing import Any
 
 from svai.backends.azure.roles import BROAD_ROLES
 from svai.backends.base import Finding, RecordedResource, Rule, Severity
-from svai.backends.rules import by_type, fail, get_path
+from svai.backends.rules import by_type, egress_not_built, fail, get_path, oversized_jobs
 from svai.ir import DeploymentPlan
 
 __all__ = ["RULES", "TAGGABLE", "iso_seconds"]
@@ -405,6 +405,44 @@ def _private_data(resources: Sequence[RecordedResource], plan: DeploymentPlan) -
             yield fail("reachable from the internet although the plan is private", r.name)
 
 
+SERVICE_BUS_MESSAGE_BYTES = {"Standard": 262_144, "Basic": 262_144, "Premium": 1_048_576}
+"""The largest Service Bus message per tier (Premium: 1 MiB unless raised per entity)."""
+
+
+def _egress(resources: Sequence[RecordedResource], plan: DeploymentPlan) -> Iterator[Finding]:
+    yield from egress_not_built(
+        plan,
+        False,
+        "the Azure backend does not yet deny outbound internet traffic (VNet integration "
+        "under network.private routes it through the VNet, but no network security group or "
+        "firewall refuses it)",
+    )
+
+
+def _private_registry(
+    resources: Sequence[RecordedResource], plan: DeploymentPlan
+) -> Iterator[Finding]:
+    if not plan.private_network:
+        return
+    for r in by_type(resources, REGISTRY):
+        if (
+            get_path(r.inputs, "sku.name") != "Premium"
+            or r.inputs.get("publicNetworkAccess") != "Disabled"
+        ):
+            yield fail(
+                "the container registry is reachable from the internet although the plan is "
+                "private (a private endpoint needs the Premium tier, which svai does not build "
+                "yet)",
+                r.name,
+            )
+
+
+def _job_size(resources: Sequence[RecordedResource], plan: DeploymentPlan) -> Iterator[Finding]:
+    tiers = [str(get_path(n.inputs, "sku.name", "Standard")) for n in by_type(resources, NAMESPACE)]
+    limit = min((SERVICE_BUS_MESSAGE_BYTES.get(t, 262_144) for t in tiers), default=262_144)
+    yield from oversized_jobs(plan, limit, "Service Bus")
+
+
 def _rule(
     number: int,
     severity: Severity,
@@ -544,6 +582,31 @@ RULES: tuple[Rule, ...] = (
         "On a private network, data services refuse public network access",
         _private_data,
         "CKV_AZURE_59",
+    ),
+    _rule(
+        30,
+        "high",
+        "The outbound restriction the spec declares is built",
+        _egress,
+        None,
+        "deploy this target with security.network.egress: all, or to a cloud that builds it",
+    ),
+    _rule(
+        31,
+        "high",
+        "On a private network, the container registry is private",
+        _private_registry,
+        "CKV_AZURE_139",
+        "deploy this target without security.network.private until svai builds ACR Premium "
+        "with a private endpoint",
+    ),
+    _rule(
+        32,
+        "high",
+        "Async payloads fit the queue's message limit",
+        _job_size,
+        None,
+        "lower api.max_payload to the queue's limit",
     ),
 )
 """Every Azure rule, in id order."""

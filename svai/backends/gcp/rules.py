@@ -15,7 +15,7 @@ from typing import Any
 from svai.backends.base import Finding, RecordedResource, Rule
 from svai.backends.gcp import tokens as T
 from svai.backends.gcp.lowering import GPU_MINIMUMS, PUSH_ACK_MAX_S
-from svai.backends.rules import by_type, fail, get_path
+from svai.backends.rules import by_type, egress_not_built, fail, get_path, oversized_jobs
 from svai.ir import DeploymentPlan
 
 __all__ = ["PRIMITIVE_ROLES", "PUBLIC_MEMBERS", "RULES"]
@@ -240,6 +240,30 @@ def _private_network(resources: Resources, plan: DeploymentPlan) -> Iterator[Fin
         )
 
 
+PUBSUB_MESSAGE_BYTES = 10_000_000
+"""The largest Pub/Sub message (10 MB)."""
+
+
+def _egress(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:
+    services = by_type(resources, T.RUN_SERVICE)
+    built = (
+        bool(services)
+        and all(get_path(s.inputs, "template.vpcAccess.egress") == "ALL_TRAFFIC" for s in services)
+        and not by_type(resources, T.FUNCTION, T.VERTEX_ENDPOINT)
+    )
+    yield from egress_not_built(
+        plan,
+        built,
+        "the GCP backend does not yet give Cloud Run services VPC egress of all traffic, "
+        "Private Google Access and deny-by-default firewall rules (nor Cloud Run functions "
+        "and Vertex AI endpoints their equivalents)",
+    )
+
+
+def _job_size(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:
+    yield from oversized_jobs(plan, PUBSUB_MESSAGE_BYTES, "Pub/Sub")
+
+
 def _dedicated_identity(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:
     for svc in by_type(resources, T.RUN_SERVICE):
         account = get_path(svc.inputs, "template.serviceAccount")
@@ -354,6 +378,20 @@ RULES: tuple[Rule, ...] = (
         _private_network,
         hint="deploy this target without security.network.private, or add Direct VPC egress "
         "and internal ingress to the services yourself",
+    ),
+    Rule(
+        "SVAI_GCP_019",
+        "high",
+        "The outbound restriction the spec declares is built",
+        _egress,
+        hint="deploy this target with security.network.egress: all, or to a cloud that builds it",
+    ),
+    Rule(
+        "SVAI_GCP_020",
+        "high",
+        "Async payloads fit the queue's message limit",
+        _job_size,
+        hint="lower api.max_payload to the queue's limit",
     ),
 )
 """Every GCP rule, in id order."""

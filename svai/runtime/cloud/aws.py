@@ -34,6 +34,7 @@ from svai.runtime.core.retry import Backoff, retry
 __all__ = [
     "DynamoDbStore",
     "ResultsStore",
+    "S3Payloads",
     "SqsQueue",
     "is_transient",
     "open_cache_store",
@@ -112,6 +113,9 @@ class DynamoDbStore:
 class SqsQueue:
     """The AWS :class:`JobQueue`: one SQS message per job, transient errors retried."""
 
+    max_message_bytes = 1_048_576
+    """The largest SQS message; a bigger job goes through the bucket (a claim check)."""
+
     def __init__(self, client: Any, queue_url: str, backoff: Backoff | None = None) -> None:
         self.client = client
         self.queue_url = queue_url
@@ -124,6 +128,36 @@ class SqsQueue:
             retryable=is_transient,
             backoff=self.backoff,
         )
+
+
+class S3Payloads:
+    """The claim-check store on AWS: job bodies in the deployment's bucket.
+
+    The bucket's default encryption (SSE-KMS with the deployment's key) applies to every object,
+    and its lifecycle rule expires ``jobs/payloads/`` (both in the plan).
+    """
+
+    def __init__(self, client: Any, bucket: str, backoff: Backoff | None = None) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.backoff = backoff or Backoff()
+
+    def put(self, key: str, data: bytes) -> None:
+        """Store one job body."""
+        retry(
+            lambda: self.client.put_object(Bucket=self.bucket, Key=key, Body=data),
+            retryable=is_transient,
+            backoff=self.backoff,
+        )
+
+    def get(self, key: str) -> bytes:
+        """Read one job body."""
+        reply = retry(
+            lambda: self.client.get_object(Bucket=self.bucket, Key=key),
+            retryable=is_transient,
+            backoff=self.backoff,
+        )
+        return bytes(reply["Body"].read())
 
 
 class ResultsStore:

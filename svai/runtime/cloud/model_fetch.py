@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from svai.runtime.cloud.aws_credentials import resolve_credentials
-from svai.runtime.cloud.sigv4 import Credentials, s3_signer
+from svai.runtime.cloud.sigv4 import aws_region, s3_signer
 from svai.runtime.core.config import CONFIG_FILE_NAME, RuntimeConfig, parse_config
 from svai.runtime.core.errors import ConfigError
 
@@ -95,7 +95,7 @@ class Fetch:
         if self.store == "s3":
             if endpoint := env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL"):
                 return f"{endpoint.rstrip('/')}/{self.bucket}/{key}"
-            return f"https://{self.bucket}.s3.{_aws_region(env)}.amazonaws.com/{key}"
+            return f"https://{self.bucket}.s3.{aws_region(env)}.amazonaws.com/{key}"
         if self.store == "gs":
             host = env.get("STORAGE_EMULATOR_HOST", "https://storage.googleapis.com").rstrip("/")
             name = urllib.parse.quote(key, safe="")
@@ -159,7 +159,9 @@ def _fetch(source: Any, env: Mapping[str, str]) -> Fetch:
 
 def _signer(store: str, env: Mapping[str, str]) -> Sign:
     if store == "s3":
-        return s3_signer(_aws_credentials(env), _aws_region(env))
+        return s3_signer(
+            resolve_credentials(env, "model.source: the start-time fetch"), aws_region(env)
+        )
     if store == "gs":
         if env.get("STORAGE_EMULATOR_HOST"):
             return _no_auth
@@ -179,11 +181,3 @@ def _signer(store: str, env: Mapping[str, str]) -> Sign:
 
 def _no_auth(_method: str, _url: str, _headers: Mapping[str, str]) -> Mapping[str, str]:
     return {}
-
-
-def _aws_region(env: Mapping[str, str]) -> str:
-    return env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
-
-
-def _aws_credentials(env: Mapping[str, str]) -> Credentials:
-    return resolve_credentials(env, "model.source: the start-time fetch")

@@ -14,7 +14,8 @@ the client's idempotency key (or a fresh id), then sends it to the queue; the wo
 
 A retried submit with the same idempotency key returns the existing job and queues nothing, so
 client retries never create duplicate work. If the queue refuses the message, the record is
-removed again and the client gets 503 + ``Retry-After``: nothing is half-accepted.
+removed again and the client gets 503 + ``Retry-After``: nothing is half-accepted. A job above
+the queue's message limit goes through the bucket (:mod:`svai.runtime.entry.claims`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from svai.runtime.core.jobs import JobQueue, JobStore
 from svai.runtime.core.messages import SAFE_ID, loads_strict
 from svai.runtime.core.ratelimit import limiter_for
 from svai.runtime.core.schema import compile_schema
+from svai.runtime.entry.claims import PayloadStore, check_in
 from svai.runtime.entry.lambda_events import (
     BadEventError,
     classify_event,
@@ -41,7 +43,10 @@ from svai.runtime.entry.lambda_events import (
     simple_response,
 )
 
-__all__ = ["JobsFront", "handler"]
+__all__ = ["PAYLOAD_BUCKET_ENV", "JobsFront", "handler"]
+
+PAYLOAD_BUCKET_ENV = "SVAI_PAYLOAD_BUCKET"
+"""The bucket that holds job bodies above the queue's message limit (claim checks)."""
 
 _STATUS_PATH = re.compile(r"^/(?:[A-Za-z0-9_-]+/)?jobs/(?P<id>[^/]{1,128})$")
 _SUBMIT_PATH = re.compile(r"^/(?:[A-Za-z0-9_-]+/)?jobs/?$")
@@ -60,10 +65,18 @@ class JobsFront:
         store: The job records (created queued here, made done by the worker).
     """
 
-    def __init__(self, config: RuntimeConfig, *, queue: JobQueue, store: JobStore) -> None:
+    def __init__(
+        self,
+        config: RuntimeConfig,
+        *,
+        queue: JobQueue,
+        store: JobStore,
+        payloads: PayloadStore | None = None,
+    ) -> None:
         self.config = config
         self.queue = queue
         self.store = store
+        self.payloads = payloads
         schema = config.api.input_schema
         self._validate = compile_schema(schema) if schema is not None else None
         self._limiter = limiter_for(config.rate_limit)
@@ -73,11 +86,14 @@ class JobsFront:
         """Build the AWS front from the function's environment (set by svai's AWS backend).
 
         Reads ``svai_runtime.json`` (``SVAI_CONFIG`` or ``LAMBDA_TASK_ROOT``), ``SVAI_QUEUE_URL``
-        and ``SVAI_RESULTS_TABLE``; the optional ``SVAI_RESULT_TTL_S`` sets the record TTL.
+        and ``SVAI_RESULTS_TABLE``; the optional ``SVAI_RESULT_TTL_S`` sets the record TTL and
+        ``SVAI_PAYLOAD_BUCKET`` the bucket for claim checks.
         """
         import boto3  # the Lambda runtime provides it; only the async front needs it
 
-        from svai.runtime.cloud.aws import ResultsStore, SqsQueue
+        from svai.runtime.cloud.aws import ResultsStore, S3Payloads, SqsQueue
+
+        bucket = environ.get(PAYLOAD_BUCKET_ENV)
 
         return cls(
             load_config(config_path(environ)),
@@ -87,6 +103,7 @@ class JobsFront:
                 environ["SVAI_RESULTS_TABLE"],
                 ttl_s=float(environ.get("SVAI_RESULT_TTL_S", 7 * 86_400)),
             ),
+            payloads=S3Payloads(boto3.client("s3"), bucket) if bucket else None,
         )
 
     def dispatch(self, event: Any, context: Any = None) -> dict[str, Any]:
@@ -183,7 +200,19 @@ class JobsFront:
             state = current.status if current else "queued"
             return 202 if state != "done" else 200, _accepted(job_id, state), _location(job_id)
         message = json.dumps({"request_id": job_id, "payload": payload, "tenant": tenant})
+        limit = getattr(self.queue, "max_message_bytes", None)
+        if limit is not None and len(message.encode()) > limit and self.payloads is None:
+            self.store.forget(job_id)
+            return (
+                413,
+                error_body(
+                    "payload_too_large", f"the job is above the queue's {limit}-byte message limit"
+                ),
+                {},
+            )
         try:
+            if limit is not None and len(message.encode()) > limit and self.payloads is not None:
+                message = check_in(self.payloads, job_id, message.encode())  # a claim check
             self.queue.send(job_id, message)
         except Exception:
             self.store.forget(job_id)

@@ -14,6 +14,8 @@ Configuration, all optional, by environment variable:
 ``SVAI_RESULT_TTL_S``      how long results are kept (default 7 days)
 ``SVAI_RETRY_BASE_S``      first visibility backoff of a failed SQS record (default 2 s)
 ``SVAI_RETRY_CAP_S``       largest visibility backoff (default 300 s)
+``SVAI_SECRET_<NAME>``     a Secrets Manager reference, resolved into ``<NAME>`` before the hooks
+                           load and re-read after ``SVAI_SECRETS_TTL_S`` (default 300 s)
 =========================  =====================================================================
 
 Logging and invocation metrics use AWS Lambda Powertools (``Logger`` with the Lambda context and
@@ -34,8 +36,10 @@ from typing import Any
 from aws_lambda_powertools.logging.logger import Logger
 from aws_lambda_powertools.metrics import Metrics, MetricUnit
 
+from svai.runtime.cloud.secrets import AwsSecrets
 from svai.runtime.core import Request, Service, load_config
 from svai.runtime.core.retry import Backoff
+from svai.runtime.entry.jobs import PAYLOAD_BUCKET_ENV
 from svai.runtime.entry.lambda_events import (
     BadEventError,
     EventKind,
@@ -64,9 +68,16 @@ class LambdaApp:
         environ: Environment for the optional results table and backoff settings.
     """
 
-    def __init__(self, service: Service, environ: Mapping[str, str] = os.environ) -> None:
+    def __init__(
+        self,
+        service: Service,
+        environ: Mapping[str, str] = os.environ,
+        *,
+        secrets: AwsSecrets | None = None,
+    ) -> None:
         self.service = service
         self.environ = dict(environ)
+        self.secrets = secrets or AwsSecrets(environ)
         observability = service.cfg.observability
         self.logger = Logger(service=observability.service)
         self.metrics = Metrics(namespace=observability.namespace, service=observability.service)
@@ -84,9 +95,11 @@ class LambdaApp:
         Returns:
             The ready app.
         """
+        secrets = AwsSecrets(environ)
+        secrets.export()  # before the hooks load: they read the values under their own names
         service = Service.from_config(load_config(config_path(environ)), stores=STORES)
         service.load()
-        return cls(service, environ)
+        return cls(service, environ, secrets=secrets)
 
     def handler(self) -> Callable[[Any, Any], Any]:
         """Return the Lambda handler, wrapped with Powertools' context logging and metrics."""
@@ -110,6 +123,7 @@ class LambdaApp:
             A proxy response (HTTP events), a partial batch response (SQS), or the result
             body (direct invocation).
         """
+        self.secrets.export()  # re-reads only once the TTL has run out (rotation)
         kind = classify_event(event)
         self.metrics.add_metric(name="Invocations", unit=MetricUnit.Count, value=1)
         if kind in ("http_v1", "http_v2"):
@@ -188,5 +202,12 @@ class LambdaApp:
                 self.logger.warning(
                     "SQS event without SVAI_RESULTS_TABLE: predictions are computed but not stored"
                 )
-            self._worker = QueueWorker(self.service, results, sqs, backoff)
+            payloads = None
+            if bucket := env.get(PAYLOAD_BUCKET_ENV):
+                import boto3
+
+                from svai.runtime.cloud.aws import S3Payloads
+
+                payloads = S3Payloads(boto3.client("s3"), bucket)
+            self._worker = QueueWorker(self.service, results, sqs, backoff, payloads=payloads)
         return self._worker

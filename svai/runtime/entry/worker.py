@@ -28,6 +28,7 @@ from svai.runtime.core import Service
 from svai.runtime.core.jobs import JobStore
 from svai.runtime.core.messages import SAFE_ID, loads_strict
 from svai.runtime.core.retry import Backoff
+from svai.runtime.entry.claims import ClaimError, PayloadStore, check_out
 
 __all__ = ["Job", "JobError", "QueueWorker", "parse_job"]
 
@@ -53,11 +54,12 @@ class Job:
     tenant: str = ""
 
 
-def parse_job(body: str) -> Job:
+def parse_job(body: str, payloads: PayloadStore | None = None) -> Job:
     """Decode an SQS message body into a :class:`Job`.
 
     Args:
         body: The message body.
+        payloads: Where claim-checked bodies are (a message with ``claim`` is read from there).
 
     Returns:
         The job.
@@ -74,6 +76,13 @@ def parse_job(body: str) -> Job:
     request_id = data.get("request_id")
     if not isinstance(request_id, str) or not SAFE_ID.fullmatch(request_id):
         raise JobError("request_id: required, 1-128 characters of [A-Za-z0-9._:@/+=-]")
+    if "claim" in data and "payload" not in data:
+        if payloads is None:
+            raise JobError("claim: the job body is in the bucket, and no bucket is configured")
+        try:
+            return parse_job(check_out(payloads, data["claim"]))
+        except ClaimError as exc:
+            raise JobError(str(exc)) from None
     if "payload" not in data:
         raise JobError("payload: required field is missing")
     tenant = data.get("tenant", "")
@@ -93,6 +102,7 @@ class QueueWorker:
         sqs: A boto3 SQS client for visibility backoff on failures (``None`` disables it).
         retry_backoff: Visibility timeout policy for failed records, by receive count.
         outcomes: Counters of record outcomes in this process (for logs and tests).
+        payloads: The bucket claim-checked job bodies are read from.
     """
 
     service: Service
@@ -100,6 +110,7 @@ class QueueWorker:
     sqs: Any = None
     retry_backoff: Backoff = field(default_factory=lambda: Backoff(base_s=2.0, cap_s=300.0))
     outcomes: dict[str, int] = field(default_factory=dict)
+    payloads: PayloadStore | None = None
     _queue_urls: dict[str, str] = field(default_factory=dict)
 
     def process_record(self, record: Mapping[str, Any]) -> Outcome:
@@ -116,7 +127,7 @@ class QueueWorker:
             JobError: The message is not a valid job.
             RuntimeCoreError: The model refused or failed the input.
         """
-        job = parse_job(str(record.get("body", "")))
+        job = parse_job(str(record.get("body", "")), self.payloads)
         outcome: Outcome
         if self.results is not None and self.results.get(job.request_id) is not None:
             outcome = "duplicate"

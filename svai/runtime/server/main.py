@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from svai.runtime.cloud.model_fetch import Fetch, read_config
+from svai.runtime.cloud.secrets import AwsSecrets
 from svai.runtime.core import Response, RuntimeConfig, Service
 from svai.runtime.core.errors import RuntimeCoreError
 from svai.runtime.entry.openapi import OPENAPI_FILE, openapi_response
@@ -213,6 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the process exit code."""
     args = _parse_args(sys.argv[1:] if argv is None else argv)
     try:
+        # SageMaker on AWS: SVAI_SECRET_<NAME> references become <NAME> before the hooks load.
+        AwsSecrets(os.environ).export()
         cfg, fetch = read_config(args["config"])
         service = Service.from_config(cfg, stores=STORES, loader=model_loader(cfg))
         port = resolve_port(
