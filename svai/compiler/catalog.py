@@ -514,7 +514,8 @@ class GpuThroughput:
         """The card named ``name`` with ``vram_gb`` of memory (else the first of that name)."""
         named = [c for c in self.cards if c.name.lower() == name.lower()]
         exact = [c for c in named if c.vram_gb == vram_gb]
-        return (exact or named or [None])[0]
+        found = exact or named
+        return found[0] if found else None
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,13 @@ from svai.compiler.catalog import GpuCard, GpuThroughput, Offering, Size
 from svai.compiler.formatting import format_ms
 from svai.compiler.needs import TokenNeeds
 from svai.compiler.perf import PerfResult
-from svai.compiler.perf.tokens import MemoryFit, TokenTiming, memory_fit, serving_dtype, token_timing
+from svai.compiler.perf.tokens import (
+    MemoryFit,
+    TokenTiming,
+    memory_fit,
+    serving_dtype,
+    token_timing,
+)
 from svai.compiler.recommendation import Generation
 
 __all__ = [
@@ -29,6 +35,8 @@ __all__ = [
 
 _P95_SHARE = 0.05
 """The share of requests a p95 target lets miss."""
+_WAIT_P95 = 2.995732273553991
+"""ln(20): the 95th percentile of an exponential wait in units of its mean."""
 DEFAULT_MEMORY_FRACTION = 0.90
 """The engine's share of a GPU the catalog has no figures for (the GPU package's default)."""
 
@@ -79,14 +87,15 @@ def size_timing(
 
 
 def ttft_p95_s(perf: PerfResult, timing: TokenTiming) -> float:
-    """Time to first token at p95: the request's p95 without the tokens after the first.
+    """Time to first token at p95: warm TTFT + overheads + queueing + cold starts.
 
-    Queueing, platform overheads and cold starts delay the first token as much as the whole
-    answer, so the request's p95 less the rest of the generation is the first token's p95 (exact
-    for a fixed generation time; the spread of generation time is small beside a cold start).
+    The first token waits for what the whole answer waits for: the platform's overheads, the
+    queue (p95 of an exponential wait, :data:`_WAIT_P95` × its mean: an upper bound when most
+    requests queue) and, when more than 5% of requests start cold, a whole cold start. The
+    spread of generation time (output lengths) does not delay the first token.
     """
-    rest = max(0.0, perf.service_mean_s - timing.ttft_s)
-    return max(timing.ttft_s + perf.overhead_s, perf.p95_s - rest)
+    cold = perf.cold_start_s if perf.cold_start_prob > _P95_SHARE else 0.0
+    return timing.ttft_s + perf.overhead_s + _WAIT_P95 * perf.mean_wait_s + cold
 
 
 def generation(

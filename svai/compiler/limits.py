@@ -79,9 +79,7 @@ def _token_refusal(
     """Text generation: why no GPU size holds the weights and one request's KV cache, if none."""
     if needs.tokens is None:
         return None
-    fits = [
-        size_fit(offering, s, needs.tokens, 1, catalog.gpu_throughput) for s in gpu_sizes
-    ]
+    fits = [size_fit(offering, s, needs.tokens, 1, catalog.gpu_throughput) for s in gpu_sizes]
     known = [f for f in fits if f is not None]
     if len(known) < len(fits) or any(f.fits for f in known):
         return None

@@ -451,6 +451,9 @@ def _latency_shortfall(spec: ResolvedSpec, perf: PerfResult, timing: TokenTiming
         (perf.p99_s, spec.latency.p99_s),
     ]
     if timing is not None:
-        pairs += [(ttft_p95_s(perf, timing), spec.latency.ttft_s), (timing.tpot_s, spec.latency.tpot_s)]
+        pairs += [
+            (ttft_p95_s(perf, timing), spec.latency.ttft_s),
+            (timing.tpot_s, spec.latency.tpot_s),
+        ]
     ratios = [predicted / target for predicted, target in pairs if target is not None]
     return max(ratios, default=0.0)

@@ -301,7 +301,9 @@ def resolve(spec: Spec) -> ResolvedSpec:
     )  # fmt: skip
     tokens = t.tokens
     resolved_tokens = (
-        ResolvedTokens(tokens.prompt, tokens.output, tokens.context or tokens.prompt + tokens.output)
+        ResolvedTokens(
+            tokens.prompt, tokens.output, tokens.context or tokens.prompt + tokens.output
+        )
         if tokens is not None
         else None
     )
