@@ -258,3 +258,11 @@ model: {artifact: model.onnx, framework: onnx}
 traffic: {pattern: steady, baseline_rps: 1}
 targets: [{cloud: aws, region: us-east-1}]
 """
+
+
+def test_where_l40s_and_h100_are_not_offered_70b_takes_eight_a10g() -> None:
+    """regional.yaml: no ml.g6e (L40S) or ml.p5 (H100) in eu-west-1, so 8× A10G (172.8 GB)."""
+    target = "  - {cloud: aws, region: eu-west-1, runtime: endpoint}"
+    [chosen] = recommend(resolve(load_spec_text(llm_spec("141.2GB", target)))).targets
+    assert chosen.choice.instance_type == "ml.g5.48xlarge"
+    assert chosen.generation is not None and chosen.generation.gpus == "8× A10G 24 GB"
