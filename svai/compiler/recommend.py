@@ -239,7 +239,12 @@ def _refusal(scope: _Scope, offering: Offering, mode: Mode) -> str | None:
 
 def _no_size_reason(needs: ModelNeeds, target: ResolvedTarget) -> str:
     wanted = [f"{needs.memory_mb:,.0f} MB of memory"]
-    if needs.gpu:
+    if needs.tokens is not None:
+        wanted.append(
+            f"GPU memory for the weights and a {needs.tokens.context:,}-token KV cache per "
+            "request in flight"
+        )
+    elif needs.gpu:
         wanted.append(f"{needs.vram_gb:g} GB of GPU memory")
     if target.memory_bytes is not None:
         wanted.append(f"overrides.memory ({target.memory_bytes / (1024 * 1024):,.0f} MiB)")

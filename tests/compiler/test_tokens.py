@@ -266,3 +266,11 @@ def test_where_l40s_and_h100_are_not_offered_70b_takes_eight_a10g() -> None:
     [chosen] = recommend(resolve(load_spec_text(llm_spec("141.2GB", target)))).targets
     assert chosen.choice.instance_type == "ml.g5.48xlarge"
     assert chosen.generation is not None and chosen.generation.gpus == "8× A10G 24 GB"
+
+
+def test_a_size_that_holds_one_request_but_not_four_is_skipped_with_the_reason() -> None:
+    """7B at 4,096 tokens on one L4: 17.0 GB for one request fits 21.6 GB, 23.5 GB for four not."""
+    [chosen] = recommend(resolve(load_spec_text(llm_spec("13.4GB", COLD_GCP)))).targets
+    assert chosen.choice.offering == "gcp.vertex.endpoint"  # the override cannot hold it
+    [cloud_run] = [a for a in chosen.alternatives if a.offering == "gcp.cloudrun.service"]
+    assert "4,096-token KV cache per request in flight" in (cloud_run.rejected_because or "")
