@@ -113,7 +113,7 @@ def test_70b_bf16_needs_four_large_gpus() -> None:
         return f.needed_gb if f.fits else -f.needed_gb
 
     # 141.2 GB weights + 2 × 80 × 8 × 128 × 2 B × 16,384 tokens (5.37 GB) + 4 × 1.5 GB.
-    assert fit(48, 4, 0.92) == pytest.approx(141.2 + 5.36870912 + 6.0)  # 4× L40S: 176.6 GB
+    assert fit(48, 4, 0.90) == pytest.approx(141.2 + 5.36870912 + 6.0)  # 4× L40S: 172.8 GB
     assert fit(24, 4, 0.90) < 0  # 4× A10G: 86.4 GB
     assert fit(80, 1, 0.92) < 0  # one H100: 73.6 GB
 
