@@ -31,8 +31,10 @@ __all__ = [
     "Catalog",
     "CatalogError",
     "ColdStart",
+    "GpuCard",
     "GpuRuntime",
     "GpuSupport",
+    "GpuThroughput",
     "GpuType",
     "Limits",
     "Offering",
@@ -100,6 +102,9 @@ class Size:
     gpu_count: int = 0
     name: str | None = None
     usd_per_hour: float | None = None
+    vram_gb: float | None = None
+    """GPU memory of each GPU where this size's card differs from the offering's GPU type
+    (an A100 with 40 GB on an offering whose A100 has 80 GB)."""
 
     @property
     def memory_gb(self) -> float:
@@ -337,6 +342,17 @@ class Offering:
         """Return whether the figure at dotted ``path`` (or anything below it) is unverified."""
         return any(m.path == path or m.path.startswith(path + ".") for m in self.unverified)
 
+    def vram_per_gpu_gb(self, size: Size) -> float | None:
+        """GPU memory of each of ``size``'s GPUs; ``None`` for a CPU size or an unknown GPU."""
+        if size.gpu is None:
+            return None
+        if size.vram_gb is not None:
+            return size.vram_gb
+        try:
+            return self.gpu.get(size.gpu).vram_gb
+        except KeyError:
+            return None
+
     def gpu_usd_per_s(self, size: Size) -> float:
         """Return the separately priced GPU cost of one instance-second of ``size`` (0 if none)."""
         if size.gpu is None or not self.gpu.available:
@@ -457,6 +473,52 @@ class GpuRuntime:
 
 
 @dataclass(frozen=True)
+class GpuCard:
+    """What one GPU can do: the figures token predictions are made from (datasheet values).
+
+    Attributes:
+        name: The GPU type as offerings name it (``A100``).
+        vram_gb: Its memory; a type sold with two memory sizes has a card per size.
+        memory_gb_per_s: Memory bandwidth; bounds decoding (every output token reads every
+            weight once).
+        bf16_tflops: Dense 16-bit tensor throughput; bounds prefill.
+        fp8_tflops: Dense FP8 tensor throughput, ``None`` on cards without FP8.
+        memory_fraction: The share of its memory the engine may take (the GPU package's
+            ``gpu_memory_utilization`` for this card).
+        source: Where the figures come from.
+        unverified: The figures were not read from the vendor's page here.
+    """
+
+    name: str
+    vram_gb: float
+    memory_gb_per_s: float
+    bf16_tflops: float
+    fp8_tflops: float | None
+    memory_fraction: float
+    source: str
+    unverified: bool
+
+
+@dataclass(frozen=True)
+class GpuThroughput:
+    """Datasheet figures per GPU and the share of them an engine reaches."""
+
+    decode_efficiency: float
+    """Share of the memory bandwidth decoding reaches."""
+    prefill_efficiency: float
+    """Share of the dense tensor throughput prefill reaches."""
+    cards: tuple[GpuCard, ...] = ()
+    source: str = ""
+
+    def card(self, name: str, vram_gb: float) -> GpuCard | None:
+        """The card named ``name`` with ``vram_gb`` of memory (else the first of that name)."""
+        named = [c for c in self.cards if c.name.lower() == name.lower()]
+        exact = [c for c in named if c.vram_gb == vram_gb]
+        found = exact or named
+        return found[0] if found else None
+
+
+@dataclass(frozen=True)
 class Catalog:
     """All offerings, the prices of everything else a deployment creates, and the version."""
 
@@ -475,6 +537,8 @@ class Catalog:
     _views: dict[tuple[str, str], Catalog] = field(default_factory=dict, repr=False, compare=False)
     builds: Builds = field(default_factory=Builds)
     """What svai's deployments are made of per cloud and offering (``builds`` section)."""
+    gpu_throughput: GpuThroughput = field(default_factory=lambda: GpuThroughput(0.0, 0.0))
+    """Datasheet figures per GPU (``gpu_throughput`` section) for token predictions."""
 
     def in_region(self, cloud: str, region: str) -> Catalog:
         """Return the catalog as seen from ``region`` of ``cloud`` (cached).
@@ -683,6 +747,7 @@ def _parse_offering(raw: dict[str, Any]) -> Offering:
                 gpu_count=int(_num(s, "gpu_count", sw, 0.0)),
                 name=s.get("name"),
                 usd_per_hour=_opt_num(s, "usd_per_hour", sw),
+                vram_gb=_opt_num(s, "vram_gb", sw),
             )
         )
     if not sizes:
@@ -873,6 +938,30 @@ def _parse_catalog(raw: dict[str, Any]) -> Catalog:
         _resources=resources,
         _by_type=MappingProxyType({t: row for row in resources for t in row.types}),
         builds=parse_builds(raw.get("builds")),
+        gpu_throughput=_parse_gpu_throughput(raw.get("gpu_throughput") or {}),
+    )
+
+
+def _parse_gpu_throughput(node: Mapping[str, Any]) -> GpuThroughput:
+    where = "gpu_throughput"
+    cards = tuple(
+        GpuCard(
+            name=str(c["name"]),
+            vram_gb=_num(c, "vram_gb", f"{where}.cards[{i}]"),
+            memory_gb_per_s=_num(c, "memory_gb_per_s", f"{where}.cards[{i}]"),
+            bf16_tflops=_num(c, "bf16_tflops", f"{where}.cards[{i}]"),
+            fp8_tflops=_opt_num(c, "fp8_tflops", f"{where}.cards[{i}]"),
+            memory_fraction=_num(c, "memory_fraction", f"{where}.cards[{i}]"),
+            source=str(c.get("source", "")),
+            unverified=c.get("unverified") is True,
+        )
+        for i, c in enumerate(node.get("cards") or [])
+    )
+    return GpuThroughput(
+        decode_efficiency=_num(node, "decode_efficiency", where, 0.0),
+        prefill_efficiency=_num(node, "prefill_efficiency", where, 0.0),
+        cards=cards,
+        source=str(node.get("source", "")),
     )
 
 

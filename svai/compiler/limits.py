@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from svai.compiler.catalog import Catalog, Offering, Size
+from svai.compiler.generation import size_fit
 from svai.compiler.needs import MB, ModelNeeds
 from svai.compiler.perf import ServiceTime
 from svai.compiler.rollout import refusal as rollout_refusal
@@ -66,10 +67,38 @@ def _size_name(size: Size) -> str:
 def _vram_gb(offering: Offering, size: Size) -> float:
     if size.gpu is None:
         return 0.0
-    try:
-        return offering.gpu.get(size.gpu).vram_gb * size.gpu_count
-    except KeyError:
+    vram = offering.vram_per_gpu_gb(size)
+    if vram is None:
         return math.inf  # a GPU the catalog does not describe: no VRAM figure to refuse on
+    return vram * size.gpu_count
+
+
+def _token_refusal(
+    offering: Offering, gpu_sizes: list[Size], needs: ModelNeeds, catalog: Catalog
+) -> str | None:
+    """Text generation: why no GPU size holds the weights and one request's KV cache, if none."""
+    if needs.tokens is None:
+        return None
+    fits = [size_fit(offering, s, needs.tokens, 1, catalog.gpu_throughput) for s in gpu_sizes]
+    known = [f for f in fits if f is not None]
+    if len(known) < len(fits) or any(f.fits for f in known):
+        return None
+    roomiest = max(zip(gpu_sizes, known, strict=True), key=lambda pair: pair[1].usable_gb)
+    return f"no GPU size holds the model: on {_size_name(roomiest[0])} {roomiest[1].summary()}"
+
+
+def _fetched_at_start(offering: Offering, spec: ResolvedSpec, needs: ModelNeeds) -> bool:
+    """Whether the weights ride beside the package, fetched by the runtime at start.
+
+    The package limit then bounds the image without the weights (what svai's build does:
+    ``model.fetch: start``, or ``auto`` above the offering's ``start_fetch_above_mb``).
+    """
+    if offering.kind == "faas":
+        return False
+    if spec.model.fetch == "start":
+        return True
+    threshold = offering.cold_start.start_fetch_above_mb
+    return spec.model.fetch == "auto" and threshold is not None and needs.artifact_mb > threshold
 
 
 def rejection(
@@ -108,6 +137,9 @@ def rejection(
                 f"({_size_name(most)}) has {most.gpu_count}"
             )
         roomiest = max(gpu_sizes, key=lambda s: _vram_gb(offering, s))
+        tight = _token_refusal(offering, gpu_sizes, needs, catalog)
+        if tight is not None:
+            return tight
         if needs.vram_gb > _vram_gb(offering, roomiest):
             return (
                 f"the model needs {needs.vram_gb:g} GB of GPU memory; the largest GPU size "
@@ -115,7 +147,7 @@ def rejection(
             )
     lim = offering.limits
     package_mb = needs.artifact_mb + (ZIP_DEPS_MB if offering.kind == "faas" else 0)
-    if package_mb > lim.artifact_mb:
+    if package_mb > lim.artifact_mb and not _fetched_at_start(offering, spec, needs):
         return f"package of ~{package_mb:,.0f} MB exceeds the {lim.artifact_mb:,.0f} MB limit"
     if mode == "sync" and spec.api.max_payload_bytes > lim.request_mb * MB:
         return (

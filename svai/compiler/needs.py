@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from svai.compiler.perf.tokens import params_from_size
 from svai.spec.resolve import ResolvedSpec
 
-__all__ = ["MB", "Measurements", "ModelNeeds", "model_needs"]
+__all__ = ["MB", "Measurements", "ModelNeeds", "TokenNeeds", "model_needs"]
 
 MB = 1_000_000
 MIB = 1024 * 1024
@@ -44,6 +45,23 @@ class Measurements:
 
 
 @dataclass(frozen=True, slots=True)
+class TokenNeeds:
+    """A text-generation model in tokens: its size and what one request reads and writes."""
+
+    params_b: float
+    """Parameters in billions (from the 16-bit checkpoint's size)."""
+    prompt: int
+    output: int
+    context: int
+    quantize: str
+    """The spec's ``model.optimize.quantize`` (``none``, ``int8``, ``fp16``)."""
+
+
+# Tokens per request when a text-generation spec gives none (said as estimated).
+_DEFAULT_TOKENS = (512, 256)
+
+
+@dataclass(frozen=True, slots=True)
 class ModelNeeds:
     """What the model needs from an instance, with the provenance of each figure."""
 
@@ -59,6 +77,8 @@ class ModelNeeds:
     vram_gb: float
     measured: tuple[str, ...]
     estimated: tuple[str, ...]
+    tokens: TokenNeeds | None = None
+    """Set for a text-generation model on a GPU: memory fit and token timings use it."""
 
 
 def model_needs(spec: ResolvedSpec, measured: Measurements | None = None) -> ModelNeeds:
@@ -102,6 +122,21 @@ def model_needs(spec: ResolvedSpec, measured: Measurements | None = None) -> Mod
         _RUNTIME_MB + 2.5 * artifact_mb if not gpu else max(8192.0, 1.5 * artifact_mb),
     )
     vram = spec.gpu.memory_bytes / 1e9 if spec.gpu.memory_bytes else 1.3 * artifact_mb / 1000
+    tokens = None
+    if gpu and model.task == "text-generation":
+        declared = spec.traffic.tokens
+        if declared is None:
+            provenance["tokens per request"] = "estimated"
+        prompt, output = (declared.prompt, declared.output) if declared else _DEFAULT_TOKENS
+        tokens = TokenNeeds(
+            params_b=params_from_size(artifact_mb * MB),
+            prompt=prompt,
+            output=output,
+            context=declared.context if declared else prompt + output,
+            quantize=model.quantize,
+        )
+        # The weights alone set the floor; the KV cache is fitted per size and concurrency.
+        vram = spec.gpu.memory_bytes / 1e9 if spec.gpu.memory_bytes else 0.0
     return ModelNeeds(
         artifact_mb=artifact_mb,
         memory_mb=memory_mb,
@@ -114,4 +149,5 @@ def model_needs(spec: ResolvedSpec, measured: Measurements | None = None) -> Mod
         vram_gb=vram,
         measured=tuple(k for k, v in provenance.items() if v == "measured"),
         estimated=tuple(k for k, v in provenance.items() if v == "estimated"),
+        tokens=tokens,
     )

@@ -26,12 +26,14 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from svai.compiler.bill import Bill, deployment_cost
-from svai.compiler.catalog import Catalog, Offering, Size, load_catalog
+from svai.compiler.catalog import Catalog, GpuThroughput, Offering, Size, load_catalog
 from svai.compiler.cost import CostEstimate, estimate_cost
+from svai.compiler.generation import size_fit, size_timing, ttft_p95_s
 from svai.compiler.limits import TimeLimit, service_p99, time_limit
 from svai.compiler.lower import sketch
 from svai.compiler.needs import ModelNeeds
 from svai.compiler.perf import PerfResult, ServiceTime, cold_start_seconds, pool_config, predict
+from svai.compiler.perf.tokens import MemoryFit, TokenTiming
 from svai.compiler.recommendation import Choice, Workload
 from svai.compiler.traffic import TrafficProfile
 from svai.ir import DeploymentPlan
@@ -86,6 +88,10 @@ class _Setup:
     limit: TimeLimit
     plan: DeploymentPlan
     service: ServiceTime
+    fit: MemoryFit | None = None
+    """Text generation: weights + KV cache on this size's GPUs."""
+    timing: TokenTiming | None = None
+    """Text generation: warm TTFT and time per token on this size."""
 
     def evaluate(self, warm: int, service_scale: float = 1.0) -> Option:
         """Predict, price and judge this configuration with ``warm`` warm instances."""
@@ -116,7 +122,7 @@ class _Setup:
         bill = deployment_cost(self.plan, workload, ctx.catalog)
         # A request (sync) is cut off at the timeout; a job's processing (async) at its limit.
         limited = perf.p99_s if self.mode == "sync" else service_p99(service)
-        latency = _latency_shortfall(ctx.spec, perf)
+        latency = _latency_shortfall(ctx.spec, perf, self.timing)
         shortfall = max(latency, limited / self.limit.seconds)
         return Option(self, warm, max(self.cap, warm), perf, cost, workload, bill, shortfall,
                       latency, limited, service_scale)  # fmt: skip
@@ -220,7 +226,7 @@ def size_options(ctx: Context, offering: Offering, mode: Mode) -> list[Option]:
     """The best configuration of ``offering`` in ``mode`` at each size worth trying."""
     return [
         _best_warm_pool(_setup(ctx, offering, size, mode))
-        for size in sizes(offering, ctx.needs, ctx.target)
+        for size in sizes(offering, ctx.needs, ctx.target, ctx.catalog.gpu_throughput)
     ]
 
 
@@ -240,8 +246,18 @@ def _closest(options: Sequence[Option]) -> list[Option]:
     return [o for o in options if o.shortfall <= best * (1.0 + CLOSE)]
 
 
-def sizes(offering: Offering, needs: ModelNeeds, target: ResolvedTarget) -> list[Size]:
-    """The sizes worth trying: the smallest that fits, and the first with a whole vCPU."""
+def sizes(
+    offering: Offering,
+    needs: ModelNeeds,
+    target: ResolvedTarget,
+    throughput: GpuThroughput | None = None,
+) -> list[Size]:
+    """The sizes worth trying: the smallest that fits, and the first with a whole vCPU.
+
+    A text-generation model fits a GPU size when its weights and the KV cache of every request
+    in flight fit the GPUs' memory (:func:`~svai.compiler.generation.size_fit`).
+    """
+    cards = throughput or load_catalog().gpu_throughput
 
     def fits(size: Size) -> bool:
         if size.memory_mb < needs.memory_mb:
@@ -255,10 +271,14 @@ def sizes(offering: Offering, needs: ModelNeeds, target: ResolvedTarget) -> list
                 return False
             if needs.gpu_type and size.gpu.lower() != needs.gpu_type:
                 return False
-            try:
-                vram = offering.gpu.get(size.gpu).vram_gb
-            except KeyError:
+            vram = offering.vram_per_gpu_gb(size)
+            if vram is None:
                 return True
+            if needs.tokens is not None:
+                concurrency = _concurrency(offering, size, target)
+                fit = size_fit(offering, size, needs.tokens, concurrency, cards)
+                if fit is not None and not fit.fits:
+                    return False
             return vram * size.gpu_count >= needs.vram_gb
         return size.gpu is None
 
@@ -293,7 +313,12 @@ def _setup(ctx: Context, offering: Offering, size: Size, mode: Mode) -> _Setup:
     concurrency = _concurrency(offering, size, target)
     # A single request uses about one core: fractional-CPU sizes stretch it proportionally.
     slowdown = 1.0 if size.gpu else 1.0 / min(1.0, size.vcpu)
-    service = needs.service_s * slowdown
+    fit, timing = _tokens(ctx, offering, size, concurrency)
+    declared = needs.service_s
+    if timing is not None and needs.tokens is not None and "inference time" in needs.estimated:
+        # Nothing declared or measured: the generation's own time on this card is the estimate.
+        declared = timing.generation_s(needs.tokens.output)
+    service = declared * slowdown
     p99 = needs.service_p99_s * slowdown if needs.service_p99_s is not None else None
     peak_busy = profile.peak_rps * service / concurrency
     # The guard (reserved concurrency / max instances) leaves room for Poisson peaks above the
@@ -330,7 +355,22 @@ def _setup(ctx: Context, offering: Offering, size: Size, mode: Mode) -> _Setup:
     return _Setup(
         ctx, offering, size, mode, concurrency, cap, steps, allowed, image_mb, cold, components,
         time_limit(offering, spec, mode, ctx.catalog), plan, ServiceTime(service, p99_s=p99),
+        fit, timing,
     )  # fmt: skip
+
+
+def _tokens(
+    ctx: Context, offering: Offering, size: Size, concurrency: int
+) -> tuple[MemoryFit | None, TokenTiming | None]:
+    """Text generation: the memory fit and token timings of ``size``, else ``(None, None)``."""
+    tokens = ctx.needs.tokens
+    if tokens is None or size.gpu is None:
+        return None, None
+    cards = ctx.catalog.gpu_throughput
+    fit = size_fit(offering, size, tokens, concurrency, cards)
+    if fit is None:
+        return None, None
+    return fit, size_timing(offering, size, fit, tokens, cards)
 
 
 def _best_warm_pool(setup: _Setup) -> Option:
@@ -375,27 +415,45 @@ def _cold_start(
         weights_gb=weights_gb,
     )
     cs = offering.cold_start
+    gpu = catalog_gpu is not None and weights_gb > 0 and not cs.model_load_in_snapshot
+    # A GPU cold start is named as the runtime logs it (svai/runtime/engines: import_torch_s,
+    # device_s, weights_s, warmup_s), so a measured start reads against the same components.
+    names = _GPU_NAMES if gpu else _CPU_NAMES
     parts: list[tuple[str, float]] = [
-        ("platform", cs.platform_s + cs.node_start_s + (cs.gpu_node_start_s if size.gpu else 0.0))
+        (names[0], cs.platform_s + cs.node_start_s + (cs.gpu_node_start_s if size.gpu else 0.0))
     ]
     if image_mb and cs.image_pull_mb_per_s:
-        parts.append(("image pull", image_mb / cs.image_pull_mb_per_s))
+        parts.append((names[1], image_mb / cs.image_pull_mb_per_s))
     if cs.artifact_fetch_mb_per_s:
-        parts.append(("artifact fetch", needs.artifact_mb / cs.artifact_fetch_mb_per_s))
-    parts.append(("model load", max(0.0, total - sum(p for _, p in parts))))
+        parts.append((names[2], needs.artifact_mb / cs.artifact_fetch_mb_per_s))
+    if gpu and catalog_gpu is not None:
+        parts += [
+            ("import_torch_s", catalog_gpu.import_torch_s),
+            ("device_s", catalog_gpu.cuda_context_s),
+            ("weights_s", weights_gb / catalog_gpu.safetensors_gb_per_s),
+            ("warmup_s", catalog_gpu.first_forward_s),
+        ]
+    parts.append((names[3], max(0.0, total - sum(p for _, p in parts))))
     return total, tuple((name, round(value, 3)) for name, value in parts)
 
 
-def _latency_shortfall(spec: ResolvedSpec, perf: PerfResult) -> float:
+_CPU_NAMES = ("platform", "image pull", "artifact fetch", "model load")
+_GPU_NAMES = ("node_start_s", "image_pull_s", "fetch_s", "model load")
+"""The GPU start's names; ``model load`` is what the declared load time adds beyond them."""
+
+
+def _latency_shortfall(spec: ResolvedSpec, perf: PerfResult, timing: TokenTiming | None) -> float:
     if perf.saturated:
         return math.inf
-    ratios = [
-        predicted / target
-        for predicted, target in (
-            (perf.p50_s, spec.latency.p50_s),
-            (perf.p95_s, spec.latency.p95_s),
-            (perf.p99_s, spec.latency.p99_s),
-        )
-        if target is not None
+    pairs = [
+        (perf.p50_s, spec.latency.p50_s),
+        (perf.p95_s, spec.latency.p95_s),
+        (perf.p99_s, spec.latency.p99_s),
     ]
+    if timing is not None:
+        pairs += [
+            (ttft_p95_s(perf, timing), spec.latency.ttft_s),
+            (timing.tpot_s, spec.latency.tpot_s),
+        ]
+    ratios = [predicted / target for predicted, target in pairs if target is not None]
     return max(ratios, default=0.0)

@@ -30,6 +30,7 @@ from typing import Literal
 from svai.compiler.advice import miss_reason, mode_proposal, prediction, proposals, warm_pool_note
 from svai.compiler.catalog import Catalog, Offering, load_catalog
 from svai.compiler.formatting import format_ms, format_usd
+from svai.compiler.generation import cold_start_note, generation
 from svai.compiler.limits import rejection
 from svai.compiler.needs import MB, Measurements, ModelNeeds, model_needs
 from svai.compiler.options import CLOSE, Context, Option, package_of, pick, size_options
@@ -37,6 +38,7 @@ from svai.compiler.recommendation import (
     Alternative,
     Assumptions,
     Choice,
+    Generation,
     InfeasibleTarget,
     Proposal,
     Recommendation,
@@ -237,7 +239,12 @@ def _refusal(scope: _Scope, offering: Offering, mode: Mode) -> str | None:
 
 def _no_size_reason(needs: ModelNeeds, target: ResolvedTarget) -> str:
     wanted = [f"{needs.memory_mb:,.0f} MB of memory"]
-    if needs.gpu:
+    if needs.tokens is not None:
+        wanted.append(
+            f"GPU memory for the weights and a {needs.tokens.context:,}-token KV cache per "
+            "request in flight"
+        )
+    elif needs.gpu:
         wanted.append(f"{needs.vram_gb:g} GB of GPU memory")
     if target.memory_bytes is not None:
         wanted.append(f"overrides.memory ({target.memory_bytes / (1024 * 1024):,.0f} MiB)")
@@ -304,6 +311,7 @@ def _recommendation(
             f"{format_usd(free.usd)}/month)"
         )
     ranked = proposals(spec, chosen, result.sized, alternative.options if alternative else ())
+    tokens = _generation(spec, chosen, notes)
     if not chosen.meets:
         notes.append(_what_would_help(spec, chosen, ranked))
         quiet = warm_pool_note(chosen)
@@ -353,7 +361,24 @@ def _recommendation(
         alternatives=_ordered(ctx, alternatives),
         workload=chosen.workload,
         proposals=ranked,
+        generation=tokens,
     )
+
+
+def _generation(spec: ResolvedSpec, chosen: Option, notes: list[str]) -> Generation | None:
+    """Text generation: the memory fit and token timings, and what a cold start does to TTFT."""
+    fit = chosen.setup.fit
+    if fit is None:
+        return None
+    if spec.latency.ttft_s is not None:
+        note = cold_start_note(
+            spec.latency.ttft_s, chosen.cold_start_s, chosen.components, chosen.warm,
+            chosen.perf.cold_start_prob,
+        )  # fmt: skip
+        if note is not None:
+            notes.append(note)
+    vram = chosen.offering.vram_per_gpu_gb(chosen.size) or 0.0
+    return generation(fit, chosen.setup.timing, chosen.perf, vram)
 
 
 def _ordered(ctx: Context, alternatives: Sequence[Alternative]) -> tuple[Alternative, ...]:

@@ -16,6 +16,7 @@ __all__ = [
     "Alternative",
     "Assumptions",
     "Choice",
+    "Generation",
     "InfeasibleTarget",
     "Prediction",
     "Proposal",
@@ -135,6 +136,39 @@ class Proposal:
 
 
 @dataclass(frozen=True, slots=True)
+class Generation:
+    """A text-generation model on the chosen size: memory fit and token timings.
+
+    Attributes:
+        gpus: GPUs per instance and their type (``4× A100 40 GB``).
+        dtype: Serving dtype of the weights.
+        shape: The architecture the KV cache was computed for (catalogued by parameter count).
+        weights_gb: Weights in GB.
+        kv_cache_gb: KV cache for the context × the concurrency per instance.
+        overhead_gb: CUDA context, activations, engine buffers (per GPU × GPUs).
+        usable_gb: GPU memory × GPUs × the engine's memory fraction.
+        ttft_ms: Time to first token, p95 over requests, queueing and cold starts included.
+        ttft_warm_ms: Time to first token on a warm instance (prefill + one decode step).
+        tpot_ms: Time per output token after the first.
+        tokens_per_s: Output tokens per second of one request.
+        basis: Where the timings come from (the catalogued card figures, or measured).
+    """
+
+    gpus: str
+    dtype: str
+    shape: str
+    weights_gb: float
+    kv_cache_gb: float
+    overhead_gb: float
+    usable_gb: float
+    ttft_ms: float
+    ttft_warm_ms: float
+    tpot_ms: float
+    tokens_per_s: float
+    basis: str
+
+
+@dataclass(frozen=True, slots=True)
 class TargetRecommendation:
     """The recommendation for one target."""
 
@@ -153,6 +187,8 @@ class TargetRecommendation:
     """What the predicted cost prices: ``svai plan`` prices its deployment for the same."""
     proposals: tuple[Proposal, ...] = ()
     """When the choice misses its targets: what would help, ranked by effect."""
+    generation: Generation | None = None
+    """Text generation only: memory fit, time to first token and tokens per second."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,11 +226,17 @@ def to_dict(value: Recommendation | TargetRecommendation | InfeasibleTarget) -> 
 
 
 _PAIR_FIELDS = {"cost_breakdown", "cold_start_components", "compute"}
+_OMITTED_WHEN_NONE = {"generation"}
+"""Fields only some recommendations have (text generation): absent rather than null elsewhere."""
 
 
 def _jsonify(value: Any, key: str = "") -> Any:
     if isinstance(value, dict):
-        return {k: _jsonify(v, k) for k, v in value.items()}
+        return {
+            k: _jsonify(v, k)
+            for k, v in value.items()
+            if not (v is None and k in _OMITTED_WHEN_NONE)
+        }
     if isinstance(value, list | tuple):
         if key in _PAIR_FIELDS:
             return {str(k): _jsonify(v) for k, v in value}

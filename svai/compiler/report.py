@@ -84,6 +84,7 @@ def _target_text(spec: ResolvedSpec, rec: TargetRecommendation) -> list[str]:
         f"               cold starts {p.cold_start_rate:.2%} of requests · "
         f"{p.mean_instances:.2f} instances on average, {p.peak_instances:.3g} at peak"
     )
+    lines.extend(_generation_lines(spec, rec))
     lines.append(
         f"  cost         {format_usd(p.monthly_cost_usd)}/month · "
         f"{format_usd(p.cost_per_1k_usd)} per 1,000 predictions"
@@ -121,6 +122,29 @@ def _target_text(spec: ResolvedSpec, rec: TargetRecommendation) -> list[str]:
                 f"p99 {format_ms(ap.p99_ms)}, cold starts {ap.cold_start_rate:.2%} — {verdict}"
             )
     return lines
+
+
+def _generation_lines(spec: ResolvedSpec, rec: TargetRecommendation) -> list[str]:
+    """Text generation: TTFT and tokens/s against their targets, and the GPU memory fit."""
+    g = rec.generation
+    if g is None:
+        return []
+    lat = spec.latency
+
+    def against(target_s: float | None, predicted_ms: float) -> str:
+        if target_s is None:
+            return ""
+        return f" (target {format_ms(target_s * 1000)} {'✓' if predicted_ms <= target_s * 1000 else '✗'})"
+
+    needed = g.weights_gb + g.kv_cache_gb + g.overhead_gb
+    return [
+        f"  tokens       TTFT p95 {format_ms(g.ttft_ms)}{against(lat.ttft_s, g.ttft_ms)} · "
+        f"warm {format_ms(g.ttft_warm_ms)} · {format_ms(g.tpot_ms)}/token"
+        f"{against(lat.tpot_s, g.tpot_ms)} = {g.tokens_per_s:.3g} tokens/s ({g.basis})",
+        f"  GPU memory   {g.gpus}: {g.dtype} weights {g.weights_gb:.1f} GB + KV cache "
+        f"{g.kv_cache_gb:.1f} GB + overhead {g.overhead_gb:.1f} GB = {needed:.1f} GB of "
+        f"{g.usable_gb:.1f} GB usable (KV shape of {g.shape})",
+    ]
 
 
 def proposal_lines(proposals: tuple[Proposal, ...], indent: str) -> list[str]:

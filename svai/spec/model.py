@@ -66,6 +66,7 @@ __all__ = [
     "Spec",
     "Target",
     "Tenancy",
+    "Tokens",
     "Traffic",
     "Trust",
 ]
@@ -446,6 +447,11 @@ class Latency(_Strict):
     """95th percentile target."""
     p99: Duration | None = None
     """99th percentile target."""
+    ttft: Duration | None = None
+    """Time to first token, p95 over requests, cold starts included (``task: text-generation``)."""
+    tpot: Duration | None = None
+    """Time per output token once the first has arrived (``task: text-generation``):
+    ``50ms`` is 20 output tokens per second per request."""
 
     @model_validator(mode="after")
     def _ordered(self) -> Latency:
@@ -486,6 +492,28 @@ class Bursts(_Strict):
     """Mean gap between two bursts."""
 
 
+class Tokens(_Strict):
+    """Traffic in tokens for a text-generation model: what one request reads and writes."""
+
+    prompt: Annotated[int, Field(ge=1, le=10_000_000)]
+    """Prompt tokens per request (typical)."""
+    output: Annotated[int, Field(ge=1, le=1_000_000)]
+    """Output tokens per request (typical)."""
+    context: Annotated[int, Field(ge=2, le=10_000_000)] | None = None
+    """Longest context a request may use (prompt + output); sizes the KV cache. Default
+    ``prompt + output``."""
+
+    @model_validator(mode="after")
+    def _fits(self) -> Tokens:
+        if self.context is not None and self.context < self.prompt + self.output:
+            raise FieldError(
+                "context",
+                f"context ({self.context}) must hold prompt + output "
+                f"({self.prompt} + {self.output} = {self.prompt + self.output} tokens)",
+            )
+        return self
+
+
 class Traffic(_Strict):
     """The traffic the model will see; drives warm pools, cold starts and cost."""
 
@@ -514,6 +542,9 @@ class Traffic(_Strict):
     over the day."""
     payload: Size | None = None
     """Typical request body size."""
+    tokens: Tokens | None = None
+    """Prompt and output tokens per request and the context length (``task: text-generation``);
+    sizes the KV cache and predicts time to first token and tokens per second."""
 
     @model_validator(mode="after")
     def _shape(self) -> Traffic:
@@ -1056,3 +1087,22 @@ class Spec(_Strict):
     """Multi-tenant serving (default: single tenant)."""
     targets: list[Target] = Field(min_length=1, max_length=16)
     """Where to deploy."""
+
+    @model_validator(mode="after")
+    def _token_targets(self) -> Spec:
+        # Token targets and token traffic describe text generation; elsewhere they mean nothing.
+        if self.model.task == "text-generation":
+            return self
+        written = [
+            (("latency", "ttft"), self.latency.ttft),
+            (("latency", "tpot"), self.latency.tpot),
+            (("traffic", "tokens"), self.traffic.tokens),
+        ]
+        for where, value in written:
+            if value is not None:
+                raise FieldError(
+                    where,
+                    f"{'.'.join(where)} is for `model.task: text-generation` "
+                    f"(task here: {self.model.task or 'not set'})",
+                )
+        return self

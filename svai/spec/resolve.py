@@ -27,6 +27,7 @@ __all__ = [
     "ResolvedSecurity",
     "ResolvedSpec",
     "ResolvedTarget",
+    "ResolvedTokens",
     "ResolvedTraffic",
     "resolve",
 ]
@@ -97,6 +98,20 @@ class ResolvedLatency:
     p50_s: float | None
     p95_s: float | None
     p99_s: float | None
+    ttft_s: float | None = None
+    """Time to first token, p95, cold starts included (text generation)."""
+    tpot_s: float | None = None
+    """Time per output token after the first (text generation)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedTokens:
+    """Traffic in tokens per request (text generation)."""
+
+    prompt: int
+    output: int
+    context: int
+    """Longest context one request may use; sizes the KV cache."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +135,8 @@ class ResolvedTraffic:
     """The trace file as written (read against the spec's folder by :mod:`svai.spec.trace`)."""
     trace_rpm: tuple[float, ...] | None = None
     """Requests per minute from the trace file, once read."""
+    tokens: ResolvedTokens | None = None
+    """Tokens per request (text generation); ``None`` when the spec gives none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,7 +295,18 @@ def resolve(spec: Spec) -> ResolvedSpec:
     """Fill defaults and normalise units; pure and deterministic."""
     m, api, lat, t = spec.model, spec.api, spec.latency, spec.traffic
     source = parse_source(m.artifact, m.revision)
-    latency = ResolvedLatency(_seconds(lat.p50), _seconds(lat.p95), _seconds(lat.p99))
+    latency = ResolvedLatency(
+        _seconds(lat.p50), _seconds(lat.p95), _seconds(lat.p99), _seconds(lat.ttft),
+        _seconds(lat.tpot),
+    )  # fmt: skip
+    tokens = t.tokens
+    resolved_tokens = (
+        ResolvedTokens(
+            tokens.prompt, tokens.output, tokens.context or tokens.prompt + tokens.output
+        )
+        if tokens is not None
+        else None
+    )
     api_timeout = parse_duration(api.timeout)
     r, ro, ob, sec = spec.reliability, spec.rollout, spec.observability, spec.security
     keys = sec.encryption_key
@@ -340,6 +368,7 @@ def resolve(spec: Spec) -> ResolvedSpec:
             burst_mean_on_s=parse_duration(t.bursts.mean_on) if t.bursts else None,
             burst_mean_off_s=parse_duration(t.bursts.mean_off) if t.bursts else None,
             trace=t.trace,
+            tokens=resolved_tokens,
         ),
         gpu=ResolvedGpu(
             required=spec.gpu.required,

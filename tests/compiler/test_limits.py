@@ -20,7 +20,7 @@ SPEC = """
 version: 1
 name: probe
 model: {{artifact: model.onnx, framework: onnx, size: {size}, memory: {memory},
-         inference_time: {service}}}
+         inference_time: {service}, fetch: {fetch}}}
 api: {{mode: {mode}, max_payload: {payload}, timeout: {timeout}}}
 traffic: {{pattern: steady, baseline_rps: 1}}
 {gpu}
@@ -43,6 +43,8 @@ def spec_for(offering: Offering, **values: object) -> ResolvedSpec:
         "gpu": "",
         "cloud": offering.cloud,
         "region": REGIONS[offering.cloud],
+        # Packaged: a model fetched at start rides beside the package, outside its limit.
+        "fetch": "build",
     }
     fields.update(values)
     return resolve(load_spec_text(SPEC.format(**fields)))
@@ -84,7 +86,10 @@ def test_every_rejection_quotes_the_catalog_row_it_cites(offering: Offering) -> 
         )
         assert "largest GPU size" in (reason(offering, host) or "")
         assert f"has {gpu_largest.memory_mb:,} MB" in (reason(offering, host) or "")
-        vram = max(offering.gpu.get(s.gpu).vram_gb for s in offering.sizes if s.gpu)
+        # GPU memory of the roomiest size: all its GPUs together (multi-GPU sizes).
+        vram = max(
+            (offering.vram_per_gpu_gb(s) or 0.0) * s.gpu_count for s in offering.sizes if s.gpu
+        )
         huge = spec_for(offering, gpu=f"gpu: {{required: true, memory: {vram + 1:g}GB}}")
         assert f"has {vram:g} GB" in (reason(offering, huge) or ""), offering.id
 
