@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from svai.compiler.recommendation import TargetRecommendation
+from svai.runtime.engines.vllm import VLLM_VERSION
 from svai.spec.engines import Engine
 from svai.spec.resolve import ResolvedSpec
 
@@ -54,7 +55,8 @@ MODEL_DIR = "model"
 # Engine stacks: (package, version); None reads the version installed here. PyPI's Linux torch
 # wheels carry their CUDA libraries. vLLM's stack leaves numpy and tokenizers to vLLM's own
 # constraints; the transformers stack pins the versions its CPU tests ran with here.
-_VLLM_STACK = (("vllm", "0.34.0"), ("torch", "2.14.0"), ("transformers", "5.22.2"))
+# One vLLM pin: the image installs the version the engine is written against.
+_VLLM_STACK = (("vllm", VLLM_VERSION), ("torch", "2.14.0"), ("transformers", "5.22.2"))
 _TRANSFORMERS_STACK = (
     ("torch", None),
     ("transformers", None),

@@ -41,7 +41,7 @@ from svai.runtime.engines.base import Piece, SamplingParams, TokenizerPrompts
 
 __all__ = ["VLLM_VERSION", "VllmEngine"]
 
-VLLM_VERSION = "0.33.0"
+VLLM_VERSION = "0.34.0"
 """The vLLM release this engine speaks to (the GPU images install exactly this one)."""
 
 _SERVED_NAME = "svai"
