@@ -19,7 +19,6 @@ credential provider"; the EC2 user guide, "Use IMDSv2".
 from __future__ import annotations
 
 import json
-import urllib.request
 from collections.abc import Mapping
 
 from svai.runtime.cloud.sigv4 import Credentials
@@ -83,6 +82,10 @@ def resolve_credentials(env: Mapping[str, str], purpose: str) -> Credentials:
 
 
 def _read(url: str, headers: Mapping[str, str], method: str = "GET") -> bytes:
+    # urllib.request imports http.client, which imports ssl (~10 ms): not before the server has
+    # bound its port, and not at all on a platform that hands keys in the environment.
+    import urllib.request
+
     request = urllib.request.Request(url, headers=dict(headers), method=method)
     with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as reply:
         body: bytes = reply.read()
