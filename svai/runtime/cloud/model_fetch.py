@@ -21,7 +21,6 @@ The local copy lives under ``$SVAI_MODEL_CACHE`` (default ``/tmp/svai-models``) 
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import urllib.parse
@@ -32,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from svai.runtime.cloud.aws_credentials import resolve_credentials
 from svai.runtime.cloud.sigv4 import aws_region, s3_signer
-from svai.runtime.core.config import CONFIG_FILE_NAME, RuntimeConfig, parse_config
+from svai.runtime.core.config import RuntimeConfig, parse_config, read_config_file
 from svai.runtime.core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -111,16 +110,7 @@ def read_config(
     Raises:
         ConfigError: the file is missing or invalid, or the bucket variable is not set.
     """
-    p = Path(path)
-    if p.is_dir():
-        p = p / CONFIG_FILE_NAME
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read runtime config {p}: {exc}") from None
-    except ValueError as exc:
-        raise ConfigError(f"runtime config {p} is not valid JSON: {exc}") from None
-    base_dir = str(p.resolve().parent)
+    data, base_dir = read_config_file(path)
     model = data.get("model") if isinstance(data, dict) else None
     if not isinstance(model, dict) or model.get("source") is None:
         return parse_config(data, base_dir=base_dir), None

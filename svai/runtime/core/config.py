@@ -95,6 +95,7 @@ __all__ = [
     "ServerConfig",
     "load_config",
     "parse_config",
+    "read_config_file",
 ]
 
 CONFIG_FILE_NAME = "svai_runtime.json"
@@ -354,6 +355,16 @@ def load_config(path: str | os.PathLike[str]) -> RuntimeConfig:
     Raises:
         ConfigError: the file is missing, not JSON, or does not match the format.
     """
+    data, base_dir = read_config_file(path)
+    return parse_config(data, base_dir=base_dir)
+
+
+def read_config_file(path: str | os.PathLike[str]) -> tuple[Any, str]:
+    """Read ``svai_runtime.json`` as JSON, unvalidated, with the directory paths resolve against.
+
+    Raises:
+        ConfigError: the file is missing or not JSON.
+    """
     p = Path(path)
     if p.is_dir():
         p = p / CONFIG_FILE_NAME
@@ -363,7 +374,7 @@ def load_config(path: str | os.PathLike[str]) -> RuntimeConfig:
         raise ConfigError(f"cannot read runtime config {p}: {exc}") from None
     except ValueError as exc:
         raise ConfigError(f"runtime config {p} is not valid JSON: {exc}") from None
-    return parse_config(data, base_dir=str(p.resolve().parent))
+    return data, str(p.resolve().parent)
 
 
 def parse_config(data: Any, *, base_dir: str = ".") -> RuntimeConfig:
