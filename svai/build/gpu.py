@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from svai.compiler.catalog import load_catalog
 from svai.compiler.recommendation import TargetRecommendation
 from svai.runtime.engines.vllm import VLLM_VERSION
 from svai.spec.engines import Engine
@@ -78,15 +79,15 @@ class GpuProfile:
     gpu_memory_utilization: float
 
 
-_PROFILES = {
-    p.name: p
-    for p in (
-        GpuProfile("T4", 16, "float16", 2048, 0.90),  # Turing: no bfloat16
-        GpuProfile("L4", 24, "bfloat16", 4096, 0.90),
-        GpuProfile("A10G", 24, "bfloat16", 4096, 0.90),
-        GpuProfile("A100", 80, "bfloat16", 8192, 0.92),
-        GpuProfile("H100", 80, "bfloat16", 8192, 0.92),
-    )
+_DEFAULT_FRACTION = 0.90
+# dtype and context per flavour; the memory fraction is the catalog's (``gpu_throughput``), the
+# same figure the recommender fits weights and KV cache into, so the two cannot drift apart.
+_SETTINGS = {
+    "T4": (16, "float16", 2048),  # Turing: no bfloat16
+    "L4": (24, "bfloat16", 4096),
+    "A10G": (24, "bfloat16", 4096),
+    "A100": (80, "bfloat16", 8192),
+    "H100": (80, "bfloat16", 8192),
 }
 
 
@@ -96,8 +97,13 @@ _ESTIMATE_MB = {"base": 3_400, "python": 120, "torch": 4_300, "vllm": 1_600, "ru
 
 def profile(gpu: str | None) -> GpuProfile:
     """The settings of a GPU flavour (``L4``...); conservative defaults for one not listed."""
-    known = _PROFILES.get((gpu or "").upper())
-    return known or GpuProfile(gpu or "unknown", 0, "auto", None, 0.90)
+    name = (gpu or "").upper()
+    if name not in _SETTINGS:
+        return GpuProfile(gpu or "unknown", 0, "auto", None, _DEFAULT_FRACTION)
+    vram_gb, dtype, context = _SETTINGS[name]
+    card = load_catalog().gpu_throughput.card(name, vram_gb)
+    fraction = card.memory_fraction if card is not None else _DEFAULT_FRACTION
+    return GpuProfile(name, vram_gb, dtype, context, fraction)
 
 
 def engine_section(
