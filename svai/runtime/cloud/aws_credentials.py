@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from svai.runtime.cloud.sigv4 import Credentials
+from svai.runtime.cloud.sigv4 import Credentials, credentials_from_environment
 from svai.runtime.core.errors import ConfigError
 
 __all__ = ["resolve_credentials"]
@@ -43,9 +43,7 @@ def resolve_credentials(env: Mapping[str, str], purpose: str) -> Credentials:
         ConfigError: no source in the chain answered, naming each one tried.
     """
     if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
-        return Credentials(
-            env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env.get("AWS_SESSION_TOKEN")
-        )
+        return credentials_from_environment(env)
     container = env.get("AWS_CONTAINER_CREDENTIALS_FULL_URI") or (
         _CONTAINER_HOST + env["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"]
         if env.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
