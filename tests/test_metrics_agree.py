@@ -15,7 +15,6 @@ from svai import api
 from svai.build.config import runtime_config
 from svai.compiler.version import model_version
 from svai.runtime.core.telemetry import Telemetry
-from svai.signals import aws as aws_signals
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "fraud-sklearn" / "svai.yaml"
 
@@ -58,11 +57,3 @@ def test_every_svai_alarm_watches_a_series_the_runtime_writes() -> None:
         dimensions = alarm.inputs["dimensions"]
         assert tuple(sorted(dimensions)) in dimension_sets
         assert all(record[k] == v for k, v in dimensions.items())
-
-
-def test_the_reader_queries_the_namespace_the_runtime_writes() -> None:
-    loaded, _ = api.plan(EXAMPLE)
-    spec = loaded.resolved
-    version = model_version(spec, loaded.base_dir)
-    namespace = runtime_config(spec, loaded.base_dir, version, None)["observability"]["namespace"]
-    assert aws_signals.metrics_namespace(spec.name) == namespace
