@@ -32,6 +32,7 @@ from svai.compiler import metrics as _metrics
 from svai.compiler import rollout as _rollout
 from svai.compiler.bill import plan_cost
 from svai.compiler.diff import EMPTY_PLAN, PlanDiff, diff_plans
+from svai.compiler.fetching import fetch_findings
 from svai.compiler.lower import lower
 from svai.compiler.planned import PlannedTarget, PlanResult
 from svai.compiler.planned import to_dict as _plan_dict
@@ -211,7 +212,8 @@ def plan(path: str | Path) -> tuple[LoadedSpec, PlanResult]:
         deployment = lower(spec, target, target_rec, version)
         backend = _plan_backend(target.cloud, spec.name, version, target.region)
         planned = compile_target(spec.name, target_rec, deployment, backend)
-        extra = streaming_findings(spec, target_rec)  # the path buffers what the model streams
+        # The path buffers what the model streams; a function cannot fetch weights at start.
+        extra = streaming_findings(spec, target_rec) + fetch_findings(spec, target_rec)
         targets.append(dataclasses.replace(planned, findings=planned.findings + extra))
     return loaded, PlanResult(spec.name, version, recommendation, tuple(targets))
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from svai.compiler.catalog import load_catalog
+from svai.compiler.fetching import runs_server, start_fetch_refusal
 from svai.compiler.recommendation import TargetRecommendation
 from svai.errors import UsageError
 from svai.spec.resolve import ResolvedSpec
@@ -66,17 +67,12 @@ def fetch_at_start(spec: ResolvedSpec, rec: TargetRecommendation, size: int) -> 
             start-up fetch there).
     """
     mode = spec.model.fetch
-    offering = load_catalog().get(rec.choice.offering)
-    threshold = offering.cold_start.start_fetch_above_mb
-    runs_server = rec.choice.package != "zip" and offering.kind != "faas"
-    if mode == "start" and not runs_server:
-        raise UsageError(
-            f"model.fetch: start: {offering.name} ({rec.cloud}-{rec.region}) runs the model in a "
-            "function, which fetches nothing at start; use fetch: build (or auto), or a "
-            "container (targets[].runtime: container)"
-        )
+    refusal = start_fetch_refusal(spec, rec)
+    if refusal is not None:
+        raise UsageError(refusal)
     if mode == "auto":
-        return runs_server and threshold is not None and size > threshold * _MB
+        threshold = load_catalog().get(rec.choice.offering).cold_start.start_fetch_above_mb
+        return runs_server(rec) and threshold is not None and size > threshold * _MB
     return mode == "start"
 
 

@@ -142,3 +142,25 @@ def test_an_azure_ml_endpoint_is_told_where_its_weights_are(
         if r.type == "azure-native:machinelearningservices:OnlineDeployment"
     )
     assert "SVAI_MODEL_BUCKET" not in unbuilt.inputs["properties"]["environmentVariables"]
+
+
+def test_a_start_fetch_on_a_function_is_a_high_finding_at_plan(
+    tmp_path: Path,
+    iris: tuple[np.ndarray, np.ndarray, bytes],  # noqa: F811
+) -> None:
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model/iris.onnx").write_bytes(iris[2])
+    spec = tmp_path / "svai.yaml"
+    spec.write_text(
+        SPEC.format(
+            targets="  - {cloud: aws, region: us-east-1, runtime: faas}\n"
+            "  - {cloud: gcp, region: europe-west1, runtime: container}"
+        )
+    )
+    _, result = api.plan(spec)
+    found = {
+        t.plan.cloud: [f for f in t.findings if f.rule == "SVAI_FETCH_001"] for t in result.targets
+    }
+    (aws,) = found["aws"]
+    assert aws.severity == "high" and "fetches nothing at start" in aws.message
+    assert found["gcp"] == []  # a container fetches before it turns ready
