@@ -1,7 +1,10 @@
 """The OpenAPI 3.1 document of one deployment: its request and response, from its task.
 
-``svai build`` writes it into every target as ``openapi.json``; the HTTP server serves it at
-``GET /openapi.json``. The request body is the spec's ``api.input_schema`` when there is one
+``svai build`` writes it into every target as ``openapi.json``; the HTTP server, the function
+entry points and the async front door serve it at ``GET /openapi.json``, and the gateways route
+that path. A sync deployment documents ``POST /predict`` (plus the OpenAI routes when an engine
+serves a generation or embedding model in a container); an async one documents what its front
+door answers, ``POST /jobs`` and ``GET /jobs/{id}``. The request body is the spec's ``api.input_schema`` when there is one
 (it is what the runtime validates), else the task's: ``{"inputs": ...}`` or
 ``{"instances": [...]}`` (:mod:`svai.runtime.core.tasks`). The answer's items follow the task
 -- labels with the model's own class names, scores, spans, embeddings -- unless a
@@ -38,6 +41,8 @@ _INPUT_ITEMS = {
     "token-classification": _TEXT,
     "sentence-embedding": _TEXT,
     "image-classification": _IMAGE,
+    "text-generation": _TEXT,
+    "feature-extraction": _TEXT,
 }
 _ERROR = {
     "type": "object",
@@ -74,6 +79,9 @@ def openapi_document(
     model: dict[str, Any],
     input_schema: dict[str, Any] | None,
     model_io: dict[str, Any] | None = None,
+    *,
+    mode: str = "sync",
+    openai_task: str | None = None,
 ) -> dict[str, Any]:
     """Return the OpenAPI 3.1 document of one built deployment.
 
@@ -84,6 +92,9 @@ def openapi_document(
         input_schema: The spec's ``api.input_schema``, already read, if any.
         model_io: For ``raw`` models, the ONNX graph's inputs and outputs
             (``{"inputs": {name: rank}, "outputs": [name, ...]}``).
+        mode: ``sync`` (``/predict``) or ``async`` (``/jobs``, ``/jobs/{id}``).
+        openai_task: The engine's task when the HTTP server also answers the OpenAI routes
+            (``text-generation``, ``feature-extraction``), else ``None``.
 
     Returns:
         The document, as plain JSON data.
@@ -133,6 +144,20 @@ def openapi_document(
             }
         }
     }
+    document_path = {"get": {"responses": {"200": {"description": "this document"}}}}
+    schemas = {"Request": body, "Response": ok, "Item": item, "Error": _ERROR}
+    paths: dict[str, Any]
+    if mode == "async":
+        paths = {**_jobs_paths(errors), "/openapi.json": document_path}
+        schemas["Job"] = _JOB
+    else:
+        paths = {
+            "/predict": predict,
+            "/readyz": probe,
+            "/healthz": {"get": {"responses": {"200": {"description": "the process is up"}}}},
+            "/openapi.json": document_path,
+            **_openai_paths(openai_task, errors),
+        }
     return {
         "openapi": "3.1.0",
         "info": {
@@ -140,17 +165,160 @@ def openapi_document(
             "version": version,
             "description": spec.description or f"{spec.name}: {task} model served by svai",
         },
-        "paths": {
-            "/predict": predict,
-            "/readyz": probe,
-            "/healthz": {"get": {"responses": {"200": {"description": "the process is up"}}}},
-            "/openapi.json": {
-                "get": {"responses": {"200": {"description": "this document"}}},
-            },
+        "paths": paths,
+        "components": {"schemas": schemas},
+    }
+
+
+_JOB = {
+    "type": "object",
+    "required": ["id", "status", "status_url"],
+    "properties": {
+        "id": {"type": "string", "description": "the job id (the idempotency key when sent)"},
+        "status": {"enum": ["queued", "running", "done", "failed"]},
+        "status_url": {"type": "string", "description": "where GET reads the job: /jobs/{id}"},
+    },
+}
+
+
+def _json(ref: str, description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}},
+    }
+
+
+def _jobs_paths(errors: dict[str, Any]) -> dict[str, Any]:
+    """``POST /jobs`` and ``GET /jobs/{id}``, as :class:`svai.runtime.entry.jobs.JobsFront`."""
+    done = {
+        "description": "done: the model's answer, one item per input",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["id", "status", "outputs", "model_version"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "status": {"const": "done"},
+                        "outputs": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Item"},
+                        },
+                        "model_version": {"type": "string"},
+                    },
+                }
+            }
         },
-        "components": {
-            "schemas": {"Request": body, "Response": ok, "Item": item, "Error": _ERROR},
+    }
+    submit_errors = {k: v for k, v in errors.items() if k in ("400", "413", "415", "422", "429")}
+    return {
+        "/jobs": {
+            "post": {
+                "operationId": "submit",
+                "summary": "queue a job",
+                "description": (
+                    'The body is a prediction request ({"inputs": ...} or {"instances": '
+                    "[...]}). Send the idempotency header to make retries safe: the same key "
+                    "answers the same job."
+                ),
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Request"}}
+                    },
+                },
+                "responses": {
+                    "202": _json("Job", "queued; Location names the job"),
+                    "200": _json("Job", "this idempotency key's job is already done"),
+                    **submit_errors,
+                    "503": _json("Error", "the queue did not take the job (Retry-After)"),
+                },
+            }
         },
+        "/jobs/{id}": {
+            "get": {
+                "operationId": "status",
+                "summary": "a job's status, and its answer once done",
+                "parameters": [
+                    {"in": "path", "name": "id", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {
+                    "200": done,
+                    "202": _json("Job", "still queued or running (Retry-After)"),
+                    "404": _json("Error", "no such job"),
+                },
+            }
+        },
+    }
+
+
+_MESSAGE = {
+    "type": "object",
+    "required": ["role", "content"],
+    "properties": {
+        "role": {"enum": ["system", "user", "assistant"]},
+        "content": {"type": "string"},
+    },
+}
+_SAMPLING = {
+    "model": {"type": "string", "description": "absent, or the id GET /v1/models lists"},
+    "max_tokens": {"type": "integer", "minimum": 1},
+    "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+    "top_p": {"type": "number", "minimum": 0, "maximum": 1},
+    "seed": {"type": "integer"},
+    "stop": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+    "stream": {
+        "type": "boolean",
+        "description": "answer as server-sent events: data: {chunk} lines, data: [DONE] last",
+    },
+}
+
+
+def _openai_paths(task: str | None, errors: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAI routes ``svai/runtime/server/openai.py`` answers for an engine's task."""
+    if task not in ("text-generation", "feature-extraction"):
+        return {}
+
+    def post(operation: str, required: list[str], fields: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "post": {
+                "operationId": operation,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": required,
+                                "properties": fields,
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "the OpenAI-shaped answer (or its event stream)",
+                        "content": {"application/json": {}, "text/event-stream": {}},
+                    },
+                    **errors,
+                },
+            }
+        }
+
+    models = {
+        "/v1/models": {
+            "get": {"responses": {"200": {"description": "the one model this deployment serves"}}}
+        }
+    }
+    if task == "feature-extraction":
+        embed = {"input": {"anyOf": [_TEXT, {"type": "array", "items": _TEXT}]}}
+        return {"/v1/embeddings": post("embeddings", ["input"], embed), **models}
+    chat = {"messages": {"type": "array", "items": _MESSAGE, "minItems": 1}, **_SAMPLING}
+    completion = {"prompt": _TEXT, **_SAMPLING}
+    return {
+        "/v1/chat/completions": post("chat_completions", ["messages"], chat),
+        "/v1/completions": post("completions", ["prompt"], completion),
+        **models,
     }
 
 
@@ -212,7 +380,13 @@ def _answer(task: str, labels: list[Any], model_io: dict[str, Any] | None) -> di
                 }
             },
         }
-    if task == "sentence-embedding":
+    if task == "text-generation":
+        return {
+            "type": "object",
+            "required": ["generated_text"],
+            "properties": {"generated_text": {"type": "string", "description": "greedy reply"}},
+        }
+    if task in ("sentence-embedding", "feature-extraction"):
         return {
             "type": "object",
             "required": ["embedding"],

@@ -176,8 +176,20 @@ def build_target(
             # contract (labels, tokenizer, image processor) comes from the prepared model.
             pinned = {"sha256": model.info["sha256"], **model.runtime}
             config = {**config, "model": {**config["model"], **pinned}}
+        engine = gpu_engine(spec)
+        # The OpenAI routes reach an engine only where svai's HTTP server is the front (a
+        # container); managed endpoints pass their one scoring path.
+        openai_task = (
+            engine.task if isinstance(engine, Engine) and rec.choice.kind == "container" else None
+        )
         document = openapi_document(
-            spec, version, config["model"], config["api"]["input_schema"], _model_io(model)
+            spec,
+            version,
+            config["model"],
+            config["api"]["input_schema"],
+            _model_io(model),
+            mode=rec.choice.mode,
+            openai_task=openai_task,
         )
         # The proxy/front-door zips never load the model: their config names no source.
         zip_config = json_bytes(config)
@@ -204,7 +216,6 @@ def build_target(
         server = (*SERVER_PACKAGES, *model.requirements)
         served = lock(_requirements(spec, server), IMAGE_PYTHON, wheels)
         requirements = front if package == "zip" else served
-        engine = gpu_engine(spec)
         if isinstance(engine, Engine):
             # The CUDA stack is pinned by svai/build/gpu.py for the GPU image's Python; its
             # closure cannot be read here (no CUDA wheels installed), so it is not locked.

@@ -38,6 +38,7 @@ from svai.ir import (
     Store,
     TrafficSplit,
 )
+from svai.spec.engines import Engine, gpu_engine
 from svai.spec.resolve import ResolvedSpec, ResolvedTarget
 
 __all__ = [
@@ -115,6 +116,29 @@ def sketch(
     )
 
 
+_OPENAI_ROUTES: dict[str, tuple[tuple[str, str, Role], ...]] = {
+    "text-generation": (
+        ("POST", "/v1/chat/completions", "api"),
+        ("POST", "/v1/completions", "api"),
+        ("GET", "/v1/models", "api"),
+    ),
+    "feature-extraction": (("POST", "/v1/embeddings", "api"), ("GET", "/v1/models", "api")),
+}
+"""The OpenAI routes the HTTP server answers for an engine's task (``runtime/server/openai.py``)."""
+
+
+def _openai_routes(spec: ResolvedSpec, choice: Choice) -> tuple[tuple[str, str, Role], ...]:
+    """The OpenAI routes a gateway must pass to a served engine, beside ``/predict``.
+
+    Only a container runs svai's HTTP server behind the gateway; functions and managed
+    endpoints answer ``/predict`` (and their own scoring path) alone.
+    """
+    engine = gpu_engine(spec)
+    if choice.kind != "container" or not isinstance(engine, Engine):
+        return ()
+    return _OPENAI_ROUTES.get(engine.task, ())
+
+
 def _plan(
     spec: ResolvedSpec,
     target: ResolvedTarget,
@@ -152,7 +176,11 @@ def _plan(
     services: tuple[Service, ...]
     if mode == "sync":
         services = (_service("api", "api", main, model_version),)
-        routes: tuple[tuple[str, str, Role], ...] = (("POST", "/predict", "api"),)
+        routes: tuple[tuple[str, str, Role], ...] = (
+            ("POST", "/predict", "api"),
+            ("GET", "/openapi.json", "api"),
+            *_openai_routes(spec, choice),
+        )
         stores = [
             Store(
                 "idempotency", "request_id", round(spec.reliability.idempotency_ttl_s), "expires_at"
@@ -172,7 +200,11 @@ def _plan(
             _service("status", "status", front, model_version),
             _service("worker", "worker", main, model_version, batch=True),
         )
-        routes = (("POST", "/jobs", "submit"), ("GET", "/jobs/{id}", "status"))
+        routes = (
+            ("POST", "/jobs", "submit"),
+            ("GET", "/jobs/{id}", "status"),
+            ("GET", "/openapi.json", "status"),
+        )
         stores = [
             Store("results", "request_id", round(spec.reliability.idempotency_ttl_s), "expires_at")
         ]

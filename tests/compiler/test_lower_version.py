@@ -124,7 +124,7 @@ def test_sync_plan_shape() -> None:
     assert plan.mode == "sync"
     assert [s.role for s in plan.services] == ["api"]
     assert plan.queue is None
-    assert plan.entry.routes == (("POST", "/predict", "api"),)
+    assert plan.entry.routes == (("POST", "/predict", "api"), ("GET", "/openapi.json", "api"))
     assert {s.name for s in plan.stores} == {"idempotency", "cache"}
     assert ("svai-model-version", "v-000000000001") in plan.tags
     assert plan.budget is not None and plan.budget.monthly_usd == 120

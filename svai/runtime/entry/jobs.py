@@ -42,6 +42,7 @@ from svai.runtime.entry.lambda_events import (
     http_call,
     simple_response,
 )
+from svai.runtime.entry.openapi import OPENAPI_FILE, is_openapi
 
 __all__ = ["PAYLOAD_BUCKET_ENV", "JobsFront", "handler"]
 
@@ -144,6 +145,8 @@ class JobsFront:
             content_type: The Content-Type header.
             headers: Request headers, names lower-case.
         """
+        if is_openapi(method, path):
+            return self.openapi()
         status = _STATUS_PATH.match(path)
         if method == "GET" and status:
             return self.status(status["id"])
@@ -240,6 +243,14 @@ class JobsFront:
             "model_version": result.model_version,
         }
         return 200, body, {"x-svai-model-version": result.model_version}
+
+    def openapi(self) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """Answer ``GET /openapi.json``: the document ``svai build`` wrote beside the config."""
+        try:
+            document = json.loads(self.config.resolve(OPENAPI_FILE).read_bytes())
+        except (OSError, ValueError):
+            return 404, error_body("not_found", "no openapi.json in this build"), {}
+        return 200, document, {}
 
     def handler(self) -> Callable[[Any, Any], dict[str, Any]]:
         """Return the Lambda handler function."""

@@ -5,6 +5,8 @@ backend does, and sets ``SVAI_ENDPOINT_NAME`` and ``SVAI_MAX_PAYLOAD_BYTES``. Th
 container runs svai's HTTP server, which validates the payload and answers ``/invocations``; the
 proxy refuses oversize bodies before calling it and hands the container's own status (a 4xx
 with the field path, say) back to the caller unchanged, instead of SageMaker's generic 424.
+``GET .../openapi.json`` answers the deployment's document from the proxy's own zip (the
+endpoint has no GET path a caller can reach).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from svai.runtime.cloud.aws import is_transient
@@ -19,10 +22,12 @@ from svai.runtime.core.retry import Backoff, retry
 from svai.runtime.entry.lambda_events import (
     BadEventError,
     classify_event,
+    config_path,
     error_body,
     http_call,
     simple_response,
 )
+from svai.runtime.entry.openapi import OPENAPI_FILE, is_openapi
 
 __all__ = ["EndpointProxy", "handler"]
 
@@ -36,12 +41,20 @@ class EndpointProxy:
         client: A boto3 ``sagemaker-runtime`` client.
         endpoint: The endpoint name.
         max_payload_bytes: Larger bodies get 413 without reaching the endpoint.
+        artifact: The folder of the proxy's zip, where ``openapi.json`` is (``None``: 404).
     """
 
-    def __init__(self, client: Any, endpoint: str, max_payload_bytes: int) -> None:
+    def __init__(
+        self,
+        client: Any,
+        endpoint: str,
+        max_payload_bytes: int,
+        artifact: Path | None = None,
+    ) -> None:
         self.client = client
         self.endpoint = endpoint
         self.max_payload_bytes = max_payload_bytes
+        self.artifact = artifact
         self._backoff = Backoff()
 
     @classmethod
@@ -49,10 +62,12 @@ class EndpointProxy:
         """Build the proxy from the function's environment."""
         import boto3  # provided by the Lambda runtime
 
+        where = config_path(environ)
         return cls(
             boto3.client("sagemaker-runtime"),
             environ["SVAI_ENDPOINT_NAME"],
             int(environ.get("SVAI_MAX_PAYLOAD_BYTES", 6_000_000)),
+            where if where.is_dir() else where.parent,
         )
 
     def dispatch(self, event: Any, context: Any = None) -> dict[str, Any]:
@@ -66,6 +81,8 @@ class EndpointProxy:
             call = http_call(event, kind, "x-request-id")
         except BadEventError as exc:
             return simple_response(400, error_body("bad_request", str(exc)), kind)
+        if is_openapi(call.method, call.path):
+            return self._openapi(kind)
         if call.method != "POST":
             return simple_response(405, error_body("method_not_allowed", call.method), kind)
         body = call.request.body
@@ -98,6 +115,16 @@ class EndpointProxy:
             "isBase64Encoded": False,
         }
         return out
+
+    def _openapi(self, kind: Any) -> dict[str, Any]:
+        try:
+            if self.artifact is None:
+                raise OSError("no artifact folder")
+            document = json.loads(self.artifact.joinpath(OPENAPI_FILE).read_bytes())
+        except (OSError, ValueError):
+            missing = error_body("not_found", "no openapi.json in this build")
+            return simple_response(404, missing, kind)
+        return simple_response(200, document, kind)
 
     def handler(self) -> Any:
         """Return the Lambda handler function."""
