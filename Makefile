@@ -42,7 +42,7 @@ test-hf-export: setup  ## the Hugging Face folder tests with optimum-onnx as the
 	test -x $(HF_VENV)/bin/python || $(BIN)/python -m venv $(HF_VENV)
 	$(BIN)/python -c "import site; print(site.getsitepackages()[0])" > "$$($(HF_VENV)/bin/python -c 'import site; print(site.getsitepackages()[0])')/zz-svai-venv.pth"
 	$(HF_VENV)/bin/pip install -q --no-deps "optimum-onnx==0.1.0" "optimum==2.1.0" "transformers==4.57.6" "huggingface_hub==0.36.2" "tokenizers==0.22.2"
-	PYTHONPATH=$(CURDIR) $(HF_VENV)/bin/python -m pytest -q tests/runtimes/test_formats_hf.py -k "not sentence and not embedding"
+	PYTHONPATH=$(CURDIR) $(HF_VENV)/bin/python -m pytest -q tests/runtimes/test_formats_hf.py tests/runtimes/test_image_processors.py -k "not sentence and not embedding"
 
 bench: setup  ## benchmarks (ratios against baselines in the same run), results in bench/results/
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done

@@ -51,8 +51,10 @@ FOLDER_TASKS = {
 TEXT_MODEL_TYPES = ("bert", "roberta", "distilbert", "xlm-roberta", "electra", "albert", "mpnet")
 """Encoder families whose exported graphs take ``input_ids`` / ``attention_mask``."""
 
-IMAGE_MODEL_TYPES = ("vit", "deit")
-"""Image classifiers whose processor resizes to a fixed height and width (ViT style)."""
+IMAGE_MODEL_TYPES = ("vit", "deit", "convnext", "convnextv2", "resnet", "regnet", "swin", "dinov2")
+"""Image classifiers whose exported graph takes ``pixel_values`` and answers ``logits``; the
+build refuses a processor it does not reproduce (``svai/build/optimize/hf.py``) and checks the
+served answers against the pipeline."""
 
 _TABULAR = ("sklearn", "xgboost", "lightgbm")
 

@@ -139,6 +139,47 @@ def image_classifier(folder: Path) -> Path:
     return folder
 
 
+def convnext_classifier(folder: Path) -> Path:
+    """A ConvNeXT image classifier with ConvNeXT's processor: shortest edge 32 / 0.8, crop 32."""
+    import torch
+    from transformers import ConvNextConfig, ConvNextForImageClassification, ConvNextImageProcessor
+
+    torch.manual_seed(4)
+    config = ConvNextConfig(
+        num_channels=3,
+        patch_size=4,
+        num_stages=2,
+        hidden_sizes=[8, 16],
+        depths=[1, 1],
+        image_size=32,
+        id2label=IMAGE_LABELS,
+        label2id={v: k for k, v in IMAGE_LABELS.items()},
+    )
+    ConvNextForImageClassification(config).save_pretrained(folder)
+    ConvNextImageProcessor(size={"shortest_edge": 32}, crop_pct=0.8).save_pretrained(folder)
+    return folder
+
+
+def resnet_classifier(folder: Path) -> Path:
+    """A ResNet image classifier; ResNets ship ConvNeXT's processor (here 36 / 0.9, crop 36)."""
+    import torch
+    from transformers import ConvNextImageProcessor, ResNetConfig, ResNetForImageClassification
+
+    torch.manual_seed(5)
+    config = ResNetConfig(
+        num_channels=3,
+        embedding_size=8,
+        hidden_sizes=[8, 16],
+        depths=[1, 1],
+        layer_type="basic",
+        id2label=IMAGE_LABELS,
+        label2id={v: k for k, v in IMAGE_LABELS.items()},
+    )
+    ResNetForImageClassification(config).save_pretrained(folder)
+    ConvNextImageProcessor(size={"shortest_edge": 36}, crop_pct=0.9).save_pretrained(folder)
+    return folder
+
+
 def sentence_encoder(folder: Path) -> Path:
     """A sentence-transformers encoder: tiny BERT, mean pooling, L2 normalisation."""
     import torch

@@ -35,6 +35,7 @@ import io
 import json
 import math
 import os
+import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -292,34 +293,84 @@ def _activation(config: dict[str, Any], task: str) -> str:
     return "sigmoid" if multi or len(config.get("id2label") or {}) == 1 else "softmax"
 
 
+_STANDARD_PROCESSORS = frozenset({"ViT", "DeiT", "CLIP", "Bit", "MobileNetV1", "Siglip"})
+"""Image processors that resize, crop, rescale and normalise in that order and nothing else
+(transformers' PIL backend, no overrides); ConvNeXT's ``crop_pct`` is read separately."""
+
+
 def _processor(source: Path) -> dict[str, Any]:
-    path = source / "preprocessor_config.json"
-    settings = json.loads(path.read_text("utf-8"))
-    size = settings.get("size")
-    resize = settings.get("do_resize", True)
-    if resize and not (isinstance(size, dict) and {"height", "width"} <= set(size)):
+    """The runtime's ``model.processor`` from the folder's ``preprocessor_config.json``.
+
+    Reproduced: a fixed-size resize (ViT), a shortest-edge resize then a center crop (CLIP,
+    BiT, DeiT-style crops) and ConvNeXT's ``crop_pct`` (resize the shortest edge to
+    ``size / crop_pct``, crop ``size``; from 384 on a plain resize), as transformers does.
+    """
+    settings = json.loads((source / "preprocessor_config.json").read_text("utf-8"))
+    kind = str(settings.get("image_processor_type") or settings.get("feature_extractor_type"))
+    family = re.sub(r"(ImageProcessor|FeatureExtractor)(Fast|Pil)?$", "", kind)
+    if family not in _STANDARD_PROCESSORS | {"ConvNext"}:
+        known = ", ".join(sorted(_STANDARD_PROCESSORS | {"ConvNext"}))
         raise UnsupportedModelError(
-            f"preprocessor_config.json: size {size!r}; svai reproduces processors that resize "
-            "to a fixed height and width (ViT style)"
+            f"preprocessor_config.json: image_processor_type {kind!r}; svai reproduces the "
+            f"image processors of {known} (resize, center crop, rescale, normalise)"
         )
-    if settings.get("do_center_crop") or settings.get("do_pad"):
+    if settings.get("do_pad"):
         raise UnsupportedModelError(
-            "preprocessor_config.json: center crop and padding are not reproduced by svai's "
-            "image processor"
+            "preprocessor_config.json: do_pad is not reproduced by svai's image processor"
         )
+    resize: dict[str, Any] = {"size": None, "shortest_edge": None}
+    if settings.get("do_resize", True):
+        resize = _resize(settings.get("size"), family, settings)
+    crop = resize.pop("crop", None)
+    if settings.get("do_center_crop"):
+        if crop is not None:
+            raise UnsupportedModelError(
+                "preprocessor_config.json: crop_pct and do_center_crop together are not "
+                "reproduced by svai's image processor"
+            )
+        crop = _height_width(settings.get("crop_size"), "crop_size")
+    if resize["shortest_edge"] is not None and crop is None:
+        raise UnsupportedModelError(
+            "preprocessor_config.json: a shortest-edge resize with no center crop gives every "
+            "image its own size; svai serves processors whose output has one fixed size"
+        )
+    normalize = settings.get("do_normalize", True)
     return {
-        "size": [int(size["height"]), int(size["width"])] if resize else None,
+        **resize,
+        "crop": crop,
         "resample": int(settings.get("resample", 2)),
         "rescale": float(settings.get("rescale_factor", 1 / 255))
         if settings.get("do_rescale", True)
         else None,
-        "mean": [float(v) for v in settings["image_mean"]]
-        if settings.get("do_normalize", True)
-        else None,
-        "std": [float(v) for v in settings["image_std"]]
-        if settings.get("do_normalize", True)
-        else None,
+        "mean": [float(v) for v in settings["image_mean"]] if normalize else None,
+        "std": [float(v) for v in settings["image_std"]] if normalize else None,
     }
+
+
+def _resize(size: Any, family: str, settings: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(size, dict) and set(size) == {"shortest_edge"}:
+        edge = int(size["shortest_edge"])
+        if family == "ConvNext":
+            if edge >= 384:  # ConvNeXT warps large sizes to a square
+                return {"size": [edge, edge], "shortest_edge": None}
+            crop_pct = float(settings.get("crop_pct", 224 / 256))
+            return {"size": None, "shortest_edge": int(edge / crop_pct), "crop": [edge, edge]}
+        return {"size": None, "shortest_edge": edge}
+    if family == "ConvNext":
+        raise UnsupportedModelError(
+            f"preprocessor_config.json: size {size!r}; ConvNeXT processors take "
+            '{"shortest_edge": n}'
+        )
+    return {"size": _height_width(size, "size"), "shortest_edge": None}
+
+
+def _height_width(size: Any, field: str) -> list[int]:
+    if not (isinstance(size, dict) and set(size) == {"height", "width"}):
+        raise UnsupportedModelError(
+            f"preprocessor_config.json: {field} {size!r}; svai reproduces a fixed height and "
+            'width ({"height": h, "width": w}) or, for the resize, {"shortest_edge": n}'
+        )
+    return [int(size["height"]), int(size["width"])]
 
 
 def _torch_export(source: Path, destination: Path, task: str, config: dict[str, Any]) -> None:
@@ -333,9 +384,13 @@ def _torch_export(source: Path, destination: Path, task: str, config: dict[str, 
     model = auto.from_pretrained(str(source), attn_implementation="eager")
     model.eval()
     if task == "image-classification":
+        # The graph's spatial size is what the processor hands it (a ResNet config has none).
+        processor = _processor(source)
         size = config.get("image_size", 224)
+        height, width = processor["crop"] or processor["size"] or (size, size)
         names = ["pixel_values"]
-        dummy: tuple[Any, ...] = (torch.zeros((2, config.get("num_channels", 3), size, size)),)
+        channels = config.get("num_channels", 3)
+        dummy: tuple[Any, ...] = (torch.zeros((2, channels, height, width)),)
         dynamic = {"pixel_values": {0: "batch"}, "logits": {0: "batch"}}
     else:
         accepted = inspect.signature(model.forward).parameters

@@ -1,15 +1,17 @@
 """Images in requests: base64 in JSON, decoded with Pillow, processed with numpy.
 
-This is the image processor of a Hugging Face image classifier (ViT-style: resize to a fixed
-height and width, rescale, normalise, channels first) without transformers or torch at serve
-time. ``svai build`` reads the folder's ``preprocessor_config.json`` into the runtime config's
-``model.processor``::
+This is the image processor of a Hugging Face image classifier -- resize, center crop, rescale,
+normalise, channels first, in that order, as transformers' PIL backend does -- without
+transformers or torch at serve time. ``svai build`` reads the folder's
+``preprocessor_config.json`` into the runtime config's ``model.processor``::
 
-    {"size": [224, 224], "resample": 2, "rescale": 0.00392156862745098,
-     "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]}
+    {"size": [224, 224], "shortest_edge": null, "crop": null, "resample": 2,
+     "rescale": 0.00392156862745098, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]}
 
-``size``, ``rescale``, ``mean`` and ``std`` may be ``null`` (that step is skipped); ``resample``
-is Pillow's filter number, as transformers stores it.
+The resize is to a fixed ``size`` ([height, width]) or, with ``shortest_edge``, keeps the
+aspect ratio (the long edge truncated, as transformers computes it); ``crop`` then cuts the
+center [height, width], padding with zeros where the image is smaller. Any step may be
+``null`` (skipped); ``resample`` is Pillow's filter number, as transformers stores it.
 """
 
 from __future__ import annotations
@@ -81,20 +83,35 @@ class ImageProcessor:
     """
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
-        unknown = set(settings) - {"size", "resample", "rescale", "mean", "std"}
+        known = {"size", "shortest_edge", "crop", "resample", "rescale", "mean", "std"}
+        unknown = set(settings) - known
         if unknown:
             raise ConfigError(f"model.processor: unknown key(s) {', '.join(sorted(unknown))}")
-        size = settings.get("size")
-        if size is not None and not (
-            isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) for v in size)
-        ):
-            raise ConfigError("model.processor.size: expected [height, width] or null")
-        self.size: tuple[int, int] | None = (size[0], size[1]) if size else None
+        self.size = self._pair(settings.get("size"), "size")
+        self.crop = self._pair(settings.get("crop"), "crop")
+        edge = settings.get("shortest_edge")
+        if edge is not None and not (type(edge) is int and edge > 0):
+            raise ConfigError("model.processor.shortest_edge: expected a positive integer or null")
+        if edge is not None and self.size is not None:
+            raise ConfigError("model.processor: size and shortest_edge are alternatives")
+        self.shortest_edge: int | None = edge
         self.resample = int(settings.get("resample", 2))
         rescale = settings.get("rescale")
         self.rescale = None if rescale is None else float(rescale)
         self.mean = self._channels(settings.get("mean"), "mean")
         self.std = self._channels(settings.get("std"), "std")
+
+    @staticmethod
+    def _pair(value: Any, name: str) -> tuple[int, int] | None:
+        if value is None:
+            return None
+        if not (
+            isinstance(value, list)
+            and len(value) == 2
+            and all(type(v) is int and v > 0 for v in value)
+        ):
+            raise ConfigError(f"model.processor.{name}: expected [height, width] or null")
+        return value[0], value[1]
 
     @staticmethod
     def _channels(value: Any, name: str) -> np.ndarray | None:
@@ -109,13 +126,41 @@ class ImageProcessor:
         """Return the processed batch, channels first."""
         pixels = []
         for image in images:
-            if self.size is not None:
-                height, width = self.size
+            target = self.size or self._keep_aspect(image.size)
+            if target is not None:
+                height, width = target
                 image = image.resize((width, height), resample=self.resample, reducing_gap=None)
             array = np.asarray(image, dtype=np.float32)
+            if self.crop is not None:
+                array = _center_crop(array, self.crop)
             if self.rescale is not None:
                 array = array * np.float32(self.rescale)
             if self.mean is not None and self.std is not None:
                 array = (array - self.mean) / self.std
             pixels.append(array.transpose(2, 0, 1))
         return np.ascontiguousarray(np.stack(pixels), dtype=np.float32)
+
+    def _keep_aspect(self, size: tuple[int, int]) -> tuple[int, int] | None:
+        """(height, width) with the short edge at ``shortest_edge``, the long one truncated."""
+        if self.shortest_edge is None:
+            return None
+        width, height = size
+        short, long = (width, height) if width <= height else (height, width)
+        scaled = int(self.shortest_edge * long / short)
+        return (scaled, self.shortest_edge) if width <= height else (self.shortest_edge, scaled)
+
+
+def _center_crop(array: np.ndarray, crop: tuple[int, int]) -> np.ndarray:
+    """The center ``crop`` of a [height, width, 3] array, zero-padded where it is smaller."""
+    height, width = array.shape[:2]
+    crop_height, crop_width = crop
+    top, left = (height - crop_height) // 2, (width - crop_width) // 2
+    if top >= 0 and left >= 0:
+        return array[top : top + crop_height, left : left + crop_width]
+    # Smaller than the crop: centre it on zeros first (the pad rounds up, as transformers does).
+    padded_height, padded_width = max(height, crop_height), max(width, crop_width)
+    padded = np.zeros((padded_height, padded_width, array.shape[2]), dtype=array.dtype)
+    pad_top, pad_left = -(-(padded_height - height) // 2), -(-(padded_width - width) // 2)
+    padded[pad_top : pad_top + height, pad_left : pad_left + width] = array
+    top, left = max(0, top + pad_top), max(0, left + pad_left)
+    return padded[top : top + crop_height, left : left + crop_width]

@@ -241,7 +241,7 @@ class ImageClassifier:
         self.labels = cfg.labels
         self.activation = cfg.activation
         self.session = model.session
-        self.input = model.inputs[0][0]
+        self.input, _, self._shape = model.inputs[0]
         self.output = model.output_names[0]
 
     def to_feeds(self, inputs: Any) -> np.ndarray:
@@ -263,7 +263,8 @@ class ImageClassifier:
         return out
 
     def warmup(self) -> None:
-        """Classify one black image."""
-        size = self.processor.size or (32, 32)
-        pixels = np.zeros((1, 3, *size), dtype=np.float32)
+        """Classify one black image the size of the processor's output (or the graph's input)."""
+        fixed = [d if isinstance(d, int) and d > 0 else 32 for d in self._shape[2:4]]
+        height, width = self.processor.crop or self.processor.size or (fixed[0], fixed[1])
+        pixels = np.zeros((1, 3, height, width), dtype=np.float32)
         self.session.run([self.output], {self.input: pixels})
