@@ -10,6 +10,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from svai.build.artifact import MODEL_NAME, safe_source
+from svai.build.fallback import fallback_files, fallback_path
 from svai.build.gpu import MODEL_DIR, engine_section, generation_section
 from svai.compiler.recommendation import TargetRecommendation
 from svai.compiler.request_limits import peak_rps, rate_limit, tenant_rate_limit
@@ -56,7 +57,7 @@ def runtime_config(
     # The same figures the plan states (svai.compiler.limits), enforced in each instance.
     rps, burst = rate_limit(spec, peak_rps(rec)) if rec is not None else (api.rate_limit_rps, 0)
     tenant_rps, tenant_burst = tenant_rate_limit(spec) or (None, 0)
-    fallback_model = _local_fallback(spec)
+    fallback_model = fallback_path(spec)
     config = {
         "schema_version": 1,
         "model": {
@@ -95,7 +96,7 @@ def runtime_config(
         "fallback": {
             "rules": model.fallback_rules,
             "model": fallback_model,
-            # Only a fallback that ships in the artifact can answer early.
+            # Every fallback ships in the artifact (svai.build.fallback), so it can answer early.
             "after_s": model.fallback_after_s if model.fallback_rules or fallback_model else None,
         },
         "hooks": {"preprocess": model.preprocess, "postprocess": model.postprocess},
@@ -144,21 +145,11 @@ def hook_files(spec: ResolvedSpec, base_dir: Path) -> dict[str, Path]:
         files[normal_path(relative)] = safe_source(base_dir, relative, what)
     for template in model.prompt_templates:
         files[normal_path(template)] = safe_source(base_dir, template, "model.prompt_templates")
-    fallback_model = _local_fallback(spec)
-    if fallback_model is not None:
-        files[normal_path(fallback_model)] = safe_source(
-            base_dir, fallback_model, "model.fallback.model"
-        )
+    files.update(fallback_files(spec, base_dir))  # fetched here when it is remote
     for relative, _ in included_files(base_dir, model.include):
         # Checked again as a copied file: an include may not replace runtime code or svai's files.
         files[relative] = safe_source(base_dir, relative, "model.include")
     return files
-
-
-def _local_fallback(spec: ResolvedSpec) -> str | None:
-    """The fallback model file shipped in the artifact; a remote one (``s3://``...) is not."""
-    fallback = spec.model.fallback_model
-    return fallback if fallback is not None and "://" not in fallback else None
 
 
 def _hook_path(base_dir: Path, module: str) -> str:

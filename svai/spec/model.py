@@ -280,7 +280,8 @@ class Fallback(_Strict):
     """What answers when the main model fails or is too slow: a smaller model or a rules function."""
 
     model: Artifact | None = None
-    """Artifact of a smaller model (same forms as ``model.artifact``)."""
+    """Artifact of a smaller model (same forms as ``model.artifact``); a remote one is fetched at
+    build and ships in the package, so it answers when the store or the network cannot."""
     framework: Framework | None = None
     """Framework of the fallback model; defaults to the main model's."""
     rules: EntryPoint | None = None

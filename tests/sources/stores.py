@@ -13,6 +13,7 @@ import pytest
 from servers import (
     AZURITE_ACCOUNT,
     Hub,
+    Repo,
     azurite_command,
     azurite_connection,
     start_azurite,
@@ -197,3 +198,20 @@ def apply_env(monkeypatch: pytest.MonkeyPatch, values: dict[str, str | None]) ->
             monkeypatch.delenv(key, raising=False)
         else:
             monkeypatch.setenv(key, value)
+
+
+LLM_FOLDER = Path(__file__).resolve().parents[1] / "fixtures" / "sources" / "support-llm"
+"""The tiny random-weight Llama that stands in for examples/llm-gpu's models."""
+
+
+def seed_llm_fallback(hub_store: Seeded, spec: str) -> None:
+    """Serve the tiny Llama from the loopback hub as the repository and commit ``spec``'s
+    ``fallback.model`` pins, so a build can fetch the fallback into the package."""
+    (line,) = (line for line in spec.splitlines() if "model: hf://" in line)
+    repo, commit = line.split("hf://", 1)[1].strip().split("@")
+    files = {
+        p.relative_to(LLM_FOLDER).as_posix(): p.read_bytes()
+        for p in LLM_FOLDER.rglob("*")
+        if p.is_file()
+    }
+    hub_store.client.repos[repo] = Repo(commit, files, {})

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 import pytest
-from stores import Seeded, apply_env
+from stores import Seeded, apply_env, seed_llm_fallback
 from test_cli_runtime import run_cli
 
 from svai.build.fetch import fetch_artifact, manifest_digest
@@ -44,9 +44,10 @@ def test_doc_pipeline_builds_from_s3(
 
 
 def test_llm_folder_is_fetched_from_cloud_storage_and_builds_gpu_images(
-    gs_store: Seeded, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    gs_store: Seeded, hf_store: Seeded, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     _use(gs_store, monkeypatch, tmp_path)
+    apply_env(monkeypatch, {**hf_store.env, "HF_HOME": str(tmp_path / "hf-home")})
     if gs_store.client.lookup_bucket("acme-models") is None:
         gs_store.client.create_bucket("acme-models")
     folder = FIXTURES / "support-llm"
@@ -55,6 +56,7 @@ def test_llm_folder_is_fetched_from_cloud_storage_and_builds_gpu_images(
         name = f"support-llm/v3/{path.relative_to(folder).as_posix()}"
         bucket.blob(name).upload_from_string(path.read_bytes())
     spec_path = REPO / "examples" / "llm-gpu" / "svai.yaml"
+    seed_llm_fallback(hf_store, spec_path.read_text())
     model = resolve(load_spec(spec_path)).model
     got = fetch_artifact(model.source, model.sha256, stream=io.StringIO())
     assert got.sha256 == manifest_digest(folder) == model.sha256
@@ -69,6 +71,8 @@ def test_llm_folder_is_fetched_from_cloud_storage_and_builds_gpu_images(
         assert not (target / "model").exists(), "fetch: start: the weights are not packaged"
         config = json.loads((target / "svai_runtime.json").read_text())
         assert config["engine"]["name"] == "vllm"
+        assert config["fallback"]["model"] == "fallback"  # the pinned hf:// fallback, packaged
+        assert (target / "fallback" / "model.safetensors").is_file()
         assert config["model"]["source"]["sha256"] == model.sha256
         assert {f["path"] for f in config["model"]["source"]["files"]} == {
             f"model/{p.relative_to(folder).as_posix()}" for p in folder.rglob("*") if p.is_file()

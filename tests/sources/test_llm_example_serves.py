@@ -17,7 +17,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from stores import Seeded, apply_env
+from stores import Seeded, apply_env, seed_llm_fallback
 from test_cli_runtime import run_cli
 from test_start_fetch_serve import _ready, _serve
 
@@ -42,9 +42,10 @@ def _chat(port: int, body: dict[str, object]) -> tuple[int, list[bytes]]:
 
 
 def test_the_llm_example_builds_and_answers_chat_completions_with_streaming(
-    gs_store: Seeded, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    gs_store: Seeded, hf_store: Seeded, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    apply_env(monkeypatch, {**gs_store.env, "SVAI_CACHE_DIR": str(tmp_path / "cache")})
+    env = {**gs_store.env, **hf_store.env, "HF_HOME": str(tmp_path / "hf-home")}
+    apply_env(monkeypatch, {**env, "SVAI_CACHE_DIR": str(tmp_path / "cache")})
     client = gs_store.client
     for name in ("acme-models", "models"):
         if client.lookup_bucket(name) is None:
@@ -58,6 +59,7 @@ def test_the_llm_example_builds_and_answers_chat_completions_with_streaming(
     shutil.copytree(REPO / "examples" / "llm-gpu", project)
     spec = (project / "svai.yaml").read_text()
     assert "  engine: vllm" in spec
+    seed_llm_fallback(hf_store, spec)  # the fallback (hf://, pinned) ships in the package
     (project / "svai.yaml").write_text(spec.replace("  engine: vllm", "  engine: transformers"))
     code, output = run_cli("build", str(project / "svai.yaml"), "--out", str(tmp_path / "out"))
     assert code == 0, output
@@ -66,6 +68,10 @@ def test_the_llm_example_builds_and_answers_chat_completions_with_streaming(
     assert config["engine"]["name"] == "transformers"
     assert "FROM nvidia/cuda:" in (folder / "Dockerfile").read_text(), "a GPU target, a GPU image"
     assert not (folder / "model").exists(), "fetch: start: the weights are not packaged"
+    assert config["fallback"]["model"] == "fallback" and config["fallback"]["after_s"] == 8.0
+    assert (folder / "fallback" / "config.json").read_bytes() == (
+        FOLDER / "config.json"
+    ).read_bytes()
 
     deployment = client.bucket("models")
     manifest = json.loads((folder / "manifest.json").read_text())
