@@ -5,6 +5,7 @@ signals of each version are read from the target's cloud over ``--window`` (:mod
 Without the cloud's credentials it exits 3 and names what to set. Each target's cost this month
 comes from its cloud's billing API (:mod:`svai.signals.cost`), against
 ``observability.budget_usd_month``; a cloud whose billing cannot be read shows it unavailable.
+An async target also shows its oldest queued job's age over the window.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ def command(file: str, environment: str, window: str, fmt: str) -> None:
         click.echo(f"  {target['cloud']} {target['region']} ({target['offering']}):")
         for row in target["versions"]:
             click.echo(f"    {row['version']} {row['percent']}%: {_figures(row['signals'])}")
+        if "queue_age_s" in target:
+            age = target["queue_age_s"]
+            click.echo(f"    oldest queued job: {'-' if age is None else f'{age:g}s'}")
         click.echo(f"    cost since {target['cost']['since']}: {_cost(target['cost'])}")
 
 
@@ -60,7 +64,9 @@ def status_dict(file: str, environment: str, window_s: int) -> dict[str, Any]:
         svai.errors.DeployError: a cloud failed a query.
     """
     report = release.versions(file, environment=environment)
-    budget = api.validate(file).resolved.observability.budget_usd_month
+    loaded, recommendation = api.recommend(file)
+    budget = loaded.resolved.observability.budget_usd_month
+    queued = {(t.cloud, t.region) for t in recommendation.targets if t.choice.mode == "async"}
     window = signals.window_ending(window_s)
     targets = []
     for cloud, region, offering, how in report.targets:
@@ -68,16 +74,17 @@ def status_dict(file: str, environment: str, window_s: int) -> dict[str, Any]:
         for version, percent in report.state.split:
             read = signals.read(signals.Source(cloud, region, report.name, version), window)
             rows.append({"version": version, "percent": percent, "signals": read.as_dict()})
-        targets.append(
-            {
-                "cloud": cloud,
-                "region": region,
-                "offering": offering,
-                "traffic": how,
-                "versions": rows,
-                "cost": cost_to_date(cloud, region, report.name).as_dict(budget),
-            }
-        )
+        target: dict[str, Any] = {
+            "cloud": cloud,
+            "region": region,
+            "offering": offering,
+            "traffic": how,
+            "versions": rows,
+            "cost": cost_to_date(cloud, region, report.name).as_dict(budget),
+        }
+        if (cloud, region) in queued:  # the oldest job's age over the window
+            target["queue_age_s"] = signals.queue_age(cloud, region, report.name, window)
+        targets.append(target)
     return {
         "name": report.name,
         "environment": report.environment,

@@ -171,7 +171,11 @@ def _gcp(region: str, name: str, since: date, until: date) -> _Answer:
     base = os.environ.get(BIGQUERY_ENDPOINT_VAR) or _BIGQUERY
 
     def parameter(key: str, value: str) -> dict[str, Any]:
-        return {"name": key, "parameterType": {"type": "STRING"}, "parameterValue": {"value": value}}
+        return {
+            "name": key,
+            "parameterType": {"type": "STRING"},
+            "parameterValue": {"value": value},
+        }
 
     body = {
         "query": _BILLING_SQL.format(table=table.replace(":", ".")),
@@ -209,10 +213,7 @@ def _azure(region: str, name: str, since: date, until: date) -> _Answer:
         )
     base = os.environ.get(AZURE_ENDPOINT_VAR) or _MANAGEMENT
     scope = f"/subscriptions/{subscription}/resourceGroups/rg-svai-{name}"
-    url = (
-        f"{base}{scope}/providers/Microsoft.CostManagement/query"
-        f"?api-version={_COST_API_VERSION}"
-    )
+    url = f"{base}{scope}/providers/Microsoft.CostManagement/query?api-version={_COST_API_VERSION}"
     body = {
         "type": "ActualCost",
         "timeframe": "MonthToDate",

@@ -24,7 +24,15 @@ from svai.signals import rest
 from svai.signals.logs import LogLine, LogQuery, matches, millis, parse
 from svai.signals.model import Signals, Source, Window
 
-__all__ = ["ENDPOINT_VAR", "LOGGING_ENDPOINT_VAR", "credentials", "logs", "read"]
+__all__ = [
+    "ENDPOINT_VAR",
+    "LOGGING_ENDPOINT_VAR",
+    "credentials",
+    "logs",
+    "queue_age",
+    "read",
+    "subscription_id",
+]
 
 ENDPOINT_VAR = "SVAI_GCP_MONITORING_ENDPOINT"
 _ENDPOINT = "https://monitoring.googleapis.com"
@@ -64,18 +72,7 @@ def read(source: Source, window: Window) -> Signals:
     def series(
         metric_filter: str, aligner: str, reducer: str, group: str = ""
     ) -> list[dict[str, Any]]:
-        query = {
-            "filter": metric_filter,
-            "interval.startTime": _rfc3339(window.start),
-            "interval.endTime": _rfc3339(window.end),
-            "aggregation.alignmentPeriod": f"{window.seconds}s",
-            "aggregation.perSeriesAligner": aligner,
-            "aggregation.crossSeriesReducer": reducer,
-        }
-        if group:
-            query["aggregation.groupByFields"] = group
-        url = f"{base}/v3/projects/{project}/timeSeries?{urllib.parse.urlencode(query)}"
-        return list(rest.call(url, token, "Cloud Monitoring timeSeries.list").get("timeSeries", []))
+        return _series(base, project, token, window, metric_filter, aligner, reducer, group)
 
     by_code = series(count, "ALIGN_SUM", "REDUCE_SUM", "metric.labels.response_code")
     codes: dict[str, int] = {}
@@ -98,6 +95,60 @@ def read(source: Source, window: Window) -> Signals:
         p99_s=percentiles["99"],
         notes=("cold_start_rate: Cloud Run has no per-request cold-start metric",),
     )
+
+
+def queue_age(service: str, region: str, window: Window) -> float | None:
+    """The oldest unacknowledged job's age (s) on the deployment's Pub/Sub push subscription.
+
+    ``None`` when Cloud Monitoring has no point in the window (no subscription, or no traffic).
+
+    Raises:
+        svai.errors.ToolMissingError: no token or project.
+        svai.errors.DeployError: Cloud Monitoring refused the query.
+    """
+    del region  # Pub/Sub subscriptions are global
+    token, project = credentials(os.environ)
+    base = os.environ.get(ENDPOINT_VAR) or _ENDPOINT
+    metric_filter = (
+        f"{_SUBSCRIPTION.format(s=subscription_id(service))} AND metric.type = "
+        '"pubsub.googleapis.com/subscription/oldest_unacked_message_age"'
+    )
+    found = _series(base, project, token, window, metric_filter, "ALIGN_MAX", "REDUCE_MAX")
+    points = [_point(p) for one in found for p in one.get("points", [])]
+    return max(points) if points else None
+
+
+def subscription_id(service: str) -> str:
+    """The push subscription of deployment ``service``'s jobs (the GCP backend's ``sub-jobs``)."""
+    return f"{service}-jobs-push"
+
+
+_SUBSCRIPTION = 'resource.type = "pubsub_subscription" AND resource.labels.subscription_id = "{s}"'
+
+
+def _series(
+    base: str,
+    project: str,
+    token: str,
+    window: Window,
+    metric_filter: str,
+    aligner: str,
+    reducer: str,
+    group: str = "",
+) -> list[dict[str, Any]]:
+    """``timeSeries.list`` over ``window``, aligned to one point per series."""
+    query = {
+        "filter": metric_filter,
+        "interval.startTime": _rfc3339(window.start),
+        "interval.endTime": _rfc3339(window.end),
+        "aggregation.alignmentPeriod": f"{window.seconds}s",
+        "aggregation.perSeriesAligner": aligner,
+        "aggregation.crossSeriesReducer": reducer,
+    }
+    if group:
+        query["aggregation.groupByFields"] = group
+    url = f"{base}/v3/projects/{project}/timeSeries?{urllib.parse.urlencode(query)}"
+    return list(rest.call(url, token, "Cloud Monitoring timeSeries.list").get("timeSeries", []))
 
 
 def _rfc3339(seconds: int) -> str:

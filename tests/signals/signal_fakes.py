@@ -43,12 +43,16 @@ class Monitoring:
     project: str = "demo-project"
     requests: list[tuple[str, str, float]] = field(default_factory=list)
     queries: list[dict[str, str]] = field(default_factory=list)
+    oldest_unacked: dict[str, list[float]] = field(default_factory=dict)
+    """Pub/Sub: subscription id -> its oldest_unacked_message_age samples (s) in the window."""
 
     def answer(self, path: str, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
         self.queries.append(query)
         if path != f"/v3/projects/{self.project}/timeSeries":
             return 404, {"error": {"code": 404, "message": f"no such path {path}"}}
         flt = query.get("filter", "")
+        if 'resource.type = "pubsub_subscription"' in flt:
+            return self._subscription(flt, query.get("aggregation.perSeriesAligner", ""))
         wanted = re.search(r'revision_name = has_substring\("([^"]+)"\)', flt)
         metric = re.search(r'metric\.type = "([^"]+)"', flt)
         if not wanted or not metric or "cloud_run_revision" not in flt:
@@ -78,6 +82,17 @@ class Monitoring:
             point = {"value": {"doubleValue": value}}
             return 200, {"timeSeries": [{"metric": {"type": metric.group(1)}, "points": [point]}]}
         return 400, {"error": {"code": 400, "message": f"unsupported {metric.group(1)} {aligner}"}}
+
+    def _subscription(self, flt: str, aligner: str) -> tuple[int, dict[str, Any]]:
+        wanted = re.search(r'resource\.labels\.subscription_id = "([^"]+)"', flt)
+        age = "pubsub.googleapis.com/subscription/oldest_unacked_message_age"
+        if not wanted or f'metric.type = "{age}"' not in flt or aligner != "ALIGN_MAX":
+            return 400, {"error": {"code": 400, "message": f"unsupported {flt} {aligner}"}}
+        samples = self.oldest_unacked.get(wanted.group(1))
+        if not samples:
+            return 200, {}
+        point = {"value": {"int64Value": str(round(max(samples)))}}
+        return 200, {"timeSeries": [{"metric": {"type": age}, "points": [point]}]}
 
 
 @dataclass
@@ -120,6 +135,11 @@ class LogAnalytics:
                 {"name": "line", "type": "string"},
             ]
             return 200, {"tables": [{"name": "PrimaryResult", "columns": columns, "rows": rows}]}
+        if "summarize age_s = max(todouble(e.queue_age_s))" in kql:
+            ages = [float(e["queue_age_s"]) for _, _, e in mine if e.get("queue_age_s") is not None]
+            columns = [{"name": "age_s", "type": "real"}]
+            row = [max(ages) if ages else None]
+            return 200, {"tables": [{"name": "PrimaryResult", "columns": columns, "rows": [row]}]}
         if "summarize" not in kql or version is None:
             return 400, {"error": {"code": "BadArgumentError", "message": kql}}
         requests = [e for _, _, e in mine if e.get("message") == "request"]
