@@ -3,8 +3,11 @@
 Cloud Run measures every request of a revision (``run.googleapis.com/request_latencies``, a
 distribution in milliseconds, and ``request_count`` labelled with the response code); the
 backend names each revision after the model version (``<service>-<version>``), so the filter
-selects one version with ``has_substring``. Cloud Run has no per-request cold-start metric (the
-alerts skip it too), so ``cold_starts`` is missing with a note.
+selects one version with ``has_substring``. Cloud Run has no per-request cold-start metric; the
+backend creates a log-based metric over the runtime's request lines
+(:func:`svai.spec.names.cold_start_metric`, labelled ``version``), read here as
+``logging.googleapis.com/user/<metric>``. It counts from its creation on. The Pub/Sub push
+subscription's ``oldest_unacked_message_age`` gives an async deployment's queue age.
 
 Credentials: ``GOOGLE_OAUTH_ACCESS_TOKEN`` (``gcloud auth print-access-token``) and the project
 in ``GOOGLE_CLOUD_PROJECT``; ``SVAI_GCP_MONITORING_ENDPOINT`` and ``SVAI_GCP_LOGGING_ENDPOINT``
@@ -23,6 +26,7 @@ from svai.errors import ToolMissingError
 from svai.signals import rest
 from svai.signals.logs import LogLine, LogQuery, matches, millis, parse
 from svai.signals.model import Signals, Source, Window
+from svai.spec.names import cold_start_metric
 
 __all__ = [
     "ENDPOINT_VAR",
@@ -79,6 +83,13 @@ def read(source: Source, window: Window) -> Signals:
     for one in by_code:
         code = str(one.get("metric", {}).get("labels", {}).get("response_code", ""))
         codes[code] = codes.get(code, 0) + round(sum(_point(p) for p in one.get("points", [])))
+    # The deployment's log-based metric over the runtime's lines (the GCP backend creates it).
+    cold = series(
+        f'metric.type = "logging.googleapis.com/user/{cold_start_metric(source.service)}" '
+        f'AND metric.labels.version = "{source.version}"',
+        "ALIGN_SUM",
+        "REDUCE_SUM",
+    )
     percentiles = {
         pct: _worst(series(latency, f"ALIGN_PERCENTILE_{pct}", "REDUCE_MAX"))
         for pct in ("50", "95", "99")
@@ -88,12 +99,11 @@ def read(source: Source, window: Window) -> Signals:
         window,
         requests=sum(codes.values()),
         errors=sum(n for code, n in codes.items() if code.startswith("5")),
-        cold_starts=None,
+        cold_starts=round(sum(_point(p) for s in cold for p in s.get("points", []))),
         throttles=codes.get("429", 0),
         p50_s=percentiles["50"],
         p95_s=percentiles["95"],
         p99_s=percentiles["99"],
-        notes=("cold_start_rate: Cloud Run has no per-request cold-start metric",),
     )
 
 

@@ -44,6 +44,8 @@ class Monitoring:
     requests: list[tuple[str, str, float]] = field(default_factory=list)
     queries: list[dict[str, str]] = field(default_factory=list)
     oldest_unacked: dict[str, list[float]] = field(default_factory=dict)
+    log_metrics: dict[str, list[str]] = field(default_factory=dict)
+    """Log-based metrics: metric name -> the ``version`` label of each counted entry."""
     """Pub/Sub: subscription id -> its oldest_unacked_message_age samples (s) in the window."""
 
     def answer(self, path: str, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
@@ -53,6 +55,8 @@ class Monitoring:
         flt = query.get("filter", "")
         if 'resource.type = "pubsub_subscription"' in flt:
             return self._subscription(flt, query.get("aggregation.perSeriesAligner", ""))
+        if "logging.googleapis.com/user/" in flt:
+            return self._log_metric(flt, query.get("aggregation.perSeriesAligner", ""))
         wanted = re.search(r'revision_name = has_substring\("([^"]+)"\)', flt)
         metric = re.search(r'metric\.type = "([^"]+)"', flt)
         if not wanted or not metric or "cloud_run_revision" not in flt:
@@ -82,6 +86,18 @@ class Monitoring:
             point = {"value": {"doubleValue": value}}
             return 200, {"timeSeries": [{"metric": {"type": metric.group(1)}, "points": [point]}]}
         return 400, {"error": {"code": 400, "message": f"unsupported {metric.group(1)} {aligner}"}}
+
+    def _log_metric(self, flt: str, aligner: str) -> tuple[int, dict[str, Any]]:
+        name = re.search(r'metric\.type = "logging\.googleapis\.com/user/([^"]+)"', flt)
+        version = re.search(r'metric\.labels\.version = "([^"]+)"', flt)
+        if not name or not version or aligner != "ALIGN_SUM":
+            return 400, {"error": {"code": 400, "message": f"unsupported {flt} {aligner}"}}
+        counted = self.log_metrics.get(name.group(1), []).count(version.group(1))
+        if not counted:
+            return 200, {}
+        point = {"value": {"int64Value": str(counted)}}
+        labels = {"version": version.group(1)}
+        return 200, {"timeSeries": [{"metric": {"labels": labels}, "points": [point]}]}
 
     def _subscription(self, flt: str, aligner: str) -> tuple[int, dict[str, Any]]:
         wanted = re.search(r'resource\.labels\.subscription_id = "([^"]+)"', flt)

@@ -9,6 +9,7 @@ read are the ones the backends create and alarm on: the plans are checked agains
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -23,6 +24,7 @@ from signal_fakes import (
     LogAnalytics,
     Monitoring,
     moto_env,  # noqa: F401 - the fixture, used by name
+    request_lines,
     serving,
 )
 from test_promote_live import SPEC, canary, svai
@@ -30,7 +32,7 @@ from test_promote_live import SPEC, canary, svai
 from svai import api, signals
 from svai.runtime.core.telemetry import Telemetry
 from svai.signals import aws, azure, gcp
-from svai.spec.names import metrics_namespace
+from svai.spec.names import cold_start_metric, metrics_namespace
 
 ASYNC = SPEC.replace("api: {mode: sync, timeout: 30s}", "api: {mode: async, timeout: 30s}")
 
@@ -152,3 +154,37 @@ def test_status_shows_an_async_targets_oldest_job(tmp_path: Path) -> None:
     code, out = svai("status", str(spec), "--format", "json")
     assert code == 0, out
     assert "queue_age_s" not in json.loads(out)["targets"][0]
+
+
+def test_the_gcp_cold_start_metric_counts_the_runtimes_cold_start_lines(tmp_path: Path) -> None:
+    spec = tmp_path / "svai.yaml"
+    spec.write_text(
+        SPEC.replace(
+            "  - {cloud: aws, region: us-east-1, runtime: faas}",
+            "  - {cloud: gcp, region: us-central1, runtime: container}",
+        )
+    )
+    (tmp_path / "model.onnx").write_bytes(b"\x08\x07model")
+    _, result = api.plan(spec)
+    (metric,) = [
+        r for t in result.targets for r in t.resources if r.type == "gcp:logging/metric:Metric"
+    ]
+    assert metric.inputs["name"] == cold_start_metric(SERVICE)
+    cold, warm = request_lines("v1", [(200, 5.0, True), (200, 5.0, False)])
+
+    def counted(line: dict[str, object]) -> bool:
+        # The filter: ANDed equality terms, one of them an OR over the message.
+        flt = metric.inputs["filter"]
+        terms = re.findall(r'jsonPayload\.(\w+) = ("[^"]*"|true)', flt)
+        required = [t for t in terms if t[0] != "message"]
+        messages = {json.loads(v) for k, v in terms if k == "message"}
+        return line["message"] in messages and all(
+            line.get(k) == json.loads(v) for k, v in required
+        )
+
+    assert counted(cold) and not counted(warm)
+    assert not counted({**cold, "service": "other"})
+    # The label the reader filters on is extracted from the line's model version.
+    (label,) = metric.inputs["metricDescriptor"]["labels"]
+    extract = metric.inputs["labelExtractors"][label["key"]]
+    assert extract == "EXTRACT(jsonPayload.model_version)" and cold["model_version"] == "v1"
