@@ -4,7 +4,8 @@ Every request line (:mod:`svai.runtime.core.telemetry`) is CloudWatch Embedded M
 namespace ``svai/<name>`` (:func:`svai.spec.names.metrics_namespace`) with dimensions ``service`` and ``model_version``: ``latency_ms`` (its sample
 count is the request count, its percentiles the latency), and ``errors``, ``cold_starts``,
 ``throttles`` (0 or 1 per request, so their sums are counts). One ``GetMetricData`` call reads
-them all for one version; the endpoint follows boto3's own ``AWS_ENDPOINT_URL``.
+them all for one version; the endpoint follows boto3's own ``AWS_ENDPOINT_URL``. An async
+deployment's queue age is SQS's ``ApproximateAgeOfOldestMessage`` (:func:`queue_age`).
 """
 
 from __future__ import annotations

@@ -199,3 +199,28 @@ def test_without_tracing_the_server_exports_nothing(
 def test_an_unknown_tracing_value_is_refused(make_artifact: Any) -> None:
     with pytest.raises(ConfigError, match=r"observability\.tracing"):
         load_config(make_artifact({"observability": {"tracing": "zipkin"}}))
+
+
+def test_a_failing_observer_never_fails_the_request() -> None:
+    from svai.runtime.core.telemetry import Telemetry
+
+    lines: list[str] = []
+    telemetry = Telemetry("svai", "s", "v1", sink=lines.append)
+    seen: list[str] = []
+
+    def broken(kind: str, fields: dict[str, Any]) -> None:
+        raise RuntimeError("exporter bug")
+
+    telemetry.observers += [broken, lambda kind, fields: seen.append(fields["request_id"])]
+    telemetry.request(
+        request_id="r1",
+        status=200,
+        latency_ms=1.0,
+        model_ms=0.5,
+        input_hash=None,
+        cold_start=False,
+        cache="miss",
+        fallback=False,
+    )
+    assert seen == ["r1"] and json.loads(lines[0])["request_id"] == "r1"
+    assert telemetry.counters["observer_errors"] == 1

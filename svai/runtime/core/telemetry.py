@@ -97,6 +97,14 @@ class Telemetry:
         }
         self.sink(json.dumps(record, default=str))
 
+    def _observe(self, kind: str, fields: dict[str, Any]) -> None:
+        """Hand a request's fields to each observer; one that fails never fails the request."""
+        for observer in self.observers:
+            try:
+                observer(kind, fields)
+            except Exception:  # an exporter's bug must not reach the serving path
+                self.count("observer_errors")
+
     def _emf(self, metrics: list[dict[str, str]], status: int, message: str) -> dict[str, Any]:
         """The head of a per-request line: the EMF block declaring ``metrics``, and who wrote it."""
         return {
@@ -125,8 +133,7 @@ class Telemetry:
         ``finish_reason``, ``stream``, ``cache``, ``fallback`` are what the OpenAI front passes.
         """
         self.count(f"status_{fields['status'] // 100}xx")
-        for observer in self.observers:
-            observer("generation", fields)
+        self._observe("generation", fields)
         if not self.log_requests:
             return
         record = self._emf(_GENERATION_METRICS, fields["status"], "generation")
@@ -163,8 +170,7 @@ class Telemetry:
         }
         if error is not None:
             fields["error"] = error
-        for observer in self.observers:
-            observer("request", fields)
+        self._observe("request", fields)
         if not self.log_requests:
             return
         record = self._emf(_REQUEST_METRICS, status, "request")
