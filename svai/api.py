@@ -42,6 +42,7 @@ from svai.compiler.recommend import Measurements
 from svai.compiler.recommend import recommend as _recommend
 from svai.compiler.recommendation import Recommendation, TargetRecommendation
 from svai.compiler.streaming import streaming_findings
+from svai.compiler.tracing import tracing_findings
 from svai.compiler.version import measurement_key, model_version
 from svai.errors import SpecError, UsageError
 from svai.ir import DeploymentPlan, RecordedResource
@@ -212,8 +213,10 @@ def plan(path: str | Path) -> tuple[LoadedSpec, PlanResult]:
         deployment = lower(spec, target, target_rec, version)
         backend = _plan_backend(target.cloud, spec.name, version, target.region)
         planned = compile_target(spec.name, target_rec, deployment, backend)
-        # The path buffers what the model streams; a function cannot fetch weights at start.
+        # The path buffers what the model streams; a function cannot fetch weights at start,
+        # and keeps EMF lines instead of OTLP traces.
         extra = streaming_findings(spec, target_rec) + fetch_findings(spec, target_rec)
+        extra += tracing_findings(spec, target_rec)
         targets.append(dataclasses.replace(planned, findings=planned.findings + extra))
     return loaded, PlanResult(spec.name, version, recommendation, tuple(targets))
 

@@ -58,6 +58,9 @@ def runtime_config(
     rps, burst = rate_limit(spec, peak_rps(rec)) if rec is not None else (api.rate_limit_rps, 0)
     tenant_rps, tenant_burst = tenant_rate_limit(spec) or (None, 0)
     fallback_model = fallback_path(spec)
+    observability = {"namespace": metrics_namespace(spec.name), "service": spec.name}
+    if spec.observability.tracing != "none":  # left out at the default: earlier builds unchanged
+        observability["tracing"] = spec.observability.tracing
     config = {
         "schema_version": 1,
         "model": {
@@ -100,7 +103,7 @@ def runtime_config(
             "after_s": model.fallback_after_s if model.fallback_rules or fallback_model else None,
         },
         "hooks": {"preprocess": model.preprocess, "postprocess": model.postprocess},
-        "observability": {"namespace": metrics_namespace(spec.name), "service": spec.name},
+        "observability": observability,
         "server": {"host": "0.0.0.0", "port": SERVER_PORT},
     }
     engine = gpu_engine(spec)

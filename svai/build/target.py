@@ -112,6 +112,8 @@ _FUNCTION_DEPS = {
 
 
 SERVER_PACKAGES = ("httptools",)
+OTEL_PACKAGES = ("opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http")
+"""What the server's OTLP export needs (``observability.tracing: otel``; images only)."""
 """What the HTTP server needs beyond the core (the image ships it; ``svai serve`` adds it)."""
 """What the container HTTP server needs beyond the core (its HTTP/1.1 parser)."""
 
@@ -213,13 +215,14 @@ def build_target(
         wheels = wheelhouse()
         front = _requirements(spec, (_FUNCTION_DEPS[cloud], *model.requirements))
         front = lock(front, _FUNCTION_PYTHON[cloud], wheels)
-        server = (*SERVER_PACKAGES, *model.requirements)
+        otel = OTEL_PACKAGES if spec.observability.tracing == "otel" else ()
+        server = (*SERVER_PACKAGES, *otel, *model.requirements)
         served = lock(_requirements(spec, server), IMAGE_PYTHON, wheels)
         requirements = front if package == "zip" else served
         if isinstance(engine, Engine):
             # The CUDA stack is pinned by svai/build/gpu.py for the GPU image's Python; its
             # closure cannot be read here (no CUDA wheels installed), so it is not locked.
-            requirements = gpu_requirements(engine, spec.model.requirements)
+            requirements = gpu_requirements(engine, spec.model.requirements, otel)
         extra: dict[str, bytes] = {REQUIREMENTS_NAME: requirements.encode()}
         if package == "zip":
             runtime.update(_function_entry(cloud, spec))

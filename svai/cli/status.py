@@ -2,7 +2,10 @@
 
 The versions and their split come from the release state (as ``svai versions`` shows them); the
 signals of each version are read from the target's cloud over ``--window`` (:mod:`svai.signals`).
-Without the cloud's credentials it exits 3 and names what to set.
+Without the cloud's credentials it exits 3 and names what to set. Each target's cost this month
+comes from its cloud's billing API (:mod:`svai.signals.cost`), against
+``observability.budget_usd_month``; a cloud whose billing cannot be read shows it unavailable.
+An async target also shows its oldest queued job's age over the window.
 """
 
 from __future__ import annotations
@@ -11,9 +14,10 @@ from typing import Any
 
 import click
 
-from svai import release, signals
+from svai import api, release, signals
 from svai.cli.output import echo_json, format_option, spec_argument
 from svai.cli.window import window_seconds
+from svai.signals.cost import cost_to_date
 
 __all__ = ["command", "status_dict"]
 
@@ -29,7 +33,8 @@ def command(file: str, environment: str, window: str, fmt: str) -> None:
     """Show what runs where, per target, with live signals.
 
     For each deployed version: its traffic share, and over the window its p95/p99 latency,
-    error rate and cold-start rate, read from the target's cloud.
+    error rate and cold-start rate, read from the target's cloud; and the target's cost this
+    month against the budget.
     """
     data = status_dict(file, environment, window_seconds(window))
     if fmt == "json":
@@ -45,6 +50,10 @@ def command(file: str, environment: str, window: str, fmt: str) -> None:
         click.echo(f"  {target['cloud']} {target['region']} ({target['offering']}):")
         for row in target["versions"]:
             click.echo(f"    {row['version']} {row['percent']}%: {_figures(row['signals'])}")
+        if "queue_age_s" in target:
+            age = target["queue_age_s"]
+            click.echo(f"    oldest queued job: {'-' if age is None else f'{age:g}s'}")
+        click.echo(f"    cost since {target['cost']['since']}: {_cost(target['cost'])}")
 
 
 def status_dict(file: str, environment: str, window_s: int) -> dict[str, Any]:
@@ -55,6 +64,9 @@ def status_dict(file: str, environment: str, window_s: int) -> dict[str, Any]:
         svai.errors.DeployError: a cloud failed a query.
     """
     report = release.versions(file, environment=environment)
+    loaded, recommendation = api.recommend(file)
+    budget = loaded.resolved.observability.budget_usd_month
+    queued = {(t.cloud, t.region) for t in recommendation.targets if t.choice.mode == "async"}
     window = signals.window_ending(window_s)
     targets = []
     for cloud, region, offering, how in report.targets:
@@ -62,15 +74,17 @@ def status_dict(file: str, environment: str, window_s: int) -> dict[str, Any]:
         for version, percent in report.state.split:
             read = signals.read(signals.Source(cloud, region, report.name, version), window)
             rows.append({"version": version, "percent": percent, "signals": read.as_dict()})
-        targets.append(
-            {
-                "cloud": cloud,
-                "region": region,
-                "offering": offering,
-                "traffic": how,
-                "versions": rows,
-            }
-        )
+        target: dict[str, Any] = {
+            "cloud": cloud,
+            "region": region,
+            "offering": offering,
+            "traffic": how,
+            "versions": rows,
+            "cost": cost_to_date(cloud, region, report.name).as_dict(budget),
+        }
+        if (cloud, region) in queued:  # the oldest job's age over the window
+            target["queue_age_s"] = signals.queue_age(cloud, region, report.name, window)
+        targets.append(target)
     return {
         "name": report.name,
         "environment": report.environment,
@@ -78,6 +92,18 @@ def status_dict(file: str, environment: str, window_s: int) -> dict[str, Any]:
         "window_s": window_s,
         "targets": targets,
     }
+
+
+def _cost(cost: dict[str, Any]) -> str:
+    """``12.34 USD of the 500 USD budget (2.5%)``, or ``unavailable: <why>``."""
+    if cost["amount"] is None:
+        return f"unavailable: {cost['note']}"
+    text = f"{cost['amount']:,.2f} {cost['currency']}"
+    if cost["budget_usd_month"] is not None:
+        text += f" of the {cost['budget_usd_month']:,.2f} USD monthly budget"
+        if cost["budget_share"] is not None:
+            text += f" ({cost['budget_share'] * 100:.1f}%)"
+    return text + (f" ({cost['note']})" if cost["note"] else "")
 
 
 def _figures(read: dict[str, Any]) -> str:

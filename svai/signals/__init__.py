@@ -12,8 +12,8 @@ environment variable, which is how the tests reach moto and loopback fakes.
 
 from __future__ import annotations
 
-from svai.signals.model import Signals, Source, Window, combine, read, window_ending
+from svai.signals.model import Signals, Source, Window, combine, queue_age, read, window_ending
 
-__all__ = ["Signals", "Source", "Window", "combine", "read", "window_ending"]
+__all__ = ["Signals", "Source", "Window", "combine", "queue_age", "read", "window_ending"]
 # svai.signals.evidence (the gates' live evidence) is imported by svai.release directly: it needs
 # svai.compiler, which the readers do not.

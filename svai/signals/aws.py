@@ -4,7 +4,8 @@ Every request line (:mod:`svai.runtime.core.telemetry`) is CloudWatch Embedded M
 namespace ``svai/<name>`` (:func:`svai.spec.names.metrics_namespace`) with dimensions ``service`` and ``model_version``: ``latency_ms`` (its sample
 count is the request count, its percentiles the latency), and ``errors``, ``cold_starts``,
 ``throttles`` (0 or 1 per request, so their sums are counts). One ``GetMetricData`` call reads
-them all for one version; the endpoint follows boto3's own ``AWS_ENDPOINT_URL``.
+them all for one version; the endpoint follows boto3's own ``AWS_ENDPOINT_URL``. An async
+deployment's queue age is SQS's ``ApproximateAgeOfOldestMessage`` (:func:`queue_age`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from svai.signals.logs import LogLine, LogQuery, parse
 from svai.signals.model import Signals, Source, Window
 from svai.spec.names import metrics_namespace
 
-__all__ = ["client", "logs", "read"]
+__all__ = ["client", "logs", "queue_age", "queue_name", "read"]
 
 
 _MISSING = (
@@ -114,6 +115,47 @@ def read(source: Source, window: Window) -> Signals:
         p95_s=latency("p95"),
         p99_s=latency("p99"),
     )
+
+
+def queue_name(service: str) -> str:
+    """The SQS queue of deployment ``service``'s jobs (the AWS backend's ``jobs`` queue)."""
+    return f"{service}-jobs"[:80]
+
+
+def queue_age(service: str, region: str, window: Window) -> float | None:
+    """The oldest queued job's age (s): SQS ``ApproximateAgeOfOldestMessage``, its maximum.
+
+    ``None`` when CloudWatch has no datum in the window (no queue, or SQS reported nothing).
+
+    Raises:
+        svai.errors.ToolMissingError: no credentials.
+        svai.errors.DeployError: CloudWatch refused the query.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    cw = client("cloudwatch", region)
+    query = {
+        "Id": "age",
+        "MetricStat": {
+            "Metric": {
+                "Namespace": "AWS/SQS",
+                "MetricName": "ApproximateAgeOfOldestMessage",
+                "Dimensions": [{"Name": "QueueName", "Value": queue_name(service)}],
+            },
+            "Period": _period(window),
+            "Stat": "Maximum",
+        },
+    }
+    try:
+        answer = cw.get_metric_data(
+            MetricDataQueries=[query],
+            StartTime=datetime.fromtimestamp(window.start, UTC),
+            EndTime=datetime.fromtimestamp(window.end, UTC),
+        )
+    except (BotoCoreError, ClientError) as exc:
+        raise DeployError(f"CloudWatch GetMetricData failed: {exc}") from None
+    values = [float(v) for r in answer["MetricDataResults"] for v in r.get("Values", [])]
+    return max(values) if values else None
 
 
 def _period(window: Window) -> int:

@@ -23,7 +23,15 @@ from svai.signals import rest
 from svai.signals.logs import LogLine, LogQuery, millis, parse
 from svai.signals.model import Signals, Source, Window
 
-__all__ = ["ENDPOINT_VAR", "credentials", "logs", "query_rows", "read", "request_lines"]
+__all__ = [
+    "ENDPOINT_VAR",
+    "credentials",
+    "logs",
+    "query_rows",
+    "queue_age",
+    "read",
+    "request_lines",
+]
 
 ENDPOINT_VAR = "SVAI_AZURE_LOGS_ENDPOINT"
 _ENDPOINT = "https://api.loganalytics.io"
@@ -116,6 +124,28 @@ def read(source: Source, window: Window) -> Signals:
         p95_s=seconds("p95_ms"),
         p99_s=seconds("p99_ms"),
     )
+
+
+def queue_age(service: str, region: str, window: Window) -> float | None:
+    """The oldest job's age (s) when a worker took it: the runtime's ``queue_age_s``, its maximum.
+
+    Service Bus publishes no oldest-message age; the worker writes each job's age on its line,
+    which is also what the deployment's queue-age alert reads. ``None`` when no job was taken.
+
+    Raises:
+        svai.errors.ToolMissingError: no token or workspace.
+        svai.errors.DeployError: the query failed.
+    """
+    del region  # one workspace per deployment
+    token, workspace = credentials(os.environ)
+    base = os.environ.get(ENDPOINT_VAR) or _ENDPOINT
+    kql = (
+        f"{request_lines(service, None)} | where isnotnull(e.queue_age_s) "
+        "| summarize age_s = max(todouble(e.queue_age_s))"
+    )
+    rows = query_rows(base, workspace, token, kql, window)
+    value = rows[0].get("age_s") if rows else None
+    return None if value is None else float(value)
 
 
 def logs(query: LogQuery) -> list[LogLine]:

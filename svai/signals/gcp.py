@@ -3,8 +3,11 @@
 Cloud Run measures every request of a revision (``run.googleapis.com/request_latencies``, a
 distribution in milliseconds, and ``request_count`` labelled with the response code); the
 backend names each revision after the model version (``<service>-<version>``), so the filter
-selects one version with ``has_substring``. Cloud Run has no per-request cold-start metric (the
-alerts skip it too), so ``cold_starts`` is missing with a note.
+selects one version with ``has_substring``. Cloud Run has no per-request cold-start metric; the
+backend creates a log-based metric over the runtime's request lines
+(:func:`svai.spec.names.cold_start_metric`, labelled ``version``), read here as
+``logging.googleapis.com/user/<metric>``. It counts from its creation on. The Pub/Sub push
+subscription's ``oldest_unacked_message_age`` gives an async deployment's queue age.
 
 Credentials: ``GOOGLE_OAUTH_ACCESS_TOKEN`` (``gcloud auth print-access-token``) and the project
 in ``GOOGLE_CLOUD_PROJECT``; ``SVAI_GCP_MONITORING_ENDPOINT`` and ``SVAI_GCP_LOGGING_ENDPOINT``
@@ -23,8 +26,17 @@ from svai.errors import ToolMissingError
 from svai.signals import rest
 from svai.signals.logs import LogLine, LogQuery, matches, millis, parse
 from svai.signals.model import Signals, Source, Window
+from svai.spec.names import cold_start_metric
 
-__all__ = ["ENDPOINT_VAR", "LOGGING_ENDPOINT_VAR", "credentials", "logs", "read"]
+__all__ = [
+    "ENDPOINT_VAR",
+    "LOGGING_ENDPOINT_VAR",
+    "credentials",
+    "logs",
+    "queue_age",
+    "read",
+    "subscription_id",
+]
 
 ENDPOINT_VAR = "SVAI_GCP_MONITORING_ENDPOINT"
 _ENDPOINT = "https://monitoring.googleapis.com"
@@ -64,24 +76,20 @@ def read(source: Source, window: Window) -> Signals:
     def series(
         metric_filter: str, aligner: str, reducer: str, group: str = ""
     ) -> list[dict[str, Any]]:
-        query = {
-            "filter": metric_filter,
-            "interval.startTime": _rfc3339(window.start),
-            "interval.endTime": _rfc3339(window.end),
-            "aggregation.alignmentPeriod": f"{window.seconds}s",
-            "aggregation.perSeriesAligner": aligner,
-            "aggregation.crossSeriesReducer": reducer,
-        }
-        if group:
-            query["aggregation.groupByFields"] = group
-        url = f"{base}/v3/projects/{project}/timeSeries?{urllib.parse.urlencode(query)}"
-        return list(rest.call(url, token, "Cloud Monitoring timeSeries.list").get("timeSeries", []))
+        return _series(base, project, token, window, metric_filter, aligner, reducer, group)
 
     by_code = series(count, "ALIGN_SUM", "REDUCE_SUM", "metric.labels.response_code")
     codes: dict[str, int] = {}
     for one in by_code:
         code = str(one.get("metric", {}).get("labels", {}).get("response_code", ""))
         codes[code] = codes.get(code, 0) + round(sum(_point(p) for p in one.get("points", [])))
+    # The deployment's log-based metric over the runtime's lines (the GCP backend creates it).
+    cold = series(
+        f'metric.type = "logging.googleapis.com/user/{cold_start_metric(source.service)}" '
+        f'AND metric.labels.version = "{source.version}"',
+        "ALIGN_SUM",
+        "REDUCE_SUM",
+    )
     percentiles = {
         pct: _worst(series(latency, f"ALIGN_PERCENTILE_{pct}", "REDUCE_MAX"))
         for pct in ("50", "95", "99")
@@ -91,13 +99,66 @@ def read(source: Source, window: Window) -> Signals:
         window,
         requests=sum(codes.values()),
         errors=sum(n for code, n in codes.items() if code.startswith("5")),
-        cold_starts=None,
+        cold_starts=round(sum(_point(p) for s in cold for p in s.get("points", []))),
         throttles=codes.get("429", 0),
         p50_s=percentiles["50"],
         p95_s=percentiles["95"],
         p99_s=percentiles["99"],
-        notes=("cold_start_rate: Cloud Run has no per-request cold-start metric",),
     )
+
+
+def queue_age(service: str, region: str, window: Window) -> float | None:
+    """The oldest unacknowledged job's age (s) on the deployment's Pub/Sub push subscription.
+
+    ``None`` when Cloud Monitoring has no point in the window (no subscription, or no traffic).
+
+    Raises:
+        svai.errors.ToolMissingError: no token or project.
+        svai.errors.DeployError: Cloud Monitoring refused the query.
+    """
+    del region  # Pub/Sub subscriptions are global
+    token, project = credentials(os.environ)
+    base = os.environ.get(ENDPOINT_VAR) or _ENDPOINT
+    metric_filter = (
+        f"{_SUBSCRIPTION.format(s=subscription_id(service))} AND metric.type = "
+        '"pubsub.googleapis.com/subscription/oldest_unacked_message_age"'
+    )
+    found = _series(base, project, token, window, metric_filter, "ALIGN_MAX", "REDUCE_MAX")
+    points = [_point(p) for one in found for p in one.get("points", [])]
+    return max(points) if points else None
+
+
+def subscription_id(service: str) -> str:
+    """The push subscription of deployment ``service``'s jobs (the GCP backend's ``sub-jobs``)."""
+    return f"{service}-jobs-push"
+
+
+_SUBSCRIPTION = 'resource.type = "pubsub_subscription" AND resource.labels.subscription_id = "{s}"'
+
+
+def _series(
+    base: str,
+    project: str,
+    token: str,
+    window: Window,
+    metric_filter: str,
+    aligner: str,
+    reducer: str,
+    group: str = "",
+) -> list[dict[str, Any]]:
+    """``timeSeries.list`` over ``window``, aligned to one point per series."""
+    query = {
+        "filter": metric_filter,
+        "interval.startTime": _rfc3339(window.start),
+        "interval.endTime": _rfc3339(window.end),
+        "aggregation.alignmentPeriod": f"{window.seconds}s",
+        "aggregation.perSeriesAligner": aligner,
+        "aggregation.crossSeriesReducer": reducer,
+    }
+    if group:
+        query["aggregation.groupByFields"] = group
+    url = f"{base}/v3/projects/{project}/timeSeries?{urllib.parse.urlencode(query)}"
+    return list(rest.call(url, token, "Cloud Monitoring timeSeries.list").get("timeSeries", []))
 
 
 def _rfc3339(seconds: int) -> str:

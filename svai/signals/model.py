@@ -8,7 +8,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["Reader", "Signals", "Source", "Window", "combine", "read", "window_ending"]
+__all__ = [
+    "Reader",
+    "Signals",
+    "Source",
+    "Window",
+    "combine",
+    "queue_age",
+    "read",
+    "window_ending",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,13 +137,35 @@ def read(source: Source, window: Window) -> Signals:
         svai.errors.DeployError: the cloud refused or failed the query.
         svai.errors.UsageError: an unknown cloud.
     """
+    reader: Reader = _cloud(source.cloud).read
+    return reader(source, window)
+
+
+def queue_age(cloud: str, region: str, service: str, window: Window) -> float | None:
+    """The age (s) of the oldest job of async deployment ``service`` over ``window``.
+
+    ``None`` when the cloud has no figure in the window.
+
+    Raises:
+        svai.errors.ToolMissingError: no credentials for the cloud.
+        svai.errors.DeployError: the cloud refused or failed the query.
+        svai.errors.UsageError: an unknown cloud.
+    """
+    age: float | None = _cloud(cloud).queue_age(service, region, window)
+    return age
+
+
+def _cloud(cloud: str) -> Any:
+    """The reader module of ``cloud``.
+
+    Raises:
+        svai.errors.UsageError: an unknown cloud.
+    """
     from svai.errors import UsageError
 
-    if source.cloud not in ("aws", "gcp", "azure"):
-        raise UsageError(f"no live signals reader for cloud {source.cloud!r}")
-    module = importlib.import_module(f"svai.signals.{source.cloud}")
-    reader: Reader = module.read
-    return reader(source, window)
+    if cloud not in ("aws", "gcp", "azure"):
+        raise UsageError(f"no live signals reader for cloud {cloud!r}")
+    return importlib.import_module(f"svai.signals.{cloud}")
 
 
 def combine(parts: Sequence[Signals]) -> dict[str, Any]:

@@ -919,6 +919,8 @@ class Observability(_Strict):
 
     alarms: Alarms = Field(default_factory=Alarms)
     """Alarm thresholds."""
+    tracing: Literal["none", "otel"] = "none"
+    """``otel``: container targets export a span per request and request metrics over OTLP."""
     budget_usd_month: Annotated[float, Field(gt=0, le=10_000_000)] | None = None
     """Monthly budget per target; alerts at 80% forecast and 100% actual."""
     alert_email: Annotated[str, Field(pattern=r"^[^@\s]{1,64}@[^@\s]{1,255}$")] | None = None

@@ -238,6 +238,7 @@ class ResolvedObservability:
     alarm_error_rate: float
     alarm_dlq_depth: int
     alarm_queue_age_s: float
+    tracing: str
     alarm_cold_start_rate: float | None
     budget_usd_month: float | None
     alert_email: str | None
@@ -438,6 +439,7 @@ def resolve(spec: Spec) -> ResolvedSpec:
             alarm_error_rate=ob.alarms.error_rate,
             alarm_dlq_depth=ob.alarms.dlq_depth,
             alarm_queue_age_s=parse_duration(ob.alarms.queue_age),
+            tracing=ob.tracing,
             alarm_cold_start_rate=ob.alarms.cold_start_rate,
             budget_usd_month=ob.budget_usd_month,
             alert_email=ob.alert_email,

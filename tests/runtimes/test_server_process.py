@@ -176,7 +176,7 @@ def test_the_port_opens_without_the_heavy_imports() -> None:
     code = (
         "import sys\n"
         "import svai.runtime.server.main, svai.runtime.server.http, svai.runtime.server.attach\n"
-        "print(sorted(m for m in ('numpy', 'onnxruntime', 'orjson', 'asyncio', 'ssl', 'httptools')"
+        "print(sorted(m for m in ('numpy', 'onnxruntime', 'orjson', 'asyncio', 'ssl', 'httptools', 'opentelemetry')"
         " if m in sys.modules))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}

@@ -43,12 +43,20 @@ class Monitoring:
     project: str = "demo-project"
     requests: list[tuple[str, str, float]] = field(default_factory=list)
     queries: list[dict[str, str]] = field(default_factory=list)
+    oldest_unacked: dict[str, list[float]] = field(default_factory=dict)
+    log_metrics: dict[str, list[str]] = field(default_factory=dict)
+    """Log-based metrics: metric name -> the ``version`` label of each counted entry."""
+    """Pub/Sub: subscription id -> its oldest_unacked_message_age samples (s) in the window."""
 
     def answer(self, path: str, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
         self.queries.append(query)
         if path != f"/v3/projects/{self.project}/timeSeries":
             return 404, {"error": {"code": 404, "message": f"no such path {path}"}}
         flt = query.get("filter", "")
+        if 'resource.type = "pubsub_subscription"' in flt:
+            return self._subscription(flt, query.get("aggregation.perSeriesAligner", ""))
+        if "logging.googleapis.com/user/" in flt:
+            return self._log_metric(flt, query.get("aggregation.perSeriesAligner", ""))
         wanted = re.search(r'revision_name = has_substring\("([^"]+)"\)', flt)
         metric = re.search(r'metric\.type = "([^"]+)"', flt)
         if not wanted or not metric or "cloud_run_revision" not in flt:
@@ -78,6 +86,29 @@ class Monitoring:
             point = {"value": {"doubleValue": value}}
             return 200, {"timeSeries": [{"metric": {"type": metric.group(1)}, "points": [point]}]}
         return 400, {"error": {"code": 400, "message": f"unsupported {metric.group(1)} {aligner}"}}
+
+    def _log_metric(self, flt: str, aligner: str) -> tuple[int, dict[str, Any]]:
+        name = re.search(r'metric\.type = "logging\.googleapis\.com/user/([^"]+)"', flt)
+        version = re.search(r'metric\.labels\.version = "([^"]+)"', flt)
+        if not name or not version or aligner != "ALIGN_SUM":
+            return 400, {"error": {"code": 400, "message": f"unsupported {flt} {aligner}"}}
+        counted = self.log_metrics.get(name.group(1), []).count(version.group(1))
+        if not counted:
+            return 200, {}
+        point = {"value": {"int64Value": str(counted)}}
+        labels = {"version": version.group(1)}
+        return 200, {"timeSeries": [{"metric": {"labels": labels}, "points": [point]}]}
+
+    def _subscription(self, flt: str, aligner: str) -> tuple[int, dict[str, Any]]:
+        wanted = re.search(r'resource\.labels\.subscription_id = "([^"]+)"', flt)
+        age = "pubsub.googleapis.com/subscription/oldest_unacked_message_age"
+        if not wanted or f'metric.type = "{age}"' not in flt or aligner != "ALIGN_MAX":
+            return 400, {"error": {"code": 400, "message": f"unsupported {flt} {aligner}"}}
+        samples = self.oldest_unacked.get(wanted.group(1))
+        if not samples:
+            return 200, {}
+        point = {"value": {"int64Value": str(round(max(samples)))}}
+        return 200, {"timeSeries": [{"metric": {"type": age}, "points": [point]}]}
 
 
 @dataclass
@@ -120,6 +151,11 @@ class LogAnalytics:
                 {"name": "line", "type": "string"},
             ]
             return 200, {"tables": [{"name": "PrimaryResult", "columns": columns, "rows": rows}]}
+        if "summarize age_s = max(todouble(e.queue_age_s))" in kql:
+            ages = [float(e["queue_age_s"]) for _, _, e in mine if e.get("queue_age_s") is not None]
+            columns = [{"name": "age_s", "type": "real"}]
+            row = [max(ages) if ages else None]
+            return 200, {"tables": [{"name": "PrimaryResult", "columns": columns, "rows": [row]}]}
         if "summarize" not in kql or version is None:
             return 400, {"error": {"code": "BadArgumentError", "message": kql}}
         requests = [e for _, _, e in mine if e.get("message") == "request"]
@@ -165,8 +201,103 @@ class Logging:
         return 200, page
 
 
+@dataclass
+class BigQueryBilling:
+    """BigQuery ``jobs.query`` over a Cloud Billing export table: one dict per exported row.
+
+    Each row has ``labels`` (key -> value), ``region``, ``month`` (``YYYYMM``), ``cost``,
+    ``credits`` (amounts, negative) and ``currency``. The fake checks that the SQL reads the
+    table, sums cost and credits and filters on the label, then applies the query's named
+    parameters to its rows: a reader that passes the wrong month, region or name gets the
+    wrong sum.
+    """
+
+    project: str = "demo-project"
+    table: str = "billing-project.billing.gcp_billing_export_v1_0000"
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    bodies: list[dict[str, Any]] = field(default_factory=list)
+
+    def answer(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        self.bodies.append(body)
+        if path != f"/bigquery/v2/projects/{self.project}/queries":
+            return 404, {"error": {"code": 404, "message": f"no such path {path}"}}
+        sql = str(body.get("query", ""))
+        needed = (
+            f"FROM `{self.table}`",
+            "SUM(cost)",
+            "UNNEST(credits)",
+            "l.key = 'svai-name' AND l.value = @name",
+            "invoice.month = @month",
+            "location.region = @region",
+        )
+        if body.get("useLegacySql") is not False or not all(n in sql for n in needed):
+            return 400, {"error": {"code": 400, "message": f"unsupported query {sql}"}}
+        params = {p["name"]: p["parameterValue"]["value"] for p in body.get("queryParameters", [])}
+        chosen = [
+            r
+            for r in self.rows
+            if r["labels"].get("svai-name") == params.get("name")
+            and r["region"] == params.get("region")
+            and r["month"] == params.get("month")
+        ]
+        schema = {
+            "fields": [{"name": "cost", "type": "FLOAT"}, {"name": "currency", "type": "STRING"}]
+        }
+        if not chosen:  # SUM over no rows is NULL
+            cells = [{"v": None}, {"v": None}]
+        else:
+            total = sum(r["cost"] + sum(r["credits"]) for r in chosen)
+            cells = [{"v": repr(total)}, {"v": chosen[0]["currency"]}]
+        return 200, {
+            "kind": "bigquery#queryResponse",
+            "schema": schema,
+            "jobComplete": True,
+            "totalRows": "1",
+            "rows": [{"f": cells}],
+        }
+
+
+@dataclass
+class CostManagement:
+    """Azure Cost Management ``Query``: month-to-date actual cost per resource group."""
+
+    subscription: str = "sub-1"
+    costs: dict[str, float] = field(default_factory=dict)
+    bodies: list[dict[str, Any]] = field(default_factory=list)
+
+    def answer(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        self.bodies.append(body)
+        url = urllib.parse.urlsplit(path)
+        found = re.fullmatch(
+            rf"/subscriptions/{self.subscription}/resourceGroups/([^/]+)"
+            r"/providers/Microsoft\.CostManagement/query",
+            url.path,
+        )
+        if not found or "api-version" not in dict(urllib.parse.parse_qsl(url.query)):
+            return 404, {"error": {"code": "NotFound", "message": path}}
+        aggregation = body.get("dataset", {}).get("aggregation", {})
+        if (
+            body.get("type") != "ActualCost"
+            or body.get("timeframe") != "MonthToDate"
+            or [a.get("function") for a in aggregation.values()] != ["Sum"]
+        ):
+            return 400, {"error": {"code": "BadRequest", "message": json.dumps(body)}}
+        (column,) = [a["name"] for a in aggregation.values()]
+        columns = [{"name": column, "type": "Number"}, {"name": "Currency", "type": "String"}]
+        group = found.group(1)
+        rows = [[self.costs[group], "USD"]] if group in self.costs else []
+        return 200, {
+            "id": f"{url.path}/fake",
+            "name": "fake",
+            "type": "Microsoft.CostManagement/query",
+            "properties": {"nextLink": None, "columns": columns, "rows": rows},
+        }
+
+
 @contextmanager
-def serving(fake: Monitoring | LogAnalytics | Logging) -> Iterator[str]:
+def serving(
+    fake: Monitoring | LogAnalytics | Logging | BigQueryBilling | CostManagement,
+) -> Iterator[str]:
     """Serve ``fake`` on 127.0.0.1; yield its base URL."""
 
     class Handler(BaseHTTPRequestHandler):

@@ -14,6 +14,7 @@ from signal_fakes import SERVICE, TOKEN, LogAnalytics, Logging, Monitoring, requ
 from test_promote_live import canary, svai
 
 from svai.signals import azure, gcp
+from svai.spec.names import cold_start_metric
 
 GCP = "  - {cloud: gcp, region: us-central1, runtime: container}"
 AZURE = "  - {cloud: azure, region: eastus, runtime: container}"
@@ -35,6 +36,10 @@ class Clouds:
             self.monitoring.requests.append(
                 (f"{SERVICE}-api-{version}", str(line["status"]), line["latency_ms"])
             )
+            if line["cold_start"]:  # what the backend's log-based metric counts
+                self.monitoring.log_metrics.setdefault(cold_start_metric(SERVICE), []).append(
+                    version
+                )
             self.logging.entries.append(
                 {"timestamp": stamp, "severity": line["severity"], "jsonPayload": line}
             )
@@ -81,6 +86,7 @@ def test_promote_status_and_logs_on_a_cloud(
     assert (rows[a]["percent"], rows[a]["signals"]["requests"]) == (90, 30)
     assert (rows[b]["percent"], rows[b]["signals"]["requests"]) == (10, 120)
     assert rows[b]["signals"]["p99_s"] == 0.03
+    assert rows[b]["signals"]["cold_start_rate"] == 1 / 120
 
     code, out = svai("logs", str(spec), "--level", "ERROR", "--format", "json")
     assert code == 0, out

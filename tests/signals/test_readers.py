@@ -21,6 +21,7 @@ from signal_fakes import (
 from svai import signals
 from svai.errors import ToolMissingError
 from svai.signals import aws, azure, gcp
+from svai.spec.names import cold_start_metric
 
 # 20 requests of version A: latencies 10..200 ms, one 500, one 429, two cold starts.
 OUTCOMES = [
@@ -59,15 +60,17 @@ def test_gcp_reads_cloud_run_request_metrics_of_the_version_revision(
     fake = Monitoring()
     fake.requests = [("scorer-api-v-a", str(s), ms) for s, ms, _ in OUTCOMES]
     fake.requests += [("scorer-api-v-b", "500", 999.0)] * 3
+    # The log-based metric counts the runtime's cold-start lines, labelled with the version.
+    fake.log_metrics[cold_start_metric(SERVICE)] = ["V-A", "V-A", "V-B"]
     with serving(fake) as url:
         monkeypatch.setenv(gcp.ENDPOINT_VAR, url)
         monkeypatch.setenv("GOOGLE_OAUTH_ACCESS_TOKEN", TOKEN)
         monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", fake.project)
         window = signals.window_ending(900)
         got = signals.read(signals.Source("gcp", "us-central1", SERVICE, "V-A"), window)
-    assert (got.requests, got.errors, got.throttles, got.cold_starts) == (20, 1, 1, None)
+    assert (got.requests, got.errors, got.throttles, got.cold_starts) == (20, 1, 1, 2)
     assert (got.p50_s, got.p95_s, got.p99_s) == (0.1, 0.19, 0.2)
-    assert got.cold_start_rate is None and "cold-start" in got.notes[0]
+    assert got.cold_start_rate == 0.1 and got.notes == ()
     sent = fake.queries[0]
     assert sent["aggregation.alignmentPeriod"] == "900s"
     assert sent["interval.endTime"].endswith("Z")

@@ -60,7 +60,7 @@ from svai.backends.gcp.context import (
 )
 from svai.backends.gcp.gateway import EntryLowering
 from svai.backends.gcp.messaging import PUSH_ACK_MAX_S, PUSH_PATH, QueueLowering
-from svai.backends.gcp.monitoring import Watched, alert_args
+from svai.backends.gcp.monitoring import Watched, alert_args, cold_start_metric_args
 from svai.backends.gcp.start_fetch import add_model_objects, model_read_condition
 from svai.errors import UsageError
 from svai.ir import DeploymentPlan
@@ -362,6 +362,8 @@ class _Lowering(ComputeLowering, QueueLowering, EntryLowering):
         return Rendered((Ref(sa, "project", fallback="unknown-project"),), render)
 
     def alarms(self) -> None:
+        # Cold starts per model version, which Cloud Run does not report (svai status reads it).
+        self.add("metric-cold-starts", T.LOG_METRIC, cold_start_metric_args(self.app))
         channels: list[Any] = []
         budget = self.plan.budget
         if budget is not None and budget.email:

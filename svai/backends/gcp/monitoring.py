@@ -5,7 +5,8 @@ monitored resource that measure it: Cloud Run request metrics (``cloud_run_revis
 covers Cloud Run functions, since a gen2 function is a Cloud Run service of the same name), Vertex
 AI online-prediction metrics (``aiplatform.googleapis.com/Endpoint``) and Pub/Sub subscription
 metrics. ``cold_start_rate`` has no GCP metric counting cold starts per request, so it is skipped
-with a note rather than approximated.
+with a note rather than approximated. The deployment's log-based metric
+(:func:`cold_start_metric_args`) counts them from the runtime's request lines, for the readers.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from svai.ir import Alarm
+from svai.spec.names import cold_start_metric
 
-__all__ = ["Watched", "alert_args"]
+__all__ = ["Watched", "alert_args", "cold_start_metric_args"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,38 @@ _VERTEX = (
     'AND resource.labels.endpoint_id = "{name}"'
 )
 _SUB = 'resource.type = "pubsub_subscription" AND resource.labels.subscription_id = "{name}"'
+
+
+def cold_start_metric_args(app: str) -> dict[str, Any]:
+    """``logging.Metric`` arguments: deployment ``app``'s cold starts, labelled ``version``.
+
+    The runtime writes ``cold_start: true`` on the request (or generation) line of the first
+    request a process serves; the metric counts those lines, so ``svai status`` and
+    ``svai promote`` can report a cold-start rate on GCP (:func:`svai.signals.gcp.read`).
+    """
+    return {
+        "name": cold_start_metric(app),
+        "description": f"svai {app}: requests served by a process that had just loaded the model",
+        "filter": (
+            f'jsonPayload.service = "{app}" AND jsonPayload.cold_start = true '
+            'AND (jsonPayload.message = "request" OR jsonPayload.message = "generation")'
+        ),
+        "metric_descriptor": {
+            "metric_kind": "DELTA",
+            "value_type": "INT64",
+            "unit": "1",
+            "labels": [
+                {
+                    "key": "version",
+                    "value_type": "STRING",
+                    "description": "The model version that served the request",
+                }
+            ],
+        },
+        # A key without "_": Pulumi's Python SDK camel-cases the keys of this map (model_version
+        # was sent as modelVersion, which matches no label of the descriptor).
+        "label_extractors": {"version": "EXTRACT(jsonPayload.model_version)"},
+    }
 
 
 def alert_args(

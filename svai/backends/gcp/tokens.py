@@ -23,6 +23,7 @@ __all__ = [
     "GATEWAY",
     "IAM_TOKENS",
     "KEY_RING",
+    "LOG_METRIC",
     "NOTIFICATION_CHANNEL",
     "PROJECT_IAM",
     "REGISTRY",
@@ -65,6 +66,7 @@ SUBSCRIPTION_IAM = "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember"
 FIRESTORE_DB = "gcp:firestore/database:Database"
 FIRESTORE_FIELD = "gcp:firestore/field:Field"
 ALERT_POLICY = "gcp:monitoring/alertPolicy:AlertPolicy"
+LOG_METRIC = "gcp:logging/metric:Metric"
 NOTIFICATION_CHANNEL = "gcp:monitoring/notificationChannel:NotificationChannel"
 BUDGET = "gcp:billing/budget:Budget"
 API = "gcp:apigateway/api:Api"

@@ -53,7 +53,8 @@ the file (the artifact directory). The full shape, with defaults::
       "idempotency": {"enabled": true, "header": "idempotency-key", "ttl_s": 86400, "max_entries": 10000},
       "fallback": {"rules": null, "model": null, "after_s": null},  # hook / small.onnx / s
       "hooks": {"preprocess": null, "postprocess": null},  # "module:function" or "file.py:function"
-      "observability": {"namespace": "svai", "service": "svai", "log_requests": true},
+      "observability": {"namespace": "svai", "service": "svai", "log_requests": true,
+                        "tracing": "none"},  # "otel": spans and metrics over OTLP (otel.py)
       "server": {"host": "0.0.0.0", "port": 0, "drain_timeout_s": 10.0,
                  "max_connections": 1000, "header_timeout_s": 10.0}
     }
@@ -259,6 +260,8 @@ class ObservabilityConfig:
     namespace: str = "svai"
     service: str = "svai"
     log_requests: bool = True
+    tracing: str = "none"
+    """``otel``: the container server also exports spans and metrics (:mod:`.otel`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -487,6 +490,10 @@ def _check_values(cfg: RuntimeConfig) -> None:
             f"model.framework: task {m.task} needs framework transformers",
         ),
         (cfg.engine.name in _ENGINES, f"engine.name: expected one of {_ENGINES}"),
+        (
+            cfg.observability.tracing in ("none", "otel"),
+            "observability.tracing: expected one of ('none', 'otel')",
+        ),
         (cfg.engine.device in _DEVICES, f"engine.device: expected one of {_DEVICES}"),
         (cfg.engine.dtype in _DTYPES, f"engine.dtype: expected one of {_DTYPES}"),
         (

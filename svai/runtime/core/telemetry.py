@@ -7,6 +7,9 @@ CloudWatch Embedded Metric Format: the ``_aws`` block declares ``latency_ms``, `
 Lambda/ECS logs with no agent; on GCP and Azure the same line is an ordinary structured log (the
 ``severity`` and ``message`` keys are what Cloud Logging reads). No dependency beyond the
 standard library; each line is written with a single ``write`` so concurrent lines never mix.
+
+Observers (``Telemetry.observers``) see every request's fields, whether or not lines are written:
+the OpenTelemetry exporter (:mod:`svai.runtime.core.otel`) is one.
 """
 
 from __future__ import annotations
@@ -19,7 +22,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Telemetry"]
+__all__ = ["Observer", "Telemetry"]
+
+Observer = Callable[[str, dict[str, Any]], None]
+"""Called with ``"request"`` or ``"generation"`` and that request's fields, after it answered."""
 
 _REQUEST_METRICS = [
     {"Name": "latency_ms", "Unit": "Milliseconds"},
@@ -71,6 +77,7 @@ class Telemetry:
         self.log_requests = log_requests
         self.sink = sink or _stdout_sink
         self.counters: dict[str, int] = {}
+        self.observers: list[Observer] = []
         self._lock = threading.Lock()
 
     def count(self, name: str, n: int = 1) -> None:
@@ -89,6 +96,14 @@ class Telemetry:
             **fields,
         }
         self.sink(json.dumps(record, default=str))
+
+    def _observe(self, kind: str, fields: dict[str, Any]) -> None:
+        """Hand a request's fields to each observer; one that fails never fails the request."""
+        for observer in self.observers:
+            try:
+                observer(kind, fields)
+            except Exception:  # an exporter's bug must not reach the serving path
+                self.count("observer_errors")
 
     def _emf(self, metrics: list[dict[str, str]], status: int, message: str) -> dict[str, Any]:
         """The head of a per-request line: the EMF block declaring ``metrics``, and who wrote it."""
@@ -118,6 +133,7 @@ class Telemetry:
         ``finish_reason``, ``stream``, ``cache``, ``fallback`` are what the OpenAI front passes.
         """
         self.count(f"status_{fields['status'] // 100}xx")
+        self._observe("generation", fields)
         if not self.log_requests:
             return
         record = self._emf(_GENERATION_METRICS, fields["status"], "generation")
@@ -139,24 +155,24 @@ class Telemetry:
     ) -> None:
         """Write the per-request line (EMF) and update the counters."""
         self.count(f"status_{status // 100}xx")
+        fields: dict[str, Any] = {
+            "request_id": request_id,
+            "status": status,
+            "latency_ms": round(latency_ms, 3),
+            "model_ms": round(model_ms, 3),
+            "input_hash": input_hash,
+            "cold_start": cold_start,
+            "errors": int(status >= 500),
+            "cold_starts": int(cold_start),
+            "throttles": int(status == 429),
+            "cache": cache,
+            "fallback": fallback,
+        }
+        if error is not None:
+            fields["error"] = error
+        self._observe("request", fields)
         if not self.log_requests:
             return
         record = self._emf(_REQUEST_METRICS, status, "request")
-        record.update(
-            {
-                "request_id": request_id,
-                "status": status,
-                "latency_ms": round(latency_ms, 3),
-                "model_ms": round(model_ms, 3),
-                "input_hash": input_hash,
-                "cold_start": cold_start,
-                "errors": int(status >= 500),
-                "cold_starts": int(cold_start),
-                "throttles": int(status == 429),
-                "cache": cache,
-                "fallback": fallback,
-            }
-        )
-        if error is not None:
-            record["error"] = error
+        record.update(fields)
         self.sink(json.dumps(record))

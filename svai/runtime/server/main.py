@@ -30,6 +30,7 @@ from svai.runtime.cloud.model_fetch import Fetch, read_config
 from svai.runtime.cloud.secrets import AwsSecrets
 from svai.runtime.core import Response, RuntimeConfig, Service
 from svai.runtime.core.errors import RuntimeCoreError
+from svai.runtime.core.otel import attach_otel_in_background
 from svai.runtime.entry.openapi import OPENAPI_FILE, openapi_response
 from svai.runtime.entry.stores import STORES
 
@@ -157,6 +158,10 @@ def serve(
     threading.Thread(
         target=_accept, args=(server, service), name="svai-accept", daemon=True
     ).start()
+    # The OTel SDK imports once the port is bound, never before (observability.tracing: otel).
+    otel_shutdown = None
+    if service.cfg.observability.tracing == "otel":
+        otel_shutdown = attach_otel_in_background(service.telemetry)
     if install_signals:
         import signal
 
@@ -177,6 +182,8 @@ def serve(
         drained = attachment.stop(drain_s) and drained
     service.telemetry.event("drained", complete=drained, outstanding=service.outstanding)
     service.close()
+    if otel_shutdown is not None:
+        otel_shutdown()  # flushes the last spans and this interval's metrics
     return outcome.get("code", 0)
 
 
