@@ -672,13 +672,10 @@ def drift(
         read = _drift.read_sample(Path(sample), spec.observability.drift, "--sample")
         return None, _drift.compare(spec, baseline, sample=read, source=str(sample))
     from svai.signals import window_ending
-    from svai.signals.drift import live_summaries
+    from svai.signals.drift import live_drift
 
     loaded, recommendation = recommend(path)
     judged = version or model_version(spec, loaded.base_dir)
     targets = [(t.cloud, t.region) for _, t in served(spec, recommendation)]
     window = window_ending(window_s or 3600)
-    merged = live_summaries(spec.name, targets, judged, window)
-    where = ", ".join(f"{c}-{r}" for c, r in targets)
-    source = f"live {judged} on {where}, last {window.seconds}s"
-    return judged, _drift.compare(spec, baseline, summaries=merged, source=source)
+    return judged, live_drift(spec, loaded.base_dir, targets, judged, window)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from svai.errors import UsageError
+from svai.ir import Alarm
 from svai.runtime.core.drift import MAX_BINS, Bins, ks_binned, psi, values_at
 from svai.spec.paths import project_file
 from svai.spec.resolve import ResolvedDrift, ResolvedSpec
@@ -39,6 +40,7 @@ __all__ = [
     "FeatureDrift",
     "Sample",
     "compare",
+    "drift_alarms",
     "drift_gates",
     "read_baseline",
     "read_sample",
@@ -382,3 +384,19 @@ def drift_gates(spec: ResolvedSpec, evidence: Mapping[str, Any]) -> tuple[GateRe
         else f"none over {samples} samples (score {found.get('score')})"
     )
     return (GateResult("drift", "live", threshold, observed, not flagged),)
+
+
+DRIFT_PERIOD_S = 300
+"""The drift alarm looks at the largest ``drift_score`` the runtime wrote in 5 minutes."""
+
+
+def drift_alarms(spec: ResolvedSpec, watched: str) -> tuple[Alarm, ...]:
+    """The drift alarm: a feature's PSI or KS above its threshold (``drift_score`` above 1).
+
+    Present when the spec compares drift (enabled, with a baseline and features or a
+    prediction); each feature's own threshold is already in the score, so one alarm covers all.
+    """
+    ob = spec.observability
+    if not (ob.drift_enabled and ob.drift.compared):
+        return ()
+    return (Alarm("drift", "drift", 1.0, DRIFT_PERIOD_S, 1, watched),)

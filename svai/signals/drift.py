@@ -9,12 +9,15 @@ window add up to that window's summary. The lines are read with the same log rea
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
+from svai.compiler.drift import DriftReport, compare, read_baseline
 from svai.signals.logs import LogLine, LogQuery, read_logs
 from svai.signals.model import Window
+from svai.spec.resolve import ResolvedSpec
 
-__all__ = ["MAX_LINES", "live_summaries", "merge"]
+__all__ = ["MAX_LINES", "live_drift", "live_drift_evidence", "live_summaries", "merge"]
 
 MAX_LINES = 10_000
 """Most drift lines read per target (a week of one-minute windows from one instance)."""
@@ -61,3 +64,38 @@ def live_summaries(
         query = LogQuery(cloud, region, service, window, version=version, limit=MAX_LINES)
         lines.extend(read_logs(query))
     return merge(lines)
+
+
+def live_drift(
+    spec: ResolvedSpec,
+    base_dir: Path,
+    targets: Sequence[tuple[str, str]],
+    version: str,
+    window: Window,
+) -> DriftReport:
+    """Judge ``version``'s live summaries on every target over ``window`` against the baseline.
+
+    Raises:
+        svai.errors.UsageError: the baseline is missing or malformed.
+        svai.errors.ToolMissingError: a target's cloud has no credentials.
+        svai.errors.DeployError: a cloud failed the query.
+    """
+    baseline = read_baseline(spec, base_dir)
+    merged = live_summaries(spec.name, targets, version, window)
+    where = ", ".join(f"{cloud}-{region}" for cloud, region in targets)
+    source = f"live {version} on {where}, last {window.seconds}s"
+    return compare(spec, baseline, summaries=merged, source=source)
+
+
+def live_drift_evidence(
+    spec: ResolvedSpec,
+    base_dir: Path,
+    targets: Sequence[tuple[str, str]],
+    version: str,
+    window: Window,
+) -> dict[str, Any]:
+    """The evidence key ``drift`` of a release step (``svai promote``); empty without drift."""
+    ob = spec.observability
+    if not (ob.drift_enabled and ob.drift.compared):
+        return {}
+    return {"drift": live_drift(spec, base_dir, targets, version, window).as_evidence(version)}

@@ -456,6 +456,14 @@ def alarm_args(
             dimensions=dims,
             comparison_operator="GreaterThanOrEqualToThreshold",
         )
+    elif alarm.metric == "drift":  # the runtime's EMF drift line, one per window
+        base.update(
+            namespace=metrics_namespace(plan.name),
+            metric_name="drift_score",
+            statistic="Maximum",
+            period=period,
+            dimensions={"service": plan.name},
+        )
     else:  # cold_start_rate: the runtime's EMF reports cold_starts (1 or 0) per request.
         base.update(
             namespace=metrics_namespace(plan.name),
