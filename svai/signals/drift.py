@@ -61,7 +61,9 @@ def live_summaries(
     """
     lines: list[LogLine] = []
     for cloud, region in targets:
-        query = LogQuery(cloud, region, service, window, version=version, limit=MAX_LINES)
+        query = LogQuery(
+            cloud, region, service, window, version=version, limit=MAX_LINES, message="drift"
+        )
         lines.extend(read_logs(query))
     return merge(lines)
 
