@@ -257,6 +257,9 @@ class ResolvedDrift:
             eval set); ``None`` when there is neither.
         features: ``(path, psi threshold, ks threshold)`` per declared feature, in spec order.
         prediction: Path of the prediction in the answer's ``outputs``.
+        psi: The section's PSI threshold (the prediction's; features carry their own).
+        ks: The section's KS threshold.
+        min_samples: Sampled requests a live window holds before it is judged.
     """
 
     baseline: str | None
