@@ -944,8 +944,9 @@ class Drift(_Strict):
     """Request fields compared with the baseline, as dotted paths into the body; numbers get the
     baseline's decile bins, strings its most common values."""
     prediction: Annotated[str, Field(pattern=_FEATURE_PATH)] | None = None
-    """Dotted path of the prediction in the answer's ``outputs`` (``fraud_probability``) whose
-    distribution is summarised too; compared when baseline lines carry ``output``."""
+    """Dotted path of the prediction in the answer's ``outputs`` (``fraud_probability``): its
+    distribution is binned, summarised and compared like a feature when the baseline's lines
+    carry ``output`` (ignored otherwise)."""
     threshold: DriftThreshold = Field(default_factory=DriftThreshold)
     """Drift thresholds of every feature; the drift alarm and promote gate fire above them."""
     per_feature: dict[FeaturePath, FeatureThreshold] = Field(default_factory=dict, max_length=64)
