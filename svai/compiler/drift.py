@@ -10,7 +10,7 @@ strings) with the baseline's count per bin, shipped in ``svai_runtime.json``; th
 and the two-sample Kolmogorov-Smirnov distance. For a local sample file both are exact for its
 values; for live summaries (bin counts read back from the runtime's lines) KS is read at the bin
 edges, a lower bound of the exact distance. A feature is flagged when either figure is above its
-threshold; :func:`drift_gates` turns the result into ``svai promote``'s drift gate.
+threshold; :func:`drift_verdict` turns the result into ``svai promote``'s drift gate.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -31,19 +31,17 @@ from svai.runtime.core.drift import MAX_BINS, Bins, ks_binned, psi, values_at
 from svai.spec.paths import project_file
 from svai.spec.resolve import ResolvedDrift, ResolvedSpec
 
-if TYPE_CHECKING:
-    from svai.compiler.rollout import GateResult
-
 __all__ = [
     "MAX_SAMPLE_LINES",
     "DriftReport",
+    "DriftVerdict",
     "FeatureDrift",
     "Sample",
     "bins_of",
     "compare",
     "counts",
     "drift_alarms",
-    "drift_gates",
+    "drift_verdict",
     "read_baseline",
     "read_sample",
     "runtime_section",
@@ -358,34 +356,41 @@ def _score(feature: FeatureDrift) -> float:
     return max(feature.psi / feature.psi_threshold, ks)
 
 
-def drift_gates(spec: ResolvedSpec, evidence: Mapping[str, Any]) -> tuple[GateResult, ...]:
+class DriftVerdict(NamedTuple):
+    """The drift gate's outcome, in :class:`svai.compiler.rollout.GateResult`'s field order."""
+
+    threshold: str
+    observed: str
+    passed: bool
+    hold: bool
+
+
+def drift_verdict(spec: ResolvedSpec, evidence: Mapping[str, Any]) -> DriftVerdict | None:
     """The live drift gate of ``svai promote``: no feature over its threshold.
 
-    Checked when the spec compares drift (``observability.drift`` enabled, with a baseline and
-    features). The evidence key ``drift`` is :meth:`DriftReport.as_evidence`; without it, or
-    with fewer samples than ``min_samples``, the release holds: missing evidence is no pass,
+    ``None`` when the spec compares no drift (``observability.drift`` off, or without a baseline
+    and features). The evidence key ``drift`` is :meth:`DriftReport.as_evidence`; without it,
+    or with fewer samples than ``min_samples``, the release holds: missing evidence is no pass,
     and too little traffic is no reason to roll back.
     """
-    from svai.compiler.rollout import GateResult  # rollout calls this: import on use
-
     ob = spec.observability
     if not (ob.drift_enabled and ob.drift.compared):
-        return ()
+        return None
     threshold = "no feature above its PSI/KS threshold"
     found = evidence.get("drift")
     if not isinstance(found, Mapping):
-        return (GateResult("drift", "live", threshold, "missing", False, hold=True),)
+        return DriftVerdict(threshold, "missing", False, True)
     samples = found.get("samples")
     if not isinstance(samples, int) or samples < ob.drift.min_samples:
         seen = f"{samples} sampled requests (needs {ob.drift.min_samples})"
-        return (GateResult("drift", "live", threshold, seen, False, hold=True),)
+        return DriftVerdict(threshold, seen, False, True)
     flagged = [str(name) for name in found.get("flagged") or ()]
     observed = (
         f"drift in {', '.join(flagged)} (score {found.get('score')})"
         if flagged
         else f"none over {samples} samples (score {found.get('score')})"
     )
-    return (GateResult("drift", "live", threshold, observed, not flagged),)
+    return DriftVerdict(threshold, observed, not flagged, False)
 
 
 DRIFT_PERIOD_S = 300

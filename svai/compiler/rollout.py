@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from svai.compiler.catalog import load_catalog
-from svai.compiler.drift import drift_gates
+from svai.compiler.drift import drift_verdict
 from svai.compiler.release_state import Event, ReleaseState
 from svai.errors import UsageError
 from svai.ir import RecordedResource, Rollout, TrafficSplit
@@ -422,7 +422,9 @@ def evaluate_gates(
         ):
             if limit is not None:
                 results.append(_at_most(name, "live", limit, signals.get(name), unit))
-        results.extend(drift_gates(spec, evidence))
+        drift = drift_verdict(spec, evidence)
+        if drift is not None:
+            results.append(GateResult("drift", "live", *drift))
     return tuple(results)
 
 
