@@ -180,11 +180,25 @@ def bench_latest() -> str:
     return "\n".join(lines)
 
 
+def drift_cost() -> str:
+    """The drift summaries' cost per request (``bench/bench_drift.py``)."""
+    drift = latest(RESULTS / "drift.json")
+    cpu, over = drift["median_cpu_ms_per_request"], drift["cpu_per_request_over_off"]
+    stamp = _stamp(drift, f"{drift['rounds']} rounds")
+    return (
+        f"Server CPU per request at concurrency 4 ({stamp}): {cpu['off']:.4f} ms with drift off, "
+        f"{cpu['rate_0.01']:.4f} ms at `sample_rate: 0.01` ({over['rate_0.01']:.3f}×), "
+        f"{cpu['rate_1.0']:.4f} ms at `sample_rate: 1.0` ({over['rate_1.0']:.3f}×); target "
+        f"{drift['target']['over_off']:g}×."
+    )
+
+
 BLOCKS: dict[str, tuple[Path, Callable[[], str]]] = {
     "perf-accuracy": (ROOT / "docs" / "performance-model.md", perf_accuracy),
     "perf-speed": (ROOT / "docs" / "performance-model.md", perf_speed),
     "simfaas-grid": (ROOT / "docs" / "performance-model.md", simfaas_grid),
     "bench-latest": (ROOT / "bench" / "README.md", bench_latest),
+    "drift-cost": (ROOT / "docs" / "operate.md", drift_cost),
 }
 """Block name -> (the file that holds it, the function that renders it)."""
 

@@ -28,6 +28,7 @@ from svai.build import bench as _bench
 from svai.build import environment as _environment
 from svai.build import evaluate as _evaluate
 from svai.build import package as _package
+from svai.compiler import drift as _drift
 from svai.compiler import metrics as _metrics
 from svai.compiler import rollout as _rollout
 from svai.compiler.bill import plan_cost
@@ -640,3 +641,44 @@ def _write_eval(loaded: LoadedSpec, result: EvalResult) -> None:
         "p95_s": result.p95_s,
     }
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def drift(
+    path: str | Path,
+    *,
+    sample: str | Path | None = None,
+    window_s: int | None = None,
+    version: str | None = None,
+) -> tuple[str | None, _drift.DriftReport]:
+    """Compare a local ``sample`` file, or the live summaries of ``version``, with the baseline.
+
+    Live summaries are the runtime's ``drift`` lines of every served target over the last
+    ``window_s`` seconds, for ``version`` (default: the spec's current model version).
+
+    Returns:
+        The model version judged (``None`` for a sample file) and the report.
+
+    Raises:
+        SpecError: the spec is invalid.
+        UsageError: drift is not configured, or the baseline or sample is unreadable.
+        svai.errors.ToolMissingError: a live target's cloud has no credentials.
+    """
+    loaded = validate(path)
+    spec = loaded.resolved
+    if not spec.observability.drift.compared:
+        raise UsageError(
+            "observability.drift: nothing to compare; declare `features` (or `prediction`) and "
+            "a `baseline` (or `rollout.gates.eval_set`)"
+        )
+    baseline = _drift.read_baseline(spec, loaded.base_dir)
+    if sample is not None:
+        read = _drift.read_sample(Path(sample), spec.observability.drift, "--sample")
+        return None, _drift.compare(spec, baseline, sample=read, source=str(sample))
+    from svai.signals import window_ending
+    from svai.signals.drift import live_drift
+
+    loaded, recommendation = recommend(path)
+    judged = version or model_version(spec, loaded.base_dir)
+    targets = [(t.cloud, t.region) for _, t in served(spec, recommendation)]
+    window = window_ending(window_s or 3600)
+    return judged, live_drift(spec, loaded.base_dir, targets, judged, window)

@@ -237,9 +237,11 @@ class Alarm:
         "queue_age",
         "cold_start_rate",
         "concurrency",
+        "drift",
     ]
     threshold: float
-    """In the metric's unit: seconds for latency and age, a fraction for rates, a count otherwise."""
+    """In the metric's unit: seconds for latency and age, a fraction for rates, a count otherwise;
+    for ``drift``, the runtime's ``drift_score`` (a feature's PSI or KS over its threshold)."""
     period_s: int
     evaluation_periods: int
     service: str

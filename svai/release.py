@@ -35,6 +35,7 @@ from svai.compiler.version import model_version
 from svai.errors import UsageError
 from svai.ir import DeploymentPlan
 from svai.signals import evidence as _signals
+from svai.signals.drift import live_drift_evidence
 from svai.signals.model import window_ending
 from svai.spec.paths import project_path
 
@@ -466,14 +467,17 @@ def _live_signals(
     """``given`` with the ``live`` signals of ``candidate`` read from every served target."""
     spec = loaded.resolved
     gates = spec.rollout.gates
+    targets = [(t.cloud, t.region) for _, t in api.served(spec, recommendation)]
+    window = window_ending(window_s)
     live, samples, _ = _signals.live_evidence(
         spec.name,
-        [(t.cloud, t.region) for _, t in api.served(spec, recommendation)],
+        targets,
         candidate,
-        window_ending(window_s),
+        window,
         gates.min_samples if gates is not None else _signals.DEFAULT_MIN_SAMPLES,
     )
-    return {**given, "live": live["live"]}, samples
+    drift = live_drift_evidence(spec, loaded.base_dir, targets, candidate, window)
+    return {**given, "live": live["live"], **drift}, samples
 
 
 def _release_targets(

@@ -12,6 +12,7 @@ from typing import Any
 from svai.build.artifact import MODEL_NAME, safe_source
 from svai.build.fallback import fallback_files, fallback_path
 from svai.build.gpu import MODEL_DIR, engine_section, generation_section
+from svai.compiler.drift import runtime_section
 from svai.compiler.recommendation import TargetRecommendation
 from svai.compiler.request_limits import peak_rps, rate_limit, tenant_rate_limit
 from svai.compiler.streaming import streams
@@ -106,6 +107,8 @@ def runtime_config(
         "observability": observability,
         "server": {"host": "0.0.0.0", "port": SERVER_PORT},
     }
+    if spec.observability.drift_enabled:
+        config["drift"] = runtime_section(spec, base_dir)
     engine = gpu_engine(spec)
     if isinstance(engine, Engine):
         config.update(_engine_sections(spec, version, rec, engine))

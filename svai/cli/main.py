@@ -74,6 +74,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "svai.cli.logs",
         "Read a deployment's runtime logs; filter by version, request id, level, --since.",
     ),
+    "drift": (
+        "svai.cli.drift",
+        "Compare a sample or live traffic with the drift baseline, per feature (PSI, KS).",
+    ),
     "promote": (
         "svai.cli.promote",
         "Move a release to its next step (canary, blue-green) when its gates pass.",

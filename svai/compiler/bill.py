@@ -55,6 +55,7 @@ _GCP_ALERTS: dict[str, frozenset[str]] = {
     "concurrency": frozenset({"run"}),
     "queue_age": frozenset({"subscription"}),
     "dlq_depth": frozenset({"subscription"}),
+    "drift": frozenset({"run", "vertex"}),  # a log-match policy on the runtime's drift lines
 }
 _AZURE_ZONES: dict[str, int] = {
     # private-link group id: the private DNS zones its endpoint registers in

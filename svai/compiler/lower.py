@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from svai.compiler.catalog import load_catalog
+from svai.compiler.drift import drift_alarms
 from svai.compiler.recommendation import Choice, TargetRecommendation
 from svai.compiler.request_limits import edge_limits_rate, enforced_limits
 from svai.compiler.request_limits import peak_rps as planned_peak
@@ -399,6 +400,7 @@ def _alarms(spec: ResolvedSpec, services: tuple[Service, ...], is_async: bool) -
         alarms.append(
             Alarm("cold-start-rate", "cold_start_rate", ob.alarm_cold_start_rate, 300, 3, watched)
         )
+    alarms.extend(drift_alarms(spec, watched))
     if is_async:
         alarms.append(Alarm("dlq-depth", "dlq_depth", float(ob.alarm_dlq_depth), 60, 1, "dlq"))
         alarms.append(Alarm("queue-age", "queue_age", ob.alarm_queue_age_s, 60, 3, "queue"))

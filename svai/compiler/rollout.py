@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from svai.compiler.catalog import load_catalog
+from svai.compiler.drift import drift_verdict
 from svai.compiler.release_state import Event, ReleaseState
 from svai.errors import UsageError
 from svai.ir import RecordedResource, Rollout, TrafficSplit
@@ -369,7 +370,8 @@ def evaluate_gates(
     Evidence is a JSON object (see ``docs/releases.md``): ``model_version``, ``metrics``
     (``{"f1": 0.93}``) with the ``samples`` they were computed on (``svai eval`` writes both;
     fewer than the gate's ``min_samples`` hold the release), ``p95_s``, ``p99_s``, ``cost_per_1k_usd`` and ``live`` (``error_rate``,
-    ``p99_s``, ``cold_start_rate`` of the step just observed). ``svai bench``'s
+    ``p99_s``, ``cold_start_rate`` of the step just observed) and ``drift`` (``svai drift``'s
+    report, when the spec compares drift). ``svai bench``'s
     ``.svai/measurements.json`` is valid evidence for the latency gates. A gate whose figure is
     missing fails: no evidence is not a pass.
 
@@ -420,6 +422,9 @@ def evaluate_gates(
         ):
             if limit is not None:
                 results.append(_at_most(name, "live", limit, signals.get(name), unit))
+        drift = drift_verdict(spec, evidence)
+        if drift is not None:
+            results.append(GateResult("drift", "live", *drift))
     return tuple(results)
 
 

@@ -185,6 +185,8 @@ def logs(query: LogQuery) -> list[LogLine]:
         terms.append(f'$.model_version = "{query.version}"')
     if query.request_id is not None:
         terms.append(f'$.request_id = "{query.request_id}"')
+    if query.message is not None:
+        terms.append(f'$.message = "{query.message}"')
     if query.level is not None:
         terms.append("(" + " || ".join(f'$.severity = "{s}"' for s in query.severities()) + ")")
     pattern = "{ " + " && ".join(terms) + " }"

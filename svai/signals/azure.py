@@ -160,6 +160,8 @@ def logs(query: LogQuery) -> list[LogLine]:
     kql = request_lines(query.service, query.version)
     if query.request_id is not None:
         kql += f" | where tostring(e.request_id) == {json.dumps(query.request_id)}"
+    if query.message is not None:
+        kql += f" | where tostring(e.message) == {json.dumps(query.message)}"
     if query.level is not None:
         kql += f" | where tostring(e.severity) in ({', '.join(json.dumps(s) for s in query.severities())})"
     kql += f" | order by TimeGenerated asc | take {query.limit} | project TimeGenerated, line"

@@ -200,6 +200,8 @@ def logs(query: LogQuery) -> list[LogLine]:
         terms.append(f'jsonPayload.model_version = "{query.version}"')
     if query.request_id is not None:
         terms.append(f'jsonPayload.request_id = "{query.request_id}"')
+    if query.message is not None:
+        terms.append(f'jsonPayload.message = "{query.message}"')
     if query.level is not None:
         terms.append(f"severity >= {query.level}")
     body: dict[str, Any] = {

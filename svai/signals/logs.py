@@ -36,6 +36,7 @@ class LogQuery:
         request_id: Only this request's lines.
         level: Only lines at this severity or above (one of :data:`LEVELS`).
         limit: At most this many lines (the oldest first).
+        message: Only lines with this ``message`` (``drift``: the drift summaries).
     """
 
     cloud: str
@@ -46,6 +47,7 @@ class LogQuery:
     request_id: str | None = None
     level: str | None = None
     limit: int = 200
+    message: str | None = None
 
     def severities(self) -> tuple[str, ...]:
         """The severities the level filter lets through (all without one)."""
@@ -112,6 +114,7 @@ def matches(line: LogLine, query: LogQuery) -> bool:
         and (query.version is None or line.version == query.version)
         and (query.request_id is None or line.request_id == query.request_id)
         and (query.level is None or line.level in query.severities())
+        and (query.message is None or line.message == query.message)
     )
 
 

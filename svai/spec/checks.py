@@ -55,4 +55,13 @@ def cross_check(spec: Spec) -> list[Finding]:
                 "use `api.mode: async` (queue + workers) or `auto`",
             )
         )
+    drift = spec.observability.drift
+    if drift.features and drift.baseline is None and spec.rollout.gates is None:
+        findings.append(
+            Finding(
+                ("observability", "drift", "features"),
+                "drift features are compared with a baseline, and there is none",
+                "set `observability.drift.baseline: <reference.jsonl>` or `rollout.gates.eval_set`",
+            )
+        )
     return findings

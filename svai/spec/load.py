@@ -22,6 +22,7 @@ from svai.diagnostics import Diagnostic
 from svai.errors import SpecError
 from svai.spec.checks import cross_check
 from svai.spec.explain import KeyPath, SourceMap, dotted, from_pydantic
+from svai.spec.features import unknown_features
 from svai.spec.formats import artifact_problem, folder_problem
 from svai.spec.model import Spec
 from svai.spec.paths import escape, local_paths
@@ -140,6 +141,17 @@ def load_spec_text(
         problems.extend(escapes)
         if not escapes:
             problems.extend(_unservable(spec, project, source))
+            problems.extend(
+                Diagnostic(
+                    "unknown-feature",
+                    message,
+                    file,
+                    *source.position(key_path),
+                    path=dotted(key_path),
+                    hint="name a field of the request body as api.input_schema declares it",
+                )
+                for key_path, message in unknown_features(spec, project)
+            )
     if problems:
         raise SpecError(sorted(problems, key=lambda d: (d.line, d.col, d.path)))
     return spec

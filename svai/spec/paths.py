@@ -50,6 +50,8 @@ def local_paths(spec: Spec) -> Iterator[tuple[KeyPath, str]]:
         yield ("model", "include", index), included
     if spec.api.input_schema is not None:
         yield ("api", "input_schema"), spec.api.input_schema
+    if spec.observability.drift.baseline is not None:
+        yield ("observability", "drift", "baseline"), spec.observability.drift.baseline
     if spec.rollout.gates is not None:
         yield ("rollout", "gates", "eval_set"), spec.rollout.gates.eval_set
         if spec.rollout.gates.scorer is not None:

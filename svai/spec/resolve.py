@@ -17,6 +17,7 @@ from svai.spec.units import parse_duration, parse_size
 __all__ = [
     "ResolvedApi",
     "ResolvedCache",
+    "ResolvedDrift",
     "ResolvedGates",
     "ResolvedGpu",
     "ResolvedLatency",
@@ -245,6 +246,34 @@ class ResolvedObservability:
     log_retention_days: int
     drift_enabled: bool
     drift_sample_rate: float
+    drift: ResolvedDrift
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedDrift:
+    """What the drift monitor compares, with every feature's thresholds filled in.
+
+    Attributes:
+        baseline: The reference sample (``observability.drift.baseline``, else the gates'
+            eval set); ``None`` when there is neither.
+        features: ``(path, psi threshold, ks threshold)`` per declared feature, in spec order.
+        prediction: Path of the prediction in the answer's ``outputs``.
+        psi: The section's PSI threshold (the prediction's; features carry their own).
+        ks: The section's KS threshold.
+        min_samples: Sampled requests a live window holds before it is judged.
+    """
+
+    baseline: str | None
+    features: tuple[tuple[str, float, float], ...]
+    prediction: str | None
+    psi: float
+    ks: float
+    min_samples: int
+
+    @property
+    def compared(self) -> bool:
+        """True when there is something to compare: a baseline and a feature or prediction."""
+        return self.baseline is not None and bool(self.features or self.prediction)
 
 
 @dataclass(frozen=True, slots=True)
@@ -446,6 +475,7 @@ def resolve(spec: Spec) -> ResolvedSpec:
             log_retention_days=max(1, round(parse_duration(ob.log_retention) / 86400)),
             drift_enabled=ob.drift.enabled,
             drift_sample_rate=ob.drift.sample_rate,
+            drift=_drift(spec),
         ),
         tenancy=ResolvedTenancy(
             enabled=spec.tenancy.enabled,
@@ -467,4 +497,25 @@ def resolve(spec: Spec) -> ResolvedSpec:
             )
             for tg in spec.targets
         ),
+    )
+
+
+def _drift(spec: Spec) -> ResolvedDrift:
+    drift, gates = spec.observability.drift, spec.rollout.gates
+    threshold = drift.threshold
+    own = drift.per_feature
+    return ResolvedDrift(
+        baseline=drift.baseline or (gates.eval_set if gates is not None else None),
+        features=tuple(
+            (
+                path,
+                (own[path].psi if path in own else None) or threshold.psi,
+                (own[path].ks if path in own else None) or threshold.ks,
+            )
+            for path in drift.features
+        ),
+        prediction=drift.prediction,
+        psi=threshold.psi,
+        ks=threshold.ks,
+        min_samples=drift.min_samples,
     )

@@ -456,11 +456,16 @@ def alarm_args(
             dimensions=dims,
             comparison_operator="GreaterThanOrEqualToThreshold",
         )
-    else:  # cold_start_rate: the runtime's EMF reports cold_starts (1 or 0) per request.
+    else:
+        # The runtime's own EMF metrics: cold_starts is 1 or 0 per request (its average is the
+        # rate); drift_score comes once per window (its maximum is the worst feature).
+        name, stat = (
+            ("drift_score", "Maximum") if alarm.metric == "drift" else ("cold_starts", "Average")
+        )
         base.update(
             namespace=metrics_namespace(plan.name),
-            metric_name="cold_starts",
-            statistic="Average",
+            metric_name=name,
+            statistic=stat,
             period=period,
             dimensions={"service": plan.name},
         )

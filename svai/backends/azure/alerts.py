@@ -1,9 +1,9 @@
 """Lower the plan's alarms onto Azure Monitor alerts.
 
 Azure Monitor metric alerts aggregate by average, minimum, maximum, total or count only, so
-latency percentiles, error *rates* and the runtime's own figures (cold starts, queue age) are
-log-search alerts (``scheduledQueryRules``); dead-lettered messages are a platform metric of
-Service Bus and get a metric alert. Every alert calls the deployment's action group and is named
+latency percentiles, error *rates* and the runtime's own figures (cold starts, queue age, the
+drift score) are log-search alerts (``scheduledQueryRules``); dead-lettered messages are a
+platform metric of Service Bus and get a metric alert. Every alert calls the deployment's action group and is named
 ``<plan>-<alarm>``.
 
 Where the numbers come from, per kind of app:
@@ -62,7 +62,8 @@ def alert_query(plan: DeploymentPlan, alarm: Alarm) -> str:
     """Return the KQL that yields the alarm's value as column ``value`` (latency in ms)."""
     service = _watched(plan, alarm)
     metric = alarm.metric
-    if offering_of(service) == FUNCTIONS_FLEX and metric not in ("cold_start_rate", "queue_age"):
+    runtime_only = ("cold_start_rate", "queue_age", "drift")
+    if offering_of(service) == FUNCTIONS_FLEX and metric not in runtime_only:
         rows = f'requests | where cloud_RoleName == "{app_name(plan, service)}"'
         latency, failed, throttled = "duration", "success == false", 'resultCode == "429"'
     else:
@@ -86,6 +87,11 @@ def alert_query(plan: DeploymentPlan, alarm: Alarm) -> str:
         return (
             f"{_runtime_lines(plan, service)} | where isnotnull(e.queue_age_s) "
             "| summarize value = max(todouble(e.queue_age_s))"
+        )
+    if metric == "drift":
+        return (
+            f'{_runtime_lines(plan, service)} | where tostring(e.message) == "drift" '
+            "| summarize value = max(todouble(e.drift_score))"
         )
     raise ValueError(f"no Azure alert query for metric {metric!r}")
 

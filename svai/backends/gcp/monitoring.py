@@ -7,6 +7,8 @@ AI online-prediction metrics (``aiplatform.googleapis.com/Endpoint``) and Pub/Su
 metrics. ``cold_start_rate`` has no GCP metric counting cold starts per request, so it is skipped
 with a note rather than approximated. The deployment's log-based metric
 (:func:`cold_start_metric_args`) counts them from the runtime's request lines, for the readers.
+``drift`` is a log-match condition on the runtime's own drift lines (``jsonPayload.drift_score``
+above the threshold), which needs no log-based metric.
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ def alert_args(
         labels: User labels for the policy.
         channels: Notification channel names (or references to them).
     """
-    condition = _condition(alarm, watched)
+    condition = _drift_condition(alarm, watched) or _condition(alarm, watched)
     if condition is None:
         return None
     args: dict[str, Any] = {
@@ -102,9 +104,40 @@ def alert_args(
         },
         "alert_strategy": {"auto_close": "1800s"},
     }
+    if "condition_matched_log" in condition:
+        # Log-match policies must rate-limit their notifications and cannot auto-close early.
+        args["alert_strategy"] = {
+            "auto_close": "1800s",
+            "notification_rate_limit": {"period": f"{max(300, alarm.period_s)}s"},
+        }
     if channels:
         args["notification_channels"] = channels
     return args
+
+
+_LOG_RESOURCE = {
+    "run": 'resource.type = "cloud_run_revision" AND resource.labels.service_name = "{name}"',
+    "vertex": (
+        'resource.type = "aiplatform.googleapis.com/Endpoint" '
+        'AND resource.labels.endpoint_id = "{name}"'
+    ),
+}
+
+
+def _drift_condition(alarm: Alarm, watched: Watched) -> dict[str, Any] | None:
+    """A log-match condition on the runtime's drift lines of the watched service."""
+    if alarm.metric != "drift" or watched.kind not in _LOG_RESOURCE:
+        return None
+    resource = _LOG_RESOURCE[watched.kind].format(name=watched.name)
+    return {
+        "display_name": f"drift_score > {alarm.threshold}",
+        "condition_matched_log": {
+            "filter": (
+                f'{resource} AND jsonPayload.message = "drift" '
+                f"AND jsonPayload.drift_score > {alarm.threshold}"
+            )
+        },
+    }
 
 
 def _condition(alarm: Alarm, watched: Watched) -> dict[str, Any] | None:

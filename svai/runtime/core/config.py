@@ -55,6 +55,8 @@ the file (the artifact directory). The full shape, with defaults::
       "hooks": {"preprocess": null, "postprocess": null},  # "module:function" or "file.py:function"
       "observability": {"namespace": "svai", "service": "svai", "log_requests": true,
                         "tracing": "none"},  # "otel": spans and metrics over OTLP (otel.py)
+      "drift": {"enabled": false, "sample_rate": 0.01, "interval_s": 60, "min_samples": 100,
+                "features": {}, "prediction": null},   # bins from the baseline, see ``drift.py``
       "server": {"host": "0.0.0.0", "port": 0, "drain_timeout_s": 10.0,
                  "max_connections": 1000, "header_timeout_s": 10.0}
     }
@@ -84,6 +86,7 @@ __all__ = [
     "BatchingConfig",
     "CacheConfig",
     "ConcurrencyConfig",
+    "DriftConfig",
     "EngineConfig",
     "FallbackConfig",
     "GenerationConfig",
@@ -265,6 +268,23 @@ class ObservabilityConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DriftConfig:
+    """Per-version input and output summaries (``svai.runtime.core.drift``).
+
+    ``features`` maps each request path to its bins: ``edges`` (numbers) or ``categories``
+    (strings), the ``baseline`` count per bin and its ``psi`` / ``ks`` thresholds; ``prediction``
+    is the same for one path in the answer's outputs, plus its ``name``.
+    """
+
+    enabled: bool = False
+    sample_rate: float = 0.01
+    interval_s: float = 60.0
+    min_samples: int = 100
+    features: dict[str, Any] = field(default_factory=dict)
+    prediction: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ServerConfig:
     """HTTP server settings (``PORT`` / ``AIP_HTTP_PORT`` override ``port`` when set)."""
 
@@ -298,6 +318,7 @@ class RuntimeConfig:
     fallback: FallbackConfig = field(default_factory=FallbackConfig)
     hooks: HooksConfig = field(default_factory=HooksConfig)
     observability: ObservabilityConfig = field(default_factory=ObservabilityConfig)
+    drift: DriftConfig = field(default_factory=DriftConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     schema_version: int = 1
     base_dir: str = "."
@@ -342,6 +363,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "fallback": FallbackConfig,
     "hooks": HooksConfig,
     "observability": ObservabilityConfig,
+    "drift": DriftConfig,
     "server": ServerConfig,
 }
 

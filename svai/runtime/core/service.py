@@ -61,6 +61,7 @@ from svai.runtime.core.cache import (
     open_store,
 )
 from svai.runtime.core.config import RuntimeConfig
+from svai.runtime.core.drift import DriftMonitor
 from svai.runtime.core.errors import (
     ConfigError,
     DeadlineError,
@@ -195,6 +196,7 @@ class Service:
         self._fallback_jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._overload_headers = {"retry-after": str(cfg.concurrency.retry_after_s)}
         self._limiter = limiter_for(cfg.rate_limit)
+        self.drift = DriftMonitor(cfg.drift, self.telemetry.metrics) if cfg.drift.enabled else None
 
     @classmethod
     def from_config(
@@ -338,6 +340,8 @@ class Service:
             return
         self._closed = True
         self._draining = True
+        if self.drift is not None:
+            self.drift.flush()
         release = getattr(self.model, "close", None)  # engines hold a GPU or a vllm child
         if release is not None:
             with contextlib.suppress(Exception):  # shutdown goes on regardless
@@ -545,7 +549,9 @@ class Service:
             job.input_hash = input_hash
         table = self.idempotency
         if key is None or table is None:
-            return self._cached_compute(payload, tenant, canonical, input_hash, job)
+            return self._observed(
+                payload, self._cached_compute(payload, tenant, canonical, input_hash, job)
+            )
         scoped = table.scoped(tenant, key)
         state, entry = table.begin(scoped, input_hash)
         if state is not State.NEW:
@@ -564,6 +570,12 @@ class Service:
             table.abandon(scoped, entry, ModelError("the first attempt used the fallback"))
         else:
             table.complete(scoped, entry, pred)
+        return self._observed(payload, pred)
+
+    def _observed(self, payload: Any, pred: Prediction) -> Prediction:
+        """Add a request to the drift summaries (when drift is on and it is sampled)."""
+        if self.drift is not None:
+            self.drift.observe(payload, pred.outputs_json)
         return pred
 
     def _cached_compute(

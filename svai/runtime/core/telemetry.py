@@ -126,6 +126,12 @@ class Telemetry:
             "model_version": self.model_version,
         }
 
+    def metrics(self, message: str, metrics: list[dict[str, str]], **fields: Any) -> None:
+        """Write a periodic line (EMF) declaring ``metrics``, whose values are among ``fields``."""
+        record = self._emf(metrics, 200, message)
+        record.update(fields)
+        self.sink(json.dumps(record))
+
     def generation(self, **fields: Any) -> None:
         """Write the per-request line of a generation (EMF: TTFT, TPOT, queue time, tokens).
 
