@@ -2,8 +2,9 @@
 
 The AWS cold-start alarm once watched ``svai/<name>`` ``ColdStart`` by ``Service`` while the
 runtime wrote ``svai`` ``cold_starts`` by ``service``/``model_version``: an alarm that could
-never fire. Here the fraud example's built runtime config writes a real request line, and every
-svai-namespace alarm in its AWS plan must name a metric and a dimension set that line declares.
+never fire. Here the fraud example's built runtime config writes a real request line (and, its
+drift monitor fed from its eval set, a real drift line), and every svai-namespace alarm in its
+AWS plan must name a metric and a dimension set those lines declare.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from pathlib import Path
 from svai import api
 from svai.build.config import runtime_config
 from svai.compiler.version import model_version
+from svai.runtime.core.config import DriftConfig
+from svai.runtime.core.drift import DriftMonitor
 from svai.runtime.core.telemetry import Telemetry
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "fraud-sklearn" / "svai.yaml"
@@ -23,7 +26,8 @@ def test_every_svai_alarm_watches_a_series_the_runtime_writes() -> None:
     loaded, result = api.plan(EXAMPLE)
     spec = loaded.resolved
     version = model_version(spec, loaded.base_dir)
-    observability = runtime_config(spec, loaded.base_dir, version, None)["observability"]
+    config = runtime_config(spec, loaded.base_dir, version, None)
+    observability = config["observability"]
     lines: list[str] = []
     telemetry = Telemetry(
         observability["namespace"], observability["service"], version, sink=lines.append
@@ -38,9 +42,19 @@ def test_every_svai_alarm_watches_a_series_the_runtime_writes() -> None:
         cache="miss",
         fallback=False,
     )
-    record = json.loads(lines[-1])
+    drift = DriftMonitor(DriftConfig(**{**config["drift"], "sample_rate": 1.0}), telemetry.metrics)
+    eval_set = (EXAMPLE.parent / "eval" / "holdout.jsonl").read_text().splitlines()
+    for line in eval_set[: drift.min_samples]:
+        drift.observe(json.loads(line)["input"], b"{}")
+    drift.flush()
+    records = [json.loads(line) for line in lines]
+    assert [r["message"] for r in records] == ["request", "drift"]
+    record = records[0]
     (directive,) = record["_aws"]["CloudWatchMetrics"]
-    written = {m["Name"] for m in directive["Metrics"]}
+    written = {m["Name"] for r in records for m in r["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    assert {r["_aws"]["CloudWatchMetrics"][0]["Namespace"] for r in records} == {
+        directive["Namespace"]
+    }
     dimension_sets = {tuple(sorted(d)) for d in directive["Dimensions"]}
 
     alarms = [
