@@ -74,8 +74,37 @@ def perf_accuracy() -> str:
             f"MAPE** (E|noise|/value). The model's mean |z| is "
             f"{acc['cold_start_mean_abs_z']:.2f} standard errors (a perfect model: ~0.8), "
             f"{sum(x <= 3 for x in z)} of {len(rows)} rows within 3 SE.",
+            *_held_out_table(acc.get("held_out")),
         ]
     )
+
+
+def _held_out_table(split: dict[str, Any] | None) -> list[str]:
+    """The 2-fold split of the Lambda rows: the model as shipped and with a fitted delay."""
+    if split is None:
+        return []
+
+    def pair(figures: dict[str, float]) -> str:
+        return f"{figures['cold_start_mape_pct']:.2f}% / {figures['instance_count_mape_pct']:.2f}%"
+
+    lines = [
+        "",
+        f"Held out ({split['split']}; MAPE cold start / instances):",
+        "",
+        "| fold | as shipped: training | as shipped: held out | fitted reclaim delay | "
+        "fitted: training | fitted: held out |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for fold in split["folds"]:
+        shipped, fitted = fold["as_shipped"], fold["fitted"]
+        lines.append(
+            f"| {fold['fold']} | {pair(shipped['train'])} | **{pair(shipped['held_out'])}** | "
+            f"{fold['fitted_reclaim_delay_s']} s | {pair(fitted['train'])} | "
+            f"**{pair(fitted['held_out'])}** |"
+        )
+    verdict = "adopted" if split["adopted"] else "not adopted: it does not lower the held-out error"
+    lines += ["", f"The fitted delay is {verdict} on both folds."]
+    return lines
 
 
 def perf_speed() -> str:
