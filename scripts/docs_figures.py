@@ -150,6 +150,28 @@ def simfaas_grid() -> str:
     return "\n".join(lines)
 
 
+def ttft_check() -> str:
+    """TTFT p95: the formula against the event simulation (``ttft.json``)."""
+    record = latest(RESULTS / "ttft.json")
+    lines = [
+        "| point | simulated p95 | svai | ratio | formula replaced | ratio |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in record["rows"]:
+        lines.append(
+            f"| {r['point']} | {r['simulated_p95_s']:.3f} s | {r['model_p95_s']:.3f} s | "
+            f"{r['ratio']:.2f} | {r['previous_formula_p95_s']:.3f} s | {r['previous_ratio']:.2f} |"
+        )
+    summary = record["summary"]
+    lines += [
+        "",
+        f"Within 15% of the simulation: **{summary['within_15pct']} of {summary['points']}** "
+        f"points (the replaced formula: {summary['previous_within_15pct']} of "
+        f"{summary['points']}) ({_stamp(record, 'one run')}).",
+    ]
+    return "\n".join(lines)
+
+
 def _stamp(record: dict[str, Any], repeats: str) -> str:
     """When and at which commit a record was measured, and how busy the machine was."""
     stamp = f"{record.get('recorded_at', 'undated')[:10]}, {record.get('commit', '-')}, {repeats}"
@@ -213,6 +235,7 @@ BLOCKS: dict[str, tuple[Path, Callable[[], str]]] = {
     "perf-accuracy": (ROOT / "docs" / "performance-model.md", perf_accuracy),
     "perf-speed": (ROOT / "docs" / "performance-model.md", perf_speed),
     "simfaas-grid": (ROOT / "docs" / "performance-model.md", simfaas_grid),
+    "ttft-check": (ROOT / "docs" / "performance-model.md", ttft_check),
     "bench-latest": (ROOT / "bench" / "README.md", bench_latest),
 }
 """Block name -> (the file that holds it, the function that renders it)."""

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from svai.compiler.perf.latency import Component
 
 __all__ = ["PerfResult", "PoolConfig", "PoolState", "ServiceTime"]
 
@@ -152,6 +156,8 @@ class PerfResult:
         cold_start_s: Cold-start time used.
         notes: Modelling notes for people.
         overhead_s: Platform latency included in the percentiles (gateway, proxy, ...).
+        components: The day's request groups (shift and queueing wait) the percentiles mix;
+            other per-request times (time to first token) are mixed over the same groups.
     """
 
     requests_per_day: float
@@ -176,3 +182,4 @@ class PerfResult:
     cold_start_s: float
     notes: tuple[str, ...] = field(default=())
     overhead_s: float = 0.0
+    components: tuple[Component, ...] = field(default=(), compare=False, repr=False)
