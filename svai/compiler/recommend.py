@@ -358,6 +358,7 @@ def _recommendation(
             peak_rps=ctx.profile.peak_rps,
             measured=needs.measured,
             estimated=needs.estimated,
+            unverified=_unverified(chosen, tokens),
         ),
         meets_target=chosen.meets,
         reason=_reason(chosen, options),
@@ -395,6 +396,32 @@ def _generation(
             "the catalogued card figures are used there"
         )
     return generation(fit, timing, chosen.perf, vram)
+
+
+# What people call the catalog figures a prediction rests on (by the start of their path).
+_FIGURE_NAMES = (
+    ("keep_alive_s", "keep-alive"),
+    ("cold_start.platform_s", "platform start"),
+    ("cold_start.node_start_s", "node start"),
+    ("cold_start.gpu_node_start_s", "GPU node start"),
+    ("cold_start.image_pull_mb_per_s", "image pull rate"),
+    ("cold_start.artifact_fetch_mb_per_s", "fetch rate"),
+    ("overheads.", "platform overheads"),
+)
+
+
+def _unverified(chosen: Option, tokens: Generation | None) -> tuple[str, ...]:
+    """The catalog figures behind ``chosen``'s prediction that no official source confirmed."""
+    found: list[str] = []
+    for mark in chosen.offering.unverified:
+        name = next((n for start, n in _FIGURE_NAMES if mark.path.startswith(start)), None)
+        if name is None and "usd" in mark.path:
+            name = "prices"
+        if name is not None and name not in found:
+            found.append(name)
+    if tokens is not None and "unverified" in tokens.basis:
+        found.append("GPU datasheet figures")
+    return tuple(found)
 
 
 # Measured figures that depend on the machine they were measured on.

@@ -171,3 +171,16 @@ def test_a_measured_gpu_file_reaches_the_recommendation(tmp_path: Path) -> None:
     _, rec = api.recommend(spec_path)
     g = rec.targets[0].generation
     assert g is not None and g.basis == "measured by svai bench on 1× T4 16 GB"
+
+
+def test_the_unverified_catalog_figures_behind_a_prediction_are_listed() -> None:
+    spec = resolve(load_spec_text(llm_spec("2.2GB", AWS, ttft="2s")))
+    [target] = recommend(spec).targets
+    marks = {m.path for m in load_catalog().get(target.choice.offering).unverified}
+    assert any(p.startswith("cold_start.node_start_s") for p in marks)
+    assert "node start" in target.assumptions.unverified
+    assert "GPU datasheet figures" in target.assumptions.unverified
+    tokens = MeasuredTokens(0.150, 0.020, 512, T4_1)
+    [measured] = recommend(spec, Measurements(hardware=T4_1, tokens=tokens)).targets
+    assert "GPU datasheet figures" not in measured.assumptions.unverified
+    assert "node start" in measured.assumptions.unverified
