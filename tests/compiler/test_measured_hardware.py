@@ -23,7 +23,7 @@ from svai.compiler.recommend import recommend
 from svai.compiler.version import measurement_key
 from svai.errors import SpecError
 from svai.spec import load_spec_text, resolve
-from tests.compiler.test_generation_tokens import llm_spec
+from tests.compiler.test_generation_tokens import CPU_SPEC, llm_spec
 
 L4 = Size(memory_mb=16384, vcpu=4.0, gpu="L4", gpu_count=1)
 CPU2 = Size(memory_mb=4096, vcpu=2.0)
@@ -79,15 +79,6 @@ def test_an_inference_time_measured_on_a_bigger_machine_is_flagged() -> None:
     assert "inference time measured by svai bench" in note and "measured on 64 CPUs" in note
     matching = Measurements(inference_time_s=0.002, hardware=MeasuredHardware("x86_64", 1))
     assert not [n for n in recommend(spec, matching).targets[0].notes if "other hardware" in n]
-
-
-CPU_SPEC = """
-version: 1
-name: tabular
-model: {artifact: model.onnx, framework: onnx}
-traffic: {pattern: steady, baseline_rps: 1}
-targets: [{cloud: aws, region: us-east-1}]
-"""
 
 
 def _file(tmp_path: Path, **fields: object) -> Path:
