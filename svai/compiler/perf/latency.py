@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from svai.compiler.perf.model import ServiceTime
+from svai.compiler.perf.model import Component, ServiceTime
 
 __all__ = ["SATURATED_S", "Component", "fixed_time_quantile", "quantiles"]
 
@@ -19,23 +18,6 @@ SATURATED_S = 3600.0  # latency reported when the capacity cap is below the offe
 _GRID = 640
 # Gauss-Laguerre nodes for E[F(x - W)] with W ~ Exp(theta).
 _GL_X, _GL_W = np.polynomial.laguerre.laggauss(16)
-
-
-@dataclass(frozen=True)
-class Component:
-    """Requests sharing one latency law: service + ``shift`` + a wait.
-
-    Attributes:
-        weight: Requests per day.
-        shift: Seconds added to every one (cold start, batch wave, saturation).
-        wait_prob: Probability of queueing.
-        wait_rate: Exponential rate (1/s) of the queueing wait.
-    """
-
-    weight: float
-    shift: float
-    wait_prob: float = 0.0
-    wait_rate: float = 0.0
 
 
 def _norm_cdf(z: FloatArray) -> FloatArray:

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from svai.compiler.perf.latency import Component
-
-__all__ = ["PerfResult", "PoolConfig", "PoolState", "ServiceTime"]
+__all__ = ["Component", "PerfResult", "PoolConfig", "PoolState", "ServiceTime"]
 
 _Z99 = 2.3263478740408408
 
@@ -53,6 +49,23 @@ class ServiceTime:
         """Lognormal location parameter (so that the mean is ``mean_s``)."""
         s = self.sigma
         return math.log(self.mean_s) - 0.5 * s * s
+
+
+@dataclass(frozen=True)
+class Component:
+    """Requests sharing one latency law: service + ``shift`` + a wait.
+
+    Attributes:
+        weight: Requests per day.
+        shift: Seconds added to every one (cold start, batch wave, saturation).
+        wait_prob: Probability of queueing.
+        wait_rate: Exponential rate (1/s) of the queueing wait.
+    """
+
+    weight: float
+    shift: float
+    wait_prob: float = 0.0
+    wait_rate: float = 0.0
 
 
 @dataclass(frozen=True)
