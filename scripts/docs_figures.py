@@ -74,8 +74,37 @@ def perf_accuracy() -> str:
             f"MAPE** (E|noise|/value). The model's mean |z| is "
             f"{acc['cold_start_mean_abs_z']:.2f} standard errors (a perfect model: ~0.8), "
             f"{sum(x <= 3 for x in z)} of {len(rows)} rows within 3 SE.",
+            *_held_out_table(acc.get("held_out")),
         ]
     )
+
+
+def _held_out_table(split: dict[str, Any] | None) -> list[str]:
+    """The 2-fold split of the Lambda rows: the model as shipped and with a fitted delay."""
+    if split is None:
+        return []
+
+    def pair(figures: dict[str, float]) -> str:
+        return f"{figures['cold_start_mape_pct']:.2f}% / {figures['instance_count_mape_pct']:.2f}%"
+
+    lines = [
+        "",
+        f"Held out ({split['split']}; MAPE cold start / instances):",
+        "",
+        "| fold | as shipped: training | as shipped: held out | fitted reclaim delay | "
+        "fitted: training | fitted: held out |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for fold in split["folds"]:
+        shipped, fitted = fold["as_shipped"], fold["fitted"]
+        lines.append(
+            f"| {fold['fold']} | {pair(shipped['train'])} | **{pair(shipped['held_out'])}** | "
+            f"{fold['fitted_reclaim_delay_s']} s | {pair(fitted['train'])} | "
+            f"**{pair(fitted['held_out'])}** |"
+        )
+    verdict = "adopted" if split["adopted"] else "not adopted: it does not lower the held-out error"
+    lines += ["", f"The fitted delay is {verdict} on both folds."]
+    return lines
 
 
 def perf_speed() -> str:
@@ -117,6 +146,28 @@ def simfaas_grid() -> str:
         f"{n}**; both on {summary['both_within']} of {n} (target: 90%). SimFaaS averaged over "
         f"{summary['seeds']} seeds, horizons × {summary['horizon_scale']:g} "
         f"({_stamp(record, 'one run')}).",
+    ]
+    return "\n".join(lines)
+
+
+def ttft_check() -> str:
+    """TTFT p95: the formula against the event simulation (``ttft.json``)."""
+    record = latest(RESULTS / "ttft.json")
+    lines = [
+        "| point | simulated p95 | svai | ratio | formula replaced | ratio |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in record["rows"]:
+        lines.append(
+            f"| {r['point']} | {r['simulated_p95_s']:.3f} s | {r['model_p95_s']:.3f} s | "
+            f"{r['ratio']:.2f} | {r['previous_formula_p95_s']:.3f} s | {r['previous_ratio']:.2f} |"
+        )
+    summary = record["summary"]
+    lines += [
+        "",
+        f"Within 15% of the simulation: **{summary['within_15pct']} of {summary['points']}** "
+        f"points (the replaced formula: {summary['previous_within_15pct']} of "
+        f"{summary['points']}) ({_stamp(record, 'one run')}).",
     ]
     return "\n".join(lines)
 
@@ -197,6 +248,7 @@ BLOCKS: dict[str, tuple[Path, Callable[[], str]]] = {
     "perf-accuracy": (ROOT / "docs" / "performance-model.md", perf_accuracy),
     "perf-speed": (ROOT / "docs" / "performance-model.md", perf_speed),
     "simfaas-grid": (ROOT / "docs" / "performance-model.md", simfaas_grid),
+    "ttft-check": (ROOT / "docs" / "performance-model.md", ttft_check),
     "bench-latest": (ROOT / "bench" / "README.md", bench_latest),
     "drift-cost": (ROOT / "docs" / "operate.md", drift_cost),
 }

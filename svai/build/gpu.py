@@ -82,12 +82,15 @@ class GpuProfile:
 _DEFAULT_FRACTION = 0.90
 # dtype and context per flavour; the memory fraction is the catalog's (``gpu_throughput``), the
 # same figure the recommender fits weights and KV cache into, so the two cannot drift apart.
+# Keyed by (flavour, memory per GPU): the A100 is sold with 40 GB (p4d, a2-highgpu) and 80 GB
+# (NC A100 v4, a2-ultragpu); the first listed is the flavour's default when the memory is unknown.
 _SETTINGS = {
-    "T4": (16, "float16", 2048),  # Turing: no bfloat16
-    "L4": (24, "bfloat16", 4096),
-    "A10G": (24, "bfloat16", 4096),
-    "A100": (80, "bfloat16", 8192),
-    "H100": (80, "bfloat16", 8192),
+    ("T4", 16): ("float16", 2048),  # Turing: no bfloat16
+    ("L4", 24): ("bfloat16", 4096),
+    ("A10G", 24): ("bfloat16", 4096),
+    ("A100", 80): ("bfloat16", 8192),
+    ("A100", 40): ("bfloat16", 4096),
+    ("H100", 80): ("bfloat16", 8192),
 }
 
 
@@ -95,12 +98,18 @@ _SETTINGS = {
 _ESTIMATE_MB = {"base": 3_400, "python": 120, "torch": 4_300, "vllm": 1_600, "runtime": 150}
 
 
-def profile(gpu: str | None) -> GpuProfile:
-    """The settings of a GPU flavour (``L4``...); conservative defaults for one not listed."""
+def profile(gpu: str | None, vram_gb: float | None = None) -> GpuProfile:
+    """The settings of a GPU flavour (``L4``...) with ``vram_gb`` per GPU when known.
+
+    Conservative defaults for a flavour not listed; a listed flavour with a memory size not
+    listed gets its first listed size's settings.
+    """
     name = (gpu or "").upper()
-    if name not in _SETTINGS:
+    sizes = [vram for flavour, vram in _SETTINGS if flavour == name]
+    if not sizes:
         return GpuProfile(gpu or "unknown", 0, "auto", None, _DEFAULT_FRACTION)
-    vram_gb, dtype, context = _SETTINGS[name]
+    vram_gb = next((v for v in sizes if vram_gb is not None and v == round(vram_gb)), sizes[0])
+    dtype, context = _SETTINGS[name, vram_gb]
     card = load_catalog().gpu_throughput.card(name, vram_gb)
     fraction = card.memory_fraction if card is not None else _DEFAULT_FRACTION
     return GpuProfile(name, vram_gb, dtype, context, fraction)
@@ -110,8 +119,12 @@ def engine_section(
     engine: Engine, spec: ResolvedSpec, rec: TargetRecommendation | None
 ) -> dict[str, Any]:
     """``svai_runtime.json``'s ``engine``: which engine, on which device, with which settings."""
-    card = profile(rec.choice.gpu if rec is not None else spec.gpu.type)
     count = rec.choice.gpu_count if rec is not None and rec.choice.gpu_count else spec.gpu.count
+    if rec is not None:
+        card = profile(rec.choice.gpu, _chosen_vram_gb(rec))
+    else:
+        declared = spec.gpu.memory_bytes / 1e9 / max(1, count) if spec.gpu.memory_bytes else None
+        card = profile(spec.gpu.type, declared)
     return {
         "name": engine.name,
         "device": "cuda",
@@ -121,6 +134,19 @@ def engine_section(
         "tensor_parallel_size": max(1, count),
         "vllm_args": [],
     }
+
+
+def _chosen_vram_gb(rec: TargetRecommendation) -> float | None:
+    """Memory per GPU of the recommended size, from the catalog (``None``: not found)."""
+    choice = rec.choice
+    offering = load_catalog().get(choice.offering)
+    for size in offering.sizes:
+        same = (size.gpu, size.gpu_count, size.memory_mb) == (
+            choice.gpu, choice.gpu_count, choice.memory_mb,
+        )  # fmt: skip
+        if same and (choice.instance_type is None or size.name == choice.instance_type):
+            return offering.vram_per_gpu_gb(size)
+    return None
 
 
 def generation_section(spec: ResolvedSpec, engine: dict[str, Any]) -> dict[str, Any]:

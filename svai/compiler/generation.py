@@ -12,11 +12,14 @@ from collections.abc import Sequence
 
 from svai.compiler.catalog import GpuCard, GpuThroughput, Offering, Size
 from svai.compiler.formatting import format_ms
+from svai.compiler.hardware import describe_gpus, same_gpus
 from svai.compiler.needs import TokenNeeds
 from svai.compiler.perf import PerfResult
+from svai.compiler.perf.latency import fixed_time_quantile
 from svai.compiler.perf.tokens import (
     MemoryFit,
     TokenTiming,
+    measured_timing,
     memory_fit,
     serving_dtype,
     token_timing,
@@ -35,8 +38,6 @@ __all__ = [
 
 _P95_SHARE = 0.05
 """The share of requests a p95 target lets miss."""
-_WAIT_P95 = 2.995732273553991
-"""ln(20): the 95th percentile of an exponential wait in units of its mean."""
 DEFAULT_MEMORY_FRACTION = 0.90
 """The engine's share of a GPU the catalog has no figures for (the GPU package's default)."""
 
@@ -79,8 +80,19 @@ def size_timing(
     tokens: TokenNeeds,
     throughput: GpuThroughput,
 ) -> TokenTiming | None:
-    """Warm TTFT and time per token on ``size``; ``None`` when the card has no figures."""
+    """Warm TTFT and time per token on ``size``; ``None`` when nothing gives them.
+
+    ``svai bench``'s measured timings where they were taken on this size's GPUs (type, memory
+    and count); elsewhere the catalogued card's datasheet figures.
+    """
     card = card_for(offering, size, throughput)
+    measured = tokens.measured
+    vram = offering.vram_per_gpu_gb(size)
+    if measured is not None and size.gpu is not None and same_gpus(measured.hardware, size, vram):
+        return measured_timing(
+            measured.ttft_s, measured.tpot_s, measured.prompt_tokens, tokens.prompt,
+            size.gpu, describe_gpus(size.gpu, size.gpu_count, vram),
+        )  # fmt: skip
     if card is None or not throughput.decode_efficiency or not throughput.prefill_efficiency:
         return None
     return token_timing(fit, card, throughput, tokens.prompt)
@@ -90,12 +102,15 @@ def ttft_p95_s(perf: PerfResult, timing: TokenTiming) -> float:
     """Time to first token at p95: warm TTFT + overheads + queueing + cold starts.
 
     The first token waits for what the whole answer waits for: the platform's overheads, the
-    queue (p95 of an exponential wait, :data:`_WAIT_P95` × its mean: an upper bound when most
-    requests queue) and, when more than 5% of requests start cold, a whole cold start. The
-    spread of generation time (output lengths) does not delay the first token.
+    queue and, for a cold request, its cold start; the spread of generation time (output
+    lengths) does not delay it. The p95 is taken over the same request groups as the latency
+    percentiles (:func:`~svai.compiler.perf.latency.fixed_time_quantile`), so a wait that
+    only some requests have counts as often as it happens (checked against an event
+    simulation in ``bench/bench_ttft.py``).
     """
-    cold = perf.cold_start_s if perf.cold_start_prob > _P95_SHARE else 0.0
-    return timing.ttft_s + perf.overhead_s + _WAIT_P95 * perf.mean_wait_s + cold
+    if not perf.components:
+        return timing.ttft_s + perf.overhead_s
+    return fixed_time_quantile(perf.components, timing.ttft_s, 0.95) + perf.overhead_s
 
 
 def generation(
@@ -115,8 +130,19 @@ def generation(
         ttft_warm_ms=timing.ttft_s * 1000 if timing else 0.0,
         tpot_ms=timing.tpot_s * 1000 if timing else 0.0,
         tokens_per_s=timing.tokens_per_s if timing else 0.0,
-        basis="catalogued GPU figures" if timing else "no GPU figures catalogued",
+        basis=_basis(timing),
     )
+
+
+def _basis(timing: TokenTiming | None) -> str:
+    """Where the token timings come from, with unverified figures said as such."""
+    if timing is None:
+        return "no GPU figures catalogued"
+    if timing.measured_on is not None:
+        return f"measured by svai bench on {timing.measured_on}"
+    if timing.unverified:
+        return "catalogued GPU figures, unverified datasheet values"
+    return "catalogued GPU figures"
 
 
 def cold_start_note(

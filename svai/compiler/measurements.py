@@ -9,9 +9,15 @@
                                       version less the declared figures, so a ``model.memory``
                                       change keeps the measurements
     "hardware": {...}                 the machine they were taken on (platform, architecture,
-                                      CPU count, Python)
+                                      CPU count, Python; ``gpu``: {name, vram_gb, count} when
+                                      measured on GPUs)
 
-The recommender uses the figures while the key matches the spec's. The file is user-editable,
+A text-generation model measured on a GPU may also carry its warm token timings: ``ttft_s``
+(at ``prompt_tokens``) and ``tpot_s``. They replace the catalogued card figures only on sizes
+with the same GPU type, memory and count (:mod:`svai.compiler.hardware`).
+
+The recommender uses the figures while the key matches the spec's, and flags a size whose
+hardware differs from the measuring machine's. The file is user-editable,
 so it is validated like the spec: a problem is a :class:`~svai.errors.SpecError` with the file,
 line and column (exit 2, no traceback); NaN, infinities and negative figures are refused.
 Files of schema 1 (keyed by the whole version) are still read.
@@ -28,7 +34,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from svai.compiler.needs import Measurements
+from svai.compiler.hardware import MeasuredHardware
+from svai.compiler.needs import MeasuredTokens, Measurements
 from svai.diagnostics import Diagnostic
 from svai.errors import SpecError
 
@@ -38,8 +45,18 @@ SCHEMA_VERSION = 2
 _CODE = "invalid-measurements"
 # Figures the recommender reads, and the ones it only shows: all must be finite and >= 0.
 _USED = ("load_time_s", "mean_s", "memory_bytes", "artifact_bytes")
-_FIGURES = ("p50_s", "p95_s", "p99_s", "requests", "payloads", "package_bytes", *_USED)
-_WHOLE = ("memory_bytes", "artifact_bytes", "package_bytes", "requests", "payloads")
+_TOKENS = ("ttft_s", "tpot_s", "prompt_tokens")
+_FIGURES = (
+    "p50_s", "p95_s", "p99_s", "requests", "payloads", "package_bytes", *_USED, *_TOKENS,
+)  # fmt: skip
+_WHOLE = (
+    "memory_bytes",
+    "artifact_bytes",
+    "package_bytes",
+    "requests",
+    "payloads",
+    "prompt_tokens",
+)
 
 
 def hardware() -> dict[str, Any]:
@@ -86,6 +103,15 @@ def load_measurements(path: Path, key: str, version: str) -> Measurements | None
         applies = data.get("measurement_key") == key
     if not applies:
         return None
+    machine = _hardware(data.get("hardware"))
+    tokens = None
+    if all(name in data for name in _TOKENS):
+        tokens = MeasuredTokens(
+            ttft_s=float(data["ttft_s"]),
+            tpot_s=float(data["tpot_s"]),
+            prompt_tokens=int(data["prompt_tokens"]),
+            hardware=machine,
+        )
     return Measurements(
         artifact_bytes=int(data["artifact_bytes"]),
         load_time_s=float(data["load_time_s"]),
@@ -95,6 +121,23 @@ def load_measurements(path: Path, key: str, version: str) -> Measurements | None
         # mean for fractional vCPUs but not the p99, and then rejects p99 < mean.
         inference_p99_s=None,
         memory_bytes=int(data["memory_bytes"]),
+        hardware=machine,
+        tokens=tokens,
+    )
+
+
+def _hardware(found: Any) -> MeasuredHardware | None:
+    """The validated ``hardware`` object as the recommender compares it (``None``: absent)."""
+    if not isinstance(found, dict) or not isinstance(found.get("machine"), str):
+        return None
+    gpu = found.get("gpu")
+    cpus = found.get("cpu_count")
+    return MeasuredHardware(
+        machine=found["machine"],
+        cpu_count=cpus if isinstance(cpus, int) else None,
+        gpu=gpu["name"] if gpu else None,
+        gpu_vram_gb=float(gpu["vram_gb"]) if gpu else None,
+        gpu_count=int(gpu["count"]) if gpu else 0,
     )
 
 
@@ -132,9 +175,44 @@ def _parse(path: Path, text: str) -> dict[str, Any]:
             problems.append(_at(path, text, name, f"must be finite and >= 0, got {value!r}"))
         elif whole and value != int(value):
             problems.append(_at(path, text, name, f"must be a whole number, got {value!r}"))
+    present = [name for name in _TOKENS if name in data]
+    if present and len(present) != len(_TOKENS):
+        missing = ", ".join(n for n in _TOKENS if n not in data)
+        problems.append(_at(path, text, present[0], f"token timings need {missing} too"))
+    if data.get("tpot_s") == 0:
+        problems.append(_at(path, text, "tpot_s", "must be > 0"))
+    problems += _hardware_problems(path, text, data.get("hardware"))
     if problems:
         raise SpecError(problems)
     return data
+
+
+def _hardware_problems(path: Path, text: str, found: Any) -> list[Diagnostic]:
+    """What is wrong with the ``hardware`` object (absent is fine: schema 1 files lack it)."""
+    if found is None:
+        return []
+    if not isinstance(found, dict):
+        return [_at(path, text, "hardware", "must be an object")]
+    problems = []
+    if not isinstance(found.get("machine", ""), str):
+        problems.append(_at(path, text, "machine", "must be a string (x86_64, arm64)"))
+    cpus = found.get("cpu_count")
+    if cpus is not None and (isinstance(cpus, bool) or not isinstance(cpus, int) or cpus < 1):
+        problems.append(_at(path, text, "cpu_count", f"must be a whole number >= 1, got {cpus!r}"))
+    gpu = found.get("gpu")
+    if gpu is None:
+        return problems
+    if not isinstance(gpu, dict):
+        return [*problems, _at(path, text, "gpu", "must be an object {name, vram_gb, count}")]
+    if not isinstance(gpu.get("name"), str) or not gpu["name"]:
+        problems.append(_at(path, text, "gpu", "needs a name (the GPU type, e.g. H100)"))
+    vram = gpu.get("vram_gb")
+    if isinstance(vram, bool) or not isinstance(vram, int | float) or not 0 < vram < math.inf:
+        problems.append(_at(path, text, "vram_gb", f"must be a number > 0, got {vram!r}"))
+    count = gpu.get("count")
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        problems.append(_at(path, text, "count", f"must be a whole number >= 1, got {count!r}"))
+    return problems
 
 
 def _at(path: Path, text: str, name: str, message: str) -> Diagnostic:

@@ -9,10 +9,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from svai.compiler.hardware import MeasuredHardware
 from svai.compiler.perf.tokens import params_from_size
 from svai.spec.resolve import ResolvedSpec
 
-__all__ = ["MB", "Measurements", "ModelNeeds", "TokenNeeds", "model_needs"]
+__all__ = [
+    "MB",
+    "MeasuredHardware",
+    "MeasuredTokens",
+    "Measurements",
+    "ModelNeeds",
+    "TokenNeeds",
+    "model_needs",
+]
 
 MB = 1_000_000
 MIB = 1024 * 1024
@@ -42,6 +51,28 @@ class Measurements:
     inference_time_s: float | None = None
     inference_p99_s: float | None = None
     memory_bytes: int | None = None
+    hardware: MeasuredHardware | None = None
+    """The machine ``svai bench`` measured on (``None``: not recorded, or nothing measured)."""
+    tokens: MeasuredTokens | None = None
+    """Token timings measured on a GPU, for a text-generation model."""
+
+
+@dataclass(frozen=True, slots=True)
+class MeasuredTokens:
+    """Warm token timings measured on the artifact (they apply only on the same GPUs).
+
+    Attributes:
+        ttft_s: Warm time to first token at ``prompt_tokens``.
+        tpot_s: Time per output token after the first.
+        prompt_tokens: The prompt length the TTFT was measured at.
+        hardware: Where: the GPU type, memory and count must match a size's to replace the
+            catalogued card figures there.
+    """
+
+    ttft_s: float
+    tpot_s: float
+    prompt_tokens: int
+    hardware: MeasuredHardware | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +86,8 @@ class TokenNeeds:
     context: int
     quantize: str
     """The spec's ``model.optimize.quantize`` (``none``, ``int8``, ``fp16``)."""
+    measured: MeasuredTokens | None = None
+    """``svai bench``'s token timings of this artifact, when it measured them."""
 
 
 # Tokens per request when a text-generation spec gives none (said as estimated).
@@ -79,6 +112,8 @@ class ModelNeeds:
     estimated: tuple[str, ...]
     tokens: TokenNeeds | None = None
     """Set for a text-generation model on a GPU: memory fit and token timings use it."""
+    measured_on: MeasuredHardware | None = None
+    """The machine the ``measured`` figures were taken on (checked against each size)."""
 
 
 def model_needs(spec: ResolvedSpec, measured: Measurements | None = None) -> ModelNeeds:
@@ -134,6 +169,7 @@ def model_needs(spec: ResolvedSpec, measured: Measurements | None = None) -> Mod
             output=output,
             context=declared.context if declared else prompt + output,
             quantize=model.quantize,
+            measured=m.tokens,
         )
         # The weights alone set the floor; the KV cache is fitted per size and concurrency.
         vram = spec.gpu.memory_bytes / 1e9 if spec.gpu.memory_bytes else 0.0
@@ -150,4 +186,5 @@ def model_needs(spec: ResolvedSpec, measured: Measurements | None = None) -> Mod
         measured=tuple(k for k, v in provenance.items() if v == "measured"),
         estimated=tuple(k for k, v in provenance.items() if v == "estimated"),
         tokens=tokens,
+        measured_on=m.hardware,
     )

@@ -31,6 +31,7 @@ from svai.compiler.advice import miss_reason, mode_proposal, prediction, proposa
 from svai.compiler.catalog import Catalog, Offering, load_catalog
 from svai.compiler.formatting import format_ms, format_usd
 from svai.compiler.generation import cold_start_note, generation
+from svai.compiler.hardware import describe_gpus, mismatch
 from svai.compiler.limits import rejection
 from svai.compiler.needs import MB, Measurements, ModelNeeds, model_needs
 from svai.compiler.options import CLOSE, Context, Option, package_of, pick, size_options
@@ -311,7 +312,10 @@ def _recommendation(
             f"{format_usd(free.usd)}/month)"
         )
     ranked = proposals(spec, chosen, result.sized, alternative.options if alternative else ())
-    tokens = _generation(spec, chosen, notes)
+    tokens = _generation(spec, needs, chosen, notes)
+    hardware = _hardware_note(needs, chosen)
+    if hardware is not None:
+        notes.append(hardware)
     if not chosen.meets:
         notes.append(_what_would_help(spec, chosen, ranked))
         quiet = warm_pool_note(chosen)
@@ -354,6 +358,7 @@ def _recommendation(
             peak_rps=ctx.profile.peak_rps,
             measured=needs.measured,
             estimated=needs.estimated,
+            unverified=_unverified(chosen, tokens),
         ),
         meets_target=chosen.meets,
         reason=_reason(chosen, options),
@@ -365,7 +370,9 @@ def _recommendation(
     )
 
 
-def _generation(spec: ResolvedSpec, chosen: Option, notes: list[str]) -> Generation | None:
+def _generation(
+    spec: ResolvedSpec, needs: ModelNeeds, chosen: Option, notes: list[str]
+) -> Generation | None:
     """Text generation: the memory fit and token timings, and what a cold start does to TTFT."""
     fit = chosen.setup.fit
     if fit is None:
@@ -378,7 +385,62 @@ def _generation(spec: ResolvedSpec, chosen: Option, notes: list[str]) -> Generat
         if note is not None:
             notes.append(note)
     vram = chosen.offering.vram_per_gpu_gb(chosen.size) or 0.0
-    return generation(fit, chosen.setup.timing, chosen.perf, vram)
+    timing = chosen.setup.timing
+    measured = needs.tokens.measured if needs.tokens else None
+    if measured is not None and (timing is None or timing.measured_on is None):
+        where = measured.hardware.describe() if measured.hardware else "unrecorded hardware"
+        size = chosen.size
+        notes.append(
+            f"token timings measured by svai bench on {where} do not apply to "
+            f"{describe_gpus(size.gpu or 'GPU', size.gpu_count, vram or None)}; "
+            "the catalogued card figures are used there"
+        )
+    return generation(fit, timing, chosen.perf, vram)
+
+
+# What people call the catalog figures a prediction rests on (by the start of their path).
+_FIGURE_NAMES = (
+    ("keep_alive_s", "keep-alive"),
+    ("cold_start.platform_s", "platform start"),
+    ("cold_start.node_start_s", "node start"),
+    ("cold_start.gpu_node_start_s", "GPU node start"),
+    ("cold_start.image_pull_mb_per_s", "image pull rate"),
+    ("cold_start.artifact_fetch_mb_per_s", "fetch rate"),
+    ("overheads.", "platform overheads"),
+)
+
+
+def _unverified(chosen: Option, tokens: Generation | None) -> tuple[str, ...]:
+    """The catalog figures behind ``chosen``'s prediction that no official source confirmed."""
+    found: list[str] = []
+    for mark in chosen.offering.unverified:
+        name = next((n for start, n in _FIGURE_NAMES if mark.path.startswith(start)), None)
+        if name is None and "usd" in mark.path:
+            name = "prices"
+        if name is not None and name not in found:
+            found.append(name)
+    if tokens is not None and "unverified" in tokens.basis:
+        found.append("GPU datasheet figures")
+    return tuple(found)
+
+
+# Measured figures that depend on the machine they were measured on.
+_HARDWARE_BOUND = ("inference time", "load time")
+
+
+def _hardware_note(needs: ModelNeeds, chosen: Option) -> str | None:
+    """Flag measured timings taken on other hardware than the chosen size's."""
+    bound = [name for name in needs.measured if name in _HARDWARE_BOUND]
+    if not bound:
+        return None
+    size = chosen.size
+    why = mismatch(needs.measured_on, size, chosen.offering.vram_per_gpu_gb(size))
+    if why is None:
+        return None
+    return (
+        f"{' and '.join(bound)} measured by svai bench on other hardware ({why}): used as "
+        "measured, not adjusted to this size; run `svai bench` on matching hardware"
+    )
 
 
 def _ordered(ctx: Context, alternatives: Sequence[Alternative]) -> tuple[Alternative, ...]:

@@ -100,6 +100,8 @@ class Assumptions:
     """Which inputs were measured by ``svai bench`` rather than declared or estimated."""
     estimated: tuple[str, ...]
     """Which inputs svai had to estimate (declare or measure them for better numbers)."""
+    unverified: tuple[str, ...] = ()
+    """Which catalog figures behind the prediction no official source confirmed."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,6 +102,8 @@ def _target_text(spec: ResolvedSpec, rec: TargetRecommendation) -> list[str]:
         )
     if a.measured:
         lines.append(f"               measured: {', '.join(a.measured)}")
+    if a.unverified:
+        lines.append(f"               unverified catalog figures: {', '.join(a.unverified)}")
     for note in rec.notes:
         lines.append(f"  note         {note}")
     lines.extend(proposal_lines(rec.proposals, "  "))

@@ -61,6 +61,21 @@ def test_lambda_experiments_mape_within_tolerance() -> None:
     assert mape_n < 3.5, mape_n
 
 
+def test_lambda_experiments_held_out_half_meets_the_targets() -> None:
+    # The declared split of bench/bench_perf.py (odd experiment numbers; nothing is fitted on
+    # any row): the model meets both targets there. The even half holds the three rows that are
+    # 2-3.4 standard errors off (experiment_0, 10, 18) and misses them (docs/performance-model.md).
+    odd = [r for r in _rows() if int(r[""].rsplit("_", 1)[1]) % 2 == 1]
+    assert len(odd) == 10
+    err_p, err_n = [], []
+    for row in odd:
+        p, n = _predict_row(row)
+        err_p.append(abs(p / float(row["ColdStartProbability"]) - 1.0))
+        err_n.append(abs(n / float(row["AverageInstanceCount"]) - 1.0))
+    assert 100.0 * float(np.mean(err_p)) <= 10.0
+    assert 100.0 * float(np.mean(err_n)) <= 3.0
+
+
 def test_lambda_experiments_each_row_within_four_standard_errors() -> None:
     for row in _rows():
         p, _ = _predict_row(row)

@@ -108,4 +108,5 @@ def predict_fleet(traffic: TrafficProfile, service: ServiceTime, pool: PoolConfi
         cold_start_s=pool.cold_start_s,
         notes=tuple(notes),
         overhead_s=pool.overhead_s,
+        components=tuple(comps),
     )

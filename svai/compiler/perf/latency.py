@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from svai.compiler.perf.model import ServiceTime
+from svai.compiler.perf.model import Component, ServiceTime
 
-__all__ = ["SATURATED_S", "Component", "quantiles"]
+__all__ = ["SATURATED_S", "Component", "fixed_time_quantile", "quantiles"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -19,23 +18,6 @@ SATURATED_S = 3600.0  # latency reported when the capacity cap is below the offe
 _GRID = 640
 # Gauss-Laguerre nodes for E[F(x - W)] with W ~ Exp(theta).
 _GL_X, _GL_W = np.polynomial.laguerre.laggauss(16)
-
-
-@dataclass(frozen=True)
-class Component:
-    """Requests sharing one latency law: service + ``shift`` + a wait.
-
-    Attributes:
-        weight: Requests per day.
-        shift: Seconds added to every one (cold start, batch wave, saturation).
-        wait_prob: Probability of queueing.
-        wait_rate: Exponential rate (1/s) of the queueing wait.
-    """
-
-    weight: float
-    shift: float
-    wait_prob: float = 0.0
-    wait_rate: float = 0.0
 
 
 def _norm_cdf(z: FloatArray) -> FloatArray:
@@ -135,3 +117,37 @@ def quantiles(
             frac = 0.0 if f1 <= f0 else (q - f0) / (f1 - f0)
             out.append(float(x[k - 1] + frac * (x[k] - x[k - 1])))
     return tuple(out)
+
+
+def fixed_time_quantile(comps: Sequence[Component], time_s: float, q: float) -> float:
+    """The ``q`` quantile of ``time_s`` + each group's shift + its queueing wait.
+
+    For a per-request time that does not vary between requests (time to first token: prefill
+    and one decode step), mixed over the same request groups as :func:`quantiles`. Exact for
+    the mixture of shifted exponential waits (bisection on its CDF); a saturated group (a wait
+    with rate 0) never finishes, and the answer is then :data:`SATURATED_S` when it matters.
+    """
+    weights = np.array([c.weight for c in comps], dtype=np.float64)
+    if weights.sum() <= 0:
+        return time_s
+    weights = weights / weights.sum()
+    shifts = np.array([c.shift for c in comps])
+    pw = np.array([c.wait_prob for c in comps])
+    wr = np.array([c.wait_rate for c in comps])
+
+    def cdf(x: float) -> float:
+        after = x - shifts
+        waited = np.where(wr > 0, 1.0 - np.exp(-np.maximum(after, 0.0) * wr), 0.0)
+        inside = np.where(after >= 0, (1.0 - pw) + pw * waited, 0.0)
+        return float(weights @ inside)
+
+    hi = float(np.max(shifts)) + 1.0
+    while cdf(hi) < q:
+        if hi > SATURATED_S:
+            return SATURATED_S
+        hi *= 2.0
+    lo = 0.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if cdf(mid) < q else (lo, mid)
+    return time_s + hi

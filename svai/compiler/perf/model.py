@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-__all__ = ["PerfResult", "PoolConfig", "PoolState", "ServiceTime"]
+__all__ = ["Component", "PerfResult", "PoolConfig", "PoolState", "ServiceTime"]
 
 _Z99 = 2.3263478740408408
 
@@ -49,6 +49,23 @@ class ServiceTime:
         """Lognormal location parameter (so that the mean is ``mean_s``)."""
         s = self.sigma
         return math.log(self.mean_s) - 0.5 * s * s
+
+
+@dataclass(frozen=True)
+class Component:
+    """Requests sharing one latency law: service + ``shift`` + a wait.
+
+    Attributes:
+        weight: Requests per day.
+        shift: Seconds added to every one (cold start, batch wave, saturation).
+        wait_prob: Probability of queueing.
+        wait_rate: Exponential rate (1/s) of the queueing wait.
+    """
+
+    weight: float
+    shift: float
+    wait_prob: float = 0.0
+    wait_rate: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -152,6 +169,8 @@ class PerfResult:
         cold_start_s: Cold-start time used.
         notes: Modelling notes for people.
         overhead_s: Platform latency included in the percentiles (gateway, proxy, ...).
+        components: The day's request groups (shift and queueing wait) the percentiles mix;
+            other per-request times (time to first token) are mixed over the same groups.
     """
 
     requests_per_day: float
@@ -176,3 +195,4 @@ class PerfResult:
     cold_start_s: float
     notes: tuple[str, ...] = field(default=())
     overhead_s: float = 0.0
+    components: tuple[Component, ...] = field(default=(), compare=False, repr=False)

@@ -310,6 +310,7 @@ def _pool_result(day: _Day, service: ServiceTime, pool: PoolConfig) -> PerfResul
         cold_start_s=cold_s,
         notes=tuple(notes),
         overhead_s=pool.overhead_s,
+        components=tuple(day.comps),
     )
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "MemoryFit",
     "Shape",
     "TokenTiming",
+    "measured_timing",
     "memory_fit",
     "params_from_size",
     "serving_dtype",
@@ -189,6 +190,10 @@ class TokenTiming:
     ttft_s: float
     tpot_s: float
     card: str
+    measured_on: str | None = None
+    """Where ``svai bench`` measured them (``1× H100 80 GB``); ``None``: the card's figures."""
+    unverified: bool = False
+    """The card's datasheet figures were not confirmed from the vendor's page."""
 
     @property
     def tokens_per_s(self) -> float:
@@ -210,4 +215,18 @@ def token_timing(
     tflops = card.fp8_tflops if fit.dtype == "fp8" and card.fp8_tflops else card.bf16_tflops
     flops = tflops * 1e12 * fit.gpus * throughput.prefill_efficiency
     prefill = 2 * fit.params_b * GB * prompt_tokens / flops
-    return TokenTiming(ttft_s=prefill + tpot, tpot_s=tpot, card=card.name)
+    return TokenTiming(
+        ttft_s=prefill + tpot, tpot_s=tpot, card=card.name, unverified=card.unverified
+    )
+
+
+def measured_timing(
+    ttft_s: float, tpot_s: float, measured_prompt: int, prompt_tokens: int, card: str, where: str
+) -> TokenTiming:
+    """Token timings measured at ``measured_prompt`` tokens, carried to ``prompt_tokens``.
+
+    Decoding does not depend on the prompt; prefill grows with it (linearly: compute-bound), so
+    the measured prefill (TTFT less one decode step) is scaled by the prompt ratio.
+    """
+    prefill = max(0.0, ttft_s - tpot_s) * prompt_tokens / max(1, measured_prompt)
+    return TokenTiming(ttft_s=prefill + tpot_s, tpot_s=tpot_s, card=card, measured_on=where)
