@@ -11,10 +11,10 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from svai.backends.aws.claims import PAYLOAD_BUCKET_ENV, PREFIX
 from svai.backends.aws.cloud import mock_arn
 from svai.backends.aws.policy import RESOURCE_FREE_ACTIONS
 from svai.backends.base import Finding, RecordedResource, Rule, Severity
+from svai.backends.claims import PAYLOAD_BUCKET_ENV, PREFIX, message_limit
 from svai.backends.cloud import mock_id
 from svai.backends.preview import SECRET
 from svai.backends.rules import (
@@ -62,9 +62,6 @@ SAGEMAKER_MODEL = "aws:sagemaker/model:Model"
 VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
 NAT_GATEWAY = "aws:ec2/natGateway:NatGateway"
 LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
-
-SQS_MESSAGE_BYTES = 1_048_576
-"""The largest SQS message (1 MiB since August 2025; 256 KiB before)."""
 
 TAGGABLE: frozenset[str] = frozenset(
     {
@@ -548,7 +545,7 @@ def _job_size(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:
         if PAYLOAD_BUCKET_ENV in (get_path(f.inputs, "environment.variables") or {})
     ]
     if not (expiring and fronts):
-        yield from oversized_jobs(plan, SQS_MESSAGE_BYTES, "SQS")
+        yield from oversized_jobs(plan, message_limit("aws"), "SQS")
 
 
 RULES: tuple[Rule, ...] = (

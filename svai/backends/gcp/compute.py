@@ -9,6 +9,7 @@ from typing import Any
 from svai.backends.gcp import naming
 from svai.backends.gcp import tokens as T
 from svai.backends.gcp.blueprint import FileSource, PendingAction, Ref
+from svai.backends.gcp.claims import claim_env
 from svai.backends.gcp.context import (
     FUNCTIONS_OFFERINGS,
     RUN_OFFERINGS,
@@ -103,7 +104,7 @@ class ComputeLowering(LoweringContext):
             env.append(("SVAI_QUEUE_KIND", "pubsub-push"))
         if self.model_objects and svc.compute.package in ("image", "model"):
             env.append((BUCKET_ENV, naming.bucket_name(self.project, self.app)))
-        return env
+        return env + claim_env(self, svc)
 
     def compute_for(self, svc: Service) -> None:
         """Create the compute resource of ``svc`` according to its offering."""

@@ -43,6 +43,7 @@ from svai.backends.gcp.blueprint import (
     Rendered,
     StorageAgent,
 )
+from svai.backends.gcp.claims import grant_payloads, payload_lifecycle
 from svai.backends.gcp.cloud import CLOUD
 from svai.backends.gcp.compute import (
     CONTAINER_PORT,
@@ -139,6 +140,7 @@ class _Lowering(ComputeLowering, QueueLowering, EntryLowering):
             self.image_build()
         # Grants a revision needs at start (secrets, artifact, key) exist before the services.
         self.permissions(_EARLY_ACTIONS)
+        grant_payloads(self)
         for svc in plan.services:
             self.compute_for(svc)
         if plan.mode == "async":
@@ -214,6 +216,8 @@ class _Lowering(ComputeLowering, QueueLowering, EntryLowering):
             "force_destroy": False,
             "labels": self.labels,
         }
+        if lifecycle := payload_lifecycle(self.plan):  # job bodies above Pub/Sub's limit
+            args["lifecycle_rules"] = lifecycle
         if self.kms_key is not None:
             args["encryption"] = {"default_kms_key_name": self.kms_key}
         self.add("artifacts", T.BUCKET, args, *self.key_depends())

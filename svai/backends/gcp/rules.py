@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from svai.backends.base import Finding, RecordedResource, Rule
+from svai.backends.claims import MESSAGE_BYTES_ENV, PAYLOAD_BUCKET_ENV, PREFIX, message_limit
 from svai.backends.gcp import tokens as T
 from svai.backends.gcp.lowering import GPU_MINIMUMS, PUSH_ACK_MAX_S
 from svai.backends.rules import by_type, egress_not_built, fail, get_path, oversized_jobs
@@ -240,10 +241,6 @@ def _private_network(resources: Resources, plan: DeploymentPlan) -> Iterator[Fin
         )
 
 
-PUBSUB_MESSAGE_BYTES = 10_000_000
-"""The largest Pub/Sub message (10 MB)."""
-
-
 def _egress(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:
     services = by_type(resources, T.RUN_SERVICE)
     built = (
@@ -260,8 +257,26 @@ def _egress(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:
     )
 
 
+def _env_names(resource: RecordedResource) -> set[str]:
+    containers = get_path(resource.inputs, "template.containers", []) or []
+    names = {str(e.get("name")) for c in containers for e in c.get("envs", []) or []}
+    return names | set(get_path(resource.inputs, "serviceConfig.environmentVariables", {}) or {})
+
+
 def _job_size(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:
-    yield from oversized_jobs(plan, PUBSUB_MESSAGE_BYTES, "Pub/Sub")
+    # Built: a lifecycle rule expires the stored bodies, and the front knows the bucket and limit.
+    expiring = any(
+        PREFIX in (get_path(rule, "condition.matchesPrefixes") or [])
+        for bucket in by_type(resources, T.BUCKET)
+        for rule in bucket.inputs.get("lifecycleRules", []) or []
+    )
+    fronts = [
+        r
+        for r in by_type(resources, T.RUN_SERVICE, T.FUNCTION)
+        if {PAYLOAD_BUCKET_ENV, MESSAGE_BYTES_ENV} <= _env_names(r)
+    ]
+    if not (expiring and fronts):
+        yield from oversized_jobs(plan, message_limit("gcp"), "Pub/Sub")
 
 
 def _dedicated_identity(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:
