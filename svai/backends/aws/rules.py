@@ -60,6 +60,7 @@ STAGE = "aws:apigatewayv2/stage:Stage"
 BUDGET = "aws:budgets/budget:Budget"
 SAGEMAKER_MODEL = "aws:sagemaker/model:Model"
 VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 NAT_GATEWAY = "aws:ec2/natGateway:NatGateway"
 LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
 
@@ -517,19 +518,37 @@ def _private_network(resources: Resources, plan: DeploymentPlan) -> Iterator[Fin
 
 
 def _egress(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:
-    computes = by_type(resources, FUNCTION, SAGEMAKER_MODEL)
+    # Built: every function in a VPC with no NAT gateway, its security groups sending nowhere
+    # but the VPC and its endpoints, and the S3 endpoint there (the model fetch's path).
+    open_egress = any(
+        "0.0.0.0/0" in (rule.get("cidrBlocks") or [])
+        for group in by_type(resources, SECURITY_GROUP)
+        for rule in group.inputs.get("egress", []) or []
+    )
+    s3 = any(
+        str(e.inputs.get("serviceName", "")).endswith(".s3")
+        for e in by_type(resources, VPC_ENDPOINT)
+    )
     built = (
-        all(c.inputs.get("vpcConfig") for c in computes)
-        and bool(by_type(resources, VPC_ENDPOINT))
+        all(f.inputs.get("vpcConfig") for f in by_type(resources, FUNCTION))
+        and s3
+        and not open_egress
         and not by_type(resources, NAT_GATEWAY)
     )
-    yield from egress_not_built(
-        plan,
-        built,
-        "the AWS backend does not yet place Lambda functions and SageMaker endpoints in a VPC "
-        "with no NAT gateway and VPC endpoints (S3 gateway, DynamoDB, SQS, Secrets Manager, "
-        "CloudWatch Logs)",
-    )
+    if not built:
+        yield from egress_not_built(
+            plan,
+            False,
+            "the Lambda functions are not all in a VPC with no NAT gateway, HTTPS only to VPC "
+            "endpoints and an S3 gateway endpoint",
+        )
+    elif by_type(resources, SAGEMAKER_MODEL):
+        yield from egress_not_built(
+            plan,
+            False,
+            "the AWS backend does not place SageMaker endpoints in a VPC yet (their models "
+            "have no vpcConfig)",
+        )
 
 
 def _job_size(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:

@@ -16,6 +16,7 @@ from svai.backends.gcp.context import (
     LoweringContext,
     duration,
 )
+from svai.backends.gcp.network import vpc_access
 from svai.backends.start_fetch import BUCKET_ENV
 from svai.errors import UsageError
 from svai.ir import Service
@@ -207,7 +208,10 @@ class ComputeLowering(LoweringContext):
             "labels": self.labels,
             "containers": [container],
         }
+        if access := vpc_access(self):  # restricted egress: everything through the VPC
+            template["vpc_access"] = access
         built = ["image"] if svc in self.imaged else []  # the revision's image exists first
+        built += ["subnet"] if access else []
         depends = [f"sa-{svc.name}", *built, *self.grants_of(svc.name)]
         self.add(
             f"svc-{svc.name}",

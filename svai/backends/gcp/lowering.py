@@ -62,6 +62,7 @@ from svai.backends.gcp.context import (
 from svai.backends.gcp.gateway import EntryLowering
 from svai.backends.gcp.messaging import PUSH_ACK_MAX_S, PUSH_PATH, QueueLowering
 from svai.backends.gcp.monitoring import Watched, alert_args
+from svai.backends.gcp.network import lower_network
 from svai.backends.gcp.start_fetch import add_model_objects, model_read_condition
 from svai.errors import UsageError
 from svai.ir import DeploymentPlan
@@ -131,6 +132,7 @@ class _Lowering(ComputeLowering, QueueLowering, EntryLowering):
                 )
         self.encryption()
         self.artifacts()
+        lower_network(self)  # restricted egress: the services' VPC (nothing otherwise)
         for svc in plan.services:
             self.service_account(svc.name, f"runs the {svc.role} service of {plan.name}")
         if plan.stores:

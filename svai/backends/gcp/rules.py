@@ -243,18 +243,33 @@ def _private_network(resources: Resources, plan: DeploymentPlan) -> Iterator[Fin
 
 def _egress(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:
     services = by_type(resources, T.RUN_SERVICE)
+    denied = any(
+        f.inputs.get("direction") == "EGRESS"
+        and f.inputs.get("destinationRanges") == ["0.0.0.0/0"]
+        and f.inputs.get("denies")
+        for f in by_type(resources, T.FIREWALL)
+    )
+    google = any(s.inputs.get("privateIpGoogleAccess") for s in by_type(resources, T.SUBNETWORK))
     built = (
         bool(services)
         and all(get_path(s.inputs, "template.vpcAccess.egress") == "ALL_TRAFFIC" for s in services)
-        and not by_type(resources, T.FUNCTION, T.VERTEX_ENDPOINT)
+        and denied
+        and google
     )
-    yield from egress_not_built(
-        plan,
-        built,
-        "the GCP backend does not yet give Cloud Run services VPC egress of all traffic, "
-        "Private Google Access and deny-by-default firewall rules (nor Cloud Run functions "
-        "and Vertex AI endpoints their equivalents)",
-    )
+    if by_type(resources, T.FUNCTION, T.VERTEX_ENDPOINT):
+        yield from egress_not_built(
+            plan,
+            False,
+            "the GCP backend does not place Cloud Run functions (they need a Serverless VPC "
+            "Access connector) or Vertex AI endpoints in a VPC yet",
+        )
+    else:
+        yield from egress_not_built(
+            plan,
+            built,
+            "the Cloud Run services do not all send their traffic into a VPC with Private Google "
+            "Access and a deny-by-default egress firewall",
+        )
 
 
 def _env_names(resource: RecordedResource) -> set[str]:
