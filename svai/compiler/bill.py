@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from svai.compiler.catalog import Catalog, ResourcePrice, Size, load_catalog
 from svai.compiler.cost import function_cost
+from svai.compiler.egress import AWS_GATEWAY_ENDPOINTS, aws_endpoints, restricts_egress
 from svai.compiler.limits import ZIP_DEPS_MB
 from svai.compiler.lower import endpoint_proxy
 from svai.compiler.recommendation import TargetRecommendation, Workload
@@ -92,7 +93,8 @@ class _Item:
     row: str
     count: int
     quantity: float = 0.0
-    """What the row's meter counts: calls, messages, GB, traces (unused for ``monthly``)."""
+    """What the row's meter counts: calls, messages, GB, traces; for ``monthly``, the charged
+    resources where not all ``count`` are (0: all)."""
     reads: float = 0.0
     writes: float = 0.0
     function: Compute | None = None
@@ -154,7 +156,9 @@ def _price(row: ResourcePrice, item: _Item, plan: DeploymentPlan, catalog: Catal
     if meter == "storage":
         return item.quantity * row.price("usd_per_gb_month")
     if meter == "monthly":
-        return item.count * row.price("usd_per_month")
+        # A row whose resources are not all charged (gateway VPC endpoints are free) says how
+        # many are in ``quantity``.
+        return (item.quantity or item.count) * row.price("usd_per_month")
     return 0.0
 
 
@@ -270,6 +274,9 @@ def _aws(plan: DeploymentPlan, workload: Workload, catalog: Catalog) -> Iterator
     yield _Item("aws.dynamodb.on_demand", len(plan.stores), reads=reads, writes=writes)
     if plan.queue is not None:
         yield _Item("aws.sqs", 2, workload.predictions)
+    if endpoints_used := aws_endpoints(plan):  # restricted egress: the VPC's endpoints
+        interface = [e for e in endpoints_used if e not in AWS_GATEWAY_ENDPOINTS]
+        yield _Item("aws.vpc.endpoint", len(endpoints_used), len(interface))
 
 
 def _sampled_traces(calls_per_month: float) -> float:
@@ -291,6 +298,8 @@ def _gcp(plan: DeploymentPlan, workload: Workload, catalog: Catalog) -> Iterator
     )
     if gateway:
         yield _Item("gcp.apigateway", 1, _api_calls(plan, workload, catalog))
+    if restricts_egress(plan):  # the private zone that sends Google APIs to their private range
+        yield _Item("gcp.dns.zone", 1)
     yield from _functions(plan, workload, catalog)
     models = [s for s in plan.services if s.role in _MODEL_ROLES]
     vertex = sum(1 for s in models if kinds[s.name] == "vertex")

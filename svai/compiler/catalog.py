@@ -393,6 +393,8 @@ _PRICE_KEYS = frozenset(
         "usd_per_gb_month",
         "usd_per_month",
         "max_delivery_s",
+        "max_message_bytes",
+        "private_max_message_bytes",
     }
 )
 
@@ -601,6 +603,22 @@ class Catalog:
             if row.meter == "messages" and "max_delivery_s" in row.prices:
                 return row.prices["max_delivery_s"], row.name
         return None
+
+    def queue_message_limit(self, cloud: str, *, private: bool = False) -> tuple[int, str]:
+        """Return the largest message ``cloud``'s job queue takes, in bytes, and its name.
+
+        Args:
+            cloud: ``aws``, ``gcp`` or ``azure``.
+            private: The tier svai builds under ``security.network.private`` (where it differs).
+
+        Raises:
+            KeyError: the catalog records no message limit for ``cloud``'s queue.
+        """
+        for row in self.resources(cloud):
+            if row.meter == "messages" and "max_message_bytes" in row.prices:
+                key = "private_max_message_bytes" if private else "max_message_bytes"
+                return int(row.prices.get(key, row.prices["max_message_bytes"])), row.name
+        raise KeyError(f"no {cloud} queue with max_message_bytes in the catalog")
 
 
 def load_catalog(path: Path | None = None) -> Catalog:

@@ -33,8 +33,8 @@ def _jobs_up_to(plan: DeploymentPlan, payload: int) -> DeploymentPlan:
 
 PLANS: dict[str, Callable[[], DeploymentPlan]] = {
     "ca": lambda: sync_plan("azure", CA, cache=True),
-    # Service Bus Standard carries 256 KB and svai builds no claim check on Azure yet.
-    "async": lambda: _jobs_up_to(async_plan("azure", CA), 262_144),
+    # 20 MB jobs: Service Bus Standard carries 256 KB, the claim check the rest.
+    "async": lambda: _jobs_up_to(async_plan("azure", CA), 20 * 2**20),
     "ml": lambda: sync_plan("azure", "azure.ml.managed_online_endpoint", canary=True),
     "private": lambda: dataclasses.replace(async_plan("azure", CA), private_network=True),
 }
@@ -78,6 +78,11 @@ ROLE = "azure-native:authorization:RoleAssignment"
 COSMOS = "azure-native:cosmosdb:DatabaseAccount"
 
 Mutant = Callable[[Resources, DeploymentPlan], tuple[Resources, DeploymentPlan]]
+
+
+def _drop_payload_bucket(inputs: dict[str, Any]) -> None:
+    settings = inputs["siteConfig"]["appSettings"]
+    settings[:] = [s for s in settings if s["name"] != "SVAI_PAYLOAD_BUCKET"]
 
 
 def _on(key: str, mutate: Callable[[Resources], Resources]) -> tuple[str, Mutant]:
@@ -280,7 +285,10 @@ MUTANTS: dict[str, list[tuple[str, Mutant]]] = {
         ("private", lambda r, p: (r, dataclasses.replace(p, egress="none"))),
     ],
     "SVAI_AZ_031": [_on("private", lambda r: r)],
-    "SVAI_AZ_032": [("async", lambda r, p: (r, _jobs_up_to(p, 262_145)))],
+    "SVAI_AZ_032": [
+        _on("async", lambda r: _drop(r, "azure-native:storage:ManagementPolicy")),
+        _on("async", lambda r: _edit(r, "azure-native:web:WebApp", _drop_payload_bucket)),
+    ],
     "SVAI_AZ_026": [
         _on("ca", lambda r: _edit(r, APP, set_path("configuration.ingress.allowInsecure", True)))
     ],

@@ -47,9 +47,13 @@ PLANS: dict[str, Callable[[], DeploymentPlan]] = {
     "async-functions-cmek": lambda: async_plan("gcp", "gcp.cloudrun.functions", customer_key=KEY),
     # The GCP backend builds no private network yet: the plan itself is SVAI_GCP_018's mutant.
     "private": lambda: dataclasses.replace(sync_plan("gcp"), private_network=True),
-    # Nor VPC egress with deny-by-default firewall rules (issue #24): a declared egress is refused.
+    # A declared egress (issue #24): Direct VPC egress, Private Google Access, deny by default.
     "egress": lambda: dataclasses.replace(sync_plan("gcp"), egress="none"),
-    # Nor a claim check: a job above Pub/Sub's 10 MB is refused.
+    # Cloud Run functions get no VPC egress: the async plan's front is refused.
+    "egress-functions": lambda: dataclasses.replace(
+        async_plan("gcp", "gcp.cloudrun.functions"), egress="private-only"
+    ),
+    # 20 MB jobs: the claim check (lifecycle rule, bucket and limit variables) carries them.
     "big-jobs": lambda: _bigger_jobs(async_plan("gcp", "gcp.cloudrun.service"), 20 * 2**20),
 }
 
@@ -79,7 +83,7 @@ def _mutate(resources: Resources, name: str, change: Callable[[dict[str, Any]], 
     return tuple(out)
 
 
-@pytest.mark.parametrize("name", sorted(set(PLANS) - {"private", "egress", "big-jobs"}))
+@pytest.mark.parametrize("name", sorted(set(PLANS) - {"private", "egress-functions"}))
 def test_defaults_have_no_findings(name: str) -> None:
     findings = evaluate(RULES, _recorded(name), PLANS[name]())
     assert findings == []
@@ -171,8 +175,14 @@ MUTANTS: dict[str, tuple[str, Callable[[Resources], Resources]]] = {
         lambda rs: _mutate(rs, "svc-api", set_path("template.serviceAccount", DELETE)),
     ),
     "SVAI_GCP_018": ("private", lambda rs: rs),
-    "SVAI_GCP_019": ("egress", lambda rs: rs),
-    "SVAI_GCP_020": ("big-jobs", lambda rs: rs),
+    "SVAI_GCP_019": (
+        "egress",
+        lambda rs: _mutate(rs, "firewall-deny-egress", set_path("denies", DELETE)),
+    ),
+    "SVAI_GCP_020": (
+        "big-jobs",
+        lambda rs: _mutate(rs, "artifacts", set_path("lifecycleRules", DELETE)),
+    ),
 }
 
 
@@ -395,3 +405,9 @@ def test_a_pull_job_subscription_without_a_dead_letter_policy_fires() -> None:
 
     resources = _mutate(_recorded("async-run-key"), "sub-jobs", pull_without_dead_letter)
     assert _fired(resources, PLANS["async-run-key"]()) == {"SVAI_GCP_002"}
+
+
+def test_restricted_egress_with_cloud_run_functions_is_refused() -> None:
+    findings = evaluate(RULES, _recorded("egress-functions"), PLANS["egress-functions"]())
+    high = [f for f in findings if f.severity == "high"]
+    assert [f.rule for f in high] == ["SVAI_GCP_019"] and "functions" in high[0].message

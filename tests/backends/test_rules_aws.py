@@ -37,8 +37,9 @@ BASES: dict[str, DeploymentPlan] = {
     # The spec asks for a private network, which the AWS backend does not build yet: the plan
     # itself is the mutant of SVAI_AWS_034.
     "private": dataclasses.replace(sync_plan("aws"), private_network=True),
-    # Nor a VPC with endpoints and no NAT (issue #24): a declared egress is refused.
+    # A declared egress (issue #24): the functions in a VPC with endpoints and no NAT.
     "egress": dataclasses.replace(sync_plan("aws"), egress="private-only"),
+    "egress-async": dataclasses.replace(async_plan("aws"), egress="none"),
     # 20 MB jobs: the claim check (lifecycle rule, bucket variable) carries them.
     "big-jobs": _bigger_jobs(async_plan("aws"), 20 * 2**20),
 }
@@ -240,7 +241,14 @@ MUTANTS: dict[str, tuple[str, Callable[[Recorded], Recorded]]] = {
         lambda r: drop(r, "aws:lambda/provisionedConcurrencyConfig:ProvisionedConcurrencyConfig"),
     ),
     "SVAI_AWS_034": ("private", lambda r: r),
-    "SVAI_AWS_035": ("egress", lambda r: r),
+    "SVAI_AWS_035": (
+        "egress",
+        lambda r: edit(
+            r,
+            "aws:ec2/securityGroup:SecurityGroup",
+            lambda i: i["egress"].append({"protocol": "-1", "cidrBlocks": ["0.0.0.0/0"]}),
+        ),
+    ),
     "SVAI_AWS_036": (
         "big-jobs",
         lambda r: drop(r, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"),
@@ -256,7 +264,7 @@ def test_every_rule_has_a_mutant() -> None:
     assert sorted(MUTANTS) == [rule.id for rule in RULES]
 
 
-@pytest.mark.parametrize("key", sorted(set(BASES) - {"private", "egress"}))
+@pytest.mark.parametrize("key", sorted(set(BASES) - {"private"}))
 def test_defaults_pass_every_rule(base: dict[str, Recorded], key: str) -> None:
     assert evaluate(RULES, base[key], BASES[key]) == []
 
@@ -499,3 +507,10 @@ def test_every_place_a_policy_can_sit_is_checked(
     tags = {"svai-model-version": BASES["sync"].model_version}
     extra = RecordedResource(type=holder, name="extra", inputs={**inputs, "tags": tags})
     assert fired(add(base["sync"], extra), BASES["sync"]) == expected
+
+
+def test_an_egress_restricted_sagemaker_target_is_still_refused() -> None:
+    plan = dataclasses.replace(sync_plan("aws", "aws.sagemaker.realtime"), egress="none")
+    resources = record(lambda: AwsBackend().program(plan))
+    (finding,) = evaluate(RULES, resources, plan)
+    assert finding.rule == "SVAI_AWS_035" and "SageMaker" in finding.message

@@ -17,9 +17,11 @@ from svai.backends.aws.components import (
     Shared,
     monitoring,
 )
+from svai.backends.aws.network import PrivateNetwork
 from svai.backends.aws.provider import caller_account, res
 from svai.backends.aws.rules import RULES
 from svai.backends.base import Rule
+from svai.compiler.egress import restricts_egress
 from svai.compiler.lower import endpoint_proxy
 from svai.errors import UsageError
 from svai.ir import DeploymentPlan, Identity, Permission, Service
@@ -88,6 +90,11 @@ class AwsBackend:
             tables=tables,
             queue=queue,
             model_keys=foundation.model_keys,
+            network=(
+                PrivateNetwork(plan, bucket_arn=foundation.bucket_arn)
+                if restricts_egress(plan)
+                else None
+            ),
         )
         identities = {identity.service: identity for identity in plan.identities}
         fronts: dict[str, FunctionService] = {}

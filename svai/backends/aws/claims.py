@@ -10,22 +10,16 @@ that prefix: ``s3:PutObject`` for the front, ``s3:GetObject`` for the worker.
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import pulumi
 
 from svai.backends.aws.policy import policy_document
 from svai.backends.aws.provider import AwsResource, res
+from svai.backends.claims import PAYLOAD_BUCKET_ENV, PREFIX, expiry_days
 from svai.ir import DeploymentPlan, Role
 
 __all__ = ["PAYLOAD_BUCKET_ENV", "PREFIX", "expire_payloads", "grant_payloads"]
-
-PREFIX = "jobs/payloads/"
-"""Where the runtime stores job bodies (``svai.runtime.entry.claims.PREFIX``; a test ties them)."""
-
-PAYLOAD_BUCKET_ENV = "SVAI_PAYLOAD_BUCKET"
-"""The variable that names the bucket to the runtime (``svai.runtime.entry.jobs``)."""
 
 _ACTIONS: dict[Role, str] = {"submit": "s3:PutObject", "worker": "s3:GetObject"}
 
@@ -34,8 +28,7 @@ def expire_payloads(
     plan: DeploymentPlan, bucket: pulumi.Input[str], opts: pulumi.ResourceOptions
 ) -> None:
     """The lifecycle rule that deletes stored job bodies once their messages have expired."""
-    assert plan.queue is not None
-    days = math.ceil(plan.queue.retention_s / 86_400) + 1
+    days = expiry_days(plan)
     res.s3.BucketLifecycleConfiguration(
         f"{plan.name}-artifacts-job-payloads",
         bucket=bucket,

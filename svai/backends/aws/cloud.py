@@ -49,6 +49,12 @@ def _outputs(token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]
         )
     elif service == "sqs":
         outputs["url"] = f"https://sqs.{_REGION}.amazonaws.com/{_ACCOUNT}/{physical}"
+    elif service == "ec2":
+        outputs["arn"] = (
+            f"arn:aws:ec2:{_REGION}:{_ACCOUNT}:{token.rsplit(':', 1)[-1].lower()}/{physical}"
+        )
+        if token == "aws:ec2/vpcEndpoint:VpcEndpoint":
+            outputs["prefixListId"] = f"pl-{mock_id(token, physical)[-8:]}"
     elif token == "aws:cloudwatch/logGroup:LogGroup":
         outputs["arn"] = f"arn:aws:logs:{_REGION}:{_ACCOUNT}:log-group:{physical}"
     elif token == "aws:lambda/alias:Alias":

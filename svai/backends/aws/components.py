@@ -18,6 +18,7 @@ import pulumi
 from svai.backends import components
 from svai.backends.aws import lowering as args
 from svai.backends.aws.claims import PAYLOAD_BUCKET_ENV, expire_payloads, grant_payloads
+from svai.backends.aws.network import PrivateNetwork
 from svai.backends.aws.policy import metric_namespace, policy_document, statements
 from svai.backends.aws.provider import AWS, AwsResource, res
 from svai.backends.aws.start_fetch import grant_model_read, upload_model_objects
@@ -385,6 +386,8 @@ class Shared:
     tables: Mapping[str, KeyValueStore]
     queue: JobQueue | None
     model_keys: tuple[str, ...] = ()
+    network: PrivateNetwork | None = None
+    """The VPC the functions run in (``security.network.egress`` restricted), or ``None``."""
 
     def arns(self, identity: Identity, logs: pulumi.Output[str]) -> dict[str, pulumi.Input[Any]]:
         """Logical resource -> ARN(s) for every resource ``identity`` names."""
@@ -548,6 +551,9 @@ class FunctionService(pulumi.ComponentResource):
             if grant is not None:
                 ready.append(grant)
                 environment[PAYLOAD_BUCKET_ENV] = shared.bucket_name
+        if shared.network is not None:
+            name = f"{plan.name}-{service.name}-vpc-access"
+            ready.append(shared.network.grant(name, role, shared.account, plan.region, self))
         fn_args = args.function_args(
             plan,
             service,
@@ -559,6 +565,8 @@ class FunctionService(pulumi.ComponentResource):
             image_uri=shared.image_uri,
             environment=environment,
         )
+        if shared.network is not None:
+            fn_args["vpc_config"] = shared.network.vpc_config()
         function = res.lambda_.Function(
             f"{plan.name}-{service.name}-fn",
             **fn_args,

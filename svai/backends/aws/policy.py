@@ -45,7 +45,12 @@ ACTIONS: dict[str, tuple[str, ...]] = {
 """Cloud-neutral action -> the IAM actions it needs (sorted, never a wildcard)."""
 
 RESOURCE_FREE_ACTIONS: frozenset[str] = frozenset(
-    {"cloudwatch:PutMetricData", "ecr:GetAuthorizationToken"}
+    {
+        "cloudwatch:PutMetricData",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSubnets",
+        "ecr:GetAuthorizationToken",
+    }
 )
 """IAM actions that support no resource-level permission, so ``Resource: "*"`` is required."""
 

@@ -48,6 +48,14 @@ _TYPES: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
         "MetricAlarm": ("aws:cloudwatch/metricAlarm:MetricAlarm", ("arn",)),
     },
     "dynamodb": {"Table": ("aws:dynamodb/table:Table", ("arn", "name"))},
+    "ec2": {
+        "RouteTable": ("aws:ec2/routeTable:RouteTable", ("id",)),
+        "RouteTableAssociation": ("aws:ec2/routeTableAssociation:RouteTableAssociation", ()),
+        "SecurityGroup": ("aws:ec2/securityGroup:SecurityGroup", ("arn", "id")),
+        "Subnet": ("aws:ec2/subnet:Subnet", ("arn", "id")),
+        "Vpc": ("aws:ec2/vpc:Vpc", ("arn", "id")),
+        "VpcEndpoint": ("aws:ec2/vpcEndpoint:VpcEndpoint", ("id", "prefixListId")),
+    },
     "ecr": {
         "Repository": ("aws:ecr/repository:Repository", ("arn", "name", "repositoryUrl")),
         "RepositoryPolicy": ("aws:ecr/repositoryPolicy:RepositoryPolicy", ()),

@@ -11,10 +11,10 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from svai.backends.aws.claims import PAYLOAD_BUCKET_ENV, PREFIX
 from svai.backends.aws.cloud import mock_arn
 from svai.backends.aws.policy import RESOURCE_FREE_ACTIONS
 from svai.backends.base import Finding, RecordedResource, Rule, Severity
+from svai.backends.claims import PAYLOAD_BUCKET_ENV, PREFIX, message_limit
 from svai.backends.cloud import mock_id
 from svai.backends.preview import SECRET
 from svai.backends.rules import (
@@ -60,11 +60,9 @@ STAGE = "aws:apigatewayv2/stage:Stage"
 BUDGET = "aws:budgets/budget:Budget"
 SAGEMAKER_MODEL = "aws:sagemaker/model:Model"
 VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 NAT_GATEWAY = "aws:ec2/natGateway:NatGateway"
 LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
-
-SQS_MESSAGE_BYTES = 1_048_576
-"""The largest SQS message (1 MiB since August 2025; 256 KiB before)."""
 
 TAGGABLE: frozenset[str] = frozenset(
     {
@@ -520,19 +518,37 @@ def _private_network(resources: Resources, plan: DeploymentPlan) -> Iterator[Fin
 
 
 def _egress(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:
-    computes = by_type(resources, FUNCTION, SAGEMAKER_MODEL)
+    # Built: every function in a VPC with no NAT gateway, its security groups sending nowhere
+    # but the VPC and its endpoints, and the S3 endpoint there (the model fetch's path).
+    open_egress = any(
+        "0.0.0.0/0" in (rule.get("cidrBlocks") or [])
+        for group in by_type(resources, SECURITY_GROUP)
+        for rule in group.inputs.get("egress", []) or []
+    )
+    s3 = any(
+        str(e.inputs.get("serviceName", "")).endswith(".s3")
+        for e in by_type(resources, VPC_ENDPOINT)
+    )
     built = (
-        all(c.inputs.get("vpcConfig") for c in computes)
-        and bool(by_type(resources, VPC_ENDPOINT))
+        all(f.inputs.get("vpcConfig") for f in by_type(resources, FUNCTION))
+        and s3
+        and not open_egress
         and not by_type(resources, NAT_GATEWAY)
     )
-    yield from egress_not_built(
-        plan,
-        built,
-        "the AWS backend does not yet place Lambda functions and SageMaker endpoints in a VPC "
-        "with no NAT gateway and VPC endpoints (S3 gateway, DynamoDB, SQS, Secrets Manager, "
-        "CloudWatch Logs)",
-    )
+    if not built:
+        yield from egress_not_built(
+            plan,
+            False,
+            "the Lambda functions are not all in a VPC with no NAT gateway, HTTPS only to VPC "
+            "endpoints and an S3 gateway endpoint",
+        )
+    elif by_type(resources, SAGEMAKER_MODEL):
+        yield from egress_not_built(
+            plan,
+            False,
+            "the AWS backend does not place SageMaker endpoints in a VPC yet (their models "
+            "have no vpcConfig)",
+        )
 
 
 def _job_size(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:
@@ -548,7 +564,7 @@ def _job_size(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:
         if PAYLOAD_BUCKET_ENV in (get_path(f.inputs, "environment.variables") or {})
     ]
     if not (expiring and fronts):
-        yield from oversized_jobs(plan, SQS_MESSAGE_BYTES, "SQS")
+        yield from oversized_jobs(plan, message_limit("aws"), "SQS")
 
 
 RULES: tuple[Rule, ...] = (

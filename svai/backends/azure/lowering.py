@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from svai.backends import images
-from svai.backends.azure import alerts, messaging, naming, network, roles, services
+from svai.backends.azure import alerts, claims, messaging, naming, network, roles, services
 from svai.backends.azure.blueprint import Blueprint, ClientConfig, Concat, Ref
 from svai.backends.azure.context import Context, Scope
 from svai.backends.azure.start_fetch import add_model_blobs, model_read_condition
@@ -91,6 +91,7 @@ def lower(
             services.SHAPES[services.offering_of(service)], services.group_name(ctx, service.name)
         )
         _grant_plan_permissions(ctx, service.name)
+        claims.grant_payloads(ctx, services.group_name(ctx, service.name), service)
         OFFERINGS[services.offering_of(service)](ctx, service)
     alerts.lower_alerts(ctx)
     return ctx.blueprint()
@@ -174,6 +175,7 @@ def _foundation(ctx: Context) -> None:
         },
     )
     add_model_blobs(ctx, add)  # model.fetch: start: the weights the build left out
+    claims.add_payload_expiry(ctx, add)  # job bodies above Service Bus's limit
     if plan.private_network:
         network.private_endpoint(ctx, group, "storage", "blob")
     add(
@@ -363,6 +365,7 @@ def _grant_plan_permissions(ctx: Context, service: str) -> None:
     permissions = [p for i in plan.identities if i.service == service for p in i.permissions]
     group = services.group_name(ctx, service)
     model_read = model_read_condition(model_objects(ctx.build_dir))
+    role_of = next(s.role for s in plan.services if s.name == service)
     done: set[tuple[str, str]] = set()
     for permission in permissions:
         action, resource = permission.action, permission.resource
@@ -395,6 +398,7 @@ def _grant_plan_permissions(ctx: Context, service: str) -> None:
             done.add((grant[0], grant[2]))
             # The start-time fetch's blobs, and nothing else of the artifacts container.
             only = model_read if grant[2] == "artifacts" else None
+            only = claims.payload_read_condition(plan, role_of, only)
             ctx.grant(group, service, grant[0], grant[1], grant[2], only)
     if any(s.name == service and s.compute.package in ("image", "model") for s in plan.services):
         ctx.grant(group, service, roles.ACR_PULL, Ref("registry"), "registry")

@@ -21,6 +21,7 @@ from typing import Any
 
 from svai.backends.azure import naming, network, roles
 from svai.backends.azure.blueprint import Concat, Ref
+from svai.backends.azure.claims import claim_env
 from svai.backends.azure.context import Context
 from svai.ir import DeploymentPlan, Service
 
@@ -261,4 +262,4 @@ def runtime_env(plan: DeploymentPlan, service: Service) -> list[tuple[str, str]]
             ("SVAI_SERVICEBUS_NAMESPACE", f"{namespace_name(plan)}.servicebus.windows.net"),
             ("SVAI_SERVICEBUS_QUEUE", QUEUE),
         ]
-    return env
+    return env + claim_env(plan, service)

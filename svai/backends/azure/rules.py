@@ -13,6 +13,7 @@ from typing import Any
 
 from svai.backends.azure.roles import BROAD_ROLES
 from svai.backends.base import Finding, RecordedResource, Rule, Severity
+from svai.backends.claims import MESSAGE_BYTES_ENV, PAYLOAD_BUCKET_ENV, PREFIX, message_limit
 from svai.backends.rules import by_type, egress_not_built, fail, get_path, oversized_jobs
 from svai.ir import DeploymentPlan
 
@@ -20,6 +21,7 @@ __all__ = ["RULES", "TAGGABLE", "iso_seconds"]
 
 STORAGE = "azure-native:storage:StorageAccount"
 CONTAINER = "azure-native:storage:BlobContainer"
+MANAGEMENT_POLICY = "azure-native:storage:ManagementPolicy"
 VAULT = "azure-native:keyvault:Vault"
 QUEUE = "azure-native:servicebus:Queue"
 NAMESPACE = "azure-native:servicebus:Namespace"
@@ -405,10 +407,6 @@ def _private_data(resources: Sequence[RecordedResource], plan: DeploymentPlan) -
             yield fail("reachable from the internet although the plan is private", r.name)
 
 
-SERVICE_BUS_MESSAGE_BYTES = {"Standard": 262_144, "Basic": 262_144, "Premium": 1_048_576}
-"""The largest Service Bus message per tier (Premium: 1 MiB unless raised per entity)."""
-
-
 def _egress(resources: Sequence[RecordedResource], plan: DeploymentPlan) -> Iterator[Finding]:
     yield from egress_not_built(
         plan,
@@ -437,10 +435,32 @@ def _private_registry(
             )
 
 
+def _env_names(resource: RecordedResource) -> set[str]:
+    containers = get_path(resource.inputs, "template.containers", []) or []
+    settings = get_path(resource.inputs, "siteConfig.appSettings", []) or []
+    return {str(v.get("name")) for c in containers for v in c.get("env", [])} | {
+        str(s.get("name")) for s in settings
+    }
+
+
 def _job_size(resources: Sequence[RecordedResource], plan: DeploymentPlan) -> Iterator[Finding]:
-    tiers = [str(get_path(n.inputs, "sku.name", "Standard")) for n in by_type(resources, NAMESPACE)]
-    limit = min((SERVICE_BUS_MESSAGE_BYTES.get(t, 262_144) for t in tiers), default=262_144)
-    yield from oversized_jobs(plan, limit, "Service Bus")
+    # Built: a lifecycle rule expires the stored bodies, and the front knows the container and
+    # the queue's limit.
+    expiring = any(
+        f"artifacts/{PREFIX}" in (get_path(rule, "definition.filters.prefixMatch") or [])
+        for policy in by_type(resources, MANAGEMENT_POLICY)
+        for rule in get_path(policy.inputs, "policy.rules", []) or []
+    )
+    fronts = [
+        r
+        for r in by_type(resources, CONTAINER_APP, WEB_APP)
+        if {PAYLOAD_BUCKET_ENV, MESSAGE_BYTES_ENV} <= _env_names(r)
+    ]
+    if not (expiring and fronts):
+        premium = any(
+            get_path(n.inputs, "sku.name") == "Premium" for n in by_type(resources, NAMESPACE)
+        )
+        yield from oversized_jobs(plan, message_limit("azure", private=premium), "Service Bus")
 
 
 def _rule(

@@ -9,12 +9,14 @@ from typing import Any
 from svai.backends.gcp import naming
 from svai.backends.gcp import tokens as T
 from svai.backends.gcp.blueprint import FileSource, PendingAction, Ref
+from svai.backends.gcp.claims import claim_env
 from svai.backends.gcp.context import (
     FUNCTIONS_OFFERINGS,
     RUN_OFFERINGS,
     LoweringContext,
     duration,
 )
+from svai.backends.gcp.network import vpc_access
 from svai.backends.start_fetch import BUCKET_ENV
 from svai.errors import UsageError
 from svai.ir import Service
@@ -103,7 +105,7 @@ class ComputeLowering(LoweringContext):
             env.append(("SVAI_QUEUE_KIND", "pubsub-push"))
         if self.model_objects and svc.compute.package in ("image", "model"):
             env.append((BUCKET_ENV, naming.bucket_name(self.project, self.app)))
-        return env
+        return env + claim_env(self, svc)
 
     def compute_for(self, svc: Service) -> None:
         """Create the compute resource of ``svc`` according to its offering."""
@@ -206,7 +208,10 @@ class ComputeLowering(LoweringContext):
             "labels": self.labels,
             "containers": [container],
         }
+        if access := vpc_access(self):  # restricted egress: everything through the VPC
+            template["vpc_access"] = access
         built = ["image"] if svc in self.imaged else []  # the revision's image exists first
+        built += ["subnet"] if access else []
         depends = [f"sa-{svc.name}", *built, *self.grants_of(svc.name)]
         self.add(
             f"svc-{svc.name}",

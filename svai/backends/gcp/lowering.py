@@ -43,6 +43,7 @@ from svai.backends.gcp.blueprint import (
     Rendered,
     StorageAgent,
 )
+from svai.backends.gcp.claims import grant_payloads, payload_lifecycle
 from svai.backends.gcp.cloud import CLOUD
 from svai.backends.gcp.compute import (
     CONTAINER_PORT,
@@ -61,6 +62,7 @@ from svai.backends.gcp.context import (
 from svai.backends.gcp.gateway import EntryLowering
 from svai.backends.gcp.messaging import PUSH_ACK_MAX_S, PUSH_PATH, QueueLowering
 from svai.backends.gcp.monitoring import Watched, alert_args, cold_start_metric_args
+from svai.backends.gcp.network import lower_network
 from svai.backends.gcp.start_fetch import add_model_objects, model_read_condition
 from svai.errors import UsageError
 from svai.ir import DeploymentPlan
@@ -130,6 +132,7 @@ class _Lowering(ComputeLowering, QueueLowering, EntryLowering):
                 )
         self.encryption()
         self.artifacts()
+        lower_network(self)  # restricted egress: the services' VPC (nothing otherwise)
         for svc in plan.services:
             self.service_account(svc.name, f"runs the {svc.role} service of {plan.name}")
         if plan.stores:
@@ -139,6 +142,7 @@ class _Lowering(ComputeLowering, QueueLowering, EntryLowering):
             self.image_build()
         # Grants a revision needs at start (secrets, artifact, key) exist before the services.
         self.permissions(_EARLY_ACTIONS)
+        grant_payloads(self)
         for svc in plan.services:
             self.compute_for(svc)
         if plan.mode == "async":
@@ -214,6 +218,8 @@ class _Lowering(ComputeLowering, QueueLowering, EntryLowering):
             "force_destroy": False,
             "labels": self.labels,
         }
+        if lifecycle := payload_lifecycle(self.plan):  # job bodies above Pub/Sub's limit
+            args["lifecycle_rules"] = lifecycle
         if self.kms_key is not None:
             args["encryption"] = {"default_kms_key_name": self.kms_key}
         self.add("artifacts", T.BUCKET, args, *self.key_depends())

@@ -11,7 +11,7 @@ from svai.backends.gcp import tokens as T
 from svai.backends.gcp.cloud import CLOUD
 from svai.backends.tokens import Provider
 
-__all__ = ["DATA_KEYS", "GCP", "OUTPUTS", "SECRET_OUTPUTS"]
+__all__ = ["DATA_KEYS", "DEFAULTS", "GCP", "OUTPUTS", "SECRET_OUTPUTS"]
 
 OUTPUTS: dict[str, tuple[str, ...]] = {
     T.API: ("managed_service",),
@@ -29,6 +29,7 @@ _LABELLED = (
     T.API_CONFIG,
     T.BUCKET,
     T.CRYPTO_KEY,
+    T.DNS_ZONE,
     T.FUNCTION,
     T.GATEWAY,
     T.REGISTRY,
@@ -48,5 +49,14 @@ DATA_KEYS = frozenset({"labels", "user_labels", "annotations", "environment_vari
 """Arguments whose dict value is a user map (labels, annotations, environment variables,
 container resource limits such as ``nvidia.com/gpu``): keys are sent as written."""
 
-GCP = Provider(CLOUD.sdk, outputs=OUTPUTS, data_keys=DATA_KEYS, secret_outputs=SECRET_OUTPUTS)
+DEFAULTS: dict[str, dict[str, str]] = {T.DNS_ZONE: {"description": "Managed by Pulumi"}}
+"""Top-level arguments the SDK classes fill in when lowering leaves them out."""
+
+GCP = Provider(
+    CLOUD.sdk,
+    outputs=OUTPUTS,
+    data_keys=DATA_KEYS,
+    secret_outputs=SECRET_OUTPUTS,
+    defaults=DEFAULTS,
+)
 """pulumi-gcp by type token."""

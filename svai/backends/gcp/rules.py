@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from svai.backends.base import Finding, RecordedResource, Rule
+from svai.backends.claims import MESSAGE_BYTES_ENV, PAYLOAD_BUCKET_ENV, PREFIX, message_limit
 from svai.backends.gcp import tokens as T
 from svai.backends.gcp.lowering import GPU_MINIMUMS, PUSH_ACK_MAX_S
 from svai.backends.rules import by_type, egress_not_built, fail, get_path, oversized_jobs
@@ -240,28 +241,57 @@ def _private_network(resources: Resources, plan: DeploymentPlan) -> Iterator[Fin
         )
 
 
-PUBSUB_MESSAGE_BYTES = 10_000_000
-"""The largest Pub/Sub message (10 MB)."""
-
-
 def _egress(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:
     services = by_type(resources, T.RUN_SERVICE)
+    denied = any(
+        f.inputs.get("direction") == "EGRESS"
+        and f.inputs.get("destinationRanges") == ["0.0.0.0/0"]
+        and f.inputs.get("denies")
+        for f in by_type(resources, T.FIREWALL)
+    )
+    google = any(s.inputs.get("privateIpGoogleAccess") for s in by_type(resources, T.SUBNETWORK))
     built = (
         bool(services)
         and all(get_path(s.inputs, "template.vpcAccess.egress") == "ALL_TRAFFIC" for s in services)
-        and not by_type(resources, T.FUNCTION, T.VERTEX_ENDPOINT)
+        and denied
+        and google
     )
-    yield from egress_not_built(
-        plan,
-        built,
-        "the GCP backend does not yet give Cloud Run services VPC egress of all traffic, "
-        "Private Google Access and deny-by-default firewall rules (nor Cloud Run functions "
-        "and Vertex AI endpoints their equivalents)",
-    )
+    if by_type(resources, T.FUNCTION, T.VERTEX_ENDPOINT):
+        yield from egress_not_built(
+            plan,
+            False,
+            "the GCP backend does not place Cloud Run functions (they need a Serverless VPC "
+            "Access connector) or Vertex AI endpoints in a VPC yet",
+        )
+    else:
+        yield from egress_not_built(
+            plan,
+            built,
+            "the Cloud Run services do not all send their traffic into a VPC with Private Google "
+            "Access and a deny-by-default egress firewall",
+        )
+
+
+def _env_names(resource: RecordedResource) -> set[str]:
+    containers = get_path(resource.inputs, "template.containers", []) or []
+    names = {str(e.get("name")) for c in containers for e in c.get("envs", []) or []}
+    return names | set(get_path(resource.inputs, "serviceConfig.environmentVariables", {}) or {})
 
 
 def _job_size(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:
-    yield from oversized_jobs(plan, PUBSUB_MESSAGE_BYTES, "Pub/Sub")
+    # Built: a lifecycle rule expires the stored bodies, and the front knows the bucket and limit.
+    expiring = any(
+        PREFIX in (get_path(rule, "condition.matchesPrefixes") or [])
+        for bucket in by_type(resources, T.BUCKET)
+        for rule in bucket.inputs.get("lifecycleRules", []) or []
+    )
+    fronts = [
+        r
+        for r in by_type(resources, T.RUN_SERVICE, T.FUNCTION)
+        if {PAYLOAD_BUCKET_ENV, MESSAGE_BYTES_ENV} <= _env_names(r)
+    ]
+    if not (expiring and fronts):
+        yield from oversized_jobs(plan, message_limit("gcp"), "Pub/Sub")
 
 
 def _dedicated_identity(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:

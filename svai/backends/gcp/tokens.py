@@ -16,14 +16,18 @@ __all__ = [
     "BUDGET",
     "CRYPTO_KEY",
     "CRYPTO_KEY_IAM",
+    "DNS_RECORD",
+    "DNS_ZONE",
     "ENABLED_SERVICE",
     "FIRESTORE_DB",
     "FIRESTORE_FIELD",
+    "FIREWALL",
     "FUNCTION",
     "GATEWAY",
     "IAM_TOKENS",
     "KEY_RING",
     "LOG_METRIC",
+    "NETWORK",
     "NOTIFICATION_CHANNEL",
     "PROJECT_IAM",
     "REGISTRY",
@@ -33,6 +37,7 @@ __all__ = [
     "SERVICE_ACCOUNT",
     "SERVICE_ACCOUNT_IAM",
     "SERVICE_IDENTITY",
+    "SUBNETWORK",
     "SUBSCRIPTION",
     "SUBSCRIPTION_IAM",
     "TOPIC",
@@ -42,6 +47,11 @@ __all__ = [
 ]
 
 RUN_SERVICE = "gcp:cloudrunv2/service:Service"
+NETWORK = "gcp:compute/network:Network"
+SUBNETWORK = "gcp:compute/subnetwork:Subnetwork"
+FIREWALL = "gcp:compute/firewall:Firewall"
+DNS_ZONE = "gcp:dns/managedZone:ManagedZone"
+DNS_RECORD = "gcp:dns/recordSet:RecordSet"
 RUN_IAM = "gcp:cloudrunv2/serviceIamMember:ServiceIamMember"
 FUNCTION = "gcp:cloudfunctionsv2/function:Function"
 VERTEX_ENDPOINT = "gcp:vertex/aiEndpoint:AiEndpoint"

@@ -47,6 +47,7 @@ from svai.runtime.core.jobs import (
     StoredResult,
     create_once,
     forget_queued,
+    message_limit,
     stored_result,
     write_once,
 )
@@ -665,6 +666,10 @@ class LockedMessage:
     enqueued_at: float | None
 
 
+_PROPERTIES_BYTES = 1024
+"""Room for a message's properties within Service Bus's size limit (the id is <= 128)."""
+
+
 class ServiceBusQueue:
     """One Service Bus queue over REST with Entra ID auth (the async pattern's ``JobQueue``).
 
@@ -674,6 +679,7 @@ class ServiceBusQueue:
         tokens: Where tokens come from.
         timeout_s: Per-call timeout (a receive adds its long-poll time).
         backoff: Retry policy for transient failures.
+        limit_bytes: The queue's message limit (``SVAI_QUEUE_MESSAGE_BYTES``), if known.
     """
 
     def __init__(
@@ -684,8 +690,10 @@ class ServiceBusQueue:
         *,
         timeout_s: float = 10.0,
         backoff: Backoff | None = None,
+        limit_bytes: int | None = None,
     ) -> None:
         self.queue_url = f"{base_url.rstrip('/')}/{urllib.parse.quote(queue, safe='')}"
+        self.limit_bytes = limit_bytes
         self._rest = _Rest(
             tokens,
             SERVICEBUS_RESOURCE,
@@ -706,8 +714,22 @@ class ServiceBusQueue:
             f"https://{_env(env, 'SVAI_SERVICEBUS_NAMESPACE')}"
         )
         return cls(
-            base, _env(env, "SVAI_SERVICEBUS_QUEUE"), ManagedIdentityTokens.from_environment(env)
+            base,
+            _env(env, "SVAI_SERVICEBUS_QUEUE"),
+            ManagedIdentityTokens.from_environment(env),
+            limit_bytes=message_limit(env),
         )
+
+    @property
+    def max_message_bytes(self) -> int | None:
+        """The largest job body that fits, or ``None`` when the limit is not known.
+
+        Service Bus counts the message's properties (``BrokerProperties``: the message id) in its
+        size, so the body gets the limit less room for them.
+        """
+        if self.limit_bytes is None:
+            return None
+        return self.limit_bytes - _PROPERTIES_BYTES
 
     def send(self, request_id: str, body: str) -> None:
         """Send one job body with ``MessageId`` = the request id (201 Created).

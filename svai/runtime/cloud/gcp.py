@@ -46,6 +46,7 @@ from svai.runtime.core.jobs import (
     StoredResult,
     create_once,
     forget_queued,
+    message_limit,
     stored_result,
     write_once,
 )
@@ -717,17 +718,34 @@ def _won(write: Callable[[], object]) -> bool:
     return True
 
 
+_PUBLISH_ENVELOPE_BYTES = 1024
+"""Room for the publish request's JSON around the data (the request id attribute is <= 128)."""
+
+
 class PubSubQueue:
     """The GCP :class:`JobQueue`: one Pub/Sub message per job, attribute ``request_id``.
 
     Args:
         api: The Pub/Sub API connection (service or emulator).
         topic: Full topic name, ``projects/P/topics/T``.
+        limit_bytes: Pub/Sub's message limit (``SVAI_QUEUE_MESSAGE_BYTES``), if known.
     """
 
-    def __init__(self, api: GoogleApi, topic: str) -> None:
+    def __init__(self, api: GoogleApi, topic: str, limit_bytes: int | None = None) -> None:
         self.api = api
         self.topic = topic
+        self.limit_bytes = limit_bytes
+
+    @property
+    def max_message_bytes(self) -> int | None:
+        """The largest job body that fits, or ``None`` when the limit is not known.
+
+        The publish request carries the body base64-encoded (4 bytes for every 3) inside a JSON
+        envelope, and the request as a whole must stay within Pub/Sub's limit.
+        """
+        if self.limit_bytes is None:
+            return None
+        return (self.limit_bytes - _PUBLISH_ENVELOPE_BYTES) // 4 * 3
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str]) -> PubSubQueue:
@@ -745,7 +763,8 @@ class PubSubQueue:
         parts = topic.split("/")
         if len(parts) != 4 or parts[0] != "projects" or parts[2] != "topics" or "" in parts:
             raise ConfigError(f"SVAI_PUBSUB_TOPIC={topic!r}: expected projects/P/topics/T")
-        return cls(GoogleApi.from_environment(env, "PUBSUB_EMULATOR_HOST", PUBSUB_URL), topic)
+        api = GoogleApi.from_environment(env, "PUBSUB_EMULATOR_HOST", PUBSUB_URL)
+        return cls(api, topic, message_limit(env))
 
     def send(self, request_id: str, body: str) -> None:
         """Publish one job body; raise when Pub/Sub refused it."""

@@ -10,10 +10,8 @@ the weights arrive). Every file is read by parallel ranged GETs
 (:mod:`svai.runtime.core.download`) and hashed before it is renamed into place: a file whose
 digest is not the pinned one is never loaded, so the service never becomes ready with it.
 
-Identity, with no SDK on the cold-start path: S3 requests are SigV4-signed with the keys in the
-environment (Lambda, tests) or the container credentials endpoint (ECS); Cloud Storage requests
-carry the metadata server's token (none against ``STORAGE_EMULATOR_HOST``); Azure Blob requests
-carry the managed identity's token, where ``IDENTITY_ENDPOINT`` is set.
+Addresses and identity, with no SDK on the cold-start path, are the deployment bucket's
+(:class:`svai.runtime.cloud.objects.Bucket`, which the claim check uses too).
 
 The local copy lives under ``$SVAI_MODEL_CACHE`` (default ``/tmp/svai-models``) as
 ``<model sha256>/<path>``; a verified copy there is reused, not fetched again.
@@ -23,19 +21,14 @@ from __future__ import annotations
 
 import os
 import time
-import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from svai.runtime.cloud.aws_credentials import resolve_credentials
-from svai.runtime.cloud.sigv4 import aws_region, s3_signer
+from svai.runtime.cloud.objects import STORES, Bucket
 from svai.runtime.core.config import RuntimeConfig, parse_config, read_config_file
 from svai.runtime.core.errors import ConfigError
-
-if TYPE_CHECKING:
-    from svai.runtime.core.download import Sign
 
 # The HTTP clients (http.client, and with it ssl) load on the model's thread when the fetch runs,
 # not before the server opens its port.
@@ -47,8 +40,6 @@ CACHE_ENV = "SVAI_MODEL_CACHE"
 _DEFAULT_CACHE = "/tmp/svai-models"  # the one place every platform lets the service write
 
 _PREFIX = "models/sha256/"
-
-_BLOB_VERSION = "2021-08-06"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,23 +74,12 @@ class Fetch:
         from svai.runtime.core.download import Ranged, download
 
         started = time.perf_counter()
-        sign = _signer(self.store, self.env)
+        bucket = Bucket(self.store, self.bucket, self.env)
+        sign = bucket.signer()
         for item in self.files:
-            ranged = Ranged(self._url(_PREFIX + item.sha256), item.bytes, item.sha256, sign)
+            ranged = Ranged(bucket.url(_PREFIX + item.sha256), item.bytes, item.sha256, sign)
             download(ranged, self.root.joinpath(*item.path.split("/")))
         return time.perf_counter() - started
-
-    def _url(self, key: str) -> str:
-        env = self.env
-        if self.store == "s3":
-            if endpoint := env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL"):
-                return f"{endpoint.rstrip('/')}/{self.bucket}/{key}"
-            return f"https://{self.bucket}.s3.{aws_region(env)}.amazonaws.com/{key}"
-        if self.store == "gs":
-            host = env.get("STORAGE_EMULATOR_HOST", "https://storage.googleapis.com").rstrip("/")
-            name = urllib.parse.quote(key, safe="")
-            return f"{host}/download/storage/v1/b/{self.bucket}/o/{name}?alt=media"
-        return f"{self.bucket.rstrip('/')}/{key}"  # an Azure container's URL
 
 
 def read_config(
@@ -133,7 +113,7 @@ def _fetch(source: Any, env: Mapping[str, str]) -> Fetch:
         raise ConfigError(
             f"model.source: expected store, bucket_env, sha256, files ({exc!r})"
         ) from None
-    if store not in ("s3", "gs", "azure"):
+    if store not in STORES:
         raise ConfigError(f"model.source.store: {store!r} is not one of s3, gs, azure")
     bucket = env.get(str(bucket_env), "")
     if not bucket:
@@ -145,29 +125,3 @@ def _fetch(source: Any, env: Mapping[str, str]) -> Fetch:
         raise ConfigError("model.source.files: paths must stay inside the model folder")
     root = Path(env.get(CACHE_ENV) or _DEFAULT_CACHE) / str(digest)
     return Fetch(store, bucket, root, files, env)
-
-
-def _signer(store: str, env: Mapping[str, str]) -> Sign:
-    if store == "s3":
-        return s3_signer(
-            resolve_credentials(env, "model.source: the start-time fetch"), aws_region(env)
-        )
-    if store == "gs":
-        if env.get("STORAGE_EMULATOR_HOST"):
-            return _no_auth
-        from svai.runtime.cloud.gcp import MetadataTokens
-
-        tokens = MetadataTokens.from_environment(env)
-        return lambda _m, _u, _h: {"Authorization": f"Bearer {tokens.token()}"}
-    version = {"x-ms-version": _BLOB_VERSION}
-    if not env.get("IDENTITY_ENDPOINT"):
-        return lambda _m, _u, _h: version  # a public container (the Azurite tests)
-    from svai.runtime.cloud.azure import ManagedIdentityTokens
-
-    identity = ManagedIdentityTokens.from_environment(env)
-    resource = "https://storage.azure.com/"
-    return lambda _m, _u, _h: {**version, "Authorization": f"Bearer {identity.token(resource)}"}
-
-
-def _no_auth(_method: str, _url: str, _headers: Mapping[str, str]) -> Mapping[str, str]:
-    return {}

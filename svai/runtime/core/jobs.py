@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 __all__ = [
+    "MESSAGE_BYTES_ENV",
     "JobQueue",
     "JobRecord",
     "JobStore",
@@ -29,6 +30,7 @@ __all__ = [
     "StoredResult",
     "create_once",
     "forget_queued",
+    "message_limit",
     "stored_result",
     "write_once",
 ]
@@ -90,6 +92,25 @@ class JobQueue(Protocol):
     def send(self, request_id: str, body: str) -> None:
         """Enqueue one job body (JSON); raise when the queue refused it."""
         ...
+
+
+MESSAGE_BYTES_ENV = "SVAI_QUEUE_MESSAGE_BYTES"
+"""The queue's message limit, from svai's catalog (the backend sets it on the front)."""
+
+
+def message_limit(env: Mapping[str, str]) -> int | None:
+    """The queue's message limit in bytes that ``env`` declares, or ``None`` when unset.
+
+    Raises:
+        ValueError: the value is not a positive integer.
+    """
+    text = env.get(MESSAGE_BYTES_ENV, "")
+    if not text:
+        return None
+    limit = int(text)
+    if limit <= 0:
+        raise ValueError(f"{MESSAGE_BYTES_ENV}={text!r}: expected a positive number of bytes")
+    return limit
 
 
 def stored_result(fields: Mapping[str, Any]) -> StoredResult | None:

@@ -16,11 +16,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any, Protocol
 
-__all__ = ["PREFIX", "ClaimError", "PayloadStore", "check_in", "check_out"]
+__all__ = [
+    "PAYLOAD_BUCKET_ENV",
+    "PREFIX",
+    "ClaimError",
+    "PayloadStore",
+    "check_in",
+    "check_out",
+    "payload_bucket",
+]
 
 PREFIX = "jobs/payloads/"
+
+PAYLOAD_BUCKET_ENV = "SVAI_PAYLOAD_BUCKET"
+"""The bucket that holds job bodies above the queue's message limit (the backend sets it)."""
 
 
 class ClaimError(ValueError):
@@ -37,6 +49,22 @@ class PayloadStore(Protocol):
     def get(self, key: str) -> bytes:
         """Read the object at ``key``; raise when it is missing."""
         ...
+
+
+def payload_bucket(store: str, env: Mapping[str, str]) -> PayloadStore | None:
+    """The deployment's bucket for claim checks, or ``None`` when the backend named none.
+
+    Args:
+        store: ``gs`` or ``azure`` (the AWS front writes through boto3).
+        env: The environment; ``SVAI_PAYLOAD_BUCKET`` names the bucket (on Azure, the
+            container's URL).
+    """
+    name = env.get(PAYLOAD_BUCKET_ENV)
+    if not name:
+        return None
+    from svai.runtime.cloud.objects import Bucket
+
+    return Bucket(store, name, env)
 
 
 def check_in(store: PayloadStore, request_id: str, body: bytes) -> str:

@@ -33,7 +33,7 @@ from svai.runtime.core.jobs import JobQueue, JobStore
 from svai.runtime.core.messages import SAFE_ID, loads_strict
 from svai.runtime.core.ratelimit import limiter_for
 from svai.runtime.core.schema import compile_schema
-from svai.runtime.entry.claims import PayloadStore, check_in
+from svai.runtime.entry.claims import PAYLOAD_BUCKET_ENV, PayloadStore, check_in
 from svai.runtime.entry.lambda_events import (
     BadEventError,
     classify_event,
@@ -45,9 +45,6 @@ from svai.runtime.entry.lambda_events import (
 from svai.runtime.entry.openapi import OPENAPI_FILE, is_openapi
 
 __all__ = ["PAYLOAD_BUCKET_ENV", "JobsFront", "handler"]
-
-PAYLOAD_BUCKET_ENV = "SVAI_PAYLOAD_BUCKET"
-"""The bucket that holds job bodies above the queue's message limit (claim checks)."""
 
 _STATUS_PATH = re.compile(r"^/(?:[A-Za-z0-9_-]+/)?jobs/(?P<id>[^/]{1,128})$")
 _SUBMIT_PATH = re.compile(r"^/(?:[A-Za-z0-9_-]+/)?jobs/?$")

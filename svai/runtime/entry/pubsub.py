@@ -45,6 +45,7 @@ from svai.runtime.core.attachments import Handler
 from svai.runtime.core.errors import RequestError
 from svai.runtime.core.jobs import JobStore
 from svai.runtime.core.messages import loads_strict
+from svai.runtime.entry.claims import PayloadStore, payload_bucket
 from svai.runtime.entry.lambda_events import error_body
 from svai.runtime.entry.worker import JobError, QueueWorker
 
@@ -129,14 +130,20 @@ class PushWorker:
     Args:
         service: The runtime core (the server loads it; ``start`` is called once it is ready).
         store: The job records.
+        payloads: The bucket claim-checked job bodies are read from (``None``: none).
         clock: Wall clock for queue ages (injected for tests).
     """
 
     def __init__(
-        self, service: Service, store: JobStore, *, clock: Callable[[], float] = time.time
+        self,
+        service: Service,
+        store: JobStore,
+        *,
+        payloads: PayloadStore | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.service = service
-        self.worker = QueueWorker(service, results=store)
+        self.worker = QueueWorker(service, results=store, payloads=payloads)
         self._clock = clock
         self._state = threading.Condition()
         self._accepting = False
@@ -146,10 +153,14 @@ class PushWorker:
     def from_environment(cls, service: Service, env: Mapping[str, str]) -> PushWorker:
         """Build with the Firestore job store that ``env`` names (see :mod:`svai.runtime.cloud.gcp`).
 
+        ``SVAI_PAYLOAD_BUCKET``, when set, names the bucket of claim-checked job bodies.
+
         Raises:
             ConfigError: No project id is known.
         """
-        return cls(service, FirestoreJobStore.from_environment(env))
+        return cls(
+            service, FirestoreJobStore.from_environment(env), payloads=payload_bucket("gs", env)
+        )
 
     @property
     def routes(self) -> Mapping[str, Handler]:

@@ -39,6 +39,7 @@ from svai.runtime.core.attachments import Handler
 from svai.runtime.core.errors import RuntimeCoreError
 from svai.runtime.core.jobs import JobStore
 from svai.runtime.core.retry import Backoff
+from svai.runtime.entry.claims import PayloadStore, payload_bucket
 from svai.runtime.entry.worker import JobError, QueueWorker, parse_job
 
 __all__ = ["ServiceBusWorker"]
@@ -56,6 +57,7 @@ class ServiceBusWorker:
         wait_s: Long-poll time of one receive.
         receive_backoff: Delay policy after a failed receive.
         failure_backoff: Delay before abandoning a job the model failed, by delivery count.
+        payloads: The container claim-checked job bodies are read from (``None``: none).
     """
 
     def __init__(
@@ -69,10 +71,11 @@ class ServiceBusWorker:
         wait_s: int = 30,
         receive_backoff: Backoff | None = None,
         failure_backoff: Backoff | None = None,
+        payloads: PayloadStore | None = None,
     ) -> None:
         self.service = service
         self.queue = queue
-        self.worker = QueueWorker(service, results=results)
+        self.worker = QueueWorker(service, results=results, payloads=payloads)
         self.receivers = max(1, receivers)
         self.renew_s = renew_s
         self.wait_s = wait_s
@@ -89,7 +92,8 @@ class ServiceBusWorker:
 
         Reads the Service Bus (``SVAI_SERVICEBUS_*``), Cosmos DB (``SVAI_COSMOS_*``,
         ``SVAI_RESULTS_CONTAINER``, ``SVAI_RESULT_TTL_S``) and identity settings, and
-        ``SVAI_LOCK_RENEW_S``.
+        ``SVAI_LOCK_RENEW_S``; ``SVAI_PAYLOAD_BUCKET``, when set, the container of claim-checked
+        job bodies.
 
         Raises:
             ConfigError: A required setting is missing or malformed.
@@ -104,6 +108,7 @@ class ServiceBusWorker:
                 base_s=env_seconds(env, "SVAI_RETRY_BASE_S", 1.0),
                 cap_s=env_seconds(env, "SVAI_RETRY_CAP_S", 10.0),
             ),
+            payloads=payload_bucket("azure", env),
         )
 
     @property

@@ -6,7 +6,8 @@ forgets a header or uses the wrong token fails here as it would in Azure:
 * Managed identity endpoint (App Service / Container Apps / Functions)
   https://learn.microsoft.com/azure/app-service/overview-managed-identity#rest-endpoint-reference
   ``GET /msi/token?resource=R&api-version=2019-08-01&client_id=C`` with ``X-IDENTITY-HEADER``;
-  answers ``access_token`` and ``expires_on`` (epoch seconds, as a string).
+  answers ``access_token`` (a JWT with ``aud``, ``iss``, ``exp``, unsigned, so that Azurite's
+  OAuth mode accepts it for Blob Storage) and ``expires_on`` (epoch seconds, as a string).
 * Cosmos DB (SQL API) documents: https://learn.microsoft.com/rest/api/cosmos-db/documents
   (create https://learn.microsoft.com/rest/api/cosmos-db/create-a-document: 201, 409 when the id
   exists, ``x-ms-documentdb-is-upsert``; get: 200/404; replace with ``If-Match``: 200/404/412;
@@ -23,7 +24,8 @@ forgets a header or uses the wrong token fails here as it would in Azure:
   peek-lock https://learn.microsoft.com/rest/api/servicebus/peek-lock-message-non-destructive-read:
   201 with ``BrokerProperties`` and ``Location``, 204 when nothing came within ``timeout``;
   delete (complete), unlock (abandon) and renew-lock on the lock URI: 200, 404 for an unknown or
-  expired lock), ``Authorization: Bearer`` with audience ``https://servicebus.azure.net``.
+  expired lock; 413 for a message above the tier's size, 256 KB on Standard
+  https://learn.microsoft.com/azure/service-bus-messaging/service-bus-quotas), ``Authorization: Bearer`` with audience ``https://servicebus.azure.net``.
   Message lifecycle: https://learn.microsoft.com/azure/service-bus-messaging/message-transfers-locks-settlement
   and .../service-bus-dead-letter-queues: a lock lasts ``lock_duration_s`` unless renewed; an
   abandoned message or an expired lock makes the message available again, and a message that
@@ -37,6 +39,7 @@ next ``n`` Cosmos calls 429 with ``x-ms-retry-after-ms``.
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import json
 import random
@@ -73,6 +76,7 @@ class Queue:
 
     lock_duration_s: float
     max_delivery_count: int
+    max_message_bytes: int = 262_144
     messages: list[Message] = field(default_factory=list)
     dead_letters: list[Message] = field(default_factory=list)
     completed: list[Message] = field(default_factory=list)
@@ -153,10 +157,14 @@ class FakeAzure:
         return container
 
     def add_queue(
-        self, name: str, lock_duration_s: float = 30.0, max_delivery_count: int = 10
+        self,
+        name: str,
+        lock_duration_s: float = 30.0,
+        max_delivery_count: int = 10,
+        max_message_bytes: int = 262_144,
     ) -> Queue:
-        """Create a queue."""
-        queue = Queue(lock_duration_s, max_delivery_count)
+        """Create a queue (Standard tier: messages of at most 256 KB, properties included)."""
+        queue = Queue(lock_duration_s, max_delivery_count, max_message_bytes)
         self.queues[name] = queue
         return queue
 
@@ -193,8 +201,8 @@ class FakeAzure:
             return _json(400, {"error": "api-version 2019-08-01 and resource are required"})
         if query.get("client_id") != [self.client_id]:
             return _json(400, {"error": "no user-assigned identity with this client_id"})
-        token = f"tok-{uuid.uuid4().hex}"
         expires_on = int(time.time() + self.token_lifetime_s)
+        token = _jwt(resource.rstrip("/"), expires_on)
         with self.lock:
             self.tokens[token] = (resource.rstrip("/"), expires_on)
             self.token_requests.append(resource)
@@ -319,6 +327,9 @@ class FakeAzure:
         if queue is None:
             return _json(410, {"error": "no such queue"})
         if len(parts) == 2 and req.method == "POST":
+            size = len(req.body) + len(req.headers.get("brokerproperties", ""))
+            if size > queue.max_message_bytes:
+                return _json(413, {"error": f"MessageSizeExceeded: {size} bytes"})
             props = json.loads(req.headers.get("brokerproperties", "{}"))
             with self.lock:
                 self._sequence += 1
@@ -502,3 +513,19 @@ def _handler(fake: FakeAzure) -> type[BaseHTTPRequestHandler]:
 
     Handler.server_version = "FakeAzure/1.0"
     return Handler
+
+
+def _jwt(audience: str, expires_on: int) -> str:
+    """A token shaped as Entra ID issues them (unsigned): Azurite's OAuth mode reads its claims."""
+    now = int(time.time())
+    claims = {
+        "aud": audience,
+        "iss": "https://sts.windows.net/00000000-0000-0000-0000-00000000fa4e/",
+        "iat": now,
+        "nbf": now - 60,
+        "exp": expires_on,
+        "jti": uuid.uuid4().hex,
+    }
+    parts = [{"alg": "none", "typ": "JWT"}, claims]
+    encoded = [base64.urlsafe_b64encode(json.dumps(p).encode()).rstrip(b"=") for p in parts]
+    return b".".join([*encoded, b"sig"]).decode()

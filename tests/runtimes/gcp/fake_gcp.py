@@ -68,6 +68,10 @@ _VALUE_KINDS = frozenset(
 )
 
 
+PUBLISH_REQUEST_BYTES = 10_485_760
+"""Pub/Sub refuses a publish request above 10 MiB (https://cloud.google.com/pubsub/quotas)."""
+
+
 class ApiError(Exception):
     def __init__(self, status: str, message: str) -> None:
         super().__init__(message)
@@ -447,6 +451,11 @@ class FakeGcp:
     def _publish(self, topic: str, raw: bytes) -> dict[str, Any]:
         if topic not in self.topics:
             raise ApiError("NOT_FOUND", f"Resource not found (resource={topic}).")
+        if len(raw) > PUBLISH_REQUEST_BYTES:
+            raise ApiError(
+                "INVALID_ARGUMENT",
+                f"Request payload size exceeds the limit: {PUBLISH_REQUEST_BYTES} bytes.",
+            )
         messages = json.loads(raw).get("messages") or []
         if not messages:
             raise ApiError("INVALID_ARGUMENT", "The request contains no messages.")

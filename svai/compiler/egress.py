@@ -1,0 +1,42 @@
+"""What restricted egress is made of, per cloud: the endpoints a plan's code reaches privately.
+
+With ``security.network.egress: none | private-only`` the AWS backend puts the functions in a
+VPC with no route out but VPC endpoints (:mod:`svai.backends.aws.network`), one per service the
+deployment's code calls; the bill prices the interface endpoints among them. Both read the list
+here, so what is built and what is priced cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from svai.ir import DeploymentPlan
+
+__all__ = ["AWS_GATEWAY_ENDPOINTS", "aws_endpoints", "restricts_egress"]
+
+AWS_GATEWAY_ENDPOINTS = frozenset({"s3", "dynamodb"})
+"""Services reached through a (free) gateway endpoint; the others need an interface endpoint."""
+
+
+def restricts_egress(plan: DeploymentPlan) -> bool:
+    """Whether ``plan`` asks for outbound traffic to be restricted."""
+    return plan.egress != "all"
+
+
+def aws_endpoints(plan: DeploymentPlan) -> tuple[str, ...]:
+    """The AWS services the plan's functions call, by endpoint name, sorted.
+
+    S3 (the start-time model fetch, claim-checked job bodies), CloudWatch Logs and X-Ray always;
+    DynamoDB with stores, SQS with a queue, Secrets Manager with secrets, SageMaker Runtime when
+    a proxy function calls an endpoint. Empty when egress is not restricted.
+    """
+    if not restricts_egress(plan):
+        return ()
+    services = {"s3", "logs", "xray"}
+    if plan.stores:
+        services.add("dynamodb")
+    if plan.queue is not None:
+        services.add("sqs")
+    if plan.secrets:
+        services.add("secretsmanager")
+    if any(s.compute.kind == "endpoint" for s in plan.services):
+        services.add("sagemaker.runtime")
+    return tuple(sorted(services))
