@@ -26,6 +26,7 @@ from svai.backends import automation
 from svai.backends.base import Backend
 from svai.backends.registry import cloud, get_backend
 from svai.build import bench as _bench
+from svai.compiler import gate as _gate
 from svai.compiler import release_state as _release_state
 from svai.compiler import rollout as _rollout
 from svai.compiler.lower import lower
@@ -146,15 +147,8 @@ def release_plan(
         gates = _check_gates(
             loaded, recommendation, state.candidate, evidence, live=True, window_s=window_s
         )
-        failed = any(not g.passed and not g.hold for g in gates)
-        held = [g for g in gates if g.hold and not g.passed]
-        if held and not failed:
-            transition = _rollout.Transition(state, state, False, "held: " + _gate_reasons(held))
-        elif failed:
-            reasons = _gate_reasons([g for g in gates if not g.passed])
-            transition = _rollout.revert(state, reason=f"gate failed: {reasons}")
-        else:
-            transition = _rollout.advance(state, to_end=to_end)
+        decision = _gate.decide(state, gates, to_end=to_end)
+        transition, failed = decision.transition, decision.verdict == "rollback"
     elif action == "promote" and (state.deployed == version or state.status == "none"):
         transition = _rollout.start(state, version, spec.rollout)
         if not transition.changed:
@@ -170,17 +164,13 @@ def release_plan(
                     state,
                     False,
                     f"gates failed: {version} is not released: "
-                    + _gate_reasons([g for g in gates if not g.passed]),
+                    + _gate.reasons([g for g in gates if not g.passed]),
                 )
     after = transition.after
     result = None
     if after.deployed is not None and compile_targets:
         result = _release_targets(loaded, recommendation, after, placeholders=placeholders)
     return ReleasePlan(action, environment, file, version, transition, gates, failed, result)
-
-
-def _gate_reasons(results: Sequence[_rollout.GateResult]) -> str:
-    return "; ".join(f"{g.name} {g.observed} (needs {g.threshold})" for g in results)
 
 
 def promote(
@@ -444,16 +434,12 @@ def _check_gates(
         candidate,
         given,
         cost_per_1k_usd=max(costs) if costs else None,
-        live=live,
+        live=live and samples is None,
     )
     if samples is None:
         return results
-    if samples.hold:  # too few requests to judge: the live gates wait rather than decide
-        results = tuple(
-            dataclasses.replace(r, passed=False, hold=True) if r.phase == "live" else r
-            for r in results
-        )
-    return (*results, samples)
+    # Read from the clouds: too few requests to judge hold the live gates rather than decide.
+    return (*results, *_gate.judge_live(loaded.resolved.rollout, given["live"], samples))
 
 
 def _live_signals(
