@@ -33,6 +33,7 @@ from svai.compiler.lower import lower
 from svai.compiler.planned import PlanResult
 from svai.compiler.recommendation import Recommendation
 from svai.compiler.version import model_version
+from svai.controller import sync as _controller
 from svai.errors import UsageError
 from svai.ir import DeploymentPlan
 from svai.signals import evidence as _signals
@@ -76,6 +77,10 @@ class ReleasePlan:
     gates: tuple[_rollout.GateResult, ...]
     gate_failed: bool
     result: PlanResult | None
+    reconciled: _controller.Synced | None = None
+    """What reading the deployment's bucket found (``None`` when no bucket is known yet)."""
+    policy: _gate.Policy | None = None
+    """The gate policy the bucket gets beside the state (what the scheduled gate job reads)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +143,9 @@ def release_plan(
     version = model_version(spec, loaded.base_dir)
     file = _release_state.state_path(loaded.base_dir, spec.name, environment)
     state = _release_state.read_state(file, spec.name, environment)
+    reconciled = _controller.reconcile(loaded.base_dir, spec.name, environment, state)
+    if reconciled is not None:
+        state = reconciled.reconciled.state
     gates: tuple[_rollout.GateResult, ...] = ()
     failed = False
     if action == "rollback":
@@ -170,7 +178,11 @@ def release_plan(
     result = None
     if after.deployed is not None and compile_targets:
         result = _release_targets(loaded, recommendation, after, placeholders=placeholders)
-    return ReleasePlan(action, environment, file, version, transition, gates, failed, result)
+    served = [(t.cloud, t.region) for _, t in api.served(spec, recommendation)]
+    policy = _controller.policy(spec, served, environment)
+    return ReleasePlan(
+        action, environment, file, version, transition, gates, failed, result, reconciled, policy
+    )
 
 
 def promote(
@@ -312,8 +324,14 @@ def _release(
         **options,
     )
     after = planned.transition.after
-    if dry_run or not planned.transition.changed:
+    if dry_run:
         return ReleaseOutcome(planned, None, False)
+    if not planned.transition.changed:
+        # Nothing to deploy; still bring the two copies of the state level (reconcile).
+        written = _controller.settle(
+            _spec_dir(path), planned.state_file, planned.reconciled, after, planned.policy
+        )
+        return ReleaseOutcome(planned, None, written)
     deployed = None
     if not state_only:
         assert planned.result is not None
@@ -343,12 +361,18 @@ def _release(
             [t.plan for t in planned.result.targets],
             stack=environment,
             backend_url=backend_url,
-            work_dir=Path(path).resolve().parent,  # the spec's folder, as LoadedSpec.base_dir
+            work_dir=_spec_dir(path),
             backends=backends,
         )
         after = _record_lambda_versions(after, deployed.outputs)
     _release_state.write_state(planned.state_file, after)
+    _controller.push(_spec_dir(path), after, planned.policy)
     return ReleaseOutcome(planned, deployed, True)
+
+
+def _spec_dir(path: str | Path) -> Path:
+    """The spec's folder, as ``LoadedSpec.base_dir``: where ``.svai/`` lives."""
+    return Path(path).resolve().parent
 
 
 def _record_lambda_versions(

@@ -97,7 +97,14 @@ def decide(
         return Decision("rollback", back, checked)
     if held:
         return Decision("hold", Transition(state, state, False, "held: " + reasons(held)), checked)
-    return Decision("advance", advance(state, to_end=to_end), checked)
+    step = advance(state, to_end=to_end)
+    if by:  # say in the history who moved it: reconcile shows it to the user
+        *rest, last = step.after.history
+        signed = dataclasses.replace(last, note=f"{by}: {last.note}" if last.note else by)
+        step = dataclasses.replace(
+            step, after=dataclasses.replace(step.after, history=(*rest, signed))
+        )
+    return Decision("advance", step, checked)
 
 
 def judge_live(
