@@ -128,17 +128,26 @@ def test_a_bucket_without_policy_is_a_usage_error(s3_url: str) -> None:
 # ---- GCP (Cloud Storage emulator + Cloud Monitoring fake), Azure (Azurite + Log Analytics) -----
 
 
-@pytest.fixture
-def gcs_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+@pytest.fixture(scope="module")
+def gcs_endpoint() -> Iterator[str]:
+    """One emulator for the module (its in-memory store is shared by every server it starts)."""
     pytest.importorskip("gcp_storage_emulator")
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage
 
     server, endpoint = start_gcs()
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", endpoint)
-    storage.Client(project="p", credentials=AnonymousCredentials())  # type: ignore[no-untyped-call].create_bucket("svai-gcp")
-    yield "gs://svai-gcp/svai"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STORAGE_EMULATOR_HOST", endpoint)
+        credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
+        storage.Client(project="p", credentials=credentials).create_bucket("svai-gcp")
+    yield endpoint
     server.stop()
+
+
+@pytest.fixture
+def gcs_url(gcs_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_endpoint)
+    return f"gs://svai-gcp/{tmp_path.name}"  # a prefix of its own per test
 
 
 @pytest.fixture
