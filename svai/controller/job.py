@@ -28,6 +28,7 @@ __all__ = [
     "policy_name",
     "read_policy",
     "read_state",
+    "releases",
     "run_once",
     "state_name",
     "write_policy",
@@ -46,6 +47,25 @@ def state_name(name: str, environment: str) -> str:
 def policy_name(name: str, environment: str) -> str:
     """The policy object's name under the location's prefix."""
     return f"releases/{name}-{environment}.policy.json"
+
+
+_SUFFIX = ".policy.json"
+
+
+def releases(bucket: Bucket) -> list[tuple[str, str]]:
+    """``(name, environment)`` of every release whose policy the bucket holds.
+
+    A policy's name is ``<name>-<env>``; the environment is read from the policy itself, since
+    both parts may hold dashes.
+    """
+    found = []
+    for entry in bucket.names("releases"):
+        if entry.endswith(_SUFFIX):
+            data = _load(bucket, entry)
+            if data is not None:
+                policy = _gate.policy_from_dict(data)
+                found.append((policy.service, policy.environment))
+    return found
 
 
 def _json(data: dict[str, Any]) -> bytes:

@@ -80,6 +80,15 @@ class Bucket(Protocol):
         """Write the object ``name`` under the prefix (replacing it)."""
         ...
 
+    def names(self, folder: str) -> list[str]:
+        """The names (relative to the prefix) of the objects directly in ``folder``, sorted."""
+        ...
+
+
+def _relative(location: Location, keys: list[str]) -> list[str]:
+    start = len(location.key(""))
+    return sorted(k[start:] for k in keys)
+
 
 def open_bucket(url: str) -> Bucket:
     """A client of the bucket at ``url`` with the store's usual credentials.
@@ -144,6 +153,18 @@ class _S3:
         except ClientError as exc:
             raise DeployError(f"writing {self.location.url(name)} failed: {exc}") from None
 
+    def names(self, folder: str) -> list[str]:
+        from botocore.exceptions import ClientError
+
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.location.bucket, Prefix=self.location.key(folder + "/"), Delimiter="/"
+        )
+        try:
+            keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
+        except ClientError as exc:
+            raise DeployError(f"listing {self.location.url(folder)} failed: {exc}") from None
+        return _relative(self.location, keys)
+
 
 class _Gcs:
     def __init__(self, location: Location) -> None:
@@ -190,6 +211,16 @@ class _Gcs:
         except GoogleAPIError as exc:
             raise DeployError(f"writing {self.location.url(name)} failed: {exc}") from None
 
+    def names(self, folder: str) -> list[str]:
+        from google.api_core.exceptions import GoogleAPIError
+
+        prefix = self.location.key(folder + "/")
+        try:
+            keys = [b.name for b in self.bucket.list_blobs(prefix=prefix, delimiter="/")]
+        except GoogleAPIError as exc:
+            raise DeployError(f"listing {self.location.url(folder)} failed: {exc}") from None
+        return _relative(self.location, keys)
+
 
 class _Blob:
     def __init__(self, location: Location) -> None:
@@ -226,3 +257,13 @@ class _Blob:
             self.container.upload_blob(self.location.key(name), data, overwrite=True)
         except AzureError as exc:
             raise DeployError(f"writing {self.location.url(name)} failed: {exc}") from None
+
+    def names(self, folder: str) -> list[str]:
+        from azure.core.exceptions import AzureError
+
+        prefix = self.location.key(folder + "/")
+        try:
+            keys = [b.name for b in self.container.walk_blobs(name_starts_with=prefix)]
+        except AzureError as exc:
+            raise DeployError(f"listing {self.location.url(folder)} failed: {exc}") from None
+        return _relative(self.location, [k for k in keys if not k.endswith("/")])
