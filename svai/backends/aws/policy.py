@@ -45,7 +45,8 @@ ACTIONS: dict[str, tuple[str, ...]] = {
 """Cloud-neutral action -> the IAM actions it needs (sorted, never a wildcard)."""
 
 RESOURCE_FREE_ACTIONS: frozenset[str] = frozenset(
-    {"cloudwatch:PutMetricData", "ecr:GetAuthorizationToken"}
+    # cloudwatch:GetMetricData: the release gate reads the candidate's metrics.
+    {"cloudwatch:GetMetricData", "cloudwatch:PutMetricData", "ecr:GetAuthorizationToken"}
 )
 """IAM actions that support no resource-level permission, so ``Resource: "*"`` is required."""
 
