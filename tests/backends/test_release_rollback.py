@@ -140,3 +140,55 @@ def test_all_at_once_plans_get_none_of_it() -> None:
     assert not {t for t in types(resources) if "codedeploy" in t or "eventRule" in t}
     (endpoint,) = by_type(resources, "aws:sagemaker/endpoint:Endpoint")
     assert "deploymentConfig" not in endpoint.inputs
+
+
+def gcp(plan: DeploymentPlan) -> Recorded:
+    from svai.backends.gcp import GcpBackend
+
+    backend = GcpBackend()
+    resources = record(lambda: backend.program(plan))
+    assert high_findings(evaluate(backend.rules(), resources, plan)) == []
+    return resources
+
+
+def test_cloud_run_canary_gets_a_scheduled_gate_job() -> None:
+    plan = sync_plan("gcp", "gcp.cloudrun.service", canary=True)
+    resources = gcp(plan)
+    (job,) = by_type(resources, "gcp:cloudrunv2/job:Job")
+    (container,) = job.inputs["template"]["template"]["containers"]
+    assert [container["commands"], container["args"]] == [["svai"], ["gate", "--once"]]
+    assert container["envs"] == [
+        {"name": "SVAI_RELEASE_STATE_URL", "value": f"gs://{bucket_of(resources)}/svai"}
+    ]
+    assert job.inputs["template"]["template"]["maxRetries"] == 0
+    (schedule,) = by_type(resources, "gcp:cloudscheduler/job:Job")
+    assert schedule.inputs["schedule"] == "*/10 * * * *"
+    target = schedule.inputs["httpTarget"]
+    assert target["httpMethod"] == "POST" and target["uri"].endswith(
+        f"/jobs/{job.inputs['name']}:run"
+    )
+    gate_sa = target["oauthToken"]["serviceAccountEmail"]
+    assert job.inputs["template"]["template"]["serviceAccount"] == gate_sa
+    grants = {
+        (r.type, r.inputs["role"])
+        for r in resources
+        if r.type.endswith("Member") and r.inputs.get("member") == f"serviceAccount:{gate_sa}"
+    }
+    assert grants == {
+        ("gcp:storage/bucketIAMMember:BucketIAMMember", "roles/storage.objectUser"),
+        ("gcp:projects/iAMMember:IAMMember", "roles/monitoring.viewer"),
+        ("gcp:cloudrunv2/jobIamMember:JobIamMember", "roles/run.invoker"),
+    }
+
+
+def bucket_of(resources: Recorded) -> str:
+    (bucket,) = by_type(resources, "gcp:storage/bucket:Bucket")
+    return str(bucket.inputs["name"])
+
+
+def test_all_at_once_cloud_run_has_no_gate() -> None:
+    resources = gcp(sync_plan("gcp", "gcp.cloudrun.service"))
+    assert not {r.type for r in resources} & {
+        "gcp:cloudrunv2/job:Job",
+        "gcp:cloudscheduler/job:Job",
+    }
