@@ -192,3 +192,41 @@ def test_all_at_once_cloud_run_has_no_gate() -> None:
         "gcp:cloudrunv2/job:Job",
         "gcp:cloudscheduler/job:Job",
     }
+
+
+def azure(plan: DeploymentPlan) -> Recorded:
+    from svai.backends.azure import AzureBackend
+
+    backend = AzureBackend()
+    resources = record(lambda: backend.program(plan))
+    assert high_findings(evaluate(backend.rules(), resources, plan)) == []
+    return resources
+
+
+def test_container_apps_canary_gets_a_scheduled_gate_job() -> None:
+    plan = sync_plan("azure", "azure.containerapps.consumption", "container", canary=True)
+    resources = azure(plan)
+    (job,) = by_type(resources, "azure-native:app:Job")
+    assert job.component == "sentiment-release-gate"
+    config = job.inputs["configuration"]
+    assert config["triggerType"] == "Schedule" and config["replicaRetryLimit"] == 0
+    assert config["scheduleTriggerConfig"]["cronExpression"] == "*/10 * * * *"
+    (container,) = job.inputs["template"]["containers"]
+    assert container["command"] == ["svai", "gate", "--once"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["SVAI_RELEASE_STATE_URL"].endswith(".blob.core.windows.net/svai/svai")
+    gate_roles = sorted(
+        g.inputs["description"]
+        for g in by_type(resources, "azure-native:authorization:RoleAssignment")
+        if g.inputs["description"].startswith("svai: gate ->")
+    )
+    assert gate_roles == [
+        "svai: gate -> AcrPull on registry",
+        "svai: gate -> Log Analytics Reader on logs",
+        "svai: gate -> Storage Blob Data Contributor on state",
+    ]
+
+
+def test_all_at_once_container_apps_have_no_gate() -> None:
+    plan = sync_plan("azure", "azure.containerapps.consumption", "container")
+    assert not by_type(azure(plan), "azure-native:app:Job")
