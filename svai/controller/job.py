@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from svai.compiler import gate as _gate
-from svai.compiler.release_state import ReleaseState, from_dict, to_dict
+from svai.compiler.release_state import ReleaseState, dumps, json_object, parse_state
 from svai.controller.store import Bucket, open_bucket
 from svai.errors import UsageError
 from svai.signals.evidence import live_evidence
@@ -74,15 +74,7 @@ def _json(data: dict[str, Any]) -> bytes:
 
 def _load(bucket: Bucket, name: str) -> dict[str, Any] | None:
     raw = bucket.get(name)
-    if raw is None:
-        return None
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise UsageError(f"{bucket.location.url(name)}: not JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"{bucket.location.url(name)}: expected a JSON object")
-    return data
+    return None if raw is None else json_object(raw, bucket.location.url(name))
 
 
 def read_state(bucket: Bucket, name: str, environment: str) -> ReleaseState | None:
@@ -91,21 +83,16 @@ def read_state(bucket: Bucket, name: str, environment: str) -> ReleaseState | No
     Raises:
         UsageError: the object is not a release state of this spec and environment.
     """
-    data = _load(bucket, state_name(name, environment))
-    if data is None:
+    where = state_name(name, environment)
+    raw = bucket.get(where)
+    if raw is None:
         return None
-    state = from_dict(data)
-    if (state.name, state.environment) != (name, environment):
-        raise UsageError(
-            f"{bucket.location.url(state_name(name, environment))} holds the release of "
-            f"{state.name!r} in {state.environment!r}"
-        )
-    return state
+    return parse_state(raw, bucket.location.url(where), name, environment)
 
 
 def write_state(bucket: Bucket, state: ReleaseState) -> None:
     """Write ``state`` to the bucket (the same bytes ``write_state`` puts in the local file)."""
-    bucket.put(state_name(state.name, state.environment), _json(to_dict(state)))
+    bucket.put(state_name(state.name, state.environment), dumps(state).encode())
 
 
 def read_policy(bucket: Bucket, name: str, environment: str) -> _gate.Policy | None:
