@@ -11,7 +11,8 @@ Pure: no Pulumi, no I/O.
 from __future__ import annotations
 
 from svai import __version__
-from svai.ir import DeploymentPlan, Rollout
+from svai.compiler import gate as _gate
+from svai.ir import DeploymentPlan
 
 __all__ = [
     "GATE_COMMAND",
@@ -19,7 +20,6 @@ __all__ = [
     "automatic",
     "gate_image",
     "schedule_minutes",
-    "traffic_owned",
 ]
 
 GATE_COMMAND = ("svai", "gate", "--once")
@@ -31,21 +31,11 @@ STATE_PREFIX = "svai"
 
 def automatic(plan: DeploymentPlan) -> bool:
     """Whether ``plan``'s rollout is rolled back automatically (canary or blue/green)."""
-    return plan.rollout.strategy in ("canary", "blue-green")
+    return _gate.automatic(plan.rollout)
 
 
-def traffic_owned(plan: DeploymentPlan) -> bool:
-    """Whether the traffic split belongs to the controller, so Pulumi must not reset it.
-
-    Same condition as :func:`automatic`: once a controller moves the weights, the next
-    ``apply`` would undo its rollback if the program owned them (``ignore_changes``).
-    """
-    return automatic(plan)
-
-
-def schedule_minutes(rollout: Rollout) -> int:
-    """How often the gate job runs: once per ``rollout.interval``, at least every minute."""
-    return max(1, round(rollout.interval_s / 60))
+schedule_minutes = _gate.schedule_minutes
+"""How often the gate job runs: once per ``rollout.interval``, at least every minute."""
 
 
 def gate_image(registry: str) -> str:

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from svai.compiler.release_state import Event, ReleaseState
 from svai.compiler.rollout import GateResult, Transition, advance, live_gates, revert
 from svai.errors import UsageError
+from svai.ir import Rollout
 from svai.spec.resolve import ResolvedRollout
 
 __all__ = [
@@ -31,13 +32,18 @@ __all__ = [
     "Decision",
     "Policy",
     "Reconciled",
+    "Shift",
     "Verdict",
+    "automatic",
     "decide",
     "judge_live",
+    "native_shift",
     "policy_from_dict",
     "policy_to_dict",
     "reasons",
     "reconcile",
+    "rollback_limits",
+    "schedule_minutes",
 ]
 
 Verdict = Literal["advance", "hold", "rollback", "idle"]
@@ -119,6 +125,58 @@ def judge_live(
     if samples.hold:
         results = tuple(dataclasses.replace(r, passed=False, hold=True) for r in results)
     return (*results, samples)
+
+
+# ---- who runs the gate: the cloud's own mechanism, or svai's scheduled job ---------------------
+
+
+def automatic(rollout: Rollout) -> bool:
+    """Whether a release with ``rollout`` is rolled back automatically (canary or blue/green)."""
+    return rollout.strategy in ("canary", "blue-green")
+
+
+def schedule_minutes(rollout: Rollout) -> int:
+    """How often the gate runs: once per ``rollout.interval``, at least every minute."""
+    return max(1, round(rollout.interval_s / 60))
+
+
+def rollback_limits(rollout: Rollout) -> tuple[tuple[str, float], ...]:
+    """``(metric, threshold)`` of each ``rollback_on`` limit a cloud alarm can watch."""
+    limits = (("error_rate", rollout.rollback_error_rate), ("latency_p99", rollout.rollback_p99_s))
+    return tuple((metric, limit) for metric, limit in limits if limit is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class Shift:
+    """A traffic shift CodeDeploy and SageMaker guardrails run by themselves.
+
+    Attributes:
+        kind: ``all-at-once`` (blue/green's switch), ``canary`` (one step, then the rest) or
+            ``linear`` (equal steps).
+        percent: The first (canary) or every (linear) step's share.
+        minutes: Time between steps.
+    """
+
+    kind: Literal["all-at-once", "canary", "linear"]
+    percent: int
+    minutes: int
+
+
+def native_shift(rollout: Rollout) -> Shift | None:
+    """The native shift of ``rollout``'s steps, or ``None`` when only svai's gate can run them."""
+    minutes = schedule_minutes(rollout)
+    if rollout.strategy == "blue-green":
+        return Shift("all-at-once", 100, minutes)
+    shares = [s for s in rollout.steps if s < 100]
+    if rollout.strategy != "canary" or not shares:
+        return None
+    if len(shares) == 1:
+        return Shift("canary", shares[0], minutes)
+    first = shares[0]
+    equal = shares == [first * n for n in range(1, len(shares) + 1)]
+    if equal and 100 % first == 0 and len(shares) == 100 // first - 1:
+        return Shift("linear", first, minutes)
+    return None
 
 
 # ---- the policy the gate job reads ------------------------------------------------------------

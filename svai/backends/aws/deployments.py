@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import pulumi
 
 from svai.backends import gate
 from svai.backends.aws import lowering as args
 from svai.backends.aws.provider import AWS, res
-from svai.ir import Alarm, DeploymentPlan, Rollout, Service
+from svai.compiler import gate as _gate
+from svai.compiler.gate import Shift
+from svai.ir import Alarm, DeploymentPlan, Service
 
 __all__ = [
     "Shift",
@@ -41,50 +42,17 @@ __all__ = [
 _CODEDEPLOY_ROLE_POLICY = "arn:aws:iam::aws:policy/service-role/AWSCodeDeployRoleForLambda"
 
 
-@dataclass(frozen=True, slots=True)
-class Shift:
-    """A traffic shift CodeDeploy and SageMaker can run by themselves.
-
-    Attributes:
-        kind: ``all-at-once`` (blue/green's switch), ``canary`` (one step, then the rest) or
-            ``linear`` (equal steps).
-        percent: The first (canary) or every (linear) step's share.
-        minutes: Time between steps.
-    """
-
-    kind: Literal["all-at-once", "canary", "linear"]
-    percent: int
-    minutes: int
-
-
-def shift_of(rollout: Rollout) -> Shift | None:
-    """The native shift of ``rollout``'s steps, or ``None`` when only svai's gate can run them."""
-    minutes = gate.schedule_minutes(rollout)
-    if rollout.strategy == "blue-green":
-        return Shift("all-at-once", 100, minutes)
-    shares = [s for s in rollout.steps if s < 100]
-    if rollout.strategy != "canary" or not shares:
-        return None
-    if len(shares) == 1:
-        return Shift("canary", shares[0], minutes)
-    first = shares[0]
-    equal = shares == [first * n for n in range(1, len(shares) + 1)]
-    if equal and 100 % first == 0 and len(shares) == 100 // first - 1:
-        return Shift("linear", first, minutes)
-    return None
+shift_of = _gate.native_shift
+"""The shift CodeDeploy and guardrails can run for a rollout (``None``: svai's gate runs it)."""
 
 
 def rollback_alarms(plan: DeploymentPlan, service: Service) -> tuple[Alarm, ...]:
     """The release's own alarms: ``rollout.rollback_on`` on ``service``, one-minute periods."""
-    ro = plan.rollout
-    found = []
-    if ro.rollback_error_rate is not None:
-        found.append(
-            Alarm("rollback-error-rate", "error_rate", ro.rollback_error_rate, 60, 1, service.name)
-        )
-    if ro.rollback_p99_s is not None:
-        found.append(Alarm("rollback-p99", "latency_p99", ro.rollback_p99_s, 60, 1, service.name))
-    return tuple(found)
+    names = {"error_rate": "rollback-error-rate", "latency_p99": "rollback-p99"}
+    return tuple(
+        Alarm(names[metric], metric, limit, 60, 1, service.name)  # type: ignore[arg-type]
+        for metric, limit in _gate.rollback_limits(plan.rollout)
+    )
 
 
 def _alarms(
