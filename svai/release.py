@@ -26,12 +26,14 @@ from svai.backends import automation
 from svai.backends.base import Backend
 from svai.backends.registry import cloud, get_backend
 from svai.build import bench as _bench
+from svai.compiler import gate as _gate
 from svai.compiler import release_state as _release_state
 from svai.compiler import rollout as _rollout
 from svai.compiler.lower import lower
 from svai.compiler.planned import PlanResult
 from svai.compiler.recommendation import Recommendation
 from svai.compiler.version import model_version
+from svai.controller import sync as _controller
 from svai.errors import UsageError
 from svai.ir import DeploymentPlan
 from svai.signals import evidence as _signals
@@ -76,6 +78,10 @@ class ReleasePlan:
     gates: tuple[_rollout.GateResult, ...]
     gate_failed: bool
     result: PlanResult | None
+    reconciled: _controller.Synced | None = None
+    """What reading the deployment's bucket found (``None`` when no bucket is known yet)."""
+    policy: _gate.Policy | None = None
+    """The gate policy the bucket gets beside the state (what the scheduled gate job reads)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +144,9 @@ def release_plan(
     version = model_version(spec, loaded.base_dir)
     file = _release_state.state_path(loaded.base_dir, spec.name, environment)
     state = _release_state.read_state(file, spec.name, environment)
+    reconciled = _controller.reconcile(loaded.base_dir, spec.name, environment, state)
+    if reconciled is not None:
+        state = reconciled.reconciled.state
     gates: tuple[_rollout.GateResult, ...] = ()
     failed = False
     if action == "rollback":
@@ -147,15 +156,8 @@ def release_plan(
         gates = _check_gates(
             loaded, recommendation, state.candidate, evidence, live=True, window_s=window_s
         )
-        failed = any(not g.passed and not g.hold for g in gates)
-        held = [g for g in gates if g.hold and not g.passed]
-        if held and not failed:
-            transition = _rollout.Transition(state, state, False, "held: " + _gate_reasons(held))
-        elif failed:
-            reasons = _gate_reasons([g for g in gates if not g.passed])
-            transition = _rollout.revert(state, reason=f"gate failed: {reasons}")
-        else:
-            transition = _rollout.advance(state, to_end=to_end)
+        decision = _gate.decide(state, gates, to_end=to_end)
+        transition, failed = decision.transition, decision.verdict == "rollback"
     elif action == "promote" and (state.deployed == version or state.status == "none"):
         transition = _rollout.start(state, version, spec.rollout)
         if not transition.changed:
@@ -171,17 +173,17 @@ def release_plan(
                     state,
                     False,
                     f"gates failed: {version} is not released: "
-                    + _gate_reasons([g for g in gates if not g.passed]),
+                    + _gate.reasons([g for g in gates if not g.passed]),
                 )
     after = transition.after
     result = None
     if after.deployed is not None and compile_targets:
         result = _release_targets(loaded, recommendation, after, placeholders=placeholders)
-    return ReleasePlan(action, environment, file, version, transition, gates, failed, result)
-
-
-def _gate_reasons(results: Sequence[_rollout.GateResult]) -> str:
-    return "; ".join(f"{g.name} {g.observed} (needs {g.threshold})" for g in results)
+    served = [(t.cloud, t.region) for _, t in api.served(spec, recommendation)]
+    policy = _controller.policy(spec, served, environment)
+    return ReleasePlan(
+        action, environment, file, version, transition, gates, failed, result, reconciled, policy
+    )
 
 
 def promote(
@@ -323,8 +325,14 @@ def _release(
         **options,
     )
     after = planned.transition.after
-    if dry_run or not planned.transition.changed:
+    if dry_run:
         return ReleaseOutcome(planned, None, False)
+    if not planned.transition.changed:
+        # Nothing to deploy; still bring the two copies of the state level (reconcile).
+        written = _controller.settle(
+            _spec_dir(path), planned.state_file, planned.reconciled, after, planned.policy
+        )
+        return ReleaseOutcome(planned, None, written)
     deployed = None
     if not state_only:
         assert planned.result is not None
@@ -354,12 +362,18 @@ def _release(
             [t.plan for t in planned.result.targets],
             stack=environment,
             backend_url=backend_url,
-            work_dir=Path(path).resolve().parent,  # the spec's folder, as LoadedSpec.base_dir
+            work_dir=_spec_dir(path),
             backends=backends,
         )
         after = _record_lambda_versions(after, deployed.outputs)
     _release_state.write_state(planned.state_file, after)
+    _controller.push(_spec_dir(path), after, planned.policy)
     return ReleaseOutcome(planned, deployed, True)
+
+
+def _spec_dir(path: str | Path) -> Path:
+    """The spec's folder, as ``LoadedSpec.base_dir``: where ``.svai/`` lives."""
+    return Path(path).resolve().parent
 
 
 def _record_lambda_versions(
@@ -445,16 +459,12 @@ def _check_gates(
         candidate,
         given,
         cost_per_1k_usd=max(costs) if costs else None,
-        live=live,
+        live=live and samples is None,
     )
     if samples is None:
         return results
-    if samples.hold:  # too few requests to judge: the live gates wait rather than decide
-        results = tuple(
-            dataclasses.replace(r, passed=False, hold=True) if r.phase == "live" else r
-            for r in results
-        )
-    return (*results, samples)
+    # Read from the clouds: too few requests to judge hold the live gates rather than decide.
+    return (*results, *_gate.judge_live(loaded.resolved.rollout, given["live"], samples))
 
 
 def _live_signals(

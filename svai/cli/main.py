@@ -86,6 +86,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "svai.cli.rollback",
         "Point traffic back at the previous (or a named) model version in one step.",
     ),
+    "gate": (
+        "svai.cli.gate",
+        "Judge the release in progress from the deployment's bucket once (the scheduled job).",
+    ),
 }
 
 _EPILOG = """\b

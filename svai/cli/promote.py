@@ -122,6 +122,13 @@ def release_dict(outcome: release.ReleaseOutcome, *, dry_run: bool) -> dict[str,
             for g in planned.gates
         ],
         "state_file": str(planned.state_file),
+        "reconciled": None
+        if planned.reconciled is None
+        else {
+            "source": planned.reconciled.reconciled.source,
+            "message": planned.reconciled.reconciled.message,
+            "buckets": list(planned.reconciled.urls),
+        },
         "state_written": outcome.state_written,
         "before": to_dict(planned.transition.before),
         "after": to_dict(planned.transition.after),
@@ -151,6 +158,8 @@ def _echo_text(outcome: release.ReleaseOutcome, *, dry_run: bool) -> None:
     name = transition.after.name
     mode = " (dry run)" if dry_run else ""
     click.echo(f"{planned.action} {name} ({planned.environment}){mode}: {transition.message}")
+    if planned.reconciled is not None:
+        click.echo(f"release state: {planned.reconciled.reconciled.message}")
     for gate in planned.gates:
         mark = "✓" if gate.passed else "…" if gate.hold else "✗"
         click.echo(

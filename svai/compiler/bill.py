@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from svai.compiler import gate as _gate
 from svai.compiler.catalog import Catalog, ResourcePrice, Size, load_catalog
 from svai.compiler.cost import function_cost
 from svai.compiler.egress import AWS_GATEWAY_ENDPOINTS, aws_endpoints, restricts_egress
@@ -262,7 +263,7 @@ def _aws(plan: DeploymentPlan, workload: Workload, catalog: Catalog) -> Iterator
     yield _Item("aws.xray", 0, sum(_sampled_traces(calls) for calls in traced))
     metrics = _EMF_METRICS * len(models) + _ROUTE_METRICS * len(plan.entry.routes)
     yield _Item("aws.cloudwatch.metrics", metrics)
-    yield _Item("aws.cloudwatch.alarm", len(plan.alarms))
+    yield _Item("aws.cloudwatch.alarm", len(plan.alarms) + _rollback_alarms(plan))
     if plan.dashboard:
         yield _Item("aws.cloudwatch.dashboard", 1)
     if plan.encryption.create_key:
@@ -277,6 +278,18 @@ def _aws(plan: DeploymentPlan, workload: Workload, catalog: Catalog) -> Iterator
     if endpoints_used := aws_endpoints(plan):  # restricted egress: the VPC's endpoints
         interface = [e for e in endpoints_used if e not in AWS_GATEWAY_ENDPOINTS]
         yield _Item("aws.vpc.endpoint", len(endpoints_used), len(interface))
+
+
+def _rollback_alarms(plan: DeploymentPlan) -> int:
+    """The alarms CodeDeploy and SageMaker guardrails watch (svai.backends.aws.deployments).
+
+    Each ``rollback_on`` limit on every function and endpoint; none when svai's own gate runs
+    the release.
+    """
+    if not _gate.automatic(plan.rollout) or _gate.native_shift(plan.rollout) is None:
+        return 0
+    watched = sum(1 for s in plan.services if s.compute.kind in ("faas", "endpoint"))
+    return watched * len(_gate.rollback_limits(plan.rollout))
 
 
 def _sampled_traces(calls_per_month: float) -> float:
@@ -324,6 +337,9 @@ def _gcp(plan: DeploymentPlan, workload: Workload, catalog: Catalog) -> Iterator
     yield _Item("gcp.firestore", 1, reads=reads, writes=writes)
     if plan.queue is not None:
         yield _Item("gcp.pubsub", 2, workload.predictions)
+    if _gate.automatic(plan.rollout):  # the release gate: a Cloud Run job and its schedule
+        yield _Item("gcp.release.gate", 1)
+        yield _Item("gcp.release.scheduler", 1)
 
 
 def _gcp_kind(compute: Compute) -> str:
@@ -355,6 +371,8 @@ def _azure(plan: DeploymentPlan, workload: Workload, catalog: Catalog) -> Iterat
     yield _Item("azure.monitor.log_alert", len(plan.alarms) - dead_letters)
     if plan.queue is not None:
         yield _Item("azure.monitor.metric_alert", dead_letters)
+    if _gate.automatic(plan.rollout) and any(s.compute.kind == "container" for s in plan.services):
+        yield _Item("azure.release.gate", 1)  # a Container Apps job (needs the environment)
     if plan.private_network:
         groups = ["vault", "blob", "Sql"] + ["blob", "sites"] * apps
         if plan.queue is not None:

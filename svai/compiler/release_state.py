@@ -22,8 +22,11 @@ __all__ = [
     "Event",
     "ReleaseState",
     "Status",
+    "dumps",
     "empty_state",
     "from_dict",
+    "json_object",
+    "parse_state",
     "read_state",
     "state_path",
     "to_dict",
@@ -188,6 +191,41 @@ def from_dict(data: Mapping[str, Any]) -> ReleaseState:
         raise UsageError(f"release state is malformed ({type(exc).__name__}: {exc})") from None
 
 
+def json_object(raw: str | bytes, where: str) -> dict[str, Any]:
+    """The JSON object in ``raw`` (read from ``where``: a state or policy file, a bucket).
+
+    Raises:
+        UsageError: not JSON, or not an object.
+    """
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise UsageError(f"{where}: not JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{where}: expected a JSON object")
+    return data
+
+
+def parse_state(raw: str | bytes, where: str, name: str, environment: str) -> ReleaseState:
+    """Return the release state in the JSON text ``raw`` read from ``where`` (a file, a bucket).
+
+    Raises:
+        UsageError: not JSON or not a release state, or the state of another spec.
+    """
+    state = from_dict(json_object(raw, where))
+    if (state.name, state.environment) != (name, environment):
+        raise UsageError(
+            f"{where} holds the release of {state.name!r} in {state.environment!r}, "
+            f"not {name!r} in {environment!r}"
+        )
+    return state
+
+
+def dumps(state: ReleaseState) -> str:
+    """``state`` as the stable JSON text every copy of it holds (local file, bucket)."""
+    return json.dumps(to_dict(state), indent=2, sort_keys=True) + "\n"
+
+
 def read_state(path: Path, name: str, environment: str) -> ReleaseState:
     """Return the state saved at ``path``, or an empty one when there is no file yet.
 
@@ -196,24 +234,12 @@ def read_state(path: Path, name: str, environment: str) -> ReleaseState:
     """
     if not path.is_file():
         return empty_state(name, environment)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise UsageError(f"{path}: not JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"{path}: expected a JSON object")
-    state = from_dict(data)
-    if (state.name, state.environment) != (name, environment):
-        raise UsageError(
-            f"{path} holds the release of {state.name!r} in {state.environment!r}, "
-            f"not {name!r} in {environment!r}"
-        )
-    return state
+    return parse_state(path.read_text(encoding="utf-8"), str(path), name, environment)
 
 
 def write_state(path: Path, state: ReleaseState) -> None:
     """Write ``state`` to ``path`` as stable JSON (atomically: a crash leaves the old file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     scratch = path.with_suffix(".json.tmp")
-    scratch.write_text(json.dumps(to_dict(state), indent=2, sort_keys=True) + "\n", "utf-8")
+    scratch.write_text(dumps(state), "utf-8")
     scratch.replace(path)

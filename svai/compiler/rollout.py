@@ -43,6 +43,7 @@ __all__ = [
     "Transition",
     "advance",
     "evaluate_gates",
+    "live_gates",
     "matrix",
     "refusal",
     "revert",
@@ -413,19 +414,28 @@ def evaluate_gates(
             results.append(_at_most("cost_per_1k_usd", "offline", gates.cost_per_1k_usd, cost, ""))
     if live:
         signals = evidence.get("live")
-        signals = signals if isinstance(signals, Mapping) else {}
-        ro = spec.rollout
-        for name, limit, unit in (
-            ("error_rate", ro.rollback_error_rate, ""),
-            ("p99_s", ro.rollback_p99_s, "s"),
-            ("cold_start_rate", ro.rollback_cold_start_rate, ""),
-        ):
-            if limit is not None:
-                results.append(_at_most(name, "live", limit, signals.get(name), unit))
+        results.extend(live_gates(spec.rollout, signals if isinstance(signals, Mapping) else {}))
         drift = drift_verdict(spec, evidence)
         if drift is not None:
             results.append(GateResult("drift", "live", *drift))
     return tuple(results)
+
+
+def live_gates(rollout: ResolvedRollout, signals: Mapping[str, Any]) -> tuple[GateResult, ...]:
+    """Check the live ``signals`` of the step just observed against ``rollout.rollback_on``.
+
+    The part of :func:`evaluate_gates` the scheduled gate job runs on its own: it has the
+    rollout's thresholds (from the deployment's bucket) but no spec or offline evidence.
+    """
+    return tuple(
+        _at_most(name, "live", limit, signals.get(name), unit)
+        for name, limit, unit in (
+            ("error_rate", rollout.rollback_error_rate, ""),
+            ("p99_s", rollout.rollback_p99_s, "s"),
+            ("cold_start_rate", rollout.rollback_cold_start_rate, ""),
+        )
+        if limit is not None
+    )
 
 
 def _number(value: Any) -> float | None:

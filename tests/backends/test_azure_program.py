@@ -16,6 +16,7 @@ from plans import CANARY_SECRET, VERSION, async_plan, sync_plan
 from svai.backends.azure import AzureBackend
 from svai.backends.azure.rules import TAGGABLE
 from svai.backends.base import RecordedResource
+from svai.backends.gate import automatic
 from svai.backends.preview import record
 from svai.backends.registry import get_backend
 from svai.backends.rules import by_type
@@ -133,9 +134,12 @@ def test_one_identity_per_service_and_narrow_role_assignments(key: str) -> None:
     plan = PLANS[key]()
     resources = recorded(key)
     identities = by_type(resources, "azure-native:managedidentity:UserAssignedIdentity")
-    # One per service, plus the artifact store's key identity.
+    # One per service, plus the artifact store's key identity (and the release gate's, on a
+    # canary plan in a Container Apps environment: svai.backends.azure.gate).
+    environment = by_type(resources, "azure-native:app:ManagedEnvironment")
+    gate = [f"id-{plan.name}-gate"] if automatic(plan) and environment else []
     assert sorted(i.inputs["resourceName"] for i in identities) == sorted(
-        [f"id-{plan.name}-{s.name}" for s in plan.services] + [f"id-{plan.name}-storage"]
+        [f"id-{plan.name}-{s.name}" for s in plan.services] + [f"id-{plan.name}-storage", *gate]
     )
     for grant in by_type(resources, "azure-native:authorization:RoleAssignment"):
         scope = grant.inputs["scope"]

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import pulumi
 
+from svai.backends.aws import deployments
 from svai.backends.aws import lowering as args
 from svai.backends.aws.components import (
     Endpoint,
@@ -98,6 +99,7 @@ class AwsBackend:
         )
         identities = {identity.service: identity for identity in plan.identities}
         fronts: dict[str, FunctionService] = {}
+        lambdas: list[tuple[Service, str, pulumi.Resource]] = []  # automatic rollback's
         dimensions: dict[str, tuple[Mapping[str, str], bool]] = {}
         for service in plan.services:
             identity = identities.get(service.name, Identity(service.name, ()))
@@ -126,6 +128,7 @@ class AwsBackend:
                     previous_version=self.previous_lambda_versions.get(service.name),
                 )
                 dimensions[service.name] = (_lambda_dims(function.function_name), False)
+                lambdas.append((service, function.function_name, function))
                 # `svai promote` / `rollback` route the alias back to this number later.
                 pulumi.export(f"aws_lambda_version_{service.name}", function.version)
             else:
@@ -150,6 +153,13 @@ class AwsBackend:
             dimensions["queue"] = ({"QueueName": queue.queue_name}, False)
             dimensions["dlq"] = ({"QueueName": queue.dlq_name}, False)
         monitoring(plan, dimensions, key_arn=foundation.key_arn, account=account)
+        deployments.release_controls(
+            plan,
+            lambdas,
+            bucket=foundation.bucket_name,
+            account=account,
+            key_arn=foundation.key_arn,
+        )
         pulumi.export("aws_url", api.endpoint)
         if queue is not None:
             pulumi.export("aws_queue_url", queue.queue_url)

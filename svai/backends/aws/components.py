@@ -16,6 +16,7 @@ from typing import Any
 import pulumi
 
 from svai.backends import components
+from svai.backends.aws import deployments
 from svai.backends.aws import lowering as args
 from svai.backends.aws.claims import PAYLOAD_BUCKET_ENV, expire_payloads, grant_payloads
 from svai.backends.aws.network import PrivateNetwork
@@ -718,6 +719,7 @@ class Endpoint(pulumi.ComponentResource):
             f"{plan.name}-{service.name}-endpoint",
             name=name,
             endpoint_config_name=config.name,
+            deployment_config=deployments.endpoint_deployment_config(plan, service, name, self),
             tags=tags,
             opts=_child(self, depends_on=[logs]),
         )

@@ -45,7 +45,9 @@ ACTIONS: dict[str, tuple[str, ...]] = {
 """Cloud-neutral action -> the IAM actions it needs (sorted, never a wildcard)."""
 
 RESOURCE_FREE_ACTIONS: frozenset[str] = frozenset(
+    # cloudwatch:GetMetricData: the release gate reads the candidate's metrics.
     {
+        "cloudwatch:GetMetricData",
         "cloudwatch:PutMetricData",
         "ec2:DescribeNetworkInterfaces",
         "ec2:DescribeSubnets",

@@ -32,6 +32,7 @@ Shape = Literal[
     "JobQueue",
     "KeyValueStore",
     "Alerts",
+    "ReleaseGate",
 ]
 """The deployment shapes; each is one ``pulumi.ComponentResource`` type."""
 

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from svai.backends import images
-from svai.backends.azure import alerts, claims, messaging, naming, network, roles, services
+from svai.backends.azure import alerts, claims, gate, messaging, naming, network, roles, services
 from svai.backends.azure.blueprint import Blueprint, ClientConfig, Concat, Ref
 from svai.backends.azure.context import Context, Scope
 from svai.backends.azure.start_fetch import add_model_blobs, model_read_condition
@@ -93,6 +93,7 @@ def lower(
         _grant_plan_permissions(ctx, service.name)
         claims.grant_payloads(ctx, services.group_name(ctx, service.name), service)
         OFFERINGS[services.offering_of(service)](ctx, service)
+    gate.lower_gate(ctx)
     alerts.lower_alerts(ctx)
     return ctx.blueprint()
 

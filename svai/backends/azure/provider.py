@@ -24,6 +24,7 @@ OUTPUTS: dict[str, tuple[str, ...]] = {
     "azure-native:machinelearningservices:Workspace": ("name",),
     "azure-native:managedidentity:UserAssignedIdentity": ("client_id", "principal_id", "tenant_id"),
     "azure-native:network:PrivateEndpoint": ("name",),
+    "azure-native:operationalinsights:Workspace": ("customer_id",),
     "azure-native:privatedns:PrivateZone": ("name",),
     "azure-native:resources:ResourceGroup": ("name",),
     "azure-native:servicebus:Namespace": ("name",),

@@ -15,6 +15,7 @@ __all__ = [
     "COSMOS_DATA_READER",
     "KEY_VAULT_CRYPTO_ENCRYPTION_USER",
     "KEY_VAULT_SECRETS_USER",
+    "LOG_ANALYTICS_READER",
     "MONITORING_METRICS_PUBLISHER",
     "ROLE_NAMES",
     "SERVICE_BUS_DATA_RECEIVER",
@@ -42,6 +43,8 @@ KEY_VAULT_CRYPTO_ENCRYPTION_USER = "e147488a-f6f5-4113-8e2d-b22465e65bf6"
 """Wrap and unwrap with one key: what a storage account's encryption identity needs."""
 ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
 """Pull images from the deployment's container registry."""
+LOG_ANALYTICS_READER = "73c42c96-874c-492b-b04d-ab87d138a893"
+"""Query a Log Analytics workspace: what the release gate reads the live signals with."""
 
 COSMOS_DATA_READER = "00000000-0000-0000-0000-000000000001"
 """Cosmos DB Built-in Data Reader (Cosmos DB's own data-plane RBAC, not Azure RBAC)."""
@@ -65,6 +68,7 @@ ROLE_NAMES: dict[str, str] = {
     SERVICE_BUS_DATA_RECEIVER: "Azure Service Bus Data Receiver",
     MONITORING_METRICS_PUBLISHER: "Monitoring Metrics Publisher",
     ACR_PULL: "AcrPull",
+    LOG_ANALYTICS_READER: "Log Analytics Reader",
     **BROAD_ROLES,
 }
 """Display name of each role id above."""

@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from svai.backends.base import Rule
+from svai.backends.gate import automatic
 from svai.backends.gcp.blueprint import GcpDeployment, PendingAction
+from svai.backends.gcp.gate import state_url
 from svai.backends.gcp.lowering import lower
 from svai.ir import DeploymentPlan
 
@@ -63,7 +65,12 @@ class GcpBackend:
         """Create the deployment's resources; runs inside a Pulumi program (real or mocked)."""
         from svai.backends.gcp.components import build  # pulumi_gcp loads only when planning
 
-        build(self.lower(plan))
+        deployment = self.lower(plan)
+        build(deployment)
+        if automatic(plan):  # where svai promote finds the gate job's release state
+            import pulumi
+
+            pulumi.export("gcp_release_state_url", state_url(plan.account, deployment.name))
 
     def rules(self) -> Sequence[Rule]:
         """Return the GCP infrastructure rules (``SVAI_GCP_###``)."""

@@ -59,6 +59,7 @@ from svai.backends.gcp.context import (
     VERTEX_OFFERINGS,
     parse_secret,
 )
+from svai.backends.gcp.gate import GateLowering
 from svai.backends.gcp.gateway import EntryLowering
 from svai.backends.gcp.messaging import PUSH_ACK_MAX_S, PUSH_PATH, QueueLowering
 from svai.backends.gcp.monitoring import Watched, alert_args, cold_start_metric_args
@@ -119,7 +120,7 @@ def lower(
     return _Lowering(plan, billing_account, build_dir).run()
 
 
-class _Lowering(ComputeLowering, QueueLowering, EntryLowering):
+class _Lowering(ComputeLowering, QueueLowering, EntryLowering, GateLowering):
     """Combines the parts; owns the plan-wide pieces (storage, keys, IAM, alarms, budget)."""
 
     def run(self) -> GcpDeployment:
@@ -150,6 +151,7 @@ class _Lowering(ComputeLowering, QueueLowering, EntryLowering):
         self.permissions(_LATE_ACTIONS)
         self.entry()
         self.alarms()
+        self.release_gate()
         self.budget()
         if plan.dashboard:
             self.notes.append("dashboard: no Cloud Monitoring dashboard is created yet")

@@ -32,7 +32,10 @@ __all__ = [
     "PROJECT_IAM",
     "REGISTRY",
     "RUN_IAM",
+    "RUN_JOB",
+    "RUN_JOB_IAM",
     "RUN_SERVICE",
+    "SCHEDULER_JOB",
     "SECRET_IAM",
     "SERVICE_ACCOUNT",
     "SERVICE_ACCOUNT_IAM",
@@ -82,6 +85,9 @@ BUDGET = "gcp:billing/budget:Budget"
 API = "gcp:apigateway/api:Api"
 API_CONFIG = "gcp:apigateway/apiConfig:ApiConfig"
 GATEWAY = "gcp:apigateway/gateway:Gateway"
+RUN_JOB = "gcp:cloudrunv2/job:Job"
+RUN_JOB_IAM = "gcp:cloudrunv2/jobIamMember:JobIamMember"
+SCHEDULER_JOB = "gcp:cloudscheduler/job:Job"
 
 IAM_TOKENS = frozenset(
     {
@@ -94,6 +100,7 @@ IAM_TOKENS = frozenset(
         CRYPTO_KEY_IAM,
         TOPIC_IAM,
         SUBSCRIPTION_IAM,
+        RUN_JOB_IAM,
     }
 )
 """Every IAM-member token svai emits (the rules scan them for primitive and public grants)."""

@@ -1,0 +1,154 @@
+"""Automatic rollback on GCP: Cloud Scheduler runs svai's gate as a Cloud Run job.
+
+Cloud Run has no native canary analysis, so a canary or blue/green plan gets svai's gate
+(:mod:`svai.controller`): a Cloud Run job in the gate image running ``svai gate --once`` with
+``SVAI_RELEASE_STATE_URL`` pointing at the artifact bucket's ``svai/`` prefix, started by a Cloud
+Scheduler job once per ``rollout.interval`` through the Run Admin API (``jobs.run``, with the
+gate's own identity's OAuth token). The identity may read and write objects in the bucket, read
+Cloud Monitoring, and run that one job. An all-at-once plan gets none of it.
+"""
+
+from __future__ import annotations
+
+from svai.backends import gate
+from svai.backends.gcp import naming
+from svai.backends.gcp import tokens as T
+from svai.backends.gcp.blueprint import Ref
+from svai.backends.gcp.context import LoweringContext
+
+__all__ = ["GateLowering", "cron", "state_url"]
+
+
+def state_url(project: str | None, app: str) -> str:
+    """Where the release state lives: the artifact bucket's ``svai/`` prefix."""
+    return f"gs://{naming.bucket_name(project, app)}/{gate.STATE_PREFIX}"
+
+
+def cron(minutes: int) -> str:
+    """A Cloud Scheduler (unix-cron) schedule that fires every ``minutes``."""
+    if minutes < 60:
+        return f"*/{minutes} * * * *"
+    return f"0 */{max(1, minutes // 60)} * * *"
+
+
+class GateLowering(LoweringContext):
+    """Adds the scheduled gate job of a canary or blue/green plan."""
+
+    def release_gate(self) -> None:
+        """The gate's identity, its grants, the Cloud Run job and its schedule."""
+        if not gate.automatic(self.plan):
+            return
+        sa = self.service_account("gate", f"judges the releases of {self.plan.name}")
+        member = self.member(sa)
+        bucket = naming.bucket_name(self.project, self.app)
+        self.add(
+            "iam-gate-state",
+            T.BUCKET_IAM,
+            {
+                "bucket": bucket,
+                "role": "roles/storage.objectUser",
+                "member": member,
+                "condition": {
+                    "title": "release state only",
+                    "expression": (
+                        f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/'
+                        f'{gate.STATE_PREFIX}/")'
+                    ),
+                },
+            },
+            "artifacts",
+            sa,
+        )
+        self.add(
+            "iam-gate-metrics",
+            T.PROJECT_IAM,
+            {"project": self.project_of(sa), "role": "roles/monitoring.viewer", "member": member},
+            sa,
+        )
+        project = self.project_of(sa)
+        registry = f"{self.region}-docker.pkg.dev/{project}/{self.app}"
+        name = naming.resource_id(self.app, "gate", max_len=63)
+        self.add(
+            "gate-job",
+            T.RUN_JOB,
+            {
+                "name": name,
+                "location": self.region,
+                "launch_stage": "GA",
+                "labels": self.labels,
+                "deletion_protection": False,
+                "template": {
+                    "labels": self.labels,
+                    "task_count": 1,
+                    "parallelism": 1,
+                    "template": {
+                        "service_account": self.email(sa),
+                        "max_retries": 0,  # the next scheduled run is the retry
+                        "timeout": "300s",
+                        "containers": [
+                            {
+                                "image": gate.gate_image(registry)
+                                if isinstance(project, str)
+                                else Ref(
+                                    sa,
+                                    "project",
+                                    gate.gate_image(
+                                        f"{self.region}-docker.pkg.dev/{{}}/{self.app}"
+                                    ),
+                                    "unknown-project",
+                                ),
+                                "commands": [gate.GATE_COMMAND[0]],
+                                "args": list(gate.GATE_COMMAND[1:]),
+                                "envs": [
+                                    {
+                                        "name": "SVAI_RELEASE_STATE_URL",
+                                        "value": state_url(self.project, self.app),
+                                    }
+                                ],
+                            }
+                        ],
+                    },
+                },
+            },
+            sa,
+            "iam-gate-state",
+            "iam-gate-metrics",
+        )
+        self.add(
+            "iam-gate-run",
+            T.RUN_JOB_IAM,
+            {
+                "name": name,
+                "location": self.region,
+                "role": "roles/run.invoker",
+                "member": member,
+            },
+            "gate-job",
+        )
+        minutes = gate.schedule_minutes(self.plan.rollout)
+        uri = f"https://run.googleapis.com/v2/projects/{{}}/locations/{self.region}/jobs/{name}:run"
+        self.add(
+            "gate-schedule",
+            T.SCHEDULER_JOB,
+            {
+                "name": name,
+                "region": self.region,
+                "description": f"svai {self.plan.name}: run the release gate every {minutes} min",
+                "schedule": cron(minutes),
+                "time_zone": "Etc/UTC",
+                "attempt_deadline": "320s",
+                "http_target": {
+                    "http_method": "POST",
+                    "uri": uri.format(project)
+                    if isinstance(project, str)
+                    else Ref(sa, "project", uri, uri.format("unknown-project")),
+                    "oauth_token": {"service_account_email": self.email(sa)},
+                },
+            },
+            "iam-gate-run",
+        )
+        self.notes.append(
+            f"automatic rollback: Cloud Scheduler runs the gate job {name} every {minutes} min "
+            f"(state in {state_url(self.project, self.app)}); push the gate image first: "
+            f"{gate.gate_image(registry if isinstance(project, str) else '<registry>')}"
+        )

@@ -1,0 +1,166 @@
+"""One run of the gate job: read the bucket's state and policy, judge the live step, write back.
+
+What the scheduled job on each cloud runs (``svai gate --once``), and what ``svai promote`` and
+``svai apply`` use to reconcile the user's copy of the release state with the bucket's.
+
+Objects, under the location's prefix::
+
+    releases/<name>-<env>.json          the release state (svai.compiler.release_state's JSON)
+    releases/<name>-<env>.policy.json   the gate policy (svai.compiler.gate.Policy)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from svai.compiler import gate as _gate
+from svai.compiler.release_state import ReleaseState, dumps, json_object, parse_state
+from svai.controller.store import Bucket, open_bucket
+from svai.errors import UsageError
+from svai.signals.evidence import live_evidence
+from svai.signals.model import Signals, window_ending
+
+__all__ = [
+    "STATE_URL_ENV",
+    "Run",
+    "policy_name",
+    "read_policy",
+    "read_state",
+    "releases",
+    "run_once",
+    "state_name",
+    "write_policy",
+    "write_state",
+]
+
+STATE_URL_ENV = "SVAI_RELEASE_STATE_URL"
+"""Where the deployment's release state lives (``s3://…``, ``gs://…``, ``https://…blob…``)."""
+
+
+def state_name(name: str, environment: str) -> str:
+    """The state object's name under the location's prefix."""
+    return f"releases/{name}-{environment}.json"
+
+
+def policy_name(name: str, environment: str) -> str:
+    """The policy object's name under the location's prefix."""
+    return f"releases/{name}-{environment}.policy.json"
+
+
+_SUFFIX = ".policy.json"
+
+
+def releases(bucket: Bucket) -> list[tuple[str, str]]:
+    """``(name, environment)`` of every release whose policy the bucket holds.
+
+    A policy's name is ``<name>-<env>``; the environment is read from the policy itself, since
+    both parts may hold dashes.
+    """
+    found = []
+    for entry in bucket.names("releases"):
+        if entry.endswith(_SUFFIX):
+            data = _load(bucket, entry)
+            if data is not None:
+                policy = _gate.policy_from_dict(data)
+                found.append((policy.service, policy.environment))
+    return found
+
+
+def _json(data: dict[str, Any]) -> bytes:
+    return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
+
+
+def _load(bucket: Bucket, name: str) -> dict[str, Any] | None:
+    raw = bucket.get(name)
+    return None if raw is None else json_object(raw, bucket.location.url(name))
+
+
+def read_state(bucket: Bucket, name: str, environment: str) -> ReleaseState | None:
+    """The bucket's release state of ``name`` in ``environment``, or ``None`` when absent.
+
+    Raises:
+        UsageError: the object is not a release state of this spec and environment.
+    """
+    where = state_name(name, environment)
+    raw = bucket.get(where)
+    if raw is None:
+        return None
+    return parse_state(raw, bucket.location.url(where), name, environment)
+
+
+def write_state(bucket: Bucket, state: ReleaseState) -> None:
+    """Write ``state`` to the bucket (the same bytes ``write_state`` puts in the local file)."""
+    bucket.put(state_name(state.name, state.environment), dumps(state).encode())
+
+
+def read_policy(bucket: Bucket, name: str, environment: str) -> _gate.Policy | None:
+    """The gate policy of ``name`` in ``environment``, or ``None`` when absent."""
+    data = _load(bucket, policy_name(name, environment))
+    return None if data is None else _gate.policy_from_dict(data)
+
+
+def write_policy(bucket: Bucket, policy: _gate.Policy) -> None:
+    """Write the gate policy the job reads."""
+    bucket.put(policy_name(policy.service, policy.environment), _json(_gate.policy_to_dict(policy)))
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """What one run of the gate job found and did.
+
+    Attributes:
+        location: The state object's location.
+        decision: The verdict and the state change.
+        signals: The candidate's signals on every target (empty when idle).
+        written: The new state was written to the bucket.
+    """
+
+    location: str
+    decision: _gate.Decision
+    signals: tuple[Signals, ...]
+    written: bool
+
+
+def run_once(
+    url: str,
+    name: str,
+    environment: str,
+    *,
+    window_s: int | None = None,
+    now: float | None = None,
+    dry_run: bool = False,
+) -> Run:
+    """Judge the release step in progress once, from the bucket at ``url``, and record it.
+
+    The window is the rollout's ``interval`` unless ``window_s`` is given: the job runs once per
+    interval, so each run judges the step the previous run left. Too few requests hold.
+
+    Raises:
+        UsageError: the bucket holds no policy (``svai apply`` writes it), or a malformed object.
+        svai.errors.ToolMissingError: no credentials for the bucket or a target's signals.
+        svai.errors.DeployError: the bucket or a cloud failed.
+    """
+    bucket = open_bucket(url)
+    where = bucket.location.url(state_name(name, environment))
+    policy = read_policy(bucket, name, environment)
+    if policy is None:
+        raise UsageError(
+            f"{bucket.location.url(policy_name(name, environment))} does not exist; "
+            "`svai apply` writes it with the release state"
+        )
+    state = read_state(bucket, name, environment)
+    if state is None or state.status != "in-progress" or state.candidate is None:
+        idle = _gate.decide(state or ReleaseState(name, environment), ())
+        return Run(where, idle, (), False)
+    window = window_ending(window_s or max(60, int(policy.rollout.interval_s)), now)
+    live, samples, parts = live_evidence(
+        policy.service, policy.targets, state.candidate, window, policy.min_samples
+    )
+    gates = _gate.judge_live(policy.rollout, live["live"], samples)
+    decision = _gate.decide(state, gates, by=_gate.AUTOMATIC)
+    written = decision.transition.changed and not dry_run
+    if written:
+        write_state(bucket, decision.transition.after)
+    return Run(where, decision, parts, written)

@@ -1,0 +1,129 @@
+"""Keep the user's release state and the deployment buckets' copies level (``promote``/``apply``).
+
+The buckets are found in the stack outputs of the last ``svai apply``
+(``.svai/outputs/svai-<name>-<env>.json``: each backend exports ``<cloud>_release_state_url``
+when it deploys a gate job), or in ``SVAI_RELEASE_STATE_URL``. Before a release action the
+newest of the copies wins (:func:`svai.compiler.gate.reconcile`: the gate job may have moved the
+release since the local file was written); after it every copy gets the new state, and each
+bucket the gate policy of its own cloud's targets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from svai.compiler import gate as _gate
+from svai.compiler.release_state import ReleaseState, write_state
+from svai.controller import job
+from svai.controller.store import open_bucket, parse
+from svai.signals.evidence import DEFAULT_MIN_SAMPLES
+from svai.spec.resolve import ResolvedSpec
+
+__all__ = ["OUTPUT_SUFFIX", "Synced", "bucket_urls", "policy", "push", "reconcile", "settle"]
+
+OUTPUT_SUFFIX = "_release_state_url"
+"""Stack output ``<cloud>_release_state_url``: where that cloud's gate job keeps the state."""
+
+_CLOUD_OF_SCHEME = {"s3": "aws", "gs": "gcp", "azure": "azure"}
+
+
+@dataclass(frozen=True, slots=True)
+class Synced:
+    """The state reconciled with the buckets, and the buckets it was read from."""
+
+    reconciled: _gate.Reconciled
+    urls: tuple[str, ...]
+
+
+def bucket_urls(base_dir: Path, name: str, environment: str) -> tuple[str, ...]:
+    """The release state locations of this deployment (none before its first apply)."""
+    given = os.environ.get(job.STATE_URL_ENV)
+    if given:
+        return (given,)
+    outputs = base_dir / ".svai" / "outputs" / f"svai-{name}-{environment}.json"
+    try:
+        data = json.loads(outputs.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ()
+    if not isinstance(data, dict):
+        return ()
+    return tuple(
+        str(v) for k, v in sorted(data.items()) if k.endswith(OUTPUT_SUFFIX) and isinstance(v, str)
+    )
+
+
+def reconcile(base_dir: Path, name: str, environment: str, local: ReleaseState) -> Synced | None:
+    """Reconcile ``local`` with every bucket's copy; ``None`` when no bucket is known.
+
+    Raises:
+        svai.errors.UsageError: two copies have forked.
+        svai.errors.ToolMissingError: no credentials for a bucket.
+        svai.errors.DeployError: a bucket could not be read.
+    """
+    urls = bucket_urls(base_dir, name, environment)
+    if not urls:
+        return None
+    result: _gate.Reconciled | None = None
+    messages = []
+    for url in urls:
+        remote = job.read_state(open_bucket(url), name, environment)
+        step = _gate.reconcile(result.state if result else local, remote)
+        messages.append(f"{parse(url).url(job.state_name(name, environment))}: {step.message}")
+        push = step.push or (result is not None and result.push)
+        source = step.source if result is None or step.source == "bucket" else result.source
+        result = dataclasses.replace(step, push=push, source=source)
+    assert result is not None
+    return Synced(dataclasses.replace(result, message="; ".join(messages)), urls)
+
+
+def policy(
+    spec: ResolvedSpec, targets: Sequence[tuple[str, str]], environment: str
+) -> _gate.Policy:
+    """The gate policy of ``spec``'s release over the served ``(cloud, region)`` targets."""
+    gates = spec.rollout.gates
+    return _gate.Policy(
+        service=spec.name,
+        environment=environment,
+        targets=tuple(targets),
+        rollout=spec.rollout,
+        min_samples=gates.min_samples if gates is not None else DEFAULT_MIN_SAMPLES,
+    )
+
+
+def push(base_dir: Path, state: ReleaseState, policy: _gate.Policy | None) -> None:
+    """Write ``state`` (and each bucket's share of ``policy``) to every known bucket.
+
+    The buckets are read again: the apply that just ran may have created the first one.
+    """
+    for url in bucket_urls(base_dir, state.name, state.environment):
+        bucket = open_bucket(url)
+        job.write_state(bucket, state)
+        if policy is not None:
+            cloud = _CLOUD_OF_SCHEME[bucket.location.scheme]
+            own = tuple(t for t in policy.targets if t[0] == cloud)
+            job.write_policy(bucket, dataclasses.replace(policy, targets=own))
+
+
+def settle(
+    base_dir: Path,
+    state_file: Path,
+    synced: Synced | None,
+    state: ReleaseState,
+    policy: _gate.Policy | None,
+) -> bool:
+    """With no release step to take, level the copies: adopt the bucket's, or push ours.
+
+    Returns whether anything was written.
+    """
+    if synced is None:
+        return False
+    if synced.reconciled.source == "bucket":
+        write_state(state_file, state)
+    if synced.reconciled.push:
+        push(base_dir, state, policy)
+    return synced.reconciled.source == "bucket" or synced.reconciled.push

@@ -1,0 +1,232 @@
+"""Every cloud's plan under mocks shows its automatic rollback, and only for canary/blue-green."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+
+import pytest
+
+from svai.backends.aws import AwsBackend
+from svai.backends.aws.deployments import Shift, shift_of
+from svai.backends.base import RecordedResource
+from svai.backends.preview import record
+from svai.backends.rules import by_type, evaluate, high_findings
+from svai.ir import DeploymentPlan, Rollout
+from tests.backends.plans import sync_plan
+
+Recorded = tuple[RecordedResource, ...]
+
+
+def released(plan: DeploymentPlan, strategy: str, steps: tuple[int, ...]) -> DeploymentPlan:
+    rollout = dataclasses.replace(plan.rollout, strategy=strategy, steps=steps)  # type: ignore[arg-type]
+    return dataclasses.replace(plan, rollout=rollout)
+
+
+def aws(plan: DeploymentPlan) -> Recorded:
+    backend = AwsBackend()
+    resources = record(lambda: backend.program(plan))
+    assert high_findings(evaluate(backend.rules(), resources, plan)) == []
+    return resources
+
+
+def types(resources: Sequence[RecordedResource]) -> set[str]:
+    return {r.type for r in resources}
+
+
+@pytest.mark.parametrize(
+    ("strategy", "steps", "shift"),
+    [
+        ("canary", (10, 100), Shift("canary", 10, 10)),
+        ("canary", (25, 50, 75, 100), Shift("linear", 25, 10)),
+        ("blue-green", (100,), Shift("all-at-once", 100, 10)),
+        ("canary", (5, 25, 100), None),
+        ("canary", (10, 50, 100), None),
+        ("all-at-once", (100,), None),
+    ],
+)
+def test_which_steps_codedeploy_and_guardrails_can_run(
+    strategy: str, steps: tuple[int, ...], shift: Shift | None
+) -> None:
+    rollout = Rollout(strategy, steps, 0, 600.0, (), None, 0.02, None)  # type: ignore[arg-type]
+    assert shift_of(rollout) == shift
+
+
+def test_aws_lambda_canary_gets_codedeploy_with_alarms_and_auto_rollback() -> None:
+    plan = released(sync_plan("aws", "aws.lambda.zip", canary=True), "canary", (10, 100))
+    resources = aws(plan)
+    (group,) = by_type(resources, "aws:codedeploy/deploymentGroup:DeploymentGroup")
+    assert group.inputs["autoRollbackConfiguration"] == {
+        "enabled": True,
+        "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"],
+    }
+    assert group.inputs["deploymentStyle"]["deploymentType"] == "BLUE_GREEN"
+    alarms = group.inputs["alarmConfiguration"]["alarms"]
+    assert alarms == ["sentiment-api-rollback-error-rate", "sentiment-api-rollback-p99"]
+    watched = {
+        a.inputs["name"]: a for a in by_type(resources, "aws:cloudwatch/metricAlarm:MetricAlarm")
+    }
+    assert watched["sentiment-api-rollback-error-rate"].inputs["threshold"] == 0.02
+    assert "alarmActions" not in watched["sentiment-api-rollback-error-rate"].inputs
+    (config,) = by_type(resources, "aws:codedeploy/deploymentConfig:DeploymentConfig")
+    assert config.inputs["trafficRoutingConfig"] == {
+        "type": "TimeBasedCanary",
+        "timeBasedCanary": {"interval": 10, "percentage": 10},
+    }
+    assert group.inputs["deploymentConfigName"] == config.inputs["deploymentConfigName"]
+    (app,) = by_type(resources, "aws:codedeploy/application:Application")
+    assert app.inputs["computePlatform"] == "Lambda"
+    assert "aws:cloudwatch/eventRule:EventRule" not in types(resources)
+
+
+def test_aws_steps_codedeploy_cannot_express_get_the_scheduled_gate() -> None:
+    plan = released(sync_plan("aws", "aws.lambda.zip", canary=True), "canary", (5, 25, 100))
+    resources = aws(plan)
+    assert "aws:codedeploy/deploymentGroup:DeploymentGroup" not in types(resources)
+    (rule,) = by_type(resources, "aws:cloudwatch/eventRule:EventRule")
+    assert rule.inputs["scheduleExpression"] == "rate(10 minutes)"
+    gate = [
+        f for f in by_type(resources, "aws:lambda/function:Function") if f.name.endswith("-gate-fn")
+    ]
+    (fn,) = gate
+    assert fn.component == "sentiment-release-gate"
+    assert fn.inputs["imageConfig"] == {"commands": ["svai.controller.aws_lambda.handler"]}
+    assert fn.inputs["environment"]["variables"]["SVAI_RELEASE_STATE_URL"].startswith("s3://")
+    assert fn.inputs["reservedConcurrentExecutions"] == 1
+    (target,) = by_type(resources, "aws:cloudwatch/eventTarget:EventTarget")
+    assert target.inputs["rule"] == rule.inputs["name"]
+    (policy,) = [
+        p
+        for p in by_type(resources, "aws:iam/rolePolicy:RolePolicy")
+        if p.name == "sentiment-gate-policy"
+    ]
+    actions = {
+        a
+        for s in json.loads(policy.inputs["policy"])["Statement"]
+        for a in [s["Action"]]
+        for a in (a if isinstance(a, list) else [a])
+    }
+    assert {"s3:GetObject", "s3:PutObject", "s3:ListBucket", "cloudwatch:GetMetricData"} <= actions
+
+
+def test_sagemaker_blue_green_gets_guardrails_with_alarm_rollback() -> None:
+    plan = released(sync_plan("aws", "aws.sagemaker.realtime", canary=True), "blue-green", (100,))
+    resources = aws(plan)
+    (endpoint,) = by_type(resources, "aws:sagemaker/endpoint:Endpoint")
+    config = endpoint.inputs["deploymentConfig"]
+    assert config["blueGreenUpdatePolicy"]["trafficRoutingConfiguration"] == {
+        "type": "ALL_AT_ONCE",
+        "waitIntervalInSeconds": 600,
+    }
+    assert config["autoRollbackConfiguration"]["alarms"] == [
+        {"alarmName": "sentiment-api-rollback-error-rate"},
+        {"alarmName": "sentiment-api-rollback-p99"},
+    ]
+
+
+def test_sagemaker_canary_step_is_capacity_percent() -> None:
+    plan = released(sync_plan("aws", "aws.sagemaker.realtime", canary=True), "canary", (10, 100))
+    (endpoint,) = by_type(aws(plan), "aws:sagemaker/endpoint:Endpoint")
+    routing = endpoint.inputs["deploymentConfig"]["blueGreenUpdatePolicy"][
+        "trafficRoutingConfiguration"
+    ]
+    assert routing["type"] == "CANARY"
+    assert routing["canarySize"] == {"type": "CAPACITY_PERCENT", "value": 10}
+
+
+def test_all_at_once_plans_get_none_of_it() -> None:
+    resources = aws(sync_plan("aws", "aws.sagemaker.realtime"))
+    assert not {t for t in types(resources) if "codedeploy" in t or "eventRule" in t}
+    (endpoint,) = by_type(resources, "aws:sagemaker/endpoint:Endpoint")
+    assert "deploymentConfig" not in endpoint.inputs
+
+
+def gcp(plan: DeploymentPlan) -> Recorded:
+    from svai.backends.gcp import GcpBackend
+
+    backend = GcpBackend()
+    resources = record(lambda: backend.program(plan))
+    assert high_findings(evaluate(backend.rules(), resources, plan)) == []
+    return resources
+
+
+def test_cloud_run_canary_gets_a_scheduled_gate_job() -> None:
+    plan = sync_plan("gcp", "gcp.cloudrun.service", canary=True)
+    resources = gcp(plan)
+    (job,) = by_type(resources, "gcp:cloudrunv2/job:Job")
+    (container,) = job.inputs["template"]["template"]["containers"]
+    assert [container["commands"], container["args"]] == [["svai"], ["gate", "--once"]]
+    assert container["envs"] == [
+        {"name": "SVAI_RELEASE_STATE_URL", "value": f"gs://{bucket_of(resources)}/svai"}
+    ]
+    assert job.inputs["template"]["template"]["maxRetries"] == 0
+    (schedule,) = by_type(resources, "gcp:cloudscheduler/job:Job")
+    assert schedule.inputs["schedule"] == "*/10 * * * *"
+    target = schedule.inputs["httpTarget"]
+    assert target["httpMethod"] == "POST" and target["uri"].endswith(
+        f"/jobs/{job.inputs['name']}:run"
+    )
+    gate_sa = target["oauthToken"]["serviceAccountEmail"]
+    assert job.inputs["template"]["template"]["serviceAccount"] == gate_sa
+    grants = {
+        (r.type, r.inputs["role"])
+        for r in resources
+        if r.type.endswith("Member") and r.inputs.get("member") == f"serviceAccount:{gate_sa}"
+    }
+    assert grants == {
+        ("gcp:storage/bucketIAMMember:BucketIAMMember", "roles/storage.objectUser"),
+        ("gcp:projects/iAMMember:IAMMember", "roles/monitoring.viewer"),
+        ("gcp:cloudrunv2/jobIamMember:JobIamMember", "roles/run.invoker"),
+    }
+
+
+def bucket_of(resources: Recorded) -> str:
+    (bucket,) = by_type(resources, "gcp:storage/bucket:Bucket")
+    return str(bucket.inputs["name"])
+
+
+def test_all_at_once_cloud_run_has_no_gate() -> None:
+    resources = gcp(sync_plan("gcp", "gcp.cloudrun.service"))
+    assert not {r.type for r in resources} & {
+        "gcp:cloudrunv2/job:Job",
+        "gcp:cloudscheduler/job:Job",
+    }
+
+
+def azure(plan: DeploymentPlan) -> Recorded:
+    from svai.backends.azure import AzureBackend
+
+    backend = AzureBackend()
+    resources = record(lambda: backend.program(plan))
+    assert high_findings(evaluate(backend.rules(), resources, plan)) == []
+    return resources
+
+
+def test_container_apps_canary_gets_a_scheduled_gate_job() -> None:
+    plan = sync_plan("azure", "azure.containerapps.consumption", "container", canary=True)
+    resources = azure(plan)
+    (job,) = by_type(resources, "azure-native:app:Job")
+    assert job.component == "sentiment-release-gate"
+    config = job.inputs["configuration"]
+    assert config["triggerType"] == "Schedule" and config["replicaRetryLimit"] == 0
+    assert config["scheduleTriggerConfig"]["cronExpression"] == "*/10 * * * *"
+    (container,) = job.inputs["template"]["containers"]
+    assert container["command"] == ["svai", "gate", "--once"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["SVAI_RELEASE_STATE_URL"].endswith(".blob.core.windows.net/svai/svai")
+    gate_roles = sorted(
+        g.inputs["description"]
+        for g in by_type(resources, "azure-native:authorization:RoleAssignment")
+        if g.inputs["description"].startswith("svai: gate ->")
+    )
+    assert gate_roles == [
+        "svai: gate -> AcrPull on registry",
+        "svai: gate -> Log Analytics Reader on logs",
+        "svai: gate -> Storage Blob Data Contributor on state",
+    ]
+
+
+def test_all_at_once_container_apps_have_no_gate() -> None:
+    plan = sync_plan("azure", "azure.containerapps.consumption", "container")
+    assert not by_type(azure(plan), "azure-native:app:Job")
