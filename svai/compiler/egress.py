@@ -8,6 +8,7 @@ here, so what is built and what is priced cannot drift apart.
 
 from __future__ import annotations
 
+from svai.compiler.gate import automatic, native_shift
 from svai.ir import DeploymentPlan
 
 __all__ = ["AWS_GATEWAY_ENDPOINTS", "aws_endpoints", "restricts_egress"]
@@ -26,7 +27,8 @@ def aws_endpoints(plan: DeploymentPlan) -> tuple[str, ...]:
 
     S3 (the start-time model fetch, claim-checked job bodies), CloudWatch Logs and X-Ray always;
     DynamoDB with stores, SQS with a queue, Secrets Manager with secrets, SageMaker Runtime when
-    a proxy function calls an endpoint. Empty when egress is not restricted.
+    a proxy function calls an endpoint, CloudWatch (``monitoring``) when a scheduled release gate
+    reads the candidate's metrics. Empty when egress is not restricted.
     """
     if not restricts_egress(plan):
         return ()
@@ -39,4 +41,6 @@ def aws_endpoints(plan: DeploymentPlan) -> tuple[str, ...]:
         services.add("secretsmanager")
     if any(s.compute.kind == "endpoint" for s in plan.services):
         services.add("sagemaker.runtime")
+    if automatic(plan.rollout) and native_shift(plan.rollout) is None:
+        services.add("monitoring")  # the scheduled release gate reads CloudWatch metrics
     return tuple(sorted(services))

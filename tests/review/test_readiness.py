@@ -49,7 +49,7 @@ security:
   network: {egress: private-only}
 observability:
   alarms: {cold_start_rate: 0.02}
-  budget_usd_month: 100
+  budget_usd_month: 200
   alert_email: oncall@example.com
   drift: {enabled: true, sample_rate: 0.01}
   log_retention: 30d
@@ -63,7 +63,7 @@ GOOD_ASYNC = (
     .replace("p95: 100ms, p99: 250ms", "p95: 10m, p99: 30m")
     .replace("inference_time: 2ms", "inference_time: 20s")
     .replace("baseline_rps: 5", "baseline_rps: 0.5")
-    .replace("budget_usd_month: 100", "budget_usd_month: 5000")
+    .replace("budget_usd_month: 200", "budget_usd_month: 5000")
     .replace("  max_concurrency: 50\n", "  max_concurrency: 50\n  job_timeout: 5m\n")
 )
 """Keeps every readiness rule, with a queue."""
@@ -153,7 +153,7 @@ CASES: dict[str, tuple[str, str]] = {
     ),
     "SVAI_READY_016": (
         GOOD_SYNC,
-        _sub(GOOD_SYNC, "budget_usd_month: 100", "budget_usd_month: 1"),
+        _sub(GOOD_SYNC, "budget_usd_month: 200", "budget_usd_month: 1"),
     ),
     # A LightGBM file declared as XGBoost, in a bucket: the loader cannot open it, check can tell.
     "SVAI_READY_017": (

@@ -159,6 +159,7 @@ class AwsBackend:
             bucket=foundation.bucket_name,
             account=account,
             key_arn=foundation.key_arn,
+            network=shared.network,
         )
         pulumi.export("aws_url", api.endpoint)
         if queue is not None:

@@ -24,6 +24,7 @@ import pulumi
 
 from svai.backends import gate
 from svai.backends.aws import lowering as args
+from svai.backends.aws.network import PrivateNetwork
 from svai.backends.aws.provider import AWS, res
 from svai.compiler import gate as _gate
 from svai.compiler.gate import Shift
@@ -206,6 +207,7 @@ def release_controls(
     bucket: pulumi.Input[str],
     account: pulumi.Input[str],
     key_arn: pulumi.Input[str],
+    network: PrivateNetwork | None = None,
 ) -> None:
     """Every automatic-rollback resource of ``plan`` but the endpoints' guardrails.
 
@@ -215,6 +217,8 @@ def release_controls(
         bucket: The artifact bucket, which holds the release state.
         account: The account id.
         key_arn: The deployment's key (encrypts the gate function's environment).
+        network: The private network the functions run in under restricted egress; the gate
+            function joins it (its endpoints include CloudWatch for the gate's reads).
     """
     if not gate.automatic(plan):
         return
@@ -222,7 +226,7 @@ def release_controls(
         "aws_release_state_url", pulumi.Output.concat("s3://", bucket, f"/{gate.STATE_PREFIX}")
     )
     if shift_of(plan.rollout) is None:
-        scheduled_gate(plan, bucket=bucket, account=account, key_arn=key_arn)
+        scheduled_gate(plan, bucket=bucket, account=account, key_arn=key_arn, network=network)
         return
     for service, function_name, parent in functions:
         lambda_rollback(plan, service, function_name, parent)
@@ -239,6 +243,7 @@ def scheduled_gate(
     bucket: pulumi.Input[str],
     account: pulumi.Input[str],
     key_arn: pulumi.Input[str],
+    network: PrivateNetwork | None = None,
 ) -> None:
     """The gate as a function in the gate image that EventBridge runs every interval."""
     parent = _Gate(f"{plan.name}-release-gate")
@@ -275,7 +280,11 @@ def scheduled_gate(
             sort_keys=True,
         )
     )
-    res.iam.RolePolicy(f"{name}-policy", role=role.name, policy=policy, opts=opts)
+    ready = [res.iam.RolePolicy(f"{name}-policy", role=role.name, policy=policy, opts=opts)]
+    placement: dict[str, Any] = {}
+    if network is not None:  # restricted egress: the gate runs inside the functions' VPC
+        ready.append(network.grant(f"{name}-vpc-access", role, account, plan.region, parent))
+        placement["vpc_config"] = network.vpc_config()
     registry = pulumi.Output.concat(account, f".dkr.ecr.{plan.region}.amazonaws.com")
     function = res.lambda_.Function(
         f"{name}-fn",
@@ -291,7 +300,8 @@ def scheduled_gate(
         tracing_config={"mode": "Active"},  # one judge at a time: runs never race on the state
         environment={"variables": {"SVAI_RELEASE_STATE_URL": state}},
         tags=args.tags(plan),
-        opts=opts,
+        **placement,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=ready),
     )
     rule_name = f"{name}-schedule"
     minutes = gate.schedule_minutes(plan.rollout)
