@@ -4,7 +4,9 @@ Both start a fresh Python process with ``PYTHONPATH=<build dir>`` and the build 
 directory, so the runtime code COPIED into the artifact runs, not the installed svai.
 
 ``bench`` measures, in that process: load time (process start until the service is ready: the
-interpreter, imports, the model load and warm-up), peak RSS, the latency of N warm requests
+interpreter, imports, the model load and warm-up), the cold-start components the runtime logs
+while it loads (an engine's ``import_torch_s``, ``device_s``, ``weights_s``, ``warmup_s``:
+:mod:`svai.build.start_log`), peak RSS, the latency of N warm requests
 through the whole serving pipeline (JSON, schema, hooks, model; the result cache and the rate
 limits are switched off so every request reaches the model) and the artifact size. The figures land in
 ``.svai/measurements.json`` beside the spec, keyed by the artifact's content (not the whole
@@ -24,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -43,7 +45,6 @@ __all__ = [
 
 MEASUREMENTS_FILE = ".svai/measurements.json"
 _CONFIG_NAME = "svai_runtime.json"
-_MODEL_NAME = "model.onnx"
 _READY_TIMEOUT_S = 120.0
 
 
@@ -63,6 +64,8 @@ class BenchResult:
     memory_bytes: int
     artifact_bytes: int
     package_bytes: int
+    cold_start: dict[str, float] = field(default_factory=dict)
+    """The load components the runtime logged (empty for a model without an engine)."""
 
 
 def _child_env(build_dir: Path) -> dict[str, str]:
@@ -122,6 +125,7 @@ def bench(build_dir: Path, payloads: list[Any], requests: int) -> BenchResult:
         svai.errors.UsageError: no payloads, a remote model not in the artifact, or a request
             that the runtime did not answer with 200 (its answer is quoted).
     """
+    from svai.build.start_log import cold_start_components
     from svai.errors import UsageError
 
     if not payloads:
@@ -129,8 +133,10 @@ def bench(build_dir: Path, payloads: list[Any], requests: int) -> BenchResult:
     if requests < 1:
         raise UsageError("--requests must be at least 1")
     manifest = json.loads((build_dir / "manifest.json").read_text(encoding="utf-8"))
-    model = build_dir / _MODEL_NAME
-    if not model.is_file():
+    config = json.loads((build_dir / _CONFIG_NAME).read_text(encoding="utf-8"))
+    # A file (model.onnx) or an engine's save_pretrained folder, as the runtime reads it.
+    model = build_dir / config["model"]["path"]
+    if not model.exists():
         remote = ", ".join(r["artifact"] for r in manifest.get("remote", [])) or "?"
         raise UsageError(
             f"the model is remote ({remote}) and not in the artifact; svai bench measures a local "
@@ -163,6 +169,9 @@ def bench(build_dir: Path, payloads: list[Any], requests: int) -> BenchResult:
             problem = final.get("error") or ready.get("error") or "the process ended early"
             log = stderr_file.read_text(encoding="utf-8", errors="replace")[-2000:]
             raise UsageError(f"svai bench: the artifact did not serve: {problem}\n{log}".rstrip())
+        cold_start = cold_start_components(
+            stderr_file.read_text(encoding="utf-8", errors="replace")
+        )
     latencies = sorted(float(x) for x in final["latencies_s"])
     files = [f for f in build_dir.rglob("*") if f.is_file() and f.name != "function.zip"]
     return BenchResult(
@@ -176,9 +185,16 @@ def bench(build_dir: Path, payloads: list[Any], requests: int) -> BenchResult:
         p99_s=_percentile(latencies, 0.99),
         mean_s=sum(latencies) / len(latencies),
         memory_bytes=int(final["max_rss_bytes"]),
-        artifact_bytes=model.stat().st_size,
+        artifact_bytes=_size(model),
         package_bytes=sum(f.stat().st_size for f in files),
+        cold_start=cold_start,
     )
+
+
+def _size(model: Path) -> int:
+    if model.is_file():
+        return model.stat().st_size
+    return sum(f.stat().st_size for f in model.rglob("*") if f.is_file())
 
 
 def _read_line(stream: IO[bytes] | None) -> dict[str, Any]:
@@ -208,7 +224,10 @@ def write_measurements(path: Path, result: BenchResult, key: str) -> None:
     """
     from svai.compiler.measurements import hardware, measurements_document
 
-    data = measurements_document(asdict(result), key, hardware())
+    figures = asdict(result)
+    if not figures["cold_start"]:  # nothing logged: the file stays as it was before the field
+        del figures["cold_start"]
+    data = measurements_document(figures, key, hardware())
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
@@ -253,7 +272,12 @@ def _child(config_path: str, payload_path: str, requests: int) -> int:
             rate_limit=RateLimitConfig(),
             observability=dataclasses.replace(cfg.observability, log_requests=False),
         )
-        service = Service.from_config(cfg)
+        loader = None
+        if cfg.model.framework == "transformers":  # the engine, as the server loads it
+            from svai.runtime.server.main import model_loader
+
+            loader = model_loader(cfg)
+        service = Service.from_config(cfg, loader=loader)
         service.load()
     except Exception as exc:
         emit(event="error", error=f"loading failed: {exc!r}")
