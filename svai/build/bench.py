@@ -66,6 +66,8 @@ class BenchResult:
     package_bytes: int
     cold_start: dict[str, float] = field(default_factory=dict)
     """The load components the runtime logged (empty for a model without an engine)."""
+    gpu: dict[str, Any] | None = None
+    """The GPU the engine loaded onto, as the catalog names it: ``{name, vram_gb, count}``."""
 
 
 def _child_env(build_dir: Path) -> dict[str, str]:
@@ -125,7 +127,7 @@ def bench(build_dir: Path, payloads: list[Any], requests: int) -> BenchResult:
         svai.errors.UsageError: no payloads, a remote model not in the artifact, or a request
             that the runtime did not answer with 200 (its answer is quoted).
     """
-    from svai.build.start_log import cold_start_components
+    from svai.build.start_log import cold_start_components, logged_gpu
     from svai.errors import UsageError
 
     if not payloads:
@@ -167,11 +169,10 @@ def bench(build_dir: Path, payloads: list[Any], requests: int) -> BenchResult:
                     child.wait()
         if ready.get("event") != "ready" or final.get("event") != "done":
             problem = final.get("error") or ready.get("error") or "the process ended early"
-            log = stderr_file.read_text(encoding="utf-8", errors="replace")[-2000:]
-            raise UsageError(f"svai bench: the artifact did not serve: {problem}\n{log}".rstrip())
-        cold_start = cold_start_components(
-            stderr_file.read_text(encoding="utf-8", errors="replace")
-        )
+            tail = stderr_file.read_text(encoding="utf-8", errors="replace")[-2000:]
+            raise UsageError(f"svai bench: the artifact did not serve: {problem}\n{tail}".rstrip())
+        # What the runtime logged while it loaded: its cold-start components and its GPU.
+        log = stderr_file.read_text(encoding="utf-8", errors="replace")
     latencies = sorted(float(x) for x in final["latencies_s"])
     files = [f for f in build_dir.rglob("*") if f.is_file() and f.name != "function.zip"]
     return BenchResult(
@@ -187,8 +188,20 @@ def bench(build_dir: Path, payloads: list[Any], requests: int) -> BenchResult:
         memory_bytes=int(final["max_rss_bytes"]),
         artifact_bytes=_size(model),
         package_bytes=sum(f.stat().st_size for f in files),
-        cold_start=cold_start,
+        cold_start=cold_start_components(log),
+        gpu=_gpu(logged_gpu(log)),
     )
+
+
+def _gpu(logged: tuple[str, int, int] | None) -> dict[str, Any] | None:
+    """The engine's GPU in the measurements' terms, so a size's GPUs can be compared with it."""
+    if logged is None:
+        return None
+    from svai.compiler.catalog import load_catalog
+    from svai.compiler.hardware import catalog_gpu
+
+    name, vram_gb = catalog_gpu(logged[0], logged[1], load_catalog().gpu_throughput.cards)
+    return {"name": name, "vram_gb": vram_gb, "count": logged[2]}
 
 
 def _size(model: Path) -> int:
@@ -227,7 +240,11 @@ def write_measurements(path: Path, result: BenchResult, key: str) -> None:
     figures = asdict(result)
     if not figures["cold_start"]:  # nothing logged: the file stays as it was before the field
         del figures["cold_start"]
-    data = measurements_document(figures, key, hardware())
+    machine = hardware()
+    gpu = figures.pop("gpu")
+    if gpu is not None:  # what the components and token timings were measured on
+        machine["gpu"] = gpu
+    data = measurements_document(figures, key, machine)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 

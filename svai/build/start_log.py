@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, TypeGuard
 
 from svai.compiler.measurements import COLD_START_COMPONENTS
 
-__all__ = ["cold_start_components"]
+__all__ = ["cold_start_components", "logged_gpu"]
 
 # Log message -> (field in the line, component name), in the order the runtime logs them.
 _FIELDS = {
@@ -52,6 +52,26 @@ def cold_start_components(log: str) -> dict[str, float]:
             if math.isfinite(value) and value >= 0:
                 found[name] = float(value)
     return {name: found[name] for name in COLD_START_COMPONENTS if name in found}
+
+
+def logged_gpu(log: str) -> tuple[str, int, int] | None:
+    """The GPU the engine loaded onto: torch's name for it, its memory in bytes, how many.
+
+    ``None`` when the engine ran without one (``SVAI_ENGINE_DEVICE=cpu``) or did not say.
+    """
+    for line in log.splitlines():
+        record = _event(line)
+        if record.get("message") != "engine loaded":
+            continue
+        name, memory, count = (record.get(k) for k in ("gpu", "gpu_memory_bytes", "gpu_count"))
+        if not isinstance(name, str) or not name or not _whole(memory) or not _whole(count):
+            return None
+        return name, memory, count
+    return None
+
+
+def _whole(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def _event(line: str) -> dict[str, Any]:

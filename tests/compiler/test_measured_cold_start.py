@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from svai.build.start_log import cold_start_components
-from svai.compiler.hardware import MeasuredHardware
+from svai.build.bench import BenchResult, write_measurements
+from svai.build.start_log import cold_start_components, logged_gpu
+from svai.compiler.catalog import load_catalog
+from svai.compiler.hardware import MeasuredHardware, catalog_gpu
 from svai.compiler.measured_start import CATALOGUED, MEASURED
 from svai.compiler.measurements import load_measurements
 from svai.compiler.needs import MeasuredColdStart, Measurements
@@ -129,3 +131,46 @@ def test_the_runtime_log_gives_the_components_of_the_first_load() -> None:
         "fetch_s": 0.0412,
     }
     assert cold_start_components('{"message": "model loaded"}\nnot json {\n[1, 2]\n') == {}
+
+
+def test_the_engines_gpu_is_read_from_its_log_in_the_catalogs_names() -> None:
+    line = (
+        '{"message": "engine loaded", "device": "cuda", "gpu": "NVIDIA H100 80GB HBM3", '
+        '"gpu_memory_bytes": 85520809984, "gpu_count": 1, "import_torch_s": 1.9}'
+    )
+    assert logged_gpu(f"noise\n{line}\n") == ("NVIDIA H100 80GB HBM3", 85520809984, 1)
+    assert logged_gpu(SERVED_LOG) is None  # loaded on the CPU: no GPU to record
+    cards = load_catalog().gpu_throughput.cards
+    for torch_says, memory, expected in (
+        ("NVIDIA H100 80GB HBM3", 85520809984, ("H100", 80.0)),
+        ("NVIDIA A100-SXM4-40GB", 42505273344, ("A100", 40.0)),
+        ("NVIDIA A100-SXM4-80GB", 85899345920, ("A100", 80.0)),
+        ("NVIDIA L4", 24152899584, ("L4", 24.0)),
+        ("NVIDIA L40S", 48305799168, ("L40S", 48.0)),  # not the L4
+        ("Tesla T4", 15843721216, ("T4", 16.0)),
+        ("NVIDIA GeForce RTX 4090", 25757220864, ("NVIDIA GeForce RTX 4090", 24.0)),
+    ):
+        assert catalog_gpu(torch_says, memory, cards) == expected, torch_says
+
+
+def test_bench_writes_the_engines_gpu_into_the_hardware(tmp_path: Path) -> None:
+    result = BenchResult(
+        "v-1", "aws-us-east-1", 2, 1, 3.0, 0.1, 0.1, 0.1, 0.1, 1, 1, 1,
+        cold_start=dict(LOGGED), gpu={"name": "T4", "vram_gb": 16.0, "count": 1},
+    )  # fmt: skip
+    path = tmp_path / "measurements.json"
+    write_measurements(path, result, "m-1")
+    saved = json.loads(path.read_text())
+    assert "gpu" not in saved and saved["hardware"]["gpu"] == {
+        "name": "T4",
+        "vram_gb": 16.0,
+        "count": 1,
+    }
+    loaded = load_measurements(path, "m-1", "")
+    assert loaded is not None and loaded.cold_start is not None
+    assert loaded.cold_start.components == LOGGED
+    assert loaded.cold_start.hardware is not None and loaded.cold_start.hardware.gpu == "T4"
+    plain = BenchResult("v-1", "aws-us-east-1", 2, 1, 3.0, 0.1, 0.1, 0.1, 0.1, 1, 1, 1)
+    write_measurements(path, plain, "m-1")
+    saved = json.loads(path.read_text())
+    assert "cold_start" not in saved and "gpu" not in saved["hardware"]  # as before the fields
