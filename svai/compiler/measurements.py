@@ -190,14 +190,9 @@ def _parse(path: Path, text: str) -> dict[str, Any]:
             if name in _USED:
                 problems.append(_at(path, text, name, "missing"))
             continue
-        value = data[name]
-        whole = name in _WHOLE
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            problems.append(_at(path, text, name, f"must be a number, got {value!r}"))
-        elif not math.isfinite(value) or value < 0:
-            problems.append(_at(path, text, name, f"must be finite and >= 0, got {value!r}"))
-        elif whole and value != int(value):
-            problems.append(_at(path, text, name, f"must be a whole number, got {value!r}"))
+        problem = _figure_problem(path, text, name, data[name], whole=name in _WHOLE)
+        if problem is not None:
+            problems.append(problem)
     present = [name for name in _TOKENS if name in data]
     if present and len(present) != len(_TOKENS):
         missing = ", ".join(n for n in _TOKENS if n not in data)
@@ -222,11 +217,22 @@ def _cold_start_problems(path: Path, text: str, found: Any) -> list[Diagnostic]:
     for name, value in found.items():
         if name not in COLD_START_COMPONENTS:
             problems.append(_at(path, text, name, f"unknown cold-start component (one of {known})"))
-        elif isinstance(value, bool) or not isinstance(value, int | float):
-            problems.append(_at(path, text, name, f"must be a number, got {value!r}"))
-        elif not math.isfinite(value) or value < 0:
-            problems.append(_at(path, text, name, f"must be finite and >= 0, got {value!r}"))
+        elif (problem := _figure_problem(path, text, name, value)) is not None:
+            problems.append(problem)
     return problems
+
+
+def _figure_problem(
+    path: Path, text: str, name: str, value: Any, *, whole: bool = False
+) -> Diagnostic | None:
+    """What is wrong with one figure: not a number, not finite, negative, or not whole."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return _at(path, text, name, f"must be a number, got {value!r}")
+    if not math.isfinite(value) or value < 0:
+        return _at(path, text, name, f"must be finite and >= 0, got {value!r}")
+    if whole and value != int(value):
+        return _at(path, text, name, f"must be a whole number, got {value!r}")
+    return None
 
 
 def _hardware_problems(path: Path, text: str, found: Any) -> list[Diagnostic]:

@@ -17,27 +17,11 @@ from typing import Any
 
 import pytest
 
+from tests.build.test_gpu_packages import GCP, LLAMA, SPEC
 from tests.test_cli_runtime import run_cli
 
 pytest.importorskip("transformers")
 
-REPO = Path(__file__).resolve().parents[2]
-LLAMA = REPO / "tests" / "fixtures" / "sources" / "support-llm"
-SPEC = """\
-version: 1
-name: gpu-chat
-model:
-  artifact: model/
-  framework: transformers
-  task: text-generation
-  engine: transformers
-latency: {p95: 5s}
-api: {timeout: 60s}
-traffic: {pattern: steady, baseline_rps: 1}
-gpu: {required: true, memory: 16GB}
-targets:
-  - {cloud: gcp, region: us-central1, runtime: container}
-"""
 ENGINE = ["import_torch_s", "device_s", "weights_s", "warmup_s"]
 
 
@@ -53,7 +37,9 @@ def test_bench_records_the_logged_components_and_recommend_uses_them_on_the_same
 ) -> None:
     shutil.copytree(LLAMA, tmp_path / "model")
     spec = tmp_path / "svai.yaml"
-    spec.write_text(SPEC)
+    spec.write_text(
+        SPEC.format(task="text-generation", extra="  engine: transformers", targets=GCP)
+    )
     payload = tmp_path / "payload.json"
     payload.write_text(json.dumps({"inputs": "hello world"}))
     monkeypatch.setenv("SVAI_ENGINE_DEVICE", "cpu")  # the package asks for CUDA; none here

@@ -21,10 +21,12 @@ from svai.errors import SpecError
 from svai.spec import load_spec_text, resolve
 from svai.spec.resolve import ResolvedSpec
 from tests.compiler.test_generation_tokens import llm_spec
+from tests.compiler.test_measured_hardware import _file as measurements_file
 
 AWS = "  - {cloud: aws, region: us-east-1, runtime: endpoint}"
 T4_1 = MeasuredHardware("x86_64", 4, "T4", 16.0, 1)
 LOGGED = (("import_torch_s", 1.5), ("device_s", 0.25), ("weights_s", 0.75), ("warmup_s", 0.5))
+T4_FILE = {"machine": "x86_64", "cpu_count": 4, "gpu": {"name": "T4", "vram_gb": 16, "count": 1}}
 ENGINE = ("import_torch_s", "device_s", "weights_s", "warmup_s")
 
 
@@ -78,15 +80,7 @@ def test_components_measured_on_other_gpus_keep_the_catalog_and_say_so() -> None
 
 
 def _file(tmp_path: Path, cold_start: object) -> Path:
-    data = {
-        "schema_version": 2, "measurement_key": "m-1", "load_time_s": 1.0, "mean_s": 0.1,
-        "memory_bytes": 1, "artifact_bytes": 1, "cold_start": cold_start,
-        "hardware": {"machine": "x86_64", "cpu_count": 4,
-                     "gpu": {"name": "T4", "vram_gb": 16, "count": 1}},
-    }  # fmt: skip
-    path = tmp_path / "measurements.json"
-    path.write_text(json.dumps(data, indent=1))
-    return path
+    return measurements_file(tmp_path, cold_start=cold_start, hardware=T4_FILE)
 
 
 def test_the_file_carries_the_components_with_the_hardware_and_refuses_bad_ones(
