@@ -4,7 +4,9 @@ Both start a fresh Python process with ``PYTHONPATH=<build dir>`` and the build 
 directory, so the runtime code COPIED into the artifact runs, not the installed svai.
 
 ``bench`` measures, in that process: load time (process start until the service is ready: the
-interpreter, imports, the model load and warm-up), peak RSS, the latency of N warm requests
+interpreter, imports, the model load and warm-up), the cold-start components the runtime logs
+while it loads (an engine's ``import_torch_s``, ``device_s``, ``weights_s``, ``warmup_s``:
+:mod:`svai.build.start_log`), peak RSS, the latency of N warm requests
 through the whole serving pipeline (JSON, schema, hooks, model; the result cache and the rate
 limits are switched off so every request reaches the model) and the artifact size. The figures land in
 ``.svai/measurements.json`` beside the spec, keyed by the artifact's content (not the whole
@@ -24,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -43,7 +45,6 @@ __all__ = [
 
 MEASUREMENTS_FILE = ".svai/measurements.json"
 _CONFIG_NAME = "svai_runtime.json"
-_MODEL_NAME = "model.onnx"
 _READY_TIMEOUT_S = 120.0
 
 
@@ -63,6 +64,10 @@ class BenchResult:
     memory_bytes: int
     artifact_bytes: int
     package_bytes: int
+    cold_start: dict[str, float] = field(default_factory=dict)
+    """The load components the runtime logged (empty for a model without an engine)."""
+    gpu: dict[str, Any] | None = None
+    """The GPU the engine loaded onto, as the catalog names it: ``{name, vram_gb, count}``."""
 
 
 def _child_env(build_dir: Path) -> dict[str, str]:
@@ -122,6 +127,7 @@ def bench(build_dir: Path, payloads: list[Any], requests: int) -> BenchResult:
         svai.errors.UsageError: no payloads, a remote model not in the artifact, or a request
             that the runtime did not answer with 200 (its answer is quoted).
     """
+    from svai.build.start_log import cold_start_components, logged_gpu
     from svai.errors import UsageError
 
     if not payloads:
@@ -129,8 +135,10 @@ def bench(build_dir: Path, payloads: list[Any], requests: int) -> BenchResult:
     if requests < 1:
         raise UsageError("--requests must be at least 1")
     manifest = json.loads((build_dir / "manifest.json").read_text(encoding="utf-8"))
-    model = build_dir / _MODEL_NAME
-    if not model.is_file():
+    config = json.loads((build_dir / _CONFIG_NAME).read_text(encoding="utf-8"))
+    # A file (model.onnx) or an engine's save_pretrained folder, as the runtime reads it.
+    model = build_dir / config["model"]["path"]
+    if not model.exists():
         remote = ", ".join(r["artifact"] for r in manifest.get("remote", [])) or "?"
         raise UsageError(
             f"the model is remote ({remote}) and not in the artifact; svai bench measures a local "
@@ -161,8 +169,10 @@ def bench(build_dir: Path, payloads: list[Any], requests: int) -> BenchResult:
                     child.wait()
         if ready.get("event") != "ready" or final.get("event") != "done":
             problem = final.get("error") or ready.get("error") or "the process ended early"
-            log = stderr_file.read_text(encoding="utf-8", errors="replace")[-2000:]
-            raise UsageError(f"svai bench: the artifact did not serve: {problem}\n{log}".rstrip())
+            tail = stderr_file.read_text(encoding="utf-8", errors="replace")[-2000:]
+            raise UsageError(f"svai bench: the artifact did not serve: {problem}\n{tail}".rstrip())
+        # What the runtime logged while it loaded: its cold-start components and its GPU.
+        log = stderr_file.read_text(encoding="utf-8", errors="replace")
     latencies = sorted(float(x) for x in final["latencies_s"])
     files = [f for f in build_dir.rglob("*") if f.is_file() and f.name != "function.zip"]
     return BenchResult(
@@ -176,9 +186,28 @@ def bench(build_dir: Path, payloads: list[Any], requests: int) -> BenchResult:
         p99_s=_percentile(latencies, 0.99),
         mean_s=sum(latencies) / len(latencies),
         memory_bytes=int(final["max_rss_bytes"]),
-        artifact_bytes=model.stat().st_size,
+        artifact_bytes=_size(model),
         package_bytes=sum(f.stat().st_size for f in files),
+        cold_start=cold_start_components(log),
+        gpu=_gpu(logged_gpu(log)),
     )
+
+
+def _gpu(logged: tuple[str, int, int] | None) -> dict[str, Any] | None:
+    """The engine's GPU in the measurements' terms, so a size's GPUs can be compared with it."""
+    if logged is None:
+        return None
+    from svai.compiler.catalog import load_catalog
+    from svai.compiler.hardware import catalog_gpu
+
+    name, vram_gb = catalog_gpu(logged[0], logged[1], load_catalog().gpu_throughput.cards)
+    return {"name": name, "vram_gb": vram_gb, "count": logged[2]}
+
+
+def _size(model: Path) -> int:
+    if model.is_file():
+        return model.stat().st_size
+    return sum(f.stat().st_size for f in model.rglob("*") if f.is_file())
 
 
 def _read_line(stream: IO[bytes] | None) -> dict[str, Any]:
@@ -208,7 +237,14 @@ def write_measurements(path: Path, result: BenchResult, key: str) -> None:
     """
     from svai.compiler.measurements import hardware, measurements_document
 
-    data = measurements_document(asdict(result), key, hardware())
+    figures = asdict(result)
+    if not figures["cold_start"]:  # nothing logged: the file stays as it was before the field
+        del figures["cold_start"]
+    machine = hardware()
+    gpu = figures.pop("gpu")
+    if gpu is not None:  # what the components and token timings were measured on
+        machine["gpu"] = gpu
+    data = measurements_document(figures, key, machine)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
@@ -253,7 +289,12 @@ def _child(config_path: str, payload_path: str, requests: int) -> int:
             rate_limit=RateLimitConfig(),
             observability=dataclasses.replace(cfg.observability, log_requests=False),
         )
-        service = Service.from_config(cfg)
+        loader = None
+        if cfg.model.framework == "transformers":  # the engine, as the server loads it
+            from svai.runtime.server.main import model_loader
+
+            loader = model_loader(cfg)
+        service = Service.from_config(cfg, loader=loader)
         service.load()
     except Exception as exc:
         emit(event="error", error=f"loading failed: {exc!r}")

@@ -27,9 +27,10 @@ def command(file: str, payload: str | None, requests: int, target: str | None, f
     """Measure the built model of FILE locally and save the figures for the recommender.
 
     In a fresh process running the artifact's own runtime code: load time (process start until
-    ready), peak memory, latency p50/p95/p99 over N warm requests, and the artifact size. They are
-    saved to .svai/measurements.json with the model version; `svai recommend` and `svai plan`
-    then use them instead of declared or estimated figures, while the version matches.
+    ready), the cold-start components the runtime logs (imports, device, weights, warm-up), peak
+    memory, latency p50/p95/p99 over N warm requests, and the artifact size. They are saved to
+    .svai/measurements.json with the model version; `svai recommend` and `svai plan` then use
+    them instead of declared or estimated figures, while the version matches.
     """
     progress = None if fmt == "json" else (lambda line: click.echo(line, err=True))
     result = api.bench(file, payload=payload, requests=requests, target=target, progress=progress)
@@ -42,6 +43,9 @@ def command(file: str, payload: str | None, requests: int, target: str | None, f
         f"  latency    p50 {result.p50_s * 1000:,.2f} ms  p95 {result.p95_s * 1000:,.2f} ms  "
         f"p99 {result.p99_s * 1000:,.2f} ms"
     )
+    if result.cold_start:
+        parts = " + ".join(f"{name} {s * 1000:,.0f} ms" for name, s in result.cold_start.items())
+        click.echo(f"  cold start {parts} (as the runtime logged them)")
     click.echo(f"  memory     {result.memory_bytes / 1e6:,.1f} MB peak RSS")
     click.echo(
         f"  size       model {result.artifact_bytes / 1e6:,.2f} MB, "

@@ -12,11 +12,20 @@ figures only on the same GPU type, memory and count (:func:`same_gpus`).
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from svai.compiler.catalog import Size
+from svai.compiler.catalog import GpuCard, Size
 
-__all__ = ["DEPLOYED_MACHINES", "MeasuredHardware", "describe_gpus", "mismatch", "same_gpus"]
+__all__ = [
+    "DEPLOYED_MACHINES",
+    "MeasuredHardware",
+    "catalog_gpu",
+    "describe_gpus",
+    "mismatch",
+    "same_gpus",
+]
 
 DEPLOYED_MACHINES = frozenset({"x86_64", "amd64"})
 """The architecture every svai target runs on (zip wheels and images are built for x86_64)."""
@@ -54,6 +63,32 @@ def describe_gpus(gpu: str, count: int, vram_gb: float | None) -> str:
     """``1× L4 24 GB``."""
     memory = f" {vram_gb:g} GB" if vram_gb is not None else ""
     return f"{count}× {gpu}{memory}"
+
+
+def catalog_gpu(device_name: str, memory_bytes: int, cards: Sequence[GpuCard]) -> tuple[str, float]:
+    """The GPU type and memory as the catalog names them, from what torch reports.
+
+    torch says ``NVIDIA H100 80GB HBM3`` and the bytes the driver exposes (a little under the
+    datasheet's figure, in GiB for some cards and GB for others); the catalog says ``H100``,
+    ``80``. The card is the longest catalogued name that is a word of the device's name (``L40S``
+    before ``L4``), and the memory its catalogued size nearest the reported one. A GPU the catalog
+    does not know keeps torch's name and its memory in GiB, so it matches no size.
+
+    Args:
+        device_name: ``torch.cuda.get_device_name()``.
+        memory_bytes: ``torch.cuda.get_device_properties().total_memory``.
+        cards: The catalogued cards (``Catalog.gpu_throughput.cards``).
+
+    Returns:
+        ``(gpu type, GB per GPU)``.
+    """
+    gib = memory_bytes / 2**30
+    words = set(re.split(r"[^a-z0-9]+", device_name.lower()))
+    named = sorted({c.name for c in cards if c.name.lower() in words}, key=len, reverse=True)
+    if not named:
+        return device_name, round(gib, 1)
+    sizes = [c.vram_gb for c in cards if c.name == named[0]]
+    return named[0], min(sizes, key=lambda gb: abs(gb - gib))
 
 
 def same_gpus(measured: MeasuredHardware | None, size: Size, vram_gb: float | None) -> bool:

@@ -16,6 +16,11 @@ A text-generation model measured on a GPU may also carry its warm token timings:
 (at ``prompt_tokens``) and ``tpot_s``. They replace the catalogued card figures only on sizes
 with the same GPU type, memory and count (:mod:`svai.compiler.hardware`).
 
+``cold_start`` holds the load components the served runtime logged (``import_torch_s``,
+``device_s``, ``weights_s``, ``warmup_s``; ``fetch_s`` when the model was fetched at start), in
+seconds. They replace the catalogued GPU cold-start components on the same GPUs, as token
+timings do.
+
 The recommender uses the figures while the key matches the spec's, and flags a size whose
 hardware differs from the measuring machine's. The file is user-editable,
 so it is validated like the spec: a problem is a :class:`~svai.errors.SpecError` with the file,
@@ -35,11 +40,17 @@ from pathlib import Path
 from typing import Any
 
 from svai.compiler.hardware import MeasuredHardware
-from svai.compiler.needs import MeasuredTokens, Measurements
+from svai.compiler.needs import MeasuredColdStart, MeasuredTokens, Measurements
 from svai.diagnostics import Diagnostic
 from svai.errors import SpecError
 
-__all__ = ["SCHEMA_VERSION", "hardware", "load_measurements", "measurements_document"]
+__all__ = [
+    "COLD_START_COMPONENTS",
+    "SCHEMA_VERSION",
+    "hardware",
+    "load_measurements",
+    "measurements_document",
+]
 
 SCHEMA_VERSION = 2
 _CODE = "invalid-measurements"
@@ -49,6 +60,8 @@ _TOKENS = ("ttft_s", "tpot_s", "prompt_tokens")
 _FIGURES = (
     "p50_s", "p95_s", "p99_s", "requests", "payloads", "package_bytes", *_USED, *_TOKENS,
 )  # fmt: skip
+COLD_START_COMPONENTS = ("import_torch_s", "device_s", "weights_s", "warmup_s", "fetch_s")
+"""The cold-start components the runtime logs at load, as the recommender names them."""
 _WHOLE = (
     "memory_bytes",
     "artifact_bytes",
@@ -112,6 +125,15 @@ def load_measurements(path: Path, key: str, version: str) -> Measurements | None
             prompt_tokens=int(data["prompt_tokens"]),
             hardware=machine,
         )
+    cold_start = None
+    if data.get("cold_start"):
+        found = data["cold_start"]
+        cold_start = MeasuredColdStart(
+            components=tuple(
+                (name, float(found[name])) for name in COLD_START_COMPONENTS if name in found
+            ),
+            hardware=machine,
+        )
     return Measurements(
         artifact_bytes=int(data["artifact_bytes"]),
         load_time_s=float(data["load_time_s"]),
@@ -123,6 +145,7 @@ def load_measurements(path: Path, key: str, version: str) -> Measurements | None
         memory_bytes=int(data["memory_bytes"]),
         hardware=machine,
         tokens=tokens,
+        cold_start=cold_start,
     )
 
 
@@ -167,24 +190,49 @@ def _parse(path: Path, text: str) -> dict[str, Any]:
             if name in _USED:
                 problems.append(_at(path, text, name, "missing"))
             continue
-        value = data[name]
-        whole = name in _WHOLE
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            problems.append(_at(path, text, name, f"must be a number, got {value!r}"))
-        elif not math.isfinite(value) or value < 0:
-            problems.append(_at(path, text, name, f"must be finite and >= 0, got {value!r}"))
-        elif whole and value != int(value):
-            problems.append(_at(path, text, name, f"must be a whole number, got {value!r}"))
+        problem = _figure_problem(path, text, name, data[name], whole=name in _WHOLE)
+        if problem is not None:
+            problems.append(problem)
     present = [name for name in _TOKENS if name in data]
     if present and len(present) != len(_TOKENS):
         missing = ", ".join(n for n in _TOKENS if n not in data)
         problems.append(_at(path, text, present[0], f"token timings need {missing} too"))
     if data.get("tpot_s") == 0:
         problems.append(_at(path, text, "tpot_s", "must be > 0"))
+    problems += _cold_start_problems(path, text, data.get("cold_start"))
     problems += _hardware_problems(path, text, data.get("hardware"))
     if problems:
         raise SpecError(problems)
     return data
+
+
+def _cold_start_problems(path: Path, text: str, found: Any) -> list[Diagnostic]:
+    """What is wrong with the ``cold_start`` object (absent is fine: nothing was logged)."""
+    if found is None:
+        return []
+    if not isinstance(found, dict):
+        return [_at(path, text, "cold_start", "must be an object {component: seconds}")]
+    problems = []
+    known = ", ".join(COLD_START_COMPONENTS)
+    for name, value in found.items():
+        if name not in COLD_START_COMPONENTS:
+            problems.append(_at(path, text, name, f"unknown cold-start component (one of {known})"))
+        elif (problem := _figure_problem(path, text, name, value)) is not None:
+            problems.append(problem)
+    return problems
+
+
+def _figure_problem(
+    path: Path, text: str, name: str, value: Any, *, whole: bool = False
+) -> Diagnostic | None:
+    """What is wrong with one figure: not a number, not finite, negative, or not whole."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return _at(path, text, name, f"must be a number, got {value!r}")
+    if not math.isfinite(value) or value < 0:
+        return _at(path, text, name, f"must be finite and >= 0, got {value!r}")
+    if whole and value != int(value):
+        return _at(path, text, name, f"must be a whole number, got {value!r}")
+    return None
 
 
 def _hardware_problems(path: Path, text: str, found: Any) -> list[Diagnostic]:

@@ -15,6 +15,7 @@ from svai.spec.resolve import ResolvedSpec
 
 __all__ = [
     "MB",
+    "MeasuredColdStart",
     "MeasuredHardware",
     "MeasuredTokens",
     "Measurements",
@@ -55,6 +56,8 @@ class Measurements:
     """The machine ``svai bench`` measured on (``None``: not recorded, or nothing measured)."""
     tokens: MeasuredTokens | None = None
     """Token timings measured on a GPU, for a text-generation model."""
+    cold_start: MeasuredColdStart | None = None
+    """The engine's load components as the served runtime logged them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,22 @@ class MeasuredTokens:
     ttft_s: float
     tpot_s: float
     prompt_tokens: int
+    hardware: MeasuredHardware | None
+
+
+@dataclass(frozen=True, slots=True)
+class MeasuredColdStart:
+    """The cold-start components the served runtime logged at load (they apply on the same GPUs).
+
+    Attributes:
+        components: Component name -> seconds, named as the runtime logs them
+            (``import_torch_s``, ``device_s``, ``weights_s``, ``warmup_s``; ``fetch_s`` when the
+            model was fetched at start), in that order.
+        hardware: Where: the GPU type, memory and count must match a size's to replace the
+            catalogued components there.
+    """
+
+    components: tuple[tuple[str, float], ...]
     hardware: MeasuredHardware | None
 
 
@@ -114,6 +133,8 @@ class ModelNeeds:
     """Set for a text-generation model on a GPU: memory fit and token timings use it."""
     measured_on: MeasuredHardware | None = None
     """The machine the ``measured`` figures were taken on (checked against each size)."""
+    cold_start: MeasuredColdStart | None = None
+    """``svai bench``'s cold-start components of this artifact, when the runtime logged them."""
 
 
 def model_needs(spec: ResolvedSpec, measured: Measurements | None = None) -> ModelNeeds:
@@ -187,4 +208,5 @@ def model_needs(spec: ResolvedSpec, measured: Measurements | None = None) -> Mod
         estimated=tuple(k for k, v in provenance.items() if v == "estimated"),
         tokens=tokens,
         measured_on=m.hardware,
+        cold_start=m.cold_start,
     )

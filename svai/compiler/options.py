@@ -31,6 +31,7 @@ from svai.compiler.cost import CostEstimate, estimate_cost
 from svai.compiler.generation import size_fit, size_timing, ttft_p95_s
 from svai.compiler.limits import TimeLimit, service_p99, time_limit
 from svai.compiler.lower import sketch
+from svai.compiler.measured_start import measured_components
 from svai.compiler.needs import ModelNeeds
 from svai.compiler.perf import PerfResult, ServiceTime, cold_start_seconds, pool_config, predict
 from svai.compiler.perf.tokens import MemoryFit, TokenTiming
@@ -434,6 +435,15 @@ def _cold_start(
             ("warmup_s", catalog_gpu.first_forward_s),
         ]
     parts.append((names[3], max(0.0, total - sum(p for _, p in parts))))
+    if gpu:
+        # svai bench's logged components replace the catalogued ones on the same GPUs.
+        measured = measured_components(
+            parts, needs.cold_start, size, offering.vram_per_gpu_gb(size),
+            load_measured="load time" in needs.measured,
+        )  # fmt: skip
+        if measured is not None:
+            parts = list(measured)
+            total = sum(seconds for _, seconds in parts)
     return total, tuple((name, round(value, 3)) for name, value in parts)
 
 

@@ -33,6 +33,7 @@ from svai.compiler.formatting import format_ms, format_usd
 from svai.compiler.generation import cold_start_note, generation
 from svai.compiler.hardware import describe_gpus, mismatch
 from svai.compiler.limits import rejection
+from svai.compiler.measured_start import not_applied_note
 from svai.compiler.needs import MB, Measurements, ModelNeeds, model_needs
 from svai.compiler.options import CLOSE, Context, Option, package_of, pick, size_options
 from svai.compiler.recommendation import (
@@ -316,6 +317,12 @@ def _recommendation(
     hardware = _hardware_note(needs, chosen)
     if hardware is not None:
         notes.append(hardware)
+    start = not_applied_note(
+        needs.cold_start, chosen.components, chosen.size,
+        chosen.offering.vram_per_gpu_gb(chosen.size),
+    )  # fmt: skip
+    if start is not None:
+        notes.append(start)
     if not chosen.meets:
         notes.append(_what_would_help(spec, chosen, ranked))
         quiet = warm_pool_note(chosen)

@@ -136,7 +136,19 @@ class TransformersEngine(TokenizerPrompts):
         self._last_only = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
         self.timings["load_s"] = time.perf_counter() - t0
         if self._log is not None:
-            self._log("engine loaded", engine=self.name, device=self.device, **self._rounded())
+            gpu = self._gpu(torch) if self.device == "cuda" else {}
+            self._log(
+                "engine loaded", engine=self.name, device=self.device, **gpu, **self._rounded()
+            )
+
+    @staticmethod
+    def _gpu(torch: Any) -> dict[str, Any]:
+        """The GPU the weights went to, as torch names it (``svai bench`` records the hardware)."""
+        return {
+            "gpu": torch.cuda.get_device_name(0),
+            "gpu_memory_bytes": int(torch.cuda.get_device_properties(0).total_memory),
+            "gpu_count": 1,  # this engine puts the whole model on one device
+        }
 
     def _device(self, torch: Any) -> str:
         # A GPU package run on a machine without one (a smoke test on a laptop or in CI) must

@@ -170,6 +170,10 @@ class VllmEngine(TokenizerPrompts):
         for _ in self.stream(ids, SamplingParams(max_tokens=1, temperature=0.0), threading.Event()):
             pass
         self.timings["warmup_s"] = time.perf_counter() - t
+        if (
+            self._log is not None
+        ):  # the same line as the transformers engine's (svai bench reads it)
+            self._log("engine warm", warmup_s=round(self.timings["warmup_s"], 4))
 
     def health(self) -> bool:
         """Whether the child still runs."""
