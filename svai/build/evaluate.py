@@ -32,6 +32,7 @@ __all__ = ["Answers", "ask_artifact", "ask_endpoint", "local_refusal"]
 
 _READY_TIMEOUT_S = 120.0
 _REQUEST_TIMEOUT_S = 60.0
+_THROTTLED_WAIT_S = 60.0  # the most one eval line waits on 429s before the run stops
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +84,8 @@ def ask_endpoint(
     latencies: list[float] = []
     say = progress or (lambda _line: None)
     for number, payload in enumerate(payloads, 1):
-        began = time.perf_counter()
-        body = _post(url, payload, headers or {}, number)
-        latencies.append(time.perf_counter() - began)
+        body, seconds = _post(url, payload, headers or {}, number)
+        latencies.append(seconds)
         if not isinstance(body, dict) or "outputs" not in body:
             raise UsageError(f"eval line {number}: the answer has no outputs: {str(body)[:300]}")
         outputs.append(body["outputs"])
@@ -131,23 +131,45 @@ def ask_artifact(
                 server.wait()
 
 
-def _post(url: str, payload: Any, headers: Mapping[str, str], number: int) -> Any:
+def _post(url: str, payload: Any, headers: Mapping[str, str], number: int) -> tuple[Any, float]:
+    """POST one eval line; its answer and the seconds the answered attempt took."""
     data = json.dumps(payload).encode()
     request = urllib.request.Request(
         url, data=data, method="POST", headers={"content-type": "application/json", **headers}
     )
+    waited = 0.0
     try:
-        with urllib.request.urlopen(request, timeout=_REQUEST_TIMEOUT_S) as reply:
-            text = reply.read()
-    except urllib.error.HTTPError as exc:
-        quoted = exc.read()[:500].decode("utf-8", "replace")
-        raise UsageError(f"eval line {number}: answered {exc.code}: {quoted}") from None
+        while True:
+            began = time.perf_counter()
+            try:
+                with urllib.request.urlopen(request, timeout=_REQUEST_TIMEOUT_S) as reply:
+                    text = reply.read()
+                seconds = time.perf_counter() - began
+                break
+            except urllib.error.HTTPError as exc:
+                # The service's rate limit is admission, not an answer: an eval set sent faster
+                # than the limit waits as any polite client would, within a bound.
+                pause = _retry_after(exc) if exc.code == 429 else None
+                if pause is None or waited + pause > _THROTTLED_WAIT_S:
+                    quoted = exc.read()[:500].decode("utf-8", "replace")
+                    raise UsageError(f"eval line {number}: answered {exc.code}: {quoted}") from None
+                exc.close()
+                time.sleep(pause)
+                waited += pause
     except (urllib.error.URLError, OSError) as exc:
         raise UsageError(f"eval line {number}: no answer from {url}: {exc}") from None
     try:
-        return json.loads(text)
+        return json.loads(text), seconds
     except ValueError:
         raise UsageError(f"eval line {number}: the answer is not JSON: {text[:300]!r}") from None
+
+
+def _retry_after(exc: urllib.error.HTTPError) -> float | None:
+    """The seconds a 429's ``Retry-After`` asks for (at least 50 ms), or ``None`` without one."""
+    try:
+        return max(0.05, float(exc.headers.get("retry-after", "")))
+    except ValueError:
+        return None
 
 
 def _wait_ready(server: subprocess.Popen[bytes], port: int, log: IO[bytes]) -> None:
