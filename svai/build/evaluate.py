@@ -11,6 +11,8 @@ scores a partial eval set. Answers the fallback gave are counted (the model did 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -25,13 +27,18 @@ from typing import IO, Any
 from svai.build.artifact import MANIFEST_NAME
 from svai.build.bench import serve_command
 from svai.build.environment import runtime_python
+from svai.build.placement import WEIGHTS_DIR
 from svai.errors import UsageError
+from svai.runtime.cloud.model_fetch import CACHE_ENV
+from svai.runtime.core.config import CONFIG_FILE_NAME
+from svai.runtime.engines.hf import DEVICE_ENV
 from svai.spec.resolve import ResolvedSpec
 
 __all__ = ["Answers", "ask_artifact", "ask_endpoint", "local_refusal"]
 
 _READY_TIMEOUT_S = 120.0
 _REQUEST_TIMEOUT_S = 60.0
+_GENERATION_ROUTES = ("/v1/chat/completions", "/v1/completions")
 _THROTTLED_WAIT_S = 60.0  # the most one eval line waits on 429s before the run stops
 
 
@@ -58,13 +65,18 @@ def local_refusal(spec: ResolvedSpec) -> str | None:
     A gate that cannot be computed must say so; building (and fetching gigabytes of weights)
     first would only end in the same refusal.
     """
-    if spec.model.task == "text-generation":
-        return (
-            f"svai eval cannot run {spec.name} locally: the runtime that ships has no engine for "
-            "text-generation models yet (a GPU engine is planned), so no build of it answers "
-            "here; evaluate a deployment of it with --endpoint URL"
-        )
+    if spec.model.task == "text-generation" and spec.model.engine == "vllm":
+        return _vllm_refusal(spec.name)
     return None
+
+
+def _vllm_refusal(name: str) -> str:
+    return (
+        f"svai eval cannot run {name} here: its engine is vLLM, which serves on a CUDA GPU in "
+        "the package's image; evaluate a deployment of it with --endpoint URL, or set "
+        "model.engine: transformers to run the eval set through the transformers engine on "
+        "this machine"
+    )
 
 
 def ask_endpoint(
@@ -72,8 +84,14 @@ def ask_endpoint(
     payloads: Sequence[Any],
     headers: Mapping[str, str] | None = None,
     progress: Callable[[str], None] | None = None,
+    *,
+    generation: bool = False,
 ) -> Answers:
     """POST every payload to ``url`` (a deployed prediction route) and collect the answers.
+
+    With ``generation``, each payload is an OpenAI request sent whole (``stream`` off) to
+    ``/v1/chat/completions`` (it has ``messages``) or ``/v1/completions`` under ``url``, unless
+    ``url`` already names one of those routes; the answer is the generated text.
 
     Raises:
         UsageError: an answer other than 200, or no answer.
@@ -84,16 +102,59 @@ def ask_endpoint(
     latencies: list[float] = []
     say = progress or (lambda _line: None)
     for number, payload in enumerate(payloads, 1):
-        body, seconds = _post(url, payload, headers or {}, number)
+        if generation:
+            route = generation_route(url, payload, number)
+            body, seconds, heard = _post(route, {**payload, "stream": False}, headers or {}, number)
+            outputs.append(generated_text(body, number))
+            versions.add(heard.get("x-svai-model-version", ""))
+            fallbacks += heard.get("x-svai-fallback") == "true"
+        else:
+            body, seconds, _ = _post(url, payload, headers or {}, number)
+            if not isinstance(body, dict) or "outputs" not in body:
+                raise UsageError(
+                    f"eval line {number}: the answer has no outputs: {str(body)[:300]}"
+                )
+            outputs.append(body["outputs"])
+            versions.add(str(body.get("model_version", "")))
+            fallbacks += body.get("fallback") is True
         latencies.append(seconds)
-        if not isinstance(body, dict) or "outputs" not in body:
-            raise UsageError(f"eval line {number}: the answer has no outputs: {str(body)[:300]}")
-        outputs.append(body["outputs"])
-        versions.add(str(body.get("model_version", "")))
-        fallbacks += body.get("fallback") is True
         if number % 50 == 0 or number == len(payloads):
             say(f"eval: {number}/{len(payloads)} answered")
     return Answers(tuple(outputs), tuple(sorted(versions)), fallbacks, tuple(latencies))
+
+
+def generation_route(url: str, payload: Any, number: int) -> str:
+    """The OpenAI route under ``url`` that answers ``payload`` (or ``url``, if it is one).
+
+    Raises:
+        UsageError: the payload is neither a chat (``messages``) nor a completion (``prompt``).
+    """
+    if url.rstrip("/").endswith(_GENERATION_ROUTES):
+        return url
+    if isinstance(payload, dict) and "messages" in payload:
+        return url.rstrip("/") + _GENERATION_ROUTES[0]
+    if isinstance(payload, dict) and "prompt" in payload:
+        return url.rstrip("/") + _GENERATION_ROUTES[1]
+    raise UsageError(
+        f"eval line {number}: a text-generation input is an OpenAI request: "
+        '{"messages": [...]} (chat) or {"prompt": "..."} (completion)'
+    )
+
+
+def generated_text(body: Any, number: int) -> str:
+    """The text of an OpenAI chat or completion answer's first choice.
+
+    Raises:
+        UsageError: the answer is not an OpenAI completion.
+    """
+    try:
+        choice = body["choices"][0]
+        text = choice["message"]["content"] if "message" in choice else choice["text"]
+    except (KeyError, IndexError, TypeError):
+        text = None
+    if not isinstance(text, str):
+        raise UsageError(f"eval line {number}: not an OpenAI completion: {str(body)[:300]}")
+    return text
 
 
 def ask_artifact(
@@ -107,21 +168,42 @@ def ask_artifact(
         UsageError: the server did not become ready, or an answer was not 200.
     """
     manifest = json.loads((build_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
+    config = json.loads((build_dir / CONFIG_FILE_NAME).read_text(encoding="utf-8"))
     model = manifest.get("model") or {}
-    if not model.get("packaged", False):
+    source = (config.get("model") or {}).get("source")
+    if not model.get("packaged", False) and source is None:
         raise UsageError(
-            f"the build has no model to run: {model.get('source')} is not in the package (the "
-            "runtime fetches it at start, which svai eval does not run locally yet); evaluate "
-            "a deployment of it with --endpoint URL"
+            f"the build has no model to run: {model.get('source')} is not in the package; "
+            "evaluate a deployment of it with --endpoint URL"
         )
-    python = runtime_python(build_dir, progress)
+    engine = (config.get("engine") or {}).get("name")
+    generation = (config.get("model") or {}).get("task") == "text-generation"
+    if engine == "vllm":
+        raise UsageError(_vllm_refusal(str(manifest.get("name", "the model"))))
+    if engine is None:
+        python: Path | None = runtime_python(build_dir, progress)
+    else:
+        # A GPU image's stack (CUDA torch, gigabytes) is not rebuilt as a local virtualenv: the
+        # transformers engine's pins are the versions installed here, so this interpreter runs
+        # the copied runtime, on the GPU torch sees or else on CPU.
+        python = None
+        (progress or (lambda _line: None))(
+            f"environment: the {engine} engine runs in this interpreter (the image pins the "
+            "torch and transformers installed here)"
+        )
     port = _free_port()
     command, env = serve_command(build_dir, "127.0.0.1", port, python)
-    with tempfile.TemporaryFile() as log:
+    if engine is not None:
+        env.setdefault(DEVICE_ENV, "auto")
+    with tempfile.TemporaryDirectory(prefix="svai-eval-") as scratch, \
+            tempfile.TemporaryFile() as log:  # fmt: skip
+        if source is not None:
+            env.update(_weights_in_cache(build_dir, source, Path(scratch)))
         server = subprocess.Popen(command, env=env, cwd=build_dir, stdout=log, stderr=log)
         try:
             _wait_ready(server, port, log)
-            return ask_endpoint(f"http://127.0.0.1:{port}/predict", payloads, None, progress)
+            url = f"http://127.0.0.1:{port}" + ("" if generation else "/predict")
+            return ask_endpoint(url, payloads, None, progress, generation=generation)
         finally:
             server.terminate()
             try:
@@ -131,8 +213,32 @@ def ask_artifact(
                 server.wait()
 
 
-def _post(url: str, payload: Any, headers: Mapping[str, str], number: int) -> tuple[Any, float]:
-    """POST one eval line; its answer and the seconds the answered attempt took."""
+def _weights_in_cache(build_dir: Path, source: Mapping[str, Any], cache: Path) -> dict[str, str]:
+    """Put the build's weights where the runtime's start-time fetch finds them verified.
+
+    A ``fetch: start`` package leaves its weights beside the build (``weights/<sha256>``, what
+    the backend uploads to the deployment's bucket). Linked into the fetch's cache as
+    ``<model sha256>/<path>``, each file passes the runtime's own size and digest check and is
+    not fetched; the bucket variable is set so the config reads, but nothing asks the bucket.
+    """
+    root = cache / str(source["sha256"])
+    for item in source["files"]:
+        weights = build_dir.parent / WEIGHTS_DIR / str(item["sha256"])
+        if not weights.is_file():
+            raise UsageError(f"the build's weights are missing: {weights} (build it again)")
+        target = root.joinpath(*str(item["path"]).split("/"))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(weights, target)
+        except OSError:
+            shutil.copyfile(weights, target)
+    return {CACHE_ENV: str(cache), str(source["bucket_env"]): "svai-eval-local"}
+
+
+def _post(
+    url: str, payload: Any, headers: Mapping[str, str], number: int
+) -> tuple[Any, float, dict[str, str]]:
+    """POST one eval line: its answer, the seconds the answered attempt took, its headers."""
     data = json.dumps(payload).encode()
     request = urllib.request.Request(
         url, data=data, method="POST", headers={"content-type": "application/json", **headers}
@@ -144,6 +250,7 @@ def _post(url: str, payload: Any, headers: Mapping[str, str], number: int) -> tu
             try:
                 with urllib.request.urlopen(request, timeout=_REQUEST_TIMEOUT_S) as reply:
                     text = reply.read()
+                    heard = {k.lower(): v for k, v in reply.headers.items()}
                 seconds = time.perf_counter() - began
                 break
             except urllib.error.HTTPError as exc:
@@ -159,7 +266,7 @@ def _post(url: str, payload: Any, headers: Mapping[str, str], number: int) -> tu
     except (urllib.error.URLError, OSError) as exc:
         raise UsageError(f"eval line {number}: no answer from {url}: {exc}") from None
     try:
-        return json.loads(text), seconds
+        return json.loads(text), seconds, heard
     except ValueError:
         raise UsageError(f"eval line {number}: the answer is not JSON: {text[:300]!r}") from None
 

@@ -25,6 +25,7 @@ from sklearn.metrics import f1_score
 from stores import Seeded, apply_env
 from test_cli_runtime import run_cli
 
+from svai.build.model import read_eval_set
 from svai.spec import load_spec, resolve
 
 REPO = Path(__file__).resolve().parents[2]
@@ -160,3 +161,75 @@ def _standin(folder: Path) -> Any:
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)
     return module
+
+
+@pytest.mark.slow
+def test_llm_eval_scores_generated_replies_through_the_openai_routes(
+    gs_store: Seeded, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The pinned Cloud Storage folder is the suite's tiny random-weight Llama (its real
+    # tokenizer and chat template), not TinyLlama-1.1B; vLLM needs a GPU, so the engine is
+    # transformers, as a user without one sets it. Its replies are noise: the gate is computed
+    # through /v1/chat/completions and fails with its value, as a model that drafts nothing
+    # useful must.
+    apply_env(monkeypatch, {**gs_store.env, "SVAI_ENGINE_DEVICE": "cpu"})
+    client = gs_store.client
+    if client.lookup_bucket("acme-models") is None:
+        client.create_bucket("acme-models")
+    bucket = client.bucket("acme-models")
+    folder = FIXTURES / "support-llm"
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        blob = bucket.blob(f"support-llm/v3/{path.relative_to(folder).as_posix()}")
+        blob.upload_from_string(path.read_bytes())
+    spec = _copy("llm-gpu", tmp_path)
+    spec.write_text(spec.read_text().replace("  engine: vllm", "  engine: transformers"))
+    # Two tokens a reply, not 48: 100 replies on a shared CPU must stay quick.
+    tickets = spec.parent / "eval" / "tickets.jsonl"
+    tickets.write_text(tickets.read_text().replace('"max_tokens": 48', '"max_tokens": 2'))
+
+    code, output = run_cli("eval", str(spec), "--format", "json")
+    assert code == 1, output  # the gate fails: noise covers none of what a reply must mention
+    result, _ = json.JSONDecoder().raw_decode(output[output.index("{") :])
+    assert result["samples"] == 100 and result["metric"] == "scorer"
+    assert result["fallbacks"] == 0  # every reply came from the model, not the fallback
+    assert set(result["metrics"]) == {"scorer"} and 0 <= result["metrics"]["scorer"] < 0.7
+    gate = result["gate"]
+    assert gate["name"] == "scorer" and not gate["passed"] and not gate["hold"]
+    built = spec.parent / ".svai" / "build" / "support-llm" / result["model_version"]
+    assert (built / "gcp-us-central1" / "svai_runtime.json").is_file()  # the first target's build
+
+
+# Where `svai eval` runs each example, end to end: a new example without an eval run fails below.
+EVAL_RUNS = {
+    "doc-pipeline-async": (
+        "tests/sources/test_eval_examples.py",
+        "test_doc_pipeline_eval_scores_the_extracted_governing_law",
+    ),
+    "fraud-sklearn": ("tests/test_eval.py", "test_eval_reports_the_metrics_of_the_model_as_served"),
+    "llm-gpu": (
+        "tests/sources/test_eval_examples.py",
+        "test_llm_eval_scores_generated_replies_through_the_openai_routes",
+    ),
+    "minilm-embeddings": (
+        "tests/sources/test_eval_examples.py",
+        "test_minilm_embeddings_eval_scores_served_embeddings_against_fp32",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    "example", sorted(p.parent.name for p in (REPO / "examples").glob("*/svai.yaml"))
+)
+def test_every_example_declares_a_gate_with_enough_labelled_lines_and_an_eval_run(
+    example: str,
+) -> None:
+    spec_path = REPO / "examples" / example / "svai.yaml"
+    spec = resolve(load_spec(spec_path))
+    gates = spec.rollout.gates
+    assert gates is not None, f"{example}: no rollout.gates, so svai eval has nothing to compute"
+    cases = read_eval_set(spec, spec_path.parent)
+    assert len(cases) >= gates.min_samples, f"{example}: {len(cases)} eval lines"
+    assert all(case.label is not None for case in cases), f"{example}: a line has no expected"
+    assert example in EVAL_RUNS, f"{example}: no test runs svai eval on it"
+    module, name = EVAL_RUNS[example]
+    assert f"def {name}(" in (REPO / module).read_text(), (module, name)
