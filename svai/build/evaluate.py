@@ -1,11 +1,14 @@
 """Run an eval set through the runtime that ships (``svai eval``), or through a deployed URL.
 
 Locally, the built artifact's own HTTP server runs in a fresh process exactly as ``svai serve``
-runs it (its own environment, ``PYTHONPATH=<build dir>``: the copied runtime, hooks and model), on a free port of
-127.0.0.1; every eval line's ``input`` is POSTed to ``/predict`` as a client would send it, and
-each answer's ``outputs`` is kept for scoring. Against ``--endpoint`` the same requests go to the
-deployed URL. An answer that is not 200 stops the run with that answer quoted: a gate never
-scores a partial eval set. Answers the fallback gave are counted (the model did not answer them).
+runs it (its own environment, ``PYTHONPATH=<build dir>``: the copied runtime, hooks and model),
+on a free port of 127.0.0.1; every eval line's ``input`` is POSTed to ``/predict`` as a client
+would send it, and each answer's ``outputs`` is kept for scoring. A text-generation model's
+lines are OpenAI requests, POSTed to ``/v1/chat/completions`` or ``/v1/completions``, and the
+generated text is kept. Against ``--endpoint`` the same requests go to the deployed URL. An
+answer that is not 200 stops the run with that answer quoted (a 429 is waited out first): a
+gate never scores a partial eval set. Answers the fallback gave are counted (the model did not
+answer them).
 """
 
 from __future__ import annotations
@@ -179,7 +182,7 @@ def ask_artifact(
     engine = (config.get("engine") or {}).get("name")
     generation = (config.get("model") or {}).get("task") == "text-generation"
     if engine == "vllm":
-        raise UsageError(_vllm_refusal(str(manifest.get("name", "the model"))))
+        raise UsageError(_vllm_refusal(build_dir.parent.parent.name))
     if engine is None:
         python: Path | None = runtime_python(build_dir, progress)
     else:
