@@ -572,7 +572,10 @@ def run_eval(
     payloads = [case.payload for case in cases]
     version = model_version(spec, loaded.base_dir)
     if endpoint is not None:
-        answers = _evaluate.ask_endpoint(endpoint, payloads, headers, progress)
+        generation = spec.model.task == "text-generation"
+        answers = _evaluate.ask_endpoint(
+            endpoint, payloads, headers, progress, generation=generation
+        )
         source = endpoint
         version = answers.model_versions[0] if len(answers.model_versions) == 1 else version
     else:

@@ -1,16 +1,21 @@
 """Run an eval set through the runtime that ships (``svai eval``), or through a deployed URL.
 
 Locally, the built artifact's own HTTP server runs in a fresh process exactly as ``svai serve``
-runs it (its own environment, ``PYTHONPATH=<build dir>``: the copied runtime, hooks and model), on a free port of
-127.0.0.1; every eval line's ``input`` is POSTed to ``/predict`` as a client would send it, and
-each answer's ``outputs`` is kept for scoring. Against ``--endpoint`` the same requests go to the
-deployed URL. An answer that is not 200 stops the run with that answer quoted: a gate never
-scores a partial eval set. Answers the fallback gave are counted (the model did not answer them).
+runs it (its own environment, ``PYTHONPATH=<build dir>``: the copied runtime, hooks and model),
+on a free port of 127.0.0.1; every eval line's ``input`` is POSTed to ``/predict`` as a client
+would send it, and each answer's ``outputs`` is kept for scoring. A text-generation model's
+lines are OpenAI requests, POSTed to ``/v1/chat/completions`` or ``/v1/completions``, and the
+generated text is kept. Against ``--endpoint`` the same requests go to the deployed URL. An
+answer that is not 200 stops the run with that answer quoted (a 429 is waited out first): a
+gate never scores a partial eval set. Answers the fallback gave are counted (the model did not
+answer them).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -25,13 +30,19 @@ from typing import IO, Any
 from svai.build.artifact import MANIFEST_NAME
 from svai.build.bench import serve_command
 from svai.build.environment import runtime_python
+from svai.build.placement import WEIGHTS_DIR
 from svai.errors import UsageError
+from svai.runtime.cloud.model_fetch import CACHE_ENV
+from svai.runtime.core.config import CONFIG_FILE_NAME
+from svai.runtime.engines.hf import DEVICE_ENV
 from svai.spec.resolve import ResolvedSpec
 
 __all__ = ["Answers", "ask_artifact", "ask_endpoint", "local_refusal"]
 
 _READY_TIMEOUT_S = 120.0
 _REQUEST_TIMEOUT_S = 60.0
+_GENERATION_ROUTES = ("/v1/chat/completions", "/v1/completions")
+_THROTTLED_WAIT_S = 60.0  # the most one eval line waits on 429s before the run stops
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,13 +68,18 @@ def local_refusal(spec: ResolvedSpec) -> str | None:
     A gate that cannot be computed must say so; building (and fetching gigabytes of weights)
     first would only end in the same refusal.
     """
-    if spec.model.task == "text-generation":
-        return (
-            f"svai eval cannot run {spec.name} locally: the runtime that ships has no engine for "
-            "text-generation models yet (a GPU engine is planned), so no build of it answers "
-            "here; evaluate a deployment of it with --endpoint URL"
-        )
+    if spec.model.task == "text-generation" and spec.model.engine == "vllm":
+        return _vllm_refusal(spec.name)
     return None
+
+
+def _vllm_refusal(name: str) -> str:
+    return (
+        f"svai eval cannot run {name} here: its engine is vLLM, which serves on a CUDA GPU in "
+        "the package's image; evaluate a deployment of it with --endpoint URL, or set "
+        "model.engine: transformers to run the eval set through the transformers engine on "
+        "this machine"
+    )
 
 
 def ask_endpoint(
@@ -71,8 +87,14 @@ def ask_endpoint(
     payloads: Sequence[Any],
     headers: Mapping[str, str] | None = None,
     progress: Callable[[str], None] | None = None,
+    *,
+    generation: bool = False,
 ) -> Answers:
     """POST every payload to ``url`` (a deployed prediction route) and collect the answers.
+
+    With ``generation``, each payload is an OpenAI request sent whole (``stream`` off) to
+    ``/v1/chat/completions`` (it has ``messages``) or ``/v1/completions`` under ``url``, unless
+    ``url`` already names one of those routes; the answer is the generated text.
 
     Raises:
         UsageError: an answer other than 200, or no answer.
@@ -83,17 +105,59 @@ def ask_endpoint(
     latencies: list[float] = []
     say = progress or (lambda _line: None)
     for number, payload in enumerate(payloads, 1):
-        began = time.perf_counter()
-        body = _post(url, payload, headers or {}, number)
-        latencies.append(time.perf_counter() - began)
-        if not isinstance(body, dict) or "outputs" not in body:
-            raise UsageError(f"eval line {number}: the answer has no outputs: {str(body)[:300]}")
-        outputs.append(body["outputs"])
-        versions.add(str(body.get("model_version", "")))
-        fallbacks += body.get("fallback") is True
+        if generation:
+            route = generation_route(url, payload, number)
+            body, seconds, heard = _post(route, {**payload, "stream": False}, headers or {}, number)
+            outputs.append(generated_text(body, number))
+            versions.add(heard.get("x-svai-model-version", ""))
+            fallbacks += heard.get("x-svai-fallback") == "true"
+        else:
+            body, seconds, _ = _post(url, payload, headers or {}, number)
+            if not isinstance(body, dict) or "outputs" not in body:
+                raise UsageError(
+                    f"eval line {number}: the answer has no outputs: {str(body)[:300]}"
+                )
+            outputs.append(body["outputs"])
+            versions.add(str(body.get("model_version", "")))
+            fallbacks += body.get("fallback") is True
+        latencies.append(seconds)
         if number % 50 == 0 or number == len(payloads):
             say(f"eval: {number}/{len(payloads)} answered")
     return Answers(tuple(outputs), tuple(sorted(versions)), fallbacks, tuple(latencies))
+
+
+def generation_route(url: str, payload: Any, number: int) -> str:
+    """The OpenAI route under ``url`` that answers ``payload`` (or ``url``, if it is one).
+
+    Raises:
+        UsageError: the payload is neither a chat (``messages``) nor a completion (``prompt``).
+    """
+    if url.rstrip("/").endswith(_GENERATION_ROUTES):
+        return url
+    if isinstance(payload, dict) and "messages" in payload:
+        return url.rstrip("/") + _GENERATION_ROUTES[0]
+    if isinstance(payload, dict) and "prompt" in payload:
+        return url.rstrip("/") + _GENERATION_ROUTES[1]
+    raise UsageError(
+        f"eval line {number}: a text-generation input is an OpenAI request: "
+        '{"messages": [...]} (chat) or {"prompt": "..."} (completion)'
+    )
+
+
+def generated_text(body: Any, number: int) -> str:
+    """The text of an OpenAI chat or completion answer's first choice.
+
+    Raises:
+        UsageError: the answer is not an OpenAI completion.
+    """
+    try:
+        choice = body["choices"][0]
+        text = choice["message"]["content"] if "message" in choice else choice["text"]
+    except (KeyError, IndexError, TypeError):
+        text = None
+    if not isinstance(text, str):
+        raise UsageError(f"eval line {number}: not an OpenAI completion: {str(body)[:300]}")
+    return text
 
 
 def ask_artifact(
@@ -107,21 +171,42 @@ def ask_artifact(
         UsageError: the server did not become ready, or an answer was not 200.
     """
     manifest = json.loads((build_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
+    config = json.loads((build_dir / CONFIG_FILE_NAME).read_text(encoding="utf-8"))
     model = manifest.get("model") or {}
-    if not model.get("packaged", False):
+    source = (config.get("model") or {}).get("source")
+    if not model.get("packaged", False) and source is None:
         raise UsageError(
-            f"the build has no model to run: {model.get('source')} is not in the package (the "
-            "runtime fetches it at start, which svai eval does not run locally yet); evaluate "
-            "a deployment of it with --endpoint URL"
+            f"the build has no model to run: {model.get('source')} is not in the package; "
+            "evaluate a deployment of it with --endpoint URL"
         )
-    python = runtime_python(build_dir, progress)
+    engine = (config.get("engine") or {}).get("name")
+    generation = (config.get("model") or {}).get("task") == "text-generation"
+    if engine == "vllm":
+        raise UsageError(_vllm_refusal(build_dir.parent.parent.name))
+    if engine is None:
+        python: Path | None = runtime_python(build_dir, progress)
+    else:
+        # A GPU image's stack (CUDA torch, gigabytes) is not rebuilt as a local virtualenv: the
+        # transformers engine's pins are the versions installed here, so this interpreter runs
+        # the copied runtime, on the GPU torch sees or else on CPU.
+        python = None
+        (progress or (lambda _line: None))(
+            f"environment: the {engine} engine runs in this interpreter (the image pins the "
+            "torch and transformers installed here)"
+        )
     port = _free_port()
     command, env = serve_command(build_dir, "127.0.0.1", port, python)
-    with tempfile.TemporaryFile() as log:
+    if engine is not None:
+        env.setdefault(DEVICE_ENV, "auto")
+    with tempfile.TemporaryDirectory(prefix="svai-eval-") as scratch, \
+            tempfile.TemporaryFile() as log:  # fmt: skip
+        if source is not None:
+            env.update(_weights_in_cache(build_dir, source, Path(scratch)))
         server = subprocess.Popen(command, env=env, cwd=build_dir, stdout=log, stderr=log)
         try:
             _wait_ready(server, port, log)
-            return ask_endpoint(f"http://127.0.0.1:{port}/predict", payloads, None, progress)
+            url = f"http://127.0.0.1:{port}" + ("" if generation else "/predict")
+            return ask_endpoint(url, payloads, None, progress, generation=generation)
         finally:
             server.terminate()
             try:
@@ -131,23 +216,70 @@ def ask_artifact(
                 server.wait()
 
 
-def _post(url: str, payload: Any, headers: Mapping[str, str], number: int) -> Any:
+def _weights_in_cache(build_dir: Path, source: Mapping[str, Any], cache: Path) -> dict[str, str]:
+    """Put the build's weights where the runtime's start-time fetch finds them verified.
+
+    A ``fetch: start`` package leaves its weights beside the build (``weights/<sha256>``, what
+    the backend uploads to the deployment's bucket). Linked into the fetch's cache as
+    ``<model sha256>/<path>``, each file passes the runtime's own size and digest check and is
+    not fetched; the bucket variable is set so the config reads, but nothing asks the bucket.
+    """
+    root = cache / str(source["sha256"])
+    for item in source["files"]:
+        weights = build_dir.parent / WEIGHTS_DIR / str(item["sha256"])
+        if not weights.is_file():
+            raise UsageError(f"the build's weights are missing: {weights} (build it again)")
+        target = root.joinpath(*str(item["path"]).split("/"))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(weights, target)
+        except OSError:
+            shutil.copyfile(weights, target)
+    return {CACHE_ENV: str(cache), str(source["bucket_env"]): "svai-eval-local"}
+
+
+def _post(
+    url: str, payload: Any, headers: Mapping[str, str], number: int
+) -> tuple[Any, float, dict[str, str]]:
+    """POST one eval line: its answer, the seconds the answered attempt took, its headers."""
     data = json.dumps(payload).encode()
     request = urllib.request.Request(
         url, data=data, method="POST", headers={"content-type": "application/json", **headers}
     )
+    waited = 0.0
     try:
-        with urllib.request.urlopen(request, timeout=_REQUEST_TIMEOUT_S) as reply:
-            text = reply.read()
-    except urllib.error.HTTPError as exc:
-        quoted = exc.read()[:500].decode("utf-8", "replace")
-        raise UsageError(f"eval line {number}: answered {exc.code}: {quoted}") from None
+        while True:
+            began = time.perf_counter()
+            try:
+                with urllib.request.urlopen(request, timeout=_REQUEST_TIMEOUT_S) as reply:
+                    text = reply.read()
+                    heard = {k.lower(): v for k, v in reply.headers.items()}
+                seconds = time.perf_counter() - began
+                break
+            except urllib.error.HTTPError as exc:
+                # The service's rate limit is admission, not an answer: an eval set sent faster
+                # than the limit waits as any polite client would, within a bound.
+                pause = _retry_after(exc) if exc.code == 429 else None
+                if pause is None or waited + pause > _THROTTLED_WAIT_S:
+                    quoted = exc.read()[:500].decode("utf-8", "replace")
+                    raise UsageError(f"eval line {number}: answered {exc.code}: {quoted}") from None
+                exc.close()
+                time.sleep(pause)
+                waited += pause
     except (urllib.error.URLError, OSError) as exc:
         raise UsageError(f"eval line {number}: no answer from {url}: {exc}") from None
     try:
-        return json.loads(text)
+        return json.loads(text), seconds, heard
     except ValueError:
         raise UsageError(f"eval line {number}: the answer is not JSON: {text[:300]!r}") from None
+
+
+def _retry_after(exc: urllib.error.HTTPError) -> float | None:
+    """The seconds a 429's ``Retry-After`` asks for (at least 50 ms), or ``None`` without one."""
+    try:
+        return max(0.05, float(exc.headers.get("retry-after", "")))
+    except ValueError:
+        return None
 
 
 def _wait_ready(server: subprocess.Popen[bytes], port: int, log: IO[bytes]) -> None:

@@ -20,7 +20,8 @@ __all__ = ["command"]
     "--endpoint",
     default=None,
     metavar="URL",
-    help="A deployed prediction URL to ask instead of the local build (e.g. https://.../predict).",
+    help="A deployed prediction URL to ask instead of the local build (e.g. https://.../predict;"
+    " for text generation the service's base URL, or one of its /v1 completion routes).",
 )
 @click.option(
     "--header",
@@ -37,7 +38,8 @@ def command(
 
     Each line of rollout.gates.eval_set ({"input": <request body>, "expected": <answer>}) is
     sent to the built artifact's own HTTP server on 127.0.0.1 (built first if needed), or to
-    --endpoint. The answer at rollout.gates.prediction (or the label a score and threshold make)
+    --endpoint; a text-generation model's lines are OpenAI requests, sent to
+    /v1/chat/completions or /v1/completions, and the answer is the generated text. The answer at rollout.gates.prediction (or the label a score and threshold make)
     is compared with "expected": accuracy, precision, recall and F1 for labels (plus ROC AUC
     with a score), MAE and RMSE for numbers, cosine similarity for embeddings, exact match or
     your scorer for generated text. The result is saved to .svai/eval.json with the model
