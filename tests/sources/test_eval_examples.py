@@ -22,7 +22,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 from sklearn.metrics import f1_score
-from stores import Seeded, apply_env
+from stores import Seeded, apply_env, seed_llm_fallback
 from test_cli_runtime import run_cli
 
 from svai.build.model import read_eval_set
@@ -165,7 +165,7 @@ def _standin(folder: Path) -> Any:
 
 @pytest.mark.slow
 def test_llm_eval_scores_generated_replies_through_the_openai_routes(
-    gs_store: Seeded, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    gs_store: Seeded, hf_store: Seeded, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     # The pinned Cloud Storage folder is the suite's tiny random-weight Llama (its real
     # tokenizer and chat template), not TinyLlama-1.1B; vLLM needs a GPU, so the engine is
@@ -173,6 +173,7 @@ def test_llm_eval_scores_generated_replies_through_the_openai_routes(
     # through /v1/chat/completions and fails with its value, as a model that drafts nothing
     # useful must.
     apply_env(monkeypatch, {**gs_store.env, "SVAI_ENGINE_DEVICE": "cpu"})
+    apply_env(monkeypatch, {**hf_store.env, "HF_HOME": str(tmp_path / "hf-home")})
     client = gs_store.client
     if client.lookup_bucket("acme-models") is None:
         client.create_bucket("acme-models")
@@ -182,6 +183,7 @@ def test_llm_eval_scores_generated_replies_through_the_openai_routes(
         blob = bucket.blob(f"support-llm/v3/{path.relative_to(folder).as_posix()}")
         blob.upload_from_string(path.read_bytes())
     spec = _copy("llm-gpu", tmp_path)
+    seed_llm_fallback(hf_store, spec.read_text())  # the pinned hf:// fallback ships in the package
     spec.write_text(spec.read_text().replace("  engine: vllm", "  engine: transformers"))
     # Two tokens a reply, not 48: 100 replies on a shared CPU must stay quick.
     tickets = spec.parent / "eval" / "tickets.jsonl"
