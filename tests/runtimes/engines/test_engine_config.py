@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from svai.runtime.core import parse_config
@@ -85,6 +85,7 @@ def test_text_classification_folders_need_no_labels_or_tokenizer_file() -> None:
     st.lists(st.text(alphabet="ab\n", min_size=0, max_size=4), min_size=1, max_size=12),
     st.lists(st.text(alphabet="ab\n", min_size=1, max_size=3), min_size=0, max_size=3),
 )
+@example(["ab", "a"], ["b", "aba"])  # "b" ends generation before "aba" could ever complete
 def test_stop_watcher_sends_exactly_the_text_before_the_first_stop(
     pieces: list[str], stops: list[str]
 ) -> None:
@@ -97,6 +98,14 @@ def test_stop_watcher_sends_exactly_the_text_before_the_first_stop(
             break
     if not stopped:
         sent += watcher.flush()
-    whole = "".join(pieces)
-    cuts = [i for i in (whole.find(s) for s in stops) if i >= 0]
-    assert sent == (whole[: min(cuts)] if cuts else whole)
+    # The oracle, without holding anything back: generation ends at the first piece after which
+    # the text holds a stop string (an engine checks after each token), cut at the earliest one.
+    # A stop that would only complete in later pieces was never generated.
+    whole = ""
+    for piece in pieces:
+        whole += piece
+        cuts = [i for i in (whole.find(s) for s in stops) if i >= 0]
+        if cuts:
+            whole = whole[: min(cuts)]
+            break
+    assert sent == whole
