@@ -253,7 +253,8 @@ def scheduled_gate(
         opts=opts,
     )
     prefix = f"/{gate.STATE_PREFIX}/releases/*"
-    policy = pulumi.Output.all(bucket_arn).apply(
+    functions = f"function:{args.lambda_name(plan.name, '*')}:{args.LIVE_ALIAS}"
+    policy = pulumi.Output.all(bucket_arn, account).apply(
         lambda arns: json.dumps(
             {
                 "Version": "2012-10-17",
@@ -265,6 +266,11 @@ def scheduled_gate(
                     },
                     {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": arns[0]},
                     {"Effect": "Allow", "Action": "cloudwatch:GetMetricData", "Resource": "*"},
+                    {  # the job moves the split it decides (svai.controller.traffic)
+                        "Effect": "Allow",
+                        "Action": ["lambda:GetAlias", "lambda:UpdateAlias"],
+                        "Resource": f"arn:aws:lambda:{plan.region}:{arns[1]}:{functions}",
+                    },
                     {
                         "Effect": "Allow",
                         "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],

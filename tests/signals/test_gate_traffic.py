@@ -1,0 +1,125 @@
+"""The gate job moves the traffic it decides: the Lambda ``live`` alias on moto's Lambda.
+
+moto's Lambda keeps functions, published versions and aliases with their ``RoutingConfig``
+(``UpdateAlias``/``GetAlias``), which is all the job touches; it runs on 127.0.0.1 beside the
+S3 and CloudWatch the job already reads. The alias starts where ``svai apply`` leaves a 10%
+canary (version 2 = B, version 1 = A at 90%); after one ``svai gate --once`` and no other
+command, it is where the decision says.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import zipfile
+from typing import Any
+
+import boto3
+import pytest
+from signal_fakes import (
+    SERVICE,
+    ingest_emf,
+    moto_env,  # noqa: F401 - the fixture, used by name
+    request_lines,
+)
+from test_gate_job import A, B, gate_once, released, s3_url  # noqa: F401 - s3_url: fixture
+
+from svai.backends.aws.lowering import LIVE_ALIAS, lambda_name
+from svai.compiler.release_state import ReleaseState
+from svai.controller import job, traffic
+from svai.controller.store import open_bucket
+from svai.errors import UsageError
+
+FUNCTION = lambda_name(SERVICE, "predict")
+
+
+def deploy_canary(url: str) -> Any:
+    """A's and B's Lambda versions with the alias at B's 10% canary; the state says so."""
+    role = boto3.client("iam").create_role(RoleName="fn", AssumeRolePolicyDocument="{}")
+    lam = boto3.client("lambda", region_name="us-east-1")
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as zipped:
+        zipped.writestr("handler.py", "def handle(event, context):\n    return 'A'\n")
+    lam.create_function(
+        FunctionName=FUNCTION,
+        Runtime="python3.12",
+        Role=role["Role"]["Arn"],
+        Handler="handler.handle",
+        Code={"ZipFile": code.getvalue()},
+    )
+    assert lam.publish_version(FunctionName=FUNCTION)["Version"] == "1"
+    lam.update_function_code(FunctionName=FUNCTION, ZipFile=code.getvalue())
+    assert lam.publish_version(FunctionName=FUNCTION)["Version"] == "2"
+    lam.create_alias(
+        FunctionName=FUNCTION,
+        Name=LIVE_ALIAS,
+        FunctionVersion="2",
+        RoutingConfig={"AdditionalVersionWeights": {"1": 0.9}},
+    )
+    state, policy = released(("aws", "us-east-1"))
+    numbers = {A: {"predict": "1"}, B: {"predict": "2"}}
+    bucket = open_bucket(url)
+    job.write_state(bucket, dataclasses.replace(state, lambda_versions=numbers))
+    job.write_policy(bucket, policy)
+    return lam
+
+
+def alias(lam: Any) -> tuple[str, dict[str, float]]:
+    live = lam.get_alias(FunctionName=FUNCTION, Name=LIVE_ALIAS)
+    return live["FunctionVersion"], live["RoutingConfig"]["AdditionalVersionWeights"]
+
+
+def test_a_failing_canary_s_traffic_goes_back_to_the_old_version(s3_url: str) -> None:  # noqa: F811
+    lam = deploy_canary(s3_url)
+    assert alias(lam) == ("2", {"1": 0.9})
+    ingest_emf(
+        boto3.client("cloudwatch", region_name="us-east-1"),
+        request_lines(B, [(500 if n % 5 == 0 else 200, 40.0, False) for n in range(150)]),
+    )
+    run = gate_once(s3_url)
+    assert run["verdict"] == "rollback" and run["written"], run
+    assert alias(lam) == ("1", {})  # every request on A, with no command run
+    assert run["moved"] == [f"us-east-1 {FUNCTION}:live -> version 1"]
+
+
+def test_a_healthy_canary_s_traffic_takes_the_next_step(s3_url: str) -> None:  # noqa: F811
+    lam = deploy_canary(s3_url)
+    ingest_emf(
+        boto3.client("cloudwatch", region_name="us-east-1"),
+        request_lines(B, [(200, 40.0, False)] * 150),
+    )
+    run = gate_once(s3_url)
+    assert run["verdict"] == "advance", run
+    assert alias(lam) == ("2", {"1": 0.5})
+    assert run["moved"] == [f"us-east-1 {FUNCTION}:live -> version 2, version 1 at 50%"]
+    assert traffic.read_route(FUNCTION, "us-east-1").line() == run["moved"][0]
+
+
+def test_a_held_canary_leaves_the_alias_alone(s3_url: str) -> None:  # noqa: F811
+    lam = deploy_canary(s3_url)
+    ingest_emf(
+        boto3.client("cloudwatch", region_name="us-east-1"),
+        request_lines(B, [(500, 40.0, False)] * 20),
+    )
+    run = gate_once(s3_url)
+    assert (run["verdict"], run["moved"]) == ("hold", [])
+    assert alias(lam) == ("2", {"1": 0.9})
+
+
+def test_an_unknown_lambda_number_is_refused_before_anything_moves() -> None:
+    state, _ = released(("aws", "us-east-1"))
+    only_b = dataclasses.replace(state, lambda_versions={B: {"predict": "2"}})
+    with pytest.raises(UsageError, match=f"Lambda version number of {A} \\(predict\\)"):
+        traffic.lambda_routes(only_b)
+
+
+def test_routes_follow_the_backend_s_alias_computation() -> None:
+    state, _ = released(("aws", "us-east-1"))
+    numbers = {A: {"predict": "7", "status": "3"}, B: {"predict": "8", "status": "4"}}
+    state = dataclasses.replace(state, lambda_versions=numbers)
+    routes = traffic.lambda_routes(state)
+    assert [(r.function, r.version, r.weights) for r in routes] == [
+        (lambda_name(SERVICE, "predict"), "8", (("7", 0.9),)),
+        (lambda_name(SERVICE, "status"), "4", (("3", 0.9),)),
+    ]
+    assert traffic.lambda_routes(ReleaseState(SERVICE, "dev")) == ()
