@@ -30,6 +30,7 @@ from svai.compiler.gate import Shift
 from svai.ir import Alarm, DeploymentPlan, Service
 
 __all__ = [
+    "CONTROLLED",
     "Shift",
     "endpoint_deployment_config",
     "lambda_rollback",
@@ -44,6 +45,10 @@ _CODEDEPLOY_ROLE_POLICY = "arn:aws:iam::aws:policy/service-role/AWSCodeDeployRol
 
 shift_of = _gate.native_shift
 """The shift CodeDeploy and guardrails can run for a rollout (``None``: svai's gate runs it)."""
+
+CONTROLLED = ("function_version", "routing_config")
+"""The ``live`` alias inputs the gate job owns where it runs
+(:func:`svai.backends.gate.moves_lambda_traffic`): ``ignore_changes``, so ``up`` keeps its split."""
 
 
 def rollback_alarms(plan: DeploymentPlan, service: Service) -> tuple[Alarm, ...]:
@@ -221,7 +226,7 @@ def release_controls(
     pulumi.export(
         "aws_release_state_url", pulumi.Output.concat("s3://", bucket, f"/{gate.STATE_PREFIX}")
     )
-    if shift_of(plan.rollout) is None:
+    if gate.moves_lambda_traffic(plan):
         scheduled_gate(plan, bucket=bucket, account=account, key_arn=key_arn)
         return
     for service, function_name, parent in functions:
