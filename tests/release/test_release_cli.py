@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-import socket
+import sys
 import urllib.request
 import zipfile
 from collections.abc import Callable, Iterator
@@ -19,6 +19,9 @@ from conftest import Project, swap_model
 from svai import release
 from svai.cli.main import main
 from svai.compiler.release_state import read_state
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "sources"))
+from servers import start_moto
 
 
 class Result:
@@ -235,17 +238,13 @@ def test_a_real_lambda_split_needs_and_uses_the_previous_lambda_version_number(
 @pytest.fixture
 def moto_lambda(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Any]]:
     """A moto server on 127.0.0.1; the factory creates ``scorer-api`` with versions and alias."""
-    moto_server = pytest.importorskip("moto.server")
+    pytest.importorskip("moto.server")
     import boto3
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    server, endpoint = start_moto()
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
 
     def create(*, published: int, live: str, weights: dict[str, float]) -> Any:
@@ -277,7 +276,7 @@ def moto_lambda(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Any]]
     yield create
     # moto keeps its data in this process, shared by every server: forget it for the next test.
     urllib.request.urlopen(
-        urllib.request.Request(f"http://127.0.0.1:{port}/moto-api/reset", method="POST")
+        urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
     ).close()
     server.stop()
 

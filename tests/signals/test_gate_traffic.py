@@ -69,41 +69,40 @@ def alias(lam: Any) -> tuple[str, dict[str, float]]:
     return live["FunctionVersion"], live["RoutingConfig"]["AdditionalVersionWeights"]
 
 
-def test_a_failing_canary_s_traffic_goes_back_to_the_old_version(s3_url: str) -> None:  # noqa: F811
+FAILING = [(500 if n % 5 == 0 else 200, 40.0, False) for n in range(150)]
+HEALTHY = [(200, 40.0, False)] * 150
+TOO_FEW = [(500, 40.0, False)] * 20
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "verdict", "routed", "moved"),
+    [
+        # A failing canary: every request back on A (version 1), with no command run.
+        (FAILING, "rollback", ("1", {}), ["version 1"]),
+        # A healthy one: the next step's weight, 50% on A.
+        (HEALTHY, "advance", ("2", {"1": 0.5}), ["version 2, version 1 at 50%"]),
+        # Too few requests: the alias stays where apply left it.
+        (TOO_FEW, "hold", ("2", {"1": 0.9}), []),
+    ],
+    ids=["failing", "healthy", "too-few"],
+)
+def test_the_gate_job_routes_the_alias_it_decides(
+    s3_url: str,  # noqa: F811 - the fixture
+    outcomes: list[tuple[int, float, bool]],
+    verdict: str,
+    routed: tuple[str, dict[str, float]],
+    moved: list[str],
+) -> None:
     lam = deploy_canary(s3_url)
     assert alias(lam) == ("2", {"1": 0.9})
-    ingest_emf(
-        boto3.client("cloudwatch", region_name="us-east-1"),
-        request_lines(B, [(500 if n % 5 == 0 else 200, 40.0, False) for n in range(150)]),
-    )
+    ingest_emf(boto3.client("cloudwatch", region_name="us-east-1"), request_lines(B, outcomes))
     run = gate_once(s3_url)
-    assert run["verdict"] == "rollback" and run["written"], run
-    assert alias(lam) == ("1", {})  # every request on A, with no command run
-    assert run["moved"] == [f"us-east-1 {FUNCTION}:live -> version 1"]
-
-
-def test_a_healthy_canary_s_traffic_takes_the_next_step(s3_url: str) -> None:  # noqa: F811
-    lam = deploy_canary(s3_url)
-    ingest_emf(
-        boto3.client("cloudwatch", region_name="us-east-1"),
-        request_lines(B, [(200, 40.0, False)] * 150),
+    assert run["verdict"] == verdict, run
+    assert alias(lam) == routed
+    assert run["moved"] == [f"us-east-1 {FUNCTION}:live -> {m}" for m in moved]
+    assert traffic.read_route(FUNCTION, "us-east-1").line() == f"us-east-1 {FUNCTION}:live -> " + (
+        moved[0] if moved else "version 2, version 1 at 90%"
     )
-    run = gate_once(s3_url)
-    assert run["verdict"] == "advance", run
-    assert alias(lam) == ("2", {"1": 0.5})
-    assert run["moved"] == [f"us-east-1 {FUNCTION}:live -> version 2, version 1 at 50%"]
-    assert traffic.read_route(FUNCTION, "us-east-1").line() == run["moved"][0]
-
-
-def test_a_held_canary_leaves_the_alias_alone(s3_url: str) -> None:  # noqa: F811
-    lam = deploy_canary(s3_url)
-    ingest_emf(
-        boto3.client("cloudwatch", region_name="us-east-1"),
-        request_lines(B, [(500, 40.0, False)] * 20),
-    )
-    run = gate_once(s3_url)
-    assert (run["verdict"], run["moved"]) == ("hold", [])
-    assert alias(lam) == ("2", {"1": 0.9})
 
 
 def test_an_unknown_lambda_number_is_refused_before_anything_moves() -> None:
