@@ -19,7 +19,7 @@ from typing import Any
 
 from svai.backends.aws import lowering as aws
 from svai.compiler.release_state import ReleaseState
-from svai.errors import DeployError, UsageError
+from svai.errors import DeployError, ToolMissingError, UsageError
 
 __all__ = ["Route", "lambda_routes", "move", "read_route"]
 
@@ -93,6 +93,7 @@ def move(state: ReleaseState, regions: Sequence[str]) -> tuple[Route, ...]:
 
     Raises:
         UsageError: a Lambda version number is missing from the state.
+        svai.errors.ToolMissingError: no AWS credentials.
         svai.errors.DeployError: Lambda refused an update (the message names the function).
     """
     routes = lambda_routes(state)
@@ -130,7 +131,7 @@ def _client(region: str) -> Any:
 
 
 def _update(client: Any, route: Route) -> None:
-    from botocore.exceptions import ClientError
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
     try:
         client.update_alias(
@@ -140,5 +141,10 @@ def _update(client: Any, route: Route) -> None:
             # An empty map clears the weights: all traffic on FunctionVersion.
             RoutingConfig={"AdditionalVersionWeights": dict(route.weights)},
         )
-    except ClientError as exc:
+    except NoCredentialsError:
+        raise ToolMissingError(
+            f"no AWS credentials to route {route.line()}; set AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
+        ) from None
+    except (ClientError, BotoCoreError) as exc:
         raise DeployError(f"routing {route.line()} failed: {exc}") from None

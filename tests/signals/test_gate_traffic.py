@@ -23,6 +23,7 @@ from signal_fakes import (
     request_lines,
 )
 from test_gate_job import A, B, gate_once, released, s3_url  # noqa: F401 - s3_url: fixture
+from test_promote_live import svai
 
 from svai.backends.aws.lowering import LIVE_ALIAS, lambda_name
 from svai.compiler.release_state import ReleaseState
@@ -122,3 +123,20 @@ def test_routes_follow_the_backend_s_alias_computation() -> None:
         (lambda_name(SERVICE, "status"), "4", (("3", 0.9),)),
     ]
     assert traffic.lambda_routes(ReleaseState(SERVICE, "dev")) == ()
+
+
+def test_when_lambda_refuses_nothing_is_written_and_the_next_run_decides_again(
+    s3_url: str,  # noqa: F811 - the fixture
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lam = deploy_canary(s3_url)
+    before = open_bucket(s3_url).get(job.state_name(SERVICE, "dev"))
+    ingest_emf(boto3.client("cloudwatch", region_name="us-east-1"), request_lines(B, FAILING))
+    monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", "http://127.0.0.1:9")  # Lambda unreachable
+    code, out = svai("gate", "--once", "--state-url", s3_url, "--window", "10m")
+    assert code == 1 and f"routing us-east-1 {FUNCTION}:live -> version 1 failed" in out, out
+    assert "Traceback" not in out
+    assert open_bucket(s3_url).get(job.state_name(SERVICE, "dev")) == before
+    monkeypatch.delenv("AWS_ENDPOINT_URL_LAMBDA")
+    assert gate_once(s3_url)["verdict"] == "rollback"
+    assert alias(lam) == ("1", {})
