@@ -336,6 +336,8 @@ class RecordedResource:
         inputs: The inputs as Pulumi received them (camelCase keys), JSON-ready, keys sorted.
         parent: Logical name of the parent component, or ``None`` for the stack.
         component: Top-level svai component the resource belongs to (for grouping the plan).
+        ignore_changes: Inputs ``pulumi up`` leaves as they are (camelCase wire names): those a
+            controller owns once the resource exists, e.g. the ``live`` alias's split.
     """
 
     type: str
@@ -343,6 +345,7 @@ class RecordedResource:
     inputs: Mapping[str, Any]
     parent: str | None = None
     component: str | None = None
+    ignore_changes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

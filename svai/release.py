@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from svai import api
 from svai.backends import automation
+from svai.backends import gate as _backend_gate
 from svai.backends.base import Backend
 from svai.backends.registry import cloud, get_backend
 from svai.build import bench as _bench
@@ -34,6 +35,7 @@ from svai.compiler.planned import PlanResult
 from svai.compiler.recommendation import Recommendation
 from svai.compiler.version import model_version
 from svai.controller import sync as _controller
+from svai.controller import traffic as _traffic
 from svai.errors import UsageError
 from svai.ir import DeploymentPlan
 from svai.signals import evidence as _signals
@@ -91,6 +93,7 @@ class ReleaseOutcome:
     plan: ReleasePlan
     deployed: automation.Result | None
     state_written: bool
+    moved: tuple[_traffic.Route, ...] = ()
 
 
 def release_plan(
@@ -334,6 +337,7 @@ def _release(
         )
         return ReleaseOutcome(planned, None, written)
     deployed = None
+    moved: tuple[_traffic.Route, ...] = ()
     if not state_only:
         assert planned.result is not None
         high = [f for t in planned.result.targets for f in t.findings if f.severity == "high"]
@@ -366,9 +370,17 @@ def _release(
             backends=backends,
         )
         after = _record_lambda_versions(after, deployed.outputs)
+        # Where the gate job owns the aliases, `up` left their split alone (ignore_changes):
+        # route them with the job's own call, so a person and the job move traffic one way.
+        regions = [
+            t.plan.region
+            for t in planned.result.targets
+            if _backend_gate.moves_lambda_traffic(t.plan)
+        ]
+        moved = _traffic.move(after, regions) if regions else ()
     _release_state.write_state(planned.state_file, after)
     _controller.push(_spec_dir(path), after, planned.policy)
-    return ReleaseOutcome(planned, deployed, True)
+    return ReleaseOutcome(planned, deployed, True, moved)
 
 
 def _spec_dir(path: str | Path) -> Path:

@@ -19,6 +19,7 @@ __all__ = [
     "STATE_PREFIX",
     "automatic",
     "gate_image",
+    "moves_lambda_traffic",
     "schedule_minutes",
 ]
 
@@ -32,6 +33,17 @@ STATE_PREFIX = "svai"
 def automatic(plan: DeploymentPlan) -> bool:
     """Whether ``plan``'s rollout is rolled back automatically (canary or blue/green)."""
     return _gate.automatic(plan.rollout)
+
+
+def moves_lambda_traffic(plan: DeploymentPlan) -> bool:
+    """Whether svai's gate job, not ``pulumi up``, routes ``plan``'s Lambda ``live`` aliases.
+
+    True for an AWS canary or blue/green rollout whose steps CodeDeploy cannot express: the job
+    routes each alias (``svai.controller.traffic``), the backend marks the alias's split
+    ``ignore_changes``, and ``svai apply`` routes it through the job's own call after ``up``.
+    Cloud Run and Container Apps traffic is not moved by the job yet.
+    """
+    return plan.cloud == "aws" and automatic(plan) and _gate.native_shift(plan.rollout) is None
 
 
 schedule_minutes = _gate.schedule_minutes

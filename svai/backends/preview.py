@@ -189,16 +189,23 @@ def _cancel_pending(loop: asyncio.AbstractEventLoop) -> None:
 class _Registration:
     """What the mock monitor received for one resource."""
 
-    __slots__ = ("custom", "inputs", "name", "parent_urn", "type")
+    __slots__ = ("custom", "ignore_changes", "inputs", "name", "parent_urn", "type")
 
     def __init__(
-        self, type_: str, name: str, parent_urn: str, custom: bool, inputs: dict[str, Any]
+        self,
+        type_: str,
+        name: str,
+        parent_urn: str,
+        custom: bool,
+        inputs: dict[str, Any],
+        ignore_changes: tuple[str, ...] = (),
     ) -> None:
         self.type = type_
         self.name = name
         self.parent_urn = parent_urn
         self.custom = custom
         self.inputs = inputs
+        self.ignore_changes = ignore_changes
 
 
 class _RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -217,6 +224,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 request.parent,
                 bool(request.custom),
                 _json_struct(request.object),
+                tuple(sorted(request.ignoreChanges)),
             )
         return super().RegisterResource(request)  # type: ignore[no-untyped-call]
 
@@ -308,6 +316,7 @@ def _assemble(
             inputs=reg.inputs,
             parent=parent,
             component=component_of(urn),
+            ignore_changes=reg.ignore_changes,
         )
         rows.append((position, urn, resource))
     rows.sort(key=lambda row: (row[0], row[1]))

@@ -74,6 +74,8 @@ def command(
             mark = "✓" if gate.passed else "…" if gate.hold else "✗"
             click.echo(f"  {mark} {gate.name} {gate.threshold}: observed {gate.observed}")
         click.echo(decision.transition.message)
+        for route in run.moved:
+            click.echo(f"traffic moved: {route.line()}")
         if run.written:
             click.echo(f"release state written to {run.location}")
 
@@ -86,6 +88,7 @@ def _run_dict(run: job.Run) -> dict[str, Any]:
         "message": decision.transition.message,
         "changed": decision.transition.changed,
         "written": run.written,
+        "moved": [route.line() for route in run.moved],
         "gates": [
             {
                 "name": g.name,

@@ -130,6 +130,7 @@ def release_dict(outcome: release.ReleaseOutcome, *, dry_run: bool) -> dict[str,
             "buckets": list(planned.reconciled.urls),
         },
         "state_written": outcome.state_written,
+        "moved": [route.line() for route in outcome.moved],
         "before": to_dict(planned.transition.before),
         "after": to_dict(planned.transition.after),
         "targets": targets,
@@ -185,6 +186,8 @@ def _echo_text(outcome: release.ReleaseOutcome, *, dry_run: bool) -> None:
                     click.echo(f"    {key}: {shown}")
     if outcome.deployed is not None:
         echo_result(outcome.deployed)
+    for route in outcome.moved:
+        click.echo(f"traffic moved: {route.line()}")
     if outcome.state_written:
         click.echo(f"release state saved to {planned.state_file}")
     elif dry_run and transition.changed:

@@ -27,8 +27,8 @@ def aws_endpoints(plan: DeploymentPlan) -> tuple[str, ...]:
 
     S3 (the start-time model fetch, claim-checked job bodies), CloudWatch Logs and X-Ray always;
     DynamoDB with stores, SQS with a queue, Secrets Manager with secrets, SageMaker Runtime when
-    a proxy function calls an endpoint, CloudWatch (``monitoring``) when a scheduled release gate
-    reads the candidate's metrics. Empty when egress is not restricted.
+    a proxy function calls an endpoint, CloudWatch (``monitoring``) and Lambda when a scheduled
+    release gate reads the candidate's metrics and moves the ``live`` aliases. Empty when egress is not restricted.
     """
     if not restricts_egress(plan):
         return ()
@@ -42,5 +42,6 @@ def aws_endpoints(plan: DeploymentPlan) -> tuple[str, ...]:
     if any(s.compute.kind == "endpoint" for s in plan.services):
         services.add("sagemaker.runtime")
     if automatic(plan.rollout) and native_shift(plan.rollout) is None:
-        services.add("monitoring")  # the scheduled release gate reads CloudWatch metrics
+        # The scheduled release gate reads CloudWatch metrics and moves the Lambda aliases.
+        services.update(("monitoring", "lambda"))
     return tuple(sorted(services))

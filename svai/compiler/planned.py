@@ -60,6 +60,8 @@ def to_dict(result: PlanResult) -> dict[str, Any]:
                         "component": r.component,
                         "parent": r.parent,
                         "inputs": r.inputs,
+                        # Only where a controller owns inputs: other resources' JSON is unchanged.
+                        **({"ignore_changes": list(r.ignore_changes)} if r.ignore_changes else {}),
                     }
                     for r in t.resources
                 ],

@@ -11,6 +11,7 @@ import pytest
 from svai.backends.aws import AwsBackend
 from svai.backends.aws.deployments import Shift, shift_of
 from svai.backends.base import RecordedResource
+from svai.backends.gate import moves_lambda_traffic
 from svai.backends.preview import record
 from svai.backends.rules import by_type, evaluate, high_findings
 from svai.ir import DeploymentPlan, Rollout
@@ -108,6 +109,45 @@ def test_aws_steps_codedeploy_cannot_express_get_the_scheduled_gate() -> None:
         for a in (a if isinstance(a, list) else [a])
     }
     assert {"s3:GetObject", "s3:PutObject", "s3:ListBucket", "cloudwatch:GetMetricData"} <= actions
+    assert {"lambda:GetAlias", "lambda:UpdateAlias"} <= actions  # it moves the split itself
+
+
+@pytest.mark.parametrize(
+    ("strategy", "steps", "owned"),
+    [
+        ("canary", (5, 25, 100), ("functionVersion", "routingConfig")),  # the gate job's
+        ("canary", (10, 100), ()),  # CodeDeploy's shift: apply routes the alias
+        ("all-at-once", (100,), ()),
+    ],
+)
+def test_the_alias_split_is_ignore_changes_where_the_gate_job_moves_it(
+    strategy: str, steps: tuple[int, ...], owned: tuple[str, ...]
+) -> None:
+    plan = released(sync_plan("aws", "aws.lambda.zip", canary=True), strategy, steps)
+    resources = aws(plan)
+    (alias,) = by_type(resources, "aws:lambda/alias:Alias")
+    assert alias.ignore_changes == owned
+    fn_name = alias.name.removesuffix("-live") + "-fn"
+    (function,) = [
+        f for f in by_type(resources, "aws:lambda/function:Function") if f.name == fn_name
+    ]
+    assert function.ignore_changes == ()  # the code and config still follow the plan
+    # `svai apply` routes the alias after `up` exactly where `up` leaves it alone.
+    assert moves_lambda_traffic(plan) == bool(owned)
+
+
+def test_an_endpoint_s_proxy_alias_follows_the_plan() -> None:
+    # Its Lambda number is not recorded in the state, so the job cannot route it: up does.
+    plan = sync_plan("aws", "aws.sagemaker.realtime", canary=True)
+    plan = released(plan, "canary", (5, 25, 100))
+    (alias,) = by_type(aws(plan), "aws:lambda/alias:Alias")
+    assert alias.ignore_changes == ()
+
+
+def test_only_lambda_traffic_is_moved_by_the_gate_job() -> None:
+    for cloud in ("gcp", "azure"):
+        plan = released(sync_plan(cloud, canary=True), "canary", (5, 25, 100))
+        assert not moves_lambda_traffic(plan)  # Cloud Run / Container Apps: the next apply
 
 
 def test_sagemaker_blue_green_gets_guardrails_with_alarm_rollback() -> None:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
+import sys
+import urllib.request
+import zipfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -13,6 +19,9 @@ from conftest import Project, swap_model
 from svai import release
 from svai.cli.main import main
 from svai.compiler.release_state import read_state
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "sources"))
+from servers import start_moto
 
 
 class Result:
@@ -162,7 +171,10 @@ def test_help_lists_the_release_commands() -> None:
 
 
 def test_a_real_lambda_split_needs_and_uses_the_previous_lambda_version_number(
-    released: tuple[Path, str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    released: tuple[Path, str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    moto_lambda: Callable[..., Any],
 ) -> None:
     spec, a, b = released
     state_file = spec.parent / ".svai" / "releases" / "scorer-dev.json"
@@ -202,6 +214,9 @@ def test_a_real_lambda_split_needs_and_uses_the_previous_lambda_version_number(
         return SimpleNamespace(targets=[SimpleNamespace(target="aws-us-east-1", directory=built)])
 
     monkeypatch.setattr("svai.api.build", fake_build)
+    # These steps ([10, 50, 100]) are the gate job's: `up` leaves the alias's split alone
+    # (ignore_changes), and promote routes it with the job's UpdateAlias, here on moto's Lambda.
+    lam = moto_lambda(published=4, live="4", weights={"3": 0.9})
     result = svai("promote", str(spec), "--evidence", ev)
     assert result.code == 0, result.err
     aws = seen["backends"]["aws"]  # type: ignore[index]
@@ -212,6 +227,58 @@ def test_a_real_lambda_split_needs_and_uses_the_previous_lambda_version_number(
     after = json.loads(state_file.read_text())
     assert after["step_index"] == 1
     assert after["lambda_versions"][b] == {"api": "4"}
+    alias = lam.get_alias(FunctionName="scorer-api", Name="live")
+    assert (alias["FunctionVersion"], alias["RoutingConfig"]) == (
+        "4",
+        {"AdditionalVersionWeights": {"3": 0.5}},
+    )
+    assert "traffic moved: us-east-1 scorer-api:live -> version 4, version 3 at 50%" in result.out
+
+
+@pytest.fixture
+def moto_lambda(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Any]]:
+    """A moto server on 127.0.0.1; the factory creates ``scorer-api`` with versions and alias."""
+    pytest.importorskip("moto.server")
+    import boto3
+
+    server, endpoint = start_moto()
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+    def create(*, published: int, live: str, weights: dict[str, float]) -> Any:
+        role = boto3.client("iam", region_name="us-east-1").create_role(
+            RoleName="fn", AssumeRolePolicyDocument="{}"
+        )
+        lam = boto3.client("lambda", region_name="us-east-1")
+        code = io.BytesIO()
+        with zipfile.ZipFile(code, "w") as zipped:
+            zipped.writestr("handler.py", "def handle(event, context):\n    return 1\n")
+        lam.create_function(
+            FunctionName="scorer-api",
+            Runtime="python3.12",
+            Role=role["Role"]["Arn"],
+            Handler="handler.handle",
+            Code={"ZipFile": code.getvalue()},
+        )
+        for _ in range(published):
+            lam.update_function_code(FunctionName="scorer-api", ZipFile=code.getvalue())
+            lam.publish_version(FunctionName="scorer-api")
+        lam.create_alias(
+            FunctionName="scorer-api",
+            Name="live",
+            FunctionVersion=live,
+            RoutingConfig={"AdditionalVersionWeights": weights},
+        )
+        return lam
+
+    yield create
+    # moto keeps its data in this process, shared by every server: forget it for the next test.
+    urllib.request.urlopen(
+        urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
+    ).close()
+    server.stop()
 
 
 def test_versions_shows_the_stack_outputs_of_the_last_apply(

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import pulumi
 
+from svai.backends import gate
 from svai.backends.aws import deployments
 from svai.backends.aws import lowering as args
 from svai.backends.aws.components import (
@@ -126,6 +127,8 @@ class AwsBackend:
                     service,
                     identity,
                     previous_version=self.previous_lambda_versions.get(service.name),
+                    # The job routes the aliases whose numbers the state records: these.
+                    gate_routes=gate.moves_lambda_traffic(plan),
                 )
                 dimensions[service.name] = (_lambda_dims(function.function_name), False)
                 lambdas.append((service, function.function_name, function))

@@ -503,6 +503,7 @@ class FunctionService(pulumi.ComponentResource):
         extra_arns: Mapping[str, pulumi.Input[Any]] | None = None,
         extra_env: Mapping[str, pulumi.Input[str]] | None = None,
         previous_version: str | None = None,
+        gate_routes: bool = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """Create the function of ``service`` with exactly ``identity``'s permissions.
@@ -515,6 +516,8 @@ class FunctionService(pulumi.ComponentResource):
             extra_env: Extra environment variables (an endpoint's name).
             previous_version: Lambda version number of the previous model version, for
                 weighted routing while a release is in progress.
+            gate_routes: svai's gate job routes the ``live`` alias once it exists (its split
+                is then ``ignore_changes``).
             opts: Pulumi options of the component.
         """
         plan = shared.plan
@@ -581,7 +584,12 @@ class FunctionService(pulumi.ComponentResource):
             function_name=function.name,
             function_version=pinned if pinned is not None else function.version,
             routing_config={"additional_version_weights": weights} if weights else None,
-            opts=_child(self),
+            # Once created, the gate job routes the alias; `svai apply` routes it through the
+            # same call (svai.controller.traffic), never by undoing the job's split here.
+            opts=_child(
+                self,
+                ignore_changes=(list(deployments.CONTROLLED) if gate_routes else None),
+            ),
         )
         compute = service.compute
         if compute.min_instances > 0:

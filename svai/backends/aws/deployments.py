@@ -31,6 +31,7 @@ from svai.compiler.gate import Shift
 from svai.ir import Alarm, DeploymentPlan, Service
 
 __all__ = [
+    "CONTROLLED",
     "Shift",
     "endpoint_deployment_config",
     "lambda_rollback",
@@ -45,6 +46,10 @@ _CODEDEPLOY_ROLE_POLICY = "arn:aws:iam::aws:policy/service-role/AWSCodeDeployRol
 
 shift_of = _gate.native_shift
 """The shift CodeDeploy and guardrails can run for a rollout (``None``: svai's gate runs it)."""
+
+CONTROLLED = ("function_version", "routing_config")
+"""The ``live`` alias inputs the gate job owns where it runs
+(:func:`svai.backends.gate.moves_lambda_traffic`): ``ignore_changes``, so ``up`` keeps its split."""
 
 
 def rollback_alarms(plan: DeploymentPlan, service: Service) -> tuple[Alarm, ...]:
@@ -225,7 +230,7 @@ def release_controls(
     pulumi.export(
         "aws_release_state_url", pulumi.Output.concat("s3://", bucket, f"/{gate.STATE_PREFIX}")
     )
-    if shift_of(plan.rollout) is None:
+    if gate.moves_lambda_traffic(plan):
         scheduled_gate(plan, bucket=bucket, account=account, key_arn=key_arn, network=network)
         return
     for service, function_name, parent in functions:
@@ -258,7 +263,8 @@ def scheduled_gate(
         opts=opts,
     )
     prefix = f"/{gate.STATE_PREFIX}/releases/*"
-    policy = pulumi.Output.all(bucket_arn).apply(
+    functions = f"function:{args.lambda_name(plan.name, '*')}:{args.LIVE_ALIAS}"
+    policy = pulumi.Output.all(bucket_arn, account).apply(
         lambda arns: json.dumps(
             {
                 "Version": "2012-10-17",
@@ -270,6 +276,11 @@ def scheduled_gate(
                     },
                     {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": arns[0]},
                     {"Effect": "Allow", "Action": "cloudwatch:GetMetricData", "Resource": "*"},
+                    {  # the job moves the split it decides (svai.controller.traffic)
+                        "Effect": "Allow",
+                        "Action": ["lambda:GetAlias", "lambda:UpdateAlias"],
+                        "Resource": f"arn:aws:lambda:{plan.region}:{arns[1]}:{functions}",
+                    },
                     {
                         "Effect": "Allow",
                         "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],

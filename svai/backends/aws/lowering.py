@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from svai.backends.aws.policy import topic_policy
@@ -32,10 +32,13 @@ __all__ = [
     "event_source_args",
     "function_args",
     "function_name",
+    "lambda_name",
+    "pinned_version",
     "queue_args",
     "redrive_policy",
     "route_auth",
     "scaling_args",
+    "split_weights",
     "stage_args",
     "table_args",
     "tags",
@@ -58,7 +61,12 @@ def tags(plan: DeploymentPlan, **extra: str) -> dict[str, str]:
 
 def function_name(plan: DeploymentPlan, service: str) -> str:
     """Physical Lambda function name of ``service`` (also names its log group)."""
-    return f"{plan.name}-{service}"[:64]
+    return lambda_name(plan.name, service)
+
+
+def lambda_name(name: str, service: str) -> str:
+    """:func:`function_name` of ``service`` in the deployment ``name`` (a spec's name)."""
+    return f"{name}-{service}"[:64]
 
 
 def function_args(
@@ -126,13 +134,7 @@ def traffic_weights(
     Returns ``None`` when one version takes all traffic or when the previous version's Lambda
     version number is unknown (then the alias points at the new version only).
     """
-    live = [s for s in plan.rollout.split if s.percent > 0]
-    if len(live) < 2 or previous_lambda_version is None:
-        return None
-    previous = [s for s in live if s.version != plan.model_version]
-    if not previous:
-        return None
-    return {previous_lambda_version: round(previous[0].percent / 100.0, 4)}
+    return split_weights(_split(plan), plan.model_version, previous_lambda_version)
 
 
 def alias_version(plan: DeploymentPlan, previous_lambda_version: str | None) -> str | None:
@@ -142,8 +144,36 @@ def alias_version(plan: DeploymentPlan, previous_lambda_version: str | None) -> 
     version (``previous 100%, new 0%``): the alias then points at the previous version's number.
     Returns ``None`` when the alias follows the newly published version (the usual case).
     """
-    own = sum(s.percent for s in plan.rollout.split if s.version == plan.model_version)
-    if own > 0 or previous_lambda_version is None or len(plan.rollout.split) < 2:
+    return pinned_version(_split(plan), plan.model_version, previous_lambda_version)
+
+
+def _split(plan: DeploymentPlan) -> tuple[tuple[str, int], ...]:
+    return tuple((s.version, s.percent) for s in plan.rollout.split)
+
+
+def split_weights(
+    split: Sequence[tuple[str, int]], own: str, previous_lambda_version: str | None
+) -> dict[str, float] | None:
+    """:func:`traffic_weights` of a ``(model version, percent)`` split whose newest is ``own``.
+
+    The backend (from the plan) and the gate job (from the release state) both route the
+    ``live`` alias with it, so the two can never disagree on a split.
+    """
+    live = [(version, percent) for version, percent in split if percent > 0]
+    if len(live) < 2 or previous_lambda_version is None:
+        return None
+    previous = [percent for version, percent in live if version != own]
+    if not previous:
+        return None
+    return {previous_lambda_version: round(previous[0] / 100.0, 4)}
+
+
+def pinned_version(
+    split: Sequence[tuple[str, int]], own: str, previous_lambda_version: str | None
+) -> str | None:
+    """:func:`alias_version` of a ``(model version, percent)`` split whose newest is ``own``."""
+    share = sum(percent for version, percent in split if version == own)
+    if share > 0 or previous_lambda_version is None or len(split) < 2:
         return None
     return previous_lambda_version
 
