@@ -476,7 +476,8 @@ def _check_gates(
     if samples is None:
         return results
     # Read from the clouds: too few requests to judge hold the live gates rather than decide.
-    return (*results, *_gate.judge_live(loaded.resolved.rollout, given["live"], samples))
+    live_results = _gate.judge_live(loaded.resolved.rollout, given["live"], samples)
+    return (*results, *live_results, *_rollout.drift_gate(loaded.resolved, given))
 
 
 def _live_signals(

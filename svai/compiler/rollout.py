@@ -42,6 +42,7 @@ __all__ = [
     "Support",
     "Transition",
     "advance",
+    "drift_gate",
     "evaluate_gates",
     "live_gates",
     "matrix",
@@ -358,6 +359,12 @@ class GateResult:
     """Too little evidence to judge: the release waits (never passes, never rolls back)."""
 
 
+def drift_gate(spec: ResolvedSpec, evidence: Mapping[str, Any]) -> tuple[GateResult, ...]:
+    """The live ``drift`` gate on ``evidence``'s drift summaries; none when drift is not set up."""
+    drift = drift_verdict(spec, evidence)
+    return () if drift is None else (GateResult("drift", "live", *drift),)
+
+
 def evaluate_gates(
     spec: ResolvedSpec,
     candidate: str,
@@ -415,9 +422,7 @@ def evaluate_gates(
     if live:
         signals = evidence.get("live")
         results.extend(live_gates(spec.rollout, signals if isinstance(signals, Mapping) else {}))
-        drift = drift_verdict(spec, evidence)
-        if drift is not None:
-            results.append(GateResult("drift", "live", *drift))
+        results.extend(drift_gate(spec, evidence))
     return tuple(results)
 
 

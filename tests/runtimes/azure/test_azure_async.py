@@ -176,7 +176,8 @@ def test_function_app_submit_and_status_roles(
             patch.setenv(key, value)
         submit_app = _function_app(tmp_path / "submit", artifact, "submit", patch)
         status_app = _function_app(tmp_path / "status", artifact, "status", patch)
-        # The job roles load no model (none was copied beside them) and serve one route each.
+        # The job roles load no model (none was copied beside them); submit serves one route,
+        # status its own and the deployment's OpenAPI document.
         assert not hasattr(submit_app, "service") and not hasattr(status_app, "service")
         (submit, binding) = _functions(submit_app)["submit"]
         assert (binding["route"], binding["methods"], binding["authLevel"]) == (
@@ -186,7 +187,13 @@ def test_function_app_submit_and_status_roles(
         )
         status_functions = _functions(status_app)
         (status, binding) = status_functions["status"]
-        assert binding["route"] == "jobs/{id}" and set(status_functions) == {"status"}
+        assert binding["route"] == "jobs/{id}" and set(status_functions) == {"status", "openapi"}
+        (openapi, binding) = status_functions["openapi"]
+        assert binding["route"] == "openapi.json"
+        assert _call(openapi, "GET", "/api/openapi.json")[0] == 404  # this artifact has none
+        document = {"openapi": "3.1.0", "paths": {"/jobs": {}, "/jobs/{id}": {}}}
+        (tmp_path / "status" / "openapi.json").write_text(json.dumps(document))
+        assert _call(openapi, "GET", "/api/openapi.json")[:2] == (200, document)
         body = json.dumps({"inputs": [[5.1, 3.5, 1.4, 0.2]]}).encode()
         first = _call(submit, "POST", "/api/jobs", body, key="job-1")
         again = _call(submit, "POST", "/api/jobs", body, key="job-1")
