@@ -180,13 +180,7 @@ def logs(query: LogQuery) -> list[LogLine]:
     from botocore.exceptions import BotoCoreError, ClientError
 
     cwl = client("logs", query.region)
-    terms = [f'$.service = "{query.service}"']
-    if query.version is not None:
-        terms.append(f'$.model_version = "{query.version}"')
-    if query.request_id is not None:
-        terms.append(f'$.request_id = "{query.request_id}"')
-    if query.message is not None:
-        terms.append(f'$.message = "{query.message}"')
+    terms = [f'$.{name} = "{value}"' for name, value in query.fields()]
     if query.level is not None:
         terms.append("(" + " || ".join(f'$.severity = "{s}"' for s in query.severities()) + ")")
     pattern = "{ " + " && ".join(terms) + " }"

@@ -192,16 +192,10 @@ def logs(query: LogQuery) -> list[LogLine]:
     base = os.environ.get(LOGGING_ENDPOINT_VAR) or _LOGGING_ENDPOINT
     terms = [
         'resource.type = "cloud_run_revision"',
-        f'jsonPayload.service = "{query.service}"',
         f'timestamp >= "{_rfc3339(query.window.start)}"',
         f'timestamp < "{_rfc3339(query.window.end)}"',
+        *(f'jsonPayload.{name} = "{value}"' for name, value in query.fields()),
     ]
-    if query.version is not None:
-        terms.append(f'jsonPayload.model_version = "{query.version}"')
-    if query.request_id is not None:
-        terms.append(f'jsonPayload.request_id = "{query.request_id}"')
-    if query.message is not None:
-        terms.append(f'jsonPayload.message = "{query.message}"')
     if query.level is not None:
         terms.append(f"severity >= {query.level}")
     body: dict[str, Any] = {

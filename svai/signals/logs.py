@@ -49,6 +49,16 @@ class LogQuery:
     limit: int = 200
     message: str | None = None
 
+    def fields(self) -> tuple[tuple[str, str], ...]:
+        """The runtime line fields the query pins, ``(name, value)``: each cloud's filter."""
+        pinned = (
+            ("service", self.service),
+            ("model_version", self.version),
+            ("request_id", self.request_id),
+            ("message", self.message),
+        )
+        return tuple((name, value) for name, value in pinned if value is not None)
+
     def severities(self) -> tuple[str, ...]:
         """The severities the level filter lets through (all without one)."""
         return LEVELS if self.level is None else LEVELS[LEVELS.index(self.level) :]

@@ -25,6 +25,7 @@ import os
 import re
 import uuid
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from svai.runtime.core import RuntimeConfig, load_config
@@ -42,7 +43,7 @@ from svai.runtime.entry.lambda_events import (
     http_call,
     simple_response,
 )
-from svai.runtime.entry.openapi import OPENAPI_FILE, is_openapi
+from svai.runtime.entry.openapi import MISSING, is_openapi, read_document
 
 __all__ = ["PAYLOAD_BUCKET_ENV", "JobsFront", "handler"]
 
@@ -243,10 +244,9 @@ class JobsFront:
 
     def openapi(self) -> tuple[int, dict[str, Any], dict[str, str]]:
         """Answer ``GET /openapi.json``: the document ``svai build`` wrote beside the config."""
-        try:
-            document = json.loads(self.config.resolve(OPENAPI_FILE).read_bytes())
-        except (OSError, ValueError):
-            return 404, error_body("not_found", "no openapi.json in this build"), {}
+        document = read_document(Path(self.config.base_dir))
+        if document is None:
+            return 404, error_body("not_found", MISSING), {}
         return 200, document, {}
 
     def handler(self) -> Callable[[Any, Any], dict[str, Any]]:

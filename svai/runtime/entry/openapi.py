@@ -7,13 +7,20 @@ request and response formats from whichever front the deployment has.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 from svai.runtime.core import Response, Service
 
-__all__ = ["OPENAPI_FILE", "is_openapi", "openapi_response"]
+__all__ = ["MISSING", "OPENAPI_FILE", "is_openapi", "openapi_response", "read_document"]
 
 OPENAPI_FILE = "openapi.json"
 
-_MISSING = b'{"error": {"code": "not_found", "message": "no openapi.json in this build"}}'
+MISSING = "no openapi.json in this build"
+"""The 404's message, from every front."""
+
+_MISSING = json.dumps({"error": {"code": "not_found", "message": MISSING}}).encode()
 
 
 def is_openapi(method: str, path: str) -> bool:
@@ -28,3 +35,15 @@ def openapi_response(service: Service) -> Response:
         return Response(200, service.cfg.resolve(OPENAPI_FILE).read_bytes(), headers)
     except OSError:
         return Response(404, _MISSING, headers)
+
+
+def read_document(folder: Path) -> dict[str, Any] | None:
+    """The document in an artifact ``folder``, decoded (fronts that answer JSON objects).
+
+    ``None`` for an artifact built before svai wrote one.
+    """
+    try:
+        document: dict[str, Any] = json.loads(folder.joinpath(OPENAPI_FILE).read_bytes())
+    except (OSError, ValueError):
+        return None
+    return document

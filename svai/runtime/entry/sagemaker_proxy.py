@@ -27,7 +27,7 @@ from svai.runtime.entry.lambda_events import (
     http_call,
     simple_response,
 )
-from svai.runtime.entry.openapi import OPENAPI_FILE, is_openapi
+from svai.runtime.entry.openapi import MISSING, is_openapi, read_document
 
 __all__ = ["EndpointProxy", "handler"]
 
@@ -117,13 +117,9 @@ class EndpointProxy:
         return out
 
     def _openapi(self, kind: Any) -> dict[str, Any]:
-        try:
-            if self.artifact is None:
-                raise OSError("no artifact folder")
-            document = json.loads(self.artifact.joinpath(OPENAPI_FILE).read_bytes())
-        except (OSError, ValueError):
-            missing = error_body("not_found", "no openapi.json in this build")
-            return simple_response(404, missing, kind)
+        document = None if self.artifact is None else read_document(self.artifact)
+        if document is None:
+            return simple_response(404, error_body("not_found", MISSING), kind)
         return simple_response(200, document, kind)
 
     def handler(self) -> Any:
