@@ -5,7 +5,8 @@ bucket under :data:`PREFIX` and queued as a reference (:mod:`svai.runtime.entry.
 backend builds the same three things: the front and the worker learn the bucket
 (:data:`PAYLOAD_BUCKET_ENV`), the front learns the queue's limit from svai's catalog
 (:data:`MESSAGE_BYTES_ENV`), and a lifecycle rule deletes stored bodies a day after their
-messages can no longer be delivered (:func:`expiry_days`). The cloud modules
+messages can no longer be delivered (:func:`expiry_days`). The prefix and the variable names are
+the runtime's own constants, imported, so the two sides cannot disagree. The cloud modules
 (``aws/claims.py``, ``gcp/claims.py``, ``azure/claims.py``) add the grants and the rule.
 """
 
@@ -15,17 +16,10 @@ import math
 
 from svai.compiler.catalog import load_catalog
 from svai.ir import DeploymentPlan
+from svai.runtime.core.jobs import MESSAGE_BYTES_ENV
+from svai.runtime.entry.claims import PAYLOAD_BUCKET_ENV, PREFIX
 
 __all__ = ["MESSAGE_BYTES_ENV", "PAYLOAD_BUCKET_ENV", "PREFIX", "expiry_days", "message_limit"]
-
-PREFIX = "jobs/payloads/"
-"""Where the runtime stores job bodies (``svai.runtime.entry.claims.PREFIX``; a test ties them)."""
-
-PAYLOAD_BUCKET_ENV = "SVAI_PAYLOAD_BUCKET"
-"""The variable that names the bucket to the runtime (``svai.runtime.entry.claims``)."""
-
-MESSAGE_BYTES_ENV = "SVAI_QUEUE_MESSAGE_BYTES"
-"""The variable that gives the front the queue's limit (``svai.runtime.core.jobs``)."""
 
 
 def expiry_days(plan: DeploymentPlan) -> int:

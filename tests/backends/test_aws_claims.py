@@ -9,18 +9,11 @@ from __future__ import annotations
 
 import json
 
-from svai.backends.aws import AwsBackend, claims
+from svai.backends.aws import AwsBackend
 from svai.backends.preview import record
-from svai.runtime.entry import claims as runtime_claims
-from svai.runtime.entry import jobs as runtime_jobs
 from tests.backends.plans import async_plan, sync_plan
 
 LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
-
-
-def test_the_backend_and_the_runtime_agree_on_prefix_and_variable() -> None:
-    assert claims.PREFIX == runtime_claims.PREFIX
-    assert claims.PAYLOAD_BUCKET_ENV == runtime_jobs.PAYLOAD_BUCKET_ENV
 
 
 def test_async_plan_builds_the_claim_check_with_one_action_per_role() -> None:

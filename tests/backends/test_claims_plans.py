@@ -22,16 +22,8 @@ from svai.backends.gcp import GcpBackend
 from svai.backends.gcp import tokens as T
 from svai.backends.preview import record
 from svai.compiler.catalog import load_catalog
-from svai.runtime.core import jobs as runtime_jobs
-from svai.runtime.entry import claims as runtime_claims
 
 POLICY = "azure-native:storage:ManagementPolicy"
-
-
-def test_the_backends_and_the_runtime_agree_on_prefix_and_variables() -> None:
-    assert claims.PREFIX == runtime_claims.PREFIX
-    assert claims.PAYLOAD_BUCKET_ENV == runtime_claims.PAYLOAD_BUCKET_ENV
-    assert claims.MESSAGE_BYTES_ENV == runtime_jobs.MESSAGE_BYTES_ENV
 
 
 def _gcp_env(resource: Any) -> dict[str, str]:
