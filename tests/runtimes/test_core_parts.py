@@ -14,7 +14,14 @@ from store_doubles import ManualClock
 from svai.runtime.core import cache as cache_module
 from svai.runtime.core import idempotency as idempotency_module
 from svai.runtime.core.batching import MicroBatcher
-from svai.runtime.core.cache import Cache, LruCache, SqliteStore, cache_key, open_store
+from svai.runtime.core.cache import (
+    Cache,
+    LruCache,
+    SqliteStore,
+    cache_key,
+    is_store_url,
+    open_store,
+)
 from svai.runtime.core.errors import IdempotencyConflictError
 from svai.runtime.core.idempotency import IdempotencyTable, State
 
@@ -49,6 +56,24 @@ def test_lru_evicts_least_recently_used_and_expires(clock: ManualClock) -> None:
     assert lru.get("short") == 4  # alive up to its expiry
     clock.advance(0.001)
     assert lru.get("short") is None and len(lru) == 1  # dropped on read; "c" is left
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("redis://cache:6379/0", True),
+        ("sqlite:///var/cache/svai.db", True),
+        # The scheme is what precedes the first "://", wherever else one appears.
+        ("redis://cache:6379/0?via=http://proxy", True),
+        ("/var/cache/svai.db", False),
+        ("://cache", False),
+        ("Redis://cache", False),
+        ("re dis://cache", False),
+        ("rédis://cache", False),
+    ],
+)
+def test_store_urls_are_told_from_paths(url: str, ok: bool) -> None:
+    assert is_store_url(url) is ok
 
 
 def test_sqlite_store_round_trip_and_expiry(tmp_path: Path, clock: ManualClock) -> None:

@@ -103,11 +103,6 @@ class LruCache:
             while len(self._data) > self._max:
                 self._data.popitem(last=False)
 
-    def pop(self, key: str) -> None:
-        """Forget ``key``."""
-        with self._lock:
-            self._data.pop(key, None)
-
     def __len__(self) -> int:
         return len(self._data)
 
