@@ -87,8 +87,11 @@ def test_sqlite_store_round_trip_and_expiry(tmp_path: Path, clock: ManualClock) 
     assert store.get("old") is None and store.get("missing") is None
     other = SqliteStore(tmp_path / "c.db")  # a second process would see the same rows
     assert other.get("k") == b"value"
+    elsewhere = SqliteStore(tmp_path / "d.db")  # and a store at another path sees none of them
+    assert elsewhere.get("k") is None and (tmp_path / "c.db").is_file()
     store.close()
     other.close()
+    elsewhere.close()
     with pytest.raises(Exception, match="closed"):
         store.get("k")
 
@@ -112,14 +115,17 @@ class DownStore:
 
 
 def test_cache_outage_degrades_to_lru_and_backs_off() -> None:
-    store = DownStore()
+    store, clock = DownStore(), ManualClock()
     errors: list[Exception] = []
-    cache = Cache(60, 10, store, outage_backoff_s=60, on_error=errors.append)
+    cache = Cache(60, 10, store, outage_backoff_s=60, on_error=errors.append, clock=clock)
     assert cache.get("k") is None  # the outage reads as a miss
     cache.put("k", b"v")  # the LRU still takes it
     assert cache.get("k") == b"v"
     assert store.calls == 1  # after the first failure the store is skipped for the backoff
     assert cache.store_errors == 1 and isinstance(errors[0], ConnectionError)
+    clock.advance(60)  # past the backoff the store is tried again, and each failure counts
+    assert cache.get("other") is None
+    assert store.calls == 2 and cache.store_errors == 2 and len(errors) == 2
     cache.close()  # a broken store does not fail shutdown
 
 
