@@ -22,7 +22,7 @@ from svai.runtime.core.cache import (
     is_store_url,
     open_store,
 )
-from svai.runtime.core.errors import IdempotencyConflictError
+from svai.runtime.core.errors import ConfigError, IdempotencyConflictError
 from svai.runtime.core.idempotency import IdempotencyTable, State
 
 
@@ -94,6 +94,25 @@ def test_sqlite_store_round_trip_and_expiry(tmp_path: Path, clock: ManualClock) 
     elsewhere.close()
     with pytest.raises(Exception, match="closed"):
         store.get("k")
+
+
+def test_open_store_picks_the_opener_by_the_first_scheme(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[tuple[str, Path]] = []
+
+    def opener(url: str, base: Path) -> SqliteStore:
+        opened.append((url, base))
+        return SqliteStore(base / "c.db")
+
+    url = "x://shared?via=y://proxy"
+    open_store(url, tmp_path, {"x": opener}).close()  # type: ignore[union-attr]
+    assert opened == [(url, tmp_path)]
+    with pytest.raises(ConfigError, match="unknown store; use one of x://"):
+        open_store("y://shared", tmp_path, {"x": opener})
+    monkeypatch.chdir(tmp_path)  # with no artifact folder, relative paths are the working dir's
+    open_store("sqlite:///rel.db").close()  # type: ignore[union-attr]
+    assert (tmp_path / "rel.db").is_file()
 
 
 class DownStore:

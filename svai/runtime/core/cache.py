@@ -107,6 +107,16 @@ class LruCache:
         return len(self._data)
 
 
+_SQLITE_SETUP = (
+    "PRAGMA journal_mode=WAL",  # readers in other processes do not block the writer
+    "PRAGMA busy_timeout=200",
+    "CREATE TABLE IF NOT EXISTS svai_cache "
+    "(key TEXT PRIMARY KEY, value BLOB NOT NULL, expires REAL NOT NULL)",
+)
+_SQLITE_GET = "SELECT value FROM svai_cache WHERE key = ? AND expires > ?"
+_SQLITE_PUT = "INSERT OR REPLACE INTO svai_cache (key, value, expires) VALUES (?, ?, ?)"
+
+
 class SqliteStore:
     """A ``CacheStore`` in one SQLite file (WAL), shared by the processes of one machine."""
 
@@ -116,28 +126,19 @@ class SqliteStore:
         self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
         with self._lock:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA busy_timeout=200")
-            self._conn.execute(
-                "CREATE TABLE IF NOT EXISTS svai_cache "
-                "(key TEXT PRIMARY KEY, value BLOB NOT NULL, expires REAL NOT NULL)"
-            )
+            for statement in _SQLITE_SETUP:
+                self._conn.execute(statement)
 
     def get(self, key: str) -> bytes | None:
         """Return the live value or ``None``."""
         with self._lock:
-            row = self._conn.execute(
-                "SELECT value FROM svai_cache WHERE key = ? AND expires > ?", (key, time.time())
-            ).fetchone()
+            row = self._conn.execute(_SQLITE_GET, (key, time.time())).fetchone()
         return None if row is None else bytes(row[0])
 
     def put(self, key: str, value: bytes, ttl_s: float) -> None:
         """Insert or replace ``key``."""
         with self._lock:
-            self._conn.execute(
-                "INSERT OR REPLACE INTO svai_cache (key, value, expires) VALUES (?, ?, ?)",
-                (key, value, time.time() + ttl_s),
-            )
+            self._conn.execute(_SQLITE_PUT, (key, value, time.time() + ttl_s))
 
     def close(self) -> None:
         """Close the connection (later calls raise, which the ``Cache`` treats as an outage)."""
