@@ -125,7 +125,6 @@ def test_a_tampered_claim_is_a_poison_message(deployment: dict[str, Any]) -> Non
     assert answer(front.dispatch(event("GET", "/jobs/tampered")))[0] == 202
 
 
-
 def test_the_claim_check_starts_at_the_configured_limit(deployment: dict[str, Any]) -> None:
     # A limit far below SQS's own: the front takes it from its environment, not a constant.
     d = deployment
@@ -134,7 +133,10 @@ def test_the_claim_check_starts_at_the_configured_limit(deployment: dict[str, An
 
     def post(key: str, pad: int) -> None:
         body = json.dumps({"inputs": [[5.1, 3.5, 1.4, 0.2]], "note": "A" * pad})
-        assert answer(front.dispatch(event("POST", "/jobs", body, **{"idempotency-key": key})))[0] == 202
+        assert (
+            answer(front.dispatch(event("POST", "/jobs", body, **{"idempotency-key": key})))[0]
+            == 202
+        )
 
     def take() -> str:
         (message,) = d["sqs"].receive_message(QueueUrl=d["url"], VisibilityTimeout=60)["Messages"]

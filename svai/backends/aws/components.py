@@ -19,11 +19,11 @@ from svai.backends import components
 from svai.backends.aws import deployments
 from svai.backends.aws import lowering as args
 from svai.backends.aws.claims import PAYLOAD_BUCKET_ENV, expire_payloads, grant_payloads
-from svai.backends.claims import MESSAGE_BYTES_ENV, message_limit
 from svai.backends.aws.network import PrivateNetwork
 from svai.backends.aws.policy import metric_namespace, policy_document, statements
 from svai.backends.aws.provider import AWS, AwsResource, res
 from svai.backends.aws.start_fetch import grant_model_read, upload_model_objects
+from svai.backends.claims import MESSAGE_BYTES_ENV, message_limit
 from svai.backends.docker_build import DOCKER_BUILD
 from svai.backends.images import IMAGE, image_args
 from svai.backends.start_fetch import BUCKET_ENV, model_objects

@@ -53,7 +53,11 @@ Runs = Literal["function", "endpoint"]
 _INTERFACE_ACTIONS: dict[Runs, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # AWSLambdaVPCAccessExecutionRole, less its log actions (the function's policy has them).
     "function": (
-        ("ec2:AssignPrivateIpAddresses", "ec2:DeleteNetworkInterface", "ec2:UnassignPrivateIpAddresses"),
+        (
+            "ec2:AssignPrivateIpAddresses",
+            "ec2:DeleteNetworkInterface",
+            "ec2:UnassignPrivateIpAddresses",
+        ),
         ("ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"),
     ),
     # SageMaker's documented set for hosting a model in a VPC (beside CreateNetworkInterface).
