@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from svai import api
+from svai.backends.aws.lowering import SERVERLESS
+from svai.backends.gcp.context import VERTEX_OFFERINGS
 from svai.compiler.planned import to_dict
 from tests.goldens import check_golden
 
@@ -36,24 +38,23 @@ def planned(request: pytest.FixtureRequest) -> tuple[Path, dict]:  # type: ignor
 
 
 NOT_BUILT = frozenset({"SVAI_AWS_035", "SVAI_GCP_019", "SVAI_AZ_030", "SVAI_AZ_031"})
-"""Refusals of declared settings a backend does not build yet (issue #24): restricted egress on
-Azure, for AWS SageMaker endpoints and for GCP functions and Vertex AI endpoints, a private
-registry on Azure. They are the only high findings an example may have."""
+"""Refusals of declared settings a backend does not build (issue #24): restricted egress on
+Azure, for SageMaker Serverless Inference and for Vertex AI endpoints, a private registry on
+Azure. They are the only high findings an example may have."""
 
 EGRESS_RULES = {"aws": "SVAI_AWS_035", "gcp": "SVAI_GCP_019", "azure": "SVAI_AZ_030"}
 
+UNRESTRICTABLE = VERTEX_OFFERINGS | {SERVERLESS}
+"""Offerings whose egress a deployment cannot restrict: Serverless Inference takes no VPC
+configuration, a Vertex AI container's egress needs VPC Service Controls (an organization's)."""
 
-def _check_high(cloud: str, egress: str, high: set[str], types: set[str]) -> None:
+
+def _check_high(cloud: str, egress: str, high: set[str], offerings: set[str]) -> None:
     """Only refusals of what is not built; a declared egress is built or refused, never dropped."""
     assert high <= NOT_BUILT, (cloud, high)
-    # AWS builds restricted egress for Lambda functions and GCP for Cloud Run services;
-    # SageMaker endpoints, Cloud Run functions, Vertex AI endpoints and Azure are refused.
-    unbuilt = {
-        "aws:sagemaker/model:Model",
-        "gcp:cloudfunctionsv2/function:Function",
-        "gcp:vertex/aiEndpoint:AiEndpoint",
-    }
-    built = cloud in ("aws", "gcp") and not types & unbuilt
+    # AWS builds restricted egress for Lambda functions and real-time SageMaker endpoints, GCP
+    # for Cloud Run services and functions; the offerings above and Azure are refused.
+    built = cloud in ("aws", "gcp") and not offerings & UNRESTRICTABLE
     assert (EGRESS_RULES[cloud] in high) == (egress != "all" and not built), (cloud, egress, high)
 
 
@@ -63,7 +64,8 @@ def test_every_target_is_a_complete_deployment_with_no_high_findings(planned) ->
     for target in data["targets"]:
         high = {f["rule"] for f in target["findings"] if f["severity"] == "high"}
         types = {r["type"] for r in target["resources"]}
-        _check_high(target["cloud"], target["plan"]["egress"], high, types)
+        offerings = {s["compute"]["offering"] for s in target["plan"]["services"]}
+        _check_high(target["cloud"], target["plan"]["egress"], high, offerings)
         assert len(target["resources"]) >= 15
         version = data["model_version"]
         assert target["plan"]["model_version"] == version
@@ -130,6 +132,6 @@ def test_every_example_plans_on_all_three_clouds_with_no_high_findings(
     assert [t.plan.cloud for t in result.targets] == ["aws", "gcp", "azure"]
     for target in result.targets:
         high = {f.rule for f in target.findings if f.severity == "high"}
-        types = {r.type for r in target.resources}
-        _check_high(target.plan.cloud, target.plan.egress, high, types)
+        offerings = {s.compute.offering for s in target.plan.services}
+        _check_high(target.plan.cloud, target.plan.egress, high, offerings)
         assert len(target.resources) >= 15

@@ -29,6 +29,11 @@ def aws_endpoints(plan: DeploymentPlan) -> tuple[str, ...]:
     DynamoDB with stores, SQS with a queue, Secrets Manager with secrets, SageMaker Runtime when
     a proxy function calls an endpoint, CloudWatch (``monitoring``) and Lambda when a scheduled
     release gate reads the candidate's metrics and moves the ``live`` aliases. Empty when egress is not restricted.
+
+    A SageMaker model's container in the VPC needs nothing more: from inside it calls S3 (the
+    start-time fetch, through the gateway endpoint) and Secrets Manager (its cold-start secret
+    reads); SageMaker pulls the image, downloads ``model_data_url`` and ships the container's
+    stdout to CloudWatch Logs itself, and the runtime's metrics are lines in that log (EMF).
     """
     if not restricts_egress(plan):
         return ()

@@ -49,9 +49,13 @@ PLANS: dict[str, Callable[[], DeploymentPlan]] = {
     "private": lambda: dataclasses.replace(sync_plan("gcp"), private_network=True),
     # A declared egress (issue #24): Direct VPC egress, Private Google Access, deny by default.
     "egress": lambda: dataclasses.replace(sync_plan("gcp"), egress="none"),
-    # Cloud Run functions get no VPC egress: the async plan's front is refused.
+    # Cloud Run functions join the same subnet through Direct VPC egress.
     "egress-functions": lambda: dataclasses.replace(
         async_plan("gcp", "gcp.cloudrun.functions"), egress="private-only"
+    ),
+    # A Vertex AI container's egress cannot be restricted by a deployment: refused.
+    "egress-vertex": lambda: dataclasses.replace(
+        sync_plan("gcp", "gcp.vertex.online_prediction"), egress="none"
     ),
     # 20 MB jobs: the claim check (lifecycle rule, bucket and limit variables) carries them.
     "big-jobs": lambda: _bigger_jobs(async_plan("gcp", "gcp.cloudrun.service"), 20 * 2**20),
@@ -83,7 +87,7 @@ def _mutate(resources: Resources, name: str, change: Callable[[dict[str, Any]], 
     return tuple(out)
 
 
-@pytest.mark.parametrize("name", sorted(set(PLANS) - {"private", "egress-functions"}))
+@pytest.mark.parametrize("name", sorted(set(PLANS) - {"private", "egress-vertex"}))
 def test_defaults_have_no_findings(name: str) -> None:
     findings = evaluate(RULES, _recorded(name), PLANS[name]())
     assert findings == []
@@ -407,7 +411,19 @@ def test_a_pull_job_subscription_without_a_dead_letter_policy_fires() -> None:
     assert _fired(resources, PLANS["async-run-key"]()) == {"SVAI_GCP_002"}
 
 
-def test_restricted_egress_with_cloud_run_functions_is_refused() -> None:
-    findings = evaluate(RULES, _recorded("egress-functions"), PLANS["egress-functions"]())
+def test_restricted_egress_with_a_vertex_endpoint_is_refused_with_the_reason() -> None:
+    findings = evaluate(RULES, _recorded("egress-vertex"), PLANS["egress-vertex"]())
     high = [f for f in findings if f.severity == "high"]
-    assert [f.rule for f in high] == ["SVAI_GCP_019"] and "functions" in high[0].message
+    assert [f.rule for f in high] == ["SVAI_GCP_019"]
+    assert "VPC Service Controls" in high[0].message and "organization" in high[0].message
+    assert "gcp.cloudrun.service" in high[0].hint
+
+
+def test_a_function_outside_the_vpc_is_refused() -> None:
+    # The async plan's front keeps its default egress: the restriction is not built.
+    resources = _mutate(
+        _recorded("egress-functions"),
+        "fn-submit",
+        set_path("serviceConfig.directVpcEgress", "VPC_EGRESS_PRIVATE_RANGES_ONLY"),
+    )
+    assert _fired(resources, PLANS["egress-functions"]()) == {"SVAI_GCP_019"}

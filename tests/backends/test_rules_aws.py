@@ -509,8 +509,9 @@ def test_every_place_a_policy_can_sit_is_checked(
     assert fired(add(base["sync"], extra), BASES["sync"]) == expected
 
 
-def test_an_egress_restricted_sagemaker_target_is_still_refused() -> None:
-    plan = dataclasses.replace(sync_plan("aws", "aws.sagemaker.realtime"), egress="none")
+def test_an_egress_restricted_serverless_sagemaker_target_is_still_refused() -> None:
+    plan = dataclasses.replace(sync_plan("aws", "aws.sagemaker.serverless"), egress="none")
     resources = record(lambda: AwsBackend().program(plan))
     (finding,) = evaluate(RULES, resources, plan)
-    assert finding.rule == "SVAI_AWS_035" and "SageMaker" in finding.message
+    assert finding.rule == "SVAI_AWS_035" and "Serverless Inference" in finding.message
+    assert "aws.sagemaker.realtime" in finding.message + finding.hint

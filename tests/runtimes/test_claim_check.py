@@ -15,8 +15,7 @@ import pytest
 from job_artifacts import build_job_artifact
 from test_jobs_front import answer, event, queued
 
-from svai.runtime.cloud.aws import ResultsStore, S3Payloads, SqsQueue
-from svai.runtime.core import load_config
+from svai.backends.claims import MESSAGE_BYTES_ENV, PAYLOAD_BUCKET_ENV, message_limit
 from svai.runtime.entry.claims import PREFIX
 from svai.runtime.entry.emulator import EventSourceEmulator, LocalContext
 from svai.runtime.entry.jobs import JobsFront
@@ -43,13 +42,18 @@ def deployment(aws_env: dict[str, str], tmp_path: Path) -> dict[str, Any]:
     return {"artifact": artifact, "sqs": sqs, "s3": s3, "url": url, "name": name, "ddb": ddb}
 
 
-def _front(d: dict[str, Any], *, bucket: bool = True) -> JobsFront:
-    return JobsFront(
-        load_config(d["artifact"]),
-        queue=SqsQueue(d["sqs"], d["url"]),
-        store=ResultsStore(d["ddb"], d["name"]),
-        payloads=S3Payloads(d["s3"], d["name"]) if bucket else None,
-    )
+def _front(d: dict[str, Any], *, bucket: bool = True, limit: int | None = None) -> JobsFront:
+    """The submit function's front, built from the environment svai's AWS backend gives it."""
+    environ = {
+        "SVAI_CONFIG": str(d["artifact"]),
+        "SVAI_QUEUE_URL": d["url"],
+        "SVAI_RESULTS_TABLE": d["name"],
+        # The catalog's SQS limit, as the backend sets it (tests/backends/test_aws_network.py).
+        MESSAGE_BYTES_ENV: str(limit if limit is not None else message_limit("aws")),
+    }
+    if bucket:
+        environ[PAYLOAD_BUCKET_ENV] = d["name"]
+    return JobsFront.from_environment(environ)
 
 
 def _run_worker(d: dict[str, Any]) -> dict[str, int]:
@@ -119,3 +123,33 @@ def test_a_tampered_claim_is_a_poison_message(deployment: dict[str, Any]) -> Non
     d["s3"].put_object(Bucket=d["name"], Key=stored["Key"], Body=b'{"request_id": "tampered"}')
     assert _run_worker(d) == {"failed": 1}
     assert answer(front.dispatch(event("GET", "/jobs/tampered")))[0] == 202
+
+
+def test_the_claim_check_starts_at_the_configured_limit(deployment: dict[str, Any]) -> None:
+    # A limit far below SQS's own: the front takes it from its environment, not a constant.
+    d = deployment
+    limit = 4096
+    front = _front(d, limit=limit)
+
+    def post(key: str, pad: int) -> None:
+        body = json.dumps({"inputs": [[5.1, 3.5, 1.4, 0.2]], "note": "A" * pad})
+        assert (
+            answer(front.dispatch(event("POST", "/jobs", body, **{"idempotency-key": key})))[0]
+            == 202
+        )
+
+    def take() -> str:
+        (message,) = d["sqs"].receive_message(QueueUrl=d["url"], VisibilityTimeout=60)["Messages"]
+        return str(message["Body"])
+
+    post("probe", 0)  # the message around a job of known size: the rest is padding
+    overhead = len(take().encode()) - len("probe")
+    post("k-inline", limit - overhead - len("k-inline"))  # a message of exactly the limit
+    inline = take()
+    assert len(inline.encode()) == limit and "claim" not in json.loads(inline)
+    assert "Contents" not in d["s3"].list_objects_v2(Bucket=d["name"], Prefix=PREFIX)
+    post("k-claims", limit - overhead - len("k-claims") + 1)  # one byte more: through the bucket
+    claimed = take()
+    assert len(claimed.encode()) < limit and json.loads(claimed)["claim"]
+    (stored,) = d["s3"].list_objects_v2(Bucket=d["name"], Prefix=PREFIX)["Contents"]
+    assert stored["Size"] == limit + 1

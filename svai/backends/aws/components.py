@@ -23,11 +23,13 @@ from svai.backends.aws.network import PrivateNetwork
 from svai.backends.aws.policy import metric_namespace, policy_document, statements
 from svai.backends.aws.provider import AWS, AwsResource, res
 from svai.backends.aws.start_fetch import grant_model_read, upload_model_objects
+from svai.backends.claims import MESSAGE_BYTES_ENV, message_limit
 from svai.backends.docker_build import DOCKER_BUILD
 from svai.backends.images import IMAGE, image_args
 from svai.backends.start_fetch import BUCKET_ENV, model_objects
 from svai.backends.tokens import Creator, by_package
 from svai.ir import DeploymentPlan, Identity, Service, Store
+from svai.runtime.cloud.secrets import PREFIX as SECRET_ENV_PREFIX
 
 __all__ = [
     "Endpoint",
@@ -432,7 +434,7 @@ class Shared:
                 env[f"SVAI_{store.upper()}_TABLE"] = self.tables[store].table_name
             elif name.startswith("secret:"):
                 key = name.split(":", 1)[1]
-                env[f"SVAI_SECRET_{key}"] = next(s.ref for s in plan.secrets if s.env == key)
+                env[f"{SECRET_ENV_PREFIX}{key}"] = next(s.ref for s in plan.secrets if s.env == key)
         return env
 
 
@@ -555,6 +557,8 @@ class FunctionService(pulumi.ComponentResource):
             if grant is not None:
                 ready.append(grant)
                 environment[PAYLOAD_BUCKET_ENV] = shared.bucket_name
+            if service.role == "submit":  # above SQS's limit (the catalog's), a claim check
+                environment[MESSAGE_BYTES_ENV] = str(message_limit("aws"))
         if shared.network is not None:
             name = f"{plan.name}-{service.name}-vpc-access"
             ready.append(shared.network.grant(name, role, shared.account, plan.region, self))
@@ -678,6 +682,30 @@ class Endpoint(pulumi.ComponentResource):
                 )
             )
             environment[BUCKET_ENV] = shared.bucket_name
+        placement: dict[str, Any] = {}
+        if shared.network is not None and service.compute.offering != args.SERVERLESS:
+            # Restricted egress: the model's container runs in the private subnets, HTTPS to the
+            # VPC endpoints only (Serverless Inference takes no VPC configuration: SVAI_AWS_035).
+            ready.append(
+                shared.network.grant(
+                    f"{plan.name}-{service.name}-vpc-access",
+                    role,
+                    shared.account,
+                    plan.region,
+                    self,
+                    runs="endpoint",
+                )
+            )
+            placement["vpc_config"] = shared.network.model_vpc_config()
+            # Network isolation cuts the container off entirely (no network, no credentials).
+            # SageMaker still pulls the image and downloads model_data_url itself, outside the
+            # container, so an isolated model serves; but svai's start-time fetch (the weights
+            # the build left out, read from the bucket through the S3 gateway endpoint) and the
+            # cold-start secret reads (Secrets Manager's interface endpoint) run inside it.
+            # Isolate exactly when the container needs neither.
+            placement["enable_network_isolation"] = not (
+                shared.model_keys or any(key.startswith(SECRET_ENV_PREFIX) for key in environment)
+            )
         assert shared.repository_url is not None and shared.image_uri is not None
 
         def container(image: pulumi.Input[str], key: str, **env: str) -> dict[str, Any]:
@@ -692,6 +720,7 @@ class Endpoint(pulumi.ComponentResource):
             name=name,
             execution_role_arn=role.arn,
             primary_container=container(shared.image_uri, plan.artifact.object_key),
+            **placement,
             tags=tags,
             opts=_child(self, depends_on=ready),
         )
@@ -712,6 +741,7 @@ class Endpoint(pulumi.ComponentResource):
                     SVAI_MODEL_VERSION=version,
                     **({"SVAI_ARTIFACT_KEY": key} if "SVAI_ARTIFACT_KEY" in environment else {}),
                 ),
+                **placement,
                 tags={**tags, "svai-model-version": version},
                 opts=_child(self, depends_on=ready),
             )

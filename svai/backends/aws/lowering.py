@@ -24,6 +24,7 @@ from svai.spec.names import metrics_namespace
 __all__ = [
     "LAMBDA_RUNTIME",
     "LIVE_ALIAS",
+    "SERVERLESS",
     "alarm_args",
     "alias_version",
     "budget_args",
@@ -49,6 +50,8 @@ __all__ = [
 LAMBDA_RUNTIME = "python3.12"
 LIVE_ALIAS = "live"
 """The alias every caller invokes; weighted routing between versions happens on it."""
+SERVERLESS = "aws.sagemaker.serverless"
+"""The SageMaker Serverless Inference offering (no instance type, no VPC configuration)."""
 _LAMBDA_MAX_TIMEOUT_S = 900
 _SERVERLESS_MEMORY = (1024, 2048, 3072, 4096, 5120, 6144)
 _SERVERLESS_MAX_CONCURRENCY = 200
@@ -188,7 +191,7 @@ def variant_versions(plan: DeploymentPlan, service: Service) -> tuple[tuple[str,
     split = plan.rollout.split
     if len(split) <= 1:
         return ((plan.model_version, 1.0),)
-    if service.compute.offering == "aws.sagemaker.serverless":
+    if service.compute.offering == SERVERLESS:
         top = max(split, key=lambda s: (s.percent, s.version == plan.model_version))
         return ((top.version, 1.0),)
     ordered = sorted(split, key=lambda s: s.version != plan.model_version)
@@ -322,7 +325,7 @@ def endpoint_config_args(
     models = {plan.model_version: model_name, **(other_models or {})}
     variant: dict[str, Any] = {"variant_name": LIVE_ALIAS, "model_name": models[variants[0][0]]}
     args: dict[str, Any] = {"tags": tags(plan, **{"svai-service": service.name})}
-    if compute.offering == "aws.sagemaker.serverless":
+    if compute.offering == SERVERLESS:
         memory = next((m for m in _SERVERLESS_MEMORY if m >= compute.memory_mb), 6144)
         serverless: dict[str, Any] = {
             "memory_size_in_mb": memory,
@@ -362,7 +365,7 @@ def scaling_args(service: Service) -> tuple[dict[str, Any], dict[str, Any]] | No
     Returns ``None`` for a serverless variant without provisioned concurrency (SageMaker scales it).
     """
     compute = service.compute
-    if compute.offering == "aws.sagemaker.serverless":
+    if compute.offering == SERVERLESS:
         if compute.min_instances <= 0:
             return None
         target = {

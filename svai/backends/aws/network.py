@@ -18,13 +18,18 @@ the interface endpoints' security group; the interface endpoints accept HTTPS on
 functions. Each function role gets what ``AWSLambdaVPCAccessExecutionRole`` grants, scoped to
 this account's network interfaces where EC2 allows a scope.
 
-SageMaker endpoints are not placed in the VPC (rule ``SVAI_AWS_035`` still refuses them).
+A real-time SageMaker endpoint's model runs in the same subnets under the same security group
+(:meth:`PrivateNetwork.model_vpc_config`); its container reaches S3 (the start-time fetch) and
+Secrets Manager through the endpoints above, while SageMaker itself pulls the image, downloads
+``model_data_url`` through the S3 gateway endpoint and ships the container's logs. Its role gets
+the network-interface permissions SageMaker documents for VPC mode. Serverless Inference takes no
+VPC configuration, so a serverless endpoint stays outside (rule ``SVAI_AWS_035`` refuses it).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 import pulumi
 
@@ -35,12 +40,38 @@ from svai.compiler.egress import AWS_GATEWAY_ENDPOINTS as _GATEWAY
 from svai.compiler.egress import aws_endpoints
 from svai.ir import DeploymentPlan
 
-__all__ = ["CIDR", "PrivateNetwork"]
+__all__ = ["CIDR", "PrivateNetwork", "Runs"]
 
 CIDR = "10.42.0.0/16"
 """The VPC's address range; nothing outside it is routed."""
 
 _SUBNETS = (("a", "10.42.0.0/20"), ("b", "10.42.16.0/20"))
+
+Runs = Literal["function", "endpoint"]
+"""What a role's network interfaces are for: a Lambda function or a SageMaker model."""
+
+_INTERFACE_ACTIONS: dict[Runs, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # AWSLambdaVPCAccessExecutionRole, less its log actions (the function's policy has them).
+    "function": (
+        (
+            "ec2:AssignPrivateIpAddresses",
+            "ec2:DeleteNetworkInterface",
+            "ec2:UnassignPrivateIpAddresses",
+        ),
+        ("ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"),
+    ),
+    # SageMaker's documented set for hosting a model in a VPC (beside CreateNetworkInterface).
+    "endpoint": (
+        ("ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface"),
+        (
+            "ec2:DescribeDhcpOptions",
+            "ec2:DescribeNetworkInterfaces",
+            "ec2:DescribeSecurityGroups",
+            "ec2:DescribeSubnets",
+            "ec2:DescribeVpcs",
+        ),
+    ),
+}
 _HTTPS = {"protocol": "tcp", "from_port": 443, "to_port": 443}
 
 
@@ -118,7 +149,7 @@ class PrivateNetwork(pulumi.ComponentResource):
         functions = res.ec2.SecurityGroup(
             f"{plan.name}-functions",
             vpc_id=vpc.id,
-            description=f"svai {plan.name}: functions; HTTPS to the VPC endpoints only",
+            description=f"svai {plan.name}: {_members(plan)}; HTTPS to the VPC endpoints only",
             egress=[
                 {**_HTTPS, "prefix_list_ids": [g.prefix_list_id for g in gateways]},
                 {**_HTTPS, "cidr_blocks": [CIDR], "description": "interface endpoints"},
@@ -158,6 +189,10 @@ class PrivateNetwork(pulumi.ComponentResource):
         """The ``vpc_config`` argument of a function placed in this network."""
         return {"subnet_ids": self.subnet_ids, "security_group_ids": [self.security_group_id]}
 
+    def model_vpc_config(self) -> dict[str, Any]:
+        """The ``vpc_config`` argument of a SageMaker model placed in this network."""
+        return {"subnets": self.subnet_ids, "security_group_ids": [self.security_group_id]}
+
     def grant(
         self,
         name: str,
@@ -165,11 +200,20 @@ class PrivateNetwork(pulumi.ComponentResource):
         account: pulumi.Input[str],
         region: str,
         parent: pulumi.Resource,
+        *,
+        runs: Runs = "function",
     ) -> AwsResource:
-        """The network-interface permissions Lambda needs to attach ``role``'s function."""
+        """The network-interface permissions the service needs to attach what ``role`` ``runs``.
+
+        A function's are those of ``AWSLambdaVPCAccessExecutionRole``; an endpoint's those
+        SageMaker documents for models in a VPC. Creating, deleting and sharing an interface
+        are scoped to this account's interfaces (creating also to these subnets and security
+        group); EC2's Describe calls take no resource scope.
+        """
         interfaces = pulumi.Output.concat(
             "arn:aws:ec2:", region, ":", account, ":network-interface/*"
         )
+        manage, describe = _INTERFACE_ACTIONS[runs]
 
         def document(values: list[Any]) -> str:
             eni, group, *subnet_arns = values
@@ -183,17 +227,13 @@ class PrivateNetwork(pulumi.ComponentResource):
                 {
                     "Sid": "ManageItsInterfaces",
                     "Effect": "Allow",
-                    "Action": [
-                        "ec2:AssignPrivateIpAddresses",
-                        "ec2:DeleteNetworkInterface",
-                        "ec2:UnassignPrivateIpAddresses",
-                    ],
+                    "Action": list(manage),
                     "Resource": [eni],
                 },
                 {
                     "Sid": "DescribeTheVpc",
                     "Effect": "Allow",
-                    "Action": ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"],
+                    "Action": list(describe),
                     "Resource": "*",
                 },
             ]
@@ -207,6 +247,13 @@ class PrivateNetwork(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=parent),
         )
         return policy
+
+
+def _members(plan: DeploymentPlan) -> str:
+    # Said as it is: a SageMaker model's containers share the functions' group.
+    if any(s.compute.kind == "endpoint" for s in plan.services):
+        return "functions and model containers"
+    return "functions"
 
 
 def _bucket_only(bucket_arn: pulumi.Input[str]) -> pulumi.Output[str]:

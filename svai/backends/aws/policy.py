@@ -49,8 +49,12 @@ RESOURCE_FREE_ACTIONS: frozenset[str] = frozenset(
     {
         "cloudwatch:GetMetricData",
         "cloudwatch:PutMetricData",
+        # A VPC-attached function's or SageMaker model's role looks the network up.
+        "ec2:DescribeDhcpOptions",
         "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSecurityGroups",
         "ec2:DescribeSubnets",
+        "ec2:DescribeVpcs",
         "ecr:GetAuthorizationToken",
     }
 )

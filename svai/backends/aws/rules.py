@@ -14,7 +14,7 @@ from typing import Any
 from svai.backends.aws.cloud import mock_arn
 from svai.backends.aws.policy import RESOURCE_FREE_ACTIONS
 from svai.backends.base import Finding, RecordedResource, Rule, Severity
-from svai.backends.claims import PAYLOAD_BUCKET_ENV, PREFIX, message_limit
+from svai.backends.claims import MESSAGE_BYTES_ENV, PAYLOAD_BUCKET_ENV, PREFIX, message_limit
 from svai.backends.cloud import mock_id
 from svai.backends.preview import SECRET
 from svai.backends.rules import (
@@ -545,17 +545,31 @@ def _egress(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:
             "the Lambda functions are not all in a VPC with no NAT gateway, HTTPS only to VPC "
             "endpoints and an S3 gateway endpoint",
         )
-    elif by_type(resources, SAGEMAKER_MODEL):
+    elif _serverless(resources):
         yield from egress_not_built(
             plan,
             False,
-            "the AWS backend does not place SageMaker endpoints in a VPC yet (their models "
-            "have no vpcConfig)",
+            "SageMaker Serverless Inference takes no VPC configuration (nor network isolation), "
+            "so a serverless endpoint's container keeps its internet access; a real-time "
+            "endpoint (aws.sagemaker.realtime) runs in the VPC",
+        )
+    elif not all(m.inputs.get("vpcConfig") for m in by_type(resources, SAGEMAKER_MODEL)):
+        yield from egress_not_built(
+            plan, False, "the SageMaker models are not all in the VPC (no vpcConfig)"
         )
 
 
+def _serverless(resources: Resources) -> list[RecordedResource]:
+    return [
+        c
+        for c in by_type(resources, ENDPOINT_CONFIG)
+        if any(v.get("serverlessConfig") for v in c.inputs.get("productionVariants", []) or [])
+    ]
+
+
 def _job_size(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:
-    # Built: a lifecycle rule expires the stored bodies, and the front knows the bucket.
+    # Built: a lifecycle rule expires the stored bodies, and the front knows the bucket and
+    # SQS's limit (without the limit it never claim-checks).
     expiring = any(
         get_path(rule, "filter.prefix") == PREFIX
         for config in by_type(resources, LIFECYCLE)
@@ -564,7 +578,8 @@ def _job_size(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:
     fronts = [
         f
         for f in by_type(resources, FUNCTION)
-        if PAYLOAD_BUCKET_ENV in (get_path(f.inputs, "environment.variables") or {})
+        if {PAYLOAD_BUCKET_ENV, MESSAGE_BYTES_ENV}
+        <= set(get_path(f.inputs, "environment.variables") or {})
     ]
     if not (expiring and fronts):
         yield from oversized_jobs(plan, message_limit("aws"), "SQS")
@@ -646,7 +661,9 @@ RULES: tuple[Rule, ...] = (
         "the outbound restriction the spec declares is built",
         _egress,
         "CKV_AWS_117",
-        "deploy this target with security.network.egress: all, or to a cloud that builds it",
+        "deploy this target with security.network.egress: all, or pin a real-time endpoint "
+        "(overrides.offering: aws.sagemaker.realtime) instead of a serverless one, or deploy "
+        "to a cloud that builds it",
     ),
     _rule(
         36,

@@ -16,7 +16,7 @@ from svai.backends.gcp.context import (
     LoweringContext,
     duration,
 )
-from svai.backends.gcp.network import vpc_access
+from svai.backends.gcp.network import function_vpc_access, vpc_access
 from svai.backends.start_fetch import BUCKET_ENV
 from svai.errors import UsageError
 from svai.ir import Service
@@ -289,6 +289,8 @@ class ComputeLowering(LoweringContext):
             "ingress_settings": "ALLOW_ALL",
             "all_traffic_on_latest_revision": True,
         }
+        # Restricted egress: all traffic through the subnet, as the Cloud Run services.
+        service_config |= function_vpc_access(self)
         if plain:
             service_config["environment_variables"] = dict(plain)
         if secret_envs:
@@ -338,6 +340,7 @@ class ComputeLowering(LoweringContext):
             },
             f"sa-{svc.name}",
             "function-code",
+            *(["subnet"] if "direct_vpc_egress" in service_config else []),
             *self.grants_of(svc.name),
         )
         # A gen2 function is served by a Cloud Run service of the same name.

@@ -8,8 +8,16 @@ firewall denies every egress by default (priority 65534) and allows HTTPS to
 model fetch and claim checks, Firestore, Pub/Sub, Secret Manager, Cloud Logging) keep their
 usual names and reach Google over Google's network, and nothing else is reachable.
 
-Cloud Run functions (which need a Serverless VPC Access connector) and Vertex AI endpoints are
-not placed in the network; rule ``SVAI_GCP_019`` refuses plans with them.
+Cloud Run functions (gen2) join the same subnet the same way: Direct VPC egress with
+``VPC_EGRESS_ALL_TRAFFIC`` (:func:`function_vpc_access`), so no Serverless VPC Access connector
+(and none of its always-on instances) is needed.
+
+Vertex AI endpoints are not placed in the network, and rule ``SVAI_GCP_019`` refuses them: the
+prediction container runs in Google's tenant project, and the only way its egress passes through
+the deployment's network is a private endpoint over VPC Network Peering (Private services
+access), which also takes the endpoint off the internet where svai's API Gateway front calls it;
+what denies the container the internet is VPC Service Controls, whose perimeter belongs to an
+organization-level access policy that a deployment's program cannot own.
 """
 
 from __future__ import annotations
@@ -20,7 +28,13 @@ from svai.backends.gcp.blueprint import Ref
 from svai.backends.gcp.context import LoweringContext
 from svai.compiler.egress import restricts_egress
 
-__all__ = ["GOOGLE_APIS_RANGE", "SUBNET_RANGE", "lower_network", "vpc_access"]
+__all__ = [
+    "GOOGLE_APIS_RANGE",
+    "SUBNET_RANGE",
+    "function_vpc_access",
+    "lower_network",
+    "vpc_access",
+]
 
 SUBNET_RANGE = "10.43.0.0/24"
 """The services' subnet (Direct VPC egress needs at least a /26)."""
@@ -121,13 +135,24 @@ def vpc_access(ctx: LoweringContext) -> dict[str, object] | None:
     """A Cloud Run template's ``vpc_access``: all egress through the subnet (``None``: open)."""
     if not restricts_egress(ctx.plan):
         return None
-    subnet = naming.resource_id(ctx.app, "services")
+    return {"egress": "ALL_TRAFFIC", "network_interfaces": _interfaces(ctx)}
+
+
+def function_vpc_access(ctx: LoweringContext) -> dict[str, object]:
+    """A Cloud Run function's ``service_config`` entries for the same egress (empty: open)."""
+    if not restricts_egress(ctx.plan):
+        return {}
     return {
-        "egress": "ALL_TRAFFIC",
-        "network_interfaces": [
-            {
-                "network": Ref("network", "id", fallback=naming.resource_id(ctx.app, "vpc")),
-                "subnetwork": Ref("subnet", "id", fallback=subnet),
-            }
-        ],
+        "direct_vpc_egress": "VPC_EGRESS_ALL_TRAFFIC",
+        "direct_vpc_network_interfaces": _interfaces(ctx),
     }
+
+
+def _interfaces(ctx: LoweringContext) -> list[dict[str, object]]:
+    subnet = naming.resource_id(ctx.app, "services")
+    return [
+        {
+            "network": Ref("network", "id", fallback=naming.resource_id(ctx.app, "vpc")),
+            "subnetwork": Ref("subnet", "id", fallback=subnet),
+        }
+    ]

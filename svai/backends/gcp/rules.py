@@ -250,25 +250,33 @@ def _egress(resources: Resources, plan: DeploymentPlan) -> Iterator[Finding]:
         for f in by_type(resources, T.FIREWALL)
     )
     google = any(s.inputs.get("privateIpGoogleAccess") for s in by_type(resources, T.SUBNETWORK))
+    functions = by_type(resources, T.FUNCTION)
     built = (
-        bool(services)
+        bool(services or functions)
         and all(get_path(s.inputs, "template.vpcAccess.egress") == "ALL_TRAFFIC" for s in services)
+        and all(
+            get_path(f.inputs, "serviceConfig.directVpcEgress") == "VPC_EGRESS_ALL_TRAFFIC"
+            for f in functions
+        )
         and denied
         and google
     )
-    if by_type(resources, T.FUNCTION, T.VERTEX_ENDPOINT):
+    if by_type(resources, T.VERTEX_ENDPOINT):
         yield from egress_not_built(
             plan,
             False,
-            "the GCP backend does not place Cloud Run functions (they need a Serverless VPC "
-            "Access connector) or Vertex AI endpoints in a VPC yet",
+            "a Vertex AI prediction container runs in Google's tenant project: only a private "
+            "endpoint over VPC peering routes its egress through the deployment's network (and "
+            "takes the endpoint off the internet, where svai's API Gateway calls it), and only "
+            "VPC Service Controls denies it the internet, with a perimeter in an "
+            "organization-level access policy that a deployment cannot create",
         )
     else:
         yield from egress_not_built(
             plan,
             built,
-            "the Cloud Run services do not all send their traffic into a VPC with Private Google "
-            "Access and a deny-by-default egress firewall",
+            "the Cloud Run services and functions do not all send their traffic into a VPC with "
+            "Private Google Access and a deny-by-default egress firewall",
         )
 
 
@@ -414,7 +422,9 @@ RULES: tuple[Rule, ...] = (
         "high",
         "The outbound restriction the spec declares is built",
         _egress,
-        hint="deploy this target with security.network.egress: all, or to a cloud that builds it",
+        hint="deploy this target with security.network.egress: all, or serve the model from a "
+        "Cloud Run service (overrides.offering: gcp.cloudrun.service; it takes a GPU) instead "
+        "of Vertex AI, or put the project in a VPC Service Controls perimeter yourself",
     ),
     Rule(
         "SVAI_GCP_020",

@@ -113,13 +113,35 @@ class DynamoDbStore:
 class SqsQueue:
     """The AWS :class:`JobQueue`: one SQS message per job, transient errors retried."""
 
-    max_message_bytes = 1_048_576
-    """The largest SQS message; a bigger job goes through the bucket (a claim check)."""
+    def __init__(
+        self,
+        client: Any,
+        queue_url: str,
+        backoff: Backoff | None = None,
+        limit_bytes: int | None = None,
+    ) -> None:
+        """Send to ``queue_url`` through ``client``.
 
-    def __init__(self, client: Any, queue_url: str, backoff: Backoff | None = None) -> None:
+        Args:
+            client: A boto3 SQS client.
+            queue_url: The job queue.
+            backoff: Retry policy for transient errors.
+            limit_bytes: SQS's message limit (``SVAI_QUEUE_MESSAGE_BYTES``, set by svai's AWS
+                backend from its catalog), if known.
+        """
         self.client = client
         self.queue_url = queue_url
         self.backoff = backoff or Backoff()
+        self.limit_bytes = limit_bytes
+
+    @property
+    def max_message_bytes(self) -> int | None:
+        """The largest job body that fits, or ``None`` when the limit is not known.
+
+        SQS counts the message body's UTF-8 bytes, and svai sends no message attributes, so a
+        body up to the limit fits; a bigger one goes through the bucket (a claim check).
+        """
+        return self.limit_bytes
 
     def send(self, request_id: str, body: str) -> None:
         """Send one job body."""

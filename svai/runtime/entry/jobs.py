@@ -30,7 +30,7 @@ from typing import Any
 
 from svai.runtime.core import RuntimeConfig, load_config
 from svai.runtime.core.errors import RateLimitedError, RuntimeCoreError
-from svai.runtime.core.jobs import JobQueue, JobStore
+from svai.runtime.core.jobs import JobQueue, JobStore, message_limit
 from svai.runtime.core.messages import SAFE_ID, loads_strict
 from svai.runtime.core.ratelimit import limiter_for
 from svai.runtime.core.schema import compile_schema
@@ -85,8 +85,9 @@ class JobsFront:
         """Build the AWS front from the function's environment (set by svai's AWS backend).
 
         Reads ``svai_runtime.json`` (``SVAI_CONFIG`` or ``LAMBDA_TASK_ROOT``), ``SVAI_QUEUE_URL``
-        and ``SVAI_RESULTS_TABLE``; the optional ``SVAI_RESULT_TTL_S`` sets the record TTL and
-        ``SVAI_PAYLOAD_BUCKET`` the bucket for claim checks.
+        and ``SVAI_RESULTS_TABLE``; the optional ``SVAI_RESULT_TTL_S`` sets the record TTL,
+        ``SVAI_PAYLOAD_BUCKET`` the bucket for claim checks and ``SVAI_QUEUE_MESSAGE_BYTES``
+        SQS's message limit above which a job goes through it.
         """
         import boto3  # the Lambda runtime provides it; only the async front needs it
 
@@ -96,7 +97,9 @@ class JobsFront:
 
         return cls(
             load_config(config_path(environ)),
-            queue=SqsQueue(boto3.client("sqs"), environ["SVAI_QUEUE_URL"]),
+            queue=SqsQueue(
+                boto3.client("sqs"), environ["SVAI_QUEUE_URL"], limit_bytes=message_limit(environ)
+            ),
             store=ResultsStore(
                 boto3.client("dynamodb"),
                 environ["SVAI_RESULTS_TABLE"],
