@@ -69,7 +69,9 @@ class RuntimeApi:
                 body = json.dumps(event).encode()
                 self.send_response(200)
                 self.send_header("Lambda-Runtime-Aws-Request-Id", rid)
-                self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 60_000))
+                self.send_header(
+                    "Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 60_000)
+                )
                 self.send_header("Lambda-Runtime-Trace-Id", f"Root=1-{rid}")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()

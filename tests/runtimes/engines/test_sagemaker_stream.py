@@ -86,7 +86,9 @@ def function(
         api.close()
 
 
-def url_event(body: Any, *, path: str = CHAT, signed: bool = True, **headers: str) -> dict[str, Any]:
+def url_event(
+    body: Any, *, path: str = CHAT, signed: bool = True, **headers: str
+) -> dict[str, Any]:
     """A function URL event (payload format 2.0) as Lambda delivers it."""
     context: dict[str, Any] = {
         "http": {"method": "POST", "path": path},
@@ -124,7 +126,9 @@ def test_a_stream_reaches_the_caller_part_by_part_and_ends_with_done(
         function.invoke("r-stream", url_event(chat(max_tokens=12, stream=True, temperature=0)))
         answer = function.answer("r-stream")
         assert answer.headers["lambda-runtime-function-response-mode"] == "streaming"
-        assert answer.headers["content-type"] == "application/vnd.awslambda.http-integration-response"
+        assert (
+            answer.headers["content-type"] == "application/vnd.awslambda.http-integration-response"
+        )
         seen = b""
         # The engine is held after its first token: a content chunk now cannot be a whole.
         while b'"content":"' not in seen.partition(b"\0" * 8)[2]:
@@ -214,7 +218,16 @@ class Issuer:
                 if self.path == "/.well-known/openid-configuration":
                     doc: dict[str, Any] = {"issuer": issuer.url, "jwks_uri": f"{issuer.url}jwks"}
                 else:
-                    doc = {"keys": [{"kty": "RSA", "kid": "k1", "n": _b64u(numbers.n), "e": _b64u(numbers.e)}]}
+                    doc = {
+                        "keys": [
+                            {
+                                "kty": "RSA",
+                                "kid": "k1",
+                                "n": _b64u(numbers.n),
+                                "e": _b64u(numbers.e),
+                            }
+                        ]
+                    }
                 data = json.dumps(doc).encode()
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(data)))
@@ -230,7 +243,9 @@ class Issuer:
         from cryptography.hazmat.primitives.asymmetric import padding
 
         header = _b64u_json({"alg": "RS256", "kid": "k1", "typ": "JWT"})
-        payload = _b64u_json({"iss": self.url, "aud": "support-llm", "exp": 4_102_444_800, **claims})
+        payload = _b64u_json(
+            {"iss": self.url, "aud": "support-llm", "exp": 4_102_444_800, **claims}
+        )
         signed = f"{header}.{payload}".encode()
         signature = self.key.sign(signed, padding.PKCS1v15(), hashes.SHA256())
         return f"{header}.{payload}.{_b64(signature)}"
@@ -270,7 +285,9 @@ def test_jwt_auth_lets_valid_tokens_stream_and_refuses_the_rest(
 
         def status(token: str | None) -> int:
             headers = {"authorization": f"Bearer {token}"} if token else {}
-            answer = proxy.handle(url_event(chat(max_tokens=4, stream=True), signed=False, **headers))
+            answer = proxy.handle(
+                url_event(chat(max_tokens=4, stream=True), signed=False, **headers)
+            )
             b"".join(answer.body)
             return answer.status
 
@@ -291,3 +308,20 @@ def test_jwt_auth_lets_valid_tokens_stream_and_refuses_the_rest(
         assert _events(b"".join(answer.body))[-1] == "[DONE]"
     finally:
         issuer.server.shutdown()
+
+
+@pytest.mark.parametrize("route", ["/invocations", "/score", "/predict"])
+def test_a_managed_endpoints_one_route_answers_openai_bodies_by_their_shape(
+    served: Served, route: str
+) -> None:
+    # SageMaker's /invocations, Azure ML's scoring route, Vertex's predict route (rawPredict).
+    status, head, events = served.post(route, chat(max_tokens=5, stream=True, temperature=0))
+    assert status == 200 and head["content-type"] == "text/event-stream"
+    assert events[-1] == "[DONE]" and json.loads(events[0])["object"] == "chat.completion.chunk"
+    status, _, body = served.post(route, {"prompt": "the cat", "max_tokens": 3})
+    assert status == 200 and body["object"] == "text_completion"
+    status, _, body = served.post(route, chat(n=2))  # the OpenAI front's own 400
+    assert status == 400 and "n" in body["error"]["message"]
+    # A prediction body keeps the route's meaning.
+    status, _, body = served.post(route, {"inputs": "hello cat"})
+    assert status == 200 and "generated_text" in json.dumps(body)
