@@ -182,8 +182,12 @@ def build_target(
         engine = gpu_engine(spec)
         # The OpenAI routes reach an engine only where svai's HTTP server is the front (a
         # container); managed endpoints pass their one scoring path.
+        # On AWS a SageMaker endpoint's proxy passes the generation routes to /invocations too.
+        streamed = stream_url(spec, rec.choice.offering)
         openai_task = (
-            engine.task if isinstance(engine, Engine) and rec.choice.kind == "container" else None
+            engine.task
+            if isinstance(engine, Engine) and (rec.choice.kind == "container" or streamed)
+            else None
         )
         document = openapi_document(
             spec,
@@ -194,6 +198,8 @@ def build_target(
             mode=rec.choice.mode,
             openai_task=openai_task,
         )
+        if streamed:  # the proxy serves POST routes only: no GET /v1/models behind it
+            document["paths"].pop("/v1/models", None)
         # The proxy/front-door zips never load the model: their config names no source.
         zip_config = json_bytes(config)
         weights: dict[str, bytes | Path] = dict(model.weights)

@@ -73,6 +73,9 @@ def test_the_llm_example_builds_and_answers_chat_completions_with_streaming(
         assert (start.external_attr >> 16) & 0o777 == 0o755, "Lambda must be able to run it"
         assert b"-m svai.runtime.entry.sagemaker_stream" in archive.read(start)
         assert "svai/runtime/entry/lambda_stream.py" in archive.namelist()
+    document = json.loads((aws / "openapi.json").read_text())  # what its HTTP API routes
+    assert {"/predict", "/v1/chat/completions", "/v1/completions"} <= set(document["paths"])
+    assert "/v1/models" not in document["paths"]
     config = json.loads((folder / "svai_runtime.json").read_text())
     assert config["engine"]["name"] == "transformers"
     assert "FROM nvidia/cuda:" in (folder / "Dockerfile").read_text(), "a GPU target, a GPU image"
