@@ -65,6 +65,7 @@ _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 _FILE_MODE = 0o644
+_EXEC_MODE = 0o755
 
 
 _RESERVED = {
@@ -128,15 +129,19 @@ def safe_source(base_dir: Path, relative: str, what: str, *, copied: bool = True
     return source
 
 
-def zip_bytes(members: dict[str, bytes]) -> bytes:
-    """A reproducible zip: sorted entries, fixed timestamps, fixed permissions."""
+def zip_bytes(members: dict[str, bytes], executable: frozenset[str] = frozenset()) -> bytes:
+    """A reproducible zip: sorted entries, fixed timestamps, fixed permissions.
+
+    ``executable`` names the members Lambda must be able to run (mode 755, not 644).
+    """
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name in sorted(members):
             info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = 3  # unix, so the permission bits below are honoured
-            info.external_attr = (0o100000 | _FILE_MODE) << 16
+            mode = _EXEC_MODE if name in executable else _FILE_MODE
+            info.external_attr = (0o100000 | mode) << 16
             archive.writestr(info, members[name], compresslevel=6)
     return buffer.getvalue()
 

@@ -50,6 +50,7 @@ from svai.build.model import PreparedModel
 from svai.build.openapi import OPENAPI_NAME, openapi_document
 from svai.build.placement import fetch_at_start, manifest_entry, start_fetch, write_weights
 from svai.compiler.recommendation import TargetRecommendation
+from svai.compiler.streaming import STREAM_BOOTSTRAP, stream_url
 from svai.errors import UsageError
 from svai.spec.engines import Engine, EngineProblem, gpu_engine
 from svai.spec.resolve import ResolvedSpec
@@ -181,8 +182,12 @@ def build_target(
         engine = gpu_engine(spec)
         # The OpenAI routes reach an engine only where svai's HTTP server is the front (a
         # container); managed endpoints pass their one scoring path.
+        # On AWS a SageMaker endpoint's proxy passes the generation routes to /invocations too.
+        streamed = stream_url(spec, rec.choice.offering)
         openai_task = (
-            engine.task if isinstance(engine, Engine) and rec.choice.kind == "container" else None
+            engine.task
+            if isinstance(engine, Engine) and (rec.choice.kind == "container" or streamed)
+            else None
         )
         document = openapi_document(
             spec,
@@ -193,6 +198,8 @@ def build_target(
             mode=rec.choice.mode,
             openai_task=openai_task,
         )
+        if streamed:  # the proxy serves POST routes only: no GET /v1/models behind it
+            document["paths"].pop("/v1/models", None)
         # The proxy/front-door zips never load the model: their config names no source.
         zip_config = json_bytes(config)
         weights: dict[str, bytes | Path] = dict(model.weights)
@@ -232,12 +239,14 @@ def build_target(
             # the image/endpoint: their zip carries the code and config, not the model.
             members = {k: v for k, v in runtime.items() if k != MODEL_NAME and k not in weights}
             members.update({CONFIG_NAME: zip_config, **_function_entry(cloud, spec)})
+            if stream_url(spec, rec.choice.offering):  # the streaming function's start script
+                members[STREAM_BOOTSTRAP] = render(f"{STREAM_BOOTSTRAP}.j2").encode()
         else:
             members = {}
         zipped = None
         if members:
             members.update(_function_deps(cloud, front, staging, vendor_deps, notes))
-            zipped = zip_bytes(members)
+            zipped = zip_bytes(members, frozenset({STREAM_BOOTSTRAP}))
             if cloud == "aws":
                 _check_lambda_size(len(zipped), sum(len(v) for v in members.values()))
         image = None

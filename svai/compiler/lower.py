@@ -19,6 +19,7 @@ from svai.compiler.recommendation import Choice, TargetRecommendation
 from svai.compiler.request_limits import edge_limits_rate, enforced_limits
 from svai.compiler.request_limits import peak_rps as planned_peak
 from svai.compiler.request_limits import rate_limit as api_rate_limit
+from svai.compiler.streaming import stream_url
 from svai.errors import UsageError
 from svai.ir import (
     Action,
@@ -131,11 +132,18 @@ _OPENAI_ROUTES: dict[str, tuple[tuple[str, str, Role], ...]] = {
 def _openai_routes(spec: ResolvedSpec, choice: Choice) -> tuple[tuple[str, str, Role], ...]:
     """The OpenAI routes a gateway must pass to a served engine, beside ``/predict``.
 
-    Only a container runs svai's HTTP server behind the gateway; functions and managed
-    endpoints answer ``/predict`` (and their own scoring path) alone.
+    A container runs svai's HTTP server behind the gateway. On AWS a SageMaker endpoint's
+    proxy function passes the generation routes too (its container's ``/invocations``
+    answers OpenAI bodies), whole; streamed answers take the streaming function URL
+    (``svai.compiler.streaming.stream_url``). Functions and the other managed endpoints
+    answer ``/predict`` (and their own scoring path) alone.
     """
     engine = gpu_engine(spec)
-    if choice.kind != "container" or not isinstance(engine, Engine):
+    if not isinstance(engine, Engine):
+        return ()
+    if stream_url(spec, choice.offering):
+        return tuple(r for r in _OPENAI_ROUTES[engine.task] if r[0] == "POST")
+    if choice.kind != "container":
         return ()
     return _OPENAI_ROUTES.get(engine.task, ())
 

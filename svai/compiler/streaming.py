@@ -4,24 +4,57 @@ The facts are the catalog's ``builds.offerings.*.streaming`` (:meth:`Builds.stre
 path cannot stream, the plan carries a finding (``SVAI_STREAM_001``) and the package's runtime
 config sets ``generation.streaming: false``, so ``stream: true`` gets a 400
 ``streaming_unsupported`` rather than an answer a buffering proxy holds back until the end.
+
+On AWS a SageMaker endpoint streams through a second function beside its proxy: a Lambda
+function URL in ``InvokeMode: RESPONSE_STREAM`` calling ``InvokeEndpointWithResponseStream``
+(:func:`stream_url`; the runtime is :mod:`svai.runtime.entry.sagemaker_stream`).
 """
 
 from __future__ import annotations
 
 from svai.compiler.catalog import load_catalog
 from svai.compiler.recommendation import TargetRecommendation
-from svai.ir import Finding
+from svai.ir import DeploymentPlan, Finding, Service
 from svai.spec.engines import Engine, gpu_engine
 from svai.spec.resolve import ResolvedSpec
 
-__all__ = ["RULE", "streaming_findings", "streams"]
+__all__ = [
+    "RULE",
+    "STREAM_BOOTSTRAP",
+    "has_stream_url",
+    "stream_url",
+    "streaming_findings",
+    "streams",
+]
 
 RULE = "SVAI_STREAM_001"
+STREAM_BOOTSTRAP = "svai_stream_bootstrap"
+"""The zip's script ``AWS_LAMBDA_EXEC_WRAPPER`` names: it starts svai's streaming runtime loop."""
+
+
+def stream_url(spec: ResolvedSpec, offering: str) -> bool:
+    """Whether ``offering`` gets svai's response-streaming function URL (SageMaker + generation)."""
+    engine = gpu_engine(spec)
+    return (
+        offering.startswith("aws.sagemaker.")
+        and isinstance(engine, Engine)
+        and engine.task == "text-generation"
+    )
 
 
 def streams(rec: TargetRecommendation | None) -> bool:
     """Whether streamed answers reach the caller on ``rec``'s offering (no target: a local run)."""
     return rec is None or load_catalog().builds.streams(rec.choice.offering)[0]
+
+
+def has_stream_url(plan: DeploymentPlan, service: Service) -> bool:
+    """Whether the backend builds the streaming function URL for ``service`` of ``plan``.
+
+    Lowering routes ``POST /v1/chat/completions`` to an endpoint's proxy exactly where
+    :func:`stream_url` holds, so the plan alone answers.
+    """
+    route = ("POST", "/v1/chat/completions", "api")
+    return plan.cloud == "aws" and service.compute.kind == "endpoint" and route in plan.entry.routes
 
 
 def streaming_findings(spec: ResolvedSpec, rec: TargetRecommendation) -> tuple[Finding, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -27,9 +28,13 @@ def test_the_catalog_records_whether_each_offering_streams() -> None:
     assert set(builds.streaming) == set(builds.rollout)  # every offering row says
     assert builds.streams("gcp.cloudrun.service")[0]
     assert builds.streams("azure.containerapps")[0]
-    streams, why = builds.streams("aws.sagemaker.realtime")
-    assert not streams
-    assert "InvokeEndpointWithResponseStream" in why and "30 s" in why
+    for offering in ("aws.sagemaker.realtime", "aws.sagemaker.serverless"):
+        streams, why = builds.streams(offering)
+        assert streams and "InvokeEndpointWithResponseStream" in why and "RESPONSE_STREAM" in why
+    assert "streamRawPredict" in builds.streams("gcp.vertex.endpoint")[1]
+    assert "/score" in builds.streams("azure.ml.online_endpoint")[1]
+    streams, why = builds.streams("aws.lambda.zip")
+    assert not streams and "30 s" in why
     assert builds.streams("an.unknown.offering") == (False, "svai has no streaming fact for it")
 
 
@@ -39,16 +44,23 @@ def test_a_malformed_streaming_fact_is_refused() -> None:
         parse_builds({"offerings": {"x": row}})
 
 
-def test_the_plan_says_which_llm_target_cannot_stream(
+def test_no_llm_target_is_left_without_a_stream(
     llm_plan: tuple[LoadedSpec, PlanResult],
 ) -> None:
+    # Cloud Run streams; SageMaker through its function URL; Azure ML through /score.
     _, result = llm_plan
-    found = {t.plan.cloud: [f for f in t.findings if f.rule == RULE] for t in result.targets}
-    assert found["gcp"] == []  # Cloud Run streams
-    (aws,) = found["aws"]  # SageMaker behind the HTTP API and a proxy Lambda buffers
-    assert aws.severity == "medium" and aws.cloud == "aws"
-    assert "stream: true" in aws.message and "400 streaming_unsupported" in aws.message
-    assert "stream: false" in aws.hint
+    assert {t.plan.cloud for t in result.targets} == {"aws", "azure", "gcp"}
+    assert not [f for t in result.targets for f in t.findings if f.rule == RULE]
+
+
+def test_the_plan_says_when_a_path_cannot_stream(llm_plan: tuple[LoadedSpec, PlanResult]) -> None:
+    loaded, result = llm_plan
+    rec = next(t.recommendation for t in result.targets if t.plan.cloud == "gcp")
+    functions = dataclasses.replace(rec.choice, offering="gcp.cloudrun.functions")
+    (finding,) = streaming_findings(loaded.resolved, dataclasses.replace(rec, choice=functions))
+    assert finding.rule == RULE and finding.severity == "medium" and finding.cloud == "gcp"
+    assert "stream: true" in finding.message and "400 streaming_unsupported" in finding.message
+    assert "stream: false" in finding.hint
 
 
 def test_the_package_turns_streaming_off_where_the_path_buffers(

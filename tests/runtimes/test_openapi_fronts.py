@@ -87,10 +87,17 @@ def test_gateways_route_the_document_and_an_engines_openai_routes() -> None:
     kind, gcp = routes["gcp"]
     assert kind == "container"
     assert {("POST", "/v1/chat/completions", "api"), ("GET", "/v1/models", "api")} <= set(gcp)
-    for cloud in ("aws", "azure"):  # managed endpoints pass one scoring path, no OpenAI routes
-        kind, endpoint = routes[cloud]
-        assert kind == "endpoint"
-        assert endpoint == (("POST", "/predict", "api"), ("GET", "/openapi.json", "api"))
+    kind, endpoint = routes["azure"]  # an Azure ML endpoint passes its one scoring path
+    assert kind == "endpoint"
+    assert endpoint == (("POST", "/predict", "api"), ("GET", "/openapi.json", "api"))
+    kind, endpoint = routes["aws"]  # SageMaker's proxy passes generation to /invocations too
+    assert kind == "endpoint"
+    assert endpoint == (
+        ("POST", "/predict", "api"),
+        ("GET", "/openapi.json", "api"),
+        ("POST", "/v1/chat/completions", "api"),
+        ("POST", "/v1/completions", "api"),
+    )
     # The GCP gateway's own OpenAPI config passes those paths to Cloud Run.
     entry = next(t.plan.entry for t in llm.targets if t.plan.cloud == "gcp")
     config = json.loads(render_openapi("support-llm", "v1", entry, {"api": "https://run.app"}))

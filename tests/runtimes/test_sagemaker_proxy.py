@@ -129,3 +129,18 @@ def test_a_body_of_exactly_the_limit_is_passed_on_and_one_byte_more_is_not(
     assert len(endpoint["seen"]) == before
     assert endpoint["proxy"].dispatch(event(at_limit))["statusCode"] == 200
     assert len(endpoint["seen"]) == before + 1
+
+
+def test_stream_true_on_the_buffering_path_is_a_400_naming_the_stream_url(
+    endpoint: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SVAI_STREAM_URL", "https://abc.lambda-url.us-east-1.on.aws")
+    before = len(endpoint["seen"])
+    chat = event('{"messages": [{"role": "user", "content": "hi"}], "stream": true}')
+    chat["rawPath"] = "/v1/chat/completions"
+    reply = endpoint["proxy"].dispatch(chat)
+    assert reply["statusCode"] == 400
+    error = json.loads(reply["body"])["error"]
+    assert error["code"] == "streaming_unsupported"
+    assert "https://abc.lambda-url.us-east-1.on.aws/v1/chat/completions" in error["message"]
+    assert len(endpoint["seen"]) == before  # never reached the endpoint

@@ -14,12 +14,15 @@ import http.client
 import json
 import os
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
 from stores import Seeded, apply_env, seed_llm_fallback
 from test_cli_runtime import run_cli
 from test_start_fetch_serve import _ready, _serve
+
+from svai.compiler.streaming import STREAM_BOOTSTRAP
 
 REPO = Path(__file__).resolve().parents[2]
 FOLDER = REPO / "tests" / "fixtures" / "sources" / "support-llm"
@@ -64,6 +67,15 @@ def test_the_llm_example_builds_and_answers_chat_completions_with_streaming(
     code, output = run_cli("build", str(project / "svai.yaml"), "--out", str(tmp_path / "out"))
     assert code == 0, output
     (folder,) = (m.parent for m in (tmp_path / "out").rglob("manifest.json") if "gcp" in str(m))
+    (aws,) = (m.parent for m in (tmp_path / "out").rglob("manifest.json") if "aws" in str(m))
+    with zipfile.ZipFile(aws / "function.zip") as archive:  # the streaming function's start
+        start = archive.getinfo(STREAM_BOOTSTRAP)
+        assert (start.external_attr >> 16) & 0o777 == 0o755, "Lambda must be able to run it"
+        assert b"-m svai.runtime.entry.sagemaker_stream" in archive.read(start)
+        assert "svai/runtime/entry/lambda_stream.py" in archive.namelist()
+    document = json.loads((aws / "openapi.json").read_text())  # what its HTTP API routes
+    assert {"/predict", "/v1/chat/completions", "/v1/completions"} <= set(document["paths"])
+    assert "/v1/models" not in document["paths"]
     config = json.loads((folder / "svai_runtime.json").read_text())
     assert config["engine"]["name"] == "transformers"
     assert "FROM nvidia/cuda:" in (folder / "Dockerfile").read_text(), "a GPU target, a GPU image"

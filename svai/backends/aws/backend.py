@@ -22,9 +22,11 @@ from svai.backends.aws.components import (
 from svai.backends.aws.network import PrivateNetwork
 from svai.backends.aws.provider import caller_account, res
 from svai.backends.aws.rules import RULES
+from svai.backends.aws.streaming import StreamingUrl
 from svai.backends.base import Rule
 from svai.compiler.egress import restricts_egress
 from svai.compiler.lower import endpoint_proxy
+from svai.compiler.streaming import has_stream_url
 from svai.errors import UsageError
 from svai.ir import DeploymentPlan, Identity, Permission, Service
 
@@ -108,12 +110,25 @@ class AwsBackend:
                 endpoint = Endpoint(shared, service, _endpoint_identity(identity))
                 proxy = endpoint_proxy(plan.cloud, service)
                 assert proxy is not None  # every AWS endpoint sits behind its proxy function
+                proxy_env: dict[str, pulumi.Input[str]] = {
+                    "SVAI_ENDPOINT_NAME": endpoint.endpoint_name
+                }
+                if has_stream_url(plan, service):  # streamed generation: beside the proxy
+                    streaming = StreamingUrl(
+                        shared,
+                        proxy,
+                        service,
+                        endpoint_arn=endpoint.endpoint_arn,
+                        endpoint_name=endpoint.endpoint_name,
+                    )
+                    proxy_env["SVAI_STREAM_URL"] = streaming.url  # named in its stream: true 400
+                    pulumi.export("aws_stream_url", streaming.url)
                 function = FunctionService(
                     shared,
                     proxy,
                     proxy_identity(plan, service, identity),
                     extra_arns={f"service:{service.name}": endpoint.endpoint_arn},
-                    extra_env={"SVAI_ENDPOINT_NAME": endpoint.endpoint_name},
+                    extra_env=proxy_env,
                     previous_version=self.previous_lambda_versions.get(proxy.name),
                 )
                 dimensions[service.name] = (

@@ -72,6 +72,7 @@ _TYPES: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
         "Alias": ("aws:lambda/alias:Alias", ("arn", "invokeArn", "name")),
         "EventSourceMapping": ("aws:lambda/eventSourceMapping:EventSourceMapping", ("uuid",)),
         "Function": ("aws:lambda/function:Function", ("arn", "name", "version", "invokeArn")),
+        "FunctionUrl": ("aws:lambda/functionUrl:FunctionUrl", ("functionUrl",)),
         "Permission": ("aws:lambda/permission:Permission", ()),
         "ProvisionedConcurrencyConfig": (
             "aws:lambda/provisionedConcurrencyConfig:ProvisionedConcurrencyConfig",

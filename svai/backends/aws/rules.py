@@ -279,11 +279,21 @@ def _public_invoke(resources: Resources, plan: DeploymentPlan) -> Iterator[Findi
     for route in by_type(resources, ROUTE):
         if route.inputs.get("authorizationType", "NONE") == "NONE":
             yield fail(f"route {route.inputs.get('routeKey')} has no authorization", route.name)
+    # A function that checks the spec's JWT itself (svai's streaming function: function URLs
+    # have no JWT authorizer) may sit behind an open URL; nothing else may.
+    checks_jwt = {
+        f.inputs.get("name")
+        for f in by_type(resources, FUNCTION)
+        if plan.entry.auth == "jwt"
+        and get_path(f.inputs, "environment.variables.SVAI_AUTH") == "jwt"
+    }
     for url in by_type(resources, FUNCTION_URL):
-        if url.inputs.get("authorizationType") == "NONE":
+        open_url = url.inputs.get("authorizationType") == "NONE"
+        if open_url and url.inputs.get("functionName") not in checks_jwt:
             yield fail("function URL has no authorization", url.name)
     for permission in by_type(resources, PERMISSION):
-        if permission.inputs.get("principal") == "*":
+        anyone = permission.inputs.get("principal") == "*"
+        if anyone and permission.inputs.get("function") not in checks_jwt:
             yield fail("anyone may invoke the function", permission.name)
 
 

@@ -29,8 +29,16 @@ from svai.runtime.entry.lambda_events import (
 )
 from svai.runtime.entry.openapi import MISSING, is_openapi, read_document
 
-__all__ = ["EndpointProxy", "handler"]
+__all__ = [
+    "EndpointProxy",
+    "fromerror_body",
+    "handler",
+    "invoke_request",
+    "throttled",
+    "wants_stream",
+]
 
+_GENERATION = ("/v1/chat/completions", "/v1/completions")
 _FORWARDED_HEADERS = ("content-type", "x-request-id", "idempotency-key", "x-svai-tenant")
 
 
@@ -89,24 +97,20 @@ class EndpointProxy:
         if len(body) > self.max_payload_bytes:
             message = f"{len(body)} bytes > {self.max_payload_bytes}"
             return simple_response(413, error_body("payload_too_large", message), kind)
-        headers = call.request.headers
-        attributes = ";".join(f"{h}={headers[h]}" for h in _FORWARDED_HEADERS[1:] if h in headers)
-        request: dict[str, Any] = {
-            "EndpointName": self.endpoint,
-            "Body": body,
-            "ContentType": headers.get("content-type", "application/json"),
-            "Accept": "application/json",
-        }
-        if attributes:
-            request["CustomAttributes"] = attributes[:1024]
+        if call.path in _GENERATION and wants_stream(body):
+            # This path buffers (API Gateway, InvokeEndpoint): streams take the function URL.
+            where = os.environ.get("SVAI_STREAM_URL", "the deployment's aws_stream_url")
+            message = f"this URL answers whole; send stream: true to {where}{call.path}"
+            return simple_response(400, error_body("streaming_unsupported", message), kind)
+        request = invoke_request(self.endpoint, body, call.request.headers)
         try:
             reply = retry(
                 lambda: self.client.invoke_endpoint(**request),
-                retryable=_throttled,
+                retryable=throttled,
                 backoff=self._backoff,
             )
         except Exception as exc:
-            return _fromerror_body(exc, kind)
+            return fromerror_body(exc, kind)
         payload = reply["Body"].read()
         out = {
             "statusCode": 200,
@@ -127,12 +131,37 @@ class EndpointProxy:
         return self.dispatch
 
 
-def _throttled(exc: BaseException) -> bool:
+def wants_stream(body: bytes) -> bool:
+    """Whether an OpenAI request body asks for a streamed answer (``stream: true``)."""
+    try:
+        decoded = json.loads(body)
+    except ValueError:
+        return False  # the container answers the 400
+    return isinstance(decoded, dict) and decoded.get("stream") is True
+
+
+def invoke_request(endpoint: str, body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
+    """``InvokeEndpoint``'s arguments for ``body``, with the caller's ids as custom attributes."""
+    attributes = ";".join(f"{h}={headers[h]}" for h in _FORWARDED_HEADERS[1:] if h in headers)
+    request: dict[str, Any] = {
+        "EndpointName": endpoint,
+        "Body": body,
+        "ContentType": headers.get("content-type", "application/json"),
+        "Accept": "application/json",
+    }
+    if attributes:
+        request["CustomAttributes"] = attributes[:1024]
+    return request
+
+
+def throttled(exc: BaseException) -> bool:
+    """Whether a failed endpoint call is worth retrying (throttled, or a transient failure)."""
     code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
     return code in ("ThrottlingException", "ServiceUnavailable") or (not code and is_transient(exc))
 
 
-def _fromerror_body(exc: Exception, kind: Any) -> dict[str, Any]:
+def fromerror_body(exc: Exception, kind: Any) -> dict[str, Any]:
+    """The caller's answer for a failed endpoint call (the container's own status when it had one)."""
     response = getattr(exc, "response", None)
     if not isinstance(response, dict):
         return simple_response(502, error_body("endpoint_unreachable", repr(exc)), kind)

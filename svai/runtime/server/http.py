@@ -86,6 +86,9 @@ class Routes:
         self.streams: dict[
             str, Callable[[str, Mapping[str, str], bytes, socket.socket, bool], bool]
         ] = {}
+        # Which stream route a prediction route's body is for (a managed endpoint passes one
+        # path; svai.runtime.server.platform), or None: no such routing.
+        self.by_body: Callable[[bytes], str | None] | None = None
 
 
 def envelope_limit(max_body: int) -> int:
@@ -321,7 +324,10 @@ class HttpServer:
 
     def _respond(self, sock: socket.socket, msg: Message) -> bool:
         """Answer one request; return whether the connection stays open."""
-        stream = self.routes.streams.get(msg.path)
+        path = msg.path
+        if self.routes.by_body is not None and msg.method == "POST" and path in self.routes.predict:
+            path = self.routes.by_body(msg.body) or path
+        stream = self.routes.streams.get(path)
         if stream is not None:
             keep = msg.keep_alive and not self.draining
             return stream(msg.method, msg.headers, msg.body, sock, keep) and not self.draining

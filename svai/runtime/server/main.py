@@ -145,8 +145,10 @@ def serve(
     routes.handlers["/openapi.json"] = openapi_route(service)
     if service.cfg.model.framework == "transformers":
         from svai.runtime.server.openai import OpenAIFront
+        from svai.runtime.server.platform import openai_path
 
         routes.streams.update(OpenAIFront(service).routes())
+        routes.by_body = openai_path  # OpenAI bodies through /invocations, /score, Vertex's route
     try:
         server = HttpServer(service, routes, host, port)
     except OSError as exc:  # the address is in use, not ours, or the port is privileged

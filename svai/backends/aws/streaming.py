@@ -1,0 +1,132 @@
+"""The response-streaming function URL in front of a SageMaker endpoint that generates text.
+
+API Gateway's HTTP API invokes the proxy function and buffers its answer (30 s at most), so
+streamed tokens never reach the caller through it. Beside the proxy, a text-generation endpoint
+gets a second zip function, ``<service>-stream``:
+
+* the ``python3.12`` runtime with ``AWS_LAMBDA_EXEC_WRAPPER`` naming the zip's
+  ``svai_stream_bootstrap``, which runs svai's own Runtime API loop in the streaming response
+  mode (:mod:`svai.runtime.entry.lambda_stream`; Python's managed runtime answers whole);
+* a function URL on its ``live`` alias in ``InvokeMode: RESPONSE_STREAM``, exported as
+  ``aws_stream_url``: ``AuthType: AWS_IAM`` for ``api.auth: iam`` (callers sign with SigV4 and
+  need ``lambda:InvokeFunctionUrl`` on it), ``NONE`` for ``jwt`` (the function checks the bearer
+  token itself, :mod:`svai.runtime.entry.jwt_auth`) and ``none``, with the resource policy an
+  open URL needs (``lambda:InvokeFunctionUrl`` and ``lambda:InvokeFunction`` via the URL);
+* a role that may invoke exactly that endpoint (``sagemaker:InvokeEndpoint``, which the API
+  reference names as the permission ``InvokeEndpointWithResponseStream`` needs), write its own
+  logs, and use the deployment's key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pulumi
+
+from svai.backends.aws import lowering as args
+from svai.backends.aws.components import FunctionService, Shared
+from svai.backends.aws.provider import res
+from svai.compiler.streaming import STREAM_BOOTSTRAP
+from svai.errors import UsageError
+from svai.ir import Identity, Permission, Service
+
+__all__ = ["HANDLER", "StreamingUrl"]
+
+HANDLER = "svai.runtime.entry.sagemaker_stream.main"
+"""Recorded for people reading the function: the exec wrapper runs this module, not a handler."""
+_URL_AUTH = {"iam": "AWS_IAM", "jwt": "NONE", "none": "NONE"}
+
+
+class StreamingUrl(pulumi.ComponentResource):
+    """The streaming function and its URL (see the module docstring).
+
+    Args:
+        shared: Outputs of the other components.
+        proxy: The endpoint's proxy function service (its sizing and timeout are reused).
+        service: The endpoint service.
+        endpoint_arn: The endpoint's ARN (the role's one resource).
+        endpoint_name: The endpoint's name (``SVAI_ENDPOINT_NAME``).
+
+    Raises:
+        UsageError: ``api.auth`` has no function URL form (``api-key``).
+    """
+
+    url: pulumi.Output[str]
+
+    def __init__(
+        self,
+        shared: Shared,
+        proxy: Service,
+        service: Service,
+        *,
+        endpoint_arn: pulumi.Input[str],
+        endpoint_name: pulumi.Input[str],
+    ) -> None:
+        plan = shared.plan
+        auth = plan.entry.auth
+        if auth not in _URL_AUTH:
+            raise UsageError(f"api.auth: {auth} has no Lambda function URL form; use iam or jwt")
+        name = f"{service.name}-stream"
+        super().__init__("svai:aws:StreamingUrl", f"{plan.name}-{name}", None, None)
+        stream = dataclasses.replace(
+            proxy, name=name, compute=dataclasses.replace(proxy.compute, handler=HANDLER)
+        )
+        identity = Identity(
+            name,
+            (
+                Permission("logs.write", f"logs:{name}"),
+                Permission("metrics.write", "metrics"),
+                Permission("key.use", "key"),
+                Permission("model.invoke", f"service:{service.name}"),
+            ),
+        )
+        env: dict[str, pulumi.Input[str]] = {
+            "AWS_LAMBDA_EXEC_WRAPPER": f"/var/task/{STREAM_BOOTSTRAP}",
+            "SVAI_ENDPOINT_NAME": endpoint_name,
+            "SVAI_AUTH": auth,
+        }
+        if auth == "jwt":
+            env["SVAI_JWT_ISSUER"] = str(plan.entry.jwt_issuer)
+            env["SVAI_JWT_AUDIENCE"] = str(plan.entry.jwt_audience)
+        function = FunctionService(
+            shared,
+            stream,
+            identity,
+            extra_arns={f"service:{service.name}": endpoint_arn},
+            extra_env=env,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        opts = pulumi.ResourceOptions(parent=self, depends_on=[function])  # its `live` alias
+        url_auth = _URL_AUTH[auth]
+        if url_auth == "NONE":
+            # An open URL still needs a resource policy: both grants, each only via the URL.
+            open_to = {
+                "function": function.function,
+                "qualifier": args.LIVE_ALIAS,
+                "principal": "*",
+            }
+            res.lambda_.Permission(
+                f"{plan.name}-{name}-url-public",
+                action="lambda:InvokeFunctionUrl",
+                function_url_auth_type="NONE",
+                **open_to,
+                opts=opts,
+            )
+            res.lambda_.Permission(
+                f"{plan.name}-{name}-url-invoke",
+                action="lambda:InvokeFunction",
+                invoked_via_function_url=True,
+                **open_to,
+                opts=opts,
+            )
+        url: Any = res.lambda_.FunctionUrl(
+            f"{plan.name}-{name}-url",
+            function_name=function.function,
+            qualifier=args.LIVE_ALIAS,
+            authorization_type=url_auth,
+            invoke_mode="RESPONSE_STREAM",
+            opts=opts,
+        )
+        self.url = url.function_url
+        self.register_outputs({"url": self.url})
