@@ -167,8 +167,6 @@ def bench(
             f"the model is remote ({remote}) and not in the artifact; svai bench measures a local "
             f"model: download it, point model.artifact at the file and build again"
         )
-    streams = (config.get("generation") or {}).get("streaming", True)
-    serve_http = tokens is not None and streams
     timings = None
     with tempfile.TemporaryDirectory(prefix="svai-bench-") as scratch:
         payload_file = Path(scratch) / "payloads.json"
@@ -177,7 +175,7 @@ def bench(
         command = [
             sys.executable, str(Path(__file__).resolve()), "--child",
             str(build_dir / _CONFIG_NAME), str(payload_file), str(requests),
-            "serve" if serve_http else "-",
+            "serve" if tokens is not None else "-",
         ]  # fmt: skip
         with stderr_file.open("wb") as stderr:
             say("bench: loading the model in a fresh process")
@@ -229,19 +227,14 @@ def bench(
         cold_start=cold_start_components(log),
         gpu=gpu,
         tokens=timings,
-        tokens_note=_tokens_note(tokens is not None, streams, gpu),
+        tokens_note=_tokens_note(tokens is not None, gpu),
     )
 
 
-def _tokens_note(generation: bool, streams: bool, gpu: dict[str, Any] | None) -> str | None:
-    """Where the token timings apply (or why there are none), said plainly."""
+def _tokens_note(generation: bool, gpu: dict[str, Any] | None) -> str | None:
+    """Where the token timings apply, said plainly (``None``: the model generates no text)."""
     if not generation:
         return None
-    if not streams:
-        return (
-            "no token timings: this target's path buffers answers (generation.streaming is "
-            "false), so its server refuses stream: true; bench a target that streams (--target)"
-        )
     if gpu is None:
         return (
             "token timings measured without a GPU: svai recommend keeps the catalogued GPU "
@@ -346,12 +339,15 @@ def _child(config_path: str, payload_path: str, requests: int, serve_http: bool)
 
         cfg = load_config(config_path)
         # Every request must reach the model: no result cache, no rate limit (the deployment's
-        # is for its clients, not for a measurement), no per-request log lines.
+        # is for its clients, not for a measurement), no per-request log lines. Streams are
+        # on even where the target's path buffers them: token timings are the model's on this
+        # hardware, which the recommender applies per GPU, not per path.
         cfg = dataclasses.replace(
             cfg,
             cache=dataclasses.replace(cfg.cache, ttl_s=0.0, store=None),
             rate_limit=RateLimitConfig(),
             observability=dataclasses.replace(cfg.observability, log_requests=False),
+            generation=dataclasses.replace(cfg.generation, streaming=True),
         )
         loader = None
         if cfg.model.framework == "transformers":  # the engine, as the server loads it

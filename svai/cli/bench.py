@@ -45,7 +45,8 @@ def command(
     (median). They are saved to .svai/measurements.json with the model version and the hardware
     (the GPU the engine used); `svai recommend` and `svai plan` then use them instead of
     declared, estimated or catalogued figures while the version matches, token timings and
-    cold-start components only on sizes with the same GPUs.
+    cold-start components only on sizes with the same GPUs: measured on CPU, they replace no
+    GPU figure, and both commands say so.
     """
     progress = None if fmt == "json" else (lambda line: click.echo(line, err=True))
     result = api.bench(
