@@ -291,7 +291,15 @@ def _read_stream(
         if data == b"[DONE]":
             done = True
             break
-        event = json.loads(data)
+        try:
+            event = json.loads(data)
+        except ValueError:
+            quoted = data[:200].decode("utf-8", "replace")
+            raise UsageError(
+                f"svai bench: {_ROUTE} sent an event that is not JSON: {quoted}"
+            ) from None
+        if not isinstance(event, dict):
+            raise UsageError(f"svai bench: {_ROUTE} sent an event that is not an object: {event!r}")
         if "error" in event:
             raise UsageError(f"svai bench: the stream ended with an error: {event['error']}")
         usage = event.get("usage") or usage
