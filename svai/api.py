@@ -28,6 +28,7 @@ from svai.build import bench as _bench
 from svai.build import environment as _environment
 from svai.build import evaluate as _evaluate
 from svai.build import package as _package
+from svai.build import token_bench as _token_bench
 from svai.compiler import drift as _drift
 from svai.compiler import metrics as _metrics
 from svai.compiler import rollout as _rollout
@@ -461,14 +462,17 @@ def bench(
     *,
     payload: str | Path | None = None,
     requests: int = 200,
+    token_requests: int = 20,
     target: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> _bench.BenchResult:
     """Measure the built artifact of the spec at ``path`` and save the figures (``svai bench``).
 
     Payloads: the JSON file ``payload`` (one request body, or a list of them), else the
-    request payloads of the spec's eval set. The result is written to
-    ``.svai/measurements.json`` beside the spec, where :func:`measurements` picks it up.
+    request payloads of the spec's eval set. A text-generation model also streams
+    ``token_requests`` chat completions from its server for its token timings. The result is
+    written to ``.svai/measurements.json`` beside the spec, where :func:`measurements` picks it
+    up.
 
     Raises:
         svai.errors.UsageError: no payload to send, a payload file that is not JSON, a request
@@ -477,7 +481,9 @@ def bench(
     loaded = validate(path)
     payloads = _bench_payloads(loaded, payload)
     folder = _spec_built_dir(loaded, target=target, progress=progress)
-    result = _bench.bench(folder, payloads, requests)
+    config = json.loads((folder / "svai_runtime.json").read_text(encoding="utf-8"))
+    tokens = _token_bench.token_load(loaded.resolved, config, token_requests)
+    result = _bench.bench(folder, payloads, requests, tokens, progress)
     key = measurement_key(loaded.resolved, loaded.base_dir)
     _bench.write_measurements(loaded.base_dir / _bench.MEASUREMENTS_FILE, result, key)
     return result

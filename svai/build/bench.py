@@ -8,7 +8,10 @@ interpreter, imports, the model load and warm-up), the cold-start components the
 while it loads (an engine's ``import_torch_s``, ``device_s``, ``weights_s``, ``warmup_s``:
 :mod:`svai.build.start_log`), peak RSS, the latency of N warm requests
 through the whole serving pipeline (JSON, schema, hooks, model; the result cache and the rate
-limits are switched off so every request reaches the model) and the artifact size. The figures land in
+limits are switched off so every request reaches the model) and the artifact size. A
+``task: text-generation`` model is then served by the runtime's own HTTP server in the same
+process, and streamed chat completions from it give its warm time to first token and time per
+output token (:mod:`svai.build.token_bench`). The figures land in
 ``.svai/measurements.json`` beside the spec, keyed by the artifact's content (not the whole
 version: a ``model.memory`` change keeps them) and the hardware, where the recommender picks them
 up (``read_measurements``) while the key still matches.
@@ -26,11 +29,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from svai.build.token_bench import TokenLoad, TokenTimings
     from svai.compiler.recommend import Measurements
 
 __all__ = [
@@ -46,6 +51,8 @@ __all__ = [
 MEASUREMENTS_FILE = ".svai/measurements.json"
 _CONFIG_NAME = "svai_runtime.json"
 _READY_TIMEOUT_S = 120.0
+_NOT_IN_FILE = ("requests", "chunks", "samples")
+"""Token figures the result shows but the measurements file does not keep."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +75,10 @@ class BenchResult:
     """The load components the runtime logged (empty for a model without an engine)."""
     gpu: dict[str, Any] | None = None
     """The GPU the engine loaded onto, as the catalog names it: ``{name, vram_gb, count}``."""
+    tokens: TokenTimings | None = None
+    """Warm token timings of a text-generation model, streamed from its server."""
+    tokens_note: str | None = None
+    """Where the token timings apply, or why none were measured (text generation only)."""
 
 
 def _child_env(build_dir: Path) -> dict[str, str]:
@@ -120,20 +131,32 @@ def serve(
             signal.signal(sig, handler)
 
 
-def bench(build_dir: Path, payloads: list[Any], requests: int) -> BenchResult:
+def bench(
+    build_dir: Path,
+    payloads: list[Any],
+    requests: int,
+    tokens: TokenLoad | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> BenchResult:
     """Measure the artifact in ``build_dir`` on ``payloads`` (cycled) over ``requests`` requests.
 
+    ``tokens``: for a text-generation model, what to stream from its server to time tokens
+    (``None``: no token timings). ``progress`` hears a line per step of a long run.
+
     Raises:
-        svai.errors.UsageError: no payloads, a remote model not in the artifact, or a request
-            that the runtime did not answer with 200 (its answer is quoted).
+        svai.errors.UsageError: no payloads, a remote model not in the artifact, a request
+            that the runtime did not answer with 200 (its answer is quoted), or a stream that
+            gave no token timings.
     """
     from svai.build.start_log import cold_start_components, logged_gpu
+    from svai.build.token_bench import measure_tokens, percentile
     from svai.errors import UsageError
 
     if not payloads:
         raise UsageError("svai bench needs at least one payload")
     if requests < 1:
         raise UsageError("--requests must be at least 1")
+    say = progress or (lambda _line: None)
     manifest = json.loads((build_dir / "manifest.json").read_text(encoding="utf-8"))
     config = json.loads((build_dir / _CONFIG_NAME).read_text(encoding="utf-8"))
     # A file (model.onnx) or an engine's save_pretrained folder, as the runtime reads it.
@@ -144,6 +167,7 @@ def bench(build_dir: Path, payloads: list[Any], requests: int) -> BenchResult:
             f"the model is remote ({remote}) and not in the artifact; svai bench measures a local "
             f"model: download it, point model.artifact at the file and build again"
         )
+    timings = None
     with tempfile.TemporaryDirectory(prefix="svai-bench-") as scratch:
         payload_file = Path(scratch) / "payloads.json"
         payload_file.write_text(json.dumps(payloads), encoding="utf-8")
@@ -151,17 +175,28 @@ def bench(build_dir: Path, payloads: list[Any], requests: int) -> BenchResult:
         command = [
             sys.executable, str(Path(__file__).resolve()), "--child",
             str(build_dir / _CONFIG_NAME), str(payload_file), str(requests),
+            "serve" if tokens is not None else "-",
         ]  # fmt: skip
         with stderr_file.open("wb") as stderr:
+            say("bench: loading the model in a fresh process")
             started = time.perf_counter()
             child = subprocess.Popen(
                 command, env=_child_env(build_dir), cwd=build_dir,
-                stdout=subprocess.PIPE, stderr=stderr,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
             )  # fmt: skip
             try:
                 ready = _read_line(child.stdout)
                 ready_at = time.perf_counter()
+                if ready.get("event") == "ready":
+                    say(f"bench: ready in {ready_at - started:,.1f} s; {requests} requests")
                 final = _read_line(child.stdout) if ready.get("event") == "ready" else ready
+                if final.get("event") == "serving" and tokens is not None:
+                    try:
+                        timings = measure_tokens(int(final["port"]), tokens, progress)
+                    finally:
+                        assert child.stdin is not None
+                        child.stdin.close()  # the child stops its server and reports
+                    final = _read_line(child.stdout)
                 child.wait(timeout=_READY_TIMEOUT_S)
             finally:
                 if child.poll() is None:
@@ -175,21 +210,42 @@ def bench(build_dir: Path, payloads: list[Any], requests: int) -> BenchResult:
         log = stderr_file.read_text(encoding="utf-8", errors="replace")
     latencies = sorted(float(x) for x in final["latencies_s"])
     files = [f for f in build_dir.rglob("*") if f.is_file() and f.name != "function.zip"]
+    gpu = _gpu(logged_gpu(log))
     return BenchResult(
         model_version=str(manifest["model_version"]),
         target=str(manifest["target"]),
         requests=len(latencies),
         payloads=len(payloads),
         load_time_s=ready_at - started,
-        p50_s=_percentile(latencies, 0.50),
-        p95_s=_percentile(latencies, 0.95),
-        p99_s=_percentile(latencies, 0.99),
+        p50_s=percentile(latencies, 0.50),
+        p95_s=percentile(latencies, 0.95),
+        p99_s=percentile(latencies, 0.99),
         mean_s=sum(latencies) / len(latencies),
         memory_bytes=int(final["max_rss_bytes"]),
         artifact_bytes=_size(model),
         package_bytes=sum(f.stat().st_size for f in files),
         cold_start=cold_start_components(log),
-        gpu=_gpu(logged_gpu(log)),
+        gpu=gpu,
+        tokens=timings,
+        tokens_note=_tokens_note(tokens is not None, gpu),
+    )
+
+
+def _tokens_note(generation: bool, gpu: dict[str, Any] | None) -> str | None:
+    """Where the token timings apply, said plainly (``None``: the model generates no text)."""
+    if not generation:
+        return None
+    if gpu is None:
+        return (
+            "token timings measured without a GPU: svai recommend keeps the catalogued GPU "
+            "figures on every GPU size and says so; run svai bench on the target's GPU to use them"
+        )
+    from svai.compiler.hardware import describe_gpus
+
+    gpus = describe_gpus(gpu["name"], gpu["count"], gpu["vram_gb"])
+    return (
+        f"token timings measured on {gpus}: svai recommend uses them on sizes with {gpus} and "
+        "keeps the catalogued figures on other GPUs"
     )
 
 
@@ -222,12 +278,6 @@ def _read_line(stream: IO[bytes] | None) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _percentile(ordered: list[float], q: float) -> float:
-    # Nearest rank: a reported p99 is a latency some request really had.
-    index = max(0, min(len(ordered) - 1, round(q * len(ordered) + 0.5) - 1))
-    return ordered[index]
-
-
 def write_measurements(path: Path, result: BenchResult, key: str) -> None:
     """Write ``result`` to ``path`` (``.svai/measurements.json``) as stable JSON.
 
@@ -240,6 +290,13 @@ def write_measurements(path: Path, result: BenchResult, key: str) -> None:
     figures = asdict(result)
     if not figures["cold_start"]:  # nothing logged: the file stays as it was before the field
         del figures["cold_start"]
+    del figures["tokens_note"]  # said to people, not a figure
+    tokens = figures.pop("tokens")
+    if tokens is not None:  # the file's names; a p95 only where it was measured
+        figures.update(
+            {k: v for k, v in tokens.items() if k not in _NOT_IN_FILE and v is not None},
+            token_requests=tokens["requests"],
+        )
     machine = hardware()
     gpu = figures.pop("gpu")
     if gpu is not None:  # what the components and token timings were measured on
@@ -263,7 +320,7 @@ def read_measurements(path: Path, key: str, version: str) -> Measurements | None
 # ---- the measuring child (standard library + the copied runtime core only) -------------------
 
 
-def _child(config_path: str, payload_path: str, requests: int) -> int:
+def _child(config_path: str, payload_path: str, requests: int, serve_http: bool) -> int:
     import dataclasses
     import resource
 
@@ -282,12 +339,15 @@ def _child(config_path: str, payload_path: str, requests: int) -> int:
 
         cfg = load_config(config_path)
         # Every request must reach the model: no result cache, no rate limit (the deployment's
-        # is for its clients, not for a measurement), no per-request log lines.
+        # is for its clients, not for a measurement), no per-request log lines. Streams are
+        # on even where the target's path buffers them: token timings are the model's on this
+        # hardware, which the recommender applies per GPU, not per path.
         cfg = dataclasses.replace(
             cfg,
             cache=dataclasses.replace(cfg.cache, ttl_s=0.0, store=None),
             rate_limit=RateLimitConfig(),
             observability=dataclasses.replace(cfg.observability, log_requests=False),
+            generation=dataclasses.replace(cfg.generation, streaming=True),
         )
         loader = None
         if cfg.model.framework == "transformers":  # the engine, as the server loads it
@@ -295,7 +355,9 @@ def _child(config_path: str, payload_path: str, requests: int) -> int:
 
             loader = model_loader(cfg)
         service = Service.from_config(cfg, loader=loader)
-        service.load()
+        server = _serving(service) if serve_http else None
+        if server is None:
+            service.load()
     except Exception as exc:
         emit(event="error", error=f"loading failed: {exc!r}")
         return 3
@@ -310,10 +372,16 @@ def _child(config_path: str, payload_path: str, requests: int) -> int:
             began = time.perf_counter()
             _answer(service, request)
             latencies.append(time.perf_counter() - began)
+        if server is not None:
+            # The parent streams from the server now; it closes our stdin when it is done.
+            emit(event="serving", port=server.port)
+            sys.stdin.readline()
     except RuntimeError as exc:
         emit(event="error", error=str(exc))
         return 1
     finally:
+        if server is not None:
+            server.stop()
         service.close()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # Linux reports kilobytes, macOS bytes.
@@ -325,6 +393,24 @@ def _child(config_path: str, payload_path: str, requests: int) -> int:
     return 0
 
 
+def _serving(service: Any) -> Any:
+    """Serve ``service`` with the runtime's HTTP server on 127.0.0.1; return once it is ready.
+
+    The server loads the model on its own thread, as in a deployment (the same log lines).
+
+    Raises:
+        RuntimeError: the model failed to load (the log says why).
+    """
+    from svai.runtime.server.main import BackgroundServer
+
+    server = BackgroundServer(service).start()
+    while not service.ready:
+        if server.exit_code is not None:
+            raise RuntimeError(f"the server exited ({server.exit_code}); see its log")
+        time.sleep(0.01)
+    return server
+
+
 def _answer(service: Any, request: Any) -> None:
     response = service.handle(request)
     if response.status != 200:
@@ -332,5 +418,5 @@ def _answer(service: Any, request: Any) -> None:
         raise RuntimeError(f"a request was answered {response.status}: {body}")
 
 
-if __name__ == "__main__" and len(sys.argv) == 5 and sys.argv[1] == "--child":
-    sys.exit(_child(sys.argv[2], sys.argv[3], int(sys.argv[4])))
+if __name__ == "__main__" and len(sys.argv) == 6 and sys.argv[1] == "--child":
+    sys.exit(_child(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5] == "serve"))

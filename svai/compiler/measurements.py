@@ -12,9 +12,13 @@
                                       CPU count, Python; ``gpu``: {name, vram_gb, count} when
                                       measured on GPUs)
 
-A text-generation model measured on a GPU may also carry its warm token timings: ``ttft_s``
-(at ``prompt_tokens``) and ``tpot_s``. They replace the catalogued card figures only on sizes
-with the same GPU type, memory and count (:mod:`svai.compiler.hardware`).
+A text-generation model also carries its warm token timings, streamed from its server by
+``svai bench`` (:mod:`svai.build.token_bench`): ``ttft_s`` (median, at the ``prompt_tokens`` the
+server counted) and ``tpot_s`` (median time per output token), all three or none, each > 0;
+shown beside them, ``output_tokens`` and ``token_requests`` (medians and count), and
+``ttft_p95_s`` / ``itl_p95_s`` (inter-chunk time) where 20 values or more gave a p95. They
+replace the catalogued card figures only on sizes with the same GPU type, memory and count
+(:mod:`svai.compiler.hardware`): timings taken without a GPU replace none.
 
 ``cold_start`` holds the load components the served runtime logged (``import_torch_s``,
 ``device_s``, ``weights_s``, ``warmup_s``; ``fetch_s`` when the model was fetched at start), in
@@ -57,8 +61,10 @@ _CODE = "invalid-measurements"
 # Figures the recommender reads, and the ones it only shows: all must be finite and >= 0.
 _USED = ("load_time_s", "mean_s", "memory_bytes", "artifact_bytes")
 _TOKENS = ("ttft_s", "tpot_s", "prompt_tokens")
+_TOKENS_SHOWN = ("ttft_p95_s", "itl_p95_s", "output_tokens", "token_requests")
 _FIGURES = (
     "p50_s", "p95_s", "p99_s", "requests", "payloads", "package_bytes", *_USED, *_TOKENS,
+    *_TOKENS_SHOWN,
 )  # fmt: skip
 COLD_START_COMPONENTS = ("import_torch_s", "device_s", "weights_s", "warmup_s", "fetch_s")
 """The cold-start components the runtime logs at load, as the recommender names them."""
@@ -69,6 +75,8 @@ _WHOLE = (
     "requests",
     "payloads",
     "prompt_tokens",
+    "output_tokens",
+    "token_requests",
 )
 
 
@@ -197,8 +205,9 @@ def _parse(path: Path, text: str) -> dict[str, Any]:
     if present and len(present) != len(_TOKENS):
         missing = ", ".join(n for n in _TOKENS if n not in data)
         problems.append(_at(path, text, present[0], f"token timings need {missing} too"))
-    if data.get("tpot_s") == 0:
-        problems.append(_at(path, text, "tpot_s", "must be > 0"))
+    for name in _TOKENS:  # a zero would be a measurement of nothing (and a division by it)
+        if not isinstance(data.get(name), bool) and data.get(name) == 0:
+            problems.append(_at(path, text, name, "must be > 0"))
     problems += _cold_start_problems(path, text, data.get("cold_start"))
     problems += _hardware_problems(path, text, data.get("hardware"))
     if problems:

@@ -14,6 +14,7 @@ from svai.compiler.perf.tokens import params_from_size
 from svai.spec.resolve import ResolvedSpec
 
 __all__ = [
+    "DEFAULT_TOKENS",
     "MB",
     "MeasuredColdStart",
     "MeasuredHardware",
@@ -109,8 +110,8 @@ class TokenNeeds:
     """``svai bench``'s token timings of this artifact, when it measured them."""
 
 
-# Tokens per request when a text-generation spec gives none (said as estimated).
-_DEFAULT_TOKENS = (512, 256)
+DEFAULT_TOKENS = (512, 256)
+"""Prompt and output tokens per request when a text-generation spec gives none (estimated)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +184,7 @@ def model_needs(spec: ResolvedSpec, measured: Measurements | None = None) -> Mod
         declared = spec.traffic.tokens
         if declared is None:
             provenance["tokens per request"] = "estimated"
-        prompt, output = (declared.prompt, declared.output) if declared else _DEFAULT_TOKENS
+        prompt, output = (declared.prompt, declared.output) if declared else DEFAULT_TOKENS
         tokens = TokenNeeds(
             params_b=params_from_size(artifact_mb * MB),
             prompt=prompt,

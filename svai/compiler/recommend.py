@@ -397,10 +397,11 @@ def _generation(
     if measured is not None and (timing is None or timing.measured_on is None):
         where = measured.hardware.describe() if measured.hardware else "unrecorded hardware"
         size = chosen.size
+        gpus = describe_gpus(size.gpu or "GPU", size.gpu_count, vram or None)
+        why = mismatch(measured.hardware, size, vram or None) or "other hardware"
         notes.append(
-            f"token timings measured by svai bench on {where} do not apply to "
-            f"{describe_gpus(size.gpu or 'GPU', size.gpu_count, vram or None)}; "
-            "the catalogued card figures are used there"
+            f"token timings measured by svai bench on {where} do not apply to {gpus} ({why}): "
+            f"the catalogued card figures are used there; run `svai bench` on {gpus} to use them"
         )
     return generation(fit, timing, chosen.perf, vram)
 

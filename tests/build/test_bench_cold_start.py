@@ -43,7 +43,9 @@ def test_bench_records_the_logged_components_and_recommend_uses_them_on_the_same
     payload = tmp_path / "payload.json"
     payload.write_text(json.dumps({"inputs": "hello world"}))
     monkeypatch.setenv("SVAI_ENGINE_DEVICE", "cpu")  # the package asks for CUDA; none here
-    code, output = run_cli("bench", str(spec), "--payload", str(payload), "--requests", "2")
+    code, output = run_cli(
+        "bench", str(spec), "--payload", str(payload), "--requests", "2", "--token-requests", "1"
+    )
     assert code == 0, output
     assert "cold start import_torch_s" in output, output
     path = tmp_path / ".svai" / "measurements.json"
