@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -148,6 +148,7 @@ def bench(
             that the runtime did not answer with 200 (its answer is quoted), or a stream that
             gave no token timings.
     """
+    from svai.build.placement import weights_in_cache
     from svai.build.start_log import cold_start_components, logged_gpu
     from svai.build.token_bench import measure_tokens, percentile
     from svai.errors import UsageError
@@ -159,9 +160,11 @@ def bench(
     say = progress or (lambda _line: None)
     manifest = json.loads((build_dir / "manifest.json").read_text(encoding="utf-8"))
     config = json.loads((build_dir / _CONFIG_NAME).read_text(encoding="utf-8"))
-    # A file (model.onnx) or an engine's save_pretrained folder, as the runtime reads it.
+    # A file (model.onnx) or an engine's save_pretrained folder, as the runtime reads it; or,
+    # for a ``fetch: start`` package, the weights the build left beside it for the bucket.
     model = build_dir / config["model"]["path"]
-    if not model.exists():
+    source = config["model"].get("source")
+    if source is None and not model.exists():
         remote = ", ".join(r["artifact"] for r in manifest.get("remote", [])) or "?"
         raise UsageError(
             f"the model is remote ({remote}) and not in the artifact; svai bench measures a local "
@@ -169,6 +172,9 @@ def bench(
         )
     timings = None
     with tempfile.TemporaryDirectory(prefix="svai-bench-") as scratch:
+        env = _child_env(build_dir)
+        if source is not None:  # the runtime's own fetch reads them, verified, from its cache
+            env.update(weights_in_cache(build_dir, source, Path(scratch) / "models"))
         payload_file = Path(scratch) / "payloads.json"
         payload_file.write_text(json.dumps(payloads), encoding="utf-8")
         stderr_file = Path(scratch) / "stderr.log"
@@ -181,7 +187,7 @@ def bench(
             say("bench: loading the model in a fresh process")
             started = time.perf_counter()
             child = subprocess.Popen(
-                command, env=_child_env(build_dir), cwd=build_dir,
+                command, env=env, cwd=build_dir,
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
             )  # fmt: skip
             try:
@@ -222,7 +228,7 @@ def bench(
         p99_s=percentile(latencies, 0.99),
         mean_s=sum(latencies) / len(latencies),
         memory_bytes=int(final["max_rss_bytes"]),
-        artifact_bytes=_size(model),
+        artifact_bytes=_size(model) if source is None else _source_bytes(source),
         package_bytes=sum(f.stat().st_size for f in files),
         cold_start=cold_start_components(log),
         gpu=gpu,
@@ -334,10 +340,13 @@ def _child(config_path: str, payload_path: str, requests: int, serve_http: bool)
         out.flush()
 
     try:
-        from svai.runtime.core import Request, Service, load_config
+        from svai.runtime.cloud.model_fetch import read_config
+        from svai.runtime.core import Service
         from svai.runtime.core.config import RateLimitConfig
 
-        cfg = load_config(config_path)
+        cfg, fetch = read_config(config_path)
+        if fetch is not None:  # weights left out of the package: found verified in the cache
+            fetch()
         # Every request must reach the model: no result cache, no rate limit (the deployment's
         # is for its clients, not for a measurement), no per-request log lines. Streams are
         # on even where the target's path buffers them: token timings are the model's on this
@@ -365,12 +374,13 @@ def _child(config_path: str, payload_path: str, requests: int, serve_http: bool)
     bodies = [json.dumps(p).encode() for p in json.loads(Path(payload_path).read_text("utf-8"))]
     latencies: list[float] = []
     try:
+        port = None if server is None else server.port
         for body in bodies:  # one warm-up pass, not counted
-            _answer(service, Request(body))
+            _answer(service, body, port)
         for i in range(requests):
-            request = Request(bodies[i % len(bodies)])
+            body = bodies[i % len(bodies)]
             began = time.perf_counter()
-            _answer(service, request)
+            _answer(service, body, port)
             latencies.append(time.perf_counter() - began)
         if server is not None:
             # The parent streams from the server now; it closes our stdin when it is done.
@@ -393,6 +403,11 @@ def _child(config_path: str, payload_path: str, requests: int, serve_http: bool)
     return 0
 
 
+def _source_bytes(source: Mapping[str, Any]) -> int:
+    """The size of the weights a ``fetch: start`` package fetches (``model.source``)."""
+    return sum(int(item["bytes"]) for item in source["files"])
+
+
 def _serving(service: Any) -> Any:
     """Serve ``service`` with the runtime's HTTP server on 127.0.0.1; return once it is ready.
 
@@ -411,11 +426,33 @@ def _serving(service: Any) -> Any:
     return server
 
 
-def _answer(service: Any, request: Any) -> None:
-    response = service.handle(request)
-    if response.status != 200:
-        body = response.body.decode("utf-8", "replace")[:500]
-        raise RuntimeError(f"a request was answered {response.status}: {body}")
+def _answer(service: Any, body: bytes, port: int | None) -> None:
+    """Answer one payload; with the server up, an OpenAI-shaped one through its OpenAI route.
+
+    A text-generation spec's eval set holds chat completions (``messages``), which the runtime
+    answers on ``/v1/chat/completions``, not on the prediction route.
+    """
+    from svai.runtime.core import Request
+    from svai.runtime.server.platform import openai_path
+
+    path = None if port is None else openai_path(body)
+    if path is None:
+        response = service.handle(Request(body))
+        status, text = response.status, response.body
+    else:
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        try:
+            conn.request("POST", path, body, {"content-type": "application/json"})
+            reply = conn.getresponse()
+            status, text = reply.status, reply.read()
+        finally:
+            conn.close()
+    if status != 200:
+        raise RuntimeError(
+            f"a request was answered {status}: {text.decode('utf-8', 'replace')[:500]}"
+        )
 
 
 if __name__ == "__main__" and len(sys.argv) == 6 and sys.argv[1] == "--child":

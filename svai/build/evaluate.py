@@ -14,8 +14,6 @@ answer them).
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import socket
 import subprocess
 import tempfile
@@ -30,9 +28,8 @@ from typing import IO, Any
 from svai.build.artifact import MANIFEST_NAME
 from svai.build.bench import serve_command
 from svai.build.environment import runtime_python
-from svai.build.placement import WEIGHTS_DIR
+from svai.build.placement import weights_in_cache
 from svai.errors import UsageError
-from svai.runtime.cloud.model_fetch import CACHE_ENV
 from svai.runtime.core.config import CONFIG_FILE_NAME
 from svai.runtime.engines.hf import DEVICE_ENV
 from svai.spec.resolve import ResolvedSpec
@@ -201,7 +198,7 @@ def ask_artifact(
     with tempfile.TemporaryDirectory(prefix="svai-eval-") as scratch, \
             tempfile.TemporaryFile() as log:  # fmt: skip
         if source is not None:
-            env.update(_weights_in_cache(build_dir, source, Path(scratch)))
+            env.update(weights_in_cache(build_dir, source, Path(scratch)))
         server = subprocess.Popen(command, env=env, cwd=build_dir, stdout=log, stderr=log)
         try:
             _wait_ready(server, port, log)
@@ -214,28 +211,6 @@ def ask_artifact(
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
-
-
-def _weights_in_cache(build_dir: Path, source: Mapping[str, Any], cache: Path) -> dict[str, str]:
-    """Put the build's weights where the runtime's start-time fetch finds them verified.
-
-    A ``fetch: start`` package leaves its weights beside the build (``weights/<sha256>``, what
-    the backend uploads to the deployment's bucket). Linked into the fetch's cache as
-    ``<model sha256>/<path>``, each file passes the runtime's own size and digest check and is
-    not fetched; the bucket variable is set so the config reads, but nothing asks the bucket.
-    """
-    root = cache / str(source["sha256"])
-    for item in source["files"]:
-        weights = build_dir.parent / WEIGHTS_DIR / str(item["sha256"])
-        if not weights.is_file():
-            raise UsageError(f"the build's weights are missing: {weights} (build it again)")
-        target = root.joinpath(*str(item["path"]).split("/"))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(weights, target)
-        except OSError:
-            shutil.copyfile(weights, target)
-    return {CACHE_ENV: str(cache), str(source["bucket_env"]): "svai-eval-local"}
 
 
 def _post(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from svai.compiler.catalog import load_catalog
 from svai.compiler.fetching import runs_server, start_fetch_refusal
 from svai.compiler.recommendation import TargetRecommendation
 from svai.errors import UsageError
+from svai.runtime.cloud.model_fetch import CACHE_ENV
 from svai.spec.resolve import ResolvedSpec
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "fetch_at_start",
     "manifest_entry",
     "start_fetch",
+    "weights_in_cache",
     "write_weights",
 ]
 
@@ -142,3 +145,26 @@ def _digest(data: bytes | Path) -> tuple[str, int]:
     from svai.build.fetch import file_digest
 
     return file_digest(data), data.stat().st_size
+
+
+def weights_in_cache(build_dir: Path, source: Mapping[str, Any], cache: Path) -> dict[str, str]:
+    """Put the build's weights where the runtime's start-time fetch finds them verified.
+
+    A ``fetch: start`` package leaves its weights beside the build (``weights/<sha256>``, what
+    the backend uploads to the deployment's bucket). Linked into the fetch's cache as
+    ``<model sha256>/<path>``, each file passes the runtime's own size and digest check and is
+    not fetched; the bucket variable is set so the config reads, but nothing asks the bucket.
+    ``svai eval`` and ``svai bench`` run such a package this way.
+    """
+    root = cache / str(source["sha256"])
+    for item in source["files"]:
+        weights = build_dir.parent / WEIGHTS_DIR / str(item["sha256"])
+        if not weights.is_file():
+            raise UsageError(f"the build's weights are missing: {weights} (build it again)")
+        target = root.joinpath(*str(item["path"]).split("/"))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(weights, target)
+        except OSError:
+            shutil.copyfile(weights, target)
+    return {CACHE_ENV: str(cache), str(source["bucket_env"]): "svai-local"}

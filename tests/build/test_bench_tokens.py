@@ -70,15 +70,21 @@ def test_bench_streams_token_timings_that_recommend_uses_only_on_the_same_gpus(
     payload = tmp_path / "payload.json"
     payload.write_text(json.dumps({"inputs": "hello world"}))
     monkeypatch.setenv("SVAI_ENGINE_DEVICE", "cpu")  # the package asks for CUDA; none here
+    code, output = run_cli("build", str(spec))
+    assert code == 0, output
+    # A path that buffers answers builds its package with streams refused to its callers; the
+    # bench streams anyway: the timings are the model's on this hardware.
+    [config] = (tmp_path / ".svai" / "build").glob("gpu-chat/*/aws-us-east-1/svai_runtime.json")
+    built = json.loads(config.read_text())
+    config.write_text(
+        json.dumps({**built, "generation": {**built["generation"], "streaming": False}})
+    )
     code, output = run_cli(
         "bench", str(spec), "--payload", str(payload), "--requests", "1",
         "--token-requests", "3", "--format", "json",
     )  # fmt: skip
     assert code == 0, output
     result = json.loads(output)
-    # SageMaker's path buffers answers, so the package refuses streams to its callers; the
-    # bench streams anyway: the timings are the model's on this hardware.
-    [config] = (tmp_path / ".svai" / "build").glob("gpu-chat/*/aws-us-east-1/svai_runtime.json")
     assert json.loads(config.read_text())["generation"]["streaming"] is False
     tokens = result["tokens"]
     samples = tokens["samples"]

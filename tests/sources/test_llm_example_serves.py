@@ -85,6 +85,18 @@ def test_the_llm_example_builds_and_answers_chat_completions_with_streaming(
         FOLDER / "config.json"
     ).read_bytes()
 
+    # svai bench runs the package as built: the runtime's own fetch finds the weights the build
+    # left beside it (verified, from its cache), and the engine streams the timed requests.
+    monkeypatch.setenv("SVAI_ENGINE_DEVICE", "cpu")
+    code, output = run_cli(
+        "bench", str(project / "svai.yaml"), "--target", folder.name, "--requests", "2",
+        "--token-requests", "2", "--format", "json",
+    )  # fmt: skip
+    assert code == 0, output
+    measured = json.loads(output)
+    assert measured["tokens"]["ttft_s"] > 0 and measured["tokens"]["tpot_s"] > 0, measured
+    assert measured["artifact_bytes"] == sum(f["bytes"] for f in config["model"]["source"]["files"])
+
     deployment = client.bucket("models")
     manifest = json.loads((folder / "manifest.json").read_text())
     for entry in manifest["start_fetch"]["objects"]:  # what the backend's upload does
