@@ -35,10 +35,10 @@ def planned(request: pytest.FixtureRequest) -> tuple[Path, dict]:  # type: ignor
     return path, json.loads(text)
 
 
-NOT_BUILT = frozenset({"SVAI_AWS_035", "SVAI_GCP_019", "SVAI_AZ_030", "SVAI_AZ_031"})
-"""Refusals of declared settings a backend does not build yet (issue #24): restricted egress on
-Azure, for AWS SageMaker endpoints and for GCP functions and Vertex AI endpoints, a private
-registry on Azure. They are the only high findings an example may have."""
+NOT_BUILT = frozenset({"SVAI_AWS_035", "SVAI_GCP_019"})
+"""Refusals of declared settings a backend does not build yet (issue #24): restricted egress for
+AWS SageMaker endpoints and for GCP functions and Vertex AI endpoints. They are the only high
+findings an example may have (Azure builds restricted egress and a private registry)."""
 
 EGRESS_RULES = {"aws": "SVAI_AWS_035", "gcp": "SVAI_GCP_019", "azure": "SVAI_AZ_030"}
 
@@ -46,14 +46,14 @@ EGRESS_RULES = {"aws": "SVAI_AWS_035", "gcp": "SVAI_GCP_019", "azure": "SVAI_AZ_
 def _check_high(cloud: str, egress: str, high: set[str], types: set[str]) -> None:
     """Only refusals of what is not built; a declared egress is built or refused, never dropped."""
     assert high <= NOT_BUILT, (cloud, high)
-    # AWS builds restricted egress for Lambda functions and GCP for Cloud Run services;
-    # SageMaker endpoints, Cloud Run functions, Vertex AI endpoints and Azure are refused.
+    # AWS builds restricted egress for Lambda functions, GCP for Cloud Run services, Azure for
+    # every offering; SageMaker endpoints, Cloud Run functions and Vertex AI are refused.
     unbuilt = {
         "aws:sagemaker/model:Model",
         "gcp:cloudfunctionsv2/function:Function",
         "gcp:vertex/aiEndpoint:AiEndpoint",
     }
-    built = cloud in ("aws", "gcp") and not types & unbuilt
+    built = not types & unbuilt
     assert (EGRESS_RULES[cloud] in high) == (egress != "all" and not built), (cloud, egress, high)
 
 
