@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import shutil
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -32,7 +31,7 @@ from svai.backends.preview import record
 from svai.backends.rules import evaluate, high_findings
 from svai.compiler.bill import deployment_cost
 from svai.compiler.catalog import load_catalog
-from svai.compiler.egress import AZURE_ZONES, azure_private_links, azure_zones
+from svai.compiler.egress import azure_private_links, azure_zones
 from svai.compiler.planned import PlannedTarget
 from svai.compiler.recommendation import Workload
 from svai.ir import DeploymentPlan
@@ -220,17 +219,31 @@ def test_service_bus_takes_premium_for_its_endpoint_under_restricted_egress() ->
     )
 
 
-def test_the_zones_are_the_endpoints_zones_each_once() -> None:
+def test_the_async_plan_gets_an_endpoint_per_service_used_and_each_zone_once() -> None:
     plan = dataclasses.replace(
         async_plan("azure", "azure.containerapps.consumption"), egress="none"
     )
-    links = Counter(azure_private_links(plan))
-    # The artifact storage, each function app's host storage, stores, queue, registry, monitor.
-    assert links["blob"] == 1 + sum(1 for s in plan.services if s.compute.kind == "faas")
-    assert {"Sql", "namespace", "registry", "azuremonitor"} <= set(links)
+    resources = record(lambda: AzureBackend().program(plan))
+    # Artifact storage and the two function apps' host storage; vault (secrets), Cosmos DB
+    # (stores), Service Bus (queue), the registry (the worker's image) and Azure Monitor.
+    assert _links(resources) == [
+        "Sql", "azuremonitor", "blob", "blob", "blob", "namespace", "registry", "vault",
+    ]  # fmt: skip
+    zones = sorted(z.inputs["privateZoneName"] for z in resources if z.type == ZONE)
     # Azure Monitor's scope registers in the blob zone too: it is created once.
-    assert azure_zones(plan).count("privatelink.blob.core.windows.net") == 1
-    assert len(azure_zones(plan)) == len({z for g in links for z in AZURE_ZONES[g]})
+    assert zones == [
+        "privatelink.agentsvc.azure-automation.net",
+        "privatelink.azurecr.io",
+        "privatelink.blob.core.windows.net",
+        "privatelink.documents.azure.com",
+        "privatelink.monitor.azure.com",
+        "privatelink.ods.opinsights.azure.com",
+        "privatelink.oms.opinsights.azure.com",
+        "privatelink.servicebus.windows.net",
+        "privatelink.vaultcore.azure.net",
+    ]
+    links = [r for r in resources if r.type == "azure-native:privatedns:VirtualNetworkLink"]
+    assert len(links) == len(zones)
 
 
 def test_a_build_that_lets_the_internet_out_is_refused_with_the_reason() -> None:
