@@ -37,10 +37,10 @@ def planned(request: pytest.FixtureRequest) -> tuple[Path, dict]:  # type: ignor
     return path, json.loads(text)
 
 
-NOT_BUILT = frozenset({"SVAI_AWS_035", "SVAI_GCP_019", "SVAI_AZ_030", "SVAI_AZ_031"})
-"""Refusals of declared settings a backend does not build (issue #24): restricted egress on
-Azure, for SageMaker Serverless Inference and for Vertex AI endpoints, a private registry on
-Azure. They are the only high findings an example may have."""
+NOT_BUILT = frozenset({"SVAI_AWS_035", "SVAI_GCP_019"})
+"""Refusals of declared settings a backend cannot build (issue #24): restricted egress for
+SageMaker Serverless Inference and for Vertex AI endpoints. They are the only high findings an
+example may have (Azure builds restricted egress and a private registry)."""
 
 EGRESS_RULES = {"aws": "SVAI_AWS_035", "gcp": "SVAI_GCP_019", "azure": "SVAI_AZ_030"}
 
@@ -53,8 +53,9 @@ def _check_high(cloud: str, egress: str, high: set[str], offerings: set[str]) ->
     """Only refusals of what is not built; a declared egress is built or refused, never dropped."""
     assert high <= NOT_BUILT, (cloud, high)
     # AWS builds restricted egress for Lambda functions and real-time SageMaker endpoints, GCP
-    # for Cloud Run services and functions; the offerings above and Azure are refused.
-    built = cloud in ("aws", "gcp") and not offerings & UNRESTRICTABLE
+    # for Cloud Run services and functions, Azure for every offering; the offerings above are
+    # refused.
+    built = not offerings & UNRESTRICTABLE
     assert (EGRESS_RULES[cloud] in high) == (egress != "all" and not built), (cloud, egress, high)
 
 

@@ -29,7 +29,15 @@ from dataclasses import dataclass, field
 from svai.compiler import gate as _gate
 from svai.compiler.catalog import Catalog, ResourcePrice, Size, load_catalog
 from svai.compiler.cost import function_cost
-from svai.compiler.egress import AWS_GATEWAY_ENDPOINTS, aws_endpoints, restricts_egress
+from svai.compiler.egress import (
+    AWS_GATEWAY_ENDPOINTS,
+    aws_endpoints,
+    azure_private_links,
+    azure_private_registry,
+    azure_vnet,
+    azure_zones,
+    restricts_egress,
+)
 from svai.compiler.limits import ZIP_DEPS_MB
 from svai.compiler.lower import endpoint_proxy
 from svai.compiler.recommendation import TargetRecommendation, Workload
@@ -58,15 +66,6 @@ _GCP_ALERTS: dict[str, frozenset[str]] = {
     "queue_age": frozenset({"subscription"}),
     "dlq_depth": frozenset({"subscription"}),
     "drift": frozenset({"run", "vertex"}),  # a log-match policy on the runtime's drift lines
-}
-_AZURE_ZONES: dict[str, int] = {
-    # private-link group id: the private DNS zones its endpoint registers in
-    "vault": 1,
-    "blob": 1,
-    "Sql": 1,
-    "namespace": 1,
-    "amlworkspace": 2,
-    "sites": 1,
 }
 
 
@@ -102,6 +101,8 @@ class _Item:
     """For a function around the model: its sizing (the row's meter is ``compute``)."""
     service: str = ""
     duration_s: float = 0.0
+    price: str = "usd_per_month"
+    """For ``monthly``: the row's figure that applies (a registry's Premium tier has its own)."""
 
 
 def deployment_cost(plan: DeploymentPlan, workload: Workload, catalog: Catalog) -> Bill:
@@ -143,7 +144,7 @@ def _price(row: ResourcePrice, item: _Item, plan: DeploymentPlan, catalog: Catal
         return item.quantity * row.price("usd_per_million") / 1e6
     if meter == "messages":
         base = row.price("base_usd_per_month", 0.0)
-        if plan.private_network:
+        if plan.cloud == "azure" and azure_vnet(plan):  # Service Bus Premium, for its endpoint
             base = row.price("private_base_usd_per_month", base)
         per_message = row.price("requests_per_message", 1.0) * row.price("usd_per_million")
         return base + item.quantity * per_message / 1e6
@@ -159,7 +160,7 @@ def _price(row: ResourcePrice, item: _Item, plan: DeploymentPlan, catalog: Catal
     if meter == "monthly":
         # A row whose resources are not all charged (gateway VPC endpoints are free) says how
         # many are in ``quantity``.
-        return (item.quantity or item.count) * row.price("usd_per_month")
+        return (item.quantity or item.count) * row.price(item.price)
     return 0.0
 
 
@@ -350,8 +351,9 @@ def _azure(plan: DeploymentPlan, workload: Workload, catalog: Catalog) -> Iterat
     # As svai.backends.azure builds them: Container Apps / Flex Consumption function apps /
     # Azure ML deployments, ACR for images, one storage account for the artifact and one per
     # function app, Cosmos DB serverless, Service Bus (Premium on a private network), Log
-    # Analytics, one log alert per alarm and a metric alert on dead letters, and on a private
-    # network a private endpoint (with its DNS zones) per data service and function app.
+    # Analytics, one log alert per alarm and a metric alert on dead letters, and in the VNet (a
+    # private network, restricted egress) a private endpoint (with its DNS zones) per data
+    # service used, function app and Azure Monitor scope; ACR Premium where it is private.
     yield from _functions(plan, workload, catalog)
     by_row = Counter(
         _AZURE_COMPUTE[s.compute.kind] for s in plan.services if s.role in _MODEL_ROLES
@@ -360,7 +362,8 @@ def _azure(plan: DeploymentPlan, workload: Workload, catalog: Catalog) -> Iterat
         yield _Item(row, count)
     apps = sum(1 for s in plan.services if s.compute.kind == "faas")
     if _has_image(plan):
-        yield _Item("azure.acr.basic", 1)
+        private = azure_private_registry(plan)  # Premium: private endpoints
+        yield _Item("azure.acr", 1, price="private_usd_per_month" if private else "usd_per_month")
     yield _Item("azure.storage", 1 + apps, _storage_gb(plan, workload))
     reads, writes = _stores(plan, workload, catalog)
     yield _Item("azure.cosmos.serverless", 1, reads=reads, writes=writes)
@@ -373,14 +376,9 @@ def _azure(plan: DeploymentPlan, workload: Workload, catalog: Catalog) -> Iterat
         yield _Item("azure.monitor.metric_alert", dead_letters)
     if _gate.automatic(plan.rollout) and any(s.compute.kind == "container" for s in plan.services):
         yield _Item("azure.release.gate", 1)  # a Container Apps job (needs the environment)
-    if plan.private_network:
-        groups = ["vault", "blob", "Sql"] + ["blob", "sites"] * apps
-        if plan.queue is not None:
-            groups.append("namespace")
-        if any(s.compute.kind == "endpoint" for s in plan.services):
-            groups.append("amlworkspace")
-        yield _Item("azure.private_endpoint", len(groups))
-        yield _Item("azure.private_dns", sum(_AZURE_ZONES[g] for g in set(groups)))
+    if links := azure_private_links(plan):  # the VNet's private endpoints and their zones
+        yield _Item("azure.private_endpoint", len(links))
+        yield _Item("azure.private_dns", len(azure_zones(plan)))
 
 
 _AZURE_COMPUTE = {

@@ -387,6 +387,7 @@ _PRICE_KEYS = frozenset(
         "requests_per_message",
         "base_usd_per_month",
         "private_base_usd_per_month",
+        "private_usd_per_month",
         "write_usd_per_million",
         "read_usd_per_million",
         "usd_per_gb",

@@ -376,11 +376,20 @@ def test_private_plan_reaches_data_services_through_private_endpoints() -> None:
         e.inputs["privateLinkServiceConnections"][0]["groupIds"][0]
         for e in by_type(resources, "azure-native:network:PrivateEndpoint")
     )
-    assert groups == ["Sql", "blob", "blob", "blob", "namespace", "sites", "sites", "vault"]
-    for token in ("azure-native:storage:StorageAccount", "azure-native:cosmosdb:DatabaseAccount"):
+    assert groups == [
+        "Sql", "blob", "blob", "blob", "namespace", "registry", "sites", "sites", "vault",
+    ]  # fmt: skip
+    for token in (
+        "azure-native:storage:StorageAccount",
+        "azure-native:cosmosdb:DatabaseAccount",
+        "azure-native:containerregistry:Registry",
+    ):
         assert {r.inputs["publicNetworkAccess"] for r in by_type(resources, token)} == {"Disabled"}
     assert _one(resources, "azure-native:servicebus:Namespace")["sku"]["name"] == "Premium"
+    assert _one(resources, "azure-native:containerregistry:Registry")["sku"]["name"] == "Premium"
+    # network.private alone restricts who may call in, not where the services may call out.
+    assert not by_type(resources, "azure-native:network:NetworkSecurityGroup")
     fronts = by_type(resources, "azure-native:web:WebApp")
     assert all(f.inputs["virtualNetworkSubnetId"].endswith("/subnets/functions") for f in fronts)
     links = by_type(resources, "azure-native:privatedns:VirtualNetworkLink")
-    assert len(links) == len(by_type(resources, "azure-native:privatedns:PrivateZone")) == 5
+    assert len(links) == len(by_type(resources, "azure-native:privatedns:PrivateZone")) == 6

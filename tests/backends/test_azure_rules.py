@@ -37,6 +37,11 @@ PLANS: dict[str, Callable[[], DeploymentPlan]] = {
     "async": lambda: _jobs_up_to(async_plan("azure", CA), 20 * 2**20),
     "ml": lambda: sync_plan("azure", "azure.ml.managed_online_endpoint", canary=True),
     "private": lambda: dataclasses.replace(async_plan("azure", CA), private_network=True),
+    # Restricted egress: function apps and Container Apps in the VNet; Azure ML's managed network.
+    "egress": lambda: dataclasses.replace(async_plan("azure", CA), egress="none"),
+    "ml-egress": lambda: dataclasses.replace(
+        sync_plan("azure", "azure.ml.managed_online_endpoint"), egress="private-only"
+    ),
 }
 
 
@@ -76,6 +81,32 @@ APP = "azure-native:app:ContainerApp"
 WEB = "azure-native:web:WebApp"
 ROLE = "azure-native:authorization:RoleAssignment"
 COSMOS = "azure-native:cosmosdb:DatabaseAccount"
+ML_WORKSPACE = "azure-native:machinelearningservices:Workspace"
+REGISTRY = "azure-native:containerregistry:Registry"
+NSG = "azure-native:network:NetworkSecurityGroup"
+VNET = "azure-native:network:VirtualNetwork"
+ENDPOINT = "azure-native:network:PrivateEndpoint"
+
+
+def _without_endpoint(group_id: str) -> Callable[[Resources], Resources]:
+    """Drop the private endpoint of ``group_id`` (the first one)."""
+
+    def mutate(resources: Resources) -> Resources:
+        index = next(
+            i
+            for i, r in enumerate(resources)
+            if r.type == ENDPOINT
+            and r.inputs["privateLinkServiceConnections"][0]["groupIds"] == [group_id]
+        )
+        return (*resources[:index], *resources[index + 1 :])
+
+    return mutate
+
+
+def _allow_internet_first(inputs: dict[str, Any]) -> None:
+    rule = next(r for r in inputs["securityRules"] if r["access"] == "Deny")
+    inputs["securityRules"].append({**rule, "access": "Allow", "priority": 90})
+
 
 Mutant = Callable[[Resources, DeploymentPlan], tuple[Resources, DeploymentPlan]]
 
@@ -283,8 +314,31 @@ MUTANTS: dict[str, list[tuple[str, Mutant]]] = {
     "SVAI_AZ_030": [
         ("ca", lambda r, p: (r, dataclasses.replace(p, egress="private-only"))),
         ("private", lambda r, p: (r, dataclasses.replace(p, egress="none"))),
+        _on("egress", lambda r: _drop(r, NSG)),
+        _on("egress", lambda r: _edit(r, NSG, _allow_internet_first)),
+        _on("egress", lambda r: _edit(r, VNET, set_path("subnets.1.networkSecurityGroup", DELETE))),
+        _on("egress", lambda r: _edit(r, WEB, set_path("siteConfig.vnetRouteAllEnabled", DELETE))),
+        _on(
+            "egress",
+            lambda r: _edit(
+                r, "azure-native:app:ManagedEnvironment", set_path("vnetConfiguration", DELETE)
+            ),
+        ),
+        _on("egress", _without_endpoint("registry")),
+        _on("ml-egress", lambda r: _edit(r, ML_WORKSPACE, set_path("managedNetwork", DELETE))),
+        _on(
+            "ml-egress",
+            lambda r: _edit(
+                r,
+                "azure-native:machinelearningservices:OnlineDeployment",
+                set_path("properties.egressPublicNetworkAccess", "Enabled"),
+            ),
+        ),
     ],
-    "SVAI_AZ_031": [_on("private", lambda r: r)],
+    "SVAI_AZ_031": [
+        _on("private", lambda r: _edit(r, REGISTRY, set_path("sku.name", "Basic"))),
+        _on("private", lambda r: _edit(r, REGISTRY, set_path("publicNetworkAccess", "Enabled"))),
+    ],
     "SVAI_AZ_032": [
         _on("async", lambda r: _drop(r, "azure-native:storage:ManagementPolicy")),
         _on("async", lambda r: _edit(r, "azure-native:web:WebApp", _drop_payload_bucket)),
@@ -306,8 +360,8 @@ def test_every_rule_has_a_mutant() -> None:
     assert sorted(MUTANTS) == [rule.id for rule in RULES]
 
 
-REFUSED: dict[str, set[str]] = {"private": {"SVAI_AZ_031"}}
-"""What a base plan is refused for by design: a private plan's registry is not private yet."""
+REFUSED: dict[str, set[str]] = {}
+"""What a base plan is refused for by design (nothing: every declared setting is built)."""
 
 
 @pytest.mark.parametrize("key", sorted(PLANS))

@@ -75,6 +75,7 @@ PLANS: dict[str, Callable[[], DeploymentPlan]] = {
     "azure-ml": lambda: sync_plan("azure", ML, canary=True, auth="api-key"),
     "azure-async": lambda: async_plan("azure", FLEX, auth="jwt"),
     "azure-private": lambda: dataclasses.replace(async_plan("azure", CA), private_network=True),
+    "azure-egress": lambda: dataclasses.replace(async_plan("azure", CA), egress="none"),
 }
 """Sync CPU, GPU, functions, managed endpoint and async plans of both clouds."""
 

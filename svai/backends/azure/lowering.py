@@ -3,7 +3,8 @@
 Every deployment gets a foundation (resource group, Key Vault, artifact storage encrypted with the
 plan's key, one user-assigned identity per service, Log Analytics + Application Insights, an
 action group, a consumption budget, a container registry when images ship, and on a private plan
-a VNet with private endpoints); then each service is lowered by its offering with role
+or under restricted egress a VNet with private endpoints, :mod:`svai.backends.azure.network`);
+then each service is lowered by its offering with role
 assignments on single resources, the async pattern adds a Service Bus queue, the key-value stores
 become Cosmos DB containers, and each plan alarm becomes an Azure Monitor alert.
 
@@ -29,6 +30,7 @@ from svai.backends.azure.blueprint import Blueprint, ClientConfig, Concat, Ref
 from svai.backends.azure.context import Context, Scope
 from svai.backends.azure.start_fetch import add_model_blobs, model_read_condition
 from svai.backends.start_fetch import model_objects
+from svai.compiler.egress import azure_private_registry, azure_vnet
 from svai.errors import UsageError
 from svai.ir import DeploymentPlan, Service
 
@@ -114,7 +116,7 @@ def _foundation(ctx: Context) -> None:
             "tags": ctx.tags,
         },
     )
-    if plan.private_network:
+    if azure_vnet(plan):
         network.lower_vnet(ctx, group)
     for service in plan.services:
         add(
@@ -140,7 +142,7 @@ def _foundation(ctx: Context) -> None:
             },
         ),
     )
-    if plan.private_network:
+    if plan.private_network or (azure_vnet(plan) and plan.secrets):
         network.private_endpoint(ctx, group, "vault", "vault")
     encryption = _artifact_key(ctx, group)
     add(
@@ -177,7 +179,7 @@ def _foundation(ctx: Context) -> None:
     )
     add_model_blobs(ctx, add)  # model.fetch: start: the weights the build left out
     claims.add_payload_expiry(ctx, add)  # job bodies above Service Bus's limit
-    if plan.private_network:
+    if azure_vnet(plan):  # the start-time model fetch and claim checks stay in the VNet
         network.private_endpoint(ctx, group, "storage", "blob")
     add(
         "logs",
@@ -205,6 +207,8 @@ def _foundation(ctx: Context) -> None:
             retention_in_days=min(730, max(30, plan.log_retention_days)),
         ),
     )
+    if azure_vnet(plan):
+        network.lower_monitor_scope(ctx, group)
     add(
         "vault-audit",
         "azure-native:monitor:DiagnosticSetting",
@@ -264,17 +268,24 @@ def _foundation(ctx: Context) -> None:
         )
     imaged = [s for s in plan.services if s.compute.package in ("image", "model")]
     if imaged:
+        private = azure_private_registry(plan)
         add(
             "registry",
             "azure-native:containerregistry:Registry",
             "registry",
             ctx.located(
                 registry_name=naming.compact_name(plan, "svaicr", 50),
-                sku={"name": "Basic"},
+                # Private endpoints (and an Azure ML managed network's) need the Premium tier.
+                sku={"name": "Premium" if private else "Basic"},
                 admin_user_enabled=False,
                 anonymous_pull_enabled=False,
+                # On a private plan images are pushed and pulled through the private endpoint
+                # only; under restricted egress alone the push may still come from outside.
+                public_network_access="Disabled" if plan.private_network else "Enabled",
             ),
         )
+        if azure_vnet(plan):
+            network.private_endpoint(ctx, group, "registry", "registry")
         # svai build's container context, built and pushed on apply under every service's tag.
         tags = [services.image_ref(ctx, s, plan.model_version) for s in imaged]
         add(
@@ -282,7 +293,8 @@ def _foundation(ctx: Context) -> None:
             images.IMAGE,
             "image",
             images.image_args(tags, ctx.build_dir),
-            depends_on=("registry",),
+            # A private registry takes the push through its endpoint, once its name resolves.
+            depends_on=("registry", *(("endpoint-dns:registry",) if azure_vnet(plan) else ())),
         )
     if any(services.offering_of(s) == services.CONTAINER_APPS for s in plan.services):
         services.lower_environment(ctx, group)

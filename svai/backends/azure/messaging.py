@@ -1,6 +1,7 @@
 """Lower the async pattern's queue (Service Bus) and the key-value stores (Cosmos DB).
 
-Queue: a Service Bus Standard namespace (Premium on a private network) with local (SAS) auth disabled and one queue, ``jobs``.
+Queue: a Service Bus Standard namespace (Premium in the deployment's VNet: a private plan, or
+restricted egress, since private endpoints need it) with local (SAS) auth disabled and one queue, ``jobs``.
 ``maxDeliveryCount`` is the plan's ``max_receive_count``; a message that expires is dead-lettered
 too; ``lockDuration`` covers the worker timeout up to Service Bus's 5-minute maximum. A worker
 that may run longer gets ``SVAI_LOCK_RENEW_S`` (half the lock duration) and renews its lock at
@@ -23,6 +24,7 @@ from svai.backends.azure import naming, network, roles
 from svai.backends.azure.blueprint import Concat, Ref
 from svai.backends.azure.claims import claim_env
 from svai.backends.azure.context import Context
+from svai.compiler.egress import azure_vnet
 from svai.ir import DeploymentPlan, Service
 
 __all__ = [
@@ -78,7 +80,7 @@ def lower_queue(ctx: Context) -> None:
             # Private endpoints exist only on Premium.
             sku=(
                 {"name": "Premium", "tier": "Premium", "capacity": 1}
-                if plan.private_network
+                if azure_vnet(plan)
                 else {"name": "Standard", "tier": "Standard"}
             ),
             disable_local_auth=True,
@@ -86,7 +88,7 @@ def lower_queue(ctx: Context) -> None:
             public_network_access="Disabled" if plan.private_network else "Enabled",
         ),
     )
-    if plan.private_network:
+    if azure_vnet(plan):
         network.private_endpoint(ctx, group, "namespace", "namespace")
     ctx.add(
         "JobQueue",
@@ -169,7 +171,7 @@ def lower_stores(ctx: Context) -> None:
             },
         ),
     )
-    if plan.private_network:
+    if azure_vnet(plan):
         network.private_endpoint(ctx, group, "cosmos", "Sql")
     ctx.add(
         "KeyValueStore",

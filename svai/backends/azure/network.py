@@ -1,33 +1,44 @@
-"""Private networking for ``network.private`` plans: a VNet, private endpoints and private DNS.
+"""The deployment's VNet: private endpoints and DNS, and the outbound restriction.
 
-The Container Apps environment is VNet-integrated and internal (its apps are reachable only from
-the VNet), function apps route all outbound traffic through a delegated subnet, and every data
-service (artifact and host storage, Key Vault, Cosmos DB, Service Bus, the Azure ML workspace,
-the function apps themselves) gets a private endpoint with its ``privatelink`` DNS zone and refuses public network access.
-Service Bus private endpoints need the Premium tier, so a private async plan uses it. The
-container registry stays on its public endpoint (private endpoints need the Premium tier; images
-hold no secrets and are pulled by identity).
+Built for a private plan (``network.private``) and for restricted egress
+(``security.network.egress: none | private-only``) when a service runs in the VNet
+(:func:`svai.compiler.egress.azure_vnet`). Container Apps run in a VNet-integrated
+workload-profiles environment (internal, reachable from the VNet only, on a private plan);
+function apps route all outbound traffic through a delegated subnet; every data service the plan
+uses (:func:`svai.compiler.egress.azure_private_links`: artifact and host storage, Key Vault,
+Cosmos DB, Service Bus, the registry, on a private plan the Azure ML workspace and the function
+apps themselves) gets a private endpoint with its ``privatelink`` DNS zone. Service Bus and the
+registry take their Premium tier, the only one with private endpoints.
+
+Under restricted egress a network security group on the integrated subnets refuses outbound
+traffic to the internet and allows the VNet (the private endpoints) and only the service tags
+the platform itself needs (:data:`EGRESS_RULES`); the services' telemetry reaches Azure Monitor
+through a Private Link Scope in private-only mode. Azure ML deployments do not run in the VNet:
+their workspace's managed network allows only approved outbound traffic (its own private
+endpoints to the workspace's storage, vault and registry) and the deployments refuse public
+egress (:mod:`svai.backends.azure.services`).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from svai.backends.azure.blueprint import Concat, Ref
 from svai.backends.azure.context import Context
+from svai.compiler.egress import AZURE_ZONES, azure_closed_vnet
 
-__all__ = ["ADDRESS_SPACE", "ZONES", "lower_vnet", "private_endpoint", "subnet_id"]
+__all__ = [
+    "ADDRESS_SPACE",
+    "EGRESS_RULES",
+    "INTEGRATED_SUBNETS",
+    "lower_monitor_scope",
+    "lower_vnet",
+    "private_endpoint",
+    "subnet_id",
+]
 
 ADDRESS_SPACE = "10.60.0.0/16"
 """The deployment's VNet; peer it with the clients' network to call the API."""
-
-ZONES: dict[str, tuple[str, ...]] = {
-    "blob": ("privatelink.blob.core.windows.net",),
-    "vault": ("privatelink.vaultcore.azure.net",),
-    "Sql": ("privatelink.documents.azure.com",),
-    "namespace": ("privatelink.servicebus.windows.net",),
-    "amlworkspace": ("privatelink.api.azureml.ms", "privatelink.notebooks.azure.net"),
-    "sites": ("privatelink.azurewebsites.net",),
-}
-"""Private-link group id -> the private DNS zones its endpoint registers in."""
 
 _SUBNETS = {
     # Container Apps workload-profile environments need a subnet of /27 or more, delegated.
@@ -36,6 +47,22 @@ _SUBNETS = {
     "functions": ("10.60.2.0/24", "Microsoft.App/environments"),
     "endpoints": ("10.60.3.0/24", None),
 }
+INTEGRATED_SUBNETS = ("apps", "functions")
+"""The subnets the services' outbound traffic leaves from (the NSG's)."""
+
+_APPS_ONLY = frozenset({"allow-mcr", "allow-mcr-content"})
+EGRESS_RULES: tuple[tuple[str, str, str, str], ...] = (
+    # (name, destination, protocol, port) of each Allow, in priority order; then deny Internet.
+    # The private endpoints, and the environment's own components, are in the VNet.
+    ("allow-vnet", "VirtualNetwork", "*", "*"),
+    # Managed identities get their tokens from Entra ID, which has no private endpoint.
+    ("allow-entra-id", "AzureActiveDirectory", "Tcp", "443"),
+    # Container Apps pulls its system containers (ingress proxy, KEDA) from Microsoft's
+    # registry, whose layers are served through Front Door; only environments need these two.
+    ("allow-mcr", "MicrosoftContainerRegistry", "Tcp", "443"),
+    ("allow-mcr-content", "AzureFrontDoor.FirstParty", "Tcp", "443"),
+)
+"""The outbound allowances under restricted egress; everything else to the internet is denied."""
 
 
 def subnet_id(name: str) -> Concat:
@@ -43,8 +70,55 @@ def subnet_id(name: str) -> Concat:
     return Concat((Ref("vnet"), f"/subnets/{name}"))
 
 
+def _security_rules(ctx: Context) -> list[dict[str, Any]]:
+    """The NSG's outbound rules: :data:`EGRESS_RULES` the plan needs, then deny Internet."""
+    apps = any(s.compute.kind == "container" for s in ctx.plan.services)  # Container Apps
+    wanted = [r for r in EGRESS_RULES if apps or r[0] not in _APPS_ONLY]
+    rules = [
+        {
+            "name": name,
+            "priority": 100 + 10 * i,
+            "direction": "Outbound",
+            "access": "Allow",
+            "protocol": protocol,
+            "source_address_prefix": "VirtualNetwork",
+            "source_port_range": "*",
+            "destination_address_prefix": destination,
+            "destination_port_range": port,
+        }
+        for i, (name, destination, protocol, port) in enumerate(wanted)
+    ]
+    rules.append(
+        {
+            "name": "deny-internet",
+            "priority": 4096,  # the last a rule may take: after every allowance above
+            "direction": "Outbound",
+            "access": "Deny",
+            "protocol": "*",
+            "source_address_prefix": "*",
+            "source_port_range": "*",
+            "destination_address_prefix": "Internet",
+            "destination_port_range": "*",
+        }
+    )
+    return rules
+
+
 def lower_vnet(ctx: Context, group: str) -> None:
-    """Add the VNet with its three subnets to the foundation."""
+    """Add the VNet with its three subnets (and under restricted egress the NSG) to the foundation."""
+    restricted = azure_closed_vnet(ctx.plan)
+    if restricted:
+        ctx.add(
+            "Foundation",
+            group,
+            "nsg",
+            "azure-native:network:NetworkSecurityGroup",
+            ctx.logical("egress"),
+            ctx.located(
+                network_security_group_name=f"nsg-svai-{ctx.plan.name}-egress",
+                security_rules=_security_rules(ctx),
+            ),
+        )
     subnets = []
     for name, (prefix, delegation) in _SUBNETS.items():
         subnet: dict[str, object] = {"name": name, "address_prefix": prefix}
@@ -52,6 +126,8 @@ def lower_vnet(ctx: Context, group: str) -> None:
             subnet["delegations"] = [{"name": name, "service_name": delegation}]
         else:
             subnet["private_endpoint_network_policies"] = "Disabled"
+        if restricted and name in INTEGRATED_SUBNETS:
+            subnet["network_security_group"] = {"id": Ref("nsg")}
         subnets.append(subnet)
     ctx.add(
         "Foundation",
@@ -79,7 +155,7 @@ def private_endpoint(ctx: Context, group: str, target: str, group_id: str) -> No
     shape = ctx.shape_of(group)
     safe = target.replace(":", "-")
     endpoint_name = f"pe-{ctx.plan.name}-{safe}"[:80]
-    for zone in ZONES[group_id]:
+    for zone in AZURE_ZONES[group_id]:
         if f"zone:{zone}" in ctx.keys():  # noqa: SIM118 (Context is not a mapping)
             continue
         ctx.add(
@@ -137,7 +213,50 @@ def private_endpoint(ctx: Context, group: str, target: str, group_id: str) -> No
             "private_dns_zone_group_name": "default",
             "private_dns_zone_configs": [
                 {"name": zone.replace(".", "-"), "private_dns_zone_id": Ref(f"zone:{zone}")}
-                for zone in ZONES[group_id]
+                for zone in AZURE_ZONES[group_id]
             ],
         },
     )
+
+
+def lower_monitor_scope(ctx: Context, group: str) -> None:
+    """Reach Log Analytics and Application Insights privately (restricted egress in the VNet).
+
+    An Azure Monitor Private Link Scope holds the workspace and the component, with a private
+    endpoint in the VNet; ``PrivateOnly`` access modes keep the VNet's clients from sending
+    telemetry to, or querying, any Azure Monitor resource outside the scope.
+    """
+    if not azure_closed_vnet(ctx.plan):
+        return
+    ctx.add(
+        "Foundation",
+        group,
+        "monitor-scope",
+        "azure-native:monitor:PrivateLinkScope",
+        ctx.logical("monitor-scope"),
+        {
+            "resource_group_name": ctx.rg,
+            "location": "global",
+            "scope_name": f"ampls-svai-{ctx.plan.name}",
+            "access_mode_settings": {
+                "ingestion_access_mode": "PrivateOnly",
+                "query_access_mode": "PrivateOnly",
+            },
+            "tags": ctx.tags,
+        },
+    )
+    for key in ("logs", "insights"):
+        ctx.add(
+            "Foundation",
+            group,
+            f"monitor-scope:{key}",
+            "azure-native:monitor:PrivateLinkScopedResource",
+            ctx.logical("monitor-scope", key),
+            {
+                "resource_group_name": ctx.rg,
+                "scope_name": Ref("monitor-scope", "name"),
+                "name": key,
+                "linked_resource_id": Ref(key),
+            },
+        )
+    private_endpoint(ctx, group, "monitor-scope", "azuremonitor")

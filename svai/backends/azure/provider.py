@@ -23,6 +23,7 @@ OUTPUTS: dict[str, tuple[str, ...]] = {
     "azure-native:machinelearningservices:OnlineEndpoint": ("name",),
     "azure-native:machinelearningservices:Workspace": ("name",),
     "azure-native:managedidentity:UserAssignedIdentity": ("client_id", "principal_id", "tenant_id"),
+    "azure-native:monitor:PrivateLinkScope": ("name",),
     "azure-native:network:PrivateEndpoint": ("name",),
     "azure-native:operationalinsights:Workspace": ("customer_id",),
     "azure-native:privatedns:PrivateZone": ("name",),

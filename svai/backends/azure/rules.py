@@ -41,6 +41,11 @@ REGISTRY = "azure-native:containerregistry:Registry"
 ONLINE_DEPLOYMENT = "azure-native:machinelearningservices:OnlineDeployment"
 ONLINE_ENDPOINT = "azure-native:machinelearningservices:OnlineEndpoint"
 AUTOSCALE = "azure-native:monitor:AutoscaleSetting"
+ENVIRONMENT = "azure-native:app:ManagedEnvironment"
+ML_WORKSPACE = "azure-native:machinelearningservices:Workspace"
+VNET = "azure-native:network:VirtualNetwork"
+NSG = "azure-native:network:NetworkSecurityGroup"
+PRIVATE_ENDPOINT = "azure-native:network:PrivateEndpoint"
 
 TAGGABLE = frozenset(
     {
@@ -52,11 +57,11 @@ TAGGABLE = frozenset(
         INSIGHTS,
         "azure-native:monitor:ActionGroup",
         REGISTRY,
-        "azure-native:app:ManagedEnvironment",
+        ENVIRONMENT,
         CONTAINER_APP,
         "azure-native:web:AppServicePlan",
         WEB_APP,
-        "azure-native:machinelearningservices:Workspace",
+        ML_WORKSPACE,
         "azure-native:machinelearningservices:OnlineEndpoint",
         ONLINE_DEPLOYMENT,
         AUTOSCALE,
@@ -66,6 +71,8 @@ TAGGABLE = frozenset(
         "azure-native:cosmosdb:SqlResourceSqlContainer",
         METRIC_ALERT,
         LOG_ALERT,
+        NSG,
+        "azure-native:monitor:PrivateLinkScope",
     }
 )
 """Types whose resources take ``tags``; every one must carry the model version."""
@@ -400,7 +407,7 @@ _PRIVATE_DATA = (
     VAULT,
     COSMOS,
     NAMESPACE,
-    "azure-native:machinelearningservices:Workspace",
+    ML_WORKSPACE,
 )
 
 
@@ -415,14 +422,74 @@ def _private_data(resources: Sequence[RecordedResource], plan: DeploymentPlan) -
             yield fail("reachable from the internet although the plan is private", r.name)
 
 
+def _denies_internet(nsg: RecordedResource) -> bool:
+    """Whether ``nsg`` denies outbound internet traffic and no rule before it allows some."""
+    rules = [
+        r for r in nsg.inputs.get("securityRules", []) or [] if r.get("direction") == "Outbound"
+    ]
+    internet = [r for r in rules if r.get("destinationAddressPrefix") in ("Internet", "*")]
+    denies = [r["priority"] for r in internet if r.get("access") == "Deny"]
+    allows = [r["priority"] for r in internet if r.get("access") == "Allow"]
+    return bool(denies) and all(a > min(denies) for a in allows)
+
+
+def _vnet_egress_missing(resources: Sequence[RecordedResource]) -> list[str]:
+    """What the Container Apps and function apps lack to leave only through the VNet."""
+    missing = []
+    environments = by_type(resources, ENVIRONMENT)
+    if any(
+        not get_path(e.inputs, "vnetConfiguration.infrastructureSubnetId") for e in environments
+    ):
+        missing.append("the Container Apps environment is not VNet-integrated")
+    apps = by_type(resources, WEB_APP)
+    if any(
+        not a.inputs.get("virtualNetworkSubnetId")
+        or get_path(a.inputs, "siteConfig.vnetRouteAllEnabled") is not True
+        for a in apps
+    ):
+        missing.append("a function app does not route all its traffic into the VNet")
+    integrated = [
+        subnet
+        for vnet in by_type(resources, VNET)
+        for subnet in vnet.inputs.get("subnets", []) or []
+        if subnet.get("delegations")
+    ]
+    nsgs = by_type(resources, NSG)
+    if not integrated or any(not s.get("networkSecurityGroup") for s in integrated):
+        missing.append("the services' subnets have no network security group")
+    elif not nsgs or not all(_denies_internet(n) for n in nsgs):
+        missing.append("the subnets' network security group does not deny the internet")
+    links = {
+        group
+        for endpoint in by_type(resources, PRIVATE_ENDPOINT)
+        for connection in endpoint.inputs.get("privateLinkServiceConnections", []) or []
+        for group in connection.get("groupIds", []) or []
+    }
+    if "blob" not in links:
+        missing.append("the artifact storage (the model fetch's path) has no private endpoint")
+    if environments and by_type(resources, REGISTRY) and "registry" not in links:
+        missing.append("the container registry has no private endpoint")
+    return missing
+
+
 def _egress(resources: Sequence[RecordedResource], plan: DeploymentPlan) -> Iterator[Finding]:
-    yield from egress_not_built(
-        plan,
-        False,
-        "the Azure backend does not yet deny outbound internet traffic (VNet integration "
-        "under network.private routes it through the VNet, but no network security group or "
-        "firewall refuses it)",
-    )
+    # Built: Container Apps and function apps send everything into the VNet, whose NSG denies
+    # the internet and whose private endpoints reach storage (the model fetch) and the
+    # registry; Azure ML workspaces let out only approved traffic, deployments no public egress.
+    missing = []
+    if by_type(resources, CONTAINER_APP, WEB_APP):
+        missing += _vnet_egress_missing(resources)
+    if any(
+        get_path(w.inputs, "managedNetwork.isolationMode") != "AllowOnlyApprovedOutbound"
+        for w in by_type(resources, ML_WORKSPACE)
+    ):
+        missing.append("the Azure ML workspace's managed network allows any outbound traffic")
+    if any(
+        get_path(d.inputs, "properties.egressPublicNetworkAccess") != "Disabled"
+        for d in by_type(resources, ONLINE_DEPLOYMENT)
+    ):
+        missing.append("an Azure ML deployment allows public egress")
+    yield from egress_not_built(plan, not missing, "; ".join(missing))
 
 
 def _private_registry(
@@ -437,8 +504,8 @@ def _private_registry(
         ):
             yield fail(
                 "the container registry is reachable from the internet although the plan is "
-                "private (a private endpoint needs the Premium tier, which svai does not build "
-                "yet)",
+                "private (it needs the Premium tier, public network access disabled and a "
+                "private endpoint)",
                 r.name,
             )
 
@@ -628,8 +695,7 @@ RULES: tuple[Rule, ...] = (
         "On a private network, the container registry is private",
         _private_registry,
         "CKV_AZURE_139",
-        "deploy this target without security.network.private until svai builds ACR Premium "
-        "with a private endpoint",
+        "keep the registry on Premium with public network access disabled, as svai builds it",
     ),
     _rule(
         32,

@@ -37,6 +37,7 @@ from svai.backends.azure.messaging import (
     runtime_env,
 )
 from svai.backends.azure.start_fetch import model_env
+from svai.compiler.egress import azure_vnet, restricts_egress
 from svai.errors import UsageError
 from svai.ir import DeploymentPlan, Service
 
@@ -209,13 +210,15 @@ def lower_environment(ctx: Context, group: str) -> None:
             zone_redundant=False,
             **(
                 {
-                    # An internal environment: apps are reachable from the VNet only.
+                    # VNet-integrated: the apps' outbound traffic leaves from the subnet (and its
+                    # NSG); on a private plan the environment is internal too (reachable from the
+                    # VNet only).
                     "vnet_configuration": {
                         "infrastructure_subnet_id": network.subnet_id("apps"),
-                        "internal": True,
+                        "internal": ctx.plan.private_network,
                     }
                 }
-                if ctx.plan.private_network
+                if azure_vnet(ctx.plan)
                 else {}
             ),
         ),
@@ -485,7 +488,7 @@ def lower_function_app(ctx: Context, service: Service) -> None:
         "host-storage",
         hardened_storage(ctx, host_account),
     )
-    if plan.private_network:
+    if azure_vnet(plan):
         network.private_endpoint(ctx, group, f"host-storage:{service.name}", "blob")
     add(
         f"deployment-container:{service.name}",
@@ -599,11 +602,11 @@ def lower_function_app(ctx: Context, service: Service) -> None:
                 "ftps_state": "Disabled",
                 "http20_enabled": True,
                 # Outbound calls (storage, vault, queue) go through the VNet's private endpoints.
-                **({"vnet_route_all_enabled": True} if plan.private_network else {}),
+                **({"vnet_route_all_enabled": True} if azure_vnet(plan) else {}),
             },
             **(
                 {"virtual_network_subnet_id": network.subnet_id("functions")}
-                if plan.private_network
+                if azure_vnet(plan)
                 else {}
             ),
             function_app_config={
@@ -657,6 +660,7 @@ def lower_online_endpoint(ctx: Context, service: Service) -> None:
     add = ctx.adder("OnlineEndpointService", group, service.name)
 
     workspace = f"mlw-{plan.name}"[:33]
+    isolated = plan.private_network or restricts_egress(plan)
     add(
         "workspace",
         "azure-native:machinelearningservices:Workspace",
@@ -672,9 +676,12 @@ def lower_online_endpoint(ctx: Context, service: Service) -> None:
             # The storage account refuses shared keys, so the workspace reaches it by identity.
             system_datastores_auth_mode="identity",
             public_network_access="Disabled" if plan.private_network else "Enabled",
+            # Deployments leave through the workspace's managed network, which lets out only
+            # its own private endpoints (storage: the model and its start-time fetch, vault,
+            # registry) and the rules Azure ML itself needs.
             **(
                 {"managed_network": {"isolation_mode": "AllowOnlyApprovedOutbound"}}
-                if plan.private_network
+                if isolated
                 else {}
             ),
         ),
@@ -781,7 +788,7 @@ def lower_online_endpoint(ctx: Context, service: Service) -> None:
                         **{e["name"]: e["value"] for e in model_env(ctx)},
                     },
                     "appInsightsEnabled": True,
-                    "egressPublicNetworkAccess": "Disabled" if plan.private_network else "Enabled",
+                    "egressPublicNetworkAccess": "Disabled" if isolated else "Enabled",
                     "scaleSettings": {"scaleType": "Default"},
                     "requestSettings": {
                         "maxConcurrentRequestsPerInstance": compute.concurrency_per_instance,
