@@ -17,7 +17,7 @@ from typing import Any
 
 from svai.compiler import gate as _gate
 from svai.compiler.release_state import ReleaseState, dumps, json_object, parse_state
-from svai.controller import traffic
+from svai.controller import revisions, traffic
 from svai.controller.store import Bucket, open_bucket
 from svai.errors import UsageError
 from svai.signals.evidence import live_evidence
@@ -116,14 +116,15 @@ class Run:
         decision: The verdict and the state change.
         signals: The candidate's signals on every target (empty when idle).
         written: The new state was written to the bucket.
-        moved: The Lambda aliases routed to the new split (empty when nothing moved).
+        moved: The Lambda aliases, Cloud Run services and container apps routed to the new
+            split (empty when nothing moved).
     """
 
     location: str
     decision: _gate.Decision
     signals: tuple[Signals, ...]
     written: bool
-    moved: tuple[traffic.Route, ...] = ()
+    moved: tuple[traffic.Route | revisions.Moved, ...] = ()
 
 
 def run_once(
@@ -140,7 +141,8 @@ def run_once(
     The window is the rollout's ``interval`` unless ``window_s`` is given: the job runs once per
     interval, so each run judges the step the previous run left. Too few requests hold. A new
     split is routed on every AWS target's Lambda aliases (:func:`svai.controller.traffic.move`)
-    before it is written.
+    and on the policy's Cloud Run services and container apps
+    (:func:`svai.controller.revisions.move`) before it is written.
 
     Raises:
         UsageError: the bucket holds no policy (``svai apply`` writes it), or a malformed object.
@@ -166,11 +168,12 @@ def run_once(
     gates = _gate.judge_live(policy.rollout, live["live"], samples)
     decision = _gate.decide(state, gates, by=_gate.AUTOMATIC)
     written = decision.transition.changed and not dry_run
-    moved: tuple[traffic.Route, ...] = ()
+    moved: tuple[traffic.Route | revisions.Moved, ...] = ()
     if written:
-        # Traffic first: if Lambda refuses, nothing is recorded and the next run decides again.
-        # (A failed bucket write after a move leaves the alias ahead; that run judges again.)
+        # Traffic first: if a cloud refuses, nothing is recorded and the next run decides again.
+        # (A failed bucket write after a move leaves the traffic ahead; that run judges again.)
         after = decision.transition.after
-        moved = traffic.move(after, [region for cloud, region in policy.targets if cloud == "aws"])
+        aws = [region for cloud, region in policy.targets if cloud == "aws"]
+        moved = (*traffic.move(after, aws), *revisions.move(after, policy.routes))
         write_state(bucket, after)
     return Run(where, decision, parts, written, moved)

@@ -13,18 +13,30 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from svai.backends.gate import ROUTES_SUFFIX
 from svai.compiler import gate as _gate
 from svai.compiler.release_state import ReleaseState, write_state
 from svai.controller import job
 from svai.controller.store import open_bucket, parse
+from svai.errors import UsageError
 from svai.signals.evidence import DEFAULT_MIN_SAMPLES
 from svai.spec.resolve import ResolvedSpec
 
-__all__ = ["OUTPUT_SUFFIX", "Synced", "bucket_urls", "policy", "push", "reconcile", "settle"]
+__all__ = [
+    "OUTPUT_SUFFIX",
+    "Synced",
+    "bucket_urls",
+    "policy",
+    "push",
+    "reconcile",
+    "routes_in",
+    "settle",
+]
 
 OUTPUT_SUFFIX = "_release_state_url"
 """Stack output ``<cloud>_release_state_url``: where that cloud's gate job keeps the state."""
@@ -40,21 +52,42 @@ class Synced:
     urls: tuple[str, ...]
 
 
+def _outputs(base_dir: Path, name: str, environment: str) -> dict[str, Any]:
+    """The stack outputs the last ``svai apply`` saved (empty before the first)."""
+    outputs = base_dir / ".svai" / "outputs" / f"svai-{name}-{environment}.json"
+    try:
+        data = json.loads(outputs.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def bucket_urls(base_dir: Path, name: str, environment: str) -> tuple[str, ...]:
     """The release state locations of this deployment (none before its first apply)."""
     given = os.environ.get(job.STATE_URL_ENV)
     if given:
         return (given,)
-    outputs = base_dir / ".svai" / "outputs" / f"svai-{name}-{environment}.json"
-    try:
-        data = json.loads(outputs.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return ()
-    if not isinstance(data, dict):
-        return ()
+    data = _outputs(base_dir, name, environment)
     return tuple(
         str(v) for k, v in sorted(data.items()) if k.endswith(OUTPUT_SUFFIX) and isinstance(v, str)
     )
+
+
+def routes_in(outputs: Mapping[str, Any]) -> tuple[_gate.ServiceRoute, ...]:
+    """The services the gate job routes, from stack outputs (``<cloud>_<region>_release_routes``).
+
+    Raises:
+        svai.errors.UsageError: an output is not a list of routes.
+    """
+    found: list[_gate.ServiceRoute] = []
+    for key, value in sorted(outputs.items()):
+        if not key.endswith(ROUTES_SUFFIX):
+            continue
+        try:
+            found += _gate.routes_from_list(value)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise UsageError(f"stack output {key} is not a list of routes ({exc})") from None
+    return tuple(found)
 
 
 def reconcile(base_dir: Path, name: str, environment: str, local: ReleaseState) -> Synced | None:
@@ -98,15 +131,18 @@ def policy(
 def push(base_dir: Path, state: ReleaseState, policy: _gate.Policy | None) -> None:
     """Write ``state`` (and each bucket's share of ``policy``) to every known bucket.
 
-    The buckets are read again: the apply that just ran may have created the first one.
+    The buckets are read again: the apply that just ran may have created the first one. Each
+    policy names its cloud's routed services, as the apply's stack outputs list them.
     """
+    routes = routes_in(_outputs(base_dir, state.name, state.environment))
     for url in bucket_urls(base_dir, state.name, state.environment):
         bucket = open_bucket(url)
         job.write_state(bucket, state)
         if policy is not None:
             cloud = _CLOUD_OF_SCHEME[bucket.location.scheme]
             own = tuple(t for t in policy.targets if t[0] == cloud)
-            job.write_policy(bucket, dataclasses.replace(policy, targets=own))
+            routed = tuple(r for r in routes if r.cloud == cloud)
+            job.write_policy(bucket, dataclasses.replace(policy, targets=own, routes=routed))
 
 
 def settle(

@@ -10,8 +10,11 @@ import pytest
 
 from svai.backends.aws import AwsBackend
 from svai.backends.aws.deployments import Shift, shift_of
+from svai.backends.azure.revisions import revision_name as revision_name_azure
 from svai.backends.base import RecordedResource
 from svai.backends.gate import moves_lambda_traffic
+from svai.backends.gcp import tokens as T
+from svai.backends.gcp.gate import revision_name
 from svai.backends.preview import record
 from svai.backends.rules import by_type, evaluate, high_findings
 from svai.ir import DeploymentPlan, Rollout
@@ -191,6 +194,13 @@ def gcp(plan: DeploymentPlan) -> Recorded:
     return resources
 
 
+def first_release(plan: DeploymentPlan) -> DeploymentPlan:
+    """A canary's first deployment: one version takes all traffic."""
+    assert len(plan.rollout.split) == 1
+    rollout = dataclasses.replace(plan.rollout, strategy="canary", steps=(10, 100))
+    return dataclasses.replace(plan, rollout=rollout)
+
+
 def test_cloud_run_canary_gets_a_scheduled_gate_job() -> None:
     plan = sync_plan("gcp", "gcp.cloudrun.service", canary=True)
     resources = gcp(plan)
@@ -218,7 +228,45 @@ def test_cloud_run_canary_gets_a_scheduled_gate_job() -> None:
         ("gcp:storage/bucketIAMMember:BucketIAMMember", "roles/storage.objectUser"),
         ("gcp:projects/iAMMember:IAMMember", "roles/monitoring.viewer"),
         ("gcp:cloudrunv2/jobIamMember:JobIamMember", "roles/run.invoker"),
+        # Moving the traffic: run.services.update on the service, actAs its own identity.
+        ("gcp:cloudrunv2/serviceIamMember:ServiceIamMember", "roles/run.developer"),
+        ("gcp:serviceaccount/iAMMember:IAMMember", "roles/iam.serviceAccountUser"),
     }
+
+
+def test_the_gate_job_owns_the_cloud_run_traffic_and_may_move_only_that() -> None:
+    plan = first_release(sync_plan("gcp", "gcp.cloudrun.service"))
+    plan = dataclasses.replace(plan, account="demo-project")
+    resources = gcp(plan)
+    (service,) = by_type(resources, "gcp:cloudrunv2/service:Service")
+    assert service.ignore_changes == ("traffics",)
+    # One version, still named: a later revision takes no traffic until it is routed.
+    revision = service.inputs["template"]["revision"]
+    assert service.inputs["traffics"] == [
+        {"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION", "revision": revision, "percent": 100}
+    ]
+    assert revision == revision_name(service.inputs["name"], plan.model_version)
+    gate_sa = by_type(resources, "gcp:cloudrunv2/job:Job")[0].inputs["template"]["template"][
+        "serviceAccount"
+    ]
+    (developer,) = [
+        r
+        for r in by_type(resources, "gcp:cloudrunv2/serviceIamMember:ServiceIamMember")
+        if r.inputs["role"] == "roles/run.developer"
+    ]
+    assert developer.inputs["member"] == f"serviceAccount:{gate_sa}"
+    assert developer.inputs["name"] == service.inputs["name"]  # that service, not the project
+    (act_as,) = [
+        r
+        for r in by_type(resources, "gcp:serviceaccount/iAMMember:IAMMember")
+        if r.inputs["role"] == "roles/iam.serviceAccountUser"
+    ]
+    runs_as = service.inputs["template"]["serviceAccount"]
+    assert act_as.inputs["serviceAccountId"] == f"projects/demo-project/serviceAccounts/{runs_as}"
+    # All at once: no gate, the latest revision takes everything as before.
+    (plain,) = by_type(gcp(sync_plan("gcp", "gcp.cloudrun.service")), T.RUN_SERVICE)
+    assert plain.ignore_changes == ()
+    assert plain.inputs["traffics"][0]["type"] == "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST"
 
 
 def bucket_of(resources: Recorded) -> str:
@@ -264,6 +312,48 @@ def test_container_apps_canary_gets_a_scheduled_gate_job() -> None:
         "svai: gate -> AcrPull on registry",
         "svai: gate -> Log Analytics Reader on logs",
         "svai: gate -> Storage Blob Data Contributor on state",
+        "svai: gate -> route traffic on ca-sentiment-api",
+    ]
+
+
+def test_the_gate_job_owns_the_container_app_traffic_and_may_move_only_that() -> None:
+    plan = first_release(sync_plan("azure", "azure.containerapps.consumption", "container"))
+    resources = azure(plan)
+    (app,) = by_type(resources, "azure-native:app:ContainerApp")
+    assert app.ignore_changes == ("configuration.ingress.traffic",)
+    name = app.inputs["containerAppName"]
+    # One version, still named: a later revision takes no traffic until it is routed.
+    assert app.inputs["configuration"]["ingress"]["traffic"] == [
+        {"revisionName": revision_name_azure(name, plan.model_version), "weight": 100}
+    ]
+    (role,) = by_type(resources, "azure-native:authorization:RoleDefinition")
+    assert role.inputs["permissions"] == [
+        {
+            "actions": ["Microsoft.App/containerApps/read", "Microsoft.App/containerApps/write"],
+            "notActions": [],
+        }
+    ]
+    (assignment,) = [
+        r
+        for r in by_type(resources, "azure-native:authorization:RoleAssignment")
+        if r.inputs.get("description") == f"svai: gate -> route traffic on {name}"
+    ]
+    # Scoped to that app (the mocks' ids end in the logical name), the role above, the gate.
+    assert assignment.inputs["scope"].endswith(f"/{app.name}")
+    assert assignment.inputs["roleDefinitionId"].endswith(f"/{role.name}")
+    (state,) = [
+        r
+        for r in by_type(resources, "azure-native:authorization:RoleAssignment")
+        if r.inputs.get("description") == "svai: gate -> Storage Blob Data Contributor on state"
+    ]
+    assert assignment.inputs["principalId"] == state.inputs["principalId"]
+    (plain,) = by_type(
+        azure(sync_plan("azure", "azure.containerapps.consumption", "container")),
+        "azure-native:app:ContainerApp",
+    )
+    assert plain.ignore_changes == ()
+    assert plain.inputs["configuration"]["ingress"]["traffic"] == [
+        {"latestRevision": True, "weight": 100}
     ]
 
 
