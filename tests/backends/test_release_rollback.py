@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Sequence
+from typing import Any, Literal
 
 import pytest
 
@@ -12,11 +13,12 @@ from svai.backends.aws import AwsBackend
 from svai.backends.aws.deployments import Shift, shift_of
 from svai.backends.azure.revisions import revision_name as revision_name_azure
 from svai.backends.base import RecordedResource
-from svai.backends.gate import moves_lambda_traffic
+from svai.backends.gate import moves_lambda_traffic, moves_service_traffic
 from svai.backends.gcp import tokens as T
 from svai.backends.gcp.gate import revision_name
 from svai.backends.preview import record
 from svai.backends.rules import by_type, evaluate, high_findings
+from svai.controller.sync import routes_in
 from svai.ir import DeploymentPlan, Rollout
 from tests.backends.plans import sync_plan
 
@@ -147,10 +149,13 @@ def test_an_endpoint_s_proxy_alias_follows_the_plan() -> None:
     assert alias.ignore_changes == ()
 
 
-def test_only_lambda_traffic_is_moved_by_the_gate_job() -> None:
+def test_the_gate_job_moves_revisions_on_gcp_and_azure_whatever_the_steps() -> None:
     for cloud in ("gcp", "azure"):
-        plan = released(sync_plan(cloud, canary=True), "canary", (5, 25, 100))
-        assert not moves_lambda_traffic(plan)  # Cloud Run / Container Apps: the next apply
+        for steps in ((10, 100), (5, 25, 100)):  # neither cloud runs a canary by itself
+            plan = released(sync_plan(cloud, canary=True), "canary", steps)
+            assert moves_service_traffic(plan) and not moves_lambda_traffic(plan)
+        assert not moves_service_traffic(sync_plan(cloud))  # all at once: `up` routes it
+    assert not moves_service_traffic(sync_plan("aws", canary=True))
 
 
 def test_sagemaker_blue_green_gets_guardrails_with_alarm_rollback() -> None:
@@ -360,3 +365,37 @@ def test_the_gate_job_owns_the_container_app_traffic_and_may_move_only_that() ->
 def test_all_at_once_container_apps_have_no_gate() -> None:
     plan = sync_plan("azure", "azure.containerapps.consumption", "container")
     assert not by_type(azure(plan), "azure-native:app:Job")
+
+
+@pytest.mark.parametrize(
+    ("cloud", "offering", "token"),
+    [
+        ("gcp", "gcp.cloudrun.service", "gcp:cloudrunv2/service:Service"),
+        ("azure", "azure.containerapps.consumption", "azure-native:app:ContainerApp"),
+    ],
+)
+def test_the_routes_the_stack_exports_name_the_revisions_the_traffic_names(
+    cloud: Literal["gcp", "azure"], offering: str, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pulumi
+
+    exported: dict[str, Any] = {}
+
+    def export(name: str, value: Any) -> None:
+        pulumi.Output.from_input(value).apply(lambda v: exported.__setitem__(name, v))
+
+    monkeypatch.setattr(pulumi, "export", export)
+    plan = sync_plan(cloud, offering, *(("container",) if cloud == "azure" else ()), canary=True)
+    resources = gcp(plan) if cloud == "gcp" else azure(plan)
+    (service,) = by_type(resources, token)
+    if cloud == "gcp":
+        named = [(t["revision"], t["percent"]) for t in service.inputs["traffics"]]
+    else:
+        traffic = service.inputs["configuration"]["ingress"]["traffic"]
+        named = [(t["revisionName"], t["weight"]) for t in traffic]
+    (route,) = routes_in(exported)
+    assert route.cloud == cloud
+    revisions = dict(route.revisions)
+    assert [(revisions[s.version], s.percent) for s in plan.rollout.split] == named
+    # The service's id: the mocks' ids end in its name (Cloud Run) or logical name (ARM).
+    assert route.resource.endswith(str(service.inputs.get("name", service.name)))
