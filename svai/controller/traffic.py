@@ -7,8 +7,7 @@ model version and service at its apply. Where a gate job owns the alias, the bac
 ``function_version`` and ``routing_config`` ``ignore_changes``, so ``svai apply`` moves it through
 this module too (:func:`move`) instead of undoing the job's work.
 
-Only Lambda is moved; Cloud Run and Container Apps traffic still reaches the cloud at the next
-``svai apply`` / ``promote`` (``docs/operate.md``, Limits).
+Cloud Run services and container apps are routed by :mod:`svai.controller.revisions`.
 """
 
 from __future__ import annotations
