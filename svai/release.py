@@ -379,8 +379,9 @@ def _release(
             if _backend_gate.moves_lambda_traffic(t.plan)
         ]
         # Cloud Run services and container apps likewise: `up` named the revisions and left
-        # the traffic alone; the routes come from the stack outputs of this very `up`.
-        routes = _controller.routes_in(deployed.outputs)
+        # the traffic alone; the routes come from the stack outputs of this very `up`. (A
+        # SageMaker endpoint's weights came with its new configuration: `up` set them.)
+        routes = [r for r in _controller.routes_in(deployed.outputs) if r.cloud != "aws"]
         moved = (
             *(_traffic.move(after, regions) if regions else ()),
             *_revisions.move(after, routes),

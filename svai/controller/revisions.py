@@ -1,10 +1,10 @@
-"""The gate job moves Cloud Run and Container Apps traffic itself, revision by revision.
+"""The gate job moves Cloud Run, Container Apps and SageMaker traffic itself, by revision.
 
 Neither cloud runs a canary by itself, so where a release is rolled out there the backend names
 every revision in the service's traffic, marks the traffic ``ignore_changes`` and exports the
 services with each version's revision (:func:`svai.backends.gate.moves_service_traffic`);
 ``svai apply`` copies them into the gate policy (:class:`svai.compiler.gate.ServiceRoute`). The
-job then sets the split it decided, before it records it, through each cloud's documented REST:
+job then sets the split it decided, before it records it, through each cloud's documented API:
 
 * Cloud Run Admin API v2: ``PATCH https://run.googleapis.com/v2/{service}?updateMask=traffic``
   with ``traffic`` of ``{type: TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION, revision, percent}``;
@@ -13,9 +13,13 @@ job then sets the split it decided, before it records it, through each cloud's d
   ``properties.configuration.ingress.traffic`` of ``{revisionName, weight}`` (a JSON merge
   patch: the rest of the app is left as it is); the app is read back until its provisioning
   ends, and its traffic must then be the one sent.
+* SageMaker, under the AWS scheduled gate (steps guardrails cannot run): the variant weights of
+  a real-time endpoint (``UpdateEndpointWeightsAndCapacities``; the plan's version is variant
+  ``live``, the other ``previous``). There ``up`` sets the same weights through the endpoint
+  configuration, so ``svai apply`` does not route endpoints after it.
 
-Credentials come from the environment, as the signal readers' do: ``GOOGLE_OAUTH_ACCESS_TOKEN``
-and ``AZURE_MANAGEMENT_TOKEN``; ``SVAI_GCP_RUN_ENDPOINT`` and ``SVAI_AZURE_MANAGEMENT_ENDPOINT``
+Credentials come from the environment, as the signal readers' do: ``GOOGLE_OAUTH_ACCESS_TOKEN``,
+``AZURE_MANAGEMENT_TOKEN`` and boto3's; ``SVAI_GCP_RUN_ENDPOINT`` and ``SVAI_AZURE_MANAGEMENT_ENDPOINT``
 point the calls elsewhere (the tests' loopback fakes).
 """
 
@@ -111,6 +115,8 @@ def move(
             _cloud_run(moved, sleep)
         elif moved.cloud == "azure":
             _container_app(moved, sleep)
+        elif moved.cloud == "aws":
+            _sagemaker(moved)
         else:
             raise UsageError(f"the gate job cannot route {moved.cloud} service {moved.resource}")
     return tuple(planned)
@@ -177,3 +183,28 @@ def _container_app(moved: Moved, sleep: Callable[[float], None]) -> None:
 
 def _provisioning(app: dict[str, Any]) -> str:
     return str((app.get("properties") or {}).get("provisioningState") or "InProgress")
+
+
+def _sagemaker(moved: Moved) -> None:
+    """``UpdateEndpointWeightsAndCapacities``: each variant's weight is its version's share.
+
+    SageMaker applies it asynchronously (the endpoint is ``Updating`` for a while); a later
+    move while it is refuses, which fails that run and leaves the state for the next one.
+    """
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    region = moved.resource.split(":")[3]
+    name = moved.resource.partition(":endpoint/")[2]
+    weights = [{"VariantName": v, "DesiredWeight": p / 100} for v, p in moved.split]
+    try:
+        boto3.client("sagemaker", region_name=region).update_endpoint_weights_and_capacities(
+            EndpointName=name, DesiredWeightsAndCapacities=weights
+        )
+    except NoCredentialsError:
+        raise ToolMissingError(
+            f"no AWS credentials to route {moved.line()}; set AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
+        ) from None
+    except (ClientError, BotoCoreError) as exc:
+        raise DeployError(f"routing {moved.line()} failed: {exc}") from None

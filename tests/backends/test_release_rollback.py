@@ -25,6 +25,19 @@ from tests.backends.plans import sync_plan
 Recorded = tuple[RecordedResource, ...]
 
 
+def capture_exports(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The stack outputs the next recorded program exports, as they resolve under the mocks."""
+    import pulumi
+
+    exported: dict[str, Any] = {}
+
+    def export(name: str, value: Any) -> None:
+        pulumi.Output.from_input(value).apply(lambda v: exported.__setitem__(name, v))
+
+    monkeypatch.setattr(pulumi, "export", export)
+    return exported
+
+
 def released(plan: DeploymentPlan, strategy: str, steps: tuple[int, ...]) -> DeploymentPlan:
     rollout = dataclasses.replace(plan.rollout, strategy=strategy, steps=steps)  # type: ignore[arg-type]
     return dataclasses.replace(plan, rollout=rollout)
@@ -156,6 +169,41 @@ def test_the_gate_job_moves_revisions_on_gcp_and_azure_whatever_the_steps() -> N
             assert moves_service_traffic(plan) and not moves_lambda_traffic(plan)
         assert not moves_service_traffic(sync_plan(cloud))  # all at once: `up` routes it
     assert not moves_service_traffic(sync_plan("aws", canary=True))
+
+
+@pytest.mark.parametrize(
+    ("offering", "weighted"),
+    [("aws.sagemaker.realtime", True), ("aws.sagemaker.serverless", False)],
+)
+def test_the_aws_gate_may_move_the_variant_weights_of_its_real_time_endpoints(
+    offering: str, weighted: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exported = capture_exports(monkeypatch)
+    plan = released(sync_plan("aws", offering, canary=True), "canary", (5, 25, 100))
+    resources = aws(plan)
+    (policy,) = [
+        p
+        for p in by_type(resources, "aws:iam/rolePolicy:RolePolicy")
+        if p.name == "sentiment-gate-policy"
+    ]
+    statements = json.loads(policy.inputs["policy"])["Statement"]
+    moves = [s for s in statements if s["Action"] == "sagemaker:UpdateEndpointWeightsAndCapacities"]
+    routes = routes_in(exported)
+    if not weighted:  # one variant: nothing to weigh
+        assert moves == [] and routes == ()
+        return
+    (endpoint,) = by_type(resources, "aws:sagemaker/endpoint:Endpoint")
+    arn = f"arn:aws:sagemaker:{plan.region}:123456789012:endpoint/{endpoint.inputs['name']}"
+    assert [s["Resource"] for s in moves] == [[arn]]  # exactly that action, on that endpoint
+    (route,) = routes
+    assert (route.cloud, route.resource) == ("aws", arn)
+    (config,) = by_type(resources, "aws:sagemaker/endpointConfiguration:EndpointConfiguration")
+    variants = {
+        v["variantName"]: v["initialVariantWeight"] for v in config.inputs["productionVariants"]
+    }
+    # Each version's variant, as the endpoint configuration weighs it from the split.
+    split = {s.version: s.percent / 100 for s in plan.rollout.split}
+    assert {variant: split[version] for version, variant in route.revisions} == variants
 
 
 def test_sagemaker_blue_green_gets_guardrails_with_alarm_rollback() -> None:
@@ -377,14 +425,7 @@ def test_all_at_once_container_apps_have_no_gate() -> None:
 def test_the_routes_the_stack_exports_name_the_revisions_the_traffic_names(
     cloud: Literal["gcp", "azure"], offering: str, token: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import pulumi
-
-    exported: dict[str, Any] = {}
-
-    def export(name: str, value: Any) -> None:
-        pulumi.Output.from_input(value).apply(lambda v: exported.__setitem__(name, v))
-
-    monkeypatch.setattr(pulumi, "export", export)
+    exported = capture_exports(monkeypatch)
     plan = sync_plan(cloud, offering, *(("container",) if cloud == "azure" else ()), canary=True)
     resources = gcp(plan) if cloud == "gcp" else azure(plan)
     (service,) = by_type(resources, token)
