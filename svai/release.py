@@ -387,7 +387,7 @@ def _release(
             *_revisions.move(after, routes),
         )
     _release_state.write_state(planned.state_file, after)
-    _controller.push(_spec_dir(path), after, planned.policy)
+    _controller.push(_spec_dir(path), after, planned.policy, planned.reconciled)
     return ReleaseOutcome(planned, deployed, True, moved)
 
 

@@ -18,8 +18,8 @@ from typing import Any
 from svai.compiler import gate as _gate
 from svai.compiler.release_state import ReleaseState, dumps, json_object, parse_state
 from svai.controller import revisions, traffic
-from svai.controller.store import Bucket, open_bucket
-from svai.errors import UsageError
+from svai.controller.store import Bucket, Conflict, open_bucket
+from svai.errors import DeployError, UsageError
 from svai.signals.evidence import live_evidence
 from svai.signals.model import Signals, window_ending
 
@@ -29,6 +29,7 @@ __all__ = [
     "policy_name",
     "read_policy",
     "read_state",
+    "read_tagged_state",
     "releases",
     "run_once",
     "state_name",
@@ -84,16 +85,34 @@ def read_state(bucket: Bucket, name: str, environment: str) -> ReleaseState | No
     Raises:
         UsageError: the object is not a release state of this spec and environment.
     """
+    return read_tagged_state(bucket, name, environment)[0]
+
+
+def read_tagged_state(
+    bucket: Bucket, name: str, environment: str
+) -> tuple[ReleaseState | None, str]:
+    """The bucket's release state and its tag (:data:`~svai.controller.store.ABSENT`: none).
+
+    Raises:
+        UsageError: the object is not a release state of this spec and environment.
+    """
     where = state_name(name, environment)
-    raw = bucket.get(where)
+    raw, tag = bucket.read(where)
     if raw is None:
-        return None
-    return parse_state(raw, bucket.location.url(where), name, environment)
+        return None, tag
+    return parse_state(raw, bucket.location.url(where), name, environment), tag
 
 
-def write_state(bucket: Bucket, state: ReleaseState) -> None:
-    """Write ``state`` to the bucket (the same bytes ``write_state`` puts in the local file)."""
-    bucket.put(state_name(state.name, state.environment), dumps(state).encode())
+def write_state(bucket: Bucket, state: ReleaseState, *, if_tag: str | None = None) -> None:
+    """Write ``state`` to the bucket (the same bytes ``write_state`` puts in the local file).
+
+    With ``if_tag`` (what :func:`read_tagged_state` gave) only if the bucket's copy is still
+    the one read.
+
+    Raises:
+        svai.controller.store.Conflict: another writer changed the state since it was read.
+    """
+    bucket.put(state_name(state.name, state.environment), dumps(state).encode(), if_tag=if_tag)
 
 
 def read_policy(bucket: Bucket, name: str, environment: str) -> _gate.Policy | None:
@@ -157,7 +176,7 @@ def run_once(
             f"{bucket.location.url(policy_name(name, environment))} does not exist; "
             "`svai apply` writes it with the release state"
         )
-    state = read_state(bucket, name, environment)
+    state, tag = read_tagged_state(bucket, name, environment)
     if state is None or state.status != "in-progress" or state.candidate is None:
         idle = _gate.decide(state or ReleaseState(name, environment), ())
         return Run(where, idle, (), False)
@@ -173,7 +192,31 @@ def run_once(
         # Traffic first: if a cloud refuses, nothing is recorded and the next run decides again.
         # (A failed bucket write after a move leaves the traffic ahead; that run judges again.)
         after = decision.transition.after
-        aws = [region for cloud, region in policy.targets if cloud == "aws"]
-        moved = (*traffic.move(after, aws), *revisions.move(after, policy.routes))
-        write_state(bucket, after)
+        moved = _route(after, policy)
+        try:
+            write_state(bucket, after, if_tag=tag)  # only over the state this run judged
+        except Conflict:
+            _yield_to_the_winner(bucket, policy, where)
     return Run(where, decision, parts, written, moved)
+
+
+def _route(
+    state: ReleaseState, policy: _gate.Policy
+) -> tuple[traffic.Route | revisions.Moved, ...]:
+    aws = [region for cloud, region in policy.targets if cloud == "aws"]
+    return (*traffic.move(state, aws), *revisions.move(state, policy.routes))
+
+
+def _yield_to_the_winner(bucket: Bucket, policy: _gate.Policy, where: str) -> None:
+    """Another writer changed the state while this run judged it: its state wins.
+
+    This run's split was already routed, so the winner's is routed again (it may have routed
+    it before this run did) before the run fails; the next run judges from the winner's state.
+    """
+    winner = read_state(bucket, policy.service, policy.environment)
+    back = _route(winner, policy) if winner is not None and winner.split else ()
+    again = "; ".join(r.line() for r in back) or "nothing to route"
+    raise DeployError(
+        f"{where} changed while this run judged it (another writer acted); its state stands and "
+        f"its split was routed again ({again}); the next run judges from it"
+    )

@@ -379,6 +379,7 @@ def test_the_gate_job_owns_the_container_app_traffic_and_may_move_only_that() ->
     assert app.inputs["configuration"]["ingress"]["traffic"] == [
         {"revisionName": revision_name_azure(name, plan.model_version), "weight": 100}
     ]
+    assert app.inputs["configuration"]["activeRevisionsMode"] == "Multiple"  # room for the next
     (role,) = by_type(resources, "azure-native:authorization:RoleDefinition")
     assert role.inputs["permissions"] == [
         {

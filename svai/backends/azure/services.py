@@ -366,7 +366,12 @@ def lower_container_app(ctx: Context, service: Service) -> None:
     else:
         rule = keda_rule(ctx, service)
     configuration: dict[str, Any] = {
-        "active_revisions_mode": "Multiple" if len(plan.rollout.split) > 1 else "Single",
+        # The gate job routes between revisions: a new one must stay active at 0% until then.
+        "active_revisions_mode": (
+            "Multiple"
+            if len(plan.rollout.split) > 1 or gate.moves_service_traffic(plan)
+            else "Single"
+        ),
         "secrets": secrets,
         "registries": [
             {"server": registry_server(ctx), "identity": Ref(f"identity:{service.name}")}
