@@ -366,10 +366,11 @@ def lower_container_app(ctx: Context, service: Service) -> None:
     else:
         rule = keda_rule(ctx, service)
     configuration: dict[str, Any] = {
-        # The gate job routes between revisions: a new one must stay active at 0% until then.
+        # The gate job routes between an HTTP app's revisions: a new one must stay active at
+        # 0% until then. (A worker has no traffic to route: one revision, as before.)
         "active_revisions_mode": (
             "Multiple"
-            if len(plan.rollout.split) > 1 or gate.moves_service_traffic(plan)
+            if len(plan.rollout.split) > 1 or (http and gate.moves_service_traffic(plan))
             else "Single"
         ),
         "secrets": secrets,
