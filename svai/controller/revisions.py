@@ -33,6 +33,7 @@ from typing import Any
 
 from svai.compiler.gate import ServiceRoute
 from svai.compiler.release_state import ReleaseState
+from svai.controller.traffic import routing
 from svai.errors import DeployError, ToolMissingError, UsageError
 from svai.signals import rest
 from svai.signals.cost import AZURE_ENDPOINT_VAR
@@ -192,19 +193,11 @@ def _sagemaker(moved: Moved) -> None:
     move while it is refuses, which fails that run and leaves the state for the next one.
     """
     import boto3
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
     region = moved.resource.split(":")[3]
     name = moved.resource.partition(":endpoint/")[2]
     weights = [{"VariantName": v, "DesiredWeight": p / 100} for v, p in moved.split]
-    try:
+    with routing(moved.line()):
         boto3.client("sagemaker", region_name=region).update_endpoint_weights_and_capacities(
             EndpointName=name, DesiredWeightsAndCapacities=weights
         )
-    except NoCredentialsError:
-        raise ToolMissingError(
-            f"no AWS credentials to route {moved.line()}; set AWS_ACCESS_KEY_ID and "
-            "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
-        ) from None
-    except (ClientError, BotoCoreError) as exc:
-        raise DeployError(f"routing {moved.line()} failed: {exc}") from None

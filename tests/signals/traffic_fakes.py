@@ -19,15 +19,14 @@ from __future__ import annotations
 import copy
 import json
 import re
-import threading
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Protocol
 
-from signal_fakes import TOKEN
+from signal_fakes import TOKEN, loopback
 
 Answer = tuple[int, dict[str, Any] | None]
 
@@ -232,11 +231,5 @@ def serving(fake: Fake) -> Iterator[str]:
         def do_PATCH(self) -> None:
             self._handle("PATCH")
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback(Handler) as url:
+        yield url
