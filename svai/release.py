@@ -34,6 +34,7 @@ from svai.compiler.lower import lower
 from svai.compiler.planned import PlanResult
 from svai.compiler.recommendation import Recommendation
 from svai.compiler.version import model_version
+from svai.controller import revisions as _revisions
 from svai.controller import sync as _controller
 from svai.controller import traffic as _traffic
 from svai.errors import UsageError
@@ -93,7 +94,7 @@ class ReleaseOutcome:
     plan: ReleasePlan
     deployed: automation.Result | None
     state_written: bool
-    moved: tuple[_traffic.Route, ...] = ()
+    moved: tuple[_traffic.Route | _revisions.Moved, ...] = ()
 
 
 def release_plan(
@@ -337,7 +338,7 @@ def _release(
         )
         return ReleaseOutcome(planned, None, written)
     deployed = None
-    moved: tuple[_traffic.Route, ...] = ()
+    moved: tuple[_traffic.Route | _revisions.Moved, ...] = ()
     if not state_only:
         assert planned.result is not None
         high = [f for t in planned.result.targets for f in t.findings if f.severity == "high"]
@@ -377,9 +378,16 @@ def _release(
             for t in planned.result.targets
             if _backend_gate.moves_lambda_traffic(t.plan)
         ]
-        moved = _traffic.move(after, regions) if regions else ()
+        # Cloud Run services and container apps likewise: `up` named the revisions and left
+        # the traffic alone; the routes come from the stack outputs of this very `up`. (A
+        # SageMaker endpoint's weights came with its new configuration: `up` set them.)
+        routes = [r for r in _controller.routes_in(deployed.outputs) if r.cloud != "aws"]
+        moved = (
+            *(_traffic.move(after, regions) if regions else ()),
+            *_revisions.move(after, routes),
+        )
     _release_state.write_state(planned.state_file, after)
-    _controller.push(_spec_dir(path), after, planned.policy)
+    _controller.push(_spec_dir(path), after, planned.policy, planned.reconciled)
     return ReleaseOutcome(planned, deployed, True, moved)
 
 

@@ -73,6 +73,8 @@ class GroupComponent(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(type_token, group.name, None, opts)
+        self.built = built
+        """Every resource created so far, this group's included (what a backend exports)."""
         outputs: dict[str, Any] = {}
         for spec in group.resources:
             resource = self._create(spec, built, create)
@@ -95,7 +97,7 @@ def build(
     create: Creator,
     types: Mapping[str, str],
     marker: CloudMarker | None = None,
-) -> list[pulumi.ComponentResource]:
+) -> list[GroupComponent]:
     """Create every group of ``blueprint`` as a component; must run inside a Pulumi program.
 
     Args:

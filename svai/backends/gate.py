@@ -16,10 +16,15 @@ from svai.ir import DeploymentPlan
 
 __all__ = [
     "GATE_COMMAND",
+    "ROUTES_SUFFIX",
     "STATE_PREFIX",
     "automatic",
     "gate_image",
     "moves_lambda_traffic",
+    "moves_service_traffic",
+    "release_versions",
+    "route",
+    "routes_output",
     "schedule_minutes",
 ]
 
@@ -41,9 +46,39 @@ def moves_lambda_traffic(plan: DeploymentPlan) -> bool:
     True for an AWS canary or blue/green rollout whose steps CodeDeploy cannot express: the job
     routes each alias (``svai.controller.traffic``), the backend marks the alias's split
     ``ignore_changes``, and ``svai apply`` routes it through the job's own call after ``up``.
-    Cloud Run and Container Apps traffic is not moved by the job yet.
     """
     return plan.cloud == "aws" and automatic(plan) and _gate.native_shift(plan.rollout) is None
+
+
+def moves_service_traffic(plan: DeploymentPlan) -> bool:
+    """Whether svai's gate job, not ``pulumi up``, routes ``plan``'s revisions.
+
+    True for a canary or blue/green rollout on GCP (Cloud Run services) or Azure (Container
+    Apps with ingress): neither cloud runs a canary by itself, so the job always does. The
+    backend then names every revision in the traffic (a new revision takes no traffic until it
+    is routed), marks the traffic ``ignore_changes`` and exports the routes
+    (:func:`routes_output`); ``svai apply`` routes them after ``up`` through the job's call.
+    """
+    return plan.cloud in ("gcp", "azure") and automatic(plan)
+
+
+ROUTES_SUFFIX = "_release_routes"
+"""Stack output ``<cloud>_<region>_release_routes``: the services the gate job routes."""
+
+
+def routes_output(plan: DeploymentPlan) -> str:
+    """The stack output naming ``plan``'s routed services (one per target)."""
+    return f"{plan.cloud}_{plan.region}{ROUTES_SUFFIX}"
+
+
+def release_versions(plan: DeploymentPlan) -> tuple[str, ...]:
+    """Every model version ``plan``'s release routes: the split's and the plan's own, sorted."""
+    return tuple(sorted({plan.model_version, *(part.version for part in plan.rollout.split)}))
+
+
+def route(cloud: str, resource: str, revisions: dict[str, str]) -> dict[str, object]:
+    """One entry of the routes output (:func:`svai.compiler.gate.routes_from_list` reads it)."""
+    return {"cloud": cloud, "resource": resource, "revisions": dict(sorted(revisions.items()))}
 
 
 schedule_minutes = _gate.schedule_minutes

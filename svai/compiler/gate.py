@@ -32,6 +32,7 @@ __all__ = [
     "Decision",
     "Policy",
     "Reconciled",
+    "ServiceRoute",
     "Shift",
     "Verdict",
     "automatic",
@@ -43,6 +44,7 @@ __all__ = [
     "reasons",
     "reconcile",
     "rollback_limits",
+    "routes_from_list",
     "schedule_minutes",
 ]
 
@@ -183,6 +185,24 @@ def native_shift(rollout: Rollout) -> Shift | None:
 
 
 @dataclass(frozen=True, slots=True)
+class ServiceRoute:
+    """A service whose revisions the gate job routes itself: Cloud Run, Container Apps.
+
+    Attributes:
+        cloud: ``gcp`` or ``azure``.
+        resource: The service's full name: ``projects/P/locations/L/services/S`` (Cloud Run), or
+            its ARM id ``/subscriptions/S/resourceGroups/G/providers/Microsoft.App/
+            containerApps/N`` (Container Apps).
+        revisions: Model version -> the revision that serves it, for every version of the
+            release (the backend names revisions after the version).
+    """
+
+    cloud: str
+    resource: str
+    revisions: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     """What the gate job needs besides the state: whose signals to read, and the thresholds.
 
@@ -192,6 +212,8 @@ class Policy:
         targets: ``(cloud, region)`` of every served target.
         rollout: The spec's rollout (strategy, steps, interval, ``rollback_on``).
         min_samples: Requests needed before the live gates judge.
+        routes: The Cloud Run services and container apps whose traffic the job moves (from
+            the stack outputs of the apply that wrote the policy; empty elsewhere).
     """
 
     service: str
@@ -199,6 +221,7 @@ class Policy:
     targets: tuple[tuple[str, str], ...]
     rollout: ResolvedRollout
     min_samples: int
+    routes: tuple[ServiceRoute, ...] = ()
 
 
 def policy_to_dict(policy: Policy) -> dict[str, Any]:
@@ -218,6 +241,10 @@ def policy_to_dict(policy: Policy) -> dict[str, Any]:
             "cold_start_rate": ro.rollback_cold_start_rate,
         },
         "min_samples": policy.min_samples,
+        "routes": [
+            {"cloud": r.cloud, "resource": r.resource, "revisions": dict(r.revisions)}
+            for r in policy.routes
+        ],
     }
 
 
@@ -246,9 +273,26 @@ def policy_from_dict(data: Mapping[str, Any]) -> Policy:
             targets=tuple((str(t["cloud"]), str(t["region"])) for t in data["targets"]),
             rollout=rollout,
             min_samples=int(data["min_samples"]),
+            routes=routes_from_list(data.get("routes", [])),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise UsageError(f"gate policy is malformed ({type(exc).__name__}: {exc})") from None
+
+
+def routes_from_list(data: Sequence[Mapping[str, Any]]) -> tuple[ServiceRoute, ...]:
+    """The routes held in ``data`` (the policy's ``routes``, or a backend's stack output).
+
+    Raises:
+        KeyError, TypeError, AttributeError: an entry is not a route.
+    """
+    return tuple(
+        ServiceRoute(
+            str(r["cloud"]),
+            str(r["resource"]),
+            tuple(sorted((str(v), str(n)) for v, n in r["revisions"].items())),
+        )
+        for r in data
+    )
 
 
 def _optional(value: Any) -> float | None:

@@ -17,9 +17,9 @@ from typing import Any
 
 from svai.compiler import gate as _gate
 from svai.compiler.release_state import ReleaseState, dumps, json_object, parse_state
-from svai.controller import traffic
-from svai.controller.store import Bucket, open_bucket
-from svai.errors import UsageError
+from svai.controller import revisions, traffic
+from svai.controller.store import Bucket, Conflict, open_bucket
+from svai.errors import DeployError, UsageError
 from svai.signals.evidence import live_evidence
 from svai.signals.model import Signals, window_ending
 
@@ -29,6 +29,7 @@ __all__ = [
     "policy_name",
     "read_policy",
     "read_state",
+    "read_tagged_state",
     "releases",
     "run_once",
     "state_name",
@@ -84,16 +85,34 @@ def read_state(bucket: Bucket, name: str, environment: str) -> ReleaseState | No
     Raises:
         UsageError: the object is not a release state of this spec and environment.
     """
+    return read_tagged_state(bucket, name, environment)[0]
+
+
+def read_tagged_state(
+    bucket: Bucket, name: str, environment: str
+) -> tuple[ReleaseState | None, str]:
+    """The bucket's release state and its tag (:data:`~svai.controller.store.ABSENT`: none).
+
+    Raises:
+        UsageError: the object is not a release state of this spec and environment.
+    """
     where = state_name(name, environment)
-    raw = bucket.get(where)
+    raw, tag = bucket.read(where)
     if raw is None:
-        return None
-    return parse_state(raw, bucket.location.url(where), name, environment)
+        return None, tag
+    return parse_state(raw, bucket.location.url(where), name, environment), tag
 
 
-def write_state(bucket: Bucket, state: ReleaseState) -> None:
-    """Write ``state`` to the bucket (the same bytes ``write_state`` puts in the local file)."""
-    bucket.put(state_name(state.name, state.environment), dumps(state).encode())
+def write_state(bucket: Bucket, state: ReleaseState, *, if_tag: str | None = None) -> None:
+    """Write ``state`` to the bucket (the same bytes ``write_state`` puts in the local file).
+
+    With ``if_tag`` (what :func:`read_tagged_state` gave) only if the bucket's copy is still
+    the one read.
+
+    Raises:
+        svai.controller.store.Conflict: another writer changed the state since it was read.
+    """
+    bucket.put(state_name(state.name, state.environment), dumps(state).encode(), if_tag=if_tag)
 
 
 def read_policy(bucket: Bucket, name: str, environment: str) -> _gate.Policy | None:
@@ -116,14 +135,15 @@ class Run:
         decision: The verdict and the state change.
         signals: The candidate's signals on every target (empty when idle).
         written: The new state was written to the bucket.
-        moved: The Lambda aliases routed to the new split (empty when nothing moved).
+        moved: The Lambda aliases, Cloud Run services and container apps routed to the new
+            split (empty when nothing moved).
     """
 
     location: str
     decision: _gate.Decision
     signals: tuple[Signals, ...]
     written: bool
-    moved: tuple[traffic.Route, ...] = ()
+    moved: tuple[traffic.Route | revisions.Moved, ...] = ()
 
 
 def run_once(
@@ -140,7 +160,8 @@ def run_once(
     The window is the rollout's ``interval`` unless ``window_s`` is given: the job runs once per
     interval, so each run judges the step the previous run left. Too few requests hold. A new
     split is routed on every AWS target's Lambda aliases (:func:`svai.controller.traffic.move`)
-    before it is written.
+    and on the policy's Cloud Run services and container apps
+    (:func:`svai.controller.revisions.move`) before it is written.
 
     Raises:
         UsageError: the bucket holds no policy (``svai apply`` writes it), or a malformed object.
@@ -155,7 +176,7 @@ def run_once(
             f"{bucket.location.url(policy_name(name, environment))} does not exist; "
             "`svai apply` writes it with the release state"
         )
-    state = read_state(bucket, name, environment)
+    state, tag = read_tagged_state(bucket, name, environment)
     if state is None or state.status != "in-progress" or state.candidate is None:
         idle = _gate.decide(state or ReleaseState(name, environment), ())
         return Run(where, idle, (), False)
@@ -166,11 +187,36 @@ def run_once(
     gates = _gate.judge_live(policy.rollout, live["live"], samples)
     decision = _gate.decide(state, gates, by=_gate.AUTOMATIC)
     written = decision.transition.changed and not dry_run
-    moved: tuple[traffic.Route, ...] = ()
+    moved: tuple[traffic.Route | revisions.Moved, ...] = ()
     if written:
-        # Traffic first: if Lambda refuses, nothing is recorded and the next run decides again.
-        # (A failed bucket write after a move leaves the alias ahead; that run judges again.)
+        # Traffic first: if a cloud refuses, nothing is recorded and the next run decides again.
+        # (A failed bucket write after a move leaves the traffic ahead; that run judges again.)
         after = decision.transition.after
-        moved = traffic.move(after, [region for cloud, region in policy.targets if cloud == "aws"])
-        write_state(bucket, after)
+        moved = _route(after, policy)
+        try:
+            write_state(bucket, after, if_tag=tag)  # only over the state this run judged
+        except Conflict:
+            _yield_to_the_winner(bucket, policy, where)
     return Run(where, decision, parts, written, moved)
+
+
+def _route(
+    state: ReleaseState, policy: _gate.Policy
+) -> tuple[traffic.Route | revisions.Moved, ...]:
+    aws = [region for cloud, region in policy.targets if cloud == "aws"]
+    return (*traffic.move(state, aws), *revisions.move(state, policy.routes))
+
+
+def _yield_to_the_winner(bucket: Bucket, policy: _gate.Policy, where: str) -> None:
+    """Another writer changed the state while this run judged it: its state wins.
+
+    This run's split was already routed, so the winner's is routed again (it may have routed
+    it before this run did) before the run fails; the next run judges from the winner's state.
+    """
+    winner = read_state(bucket, policy.service, policy.environment)
+    back = _route(winner, policy) if winner is not None and winner.split else ()
+    again = "; ".join(r.line() for r in back) or "nothing to route"
+    raise DeployError(
+        f"{where} changed while this run judged it (another writer acted); its state stands and "
+        f"its split was routed again ({again}); the next run judges from it"
+    )

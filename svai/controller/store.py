@@ -5,6 +5,12 @@ A location is ``s3://BUCKET/PREFIX``, ``gs://BUCKET/PREFIX`` or
 its usual credentials and endpoint settings (``AWS_ENDPOINT_URL``, ``STORAGE_EMULATOR_HOST``,
 ``AZURE_STORAGE_CONNECTION_STRING``), which is how the tests reach moto, gcp-storage-emulator
 and Azurite on 127.0.0.1.
+
+A write can be made conditional on the object being as it was read (:meth:`Bucket.read` gives
+its tag: the S3 ETag, the Cloud Storage generation, the Blob ETag) or absent, so two writers
+that read the same state cannot both win: S3 ``If-Match`` / ``If-None-Match: *``, Cloud Storage
+``ifGenerationMatch`` (``0``: absent), Blob ``If-Match`` / ``If-None-Match: *``. The loser gets
+:class:`Conflict`.
 """
 
 from __future__ import annotations
@@ -16,7 +22,14 @@ from typing import Any, Protocol
 
 from svai.errors import DeployError, ToolMissingError, UsageError
 
-__all__ = ["Bucket", "Location", "open_bucket", "parse"]
+__all__ = ["ABSENT", "Bucket", "Conflict", "Location", "open_bucket", "parse"]
+
+ABSENT = ""
+"""The tag :meth:`Bucket.read` gives an absent object; writing with it means: only if absent."""
+
+
+class Conflict(DeployError):
+    """A conditional write lost: the object changed (or appeared) since it was read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,13 +89,31 @@ class Bucket(Protocol):
         """The object ``name`` under the prefix, or ``None`` when there is none."""
         ...
 
-    def put(self, name: str, data: bytes) -> None:
-        """Write the object ``name`` under the prefix (replacing it)."""
+    def read(self, name: str) -> tuple[bytes | None, str]:
+        """The object ``name`` and its tag (:data:`ABSENT` when there is none)."""
+        ...
+
+    def put(self, name: str, data: bytes, *, if_tag: str | None = None) -> None:
+        """Write the object ``name`` under the prefix (replacing it).
+
+        Args:
+            name: The object's name under the prefix.
+            data: Its new bytes.
+            if_tag: Write only if the object still has this tag (:meth:`read`'s), or, with
+                :data:`ABSENT`, only if there is none; ``None``: unconditionally.
+
+        Raises:
+            Conflict: the condition failed; nothing was written.
+        """
         ...
 
     def names(self, folder: str) -> list[str]:
         """The names (relative to the prefix) of the objects directly in ``folder``, sorted."""
         ...
+
+
+def _conflict(location: Location, name: str) -> Conflict:
+    return Conflict(f"{location.url(name)} changed since it was read; nothing was written")
 
 
 def _relative(location: Location, keys: list[str]) -> list[str]:
@@ -127,6 +158,9 @@ class _S3:
         self.client: Any = session.client("s3")
 
     def get(self, name: str) -> bytes | None:
+        return self.read(name)[0]
+
+    def read(self, name: str) -> tuple[bytes | None, str]:
         from botocore.exceptions import ClientError
 
         try:
@@ -135,22 +169,30 @@ class _S3:
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                return None
+                return None, ABSENT
             raise DeployError(f"reading {self.location.url(name)} failed: {exc}") from None
         data: bytes = answer["Body"].read()
-        return data
+        return data, str(answer["ETag"])
 
-    def put(self, name: str, data: bytes) -> None:
+    def put(self, name: str, data: bytes, *, if_tag: str | None = None) -> None:
         from botocore.exceptions import ClientError
 
+        condition: dict[str, str] = {}
+        if if_tag is not None:
+            condition = {"IfMatch": if_tag} if if_tag != ABSENT else {"IfNoneMatch": "*"}
         try:
             self.client.put_object(
                 Bucket=self.location.bucket,
                 Key=self.location.key(name),
                 Body=data,
                 ContentType="application/json",
+                **condition,
             )
         except ClientError as exc:
+            # 409 ConditionalRequestConflict: a concurrent conditional write is in flight.
+            code = exc.response.get("Error", {}).get("Code")
+            if code in ("PreconditionFailed", "ConditionalRequestConflict"):
+                raise _conflict(self.location, name) from None
             raise DeployError(f"writing {self.location.url(name)} failed: {exc}") from None
 
     def names(self, folder: str) -> list[str]:
@@ -192,22 +234,34 @@ class _Gcs:
         )
 
     def get(self, name: str) -> bytes | None:
-        from google.api_core.exceptions import GoogleAPIError, NotFound
+        return self.read(name)[0]
+
+    def read(self, name: str) -> tuple[bytes | None, str]:
+        from google.api_core.exceptions import GoogleAPIError, NotFound, PreconditionFailed
 
         try:
-            data: bytes = self.bucket.blob(self.location.key(name)).download_as_bytes()
-        except NotFound:
-            return None
+            # The generation first, then exactly that generation's bytes.
+            blob = self.bucket.get_blob(self.location.key(name))
+            if blob is None:
+                return None, ABSENT
+            generation = blob.generation  # before the download, which may rewrite it
+            data: bytes = blob.download_as_bytes(if_generation_match=generation)
+        except (NotFound, PreconditionFailed):  # replaced or deleted in between: read again
+            return self.read(name)
         except GoogleAPIError as exc:
             raise DeployError(f"reading {self.location.url(name)} failed: {exc}") from None
-        return data
+        return data, str(generation)
 
-    def put(self, name: str, data: bytes) -> None:
-        from google.api_core.exceptions import GoogleAPIError
+    def put(self, name: str, data: bytes, *, if_tag: str | None = None) -> None:
+        from google.api_core.exceptions import GoogleAPIError, PreconditionFailed
 
+        # Generation 0 is Cloud Storage's "no live object".
+        condition = {} if if_tag is None else {"if_generation_match": int(if_tag or 0)}
         try:
             blob = self.bucket.blob(self.location.key(name))
-            blob.upload_from_string(data, content_type="application/json")
+            blob.upload_from_string(data, content_type="application/json", **condition)
+        except PreconditionFailed:
+            raise _conflict(self.location, name) from None
         except GoogleAPIError as exc:
             raise DeployError(f"writing {self.location.url(name)} failed: {exc}") from None
 
@@ -240,21 +294,33 @@ class _Blob:
         self.container: Any = service.get_container_client(location.bucket)
 
     def get(self, name: str) -> bytes | None:
+        return self.read(name)[0]
+
+    def read(self, name: str) -> tuple[bytes | None, str]:
         from azure.core.exceptions import AzureError, ResourceNotFoundError
 
         try:
-            data: bytes = self.container.download_blob(self.location.key(name)).readall()
+            download = self.container.download_blob(self.location.key(name))
+            data: bytes = download.readall()
         except ResourceNotFoundError:
-            return None
+            return None, ABSENT
         except AzureError as exc:
             raise DeployError(f"reading {self.location.url(name)} failed: {exc}") from None
-        return data
+        return data, str(download.properties.etag)
 
-    def put(self, name: str, data: bytes) -> None:
-        from azure.core.exceptions import AzureError
+    def put(self, name: str, data: bytes, *, if_tag: str | None = None) -> None:
+        from azure.core import MatchConditions
+        from azure.core.exceptions import AzureError, ResourceExistsError, ResourceModifiedError
 
+        condition: dict[str, Any] = {"overwrite": True}
+        if if_tag == ABSENT:
+            condition = {"overwrite": False}  # If-None-Match: *
+        elif if_tag is not None:
+            condition |= {"etag": if_tag, "match_condition": MatchConditions.IfNotModified}
         try:
-            self.container.upload_blob(self.location.key(name), data, overwrite=True)
+            self.container.upload_blob(self.location.key(name), data, **condition)
+        except (ResourceModifiedError, ResourceExistsError):
+            raise _conflict(self.location, name) from None
         except AzureError as exc:
             raise DeployError(f"writing {self.location.url(name)} failed: {exc}") from None
 

@@ -7,13 +7,13 @@ model version and service at its apply. Where a gate job owns the alias, the bac
 ``function_version`` and ``routing_config`` ``ignore_changes``, so ``svai apply`` moves it through
 this module too (:func:`move`) instead of undoing the job's work.
 
-Only Lambda is moved; Cloud Run and Container Apps traffic still reaches the cloud at the next
-``svai apply`` / ``promote`` (``docs/operate.md``, Limits).
+Cloud Run services and container apps are routed by :mod:`svai.controller.revisions`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,7 @@ from svai.backends.aws import lowering as aws
 from svai.compiler.release_state import ReleaseState
 from svai.errors import DeployError, ToolMissingError, UsageError
 
-__all__ = ["Route", "lambda_routes", "move", "read_route"]
+__all__ = ["Route", "lambda_routes", "move", "read_route", "routing"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,9 +131,7 @@ def _client(region: str) -> Any:
 
 
 def _update(client: Any, route: Route) -> None:
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-
-    try:
+    with routing(route.line()):
         client.update_alias(
             FunctionName=route.function,
             Name=aws.LIVE_ALIAS,
@@ -141,10 +139,24 @@ def _update(client: Any, route: Route) -> None:
             # An empty map clears the weights: all traffic on FunctionVersion.
             RoutingConfig={"AdditionalVersionWeights": dict(route.weights)},
         )
+
+
+@contextmanager
+def routing(line: str) -> Iterator[None]:
+    """Turn botocore's failures while routing ``line`` into svai's errors.
+
+    Raises:
+        svai.errors.ToolMissingError: no AWS credentials.
+        svai.errors.DeployError: the service refused or could not be reached.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    try:
+        yield
     except NoCredentialsError:
         raise ToolMissingError(
-            f"no AWS credentials to route {route.line()}; set AWS_ACCESS_KEY_ID and "
+            f"no AWS credentials to route {line}; set AWS_ACCESS_KEY_ID and "
             "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
         ) from None
     except (ClientError, BotoCoreError) as exc:
-        raise DeployError(f"routing {route.line()} failed: {exc}") from None
+        raise DeployError(f"routing {line} failed: {exc}") from None

@@ -5,19 +5,37 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Sequence
+from typing import Any, Literal
 
 import pytest
 
 from svai.backends.aws import AwsBackend
 from svai.backends.aws.deployments import Shift, shift_of
+from svai.backends.azure.revisions import revision_name as revision_name_azure
 from svai.backends.base import RecordedResource
-from svai.backends.gate import moves_lambda_traffic
+from svai.backends.gate import moves_lambda_traffic, moves_service_traffic
+from svai.backends.gcp import tokens as T
+from svai.backends.gcp.gate import revision_name
 from svai.backends.preview import record
 from svai.backends.rules import by_type, evaluate, high_findings
+from svai.controller.sync import routes_in
 from svai.ir import DeploymentPlan, Rollout
 from tests.backends.plans import sync_plan
 
 Recorded = tuple[RecordedResource, ...]
+
+
+def capture_exports(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The stack outputs the next recorded program exports, as they resolve under the mocks."""
+    import pulumi
+
+    exported: dict[str, Any] = {}
+
+    def export(name: str, value: Any) -> None:
+        pulumi.Output.from_input(value).apply(lambda v: exported.__setitem__(name, v))
+
+    monkeypatch.setattr(pulumi, "export", export)
+    return exported
 
 
 def released(plan: DeploymentPlan, strategy: str, steps: tuple[int, ...]) -> DeploymentPlan:
@@ -144,10 +162,48 @@ def test_an_endpoint_s_proxy_alias_follows_the_plan() -> None:
     assert alias.ignore_changes == ()
 
 
-def test_only_lambda_traffic_is_moved_by_the_gate_job() -> None:
+def test_the_gate_job_moves_revisions_on_gcp_and_azure_whatever_the_steps() -> None:
     for cloud in ("gcp", "azure"):
-        plan = released(sync_plan(cloud, canary=True), "canary", (5, 25, 100))
-        assert not moves_lambda_traffic(plan)  # Cloud Run / Container Apps: the next apply
+        for steps in ((10, 100), (5, 25, 100)):  # neither cloud runs a canary by itself
+            plan = released(sync_plan(cloud, canary=True), "canary", steps)
+            assert moves_service_traffic(plan) and not moves_lambda_traffic(plan)
+        assert not moves_service_traffic(sync_plan(cloud))  # all at once: `up` routes it
+    assert not moves_service_traffic(sync_plan("aws", canary=True))
+
+
+@pytest.mark.parametrize(
+    ("offering", "weighted"),
+    [("aws.sagemaker.realtime", True), ("aws.sagemaker.serverless", False)],
+)
+def test_the_aws_gate_may_move_the_variant_weights_of_its_real_time_endpoints(
+    offering: str, weighted: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exported = capture_exports(monkeypatch)
+    plan = released(sync_plan("aws", offering, canary=True), "canary", (5, 25, 100))
+    resources = aws(plan)
+    (policy,) = [
+        p
+        for p in by_type(resources, "aws:iam/rolePolicy:RolePolicy")
+        if p.name == "sentiment-gate-policy"
+    ]
+    statements = json.loads(policy.inputs["policy"])["Statement"]
+    moves = [s for s in statements if s["Action"] == "sagemaker:UpdateEndpointWeightsAndCapacities"]
+    routes = routes_in(exported)
+    if not weighted:  # one variant: nothing to weigh
+        assert moves == [] and routes == ()
+        return
+    (endpoint,) = by_type(resources, "aws:sagemaker/endpoint:Endpoint")
+    arn = f"arn:aws:sagemaker:{plan.region}:123456789012:endpoint/{endpoint.inputs['name']}"
+    assert [s["Resource"] for s in moves] == [[arn]]  # exactly that action, on that endpoint
+    (route,) = routes
+    assert (route.cloud, route.resource) == ("aws", arn)
+    (config,) = by_type(resources, "aws:sagemaker/endpointConfiguration:EndpointConfiguration")
+    variants = {
+        v["variantName"]: v["initialVariantWeight"] for v in config.inputs["productionVariants"]
+    }
+    # Each version's variant, as the endpoint configuration weighs it from the split.
+    split = {s.version: s.percent / 100 for s in plan.rollout.split}
+    assert {variant: split[version] for version, variant in route.revisions} == variants
 
 
 def test_sagemaker_blue_green_gets_guardrails_with_alarm_rollback() -> None:
@@ -191,6 +247,13 @@ def gcp(plan: DeploymentPlan) -> Recorded:
     return resources
 
 
+def first_release(plan: DeploymentPlan) -> DeploymentPlan:
+    """A canary's first deployment: one version takes all traffic."""
+    assert len(plan.rollout.split) == 1
+    rollout = dataclasses.replace(plan.rollout, strategy="canary", steps=(10, 100))
+    return dataclasses.replace(plan, rollout=rollout)
+
+
 def test_cloud_run_canary_gets_a_scheduled_gate_job() -> None:
     plan = sync_plan("gcp", "gcp.cloudrun.service", canary=True)
     resources = gcp(plan)
@@ -218,7 +281,45 @@ def test_cloud_run_canary_gets_a_scheduled_gate_job() -> None:
         ("gcp:storage/bucketIAMMember:BucketIAMMember", "roles/storage.objectUser"),
         ("gcp:projects/iAMMember:IAMMember", "roles/monitoring.viewer"),
         ("gcp:cloudrunv2/jobIamMember:JobIamMember", "roles/run.invoker"),
+        # Moving the traffic: run.services.update on the service, actAs its own identity.
+        ("gcp:cloudrunv2/serviceIamMember:ServiceIamMember", "roles/run.developer"),
+        ("gcp:serviceaccount/iAMMember:IAMMember", "roles/iam.serviceAccountUser"),
     }
+
+
+def test_the_gate_job_owns_the_cloud_run_traffic_and_may_move_only_that() -> None:
+    plan = first_release(sync_plan("gcp", "gcp.cloudrun.service"))
+    plan = dataclasses.replace(plan, account="demo-project")
+    resources = gcp(plan)
+    (service,) = by_type(resources, "gcp:cloudrunv2/service:Service")
+    assert service.ignore_changes == ("traffics",)
+    # One version, still named: a later revision takes no traffic until it is routed.
+    revision = service.inputs["template"]["revision"]
+    assert service.inputs["traffics"] == [
+        {"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION", "revision": revision, "percent": 100}
+    ]
+    assert revision == revision_name(service.inputs["name"], plan.model_version)
+    gate_sa = by_type(resources, "gcp:cloudrunv2/job:Job")[0].inputs["template"]["template"][
+        "serviceAccount"
+    ]
+    (developer,) = [
+        r
+        for r in by_type(resources, "gcp:cloudrunv2/serviceIamMember:ServiceIamMember")
+        if r.inputs["role"] == "roles/run.developer"
+    ]
+    assert developer.inputs["member"] == f"serviceAccount:{gate_sa}"
+    assert developer.inputs["name"] == service.inputs["name"]  # that service, not the project
+    (act_as,) = [
+        r
+        for r in by_type(resources, "gcp:serviceaccount/iAMMember:IAMMember")
+        if r.inputs["role"] == "roles/iam.serviceAccountUser"
+    ]
+    runs_as = service.inputs["template"]["serviceAccount"]
+    assert act_as.inputs["serviceAccountId"] == f"projects/demo-project/serviceAccounts/{runs_as}"
+    # All at once: no gate, the latest revision takes everything as before.
+    (plain,) = by_type(gcp(sync_plan("gcp", "gcp.cloudrun.service")), T.RUN_SERVICE)
+    assert plain.ignore_changes == ()
+    assert plain.inputs["traffics"][0]["type"] == "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST"
 
 
 def bucket_of(resources: Recorded) -> str:
@@ -264,9 +365,79 @@ def test_container_apps_canary_gets_a_scheduled_gate_job() -> None:
         "svai: gate -> AcrPull on registry",
         "svai: gate -> Log Analytics Reader on logs",
         "svai: gate -> Storage Blob Data Contributor on state",
+        "svai: gate -> route traffic on ca-sentiment-api",
+    ]
+
+
+def test_the_gate_job_owns_the_container_app_traffic_and_may_move_only_that() -> None:
+    plan = first_release(sync_plan("azure", "azure.containerapps.consumption", "container"))
+    resources = azure(plan)
+    (app,) = by_type(resources, "azure-native:app:ContainerApp")
+    assert app.ignore_changes == ("configuration.ingress.traffic",)
+    name = app.inputs["containerAppName"]
+    # One version, still named: a later revision takes no traffic until it is routed.
+    assert app.inputs["configuration"]["ingress"]["traffic"] == [
+        {"revisionName": revision_name_azure(name, plan.model_version), "weight": 100}
+    ]
+    assert app.inputs["configuration"]["activeRevisionsMode"] == "Multiple"  # room for the next
+    (role,) = by_type(resources, "azure-native:authorization:RoleDefinition")
+    assert role.inputs["permissions"] == [
+        {
+            "actions": ["Microsoft.App/containerApps/read", "Microsoft.App/containerApps/write"],
+            "notActions": [],
+        }
+    ]
+    (assignment,) = [
+        r
+        for r in by_type(resources, "azure-native:authorization:RoleAssignment")
+        if r.inputs.get("description") == f"svai: gate -> route traffic on {name}"
+    ]
+    # Scoped to that app (the mocks' ids end in the logical name), the role above, the gate.
+    assert assignment.inputs["scope"].endswith(f"/{app.name}")
+    assert assignment.inputs["roleDefinitionId"].endswith(f"/{role.name}")
+    (state,) = [
+        r
+        for r in by_type(resources, "azure-native:authorization:RoleAssignment")
+        if r.inputs.get("description") == "svai: gate -> Storage Blob Data Contributor on state"
+    ]
+    assert assignment.inputs["principalId"] == state.inputs["principalId"]
+    (plain,) = by_type(
+        azure(sync_plan("azure", "azure.containerapps.consumption", "container")),
+        "azure-native:app:ContainerApp",
+    )
+    assert plain.ignore_changes == ()
+    assert plain.inputs["configuration"]["ingress"]["traffic"] == [
+        {"latestRevision": True, "weight": 100}
     ]
 
 
 def test_all_at_once_container_apps_have_no_gate() -> None:
     plan = sync_plan("azure", "azure.containerapps.consumption", "container")
     assert not by_type(azure(plan), "azure-native:app:Job")
+
+
+@pytest.mark.parametrize(
+    ("cloud", "offering", "token"),
+    [
+        ("gcp", "gcp.cloudrun.service", "gcp:cloudrunv2/service:Service"),
+        ("azure", "azure.containerapps.consumption", "azure-native:app:ContainerApp"),
+    ],
+)
+def test_the_routes_the_stack_exports_name_the_revisions_the_traffic_names(
+    cloud: Literal["gcp", "azure"], offering: str, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exported = capture_exports(monkeypatch)
+    plan = sync_plan(cloud, offering, *(("container",) if cloud == "azure" else ()), canary=True)
+    resources = gcp(plan) if cloud == "gcp" else azure(plan)
+    (service,) = by_type(resources, token)
+    if cloud == "gcp":
+        named = [(t["revision"], t["percent"]) for t in service.inputs["traffics"]]
+    else:
+        traffic = service.inputs["configuration"]["ingress"]["traffic"]
+        named = [(t["revisionName"], t["weight"]) for t in traffic]
+    (route,) = routes_in(exported)
+    assert route.cloud == cloud
+    revisions = dict(route.revisions)
+    assert [(revisions[s.version], s.percent) for s in plan.rollout.split] == named
+    # The service's id: the mocks' ids end in its name (Cloud Run) or logical name (ARM).
+    assert route.resource.endswith(str(service.inputs.get("name", service.name)))

@@ -116,7 +116,7 @@ def test_gcp_cloud_run_revision_traffic_at_each_step(project: Project) -> None:
     assert [shares(p) for p in plans] == [
         [(rev_a, 90), (rev_b, 10)],
         [(rev_a, 50), (rev_b, 50)],
-        [("latest", 100)],
+        [(rev_b, 100)],  # named: the gate job owns the traffic, a later revision waits at 0%
         [(rev_a, 100), (rev_b, 0)],
     ]
 
@@ -139,7 +139,7 @@ def test_azure_container_apps_revision_weights_at_each_step(project: Project) ->
     assert seen == [
         ("Multiple", [(rev_a, 90), (rev_b, 10)]),
         ("Multiple", [(rev_a, 50), (rev_b, 50)]),
-        ("Single", [("latest", 100)]),
+        ("Multiple", [(rev_b, 100)]),  # the gate job routes between revisions
         ("Multiple", [(rev_a, 100), (rev_b, 0)]),
     ]
 

@@ -103,6 +103,7 @@ class AwsBackend:
         identities = {identity.service: identity for identity in plan.identities}
         fronts: dict[str, FunctionService] = {}
         lambdas: list[tuple[Service, str, pulumi.Resource]] = []  # automatic rollback's
+        endpoints: list[tuple[Service, str]] = []  # the gate job may move their variant weights
         dimensions: dict[str, tuple[Mapping[str, str], bool]] = {}
         for service in plan.services:
             identity = identities.get(service.name, Identity(service.name, ()))
@@ -136,6 +137,7 @@ class AwsBackend:
                     True,
                 )
                 dimensions[proxy.name] = (_lambda_dims(function.function_name), False)
+                endpoints.append((service, endpoint.endpoint_name))
             elif service.compute.kind == "faas":
                 function = FunctionService(
                     shared,
@@ -174,6 +176,7 @@ class AwsBackend:
         deployments.release_controls(
             plan,
             lambdas,
+            endpoints=endpoints,
             bucket=foundation.bucket_name,
             account=account,
             key_arn=foundation.key_arn,

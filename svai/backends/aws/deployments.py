@@ -33,12 +33,15 @@ from svai.ir import Alarm, DeploymentPlan, Service
 __all__ = [
     "CONTROLLED",
     "Shift",
+    "endpoint_arn",
     "endpoint_deployment_config",
+    "export_endpoint_routes",
     "lambda_rollback",
     "release_controls",
     "rollback_alarms",
     "scheduled_gate",
     "shift_of",
+    "weighted_endpoints",
 ]
 
 _CODEDEPLOY_ROLE_POLICY = "arn:aws:iam::aws:policy/service-role/AWSCodeDeployRoleForLambda"
@@ -209,6 +212,7 @@ def release_controls(
     plan: DeploymentPlan,
     functions: Sequence[tuple[Service, str, pulumi.Resource]],
     *,
+    endpoints: Sequence[tuple[Service, str]] = (),
     bucket: pulumi.Input[str],
     account: pulumi.Input[str],
     key_arn: pulumi.Input[str],
@@ -219,6 +223,8 @@ def release_controls(
     Args:
         plan: The plan (nothing is added unless its rollout is canary or blue/green).
         functions: ``(service, function name, its component)`` of every Lambda service.
+        endpoints: ``(service, endpoint name)`` of every SageMaker endpoint; the scheduled gate
+            moves the variant weights of the real-time ones (:func:`weighted_endpoints`).
         bucket: The artifact bucket, which holds the release state.
         account: The account id.
         key_arn: The deployment's key (encrypts the gate function's environment).
@@ -231,7 +237,16 @@ def release_controls(
         "aws_release_state_url", pulumi.Output.concat("s3://", bucket, f"/{gate.STATE_PREFIX}")
     )
     if gate.moves_lambda_traffic(plan):
-        scheduled_gate(plan, bucket=bucket, account=account, key_arn=key_arn, network=network)
+        weighted = weighted_endpoints(plan, endpoints)
+        scheduled_gate(
+            plan,
+            bucket=bucket,
+            account=account,
+            key_arn=key_arn,
+            network=network,
+            endpoints=[name for _, name in weighted],
+        )
+        export_endpoint_routes(plan, weighted, account)
         return
     for service, function_name, parent in functions:
         lambda_rollback(plan, service, function_name, parent)
@@ -242,6 +257,49 @@ class _Gate(pulumi.ComponentResource):
         super().__init__("svai:aws:ReleaseGate", name, None, None)
 
 
+def weighted_endpoints(
+    plan: DeploymentPlan, endpoints: Sequence[tuple[Service, str]]
+) -> list[tuple[Service, str]]:
+    """The endpoints whose variant weights the gate job moves: the real-time ones.
+
+    A serverless endpoint holds one variant (SageMaker's own blue/green update replaces it), so
+    there is no weight to move.
+    """
+    return [(s, n) for s, n in endpoints if s.compute.offering != "aws.sagemaker.serverless"]
+
+
+def endpoint_arn(region: str, account: str, name: str) -> str:
+    """A SageMaker endpoint's ARN (SageMaker writes the name in lower case there)."""
+    return f"arn:aws:sagemaker:{region}:{account}:endpoint/{name.lower()}"
+
+
+def export_endpoint_routes(
+    plan: DeploymentPlan, endpoints: Sequence[tuple[Service, str]], account: pulumi.Input[str]
+) -> None:
+    """Export the endpoints the gate job routes, with each version's variant.
+
+    The plan's own version is variant ``live``, the other one of the split ``previous``
+    (:func:`svai.backends.aws.lowering.endpoint_config_args`).
+    """
+    if not endpoints:
+        return
+
+    def entries(account_id: str) -> list[dict[str, object]]:
+        return [
+            gate.route(
+                "aws",
+                endpoint_arn(plan.region, account_id, name),
+                {
+                    version: args.LIVE_ALIAS if version == plan.model_version else "previous"
+                    for version, _ in args.variant_versions(plan, service)
+                },
+            )
+            for service, name in endpoints
+        ]
+
+    pulumi.export(gate.routes_output(plan), pulumi.Output.from_input(account).apply(entries))
+
+
 def scheduled_gate(
     plan: DeploymentPlan,
     *,
@@ -249,8 +307,13 @@ def scheduled_gate(
     account: pulumi.Input[str],
     key_arn: pulumi.Input[str],
     network: PrivateNetwork | None = None,
+    endpoints: Sequence[str] = (),
 ) -> None:
-    """The gate as a function in the gate image that EventBridge runs every interval."""
+    """The gate as a function in the gate image that EventBridge runs every interval.
+
+    Its role may move the ``live`` aliases of the plan's functions and the variant weights of
+    ``endpoints`` (SageMaker endpoint names), and nothing else.
+    """
     parent = _Gate(f"{plan.name}-release-gate")
     opts = pulumi.ResourceOptions(parent=parent)
     name = f"{plan.name}-gate"
@@ -281,6 +344,19 @@ def scheduled_gate(
                         "Action": ["lambda:GetAlias", "lambda:UpdateAlias"],
                         "Resource": f"arn:aws:lambda:{plan.region}:{arns[1]}:{functions}",
                     },
+                    *(
+                        [
+                            {  # the job moves the endpoints' variant weights too
+                                "Effect": "Allow",
+                                "Action": "sagemaker:UpdateEndpointWeightsAndCapacities",
+                                "Resource": [
+                                    endpoint_arn(plan.region, arns[1], n) for n in endpoints
+                                ],
+                            }
+                        ]
+                        if endpoints
+                        else []
+                    ),
                     {
                         "Effect": "Allow",
                         "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],

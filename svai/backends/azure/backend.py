@@ -40,15 +40,16 @@ class AzureBackend:
         from svai.backends.azure.lowering import lower, month_start
 
         blueprint = lower(plan, budget_start=month_start(self._today()), build_dir=self.build_dir)
-        build(blueprint)
+        groups = build(blueprint)
         if any(g.shape == "ReleaseGate" for g in blueprint.groups):
             import pulumi
 
-            from svai.backends.azure.gate import state_url
+            from svai.backends.azure.gate import export_routes, state_url
             from svai.backends.azure.naming import compact_name
 
-            # Where svai promote finds the gate job's release state.
+            # Where svai promote finds the gate job's release state, and what the job routes.
             pulumi.export("azure_release_state_url", state_url(compact_name(plan, "svai")))
+            export_routes(plan, blueprint, groups[0].built)
 
     def rules(self) -> Sequence[Rule]:
         """Return the Azure infrastructure rules (``SVAI_AZ_###``)."""

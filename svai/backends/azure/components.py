@@ -44,6 +44,6 @@ def _client_config(value: Any, built: components.Built) -> Any:
     return identity.tenant_id  # type: ignore[attr-defined]
 
 
-def build(blueprint: Blueprint) -> list[pulumi.ComponentResource]:
+def build(blueprint: Blueprint) -> list[components.GroupComponent]:
     """Create every group of ``blueprint`` as a component; must run inside a Pulumi program."""
     return components.build(blueprint, create=create, types=TYPES, marker=_client_config)

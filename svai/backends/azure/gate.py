@@ -10,15 +10,21 @@ the deployment's Log Analytics workspace (the live signals) and pull from its re
 
 from __future__ import annotations
 
+from typing import Any
+
 from svai.backends import gate
-from svai.backends.azure import naming, roles
-from svai.backends.azure.blueprint import Ref
+from svai.backends.azure import naming, revisions, roles
+from svai.backends.azure.blueprint import Blueprint, ClientConfig, Concat, Ref
 from svai.backends.azure.context import Context
 from svai.backends.azure.services import registry_server
+from svai.ir import DeploymentPlan
 
-__all__ = ["lower_gate", "state_url"]
+__all__ = ["ROUTING_ACTIONS", "export_routes", "lower_gate", "routed_apps", "state_url"]
 
 _CONTAINER = "svai"
+
+ROUTING_ACTIONS = ("Microsoft.App/containerApps/read", "Microsoft.App/containerApps/write")
+"""What moving a container app's traffic takes (a PATCH of its ingress, then a read)."""
 
 
 def state_url(plan_name_account: str) -> str:
@@ -54,6 +60,7 @@ def lower_gate(ctx: Context) -> None:
     ctx.grant(group, "gate", roles.STORAGE_BLOB_DATA_CONTRIBUTOR, Ref("container:svai"), "state")
     ctx.grant(group, "gate", roles.LOG_ANALYTICS_READER, Ref("logs"), "logs")
     ctx.grant(group, "gate", roles.ACR_PULL, Ref("registry"), "registry")
+    _routing_role(ctx, group)
     minutes = gate.schedule_minutes(plan.rollout)
     cron = f"*/{minutes} * * * *" if minutes < 60 else f"0 */{max(1, minutes // 60)} * * *"
     identity = Ref("identity:gate")
@@ -100,3 +107,86 @@ def lower_gate(ctx: Context) -> None:
         ),
         depends_on=ctx.grants_of("gate"),
     )
+
+
+def routed_apps(blueprint: Blueprint) -> list[tuple[str, str]]:
+    """``(resource key, app name)`` of every container app whose traffic the gate job owns."""
+    return [
+        (spec.key, str(spec.args["container_app_name"]))
+        for group in blueprint.groups
+        for spec in group.resources
+        if spec.token == "azure-native:app:ContainerApp"
+        and spec.ignore_changes == revisions.GATE_OWNED
+    ]
+
+
+def _routing_role(ctx: Context, group: str) -> None:
+    """A custom role of exactly :data:`ROUTING_ACTIONS`, assigned to the gate on each app.
+
+    No built-in role is that narrow (Contributor is never assigned, ``roles.BROAD_ROLES``); the
+    definition is assignable in the deployment's resource group, the assignment scoped to the
+    one container app.
+    """
+    apps = routed_apps(ctx.blueprint())
+    if not apps:
+        return
+    plan = ctx.plan
+    group_id = Concat(
+        ("/subscriptions/", ClientConfig("subscription_id"), f"/resourceGroups/rg-svai-{plan.name}")
+    )
+    ctx.add(
+        "ReleaseGate",
+        group,
+        "role-definition:gate-route",
+        "azure-native:authorization:RoleDefinition",
+        ctx.logical("gate", "route-role"),
+        {
+            "role_definition_id": naming.guid(plan.name, plan.region, "gate-route-role"),
+            "role_name": f"svai {plan.name} {plan.region} release gate: route container apps",
+            "description": "svai: move the traffic of the deployment's container apps",
+            "role_type": "CustomRole",
+            "scope": group_id,
+            "assignable_scopes": [group_id],
+            "permissions": [{"actions": list(ROUTING_ACTIONS), "not_actions": []}],
+        },
+        depends_on=("rg",),
+    )
+    for key, app in apps:
+        ctx.add(
+            "ReleaseGate",
+            group,
+            f"role:gate:route:{app}",
+            "azure-native:authorization:RoleAssignment",
+            ctx.logical("gate", "can", "route", app),
+            {
+                "role_assignment_name": naming.guid(plan.name, plan.region, "gate", "route", app),
+                "principal_id": Ref("identity:gate", "principal_id"),
+                "principal_type": "ServicePrincipal",
+                "role_definition_id": Ref("role-definition:gate-route"),
+                "scope": Ref(key),
+                "description": f"svai: gate -> route traffic on {app}",
+            },
+        )
+
+
+def export_routes(plan: DeploymentPlan, blueprint: Blueprint, built: Any) -> None:
+    """Export the container apps the gate job routes (:func:`gate.routes_output`).
+
+    Each app's ARM id names its subscription, resource group and name; the revisions are
+    those of every version the release routes. Runs inside the Pulumi program.
+    """
+    import pulumi
+
+    apps = routed_apps(blueprint)
+    if not apps:
+        return
+    versions = gate.release_versions(plan)
+
+    def entries(ids: list[str]) -> list[dict[str, object]]:
+        return [
+            gate.route("azure", arm_id, {v: revisions.revision_name(app, v) for v in versions})
+            for arm_id, (_, app) in zip(ids, apps, strict=True)
+        ]
+
+    ids = pulumi.Output.all(*(built.resources[key].id for key, _ in apps))
+    pulumi.export(gate.routes_output(plan), ids.apply(entries))

@@ -26,7 +26,8 @@ import math
 import shlex
 from typing import Any
 
-from svai.backends.azure import naming, network, roles
+from svai.backends import gate
+from svai.backends.azure import naming, network, revisions, roles
 from svai.backends.azure.blueprint import ClientConfig, Concat, FileSource, Ref, Shape
 from svai.backends.azure.context import APP_PORT, Context
 from svai.backends.azure.messaging import (
@@ -368,7 +369,13 @@ def lower_container_app(ctx: Context, service: Service) -> None:
     else:
         rule = keda_rule(ctx, service)
     configuration: dict[str, Any] = {
-        "active_revisions_mode": "Multiple" if len(plan.rollout.split) > 1 else "Single",
+        # The gate job routes between an HTTP app's revisions: a new one must stay active at
+        # 0% until then. (A worker has no traffic to route: one revision, as before.)
+        "active_revisions_mode": (
+            "Multiple"
+            if len(plan.rollout.split) > 1 or (http and gate.moves_service_traffic(plan))
+            else "Single"
+        ),
         "secrets": secrets,
         "registries": [
             {"server": registry_server(ctx), "identity": Ref(f"identity:{service.name}")}
@@ -406,6 +413,8 @@ def lower_container_app(ctx: Context, service: Service) -> None:
         "azure-native:app:ContainerApp",
         ctx.logical(service.name),
         args,
+        # The release gate job moves the split (svai.controller.revisions); `up` keeps it.
+        ignore_changes=revisions.GATE_OWNED if http and gate.moves_service_traffic(plan) else (),
         # The revision's image is pushed before the app runs it.
         depends_on=(*ctx.grants_of(service.name), "image"),
     )
@@ -440,12 +449,11 @@ def _probe(kind: str, path: str, *, failures: int) -> dict[str, Any]:
 
 def _traffic(ctx: Context, container: str) -> list[dict[str, Any]]:
     split = ctx.plan.rollout.split
-    if len(split) <= 1:
+    routed = gate.moves_service_traffic(ctx.plan)  # then a new revision waits to be routed
+    if len(split) <= 1 and not routed:
         return [{"latest_revision": True, "weight": 100}]
-    return [
-        {"revision_name": f"{container}--{naming.revision_suffix(s.version)}", "weight": s.percent}
-        for s in split
-    ]
+    parts = [(s.version, s.percent) for s in split] or [(ctx.plan.model_version, 100)]
+    return revisions.traffic(container, parts)
 
 
 def _worker_env(ctx: Context, service: Service) -> list[dict[str, Any]]:

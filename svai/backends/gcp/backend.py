@@ -9,7 +9,7 @@ from typing import Any
 from svai.backends.base import Rule
 from svai.backends.gate import automatic
 from svai.backends.gcp.blueprint import GcpDeployment, PendingAction
-from svai.backends.gcp.gate import state_url
+from svai.backends.gcp.gate import export_routes, state_url
 from svai.backends.gcp.lowering import lower
 from svai.ir import DeploymentPlan
 
@@ -66,11 +66,12 @@ class GcpBackend:
         from svai.backends.gcp.components import build  # pulumi_gcp loads only when planning
 
         deployment = self.lower(plan)
-        build(deployment)
+        built = build(deployment)
         if automatic(plan):  # where svai promote finds the gate job's release state
             import pulumi
 
             pulumi.export("gcp_release_state_url", state_url(plan.account, deployment.name))
+            export_routes(plan, deployment, built)  # the services the gate job routes
 
     def rules(self) -> Sequence[Rule]:
         """Return the GCP infrastructure rules (``SVAI_GCP_###``)."""

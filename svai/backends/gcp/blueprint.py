@@ -80,12 +80,15 @@ class ResourceSpec:
         type: The Pulumi type token, e.g. ``gcp:cloudrunv2/service:Service``.
         args: Constructor keyword arguments (may contain :class:`Ref` / :class:`Rendered`).
         depends_on: Keys of resources that must exist first (IAM on a resource named by string).
+        ignore_changes: Input properties ``pulumi up`` must not update after creation (what
+            the release gate job moves: a Cloud Run service's ``traffics``).
     """
 
     key: str
     type: str
     args: Mapping[str, Any]
     depends_on: tuple[str, ...] = ()
+    ignore_changes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,7 +50,9 @@ class _Deployment(pulumi.ComponentResource):
         self.children: dict[str, pulumi.CustomResource] = {}
         for spec in deployment.resources:
             options = pulumi.ResourceOptions(
-                parent=self, depends_on=[self.children[key] for key in spec.depends_on]
+                parent=self,
+                depends_on=[self.children[key] for key in spec.depends_on],
+                ignore_changes=list(spec.ignore_changes) or None,
             )
             args = {k: self._resolve(v) for k, v in spec.args.items()}
             self.children[spec.key] = create(spec.type, spec.key, args, opts=options)

@@ -6,6 +6,7 @@ import math
 import shlex
 from typing import Any
 
+from svai.backends import gate
 from svai.backends.gcp import naming
 from svai.backends.gcp import tokens as T
 from svai.backends.gcp.blueprint import FileSource, PendingAction, Ref
@@ -16,6 +17,7 @@ from svai.backends.gcp.context import (
     LoweringContext,
     duration,
 )
+from svai.backends.gcp.gate import GATE_OWNED, revision_name, run_traffic
 from svai.backends.gcp.network import function_vpc_access, vpc_access
 from svai.backends.start_fetch import BUCKET_ENV
 from svai.errors import UsageError
@@ -196,7 +198,7 @@ class ComputeLowering(LoweringContext):
             if command[1:]:
                 container["args"] = command[1:]
         template |= {
-            "revision": naming.resource_id(name, self.version, max_len=63),
+            "revision": revision_name(name, self.plan.model_version),
             "service_account": self.email(f"sa-{svc.name}"),
             "execution_environment": "EXECUTION_ENVIRONMENT_GEN2",
             "timeout": duration(timeout),
@@ -228,24 +230,22 @@ class ComputeLowering(LoweringContext):
             },
             *depends,
             *(["registry"] if any(s.key == "registry" for s in self.specs) else []),
+            # The release gate job moves the split (svai.controller.revisions); `up` keeps it.
+            ignore_changes=GATE_OWNED if gate.moves_service_traffic(self.plan) else (),
         )
         self.compute[svc.name] = (f"svc-{svc.name}", "run", name)
 
     def traffic(self, service_name: str) -> list[dict[str, Any]]:
-        """Return the traffic targets: all on the latest revision, or the rollout's split."""
+        """Return the traffic targets: all on the latest revision, or the rollout's split.
+
+        Where the gate job routes the service, even one version is named: a later revision
+        must take no traffic until the job or ``svai apply`` routes it.
+        """
         split = self.plan.rollout.split
-        if len(split) <= 1:
+        if len(split) <= 1 and not gate.moves_service_traffic(self.plan):
             return [{"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST", "percent": 100}]
-        return [
-            {
-                "type": "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION",
-                "revision": naming.resource_id(
-                    service_name, naming.short_version(part.version), max_len=63
-                ),
-                "percent": part.percent,
-            }
-            for part in split
-        ]
+        parts = [(p.version, p.percent) for p in split] or [(self.plan.model_version, 100)]
+        return run_traffic(service_name, parts)
 
     def vertex_traffic(self) -> dict[str, int]:
         """Return deployModel's ``trafficSplit``: ``"0"`` is the model being deployed.

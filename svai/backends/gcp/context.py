@@ -100,12 +100,19 @@ class LoweringContext:
         self.imaged = [s for s in plan.services if s.compute.package in ("image", "model")]
         """Services that run ``svai build``'s container image (Cloud Run, Vertex)."""
 
-    def add(self, key: str, token: str, args: dict[str, Any], *depends: str) -> str:
+    def add(
+        self,
+        key: str,
+        token: str,
+        args: dict[str, Any],
+        *depends: str,
+        ignore_changes: tuple[str, ...] = (),
+    ) -> str:
         """Append a resource spec under ``key`` (adding the project where the resource takes one)."""
         if any(s.key == key for s in self.specs):
             raise AssertionError(f"duplicate resource key {key}")
         base = {"project": self.project} if self.project and token not in _NO_PROJECT else {}
-        self.specs.append(ResourceSpec(key, token, base | args, tuple(depends)))
+        self.specs.append(ResourceSpec(key, token, base | args, tuple(depends), ignore_changes))
         return key
 
     def email(self, sa_key: str) -> str | Ref:

@@ -10,13 +10,45 @@ Cloud Monitoring, and run that one job. An all-at-once plan gets none of it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from svai.backends import gate
 from svai.backends.gcp import naming
 from svai.backends.gcp import tokens as T
-from svai.backends.gcp.blueprint import Ref
+from svai.backends.gcp.blueprint import GcpDeployment, Ref
 from svai.backends.gcp.context import LoweringContext
+from svai.ir import DeploymentPlan
 
-__all__ = ["GateLowering", "cron", "state_url"]
+__all__ = [
+    "GATE_OWNED",
+    "GateLowering",
+    "cron",
+    "export_routes",
+    "revision_name",
+    "run_traffic",
+    "state_url",
+]
+
+GATE_OWNED = ("traffics",)
+"""The Cloud Run service inputs the gate job owns where it routes traffic: ``ignore_changes``."""
+
+
+def revision_name(service: str, version: str) -> str:
+    """The Cloud Run revision of model ``version`` of ``service`` (``<service>-<version>``)."""
+    return naming.resource_id(service, naming.short_version(version), max_len=63)
+
+
+def run_traffic(service: str, split: Sequence[tuple[str, int]]) -> list[dict[str, Any]]:
+    """The traffic targets of ``(version, percent)`` pairs, each revision by name."""
+    return [
+        {
+            "type": "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION",
+            "revision": revision_name(service, version),
+            "percent": percent,
+        }
+        for version, percent in split
+    ]
 
 
 def state_url(project: str | None, app: str) -> str:
@@ -125,6 +157,7 @@ class GateLowering(LoweringContext):
             },
             "gate-job",
         )
+        self.routing_grants(member)
         minutes = gate.schedule_minutes(self.plan.rollout)
         uri = f"https://run.googleapis.com/v2/projects/{{}}/locations/{self.region}/jobs/{name}:run"
         self.add(
@@ -152,3 +185,70 @@ class GateLowering(LoweringContext):
             f"(state in {state_url(self.project, self.app)}); push the gate image first: "
             f"{gate.gate_image(registry if isinstance(project, str) else '<registry>')}"
         )
+
+    def routing_grants(self, member: str | Ref) -> None:
+        """Let the gate move the traffic of each Cloud Run service, and nothing else.
+
+        ``roles/run.developer`` on the service resource (``run.services.update`` is what a
+        traffic change needs), and ``roles/iam.serviceAccountUser`` on the service's own
+        identity: Cloud Run checks ``iam.serviceAccounts.actAs`` on every service update.
+        """
+        if not gate.moves_service_traffic(self.plan):
+            return
+        for service, (key, kind, name) in sorted(self.compute.items()):
+            if kind != "run":
+                continue
+            self.add(
+                f"iam-gate-route-{service}",
+                T.RUN_IAM,
+                {
+                    "name": name,
+                    "location": self.region,
+                    "role": "roles/run.developer",
+                    "member": member,
+                },
+                key,
+            )
+            sa = f"sa-{service}"
+            email = self.email(sa)
+            self.add(
+                f"iam-gate-actas-{service}",
+                T.SERVICE_ACCOUNT_IAM,
+                {
+                    "service_account_id": (
+                        Ref(sa, "name", fallback=f"projects/-/serviceAccounts/{email.fallback}")
+                        if isinstance(email, Ref)
+                        else f"projects/{self.project}/serviceAccounts/{email}"
+                    ),
+                    "role": "roles/iam.serviceAccountUser",
+                    "member": member,
+                },
+                sa,
+            )
+
+
+def export_routes(plan: DeploymentPlan, deployment: GcpDeployment, built: Any) -> None:
+    """Export the Cloud Run services the gate job routes (:func:`gate.routes_output`).
+
+    Each service's id is its full name, ``projects/P/locations/L/services/S``; the revisions
+    are those of every version the release routes. Runs inside the Pulumi program.
+    """
+    import pulumi
+
+    routed = [r for r in deployment.resources if r.type == T.RUN_SERVICE and r.ignore_changes]
+    if not routed:
+        return
+    versions = gate.release_versions(plan)
+
+    def entries(ids: list[str]) -> list[dict[str, object]]:
+        return [
+            gate.route(
+                "gcp",
+                resource_id,
+                {v: revision_name(str(spec.args["name"]), v) for v in versions},
+            )
+            for resource_id, spec in zip(ids, routed, strict=True)
+        ]
+
+    ids = pulumi.Output.all(*(built.children[r.key].id for r in routed))
+    pulumi.export(gate.routes_output(plan), ids.apply(entries))

@@ -1,0 +1,203 @@
+"""The gate job moves Cloud Run, Container Apps and SageMaker traffic itself, by revision.
+
+Neither cloud runs a canary by itself, so where a release is rolled out there the backend names
+every revision in the service's traffic, marks the traffic ``ignore_changes`` and exports the
+services with each version's revision (:func:`svai.backends.gate.moves_service_traffic`);
+``svai apply`` copies them into the gate policy (:class:`svai.compiler.gate.ServiceRoute`). The
+job then sets the split it decided, before it records it, through each cloud's documented API:
+
+* Cloud Run Admin API v2: ``PATCH https://run.googleapis.com/v2/{service}?updateMask=traffic``
+  with ``traffic`` of ``{type: TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION, revision, percent}``;
+  the answer is a long-running operation, polled until done.
+* Azure Resource Manager: ``PATCH https://management.azure.com/{app id}?api-version=...`` with
+  ``properties.configuration.ingress.traffic`` of ``{revisionName, weight}`` (a JSON merge
+  patch: the rest of the app is left as it is); the app is read back until its provisioning
+  ends, and its traffic must then be the one sent.
+* SageMaker, under the AWS scheduled gate (steps guardrails cannot run): the variant weights of
+  a real-time endpoint (``UpdateEndpointWeightsAndCapacities``; the plan's version is variant
+  ``live``, the other ``previous``). There ``up`` sets the same weights through the endpoint
+  configuration, so ``svai apply`` does not route endpoints after it.
+
+Credentials come from the environment, as the signal readers' do: ``GOOGLE_OAUTH_ACCESS_TOKEN``,
+``AZURE_MANAGEMENT_TOKEN`` and boto3's; ``SVAI_GCP_RUN_ENDPOINT`` and ``SVAI_AZURE_MANAGEMENT_ENDPOINT``
+point the calls elsewhere (the tests' loopback fakes).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from svai.compiler.gate import ServiceRoute
+from svai.compiler.release_state import ReleaseState
+from svai.controller.traffic import routing
+from svai.errors import DeployError, ToolMissingError, UsageError
+from svai.signals import rest
+from svai.signals.cost import AZURE_ENDPOINT_VAR
+
+__all__ = [
+    "ARM_API_VERSION",
+    "RUN_ENDPOINT_VAR",
+    "Moved",
+    "move",
+    "service_split",
+]
+
+RUN_ENDPOINT_VAR = "SVAI_GCP_RUN_ENDPOINT"
+_RUN = "https://run.googleapis.com"
+_MANAGEMENT = "https://management.azure.com"
+ARM_API_VERSION = "2024-03-01"
+"""The Microsoft.App API version the container app PATCH names (GA, ``ingress.traffic``)."""
+
+_POLLS = 60
+"""At most this many reads while a cloud applies the change (2 s apart: two minutes)."""
+_POLL_S = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """One service routed to a new split.
+
+    Attributes:
+        cloud: ``gcp`` or ``azure``.
+        resource: The service's full name or ARM id.
+        split: ``(revision, percent)`` as set.
+    """
+
+    cloud: str
+    resource: str
+    split: tuple[tuple[str, int], ...]
+
+    def line(self) -> str:
+        """``projects/p/locations/l/services/s -> s-aaaa 100%, s-bbbb 0%``."""
+        parts = ", ".join(f"{revision} {percent}%" for revision, percent in self.split)
+        return f"{self.resource} -> {parts}"
+
+
+def service_split(state: ReleaseState, route: ServiceRoute) -> tuple[tuple[str, int], ...]:
+    """``state``'s split as ``(revision, percent)`` of ``route``'s service.
+
+    Raises:
+        UsageError: the split names a version whose revision the policy does not know (the
+            apply that deployed it wrote no routes).
+    """
+    revisions = dict(route.revisions)
+    missing = [v for v, _ in state.split if v not in revisions]
+    if missing:
+        raise UsageError(
+            f"the gate policy names no revision of version {missing[0]} for {route.resource}; "
+            "`svai apply` writes the routes after it deploys a version"
+        )
+    return tuple((revisions[v], percent) for v, percent in state.split)
+
+
+def move(
+    state: ReleaseState,
+    routes: Sequence[ServiceRoute],
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[Moved, ...]:
+    """Route every service of ``routes`` to ``state``'s split; what was set.
+
+    Every split is computed before the first call, so an unknown version moves nothing.
+
+    Raises:
+        UsageError: a version's revision is unknown.
+        svai.errors.ToolMissingError: no token for a cloud.
+        svai.errors.DeployError: a cloud refused or failed the change (the message names the
+            service).
+    """
+    planned = [Moved(r.cloud, r.resource, service_split(state, r)) for r in routes]
+    for moved in planned:
+        if moved.cloud == "gcp":
+            _cloud_run(moved, sleep)
+        elif moved.cloud == "azure":
+            _container_app(moved, sleep)
+        elif moved.cloud == "aws":
+            _sagemaker(moved)
+        else:
+            raise UsageError(f"the gate job cannot route {moved.cloud} service {moved.resource}")
+    return tuple(planned)
+
+
+def _token(variable: str, how: str, moved: Moved) -> str:
+    token = os.environ.get(variable)
+    if not token:
+        raise ToolMissingError(f"no token to route {moved.line()}: set {variable} ({how})")
+    return token
+
+
+def _cloud_run(moved: Moved, sleep: Callable[[float], None]) -> None:
+    token = _token("GOOGLE_OAUTH_ACCESS_TOKEN", "gcloud auth print-access-token", moved)
+    base = (os.environ.get(RUN_ENDPOINT_VAR) or _RUN).rstrip("/")
+    body = {
+        "traffic": [
+            {"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION", "revision": r, "percent": p}
+            for r, p in moved.split
+        ]
+    }
+    what = f"routing {moved.line()}"
+    url = f"{base}/v2/{moved.resource}?updateMask=traffic"
+    operation = rest.call(url, token, what, body=body, method="PATCH")
+    for _ in range(_POLLS):
+        if operation.get("done"):
+            break
+        sleep(_POLL_S)
+        operation = rest.call(f"{base}/v2/{operation.get('name', '')}", token, what)
+    else:
+        raise DeployError(f"{what}: the operation did not finish in {_POLLS * _POLL_S:g} s")
+    error = operation.get("error")
+    if error:
+        raise DeployError(f"{what} failed: {error.get('message', error)}")
+
+
+def _container_app(moved: Moved, sleep: Callable[[float], None]) -> None:
+    token = _token(
+        "AZURE_MANAGEMENT_TOKEN",
+        "az account get-access-token --resource https://management.azure.com",
+        moved,
+    )
+    base = (os.environ.get(AZURE_ENDPOINT_VAR) or _MANAGEMENT).rstrip("/")
+    url = f"{base}{moved.resource}?api-version={ARM_API_VERSION}"
+    traffic = [{"revisionName": r, "weight": p} for r, p in moved.split]
+    body = {"properties": {"configuration": {"ingress": {"traffic": traffic}}}}
+    what = f"routing {moved.line()}"
+    app = rest.call(url, token, what, body=body, method="PATCH")  # 200, or 202 with no body
+    for _ in range(_POLLS):
+        state = _provisioning(app)
+        if state in ("Succeeded", "Failed", "Canceled"):
+            break
+        sleep(_POLL_S)
+        app = rest.call(url, token, what)
+    else:
+        raise DeployError(f"{what}: provisioning did not end in {_POLLS * _POLL_S:g} s")
+    if state != "Succeeded":
+        raise DeployError(f"{what} failed: the container app's provisioning ended {state}")
+    ingress = (app.get("properties") or {}).get("configuration", {}).get("ingress") or {}
+    found = [(t.get("revisionName"), t.get("weight")) for t in ingress.get("traffic") or []]
+    if found != [(r, p) for r, p in moved.split]:
+        raise DeployError(f"{what}: the container app reports traffic {found}")
+
+
+def _provisioning(app: dict[str, Any]) -> str:
+    return str((app.get("properties") or {}).get("provisioningState") or "InProgress")
+
+
+def _sagemaker(moved: Moved) -> None:
+    """``UpdateEndpointWeightsAndCapacities``: each variant's weight is its version's share.
+
+    SageMaker applies it asynchronously (the endpoint is ``Updating`` for a while); a later
+    move while it is refuses, which fails that run and leaves the state for the next one.
+    """
+    import boto3
+
+    region = moved.resource.split(":")[3]
+    name = moved.resource.partition(":endpoint/")[2]
+    weights = [{"VariantName": v, "DesiredWeight": p / 100} for v, p in moved.split]
+    with routing(moved.line()):
+        boto3.client("sagemaker", region_name=region).update_endpoint_weights_and_capacities(
+            EndpointName=name, DesiredWeightsAndCapacities=weights
+        )

@@ -1,0 +1,185 @@
+"""The gate job moves Cloud Run and Container Apps traffic itself, with no command run.
+
+The release state and policy live in gcp-storage-emulator / Azurite; the candidate's signals
+come from the Cloud Monitoring and Log Analytics fakes (``clouds``); the traffic goes through
+loopback fakes of the Cloud Run Admin API v2 and of Azure Resource Manager
+(:mod:`traffic_fakes`), which start where ``svai apply`` leaves a 10% canary. The policy's routes
+are read from stack outputs shaped as the backends export them, with the backends' own revision
+names. After one ``svai gate --once`` the traffic is where the decision says, or, when the
+cloud refuses, nothing is written and the next run decides again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from signal_fakes import SERVICE, TOKEN
+from test_gate_job import (  # noqa: F401 - blob_url, gcs_endpoint, gcs_url: fixtures
+    A,
+    B,
+    blob_url,
+    bucket_state,
+    gate_once,
+    gcs_endpoint,
+    gcs_url,
+    released,
+)
+from test_gcp_azure_cli import Clouds, clouds  # noqa: F401 - the fixture, used by name
+from test_promote_live import svai
+from traffic_fakes import CloudRunAdmin, ContainerApps, serving
+
+from svai.backends import gate as backend_gate
+from svai.backends.azure.revisions import revision_name as app_revision
+from svai.backends.gcp.gate import revision_name as run_revision
+from svai.compiler.gate import ServiceRoute
+from svai.controller import job, revisions, sync
+from svai.controller.store import open_bucket
+from svai.errors import UsageError
+from svai.signals.cost import AZURE_ENDPOINT_VAR
+
+RUN_SERVICE = "projects/demo-project/locations/us-central1/services/scorer-api"
+APP = (
+    "/subscriptions/sub-1/resourceGroups/rg-svai-scorer/providers/Microsoft.App/containerApps/"
+    "ca-scorer-api"
+)
+
+
+@dataclass
+class Routed:
+    """One cloud's bucket, its traffic fake and the revision of each version."""
+
+    url: str
+    fake: CloudRunAdmin | ContainerApps
+    resource: str
+    revision: dict[str, str]
+
+    def split(self) -> list[tuple[str, int]]:
+        return self.fake.split(self.resource)
+
+
+def outputs(cloud: str, region: str, resource: str, revision: dict[str, str]) -> dict[str, object]:
+    """The stack outputs of the apply that started the canary, as the backend exports them."""
+    entry = backend_gate.route(cloud, resource, revision)
+    return {f"{cloud}_{region}{backend_gate.ROUTES_SUFFIX}": [entry]}
+
+
+@pytest.fixture(params=["gcp", "azure"])
+def routed(
+    request: pytest.FixtureRequest,
+    clouds: Clouds,  # noqa: F811 - the fixture
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Routed]:
+    """A's revision at 90%, B's at 10%, in the bucket's state and in the cloud's traffic."""
+    monkeypatch.setattr(revisions, "_POLL_S", 0.0)
+    cloud: str = request.param
+    fake: CloudRunAdmin | ContainerApps
+    if cloud == "gcp":
+        url, region, resource = request.getfixturevalue("gcs_url"), "us-central1", RUN_SERVICE
+        revision = {v: run_revision("scorer-api", v) for v in (A, B)}
+        fake = CloudRunAdmin()
+    else:
+        url, region, resource = request.getfixturevalue("blob_url"), "eastus", APP
+        revision = {v: app_revision("ca-scorer-api", v) for v in (A, B)}
+        fake = ContainerApps()
+    fake.add(resource, [revision[A], revision[B]], [(revision[A], 90), (revision[B], 10)])
+    state, policy = released((cloud, region))
+    routes = sync.routes_in(outputs(cloud, region, resource, revision))
+    bucket = open_bucket(url)
+    job.write_state(bucket, state)
+    job.write_policy(bucket, dataclasses.replace(policy, routes=routes))
+    with ExitStack() as stack:
+        endpoint = stack.enter_context(serving(fake))
+        monkeypatch.setenv(revisions.RUN_ENDPOINT_VAR, endpoint)
+        monkeypatch.setenv(AZURE_ENDPOINT_VAR, endpoint)
+        monkeypatch.setenv("AZURE_MANAGEMENT_TOKEN", TOKEN)
+        yield Routed(url, fake, resource, revision)
+
+
+FAILING = [(200 if n % 4 else 500, 30.0, False) for n in range(120)]
+HEALTHY = [(200, 30.0, False)] * 120
+
+
+def test_a_failing_canary_is_routed_back_with_no_command(
+    routed: Routed,
+    clouds: Clouds,  # noqa: F811 - the fixture
+) -> None:
+    clouds.add(B, FAILING)
+    run = gate_once(routed.url)
+    assert run["verdict"] == "rollback" and run["written"], run
+    a, b = routed.revision[A], routed.revision[B]
+    assert routed.split() == [(a, 100), (b, 0)]  # every request back on A's revision
+    assert run["moved"] == [f"{routed.resource} -> {a} 100%, {b} 0%"]
+    after = bucket_state(routed.url)
+    assert (after.status, after.split) == ("rolled-back", ((A, 100), (B, 0)))
+    if isinstance(routed.fake, ContainerApps):  # a merge patch: the rest of ingress stays
+        ingress = routed.fake.apps[APP]["properties"]["configuration"]["ingress"]
+        assert (ingress["external"], ingress["targetPort"]) == (True, 8080)
+    else:  # only the traffic was asked to change
+        ((_, body),) = routed.fake.patches
+        assert list(body) == ["traffic"]
+    # The next run finds nothing in progress and moves nothing.
+    again = gate_once(routed.url)
+    assert (again["verdict"], again["moved"]) == ("idle", [])
+    assert len(routed.fake.patches) == 1
+
+
+def test_a_healthy_canary_is_advanced_to_the_next_step(
+    routed: Routed,
+    clouds: Clouds,  # noqa: F811 - the fixture
+) -> None:
+    clouds.add(B, HEALTHY)
+    run = gate_once(routed.url)
+    assert run["verdict"] == "advance", run
+    assert routed.split() == [(routed.revision[A], 50), (routed.revision[B], 50)]
+    assert bucket_state(routed.url).split == ((A, 50), (B, 50))
+
+
+def test_when_the_cloud_refuses_nothing_is_written_and_the_next_run_decides_again(
+    routed: Routed,
+    clouds: Clouds,  # noqa: F811 - the fixture
+) -> None:
+    clouds.add(B, FAILING)
+    before = open_bucket(routed.url).get(job.state_name(SERVICE, "dev"))
+    routed.fake.refuse = True
+    code, out = svai("gate", "--once", "--state-url", routed.url, "--window", "10m")
+    assert code == 1 and f"routing {routed.resource} ->" in out and "HTTP 403" in out, out
+    assert "Traceback" not in out
+    assert open_bucket(routed.url).get(job.state_name(SERVICE, "dev")) == before
+    assert routed.split() == [(routed.revision[A], 90), (routed.revision[B], 10)]
+    routed.fake.refuse = False
+    assert gate_once(routed.url)["verdict"] == "rollback"
+    assert routed.split() == [(routed.revision[A], 100), (routed.revision[B], 0)]
+
+
+def test_a_version_without_a_revision_is_refused_before_anything_moves() -> None:
+    state, _ = released(("gcp", "us-central1"))
+    only_b = ServiceRoute("gcp", RUN_SERVICE, ((B, "scorer-api-b"),))
+    with pytest.raises(UsageError, match=f"no revision of version {A}"):
+        revisions.move(state, [ServiceRoute("azure", APP, ((A, "a"), (B, "b"))), only_b])
+
+
+def test_push_writes_each_cloud_s_routes_into_its_policy(
+    gcs_url: str,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    state, policy = released(("gcp", "us-central1"))
+    policy = dataclasses.replace(policy, targets=(("gcp", "us-central1"), ("azure", "eastus")))
+    revision = {A: "scorer-api-a", B: "scorer-api-b"}
+    saved = {
+        "gcp_release_state_url": gcs_url,
+        **outputs("gcp", "us-central1", RUN_SERVICE, revision),
+        **outputs("azure", "eastus", APP, revision),
+    }
+    folder = tmp_path / ".svai" / "outputs"
+    folder.mkdir(parents=True)
+    (folder / f"svai-{SERVICE}-dev.json").write_text(json.dumps(saved))
+    sync.push(tmp_path, state, policy)
+    written = job.read_policy(open_bucket(gcs_url), SERVICE, "dev")
+    assert written is not None and written.targets == (("gcp", "us-central1"),)
+    assert written.routes == (ServiceRoute("gcp", RUN_SERVICE, tuple(sorted(revision.items()))),)
