@@ -57,8 +57,9 @@ def test_lambda_experiments_mape_within_tolerance() -> None:
         )
     mape_p = 100.0 * float(np.mean(err_p))
     mape_n = 100.0 * float(np.mean(err_n))
-    # No parameter is fitted to these rows. SimFaaS: 12.23% / 3.05%; a noise-free model would
-    # still score ~8% on cold starts given the rows' standard errors.
+    # No parameter is fitted to these rows. SimFaaS: 12.23% / 3.05%. An exact model scores ~10%
+    # on cold starts against 21-hour experiments like these (bench_perf.noise_floor), so the
+    # cold-start aim sits at the noise floor; the pools are 2.3% too small, beyond noise.
     assert mape_p < 13.5, mape_p
     assert mape_n < 3.5, mape_n
 
