@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from svai.compiler.perf import (
 from svai.compiler.traffic import Segment, TrafficProfile, TrafficSpec, build_profile
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "lambda_coldstart_experiments.csv"
+BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
 def _rows() -> list[dict[str, str]]:
@@ -55,8 +57,9 @@ def test_lambda_experiments_mape_within_tolerance() -> None:
         )
     mape_p = 100.0 * float(np.mean(err_p))
     mape_n = 100.0 * float(np.mean(err_n))
-    # No parameter is fitted to these rows. SimFaaS: 12.23% / 3.05%; a noise-free model would
-    # still score ~8% on cold starts given the rows' standard errors.
+    # No parameter is fitted to these rows. SimFaaS: 12.23% / 3.05%. An exact model scores ~10%
+    # on cold starts against 21-hour experiments like these (bench_perf.noise_floor), so the
+    # cold-start aim sits at the noise floor; the pools are 2.3% too small, beyond noise.
     assert mape_p < 13.5, mape_p
     assert mape_n < 3.5, mape_n
 
@@ -81,6 +84,29 @@ def test_lambda_experiments_each_row_within_four_standard_errors() -> None:
         p, _ = _predict_row(row)
         z = (p - float(row["ColdStartProbability"])) / float(row["ColdStartProbabilitySE"])
         assert abs(z) < 4.0, (row[""], z)
+
+
+@pytest.mark.parametrize("rate", [0.003, 0.1, 1.0])
+def test_the_noise_floor_replay_follows_the_exact_simulation(rate: float) -> None:
+    # bench_perf repeats each row as a 21-hour experiment with a fast replay of the same rules
+    # (the noise floor in docs/performance-model.md); it must count what simulate_pool counts.
+    sys.path.insert(0, str(BENCH))
+    try:
+        import bench_perf
+    finally:
+        sys.path.remove(str(BENCH))
+    rng = np.random.default_rng(5)
+    n = 3000
+    arrivals = np.sort(rng.uniform(0.0, n / rate, n))
+    warm, cold = rng.exponential(2.0, n), rng.exponential(2.3, n)
+    samples = np.arange(0.0, n / rate, 1.0)
+    requests, cold_starts, pool = bench_perf.replay(arrivals, warm, cold, 600.0, samples)
+    exact = simulate_pool(
+        arrivals, warm, keep_alive_s=600.0, cold_service_s=cold, start_s=0.0, end_s=n / rate
+    )
+    assert requests == n
+    assert cold_starts == exact.cold_starts
+    assert pool == pytest.approx(exact.mean_instances, rel=0.01)
 
 
 # --------------------------------------------------------------------------- closed forms
