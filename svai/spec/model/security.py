@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Annotated, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, create_model
 
+from svai.spec.clouds import SPEC_FIELDS, CloudFields, Shape
 from svai.spec.model.base import SecretValueError, Strict
 
 __all__ = ["EncryptionKeys", "Network", "SecretRefs", "Security"]
@@ -54,15 +56,39 @@ SecretRef = Annotated[
 ]
 
 
-class SecretRefs(Strict):
-    """Where one secret lives in each cloud's secret manager; never the value itself."""
+def _per_cloud(shape: Callable[[CloudFields], Shape | None], typed: Any) -> dict[str, Any]:
+    """One optional field per cloud that has ``shape``: ``typed(pattern)`` described by it."""
+    return {
+        cloud: (typed(found.pattern) | None, Field(default=None, description=found.description))
+        for cloud, fields in SPEC_FIELDS.items()
+        if (found := shape(fields)) is not None
+    }
 
-    aws: SecretRef | None = None
-    """Secrets Manager name or ARN."""
-    gcp: SecretRef | None = None
-    """Secret Manager secret id (``projects/P/secrets/NAME`` or ``NAME``)."""
-    azure: SecretRef | None = None
-    """Key Vault secret (``VAULT/NAME``)."""
+
+def _key(pattern: str | None) -> Any:
+    return Annotated[str, Field(pattern=pattern)]
+
+
+# One field per cloud, from the clouds' rows (svai.spec.clouds); read by cloud name
+# (``getattr(refs, cloud)``), never as a fixed attribute.
+if TYPE_CHECKING:
+    SecretRefs = Strict
+    EncryptionKeys = Strict
+else:
+    SecretRefs = create_model(
+        "SecretRefs",
+        __base__=Strict,
+        __module__=__name__,
+        __doc__="Where one secret lives in each cloud's secret manager; never the value itself.",
+        **_per_cloud(lambda fields: fields.secret, lambda _: SecretRef),
+    )
+    EncryptionKeys = create_model(
+        "EncryptionKeys",
+        __base__=Strict,
+        __module__=__name__,
+        __doc__="Customer-managed encryption keys per cloud (omit for provider-managed keys).",
+        **_per_cloud(lambda fields: fields.key, _key),
+    )
 
 
 class Network(Strict):
@@ -72,27 +98,6 @@ class Network(Strict):
     """Serve only inside a private network (VPC / VNet)."""
     egress: Literal["all", "private-only", "none"] = "all"
     """Outbound traffic the runtime may make."""
-
-
-class EncryptionKeys(Strict):
-    """Customer-managed encryption keys per cloud (omit for provider-managed keys)."""
-
-    aws: (
-        Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/\S+$")]
-        | None
-    ) = None
-    """KMS key ARN."""
-    gcp: (
-        Annotated[
-            str, Field(pattern=r"^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$")
-        ]
-        | None
-    ) = None
-    """Cloud KMS key id."""
-    azure: (
-        Annotated[str, Field(pattern=r"^https://[a-z0-9-]+\.vault\.azure\.net/keys/\S+$")] | None
-    ) = None
-    """Key Vault key URL."""
 
 
 class Security(Strict):

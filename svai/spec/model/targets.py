@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
-from svai.spec.clouds import Cloud
+from svai.spec.clouds import SPEC_FIELDS, Cloud
 from svai.spec.model.base import FieldError, Strict
 from svai.spec.model.scalars import RuntimeKind, Size
 from svai.spec.units import quote
@@ -42,21 +49,54 @@ class Overrides(Strict):
         return self
 
 
-_REGION_PATTERNS: dict[str, tuple[str, str]] = {
-    "aws": (r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$", "us-east-1"),
-    "gcp": (r"^[a-z]+-[a-z]+[0-9]{1,2}$", "us-central1"),
-    "azure": (r"^[a-z]+[0-9]?$", "eastus"),
-}
-
-
 def _article(word: str) -> str:
     return "an" if word[0] in "aeiou" else "a"
 
 
-_ACCOUNT_FIELDS = {"aws": "account", "gcp": "project", "azure": "subscription"}
+class _Placement(Strict):
+    """A cloud and a region in it (the fields every target has, before the per-cloud ones)."""
+
+    cloud: Cloud
+    """Cloud provider."""
+    region: Annotated[str, Field(min_length=2, max_length=40)]
+    """Region, in the provider's own spelling (``us-east-1``, ``us-central1``, ``eastus``)."""
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, region: str, info: ValidationInfo) -> str:
+        cloud = info.data.get("cloud")
+        fields = SPEC_FIELDS.get(cloud) if isinstance(cloud, str) else None
+        if fields is None or fields.region is None or re.fullmatch(fields.region, region):
+            return region
+        raise ValueError(
+            f"{quote(region)} is not {_article(str(cloud))} {cloud} region name "
+            f"(for example `{fields.region_example}`)"
+        )
 
 
-class Target(Strict):
+def _account_fields() -> dict[str, Any]:
+    """One optional field per cloud that names an account (``account``, ``project`` ...)."""
+    return {
+        fields.account_field: (
+            Annotated[str, Field(pattern=fields.account.pattern)] | None,
+            Field(default=None, description=fields.account.description),
+        )
+        for fields in SPEC_FIELDS.values()
+        if fields.account_field is not None and fields.account is not None
+    }
+
+
+# The account fields come from the clouds' rows (svai.spec.clouds), between the placement and
+# the runtime, where the schema and the error order have always had them.
+if TYPE_CHECKING:
+    _Accounts = _Placement
+else:
+    _Accounts = create_model(
+        "_Accounts", __base__=_Placement, __module__=__name__, **_account_fields()
+    )
+
+
+class Target(_Accounts):
     """One place to deploy: a cloud, a region, and optionally a forced runtime kind."""
 
     # The per-cloud region spelling is published too, so editors and jsonschema agree with svai.
@@ -65,54 +105,37 @@ class Target(Strict):
             "allOf": [
                 {
                     "if": {"properties": {"cloud": {"const": cloud}}, "required": ["cloud"]},
-                    "then": {"properties": {"region": {"pattern": pattern}}},
+                    "then": {"properties": {"region": {"pattern": fields.region}}},
                 }
-                for cloud, (pattern, _) in _REGION_PATTERNS.items()
+                for cloud, fields in SPEC_FIELDS.items()
+                if fields.region is not None
             ]
         }
     )
 
-    cloud: Cloud
-    """Cloud provider."""
-    region: Annotated[str, Field(min_length=2, max_length=40)]
-    """Region, in the provider's own spelling (``us-east-1``, ``us-central1``, ``eastus``)."""
-    account: Annotated[str, Field(pattern=r"^[0-9]{12}$")] | None = None
-    """AWS account id (12 digits)."""
-    project: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")] | None = None
-    """GCP project id."""
-    subscription: (
-        Annotated[
-            str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-        ]
-        | None
-    ) = None
-    """Azure subscription id."""
     runtime: RuntimeKind = "auto"
     """Runtime kind: ``auto`` (recommended), ``faas``, ``container`` or ``endpoint``."""
     overrides: Overrides = Field(default_factory=Overrides)
     """Choices that replace the recommender's."""
 
-    @field_validator("region")
-    @classmethod
-    def _region(cls, region: str, info: ValidationInfo) -> str:
-        cloud = info.data.get("cloud")
-        if cloud in _REGION_PATTERNS:
-            pattern, example = _REGION_PATTERNS[cloud]
-            if not re.fullmatch(pattern, region):
-                raise ValueError(
-                    f"{quote(region)} is not {_article(cloud)} {cloud} region name "
-                    f"(for example `{example}`)"
-                )
-        return region
+    @property
+    def account_id(self) -> str | None:
+        """The account, project or subscription the target names (``None`` when it names none)."""
+        field = SPEC_FIELDS[self.cloud].account_field
+        value: str | None = getattr(self, field) if field is not None else None
+        return value
 
     @model_validator(mode="after")
     def _cloud_fields(self) -> Target:
-        for cloud, field in _ACCOUNT_FIELDS.items():
-            if cloud != self.cloud and getattr(self, field) is not None:
-                raise FieldError(
-                    field,
-                    f"`{field}` belongs to {cloud} targets; "
-                    f"{_article(self.cloud)} {self.cloud} target uses "
-                    f"`{_ACCOUNT_FIELDS[self.cloud]}`",
-                )
+        own = SPEC_FIELDS[self.cloud].account_field
+        for cloud, fields in SPEC_FIELDS.items():
+            field = fields.account_field
+            if field is None or cloud == self.cloud or getattr(self, field) is None:
+                continue
+            uses = f"uses `{own}`" if own is not None else "names no account"
+            raise FieldError(
+                field,
+                f"`{field}` belongs to {cloud} targets; "
+                f"{_article(self.cloud)} {self.cloud} target {uses}",
+            )
         return self
