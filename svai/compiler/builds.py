@@ -44,6 +44,8 @@ class CloudBuild:
         front_handler: Entry point of the async front functions.
         edge_rate_auth: Auth modes under which the edge enforces the API's rate limit.
         edge_rate_except: Offerings whose edge never enforces it.
+        shared_cache: ``cache.store`` URL of the shared cache the backend creates (the runtime
+            opens it by its scheme), or ``None``: the in-process cache serves alone.
     """
 
     front: str
@@ -53,6 +55,7 @@ class CloudBuild:
     front_handler: str
     edge_rate_auth: frozenset[str] = frozenset()
     edge_rate_except: frozenset[str] = frozenset()
+    shared_cache: str | None = None
 
     def edge_limits_rate(self, auth: str, front_offering: str) -> bool:
         """Whether the edge in front of ``front_offering`` enforces the rate limit under ``auth``."""
@@ -139,6 +142,7 @@ def _cloud(name: str, row: Any) -> CloudBuild:
             front_handler=str(handlers["front"]),
             edge_rate_auth=frozenset(map(str, edge["auth"])),
             edge_rate_except=frozenset(map(str, edge["except"])),
+            shared_cache=None if row.get("shared_cache") is None else str(row["shared_cache"]),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise BuildsError(f"{where}: missing or malformed {exc}") from exc

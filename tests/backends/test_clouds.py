@@ -11,6 +11,8 @@ from svai.backends.aws.cloud import LAMBDA_VERSION_OUTPUT
 from svai.backends.cloud import sdk_of, token_package
 from svai.compiler.catalog import load_catalog
 from svai.errors import UsageError
+from svai.runtime.core.cache import LOCAL_STORES
+from svai.runtime.entry.stores import STORES
 from svai.spec.clouds import CLOUDS
 from tests.backends.plans import PREVIOUS_VERSION, sync_plan
 
@@ -27,6 +29,10 @@ def test_each_cloud_object_agrees_with_its_backend_rules_and_the_catalog(name: s
     assert cloud.async_workers <= cloud.offerings <= offered
     built = load_catalog().builds.cloud(name)
     assert {built.front} <= cloud.offerings
+    # The shared cache the build names is one the shipped runtime opens (not a local store).
+    assert built.shared_cache is not None
+    scheme = built.shared_cache.removesuffix("://")
+    assert scheme in STORES and scheme not in LOCAL_STORES
     assert registry.cloud_of_package(cloud.token_package) is cloud
 
 
