@@ -4,7 +4,7 @@ Each cloud folder defines its instance in ``svai/backends/<cloud>/cloud.py`` (``
 :mod:`svai.backends.registry` loads it by the cloud's name from :data:`svai.spec.clouds.CLOUDS`.
 The modules that used to keep a table per cloud (credentials in ``automation``, SDK packages in
 ``registry``/``automation``/``tokens``, mock outputs in ``preview``, rule prefixes in ``rules``,
-registry logins in ``images``, release hooks in ``svai.release``) read the object instead, so a new
+registry logins in ``images``, release hooks in ``svai.release``, the steps after ``up``) read the object instead, so a new
 cloud is a new folder plus its name in the list.
 
 A ``cloud.py`` imports only the standard library and this module: loading it must cost nothing,
@@ -16,10 +16,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from svai.backends.base import Backend
+    from svai.ir import DeploymentPlan
 
 __all__ = [
     "SHARED_PACKAGES",
+    "AfterUp",
     "Cloud",
     "Mocks",
     "ReleaseHooks",
@@ -74,6 +79,9 @@ class Mocks:
     id_from_logical_name: bool = False
 
 
+AfterUp = Callable[["Backend", "DeploymentPlan"], dict[str, Any]]
+"""``(the backend that planned the stack, plan) -> what it produced``: see :attr:`Cloud.after_up`."""
+
 ReleaseOptions = Callable[..., dict[str, Any]]
 """``(plan, recorded, *, placeholders) -> backend options`` (see :class:`ReleaseHooks`)."""
 
@@ -120,6 +128,9 @@ class Cloud:
         async_workers: Offerings the backend runs as the worker of the async pattern.
         mocks: How the offline preview answers the cloud's resources.
         release: Hooks of a release step, when the cloud needs any.
+        after_up: Steps Pulumi cannot express, run by the Automation API driver once ``pulumi
+            up`` succeeded (GCP deploys Vertex models this way); what they return is saved with
+            the stack outputs. ``None``: the stack is the whole deployment.
     """
 
     name: str
@@ -134,6 +145,7 @@ class Cloud:
     async_workers: frozenset[str]
     mocks: Mocks = field(default_factory=Mocks)
     release: ReleaseHooks | None = None
+    after_up: AfterUp | None = None
 
     @property
     def token_package(self) -> str:

@@ -67,3 +67,13 @@ def test_aws_release_hooks_remember_and_reuse_lambda_version_numbers(tmp_path: P
     guessed = hooks.options(canary, {}, placeholders=True)
     assert guessed == {"previous_lambda_versions": {"api": f"<{PREVIOUS_VERSION}>"}}
     assert registry.cloud("gcp").release is None and registry.cloud("azure").release is None
+
+
+def test_the_steps_after_up_are_a_hook_of_the_cloud_object() -> None:
+    # Only GCP has steps Pulumi cannot express (Vertex model deploys); a Cloud Run plan has none.
+    assert [name for name in CLOUDS if registry.cloud(name).after_up] == ["gcp"]
+    after_up = registry.cloud("gcp").after_up
+    assert after_up is not None
+    assert after_up(registry.get_backend("gcp", billing_account="x"), sync_plan("gcp")) == {}
+    with pytest.raises(TypeError, match="need the GCP backend"):
+        after_up(registry.get_backend("aws"), sync_plan("gcp"))

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from svai.backends.cloud import Cloud, Mocks, any_set
+
+if TYPE_CHECKING:
+    from svai.backends.base import Backend
+    from svai.ir import DeploymentPlan
 
 __all__ = ["CLOUD"]
 
@@ -43,6 +47,15 @@ def _outputs(token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]
     }
 
 
+def _after_up(backend: Backend, plan: DeploymentPlan) -> dict[str, Any]:
+    """Deploy the Vertex models the stack's endpoints wait for (:meth:`GcpBackend.after_up`)."""
+    from svai.backends.gcp.backend import GcpBackend
+
+    if not isinstance(backend, GcpBackend):
+        raise TypeError(f"the GCP steps after up need the GCP backend, not {backend!r}")
+    return backend.after_up(plan)
+
+
 _RUN = frozenset({"gcp.cloudrun.service", "gcp.cloudrun.functions"})
 
 CLOUD = Cloud(
@@ -65,5 +78,6 @@ CLOUD = Cloud(
         outputs=_outputs,
         invokes={"gcp:organizations/getProject:getProject": {"projectId": _PROJECT, "number": "1"}},
     ),
+    after_up=_after_up,
 )
 """Google Cloud."""
