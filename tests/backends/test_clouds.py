@@ -11,6 +11,7 @@ from svai.backends.aws.cloud import LAMBDA_VERSION_OUTPUT
 from svai.backends.cloud import sdk_of, token_package
 from svai.compiler.catalog import load_catalog
 from svai.errors import UsageError
+from svai.runtime.cloud.objects import STORES as OBJECT_STORES
 from svai.runtime.core.cache import LOCAL_STORES
 from svai.runtime.entry.stores import STORES
 from svai.spec.clouds import CLOUDS
@@ -33,6 +34,8 @@ def test_each_cloud_object_agrees_with_its_backend_rules_and_the_catalog(name: s
     assert built.shared_cache is not None
     scheme = built.shared_cache.removesuffix("://")
     assert scheme in STORES and scheme not in LOCAL_STORES
+    assert built.object_store in OBJECT_STORES  # the runtime's client reads the bucket
+    assert built.egress_rule in {rule.id for rule in backend.rules()}
     assert registry.cloud_of_package(cloud.token_package) is cloud
 
 
