@@ -57,8 +57,6 @@ ALLOWED: dict[str, str] = {
     # Not yet moved into a per-cloud module (left in the note).
     "svai/compiler/egress.py": "the AWS VPC endpoints the bill prices (restricted egress is "
     "built on AWS and GCP only)",
-    "svai/compiler/rollout.py": "the type tokens of the resources that carry a traffic split "
-    "(belong in each backend's cloud object, but the compiler may not import backends)",
     "svai/signals/cost.py": "the three billing readers (belong in svai/signals/<cloud>.py)",
     "svai/backends/gate.py": _ROLLBACK,
     "svai/controller/job.py": _ROLLBACK,

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from svai.backends.base import Backend
+    from svai.backends.base import Backend, RecordedResource
     from svai.ir import DeploymentPlan
 
 __all__ = [
@@ -28,7 +28,10 @@ __all__ = [
     "Cloud",
     "Mocks",
     "ReleaseHooks",
+    "SplitInputs",
+    "TrafficReader",
     "any_set",
+    "by_token",
     "mock_id",
     "sdk_of",
     "token_package",
@@ -77,6 +80,40 @@ class Mocks:
     invokes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     state: Callable[[dict[str, Any]], dict[str, Any]] = _unchanged
     id_from_logical_name: bool = False
+
+
+SplitInputs = tuple[tuple[str, Any], ...]
+"""``((input path, value), ...)``: how one recorded resource splits traffic between versions."""
+
+TrafficReader = Callable[["RecordedResource"], tuple[SplitInputs, ...]]
+"""A recorded resource -> the split inputs it carries (none for most resources)."""
+
+
+def by_token(paths: Mapping[str, tuple[tuple[str, ...], ...]]) -> TrafficReader:
+    """A :data:`TrafficReader` for resources whose inputs at ``paths[type token]`` hold the split.
+
+    Args:
+        paths: Type token -> the input paths (key tuples) that say how it splits traffic.
+    """
+
+    def read(resource: RecordedResource) -> tuple[SplitInputs, ...]:
+        wanted = paths.get(resource.type)
+        if wanted is None:
+            return ()
+        values = []
+        for path in wanted:
+            value: Any = resource.inputs
+            for key in path:
+                value = value.get(key) if isinstance(value, Mapping) else None
+            values.append((".".join(path), value))
+        return (tuple(values),)
+
+    return read
+
+
+def _no_split(resource: RecordedResource) -> tuple[SplitInputs, ...]:
+    del resource
+    return ()
 
 
 AfterUp = Callable[["Backend", "DeploymentPlan"], dict[str, Any]]
@@ -128,6 +165,8 @@ class Cloud:
         async_workers: Offerings the backend runs as the worker of the async pattern.
         mocks: How the offline preview answers the cloud's resources.
         release: Hooks of a release step, when the cloud needs any.
+        traffic: Reads the inputs by which a recorded resource splits traffic between model
+            versions (``svai promote`` shows them at each step); none by default.
         after_up: Steps Pulumi cannot express, run by the Automation API driver once ``pulumi
             up`` succeeded (GCP deploys Vertex models this way); what they return is saved with
             the stack outputs. ``None``: the stack is the whole deployment.
@@ -145,6 +184,7 @@ class Cloud:
     async_workers: frozenset[str]
     mocks: Mocks = field(default_factory=Mocks)
     release: ReleaseHooks | None = None
+    traffic: TrafficReader = _no_split
     after_up: AfterUp | None = None
 
     @property

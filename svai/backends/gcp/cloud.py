@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from svai.backends.cloud import Cloud, Mocks, any_set
+from svai.backends.cloud import Cloud, Mocks, SplitInputs, any_set, by_token
 
 if TYPE_CHECKING:
-    from svai.backends.base import Backend
+    from svai.backends.base import Backend, RecordedResource
     from svai.ir import DeploymentPlan
 
 __all__ = ["CLOUD"]
@@ -56,6 +56,25 @@ def _after_up(backend: Backend, plan: DeploymentPlan) -> dict[str, Any]:
     return backend.after_up(plan)
 
 
+_CLOUD_RUN_SPLIT = by_token({"gcp:cloudrunv2/service:Service": (("traffics",),)})
+
+
+def _traffic(resource: RecordedResource) -> tuple[SplitInputs, ...]:
+    """Cloud Run's ``traffics``, and the ``trafficSplit`` of each pending Vertex deployModel.
+
+    Vertex AI has no Pulumi resource for a custom model's deployment: its traffic split travels
+    in the deployModel request svai leaves as a pending action of the deployment's component.
+    """
+    actions = resource.inputs.get("pendingActions")
+    if not (resource.type.startswith("svai:gcp:") and isinstance(actions, Sequence)):
+        return _CLOUD_RUN_SPLIT(resource)
+    return tuple(
+        (("deployModel.trafficSplit", action.get("body", {}).get("trafficSplit")),)
+        for action in actions
+        if isinstance(action, Mapping) and action.get("id") == "vertex.deploy_model"
+    )
+
+
 _RUN = frozenset({"gcp.cloudrun.service", "gcp.cloudrun.functions"})
 
 CLOUD = Cloud(
@@ -78,6 +97,7 @@ CLOUD = Cloud(
         outputs=_outputs,
         invokes={"gcp:organizations/getProject:getProject": {"projectId": _PROJECT, "number": "1"}},
     ),
+    traffic=_traffic,
     after_up=_after_up,
 )
 """Google Cloud."""
