@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from svai.backends.cloud import Cloud, Mocks, SplitInputs, any_set, by_token
 
@@ -47,11 +47,18 @@ def _outputs(token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]
     }
 
 
-def _after_up(backend: Backend, plan: DeploymentPlan) -> dict[str, Any]:
-    """Deploy the Vertex models the stack's endpoints wait for (:meth:`GcpBackend.after_up`)."""
-    from svai.backends.gcp.backend import GcpBackend
+@runtime_checkable
+class _DeploysAfterUp(Protocol):
+    """The GCP backend's side of the hook (importing it here would make an import cycle)."""
 
-    if not isinstance(backend, GcpBackend):
+    def after_up(self, plan: DeploymentPlan) -> dict[str, Any]:
+        """Make the calls Pulumi cannot once the stack is up."""
+        ...
+
+
+def _after_up(backend: Backend, plan: DeploymentPlan) -> dict[str, Any]:
+    """Deploy the Vertex models the stack's endpoints wait for (``GcpBackend.after_up``)."""
+    if not isinstance(backend, _DeploysAfterUp):
         raise TypeError(f"the GCP steps after up need the GCP backend, not {backend!r}")
     return backend.after_up(plan)
 
