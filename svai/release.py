@@ -370,7 +370,9 @@ def _release(
             work_dir=_spec_dir(path),
             backends=backends,
         )
-        after = _record_lambda_versions(after, deployed.outputs)
+        after = _record_versions(
+            after, deployed.outputs, {t.plan.cloud for t in planned.result.targets}
+        )
         # Where the gate job owns the aliases, `up` left their split alone (ignore_changes):
         # route them with the job's own call, so a person and the job move traffic one way.
         regions = [
@@ -396,15 +398,15 @@ def _spec_dir(path: str | Path) -> Path:
     return Path(path).resolve().parent
 
 
-def _record_lambda_versions(
-    state: _release_state.ReleaseState, outputs: Any
+def _record_versions(
+    state: _release_state.ReleaseState, outputs: Any, clouds: set[str]
 ) -> _release_state.ReleaseState:
-    prefix = "aws_lambda_version_"
-    numbers = {
-        key.removeprefix(prefix): str(value)
-        for key, value in dict(outputs).items()
-        if key.startswith(prefix) and value != "[secret]"
-    }
+    """Remember what each deployed cloud's release hook records (AWS: Lambda version numbers)."""
+    numbers: dict[str, str] = {}
+    for name in sorted(clouds):
+        hooks = cloud(name).release
+        if hooks is not None:
+            numbers.update(hooks.record(dict(outputs)))
     if not numbers or state.deployed is None:
         return state
     known = {k: dict(v) for k, v in state.lambda_versions.items()}

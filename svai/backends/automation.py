@@ -239,9 +239,9 @@ def _run(
             # Steps Pulumi cannot express (e.g. deploying a model on a Vertex endpoint) run
             # once the resources they need exist; what they produce joins the outputs.
             for plan in items:
-                after_up = getattr(chosen[plan.cloud], "after_up", None)
+                after_up = registry.cloud(plan.cloud).after_up
                 if after_up is not None:
-                    done = after_up(plan)
+                    done = after_up(chosen[plan.cloud], plan)
                     if done:
                         outputs[f"{plan.cloud}_{plan.region}_after_up"] = done
         else:

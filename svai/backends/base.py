@@ -49,6 +49,5 @@ class Backend(Protocol):
         """Return this cloud's infrastructure rules."""
         ...
 
-    # A backend may also define ``after_up(plan) -> dict``: steps Pulumi cannot express, run by
-    # the Automation API driver once ``pulumi up`` succeeded (the GCP backend deploys Vertex
-    # models this way); what it returns is saved with the stack outputs.
+    # Steps Pulumi cannot express are the cloud object's ``after_up`` hook
+    # (svai.backends.cloud.Cloud), which the Automation API driver runs once ``pulumi up`` succeeded.

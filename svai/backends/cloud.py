@@ -4,7 +4,7 @@ Each cloud folder defines its instance in ``svai/backends/<cloud>/cloud.py`` (``
 :mod:`svai.backends.registry` loads it by the cloud's name from :data:`svai.spec.clouds.CLOUDS`.
 The modules that used to keep a table per cloud (credentials in ``automation``, SDK packages in
 ``registry``/``automation``/``tokens``, mock outputs in ``preview``, rule prefixes in ``rules``,
-registry logins in ``images``, release hooks in ``svai.release``) read the object instead, so a new
+registry logins in ``images``, release hooks in ``svai.release``, the steps after ``up``) read the object instead, so a new
 cloud is a new folder plus its name in the list.
 
 A ``cloud.py`` imports only the standard library and this module: loading it must cost nothing,
@@ -16,14 +16,22 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from svai.backends.base import Backend, RecordedResource
+    from svai.ir import DeploymentPlan
 
 __all__ = [
     "SHARED_PACKAGES",
+    "AfterUp",
     "Cloud",
     "Mocks",
     "ReleaseHooks",
+    "SplitInputs",
+    "TrafficReader",
     "any_set",
+    "by_token",
     "mock_id",
     "sdk_of",
     "token_package",
@@ -74,6 +82,43 @@ class Mocks:
     id_from_logical_name: bool = False
 
 
+SplitInputs = tuple[tuple[str, Any], ...]
+"""``((input path, value), ...)``: how one recorded resource splits traffic between versions."""
+
+TrafficReader = Callable[["RecordedResource"], tuple[SplitInputs, ...]]
+"""A recorded resource -> the split inputs it carries (none for most resources)."""
+
+
+def by_token(paths: Mapping[str, tuple[tuple[str, ...], ...]]) -> TrafficReader:
+    """A :data:`TrafficReader` for resources whose inputs at ``paths[type token]`` hold the split.
+
+    Args:
+        paths: Type token -> the input paths (key tuples) that say how it splits traffic.
+    """
+
+    def read(resource: RecordedResource) -> tuple[SplitInputs, ...]:
+        wanted = paths.get(resource.type)
+        if wanted is None:
+            return ()
+        values = []
+        for path in wanted:
+            value: Any = resource.inputs
+            for key in path:
+                value = value.get(key) if isinstance(value, Mapping) else None
+            values.append((".".join(path), value))
+        return (tuple(values),)
+
+    return read
+
+
+def _no_split(resource: RecordedResource) -> tuple[SplitInputs, ...]:
+    del resource
+    return ()
+
+
+AfterUp = Callable[["Backend", "DeploymentPlan"], dict[str, Any]]
+"""``(the backend that planned the stack, plan) -> what it produced``: see :attr:`Cloud.after_up`."""
+
 ReleaseOptions = Callable[..., dict[str, Any]]
 """``(plan, recorded, *, placeholders) -> backend options`` (see :class:`ReleaseHooks`)."""
 
@@ -120,6 +165,11 @@ class Cloud:
         async_workers: Offerings the backend runs as the worker of the async pattern.
         mocks: How the offline preview answers the cloud's resources.
         release: Hooks of a release step, when the cloud needs any.
+        traffic: Reads the inputs by which a recorded resource splits traffic between model
+            versions (``svai promote`` shows them at each step); none by default.
+        after_up: Steps Pulumi cannot express, run by the Automation API driver once ``pulumi
+            up`` succeeded (GCP deploys Vertex models this way); what they return is saved with
+            the stack outputs. ``None``: the stack is the whole deployment.
     """
 
     name: str
@@ -134,6 +184,8 @@ class Cloud:
     async_workers: frozenset[str]
     mocks: Mocks = field(default_factory=Mocks)
     release: ReleaseHooks | None = None
+    traffic: TrafficReader = _no_split
+    after_up: AfterUp | None = None
 
     @property
     def token_package(self) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 from svai.build.artifact import MODEL_NAME, safe_source
 from svai.build.fallback import fallback_files, fallback_path
 from svai.build.gpu import MODEL_DIR, engine_section, generation_section
+from svai.compiler.catalog import load_catalog
 from svai.compiler.drift import runtime_section
 from svai.compiler.recommendation import TargetRecommendation
 from svai.compiler.request_limits import peak_rps, rate_limit, tenant_rate_limit
@@ -31,10 +32,6 @@ __all__ = [
 
 
 SERVER_PORT = 8080
-
-
-# The shared cache store each backend creates (see svai.runtime.core.cache.open_store).
-_SHARED_CACHE = {"aws": "dynamodb://", "gcp": "firestore://", "azure": "cosmos://"}
 
 
 def runtime_config(
@@ -89,9 +86,11 @@ def runtime_config(
         "cache": {
             "ttl_s": spec.cache.ttl_s if spec.cache.enabled else 0.0,
             "max_entries": spec.cache.max_entries,
-            # The deployment's shared cache (DynamoDB, Firestore, Cosmos DB): every instance
-            # reads it; its name reaches the runtime in environment variables the backend sets.
-            "store": _SHARED_CACHE.get(rec.cloud) if spec.cache.enabled and rec else None,
+            # The deployment's shared cache (the catalog's builds row): every instance reads
+            # it; its name reaches the runtime in environment variables the backend sets.
+            "store": load_catalog().builds.cloud(rec.cloud).shared_cache
+            if spec.cache.enabled and rec
+            else None,
         },
         "idempotency": {
             "header": rel.idempotency_header.lower(),

@@ -33,7 +33,6 @@ from svai.spec.resolve import ResolvedSpec
 __all__ = [
     "BUCKET_ENV",
     "OBJECT_PREFIX",
-    "STORES",
     "WEIGHTS_DIR",
     "fetch_at_start",
     "manifest_entry",
@@ -53,10 +52,6 @@ OBJECT_PREFIX = "models/sha256/"
 
 WEIGHTS_DIR = "weights"
 """Beside the target folders of one build version: the files the backends upload."""
-
-
-STORES = {"aws": "s3", "gcp": "gs", "azure": "azure"}
-"""The deployment's own object store per cloud."""
 
 
 _MB = 1_000_000
@@ -92,7 +87,7 @@ def start_fetch(cloud: str, digest: str, files: Mapping[str, bytes | Path]) -> d
         sha, size = _digest(files[relative])
         entries.append({"path": relative, "sha256": sha, "bytes": size})
     return {
-        "store": STORES[cloud],
+        "store": load_catalog().builds.cloud(cloud).object_store,
         "bucket_env": BUCKET_ENV,
         "sha256": digest,
         "bytes": sum(e["bytes"] for e in entries),

@@ -13,11 +13,11 @@ from typing import Any
 import click
 
 from svai import release
+from svai.backends.split import traffic_inputs
 from svai.cli.deploy_options import echo_result
 from svai.cli.output import echo_json, format_option, spec_argument
 from svai.cli.window import window_seconds
 from svai.compiler.release_state import ReleaseState, to_dict
-from svai.compiler.rollout import traffic_inputs
 
 __all__ = ["command", "echo_release", "release_dict"]
 
@@ -99,7 +99,9 @@ def release_dict(outcome: release.ReleaseOutcome, *, dry_run: bool) -> dict[str,
                     ],
                     "traffic_resources": [
                         {"type": kind, "name": name, "inputs": dict(values)}
-                        for kind, name, values in traffic_inputs(target.resources)
+                        for kind, name, values in traffic_inputs(
+                            target.plan.cloud, target.resources
+                        )
                     ],
                 }
             )
@@ -179,7 +181,7 @@ def _echo_text(outcome: release.ReleaseOutcome, *, dry_run: bool) -> None:
         for target in planned.result.targets:
             offering = target.plan.services[-1].compute.offering
             click.echo(f"{target.plan.cloud} {target.plan.region} ({offering}):")
-            for kind, resource, values in traffic_inputs(target.resources):
+            for kind, resource, values in traffic_inputs(target.plan.cloud, target.resources):
                 click.echo(f"  {kind} {resource}")
                 for key, value in values:
                     shown = json.dumps(value, sort_keys=True) if value is not None else "-"

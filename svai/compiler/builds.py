@@ -44,6 +44,12 @@ class CloudBuild:
         front_handler: Entry point of the async front functions.
         edge_rate_auth: Auth modes under which the edge enforces the API's rate limit.
         edge_rate_except: Offerings whose edge never enforces it.
+        shared_cache: ``cache.store`` URL of the shared cache the backend creates (the runtime
+            opens it by its scheme), or ``None``: the in-process cache serves alone.
+        object_store: The runtime's name of the deployment bucket's object store (``s3``),
+            where a model fetched at start is kept; ``None``: no bucket to fetch from.
+        egress_rule: Id of the backend rule that compares the declared egress with what is
+            built (its finding means the restriction is not built), or ``None``.
     """
 
     front: str
@@ -53,6 +59,9 @@ class CloudBuild:
     front_handler: str
     edge_rate_auth: frozenset[str] = frozenset()
     edge_rate_except: frozenset[str] = frozenset()
+    shared_cache: str | None = None
+    object_store: str | None = None
+    egress_rule: str | None = None
 
     def edge_limits_rate(self, auth: str, front_offering: str) -> bool:
         """Whether the edge in front of ``front_offering`` enforces the rate limit under ``auth``."""
@@ -139,10 +148,18 @@ def _cloud(name: str, row: Any) -> CloudBuild:
             front_handler=str(handlers["front"]),
             edge_rate_auth=frozenset(map(str, edge["auth"])),
             edge_rate_except=frozenset(map(str, edge["except"])),
+            shared_cache=_optional(row, "shared_cache"),
+            object_store=_optional(row, "object_store"),
+            egress_rule=_optional(row, "egress_rule"),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise BuildsError(f"{where}: missing or malformed {exc}") from exc
     return built
+
+
+def _optional(row: Mapping[str, Any], key: str) -> str | None:
+    value = row.get(key)
+    return None if value is None else str(value)
 
 
 def _support(where: str, value: Any) -> tuple[bool, str]:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from svai.compiler.catalog import load_catalog
 from svai.compiler.formatting import format_ms, format_usd
 from svai.compiler.planned import PlannedTarget
 from svai.ir import Severity
@@ -247,10 +248,6 @@ def _auth(spec: ResolvedSpec) -> Iterable[_Emit]:
         yield ("the API accepts unauthenticated requests from anyone", "api.auth")
 
 
-_EGRESS_RULES = frozenset({"SVAI_AWS_035", "SVAI_GCP_019", "SVAI_AZ_030"})
-"""The backend rules that check the declared egress against the resources built."""
-
-
 def _egress(spec: ResolvedSpec, t: PlannedTarget) -> Iterable[_Emit]:
     # What is built counts, not the spec value: each backend's egress rule has compared the
     # spec's egress with the target's resources, and its finding means it is not built.
@@ -260,7 +257,7 @@ def _egress(spec: ResolvedSpec, t: PlannedTarget) -> Iterable[_Emit]:
             "code can send data anywhere",
             "security.network.egress",
         )
-    elif any(f.rule in _EGRESS_RULES for f in t.findings):
+    elif any(f.rule == load_catalog().builds.cloud(t.plan.cloud).egress_rule for f in t.findings):
         yield (
             f"security.network.egress is {spec.security.egress}, but this target's resources "
             "do not restrict outbound traffic (see the backend's egress finding)",

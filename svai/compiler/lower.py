@@ -102,9 +102,7 @@ def sketch(
     what the deployment is made of, so the bill of a sketch is the bill of the plan.
     """
     refs = tuple(
-        SecretRef(s.env, ref)
-        for s in spec.security.secrets
-        if (ref := getattr(s, target.cloud, None))
+        SecretRef(s.env, ref) for s in spec.security.secrets if (ref := s.ref(target.cloud))
     )
     return _plan(
         spec,
@@ -228,8 +226,7 @@ def _plan(
     if spec.cache.enabled:
         stores.append(Store("cache", "key", round(spec.cache.ttl_s), "expires_at"))
 
-    # The spec names one key field per cloud (``security.encryption_key.<cloud>``).
-    customer_key: str | None = getattr(spec.security, f"kms_key_{cloud}", None)
+    customer_key = spec.security.kms_key(cloud)  # ``security.encryption_key.<cloud>``
     return DeploymentPlan(
         name=spec.name,
         cloud=cloud,
@@ -302,7 +299,7 @@ def _service(
 def _secrets(spec: ResolvedSpec, cloud: str) -> tuple[SecretRef, ...]:
     refs = []
     for secret in spec.security.secrets:
-        ref = getattr(secret, cloud, None)  # a cloud the spec has no reference field for: none
+        ref = secret.ref(cloud)
         if ref is None:
             raise UsageError(
                 f"security.secrets.{secret.env} has no `{cloud}` reference, but a {cloud} target "

@@ -31,7 +31,7 @@ from svai.compiler.catalog import load_catalog
 from svai.compiler.drift import drift_verdict
 from svai.compiler.release_state import Event, ReleaseState
 from svai.errors import UsageError
-from svai.ir import RecordedResource, Rollout, TrafficSplit
+from svai.ir import Rollout, TrafficSplit
 from svai.spec.resolve import ResolvedRollout, ResolvedSpec
 
 __all__ = [
@@ -52,7 +52,6 @@ __all__ = [
     "stages",
     "start",
     "support",
-    "traffic_inputs",
 ]
 
 Strategy = Literal["all-at-once", "blue-green", "canary", "shadow"]
@@ -468,53 +467,3 @@ def _at_most(name: str, phase: Any, limit: float, value: Any, unit: str) -> Gate
     return GateResult(
         name, phase, f"<= {limit:g}{unit}", observed, got is not None and got <= limit
     )
-
-
-# ---- the resources that carry the split -------------------------------------------------------
-
-_TRAFFIC_INPUTS: dict[str, tuple[tuple[str, ...], ...]] = {
-    "aws:lambda/alias:Alias": (("functionVersion",), ("routingConfig",)),
-    "aws:sagemaker/endpointConfiguration:EndpointConfiguration": (("productionVariants",),),
-    "gcp:cloudrunv2/service:Service": (("traffics",),),
-    "azure-native:app:ContainerApp": (
-        ("configuration", "activeRevisionsMode"),
-        ("configuration", "ingress", "traffic"),
-    ),
-    "azure-native:machinelearningservices:OnlineEndpoint": (("properties", "traffic"),),
-}
-"""Type token -> input paths that say how the resource splits traffic between versions."""
-
-
-def traffic_inputs(
-    resources: Sequence[RecordedResource],
-) -> tuple[tuple[str, str, tuple[tuple[str, Any], ...]], ...]:
-    """Return ``(type, name, ((input path, value), ...))`` of each resource that routes traffic.
-
-    Lambda aliases (``functionVersion``, ``routingConfig``), SageMaker endpoint configurations
-    (``productionVariants``), Cloud Run services (``traffics``), Vertex AI's pending
-    ``deployModel`` request (``trafficSplit``), Container Apps (revision mode and ``traffic``
-    weights) and Azure ML endpoints (``traffic``), in recording order.
-    """
-    found: list[tuple[str, str, tuple[tuple[str, Any], ...]]] = []
-    for resource in resources:
-        actions = resource.inputs.get("pendingActions")
-        if resource.type.startswith("svai:gcp:") and isinstance(actions, Sequence):
-            # Vertex AI has no Pulumi resource for a custom model's deployment: its traffic
-            # split travels in the deployModel request svai leaves as a pending action.
-            for action in actions:
-                if isinstance(action, Mapping) and action.get("id") == "vertex.deploy_model":
-                    split = action.get("body", {}).get("trafficSplit")
-                    found.append(
-                        (resource.type, resource.name, (("deployModel.trafficSplit", split),))
-                    )
-        paths = _TRAFFIC_INPUTS.get(resource.type)
-        if paths is None:
-            continue
-        values = []
-        for path in paths:
-            value: Any = resource.inputs
-            for key in path:
-                value = value.get(key) if isinstance(value, Mapping) else None
-            values.append((".".join(path), value))
-        found.append((resource.type, resource.name, tuple(values)))
-    return tuple(found)

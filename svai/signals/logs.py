@@ -8,14 +8,13 @@ service (or a test double) filtered.
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from svai.signals.model import Window
+from svai.signals.model import Window, cloud_module
 
 __all__ = ["LEVELS", "LogLine", "LogQuery", "matches", "millis", "parse", "read_logs"]
 
@@ -138,13 +137,10 @@ def read_logs(query: LogQuery) -> list[LogLine]:
     """
     from svai.errors import UsageError
 
-    if query.cloud not in ("aws", "gcp", "azure"):
-        raise UsageError(f"no log reader for cloud {query.cloud!r}")
+    module = cloud_module(query.cloud, "log reader")
     if query.level is not None and query.level not in LEVELS:
         raise UsageError(f"--level: {query.level} is not one of {', '.join(LEVELS)}")
-    reader: Callable[[LogQuery], list[LogLine]] = importlib.import_module(
-        f"svai.signals.{query.cloud}"
-    ).logs
+    reader: Callable[[LogQuery], list[LogLine]] = module.logs
     lines = sorted(
         (line for line in reader(query) if matches(line, query)), key=lambda x: x.timestamp_ms
     )

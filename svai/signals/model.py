@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ __all__ = [
     "Signals",
     "Source",
     "Window",
+    "cloud_module",
     "combine",
     "queue_age",
     "read",
@@ -156,16 +158,24 @@ def queue_age(cloud: str, region: str, service: str, window: Window) -> float | 
 
 
 def _cloud(cloud: str) -> Any:
-    """The reader module of ``cloud``.
+    """The reader module of ``cloud``."""
+    return cloud_module(cloud, "live signals reader")
+
+
+def cloud_module(cloud: str, what: str) -> Any:
+    """``svai.signals.<cloud>``: the module that reads ``cloud``'s signals, logs and bills.
 
     Raises:
-        svai.errors.UsageError: an unknown cloud.
+        svai.errors.UsageError: svai knows no such cloud, or the cloud has no such module (a
+            cloud may deploy without readers; ``what`` names the reader it lacks).
     """
     from svai.errors import UsageError
+    from svai.spec.clouds import CLOUDS
 
-    if cloud not in ("aws", "gcp", "azure"):
-        raise UsageError(f"no live signals reader for cloud {cloud!r}")
-    return importlib.import_module(f"svai.signals.{cloud}")
+    name = f"svai.signals.{cloud}"
+    if cloud not in CLOUDS or importlib.util.find_spec(name) is None:
+        raise UsageError(f"no {what} for cloud {cloud!r}")
+    return importlib.import_module(name)
 
 
 def combine(parts: Sequence[Signals]) -> dict[str, Any]:

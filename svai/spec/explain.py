@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from svai.diagnostics import Diagnostic
+from svai.spec.clouds import CLOUDS, SPEC_FIELDS
 from svai.spec.model import FieldError, SecretValueError, Spec
 from svai.spec.units import UnitError, quote
 
@@ -241,7 +242,11 @@ def _value_error(error: _Error) -> Diagnostic:
     """A validator of the model refused the value; its exception says which kind of problem."""
     message, cause = error.message, error.ctx.get("error")
     if isinstance(cause, SecretValueError):
-        hint = "e.g. `aws: prod/openai-key`, `gcp: openai-key`, `azure: my-vault/openai-key`"
+        hint = "e.g. " + ", ".join(
+            f"`{cloud}: {fields.secret_example}`"
+            for cloud, fields in SPEC_FIELDS.items()
+            if fields.secret is not None
+        )
         return error.at("secret-value", message, hint)
     if error.loc == ("version",):
         return error.at("wrong-type", message, "write `version: 1`")
@@ -352,11 +357,29 @@ def _describe(value: Any, text: str | None) -> str:
     return f"{kind} ({shown.strip('`')})"
 
 
+_FIRST = CLOUDS[0]
+_FIRST_REGION = SPEC_FIELDS[_FIRST].region_example
+
+
+def _cloud_hints() -> dict[str, str]:
+    """A refused account field's hint, and a refused secret reference's (keyed by its cloud)."""
+    hints: dict[str, str] = {}
+    for cloud, fields in SPEC_FIELDS.items():
+        if fields.account_field is not None and fields.account is not None:
+            hints[fields.account_field] = fields.account.hint
+        if fields.secret is not None:
+            hints[cloud] = fields.secret.hint
+    return hints
+
+
+_CLOUD_HINTS = _cloud_hints()
+
+
 def _missing_hint(loc: KeyPath) -> str:
     examples: dict[KeyPath, str] = {
         ("version",): "add `version: 1` at the top",
         ("traffic",): "e.g. `traffic: {pattern: steady, baseline_rps: 5}`",
-        ("targets",): "e.g. `targets: [{cloud: aws, region: us-east-1}]`",
+        ("targets",): f"e.g. `targets: [{{cloud: {_FIRST}, region: {_FIRST_REGION}}}]`",
     }
     return examples.get(loc, "")
 
@@ -364,22 +387,14 @@ def _missing_hint(loc: KeyPath) -> str:
 def _pattern_hint(loc: KeyPath) -> str:
     names = [p for p in loc if isinstance(p, str)]
     if len(names) >= 2 and names[-2] == "encryption_key":
-        return {
-            "aws": "a KMS key ARN: arn:aws:kms:REGION:ACCOUNT:key/ID (or alias/NAME)",
-            "gcp": "a Cloud KMS key: projects/P/locations/L/keyRings/R/cryptoKeys/K",
-            "azure": "a Key Vault key URL: https://VAULT.vault.azure.net/keys/NAME",
-        }[names[-1]]
+        key = SPEC_FIELDS[names[-1]].key
+        return key.hint if key else ""
     last = names[-1] if names else ""
     hints = {
+        **_CLOUD_HINTS,
         "name": "lowercase letters, digits and dashes, 2-40 characters, starting with a letter",
-        "account": "a 12-digit AWS account id",
-        "project": "a GCP project id: 6-30 lowercase letters, digits and dashes",
-        "subscription": "an Azure subscription id (a UUID)",
         "sha256": "64 lowercase hex digits",
         "secrets": "an environment variable name: uppercase letters, digits and `_`",
-        "aws": "a secret name or ARN (letters, digits and `/_+=.@:-`)",
-        "gcp": "a secret id (letters, digits and `/_+=.@:-`)",
-        "azure": "a Key Vault `VAULT/NAME` (letters, digits and `/_+=.@:-`)",
         "alert_email": "an email address",
         "header": "an HTTP header name: letters, digits and dashes",
         "offering": "a catalog offering id: lowercase letters, digits and `_.-`",

@@ -20,12 +20,12 @@ from types import MappingProxyType
 import yaml
 
 from svai.spec.checks import Finding
+from svai.spec.clouds import SPEC_FIELDS
 from svai.spec.model import Spec
 
 __all__ = ["CloudRegions", "cloud_regions", "unknown_regions"]
 
 _PATH = Path(__file__).with_name("regions.yaml")
-_A_CLOUD = {"aws": "an AWS", "gcp": "a GCP", "azure": "an Azure"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +33,7 @@ class CloudRegions:
     """The regions of one cloud.
 
     Attributes:
-        cloud: ``aws``, ``gcp`` or ``azure``.
+        cloud: A name in :data:`svai.spec.clouds.CLOUDS`.
         default: The region svai's reference prices are for.
         names: Region code -> the provider's display name, in file order.
         sources: Where the list comes from.
@@ -72,6 +72,8 @@ def unknown_regions(spec: Spec) -> list[Finding]:
     """Return a finding for every target whose region its cloud does not have."""
     findings: list[Finding] = []
     for index, target in enumerate(spec.targets):
+        if target.cloud not in _load():
+            continue  # a cloud whose regions are its users' own (a cluster's contexts)
         regions = cloud_regions(target.cloud)
         if target.region in regions.names:
             continue
@@ -83,7 +85,7 @@ def unknown_regions(spec: Spec) -> list[Finding]:
         findings.append(
             Finding(
                 ("targets", index, "region"),
-                f"`{target.region}` is not {_A_CLOUD[target.cloud]} region",
+                f"`{target.region}` is not {SPEC_FIELDS[target.cloud].named} region",
                 hint,
             )
         )

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from pydantic import BaseModel
+
 from svai.spec.clouds import Cloud
 from svai.spec.model import Spec
 from svai.spec.source import Scheme, Source, parse_source
@@ -213,9 +215,12 @@ class ResolvedSecret:
     """One secret: the environment variable it becomes and where it lives per cloud."""
 
     env: str
-    aws: str | None
-    gcp: str | None
-    azure: str | None
+    refs: tuple[tuple[str, str], ...]
+    """``(cloud, reference)`` for each cloud the spec names it on."""
+
+    def ref(self, cloud: str) -> str | None:
+        """The secret's reference on ``cloud``, or ``None`` when the spec gives none there."""
+        return dict(self.refs).get(cloud)
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,9 +230,12 @@ class ResolvedSecurity:
     secrets: tuple[ResolvedSecret, ...]
     private_network: bool
     egress: str
-    kms_key_aws: str | None
-    kms_key_gcp: str | None
-    kms_key_azure: str | None
+    kms_keys: tuple[tuple[str, str], ...]
+    """``(cloud, customer-managed key)`` for each cloud the spec gives a key for."""
+
+    def kms_key(self, cloud: str) -> str | None:
+        """The customer-managed key on ``cloud``, or ``None`` for the provider-managed one."""
+        return dict(self.kms_keys).get(cloud)
 
 
 @dataclass(frozen=True, slots=True)
@@ -453,14 +461,11 @@ def resolve(spec: Spec) -> ResolvedSpec:
         ),
         security=ResolvedSecurity(
             secrets=tuple(
-                ResolvedSecret(env, ref.aws, ref.gcp, ref.azure)
-                for env, ref in sorted(sec.secrets.items())
+                ResolvedSecret(env, _per_cloud(ref)) for env, ref in sorted(sec.secrets.items())
             ),
             private_network=sec.network.private,
             egress=sec.network.egress,
-            kms_key_aws=keys.aws if keys else None,
-            kms_key_gcp=keys.gcp if keys else None,
-            kms_key_azure=keys.azure if keys else None,
+            kms_keys=_per_cloud(keys) if keys else (),
         ),
         observability=ResolvedObservability(
             alarm_p95_s=_seconds(ob.alarms.p95) or latency.p95_s,
@@ -486,7 +491,7 @@ def resolve(spec: Spec) -> ResolvedSpec:
             ResolvedTarget(
                 cloud=tg.cloud,
                 region=tg.region,
-                account=tg.account or tg.project or tg.subscription,
+                account=tg.account_id,
                 runtime=tg.runtime,
                 offering=tg.overrides.offering,
                 memory_bytes=_bytes(tg.overrides.memory),
@@ -519,3 +524,8 @@ def _drift(spec: Spec) -> ResolvedDrift:
         ks=threshold.ks,
         min_samples=drift.min_samples,
     )
+
+
+def _per_cloud(section: BaseModel) -> tuple[tuple[str, str], ...]:
+    """The ``(cloud, value)`` pairs a per-cloud section gives (its fields are cloud names)."""
+    return tuple((cloud, value) for cloud, value in section.model_dump().items() if value)

@@ -11,6 +11,9 @@ from svai.backends.aws.cloud import LAMBDA_VERSION_OUTPUT
 from svai.backends.cloud import sdk_of, token_package
 from svai.compiler.catalog import load_catalog
 from svai.errors import UsageError
+from svai.runtime.cloud.objects import STORES as OBJECT_STORES
+from svai.runtime.core.cache import LOCAL_STORES
+from svai.runtime.entry.stores import STORES
 from svai.spec.clouds import CLOUDS
 from tests.backends.plans import PREVIOUS_VERSION, sync_plan
 
@@ -27,6 +30,12 @@ def test_each_cloud_object_agrees_with_its_backend_rules_and_the_catalog(name: s
     assert cloud.async_workers <= cloud.offerings <= offered
     built = load_catalog().builds.cloud(name)
     assert {built.front} <= cloud.offerings
+    # The shared cache the build names is one the shipped runtime opens (not a local store).
+    assert built.shared_cache is not None
+    scheme = built.shared_cache.removesuffix("://")
+    assert scheme in STORES and scheme not in LOCAL_STORES
+    assert built.object_store in OBJECT_STORES  # the runtime's client reads the bucket
+    assert built.egress_rule in {rule.id for rule in backend.rules()}
     assert registry.cloud_of_package(cloud.token_package) is cloud
 
 
@@ -61,3 +70,13 @@ def test_aws_release_hooks_remember_and_reuse_lambda_version_numbers(tmp_path: P
     guessed = hooks.options(canary, {}, placeholders=True)
     assert guessed == {"previous_lambda_versions": {"api": f"<{PREVIOUS_VERSION}>"}}
     assert registry.cloud("gcp").release is None and registry.cloud("azure").release is None
+
+
+def test_the_steps_after_up_are_a_hook_of_the_cloud_object() -> None:
+    # Only GCP has steps Pulumi cannot express (Vertex model deploys); a Cloud Run plan has none.
+    assert [name for name in CLOUDS if registry.cloud(name).after_up] == ["gcp"]
+    after_up = registry.cloud("gcp").after_up
+    assert after_up is not None
+    assert after_up(registry.get_backend("gcp", billing_account="x"), sync_plan("gcp")) == {}
+    with pytest.raises(TypeError, match="need the GCP backend"):
+        after_up(registry.get_backend("aws"), sync_plan("gcp"))

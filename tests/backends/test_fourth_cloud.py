@@ -2,7 +2,7 @@
 
 The test copies the ``svai`` package, adds the skeleton in ``fourth_cloud/knative`` as
 ``svai/backends/knative/``, puts ``knative`` into :mod:`svai.spec.clouds` and its log sizes into
-the catalog, and then, in a fresh process on the copy, validates a target on it, plans a
+the catalog, and then, in a fresh process on the copy, validates a spec targeting it, plans a
 deployment under Pulumi mocks, checks the recording with the cloud's rules and asks for its
 credentials. The only existing files the copy differs in are the list and the catalog.
 """
@@ -31,10 +31,20 @@ from svai.compiler.catalog import load_catalog
 from svai.errors import ToolMissingError
 from svai.spec.clouds import CLOUDS
 from svai.spec.model import Target
+from svai.spec import load_spec_text, resolve
 from svai.spec.schema import json_schema
 from tests.backends.plans import sync_plan
 
 home = Path(sys.argv[1])
+spec = resolve(load_spec_text(
+    "version: 1\\n"
+    "name: sentiment\\n"
+    "model: {artifact: model.onnx, framework: onnx}\\n"
+    "traffic: {pattern: steady, baseline_rps: 5}\\n"
+    "security: {secrets: {API_KEY: {aws: prod/api-key}}}\\n"
+    "targets: [{cloud: knative, region: kind-svai}]\\n",
+    "svai.yaml",
+))
 plan = dataclasses.replace(sync_plan("aws"), cloud="knative", region="kind-svai", account=None)
 backend = registry.get_backend("knative")
 resources = record(lambda: backend.program(plan))
@@ -48,6 +58,8 @@ automation.check_credentials("knative", {"KUBECONFIG": "/k"}, home=home)
 print(json.dumps({
     "clouds": list(CLOUDS),
     "target": Target(cloud="knative", region="kind-svai").cloud,
+    "spec": [[t.cloud, t.region, t.account] for t in spec.targets],
+    "secret": [spec.security.secrets[0].ref("aws"), spec.security.secrets[0].ref("knative")],
     "schema": json.dumps(json_schema()).count('"knative"'),
     "resources": [[r.type, r.name] for r in resources],
     "findings": [[f.rule, f.cloud] for f in evaluate(backend.rules(), resources, plan)],
@@ -67,7 +79,11 @@ def _add_fourth_cloud(copy: Path) -> None:
     text = clouds.read_text()
     listed = 'Cloud = Literal["aws", "gcp", "azure"]'
     assert listed in text
-    clouds.write_text(text.replace(listed, 'Cloud = Literal["aws", "gcp", "azure", "knative"]'))
+    text = text.replace(listed, 'Cloud = Literal["aws", "gcp", "azure", "knative"]')
+    rows_end = '    }\n)\n"""Cloud name -> what'
+    assert rows_end in text
+    row = '        "knative": CloudFields(named="a Knative"),\n'
+    clouds.write_text(text.replace(rows_end, row + rows_end, 1))
     catalog = copy / "compiler" / "data" / "catalog.yaml"
     text = catalog.read_text()
     anchor = "  log_bytes:\n"
@@ -121,6 +137,9 @@ def test_a_skeleton_fourth_cloud_is_planned_under_mocks(tmp_path: Path) -> None:
     seen = json.loads(out.stdout)
     assert seen["clouds"] == ["aws", "gcp", "azure", "knative"]
     assert seen["target"] == "knative"
+    # A whole svai.yaml naming it validates (schema, region, account fields) and resolves.
+    assert seen["spec"] == [["knative", "kind-svai", None]]
+    assert seen["secret"] == ["prod/api-key", None]
     assert seen["schema"] >= 1  # the generated JSON Schema lists the cloud too
     assert seen["resources"] == [["kubernetes:serving.knative.dev/v1:Service", "sentiment-api"]]
     assert seen["findings"] == []

@@ -303,6 +303,9 @@ def test_lambda_version_numbers_are_recorded_from_the_outputs_of_an_apply(
 ) -> None:
     spec, _, b = released
     state = read_state(spec.parent / ".svai" / "releases" / "scorer-dev.json", "scorer", "dev")
-    after = release._record_lambda_versions(state, {"aws_lambda_version_api": 5, "aws_url": "u"})
+    outputs = {"aws_lambda_version_api": 5, "aws_url": "u"}
+    after = release._record_versions(state, outputs, {"aws"})
     assert after.lambda_versions == {b: {"api": "5"}}
-    assert release._record_lambda_versions(state, {"aws_url": "u"}) == state
+    assert release._record_versions(state, {"aws_url": "u"}, {"aws"}) == state
+    # Only the deployed clouds' hooks read the outputs (GCP and Azure record nothing).
+    assert release._record_versions(state, outputs, {"gcp", "azure"}) == state

@@ -14,7 +14,7 @@ import pytest
 from conftest import Project, swap_model
 
 from svai import release
-from svai.compiler.rollout import traffic_inputs
+from svai.backends.split import traffic_inputs
 
 GOOD_LIVE = {"live": {"error_rate": 0.001, "p99_s": 0.2}}
 
@@ -33,7 +33,7 @@ def traffic(planned: release.ReleasePlan, token: str) -> dict[str, Any]:
     found = [
         dict(values)
         for t in planned.result.targets
-        for kind, _, values in traffic_inputs(t.resources)
+        for kind, _, values in traffic_inputs(t.plan.cloud, t.resources)
         if kind == token
     ]
     assert len(found) == 1, found

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from svai.backends.cloud import Cloud, Mocks, ReleaseHooks, any_set, mock_id
+from svai.backends.cloud import Cloud, Mocks, ReleaseHooks, any_set, by_token, mock_id
 from svai.errors import UsageError
 
 if TYPE_CHECKING:
@@ -174,5 +174,11 @@ CLOUD = Cloud(
         id_from_logical_name=True,
     ),
     release=ReleaseHooks(record=_recorded_versions, options=_release_options),
+    traffic=by_token(
+        {
+            "aws:lambda/alias:Alias": (("functionVersion",), ("routingConfig",)),
+            "aws:sagemaker/endpointConfiguration:EndpointConfiguration": (("productionVariants",),),
+        }
+    ),
 )
 """AWS."""

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from svai.backends.cloud import Cloud, Mocks, any_set
+from svai.backends.cloud import Cloud, Mocks, any_set, by_token
 
 __all__ = ["CLOUD"]
 
@@ -82,6 +82,15 @@ CLOUD = Cloud(
             }
         },
         state=_state,
+    ),
+    traffic=by_token(
+        {
+            "azure-native:app:ContainerApp": (
+                ("configuration", "activeRevisionsMode"),
+                ("configuration", "ingress", "traffic"),
+            ),
+            "azure-native:machinelearningservices:OnlineEndpoint": (("properties", "traffic"),),
+        }
     ),
 )
 """Azure."""

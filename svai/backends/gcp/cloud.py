@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from svai.backends.cloud import Cloud, Mocks, any_set
+from svai.backends.cloud import Cloud, Mocks, SplitInputs, any_set, by_token
+
+if TYPE_CHECKING:
+    from svai.backends.base import Backend, RecordedResource
+    from svai.ir import DeploymentPlan
 
 __all__ = ["CLOUD"]
 
@@ -43,6 +47,41 @@ def _outputs(token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]
     }
 
 
+@runtime_checkable
+class _DeploysAfterUp(Protocol):
+    """The GCP backend's side of the hook (importing it here would make an import cycle)."""
+
+    def after_up(self, plan: DeploymentPlan) -> dict[str, Any]:
+        """Make the calls Pulumi cannot once the stack is up."""
+        ...
+
+
+def _after_up(backend: Backend, plan: DeploymentPlan) -> dict[str, Any]:
+    """Deploy the Vertex models the stack's endpoints wait for (``GcpBackend.after_up``)."""
+    if not isinstance(backend, _DeploysAfterUp):
+        raise TypeError(f"the GCP steps after up need the GCP backend, not {backend!r}")
+    return backend.after_up(plan)
+
+
+_CLOUD_RUN_SPLIT = by_token({"gcp:cloudrunv2/service:Service": (("traffics",),)})
+
+
+def _traffic(resource: RecordedResource) -> tuple[SplitInputs, ...]:
+    """Cloud Run's ``traffics``, and the ``trafficSplit`` of each pending Vertex deployModel.
+
+    Vertex AI has no Pulumi resource for a custom model's deployment: its traffic split travels
+    in the deployModel request svai leaves as a pending action of the deployment's component.
+    """
+    actions = resource.inputs.get("pendingActions")
+    if not (resource.type.startswith("svai:gcp:") and isinstance(actions, Sequence)):
+        return _CLOUD_RUN_SPLIT(resource)
+    return tuple(
+        (("deployModel.trafficSplit", action.get("body", {}).get("trafficSplit")),)
+        for action in actions
+        if isinstance(action, Mapping) and action.get("id") == "vertex.deploy_model"
+    )
+
+
 _RUN = frozenset({"gcp.cloudrun.service", "gcp.cloudrun.functions"})
 
 CLOUD = Cloud(
@@ -65,5 +104,7 @@ CLOUD = Cloud(
         outputs=_outputs,
         invokes={"gcp:organizations/getProject:getProject": {"projectId": _PROJECT, "number": "1"}},
     ),
+    traffic=_traffic,
+    after_up=_after_up,
 )
 """Google Cloud."""
