@@ -14,14 +14,13 @@ from __future__ import annotations
 
 from svai.compiler.catalog import load_catalog
 from svai.compiler.recommendation import TargetRecommendation
-from svai.ir import DeploymentPlan, Finding, Service
+from svai.ir import Finding
 from svai.spec.engines import Engine, gpu_engine
 from svai.spec.resolve import ResolvedSpec
 
 __all__ = [
     "RULE",
     "STREAM_BOOTSTRAP",
-    "has_stream_url",
     "stream_url",
     "streaming_findings",
     "streams",
@@ -45,16 +44,6 @@ def stream_url(spec: ResolvedSpec, offering: str) -> bool:
 def streams(rec: TargetRecommendation | None) -> bool:
     """Whether streamed answers reach the caller on ``rec``'s offering (no target: a local run)."""
     return rec is None or load_catalog().builds.streams(rec.choice.offering)[0]
-
-
-def has_stream_url(plan: DeploymentPlan, service: Service) -> bool:
-    """Whether the backend builds the streaming function URL for ``service`` of ``plan``.
-
-    Lowering routes ``POST /v1/chat/completions`` to an endpoint's proxy exactly where
-    :func:`stream_url` holds, so the plan alone answers.
-    """
-    route = ("POST", "/v1/chat/completions", "api")
-    return plan.cloud == "aws" and service.compute.kind == "endpoint" and route in plan.entry.routes
 
 
 def streaming_findings(spec: ResolvedSpec, rec: TargetRecommendation) -> tuple[Finding, ...]:

@@ -26,7 +26,6 @@ from svai.backends.aws.streaming import StreamingUrl
 from svai.backends.base import Rule
 from svai.compiler.egress import restricts_egress
 from svai.compiler.lower import endpoint_proxy
-from svai.compiler.streaming import has_stream_url
 from svai.errors import UsageError
 from svai.ir import DeploymentPlan, Identity, Permission, Service
 
@@ -114,7 +113,7 @@ class AwsBackend:
                 proxy_env: dict[str, pulumi.Input[str]] = {
                     "SVAI_ENDPOINT_NAME": endpoint.endpoint_name
                 }
-                if has_stream_url(plan, service):  # streamed generation: beside the proxy
+                if args.has_stream_url(plan, service):  # streamed generation: beside the proxy
                     streaming = StreamingUrl(
                         shared,
                         proxy,

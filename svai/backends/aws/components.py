@@ -28,7 +28,6 @@ from svai.backends.docker_build import DOCKER_BUILD
 from svai.backends.images import IMAGE, image_args
 from svai.backends.start_fetch import BUCKET_ENV, model_objects
 from svai.backends.tokens import Creator, by_package
-from svai.compiler.streaming import has_stream_url
 from svai.ir import DeploymentPlan, Identity, Service, Store
 from svai.runtime.cloud.secrets import PREFIX as SECRET_ENV_PREFIX
 
@@ -247,7 +246,7 @@ def _zip_functions(plan: DeploymentPlan) -> list[str]:
             names.append(service.name)
         elif service.compute.kind == "endpoint":
             names.append(f"{service.name}-proxy")
-            if has_stream_url(plan, service):  # svai.backends.aws.streaming's function
+            if args.has_stream_url(plan, service):  # svai.backends.aws.streaming's function
                 names.append(f"{service.name}-stream")
     return names
 

@@ -33,6 +33,7 @@ __all__ = [
     "event_source_args",
     "function_args",
     "function_name",
+    "has_stream_url",
     "lambda_name",
     "pinned_version",
     "queue_args",
@@ -822,3 +823,13 @@ def http_api_group(
             )
         )
     return Group("HttpApi", f"{plan.name}-http", tuple(specs))
+
+
+def has_stream_url(plan: DeploymentPlan, service: Service) -> bool:
+    """Whether the backend builds the streaming function URL for ``service`` of ``plan``.
+
+    Lowering routes ``POST /v1/chat/completions`` to an endpoint's proxy exactly where
+    :func:`svai.compiler.streaming.stream_url` holds, so the plan alone answers.
+    """
+    route = ("POST", "/v1/chat/completions", "api")
+    return service.compute.kind == "endpoint" and route in plan.entry.routes
