@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pytest
 
 from svai.runtime.core import Request, Service, SqliteStore
+from svai.runtime.core import service as service_module
 from svai.runtime.core.batching import MicroBatcher
-from svai.runtime.core.errors import ConfigError, InvalidInputError, ModelRefusedError
+from svai.runtime.core.errors import (
+    ConfigError,
+    IdempotencyConflictError,
+    InvalidInputError,
+    ModelRefusedError,
+)
+from svai.runtime.core.messages import canonical_json
 
 COUNTING_PRE = """
     import time
@@ -571,3 +581,83 @@ def test_rate_limits_per_tenant_and_overall_answer_429_with_retry_after(
     status, headers, out = post(svc, payload)  # no tenant: the overall limit only
     assert status == 429 and headers["retry-after"] == "2"
     assert [r["status"] for r in lines.requests()].count(200) == 6  # no refusal reached a worker
+
+
+def test_each_prediction_says_its_version_input_hash_and_model_time(
+    make_artifact: Any, digits: Any, loaded: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    svc = loaded(make_artifact({"cache": {"ttl_s": 60}}))
+    payload = {"inputs": rows(digits.x_test[:2])}
+    digest = hashlib.sha256(canonical_json(payload)).hexdigest()
+    # The model's time is read from the service's clock: 0.25 s between its two readings.
+    readings = iter([100.0, 100.25])
+    clock = SimpleNamespace(
+        perf_counter=lambda: next(readings), monotonic=time.monotonic, time=time.time
+    )
+    monkeypatch.setattr(service_module, "time", clock)
+    computed = svc.predict(payload)
+    monkeypatch.undo()
+    assert (computed.model_version, computed.input_hash) == ("digits-v1", digest)
+    assert computed.model_ms == 250.0 and not computed.cached
+    hit = svc.predict(payload)
+    assert (hit.model_version, hit.input_hash, hit.cached, hit.model_ms) == (
+        "digits-v1",
+        digest,
+        True,
+        0.0,
+    )
+    keyed = svc.predict({"inputs": rows(digits.x_test[2:3])}, idempotency_key="k")
+    assert (
+        keyed.input_hash
+        == hashlib.sha256(canonical_json({"inputs": rows(digits.x_test[2:3])})).hexdigest()
+    )
+    replay = svc.predict({"inputs": rows(digits.x_test[2:3])}, idempotency_key="k")
+    assert replay.replayed and replay.model_ms == 0.0 and replay.outputs == keyed.outputs
+    assert replay.model_version == "digits-v1"
+    with pytest.raises(IdempotencyConflictError) as refused:
+        svc.predict(payload, idempotency_key="k")
+    assert str(refused.value) == "idempotency key was already used with a different payload"
+
+
+def test_every_request_hands_back_its_batcher_announcement(
+    make_artifact: Any, digits: Any, loaded: Any
+) -> None:
+    """A request that will not reach the batcher (a cache hit, a replay) withdraws its notice.
+
+    Otherwise the batcher waits its max_wait for every such request before it runs a batch.
+    """
+    svc = loaded(
+        make_artifact(
+            {"cache": {"ttl_s": 60}, "batching": {"enabled": True, "max_wait_ms": 5}},
+        )
+    )
+    assert svc.batcher is not None
+    payload = body({"inputs": rows(digits.x_test[:1])})
+    for headers in ({}, {}, {"idempotency-key": "a"}, {"idempotency-key": "a"}):
+        # A miss, a cache hit, a keyed first run, its replay.
+        assert svc.submit(Request(payload, headers=headers)).result(timeout=30).status == 200
+        assert svc.batcher.announced == 0, headers
+    other = body({"inputs": rows(digits.x_test[1:2])})
+    response = svc.submit(Request(other, headers={"idempotency-key": "b"})).result(timeout=30)
+    assert response.status == 200 and svc.batcher.announced == 0
+
+
+def test_a_duplicate_waits_for_the_first_attempt_no_longer_than_the_request_timeout(
+    make_artifact: Any, digits: Any, loaded: Any
+) -> None:
+    path = make_artifact(
+        {
+            "hooks": {"preprocess": "pre:prepare"},
+            "concurrency": {"max_concurrency": 2},
+            "api": {"timeout_s": 0.3},
+        },
+        {"pre.py": COUNTING_PRE},
+    )
+    svc = loaded(path)
+    slow = {"inputs": rows(digits.x_test[:1]), "sleep": 3}
+    first = svc.submit(Request(body(slow), headers={"idempotency-key": "k"}))
+    while calls(path) == 0:  # the first attempt holds the key
+        time.sleep(0.01)
+    with pytest.raises(TimeoutError):
+        svc.predict(slow, idempotency_key="k")
+    first.result(timeout=30)

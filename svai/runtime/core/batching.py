@@ -70,6 +70,11 @@ class MicroBatcher(Generic[T, R]):
         """Items waiting for a runner."""
         return len(self._queue)
 
+    @property
+    def announced(self) -> int:
+        """Requests that said they would submit and have not (nor withdrawn)."""
+        return self._announced
+
     def announce(self) -> None:
         """Say that a request will call ``submit`` soon (lets a runner wait for it)."""
         with self._cond:
