@@ -35,6 +35,8 @@ from svai.compiler.gate import ServiceRoute
 from svai.compiler.release_state import ReleaseState
 from svai.controller.traffic import routing
 from svai.errors import DeployError, ToolMissingError, UsageError
+from svai.signals import azure as azure_signals
+from svai.signals import gcp as gcp_signals
 from svai.signals import rest
 from svai.signals.cost import AZURE_ENDPOINT_VAR
 
@@ -124,7 +126,11 @@ def move(
 
 
 def _token(variable: str, how: str, moved: Moved) -> str:
-    token = os.environ.get(variable)
+    # A person's variable, else the gate job's own identity (metadata server, managed identity).
+    if moved.cloud == "gcp":
+        token = gcp_signals.access_token(os.environ)
+    else:
+        token = azure_signals.access_token(os.environ, variable, "https://management.azure.com/")
     if not token:
         raise ToolMissingError(f"no token to route {moved.line()}: set {variable} ({how})")
     return token

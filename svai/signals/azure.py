@@ -16,12 +16,15 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from svai.errors import DeployError, ToolMissingError
 from svai.signals import rest
 from svai.signals.logs import LogLine, LogQuery, millis, parse
 from svai.signals.model import Signals, Source, Window
+
+if TYPE_CHECKING:
+    from svai.runtime.cloud.azure import ManagedIdentityTokens
 
 __all__ = [
     "ENDPOINT_VAR",
@@ -39,6 +42,33 @@ _TABLES = (("ContainerAppConsoleLogs", "Log"), ("AmlOnlineEndpointConsoleLog", "
 """The tables holding the runtime's stdout, and the column holding each line."""
 
 
+def access_token(env: Mapping[str, str], variable: str, resource: str) -> str | None:
+    """A bearer token for ``resource``: a person's ``variable``, else the managed identity's.
+
+    Where a managed identity is assigned (the release gate job: ``IDENTITY_ENDPOINT``,
+    ``IDENTITY_HEADER``, ``AZURE_CLIENT_ID``) the token comes from its endpoint, reused until it
+    nears expiry; elsewhere, with no variable, there is none.
+
+    Raises:
+        svai.runtime.cloud.azure.AzureError: the identity endpoint refused or kept failing.
+        svai.runtime.core.errors.ConfigError: the identity's variables are incomplete.
+    """
+    token = env.get(variable)
+    if token or not env.get("IDENTITY_ENDPOINT"):
+        return token or None
+    from svai.runtime.cloud.azure import ManagedIdentityTokens
+
+    key = (env["IDENTITY_ENDPOINT"], env.get("AZURE_CLIENT_ID", ""))
+    identity = _IDENTITIES.get(key)
+    if identity is None:
+        identity = _IDENTITIES[key] = ManagedIdentityTokens.from_environment(env)
+    return identity.token(resource)
+
+
+_IDENTITIES: dict[tuple[str, str], ManagedIdentityTokens] = {}
+"""One token cache per identity endpoint and client id."""
+
+
 def credentials(env: Mapping[str, str]) -> tuple[str, str]:
     """The token and workspace id, or an error naming what to set.
 
@@ -46,7 +76,7 @@ def credentials(env: Mapping[str, str]) -> tuple[str, str]:
         svai.errors.ToolMissingError: either is missing.
     """
     token, workspace = (
-        env.get("AZURE_LOG_ANALYTICS_TOKEN"),
+        access_token(env, "AZURE_LOG_ANALYTICS_TOKEN", "https://api.loganalytics.io"),
         env.get("AZURE_LOG_ANALYTICS_WORKSPACE_ID"),
     )
     if not token or not workspace:

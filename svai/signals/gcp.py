@@ -20,13 +20,16 @@ import os
 import urllib.parse
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from svai.errors import ToolMissingError
 from svai.signals import rest
 from svai.signals.logs import LogLine, LogQuery, matches, millis, parse
 from svai.signals.model import Signals, Source, Window
 from svai.spec.names import cold_start_metric
+
+if TYPE_CHECKING:
+    from svai.runtime.cloud.gcp import MetadataTokens
 
 __all__ = [
     "ENDPOINT_VAR",
@@ -45,13 +48,52 @@ _RUN = (
 )
 
 
+_IN_GOOGLE_CLOUD = ("CLOUD_RUN_JOB", "K_SERVICE", "GCE_METADATA_HOST")
+"""Variables that say svai runs in Google Cloud (a Cloud Run job or service), where the metadata
+server hands out the service account's tokens; ``GCE_METADATA_HOST`` also points at it."""
+
+
+def access_token(env: Mapping[str, str]) -> str | None:
+    """A bearer token: a person's ``GOOGLE_OAUTH_ACCESS_TOKEN``, else the service account's.
+
+    In Google Cloud (the release gate job) the token comes from the metadata server, refreshed
+    before it expires; elsewhere, with no variable, there is none.
+
+    Raises:
+        svai.runtime.cloud.gcp.GcpError: the metadata server refused or could not be reached.
+    """
+    token = env.get("GOOGLE_OAUTH_ACCESS_TOKEN")
+    if token or not any(env.get(name) for name in _IN_GOOGLE_CLOUD):
+        return token or None
+    return _metadata(env).token()
+
+
+def _metadata(env: Mapping[str, str]) -> MetadataTokens:
+    from svai.runtime.cloud.gcp import MetadataTokens
+
+    host = env.get("GCE_METADATA_HOST") or ""
+    cached = _TOKENS.get(host)
+    if cached is None:
+        cached = _TOKENS[host] = MetadataTokens.from_environment(env)
+    return cached
+
+
+_TOKENS: dict[str, MetadataTokens] = {}
+"""One token source per metadata host: a token is reused until it nears expiry."""
+
+
 def credentials(env: Mapping[str, str]) -> tuple[str, str]:
     """The access token and project, or an error naming what to set.
+
+    A person sets both variables; the gate job in Google Cloud reads both from the metadata
+    server.
 
     Raises:
         svai.errors.ToolMissingError: either is missing.
     """
-    token, project = env.get("GOOGLE_OAUTH_ACCESS_TOKEN"), env.get("GOOGLE_CLOUD_PROJECT")
+    token, project = access_token(env), env.get("GOOGLE_CLOUD_PROJECT")
+    if token and not project and any(env.get(name) for name in _IN_GOOGLE_CLOUD):
+        project = _metadata(env).project_id()
     if not token or not project:
         raise ToolMissingError(
             "no GCP credentials: set GOOGLE_OAUTH_ACCESS_TOKEN (gcloud auth print-access-token) "

@@ -13,10 +13,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
+import time
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 from signal_fakes import SERVICE, TOKEN
@@ -183,3 +188,89 @@ def test_push_writes_each_cloud_s_routes_into_its_policy(
     written = job.read_policy(open_bucket(gcs_url), SERVICE, "dev")
     assert written is not None and written.targets == (("gcp", "us-central1"),)
     assert written.routes == (ServiceRoute("gcp", RUN_SERVICE, tuple(sorted(revision.items()))),)
+
+
+class Identities(BaseHTTPRequestHandler):
+    """The job's own identity, on loopback: GCP's metadata server and Azure's identity endpoint.
+
+    As documented: the metadata server answers ``GET /computeMetadata/v1/...`` only with
+    ``Metadata-Flavor: Google`` (the service account's ``access_token`` and the project id); the
+    Container Apps identity endpoint answers ``GET ?resource=R&api-version=2019-08-01&client_id=C``
+    only with the ``X-IDENTITY-HEADER`` secret (``access_token``, ``expires_on`` in epoch seconds).
+    """
+
+    asked: ClassVar[list[str]] = []
+    project: ClassVar[str] = ""
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        url = urllib.parse.urlsplit(self.path)
+        query = dict(urllib.parse.parse_qsl(url.query))
+        answer: dict[str, Any] | str | None = None
+        if url.path.startswith("/computeMetadata/v1/"):
+            if self.headers.get("Metadata-Flavor") == "Google":
+                key = url.path.removeprefix("/computeMetadata/v1/")
+                if key == "instance/service-accounts/default/token":
+                    answer = {"access_token": TOKEN, "expires_in": 3599, "token_type": "Bearer"}
+                elif key == "project/project-id":
+                    answer = Identities.project
+                Identities.asked.append(f"gcp:{key}")
+        elif (url.path, self.headers.get("X-IDENTITY-HEADER"), query.get("client_id")) == (
+            "/msi/token",
+            "secret",
+            "gate-client",
+        ):
+            answer = {"access_token": TOKEN, "expires_on": str(int(time.time()) + 3600)}
+            Identities.asked.append(f"azure:{query['resource']}")
+        data = (answer if isinstance(answer, str) else json.dumps(answer)).encode()
+        self.send_response(404 if answer is None else 200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def test_in_the_cloud_the_job_routes_with_its_own_identity(
+    routed: Routed,
+    clouds: Clouds,  # noqa: F811 - the fixture
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No person's token: the gate job reads the metrics and moves traffic as its identity."""
+    for name in (
+        "GOOGLE_OAUTH_ACCESS_TOKEN",
+        "GOOGLE_CLOUD_PROJECT",
+        "AZURE_MANAGEMENT_TOKEN",
+        "AZURE_LOG_ANALYTICS_TOKEN",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    Identities.asked, Identities.project = [], clouds.monitoring.project
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Identities)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host = f"127.0.0.1:{server.server_address[1]}"
+    try:
+        if isinstance(routed.fake, CloudRunAdmin):  # a Cloud Run job, as Cloud Run runs it
+            monkeypatch.setenv("CLOUD_RUN_JOB", "scorer-gate")
+            monkeypatch.setenv("GCE_METADATA_HOST", host)
+        else:  # a Container Apps job with the gate's user-assigned identity
+            monkeypatch.setenv("IDENTITY_ENDPOINT", f"http://{host}/msi/token")
+            monkeypatch.setenv("IDENTITY_HEADER", "secret")
+            monkeypatch.setenv("AZURE_CLIENT_ID", "gate-client")
+        clouds.add(B, FAILING)
+        run = gate_once(routed.url)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert run["verdict"] == "rollback" and run["written"], run
+    a, b = routed.revision[A], routed.revision[B]
+    assert routed.split() == [(a, 100), (b, 0)]
+    if isinstance(routed.fake, CloudRunAdmin):
+        assert set(Identities.asked) == {
+            "gcp:instance/service-accounts/default/token",
+            "gcp:project/project-id",
+        }
+    else:
+        assert set(Identities.asked) == {
+            "azure:https://api.loganalytics.io",
+            "azure:https://management.azure.com/",
+        }
