@@ -32,10 +32,10 @@ STREAM_BOOTSTRAP = "svai_stream_bootstrap"
 
 
 def stream_url(spec: ResolvedSpec, offering: str) -> bool:
-    """Whether ``offering`` gets svai's response-streaming function URL (SageMaker + generation)."""
+    """Whether ``offering`` gets svai's response-streaming function URL (a real-time SageMaker endpoint + generation)."""
     engine = gpu_engine(spec)
     return (
-        offering.startswith("aws.sagemaker.")
+        offering == "aws.sagemaker.realtime"
         and isinstance(engine, Engine)
         and engine.task == "text-generation"
     )
