@@ -15,7 +15,7 @@ from svai.compiler.release_state import (
     to_dict,
     write_state,
 )
-from svai.compiler.rollout import advance, revert, stages, start
+from svai.compiler.rollout import Stage, _split, advance, revert, stages, start
 from svai.errors import UsageError
 from svai.spec.resolve import ResolvedRollout
 
@@ -172,3 +172,29 @@ def test_state_file_errors(tmp_path: Path) -> None:
     path.write_text(json.dumps({"schema_version": 1, "name": "scorer"}))
     with pytest.raises(UsageError, match="malformed"):
         read_state(path, "scorer", "dev")
+
+
+def test_each_strategy_has_exactly_its_stages() -> None:
+    """The stages, their kept previous version and their labels (what status and promote say)."""
+    assert stages("canary", [10, 50, 100]) == (
+        Stage(10, True, "canary 10%"),
+        Stage(50, True, "canary 50%"),
+        Stage(100, False, "complete"),
+    )
+    assert stages("blue-green", []) == (
+        Stage(100, True, "switched, old version on standby"),
+        Stage(100, False, "complete"),
+    )
+    assert stages("shadow", []) == (
+        Stage(0, True, "shadow (mirrored copies)"),
+        Stage(100, False, "complete"),
+    )
+    assert stages("all-at-once", []) == (Stage(100, False, "complete"),)
+
+
+def test_a_version_released_over_itself_takes_all_the_traffic() -> None:
+    canary = Stage(10, True, "canary 10%")
+    assert _split(canary, "v1", "v1") == (("v1", 100),)
+    assert _split(canary, None, "v2") == (("v2", 100),)
+    assert _split(canary, "v1", "v2") == (("v1", 90), ("v2", 10))
+    assert _split(Stage(100, False, "complete"), "v1", "v2") == (("v2", 100),)

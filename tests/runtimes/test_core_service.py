@@ -661,3 +661,21 @@ def test_a_duplicate_waits_for_the_first_attempt_no_longer_than_the_request_time
     with pytest.raises(TimeoutError):
         svc.predict(slow, idempotency_key="k")
     first.result(timeout=30)
+
+
+def test_a_duplicate_of_a_failed_first_attempt_gets_its_error(
+    make_artifact: Any, digits: Any, loaded: Any
+) -> None:
+    path = make_artifact(
+        {"hooks": {"preprocess": "pre:prepare"}, "concurrency": {"max_concurrency": 2}},
+        {"pre.py": COUNTING_PRE},
+    )
+    svc = loaded(path)
+    failing = {"inputs": rows(digits.x_test[:1]), "sleep": 0.5, "explode": True}
+    first = svc.submit(Request(body(failing), headers={"idempotency-key": "k"}))
+    while calls(path) == 0:  # the first attempt holds the key
+        time.sleep(0.01)
+    with pytest.raises(Exception, match="model input pipeline broke") as waited:
+        svc.predict(failing, idempotency_key="k")
+    assert first.result(timeout=30).status == 500
+    assert calls(path) == 1 and not isinstance(waited.value, TypeError)
