@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import Project, swap_model
 
 from svai import release
 from svai.cli.main import main
 from svai.compiler.release_state import read_state
+from tests.release.projects import Project, swap_model
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "sources"))
 from servers import start_moto

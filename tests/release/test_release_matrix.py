@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import Project
 
 from svai import api
 from svai.compiler.catalog import load_catalog
 from svai.compiler.rollout import OFFERINGS, STRATEGIES, matrix, support
 from svai.errors import UsageError
+from tests.release.projects import Project
 
 
 def test_matrix_covers_every_catalog_offering_and_strategy() -> None:

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Project, swap_model
 
 from svai import release
 from svai.backends.split import traffic_inputs
+from tests.release.projects import Project, swap_model
 
 GOOD_LIVE = {"live": {"error_rate": 0.001, "p99_s": 0.2}}
 
