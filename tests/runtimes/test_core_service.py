@@ -121,6 +121,8 @@ def test_content_type_and_size_are_checked(make_artifact: Any, loaded: Any) -> N
     assert svc.handle(Request(b"{}", "text/plain")).status == 415
     assert svc.handle(Request(b"{}", None)).status == 415
     assert svc.handle(Request(b"{}", "application/json; charset=utf-8")).status == 422
+    # The media type is what precedes the first ";", however many parameters follow.
+    assert svc.handle(Request(b"{}", "Application/JSON; charset=utf-8; v=1")).status == 422
     # The limit is inclusive: 100 bytes reach validation (no inputs: 422), 101 do not.
     assert svc.handle(Request(b"{}" + b" " * 98, "application/json")).status == 422
     assert svc.handle(Request(b"{}" + b" " * 99, "application/json")).status == 413
