@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -228,7 +228,7 @@ def bench(
         p99_s=percentile(latencies, 0.99),
         mean_s=sum(latencies) / len(latencies),
         memory_bytes=int(final["max_rss_bytes"]),
-        artifact_bytes=_size(model) if source is None else _source_bytes(source),
+        artifact_bytes=_size(model) if source is None else int(source["bytes"]),
         package_bytes=sum(f.stat().st_size for f in files),
         cold_start=cold_start_components(log),
         gpu=gpu,
@@ -401,11 +401,6 @@ def _child(config_path: str, payload_path: str, requests: int, serve_http: bool)
         max_rss_bytes=rss if sys.platform == "darwin" else rss * 1024,
     )
     return 0
-
-
-def _source_bytes(source: Mapping[str, Any]) -> int:
-    """The size of the weights a ``fetch: start`` package fetches (``model.source``)."""
-    return sum(int(item["bytes"]) for item in source["files"])
 
 
 def _serving(service: Any) -> Any:

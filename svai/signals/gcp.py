@@ -63,9 +63,13 @@ def access_token(env: Mapping[str, str]) -> str | None:
         svai.runtime.cloud.gcp.GcpError: the metadata server refused or could not be reached.
     """
     token = env.get("GOOGLE_OAUTH_ACCESS_TOKEN")
-    if token or not any(env.get(name) for name in _IN_GOOGLE_CLOUD):
+    if token or not _in_google_cloud(env):
         return token or None
     return _metadata(env).token()
+
+
+def _in_google_cloud(env: Mapping[str, str]) -> bool:
+    return any(env.get(name) for name in _IN_GOOGLE_CLOUD)
 
 
 def _metadata(env: Mapping[str, str]) -> MetadataTokens:
@@ -92,7 +96,7 @@ def credentials(env: Mapping[str, str]) -> tuple[str, str]:
         svai.errors.ToolMissingError: either is missing.
     """
     token, project = access_token(env), env.get("GOOGLE_CLOUD_PROJECT")
-    if token and not project and any(env.get(name) for name in _IN_GOOGLE_CLOUD):
+    if token and not project and _in_google_cloud(env):
         project = _metadata(env).project_id()
     if not token or not project:
         raise ToolMissingError(
