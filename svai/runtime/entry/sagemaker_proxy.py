@@ -31,7 +31,8 @@ from svai.runtime.entry.openapi import MISSING, is_openapi, read_document
 
 __all__ = [
     "EndpointProxy",
-    "fromerror_body",
+    "endpoint_failure",
+    "endpoint_settings",
     "handler",
     "invoke_request",
     "throttled",
@@ -73,8 +74,7 @@ class EndpointProxy:
         where = config_path(environ)
         return cls(
             boto3.client("sagemaker-runtime"),
-            environ["SVAI_ENDPOINT_NAME"],
-            int(environ.get("SVAI_MAX_PAYLOAD_BYTES", 6_000_000)),
+            *endpoint_settings(environ),
             where if where.is_dir() else where.parent,
         )
 
@@ -110,7 +110,7 @@ class EndpointProxy:
                 backoff=self._backoff,
             )
         except Exception as exc:
-            return fromerror_body(exc, kind)
+            return endpoint_failure(exc, kind)
         payload = reply["Body"].read()
         out = {
             "statusCode": 200,
@@ -160,7 +160,12 @@ def throttled(exc: BaseException) -> bool:
     return code in ("ThrottlingException", "ServiceUnavailable") or (not code and is_transient(exc))
 
 
-def fromerror_body(exc: Exception, kind: Any) -> dict[str, Any]:
+def endpoint_settings(environ: Mapping[str, str]) -> tuple[str, int]:
+    """The endpoint's name and the largest body a caller may send, as the backend sets them."""
+    return environ["SVAI_ENDPOINT_NAME"], int(environ.get("SVAI_MAX_PAYLOAD_BYTES", 6_000_000))
+
+
+def endpoint_failure(exc: Exception, kind: Any) -> dict[str, Any]:
     """The caller's answer for a failed endpoint call (the container's own status when it had one)."""
     response = getattr(exc, "response", None)
     if not isinstance(response, dict):

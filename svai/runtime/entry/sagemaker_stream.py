@@ -38,7 +38,8 @@ from svai.runtime.entry.jwt_auth import AuthError, JwtVerifier
 from svai.runtime.entry.lambda_events import BadEventError, classify_event, error_body, http_call
 from svai.runtime.entry.lambda_stream import Answer, serve
 from svai.runtime.entry.sagemaker_proxy import (
-    fromerror_body,
+    endpoint_failure,
+    endpoint_settings,
     invoke_request,
     throttled,
     wants_stream,
@@ -95,8 +96,7 @@ class StreamingProxy:
             verifier = JwtVerifier(environ["SVAI_JWT_ISSUER"], environ["SVAI_JWT_AUDIENCE"])
         return cls(
             boto3.client("sagemaker-runtime"),
-            environ["SVAI_ENDPOINT_NAME"],
-            int(environ.get("SVAI_MAX_PAYLOAD_BYTES", 6_000_000)),
+            *endpoint_settings(environ),
             auth,
             verifier,
         )
@@ -140,7 +140,7 @@ class StreamingProxy:
                 backoff=self._backoff,
             )
         except Exception as exc:  # nothing sent yet: the caller gets a status
-            failed = fromerror_body(exc, kind)
+            failed = endpoint_failure(exc, kind)
             return Answer(failed["statusCode"], failed["headers"], iter([failed["body"].encode()]))
         headers = {
             "content-type": reply.get("ContentType", "application/json"),
