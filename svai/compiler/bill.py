@@ -41,6 +41,7 @@ from svai.compiler.egress import (
 from svai.compiler.limits import ZIP_DEPS_MB
 from svai.compiler.lower import endpoint_proxy
 from svai.compiler.recommendation import TargetRecommendation, Workload
+from svai.compiler.release_cost import NO_RELEASE_COST, Held, ReleaseCost, release_cost
 from svai.compiler.traffic import DAY_S, DAYS_PER_MONTH
 from svai.ir import Compute, DeploymentPlan, Service
 
@@ -79,11 +80,19 @@ class Bill:
             names, every other line is named after its catalog row (``aws.apigateway.http``),
             a function around the model after its row and service (``aws.lambda:submit``).
         resources: Catalog row id -> resources of that row's types the bill accounts for.
+        per_release: What each release costs beside the month: the second fleet a canary or
+            blue/green release keeps up (:mod:`svai.compiler.release_cost`).
     """
 
     monthly_usd: float
     breakdown: tuple[tuple[str, float], ...]
     resources: tuple[tuple[str, int], ...] = field(default=())
+    per_release: ReleaseCost = NO_RELEASE_COST
+
+    @property
+    def per_release_usd(self) -> float:
+        """The total of one release's second fleets."""
+        return self.per_release.usd
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +126,9 @@ def deployment_cost(plan: DeploymentPlan, workload: Workload, catalog: Catalog) 
         name = f"{row.id}:{item.service}" if item.function is not None else row.id
         lines[name] = lines.get(name, 0.0) + _price(row, item, plan, catalog)
     breakdown = tuple(sorted((k, v) for k, v in lines.items() if v > 0 and math.isfinite(v)))
-    return Bill(sum(v for _, v in breakdown), breakdown, tuple(sorted(counts.items())))
+    models = [s for s in plan.services if s.role in _MODEL_ROLES]
+    release = release_cost(models, plan.rollout, catalog, _RELEASE_HELD)
+    return Bill(sum(v for _, v in breakdown), breakdown, tuple(sorted(counts.items())), release)
 
 
 def plan_cost(
@@ -387,3 +398,23 @@ _AZURE_COMPUTE = {
     "endpoint": "azure.ml",
 }
 _ITEMS = {"aws": _aws, "gcp": _gcp, "azure": _azure}
+
+_RELEASE_HELD: dict[str, Held] = {
+    # SageMaker's blue/green update (deployment guardrails, svai.backends.aws.deployments)
+    # provisions a new fleet beside the live one; steps it cannot run are the gate job's, which
+    # moves the weights of two variants, each with its own instances.
+    "aws.sagemaker.realtime": "blue-green",
+    # One deployment per version of the split, each with its own instances (at 0% too).
+    "azure.ml.online_endpoint": "while-split",
+    "gcp.vertex.endpoint": "while-split",
+    # `Multiple` revision mode: an active revision keeps its minimum replicas, at 0% too.
+    "azure.containerapps": "while-split",
+    # Cloud Run starts a revision's minimum instances only while it is addressable: it takes
+    # a share of the traffic (svai names no revision tags).
+    "gcp.cloudrun.service": "while-routed",
+    "gcp.cloudrun.functions": "while-routed",
+}
+"""Offering -> how its release keeps the previous version's capacity. The others are not priced
+per release: Lambda, SageMaker Serverless and Flex Consumption bill requests, and whether their
+provisioned concurrency or always-ready instances double during a release is not confirmed from
+a source (docs/releases.md)."""

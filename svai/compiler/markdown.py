@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from svai.compiler.formatting import format_ms, format_usd
 from svai.compiler.planned import PlannedTarget, PlanResult
 from svai.compiler.recommendation import Choice, Prediction
+from svai.compiler.release_cost import line_text
 from svai.ir import Finding
 from svai.spec.resolve import ResolvedLatency, ResolvedSpec
 
@@ -142,6 +143,9 @@ def plan_markdown(spec: ResolvedSpec, result: PlanResult) -> str:
         mark = "✓" if rec.meets_target else "✗ **misses the latency targets**:"
         lines.append(f"- **{_target_key(t)}** {mark} {' '.join(rec.reason.split())}")
         lines += [f"  - note: {' '.join(note.split())}" for note in rec.notes]
+        if t.cost is not None and t.cost.per_release.lines:
+            fleets = "; ".join(cell(line_text(line)) for line in t.cost.per_release.lines)
+            lines.append(f"  - per release: {format_usd(t.cost.per_release_usd)} — {fleets}")
     for refused in result.recommendation.infeasible:
         reasons = "; ".join(cell(r) for r in refused.reasons)
         lines.append(f"- **{refused.cloud} {refused.region}** ✗ **cannot be served**: {reasons}")

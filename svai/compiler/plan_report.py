@@ -6,6 +6,7 @@ from collections import defaultdict
 
 from svai.compiler.formatting import format_ms, format_usd
 from svai.compiler.planned import PlannedTarget, PlanResult
+from svai.compiler.release_cost import per_release_lines
 from svai.compiler.report import infeasible_lines, latency_verdict, proposal_lines
 from svai.ir import Finding
 from svai.spec.resolve import ResolvedSpec
@@ -71,6 +72,8 @@ def _target_lines(spec: ResolvedSpec, target: PlannedTarget) -> list[str]:
         lines.append(f"    {item:<24} {format_usd(usd)}")
     if plan.budget is not None:
         lines.append(f"    budget alert at {format_usd(plan.budget.monthly_usd)}/month")
+    if bill is not None and bill.per_release.lines:
+        lines.extend(per_release_lines(bill.per_release, "  "))
     lines.extend(_findings_lines(target.findings))
     return lines
 

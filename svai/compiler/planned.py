@@ -77,4 +77,25 @@ def _cost(bill: Bill | None) -> dict[str, Any]:
     if bill is None:
         return {}
     breakdown = {k: round(v, 6) for k, v in bill.breakdown}
-    return {"cost": {"monthly_usd": round(bill.monthly_usd, 6), "breakdown": breakdown}}
+    per_release = [
+        {
+            "service": line.service,
+            "held": line.held,
+            "instances": line.instances,
+            "size": line.size,
+            "hours": round(line.hours, 6),
+            "usd_per_instance_hour": round(line.usd_per_instance_hour, 6),
+            "usd": round(line.usd, 6),
+        }
+        for line in bill.per_release.lines
+    ]
+    return {
+        "cost": {
+            "monthly_usd": round(bill.monthly_usd, 6),
+            "breakdown": breakdown,
+            # Paid once per canary or blue/green release, beside the month (no release cadence
+            # in the spec turns it into a monthly figure).
+            "per_release_usd": round(bill.per_release_usd, 6),
+            "per_release": per_release,
+        }
+    }
