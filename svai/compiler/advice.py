@@ -40,6 +40,7 @@ def prediction(option: Option) -> Prediction:
         monthly_cost_usd=option.usd,
         cost_per_1k_usd=option.usd / requests * 1000 if requests > 0 else 0.0,
         cost_breakdown=option.bill.breakdown,
+        per_release_usd=option.bill.per_release_usd,
     )
 
 

@@ -62,6 +62,9 @@ class Prediction:
     monthly_cost_usd: float
     cost_per_1k_usd: float
     cost_breakdown: tuple[tuple[str, float], ...]
+    per_release_usd: float = 0.0
+    """What each canary or blue/green release costs beside the month: the second fleet it keeps
+    up (:mod:`svai.compiler.release_cost`); 0 where it keeps none."""
 
 
 @dataclass(frozen=True, slots=True)

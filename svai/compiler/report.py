@@ -85,9 +85,10 @@ def _target_text(spec: ResolvedSpec, rec: TargetRecommendation) -> list[str]:
         f"{p.mean_instances:.2f} instances on average, {p.peak_instances:.3g} at peak"
     )
     lines.extend(_generation_lines(spec, rec))
+    per_release = f" · {format_usd(p.per_release_usd)} per release" if p.per_release_usd else ""
     lines.append(
         f"  cost         {format_usd(p.monthly_cost_usd)}/month · "
-        f"{format_usd(p.cost_per_1k_usd)} per 1,000 predictions"
+        f"{format_usd(p.cost_per_1k_usd)} per 1,000 predictions{per_release}"
     )
     lines.append(f"  why          {rec.reason}")
     components = " + ".join(f"{name} {_secs(sec)}" for name, sec in a.cold_start_components)
