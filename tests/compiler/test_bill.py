@@ -134,6 +134,7 @@ def test_every_example_plan_states_its_recommendations_cost(path: Path) -> None:
         assert target.cost is not None
         assert target.cost.monthly_usd == pytest.approx(predicted.monthly_cost_usd, rel=1e-9)
         assert dict(target.cost.breakdown) == pytest.approx(dict(predicted.cost_breakdown))
+        assert target.cost.per_release_usd == pytest.approx(predicted.per_release_usd, rel=1e-9)
 
 
 def test_every_row_has_sources_and_every_type_one_row() -> None:

@@ -5,6 +5,7 @@ Refresh the golden files with ``SVAI_UPDATE_GOLDEN=1 pytest tests/review``.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from click.testing import CliRunner
 
 from svai import api
 from svai.cli.main import cli
+from svai.compiler.formatting import format_usd
 from svai.compiler.markdown import cell, latency_cell, plan_markdown
 from tests.review.helpers import BASE_SPEC, EXAMPLES, check_golden, write_project
 
@@ -66,3 +68,49 @@ def test_cells_and_latency_verdicts() -> None:
     assert latency_cell(7.8, 0.1) == "7.8 ms ✓ (100 ms)"
     assert latency_cell(120.0, 0.1) == "120 ms ✗ (100 ms)"
     assert latency_cell(120.0, None) == "120 ms"
+
+
+def test_the_comment_prices_a_blue_green_release_beside_the_month(tmp_path: Path) -> None:
+    """SageMaker's blue/green update keeps a second fleet up: the comment, `svai plan`'s text
+    and its JSON show the same per-release figure; an all-at-once release shows none."""
+    override = "  - {cloud: aws, region: us-east-1, overrides: {offering: aws.sagemaker.realtime, "
+    spec = BASE_SPEC.replace(
+        "  - {cloud: aws, region: us-east-1}\n",
+        override + "min_instances: 2}}\nrollout: {strategy: blue-green, interval: 30m}\n",
+    )
+    path = write_project(tmp_path, spec)
+    loaded, result = api.plan(path)
+    (target,) = result.targets
+    assert target.cost is not None
+    (line,) = target.cost.per_release.lines
+    usd = format_usd(target.cost.per_release_usd)
+    rate = format_usd(line.usd_per_instance_hour)
+    # Two fleets of 2 for the bake and the termination wait (30 min each): 2 extra for 1 h.
+    fleet = f"2× {target.plan.services[0].compute.instance_type} for 1 h at {rate}/h: {usd}"
+    text = plan_markdown(loaded.resolved, result)
+    assert f"  - per release: {usd} — api: new fleet beside the live one" in text
+    assert fleet in text
+    runner = CliRunner()
+    shown = runner.invoke(cli, ["plan", str(path)])
+    assert shown.exit_code == 0, shown.output
+    assert f"  per release: {usd} (each canary or blue/green release)" in shown.output
+    assert fleet in shown.output
+    as_json = runner.invoke(cli, ["plan", str(path), "--format", "json"])
+    cost = json.loads(as_json.output)["targets"][0]["cost"]
+    assert cost["per_release_usd"] == round(target.cost.per_release_usd, 6) > 0
+    assert cost["per_release"][0] | {"usd_per_instance_hour": 0} == {
+        "service": "api",
+        "held": "blue-green",
+        "instances": 2,
+        "size": target.plan.services[0].compute.instance_type,
+        "hours": 1.0,
+        "usd_per_instance_hour": 0,
+        "usd": round(line.usd, 6),
+    }
+    # The same release, all at once: no second fleet, nothing said.
+    path.write_text(spec.replace("strategy: blue-green", "strategy: all-at-once"), "utf-8")
+    loaded, result = api.plan(path)
+    assert "per release" not in plan_markdown(loaded.resolved, result)
+    assert json.loads(runner.invoke(cli, ["plan", str(path), "--format", "json"]).output)[
+        "targets"
+    ][0]["cost"]["per_release"] == []
