@@ -120,7 +120,7 @@ class _Setup:
             image_mb=self.image_mb,
             compute=tuple(cost.breakdown.items()),
         )
-        bill = deployment_cost(self.plan, workload, ctx.catalog)
+        bill = deployment_cost(_warmed(self.plan, warm), workload, ctx.catalog)
         # A request (sync) is cut off at the timeout; a job's processing (async) at its limit.
         limited = perf.p99_s if self.mode == "sync" else service_p99(service)
         latency = _latency_shortfall(ctx.spec, perf, self.timing)
@@ -358,6 +358,21 @@ def _setup(ctx: Context, offering: Offering, size: Size, mode: Mode) -> _Setup:
         time_limit(offering, spec, mode, ctx.catalog), plan, ServiceTime(service, p99_s=p99),
         fit, timing,
     )  # fmt: skip
+
+
+def _warmed(plan: DeploymentPlan, warm: int) -> DeploymentPlan:
+    """The sketch with ``warm`` instances kept by the services that run the model.
+
+    The sketch is lowered before the warm pool is chosen; the bill's per-release figure prices
+    the instances the previous version keeps, which are these.
+    """
+    services = tuple(
+        dataclasses.replace(s, compute=dataclasses.replace(s.compute, min_instances=warm))
+        if s.role in ("api", "worker")
+        else s
+        for s in plan.services
+    )
+    return dataclasses.replace(plan, services=services)
 
 
 def _tokens(
