@@ -111,6 +111,9 @@ def test_the_comment_prices_a_blue_green_release_beside_the_month(tmp_path: Path
     path.write_text(spec.replace("strategy: blue-green", "strategy: all-at-once"), "utf-8")
     loaded, result = api.plan(path)
     assert "per release" not in plan_markdown(loaded.resolved, result)
-    assert json.loads(runner.invoke(cli, ["plan", str(path), "--format", "json"]).output)[
-        "targets"
-    ][0]["cost"]["per_release"] == []
+    assert (
+        json.loads(runner.invoke(cli, ["plan", str(path), "--format", "json"]).output)["targets"][
+            0
+        ]["cost"]["per_release"]
+        == []
+    )
