@@ -162,11 +162,11 @@ def release_cost(
 def _line(service: Service, how: Held, rollout: Rollout, offering: Offering) -> ReleaseLine:
     compute = service.compute
     shift = gate.native_shift(rollout) if gate.automatic(rollout) else None
-    if how == "blue-green" and shift is None:
-        how = "while-split"  # steps the cloud cannot run: the gate job moves weights
     if how == "blue-green" and shift is not None:
         window_s = guardrail_window_s(shift)
     else:
+        if how == "blue-green":  # steps the cloud cannot run: the gate job weighs two variants
+            how = "while-split"
         window_s = held_s(rollout, routed_only=how == "while-routed")
     always_on = offering.pricing.billing == "always_on"
     instances = max(1, compute.min_instances) if always_on else compute.min_instances
