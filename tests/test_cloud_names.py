@@ -66,8 +66,6 @@ ALLOWED: dict[str, str] = {
     "svai/controller/revisions.py": _ROLLBACK + ": Cloud Run's and ARM's traffic calls",
     "svai/release.py": _ROLLBACK + ": SageMaker weights come with the endpoint's configuration",
     "svai/runtime/entry/lambda_stream.py": _ENTRY,
-    "svai/compiler/streaming.py": "which offerings get the response-streaming function URL "
-    "(SageMaker's): belongs in the catalog's streaming rows",
 }
 """Module -> why it still names a cloud."""
 

@@ -78,6 +78,8 @@ class Builds:
     """Offering -> strategy -> (supported, how it is done or why it cannot be)."""
     streaming: Mapping[str, tuple[bool, str]] = field(default_factory=dict)
     """Offering -> (whether a streamed answer reaches the caller on svai's path, how or why not)."""
+    stream_urls: frozenset[str] = frozenset()
+    """Offerings that get svai's response-streaming URL beside a path that buffers."""
 
     def cloud(self, name: str) -> CloudBuild:
         """Return what deployments on cloud ``name`` are built from.
@@ -94,6 +96,10 @@ class Builds:
         answer a buffering proxy holds back until the end.
         """
         return self.streaming.get(offering) or (False, "svai has no streaming fact for it")
+
+    def stream_url(self, offering: str) -> bool:
+        """Whether a generation model on ``offering`` gets svai's response-streaming URL."""
+        return offering in self.stream_urls
 
     def package(self, offering: str, kind: str) -> Package:
         """How the model ships to ``offering`` (of runtime ``kind``)."""
@@ -114,6 +120,7 @@ def parse_builds(node: Any) -> Builds:
     packages: dict[str, Package] = {}
     rollout: dict[str, Mapping[str, tuple[bool, str]]] = {}
     streaming: dict[str, tuple[bool, str]] = {}
+    stream_urls: set[str] = set()
     for offering, row in (node.get("offerings") or {}).items():
         where = f"builds.offerings.{offering}"
         package = row.get("package")
@@ -126,11 +133,17 @@ def parse_builds(node: Any) -> Builds:
         )
         if "streaming" in row:
             streaming[str(offering)] = _support(f"{where}.streaming", row["streaming"])
+        stream_url = row.get("stream_url", False)
+        if not isinstance(stream_url, bool):
+            raise BuildsError(f"{where}.stream_url: must be true or false")
+        if stream_url:
+            stream_urls.add(str(offering))
     return Builds(
         MappingProxyType(clouds),
         MappingProxyType(packages),
         MappingProxyType(rollout),
         MappingProxyType(streaming),
+        frozenset(stream_urls),
     )
 
 
