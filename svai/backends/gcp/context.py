@@ -112,9 +112,9 @@ class LoweringContext:
         if any(s.key == key for s in self.specs):
             raise AssertionError(f"duplicate resource key {key}")
         base = {"project": self.project} if self.project and token not in _NO_PROJECT else {}
-        self.specs.append(
-            ResourceSpec(key, token, key, base | args, ignore_changes, tuple(depends))
-        )
+        # The key is the Pulumi logical name too: what the goldens' URNs are made of.
+        spec = ResourceSpec(key, token, key, base | args, ignore_changes, depends_on=depends)
+        self.specs.append(spec)
         return key
 
     def email(self, sa_key: str) -> str | Ref:

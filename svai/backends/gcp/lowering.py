@@ -1,10 +1,10 @@
 """Lower a :class:`DeploymentPlan` to GCP resource specs (pure: no Pulumi, no network).
 
 The output, a :class:`~svai.backends.blueprint.Blueprint` of one group (the deployment), lists
-every pulumi-gcp resource with its constructor arguments, and the steps after ``up`` and the notes
-as the group's inputs; :mod:`svai.backends.gcp.components` only instantiates them. The parts live beside this
-module (``compute``, ``messaging``, ``gateway`` over the shared ``context``); this one combines
-them and owns the plan-wide pieces. Choices made:
+every pulumi-gcp resource with its constructor arguments, with the steps after ``up`` and the
+notes as the group's inputs; :mod:`svai.backends.gcp.components` only instantiates them. The
+parts live beside this module (``compute``, ``messaging``, ``gateway`` over the shared
+``context``); this one combines them and owns the plan-wide pieces. Choices made:
 
 * Compute by offering id: ``gcp.cloudrun.service`` -> Cloud Run v2 service (CPU, or GPU with
   ``nodeSelector.accelerator``, CPU always allocated, the GPU's minimum CPU/memory, gen2);
