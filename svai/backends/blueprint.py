@@ -88,11 +88,14 @@ class Group:
         shape: Which component builds the group (``Foundation``, ``JobQueue``, ...).
         name: Logical name of the component.
         resources: The group's resources, in creation order.
+        inputs: Inputs of the component itself, plain JSON data a preview records next to its
+            resources (GCP's steps after ``up`` and lowering notes).
     """
 
     shape: str
     name: str
     resources: tuple[ResourceSpec, ...]
+    inputs: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

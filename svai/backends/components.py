@@ -72,7 +72,7 @@ class GroupComponent(pulumi.ComponentResource):
         create: Creator,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__(type_token, group.name, None, opts)
+        super().__init__(type_token, group.name, dict(group.inputs) or None, opts)
         self.built = built
         """Every resource created so far, this group's included (what a backend exports)."""
         outputs: dict[str, Any] = {}

@@ -15,7 +15,17 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
-__all__ = ["Builds", "BuildsError", "CloudBuild", "Package", "parse_builds"]
+__all__ = [
+    "PLAN_FACTS",
+    "Builds",
+    "BuildsError",
+    "CloudBuild",
+    "Condition",
+    "Package",
+    "PrivateEndpoints",
+    "PrivateNetwork",
+    "parse_builds",
+]
 
 Package = Literal["zip", "image", "model"]
 
@@ -29,6 +39,63 @@ image, an endpoint a model package."""
 
 class BuildsError(ValueError):
     """The catalog's ``builds`` section is malformed (a bug in svai's shipped data)."""
+
+
+PLAN_FACTS = frozenset(
+    {
+        "restricted",
+        "private",
+        "hosted",
+        "endpoint",
+        "image",
+        "stores",
+        "queue",
+        "secrets",
+        "scheduled_gate",
+    }
+)
+"""The words a :data:`Condition` is made of; :mod:`svai.compiler.egress` says what each means
+for a plan."""
+
+Condition = tuple[frozenset[str], ...]
+"""Holds when all the facts of any one of its sets hold for a plan: ``(frozenset(),)`` always,
+``()`` never."""
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateEndpoints:
+    """Private endpoints a deployment gets where a condition holds.
+
+    Attributes:
+        names: The endpoints (the cloud's service or private-link group ids).
+        when: When the deployment gets them.
+        per_function: One of each per function service rather than one per deployment.
+    """
+
+    names: tuple[str, ...]
+    when: Condition = (frozenset(),)
+    per_function: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateNetwork:
+    """How a cloud keeps a deployment's traffic private (read by backend and bill alike).
+
+    Attributes:
+        built_when: When the deployment gets its private network.
+        closed_when: When the network's services may not reach the internet.
+        private_registry_when: When the image registry takes the tier with private endpoints.
+        endpoints: The private endpoints in the network, by what the deployment uses.
+        free_endpoints: Endpoints without an hourly price (AWS's gateway endpoints).
+        zones: Endpoint -> the private DNS zones it registers in.
+    """
+
+    built_when: Condition = ()
+    closed_when: Condition = ()
+    private_registry_when: Condition = ()
+    endpoints: tuple[PrivateEndpoints, ...] = ()
+    free_endpoints: frozenset[str] = frozenset()
+    zones: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +117,7 @@ class CloudBuild:
             where a model fetched at start is kept; ``None``: no bucket to fetch from.
         egress_rule: Id of the backend rule that compares the declared egress with what is
             built (its finding means the restriction is not built), or ``None``.
+        network: The private network a deployment gets and its endpoints.
     """
 
     front: str
@@ -62,6 +130,7 @@ class CloudBuild:
     shared_cache: str | None = None
     object_store: str | None = None
     egress_rule: str | None = None
+    network: PrivateNetwork = PrivateNetwork()
 
     def edge_limits_rate(self, auth: str, front_offering: str) -> bool:
         """Whether the edge in front of ``front_offering`` enforces the rate limit under ``auth``."""
@@ -78,6 +147,8 @@ class Builds:
     """Offering -> strategy -> (supported, how it is done or why it cannot be)."""
     streaming: Mapping[str, tuple[bool, str]] = field(default_factory=dict)
     """Offering -> (whether a streamed answer reaches the caller on svai's path, how or why not)."""
+    stream_urls: frozenset[str] = frozenset()
+    """Offerings that get svai's response-streaming URL beside a path that buffers."""
 
     def cloud(self, name: str) -> CloudBuild:
         """Return what deployments on cloud ``name`` are built from.
@@ -94,6 +165,10 @@ class Builds:
         answer a buffering proxy holds back until the end.
         """
         return self.streaming.get(offering) or (False, "svai has no streaming fact for it")
+
+    def stream_url(self, offering: str) -> bool:
+        """Whether a generation model on ``offering`` gets svai's response-streaming URL."""
+        return offering in self.stream_urls
 
     def package(self, offering: str, kind: str) -> Package:
         """How the model ships to ``offering`` (of runtime ``kind``)."""
@@ -114,6 +189,7 @@ def parse_builds(node: Any) -> Builds:
     packages: dict[str, Package] = {}
     rollout: dict[str, Mapping[str, tuple[bool, str]]] = {}
     streaming: dict[str, tuple[bool, str]] = {}
+    stream_urls: set[str] = set()
     for offering, row in (node.get("offerings") or {}).items():
         where = f"builds.offerings.{offering}"
         package = row.get("package")
@@ -126,11 +202,17 @@ def parse_builds(node: Any) -> Builds:
         )
         if "streaming" in row:
             streaming[str(offering)] = _support(f"{where}.streaming", row["streaming"])
+        stream_url = row.get("stream_url", False)
+        if not isinstance(stream_url, bool):
+            raise BuildsError(f"{where}.stream_url: must be true or false")
+        if stream_url:
+            stream_urls.add(str(offering))
     return Builds(
         MappingProxyType(clouds),
         MappingProxyType(packages),
         MappingProxyType(rollout),
         MappingProxyType(streaming),
+        frozenset(stream_urls),
     )
 
 
@@ -151,10 +233,45 @@ def _cloud(name: str, row: Any) -> CloudBuild:
             shared_cache=_optional(row, "shared_cache"),
             object_store=_optional(row, "object_store"),
             egress_rule=_optional(row, "egress_rule"),
+            network=_network(f"{where}.network", row.get("network") or {}),
         )
+    except BuildsError:
+        raise
     except (KeyError, TypeError, ValueError) as exc:
         raise BuildsError(f"{where}: missing or malformed {exc}") from exc
     return built
+
+
+def _network(where: str, row: Mapping[str, Any]) -> PrivateNetwork:
+    endpoints = tuple(
+        PrivateEndpoints(
+            names=tuple(map(str, entry["names"])),
+            when=_condition(f"{where}.endpoints.{i}.when", entry.get("when", [[]])),
+            per_function=bool(entry.get("per_function", False)),
+        )
+        for i, entry in enumerate(row.get("endpoints") or ())
+    )
+    zones = {str(k): tuple(map(str, v)) for k, v in (row.get("zones") or {}).items()}
+    return PrivateNetwork(
+        built_when=_condition(f"{where}.built_when", row.get("built_when", [])),
+        closed_when=_condition(f"{where}.closed_when", row.get("closed_when", [])),
+        private_registry_when=_condition(
+            f"{where}.private_registry_when", row.get("private_registry_when", [])
+        ),
+        endpoints=endpoints,
+        free_endpoints=frozenset(map(str, row.get("free_endpoints") or ())),
+        zones=MappingProxyType(zones),
+    )
+
+
+def _condition(where: str, value: Any) -> Condition:
+    """``[[fact, ...], ...]``: any of the lists, each holding when all its facts do."""
+    if not (isinstance(value, list) and all(isinstance(v, list) for v in value)):
+        raise BuildsError(f"{where}: must be a list of lists of plan facts")
+    unknown = sorted({str(f) for facts in value for f in facts} - PLAN_FACTS)
+    if unknown:
+        raise BuildsError(f"{where}: unknown plan facts {unknown} (known: {sorted(PLAN_FACTS)})")
+    return tuple(frozenset(map(str, facts)) for facts in value)
 
 
 def _optional(row: Mapping[str, Any], key: str) -> str | None:

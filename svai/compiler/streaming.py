@@ -32,12 +32,16 @@ STREAM_BOOTSTRAP = "svai_stream_bootstrap"
 
 
 def stream_url(spec: ResolvedSpec, offering: str) -> bool:
-    """Whether ``offering`` gets svai's response-streaming function URL (a real-time SageMaker endpoint + generation)."""
+    """Whether ``offering`` gets svai's response-streaming URL for ``spec``'s model.
+
+    Where the catalog says so (``builds.offerings.*.stream_url``: a real-time SageMaker
+    endpoint), for a text-generation model.
+    """
     engine = gpu_engine(spec)
     return (
-        offering == "aws.sagemaker.realtime"
-        and isinstance(engine, Engine)
+        isinstance(engine, Engine)
         and engine.task == "text-generation"
+        and load_catalog().builds.stream_url(offering)
     )
 
 

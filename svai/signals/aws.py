@@ -6,19 +6,35 @@ count is the request count, its percentiles the latency), and ``errors``, ``cold
 ``throttles`` (0 or 1 per request, so their sums are counts). One ``GetMetricData`` call reads
 them all for one version; the endpoint follows boto3's own ``AWS_ENDPOINT_URL``. An async
 deployment's queue age is SQS's ``ApproximateAgeOfOldestMessage`` (:func:`queue_age`).
+
+Cost to date (:func:`cost`): Cost Explorer ``GetCostAndUsage``, ``UnblendedCost`` this month,
+filtered on the tag ``svai-name`` and the target's region. The tag counts only once it is
+activated as a cost allocation tag (Billing console), as the deployment's budget also needs.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from svai.errors import DeployError, ToolMissingError
+from svai.signals.cost import TAG, Answer
 from svai.signals.logs import LogLine, LogQuery, parse
 from svai.signals.model import Signals, Source, Window
 from svai.spec.names import metrics_namespace
 
-__all__ = ["client", "logs", "queue_age", "queue_name", "read"]
+__all__ = [
+    "COST_SOURCE",
+    "client",
+    "cost",
+    "cost_request",
+    "logs",
+    "queue_age",
+    "queue_name",
+    "read",
+]
+
+COST_SOURCE = "Cost Explorer GetCostAndUsage"
 
 
 _MISSING = (
@@ -208,3 +224,39 @@ def logs(query: LogQuery) -> list[LogLine]:
     except (BotoCoreError, ClientError) as exc:
         raise DeployError(f"CloudWatch Logs FilterLogEvents failed: {exc}") from None
     return lines
+
+
+def cost_request(region: str, name: str, since: date, until: date) -> dict[str, Any]:
+    """The ``GetCostAndUsage`` parameters: this month's unblended cost of the tagged resources."""
+    return {
+        "TimePeriod": {"Start": since.isoformat(), "End": until.isoformat()},
+        "Granularity": "MONTHLY",
+        "Metrics": ["UnblendedCost"],
+        "Filter": {
+            "And": [
+                {"Tags": {"Key": TAG, "Values": [name], "MatchOptions": ["EQUALS"]}},
+                {"Dimensions": {"Key": "REGION", "Values": [region], "MatchOptions": ["EQUALS"]}},
+            ]
+        },
+    }
+
+
+def cost(region: str, name: str, since: date, until: date) -> Answer:
+    """Deployment ``name``'s unblended cost in ``region`` from ``since`` to ``until``.
+
+    Raises:
+        svai.errors.ToolMissingError: no credentials.
+        svai.errors.DeployError: Cost Explorer refused the query.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    ce = client("ce", "us-east-1")  # Cost Explorer's one endpoint, whatever the target
+    try:
+        answer = ce.get_cost_and_usage(**cost_request(region, name, since, until))
+    except (BotoCoreError, ClientError) as exc:
+        raise DeployError(f"Cost Explorer GetCostAndUsage failed: {exc}") from None
+    totals = [r["Total"]["UnblendedCost"] for r in answer.get("ResultsByTime", [])]
+    totals = [t for t in totals if t.get("Amount") is not None]
+    if not totals:
+        return 0.0, "USD", "no cost recorded yet (or the svai-name cost allocation tag is inactive)"
+    return sum(float(t["Amount"]) for t in totals), totals[0].get("Unit", "USD"), None

@@ -9,6 +9,11 @@ Credentials: ``AZURE_LOG_ANALYTICS_WORKSPACE_ID`` and a token for ``https://api.
 in ``AZURE_LOG_ANALYTICS_TOKEN`` (``az account get-access-token --resource
 https://api.loganalytics.io``); ``SVAI_AZURE_LOGS_ENDPOINT`` points the reader elsewhere. The
 same tables give ``svai logs`` its lines (:func:`logs`).
+
+Cost to date (:func:`cost`): Cost Management ``Query`` (``ActualCost``, ``MonthToDate``) over the
+deployment's resource group ``rg-svai-<name>``, with ``AZURE_SUBSCRIPTION_ID`` and a token for
+``https://management.azure.com`` in ``AZURE_MANAGEMENT_TOKEN``;
+``SVAI_AZURE_MANAGEMENT_ENDPOINT`` points it elsewhere.
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from svai.errors import DeployError, ToolMissingError
 from svai.signals import rest
+from svai.signals.cost import Answer
 from svai.signals.logs import LogLine, LogQuery, millis, parse
 from svai.signals.model import Signals, Source, Window
 
@@ -27,7 +34,10 @@ if TYPE_CHECKING:
     from svai.runtime.cloud.azure import ManagedIdentityTokens
 
 __all__ = [
+    "COST_SOURCE",
     "ENDPOINT_VAR",
+    "MANAGEMENT_ENDPOINT_VAR",
+    "cost",
     "credentials",
     "logs",
     "query_rows",
@@ -197,3 +207,54 @@ def logs(query: LogQuery) -> list[LogLine]:
     kql += f" | order by TimeGenerated asc | take {query.limit} | project TimeGenerated, line"
     rows = query_rows(base, workspace, token, kql, query.window)
     return [parse(millis(str(r.get("TimeGenerated", ""))), str(r.get("line", ""))) for r in rows]
+
+
+COST_SOURCE = "Cost Management Query"
+MANAGEMENT_ENDPOINT_VAR = "SVAI_AZURE_MANAGEMENT_ENDPOINT"
+_MANAGEMENT = "https://management.azure.com"
+_COST_API_VERSION = "2023-11-01"
+
+
+def cost(region: str, name: str, since: date, until: date) -> Answer:
+    """Deployment ``name``'s actual cost this month: its resource group's, whatever the region.
+
+    Raises:
+        svai.errors.ToolMissingError: no subscription or token.
+        svai.errors.DeployError: Cost Management refused the query or answered no cost column.
+    """
+    del region, since, until  # one resource group per deployment; MonthToDate is the period
+    subscription, token = (
+        os.environ.get("AZURE_SUBSCRIPTION_ID"),
+        os.environ.get("AZURE_MANAGEMENT_TOKEN"),
+    )
+    if not subscription or not token:
+        raise ToolMissingError(
+            "no Azure Cost Management credentials: set AZURE_SUBSCRIPTION_ID and "
+            "AZURE_MANAGEMENT_TOKEN (az account get-access-token --resource "
+            "https://management.azure.com)"
+        )
+    base = os.environ.get(MANAGEMENT_ENDPOINT_VAR) or _MANAGEMENT
+    scope = f"/subscriptions/{subscription}/resourceGroups/rg-svai-{name}"
+    url = f"{base}{scope}/providers/Microsoft.CostManagement/query?api-version={_COST_API_VERSION}"
+    body = {
+        "type": "ActualCost",
+        "timeframe": "MonthToDate",
+        "dataset": {
+            "granularity": "None",
+            "aggregation": {"totalCost": {"name": "Cost", "function": "Sum"}},
+        },
+    }
+    answer = rest.call(url, token, "Cost Management Query", body=body)
+    properties = answer.get("properties") or {}
+    columns = [str(c.get("name", "")) for c in properties.get("columns", [])]
+    rows = properties.get("rows") or []
+    if not rows:
+        return 0.0, "USD", "no cost recorded yet for the resource group this month"
+    row = dict(zip(columns, rows[0], strict=False))
+    # The summed column is named after the aggregated one (Cost, PreTaxCost, totalCost...).
+    amount = next(
+        (row[c] for c in columns if c != "Currency" and isinstance(row.get(c), int | float)), None
+    )
+    if amount is None:
+        raise DeployError(f"Cost Management Query answered no cost column: {columns}")
+    return float(amount), str(row.get("Currency") or "USD"), None

@@ -12,18 +12,27 @@ subscription's ``oldest_unacked_message_age`` gives an async deployment's queue 
 Credentials: ``GOOGLE_OAUTH_ACCESS_TOKEN`` (``gcloud auth print-access-token``) and the project
 in ``GOOGLE_CLOUD_PROJECT``; ``SVAI_GCP_MONITORING_ENDPOINT`` and ``SVAI_GCP_LOGGING_ENDPOINT``
 point the readers elsewhere. Logs come from Cloud Logging ``entries.list`` (:func:`logs`).
+
+Cost to date (:func:`cost`): Cloud Billing has no query API for costs; its documented route is
+the billing export to BigQuery. With ``SVAI_GCP_BILLING_TABLE`` naming the export table
+(``project.dataset.table``), a BigQuery ``jobs.query`` sums ``cost`` plus ``credits`` of this
+invoice month over the rows labelled ``svai-name`` in the target's region
+(``SVAI_GCP_BIGQUERY_ENDPOINT`` points it elsewhere). Without it the cost is unavailable, and
+says why.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import urllib.parse
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from svai.errors import ToolMissingError
+from svai.errors import DeployError, ToolMissingError
 from svai.signals import rest
+from svai.signals.cost import TAG, Answer
 from svai.signals.logs import LogLine, LogQuery, matches, millis, parse
 from svai.signals.model import Signals, Source, Window
 from svai.spec.names import cold_start_metric
@@ -32,8 +41,12 @@ if TYPE_CHECKING:
     from svai.runtime.cloud.gcp import MetadataTokens
 
 __all__ = [
+    "BIGQUERY_ENDPOINT_VAR",
+    "BILLING_TABLE_VAR",
+    "COST_SOURCE",
     "ENDPOINT_VAR",
     "LOGGING_ENDPOINT_VAR",
+    "cost",
     "credentials",
     "logs",
     "queue_age",
@@ -261,3 +274,66 @@ def logs(query: LogQuery) -> list[LogLine]:
         if not token_next or sum(matches(x, query) for x in lines) >= query.limit:
             return lines
         body = {**body, "pageToken": token_next}
+
+
+COST_SOURCE = "Cloud Billing export (BigQuery)"
+BILLING_TABLE_VAR = "SVAI_GCP_BILLING_TABLE"
+BIGQUERY_ENDPOINT_VAR = "SVAI_GCP_BIGQUERY_ENDPOINT"
+_BIGQUERY = "https://bigquery.googleapis.com"
+_TABLE = re.compile(r"^[A-Za-z0-9_:.-]{1,1024}$")
+
+# Cost plus credits (negative) of this invoice month, on the rows labelled with the deployment.
+_BILLING_SQL = (
+    "SELECT SUM(cost) + SUM(IFNULL((SELECT SUM(c.amount) FROM UNNEST(credits) AS c), 0)) AS cost, "
+    "ANY_VALUE(currency) AS currency FROM `{table}` "
+    "WHERE invoice.month = @month AND location.region = @region "
+    f"AND EXISTS (SELECT 1 FROM UNNEST(labels) AS l WHERE l.key = '{TAG}' AND l.value = @name)"
+)
+
+
+def cost(region: str, name: str, since: date, until: date) -> Answer:
+    """Deployment ``name``'s cost plus credits in ``region`` this invoice month.
+
+    Raises:
+        svai.errors.ToolMissingError: no billing export table or credentials.
+        svai.errors.DeployError: the table name is malformed or BigQuery refused the query.
+    """
+    del until  # the invoice month is the unit of the export
+    table = os.environ.get(BILLING_TABLE_VAR)
+    if not table:
+        raise ToolMissingError(
+            f"no billing export: set {BILLING_TABLE_VAR} to the Cloud Billing export table "
+            "in BigQuery (project.dataset.gcp_billing_export_v1_...)"
+        )
+    if not _TABLE.match(table):
+        raise DeployError(f"{BILLING_TABLE_VAR}={table!r} is not a BigQuery table name")
+    token, project = credentials(os.environ)
+    base = os.environ.get(BIGQUERY_ENDPOINT_VAR) or _BIGQUERY
+
+    def parameter(key: str, value: str) -> dict[str, Any]:
+        return {
+            "name": key,
+            "parameterType": {"type": "STRING"},
+            "parameterValue": {"value": value},
+        }
+
+    body = {
+        "query": _BILLING_SQL.format(table=table.replace(":", ".")),
+        "useLegacySql": False,
+        "parameterMode": "NAMED",
+        "queryParameters": [
+            parameter("month", since.strftime("%Y%m")),
+            parameter("region", region),
+            parameter("name", name),
+        ],
+        "timeoutMs": 30_000,
+    }
+    url = f"{base}/bigquery/v2/projects/{project}/queries"
+    answer = rest.call(url, token, "BigQuery jobs.query", body=body)
+    if not answer.get("jobComplete", False):
+        raise DeployError("BigQuery jobs.query: the billing query did not finish within 30 s")
+    rows = answer.get("rows") or []
+    cells = [cell.get("v") for cell in rows[0]["f"]] if rows else [None, None]
+    if cells[0] is None:
+        return 0.0, "USD", "no cost exported yet for this deployment this month"
+    return float(cells[0]), str(cells[1] or "USD"), None

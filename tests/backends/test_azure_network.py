@@ -31,7 +31,7 @@ from svai.backends.preview import record
 from svai.backends.rules import evaluate, high_findings
 from svai.compiler.bill import deployment_cost
 from svai.compiler.catalog import load_catalog
-from svai.compiler.egress import azure_private_links, azure_zones
+from svai.compiler.egress import private_endpoints, private_zones
 from svai.compiler.planned import PlannedTarget
 from svai.compiler.recommendation import Workload
 from svai.ir import DeploymentPlan
@@ -163,9 +163,9 @@ def test_every_example_builds_restricted_egress_on_azure(
         assert not found.get(NSG) and not found.get(SCOPE)
     if vnet:
         # Exactly the private endpoints the plan's services use, each zone once.
-        assert _links(resources) == list(azure_private_links(plan))
+        assert _links(resources) == list(private_endpoints(plan))
         assert "blob" in _links(resources)  # the fetch path: the artifact storage, privately
-        assert sorted(z.inputs["privateZoneName"] for z in found[ZONE]) == list(azure_zones(plan))
+        assert sorted(z.inputs["privateZoneName"] for z in found[ZONE]) == list(private_zones(plan))
         assert ("Sql" in _links(resources)) == bool(plan.stores)
         assert ("namespace" in _links(resources)) == (plan.queue is not None)
         assert ("vault" in _links(resources)) == bool(plan.private_network or plan.secrets)

@@ -15,8 +15,17 @@ from plans import VERSION, async_plan, sync_plan
 
 from svai.backends.gcp import naming
 from svai.backends.gcp import tokens as T
-from svai.backends.gcp.blueprint import FileSource, GcpDeployment, Ref, Rendered, ResourceSpec
-from svai.backends.gcp.lowering import PUSH_ACK_MAX_S, lower, parse_secret
+from svai.backends.gcp.blueprint import (
+    Blueprint,
+    Concat,
+    FileSource,
+    Ref,
+    Rendered,
+    ResourceSpec,
+    notes,
+    pending,
+)
+from svai.backends.gcp.lowering import PUSH_ACK_MAX_S, PUSH_PATH, lower, parse_secret
 from svai.backends.gcp.openapi import render_openapi
 from svai.errors import UsageError
 from svai.ir import DeploymentPlan
@@ -38,10 +47,14 @@ def _gpu_plan() -> DeploymentPlan:
     return _with_compute(sync_plan("gcp"), "api", gpu_type="nvidia-l4", gpu_count=1)
 
 
-def _invokers(deployment: GcpDeployment) -> list[tuple[str, object]]:
+def _of_type(deployment: Blueprint, token: str) -> list[ResourceSpec]:
+    return [s for s in deployment.resources() if s.token == token]
+
+
+def _invokers(deployment: Blueprint) -> list[tuple[str, object]]:
     return [
         (str(s.args["name"]), s.args["member"])
-        for s in deployment.of_type(T.RUN_IAM)
+        for s in _of_type(deployment, T.RUN_IAM)
         if s.args["role"] == "roles/run.invoker"
     ]
 
@@ -92,7 +105,7 @@ def test_l4_service_gets_the_settings_cloud_run_requires() -> None:
     assert limits == {"cpu": "4", "memory": "16384Mi", "nvidia.com/gpu": "1"}
     assert template["containers"][0]["resources"]["cpu_idle"] is False
     assert template["execution_environment"] == "EXECUTION_ENVIRONMENT_GEN2"
-    assert any("minimum Cloud Run instance" in note for note in deployment.notes)
+    assert any("minimum Cloud Run instance" in note for note in notes(deployment))
 
 
 def test_unknown_gpu_and_unknown_offering_are_usage_errors() -> None:
@@ -107,14 +120,14 @@ def test_unknown_gpu_and_unknown_offering_are_usage_errors() -> None:
 def test_invoker_is_authenticated_unless_the_spec_says_none() -> None:
     iam = lower(sync_plan("gcp", auth="iam"))
     assert _invokers(iam) == []
-    assert not iam.of_type(T.GATEWAY)
+    assert not _of_type(iam, T.GATEWAY)
     public = lower(sync_plan("gcp", auth="none"))
     assert _invokers(public) == [("sentiment-api", "allUsers")]
     keyed = lower(sync_plan("gcp", auth="api-key"), billing_account=BILLING)
     members = _invokers(keyed)
     assert len(members) == 1 and members[0][1] != "allUsers"
-    assert isinstance(members[0][1], Ref) and members[0][1].key == "sa-gateway"
-    assert [a.id for a in keyed.pending] == ["apigateway.create_api_key"]
+    assert members[0][1] == Concat(("serviceAccount:", Ref("sa-gateway", "email")))
+    assert [a.id for a in pending(keyed)] == ["apigateway.create_api_key"]
 
 
 def test_gateway_openapi_carries_auth_quota_and_backends() -> None:
@@ -151,14 +164,11 @@ def test_async_subscription_dead_letters_backs_off_and_covers_the_worker_timeout
     assert sub["ack_deadline_seconds"] == 120
     assert sub["dead_letter_policy"]["max_delivery_attempts"] == 7
     assert sub["retry_policy"] == {"minimum_backoff": "2s", "maximum_backoff": "300s"}
-    assert sub["push_config"]["oidc_token"]["service_account_email"] == Ref(
-        "sa-push",
-        "email",
-        fallback=sub["push_config"]["oidc_token"]["service_account_email"].fallback,
-    )
+    assert sub["push_config"]["oidc_token"]["service_account_email"] == Ref("sa-push", "email")
+    assert sub["push_config"]["push_endpoint"] == Concat((Ref("svc-worker", "uri"), PUSH_PATH))
     assert deployment.get("sub-dlq").args["topic"] == "summarize-jobs-dlq"
     agent_roles = {
-        (s.type, s.args["role"]) for s in deployment.resources if s.key.startswith("iam-pubsub-")
+        (s.token, s.args["role"]) for s in deployment.resources() if s.key.startswith("iam-pubsub-")
     }
     assert (T.TOPIC_IAM, "roles/pubsub.publisher") in agent_roles
     assert (T.SUBSCRIPTION_IAM, "roles/pubsub.subscriber") in agent_roles
@@ -169,22 +179,22 @@ def test_limits_of_pubsub_are_clamped_with_a_note() -> None:
     sub = deployment.get("sub-jobs").args
     assert sub["ack_deadline_seconds"] == PUSH_ACK_MAX_S
     assert sub["dead_letter_policy"]["max_delivery_attempts"] == 5
-    assert any("600 s push" in note for note in deployment.notes)
-    assert any("clamped to 5" in note for note in deployment.notes)
+    assert any("600 s push" in note for note in notes(deployment))
+    assert any("clamped to 5" in note for note in notes(deployment))
 
 
 def test_vertex_endpoint_lists_what_pulumi_cannot_do_as_pending_actions() -> None:
     plan = sync_plan("gcp", "gcp.vertex.online_prediction", min_instances=0)
     deployment = lower(plan, billing_account=BILLING)
-    endpoint = deployment.of_type(T.VERTEX_ENDPOINT)[0].args
+    endpoint = _of_type(deployment, T.VERTEX_ENDPOINT)[0].args
     assert endpoint["dedicated_endpoint_enabled"] is True
-    assert [a.id for a in deployment.pending] == ["vertex.upload_model", "vertex.deploy_model"]
-    deploy = deployment.pending[1]
+    assert [a.id for a in pending(deployment)] == ["vertex.upload_model", "vertex.deploy_model"]
+    deploy = pending(deployment)[1]
     assert deploy.url.endswith(f"/endpoints/{endpoint['name']}:deployModel")
     resources = deploy.body["deployedModel"]["dedicatedResources"]
     assert resources["machineSpec"] == {"machineType": "n1-standard-4"}
     assert resources["minReplicaCount"] == 1  # Vertex v1 keeps one replica
-    assert any("scale to zero is preview" in note for note in deployment.notes)
+    assert any("scale to zero is preview" in note for note in notes(deployment))
 
 
 def test_function_builds_from_the_uploaded_code_zip() -> None:
@@ -213,11 +223,11 @@ def test_function_builds_from_the_uploaded_code_zip() -> None:
 def test_secret_is_bound_to_its_reader_only_and_before_the_service() -> None:
     plan = async_plan("gcp")
     deployment = lower(plan)
-    grants = deployment.of_type(T.SECRET_IAM)
+    grants = _of_type(deployment, T.SECRET_IAM)
     assert sorted(g.key for g in grants) == ["iam-worker-secret-read-secret-HF_TOKEN"]
     assert grants[0].args["secret_id"] == "hf-token"
     assert grants[0].args["role"] == "roles/secretmanager.secretAccessor"
-    keys = [s.key for s in deployment.resources]
+    keys = [s.key for s in deployment.resources()]
     assert keys.index(grants[0].key) < keys.index("svc-worker")
     assert grants[0].key in deployment.get("svc-worker").depends_on
 
@@ -234,27 +244,27 @@ def test_customer_key_reaches_every_store_and_its_service_agents() -> None:
     assert deployment.get("artifacts").args["encryption"] == {"default_kms_key_name": key}
     assert deployment.get("topic-jobs").args["kms_key_name"] == key
     assert deployment.get("registry").args["kms_key_name"] == key
-    agents = {s.key for s in deployment.of_type(T.CRYPTO_KEY_IAM) if "agent" in s.key}
+    agents = {s.key for s in _of_type(deployment, T.CRYPTO_KEY_IAM) if "agent" in s.key}
     assert {"key-storage-agent", "key-pubsub-agent", "key-artifactregistry-agent"} <= agents
-    assert not deployment.of_type(T.KEY_RING)
+    assert not _of_type(deployment, T.KEY_RING)
 
 
 def test_alarms_map_to_metrics_and_cold_start_is_skipped_with_a_note() -> None:
     deployment = lower(async_plan("gcp"))
     filters = [
         s.args["conditions"][0]["condition_threshold"]["filter"]
-        for s in deployment.of_type(T.ALERT_POLICY)
+        for s in _of_type(deployment, T.ALERT_POLICY)
     ]
     assert any("oldest_unacked_message_age" in f for f in filters)
     assert any("num_undelivered_messages" in f and "jobs-dlq-hold" in f for f in filters)
     assert any("request_latencies" in f for f in filters)
-    assert any("cold_start_rate" in note for note in deployment.notes)
+    assert any("cold_start_rate" in note for note in notes(deployment))
 
 
 def test_budget_needs_a_billing_account() -> None:
     without = lower(sync_plan("gcp"))
-    assert not without.of_type(T.BUDGET)
-    assert "billing.configure_account" in [a.id for a in without.pending]
+    assert not _of_type(without, T.BUDGET)
+    assert "billing.configure_account" in [a.id for a in pending(without)]
     budget = lower(sync_plan("gcp"), billing_account=BILLING).get("budget").args
     assert budget["amount"]["specified_amount"]["units"] == "200"
     assert [r["spend_basis"] for r in budget["threshold_rules"]] == [
@@ -276,7 +286,7 @@ def test_canary_rollout_splits_traffic_between_revisions() -> None:
 def test_every_dependency_is_created_first() -> None:
     for plan in (sync_plan("gcp", auth="api-key"), async_plan("gcp", customer_key="k")):
         seen: set[str] = set()
-        for spec in lower(plan, billing_account=BILLING).resources:
+        for spec in lower(plan, billing_account=BILLING).resources():
             assert isinstance(spec, ResourceSpec)
             assert set(spec.depends_on) <= seen, spec.key
             seen.add(spec.key)

@@ -231,15 +231,15 @@ def test_every_lowered_argument_is_one_pulumi_gcp_declares(plan: DeploymentPlan)
     # Pulumi passes unknown keys of a nested dict through silently; the provider then rejects
     # (or ignores) them at deploy time, so the names are checked against the SDK here.
     unknown: list[str] = []
-    for spec in lower(plan, billing_account=BILLING).resources:
-        ctor = _constructor(spec.type)
+    for spec in lower(plan, billing_account=BILLING).resources():
+        ctor = _constructor(spec.token)
         package = sys.modules[ctor.__module__.rsplit(".", 1)[0]]
         declared = ctor._internal_init.__annotations__  # type: ignore[attr-defined]
         for key, value in spec.args.items():
             if key not in declared:
-                unknown.append(f"{spec.type}.{key}")
+                unknown.append(f"{spec.token}.{key}")
             else:
-                unknown += _unknown_keys(value, _dict_names(declared[key]), package, spec.type)
+                unknown += _unknown_keys(value, _dict_names(declared[key]), package, spec.token)
     assert unknown == []
 
 

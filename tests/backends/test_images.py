@@ -23,6 +23,7 @@ from svai.backends.azure import AzureBackend
 from svai.backends.base import RecordedResource
 from svai.backends.docker_build import DOCKER_BUILD
 from svai.backends.gcp import GcpBackend
+from svai.backends.gcp.blueprint import notes
 from svai.backends.images import IMAGE
 from svai.backends.preview import record
 from svai.backends.registry import cloud
@@ -140,9 +141,9 @@ def test_the_gcp_plan_notes_how_to_let_docker_push_to_its_registry() -> None:
     registry = f"{plan.region}-docker.pkg.dev"
     assert {tag.split("/", 1)[0] for tag in image.inputs["tags"]} == {registry}
     login = f"gcloud auth configure-docker {registry}"
-    assert [n for n in backend.lower(plan).notes if "let Docker push" in n] == [
+    assert [n for n in notes(backend.lower(plan)) if "let Docker push" in n] == [
         f"image: built and pushed on apply; let Docker push first: {login}"
     ]
     # A plan of zip functions pushes no image, so it asks for no login.
     zipped = _gcp(sync_plan("gcp", "gcp.cloudrun.functions"))
-    assert not [n for n in backend.lower(zipped).notes if "let Docker push" in n]
+    assert not [n for n in notes(backend.lower(zipped)) if "let Docker push" in n]

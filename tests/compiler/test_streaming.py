@@ -45,6 +45,16 @@ def test_a_malformed_streaming_fact_is_refused() -> None:
         parse_builds({"offerings": {"x": row}})
 
 
+def test_the_streaming_url_goes_where_the_catalog_says_and_streams() -> None:
+    builds = load_catalog().builds
+    assert builds.stream_urls == {"aws.sagemaker.realtime"}
+    assert all(builds.streams(offering)[0] for offering in builds.stream_urls)
+    assert builds.stream_url("aws.sagemaker.realtime")
+    assert not builds.stream_url("aws.sagemaker.serverless")
+    with pytest.raises(BuildsError, match=r"builds.offerings.x.stream_url: must be true or false"):
+        parse_builds({"offerings": {"x": {"rollout": {}, "stream_url": "yes"}}})
+
+
 def test_no_llm_target_is_left_without_a_stream(
     llm_plan: tuple[LoadedSpec, PlanResult],
 ) -> None:

@@ -29,6 +29,7 @@ from signal_fakes import (
 )
 from test_promote_live import canary, svai
 
+from svai.errors import UsageError
 from svai.signals import azure, cost, gcp
 
 TODAY = date(2026, 12, 5)
@@ -88,14 +89,14 @@ def test_aws_reads_this_months_cost_of_the_tagged_resources_in_the_region(
 
 @pytest.mark.usefixtures("no_credentials")
 def test_each_cloud_without_credentials_says_what_to_set(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in (cost.BILLING_TABLE_VAR, "AZURE_SUBSCRIPTION_ID", "AZURE_MANAGEMENT_TOKEN"):
+    for var in (gcp.BILLING_TABLE_VAR, "AZURE_SUBSCRIPTION_ID", "AZURE_MANAGEMENT_TOKEN"):
         monkeypatch.delenv(var, raising=False)
     notes = {c: cost.cost_to_date(c, "r", SERVICE, TODAY) for c in ("aws", "gcp", "azure")}
     assert all(n.amount is None for n in notes.values())
     assert "AWS_ACCESS_KEY_ID" in str(notes["aws"].note)
-    assert cost.BILLING_TABLE_VAR in str(notes["gcp"].note)
+    assert gcp.BILLING_TABLE_VAR in str(notes["gcp"].note)
     assert "AZURE_MANAGEMENT_TOKEN" in str(notes["azure"].note)
-    monkeypatch.setenv(cost.BILLING_TABLE_VAR, "t")
+    monkeypatch.setenv(gcp.BILLING_TABLE_VAR, "t")
     assert "GOOGLE_OAUTH_ACCESS_TOKEN" in str(cost.cost_to_date("gcp", "r", SERVICE, TODAY).note)
 
 
@@ -112,13 +113,13 @@ def billing(monkeypatch: pytest.MonkeyPatch) -> Iterator[Billing]:
     fakes = Billing()
     with ExitStack() as stack:
         for var, fake in (
-            (cost.BIGQUERY_ENDPOINT_VAR, fakes.bigquery),
-            (cost.AZURE_ENDPOINT_VAR, fakes.costs),
+            (gcp.BIGQUERY_ENDPOINT_VAR, fakes.bigquery),
+            (azure.MANAGEMENT_ENDPOINT_VAR, fakes.costs),
             (gcp.ENDPOINT_VAR, fakes.monitoring),
             (azure.ENDPOINT_VAR, fakes.workspace),
         ):
             monkeypatch.setenv(var, stack.enter_context(serving(fake)))
-        monkeypatch.setenv(cost.BILLING_TABLE_VAR, fakes.bigquery.table)
+        monkeypatch.setenv(gcp.BILLING_TABLE_VAR, fakes.bigquery.table)
         monkeypatch.setenv("GOOGLE_OAUTH_ACCESS_TOKEN", TOKEN)
         monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", fakes.bigquery.project)
         monkeypatch.setenv("AZURE_SUBSCRIPTION_ID", fakes.costs.subscription)
@@ -148,6 +149,15 @@ def test_gcp_sums_the_billing_export_rows_of_the_deployment(billing: Billing) ->
     assert nothing.amount == 0.0 and "no cost exported yet" in str(nothing.note)
 
 
+def test_the_controllers_alias_is_the_azure_readers_variable() -> None:
+    assert cost.AZURE_ENDPOINT_VAR == azure.MANAGEMENT_ENDPOINT_VAR
+
+
+def test_a_cloud_without_a_billing_reader_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="no billing reader for cloud 'knative'"):
+        cost.cost_to_date("knative", "r", SERVICE, TODAY)
+
+
 def test_azure_reads_the_resource_groups_month_to_date_cost(billing: Billing) -> None:
     billing.costs.costs = {f"rg-svai-{SERVICE}": 7.25, "rg-svai-other": 99.0}
     got = cost.cost_to_date("azure", "eastus", SERVICE, TODAY)
@@ -162,7 +172,7 @@ def test_a_refused_billing_query_is_unavailable_with_the_clouds_answer(
     monkeypatch.setenv("AZURE_MANAGEMENT_TOKEN", "wrong")
     got = cost.cost_to_date("azure", "eastus", SERVICE, TODAY)
     assert got.amount is None and "HTTP 401" in str(got.note)
-    monkeypatch.setenv(cost.BILLING_TABLE_VAR, "t`; DROP TABLE x")
+    monkeypatch.setenv(gcp.BILLING_TABLE_VAR, "t`; DROP TABLE x")
     assert "not a BigQuery table name" in str(cost.cost_to_date("gcp", "r", SERVICE, TODAY).note)
 
 

@@ -24,7 +24,7 @@ from svai.backends.claims import (
     expiry_days,
     message_limit,
 )
-from svai.compiler.egress import azure_vnet
+from svai.compiler.egress import network_built
 from svai.ir import DeploymentPlan, Service
 
 __all__ = ["add_payload_expiry", "claim_env", "grant_payloads", "payload_read_condition"]
@@ -73,7 +73,7 @@ def claim_env(plan: DeploymentPlan, service: Service) -> list[tuple[str, str]]:
     account = naming.compact_name(plan, "svai")  # the artifacts account (lowering's foundation)
     env = [(PAYLOAD_BUCKET_ENV, f"https://{account}.blob.core.windows.net/artifacts")]
     if service.role == "submit":
-        limit = message_limit("azure", private=azure_vnet(plan))  # Premium in the VNet
+        limit = message_limit("azure", private=network_built(plan))  # Premium in the VNet
         env.append((MESSAGE_BYTES_ENV, str(limit)))
     return env
 

@@ -30,7 +30,7 @@ from svai.backends.azure.blueprint import Blueprint, ClientConfig, Concat, Ref
 from svai.backends.azure.context import Context, Scope
 from svai.backends.azure.start_fetch import add_model_blobs, model_read_condition
 from svai.backends.start_fetch import model_objects
-from svai.compiler.egress import azure_private_registry, azure_vnet
+from svai.compiler.egress import network_built, private_registry
 from svai.errors import UsageError
 from svai.ir import DeploymentPlan, Service
 
@@ -116,7 +116,7 @@ def _foundation(ctx: Context) -> None:
             "tags": ctx.tags,
         },
     )
-    if azure_vnet(plan):
+    if network_built(plan):
         network.lower_vnet(ctx, group)
     for service in plan.services:
         add(
@@ -142,7 +142,7 @@ def _foundation(ctx: Context) -> None:
             },
         ),
     )
-    if plan.private_network or (azure_vnet(plan) and plan.secrets):
+    if plan.private_network or (network_built(plan) and plan.secrets):
         network.private_endpoint(ctx, group, "vault", "vault")
     encryption = _artifact_key(ctx, group)
     add(
@@ -179,7 +179,7 @@ def _foundation(ctx: Context) -> None:
     )
     add_model_blobs(ctx, add)  # model.fetch: start: the weights the build left out
     claims.add_payload_expiry(ctx, add)  # job bodies above Service Bus's limit
-    if azure_vnet(plan):  # the start-time model fetch and claim checks stay in the VNet
+    if network_built(plan):  # the start-time model fetch and claim checks stay in the VNet
         network.private_endpoint(ctx, group, "storage", "blob")
     add(
         "logs",
@@ -207,7 +207,7 @@ def _foundation(ctx: Context) -> None:
             retention_in_days=min(730, max(30, plan.log_retention_days)),
         ),
     )
-    if azure_vnet(plan):
+    if network_built(plan):
         network.lower_monitor_scope(ctx, group)
     add(
         "vault-audit",
@@ -268,7 +268,7 @@ def _foundation(ctx: Context) -> None:
         )
     imaged = [s for s in plan.services if s.compute.package in ("image", "model")]
     if imaged:
-        private = azure_private_registry(plan)
+        private = private_registry(plan)
         add(
             "registry",
             "azure-native:containerregistry:Registry",
@@ -284,7 +284,7 @@ def _foundation(ctx: Context) -> None:
                 public_network_access="Disabled" if plan.private_network else "Enabled",
             ),
         )
-        if azure_vnet(plan):
+        if network_built(plan):
             network.private_endpoint(ctx, group, "registry", "registry")
         # svai build's container context, built and pushed on apply under every service's tag.
         tags = [services.image_ref(ctx, s, plan.model_version) for s in imaged]
@@ -294,7 +294,7 @@ def _foundation(ctx: Context) -> None:
             "image",
             images.image_args(tags, ctx.build_dir),
             # A private registry takes the push through its endpoint, once its name resolves.
-            depends_on=("registry", *(("endpoint-dns:registry",) if azure_vnet(plan) else ())),
+            depends_on=("registry", *(("endpoint-dns:registry",) if network_built(plan) else ())),
         )
     if any(services.offering_of(s) == services.CONTAINER_APPS for s in plan.services):
         services.lower_environment(ctx, group)

@@ -24,7 +24,7 @@ from svai.backends.azure import naming, network, roles
 from svai.backends.azure.blueprint import Concat, Ref
 from svai.backends.azure.claims import claim_env
 from svai.backends.azure.context import Context
-from svai.compiler.egress import azure_vnet
+from svai.compiler.egress import network_built
 from svai.ir import DeploymentPlan, Service
 
 __all__ = [
@@ -80,7 +80,7 @@ def lower_queue(ctx: Context) -> None:
             # Private endpoints exist only on Premium.
             sku=(
                 {"name": "Premium", "tier": "Premium", "capacity": 1}
-                if azure_vnet(plan)
+                if network_built(plan)
                 else {"name": "Standard", "tier": "Standard"}
             ),
             disable_local_auth=True,
@@ -88,7 +88,7 @@ def lower_queue(ctx: Context) -> None:
             public_network_access="Disabled" if plan.private_network else "Enabled",
         ),
     )
-    if azure_vnet(plan):
+    if network_built(plan):
         network.private_endpoint(ctx, group, "namespace", "namespace")
     ctx.add(
         "JobQueue",
@@ -171,7 +171,7 @@ def lower_stores(ctx: Context) -> None:
             },
         ),
     )
-    if azure_vnet(plan):
+    if network_built(plan):
         network.private_endpoint(ctx, group, "cosmos", "Sql")
     ctx.add(
         "KeyValueStore",

@@ -2,10 +2,10 @@
 
 Built for a private plan (``network.private``) and for restricted egress
 (``security.network.egress: none | private-only``) when a service runs in the VNet
-(:func:`svai.compiler.egress.azure_vnet`). Container Apps run in a VNet-integrated
+(:func:`svai.compiler.egress.network_built`). Container Apps run in a VNet-integrated
 workload-profiles environment (internal, reachable from the VNet only, on a private plan);
 function apps route all outbound traffic through a delegated subnet; every data service the plan
-uses (:func:`svai.compiler.egress.azure_private_links`: artifact and host storage, Key Vault,
+uses (:func:`svai.compiler.egress.private_endpoints`: artifact and host storage, Key Vault,
 Cosmos DB, Service Bus, the registry, on a private plan the Azure ML workspace and the function
 apps themselves) gets a private endpoint with its ``privatelink`` DNS zone. Service Bus and the
 registry take their Premium tier, the only one with private endpoints.
@@ -25,7 +25,7 @@ from typing import Any
 
 from svai.backends.azure.blueprint import Concat, Ref
 from svai.backends.azure.context import Context
-from svai.compiler.egress import AZURE_ZONES, azure_closed_vnet
+from svai.compiler.egress import link_zones, network_closed
 
 __all__ = [
     "ADDRESS_SPACE",
@@ -106,7 +106,7 @@ def _security_rules(ctx: Context) -> list[dict[str, Any]]:
 
 def lower_vnet(ctx: Context, group: str) -> None:
     """Add the VNet with its three subnets (and under restricted egress the NSG) to the foundation."""
-    restricted = azure_closed_vnet(ctx.plan)
+    restricted = network_closed(ctx.plan)
     if restricted:
         ctx.add(
             "Foundation",
@@ -155,7 +155,7 @@ def private_endpoint(ctx: Context, group: str, target: str, group_id: str) -> No
     shape = ctx.shape_of(group)
     safe = target.replace(":", "-")
     endpoint_name = f"pe-{ctx.plan.name}-{safe}"[:80]
-    for zone in AZURE_ZONES[group_id]:
+    for zone in link_zones("azure")[group_id]:
         if f"zone:{zone}" in ctx.keys():  # noqa: SIM118 (Context is not a mapping)
             continue
         ctx.add(
@@ -213,7 +213,7 @@ def private_endpoint(ctx: Context, group: str, target: str, group_id: str) -> No
             "private_dns_zone_group_name": "default",
             "private_dns_zone_configs": [
                 {"name": zone.replace(".", "-"), "private_dns_zone_id": Ref(f"zone:{zone}")}
-                for zone in AZURE_ZONES[group_id]
+                for zone in link_zones("azure")[group_id]
             ],
         },
     )
@@ -226,7 +226,7 @@ def lower_monitor_scope(ctx: Context, group: str) -> None:
     endpoint in the VNet; ``PrivateOnly`` access modes keep the VNet's clients from sending
     telemetry to, or querying, any Azure Monitor resource outside the scope.
     """
-    if not azure_closed_vnet(ctx.plan):
+    if not network_closed(ctx.plan):
         return
     ctx.add(
         "Foundation",

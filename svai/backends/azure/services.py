@@ -38,7 +38,7 @@ from svai.backends.azure.messaging import (
     runtime_env,
 )
 from svai.backends.azure.start_fetch import model_env
-from svai.compiler.egress import azure_vnet, restricts_egress
+from svai.compiler.egress import network_built, restricts_egress
 from svai.errors import UsageError
 from svai.ir import DeploymentPlan, Service
 
@@ -219,7 +219,7 @@ def lower_environment(ctx: Context, group: str) -> None:
                         "internal": ctx.plan.private_network,
                     }
                 }
-                if azure_vnet(ctx.plan)
+                if network_built(ctx.plan)
                 else {}
             ),
         ),
@@ -496,7 +496,7 @@ def lower_function_app(ctx: Context, service: Service) -> None:
         "host-storage",
         hardened_storage(ctx, host_account),
     )
-    if azure_vnet(plan):
+    if network_built(plan):
         network.private_endpoint(ctx, group, f"host-storage:{service.name}", "blob")
     add(
         f"deployment-container:{service.name}",
@@ -610,11 +610,11 @@ def lower_function_app(ctx: Context, service: Service) -> None:
                 "ftps_state": "Disabled",
                 "http20_enabled": True,
                 # Outbound calls (storage, vault, queue) go through the VNet's private endpoints.
-                **({"vnet_route_all_enabled": True} if azure_vnet(plan) else {}),
+                **({"vnet_route_all_enabled": True} if network_built(plan) else {}),
             },
             **(
                 {"virtual_network_subnet_id": network.subnet_id("functions")}
-                if azure_vnet(plan)
+                if network_built(plan)
                 else {}
             ),
             function_app_config={

@@ -8,7 +8,7 @@ from typing import Any
 
 from svai.backends.base import Rule
 from svai.backends.gate import automatic
-from svai.backends.gcp.blueprint import GcpDeployment, PendingAction
+from svai.backends.gcp.blueprint import Blueprint, PendingAction, pending
 from svai.backends.gcp.gate import export_routes, state_url
 from svai.backends.gcp.lowering import lower
 from svai.ir import DeploymentPlan
@@ -37,13 +37,13 @@ class GcpBackend:
         self.billing_account = billing_account or os.environ.get(BILLING_ACCOUNT_ENV) or None
         self.build_dir = build_dir
 
-    def lower(self, plan: DeploymentPlan) -> GcpDeployment:
+    def lower(self, plan: DeploymentPlan) -> Blueprint:
         """Return the pure lowering of ``plan`` (resource specs, pending actions, notes)."""
         return lower(plan, billing_account=self.billing_account, build_dir=self.build_dir)
 
     def pending_actions(self, plan: DeploymentPlan) -> tuple[PendingAction, ...]:
         """Return the steps svai performs outside Pulumi after ``up`` (e.g. Vertex deployModel)."""
-        return self.lower(plan).pending
+        return pending(self.lower(plan))
 
     def after_up(self, plan: DeploymentPlan) -> dict[str, Any]:
         """Make the calls Pulumi cannot (Vertex model upload and deploy) once the stack is up.
@@ -65,13 +65,15 @@ class GcpBackend:
         """Create the deployment's resources; runs inside a Pulumi program (real or mocked)."""
         from svai.backends.gcp.components import build  # pulumi_gcp loads only when planning
 
-        deployment = self.lower(plan)
-        built = build(deployment)
+        blueprint = self.lower(plan)
+        (deployment,) = build(blueprint)
         if automatic(plan):  # where svai promote finds the gate job's release state
             import pulumi
 
-            pulumi.export("gcp_release_state_url", state_url(plan.account, deployment.name))
-            export_routes(plan, deployment, built)  # the services the gate job routes
+            pulumi.export(
+                "gcp_release_state_url", state_url(plan.account, blueprint.groups[0].name)
+            )
+            export_routes(plan, blueprint, deployment.built)  # the services the gate job routes
 
     def rules(self) -> Sequence[Rule]:
         """Return the GCP infrastructure rules (``SVAI_GCP_###``)."""

@@ -1,54 +1,61 @@
-"""The typed output of GCP lowering: resource specs, late-bound references and pending actions.
+"""The GCP side of the shared blueprint (:mod:`svai.backends.blueprint`): shapes, marker, actions.
 
-Lowering (``svai.backends.gcp.lowering``) is pure: it returns :class:`GcpDeployment`, a list of
-:class:`ResourceSpec` whose ``args`` are the keyword arguments of the pulumi-gcp constructor
-(snake_case, as the Python SDK takes them). Values that only exist once another resource is
-created (a service URL, a service agent's address) are :class:`Ref` or :class:`Rendered`
-placeholders that the component resolves into Pulumi outputs. Nothing here imports Pulumi.
+Lowering (``svai.backends.gcp.lowering``) is pure: it returns a
+:class:`~svai.backends.blueprint.Blueprint` of one group, the deployment, whose shape is
+``RealtimeDeployment`` (pattern A) or ``AsyncDeployment`` (pattern B). Its specs' ``args`` are
+the keyword arguments of the pulumi-gcp constructor (snake_case, as the Python SDK takes them).
+Besides the shared markers (:class:`Ref`, :class:`Concat`, :class:`Rendered`,
+:class:`FileSource`), GCP has one of its own, :class:`StorageAgent`, which
+``svai.backends.gcp.components`` turns into a Pulumi output. The steps Pulumi cannot perform
+(:class:`PendingAction`) and lowering's notes are the group's inputs, so the offline preview
+shows them next to the resources. Nothing here imports Pulumi.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from svai.backends.blueprint import FileSource
+from svai.backends.blueprint import (
+    Blueprint,
+    Concat,
+    FileSource,
+    Group,
+    Ref,
+    Rendered,
+    ResourceSpec,
+)
 
 __all__ = [
+    "Blueprint",
+    "Concat",
     "FileSource",
-    "GcpDeployment",
+    "Group",
     "PendingAction",
     "Ref",
     "Rendered",
     "ResourceSpec",
+    "Shape",
     "StorageAgent",
+    "Text",
+    "join",
+    "notes",
+    "pending",
 ]
 
+Shape = Literal["RealtimeDeployment", "AsyncDeployment"]
+"""The deployment shapes; each is one ``pulumi.ComponentResource`` type."""
 
-@dataclass(frozen=True, slots=True)
-class Ref:
-    """An output attribute of another resource of the deployment, formatted into a string.
-
-    Attributes:
-        key: The :attr:`ResourceSpec.key` of the resource.
-        attr: The output attribute, e.g. ``uri`` or ``member``.
-        template: ``str.format`` template applied to the value (``{}`` is the value).
-        fallback: Used when the output resolves to nothing (offline preview under mocks).
-    """
-
-    key: str
-    attr: str
-    template: str = "{}"
-    fallback: str = ""
+Text = str | Ref | Concat
+"""A string argument: literal, or read off another resource once it exists."""
 
 
-@dataclass(frozen=True, slots=True)
-class Rendered:
-    """A string rendered from several :class:`Ref` values once they are known."""
-
-    refs: tuple[Ref, ...]
-    render: Callable[[tuple[str, ...]], str] = field(compare=False)
+def join(*parts: Text) -> Text:
+    """Return ``parts`` joined: a plain string when every part is one, else a :class:`Concat`."""
+    if all(isinstance(part, str) for part in parts):
+        return "".join(str(part) for part in parts)
+    return Concat(parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,26 +76,6 @@ class StorageAgent:
         if not number:
             return "serviceAccount:storage-agent@gs-project-accounts.iam.gserviceaccount.com"
         return f"serviceAccount:service-{number}@gs-project-accounts.iam.gserviceaccount.com"
-
-
-@dataclass(frozen=True, slots=True)
-class ResourceSpec:
-    """One resource to create.
-
-    Attributes:
-        key: Unique key inside the deployment; also the Pulumi logical name.
-        type: The Pulumi type token, e.g. ``gcp:cloudrunv2/service:Service``.
-        args: Constructor keyword arguments (may contain :class:`Ref` / :class:`Rendered`).
-        depends_on: Keys of resources that must exist first (IAM on a resource named by string).
-        ignore_changes: Input properties ``pulumi up`` must not update after creation (what
-            the release gate job moves: a Cloud Run service's ``traffics``).
-    """
-
-    key: str
-    type: str
-    args: Mapping[str, Any]
-    depends_on: tuple[str, ...] = ()
-    ignore_changes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,31 +107,15 @@ class PendingAction:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class GcpDeployment:
-    """Everything one plan lowers to on GCP.
+def pending(blueprint: Blueprint) -> tuple[PendingAction, ...]:
+    """Return the steps svai performs outside Pulumi, read back from the deployment's inputs."""
+    return tuple(
+        PendingAction(**action)
+        for group in blueprint.groups
+        for action in group.inputs.get("pendingActions", ())
+    )
 
-    Attributes:
-        shape: ``realtime`` (pattern A) or ``async`` (pattern B); picks the component type.
-        name: Deployment name (sanitised), the component's logical name.
-        resources: Resource specs in creation order (a spec only depends on earlier ones).
-        pending: Steps performed outside Pulumi.
-        notes: Adjustments lowering made to fit GCP limits (clamped values, skipped alarms).
-    """
 
-    shape: Literal["realtime", "async"]
-    name: str
-    resources: tuple[ResourceSpec, ...]
-    pending: tuple[PendingAction, ...]
-    notes: tuple[str, ...]
-
-    def get(self, key: str) -> ResourceSpec:
-        """Return the spec with ``key``; raises ``KeyError`` when absent."""
-        for spec in self.resources:
-            if spec.key == key:
-                return spec
-        raise KeyError(key)
-
-    def of_type(self, token: str) -> tuple[ResourceSpec, ...]:
-        """Return the specs of one type token, in creation order."""
-        return tuple(s for s in self.resources if s.type == token)
+def notes(blueprint: Blueprint) -> tuple[str, ...]:
+    """Return the adjustments lowering made to fit GCP limits (clamped values, skipped alarms)."""
+    return tuple(note for group in blueprint.groups for note in group.inputs.get("notes", ()))

@@ -9,7 +9,7 @@ from typing import Any
 from svai.backends import gate
 from svai.backends.gcp import naming
 from svai.backends.gcp import tokens as T
-from svai.backends.gcp.blueprint import FileSource, PendingAction, Ref
+from svai.backends.gcp.blueprint import Concat, FileSource, PendingAction, Ref, Text
 from svai.backends.gcp.claims import claim_env
 from svai.backends.gcp.context import (
     FUNCTIONS_OFFERINGS,
@@ -58,12 +58,12 @@ _VERTEX_ACCELERATORS = {
 class ComputeLowering(LoweringContext):
     """Creates the specs of each service by its offering."""
 
-    def image(self, svc: Service) -> str | Ref:
+    def image(self, svc: Service) -> Text:
         """Return the image reference of ``svc`` in the deployment's Artifact Registry repository."""
         tail = f"{self.app}/{svc.name}:{self.version}"
         if self.project:
             return f"{self.region}-docker.pkg.dev/{self.project}/{tail}"
-        return Ref("registry", "registry_uri", "{}/" + f"{svc.name}:{self.version}", tail)
+        return Concat((Ref("registry", "registry_uri"), f"/{svc.name}:{self.version}"))
 
     def env_for(self, svc: Service) -> tuple[list[tuple[str, str]], list[str]]:
         """Return ``svc``'s plain environment and the secret env names its identity may read."""

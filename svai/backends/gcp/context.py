@@ -14,7 +14,7 @@ from typing import Any
 from svai.backends import images
 from svai.backends.gcp import naming
 from svai.backends.gcp import tokens as T
-from svai.backends.gcp.blueprint import PendingAction, Ref, ResourceSpec
+from svai.backends.gcp.blueprint import PendingAction, Ref, ResourceSpec, Text, join
 from svai.backends.start_fetch import model_objects
 from svai.ir import DeploymentPlan
 
@@ -112,7 +112,9 @@ class LoweringContext:
         if any(s.key == key for s in self.specs):
             raise AssertionError(f"duplicate resource key {key}")
         base = {"project": self.project} if self.project and token not in _NO_PROJECT else {}
-        self.specs.append(ResourceSpec(key, token, base | args, tuple(depends), ignore_changes))
+        # The key is the Pulumi logical name too: what the goldens' URNs are made of.
+        spec = ResourceSpec(key, token, key, base | args, ignore_changes, depends_on=depends)
+        self.specs.append(spec)
         return key
 
     def email(self, sa_key: str) -> str | Ref:
@@ -120,16 +122,11 @@ class LoweringContext:
         account = naming.account_id(self.app, sa_key.removeprefix("sa-"))
         if self.project:
             return f"{account}@{self.project}.iam.gserviceaccount.com"
-        return Ref(sa_key, "email", fallback=f"{account}@unknown-project.iam.gserviceaccount.com")
+        return Ref(sa_key, "email")
 
-    def member(self, sa_key: str) -> str | Ref:
+    def member(self, sa_key: str) -> Text:
         """Return service account ``sa_key`` as an IAM member (``serviceAccount:...``)."""
-        email = self.email(sa_key)
-        if isinstance(email, Ref):
-            return Ref(
-                email.key, email.attr, "serviceAccount:{}", "serviceAccount:" + email.fallback
-            )
-        return f"serviceAccount:{email}"
+        return join("serviceAccount:", self.email(sa_key))
 
     def service_account(self, name: str, purpose: str) -> str:
         """Create the dedicated service account ``name`` and return its key."""
@@ -148,7 +145,7 @@ class LoweringContext:
         key = f"agent-{service.split('.')[0]}"
         if not any(s.key == key for s in self.specs):
             self.add(key, T.SERVICE_IDENTITY, {"service": service})
-        return Ref(key, "member", fallback=f"serviceAccount:service-agent@{service}")
+        return Ref(key, "member")
 
     def key_depends(self) -> tuple[str, ...]:
         """Return the keys of the grants that let service agents use the data key."""
@@ -160,9 +157,9 @@ class LoweringContext:
 
     def project_of(self, sa: str) -> str | Ref:
         """Return the project id, or (when the plan names none) the provider's, read off ``sa``."""
-        return self.project or Ref(sa, "project", fallback="unknown-project")
+        return self.project or Ref(sa, "project")
 
-    def invoker(self, key: str, service: str, member: str | Ref, *depends: str) -> None:
+    def invoker(self, key: str, service: str, member: Text, *depends: str) -> None:
         """Grant ``member`` the right to invoke ``service`` (Cloud Run, function or Vertex)."""
         if service not in self.compute:
             self.notes.append(f"{key}: no service {service!r} to grant invoke on")

@@ -16,7 +16,7 @@ from typing import Any
 from svai.backends import gate
 from svai.backends.gcp import naming
 from svai.backends.gcp import tokens as T
-from svai.backends.gcp.blueprint import GcpDeployment, Ref
+from svai.backends.gcp.blueprint import Blueprint, Ref, Text, join
 from svai.backends.gcp.context import LoweringContext
 from svai.ir import DeploymentPlan
 
@@ -119,15 +119,10 @@ class GateLowering(LoweringContext):
                         "timeout": "300s",
                         "containers": [
                             {
-                                "image": gate.gate_image(registry)
-                                if isinstance(project, str)
-                                else Ref(
-                                    sa,
-                                    "project",
-                                    gate.gate_image(
-                                        f"{self.region}-docker.pkg.dev/{{}}/{self.app}"
-                                    ),
-                                    "unknown-project",
+                                "image": join(
+                                    f"{self.region}-docker.pkg.dev/",
+                                    project,
+                                    gate.gate_image(f"/{self.app}"),
                                 ),
                                 "commands": [gate.GATE_COMMAND[0]],
                                 "args": list(gate.GATE_COMMAND[1:]),
@@ -159,7 +154,7 @@ class GateLowering(LoweringContext):
         )
         self.routing_grants(member)
         minutes = gate.schedule_minutes(self.plan.rollout)
-        uri = f"https://run.googleapis.com/v2/projects/{{}}/locations/{self.region}/jobs/{name}:run"
+        run = f"/locations/{self.region}/jobs/{name}:run"
         self.add(
             "gate-schedule",
             T.SCHEDULER_JOB,
@@ -172,9 +167,7 @@ class GateLowering(LoweringContext):
                 "attempt_deadline": "320s",
                 "http_target": {
                     "http_method": "POST",
-                    "uri": uri.format(project)
-                    if isinstance(project, str)
-                    else Ref(sa, "project", uri, uri.format("unknown-project")),
+                    "uri": join("https://run.googleapis.com/v2/projects/", project, run),
                     "oauth_token": {"service_account_email": self.email(sa)},
                 },
             },
@@ -186,7 +179,7 @@ class GateLowering(LoweringContext):
             f"{gate.gate_image(registry if isinstance(project, str) else '<registry>')}"
         )
 
-    def routing_grants(self, member: str | Ref) -> None:
+    def routing_grants(self, member: Text) -> None:
         """Let the gate move the traffic of each Cloud Run service, and nothing else.
 
         ``roles/run.developer`` on the service resource (``run.services.update`` is what a
@@ -216,7 +209,7 @@ class GateLowering(LoweringContext):
                 T.SERVICE_ACCOUNT_IAM,
                 {
                     "service_account_id": (
-                        Ref(sa, "name", fallback=f"projects/-/serviceAccounts/{email.fallback}")
+                        Ref(sa, "name")
                         if isinstance(email, Ref)
                         else f"projects/{self.project}/serviceAccounts/{email}"
                     ),
@@ -227,7 +220,7 @@ class GateLowering(LoweringContext):
             )
 
 
-def export_routes(plan: DeploymentPlan, deployment: GcpDeployment, built: Any) -> None:
+def export_routes(plan: DeploymentPlan, blueprint: Blueprint, built: Any) -> None:
     """Export the Cloud Run services the gate job routes (:func:`gate.routes_output`).
 
     Each service's id is its full name, ``projects/P/locations/L/services/S``; the revisions
@@ -235,7 +228,7 @@ def export_routes(plan: DeploymentPlan, deployment: GcpDeployment, built: Any) -
     """
     import pulumi
 
-    routed = [r for r in deployment.resources if r.type == T.RUN_SERVICE and r.ignore_changes]
+    routed = [r for r in blueprint.resources() if r.token == T.RUN_SERVICE and r.ignore_changes]
     if not routed:
         return
     versions = gate.release_versions(plan)
@@ -250,5 +243,5 @@ def export_routes(plan: DeploymentPlan, deployment: GcpDeployment, built: Any) -
             for resource_id, spec in zip(ids, routed, strict=True)
         ]
 
-    ids = pulumi.Output.all(*(built.children[r.key].id for r in routed))
+    ids = pulumi.Output.all(*(built.resources[r.key].id for r in routed))
     pulumi.export(gate.routes_output(plan), ids.apply(entries))

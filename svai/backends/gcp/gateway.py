@@ -68,7 +68,6 @@ class EntryLowering(LoweringContext):
             Ref(
                 self.compute[by_role[r]][0],
                 "url" if self.compute[by_role[r]][1] == "function" else "uri",
-                fallback=f"https://{self.compute[by_role[r]][2]}.offline.run.app",
             )
             for r in roles
         )
@@ -106,7 +105,7 @@ class EntryLowering(LoweringContext):
             T.GATEWAY,
             {
                 "gateway_id": naming.resource_id(self.app, "gw"),
-                "api_config": Ref("api-config", "id", fallback=config_id),
+                "api_config": Ref("api-config", "id"),
                 "region": self.region,
                 "display_name": naming.resource_id(self.app, "gw"),
                 "labels": self.labels,
@@ -118,7 +117,7 @@ class EntryLowering(LoweringContext):
                 "api-service",
                 T.ENABLED_SERVICE,
                 {
-                    "service": Ref("api", "managed_service", fallback=f"{api_id}.apigateway"),
+                    "service": Ref("api", "managed_service"),
                     "disable_on_destroy": False,
                 },
                 "api",

@@ -1,9 +1,10 @@
 """Lower a :class:`DeploymentPlan` to GCP resource specs (pure: no Pulumi, no network).
 
-The output, :class:`GcpDeployment`, lists every pulumi-gcp resource with its constructor
-arguments; :mod:`svai.backends.gcp.components` only instantiates them. The parts live beside this
-module (``compute``, ``messaging``, ``gateway`` over the shared ``context``); this one combines
-them and owns the plan-wide pieces. Choices made:
+The output, a :class:`~svai.backends.blueprint.Blueprint` of one group (the deployment), lists
+every pulumi-gcp resource with its constructor arguments, with the steps after ``up`` and the
+notes as the group's inputs; :mod:`svai.backends.gcp.components` only instantiates them. The
+parts live beside this module (``compute``, ``messaging``, ``gateway`` over the shared
+``context``); this one combines them and owns the plan-wide pieces. Choices made:
 
 * Compute by offering id: ``gcp.cloudrun.service`` -> Cloud Run v2 service (CPU, or GPU with
   ``nodeSelector.accelerator``, CPU always allocated, the GPU's minimum CPU/memory, gen2);
@@ -37,11 +38,13 @@ from svai.backends import images
 from svai.backends.gcp import naming
 from svai.backends.gcp import tokens as T
 from svai.backends.gcp.blueprint import (
-    GcpDeployment,
+    Blueprint,
+    Group,
     PendingAction,
     Ref,
     Rendered,
     StorageAgent,
+    Text,
 )
 from svai.backends.gcp.claims import grant_payloads, payload_lifecycle
 from svai.backends.gcp.cloud import CLOUD
@@ -103,7 +106,7 @@ def lower(
     *,
     billing_account: str | None = None,
     build_dir: str = ".svai/build/gcp",
-) -> GcpDeployment:
+) -> Blueprint:
     """Return the GCP resources, pending actions and notes for ``plan``.
 
     Args:
@@ -123,7 +126,7 @@ def lower(
 class _Lowering(ComputeLowering, QueueLowering, EntryLowering, GateLowering):
     """Combines the parts; owns the plan-wide pieces (storage, keys, IAM, alarms, budget)."""
 
-    def run(self) -> GcpDeployment:
+    def run(self) -> Blueprint:
         plan = self.plan
         for svc in plan.services:
             if svc.compute.offering not in SUPPORTED_OFFERINGS:
@@ -159,13 +162,9 @@ class _Lowering(ComputeLowering, QueueLowering, EntryLowering, GateLowering):
             f"log retention ({plan.log_retention_days} d) is a project-wide Cloud Logging "
             "bucket setting on GCP; svai does not change it"
         )
-        return GcpDeployment(
-            shape="async" if plan.mode == "async" else "realtime",
-            name=self.app,
-            resources=tuple(self.specs),
-            pending=tuple(self.pending),
-            notes=tuple(self.notes),
-        )
+        inputs = {"pendingActions": [a.to_dict() for a in self.pending], "notes": self.notes}
+        shape = "AsyncDeployment" if plan.mode == "async" else "RealtimeDeployment"
+        return Blueprint((Group(shape, self.app, tuple(self.specs), inputs),))
 
     def encryption(self) -> None:
         enc = self.plan.encryption
@@ -186,7 +185,7 @@ class _Lowering(ComputeLowering, QueueLowering, EntryLowering, GateLowering):
                 },
                 "key-ring",
             )
-            self.kms_key = Ref("crypto-key", "id", fallback=f"{self.app}-data")
+            self.kms_key = Ref("crypto-key", "id")
             key_dep = ("crypto-key",)
         else:
             return
@@ -298,7 +297,7 @@ class _Lowering(ComputeLowering, QueueLowering, EntryLowering, GateLowering):
                 if perm.action in actions:
                     self.grant(sa, member, perm.action, perm.resource)
 
-    def grant(self, sa: str, member: str | Ref, action: str, resource: str) -> None:
+    def grant(self, sa: str, member: Text, action: str, resource: str) -> None:
         key = (
             f"iam-{sa.removeprefix('sa-')}-{action.replace('.', '-')}-{resource.replace(':', '-')}"
         )
@@ -367,7 +366,7 @@ class _Lowering(ComputeLowering, QueueLowering, EntryLowering, GateLowering):
 
         if self.project:
             return render((self.project,))
-        return Rendered((Ref(sa, "project", fallback="unknown-project"),), render)
+        return Rendered((Ref(sa, "project"),), render)
 
     def alarms(self) -> None:
         # Cold starts per model version, which Cloud Run does not report (svai status reads it).
@@ -385,7 +384,7 @@ class _Lowering(ComputeLowering, QueueLowering, EntryLowering, GateLowering):
                     "user_labels": self.labels,
                 },
             )
-            channels = [Ref("alerts-email", "name", fallback="alerts-email")]
+            channels = [Ref("alerts-email", "name")]
         for alarm in self.plan.alarms:
             watched = self.watched(alarm.service)
             args = None if watched is None else alert_args(alarm, watched, self.labels, channels)
@@ -450,9 +449,7 @@ class _Lowering(ComputeLowering, QueueLowering, EntryLowering, GateLowering):
         }
         if budget.email:
             args["all_updates_rule"] = {
-                "monitoring_notification_channels": [
-                    Ref("alerts-email", "name", fallback="alerts-email")
-                ],
+                "monitoring_notification_channels": [Ref("alerts-email", "name")],
                 "disable_default_iam_recipients": False,
             }
         self.add("budget", T.BUDGET, args, *(["alerts-email"] if budget.email else []))

@@ -7,7 +7,7 @@ from typing import Any
 
 from svai.backends.gcp import naming
 from svai.backends.gcp import tokens as T
-from svai.backends.gcp.blueprint import Ref
+from svai.backends.gcp.blueprint import Concat, Ref
 from svai.backends.gcp.context import LoweringContext, duration
 from svai.compiler.catalog import load_catalog
 from svai.errors import UsageError
@@ -79,13 +79,8 @@ class QueueLowering(LoweringContext):
             )
         spec_key, kind, _ = self.compute["worker"]
         attr = "url" if kind == "function" else "uri"
-        fallback = f"https://{self.compute['worker'][2]}.offline.run.app"
         self.service_account("push", "signs Pub/Sub push deliveries to the worker")
-        dlq_id = (
-            f"projects/{self.project}/topics/{dlq}"
-            if self.project
-            else Ref("topic-dlq", "id", fallback=dlq)
-        )
+        dlq_id = f"projects/{self.project}/topics/{dlq}" if self.project else Ref("topic-dlq", "id")
         self.add(
             "sub-jobs",
             T.SUBSCRIPTION,
@@ -104,10 +99,10 @@ class QueueLowering(LoweringContext):
                     "maximum_backoff": duration(min(600.0, max(q.retry_base_s, q.retry_max_s))),
                 },
                 "push_config": {
-                    "push_endpoint": Ref(spec_key, attr, "{}" + PUSH_PATH, fallback + PUSH_PATH),
+                    "push_endpoint": Concat((Ref(spec_key, attr), PUSH_PATH)),
                     "oidc_token": {
                         "service_account_email": self.email("sa-push"),
-                        "audience": Ref(spec_key, attr, fallback=fallback),
+                        "audience": Ref(spec_key, attr),
                     },
                 },
                 "labels": self.labels,
@@ -140,7 +135,7 @@ class QueueLowering(LoweringContext):
         sa_name = (
             f"projects/{self.project}/serviceAccounts/{self.email('sa-push')}"
             if self.project
-            else Ref("sa-push", "name", fallback="sa-push")
+            else Ref("sa-push", "name")
         )
         self.add(
             "iam-pubsub-push-token",

@@ -65,7 +65,7 @@ def lower_network(ctx: LoweringContext) -> None:
         T.SUBNETWORK,
         {
             "name": naming.resource_id(ctx.app, "services"),
-            "network": Ref("network", "id", fallback=network),
+            "network": Ref("network", "id"),
             "region": ctx.region,
             "ip_cidr_range": SUBNET_RANGE,
             "private_ip_google_access": True,
@@ -92,7 +92,7 @@ def lower_network(ctx: LoweringContext) -> None:
             T.FIREWALL,
             {
                 "name": naming.resource_id(ctx.app, key),
-                "network": Ref("network", "id", fallback=network),
+                "network": Ref("network", "id"),
                 **rule,
             },
             "network",
@@ -105,9 +105,7 @@ def lower_network(ctx: LoweringContext) -> None:
             "dns_name": "googleapis.com.",
             "visibility": "private",
             "description": "svai: Google APIs over Private Google Access",
-            "private_visibility_config": {
-                "networks": [{"network_url": Ref("network", "id", fallback=network)}]
-            },
+            "private_visibility_config": {"networks": [{"network_url": Ref("network", "id")}]},
             "labels": ctx.labels,
         },
         "network",
@@ -121,7 +119,7 @@ def lower_network(ctx: LoweringContext) -> None:
             f"dns-{key}",
             T.DNS_RECORD,
             {
-                "managed_zone": Ref("dns-google-apis", "name", fallback="googleapis"),
+                "managed_zone": Ref("dns-google-apis", "name"),
                 "name": name,
                 "type": kind,
                 "ttl": 300,
@@ -135,7 +133,7 @@ def vpc_access(ctx: LoweringContext) -> dict[str, object] | None:
     """A Cloud Run template's ``vpc_access``: all egress through the subnet (``None``: open)."""
     if not restricts_egress(ctx.plan):
         return None
-    return {"egress": "ALL_TRAFFIC", "network_interfaces": _interfaces(ctx)}
+    return {"egress": "ALL_TRAFFIC", "network_interfaces": _interfaces()}
 
 
 def function_vpc_access(ctx: LoweringContext) -> dict[str, object]:
@@ -144,15 +142,9 @@ def function_vpc_access(ctx: LoweringContext) -> dict[str, object]:
         return {}
     return {
         "direct_vpc_egress": "VPC_EGRESS_ALL_TRAFFIC",
-        "direct_vpc_network_interfaces": _interfaces(ctx),
+        "direct_vpc_network_interfaces": _interfaces(),
     }
 
 
-def _interfaces(ctx: LoweringContext) -> list[dict[str, object]]:
-    subnet = naming.resource_id(ctx.app, "services")
-    return [
-        {
-            "network": Ref("network", "id", fallback=naming.resource_id(ctx.app, "vpc")),
-            "subnetwork": Ref("subnet", "id", fallback=subnet),
-        }
-    ]
+def _interfaces() -> list[dict[str, object]]:
+    return [{"network": Ref("network", "id"), "subnetwork": Ref("subnet", "id")}]
