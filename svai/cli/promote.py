@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from svai import release
+from svai.backends.cloud import Shifted
 from svai.backends.split import traffic_inputs
 from svai.cli.deploy_options import echo_result
 from svai.cli.output import echo_json, format_option, spec_argument
@@ -133,9 +134,21 @@ def release_dict(outcome: release.ReleaseOutcome, *, dry_run: bool) -> dict[str,
         },
         "state_written": outcome.state_written,
         "moved": [route.line() for route in outcome.moved],
+        "shifts": [_shift_dict(s) for s in planned.shifts],
+        "shifted": [_shift_dict(s) for s in outcome.shifted],
         "before": to_dict(planned.transition.before),
         "after": to_dict(planned.transition.after),
         "targets": targets,
+    }
+
+
+def _shift_dict(shift: Shifted) -> dict[str, str]:
+    return {
+        "where": shift.where,
+        "deployment": shift.deployment,
+        "status": shift.status,
+        "outcome": shift.outcome,
+        "line": shift.line,
     }
 
 
@@ -168,7 +181,11 @@ def _echo_text(outcome: release.ReleaseOutcome, *, dry_run: bool) -> None:
         click.echo(
             f"  {mark} {gate.phase} gate {gate.name} {gate.threshold}: observed {gate.observed}"
         )
-    if planned.gate_failed:
+    for shift in planned.shifts:
+        click.echo(f"  {shift.line}")
+    if planned.gate_failed and planned.shifts:
+        click.echo("  the cloud rolled the release back on its alarms: the state records it")
+    elif planned.gate_failed:
         click.echo("  a gate failed: the plan below is the rollback")
     if not transition.changed:
         click.echo("nothing to change")
@@ -190,6 +207,8 @@ def _echo_text(outcome: release.ReleaseOutcome, *, dry_run: bool) -> None:
         echo_result(outcome.deployed)
     for route in outcome.moved:
         click.echo(f"traffic moved: {route.line()}")
+    for shift in outcome.shifted:
+        click.echo(f"traffic shift: {shift.line}")
     if outcome.state_written:
         click.echo(f"release state saved to {planned.state_file}")
     elif dry_run and transition.changed:
