@@ -27,6 +27,7 @@ import pytest
 
 from svai.backends.aws import codedeploy
 from svai.compiler.release_state import from_dict, read_state
+from tests.release.codedeploy_fake import CodeDeploy, serve
 from tests.release.projects import CANARY, Project, swap_model
 from tests.release.test_release_cli import good_evidence, svai
 
@@ -281,3 +282,81 @@ def test_a_person_s_rollback_after_codedeploy_finished_routes_the_alias_itself(
     assert aws.alias() == ("3", {})
     state = read_state(spec.parent / ".svai" / "releases" / "scorer-dev.json", "scorer", "dev")
     assert (state.status, state.serving) == ("rolled-back", a)
+
+
+def test_status_shows_where_the_codedeploy_deployment_stands(
+    applied: tuple[Path, str, str, str], aws: Cloud
+) -> None:
+    spec, _, _, deployment = applied
+    code = svai("status", str(spec), "--format", "json")
+    assert code.code == 0, code.err
+    assert json.loads(code.out)["shifts"] == [
+        {
+            "where": "us-east-1/api",
+            "deployment": deployment,
+            "status": "Created",
+            "line": f"us-east-1 {FUNCTION}:live: CodeDeploy deployment {deployment} Created",
+        }
+    ]
+    end_deployment(deployment, "Stopped")  # before anyone runs promote, status says so
+    text = svai("status", str(spec))
+    assert (
+        f"us-east-1 {FUNCTION}:live: CodeDeploy deployment {deployment} Stopped "
+        "(rolled back to the version before)" in text.out
+    ), text.out
+
+
+@pytest.fixture
+def codedeploy_fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[CodeDeploy]:
+    """The CodeDeploy fake on 127.0.0.1 in place of moto's CodeDeploy (Lambda stays on moto)."""
+    fake = CodeDeploy()
+    with serve(fake) as url:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_CODEDEPLOY", url)
+        yield fake
+
+
+def test_promote_says_why_codedeploy_rolled_back(
+    applied: tuple[Path, str, str, str], codedeploy_fake: CodeDeploy
+) -> None:
+    spec, a, _, deployment = applied
+    codedeploy_fake.add(deployment)
+    codedeploy_fake.stop_on_alarm(deployment, f"{FUNCTION}-rollback-p99")
+    result = svai("promote", str(spec))
+    assert result.code == 1, result.err
+    line = (
+        f"us-east-1 {FUNCTION}:live: CodeDeploy deployment {deployment} Stopped (rolled back to "
+        f"the version before; alarm {FUNCTION}-rollback-p99 is in ALARM: the deployment was "
+        f"stopped; rollback deployment {deployment}-rollback routed the alias back)"
+    )
+    assert line in result.out
+    assert "the cloud rolled the release back on its alarms" in result.out
+    state = read_state(spec.parent / ".svai" / "releases" / "scorer-dev.json", "scorer", "dev")
+    assert (state.status, state.serving, state.history[-1].note) == ("rolled-back", a, line)
+
+
+def test_a_person_s_rollback_stops_the_running_deployment_then_routes_the_alias(
+    applied: tuple[Path, str, str, str], aws: Cloud, codedeploy_fake: CodeDeploy
+) -> None:
+    spec, a, _, deployment = applied
+    codedeploy_fake.add(deployment)  # still shifting: 10% on version 4
+    aws.lam.update_alias(
+        FunctionName=FUNCTION,
+        Name="live",
+        FunctionVersion="3",
+        RoutingConfig={"AdditionalVersionWeights": {"4": 0.1}},
+    )
+    result = svai("rollback", str(spec))
+    assert result.code == 0, result.err
+    stop = ("StopDeployment", {"deploymentId": deployment, "autoRollbackEnabled": True})
+    assert stop in codedeploy_fake.calls  # or CodeDeploy would go on shifting to 4
+    assert (
+        f"traffic shift: us-east-1 {FUNCTION}:live: CodeDeploy deployment {deployment} stopped"
+        in result.out
+    )
+    assert f"traffic moved: us-east-1 {FUNCTION}:live -> version 3" in result.out
+    assert aws.alias() == ("3", {})
+    state = read_state(spec.parent / ".svai" / "releases" / "scorer-dev.json", "scorer", "dev")
+    assert (state.status, state.serving) == ("rolled-back", a)
+    # Nothing left running: a second rollback has nothing to stop (and nothing to change).
+    again = svai("rollback", str(spec))
+    assert again.code == 0 and [c for c in codedeploy_fake.calls if c == stop] == [stop]
