@@ -6,6 +6,7 @@ target the resources that carry the traffic split.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from typing import Any
@@ -13,7 +14,6 @@ from typing import Any
 import click
 
 from svai import release
-from svai.backends.cloud import Shifted
 from svai.backends.split import traffic_inputs
 from svai.cli.deploy_options import echo_result
 from svai.cli.output import echo_json, format_option, spec_argument
@@ -134,21 +134,11 @@ def release_dict(outcome: release.ReleaseOutcome, *, dry_run: bool) -> dict[str,
         },
         "state_written": outcome.state_written,
         "moved": [route.line() for route in outcome.moved],
-        "shifts": [_shift_dict(s) for s in planned.shifts],
-        "shifted": [_shift_dict(s) for s in outcome.shifted],
+        "shifts": [dataclasses.asdict(s) for s in planned.shifts],
+        "shifted": [dataclasses.asdict(s) for s in outcome.shifted],
         "before": to_dict(planned.transition.before),
         "after": to_dict(planned.transition.after),
         "targets": targets,
-    }
-
-
-def _shift_dict(shift: Shifted) -> dict[str, str]:
-    return {
-        "where": shift.where,
-        "deployment": shift.deployment,
-        "status": shift.status,
-        "outcome": shift.outcome,
-        "line": shift.line,
     }
 
 

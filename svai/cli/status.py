@@ -11,6 +11,7 @@ release's traffic by itself (CodeDeploy), the state of that deployment is shown 
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import click
@@ -94,10 +95,7 @@ def status_dict(file: str, environment: str, window_s: int) -> dict[str, Any]:
         "status": report.state.status,
         "window_s": window_s,
         "targets": targets,
-        "shifts": [
-            {"where": s.where, "deployment": s.deployment, "status": s.status, "line": s.line}
-            for s in release.shifts(file, environment=environment)
-        ],
+        "shifts": [dataclasses.asdict(s) for s in release.shifts(file, environment=environment)],
     }
 
 

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
-import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -29,10 +27,11 @@ from svai.backends.aws import codedeploy
 from svai.compiler.release_state import from_dict, read_state
 from tests.release.codedeploy_fake import CodeDeploy, serve
 from tests.release.projects import CANARY, Project, swap_model
-from tests.release.test_release_cli import good_evidence, svai
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "sources"))
-from servers import start_moto
+from tests.release.test_release_cli import (  # noqa: F401 - moto_lambda: the fixture
+    good_evidence,
+    moto_lambda,
+    svai,
+)
 
 FUNCTION = "scorer-api"
 GROUP = codedeploy.Group("api", "us-east-1", FUNCTION, f"{FUNCTION}-live", FUNCTION)
@@ -75,39 +74,18 @@ def end_deployment(deployment: str, status: str) -> None:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
+def aws(moto_lambda: Callable[..., Any]) -> Cloud:  # noqa: F811 - the fixture
     """moto on 127.0.0.1 with what ``up`` would have made: A serving on version 3, B published
     as version 4, the alias on 3, the CodeDeploy application and group, the bucket."""
-    pytest.importorskip("moto.server")
     import boto3
 
-    server, endpoint = start_moto()
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    role = boto3.client("iam", region_name="us-east-1").create_role(
-        RoleName="fn", AssumeRolePolicyDocument="{}"
-    )["Role"]["Arn"]
-    lam = boto3.client("lambda", region_name="us-east-1")
-    code = b"PK\x05\x06" + b"\x00" * 18  # an empty zip: moto stores it, nothing runs it
-    lam.create_function(
-        FunctionName=FUNCTION,
-        Runtime="python3.12",
-        Role=role,
-        Handler="handler.handle",
-        Code={"ZipFile": code},
-    )
-    for _ in range(4):
-        lam.update_function_code(FunctionName=FUNCTION, ZipFile=code)
-        lam.publish_version(FunctionName=FUNCTION)
-    lam.create_alias(FunctionName=FUNCTION, Name="live", FunctionVersion="3")
+    lam = moto_lambda(published=4, live="3", weights={})
     deploy = boto3.client("codedeploy", region_name="us-east-1")
     deploy.create_application(applicationName=GROUP.application, computePlatform="Lambda")
     deploy.create_deployment_group(
         applicationName=GROUP.application,
         deploymentGroupName=GROUP.group,
-        serviceRoleArn=role,
+        serviceRoleArn="arn:aws:iam::123456789012:role/deploy",
         deploymentConfigName=f"{FUNCTION}-canary-10pct-10m",
         deploymentStyle={
             "deploymentOption": "WITH_TRAFFIC_CONTROL",
@@ -121,12 +99,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
     )
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket=BUCKET)
-    yield Cloud(lam, deploy, s3)
-    # moto keeps its data in this process, shared by every server: forget it for the next test.
-    urllib.request.urlopen(
-        urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
-    ).close()
-    server.stop()
+    return Cloud(lam, deploy, s3)
 
 
 @pytest.fixture
@@ -295,6 +268,7 @@ def test_status_shows_where_the_codedeploy_deployment_stands(
             "where": "us-east-1/api",
             "deployment": deployment,
             "status": "Created",
+            "outcome": "shifting",
             "line": f"us-east-1 {FUNCTION}:live: CodeDeploy deployment {deployment} Created",
         }
     ]

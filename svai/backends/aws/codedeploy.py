@@ -19,6 +19,7 @@ imported when a call is made.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -77,13 +78,7 @@ class Group:
 
 def group_output(group: Group) -> dict[str, str]:
     """The value of ``group``'s stack output (:func:`groups_in` reads it back)."""
-    return {
-        "application": group.application,
-        "function": group.function,
-        "group": group.group,
-        "region": group.region,
-        "service": group.service,
-    }
+    return dataclasses.asdict(group)
 
 
 def groups_in(outputs: Mapping[str, Any]) -> tuple[Group, ...]:
@@ -91,15 +86,7 @@ def groups_in(outputs: Mapping[str, Any]) -> tuple[Group, ...]:
     found = []
     for key, value in sorted(outputs.items()):
         if key.startswith(OUTPUT_PREFIX) and isinstance(value, Mapping):
-            found.append(
-                Group(
-                    str(value["service"]),
-                    str(value["region"]),
-                    str(value["application"]),
-                    str(value["group"]),
-                    str(value["function"]),
-                )
-            )
+            found.append(Group(**{f.name: str(value[f.name]) for f in dataclasses.fields(Group)}))
     return tuple(found)
 
 
@@ -143,7 +130,7 @@ def start(
         target = numbers.get(group.service)
         if group.region != plan.region or target is None:
             continue
-        with _calling(f"{group.function}:{LIVE_ALIAS} in {group.region}"):
+        with calling(f"{group.function}:{LIVE_ALIAS} in {group.region}"):
             alias = _client("lambda", group.region).get_alias(
                 FunctionName=group.function, Name=LIVE_ALIAS
             )
@@ -178,7 +165,7 @@ def read(state: ReleaseState) -> tuple[Shifted, ...]:
     found = []
     for where, deployment in _recorded(state):
         region = where.partition("/")[0]
-        with _calling(f"reading CodeDeploy deployment {deployment} in {region}"):
+        with calling(f"reading CodeDeploy deployment {deployment} in {region}"):
             info = _client("codedeploy", region).get_deployment(deploymentId=deployment)
         found.append(_shifted(where, _alias(state, where), deployment, info["deploymentInfo"]))
     return tuple(found)
@@ -196,7 +183,7 @@ def stop(state: ReleaseState) -> tuple[Shifted, ...]:
         if shift.outcome != "shifting":
             continue
         region = shift.where.partition("/")[0]
-        with _calling(f"stopping CodeDeploy deployment {shift.deployment} in {region}"):
+        with calling(f"stopping CodeDeploy deployment {shift.deployment} in {region}"):
             _client("codedeploy", region).stop_deployment(
                 deploymentId=shift.deployment, autoRollbackEnabled=True
             )
@@ -249,8 +236,13 @@ def _client(service: str, region: str) -> Any:
 
 
 @contextmanager
-def _calling(what: str) -> Iterator[None]:
-    """Turn botocore's failures while working on ``what`` into svai's errors."""
+def calling(what: str) -> Iterator[None]:
+    """Turn botocore's failures while doing ``what`` into svai's errors.
+
+    Raises:
+        svai.errors.ToolMissingError: no AWS credentials.
+        svai.errors.DeployError: the service refused or could not be reached.
+    """
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
     try:
