@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -124,8 +124,11 @@ def release_plan(
     ``.svai/measurements.json``, what ``svai bench`` wrote, and the live signals of the last
     ``window_s`` seconds read from each target's cloud, :mod:`svai.signals`) and moves one stage,
     or to the end with ``to_end``; a failed gate turns it into a rollback, too few live requests
-    hold it. When no release is in progress
-    and the spec holds a new version, ``promote`` starts that release (as ``apply`` does).
+    hold it. Where the cloud shifts the traffic itself (CodeDeploy on
+    Lambda), ``promote`` reads the deployment instead: still shifting holds, succeeded
+    completes, stopped or failed (CodeDeploy rolled back) records the rollback. When no release
+    is in progress and the spec holds a new version, ``promote`` starts that release (as
+    ``apply`` does).
     ``rollback`` points traffic back at the previous version, or at ``to``.
 
     Args:
@@ -160,12 +163,13 @@ def release_plan(
         state = reconciled.reconciled.state
     gates: tuple[_rollout.GateResult, ...] = ()
     failed = False
-    clouds = sorted({t.cloud for _, t in api.served(spec, recommendation)})
-    shifts = _read_shifts(clouds, state) if action == "promote" else ()
+    served = [(t.cloud, t.region) for _, t in api.served(spec, recommendation)]
+    # Where a cloud shifts the traffic itself (CodeDeploy), its outcome decides the step.
+    by_cloud = _read_shifts({c for c, _ in served}, state) if action == "promote" else ()
     if action == "rollback":
         transition = _rollout.revert(state, to=to)
-    elif shifts:
-        transition, failed = _shift_outcome(state, shifts)
+    elif by_cloud:
+        transition, failed = _shift_outcome(state, by_cloud)
     elif action == "promote" and state.status == "in-progress":
         assert state.candidate is not None
         gates = _check_gates(
@@ -194,7 +198,6 @@ def release_plan(
     result = None
     if after.deployed is not None and compile_targets:
         result = _release_targets(loaded, recommendation, after, placeholders=placeholders)
-    served = [(t.cloud, t.region) for _, t in api.served(spec, recommendation)]
     policy = _controller.policy(spec, served, environment)
     return ReleasePlan(
         action,
@@ -207,14 +210,16 @@ def release_plan(
         result,
         reconciled,
         policy,
-        shifts,
+        by_cloud,
     )
 
 
-def _read_shifts(clouds: Sequence[str], state: _release_state.ReleaseState) -> tuple[Shifted, ...]:
+def _read_shifts(
+    clouds: Collection[str], state: _release_state.ReleaseState
+) -> tuple[Shifted, ...]:
     """Where the release's traffic shifts run by the clouds themselves stand (none elsewhere)."""
     found: list[Shifted] = []
-    for name in clouds:
+    for name in sorted(clouds):
         hooks = cloud(name).release
         if hooks is not None and hooks.shift is not None:
             found += hooks.shift.read(state)
@@ -252,8 +257,7 @@ def shifts(path: str | Path, *, environment: str = "dev") -> tuple[Shifted, ...]
     spec = loaded.resolved
     file = _release_state.state_path(loaded.base_dir, spec.name, environment)
     state = _release_state.read_state(file, spec.name, environment)
-    clouds = sorted({t.cloud for _, t in api.served(spec, recommendation)})
-    return _read_shifts(clouds, state)
+    return _read_shifts({t.cloud for _, t in api.served(spec, recommendation)}, state)
 
 
 def promote(

@@ -65,7 +65,9 @@ def command(
 
     The offline gates (rollout.gates: eval-set metric, p95/p99, cost per 1k) and the live
     signals of the step just observed (rollout.rollback_on) are checked first; a failed gate
-    rolls back instead and exits 1; too few live requests hold it. At 100% this is a no-op.
+    rolls back instead and exits 1; too few live requests hold it. Where CodeDeploy runs the
+    shift (AWS Lambda), its deployment's outcome decides instead: still shifting holds, a
+    rolled-back deployment is recorded and exits 1. At 100% this is a no-op.
     With no release in progress and a new model version in FILE, this starts its release (the
     first step).
     """
