@@ -9,11 +9,10 @@ from typing import Any, Literal
 
 import pytest
 
-from svai.backends.aws import AwsBackend
+from svai.backends.aws import AwsBackend, codedeploy
 from svai.backends.aws.deployments import Shift, shift_of
 from svai.backends.azure.revisions import revision_name as revision_name_azure
 from svai.backends.base import RecordedResource
-from svai.backends.aws import codedeploy
 from svai.backends.gate import alias_owner, moves_lambda_traffic, moves_service_traffic
 from svai.backends.gcp import tokens as T
 from svai.backends.gcp.gate import revision_name
