@@ -473,3 +473,11 @@ def test_the_routes_the_stack_exports_name_the_revisions_the_traffic_names(
     assert [(revisions[s.version], s.percent) for s in plan.rollout.split] == named
     # The service's id: the mocks' ids end in its name (Cloud Run) or logical name (ARM).
     assert route.resource.endswith(str(service.inputs.get("name", service.name)))
+
+
+def test_a_codedeploy_output_that_is_not_a_group_is_refused_with_its_name() -> None:
+    from svai.errors import UsageError
+
+    with pytest.raises(UsageError, match="stack output aws_codedeploy_api is not a CodeDeploy"):
+        codedeploy.groups_in({"aws_codedeploy_api": {"application": "a"}})
+    assert codedeploy.groups_in({"aws_url": "https://x"}) == ()

@@ -30,13 +30,14 @@ from svai.backends import gate
 from svai.backends.aws.lowering import LIVE_ALIAS, lambda_name
 from svai.backends.cloud import Shifted
 from svai.compiler.release_state import ReleaseState
-from svai.errors import DeployError, ToolMissingError
+from svai.errors import DeployError, ToolMissingError, UsageError
 from svai.ir import DeploymentPlan
 
 __all__ = [
     "OUTPUT_PREFIX",
     "Group",
     "appspec",
+    "calling",
     "group_output",
     "groups_in",
     "read",
@@ -82,11 +83,19 @@ def group_output(group: Group) -> dict[str, str]:
 
 
 def groups_in(outputs: Mapping[str, Any]) -> tuple[Group, ...]:
-    """The deployment groups a stack exports (``aws_codedeploy_<service>``), by output name."""
+    """The deployment groups a stack exports (``aws_codedeploy_<service>``), by output name.
+
+    Raises:
+        svai.errors.UsageError: such an output lacks a field (not written by this svai).
+    """
     found = []
     for key, value in sorted(outputs.items()):
-        if key.startswith(OUTPUT_PREFIX) and isinstance(value, Mapping):
+        if not key.startswith(OUTPUT_PREFIX):
+            continue
+        try:
             found.append(Group(**{f.name: str(value[f.name]) for f in dataclasses.fields(Group)}))
+        except (KeyError, TypeError) as exc:
+            raise UsageError(f"stack output {key} is not a CodeDeploy group ({exc!r})") from None
     return tuple(found)
 
 
