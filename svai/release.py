@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -25,6 +25,7 @@ from svai import api
 from svai.backends import automation
 from svai.backends import gate as _backend_gate
 from svai.backends.base import Backend
+from svai.backends.cloud import Shifted
 from svai.backends.registry import cloud, get_backend
 from svai.build import bench as _bench
 from svai.compiler import gate as _gate
@@ -51,6 +52,7 @@ __all__ = [
     "promote",
     "release_plan",
     "rollback",
+    "shifts",
     "start_release",
     "versions",
 ]
@@ -85,6 +87,9 @@ class ReleasePlan:
     """What reading the deployment's bucket found (``None`` when no bucket is known yet)."""
     policy: _gate.Policy | None = None
     """The gate policy the bucket gets beside the state (what the scheduled gate job reads)."""
+    shifts: tuple[Shifted, ...] = ()
+    """Where the traffic shifts the clouds run by themselves stand (CodeDeploy), as ``promote``
+    read them: their outcome, not the gates, decides the step."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +100,8 @@ class ReleaseOutcome:
     deployed: automation.Result | None
     state_written: bool
     moved: tuple[_traffic.Route | _revisions.Moved, ...] = ()
+    shifted: tuple[Shifted, ...] = ()
+    """The clouds' own shifts this step started (``apply``) or stopped (``rollback``)."""
 
 
 def release_plan(
@@ -117,8 +124,11 @@ def release_plan(
     ``.svai/measurements.json``, what ``svai bench`` wrote, and the live signals of the last
     ``window_s`` seconds read from each target's cloud, :mod:`svai.signals`) and moves one stage,
     or to the end with ``to_end``; a failed gate turns it into a rollback, too few live requests
-    hold it. When no release is in progress
-    and the spec holds a new version, ``promote`` starts that release (as ``apply`` does).
+    hold it. Where the cloud shifts the traffic itself (CodeDeploy on
+    Lambda), ``promote`` reads the deployment instead: still shifting holds, succeeded
+    completes, stopped or failed (CodeDeploy rolled back) records the rollback. When no release
+    is in progress and the spec holds a new version, ``promote`` starts that release (as
+    ``apply`` does).
     ``rollback`` points traffic back at the previous version, or at ``to``.
 
     Args:
@@ -153,8 +163,13 @@ def release_plan(
         state = reconciled.reconciled.state
     gates: tuple[_rollout.GateResult, ...] = ()
     failed = False
+    served = [(t.cloud, t.region) for _, t in api.served(spec, recommendation)]
+    # Where a cloud shifts the traffic itself (CodeDeploy), its outcome decides the step.
+    by_cloud = _read_shifts({c for c, _ in served}, state) if action == "promote" else ()
     if action == "rollback":
         transition = _rollout.revert(state, to=to)
+    elif by_cloud:
+        transition, failed = _shift_outcome(state, by_cloud)
     elif action == "promote" and state.status == "in-progress":
         assert state.candidate is not None
         gates = _check_gates(
@@ -183,11 +198,66 @@ def release_plan(
     result = None
     if after.deployed is not None and compile_targets:
         result = _release_targets(loaded, recommendation, after, placeholders=placeholders)
-    served = [(t.cloud, t.region) for _, t in api.served(spec, recommendation)]
     policy = _controller.policy(spec, served, environment)
     return ReleasePlan(
-        action, environment, file, version, transition, gates, failed, result, reconciled, policy
+        action,
+        environment,
+        file,
+        version,
+        transition,
+        gates,
+        failed,
+        result,
+        reconciled,
+        policy,
+        by_cloud,
     )
+
+
+def _read_shifts(
+    clouds: Collection[str], state: _release_state.ReleaseState
+) -> tuple[Shifted, ...]:
+    """Where the release's traffic shifts run by the clouds themselves stand (none elsewhere)."""
+    found: list[Shifted] = []
+    for name in sorted(clouds):
+        hooks = cloud(name).release
+        if hooks is not None and hooks.shift is not None:
+            found += hooks.shift.read(state)
+    return tuple(found)
+
+
+def _shift_outcome(
+    state: _release_state.ReleaseState, shifts: Sequence[Shifted]
+) -> tuple[_rollout.Transition, bool]:
+    """The step the clouds' own shifts took: rolled back, still shifting (held), or complete.
+
+    The cloud moved the traffic itself (CodeDeploy on its alarms), so the state records what it
+    did and nothing is routed again; a rollback counts as a failed gate (exit 1).
+    """
+    lines = "; ".join(s.line for s in shifts)
+    if any(s.outcome == "rolled-back" for s in shifts):
+        return _rollout.revert(state, reason=lines), True
+    if any(s.outcome == "shifting" for s in shifts):
+        held = f"held: the cloud is still shifting traffic by itself: {lines}"
+        return _rollout.Transition(state, state, False, held), False
+    done = _rollout.advance(state, to_end=True)
+    *rest, last = done.after.history  # say which deployment completed it, not `--all`
+    after = dataclasses.replace(done.after, history=(*rest, dataclasses.replace(last, note=lines)))
+    return dataclasses.replace(done, after=after), False
+
+
+def shifts(path: str | Path, *, environment: str = "dev") -> tuple[Shifted, ...]:
+    """Where the release's traffic shifts run by the clouds themselves stand (``svai status``).
+
+    Raises:
+        svai.errors.ToolMissingError: no credentials for a cloud that runs one.
+        svai.errors.DeployError: the cloud refused the read.
+    """
+    loaded, recommendation = api.recommend(path)
+    spec = loaded.resolved
+    file = _release_state.state_path(loaded.base_dir, spec.name, environment)
+    state = _release_state.read_state(file, spec.name, environment)
+    return _read_shifts({t.cloud for _, t in api.served(spec, recommendation)}, state)
 
 
 def promote(
@@ -339,6 +409,7 @@ def _release(
         return ReleaseOutcome(planned, None, written)
     deployed = None
     moved: tuple[_traffic.Route | _revisions.Moved, ...] = ()
+    shifted: tuple[Shifted, ...] = ()
     if not state_only:
         assert planned.result is not None
         high = [f for t in planned.result.targets for f in t.findings if f.severity == "high"]
@@ -370,15 +441,21 @@ def _release(
             work_dir=_spec_dir(path),
             backends=backends,
         )
-        after = _record_versions(
-            after, deployed.outputs, {t.plan.cloud for t in planned.result.targets}
-        )
-        # Where the gate job owns the aliases, `up` left their split alone (ignore_changes):
+        plans = [t.plan for t in planned.result.targets]
+        after = _record_versions(after, deployed.outputs, {p.cloud for p in plans})
+        # Where CodeDeploy owns an alias, `up` left it alone: a new release starts its
+        # deployment (CodeDeploy shifts it, and rolls it back on the alarms), a person's
+        # rollback stops the one still running.
+        after, shifted = _shift(action, planned.transition.before, after, plans, deployed.outputs)
+        # Where the gate job owns the aliases, `up` left their split alone too (ignore_changes):
         # route them with the job's own call, so a person and the job move traffic one way.
+        # CodeDeploy's aliases likewise, unless CodeDeploy moves them in this very step.
+        by_cloud = bool(shifted and action != "rollback") or bool(planned.shifts)
         regions = [
-            t.plan.region
-            for t in planned.result.targets
-            if _backend_gate.moves_lambda_traffic(t.plan)
+            p.region
+            for p in plans
+            if (owner := _backend_gate.alias_owner(p)) == "gate"
+            or (owner == "codedeploy" and not by_cloud)
         ]
         # Cloud Run services and container apps likewise: `up` named the revisions and left
         # the traffic alone; the routes come from the stack outputs of this very `up`. (A
@@ -390,7 +467,37 @@ def _release(
         )
     _release_state.write_state(planned.state_file, after)
     _controller.push(_spec_dir(path), after, planned.policy, planned.reconciled)
-    return ReleaseOutcome(planned, deployed, True, moved)
+    return ReleaseOutcome(planned, deployed, True, moved, shifted)
+
+
+def _shift(
+    action: str,
+    before: _release_state.ReleaseState,
+    after: _release_state.ReleaseState,
+    plans: Sequence[DeploymentPlan],
+    outputs: Any,
+) -> tuple[_release_state.ReleaseState, tuple[Shifted, ...]]:
+    """Start (a new release) or stop (a rollback) the shifts the clouds run by themselves.
+
+    Returns ``after`` with the started deployments recorded under the deployed version (so
+    ``promote`` can read their outcome), and what was started or stopped.
+    """
+    started = after.status == "in-progress" and after.candidate != before.candidate
+    done: list[Shifted] = []
+    for name in sorted({p.cloud for p in plans}):
+        hooks = cloud(name).release
+        if hooks is None or hooks.shift is None:
+            continue
+        if action == "rollback":
+            done += hooks.shift.stop(before)
+        elif started:
+            for plan in plans:
+                if plan.cloud == name:
+                    done += hooks.shift.start(plan, after, dict(outputs))
+    if started and done and after.deployed is not None:
+        ids = {s.where: s.deployment for s in done}
+        after = dataclasses.replace(after, deployments={**after.deployments, after.deployed: ids})
+    return after, tuple(done)
 
 
 def _spec_dir(path: str | Path) -> Path:

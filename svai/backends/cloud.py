@@ -16,10 +16,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from svai.backends.base import Backend, RecordedResource
+    from svai.compiler.release_state import ReleaseState
     from svai.ir import DeploymentPlan
 
 __all__ = [
@@ -28,6 +29,8 @@ __all__ = [
     "Cloud",
     "Mocks",
     "ReleaseHooks",
+    "ShiftHooks",
+    "Shifted",
     "SplitInputs",
     "TrafficReader",
     "any_set",
@@ -124,6 +127,51 @@ ReleaseOptions = Callable[..., dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
+class Shifted:
+    """One traffic shift a cloud runs by itself for a release step (AWS: a CodeDeploy deployment).
+
+    Attributes:
+        where: What it shifts, as the release state keys it (``us-east-1/api``).
+        deployment: The cloud's id of the deployment.
+        status: The cloud's own word for where it stands (CodeDeploy: ``Created``,
+            ``InProgress``, ``Succeeded``, ``Failed``, ``Stopped``, ...).
+        outcome: ``shifting`` (still running), ``succeeded`` (all traffic on the new version)
+            or ``rolled-back`` (the cloud stopped it and routed the traffic back).
+        line: What happened, in one line for people.
+    """
+
+    where: str
+    deployment: str
+    status: str
+    outcome: Literal["shifting", "succeeded", "rolled-back"]
+    line: str
+
+
+ShiftStart = Callable[["DeploymentPlan", "ReleaseState", Mapping[str, Any]], tuple[Shifted, ...]]
+"""``(plan, state after the step, stack outputs of its up) -> the shifts started``."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftHooks:
+    """How a cloud runs a release's traffic shift by itself, where it can (AWS: CodeDeploy).
+
+    The backend leaves the routed resource's split ``ignore_changes`` for such a plan; the
+    cloud moves it and rolls it back on the release's alarms with nobody in the loop.
+
+    Attributes:
+        start: After the ``up`` of a new release's first step: start the shift from the
+            version serving to the one ``up`` deployed (none when nothing is to shift).
+        read: Where the shifts recorded for the release in progress stand.
+        stop: Stop the shifts still running and let the cloud route traffic back (a person's
+            ``svai rollback``); returns the ones stopped.
+    """
+
+    start: ShiftStart
+    read: Callable[[ReleaseState], tuple[Shifted, ...]]
+    stop: Callable[[ReleaseState], tuple[Shifted, ...]]
+
+
+@dataclass(frozen=True, slots=True)
 class ReleaseHooks:
     """What a cloud must remember between the steps of a release, and how it uses it.
 
@@ -134,10 +182,13 @@ class ReleaseHooks:
             made with for a release step, given what was recorded per model version (empty
             when the plain backend will do). ``placeholders`` allows a plan to name a value
             that was never recorded.
+        shift: How the cloud shifts traffic by itself, or ``None``: ``up`` or svai's gate
+            job moves it.
     """
 
     record: Callable[[Mapping[str, Any]], dict[str, str]]
     options: ReleaseOptions
+    shift: ShiftHooks | None = None
 
 
 def any_set(env: Mapping[str, str], *groups: tuple[str, ...]) -> bool:

@@ -10,6 +10,8 @@ Pure: no Pulumi, no I/O.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from svai import __version__
 from svai.compiler import gate as _gate
 from svai.ir import DeploymentPlan
@@ -18,7 +20,10 @@ __all__ = [
     "GATE_COMMAND",
     "ROUTES_SUFFIX",
     "STATE_PREFIX",
+    "AliasOwner",
+    "alias_owner",
     "automatic",
+    "controller_owns_alias",
     "gate_image",
     "moves_lambda_traffic",
     "moves_service_traffic",
@@ -47,7 +52,34 @@ def moves_lambda_traffic(plan: DeploymentPlan) -> bool:
     routes each alias (``svai.controller.traffic``), the backend marks the alias's split
     ``ignore_changes``, and ``svai apply`` routes it through the job's own call after ``up``.
     """
-    return plan.cloud == "aws" and automatic(plan) and _gate.native_shift(plan.rollout) is None
+    return alias_owner(plan) == "gate"
+
+
+AliasOwner = Literal["gate", "codedeploy"]
+"""Who moves a Lambda ``live`` alias during a release, in place of ``pulumi up``."""
+
+
+def alias_owner(plan: DeploymentPlan) -> AliasOwner | None:
+    """Who routes ``plan``'s Lambda ``live`` aliases once they exist; ``None``: ``pulumi up``.
+
+    ``codedeploy`` for an AWS canary or blue/green rollout whose steps CodeDeploy can express
+    (one canary step, equal linear steps, blue/green's switch): ``svai apply`` starts a
+    CodeDeploy deployment after ``up`` (:mod:`svai.controller.codedeploy`), which shifts the
+    alias and rolls it back on the release's alarms. ``gate`` for the steps it cannot express
+    (:func:`moves_lambda_traffic`). All-at-once releases leave the alias to ``up``.
+    """
+    if plan.cloud != "aws" or not automatic(plan):
+        return None
+    return "gate" if _gate.native_shift(plan.rollout) is None else "codedeploy"
+
+
+def controller_owns_alias(plan: DeploymentPlan) -> bool:
+    """Whether the backend marks the ``live`` aliases' split ``ignore_changes`` (an owner moves it).
+
+    The one answer the AWS backend asks: otherwise the next ``up`` would undo what the gate job
+    or CodeDeploy routed.
+    """
+    return alias_owner(plan) is not None
 
 
 def moves_service_traffic(plan: DeploymentPlan) -> bool:

@@ -6,6 +6,7 @@ target the resources that carry the traffic split.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from typing import Any
@@ -64,7 +65,9 @@ def command(
 
     The offline gates (rollout.gates: eval-set metric, p95/p99, cost per 1k) and the live
     signals of the step just observed (rollout.rollback_on) are checked first; a failed gate
-    rolls back instead and exits 1; too few live requests hold it. At 100% this is a no-op.
+    rolls back instead and exits 1; too few live requests hold it. Where CodeDeploy runs the
+    shift (AWS Lambda), its deployment's outcome decides instead: still shifting holds, a
+    rolled-back deployment is recorded and exits 1. At 100% this is a no-op.
     With no release in progress and a new model version in FILE, this starts its release (the
     first step).
     """
@@ -133,6 +136,8 @@ def release_dict(outcome: release.ReleaseOutcome, *, dry_run: bool) -> dict[str,
         },
         "state_written": outcome.state_written,
         "moved": [route.line() for route in outcome.moved],
+        "shifts": [dataclasses.asdict(s) for s in planned.shifts],
+        "shifted": [dataclasses.asdict(s) for s in outcome.shifted],
         "before": to_dict(planned.transition.before),
         "after": to_dict(planned.transition.after),
         "targets": targets,
@@ -168,7 +173,11 @@ def _echo_text(outcome: release.ReleaseOutcome, *, dry_run: bool) -> None:
         click.echo(
             f"  {mark} {gate.phase} gate {gate.name} {gate.threshold}: observed {gate.observed}"
         )
-    if planned.gate_failed:
+    for shift in planned.shifts:
+        click.echo(f"  {shift.line}")
+    if planned.gate_failed and planned.shifts:
+        click.echo("  the cloud rolled the release back on its alarms: the state records it")
+    elif planned.gate_failed:
         click.echo("  a gate failed: the plan below is the rollback")
     if not transition.changed:
         click.echo("nothing to change")
@@ -190,6 +199,8 @@ def _echo_text(outcome: release.ReleaseOutcome, *, dry_run: bool) -> None:
         echo_result(outcome.deployed)
     for route in outcome.moved:
         click.echo(f"traffic moved: {route.line()}")
+    for shift in outcome.shifted:
+        click.echo(f"traffic shift: {shift.line}")
     if outcome.state_written:
         click.echo(f"release state saved to {planned.state_file}")
     elif dry_run and transition.changed:

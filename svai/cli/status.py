@@ -5,11 +5,13 @@ signals of each version are read from the target's cloud over ``--window`` (:mod
 Without the cloud's credentials it exits 3 and names what to set. Each target's cost this month
 comes from its cloud's billing API (:mod:`svai.signals.cost`), against
 ``observability.budget_usd_month``; a cloud whose billing cannot be read shows it unavailable.
-An async target also shows its oldest queued job's age over the window.
+An async target also shows its oldest queued job's age over the window. Where a cloud shifts a
+release's traffic by itself (CodeDeploy), the state of that deployment is shown too.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import click
@@ -54,6 +56,8 @@ def command(file: str, environment: str, window: str, fmt: str) -> None:
             age = target["queue_age_s"]
             click.echo(f"    oldest queued job: {'-' if age is None else f'{age:g}s'}")
         click.echo(f"    cost since {target['cost']['since']}: {_cost(target['cost'])}")
+    for shift in data["shifts"]:
+        click.echo(f"  {shift['line']}")
 
 
 def status_dict(file: str, environment: str, window_s: int) -> dict[str, Any]:
@@ -91,6 +95,7 @@ def status_dict(file: str, environment: str, window_s: int) -> dict[str, Any]:
         "status": report.state.status,
         "window_s": window_s,
         "targets": targets,
+        "shifts": [dataclasses.asdict(s) for s in release.shifts(file, environment=environment)],
     }
 
 

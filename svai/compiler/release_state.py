@@ -83,6 +83,9 @@ class ReleaseState:
         versions: Every version ever deployed, oldest first.
         lambda_versions: Model version -> service name -> Lambda version number (from the
             stack outputs after an apply), so an alias can route to an earlier version.
+        deployments: Model version -> where (``us-east-1/api``) -> the id of the deployment a
+            cloud ran by itself to shift traffic to that version (AWS: CodeDeploy), so
+            ``svai promote`` can read its outcome.
         history: Every action, oldest first.
     """
 
@@ -99,6 +102,7 @@ class ReleaseState:
     split: tuple[tuple[str, int], ...] = ()
     versions: tuple[str, ...] = ()
     lambda_versions: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    deployments: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     history: tuple[Event, ...] = ()
 
 
@@ -114,7 +118,7 @@ def state_path(base_dir: Path, name: str, environment: str) -> Path:
 
 def to_dict(state: ReleaseState) -> dict[str, Any]:
     """Return ``state`` as JSON-ready data (the file's contract)."""
-    return {
+    data: dict[str, Any] = {
         "schema_version": _SCHEMA_VERSION,
         "name": state.name,
         "environment": state.environment,
@@ -128,10 +132,7 @@ def to_dict(state: ReleaseState) -> dict[str, Any]:
         "step_index": state.step_index,
         "split": [{"version": v, "percent": p} for v, p in state.split],
         "versions": list(state.versions),
-        "lambda_versions": {
-            version: dict(sorted(numbers.items()))
-            for version, numbers in sorted(state.lambda_versions.items())
-        },
+        "lambda_versions": _nested(state.lambda_versions),
         "history": [
             {
                 "seq": e.seq,
@@ -144,6 +145,17 @@ def to_dict(state: ReleaseState) -> dict[str, Any]:
             for e in state.history
         ],
     }
+    if state.deployments:  # only where a cloud ran a shift: older files stay byte-identical
+        data["deployments"] = _nested(state.deployments)
+    return data
+
+
+def _nested(table: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
+    return {key: dict(sorted(inner.items())) for key, inner in sorted(table.items())}
+
+
+def _parse_nested(table: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    return {str(key): {str(k): str(v) for k, v in inner.items()} for key, inner in table.items()}
 
 
 def from_dict(data: Mapping[str, Any]) -> ReleaseState:
@@ -171,10 +183,8 @@ def from_dict(data: Mapping[str, Any]) -> ReleaseState:
             step_index=int(data["step_index"]),
             split=tuple((str(s["version"]), int(s["percent"])) for s in data["split"]),
             versions=tuple(str(v) for v in data["versions"]),
-            lambda_versions={
-                str(version): {str(k): str(v) for k, v in numbers.items()}
-                for version, numbers in data["lambda_versions"].items()
-            },
+            lambda_versions=_parse_nested(data["lambda_versions"]),
+            deployments=_parse_nested(data.get("deployments", {})),
             history=tuple(
                 Event(
                     seq=int(e["seq"]),

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from svai.backends.aws import lowering as aws
+from svai.backends.aws.codedeploy import calling
 from svai.compiler.release_state import ReleaseState
-from svai.errors import DeployError, ToolMissingError, UsageError
+from svai.errors import DeployError, UsageError
 
 __all__ = ["Route", "lambda_routes", "move", "read_route", "routing"]
 
@@ -149,14 +150,5 @@ def routing(line: str) -> Iterator[None]:
         svai.errors.ToolMissingError: no AWS credentials.
         svai.errors.DeployError: the service refused or could not be reached.
     """
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-
-    try:
+    with calling(f"routing {line}"):
         yield
-    except NoCredentialsError:
-        raise ToolMissingError(
-            f"no AWS credentials to route {line}; set AWS_ACCESS_KEY_ID and "
-            "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
-        ) from None
-    except (ClientError, BotoCoreError) as exc:
-        raise DeployError(f"routing {line} failed: {exc}") from None

@@ -9,11 +9,11 @@ from typing import Any, Literal
 
 import pytest
 
-from svai.backends.aws import AwsBackend
+from svai.backends.aws import AwsBackend, codedeploy
 from svai.backends.aws.deployments import Shift, shift_of
 from svai.backends.azure.revisions import revision_name as revision_name_azure
 from svai.backends.base import RecordedResource
-from svai.backends.gate import moves_lambda_traffic, moves_service_traffic
+from svai.backends.gate import alias_owner, moves_lambda_traffic, moves_service_traffic
 from svai.backends.gcp import tokens as T
 from svai.backends.gcp.gate import revision_name
 from svai.backends.preview import record
@@ -130,16 +130,21 @@ def test_aws_steps_codedeploy_cannot_express_get_the_scheduled_gate() -> None:
     assert {"lambda:GetAlias", "lambda:UpdateAlias"} <= actions  # it moves the split itself
 
 
+SPLIT = ("functionVersion", "routingConfig")
+
+
 @pytest.mark.parametrize(
-    ("strategy", "steps", "owned"),
+    ("strategy", "steps", "owner", "owned"),
     [
-        ("canary", (5, 25, 100), ("functionVersion", "routingConfig")),  # the gate job's
-        ("canary", (10, 100), ()),  # CodeDeploy's shift: apply routes the alias
-        ("all-at-once", (100,), ()),
+        ("canary", (5, 25, 100), "gate", SPLIT),  # the gate job's
+        ("canary", (10, 100), "codedeploy", SPLIT),  # CodeDeploy's canary
+        ("canary", (25, 50, 75, 100), "codedeploy", SPLIT),  # CodeDeploy's linear shift
+        ("blue-green", (100,), "codedeploy", SPLIT),  # CodeDeploy's all-at-once switch
+        ("all-at-once", (100,), None, ()),  # `up` routes it
     ],
 )
-def test_the_alias_split_is_ignore_changes_where_the_gate_job_moves_it(
-    strategy: str, steps: tuple[int, ...], owned: tuple[str, ...]
+def test_the_alias_split_is_ignore_changes_where_the_gate_job_or_codedeploy_moves_it(
+    strategy: str, steps: tuple[int, ...], owner: str | None, owned: tuple[str, ...]
 ) -> None:
     plan = released(sync_plan("aws", "aws.lambda.zip", canary=True), strategy, steps)
     resources = aws(plan)
@@ -150,8 +155,35 @@ def test_the_alias_split_is_ignore_changes_where_the_gate_job_moves_it(
         f for f in by_type(resources, "aws:lambda/function:Function") if f.name == fn_name
     ]
     assert function.ignore_changes == ()  # the code and config still follow the plan
-    # `svai apply` routes the alias after `up` exactly where `up` leaves it alone.
-    assert moves_lambda_traffic(plan) == bool(owned)
+    # `svai apply` routes the alias, or starts CodeDeploy, exactly where `up` leaves it alone.
+    assert alias_owner(plan) == owner
+    assert moves_lambda_traffic(plan) == (owner == "gate")
+    groups = by_type(resources, "aws:codedeploy/deploymentGroup:DeploymentGroup")
+    assert len(groups) == (owner == "codedeploy")
+
+
+def test_the_stack_exports_each_codedeploy_group_for_apply_to_start_deployments(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    exported = capture_exports(monkeypatch)
+    plan = released(sync_plan("aws", "aws.lambda.zip", canary=True), "canary", (10, 100))
+    resources = aws(plan)
+    (group,) = by_type(resources, "aws:codedeploy/deploymentGroup:DeploymentGroup")
+    (app,) = by_type(resources, "aws:codedeploy/application:Application")
+    (alias,) = by_type(resources, "aws:lambda/alias:Alias")
+    assert codedeploy.groups_in(exported) == (
+        codedeploy.Group(
+            "api",
+            plan.region,
+            app.inputs["name"],
+            group.inputs["deploymentGroupName"],
+            alias.inputs["functionName"],
+        ),
+    )
+    # None where the gate job routes the alias instead.
+    exported.clear()
+    aws(released(sync_plan("aws", "aws.lambda.zip", canary=True), "canary", (5, 25, 100)))
+    assert codedeploy.groups_in(exported) == ()
 
 
 def test_an_endpoint_s_proxy_alias_follows_the_plan() -> None:
@@ -441,3 +473,11 @@ def test_the_routes_the_stack_exports_name_the_revisions_the_traffic_names(
     assert [(revisions[s.version], s.percent) for s in plan.rollout.split] == named
     # The service's id: the mocks' ids end in its name (Cloud Run) or logical name (ARM).
     assert route.resource.endswith(str(service.inputs.get("name", service.name)))
+
+
+def test_a_codedeploy_output_that_is_not_a_group_is_refused_with_its_name() -> None:
+    from svai.errors import UsageError
+
+    with pytest.raises(UsageError, match="stack output aws_codedeploy_api is not a CodeDeploy"):
+        codedeploy.groups_in({"aws_codedeploy_api": {"application": "a"}})
+    assert codedeploy.groups_in({"aws_url": "https://x"}) == ()

@@ -143,8 +143,8 @@ class AwsBackend:
                     service,
                     identity,
                     previous_version=self.previous_lambda_versions.get(service.name),
-                    # The job routes the aliases whose numbers the state records: these.
-                    gate_routes=gate.moves_lambda_traffic(plan),
+                    # The gate job or CodeDeploy routes these aliases (svai.backends.gate.alias_owner).
+                    gate_routes=gate.controller_owns_alias(plan),
                 )
                 dimensions[service.name] = (_lambda_dims(function.function_name), False)
                 lambdas.append((service, function.function_name, function))

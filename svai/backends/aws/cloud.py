@@ -6,11 +6,21 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from svai.backends.cloud import Cloud, Mocks, ReleaseHooks, any_set, by_token, mock_id
+from svai.backends.cloud import (
+    Cloud,
+    Mocks,
+    ReleaseHooks,
+    Shifted,
+    ShiftHooks,
+    any_set,
+    by_token,
+    mock_id,
+)
 from svai.errors import UsageError
 
 if TYPE_CHECKING:
     from svai.backends.base import RecordedResource
+    from svai.compiler.release_state import ReleaseState
     from svai.ir import DeploymentPlan
 
 __all__ = ["CLOUD", "mock_arn"]
@@ -136,6 +146,27 @@ def _release_options(
     return {"previous_lambda_versions": numbers}
 
 
+# CodeDeploy's calls (svai.backends.aws.codedeploy), imported only when a release makes them.
+def _start_shift(
+    plan: DeploymentPlan, state: ReleaseState, outputs: Mapping[str, Any]
+) -> tuple[Shifted, ...]:
+    from svai.backends.aws import codedeploy
+
+    return codedeploy.start(plan, state, outputs)
+
+
+def _read_shift(state: ReleaseState) -> tuple[Shifted, ...]:
+    from svai.backends.aws import codedeploy
+
+    return codedeploy.read(state)
+
+
+def _stop_shift(state: ReleaseState) -> tuple[Shifted, ...]:
+    from svai.backends.aws import codedeploy
+
+    return codedeploy.stop(state)
+
+
 _LAMBDAS = frozenset({"aws.lambda.zip", "aws.lambda.image", "aws.lambda.snapstart"})
 
 CLOUD = Cloud(
@@ -173,7 +204,11 @@ CLOUD = Cloud(
         },
         id_from_logical_name=True,
     ),
-    release=ReleaseHooks(record=_recorded_versions, options=_release_options),
+    release=ReleaseHooks(
+        record=_recorded_versions,
+        options=_release_options,
+        shift=ShiftHooks(start=_start_shift, read=_read_shift, stop=_stop_shift),
+    ),
     traffic=by_token(
         {
             "aws:lambda/alias:Alias": (("functionVersion",), ("routingConfig",)),

@@ -3,7 +3,10 @@
 * A Lambda service whose steps CodeDeploy can express (one canary step, equal linear steps, or
   blue/green's single switch) gets a CodeDeploy application, a deployment config with that
   traffic shift, and a deployment group that stops and rolls back on the release's own alarms
-  (``rollout.rollback_on``); svai starts each deployment through the CodeDeploy API, as SAM does.
+  (``rollout.rollback_on``). The stack exports the group (``aws_codedeploy_<service>``) and leaves
+  the ``live`` alias's split to CodeDeploy (``ignore_changes``); ``svai apply`` starts each
+  deployment through the CodeDeploy API after ``up``, as SAM does
+  (:mod:`svai.backends.aws.codedeploy`).
 * A SageMaker endpoint gets deployment guardrails: a blue/green update policy with the same
   shift and ``auto_rollback_configuration`` on those alarms. Blue/green doubles the endpoint's
   instances while a release runs (the plan's notes price it).
@@ -23,6 +26,7 @@ from typing import Any
 import pulumi
 
 from svai.backends import gate
+from svai.backends.aws import codedeploy
 from svai.backends.aws import lowering as args
 from svai.backends.aws.network import PrivateNetwork
 from svai.backends.aws.provider import AWS, res
@@ -51,8 +55,8 @@ shift_of = _gate.native_shift
 """The shift CodeDeploy and guardrails can run for a rollout (``None``: svai's gate runs it)."""
 
 CONTROLLED = ("function_version", "routing_config")
-"""The ``live`` alias inputs the gate job owns where it runs
-(:func:`svai.backends.gate.moves_lambda_traffic`): ``ignore_changes``, so ``up`` keeps its split."""
+"""The ``live`` alias inputs the gate job or CodeDeploy owns where it routes the alias
+(:func:`svai.backends.gate.alias_owner`): ``ignore_changes``, so ``up`` keeps their split."""
 
 
 def rollback_alarms(plan: DeploymentPlan, service: Service) -> tuple[Alarm, ...]:
@@ -127,12 +131,15 @@ def lambda_rollback(
         opts=opts,
     )
     config = _deployment_config(name, shift, opts)
+    group = codedeploy.Group(
+        service.name, plan.region, name, f"{name}-{args.LIVE_ALIAS}", function_name
+    )
     AWS.create(
         "aws:codedeploy/deploymentGroup:DeploymentGroup",
         f"{name}-deploy-group",
         {
             "app_name": app.name,
-            "deployment_group_name": f"{name}-{args.LIVE_ALIAS}",
+            "deployment_group_name": group.group,
             "service_role_arn": role.arn,
             "deployment_config_name": config,
             "deployment_style": {
@@ -148,6 +155,8 @@ def lambda_rollback(
         },
         opts,
     )
+    # `svai apply` starts the deployments of this group after `up` (codedeploy.start).
+    pulumi.export(f"{codedeploy.OUTPUT_PREFIX}{service.name}", codedeploy.group_output(group))
 
 
 def _deployment_config(name: str, shift: Shift, opts: pulumi.ResourceOptions) -> str:
