@@ -166,6 +166,8 @@ def release_plan(
     served = [(t.cloud, t.region) for _, t in api.served(spec, recommendation)]
     # Where a cloud shifts the traffic itself (CodeDeploy), its outcome decides the step.
     by_cloud = _read_shifts({c for c, _ in served}, state) if action == "promote" else ()
+    if by_cloud and _left_to_the_gates(by_cloud, served):
+        by_cloud = ()  # the gates take the step, and route every alias as they do without
     if action == "rollback":
         transition = _rollout.revert(state, to=to)
     elif by_cloud:
@@ -224,6 +226,21 @@ def _read_shifts(
         if hooks is not None and hooks.shift is not None:
             found += hooks.shift.read(state)
     return tuple(found)
+
+
+def _left_to_the_gates(shifts: Sequence[Shifted], served: Sequence[tuple[str, str]]) -> bool:
+    """Whether the step is still svai's gates' to take though the clouds' own shifts ran.
+
+    Where every such shift succeeded but the release also serves from targets no shift covers
+    (another cloud, or another region), those targets step by the gates as before: CodeDeploy
+    finishing on Lambda says nothing of a Cloud Run canary. A shift still running or rolled back
+    decides for the whole release (held, or rolled back everywhere). Shifts are keyed
+    ``<region>/<service>``, and no two clouds spell a region alike.
+    """
+    shifted = {s.where.partition("/")[0] for s in shifts}
+    return all(s.outcome == "succeeded" for s in shifts) and any(
+        region not in shifted for _, region in served
+    )
 
 
 def _shift_outcome(

@@ -334,3 +334,21 @@ def test_a_person_s_rollback_stops_the_running_deployment_then_routes_the_alias(
     # Nothing left running: a second rollback has nothing to stop (and nothing to change).
     again = svai("rollback", str(spec))
     assert again.code == 0 and [c for c in codedeploy_fake.calls if c == stop] == [stop]
+
+
+def test_a_finished_codedeploy_shift_leaves_the_other_targets_to_the_gates() -> None:
+    from svai import release
+    from svai.backends.cloud import Shifted
+
+    done = Shifted("us-east-1/api", "d-1", "Succeeded", "succeeded", "d-1 succeeded")
+    running = dataclasses.replace(done, status="InProgress", outcome="shifting")
+    undone = dataclasses.replace(done, status="Stopped", outcome="rolled-back")
+    alone = [("aws", "us-east-1")]
+    beside_cloud_run = [("aws", "us-east-1"), ("gcp", "europe-west1")]
+    # Lambda alone: CodeDeploy's outcome is the step.
+    assert not release._left_to_the_gates([done], alone)
+    # A Cloud Run target beside it still steps by the gates once CodeDeploy finished...
+    assert release._left_to_the_gates([done], beside_cloud_run)
+    # ...while a shift still running holds, and a rolled-back one rolls back, everywhere.
+    assert not release._left_to_the_gates([running], beside_cloud_run)
+    assert not release._left_to_the_gates([undone, done], beside_cloud_run)
