@@ -30,18 +30,17 @@ from svai.compiler import gate as _gate
 from svai.compiler.catalog import Catalog, ResourcePrice, Size, load_catalog
 from svai.compiler.cost import function_cost
 from svai.compiler.egress import (
-    AWS_GATEWAY_ENDPOINTS,
-    aws_endpoints,
-    azure_private_links,
-    azure_private_registry,
-    azure_vnet,
-    azure_zones,
+    free_endpoints,
+    network_built,
+    private_endpoints,
+    private_registry,
+    private_zones,
     restricts_egress,
 )
 from svai.compiler.limits import ZIP_DEPS_MB
 from svai.compiler.lower import endpoint_proxy
 from svai.compiler.recommendation import TargetRecommendation, Workload
-from svai.compiler.release_cost import NO_RELEASE_COST, Held, ReleaseCost, release_cost
+from svai.compiler.release_cost import NO_RELEASE_COST, ReleaseCost, release_cost
 from svai.compiler.traffic import DAY_S, DAYS_PER_MONTH
 from svai.ir import Compute, DeploymentPlan, Service
 
@@ -127,7 +126,7 @@ def deployment_cost(plan: DeploymentPlan, workload: Workload, catalog: Catalog) 
         lines[name] = lines.get(name, 0.0) + _price(row, item, plan, catalog)
     breakdown = tuple(sorted((k, v) for k, v in lines.items() if v > 0 and math.isfinite(v)))
     models = [s for s in plan.services if s.role in _MODEL_ROLES]
-    release = release_cost(models, plan.rollout, catalog, _RELEASE_HELD)
+    release = release_cost(models, plan.rollout, catalog)
     return Bill(sum(v for _, v in breakdown), breakdown, tuple(sorted(counts.items())), release)
 
 
@@ -155,7 +154,7 @@ def _price(row: ResourcePrice, item: _Item, plan: DeploymentPlan, catalog: Catal
         return item.quantity * row.price("usd_per_million") / 1e6
     if meter == "messages":
         base = row.price("base_usd_per_month", 0.0)
-        if plan.cloud == "azure" and azure_vnet(plan):  # Service Bus Premium, for its endpoint
+        if plan.cloud == "azure" and network_built(plan):  # Service Bus Premium, for its endpoint
             base = row.price("private_base_usd_per_month", base)
         per_message = row.price("requests_per_message", 1.0) * row.price("usd_per_million")
         return base + item.quantity * per_message / 1e6
@@ -287,8 +286,8 @@ def _aws(plan: DeploymentPlan, workload: Workload, catalog: Catalog) -> Iterator
     yield _Item("aws.dynamodb.on_demand", len(plan.stores), reads=reads, writes=writes)
     if plan.queue is not None:
         yield _Item("aws.sqs", 2, workload.predictions)
-    if endpoints_used := aws_endpoints(plan):  # restricted egress: the VPC's endpoints
-        interface = [e for e in endpoints_used if e not in AWS_GATEWAY_ENDPOINTS]
+    if endpoints_used := private_endpoints(plan):  # restricted egress: the VPC's endpoints
+        interface = [e for e in endpoints_used if e not in free_endpoints(plan.cloud)]
         yield _Item("aws.vpc.endpoint", len(endpoints_used), len(interface))
 
 
@@ -373,7 +372,7 @@ def _azure(plan: DeploymentPlan, workload: Workload, catalog: Catalog) -> Iterat
         yield _Item(row, count)
     apps = sum(1 for s in plan.services if s.compute.kind == "faas")
     if _has_image(plan):
-        private = azure_private_registry(plan)  # Premium: private endpoints
+        private = private_registry(plan)  # Premium: private endpoints
         yield _Item("azure.acr", 1, price="private_usd_per_month" if private else "usd_per_month")
     yield _Item("azure.storage", 1 + apps, _storage_gb(plan, workload))
     reads, writes = _stores(plan, workload, catalog)
@@ -387,9 +386,9 @@ def _azure(plan: DeploymentPlan, workload: Workload, catalog: Catalog) -> Iterat
         yield _Item("azure.monitor.metric_alert", dead_letters)
     if _gate.automatic(plan.rollout) and any(s.compute.kind == "container" for s in plan.services):
         yield _Item("azure.release.gate", 1)  # a Container Apps job (needs the environment)
-    if links := azure_private_links(plan):  # the VNet's private endpoints and their zones
+    if links := private_endpoints(plan):  # the VNet's private endpoints and their zones
         yield _Item("azure.private_endpoint", len(links))
-        yield _Item("azure.private_dns", len(azure_zones(plan)))
+        yield _Item("azure.private_dns", len(private_zones(plan)))
 
 
 _AZURE_COMPUTE = {
@@ -398,23 +397,3 @@ _AZURE_COMPUTE = {
     "endpoint": "azure.ml",
 }
 _ITEMS = {"aws": _aws, "gcp": _gcp, "azure": _azure}
-
-_RELEASE_HELD: dict[str, Held] = {
-    # SageMaker's blue/green update (deployment guardrails, svai.backends.aws.deployments)
-    # provisions a new fleet beside the live one; steps it cannot run are the gate job's, which
-    # moves the weights of two variants, each with its own instances.
-    "aws.sagemaker.realtime": "blue-green",
-    # One deployment per version of the split, each with its own instances (at 0% too).
-    "azure.ml.online_endpoint": "while-split",
-    "gcp.vertex.endpoint": "while-split",
-    # `Multiple` revision mode: an active revision keeps its minimum replicas, at 0% too.
-    "azure.containerapps": "while-split",
-    # Cloud Run starts a revision's minimum instances only while it is addressable: it takes
-    # a share of the traffic (svai names no revision tags).
-    "gcp.cloudrun.service": "while-routed",
-    "gcp.cloudrun.functions": "while-routed",
-}
-"""Offering -> how its release keeps the previous version's capacity. The others are not priced
-per release: Lambda, SageMaker Serverless and Flex Consumption bill requests, and whether their
-provisioned concurrency or always-ready instances double during a release is not confirmed from
-a source (docs/releases.md)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, cast, get_args
 
 __all__ = [
     "PLAN_FACTS",
@@ -30,6 +30,9 @@ __all__ = [
 Package = Literal["zip", "image", "model"]
 
 _PACKAGES: tuple[Package, ...] = ("zip", "image", "model")
+
+Held = Literal["blue-green", "while-split", "while-routed"]
+"""How an offering's release keeps the previous version's capacity (:mod:`svai.compiler.release_cost`)."""
 _BY_KIND: Mapping[str, Package] = MappingProxyType(
     {"faas": "zip", "container": "image", "endpoint": "model"}
 )
@@ -149,6 +152,8 @@ class Builds:
     """Offering -> (whether a streamed answer reaches the caller on svai's path, how or why not)."""
     stream_urls: frozenset[str] = frozenset()
     """Offerings that get svai's response-streaming URL beside a path that buffers."""
+    release_fleets: Mapping[str, Held] = field(default_factory=dict)
+    """Offering -> how a release keeps the previous version's capacity (absent: not priced)."""
 
     def cloud(self, name: str) -> CloudBuild:
         """Return what deployments on cloud ``name`` are built from.
@@ -190,6 +195,7 @@ def parse_builds(node: Any) -> Builds:
     rollout: dict[str, Mapping[str, tuple[bool, str]]] = {}
     streaming: dict[str, tuple[bool, str]] = {}
     stream_urls: set[str] = set()
+    release_fleets: dict[str, Held] = {}
     for offering, row in (node.get("offerings") or {}).items():
         where = f"builds.offerings.{offering}"
         package = row.get("package")
@@ -207,13 +213,23 @@ def parse_builds(node: Any) -> Builds:
             raise BuildsError(f"{where}.stream_url: must be true or false")
         if stream_url:
             stream_urls.add(str(offering))
+        if "release_fleet" in row:
+            release_fleets[str(offering)] = _held(f"{where}.release_fleet", row["release_fleet"])
     return Builds(
         MappingProxyType(clouds),
         MappingProxyType(packages),
         MappingProxyType(rollout),
         MappingProxyType(streaming),
         frozenset(stream_urls),
+        MappingProxyType(release_fleets),
     )
+
+
+def _held(where: str, value: Any) -> Held:
+    for held in get_args(Held):
+        if value == held:
+            return cast(Held, held)
+    raise BuildsError(f"{where}: {value!r} not in {get_args(Held)}")
 
 
 def _cloud(name: str, row: Any) -> CloudBuild:

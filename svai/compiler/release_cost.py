@@ -7,8 +7,8 @@ revision keeps its instances while traffic is split. That capacity is paid once 
 it is priced per release (:class:`ReleaseCost`), never folded into the month: the spec declares
 no release cadence to turn it into one.
 
-How an offering holds the previous version (:data:`Held`) is the bill's per-cloud table
-(:mod:`svai.compiler.bill`); how long it holds it comes from the plan's rollout:
+How an offering holds the previous version (:data:`Held`) is a catalog fact, its
+``builds.offerings.<offering>.release_fleet``; how long it holds it comes from the plan's rollout:
 
 * ``blue-green``: the cloud's blue/green update runs the shift itself (a native shift,
   :func:`svai.compiler.gate.native_shift`): a new fleet as large as the live one is up for every
@@ -34,9 +34,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
 
 from svai.compiler import gate
+from svai.compiler.builds import Held
 from svai.compiler.catalog import Catalog, Offering, Size
 from svai.compiler.formatting import format_usd
 from svai.compiler.rollout import stages
@@ -54,8 +54,6 @@ __all__ = [
     "release_cost",
 ]
 
-Held = Literal["blue-green", "while-split", "while-routed"]
-"""How an offering's release keeps the previous version's capacity (see the module)."""
 
 _WHAT: Mapping[str, str] = {
     "blue-green": "new fleet beside the live one (blue/green update)",
@@ -135,18 +133,16 @@ def held_s(rollout: Rollout, *, routed_only: bool = False) -> float:
     return len(kept) * rollout.interval_s
 
 
-def release_cost(
-    services: Iterable[Service], rollout: Rollout, catalog: Catalog, held: Mapping[str, Held]
-) -> ReleaseCost:
+def release_cost(services: Iterable[Service], rollout: Rollout, catalog: Catalog) -> ReleaseCost:
     """Price the second fleets one release of ``rollout`` keeps up.
 
     Args:
         services: The services that run the model.
         rollout: The plan's rollout (strategy, steps, interval).
-        catalog: The catalog, as seen from the plan's region.
-        held: Offering id -> how its release holds the previous version; an offering not in it
-            keeps no second fleet.
+        catalog: The catalog, as seen from the plan's region; an offering without a
+            ``release_fleet`` keeps no second fleet.
     """
+    held = catalog.builds.release_fleets
     lines = []
     for service in services:
         how = held.get(service.compute.offering)
