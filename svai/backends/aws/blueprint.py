@@ -13,22 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from svai.backends.blueprint import (
-    Blueprint,
-    Concat,
-    FileSource,
-    Group,
-    Ref,
-    Rendered,
-    ResourceSpec,
-)
+from svai.backends.blueprint import Blueprint, Concat, Group, Ref, Rendered, ResourceSpec
 from svai.ir import DeploymentPlan, Service
 
 __all__ = [
     "Account",
     "Blueprint",
     "Concat",
-    "FileSource",
     "Group",
     "Guardrails",
     "Ref",

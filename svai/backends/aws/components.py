@@ -29,7 +29,7 @@ create: Creator = by_package(AWS, DOCKER_BUILD)
 """How a resource is created; tests swap in :func:`svai.backends.tokens.create_with_sdk`."""
 
 
-def markers() -> components.CloudMarker:
+def _markers() -> components.CloudMarker:
     """Resolve AWS's markers; the account id is looked up once per program, when first needed."""
     account: list[pulumi.Output[str]] = []
 
@@ -52,4 +52,4 @@ def markers() -> components.CloudMarker:
 
 def build(blueprint: Blueprint) -> list[components.GroupComponent]:
     """Create every group of ``blueprint`` as a component; must run inside a Pulumi program."""
-    return components.build(blueprint, create=create, types=TYPES, marker=markers())
+    return components.build(blueprint, create=create, types=TYPES, marker=_markers())

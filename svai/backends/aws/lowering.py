@@ -1,11 +1,18 @@
-"""Lowering for AWS: the plan -> the argument dicts of each AWS resource (pure, no Pulumi).
+"""Lowering for AWS: the plan -> a :class:`~svai.backends.blueprint.Blueprint` (pure data).
 
-Each function takes the plan (and, where a resource refers to another one, that resource's
-name or ARN as a plain value) and returns the keyword arguments of one pulumi-aws resource.
-:mod:`svai.backends.aws.components` passes Pulumi outputs in those slots; the tests pass strings.
-The shapes already ported to the shared blueprint (:mod:`svai.backends.blueprint`) are lowered
-to whole groups here (``store_group``, ``queue_group``, ``http_api_group``,
-``monitoring_group``).
+:func:`lower` returns the whole deployment as groups, one per ``svai:aws:<shape>`` component
+(docs/adr/0004-one-backend-design.md): the foundation (:mod:`svai.backends.aws.foundation`), the
+key-value stores and the job queue (here), the private network
+(:mod:`svai.backends.aws.network`), each service's endpoint, streaming URL and function
+(:mod:`svai.backends.aws.services`, :mod:`svai.backends.aws.streaming`), the HTTP API and the
+monitoring (here). A value another resource produces is a marker (``Ref``, ``Concat``,
+``Rendered``), so a test reads every argument and link without Pulumi.
+
+The argument helpers below (``function_args``, ``alarm_args``, ...) take the plan and, where a
+resource refers to another one, that resource's output as a plain value or a marker, and return
+the keyword arguments of one pulumi-aws resource; :mod:`svai.backends.aws.deployments`, still
+built by hand, passes Pulumi outputs in those slots. This module imports no Pulumi; ``lower``
+imports the shape modules, and through the release controls' ``deployments`` Pulumi itself.
 """
 
 from __future__ import annotations
