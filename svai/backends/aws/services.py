@@ -179,9 +179,22 @@ def function_group(
     )
     if link.network:
         fn_args["vpc_config"] = network.vpc_config()
-    function = Ref(f"{s}:fn", "name")
     fn_token = f"{_LAMBDA}function:Function"
     specs.append(Spec(f"{s}:fn", fn_token, f"{plan.name}-{s}-fn", fn_args, (), tuple(ready)))
+    specs += _live_alias(plan, service, extra)
+    if service.role == "worker":
+        trigger = args.event_source_args(
+            plan, service, queue_arn=Ref("jobs", "arn"), function=Ref(f"{s}:alias", "arn")
+        )
+        token = f"{_LAMBDA}eventSourceMapping:EventSourceMapping"
+        specs.append(Spec(f"{s}:trigger", token, f"{plan.name}-{s}-trigger", trigger))
+    return Group("FunctionService", f"{plan.name}-{s}", tuple(specs))
+
+
+def _live_alias(plan: DeploymentPlan, service: Service, extra: Extra) -> list[Spec]:
+    """The ``live`` alias every caller invokes (split while a release runs), and its warm pool."""
+    s = service.name
+    function = Ref(f"{s}:fn", "name")
     weights = args.traffic_weights(plan, extra.previous_version)
     pinned = args.alias_version(plan, extra.previous_version)
     alias = {
@@ -190,7 +203,7 @@ def function_group(
         "function_version": pinned if pinned is not None else Ref(f"{s}:fn", "version"),
         "routing_config": {"additional_version_weights": weights} if weights else None,
     }
-    specs.append(
+    specs = [
         Spec(
             f"{s}:alias",
             f"{_LAMBDA}alias:Alias",
@@ -200,7 +213,7 @@ def function_group(
             # same call (svai.controller.traffic), never by undoing the job's split here.
             ignore_changes=(tuple(deployments.CONTROLLED) if extra.gate_routes else ()),
         )
-    )
+    ]
     compute = service.compute
     if compute.min_instances > 0:
         warm = {
@@ -210,13 +223,7 @@ def function_group(
         }
         token = f"{_LAMBDA}provisionedConcurrencyConfig:ProvisionedConcurrencyConfig"
         specs.append(Spec(f"{s}:warm", token, f"{plan.name}-{s}-warm", warm))
-    if service.role == "worker":
-        trigger = args.event_source_args(
-            plan, service, queue_arn=Ref("jobs", "arn"), function=Ref(f"{s}:alias", "arn")
-        )
-        token = f"{_LAMBDA}eventSourceMapping:EventSourceMapping"
-        specs.append(Spec(f"{s}:trigger", token, f"{plan.name}-{s}-trigger", trigger))
-    return Group("FunctionService", f"{plan.name}-{s}", tuple(specs))
+    return specs
 
 
 def endpoint_group(link: Links, service: Service, identity: Identity) -> Group:
@@ -276,45 +283,8 @@ def endpoint_group(link: Links, service: Service, identity: Identity) -> Group:
             link.model_keys or any(key.startswith(SECRET_ENV_PREFIX) for key in environment)
         )
 
-    def container(image: Any, key: str, **env: str) -> dict[str, Any]:
-        return {
-            "image": image,
-            "model_data_url": Concat(("s3://", link.bucket_name, "/", key)),
-            "environment": {**dict(service.env), **environment, **env},
-        }
-
-    model = {
-        "name": name,
-        "execution_role_arn": Ref(f"{s}:role", "arn"),
-        "primary_container": container(link.image_uri, plan.artifact.object_key),
-        **placement,
-        "tags": tags,
-    }
-    model_token = f"{_SAGEMAKER}model:Model"
-    specs.append(Spec(f"{s}:model", model_token, f"{plan.name}-{s}-model", model, (), tuple(ready)))
-    # Every other version of the rollout split keeps its own model (its artifact and image
-    # are immutable under its version id), so its variant can take a share of the traffic.
-    others: dict[str, Ref] = {}
-    for version, _ in args.variant_versions(plan, service):
-        if version == plan.model_version:
-            continue
-        key = plan.artifact.object_key.replace(plan.model_version, version)
-        artifact = {"SVAI_ARTIFACT_KEY": key} if "SVAI_ARTIFACT_KEY" in environment else {}
-        image = Concat((link.repository_url, ":", version))
-        other = {
-            "name": f"{name}-{version}"[:63],
-            "execution_role_arn": Ref(f"{s}:role", "arn"),
-            "primary_container": container(image, key, SVAI_MODEL_VERSION=version, **artifact),
-            **placement,
-            "tags": {**tags, "svai-model-version": version},
-        }
-        other_key = f"{s}:model:{version}"
-        specs.append(
-            Spec(
-                other_key, model_token, f"{plan.name}-{s}-model-{version}", other, (), tuple(ready)
-            )
-        )
-        others[version] = Ref(other_key, "name")
+    models, others = _models(link, service, environment, placement, tuple(ready))
+    specs += models
     config = args.endpoint_config_args(
         plan,
         service,
@@ -341,6 +311,59 @@ def endpoint_group(link: Links, service: Service, identity: Identity) -> Group:
     )
     specs += _scaling(plan, service, name)
     return Group("Endpoint", group_name, tuple(specs))
+
+
+def _models(
+    link: Links,
+    service: Service,
+    environment: Mapping[str, Any],
+    placement: Mapping[str, Any],
+    ready: tuple[str, ...],
+) -> tuple[list[Spec], dict[str, Ref]]:
+    """The endpoint's model, and one per other version of the rollout split (by version)."""
+    plan = link.plan
+    s = service.name
+    name = args.endpoint_name(plan, s)
+    tags = args.tags(plan, **{"svai-service": s})
+
+    def container(image: Any, key: str, **env: str) -> dict[str, Any]:
+        return {
+            "image": image,
+            "model_data_url": Concat(("s3://", link.bucket_name, "/", key)),
+            "environment": {**dict(service.env), **environment, **env},
+        }
+
+    model = {
+        "name": name,
+        "execution_role_arn": Ref(f"{s}:role", "arn"),
+        "primary_container": container(link.image_uri, plan.artifact.object_key),
+        **placement,
+        "tags": tags,
+    }
+    model_token = f"{_SAGEMAKER}model:Model"
+    specs = [Spec(f"{s}:model", model_token, f"{plan.name}-{s}-model", model, (), ready)]
+    # Every other version of the rollout split keeps its own model (its artifact and image
+    # are immutable under its version id), so its variant can take a share of the traffic.
+    others: dict[str, Ref] = {}
+    for version, _ in args.variant_versions(plan, service):
+        if version == plan.model_version:
+            continue
+        key = plan.artifact.object_key.replace(plan.model_version, version)
+        artifact = {"SVAI_ARTIFACT_KEY": key} if "SVAI_ARTIFACT_KEY" in environment else {}
+        image = Concat((link.repository_url, ":", version))
+        other = {
+            "name": f"{name}-{version}"[:63],
+            "execution_role_arn": Ref(f"{s}:role", "arn"),
+            "primary_container": container(image, key, SVAI_MODEL_VERSION=version, **artifact),
+            **placement,
+            "tags": {**tags, "svai-model-version": version},
+        }
+        other_key = f"{s}:model:{version}"
+        specs.append(
+            Spec(other_key, model_token, f"{plan.name}-{s}-model-{version}", other, (), ready)
+        )
+        others[version] = Ref(other_key, "name")
+    return specs, others
 
 
 def _scaling(plan: DeploymentPlan, service: Service, name: str) -> list[Spec]:
