@@ -8,12 +8,13 @@ import pulumi
 
 from svai.backends.aws import components, deployments
 from svai.backends.aws import lowering as args
-from svai.backends.aws.blueprint import Ref
+from svai.backends.aws.blueprint import lower
 from svai.backends.aws.foundation import links
 from svai.backends.aws.network import PrivateNetwork
 from svai.backends.aws.rules import RULES
 from svai.backends.aws.services import proxy_identity
 from svai.backends.base import Rule
+from svai.backends.blueprint import Ref
 from svai.ir import DeploymentPlan, Service
 
 __all__ = ["AwsBackend", "proxy_identity"]
@@ -54,7 +55,7 @@ class AwsBackend:
 
     def program(self, plan: DeploymentPlan) -> None:
         """Create every resource of ``plan``; call inside a Pulumi program (real or mocked)."""
-        blueprint = args.lower(
+        blueprint = lower(
             plan, build_dir=self.build_dir, previous_lambda_versions=self.previous_lambda_versions
         )
         built = components.build(blueprint)[0].built

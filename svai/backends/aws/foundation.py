@@ -16,10 +16,10 @@ from typing import Any
 
 from svai.backends.aws import claims, start_fetch
 from svai.backends.aws import lowering as args
-from svai.backends.aws.blueprint import Account, Concat, Group, Ref, Rendered
-from svai.backends.aws.blueprint import ResourceSpec as Spec
+from svai.backends.aws.markers import Account
 from svai.backends.aws.policy import policy_document
-from svai.backends.blueprint import FileSource
+from svai.backends.blueprint import Concat, FileSource, Group, Ref, Rendered
+from svai.backends.blueprint import ResourceSpec as Spec
 from svai.backends.images import IMAGE, image_args
 from svai.backends.start_fetch import model_objects
 from svai.compiler.egress import restricts_egress

@@ -1,18 +1,12 @@
-"""Lowering for AWS: the plan -> a :class:`~svai.backends.blueprint.Blueprint` (pure data).
+"""Lowering for AWS: the argument dicts of each resource and the groups of the simple shapes.
 
-:func:`lower` returns the whole deployment as groups, one per ``svai:aws:<shape>`` component
-(docs/adr/0004-one-backend-design.md): the foundation (:mod:`svai.backends.aws.foundation`), the
-key-value stores and the job queue (here), the private network
-(:mod:`svai.backends.aws.network`), each service's endpoint, streaming URL and function
-(:mod:`svai.backends.aws.services`, :mod:`svai.backends.aws.streaming`), the HTTP API and the
-monitoring (here). A value another resource produces is a marker (``Ref``, ``Concat``,
-``Rendered``), so a test reads every argument and link without Pulumi.
-
-The argument helpers below (``function_args``, ``alarm_args``, ...) take the plan and, where a
+The argument helpers (``function_args``, ``alarm_args``, ...) take the plan and, where a
 resource refers to another one, that resource's output as a plain value or a marker, and return
-the keyword arguments of one pulumi-aws resource; :mod:`svai.backends.aws.deployments`, still
-built by hand, passes Pulumi outputs in those slots. This module imports no Pulumi; ``lower``
-imports the shape modules, and through the release controls' ``deployments`` Pulumi itself.
+the keyword arguments of one pulumi-aws resource; the shape modules pass markers (``Ref``,
+``Concat``, ``Rendered``), :mod:`svai.backends.aws.deployments` (still built by hand) Pulumi
+outputs. The groups of the key-value stores, the job queue, the HTTP API and the monitoring are
+lowered here; :func:`svai.backends.aws.blueprint.lower` assembles the whole deployment. Pure: no
+Pulumi import.
 """
 
 from __future__ import annotations
@@ -20,18 +14,13 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from svai.backends import gate
 from svai.backends.aws.policy import topic_policy
-from svai.backends.blueprint import Blueprint, Concat, Group, Ref, Rendered, ResourceSpec
-from svai.compiler.lower import endpoint_proxy
+from svai.backends.blueprint import Concat, Group, Ref, Rendered, ResourceSpec
 from svai.errors import UsageError
-from svai.ir import Alarm, DeploymentPlan, Identity, Service, Store
+from svai.ir import Alarm, DeploymentPlan, Service, Store
 from svai.spec.names import metrics_namespace
-
-if TYPE_CHECKING:
-    from svai.backends.aws.foundation import Links
 
 __all__ = [
     "LAMBDA_RUNTIME",
@@ -854,111 +843,3 @@ def has_stream_url(plan: DeploymentPlan, service: Service) -> bool:
     """
     route = ("POST", "/v1/chat/completions", "api")
     return service.compute.kind == "endpoint" and route in plan.entry.routes
-
-
-# ---- the whole deployment ----------------------------------------------------------------------
-
-
-def lower(
-    plan: DeploymentPlan,
-    *,
-    build_dir: str = ".svai/build/aws",
-    previous_lambda_versions: Mapping[str, str] | None = None,
-) -> Blueprint:
-    """Return the AWS resources of ``plan`` as a blueprint, one group per component.
-
-    Args:
-        plan: The cloud-neutral plan.
-        build_dir: The target's ``svai build`` folder (``model.tar.gz``, ``function.zip``, the
-            start-fetch objects); uploaded on ``apply``, only named in a preview.
-        previous_lambda_versions: Service name -> Lambda version number serving the previous
-            model version (from the last apply's outputs), for weighted routing during a
-            rollout.
-
-    Raises:
-        UsageError: An auth, offering or setting the backend cannot build; nothing is lowered.
-    """
-    # The shapes' modules build on this module's argument helpers, so they are imported here,
-    # once it is complete.
-    from svai.backends.aws import foundation, network, services
-
-    route_auth(plan)  # refuse an unsupported auth before lowering anything
-    previous = dict(previous_lambda_versions or {})
-    link = foundation.links(plan, build_dir)
-    groups = [foundation.foundation_group(plan, link, build_dir)]
-    groups += [store_group(plan, store, key_arn=link.key_arn) for store in plan.stores]
-    if plan.mode == "async":
-        groups.append(queue_group(plan, key_arn=link.key_arn))
-    if link.network:
-        groups.append(network.network_group(plan, bucket_arn=link.bucket_arn))
-    identities = {identity.service: identity for identity in plan.identities}
-    fronts: dict[str, tuple[Any, Any]] = {}
-    dimensions: dict[str, tuple[Mapping[str, Any], bool]] = {}
-    for service in plan.services:
-        identity = identities.get(service.name, Identity(service.name, ()))
-        if service.compute.kind == "endpoint":
-            function = _endpoint_groups(link, service, identity, previous, groups)
-            name = endpoint_name(plan, service.name)
-            dimensions[service.name] = ({"EndpointName": name, "VariantName": LIVE_ALIAS}, True)
-        elif service.compute.kind == "faas":
-            extra = services.Extra(
-                previous_version=previous.get(service.name),
-                # The job routes the aliases whose numbers the state records: these.
-                gate_routes=gate.moves_lambda_traffic(plan),
-            )
-            groups.append(services.function_group(link, service, identity, extra))
-            function = service.name
-        else:
-            raise UsageError(
-                f"{service.compute.offering}: the AWS backend builds Lambda and SageMaker "
-                "services; container services (ECS/App Runner) are not built yet — pin "
-                "an aws.lambda.* or aws.sagemaker.* offering for this target"
-            )
-        dimensions[function] = (lambda_dimensions(function_name(plan, function)), False)
-        if service.role != "worker":
-            alias = Ref(f"{function}:alias", "invoke_arn")
-            fronts[service.role] = (alias, Ref(f"{function}:fn", "name"))
-    groups.append(http_api_group(plan, fronts, key_arn=link.key_arn))
-    if plan.mode == "async":
-        dlq, jobs = queue_args(plan, key_arn=link.key_arn)
-        dimensions["queue"] = ({"QueueName": jobs["name"]}, False)
-        dimensions["dlq"] = ({"QueueName": dlq["name"]}, False)
-    groups.append(monitoring_group(plan, dimensions, key_arn=link.key_arn, account=link.account))
-    return Blueprint(tuple(groups))
-
-
-def lambda_dimensions(function: str) -> dict[str, str]:
-    """The CloudWatch dimensions of a function's ``live`` alias."""
-    return {"FunctionName": function, "Resource": f"{function}:{LIVE_ALIAS}"}
-
-
-def _endpoint_groups(
-    link: Links,
-    service: Service,
-    identity: Identity,
-    previous: Mapping[str, str],
-    groups: list[Group],
-) -> str:
-    """Append the groups of an endpoint ``service`` to ``groups``; return its proxy's name.
-
-    The endpoint, then (for streamed generation) its streaming function URL, then the proxy
-    function in front of it, which the HTTP API reaches.
-    """
-    from svai.backends.aws import services, streaming  # see lower()
-
-    plan = link.plan
-    proxy = endpoint_proxy(plan.cloud, service)
-    assert proxy is not None  # every AWS endpoint sits behind its proxy function
-    groups.append(services.endpoint_group(link, service, services.endpoint_identity(identity)))
-    arn = Ref(f"{service.name}:endpoint", "arn")
-    env: dict[str, Any] = {"SVAI_ENDPOINT_NAME": endpoint_name(plan, service.name)}
-    if has_stream_url(plan, service):  # streamed generation: beside the proxy
-        groups.append(streaming.stream_group(link, proxy, service, endpoint_arn=arn))
-        # The proxy names it in its 400 answer to `stream: true`.
-        env["SVAI_STREAM_URL"] = Ref(f"{service.name}-stream:url", "function_url")
-    extra = services.Extra(
-        arns={f"service:{service.name}": arn}, env=env, previous_version=previous.get(proxy.name)
-    )
-    proxy_identity = services.proxy_identity(plan, service, identity)
-    groups.append(services.function_group(link, proxy, proxy_identity, extra))
-    return proxy.name

@@ -39,9 +39,9 @@ import pulumi
 
 from svai.backends import components
 from svai.backends.aws import lowering as args
-from svai.backends.aws.blueprint import Concat, Group, Ref, Rendered, ResourceSpec
 from svai.backends.aws.policy import policy_document
 from svai.backends.aws.provider import AWS, AwsResource
+from svai.backends.blueprint import Concat, Group, Ref, Rendered, ResourceSpec
 from svai.compiler.egress import AWS_GATEWAY_ENDPOINTS as _GATEWAY
 from svai.compiler.egress import aws_endpoints
 from svai.ir import DeploymentPlan

@@ -17,10 +17,11 @@ from typing import Any
 
 from svai.backends.aws import claims, deployments, network, start_fetch
 from svai.backends.aws import lowering as args
-from svai.backends.aws.blueprint import Concat, Group, Guardrails, Ref, Rendered
-from svai.backends.aws.blueprint import ResourceSpec as Spec
 from svai.backends.aws.foundation import Links
+from svai.backends.aws.markers import Guardrails
 from svai.backends.aws.policy import metric_namespace, policy_document, statements
+from svai.backends.blueprint import Concat, Group, Ref, Rendered
+from svai.backends.blueprint import ResourceSpec as Spec
 from svai.backends.claims import MESSAGE_BYTES_ENV, message_limit
 from svai.backends.start_fetch import BUCKET_ENV
 from svai.ir import DeploymentPlan, Identity, Permission, Service

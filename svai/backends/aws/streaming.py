@@ -26,9 +26,9 @@ import dataclasses
 from typing import Any
 
 from svai.backends.aws import lowering as args
-from svai.backends.aws.blueprint import Group, Ref, ResourceSpec
 from svai.backends.aws.foundation import Links
 from svai.backends.aws.services import Extra, function_group
+from svai.backends.blueprint import Group, Ref, ResourceSpec
 from svai.compiler.streaming import STREAM_BOOTSTRAP
 from svai.errors import UsageError
 from svai.ir import Identity, Permission, Service
