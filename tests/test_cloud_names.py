@@ -55,9 +55,6 @@ ALLOWED: dict[str, str] = {
     "svai/runtime/entry/servicebus.py": _ENTRY,
     "svai/runtime/entry/worker.py": _ENTRY,
     # Not yet moved into a per-cloud module (left in the issue's note).
-    "svai/compiler/egress.py": "the old names only (aws_endpoints, azure_vnet, ...), aliases "
-    "svai/compiler/bill.py and svai/backends/aws/network.py import; the facts are the catalog's "
-    "builds.clouds.<cloud>.network rows",
     "svai/signals/cost.py": "AZURE_ENDPOINT_VAR only, an alias svai/controller/revisions.py "
     "imports (the billing readers are svai/signals/<cloud>.py's `cost`); goes once the "
     "controller imports svai.signals.azure.MANAGEMENT_ENDPOINT_VAR",
@@ -74,18 +71,6 @@ ALLOWED: dict[str, str] = {
 
 ONLY: dict[str, frozenset[str]] = {
     "svai/signals/cost.py": frozenset({"AZURE_ENDPOINT_VAR", "SVAI_AZURE_MANAGEMENT_ENDPOINT"}),
-    "svai/compiler/egress.py": frozenset(
-        {
-            "AWS_GATEWAY_ENDPOINTS",
-            "aws",
-            "aws_endpoints",
-            "azure_closed_vnet",
-            "azure_private_links",
-            "azure_private_registry",
-            "azure_vnet",
-            "azure_zones",
-        }
-    ),
 }
 """Allowed modules kept for aliases alone -> every cloud-naming word they may hold."""
 

@@ -90,12 +90,27 @@ class Group:
         resources: The group's resources, in creation order.
         inputs: Inputs of the component itself, plain JSON data a preview records next to its
             resources (GCP's steps after ``up`` and lowering notes).
+        groups: Groups built as children of this group's component, before its own resources
+            (a component made of another shape and a few resources of its own).
     """
 
     shape: str
     name: str
     resources: tuple[ResourceSpec, ...]
     inputs: Mapping[str, Any] = field(default_factory=dict)
+    groups: tuple[Group, ...] = ()
+
+    def walk(self) -> Iterator[Group]:
+        """Yield this group, then its child groups (depth first): their components' order."""
+        yield self
+        for child in self.groups:
+            yield from child.walk()
+
+    def created(self) -> Iterator[ResourceSpec]:
+        """Yield this group's resources and its children's, in creation order (children first)."""
+        for child in self.groups:
+            yield from child.created()
+        yield from self.resources
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +122,7 @@ class Blueprint:
     def resources(self) -> Iterator[ResourceSpec]:
         """Yield every resource of every group, in creation order."""
         for group in self.groups:
-            yield from group.resources
+            yield from group.created()
 
     def get(self, key: str) -> ResourceSpec:
         """Return the resource with ``key``; raises ``KeyError`` when absent."""

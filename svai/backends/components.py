@@ -37,6 +37,8 @@ class Built:
 
     def __init__(self, marker: CloudMarker | None = None) -> None:
         self.resources: dict[str, pulumi.CustomResource] = {}
+        self.components: dict[str, GroupComponent] = {}
+        """Group name -> its component (the parent of what a cloud builds by hand beside it)."""
         self._marker = marker
 
     def resolve(self, value: Any) -> Any:
@@ -71,10 +73,16 @@ class GroupComponent(pulumi.ComponentResource):
         built: Built,
         create: Creator,
         opts: pulumi.ResourceOptions | None = None,
+        types: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(type_token, group.name, dict(group.inputs) or None, opts)
         self.built = built
         """Every resource created so far, this group's included (what a backend exports)."""
+        built.components[group.name] = self
+        for child in group.groups:
+            assert types is not None, f"{group.name}: child groups need the shapes' types"
+            child_opts = pulumi.ResourceOptions(parent=self)
+            GroupComponent(types[child.shape], child, built, create, child_opts, types)
         outputs: dict[str, Any] = {}
         for spec in group.resources:
             resource = self._create(spec, built, create)
@@ -107,4 +115,4 @@ def build(
         marker: Resolves the cloud's own markers, if it has any.
     """
     built = Built(marker)
-    return [GroupComponent(types[g.shape], g, built, create) for g in blueprint.groups]
+    return [GroupComponent(types[g.shape], g, built, create, types=types) for g in blueprint.groups]

@@ -24,12 +24,6 @@ from svai.ir import DeploymentPlan
 
 __all__ = [
     "FACT_TESTS",
-    "aws_endpoints",
-    "azure_closed_vnet",
-    "azure_private_links",
-    "azure_private_registry",
-    "azure_vnet",
-    "azure_zones",
     "free_endpoints",
     "holds",
     "link_zones",
@@ -119,20 +113,3 @@ def private_zones(plan: DeploymentPlan) -> tuple[str, ...]:
     """The private DNS zones the plan's endpoints register in (each once), sorted."""
     zones = link_zones(plan.cloud)
     return tuple(sorted({z for link in private_endpoints(plan) for z in zones[link]}))
-
-
-# Thin aliases: svai/compiler/bill.py and svai/backends/aws/network.py still import the names
-# these had when the facts lived here; they go once both call the generic ones above.
-aws_endpoints = private_endpoints
-azure_closed_vnet = network_closed
-azure_private_links = private_endpoints
-azure_private_registry = private_registry
-azure_vnet = network_built
-azure_zones = private_zones
-
-
-def __getattr__(name: str) -> frozenset[str]:
-    """``AWS_GATEWAY_ENDPOINTS`` (the old name of AWS's :func:`free_endpoints`), read lazily."""
-    if name == "AWS_GATEWAY_ENDPOINTS":
-        return free_endpoints("aws")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -31,7 +31,7 @@ from svai.backends.rules import evaluate
 from svai.backends.start_fetch import BUCKET_ENV
 from svai.compiler.bill import deployment_cost
 from svai.compiler.catalog import load_catalog
-from svai.compiler.egress import aws_endpoints
+from svai.compiler.egress import private_endpoints
 from svai.compiler.lower import identity_for
 from svai.compiler.recommendation import Workload
 from svai.ir import DeploymentPlan
@@ -74,7 +74,7 @@ def test_restricted_egress_is_built_with_the_endpoints_the_code_uses(name: str) 
         e.inputs["serviceName"].removeprefix(f"com.amazonaws.{plan.region}."): e
         for e in by_type[ENDPOINT]
     }
-    assert sorted(services) == list(aws_endpoints(plan))
+    assert sorted(services) == list(private_endpoints(plan))
     assert ("dynamodb" in services) == bool(plan.stores)
     assert ("sqs" in services) == (plan.queue is not None)
     # The fetch path: S3 through its gateway endpoint, for the deployment's bucket only.
@@ -110,10 +110,10 @@ def test_the_bill_prices_the_interface_endpoints_only() -> None:
     workload = Workload(predictions=1e6, model_latency_s=0.1, artifact_mb=40, image_mb=500)
     catalog = load_catalog()
     bill = deployment_cost(plan, workload, catalog)
-    interface = [e for e in aws_endpoints(plan) if e not in ("s3", "dynamodb")]
+    interface = [e for e in private_endpoints(plan) if e not in ("s3", "dynamodb")]
     price = catalog.resource("aws.vpc.endpoint").price("usd_per_month")
     assert dict(bill.breakdown)["aws.vpc.endpoint"] == pytest.approx(len(interface) * price)
-    assert dict(bill.resources)["aws.vpc.endpoint"] == len(aws_endpoints(plan))
+    assert dict(bill.resources)["aws.vpc.endpoint"] == len(private_endpoints(plan))
     plain = deployment_cost(async_plan("aws"), workload, catalog)
     assert "aws.vpc.endpoint" not in dict(plain.breakdown)
 
@@ -233,7 +233,7 @@ def test_the_llm_example_endpoint_is_built_with_no_high_finding() -> None:
     (model,) = [r for r in target.resources if r.type == MODEL]
     assert len(model.inputs["vpcConfig"]["subnets"]) == 2
     # The bill prices the interface endpoints the proxy and the container use.
-    interface = [e for e in aws_endpoints(target.plan) if e not in ("s3", "dynamodb")]
+    interface = [e for e in private_endpoints(target.plan) if e not in ("s3", "dynamodb")]
     price = load_catalog().resource("aws.vpc.endpoint").price("usd_per_month")
     assert dict(target.cost.breakdown)["aws.vpc.endpoint"] == pytest.approx(len(interface) * price)
 

@@ -424,15 +424,12 @@ def test_registration_by_token_matches_the_typed_pulumi_aws_classes(
     must receive exactly what pulumi-aws's own classes would send for the same arguments."""
     import warnings
 
-    import pulumi_aws
-
-    from svai.backends.aws import backend as backend_module
     from svai.backends.aws import components
+    from svai.backends.tokens import create_with_sdk
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        monkeypatch.setattr(components, "res", pulumi_aws)
-        monkeypatch.setattr(backend_module, "res", pulumi_aws)
+        monkeypatch.setattr(components, "create", create_with_sdk)
         typed = _record(PLANS[key])
     assert typed == recorded[key]
 

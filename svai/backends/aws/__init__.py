@@ -1,9 +1,11 @@
 """``svai.backends.aws``: the fourth stage for AWS — a :class:`svai.ir.DeploymentPlan` to pulumi-aws.
 
-``cloud`` is AWS as one :class:`~svai.backends.cloud.Cloud`; ``lowering`` and ``policy`` lower
-the plan to argument dicts and IAM statements (pure, no Pulumi import); ``components`` builds one
-``ComponentResource`` per deployment shape from them, registering resources by type token through
-``provider``; ``backend`` wires the components for a plan; ``rules`` checks the recorded
+``cloud`` is AWS as one :class:`~svai.backends.cloud.Cloud`; ``blueprint`` lowers the plan to
+groups, one per deployment shape, with ``lowering`` (argument dicts and the simple shapes),
+``foundation``, ``services``, ``network``, ``streaming``, ``claims``, ``start_fetch``, ``policy``
+(IAM statements) and AWS's own ``markers``; ``components`` builds one ``ComponentResource`` per group, registering
+resources by type token through ``provider``; ``backend`` builds a plan's blueprint and the
+release controls of ``deployments`` (still built by hand); ``rules`` checks the recorded
 resources.
 """
 
@@ -18,7 +20,7 @@ __all__ = ["AwsBackend"]
 
 
 def __getattr__(name: str) -> Any:
-    # Importing the pure lowering modules must not import Pulumi, so the backend is loaded
+    # Importing the argument helpers must not import Pulumi, so the backend is loaded
     # only when asked for (the registry does exactly that).
     if name == "AwsBackend":
         from svai.backends.aws.backend import AwsBackend

@@ -1,11 +1,12 @@
-"""Lowering for AWS: the plan -> the argument dicts of each AWS resource (pure, no Pulumi).
+"""Lowering for AWS: the argument dicts of each resource and the groups of the simple shapes.
 
-Each function takes the plan (and, where a resource refers to another one, that resource's
-name or ARN as a plain value) and returns the keyword arguments of one pulumi-aws resource.
-:mod:`svai.backends.aws.components` passes Pulumi outputs in those slots; the tests pass strings.
-The shapes already ported to the shared blueprint (:mod:`svai.backends.blueprint`) are lowered
-to whole groups here (``store_group``, ``queue_group``, ``http_api_group``,
-``monitoring_group``).
+The argument helpers (``function_args``, ``alarm_args``, ...) take the plan and, where a
+resource refers to another one, that resource's output as a plain value or a marker, and return
+the keyword arguments of one pulumi-aws resource; the shape modules pass markers (``Ref``,
+``Concat``, ``Rendered``), :mod:`svai.backends.aws.deployments` (still built by hand) Pulumi
+outputs. The groups of the key-value stores, the job queue, the HTTP API and the monitoring are
+lowered here; :func:`svai.backends.aws.blueprint.lower` assembles the whole deployment. Pure: no
+Pulumi import.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = [
     "budget_args",
     "dashboard_body",
     "endpoint_config_args",
+    "endpoint_name",
     "event_source_args",
     "function_args",
     "function_name",
@@ -66,6 +68,11 @@ def tags(plan: DeploymentPlan, **extra: str) -> dict[str, str]:
 def function_name(plan: DeploymentPlan, service: str) -> str:
     """Physical Lambda function name of ``service`` (also names its log group)."""
     return lambda_name(plan.name, service)
+
+
+def endpoint_name(plan: DeploymentPlan, service: str) -> str:
+    """Physical SageMaker endpoint (and model) name of ``service`` (also names its log group)."""
+    return f"{plan.name}-{service}"[:63]
 
 
 def lambda_name(name: str, service: str) -> str:
@@ -591,9 +598,12 @@ REDRIVE_ALLOW = "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy"
 
 
 def store_group(plan: DeploymentPlan, store: Store, *, key_arn: Any) -> Group:
-    """The ``KeyValueStore`` group of ``store``: its DynamoDB table (key ``table``)."""
+    """The ``KeyValueStore`` group of ``store``: its DynamoDB table (key ``table:<store>``)."""
     table = ResourceSpec(
-        "table", TABLE, f"{plan.name}-{store.name}-table", table_args(plan, store, key_arn=key_arn)
+        f"table:{store.name}",
+        TABLE,
+        f"{plan.name}-{store.name}-table",
+        table_args(plan, store, key_arn=key_arn),
     )
     return Group("KeyValueStore", f"{plan.name}-{store.name}", (table,))
 

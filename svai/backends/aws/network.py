@@ -24,6 +24,10 @@ Secrets Manager through the endpoints above, while SageMaker itself pulls the im
 ``model_data_url`` through the S3 gateway endpoint and ships the container's logs. Its role gets
 the network-interface permissions SageMaker documents for VPC mode. Serverless Inference takes no
 VPC configuration, so a serverless endpoint stays outside (rule ``SVAI_AWS_035`` refuses it).
+
+:func:`network_group` and :func:`grant` lower all of it to blueprint resources (pure);
+:class:`PrivateNetwork` is the built network as the release gate of
+:mod:`svai.backends.aws.deployments` (still built by hand) places its function in it.
 """
 
 from __future__ import annotations
@@ -33,19 +37,32 @@ from typing import Any, Literal
 
 import pulumi
 
+from svai.backends import components
 from svai.backends.aws import lowering as args
 from svai.backends.aws.policy import policy_document
-from svai.backends.aws.provider import AwsResource, res
-from svai.compiler.egress import AWS_GATEWAY_ENDPOINTS as _GATEWAY
-from svai.compiler.egress import aws_endpoints
+from svai.backends.aws.provider import AWS, AwsResource
+from svai.backends.blueprint import Concat, Group, Ref, Rendered, ResourceSpec
+from svai.compiler.egress import free_endpoints, private_endpoints
 from svai.ir import DeploymentPlan
 
-__all__ = ["CIDR", "PrivateNetwork", "Runs"]
+__all__ = [
+    "CIDR",
+    "PrivateNetwork",
+    "Runs",
+    "grant",
+    "model_vpc_config",
+    "network_group",
+    "vpc_config",
+]
 
 CIDR = "10.42.0.0/16"
 """The VPC's address range; nothing outside it is routed."""
 
 _SUBNETS = (("a", "10.42.0.0/20"), ("b", "10.42.16.0/20"))
+_SUBNET_IDS = [Ref(f"subnet:{zone}", "id") for zone, _ in _SUBNETS]
+_FUNCTIONS = "security-group:functions"
+_EC2 = "aws:ec2/"
+_ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 
 Runs = Literal["function", "endpoint"]
 """What a role's network interfaces are for: a Lambda function or a SageMaker model."""
@@ -75,123 +92,190 @@ _INTERFACE_ACTIONS: dict[Runs, tuple[tuple[str, ...], tuple[str, ...]]] = {
 _HTTPS = {"protocol": "tcp", "from_port": 443, "to_port": 443}
 
 
-class PrivateNetwork(pulumi.ComponentResource):
-    """The VPC, subnets, endpoints and security groups the functions run in.
+def network_group(plan: DeploymentPlan, *, bucket_arn: Any) -> Group:
+    """The ``PrivateNetwork`` group: VPC, subnets, endpoints and security groups.
 
-    Attributes:
-        subnet_ids: The private subnets (one per Availability Zone).
-        security_group_id: The functions' security group.
-        subnet_arns: Their ARNs, for the functions' network-interface grant.
-        security_group_arn: Its ARN, likewise.
+    Args:
+        plan: The deployment plan (its region, stores, queue and secrets).
+        bucket_arn: The deployment's bucket, the only one the S3 endpoint lets through.
+    """
+    tags = args.tags(plan)
+    vpc = Ref("vpc", "id")
+    routes = Ref("routes", "id")
+    specs = [
+        ResourceSpec(
+            "vpc",
+            f"{_EC2}vpc:Vpc",
+            f"{plan.name}-vpc",
+            {
+                "cidr_block": CIDR,
+                "enable_dns_support": True,  # interface endpoints answer the services' own names
+                "enable_dns_hostnames": True,
+                "tags": tags,
+            },
+        ),
+        ResourceSpec(
+            "routes",
+            f"{_EC2}routeTable:RouteTable",
+            f"{plan.name}-private-routes",
+            {"vpc_id": vpc, "tags": tags},
+        ),
+    ]
+    for zone, block in _SUBNETS:
+        subnet = {
+            "vpc_id": vpc,
+            "cidr_block": block,
+            "availability_zone": f"{plan.region}{zone}",
+            "map_public_ip_on_launch": False,
+            "tags": tags,
+        }
+        association = {"subnet_id": Ref(f"subnet:{zone}", "id"), "route_table_id": routes}
+        specs += [
+            ResourceSpec(
+                f"subnet:{zone}", f"{_EC2}subnet:Subnet", f"{plan.name}-private-{zone}", subnet
+            ),
+            ResourceSpec(
+                f"routes:{zone}",
+                f"{_EC2}routeTableAssociation:RouteTableAssociation",
+                f"{plan.name}-private-{zone}-routes",
+                association,
+            ),
+        ]
+    services = private_endpoints(plan)
+    gateways = [name for name in services if name in free_endpoints(plan.cloud)]
+    for name in gateways:
+        gateway = {
+            "vpc_id": vpc,
+            "service_name": f"com.amazonaws.{plan.region}.{name}",
+            "vpc_endpoint_type": "Gateway",
+            "route_table_ids": [routes],
+            "policy": _bucket_only(bucket_arn) if name == "s3" else None,
+            "tags": tags,
+        }
+        specs.append(_endpoint(plan, name, gateway))
+    functions = {
+        "vpc_id": vpc,
+        "description": f"svai {plan.name}: {_members(plan)}; HTTPS to the VPC endpoints only",
+        "egress": [
+            {
+                **_HTTPS,
+                "prefix_list_ids": [Ref(f"endpoint:{name}", "prefix_list_id") for name in gateways],
+            },
+            {**_HTTPS, "cidr_blocks": [CIDR], "description": "interface endpoints"},
+        ],
+        "tags": tags,
+    }
+    endpoints = {
+        "vpc_id": vpc,
+        "description": f"svai {plan.name}: interface endpoints; HTTPS from the functions only",
+        "ingress": [{**_HTTPS, "security_groups": [Ref(_FUNCTIONS, "id")]}],
+        "tags": tags,
+    }
+    group = f"{_EC2}securityGroup:SecurityGroup"
+    specs += [
+        ResourceSpec(_FUNCTIONS, group, f"{plan.name}-functions", functions),
+        ResourceSpec("security-group:endpoints", group, f"{plan.name}-endpoints", endpoints),
+    ]
+    for name in services:
+        if name in gateways:
+            continue
+        interface = {
+            "vpc_id": vpc,
+            "service_name": f"com.amazonaws.{plan.region}.{name}",
+            "vpc_endpoint_type": "Interface",
+            "private_dns_enabled": True,
+            "subnet_ids": _SUBNET_IDS,
+            "security_group_ids": [Ref("security-group:endpoints", "id")],
+            "tags": tags,
+        }
+        specs.append(_endpoint(plan, name, interface))
+    return Group("PrivateNetwork", f"{plan.name}-network", tuple(specs))
+
+
+def _endpoint(plan: DeploymentPlan, service: str, endpoint: dict[str, Any]) -> ResourceSpec:
+    return ResourceSpec(
+        f"endpoint:{service}",
+        f"{_EC2}vpcEndpoint:VpcEndpoint",
+        f"{plan.name}-endpoint-{service.replace('.', '-')}",
+        endpoint,
+    )
+
+
+def vpc_config() -> dict[str, Any]:
+    """The ``vpc_config`` argument of a function placed in the network."""
+    return {"subnet_ids": list(_SUBNET_IDS), "security_group_ids": [Ref(_FUNCTIONS, "id")]}
+
+
+def model_vpc_config() -> dict[str, Any]:
+    """The ``vpc_config`` argument of a SageMaker model placed in the network."""
+    return {"subnets": list(_SUBNET_IDS), "security_group_ids": [Ref(_FUNCTIONS, "id")]}
+
+
+def grant(
+    key: str, name: str, role: Any, account: Any, region: str, *, runs: Runs = "function"
+) -> ResourceSpec:
+    """The network-interface permissions the service needs to attach what ``role`` ``runs``.
+
+    A function's are those of ``AWSLambdaVPCAccessExecutionRole``; an endpoint's those
+    SageMaker documents for models in a VPC. Creating, deleting and sharing an interface
+    are scoped to this account's interfaces (creating also to these subnets and security
+    group); EC2's Describe calls take no resource scope.
+
+    Args:
+        key: The policy's key in the blueprint.
+        name: Its logical name.
+        role: The role's id (a :class:`Ref`).
+        account: The account id.
+        region: The plan's region.
+        runs: What the role's interfaces are for.
+    """
+    interfaces = Concat(("arn:aws:ec2:", region, ":", account, ":network-interface/*"))
+    manage, describe = _INTERFACE_ACTIONS[runs]
+
+    def document(values: tuple[Any, ...]) -> str:
+        eni, group, *subnet_arns = values
+        statements = [
+            {
+                "Sid": "AttachToTheVpc",
+                "Effect": "Allow",
+                "Action": ["ec2:CreateNetworkInterface"],
+                "Resource": sorted([eni, group, *subnet_arns]),
+            },
+            {
+                "Sid": "ManageItsInterfaces",
+                "Effect": "Allow",
+                "Action": list(manage),
+                "Resource": [eni],
+            },
+            {
+                "Sid": "DescribeTheVpc",
+                "Effect": "Allow",
+                "Action": list(describe),
+                "Resource": "*",
+            },
+        ]
+        return json.dumps(policy_document(statements), sort_keys=True)
+
+    subnets = tuple(Ref(f"subnet:{zone}", "arn") for zone, _ in _SUBNETS)
+    policy = Rendered((interfaces, Ref(_FUNCTIONS, "arn"), *subnets), document)
+    return ResourceSpec(key, _ROLE_POLICY, name, {"role": role, "policy": policy})
+
+
+class PrivateNetwork:
+    """The built network, for what is still built by hand beside the blueprint.
+
+    The release gate of :mod:`svai.backends.aws.deployments` places its function here with
+    :meth:`vpc_config` and grants its role with :meth:`grant`.
     """
 
-    def __init__(
-        self,
-        plan: DeploymentPlan,
-        *,
-        bucket_arn: pulumi.Input[str],
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        """Create the network of ``plan``.
-
-        Args:
-            plan: The deployment plan (its region, stores, queue and secrets).
-            bucket_arn: The deployment's bucket, the only one the S3 endpoint lets through.
-            opts: Pulumi options of the component.
-        """
-        super().__init__("svai:aws:PrivateNetwork", f"{plan.name}-network", None, opts)
-        tags = args.tags(plan)
-        child = pulumi.ResourceOptions(parent=self)
-        vpc = res.ec2.Vpc(
-            f"{plan.name}-vpc",
-            cidr_block=CIDR,
-            enable_dns_support=True,  # interface endpoints answer the services' own names
-            enable_dns_hostnames=True,
-            tags=tags,
-            opts=child,
-        )
-        routes = res.ec2.RouteTable(
-            f"{plan.name}-private-routes", vpc_id=vpc.id, tags=tags, opts=child
-        )
-        subnets: list[AwsResource] = []
-        for zone, block in _SUBNETS:
-            subnet = res.ec2.Subnet(
-                f"{plan.name}-private-{zone}",
-                vpc_id=vpc.id,
-                cidr_block=block,
-                availability_zone=f"{plan.region}{zone}",
-                map_public_ip_on_launch=False,
-                tags=tags,
-                opts=child,
-            )
-            res.ec2.RouteTableAssociation(
-                f"{plan.name}-private-{zone}-routes",
-                subnet_id=subnet.id,
-                route_table_id=routes.id,
-                opts=child,
-            )
-            subnets.append(subnet)
-        services = aws_endpoints(plan)
-        gateways = [
-            res.ec2.VpcEndpoint(
-                f"{plan.name}-endpoint-{name}",
-                vpc_id=vpc.id,
-                service_name=f"com.amazonaws.{plan.region}.{name}",
-                vpc_endpoint_type="Gateway",
-                route_table_ids=[routes.id],
-                policy=_bucket_only(bucket_arn) if name == "s3" else None,
-                tags=tags,
-                opts=child,
-            )
-            for name in services
-            if name in _GATEWAY
-        ]
-        functions = res.ec2.SecurityGroup(
-            f"{plan.name}-functions",
-            vpc_id=vpc.id,
-            description=f"svai {plan.name}: {_members(plan)}; HTTPS to the VPC endpoints only",
-            egress=[
-                {**_HTTPS, "prefix_list_ids": [g.prefix_list_id for g in gateways]},
-                {**_HTTPS, "cidr_blocks": [CIDR], "description": "interface endpoints"},
-            ],
-            tags=tags,
-            opts=child,
-        )
-        endpoints = res.ec2.SecurityGroup(
-            f"{plan.name}-endpoints",
-            vpc_id=vpc.id,
-            description=f"svai {plan.name}: interface endpoints; HTTPS from the functions only",
-            ingress=[{**_HTTPS, "security_groups": [functions.id]}],
-            tags=tags,
-            opts=child,
-        )
-        for name in services:
-            if name in _GATEWAY:
-                continue
-            res.ec2.VpcEndpoint(
-                f"{plan.name}-endpoint-{name.replace('.', '-')}",
-                vpc_id=vpc.id,
-                service_name=f"com.amazonaws.{plan.region}.{name}",
-                vpc_endpoint_type="Interface",
-                private_dns_enabled=True,
-                subnet_ids=[s.id for s in subnets],
-                security_group_ids=[endpoints.id],
-                tags=tags,
-                opts=child,
-            )
-        self.subnet_ids = [s.id for s in subnets]
-        self.subnet_arns = [s.arn for s in subnets]
-        self.security_group_id = functions.id
-        self.security_group_arn = functions.arn
-        self.register_outputs({"vpc": vpc.id})
+    def __init__(self, built: components.Built) -> None:
+        """Read the network's resources from ``built`` (the blueprint's built resources)."""
+        self._built = built
 
     def vpc_config(self) -> dict[str, Any]:
         """The ``vpc_config`` argument of a function placed in this network."""
-        return {"subnet_ids": self.subnet_ids, "security_group_ids": [self.security_group_id]}
-
-    def model_vpc_config(self) -> dict[str, Any]:
-        """The ``vpc_config`` argument of a SageMaker model placed in this network."""
-        return {"subnets": self.subnet_ids, "security_group_ids": [self.security_group_id]}
+        config: dict[str, Any] = self._built.resolve(vpc_config())
+        return config
 
     def grant(
         self,
@@ -203,50 +287,10 @@ class PrivateNetwork(pulumi.ComponentResource):
         *,
         runs: Runs = "function",
     ) -> AwsResource:
-        """The network-interface permissions the service needs to attach what ``role`` ``runs``.
-
-        A function's are those of ``AWSLambdaVPCAccessExecutionRole``; an endpoint's those
-        SageMaker documents for models in a VPC. Creating, deleting and sharing an interface
-        are scoped to this account's interfaces (creating also to these subnets and security
-        group); EC2's Describe calls take no resource scope.
-        """
-        interfaces = pulumi.Output.concat(
-            "arn:aws:ec2:", region, ":", account, ":network-interface/*"
-        )
-        manage, describe = _INTERFACE_ACTIONS[runs]
-
-        def document(values: list[Any]) -> str:
-            eni, group, *subnet_arns = values
-            statements = [
-                {
-                    "Sid": "AttachToTheVpc",
-                    "Effect": "Allow",
-                    "Action": ["ec2:CreateNetworkInterface"],
-                    "Resource": sorted([eni, group, *subnet_arns]),
-                },
-                {
-                    "Sid": "ManageItsInterfaces",
-                    "Effect": "Allow",
-                    "Action": list(manage),
-                    "Resource": [eni],
-                },
-                {
-                    "Sid": "DescribeTheVpc",
-                    "Effect": "Allow",
-                    "Action": list(describe),
-                    "Resource": "*",
-                },
-            ]
-            return json.dumps(policy_document(statements), sort_keys=True)
-
-        values = pulumi.Output.all(interfaces, self.security_group_arn, *self.subnet_arns)
-        policy: AwsResource = res.iam.RolePolicy(
-            name,
-            role=role.id,
-            policy=values.apply(document),
-            opts=pulumi.ResourceOptions(parent=parent),
-        )
-        return policy
+        """Create :func:`grant`'s policy for ``role``, a child of ``parent``."""
+        spec = grant(name, name, role.id, account, region, runs=runs)
+        opts = pulumi.ResourceOptions(parent=parent)
+        return AWS.create(spec.token, spec.name, self._built.resolve(spec.args), opts)
 
 
 def _members(plan: DeploymentPlan) -> str:
@@ -256,15 +300,15 @@ def _members(plan: DeploymentPlan) -> str:
     return "functions"
 
 
-def _bucket_only(bucket_arn: pulumi.Input[str]) -> pulumi.Output[str]:
-    def document(arn: str) -> str:
+def _bucket_only(bucket_arn: Any) -> Rendered:
+    def document(arns: tuple[Any, ...]) -> str:
         statement = {
             "Sid": "TheDeploymentsBucketOnly",
             "Effect": "Allow",
             "Principal": "*",
             "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
-            "Resource": [f"{arn}/*"],
+            "Resource": [f"{arns[0]}/*"],
         }
         return json.dumps(policy_document([statement]), sort_keys=True)
 
-    return pulumi.Output.from_input(bucket_arn).apply(document)
+    return Rendered((bucket_arn,), document)

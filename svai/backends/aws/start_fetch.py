@@ -1,8 +1,8 @@
 """AWS side of the start-time fetch: the model objects in the artifact bucket, read on exactly them.
 
-One helper per concern, called from :mod:`svai.backends.aws.components`: the objects are uploaded
-beside ``model.tar.gz`` (KMS-encrypted like it), and the endpoint's role gets ``s3:GetObject``
-on those object ARNs and nothing else of the bucket.
+Lowered to blueprint resources (pure, no Pulumi) by :mod:`svai.backends.aws.lowering`: the
+objects are uploaded beside ``model.tar.gz`` (KMS-encrypted like it), and the endpoint's role gets
+``s3:GetObject`` on those object ARNs and nothing else of the bucket.
 """
 
 from __future__ import annotations
@@ -11,36 +11,41 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-import pulumi
-
 from svai.backends.aws.policy import policy_document
-from svai.backends.aws.provider import AwsResource, res
+from svai.backends.blueprint import FileSource, Ref, Rendered, ResourceSpec
 from svai.backends.start_fetch import ModelObject
 
-__all__ = ["grant_model_read", "model_read_statement", "upload_model_objects"]
+__all__ = ["OBJECT", "grant_model_read", "model_read_statement", "upload_model_objects"]
+
+OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
 
 
 def upload_model_objects(
     name: str,
     objects: Sequence[ModelObject],
-    bucket: pulumi.Input[str],
-    key_arn: pulumi.Input[str],
+    bucket: Any,
+    key_arn: Any,
     tags: dict[str, str],
-    opts: pulumi.ResourceOptions,
-) -> tuple[str, ...]:
-    """Upload each model object by its digest; return their keys."""
-    for obj in objects:
-        res.s3.BucketObjectv2(
+    depends_on: tuple[str, ...],
+) -> list[ResourceSpec]:
+    """Each model object, uploaded by its digest (keys ``model:<sha256 prefix>``)."""
+    return [
+        ResourceSpec(
+            f"model:{obj.sha256[:16]}",
+            OBJECT,
             f"{name}-model-{obj.sha256[:16]}",
-            bucket=bucket,
-            key=obj.key,
-            source=pulumi.FileAsset(obj.upload),
-            server_side_encryption="aws:kms",
-            kms_key_id=key_arn,
-            tags=tags,
-            opts=opts,
+            {
+                "bucket": bucket,
+                "key": obj.key,
+                "source": FileSource(obj.upload),
+                "server_side_encryption": "aws:kms",
+                "kms_key_id": key_arn,
+                "tags": tags,
+            },
+            depends_on=depends_on,
         )
-    return tuple(obj.key for obj in objects)
+        for obj in objects
+    ]
 
 
 def model_read_statement(bucket_arn: str, keys: Sequence[str]) -> dict[str, Any]:
@@ -54,21 +59,15 @@ def model_read_statement(bucket_arn: str, keys: Sequence[str]) -> dict[str, Any]
 
 
 def grant_model_read(
-    name: str,
-    role: AwsResource,
-    bucket_arn: pulumi.Output[str],
-    keys: Sequence[str],
-    opts: pulumi.ResourceOptions,
-) -> AwsResource:
+    key: str, name: str, role: Ref, bucket_arn: Any, keys: Sequence[str]
+) -> ResourceSpec:
     """The role policy that lets ``role`` read the model's objects."""
-    policy: AwsResource = res.iam.RolePolicy(
-        name,
-        role=role.id,
-        policy=bucket_arn.apply(
-            lambda arn: json.dumps(
-                policy_document([model_read_statement(arn, keys)]), sort_keys=True
-            )
+    policy = Rendered(
+        (bucket_arn,),
+        lambda arns: json.dumps(
+            policy_document([model_read_statement(arns[0], keys)]), sort_keys=True
         ),
-        opts=opts,
     )
-    return policy
+    return ResourceSpec(
+        key, "aws:iam/rolePolicy:RolePolicy", name, {"role": role, "policy": policy}
+    )

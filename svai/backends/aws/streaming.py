@@ -15,6 +15,9 @@ gets a second zip function, ``<service>-stream``:
 * a role that may invoke exactly that endpoint (``sagemaker:InvokeEndpoint``, which the API
   reference names as the permission ``InvokeEndpointWithResponseStream`` needs), write its own
   logs, and use the deployment's key.
+
+Lowered to a ``StreamingUrl`` group (pure) whose component holds the function's own
+``FunctionService`` group and then the URL with its permissions.
 """
 
 from __future__ import annotations
@@ -22,111 +25,109 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import pulumi
-
 from svai.backends.aws import lowering as args
-from svai.backends.aws.components import FunctionService, Shared
-from svai.backends.aws.provider import res
+from svai.backends.aws.foundation import Links
+from svai.backends.aws.services import Extra, function_group
+from svai.backends.blueprint import Group, Ref, ResourceSpec
 from svai.compiler.streaming import STREAM_BOOTSTRAP
 from svai.errors import UsageError
 from svai.ir import Identity, Permission, Service
 
-__all__ = ["HANDLER", "StreamingUrl"]
+__all__ = ["HANDLER", "stream_group"]
 
 HANDLER = "svai.runtime.entry.sagemaker_stream.main"
 """Recorded for people reading the function: the exec wrapper runs this module, not a handler."""
 _URL_AUTH = {"iam": "AWS_IAM", "jwt": "NONE", "none": "NONE"}
+_PERMISSION = "aws:lambda/permission:Permission"
 
 
-class StreamingUrl(pulumi.ComponentResource):
-    """The streaming function and its URL (see the module docstring).
+def stream_group(link: Links, proxy: Service, service: Service, *, endpoint_arn: Any) -> Group:
+    """The ``StreamingUrl`` group: the streaming function, then its URL (module docstring).
 
     Args:
-        shared: Outputs of the other components.
+        link: The shared groups' links.
         proxy: The endpoint's proxy function service (its sizing and timeout are reused).
         service: The endpoint service.
         endpoint_arn: The endpoint's ARN (the role's one resource).
-        endpoint_name: The endpoint's name (``SVAI_ENDPOINT_NAME``).
 
     Raises:
         UsageError: ``api.auth`` has no function URL form (``api-key``).
     """
-
-    url: pulumi.Output[str]
-
-    def __init__(
-        self,
-        shared: Shared,
-        proxy: Service,
-        service: Service,
-        *,
-        endpoint_arn: pulumi.Input[str],
-        endpoint_name: pulumi.Input[str],
-    ) -> None:
-        plan = shared.plan
-        auth = plan.entry.auth
-        if auth not in _URL_AUTH:
-            raise UsageError(f"api.auth: {auth} has no Lambda function URL form; use iam or jwt")
-        name = f"{service.name}-stream"
-        super().__init__("svai:aws:StreamingUrl", f"{plan.name}-{name}", None, None)
-        stream = dataclasses.replace(
-            proxy, name=name, compute=dataclasses.replace(proxy.compute, handler=HANDLER)
-        )
-        identity = Identity(
-            name,
-            (
-                Permission("logs.write", f"logs:{name}"),
-                Permission("metrics.write", "metrics"),
-                Permission("key.use", "key"),
-                Permission("model.invoke", f"service:{service.name}"),
-            ),
-        )
-        env: dict[str, pulumi.Input[str]] = {
-            "AWS_LAMBDA_EXEC_WRAPPER": f"/var/task/{STREAM_BOOTSTRAP}",
-            "SVAI_ENDPOINT_NAME": endpoint_name,
-            "SVAI_AUTH": auth,
+    plan = link.plan
+    auth = plan.entry.auth
+    if auth not in _URL_AUTH:
+        raise UsageError(f"api.auth: {auth} has no Lambda function URL form; use iam or jwt")
+    name = f"{service.name}-stream"
+    stream = dataclasses.replace(
+        proxy, name=name, compute=dataclasses.replace(proxy.compute, handler=HANDLER)
+    )
+    identity = Identity(
+        name,
+        (
+            Permission("logs.write", f"logs:{name}"),
+            Permission("metrics.write", "metrics"),
+            Permission("key.use", "key"),
+            Permission("model.invoke", f"service:{service.name}"),
+        ),
+    )
+    env: dict[str, Any] = {
+        "AWS_LAMBDA_EXEC_WRAPPER": f"/var/task/{STREAM_BOOTSTRAP}",
+        "SVAI_ENDPOINT_NAME": args.endpoint_name(plan, service.name),
+        "SVAI_AUTH": auth,
+    }
+    if auth == "jwt":
+        env["SVAI_JWT_ISSUER"] = str(plan.entry.jwt_issuer)
+        env["SVAI_JWT_AUDIENCE"] = str(plan.entry.jwt_audience)
+    extra = Extra(arns={f"service:{service.name}": endpoint_arn}, env=env)
+    function = function_group(link, stream, identity, extra)
+    ready = (f"{name}:alias",)  # the URL and its grants are on the `live` alias
+    url_auth = _URL_AUTH[auth]
+    specs: list[ResourceSpec] = []
+    if url_auth == "NONE":
+        # An open URL still needs a resource policy: both grants, each only via the URL.
+        open_to = {
+            "function": Ref(f"{name}:fn", "name"),
+            "qualifier": args.LIVE_ALIAS,
+            "principal": "*",
         }
-        if auth == "jwt":
-            env["SVAI_JWT_ISSUER"] = str(plan.entry.jwt_issuer)
-            env["SVAI_JWT_AUDIENCE"] = str(plan.entry.jwt_audience)
-        function = FunctionService(
-            shared,
-            stream,
-            identity,
-            extra_arns={f"service:{service.name}": endpoint_arn},
-            extra_env=env,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        opts = pulumi.ResourceOptions(parent=self, depends_on=[function])  # its `live` alias
-        url_auth = _URL_AUTH[auth]
-        if url_auth == "NONE":
-            # An open URL still needs a resource policy: both grants, each only via the URL.
-            open_to = {
-                "function": function.function,
-                "qualifier": args.LIVE_ALIAS,
-                "principal": "*",
-            }
-            res.lambda_.Permission(
+        public = {
+            "action": "lambda:InvokeFunctionUrl",
+            "function_url_auth_type": "NONE",
+            **open_to,
+        }
+        invoke = {"action": "lambda:InvokeFunction", "invoked_via_function_url": True, **open_to}
+        specs += [
+            ResourceSpec(
+                f"{name}:url-public",
+                _PERMISSION,
                 f"{plan.name}-{name}-url-public",
-                action="lambda:InvokeFunctionUrl",
-                function_url_auth_type="NONE",
-                **open_to,
-                opts=opts,
-            )
-            res.lambda_.Permission(
+                public,
+                (),
+                ready,
+            ),
+            ResourceSpec(
+                f"{name}:url-invoke",
+                _PERMISSION,
                 f"{plan.name}-{name}-url-invoke",
-                action="lambda:InvokeFunction",
-                invoked_via_function_url=True,
-                **open_to,
-                opts=opts,
-            )
-        url: Any = res.lambda_.FunctionUrl(
+                invoke,
+                (),
+                ready,
+            ),
+        ]
+    url = {
+        "function_name": Ref(f"{name}:fn", "name"),
+        "qualifier": args.LIVE_ALIAS,
+        "authorization_type": url_auth,
+        "invoke_mode": "RESPONSE_STREAM",
+    }
+    specs.append(
+        ResourceSpec(
+            f"{name}:url",
+            "aws:lambda/functionUrl:FunctionUrl",
             f"{plan.name}-{name}-url",
-            function_name=function.function,
-            qualifier=args.LIVE_ALIAS,
-            authorization_type=url_auth,
-            invoke_mode="RESPONSE_STREAM",
-            opts=opts,
+            url,
+            (),
+            ready,
         )
-        self.url = url.function_url
-        self.register_outputs({"url": self.url})
+    )
+    return Group("StreamingUrl", f"{plan.name}-{name}", tuple(specs), (function,))
