@@ -97,8 +97,9 @@ class Group:
     shape: str
     name: str
     resources: tuple[ResourceSpec, ...]
-    inputs: Mapping[str, Any] = field(default_factory=dict)
-    groups: tuple[Group, ...] = ()
+    # Keyword-only: two optional tuples/mappings side by side are easy to swap by position.
+    inputs: Mapping[str, Any] = field(default_factory=dict, kw_only=True)
+    groups: tuple[Group, ...] = field(default=(), kw_only=True)
 
     def walk(self) -> Iterator[Group]:
         """Yield this group, then its child groups (depth first): their components' order."""

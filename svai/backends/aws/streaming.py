@@ -130,4 +130,4 @@ def stream_group(link: Links, proxy: Service, service: Service, *, endpoint_arn:
             ready,
         )
     )
-    return Group("StreamingUrl", f"{plan.name}-{name}", tuple(specs), (function,))
+    return Group("StreamingUrl", f"{plan.name}-{name}", tuple(specs), groups=(function,))

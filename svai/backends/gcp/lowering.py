@@ -164,7 +164,7 @@ class _Lowering(ComputeLowering, QueueLowering, EntryLowering, GateLowering):
         )
         inputs = {"pendingActions": [a.to_dict() for a in self.pending], "notes": self.notes}
         shape = "AsyncDeployment" if plan.mode == "async" else "RealtimeDeployment"
-        return Blueprint((Group(shape, self.app, tuple(self.specs), inputs),))
+        return Blueprint((Group(shape, self.app, tuple(self.specs), inputs=inputs),))
 
     def encryption(self) -> None:
         enc = self.plan.encryption
