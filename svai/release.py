@@ -95,6 +95,8 @@ class ReleaseOutcome:
     deployed: automation.Result | None
     state_written: bool
     moved: tuple[_traffic.Route | _revisions.Moved, ...] = ()
+    retired: tuple[_revisions.Retired, ...] = ()
+    """Container app revisions the release's end left at 0%: deactivated, or why not."""
 
 
 def release_plan(
@@ -339,6 +341,7 @@ def _release(
         return ReleaseOutcome(planned, None, written)
     deployed = None
     moved: tuple[_traffic.Route | _revisions.Moved, ...] = ()
+    routes: list[_gate.ServiceRoute] = []
     if not state_only:
         assert planned.result is not None
         high = [f for t in planned.result.targets for f in t.findings if f.severity == "high"]
@@ -390,7 +393,9 @@ def _release(
         )
     _release_state.write_state(planned.state_file, after)
     _controller.push(_spec_dir(path), after, planned.policy, planned.reconciled)
-    return ReleaseOutcome(planned, deployed, True, moved)
+    # Once the end is recorded: the revisions it left at 0% stop their minimum replicas.
+    retired = _revisions.retire(planned.transition.before, after, routes)
+    return ReleaseOutcome(planned, deployed, True, moved, retired)
 
 
 def _spec_dir(path: str | Path) -> Path:

@@ -133,6 +133,7 @@ def release_dict(outcome: release.ReleaseOutcome, *, dry_run: bool) -> dict[str,
         },
         "state_written": outcome.state_written,
         "moved": [route.line() for route in outcome.moved],
+        "retired": [revision.line() for revision in outcome.retired],
         "before": to_dict(planned.transition.before),
         "after": to_dict(planned.transition.after),
         "targets": targets,
@@ -194,3 +195,5 @@ def _echo_text(outcome: release.ReleaseOutcome, *, dry_run: bool) -> None:
         click.echo(f"release state saved to {planned.state_file}")
     elif dry_run and transition.changed:
         click.echo(f"dry run: {planned.state_file} not written, nothing deployed")
+    for revision in outcome.retired:
+        click.echo(f"revision: {revision.line()}")

@@ -42,6 +42,7 @@ from traffic_fakes import CloudRunAdmin, ContainerApps, serving
 from svai.backends import gate as backend_gate
 from svai.backends.azure.revisions import revision_name as app_revision
 from svai.backends.gcp.gate import revision_name as run_revision
+from svai.compiler import rollout
 from svai.compiler.gate import ServiceRoute
 from svai.controller import job, revisions, sync
 from svai.controller.store import open_bucket
@@ -274,3 +275,116 @@ def test_in_the_cloud_the_job_routes_with_its_own_identity(
             "azure:https://api.loganalytics.io",
             "azure:https://management.azure.com/",
         }
+
+
+# ---- Container Apps: the revision a release's end leaves at 0% stops running ------------------
+
+on_azure = pytest.mark.parametrize("routed", ["azure"], indirect=True)
+
+
+def at_half(routed: Routed) -> None:
+    """The canary one step on: 50/50 in the bucket's state and in the app's traffic."""
+    state, _ = released(("azure", "eastus"))
+    job.write_state(open_bucket(routed.url), rollout.advance(state).after)
+    a, b = routed.revision[A], routed.revision[B]
+    assert isinstance(routed.fake, ContainerApps)
+    routed.fake.add(APP, [a, b], [(a, 50), (b, 50)])
+
+
+@on_azure
+def test_a_completed_canary_deactivates_the_old_revision(
+    routed: Routed,
+    clouds: Clouds,  # noqa: F811 - the fixture
+) -> None:
+    assert isinstance(routed.fake, ContainerApps)
+    at_half(routed)
+    clouds.add(B, HEALTHY)
+    run = gate_once(routed.url)
+    a, b = routed.revision[A], routed.revision[B]
+    assert (run["verdict"], bucket_state(routed.url).status) == ("advance", "complete"), run
+    assert routed.split() == [(b, 100)]
+    assert routed.fake.actions == [(APP, a, "deactivate")]
+    assert run["retired"] == [f"{APP}: {a} deactivated (0% after the release ended)"]
+
+
+@on_azure
+def test_a_rolled_back_canary_deactivates_the_candidate(
+    routed: Routed,
+    clouds: Clouds,  # noqa: F811 - the fixture
+) -> None:
+    assert isinstance(routed.fake, ContainerApps)
+    clouds.add(B, FAILING)
+    run = gate_once(routed.url)
+    a, b = routed.revision[A], routed.revision[B]
+    assert run["verdict"] == "rollback" and routed.split() == [(a, 100), (b, 0)], run
+    assert routed.fake.actions == [(APP, b, "deactivate")]
+    assert routed.fake.inactive[APP] == {b}
+    # The next run is idle: nothing more is deactivated.
+    assert gate_once(routed.url)["retired"] == [] and len(routed.fake.actions) == 1
+
+
+@on_azure
+def test_a_step_in_the_middle_deactivates_nothing(
+    routed: Routed,
+    clouds: Clouds,  # noqa: F811 - the fixture
+) -> None:
+    assert isinstance(routed.fake, ContainerApps)
+    clouds.add(B, HEALTHY)
+    run = gate_once(routed.url)
+    assert run["verdict"] == "advance" and bucket_state(routed.url).status == "in-progress"
+    assert routed.split() == [(routed.revision[A], 50), (routed.revision[B], 50)]
+    assert (routed.fake.actions, run["retired"]) == ([], [])
+
+
+@on_azure
+def test_a_refused_deactivation_is_reported_and_leaves_traffic_and_state_as_moved(
+    routed: Routed,
+    clouds: Clouds,  # noqa: F811 - the fixture
+) -> None:
+    assert isinstance(routed.fake, ContainerApps)
+    routed.fake.refuse_deactivate = True
+    clouds.add(B, FAILING)
+    code, out = svai("gate", "--once", "--state-url", routed.url, "--window", "10m")
+    a, b = routed.revision[A], routed.revision[B]
+    assert code == 0 and "Traceback" not in out, out
+    assert f"revision: {APP}: {b} left active at 0%" in out and "HTTP 403" in out, out
+    assert "revisions/deactivate/action" in out, out
+    assert routed.split() == [(a, 100), (b, 0)]
+    after = bucket_state(routed.url)
+    assert (after.status, after.split) == ("rolled-back", ((A, 100), (B, 0)))
+    assert routed.fake.actions == [] and routed.fake.inactive[APP] == set()
+
+
+@on_azure
+def test_a_rollback_after_the_end_reactivates_the_old_revision_first(routed: Routed) -> None:
+    """`svai rollback` after a completed release routes back to a revision retire() stopped."""
+    assert isinstance(routed.fake, ContainerApps)
+    state, _ = released(("azure", "eastus"))
+    done = rollout.advance(state, to_end=True)
+    a, b = routed.revision[A], routed.revision[B]
+    routed.fake.add(APP, [a, b], [(b, 100)])
+    routes = job.read_policy(open_bucket(routed.url), SERVICE, "dev")
+    assert routes is not None
+    assert revisions.retire(done.before, done.after, routes.routes) == (revisions.Retired(APP, a),)
+    back = rollout.revert(done.after)
+    revisions.move(back.after, routes.routes)
+    assert routed.split() == [(a, 100), (b, 0)]
+    assert revisions.retire(back.before, back.after, routes.routes) == (revisions.Retired(APP, b),)
+    assert routed.fake.actions == [
+        (APP, a, "deactivate"),
+        (APP, a, "activate"),
+        (APP, b, "deactivate"),
+    ]
+
+
+@on_azure
+def test_a_revision_that_holds_traffic_is_never_deactivated(routed: Routed) -> None:
+    """The state says the release ended, but the app still routes to the old revision."""
+    assert isinstance(routed.fake, ContainerApps)
+    state, _ = released(("azure", "eastus"))
+    done = rollout.advance(state, to_end=True)
+    routes = job.read_policy(open_bucket(routed.url), SERVICE, "dev")
+    assert routes is not None
+    (kept,) = revisions.retire(done.before, done.after, routes.routes)
+    assert kept == revisions.Retired(APP, routed.revision[A], "it holds traffic again")
+    assert routed.fake.actions == []
