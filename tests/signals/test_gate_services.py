@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 import pytest
 from signal_fakes import SERVICE, TOKEN
 from test_gate_job import (  # noqa: F401 - blob_url, gcs_endpoint, gcs_url: fixtures
+    ROLLOUT,
     A,
     B,
     blob_url,
@@ -44,6 +45,7 @@ from svai.backends.azure.revisions import revision_name as app_revision
 from svai.backends.gcp.gate import revision_name as run_revision
 from svai.compiler import rollout
 from svai.compiler.gate import ServiceRoute
+from svai.compiler.release_state import ReleaseState
 from svai.controller import job, revisions, sync
 from svai.controller.store import open_bucket
 from svai.errors import UsageError
@@ -388,3 +390,21 @@ def test_a_revision_that_holds_traffic_is_never_deactivated(routed: Routed) -> N
     (kept,) = revisions.retire(done.before, done.after, routes.routes)
     assert kept == revisions.Retired(APP, routed.revision[A], "it holds traffic again")
     assert routed.fake.actions == []
+
+
+@on_azure
+def test_blue_green_keeps_its_standby_active_until_the_release_ends(routed: Routed) -> None:
+    """The switch leaves the old revision at 0% on purpose: the standby a rollback returns to."""
+    assert isinstance(routed.fake, ContainerApps)
+    blue_green = dataclasses.replace(ROLLOUT, strategy="blue-green")
+    serving = rollout.start(ReleaseState(SERVICE, "dev"), A, blue_green).after
+    switched = rollout.start(serving, B, blue_green)
+    assert switched.after.split == ((A, 0), (B, 100))
+    a, b = routed.revision[A], routed.revision[B]
+    routed.fake.add(APP, [a, b], [(a, 0), (b, 100)])
+    policy = job.read_policy(open_bucket(routed.url), SERVICE, "dev")
+    assert policy is not None
+    assert revisions.retire(switched.before, switched.after, policy.routes) == ()
+    done = rollout.advance(switched.after)
+    assert revisions.retire(done.before, done.after, policy.routes) == (revisions.Retired(APP, a),)
+    assert routed.fake.actions == [(APP, a, "deactivate")]
