@@ -341,7 +341,6 @@ def _release(
         return ReleaseOutcome(planned, None, written)
     deployed = None
     moved: tuple[_traffic.Route | _revisions.Moved, ...] = ()
-    routes: list[_gate.ServiceRoute] = []
     if not state_only:
         assert planned.result is not None
         high = [f for t in planned.result.targets for f in t.findings if f.severity == "high"]
@@ -394,7 +393,7 @@ def _release(
     _release_state.write_state(planned.state_file, after)
     _controller.push(_spec_dir(path), after, planned.policy, planned.reconciled)
     # Once the end is recorded: the revisions it left at 0% stop their minimum replicas.
-    retired = _revisions.retire(planned.transition.before, after, routes)
+    retired = _revisions.retire(after, moved)
     return ReleaseOutcome(planned, deployed, True, moved, retired)
 
 

@@ -202,7 +202,7 @@ def run_once(
             write_state(bucket, after, if_tag=tag)  # only over the state this run judged
         except Conflict:
             _yield_to_the_winner(bucket, policy, where)
-        retired = revisions.retire(decision.transition.before, after, policy.routes)
+        retired = revisions.retire(after, moved)
         return Run(where, decision, parts, written, moved, retired)
     return Run(where, decision, parts, written, moved)
 

@@ -33,6 +33,7 @@ point the calls elsewhere (the tests' loopback fakes).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -41,6 +42,7 @@ from typing import Any
 
 from svai.compiler.gate import ServiceRoute
 from svai.compiler.release_state import ReleaseState
+from svai.controller import traffic
 from svai.controller.traffic import routing
 from svai.errors import DeployError, ToolMissingError, UsageError
 from svai.signals import azure as azure_signals
@@ -77,11 +79,14 @@ class Moved:
         cloud: ``gcp`` or ``azure``.
         resource: The service's full name or ARM id.
         split: ``(revision, percent)`` as set.
+        idle: The container app's revisions it routed before (at any weight: blue/green's
+            standby sits at 0%) that ``split`` gives no traffic, as ARM reported them.
     """
 
     cloud: str
     resource: str
     split: tuple[tuple[str, int], ...]
+    idle: tuple[str, ...] = ()
 
     def line(self) -> str:
         """``projects/p/locations/l/services/s -> s-aaaa 100%, s-bbbb 0%``."""
@@ -123,16 +128,18 @@ def move(
             service).
     """
     planned = [Moved(r.cloud, r.resource, service_split(state, r)) for r in routes]
+    done = []
     for moved in planned:
         if moved.cloud == "gcp":
             _cloud_run(moved, sleep)
         elif moved.cloud == "azure":
-            _container_app(moved, sleep)
+            moved = dataclasses.replace(moved, idle=_container_app(moved, sleep))
         elif moved.cloud == "aws":
             _sagemaker(moved)
         else:
             raise UsageError(f"the gate job cannot route {moved.cloud} service {moved.resource}")
-    return tuple(planned)
+        done.append(moved)
+    return tuple(done)
 
 
 def _token(variable: str, how: str, moved: Moved) -> str:
@@ -195,18 +202,20 @@ def _routed(app: dict[str, Any]) -> list[tuple[Any, Any]]:
     return [(t.get("revisionName"), t.get("weight")) for t in ingress.get("traffic") or []]
 
 
-def _container_app(moved: Moved, sleep: Callable[[float], None]) -> None:
+def _container_app(moved: Moved, sleep: Callable[[float], None]) -> tuple[str, ...]:
+    """Route the app to ``moved.split``; the revisions it routed before that now get nothing."""
     token, url = _arm(moved)
     what = f"routing {moved.line()}"
+    before = _routed(rest.call(url, token, what))
     # A revision given traffic that the app does not route to yet may be inactive (retire()
     # deactivated it when an earlier release ended, and `svai rollback` routes back to it).
-    serving = {r for r, w in _routed(rest.call(url, token, what)) if w}
+    serving = {r for r, w in before if w}
     for revision, percent in moved.split:
         if percent and revision not in serving:
             activate = _revision_action(moved.resource, revision, "activate")
             rest.call(activate, token, f"{what}: activating {revision}", body={})
-    traffic = [{"revisionName": r, "weight": p} for r, p in moved.split]
-    body = {"properties": {"configuration": {"ingress": {"traffic": traffic}}}}
+    targets = [{"revisionName": r, "weight": p} for r, p in moved.split]
+    body = {"properties": {"configuration": {"ingress": {"traffic": targets}}}}
     app = rest.call(url, token, what, body=body, method="PATCH")  # 200, or 202 with no body
     for _ in range(_POLLS):
         state = _provisioning(app)
@@ -221,6 +230,8 @@ def _container_app(moved: Moved, sleep: Callable[[float], None]) -> None:
     found = _routed(app)
     if found != [(r, p) for r, p in moved.split]:
         raise DeployError(f"{what}: the container app reports traffic {found}")
+    weights = dict(moved.split)
+    return tuple(dict.fromkeys(str(r) for r, _ in before if r and not weights.get(r)))
 
 
 def _provisioning(app: dict[str, Any]) -> str:
@@ -235,45 +246,44 @@ class Retired:
         resource: The container app's ARM id.
         revision: The revision's name.
         refused: Why it is still active (the cloud's answer); empty when it was deactivated.
+        warning: What reading the app back afterwards found amiss (empty: its traffic was as
+            the move left it).
     """
 
     resource: str
     revision: str
     refused: str = ""
+    warning: str = ""
 
     def line(self) -> str:
         """``<app id>: <revision> deactivated``, or why it was left active."""
         if not self.refused:
-            return f"{self.resource}: {self.revision} deactivated (0% after the release ended)"
+            done = f"{self.resource}: {self.revision} deactivated (0% after the release ended)"
+            return f"{done}; but {self.warning}" if self.warning else done
         return (
             f"{self.resource}: {self.revision} left active at 0%, its minimum replicas still "
             f"billed ({self.refused}); `az containerapp revision deactivate` stops them"
         )
 
 
-def retire(
-    before: ReleaseState, after: ReleaseState, routes: Sequence[ServiceRoute]
-) -> tuple[Retired, ...]:
-    """Deactivate the container app revisions a release that just ended left at 0%.
+def retire(after: ReleaseState, moved: Sequence[Moved | traffic.Route]) -> tuple[Retired, ...]:
+    """Deactivate the container app revisions the step to ``after`` left at 0%.
 
-    Call it once ``after`` is recorded. Only when ``after`` ended the release (``complete`` or
-    ``rolled-back``); the revisions are those of the versions ``before`` routed (at any weight:
-    blue/green's standby sits at 0%) that ``after`` gives no traffic. The app is read first and
-    a revision it still routes to is left alone; after the calls it is read again, and its
-    traffic must be as it was. Nothing here raises: a refusal (403 without
+    Call it once ``after`` is recorded, with what :func:`move` routed to it. Only when ``after``
+    ended the release (``complete`` or ``rolled-back``): until then a revision at 0% is
+    blue/green's standby. The revisions are each app's :attr:`Moved.idle` (what ARM routed
+    before the move, so a version the last ``up`` no longer exports is found too). The app is
+    read first and a revision it still routes to is left alone; after the calls it is read
+    again, and its traffic must be as it was. Nothing here raises: a refusal (403 without
     ``revisions/deactivate/action``, 404) is reported in the result, and the traffic and the
     state stay as moved.
     """
     if after.status not in ("complete", "rolled-back"):
         return ()
-    weights = dict(after.split)
-    left = [v for v, _ in before.split if not weights.get(v)]
     found: list[Retired] = []
-    for route in routes:
-        names = dict(route.revisions)
-        idle = [names[v] for v in left if v in names]
-        if route.cloud == "azure" and idle:
-            found.extend(_deactivate(route.resource, idle))
+    for route in moved:
+        if isinstance(route, Moved) and route.cloud == "azure" and route.idle:
+            found.extend(_deactivate(route.resource, route.idle))
     return tuple(found)
 
 
@@ -286,7 +296,7 @@ def _deactivate(resource: str, idle: Sequence[str]) -> list[Retired]:
     except (DeployError, ToolMissingError) as exc:
         return [Retired(resource, revision, str(exc)) for revision in idle]
     holding = {r for r, w in routed if w}
-    done = []
+    done: list[Retired] = []
     for revision in idle:
         if revision in holding:  # someone routed to it since: never deactivated with traffic
             done.append(Retired(resource, revision, "it holds traffic again"))
@@ -299,11 +309,10 @@ def _deactivate(resource: str, idle: Sequence[str]) -> list[Retired]:
             done.append(Retired(resource, revision))
     try:
         after = _routed(rest.call(url, token, what))
+        warning = "" if after == routed else f"the app's traffic is now {after}, not {routed}"
     except DeployError as exc:
-        return [*done, Retired(resource, "(read back)", str(exc))]
-    if after != routed:
-        return [*done, Retired(resource, "(read back)", f"its traffic changed to {after}")]
-    return done
+        warning = f"the app could not be read back ({exc})"
+    return [dataclasses.replace(r, warning=warning) if not r.refused else r for r in done]
 
 
 def _sagemaker(moved: Moved) -> None:

@@ -357,21 +357,27 @@ def test_a_refused_deactivation_is_reported_and_leaves_traffic_and_state_as_move
     assert routed.fake.actions == [] and routed.fake.inactive[APP] == set()
 
 
+def policy_routes(routed: Routed) -> tuple[ServiceRoute, ...]:
+    policy = job.read_policy(open_bucket(routed.url), SERVICE, "dev")
+    assert policy is not None
+    return policy.routes
+
+
 @on_azure
 def test_a_rollback_after_the_end_reactivates_the_old_revision_first(routed: Routed) -> None:
     """`svai rollback` after a completed release routes back to a revision retire() stopped."""
     assert isinstance(routed.fake, ContainerApps)
+    routes = policy_routes(routed)
     state, _ = released(("azure", "eastus"))
     done = rollout.advance(state, to_end=True)
     a, b = routed.revision[A], routed.revision[B]
-    routed.fake.add(APP, [a, b], [(b, 100)])
-    routes = job.read_policy(open_bucket(routed.url), SERVICE, "dev")
-    assert routes is not None
-    assert revisions.retire(done.before, done.after, routes.routes) == (revisions.Retired(APP, a),)
+    moved = revisions.move(done.after, routes)
+    assert routed.split() == [(b, 100)]
+    assert revisions.retire(done.after, moved) == (revisions.Retired(APP, a),)
     back = rollout.revert(done.after)
-    revisions.move(back.after, routes.routes)
+    moved = revisions.move(back.after, routes)
     assert routed.split() == [(a, 100), (b, 0)]
-    assert revisions.retire(back.before, back.after, routes.routes) == (revisions.Retired(APP, b),)
+    assert revisions.retire(back.after, moved) == (revisions.Retired(APP, b),)
     assert routed.fake.actions == [
         (APP, a, "deactivate"),
         (APP, a, "activate"),
@@ -381,14 +387,14 @@ def test_a_rollback_after_the_end_reactivates_the_old_revision_first(routed: Rou
 
 @on_azure
 def test_a_revision_that_holds_traffic_is_never_deactivated(routed: Routed) -> None:
-    """The state says the release ended, but the app still routes to the old revision."""
+    """The move says A was left idle, but the app routes to it again (someone else did)."""
     assert isinstance(routed.fake, ContainerApps)
     state, _ = released(("azure", "eastus"))
-    done = rollout.advance(state, to_end=True)
-    routes = job.read_policy(open_bucket(routed.url), SERVICE, "dev")
-    assert routes is not None
-    (kept,) = revisions.retire(done.before, done.after, routes.routes)
-    assert kept == revisions.Retired(APP, routed.revision[A], "it holds traffic again")
+    done = rollout.advance(state, to_end=True).after
+    a, b = routed.revision[A], routed.revision[B]
+    moved = revisions.Moved("azure", APP, ((b, 100),), idle=(a,))
+    (kept,) = revisions.retire(done, [moved])
+    assert kept == revisions.Retired(APP, a, "it holds traffic again")
     assert routed.fake.actions == []
 
 
@@ -396,15 +402,15 @@ def test_a_revision_that_holds_traffic_is_never_deactivated(routed: Routed) -> N
 def test_blue_green_keeps_its_standby_active_until_the_release_ends(routed: Routed) -> None:
     """The switch leaves the old revision at 0% on purpose: the standby a rollback returns to."""
     assert isinstance(routed.fake, ContainerApps)
+    routes = policy_routes(routed)
     blue_green = dataclasses.replace(ROLLOUT, strategy="blue-green")
     serving = rollout.start(ReleaseState(SERVICE, "dev"), A, blue_green).after
-    switched = rollout.start(serving, B, blue_green)
-    assert switched.after.split == ((A, 0), (B, 100))
+    switched = rollout.start(serving, B, blue_green).after
+    assert switched.split == ((A, 0), (B, 100))
     a, b = routed.revision[A], routed.revision[B]
-    routed.fake.add(APP, [a, b], [(a, 0), (b, 100)])
-    policy = job.read_policy(open_bucket(routed.url), SERVICE, "dev")
-    assert policy is not None
-    assert revisions.retire(switched.before, switched.after, policy.routes) == ()
-    done = rollout.advance(switched.after)
-    assert revisions.retire(done.before, done.after, policy.routes) == (revisions.Retired(APP, a),)
-    assert routed.fake.actions == [(APP, a, "deactivate")]
+    routed.fake.add(APP, [a, b], [(a, 100)])
+    assert revisions.retire(switched, revisions.move(switched, routes)) == ()
+    done = rollout.advance(switched).after
+    moved = revisions.move(done, routes)
+    assert revisions.retire(done, moved) == (revisions.Retired(APP, a),)
+    assert routed.fake.actions == [(APP, b, "activate"), (APP, a, "deactivate")]
