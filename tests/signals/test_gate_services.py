@@ -293,49 +293,41 @@ def at_half(routed: Routed) -> None:
     routed.fake.add(APP, [a, b], [(a, 50), (b, 50)])
 
 
-@on_azure
-def test_a_completed_canary_deactivates_the_old_revision(
+@pytest.mark.parametrize(
+    ("routed", "half", "signals", "status", "split", "stopped"),
+    [
+        # A completed canary stops the old revision; the new one takes everything.
+        pytest.param("azure", True, HEALTHY, "complete", [(B, 100)], [A], id="completed"),
+        # A rolled-back canary stops the candidate.
+        pytest.param("azure", False, FAILING, "rolled-back", [(A, 100), (B, 0)], [B], id="rolled"),
+        # A step in the middle (90/10 -> 50/50) stops nothing.
+        pytest.param("azure", False, HEALTHY, "in-progress", [(A, 50), (B, 50)], [], id="middle"),
+    ],
+    indirect=["routed"],
+)
+def test_the_end_of_a_release_deactivates_the_revision_it_left_at_zero(
     routed: Routed,
     clouds: Clouds,  # noqa: F811 - the fixture
+    half: bool,
+    signals: list[tuple[int, float, bool]],
+    status: str,
+    split: list[tuple[str, int]],
+    stopped: list[str],
 ) -> None:
     assert isinstance(routed.fake, ContainerApps)
-    at_half(routed)
-    clouds.add(B, HEALTHY)
+    if half:
+        at_half(routed)
+    clouds.add(B, signals)
     run = gate_once(routed.url)
-    a, b = routed.revision[A], routed.revision[B]
-    assert (run["verdict"], bucket_state(routed.url).status) == ("advance", "complete"), run
-    assert routed.split() == [(b, 100)]
-    assert routed.fake.actions == [(APP, a, "deactivate")]
-    assert run["retired"] == [f"{APP}: {a} deactivated (0% after the release ended)"]
-
-
-@on_azure
-def test_a_rolled_back_canary_deactivates_the_candidate(
-    routed: Routed,
-    clouds: Clouds,  # noqa: F811 - the fixture
-) -> None:
-    assert isinstance(routed.fake, ContainerApps)
-    clouds.add(B, FAILING)
-    run = gate_once(routed.url)
-    a, b = routed.revision[A], routed.revision[B]
-    assert run["verdict"] == "rollback" and routed.split() == [(a, 100), (b, 0)], run
-    assert routed.fake.actions == [(APP, b, "deactivate")]
-    assert routed.fake.inactive[APP] == {b}
-    # The next run is idle: nothing more is deactivated.
-    assert gate_once(routed.url)["retired"] == [] and len(routed.fake.actions) == 1
-
-
-@on_azure
-def test_a_step_in_the_middle_deactivates_nothing(
-    routed: Routed,
-    clouds: Clouds,  # noqa: F811 - the fixture
-) -> None:
-    assert isinstance(routed.fake, ContainerApps)
-    clouds.add(B, HEALTHY)
-    run = gate_once(routed.url)
-    assert run["verdict"] == "advance" and bucket_state(routed.url).status == "in-progress"
-    assert routed.split() == [(routed.revision[A], 50), (routed.revision[B], 50)]
-    assert (routed.fake.actions, run["retired"]) == ([], [])
+    assert bucket_state(routed.url).status == status, run
+    assert routed.split() == [(routed.revision[v], p) for v, p in split]
+    gone = [routed.revision[v] for v in stopped]
+    assert routed.fake.actions == [(APP, r, "deactivate") for r in gone]
+    assert routed.fake.inactive[APP] == set(gone)
+    assert run["retired"] == [f"{APP}: {r} deactivated (0% after the release ended)" for r in gone]
+    # The next run finds nothing in progress (or judges the next step): nothing more stops.
+    if status != "in-progress":
+        assert gate_once(routed.url)["retired"] == [] and len(routed.fake.actions) == 1
 
 
 @on_azure
