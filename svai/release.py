@@ -102,6 +102,8 @@ class ReleaseOutcome:
     moved: tuple[_traffic.Route | _revisions.Moved, ...] = ()
     shifted: tuple[Shifted, ...] = ()
     """The clouds' own shifts this step started (``apply``) or stopped (``rollback``)."""
+    retired: tuple[_revisions.Retired, ...] = ()
+    """Container app revisions the release's end left at 0%: deactivated, or why not."""
 
 
 def release_plan(
@@ -484,7 +486,9 @@ def _release(
         )
     _release_state.write_state(planned.state_file, after)
     _controller.push(_spec_dir(path), after, planned.policy, planned.reconciled)
-    return ReleaseOutcome(planned, deployed, True, moved, shifted)
+    # Once the end is recorded: the revisions it left at 0% stop their minimum replicas.
+    retired = _revisions.retire(after, moved)
+    return ReleaseOutcome(planned, deployed, True, moved, shifted, retired)
 
 
 def _shift(

@@ -78,6 +78,8 @@ def command(
             click.echo(f"traffic moved: {route.line()}")
         if run.written:
             click.echo(f"release state written to {run.location}")
+        for revision in run.retired:
+            click.echo(f"revision: {revision.line()}")
 
 
 def _run_dict(run: job.Run) -> dict[str, Any]:
@@ -89,6 +91,7 @@ def _run_dict(run: job.Run) -> dict[str, Any]:
         "changed": decision.transition.changed,
         "written": run.written,
         "moved": [route.line() for route in run.moved],
+        "retired": [revision.line() for revision in run.retired],
         "gates": [
             {
                 "name": g.name,

@@ -138,6 +138,7 @@ def release_dict(outcome: release.ReleaseOutcome, *, dry_run: bool) -> dict[str,
         "moved": [route.line() for route in outcome.moved],
         "shifts": [dataclasses.asdict(s) for s in planned.shifts],
         "shifted": [dataclasses.asdict(s) for s in outcome.shifted],
+        "retired": [revision.line() for revision in outcome.retired],
         "before": to_dict(planned.transition.before),
         "after": to_dict(planned.transition.after),
         "targets": targets,
@@ -205,3 +206,5 @@ def _echo_text(outcome: release.ReleaseOutcome, *, dry_run: bool) -> None:
         click.echo(f"release state saved to {planned.state_file}")
     elif dry_run and transition.changed:
         click.echo(f"dry run: {planned.state_file} not written, nothing deployed")
+    for revision in outcome.retired:
+        click.echo(f"revision: {revision.line()}")

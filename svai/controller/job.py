@@ -137,6 +137,8 @@ class Run:
         written: The new state was written to the bucket.
         moved: The Lambda aliases, Cloud Run services and container apps routed to the new
             split (empty when nothing moved).
+        retired: The container app revisions the run's end of a release left at 0%, each
+            deactivated or left active with the reason.
     """
 
     location: str
@@ -144,6 +146,7 @@ class Run:
     signals: tuple[Signals, ...]
     written: bool
     moved: tuple[traffic.Route | revisions.Moved, ...] = ()
+    retired: tuple[revisions.Retired, ...] = ()
 
 
 def run_once(
@@ -161,7 +164,9 @@ def run_once(
     interval, so each run judges the step the previous run left. Too few requests hold. A new
     split is routed on every AWS target's Lambda aliases (:func:`svai.controller.traffic.move`)
     and on the policy's Cloud Run services and container apps
-    (:func:`svai.controller.revisions.move`) before it is written.
+    (:func:`svai.controller.revisions.move`) before it is written. Once a release's end is
+    written, the container app revisions it left at 0% are deactivated
+    (:func:`svai.controller.revisions.retire`; a refusal is reported in :attr:`Run.retired`).
 
     Raises:
         UsageError: the bucket holds no policy (``svai apply`` writes it), or a malformed object.
@@ -197,6 +202,8 @@ def run_once(
             write_state(bucket, after, if_tag=tag)  # only over the state this run judged
         except Conflict:
             _yield_to_the_winner(bucket, policy, where)
+        retired = revisions.retire(after, moved)
+        return Run(where, decision, parts, written, moved, retired)
     return Run(where, decision, parts, written, moved)
 
 

@@ -415,7 +415,13 @@ def test_the_gate_job_owns_the_container_app_traffic_and_may_move_only_that() ->
     (role,) = by_type(resources, "azure-native:authorization:RoleDefinition")
     assert role.inputs["permissions"] == [
         {
-            "actions": ["Microsoft.App/containerApps/read", "Microsoft.App/containerApps/write"],
+            "actions": [
+                "Microsoft.App/containerApps/read",
+                "Microsoft.App/containerApps/write",
+                # A release's end deactivates the revision left at 0%; a rollback reactivates it.
+                "Microsoft.App/containerApps/revisions/activate/action",
+                "Microsoft.App/containerApps/revisions/deactivate/action",
+            ],
             "notActions": [],
         }
     ]

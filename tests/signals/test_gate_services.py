@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 import pytest
 from signal_fakes import SERVICE, TOKEN
 from test_gate_job import (  # noqa: F401 - blob_url, gcs_endpoint, gcs_url: fixtures
+    ROLLOUT,
     A,
     B,
     blob_url,
@@ -42,7 +43,9 @@ from traffic_fakes import CloudRunAdmin, ContainerApps, serving
 from svai.backends import gate as backend_gate
 from svai.backends.azure.revisions import revision_name as app_revision
 from svai.backends.gcp.gate import revision_name as run_revision
+from svai.compiler import rollout
 from svai.compiler.gate import ServiceRoute
+from svai.compiler.release_state import ReleaseState
 from svai.controller import job, revisions, sync
 from svai.controller.store import open_bucket
 from svai.errors import UsageError
@@ -274,3 +277,132 @@ def test_in_the_cloud_the_job_routes_with_its_own_identity(
             "azure:https://api.loganalytics.io",
             "azure:https://management.azure.com/",
         }
+
+
+# ---- Container Apps: the revision a release's end leaves at 0% stops running ------------------
+
+on_azure = pytest.mark.parametrize("routed", ["azure"], indirect=True)
+
+
+def at_half(routed: Routed) -> None:
+    """The canary one step on: 50/50 in the bucket's state and in the app's traffic."""
+    state, _ = released(("azure", "eastus"))
+    job.write_state(open_bucket(routed.url), rollout.advance(state).after)
+    a, b = routed.revision[A], routed.revision[B]
+    assert isinstance(routed.fake, ContainerApps)
+    routed.fake.add(APP, [a, b], [(a, 50), (b, 50)])
+
+
+@pytest.mark.parametrize(
+    ("routed", "half", "signals", "status", "split", "stopped"),
+    [
+        # A completed canary stops the old revision; the new one takes everything.
+        pytest.param("azure", True, HEALTHY, "complete", [(B, 100)], [A], id="completed"),
+        # A rolled-back canary stops the candidate.
+        pytest.param("azure", False, FAILING, "rolled-back", [(A, 100), (B, 0)], [B], id="rolled"),
+        # A step in the middle (90/10 -> 50/50) stops nothing.
+        pytest.param("azure", False, HEALTHY, "in-progress", [(A, 50), (B, 50)], [], id="middle"),
+    ],
+    indirect=["routed"],
+)
+def test_the_end_of_a_release_deactivates_the_revision_it_left_at_zero(
+    routed: Routed,
+    clouds: Clouds,  # noqa: F811 - the fixture
+    half: bool,
+    signals: list[tuple[int, float, bool]],
+    status: str,
+    split: list[tuple[str, int]],
+    stopped: list[str],
+) -> None:
+    assert isinstance(routed.fake, ContainerApps)
+    if half:
+        at_half(routed)
+    clouds.add(B, signals)
+    run = gate_once(routed.url)
+    assert bucket_state(routed.url).status == status, run
+    assert routed.split() == [(routed.revision[v], p) for v, p in split]
+    gone = [routed.revision[v] for v in stopped]
+    assert routed.fake.actions == [(APP, r, "deactivate") for r in gone]
+    assert routed.fake.inactive[APP] == set(gone)
+    assert run["retired"] == [f"{APP}: {r} deactivated (0% after the release ended)" for r in gone]
+    # The next run finds nothing in progress (or judges the next step): nothing more stops.
+    if status != "in-progress":
+        assert gate_once(routed.url)["retired"] == [] and len(routed.fake.actions) == 1
+
+
+@on_azure
+def test_a_refused_deactivation_is_reported_and_leaves_traffic_and_state_as_moved(
+    routed: Routed,
+    clouds: Clouds,  # noqa: F811 - the fixture
+) -> None:
+    assert isinstance(routed.fake, ContainerApps)
+    routed.fake.refuse_deactivate = True
+    clouds.add(B, FAILING)
+    code, out = svai("gate", "--once", "--state-url", routed.url, "--window", "10m")
+    a, b = routed.revision[A], routed.revision[B]
+    assert code == 0 and "Traceback" not in out, out
+    assert f"revision: {APP}: {b} left active at 0%" in out and "HTTP 403" in out, out
+    assert "revisions/deactivate/action" in out, out
+    assert routed.split() == [(a, 100), (b, 0)]
+    after = bucket_state(routed.url)
+    assert (after.status, after.split) == ("rolled-back", ((A, 100), (B, 0)))
+    assert routed.fake.actions == [] and routed.fake.inactive[APP] == set()
+
+
+def policy_routes(routed: Routed) -> tuple[ServiceRoute, ...]:
+    policy = job.read_policy(open_bucket(routed.url), SERVICE, "dev")
+    assert policy is not None
+    return policy.routes
+
+
+@on_azure
+def test_a_rollback_after_the_end_reactivates_the_old_revision_first(routed: Routed) -> None:
+    """`svai rollback` after a completed release routes back to a revision retire() stopped."""
+    assert isinstance(routed.fake, ContainerApps)
+    routes = policy_routes(routed)
+    state, _ = released(("azure", "eastus"))
+    done = rollout.advance(state, to_end=True)
+    a, b = routed.revision[A], routed.revision[B]
+    moved = revisions.move(done.after, routes)
+    assert routed.split() == [(b, 100)]
+    assert revisions.retire(done.after, moved) == (revisions.Retired(APP, a),)
+    back = rollout.revert(done.after)
+    moved = revisions.move(back.after, routes)
+    assert routed.split() == [(a, 100), (b, 0)]
+    assert revisions.retire(back.after, moved) == (revisions.Retired(APP, b),)
+    assert routed.fake.actions == [
+        (APP, a, "deactivate"),
+        (APP, a, "activate"),
+        (APP, b, "deactivate"),
+    ]
+
+
+@on_azure
+def test_a_revision_that_holds_traffic_is_never_deactivated(routed: Routed) -> None:
+    """The move says A was left idle, but the app routes to it again (someone else did)."""
+    assert isinstance(routed.fake, ContainerApps)
+    state, _ = released(("azure", "eastus"))
+    done = rollout.advance(state, to_end=True).after
+    a, b = routed.revision[A], routed.revision[B]
+    moved = revisions.Moved("azure", APP, ((b, 100),), idle=(a,))
+    (kept,) = revisions.retire(done, [moved])
+    assert kept == revisions.Retired(APP, a, "it holds traffic again")
+    assert routed.fake.actions == []
+
+
+@on_azure
+def test_blue_green_keeps_its_standby_active_until_the_release_ends(routed: Routed) -> None:
+    """The switch leaves the old revision at 0% on purpose: the standby a rollback returns to."""
+    assert isinstance(routed.fake, ContainerApps)
+    routes = policy_routes(routed)
+    blue_green = dataclasses.replace(ROLLOUT, strategy="blue-green")
+    serving = rollout.start(ReleaseState(SERVICE, "dev"), A, blue_green).after
+    switched = rollout.start(serving, B, blue_green).after
+    assert switched.split == ((A, 0), (B, 100))
+    a, b = routed.revision[A], routed.revision[B]
+    routed.fake.add(APP, [a, b], [(a, 100)])
+    assert revisions.retire(switched, revisions.move(switched, routes)) == ()
+    done = rollout.advance(switched).after
+    moved = revisions.move(done, routes)
+    assert revisions.retire(done, moved) == (revisions.Retired(APP, a),)
+    assert routed.fake.actions == [(APP, b, "activate"), (APP, a, "deactivate")]

@@ -8,7 +8,10 @@
   (objects merge, arrays replace) answered ``202 Accepted`` with no body while the app
   provisions; ``GET`` reports ``provisioningState`` ``InProgress`` once, then ``Succeeded``.
   ``api-version`` is required; a traffic entry must name an existing revision and the weights
-  sum to 100.
+  sum to 100. ``POST .../containerApps/{app}/revisions/{name}/deactivate`` (and ``/activate``)
+  answers ``200`` with no body and records the call; this fake refuses to deactivate a revision
+  that holds traffic, and to route traffic to an inactive one (``400``), the stricter reading,
+  so a client that relies on either is caught.
 
 Both check the bearer token and can be told to refuse writes as the clouds do when the caller
 lacks the permission (``403 PERMISSION_DENIED`` / ``403 AuthorizationFailed``).
@@ -116,10 +119,16 @@ class ContainerApps:
     revisions: dict[str, set[str]] = field(default_factory=dict)
     refuse: bool = False
     patches: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    refuse_deactivate: bool = False
+    """Answer a deactivate ``403 AuthorizationFailed`` (a role without the action)."""
+    actions: list[tuple[str, str, str]] = field(default_factory=list)
+    """``(app id, revision, activate|deactivate)`` of every revision action done, in order."""
+    inactive: dict[str, set[str]] = field(default_factory=dict)
     _pending: dict[str, int] = field(default_factory=dict)
 
     def add(self, arm_id: str, revisions: list[str], traffic: list[tuple[str, int]]) -> None:
         self.revisions[arm_id] = set(revisions)
+        self.inactive[arm_id] = set()
         self.apps[arm_id] = {
             "id": arm_id,
             "name": arm_id.rsplit("/", 1)[-1],
@@ -140,10 +149,39 @@ class ContainerApps:
         ingress = self.apps[arm_id]["properties"]["configuration"]["ingress"]
         return [(t["revisionName"], t["weight"]) for t in ingress["traffic"]]
 
+    def _revision_action(self, arm_id: str, revision: str, action: str) -> Answer:
+        if arm_id not in self.apps or revision not in self.revisions[arm_id]:
+            return 404, {"error": {"code": "ResourceNotFound", "message": f"{arm_id}/{revision}"}}
+        if action == "deactivate" and self.refuse_deactivate:
+            return 403, {
+                "error": {
+                    "code": "AuthorizationFailed",
+                    "message": "The client does not have authorization to perform action "
+                    "'Microsoft.App/containerApps/revisions/deactivate/action' over scope "
+                    f"'{arm_id}/revisions/{revision}'",
+                }
+            }
+        if action == "deactivate" and dict(self.split(arm_id)).get(revision):
+            return 400, {
+                "error": {
+                    "code": "ContainerAppRevisionHasTraffic",
+                    "message": f"revision {revision} still receives traffic",
+                }
+            }
+        self.actions.append((arm_id, revision, action))
+        if action == "deactivate":
+            self.inactive[arm_id].add(revision)
+        else:
+            self.inactive[arm_id].discard(revision)
+        return 200, None
+
     def request(self, method: str, path: str, body: dict[str, Any] | None) -> Answer:
         url = urllib.parse.urlsplit(path)
         if "api-version" not in dict(urllib.parse.parse_qsl(url.query)):
             return 400, {"error": {"code": "MissingApiVersionParameter", "message": path}}
+        action = re.fullmatch(r"(.+)/revisions/([^/]+)/(activate|deactivate)", url.path)
+        if method == "POST" and action:
+            return self._revision_action(*action.groups())
         app = self.apps.get(url.path)
         if app is None or not re.fullmatch(
             r"/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.App/containerApps/"
@@ -176,6 +214,13 @@ class ContainerApps:
                     "error": {
                         "code": "ContainerAppRevisionNotFound",
                         "message": f"revision {entry.get('revisionName')} not found",
+                    }
+                }
+            if entry.get("weight") and entry["revisionName"] in self.inactive[url.path]:
+                return 400, {
+                    "error": {
+                        "code": "ContainerAppRevisionNotActive",
+                        "message": f"revision {entry['revisionName']} is not active",
                     }
                 }
         if sum(int(t.get("weight", 0)) for t in ingress["traffic"]) != 100:
@@ -230,6 +275,9 @@ def serving(fake: Fake) -> Iterator[str]:
 
         def do_PATCH(self) -> None:
             self._handle("PATCH")
+
+        def do_POST(self) -> None:
+            self._handle("POST")
 
     with loopback(Handler) as url:
         yield url

@@ -23,8 +23,15 @@ __all__ = ["ROUTING_ACTIONS", "export_routes", "lower_gate", "routed_apps", "sta
 
 _CONTAINER = "svai"
 
-ROUTING_ACTIONS = ("Microsoft.App/containerApps/read", "Microsoft.App/containerApps/write")
-"""What moving a container app's traffic takes (a PATCH of its ingress, then a read)."""
+ROUTING_ACTIONS = (
+    "Microsoft.App/containerApps/read",
+    "Microsoft.App/containerApps/write",
+    "Microsoft.App/containerApps/revisions/activate/action",
+    "Microsoft.App/containerApps/revisions/deactivate/action",
+)
+"""What moving a container app's traffic takes: a PATCH of its ingress and reads; deactivating
+the revision a release's end leaves at 0% (else its minimum replicas run on), and activating
+one again when a rollback routes back to it (svai.controller.revisions)."""
 
 
 def state_url(plan_name_account: str) -> str:

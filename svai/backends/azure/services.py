@@ -370,7 +370,10 @@ def lower_container_app(ctx: Context, service: Service) -> None:
         rule = keda_rule(ctx, service)
     configuration: dict[str, Any] = {
         # The gate job routes between an HTTP app's revisions: a new one must stay active at
-        # 0% until then. (A worker has no traffic to route: one revision, as before.)
+        # 0% until then. (A worker has no traffic to route: one revision, as before.) The end
+        # of a release deactivates the one left at 0% (svai.controller.revisions.retire); no
+        # `max_inactive_revisions`: inactive revisions run nothing, the platform keeps 100, and
+        # `svai rollback --to` an older version needs its revision to still exist.
         "active_revisions_mode": (
             "Multiple"
             if len(plan.rollout.split) > 1 or (http and gate.moves_service_traffic(plan))
