@@ -55,9 +55,6 @@ ALLOWED: dict[str, str] = {
     "svai/runtime/entry/servicebus.py": _ENTRY,
     "svai/runtime/entry/worker.py": _ENTRY,
     # Not yet moved into a per-cloud module (left in the issue's note).
-    "svai/signals/cost.py": "AZURE_ENDPOINT_VAR only, an alias svai/controller/revisions.py "
-    "imports (the billing readers are svai/signals/<cloud>.py's `cost`); goes once the "
-    "controller imports svai.signals.azure.MANAGEMENT_ENDPOINT_VAR",
     "svai/backends/gate.py": _ROLLBACK,
     "svai/controller/job.py": _ROLLBACK,
     "svai/controller/store.py": _ROLLBACK + ": the release state in S3, GCS or Blob",
@@ -68,11 +65,6 @@ ALLOWED: dict[str, str] = {
     "svai/runtime/entry/lambda_stream.py": _ENTRY,
 }
 """Module -> why it still names a cloud."""
-
-ONLY: dict[str, frozenset[str]] = {
-    "svai/signals/cost.py": frozenset({"AZURE_ENDPOINT_VAR", "SVAI_AZURE_MANAGEMENT_ENDPOINT"}),
-}
-"""Allowed modules kept for aliases alone -> every cloud-naming word they may hold."""
 
 
 def _words(text: str) -> set[str]:
@@ -152,12 +144,6 @@ def test_no_module_outside_the_per_cloud_places_names_a_cloud() -> None:
     assert escaped == {}, "move these per-cloud facts to the cloud's folder or the catalog"
     stale = sorted(set(ALLOWED) - set(named))
     assert stale == [], "these no longer name a cloud: take them off ALLOWED"
-    grown = {
-        path: sorted({what for _, what in named[path]} - names)
-        for path, names in ONLY.items()
-        if {what for _, what in named[path]} - names
-    }
-    assert grown == {}, "these keep aliases only: move new per-cloud facts out"
 
 
 def test_the_scan_reads_code_and_skips_prose() -> None:

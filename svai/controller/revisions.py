@@ -48,7 +48,6 @@ from svai.errors import DeployError, ToolMissingError, UsageError
 from svai.signals import azure as azure_signals
 from svai.signals import gcp as gcp_signals
 from svai.signals import rest
-from svai.signals.cost import AZURE_ENDPOINT_VAR
 
 __all__ = [
     "ARM_API_VERSION",
@@ -62,7 +61,6 @@ __all__ = [
 
 RUN_ENDPOINT_VAR = "SVAI_GCP_RUN_ENDPOINT"
 _RUN = "https://run.googleapis.com"
-_MANAGEMENT = "https://management.azure.com"
 ARM_API_VERSION = "2024-03-01"
 """The Microsoft.App API version the container app PATCH names (GA, ``ingress.traffic``)."""
 
@@ -184,16 +182,15 @@ def _arm(moved: Moved) -> tuple[str, str]:
         "az account get-access-token --resource https://management.azure.com",
         moved,
     )
-    return token, f"{_management()}{moved.resource}?api-version={ARM_API_VERSION}"
-
-
-def _management() -> str:
-    return (os.environ.get(AZURE_ENDPOINT_VAR) or _MANAGEMENT).rstrip("/")
+    return (
+        token,
+        f"{azure_signals.management_endpoint()}{moved.resource}?api-version={ARM_API_VERSION}",
+    )
 
 
 def _revision_action(resource: str, revision: str, action: str) -> str:
     """``POST`` URL of a revision's documented action (``activate``, ``deactivate``)."""
-    return f"{_management()}{resource}/revisions/{revision}/{action}?api-version={ARM_API_VERSION}"
+    return f"{azure_signals.management_endpoint()}{resource}/revisions/{revision}/{action}?api-version={ARM_API_VERSION}"
 
 
 def _routed(app: dict[str, Any]) -> list[tuple[Any, Any]]:

@@ -40,6 +40,7 @@ __all__ = [
     "cost",
     "credentials",
     "logs",
+    "management_endpoint",
     "query_rows",
     "queue_age",
     "read",
@@ -212,6 +213,13 @@ def logs(query: LogQuery) -> list[LogLine]:
 COST_SOURCE = "Cost Management Query"
 MANAGEMENT_ENDPOINT_VAR = "SVAI_AZURE_MANAGEMENT_ENDPOINT"
 _MANAGEMENT = "https://management.azure.com"
+
+
+def management_endpoint() -> str:
+    """Azure Resource Manager's base URL, without a trailing slash (tests point it at a fake)."""
+    return (os.environ.get(MANAGEMENT_ENDPOINT_VAR) or _MANAGEMENT).rstrip("/")
+
+
 _COST_API_VERSION = "2023-11-01"
 
 
@@ -233,7 +241,7 @@ def cost(region: str, name: str, since: date, until: date) -> Answer:
             "AZURE_MANAGEMENT_TOKEN (az account get-access-token --resource "
             "https://management.azure.com)"
         )
-    base = os.environ.get(MANAGEMENT_ENDPOINT_VAR) or _MANAGEMENT
+    base = management_endpoint()
     scope = f"/subscriptions/{subscription}/resourceGroups/rg-svai-{name}"
     url = f"{base}{scope}/providers/Microsoft.CostManagement/query?api-version={_COST_API_VERSION}"
     body = {

@@ -20,14 +20,10 @@ from typing import Any
 from svai.errors import DeployError, ToolMissingError
 from svai.signals.model import cloud_module
 
-__all__ = ["AZURE_ENDPOINT_VAR", "TAG", "Answer", "Cost", "cost_to_date"]
+__all__ = ["TAG", "Answer", "Cost", "cost_to_date"]
 
 TAG = "svai-name"
 """The tag (or label) the backends put on every resource of a deployment."""
-
-AZURE_ENDPOINT_VAR = "SVAI_AZURE_MANAGEMENT_ENDPOINT"
-"""Kept for ``svai.controller.revisions``, which imports it from here; it is
-``svai.signals.azure.MANAGEMENT_ENDPOINT_VAR`` (the alias goes once the controller imports that)."""
 
 Answer = tuple[float | None, str | None, str | None]
 """What a cloud's ``cost`` reader returns: the amount, its currency, and a note (or ``None``)."""

@@ -149,10 +149,6 @@ def test_gcp_sums_the_billing_export_rows_of_the_deployment(billing: Billing) ->
     assert nothing.amount == 0.0 and "no cost exported yet" in str(nothing.note)
 
 
-def test_the_controllers_alias_is_the_azure_readers_variable() -> None:
-    assert cost.AZURE_ENDPOINT_VAR == azure.MANAGEMENT_ENDPOINT_VAR
-
-
 def test_a_cloud_without_a_billing_reader_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="no billing reader for cloud 'knative'"):
         cost.cost_to_date("knative", "r", SERVICE, TODAY)

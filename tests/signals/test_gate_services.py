@@ -49,7 +49,7 @@ from svai.compiler.release_state import ReleaseState
 from svai.controller import job, revisions, sync
 from svai.controller.store import open_bucket
 from svai.errors import UsageError
-from svai.signals.cost import AZURE_ENDPOINT_VAR
+from svai.signals.azure import MANAGEMENT_ENDPOINT_VAR
 
 RUN_SERVICE = "projects/demo-project/locations/us-central1/services/scorer-api"
 APP = (
@@ -104,7 +104,7 @@ def routed(
     with ExitStack() as stack:
         endpoint = stack.enter_context(serving(fake))
         monkeypatch.setenv(revisions.RUN_ENDPOINT_VAR, endpoint)
-        monkeypatch.setenv(AZURE_ENDPOINT_VAR, endpoint)
+        monkeypatch.setenv(MANAGEMENT_ENDPOINT_VAR, endpoint)
         monkeypatch.setenv("AZURE_MANAGEMENT_TOKEN", TOKEN)
         yield Routed(url, fake, resource, revision)
 

@@ -22,7 +22,7 @@ from svai.backends import gate as backend_gate
 from svai.backends.automation import Result
 from svai.backends.azure.revisions import revision_name
 from svai.controller import revisions
-from svai.signals.cost import AZURE_ENDPOINT_VAR
+from svai.signals.azure import MANAGEMENT_ENDPOINT_VAR
 from tests.release.projects import swap_model, write_project
 from tests.release.test_release_cli import good_evidence, svai
 
@@ -59,7 +59,7 @@ def arm(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ContainerAp
     monkeypatch.setattr("svai.backends.automation.up", fake_up)
     monkeypatch.setattr("svai.api.build", fake_build)
     with serving(fake) as endpoint:
-        monkeypatch.setenv(AZURE_ENDPOINT_VAR, endpoint)
+        monkeypatch.setenv(MANAGEMENT_ENDPOINT_VAR, endpoint)
         yield fake
 
 
