@@ -17,9 +17,11 @@ def format_ms(ms: float) -> str:
 
 
 def format_usd(usd: float) -> str:
-    """Render dollars with sensible precision: ``$1,234``, ``$12.40``, ``$0.0031``."""
+    """Render dollars with sensible precision: ``$1,234``, ``$12.40``, ``$0.0031``, ``<$0.0001``."""
     if usd >= 1000:
         return f"${usd:,.0f}"
     if usd >= 1:
         return f"${usd:,.2f}"
-    return f"${usd:.2g}" if usd > 0 else "$0"
+    if usd >= 0.0001:
+        return f"${usd:.2g}"  # two significant digits, never an exponent from here up
+    return "<$0.0001" if usd > 0 else "$0"
