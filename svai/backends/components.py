@@ -38,7 +38,7 @@ class Built:
     def __init__(self, marker: CloudMarker | None = None) -> None:
         self.resources: dict[str, pulumi.CustomResource] = {}
         self.components: dict[str, GroupComponent] = {}
-        """Group name -> its component (the parent of what a cloud builds by hand beside it)."""
+        """Group name -> its component (where a later group that ``extends`` it adds resources)."""
         self._marker = marker
 
     def resolve(self, value: Any) -> Any:

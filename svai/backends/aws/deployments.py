@@ -264,8 +264,10 @@ def exports(link: Links) -> dict[str, Any]:
         if weighted:
             out[gate.routes_output(plan)] = endpoint_routes(plan, weighted, link.account)
         return out
+    if shift_of(plan.rollout) is None:  # all at once: no CodeDeploy (lambda_rollback)
+        return out
     for service in plan.services:
-        if service.compute.kind != "endpoint" and lambda_rollback(plan, service):
+        if service.compute.kind != "endpoint":
             group = _codedeploy_group(plan, service)
             out[f"{codedeploy.OUTPUT_PREFIX}{service.name}"] = codedeploy.group_output(group)
     return out
