@@ -92,6 +92,10 @@ class Group:
             resources (GCP's steps after ``up`` and lowering notes).
         groups: Groups built as children of this group's component, before its own resources
             (a component made of another shape and a few resources of its own).
+        extends: The group adds its resources to the component of the same name, built by an
+            earlier group, when its turn comes: resources that belong to that component but
+            come after the groups between (AWS's CodeDeploy resources of a function, which
+            need nothing of the monitoring yet have always been created after it).
     """
 
     shape: str
@@ -100,6 +104,7 @@ class Group:
     # Keyword-only: two optional tuples/mappings side by side are easy to swap by position.
     inputs: Mapping[str, Any] = field(default_factory=dict, kw_only=True)
     groups: tuple[Group, ...] = field(default=(), kw_only=True)
+    extends: bool = field(default=False, kw_only=True)
 
     def walk(self) -> Iterator[Group]:
         """Yield this group, then its child groups (depth first): their components' order."""

@@ -38,7 +38,7 @@ class Built:
     def __init__(self, marker: CloudMarker | None = None) -> None:
         self.resources: dict[str, pulumi.CustomResource] = {}
         self.components: dict[str, GroupComponent] = {}
-        """Group name -> its component (the parent of what a cloud builds by hand beside it)."""
+        """Group name -> its component (where a later group that ``extends`` it adds resources)."""
         self._marker = marker
 
     def resolve(self, value: Any) -> Any:
@@ -83,12 +83,15 @@ class GroupComponent(pulumi.ComponentResource):
             assert types is not None, f"{group.name}: child groups need the shapes' types"
             child_opts = pulumi.ResourceOptions(parent=self)
             GroupComponent(types[child.shape], child, built, create, child_opts, types)
-        outputs: dict[str, Any] = {}
-        for spec in group.resources:
-            resource = self._create(spec, built, create)
-            built.resources[spec.key] = resource
-            outputs[spec.key] = resource.id
+        outputs = {key: resource.id for key, resource in self.add(group, built, create).items()}
         self.register_outputs(outputs)
+
+    def add(self, group: Group, built: Built, create: Creator) -> dict[str, pulumi.CustomResource]:
+        """Create ``group``'s own resources as children of this component; return them by key."""
+        added = {}
+        for spec in group.resources:
+            added[spec.key] = built.resources[spec.key] = self._create(spec, built, create)
+        return added
 
     def _create(self, spec: ResourceSpec, built: Built, create: Creator) -> pulumi.CustomResource:
         opts = pulumi.ResourceOptions(
@@ -108,6 +111,8 @@ def build(
 ) -> list[GroupComponent]:
     """Create every group of ``blueprint`` as a component; must run inside a Pulumi program.
 
+    A group that ``extends`` an earlier one adds its resources to that group's component.
+
     Args:
         blueprint: The lowered deployment.
         create: Registers one resource (the cloud's providers by type token).
@@ -115,4 +120,10 @@ def build(
         marker: Resolves the cloud's own markers, if it has any.
     """
     built = Built(marker)
-    return [GroupComponent(types[g.shape], g, built, create, types=types) for g in blueprint.groups]
+    made = []
+    for group in blueprint.groups:
+        if group.extends:
+            built.components[group.name].add(group, built, create)
+        else:
+            made.append(GroupComponent(types[group.shape], group, built, create, types=types))
+    return made

@@ -18,7 +18,7 @@ from plans import async_plan, sync_plan
 from svai.backends.aws.blueprint import lower
 from svai.backends.aws.components import TYPES
 from svai.backends.aws.deployments import CONTROLLED
-from svai.backends.aws.markers import Account, Guardrails
+from svai.backends.aws.markers import Account
 from svai.backends.blueprint import Blueprint, Concat, FileSource, Group, Ref, Rendered
 from svai.backends.gate import controller_owns_alias
 from svai.ir import DeploymentPlan
@@ -38,7 +38,17 @@ PLANS = {
     "async": lambda: async_plan("aws"),
     "sync-serverless": lambda: sync_plan("aws", "aws.sagemaker.serverless"),
     "llm": _llm_plan,
+    "codedeploy": lambda: _released(sync_plan("aws", canary=True), "canary", (10, 100)),
+    "gate": lambda: _released(sync_plan("aws", canary=True), "canary", (5, 25, 100)),
 }
+
+
+_ROLLBACK = ("rollback-error-rate", "rollback-p99")
+
+
+def _released(plan: DeploymentPlan, strategy: str, steps: tuple[int, ...]) -> DeploymentPlan:
+    rollout = dataclasses.replace(plan.rollout, strategy=strategy, steps=steps)  # type: ignore[arg-type]
+    return dataclasses.replace(plan, rollout=rollout)
 
 
 def _markers(value: Any) -> Iterator[Any]:
@@ -202,8 +212,15 @@ def test_an_endpoint_links_its_model_config_and_guardrails() -> None:
     endpoint = blueprint.get("api:endpoint")
     assert endpoint.args["endpoint_config_name"] == Ref("api:config", "name")
     assert endpoint.depends_on == ("api:logs",)
-    guardrails = endpoint.args["deployment_config"]
-    assert isinstance(guardrails, Guardrails) and guardrails.group == "sentiment-api"
+    # The guardrails are plain data naming the release's alarms, created just before the endpoint.
+    assert endpoint.args["deployment_config"] is None  # `_llm_plan` releases all at once
+    canary = lower(_released(_llm_plan(), "canary", (10, 100)))
+    guardrails = canary.get("api:endpoint").args["deployment_config"]
+    watched = guardrails["auto_rollback_configuration"]["alarms"]
+    assert watched == [{"alarm_name": canary.get(f"api:{a}").name} for a in _ROLLBACK]
+    endpoint_group = next(g for g in canary.groups if g.shape == "Endpoint")
+    keys = [spec.key for spec in endpoint_group.resources]
+    assert keys.index("api:rollback-p99") == keys.index("api:endpoint") - 1
     proxy = blueprint.get("api-proxy:fn").args["environment"]["variables"]
     assert proxy["SVAI_STREAM_URL"] == Ref("api-stream:url", "function_url")
     assert proxy["SVAI_ENDPOINT_NAME"] == "sentiment-api"
@@ -219,3 +236,46 @@ def test_lowering_refuses_what_it_cannot_build_before_anything() -> None:
 
     with pytest.raises(UsageError, match="api-key"):
         lower(sync_plan("aws", auth="api-key"))
+
+
+def test_codedeploy_watches_the_release_alarms_of_the_function_it_shifts() -> None:
+    blueprint = lower(_released(sync_plan("aws", canary=True), "canary", (10, 100)))
+    group = blueprint.get("api:deploy-group")
+    alarms = group.args["alarm_configuration"]
+    assert alarms == {
+        "alarms": [blueprint.get(f"api:{a}").name for a in _ROLLBACK],
+        "enabled": True,
+    }
+    errors = blueprint.get("api:rollback-error-rate").args
+    assert errors["threshold"] == 0.02 and "alarm_actions" not in errors  # nobody is paged
+    live = {"FunctionName": "sentiment-api", "Resource": "sentiment-api:live"}
+    assert errors["metric_queries"][0]["metric"]["dimensions"] == live
+    assert group.args["app_name"] == Ref("api:deploy", "name")
+    config = blueprint.get("api:deploy-config").args
+    assert group.args["deployment_config_name"] == config["deployment_config_name"]
+    # Children of the function's own component, created after the monitoring as before.
+    (extension,) = [g for g in blueprint.groups if g.extends]
+    assert (extension.shape, extension.name) == ("FunctionService", "sentiment-api")
+    assert [g.shape for g in blueprint.groups][-2:] == ["Monitoring", "FunctionService"]
+    assert "gate:fn" not in {spec.key for spec in blueprint.resources()}
+
+
+def test_the_gate_runs_on_the_rollout_interval_inside_the_private_network() -> None:
+    plan = dataclasses.replace(sync_plan("aws", canary=True), egress="none")
+    blueprint = lower(_released(plan, "canary", (5, 25, 100)))
+    assert blueprint.groups[-1].shape == "ReleaseGate"
+    rule = blueprint.get("gate:schedule").args
+    assert rule["schedule_expression"] == "rate(10 minutes)"
+    target = blueprint.get("gate:target").args
+    assert target == {"rule": Ref("gate:schedule", "name"), "arn": Ref("gate:fn", "arn")}
+    fn = blueprint.get("gate:fn")
+    assert fn.args["vpc_config"]["subnet_ids"] == [Ref("subnet:a", "id"), Ref("subnet:b", "id")]
+    assert fn.depends_on == ("gate:policy", "gate:vpc-access")
+    state = _resolve(fn.args["environment"]["variables"]["SVAI_RELEASE_STATE_URL"])
+    assert state.startswith("s3://bucket.bucket/")
+    statements = json.loads(_resolve(blueprint.get("gate:policy").args["policy"]))["Statement"]
+    aliases = next(
+        s for s in statements if s["Action"] == ["lambda:GetAlias", "lambda:UpdateAlias"]
+    )
+    assert aliases["Resource"] == "arn:aws:lambda:us-east-1:123456789012:function:sentiment-*:live"
+    assert not any(spec.key.endswith(":deploy-group") for spec in blueprint.resources())

@@ -4,8 +4,8 @@
 groups, one per deployment shape, with ``lowering`` (argument dicts and the simple shapes),
 ``foundation``, ``services``, ``network``, ``streaming``, ``claims``, ``start_fetch``, ``policy``
 (IAM statements) and AWS's own ``markers``; ``components`` builds one ``ComponentResource`` per group, registering
-resources by type token through ``provider``; ``backend`` builds a plan's blueprint and the
-release controls of ``deployments`` (still built by hand); ``rules`` checks the recorded
+resources by type token through ``provider``; ``backend`` builds a plan's blueprint (the release
+controls of ``deployments`` among its groups) and exports its outputs; ``rules`` checks the recorded
 resources.
 """
 

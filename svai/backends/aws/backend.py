@@ -10,12 +10,11 @@ from svai.backends.aws import components, deployments
 from svai.backends.aws import lowering as args
 from svai.backends.aws.blueprint import lower
 from svai.backends.aws.foundation import links
-from svai.backends.aws.network import PrivateNetwork
 from svai.backends.aws.rules import RULES
 from svai.backends.aws.services import proxy_identity
 from svai.backends.base import Rule
 from svai.backends.blueprint import Ref
-from svai.ir import DeploymentPlan, Service
+from svai.ir import DeploymentPlan
 
 __all__ = ["AwsBackend", "proxy_identity"]
 
@@ -60,30 +59,18 @@ class AwsBackend:
         )
         built = components.build(blueprint)[0].built
         link = links(plan, self.build_dir)
-        lambdas: list[tuple[Service, str, pulumi.Resource]] = []  # automatic rollback's
-        endpoints: list[tuple[Service, str]] = []  # the gate job may move their variant weights
         for service in plan.services:
             name = service.name
             if service.compute.kind == "endpoint":
-                endpoints.append((service, args.endpoint_name(plan, name)))
                 if args.has_stream_url(plan, service):
                     url = built.resources[f"{name}-stream:url"]
                     pulumi.export("aws_stream_url", url.function_url)  # type: ignore[attr-defined]
             else:
-                component = built.components[f"{plan.name}-{name}"]
-                lambdas.append((service, args.function_name(plan, name), component))
                 # `svai promote` / `rollback` route the alias back to this number later.
                 version = built.resources[f"{name}:fn"].version  # type: ignore[attr-defined]
                 pulumi.export(f"aws_lambda_version_{name}", version)
-        deployments.release_controls(
-            plan,
-            lambdas,
-            endpoints=endpoints,
-            bucket=built.resolve(link.bucket_name),
-            account=built.resolve(link.account),
-            key_arn=built.resolve(link.key_arn),
-            network=PrivateNetwork(built) if link.network else None,
-        )
+        for output, value in deployments.exports(link).items():  # the release's
+            pulumi.export(output, built.resolve(value))
         pulumi.export("aws_url", built.resources["api"].api_endpoint)  # type: ignore[attr-defined]
         if plan.mode == "async":
             pulumi.export("aws_queue_url", built.resolve(Ref("jobs", "url")))

@@ -5,11 +5,12 @@ The groups are the shapes below, each one ``svai:aws:<shape>`` component
 key-value stores, the job queue, the HTTP API and the monitoring
 (:mod:`svai.backends.aws.lowering`), the private network (:mod:`svai.backends.aws.network`), each
 service's endpoint, streaming URL and function (:mod:`svai.backends.aws.services`,
-:mod:`svai.backends.aws.streaming`). A value another resource produces is a marker: the shared
+:mod:`svai.backends.aws.streaming`), and the release's controls
+(:mod:`svai.backends.aws.deployments`: the scheduled gate's own group, or each function's
+CodeDeploy resources added to its component). A value another resource produces is a marker: the shared
 :class:`Ref`, :class:`Concat`, :class:`Rendered`, :class:`FileSource`, or AWS's own
 (:mod:`svai.backends.aws.markers`), so a test reads every argument and link without Pulumi.
-Lowering imports no Pulumi of its own; the release controls' ``deployments`` (still built by
-hand), whose ``CONTROLLED`` alias inputs a function's group reads, import it.
+Lowering imports no Pulumi.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from svai.backends import gate
-from svai.backends.aws import foundation, network, services, streaming
+from svai.backends.aws import deployments, foundation, network, services, streaming
 from svai.backends.aws import lowering as args
 from svai.backends.aws.foundation import Links
 from svai.backends.blueprint import Blueprint, Group, Ref
@@ -38,6 +39,7 @@ Shape = Literal[
     "FunctionService",
     "HttpApi",
     "Monitoring",
+    "ReleaseGate",
 ]
 """The deployment shapes; each is one ``pulumi.ComponentResource`` type (``svai:aws:<shape>``)."""
 
@@ -108,6 +110,7 @@ def lower(
     groups.append(
         args.monitoring_group(plan, dimensions, key_arn=link.key_arn, account=link.account)
     )
+    groups += deployments.release_controls(link)
     return Blueprint(tuple(groups))
 
 

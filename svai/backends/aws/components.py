@@ -2,8 +2,8 @@
 
 The shared builder (:mod:`svai.backends.components`) makes each group a component
 (``svai:aws:Foundation``, ``svai:aws:FunctionService``, ...) whose children are created with
-``parent=self``. This module adds what is AWS's own: the component type of each shape, its two
-markers (:mod:`svai.backends.aws.markers`), and the creator that registers resources by type
+``parent=self``. This module adds what is AWS's own: the component type of each shape, its
+marker (:mod:`svai.backends.aws.markers`), and the creator that registers resources by type
 token (:mod:`svai.backends.aws.provider`), so a plan never imports ``pulumi_aws``.
 """
 
@@ -14,9 +14,8 @@ from typing import Any, get_args
 import pulumi
 
 from svai.backends import components
-from svai.backends.aws import deployments
 from svai.backends.aws.blueprint import Shape
-from svai.backends.aws.markers import Account, Guardrails
+from svai.backends.aws.markers import Account
 from svai.backends.aws.provider import AWS, caller_account
 from svai.backends.blueprint import Blueprint
 from svai.backends.docker_build import DOCKER_BUILD
@@ -32,7 +31,7 @@ create: Creator = by_package(AWS, DOCKER_BUILD)
 
 
 def _markers() -> components.CloudMarker:
-    """Resolve AWS's markers; the account id is looked up once per program, when first needed."""
+    """Resolve AWS's marker; the account id is looked up once per program, when first needed."""
     account: list[pulumi.Output[str]] = []
 
     def resolve(value: Any, built: components.Built) -> Any:
@@ -40,13 +39,6 @@ def _markers() -> components.CloudMarker:
             if not account:
                 account.append(caller_account())
             return account[0]
-        if isinstance(value, Guardrails):
-            # Built by hand (deployments.py): its alarms are children of the endpoint's group.
-            parent = built.components[value.group]
-            plan, service = value.plan, value.service
-            return deployments.endpoint_deployment_config(
-                plan, service, value.endpoint_name, parent
-            )
         return value
 
     return resolve

@@ -13,8 +13,11 @@
 * Steps neither can express (``[5, 25, 100]``) get svai's gate instead: a function in the gate
   image that EventBridge runs once per ``rollout.interval`` (:mod:`svai.backends.gate`).
 
-The stack exports ``aws_release_state_url``: where the release state and gate policy live in
-the artifact bucket (``svai promote`` reconciles with it).
+All of it is lowered to blueprint resources (pure data, no Pulumi): :func:`release_controls`
+returns the groups, :func:`endpoint_deployment_config` an endpoint's alarms and guardrails, and
+:func:`exports` the stack outputs the backend exports after the build, among them
+``aws_release_state_url``: where the release state and gate policy live in the artifact bucket
+(``svai promote`` reconciles with it).
 """
 
 from __future__ import annotations
@@ -23,13 +26,11 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import pulumi
-
 from svai.backends import gate
-from svai.backends.aws import codedeploy
+from svai.backends.aws import codedeploy, network
 from svai.backends.aws import lowering as args
-from svai.backends.aws.network import PrivateNetwork
-from svai.backends.aws.provider import AWS, res
+from svai.backends.aws.foundation import Links
+from svai.backends.blueprint import Concat, Group, Ref, Rendered, ResourceSpec
 from svai.compiler import gate as _gate
 from svai.compiler.gate import Shift
 from svai.ir import Alarm, DeploymentPlan, Service
@@ -39,7 +40,8 @@ __all__ = [
     "Shift",
     "endpoint_arn",
     "endpoint_deployment_config",
-    "export_endpoint_routes",
+    "endpoint_routes",
+    "exports",
     "lambda_rollback",
     "release_controls",
     "rollback_alarms",
@@ -49,6 +51,8 @@ __all__ = [
 ]
 
 _CODEDEPLOY_ROLE_POLICY = "arn:aws:iam::aws:policy/service-role/AWSCodeDeployRoleForLambda"
+_CODEDEPLOY = "aws:codedeploy/"
+_ROLE = "aws:iam/role:Role"
 
 
 shift_of = _gate.native_shift
@@ -69,23 +73,19 @@ def rollback_alarms(plan: DeploymentPlan, service: Service) -> tuple[Alarm, ...]
 
 
 def _alarms(
-    plan: DeploymentPlan,
-    service: Service,
-    dimensions: Mapping[str, Any],
-    parent: pulumi.Resource,
-    *,
-    endpoint: bool,
-) -> list[str]:
-    names = []
+    plan: DeploymentPlan, service: Service, dimensions: Mapping[str, Any], *, endpoint: bool
+) -> list[ResourceSpec]:
+    """The release's alarms on ``service``, keyed ``<service>:<alarm>``; named as keyed by AWS."""
+    specs = []
     for alarm in rollback_alarms(plan, service):
         spec = args.alarm_args(plan, alarm, dimensions=dimensions, endpoint=endpoint, topic_arn="")
         # CodeDeploy and SageMaker read the alarm's state; nobody needs to be paged by it.
         spec.pop("alarm_actions")
         spec.pop("ok_actions")
         spec["name"] = f"{plan.name}-{service.name}-{alarm.name}"
-        res.cloudwatch.MetricAlarm(spec["name"], **spec, opts=pulumi.ResourceOptions(parent=parent))
-        names.append(spec["name"])
-    return names
+        token = "aws:cloudwatch/metricAlarm:MetricAlarm"
+        specs.append(ResourceSpec(f"{service.name}:{alarm.name}", token, spec["name"], spec))
+    return specs
 
 
 def _trust(service: str) -> str:
@@ -103,100 +103,100 @@ def _trust(service: str) -> str:
     )
 
 
-def lambda_rollback(
-    plan: DeploymentPlan,
-    service: Service,
-    function_name: str,
-    parent: pulumi.Resource,
-) -> None:
-    """Add CodeDeploy to the Lambda ``service`` (nothing for all-at-once or unexpressible steps)."""
-    shift = shift_of(plan.rollout)
-    if not gate.automatic(plan) or shift is None:
-        return
-    dims = {"FunctionName": function_name, "Resource": f"{function_name}:{args.LIVE_ALIAS}"}
-    alarms = _alarms(plan, service, dims, parent, endpoint=False)
-    opts = pulumi.ResourceOptions(parent=parent)
+def _codedeploy_group(plan: DeploymentPlan, service: Service) -> codedeploy.Group:
     name = f"{plan.name}-{service.name}"
-    app = AWS.create(
-        "aws:codedeploy/application:Application",
-        f"{name}-deploy",
-        {"name": name, "compute_platform": "Lambda", "tags": args.tags(plan)},
-        opts,
-    )
-    role = res.iam.Role(
-        f"{name}-deploy-role",
-        assume_role_policy=_trust("codedeploy.amazonaws.com"),
-        managed_policy_arns=[_CODEDEPLOY_ROLE_POLICY],
-        tags=args.tags(plan),
-        opts=opts,
-    )
-    config = _deployment_config(name, shift, opts)
-    group = codedeploy.Group(
+    function_name = args.function_name(plan, service.name)
+    return codedeploy.Group(
         service.name, plan.region, name, f"{name}-{args.LIVE_ALIAS}", function_name
     )
-    AWS.create(
-        "aws:codedeploy/deploymentGroup:DeploymentGroup",
-        f"{name}-deploy-group",
-        {
-            "app_name": app.name,
-            "deployment_group_name": group.group,
-            "service_role_arn": role.arn,
-            "deployment_config_name": config,
-            "deployment_style": {
-                "deployment_option": "WITH_TRAFFIC_CONTROL",
-                "deployment_type": "BLUE_GREEN",
-            },
-            "alarm_configuration": {"alarms": alarms, "enabled": True},
-            "auto_rollback_configuration": {
-                "enabled": True,
-                "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"],
-            },
-            "tags": args.tags(plan),
-        },
-        opts,
+
+
+def lambda_rollback(plan: DeploymentPlan, service: Service) -> tuple[ResourceSpec, ...]:
+    """CodeDeploy for the Lambda ``service`` (nothing for all-at-once or unexpressible steps).
+
+    The release's alarms, the application, its role, the deployment config (unless built in)
+    and the deployment group, keyed ``<service>:deploy...``.
+    """
+    shift = shift_of(plan.rollout)
+    if not gate.automatic(plan) or shift is None:
+        return ()
+    s = service.name
+    function_name = args.function_name(plan, s)
+    dims = {"FunctionName": function_name, "Resource": f"{function_name}:{args.LIVE_ALIAS}"}
+    alarms = _alarms(plan, service, dims, endpoint=False)
+    specs = list(alarms)
+    name = f"{plan.name}-{s}"
+    tags = args.tags(plan)
+    app = {"name": name, "compute_platform": "Lambda", "tags": tags}
+    specs.append(
+        ResourceSpec(f"{s}:deploy", f"{_CODEDEPLOY}application:Application", f"{name}-deploy", app)
     )
-    # `svai apply` starts the deployments of this group after `up` (codedeploy.start).
-    pulumi.export(f"{codedeploy.OUTPUT_PREFIX}{service.name}", codedeploy.group_output(group))
+    role = {
+        "assume_role_policy": _trust("codedeploy.amazonaws.com"),
+        "managed_policy_arns": [_CODEDEPLOY_ROLE_POLICY],
+        "tags": tags,
+    }
+    specs.append(ResourceSpec(f"{s}:deploy-role", _ROLE, f"{name}-deploy-role", role))
+    config_name, config = _deployment_config(s, name, shift)
+    specs += config
+    group = _codedeploy_group(plan, service)
+    deployment_group = {
+        "app_name": Ref(f"{s}:deploy", "name"),
+        "deployment_group_name": group.group,
+        "service_role_arn": Ref(f"{s}:deploy-role", "arn"),
+        "deployment_config_name": config_name,
+        "deployment_style": {
+            "deployment_option": "WITH_TRAFFIC_CONTROL",
+            "deployment_type": "BLUE_GREEN",
+        },
+        "alarm_configuration": {
+            "alarms": [alarm.args["name"] for alarm in alarms],
+            "enabled": True,
+        },
+        "auto_rollback_configuration": {
+            "enabled": True,
+            "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"],
+        },
+        "tags": tags,
+    }
+    token = f"{_CODEDEPLOY}deploymentGroup:DeploymentGroup"
+    specs.append(ResourceSpec(f"{s}:deploy-group", token, f"{name}-deploy-group", deployment_group))
+    return tuple(specs)
 
 
-def _deployment_config(name: str, shift: Shift, opts: pulumi.ResourceOptions) -> str:
+def _deployment_config(s: str, name: str, shift: Shift) -> tuple[str, list[ResourceSpec]]:
     """The deployment config's name: a built-in one for all-at-once, else one of svai's own."""
     if shift.kind == "all-at-once":
-        return "CodeDeployDefault.LambdaAllAtOnce"
+        return "CodeDeployDefault.LambdaAllAtOnce", []
     kind = "TimeBasedCanary" if shift.kind == "canary" else "TimeBasedLinear"
     key = "time_based_canary" if shift.kind == "canary" else "time_based_linear"
     config_name = f"{name}-{shift.kind}-{shift.percent}pct-{shift.minutes}m"
-    AWS.create(
-        "aws:codedeploy/deploymentConfig:DeploymentConfig",
-        f"{name}-deploy-config",
-        {
-            "deployment_config_name": config_name,
-            "compute_platform": "Lambda",
-            "traffic_routing_config": {
-                "type": kind,
-                key: {"interval": shift.minutes, "percentage": shift.percent},
-            },
+    config = {
+        "deployment_config_name": config_name,
+        "compute_platform": "Lambda",
+        "traffic_routing_config": {
+            "type": kind,
+            key: {"interval": shift.minutes, "percentage": shift.percent},
         },
-        opts,
-    )
-    return config_name
+    }
+    token = f"{_CODEDEPLOY}deploymentConfig:DeploymentConfig"
+    return config_name, [ResourceSpec(f"{s}:deploy-config", token, f"{name}-deploy-config", config)]
 
 
 def endpoint_deployment_config(
-    plan: DeploymentPlan, service: Service, endpoint_name: str, parent: pulumi.Resource
-) -> dict[str, Any] | None:
-    """The SageMaker endpoint's ``deployment_config`` (guardrails), or ``None``.
+    plan: DeploymentPlan, service: Service, endpoint_name: str
+) -> tuple[tuple[ResourceSpec, ...], dict[str, Any] | None]:
+    """The SageMaker endpoint's release alarms and ``deployment_config`` (guardrails).
 
-    ``None`` for an all-at-once plan, and for steps guardrails cannot express (the scheduled
-    gate judges those: :func:`release_controls`).
+    No alarms and ``None`` for an all-at-once plan, and for steps guardrails cannot express
+    (the scheduled gate judges those: :func:`release_controls`). The alarms go in the
+    endpoint's group just before the endpoint, whose guardrails name them.
     """
-    if not gate.automatic(plan):
-        return None
     shift = shift_of(plan.rollout)
-    if shift is None:
-        return None
+    if not gate.automatic(plan) or shift is None:
+        return (), None
     dims = {"EndpointName": endpoint_name, "VariantName": args.LIVE_ALIAS}
-    alarms = _alarms(plan, service, dims, parent, endpoint=True)
+    alarms = _alarms(plan, service, dims, endpoint=True)
     wait_s = shift.minutes * 60
     routing: dict[str, Any] = {"type": "ALL_AT_ONCE", "wait_interval_in_seconds": wait_s}
     if shift.kind != "all-at-once":
@@ -207,63 +207,70 @@ def endpoint_deployment_config(
             ("canary_size" if shift.kind == "canary" else "linear_step_size"): size,
         }
     steps = 1 if shift.kind != "linear" else 100 // shift.percent
-    return {
+    config = {
         "blue_green_update_policy": {
             "traffic_routing_configuration": routing,
             "termination_wait_in_seconds": wait_s,
             "maximum_execution_timeout_in_seconds": min(28_800, max(600, 2 * wait_s * steps)),
         },
-        "auto_rollback_configuration": {"alarms": [{"alarm_name": a} for a in alarms]},
+        "auto_rollback_configuration": {"alarms": [{"alarm_name": a.args["name"]} for a in alarms]},
     }
+    return tuple(alarms), config
 
 
-def release_controls(
-    plan: DeploymentPlan,
-    functions: Sequence[tuple[Service, str, pulumi.Resource]],
-    *,
-    endpoints: Sequence[tuple[Service, str]] = (),
-    bucket: pulumi.Input[str],
-    account: pulumi.Input[str],
-    key_arn: pulumi.Input[str],
-    network: PrivateNetwork | None = None,
-) -> None:
-    """Every automatic-rollback resource of ``plan`` but the endpoints' guardrails.
+def _endpoints(plan: DeploymentPlan) -> list[tuple[Service, str]]:
+    return [
+        (s, args.endpoint_name(plan, s.name)) for s in plan.services if s.compute.kind == "endpoint"
+    ]
 
-    Args:
-        plan: The plan (nothing is added unless its rollout is canary or blue/green).
-        functions: ``(service, function name, its component)`` of every Lambda service.
-        endpoints: ``(service, endpoint name)`` of every SageMaker endpoint; the scheduled gate
-            moves the variant weights of the real-time ones (:func:`weighted_endpoints`).
-        bucket: The artifact bucket, which holds the release state.
-        account: The account id.
-        key_arn: The deployment's key (encrypts the gate function's environment).
-        network: The private network the functions run in under restricted egress; the gate
-            function joins it (its endpoints include CloudWatch for the gate's reads).
+
+def release_controls(link: Links) -> list[Group]:
+    """Every automatic-rollback group of ``link.plan`` but the endpoints' guardrails.
+
+    The scheduled gate's own ``ReleaseGate`` group, or, for each Lambda service, its CodeDeploy
+    resources as a group that adds them to the service's ``FunctionService`` component (of the
+    same name) after the groups before it. Nothing unless the rollout is canary or blue/green.
     """
+    plan = link.plan
     if not gate.automatic(plan):
-        return
-    pulumi.export(
-        "aws_release_state_url", pulumi.Output.concat("s3://", bucket, f"/{gate.STATE_PREFIX}")
-    )
+        return []
     if gate.moves_lambda_traffic(plan):
-        weighted = weighted_endpoints(plan, endpoints)
-        scheduled_gate(
-            plan,
-            bucket=bucket,
-            account=account,
-            key_arn=key_arn,
-            network=network,
-            endpoints=[name for _, name in weighted],
-        )
-        export_endpoint_routes(plan, weighted, account)
-        return
-    for service, function_name, parent in functions:
-        lambda_rollback(plan, service, function_name, parent)
+        weighted = [name for _, name in weighted_endpoints(plan, _endpoints(plan))]
+        return [scheduled_gate(link, endpoints=weighted)]
+    groups = []
+    for service in plan.services:
+        if service.compute.kind != "endpoint":
+            specs = lambda_rollback(plan, service)
+            if specs:
+                name = f"{plan.name}-{service.name}"
+                groups.append(Group("FunctionService", name, specs, extends=True))
+    return groups
 
 
-class _Gate(pulumi.ComponentResource):
-    def __init__(self, name: str) -> None:
-        super().__init__("svai:aws:ReleaseGate", name, None, None)
+def exports(link: Links) -> dict[str, Any]:
+    """The release's stack outputs (markers the backend resolves and exports), in order.
+
+    ``aws_release_state_url``; then the gate's endpoint routes, or each CodeDeploy group
+    (``svai apply`` starts its deployments after ``up``: :func:`codedeploy.start`).
+    """
+    plan = link.plan
+    if not gate.automatic(plan):
+        return {}
+    out: dict[str, Any] = {
+        "aws_release_state_url": Concat(("s3://", link.bucket_name, f"/{gate.STATE_PREFIX}"))
+    }
+    if gate.moves_lambda_traffic(plan):
+        weighted = weighted_endpoints(plan, _endpoints(plan))
+        if weighted:
+            out[gate.routes_output(plan)] = endpoint_routes(plan, weighted, link.account)
+        return out
+    if shift_of(plan.rollout) is None:  # all at once: no CodeDeploy (lambda_rollback)
+        return out
+    for service in plan.services:
+        if service.compute.kind != "endpoint":
+            group = _codedeploy_group(plan, service)
+            out[f"{codedeploy.OUTPUT_PREFIX}{service.name}"] = codedeploy.group_output(group)
+    return out
 
 
 def weighted_endpoints(
@@ -282,22 +289,20 @@ def endpoint_arn(region: str, account: str, name: str) -> str:
     return f"arn:aws:sagemaker:{region}:{account}:endpoint/{name.lower()}"
 
 
-def export_endpoint_routes(
-    plan: DeploymentPlan, endpoints: Sequence[tuple[Service, str]], account: pulumi.Input[str]
-) -> None:
-    """Export the endpoints the gate job routes, with each version's variant.
+def endpoint_routes(
+    plan: DeploymentPlan, endpoints: Sequence[tuple[Service, str]], account: Any
+) -> Rendered:
+    """The endpoints the gate job routes, with each version's variant, once the account is known.
 
     The plan's own version is variant ``live``, the other one of the split ``previous``
     (:func:`svai.backends.aws.lowering.endpoint_config_args`).
     """
-    if not endpoints:
-        return
 
-    def entries(account_id: str) -> list[dict[str, object]]:
+    def entries(values: tuple[Any, ...]) -> list[dict[str, object]]:
         return [
             gate.route(
                 "aws",
-                endpoint_arn(plan.region, account_id, name),
+                endpoint_arn(plan.region, values[0], name),
                 {
                     version: args.LIVE_ALIAS if version == plan.model_version else "previous"
                     for version, _ in args.variant_versions(plan, service)
@@ -306,66 +311,113 @@ def export_endpoint_routes(
             for service, name in endpoints
         ]
 
-    pulumi.export(gate.routes_output(plan), pulumi.Output.from_input(account).apply(entries))
+    return Rendered((account,), entries)
 
 
-def scheduled_gate(
-    plan: DeploymentPlan,
-    *,
-    bucket: pulumi.Input[str],
-    account: pulumi.Input[str],
-    key_arn: pulumi.Input[str],
-    network: PrivateNetwork | None = None,
-    endpoints: Sequence[str] = (),
-) -> None:
+def scheduled_gate(link: Links, *, endpoints: Sequence[str] = ()) -> Group:
     """The gate as a function in the gate image that EventBridge runs every interval.
 
     Its role may move the ``live`` aliases of the plan's functions and the variant weights of
-    ``endpoints`` (SageMaker endpoint names), and nothing else.
+    ``endpoints`` (SageMaker endpoint names), and nothing else. Under restricted egress the
+    function runs in the functions' private network (its endpoints include CloudWatch for the
+    gate's reads). Resources are keyed ``gate:<part>``.
     """
-    parent = _Gate(f"{plan.name}-release-gate")
-    opts = pulumi.ResourceOptions(parent=parent)
+    plan, account = link.plan, link.account
     name = f"{plan.name}-gate"
-    state = pulumi.Output.concat("s3://", bucket, f"/{gate.STATE_PREFIX}")
-    bucket_arn = pulumi.Output.concat("arn:aws:s3:::", bucket)
-    role = res.iam.Role(
-        f"{name}-role",
-        assume_role_policy=_trust("lambda.amazonaws.com"),
-        tags=args.tags(plan),
-        opts=opts,
+    tags = args.tags(plan)
+    role = {"assume_role_policy": _trust("lambda.amazonaws.com"), "tags": tags}
+    specs = [ResourceSpec("gate:role", _ROLE, f"{name}-role", role)]
+    policy = {
+        "role": Ref("gate:role", "name"),
+        "policy": _gate_policy(plan, link, endpoints),
+    }
+    specs.append(
+        ResourceSpec("gate:policy", "aws:iam/rolePolicy:RolePolicy", f"{name}-policy", policy)
     )
+    placement: dict[str, Any] = {}
+    if link.network:  # restricted egress: the gate runs inside the functions' VPC
+        role_id = Ref("gate:role", "id")
+        specs.append(
+            network.grant("gate:vpc-access", f"{name}-vpc-access", role_id, account, plan.region)
+        )
+        placement["vpc_config"] = network.vpc_config()
+    registry = Concat((account, f".dkr.ecr.{plan.region}.amazonaws.com"))
+    state = Concat(("s3://", link.bucket_name, f"/{gate.STATE_PREFIX}"))
+    function = {
+        "name": name,
+        "package_type": "Image",
+        "image_uri": Rendered((registry,), lambda values: gate.gate_image(values[0])),
+        "image_config": {"commands": ["svai.controller.aws_lambda.handler"]},
+        "role": Ref("gate:role", "arn"),
+        "timeout": 300,
+        "memory_size": 512,
+        # One judge at a time: runs never race on the state.
+        "reserved_concurrent_executions": 1,
+        "kms_key_arn": link.key_arn,
+        "tracing_config": {"mode": "Active"},
+        "environment": {"variables": {"SVAI_RELEASE_STATE_URL": state}},
+        "tags": tags,
+        **placement,
+    }
+    ready = tuple(spec.key for spec in specs[1:])
+    token = "aws:lambda/function:Function"
+    specs.append(ResourceSpec("gate:fn", token, f"{name}-fn", function, depends_on=ready))
+    rule_name = f"{name}-schedule"
+    minutes = gate.schedule_minutes(plan.rollout)
+    rule = {
+        "name": rule_name,
+        "description": f"svai {plan.name}: run the release gate every {minutes} min",
+        "schedule_expression": f"rate({minutes} minute{'s' if minutes > 1 else ''})",
+        "tags": tags,
+    }
+    events = "aws:cloudwatch/"
+    specs.append(ResourceSpec("gate:schedule", f"{events}eventRule:EventRule", rule_name, rule))
+    target = {"rule": Ref("gate:schedule", "name"), "arn": Ref("gate:fn", "arn")}
+    specs.append(
+        ResourceSpec("gate:target", f"{events}eventTarget:EventTarget", f"{name}-target", target)
+    )
+    invoke = {
+        "action": "lambda:InvokeFunction",
+        "function": Ref("gate:fn", "name"),
+        "principal": "events.amazonaws.com",
+        "source_arn": Concat((f"arn:aws:events:{plan.region}:", account, f":rule/{rule_name}")),
+    }
+    token = "aws:lambda/permission:Permission"
+    specs.append(ResourceSpec("gate:invoke", token, f"{name}-invoke", invoke))
+    return Group("ReleaseGate", f"{plan.name}-release-gate", tuple(specs))
+
+
+def _gate_policy(plan: DeploymentPlan, link: Links, endpoints: Sequence[str]) -> Rendered:
+    """The gate role's policy: the release state, metrics, the aliases and endpoint weights."""
     prefix = f"/{gate.STATE_PREFIX}/releases/*"
     functions = f"function:{args.lambda_name(plan.name, '*')}:{args.LIVE_ALIAS}"
-    policy = pulumi.Output.all(bucket_arn, account).apply(
-        lambda arns: json.dumps(
+
+    def document(arns: tuple[Any, ...]) -> str:
+        bucket_arn, account = arns
+        moves_weights = [
+            {  # the job moves the endpoints' variant weights too
+                "Effect": "Allow",
+                "Action": "sagemaker:UpdateEndpointWeightsAndCapacities",
+                "Resource": [endpoint_arn(plan.region, account, n) for n in endpoints],
+            }
+        ]
+        return json.dumps(
             {
                 "Version": "2012-10-17",
                 "Statement": [
                     {
                         "Effect": "Allow",
                         "Action": ["s3:GetObject", "s3:PutObject"],
-                        "Resource": f"{arns[0]}{prefix}",
+                        "Resource": f"{bucket_arn}{prefix}",
                     },
-                    {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": arns[0]},
+                    {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket_arn},
                     {"Effect": "Allow", "Action": "cloudwatch:GetMetricData", "Resource": "*"},
                     {  # the job moves the split it decides (svai.controller.traffic)
                         "Effect": "Allow",
                         "Action": ["lambda:GetAlias", "lambda:UpdateAlias"],
-                        "Resource": f"arn:aws:lambda:{plan.region}:{arns[1]}:{functions}",
+                        "Resource": f"arn:aws:lambda:{plan.region}:{account}:{functions}",
                     },
-                    *(
-                        [
-                            {  # the job moves the endpoints' variant weights too
-                                "Effect": "Allow",
-                                "Action": "sagemaker:UpdateEndpointWeightsAndCapacities",
-                                "Resource": [
-                                    endpoint_arn(plan.region, arns[1], n) for n in endpoints
-                                ],
-                            }
-                        ]
-                        if endpoints
-                        else []
-                    ),
+                    *(moves_weights if endpoints else []),
                     {
                         "Effect": "Allow",
                         "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
@@ -375,56 +427,6 @@ def scheduled_gate(
             },
             sort_keys=True,
         )
-    )
-    ready = [res.iam.RolePolicy(f"{name}-policy", role=role.name, policy=policy, opts=opts)]
-    placement: dict[str, Any] = {}
-    if network is not None:  # restricted egress: the gate runs inside the functions' VPC
-        ready.append(network.grant(f"{name}-vpc-access", role, account, plan.region, parent))
-        placement["vpc_config"] = network.vpc_config()
-    registry = pulumi.Output.concat(account, f".dkr.ecr.{plan.region}.amazonaws.com")
-    function = res.lambda_.Function(
-        f"{name}-fn",
-        name=name,
-        package_type="Image",
-        image_uri=registry.apply(gate.gate_image),
-        image_config={"commands": ["svai.controller.aws_lambda.handler"]},
-        role=role.arn,
-        timeout=300,
-        memory_size=512,
-        reserved_concurrent_executions=1,
-        kms_key_arn=key_arn,
-        tracing_config={"mode": "Active"},  # one judge at a time: runs never race on the state
-        environment={"variables": {"SVAI_RELEASE_STATE_URL": state}},
-        tags=args.tags(plan),
-        **placement,
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=ready),
-    )
-    rule_name = f"{name}-schedule"
-    minutes = gate.schedule_minutes(plan.rollout)
-    rule = AWS.create(
-        "aws:cloudwatch/eventRule:EventRule",
-        rule_name,
-        {
-            "name": rule_name,
-            "description": f"svai {plan.name}: run the release gate every {minutes} min",
-            "schedule_expression": f"rate({minutes} minute{'s' if minutes > 1 else ''})",
-            "tags": args.tags(plan),
-        },
-        opts,
-    )
-    AWS.create(
-        "aws:cloudwatch/eventTarget:EventTarget",
-        f"{name}-target",
-        {"rule": rule.name, "arn": function.arn},
-        opts,
-    )
-    res.lambda_.Permission(
-        f"{name}-invoke",
-        action="lambda:InvokeFunction",
-        function=function.name,
-        principal="events.amazonaws.com",
-        source_arn=pulumi.Output.concat(
-            f"arn:aws:events:{plan.region}:", account, f":rule/{rule_name}"
-        ),
-        opts=opts,
-    )
+
+    bucket_arn = Concat(("arn:aws:s3:::", link.bucket_name))
+    return Rendered((bucket_arn, link.account), document)

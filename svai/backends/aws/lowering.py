@@ -1,10 +1,9 @@
 """Lowering for AWS: the argument dicts of each resource and the groups of the simple shapes.
 
 The argument helpers (``function_args``, ``alarm_args``, ...) take the plan and, where a
-resource refers to another one, that resource's output as a plain value or a marker, and return
-the keyword arguments of one pulumi-aws resource; the shape modules pass markers (``Ref``,
-``Concat``, ``Rendered``), :mod:`svai.backends.aws.deployments` (still built by hand) Pulumi
-outputs. The groups of the key-value stores, the job queue, the HTTP API and the monitoring are
+resource refers to another one, that resource's output as a marker (``Ref``, ``Concat``,
+``Rendered``) or a plain value, and return the keyword arguments of one pulumi-aws resource.
+The groups of the key-value stores, the job queue, the HTTP API and the monitoring are
 lowered here; :func:`svai.backends.aws.blueprint.lower` assembles the whole deployment. Pure: no
 Pulumi import.
 """

@@ -19,15 +19,15 @@ functions. Each function role gets what ``AWSLambdaVPCAccessExecutionRole`` gran
 this account's network interfaces where EC2 allows a scope.
 
 A real-time SageMaker endpoint's model runs in the same subnets under the same security group
-(:meth:`PrivateNetwork.model_vpc_config`); its container reaches S3 (the start-time fetch) and
+(:func:`model_vpc_config`); its container reaches S3 (the start-time fetch) and
 Secrets Manager through the endpoints above, while SageMaker itself pulls the image, downloads
 ``model_data_url`` through the S3 gateway endpoint and ships the container's logs. Its role gets
 the network-interface permissions SageMaker documents for VPC mode. Serverless Inference takes no
 VPC configuration, so a serverless endpoint stays outside (rule ``SVAI_AWS_035`` refuses it).
 
-:func:`network_group` and :func:`grant` lower all of it to blueprint resources (pure);
-:class:`PrivateNetwork` is the built network as the release gate of
-:mod:`svai.backends.aws.deployments` (still built by hand) places its function in it.
+:func:`network_group` and :func:`grant` lower all of it to blueprint resources (pure); the
+release gate of :mod:`svai.backends.aws.deployments` joins it with :func:`vpc_config` and
+:func:`grant` too.
 """
 
 from __future__ import annotations
@@ -35,19 +35,14 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-import pulumi
-
-from svai.backends import components
 from svai.backends.aws import lowering as args
 from svai.backends.aws.policy import policy_document
-from svai.backends.aws.provider import AWS, AwsResource
 from svai.backends.blueprint import Concat, Group, Ref, Rendered, ResourceSpec
 from svai.compiler.egress import free_endpoints, private_endpoints
 from svai.ir import DeploymentPlan
 
 __all__ = [
     "CIDR",
-    "PrivateNetwork",
     "Runs",
     "grant",
     "model_vpc_config",
@@ -259,38 +254,6 @@ def grant(
     subnets = tuple(Ref(f"subnet:{zone}", "arn") for zone, _ in _SUBNETS)
     policy = Rendered((interfaces, Ref(_FUNCTIONS, "arn"), *subnets), document)
     return ResourceSpec(key, _ROLE_POLICY, name, {"role": role, "policy": policy})
-
-
-class PrivateNetwork:
-    """The built network, for what is still built by hand beside the blueprint.
-
-    The release gate of :mod:`svai.backends.aws.deployments` places its function here with
-    :meth:`vpc_config` and grants its role with :meth:`grant`.
-    """
-
-    def __init__(self, built: components.Built) -> None:
-        """Read the network's resources from ``built`` (the blueprint's built resources)."""
-        self._built = built
-
-    def vpc_config(self) -> dict[str, Any]:
-        """The ``vpc_config`` argument of a function placed in this network."""
-        config: dict[str, Any] = self._built.resolve(vpc_config())
-        return config
-
-    def grant(
-        self,
-        name: str,
-        role: AwsResource,
-        account: pulumi.Input[str],
-        region: str,
-        parent: pulumi.Resource,
-        *,
-        runs: Runs = "function",
-    ) -> AwsResource:
-        """Create :func:`grant`'s policy for ``role``, a child of ``parent``."""
-        spec = grant(name, name, role.id, account, region, runs=runs)
-        opts = pulumi.ResourceOptions(parent=parent)
-        return AWS.create(spec.token, spec.name, self._built.resolve(spec.args), opts)
 
 
 def _members(plan: DeploymentPlan) -> str:

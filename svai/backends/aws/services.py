@@ -18,7 +18,6 @@ from typing import Any
 from svai.backends.aws import claims, deployments, network, start_fetch
 from svai.backends.aws import lowering as args
 from svai.backends.aws.foundation import Links
-from svai.backends.aws.markers import Guardrails
 from svai.backends.aws.policy import metric_namespace, policy_document, statements
 from svai.backends.blueprint import Concat, Group, Ref, Rendered
 from svai.backends.blueprint import ResourceSpec as Spec
@@ -295,10 +294,12 @@ def endpoint_group(link: Links, service: Service, identity: Identity) -> Group:
     )
     token = f"{_SAGEMAKER}endpointConfiguration:EndpointConfiguration"
     specs.append(Spec(f"{s}:config", token, f"{plan.name}-{s}-config", config))
+    alarms, guardrails = deployments.endpoint_deployment_config(plan, service, name)
+    specs += alarms  # the release's alarms, which the guardrails name
     endpoint = {
         "name": name,
         "endpoint_config_name": Ref(f"{s}:config", "name"),
-        "deployment_config": Guardrails(plan, service, name, group_name),
+        "deployment_config": guardrails,
         "tags": tags,
     }
     specs.append(
