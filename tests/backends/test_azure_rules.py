@@ -10,7 +10,7 @@ from functools import cache
 from typing import Any
 
 import pytest
-from mutants import DELETE, set_path
+from mutants import DELETE, record_once_under_mutmut, set_path
 from plans import async_plan, sync_plan
 
 from svai.backends.azure import AzureBackend
@@ -50,6 +50,9 @@ def recorded(key: str) -> Resources:
     plan = PLANS[key]()
     backend = AzureBackend(today=lambda: dt.date(2026, 11, 27))
     return record(lambda: backend.program(plan))
+
+
+record_once_under_mutmut(recorded, PLANS)
 
 
 def _fired(resources: Resources, plan: DeploymentPlan) -> set[str]:

@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import json
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from svai.backends.base import Finding, RecordedResource, Rule
 from svai.backends.preview import record
 from svai.backends.rules import RULE_ID, cloud_of, evaluate, fail
 from svai.ir import DeploymentPlan
-from tests.backends.mutants import set_path
+from tests.backends.mutants import record_once_under_mutmut, set_path
 from tests.backends.plans import async_plan, sync_plan
 
 Recorded = tuple[RecordedResource, ...]
@@ -45,10 +46,17 @@ BASES: dict[str, DeploymentPlan] = {
 }
 
 
+@cache
+def recorded(key: str) -> Recorded:
+    return record(lambda: AwsBackend().program(BASES[key]))
+
+
+record_once_under_mutmut(recorded, BASES)
+
+
 @pytest.fixture(scope="module")
 def base() -> dict[str, Recorded]:
-    backend = AwsBackend()
-    return {key: record(lambda p=plan: backend.program(p)) for key, plan in BASES.items()}
+    return {key: recorded(key) for key in BASES}
 
 
 def edit(
