@@ -523,3 +523,57 @@ def test_an_egress_restricted_serverless_sagemaker_target_is_still_refused() -> 
     (finding,) = evaluate(RULES, resources, plan)
     assert finding.rule == "SVAI_AWS_035" and "Serverless Inference" in finding.message
     assert "aws.sagemaker.realtime" in finding.message + finding.hint
+
+
+# ---- branches `make mutate` found untested --------------------------------------------------------
+
+SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+
+
+def on_rule(resources: Recorded, plan: DeploymentPlan, rule_id: str) -> list[str | None]:
+    """The resources that ``rule_id`` names in its findings, in order."""
+    return [f.resource for f in evaluate(RULES, resources, plan) if f.rule == rule_id]
+
+
+def test_a_queue_recorded_after_the_dead_letter_queue_is_still_checked(
+    base: dict[str, Recorded],
+) -> None:
+    # The dead-letter queue is skipped, not the queues after it.
+    tags = {"svai-model-version": BASES["async"].model_version}
+    extra = RecordedResource(type=QUEUE, name="extra", inputs={"name": "extra", "tags": tags})
+    assert on_rule(add(base["async"], extra), BASES["async"], "SVAI_AWS_006") == ["extra"]
+
+
+def test_an_async_deployment_that_records_no_queue_is_refused(base: dict[str, Recorded]) -> None:
+    without = tuple(r for r in base["async"] if r.type != QUEUE)
+    assert on_rule(without, BASES["async"], "SVAI_AWS_006") == [None]
+    assert on_rule(without, BASES["sync"], "SVAI_AWS_006") == []
+
+
+@pytest.mark.parametrize(
+    ("rules", "fires"),
+    [
+        ([{"bucketKeyEnabled": True}], True),  # no default encryption at all
+        ([], True),
+        (
+            [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms:dsse"}}],
+            True,  # dual-layer SSE-KMS still needs the key
+        ),
+        (
+            [
+                {
+                    "applyServerSideEncryptionByDefault": {
+                        "sseAlgorithm": "aws:kms:dsse",
+                        "kmsMasterKeyId": "arn:aws:kms:us-east-1:123456789012:key",
+                    }
+                }
+            ],
+            False,
+        ),
+    ],
+)
+def test_bucket_encryption_needs_an_sse_kms_default_with_a_key(
+    base: dict[str, Recorded], rules: list[dict[str, Any]], fires: bool
+) -> None:
+    mutant = edit(base["sync"], SSE, set_path("rules", rules))
+    assert fired(mutant, BASES["sync"]) == ({"SVAI_AWS_002"} if fires else set())
