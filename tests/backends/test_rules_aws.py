@@ -577,3 +577,78 @@ def test_bucket_encryption_needs_an_sse_kms_default_with_a_key(
 ) -> None:
     mutant = edit(base["sync"], SSE, set_path("rules", rules))
     assert fired(mutant, BASES["sync"]) == ({"SVAI_AWS_002"} if fires else set())
+
+
+ESM = "aws:lambda/eventSourceMapping:EventSourceMapping"
+WORKER_ARN = "arn:aws:lambda:us-east-1:123456789012:function:summarize-worker"
+
+
+@pytest.mark.parametrize(
+    "function_name",
+    [
+        "summarize-worker",  # a bare name
+        WORKER_ARN,  # an unqualified ARN
+        f"{WORKER_ARN}:live",  # an ARN with an alias (the backend's)
+    ],
+)
+def test_the_worker_is_found_however_its_trigger_names_it(
+    base: dict[str, Recorded], function_name: str
+) -> None:
+    # 600 s is under 6 x the worker's 120 s timeout: the rule fires once it finds the worker.
+    mutant = edit(base["async"], ESM, set_path("functionName", function_name))
+    mutant = edit(mutant, QUEUE, set_path("visibilityTimeoutSeconds", 600), "summarize-jobs")
+    assert on_rule(mutant, BASES["async"], "SVAI_AWS_007") == ["summarize-jobs"]
+
+
+def test_a_trigger_on_an_unrecorded_queue_or_function_is_not_judged(
+    base: dict[str, Recorded],
+) -> None:
+    short = edit(base["async"], QUEUE, set_path("visibilityTimeoutSeconds", 600), "summarize-jobs")
+    elsewhere = edit(short, ESM, set_path("eventSourceArn", "arn:aws:sqs:us-east-1:1:other"))
+    assert on_rule(elsewhere, BASES["async"], "SVAI_AWS_007") == []
+    no_function = edit(short, ESM, pop("functionName"))
+    assert on_rule(no_function, BASES["async"], "SVAI_AWS_007") == []
+
+
+@pytest.mark.parametrize(
+    ("visibility", "timeout", "fires"),
+    [
+        (None, 120, True),  # SQS's default visibility, 30 s, is under 6 x 120 s
+        (None, 5, False),  # 30 s is exactly 6 x 5 s
+        (20, None, False),  # Lambda's default timeout, 3 s: 20 s is over 18 s
+        (17, None, True),
+    ],
+)
+def test_visibility_and_timeout_default_to_the_clouds_defaults(
+    base: dict[str, Recorded], visibility: int | None, timeout: int | None, fires: bool
+) -> None:
+    def queue(inputs: Inputs) -> None:
+        inputs.pop("visibilityTimeoutSeconds")
+        if visibility is not None:
+            inputs["visibilityTimeoutSeconds"] = visibility
+
+    def worker(inputs: Inputs) -> None:
+        inputs.pop("timeout")
+        if timeout is not None:
+            inputs["timeout"] = timeout
+
+    mutant = edit(base["async"], QUEUE, queue, "summarize-jobs")
+    mutant = edit(mutant, FUNCTION, worker, "summarize-worker-fn")
+    assert on_rule(mutant, BASES["async"], "SVAI_AWS_007") == (["summarize-jobs"] if fires else [])
+
+
+def test_a_redrive_policy_without_max_receive_count_fires(base: dict[str, Recorded]) -> None:
+    def no_count(inputs: Inputs) -> None:
+        policy = json.loads(inputs["redrivePolicy"])
+        del policy["maxReceiveCount"]
+        inputs["redrivePolicy"] = json.dumps(policy)
+
+    mutant = edit(base["async"], QUEUE, no_count, "summarize-jobs")
+    assert on_rule(mutant, BASES["async"], "SVAI_AWS_008") == ["summarize-jobs"]
+
+
+def test_an_async_plan_without_a_queue_setting_judges_the_recorded_queue_only(
+    base: dict[str, Recorded],
+) -> None:
+    plan = dataclasses.replace(BASES["async"], queue=None)
+    assert fired(base["async"], plan) == set()
