@@ -652,3 +652,31 @@ def test_an_async_plan_without_a_queue_setting_judges_the_recorded_queue_only(
 ) -> None:
     plan = dataclasses.replace(BASES["async"], queue=None)
     assert fired(base["async"], plan) == set()
+
+
+def test_a_wildcard_allowed_after_a_deny_in_the_same_policy_fires(
+    base: dict[str, Recorded],
+) -> None:
+    deny = {"Effect": "Deny", "Action": "s3:DeleteObject", "Resource": BUCKET_ARN}
+    allow = {"Effect": "Allow", "Action": "s3:*", "Resource": BUCKET_ARN}
+    mutant = _statement(**allow)(edit(base["sync"], ROLE_POLICY, add_statement(deny)))
+    assert fired(mutant, BASES["sync"]) == {"SVAI_AWS_009"}
+
+
+@pytest.mark.parametrize(
+    ("policy_arn", "fires"),
+    [
+        # A policy is judged by its name, the ARN's last segment, whatever path it sits under.
+        ("arn:aws:iam::123456789012:policy/teams/platform/AdministratorAccess", True),
+        ("arn:aws:iam::aws:policy/job-function/ViewOnlyAccess", False),
+        ("", False),  # no ARN recorded
+        ("AdministratorAccess", True),  # a bare name
+    ],
+)
+def test_administrator_policies_are_found_by_name(
+    base: dict[str, Recorded], policy_arn: str, fires: bool
+) -> None:
+    attachment = dataclasses.replace(ADMIN, inputs={"policyArn": policy_arn, "role": "r"})
+    assert fired(add(base["sync"], attachment), BASES["sync"]) == (
+        {"SVAI_AWS_011"} if fires else set()
+    )
