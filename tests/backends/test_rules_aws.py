@@ -680,3 +680,38 @@ def test_administrator_policies_are_found_by_name(
     assert fired(add(base["sync"], attachment), BASES["sync"]) == (
         {"SVAI_AWS_011"} if fires else set()
     )
+
+
+def _streaming(auth_env: str | None, url_for: str = "stream") -> Callable[[Recorded], Recorded]:
+    """A function ``stream`` (checking the JWT itself when ``auth_env`` is "jwt") behind an open
+    function URL and an invoke permission for anyone, both for the function ``url_for``."""
+    variables = {} if auth_env is None else {"SVAI_AUTH": auth_env}
+    inputs = {"name": "stream", "environment": {"variables": variables}}
+    function = RecordedResource(type=FUNCTION, name="stream-fn", inputs=inputs)
+
+    def mutate(resources: Recorded) -> Recorded:
+        with_url = _function_url("NONE")(add(resources, function))
+        with_url = edit(with_url, FUNCTION_URL, set_path("functionName", url_for), "url")
+        permission = _permission("*")(with_url)
+        return edit(permission, PERMISSION, set_path("function", url_for), "invoke")
+
+    return mutate
+
+
+@pytest.mark.parametrize(
+    ("auth", "auth_env", "url_for", "fires"),
+    [
+        ("jwt", "jwt", "stream", False),  # the function checks the spec's JWT itself
+        ("iam", "jwt", "stream", True),  # the spec asks for IAM: the open door is not allowed
+        ("jwt", None, "stream", True),  # the function does not check the JWT
+        ("jwt", "iam", "stream", True),
+        ("jwt", "jwt", "other", True),  # the open door leads to another function
+    ],
+)
+def test_only_a_function_that_checks_the_jwt_may_sit_behind_an_open_door(
+    base: dict[str, Recorded], auth: str, auth_env: str | None, url_for: str, fires: bool
+) -> None:
+    plan = sync_plan("aws", auth=auth)  # type: ignore[arg-type]
+    resources = _streaming(auth_env, url_for)(base["sync"])
+    doors = {"url", "invoke"} & set(on_rule(resources, plan, "SVAI_AWS_012"))
+    assert doors == ({"url", "invoke"} if fires else set())
