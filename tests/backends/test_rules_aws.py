@@ -715,3 +715,57 @@ def test_only_a_function_that_checks_the_jwt_may_sit_behind_an_open_door(
     resources = _streaming(auth_env, url_for)(base["sync"])
     doors = {"url", "invoke"} & set(on_rule(resources, plan, "SVAI_AWS_012"))
     assert doors == ({"url", "invoke"} if fires else set())
+
+
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+
+
+def _error_alarm_as(change: Callable[[Inputs], None]) -> Callable[[Recorded], Recorded]:
+    return lambda r: edit(r, ALARM, change, "sentiment-error-rate")
+
+
+def _plain_errors(inputs: Inputs) -> None:
+    inputs.pop("metricQueries")
+    inputs["metricName"] = "Errors"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "fires"),
+    [
+        (lambda r: tuple(x for x in r if x.name != "sentiment-error-rate"), True),
+        (_error_alarm_as(_plain_errors), False),  # a plain alarm on Errors counts too
+        (_error_alarm_as(set_path("metricQueries.0.metric.metricName", "Throttles")), True),
+    ],
+)
+def test_an_error_rate_alarm_is_required_in_either_form(
+    base: dict[str, Recorded], mutate: Callable[[Recorded], Recorded], fires: bool
+) -> None:
+    assert fired(mutate(base["sync"]), BASES["sync"]) == ({"SVAI_AWS_013"} if fires else set())
+
+
+def test_the_depth_alarm_must_watch_the_dead_letter_queue(base: dict[str, Recorded]) -> None:
+    # The jobs queue (consumed by the worker) is not a dead-letter queue.
+    on_jobs = edit(
+        base["async"],
+        ALARM,
+        set_path("dimensions.QueueName", "summarize-jobs"),
+        "summarize-dlq-depth",
+    )
+    assert fired(on_jobs, BASES["async"]) == {"SVAI_AWS_013"}
+
+
+def test_the_dead_letter_queue_is_known_by_its_physical_name(base: dict[str, Recorded]) -> None:
+    renamed = edit(base["async"], QUEUE, set_path("name", "dlq-physical"), "summarize-dlq")
+    assert "SVAI_AWS_013" in fired(renamed, BASES["async"])
+    watched = edit(
+        renamed, ALARM, set_path("dimensions.QueueName", "dlq-physical"), "summarize-dlq-depth"
+    )
+    assert "SVAI_AWS_013" not in fired(watched, BASES["async"])
+
+
+@pytest.mark.parametrize(("reserved", "fires"), [(1, False), (0, True), (-1, True), ("5", True)])
+def test_a_reserved_concurrency_of_at_least_one_guards_a_function(
+    base: dict[str, Recorded], reserved: object, fires: bool
+) -> None:
+    mutant = edit(base["sync"], FUNCTION, set_path("reservedConcurrentExecutions", reserved))
+    assert fired(mutant, BASES["sync"]) == ({"SVAI_AWS_014"} if fires else set())
