@@ -769,3 +769,12 @@ def test_a_reserved_concurrency_of_at_least_one_guards_a_function(
 ) -> None:
     mutant = edit(base["sync"], FUNCTION, set_path("reservedConcurrentExecutions", reserved))
     assert fired(mutant, BASES["sync"]) == ({"SVAI_AWS_014"} if fires else set())
+
+
+def test_a_secret_value_written_by_the_program_fires(base: dict[str, Recorded]) -> None:
+    version = RecordedResource(
+        type="aws:secretsmanager/secretVersion:SecretVersion",
+        name="token-value",
+        inputs={"secretId": "token", "secretString": "hf_plaintext"},
+    )
+    assert on_rule(add(base["sync"], version), BASES["sync"], "SVAI_AWS_020") == ["token-value"]
