@@ -778,3 +778,21 @@ def test_a_secret_value_written_by_the_program_fires(base: dict[str, Recorded]) 
         inputs={"secretId": "token", "secretString": "hf_plaintext"},
     )
     assert on_rule(add(base["sync"], version), BASES["sync"], "SVAI_AWS_020") == ["token-value"]
+
+
+PROVISIONED = "aws:lambda/provisionedConcurrencyConfig:ProvisionedConcurrencyConfig"
+
+
+@pytest.mark.parametrize(
+    ("change", "fires"),
+    [
+        (set_path("provisionedConcurrentExecutions", 0), True),
+        (pop("provisionedConcurrentExecutions"), True),  # nothing provisioned
+        (set_path("provisionedConcurrentExecutions", 1), False),
+    ],
+)
+def test_a_warm_pool_needs_at_least_one_provisioned_instance(
+    base: dict[str, Recorded], change: Callable[[Inputs], None], fires: bool
+) -> None:
+    mutant = edit(base["sync"], PROVISIONED, change)
+    assert fired(mutant, BASES["sync"]) == ({"SVAI_AWS_033"} if fires else set())
