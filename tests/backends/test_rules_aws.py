@@ -796,3 +796,29 @@ def test_a_warm_pool_needs_at_least_one_provisioned_instance(
 ) -> None:
     mutant = edit(base["sync"], PROVISIONED, change)
     assert fired(mutant, BASES["sync"]) == ({"SVAI_AWS_033"} if fires else set())
+
+
+def test_private_networking_is_in_place_once_a_function_is_in_a_vpc(
+    base: dict[str, Recorded],
+) -> None:
+    # The egress base puts the functions in a VPC; judged against a plan asking for privacy.
+    assert on_rule(base["egress"], BASES["private"], "SVAI_AWS_034") == []
+    assert on_rule(base["sync"], BASES["private"], "SVAI_AWS_034") == [None]
+
+
+NAT = RecordedResource(type="aws:ec2/natGateway:NatGateway", name="nat", inputs={})
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda r: edit(r, FUNCTION, pop("vpcConfig")),  # one function outside the VPC
+        lambda r: add(r, NAT),  # a route to the internet
+        lambda r: drop(r, "aws:ec2/vpcEndpoint:VpcEndpoint"),  # no S3 endpoint for the fetch
+    ],
+    ids=["function-outside", "nat-gateway", "no-s3-endpoint"],
+)
+def test_each_part_of_the_built_egress_restriction_is_required(
+    base: dict[str, Recorded], mutate: Callable[[Recorded], Recorded]
+) -> None:
+    assert on_rule(mutate(base["egress"]), BASES["egress"], "SVAI_AWS_035") == [None]
