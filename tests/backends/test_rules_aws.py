@@ -15,7 +15,7 @@ from svai.backends.aws import AwsBackend
 from svai.backends.aws.rules import RULES
 from svai.backends.base import Finding, RecordedResource, Rule
 from svai.backends.preview import record
-from svai.backends.rules import RULE_ID, cloud_of, evaluate, fail
+from svai.backends.rules import RULE_ID, cloud_of, evaluate, fail, get_path
 from svai.ir import DeploymentPlan
 from tests.backends.mutants import record_once_under_mutmut, set_path
 from tests.backends.plans import async_plan, sync_plan
@@ -822,3 +822,30 @@ def test_each_part_of_the_built_egress_restriction_is_required(
     base: dict[str, Recorded], mutate: Callable[[Recorded], Recorded]
 ) -> None:
     assert on_rule(mutate(base["egress"]), BASES["egress"], "SVAI_AWS_035") == [None]
+
+
+LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+CLAIM_ENV = {"SVAI_PAYLOAD_BUCKET": "summarize-payloads", "SVAI_QUEUE_MESSAGE_BYTES": "1048576"}
+
+
+def _front_env(variables: dict[str, str]) -> Callable[[Inputs], None]:
+    def change(inputs: Inputs) -> None:
+        if "SVAI_PAYLOAD_BUCKET" in get_path(inputs, "environment.variables", {}):
+            inputs["environment"]["variables"] = variables
+
+    return change
+
+
+def test_big_jobs_need_an_expiry_rule_and_a_front_that_knows_the_bucket_and_limit(
+    base: dict[str, Recorded],
+) -> None:
+    plan = BASES["big-jobs"]
+    no_rules = edit(base["big-jobs"], LIFECYCLE, pop("rules"))
+    assert on_rule(no_rules, plan, "SVAI_AWS_036") == [None]
+    # A front with exactly the two variables it needs is a front.
+    fronts = [r for r in base["big-jobs"] if r.type == FUNCTION]
+    exact = base["big-jobs"]
+    for front in fronts:
+        exact = edit(exact, FUNCTION, _front_env(CLAIM_ENV), front.name)
+    assert any(get_path(r.inputs, "environment.variables") == CLAIM_ENV for r in exact)
+    assert on_rule(exact, plan, "SVAI_AWS_036") == []
