@@ -849,3 +849,28 @@ def test_big_jobs_need_an_expiry_rule_and_a_front_that_knows_the_bucket_and_limi
         exact = edit(exact, FUNCTION, _front_env(CLAIM_ENV), front.name)
     assert any(get_path(r.inputs, "environment.variables") == CLAIM_ENV for r in exact)
     assert on_rule(exact, plan, "SVAI_AWS_036") == []
+
+
+def test_a_warm_service_after_a_cold_one_is_still_checked(base: dict[str, Recorded]) -> None:
+    plan = BASES["sync"]
+    (api,) = plan.services
+    cold = dataclasses.replace(
+        api, name="cold", compute=dataclasses.replace(api.compute, min_instances=0)
+    )
+    both = dataclasses.replace(plan, services=(cold, api))
+    without = drop(base["sync"], PROVISIONED)
+    assert on_rule(without, both, "SVAI_AWS_033") == ["sentiment-api"]
+
+
+def test_a_long_function_name_is_matched_as_lambda_truncates_it() -> None:
+    plan = sync_plan("aws", name="a" * 61)  # "aaa...-api" is 65 characters
+    resources = record(lambda: AwsBackend().program(plan))
+    assert on_rule(resources, plan, "SVAI_AWS_033") == []
+
+
+def test_a_realtime_endpoint_with_a_declared_egress_needs_its_models_in_the_vpc() -> None:
+    plan = dataclasses.replace(sync_plan("aws", "aws.sagemaker.realtime"), egress="none")
+    resources = record(lambda: AwsBackend().program(plan))
+    assert on_rule(resources, plan, "SVAI_AWS_035") == []
+    outside = edit(resources, "aws:sagemaker/model:Model", pop("vpcConfig"))
+    assert on_rule(outside, plan, "SVAI_AWS_035") == [None]
