@@ -466,3 +466,94 @@ def test_tls_1_3_is_accepted_wherever_1_2_is() -> None:
     assert _fired(resources, PLANS["ca"]()) == set()
     resources = _edit(recorded("async"), WEB, set_path("siteConfig.minTlsVersion", "1.3"))
     assert _fired(resources, PLANS["async"]()) == set()
+
+
+# ---- branches `make mutate` found untested --------------------------------------------------------
+
+BLOB_CONTAINER = "azure-native:storage:BlobContainer"
+
+
+def _on_rule(resources: Resources, plan: DeploymentPlan, rule_id: str) -> list[str | None]:
+    return [f.resource for f in evaluate(RULES, resources, plan) if f.rule == rule_id]
+
+
+def test_a_blob_container_without_a_public_access_setting_is_private() -> None:
+    resources = _edit(recorded("async"), BLOB_CONTAINER, lambda i: i.pop("publicAccess"))
+    assert _on_rule(resources, PLANS["async"](), "SVAI_AZ_004") == []
+    public = _edit(recorded("async"), BLOB_CONTAINER, set_path("publicAccess", "Blob"))
+    assert _on_rule(public, PLANS["async"](), "SVAI_AZ_004") == ["summarize-artifacts-container"]
+
+
+@pytest.mark.parametrize(
+    ("change", "fires"),
+    [
+        (set_path("properties.enableSoftDelete", False), True),
+        (set_path("properties.softDeleteRetentionInDays", DELETE), False),  # Azure's 90 days
+        (set_path("properties.softDeleteRetentionInDays", 7), False),
+        (set_path("properties.softDeleteRetentionInDays", 6), True),
+        (set_path("properties.softDeleteRetentionInDays", "90"), True),
+    ],
+)
+def test_soft_delete_keeps_deleted_secrets_for_at_least_seven_days(
+    change: Callable[[dict[str, Any]], None], fires: bool
+) -> None:
+    resources = _edit(recorded("async"), VAULT, change)
+    assert _on_rule(resources, PLANS["async"](), "SVAI_AZ_006") == (
+        ["summarize-vault"] if fires else []
+    )
+
+
+def _internet_rule(prefix: str, access: str, priority: int) -> dict[str, Any]:
+    return {
+        "access": access,
+        "destinationAddressPrefix": prefix,
+        "direction": "Outbound",
+        "name": f"{access.lower()}-{priority}",
+        "priority": priority,
+    }
+
+
+def _outbound(*rules: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
+    def change(inputs: dict[str, Any]) -> None:
+        kept = [r for r in inputs["securityRules"] if r["destinationAddressPrefix"] != "Internet"]
+        inputs["securityRules"] = [*kept, *rules]
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("rules", "denied"),
+    [
+        ((_internet_rule("*", "Deny", 4000),), True),  # "*" covers the internet
+        ((_internet_rule("Internet", "Deny", 4000),), True),
+        ((_internet_rule("*", "Deny", 4000), _internet_rule("Internet", "Allow", 3000)), False),
+        ((_internet_rule("*", "Deny", 4000), _internet_rule("Internet", "Allow", 4001)), True),
+    ],
+)
+def test_the_egress_nsg_must_deny_the_internet_before_any_allow(
+    rules: tuple[dict[str, Any], ...], denied: bool
+) -> None:
+    resources = _edit(recorded("egress"), NSG, _outbound(*rules))
+    assert _fired(resources, PLANS["egress"]()) == (set() if denied else {"SVAI_AZ_030"})
+
+
+def test_a_container_app_that_knows_the_bucket_and_limit_is_a_claim_check_front() -> None:
+    # The function apps forget the claim-check variables; a Container App that has both (its
+    # container's env) is front enough.
+    def forget(inputs: dict[str, Any]) -> None:
+        settings = inputs["siteConfig"]["appSettings"]
+        inputs["siteConfig"]["appSettings"] = [s for s in settings if s["name"] not in CLAIM]
+
+    def know(inputs: dict[str, Any]) -> None:
+        inputs["template"]["containers"][0]["env"].append({"name": CLAIM[1], "value": "262144"})
+
+    resources = recorded("async")
+    for nth in range(sum(1 for r in resources if r.type == WEB_APP)):
+        resources = _edit(resources, WEB_APP, forget, nth)
+    assert _on_rule(resources, PLANS["async"](), "SVAI_AZ_032") == [None]
+    assert _on_rule(_edit(resources, CONTAINER_APP, know), PLANS["async"](), "SVAI_AZ_032") == []
+
+
+CLAIM = ("SVAI_PAYLOAD_BUCKET", "SVAI_QUEUE_MESSAGE_BYTES")
+WEB_APP = "azure-native:web:WebApp"
+CONTAINER_APP = "azure-native:app:ContainerApp"
