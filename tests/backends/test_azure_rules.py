@@ -557,3 +557,44 @@ def test_a_container_app_that_knows_the_bucket_and_limit_is_a_claim_check_front(
 CLAIM = ("SVAI_PAYLOAD_BUCKET", "SVAI_QUEUE_MESSAGE_BYTES")
 WEB_APP = "azure-native:web:WebApp"
 CONTAINER_APP = "azure-native:app:ContainerApp"
+
+
+SERVICE_BUS_QUEUE = "azure-native:servicebus:Queue"
+
+
+def _with_retries(plan: DeploymentPlan, count: int) -> DeploymentPlan:
+    assert plan.queue is not None
+    return dataclasses.replace(plan, queue=dataclasses.replace(plan.queue, max_receive_count=count))
+
+
+@pytest.mark.parametrize(("count", "fires"), [(1, False), (0, True)])
+def test_a_single_delivery_is_a_retry_budget_when_the_plan_asks_for_it(
+    count: int, fires: bool
+) -> None:
+    plan = _with_retries(PLANS["async"](), max(count, 1))
+    resources = _edit(recorded("async"), SERVICE_BUS_QUEUE, set_path("maxDeliveryCount", count))
+    assert _on_rule(resources, plan, "SVAI_AZ_009") == (["summarize-jobs"] if fires else [])
+
+
+@pytest.mark.parametrize(
+    ("timeout_s", "lock", "fires"),
+    [
+        (120.0, "PT2M", False),  # exactly the worker's timeout
+        (120.0, "PT1M59S", True),
+        (900.0, "PT5M", False),  # a lock never exceeds 5 minutes; longer jobs renew it
+        (900.0, "PT5M1S", True),
+    ],
+)
+def test_the_queue_lock_covers_the_worker_timeout_up_to_five_minutes(
+    timeout_s: float, lock: str, fires: bool
+) -> None:
+    plan = PLANS["async"]()
+    services = tuple(
+        dataclasses.replace(s, compute=dataclasses.replace(s.compute, timeout_s=timeout_s))
+        if s.role == "worker"
+        else s
+        for s in plan.services
+    )
+    plan = dataclasses.replace(plan, services=services)
+    resources = _edit(recorded("async"), SERVICE_BUS_QUEUE, set_path("lockDuration", lock))
+    assert _on_rule(resources, plan, "SVAI_AZ_010") == (["summarize-jobs"] if fires else [])
