@@ -598,3 +598,35 @@ def test_the_queue_lock_covers_the_worker_timeout_up_to_five_minutes(
     plan = dataclasses.replace(plan, services=services)
     resources = _edit(recorded("async"), SERVICE_BUS_QUEUE, set_path("lockDuration", lock))
     assert _on_rule(resources, plan, "SVAI_AZ_010") == (["summarize-jobs"] if fires else [])
+
+
+WEB_AUTH = "azure-native:web:WebAppAuthSettingsV2"
+
+
+def _always_ready_http(inputs: dict[str, Any]) -> None:
+    scale = inputs["functionAppConfig"]["scaleAndConcurrency"]
+    del scale["triggers"]
+    scale["alwaysReady"] = [{"name": "http", "instanceCount": 1}]
+
+
+@pytest.mark.parametrize(
+    ("auth", "change", "fires"),
+    [
+        ("jwt", None, True),  # an HTTP trigger without its Entra ID / OIDC authentication
+        ("iam", None, True),
+        ("api-key", None, False),  # the key is checked by the function itself
+        ("iam", _always_ready_http, True),  # kept warm for HTTP: an HTTP app
+        ("iam", set_path("functionAppConfig.scaleAndConcurrency.alwaysReady", DELETE), True),
+    ],
+)
+def test_a_function_app_serving_http_needs_its_authentication(
+    auth: str, change: Callable[[dict[str, Any]], None] | None, fires: bool
+) -> None:
+    resources = recorded("async")
+    while any(r.type == WEB_AUTH for r in resources):
+        resources = _drop(resources, WEB_AUTH)
+    if change is not None:
+        resources = _edit(resources, WEB_APP, change)
+    plan = PLANS["async"]()
+    plan = dataclasses.replace(plan, entry=dataclasses.replace(plan.entry, auth=auth))
+    assert ("summarize-submit-app" in _on_rule(resources, plan, "SVAI_AZ_011")) is fires
