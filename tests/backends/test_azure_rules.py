@@ -630,3 +630,40 @@ def test_a_function_app_serving_http_needs_its_authentication(
     plan = PLANS["async"]()
     plan = dataclasses.replace(plan, entry=dataclasses.replace(plan.entry, auth=auth))
     assert ("summarize-submit-app" in _on_rule(resources, plan, "SVAI_AZ_011")) is fires
+
+
+@pytest.mark.parametrize(
+    ("scale", "fires"),
+    [
+        ({"maxReplicas": 3, "minReplicas": 3}, False),  # the ceiling may equal the floor
+        ({"maxReplicas": 2, "minReplicas": 3}, True),
+        ({"maxReplicas": 1}, False),  # no floor: Azure's 0
+        ({"maxReplicas": 4, "minReplicas": "5"}, False),  # an unreadable floor counts as 0
+        ({"minReplicas": 1}, True),
+    ],
+)
+def test_a_container_apps_ceiling_is_at_least_its_floor(scale: dict[str, Any], fires: bool) -> None:
+    resources = _edit(recorded("ca"), CONTAINER_APP, set_path("template.scale", scale))
+    assert _on_rule(resources, PLANS["ca"](), "SVAI_AZ_015") == (["sentiment-api"] if fires else [])
+
+
+@pytest.mark.parametrize(("ceiling", "fires"), [(1, False), (0, True)])
+def test_a_function_app_needs_an_instance_ceiling_of_at_least_one(
+    ceiling: int, fires: bool
+) -> None:
+    path = "functionAppConfig.scaleAndConcurrency.maximumInstanceCount"
+    resources = _edit(recorded("async"), WEB_APP, set_path(path, ceiling))
+    found = _on_rule(resources, PLANS["async"](), "SVAI_AZ_015")
+    assert found == (["summarize-submit-app"] if fires else [])
+
+
+@pytest.mark.parametrize(
+    "change",
+    [set_path("enabled", False), set_path("actions", [])],
+    ids=["disabled", "no-action"],
+)
+def test_an_alert_counts_only_when_enabled_and_acting(
+    change: Callable[[dict[str, Any]], None],
+) -> None:
+    resources = _edit(recorded("ca"), "azure-native:monitor:ScheduledQueryRule", change)
+    assert len(_on_rule(resources, PLANS["ca"](), "SVAI_AZ_014")) == 1
