@@ -667,3 +667,50 @@ def test_an_alert_counts_only_when_enabled_and_acting(
 ) -> None:
     resources = _edit(recorded("ca"), "azure-native:monitor:ScheduledQueryRule", change)
     assert len(_on_rule(resources, PLANS["ca"](), "SVAI_AZ_014")) == 1
+
+
+def test_a_workspace_keeps_logs_at_most_the_two_years_azure_allows() -> None:
+    plan = dataclasses.replace(PLANS["ca"](), log_retention_days=3650)
+    resources = _edit(recorded("ca"), WORKSPACE, set_path("retentionInDays", 730))
+    assert _on_rule(resources, plan, "SVAI_AZ_016") == []
+    shorter = _edit(recorded("ca"), WORKSPACE, set_path("retentionInDays", 729))
+    assert len(_on_rule(shorter, plan, "SVAI_AZ_016")) == 1
+
+
+WORKSPACE = "azure-native:operationalinsights:Workspace"
+
+
+def _worker_env(change: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+    def edit_env(inputs: dict[str, Any]) -> None:
+        for var in inputs["template"]["containers"][0]["env"]:
+            if var["name"] == "HF_TOKEN":
+                change(var)
+
+    return edit_env
+
+
+def _plain_value(var: dict[str, Any]) -> None:
+    del var["secretRef"]
+    var["value"] = "hf_plaintext"
+
+
+@pytest.mark.parametrize(
+    ("change", "fires"),
+    [
+        (_worker_env(_plain_value), True),  # a container's env carries the secret itself
+        (_worker_env(lambda var: None), False),
+        (
+            set_path(
+                "configuration.secrets.0",
+                {"name": "hf-token", "keyVaultUrl": "https://v.vault.azure.net/s", "value": "x"},
+            ),
+            True,  # a Key Vault reference that also carries the value
+        ),
+    ],
+)
+def test_a_container_app_passes_secrets_only_by_key_vault_reference(
+    change: Callable[[dict[str, Any]], None], fires: bool
+) -> None:
+    resources = _edit(recorded("async"), CONTAINER_APP, change)
+    found = _on_rule(resources, PLANS["async"](), "SVAI_AZ_019")
+    assert found == (["summarize-worker"] if fires else [])
