@@ -714,3 +714,21 @@ def test_a_container_app_passes_secrets_only_by_key_vault_reference(
     resources = _edit(recorded("async"), CONTAINER_APP, change)
     found = _on_rule(resources, PLANS["async"](), "SVAI_AZ_019")
     assert found == (["summarize-worker"] if fires else [])
+
+
+@pytest.mark.parametrize(
+    ("auth", "issuer", "fires"),
+    [
+        ("jwt", "https://login.microsoftonline.com/tenant/v2.0", False),  # Entra ID tokens
+        ("jwt", None, True),
+        ("none", None, True),  # a managed endpoint is never anonymous
+        ("iam", None, False),
+    ],
+)
+def test_a_managed_endpoint_takes_entra_id_tokens_only(
+    auth: str, issuer: str | None, fires: bool
+) -> None:
+    plan = PLANS["ml"]()
+    entry = dataclasses.replace(plan.entry, auth=auth, jwt_issuer=issuer, jwt_audience="x")
+    found = _on_rule(recorded("ml"), dataclasses.replace(plan, entry=entry), "SVAI_AZ_028")
+    assert (len(found) == 1) is fires and len(found) <= 1
