@@ -732,3 +732,28 @@ def test_a_managed_endpoint_takes_entra_id_tokens_only(
     entry = dataclasses.replace(plan.entry, auth=auth, jwt_issuer=issuer, jwt_audience="x")
     found = _on_rule(recorded("ml"), dataclasses.replace(plan, entry=entry), "SVAI_AZ_028")
     assert (len(found) == 1) is fires and len(found) <= 1
+
+
+@pytest.mark.parametrize(
+    ("customer_key", "create_key", "fires"),
+    [
+        ("https://v.vault.azure.net/keys/k", False, True),  # the spec's own key is not used
+        (None, True, True),  # nor the key created for this deployment
+        (None, False, False),  # no key asked for
+    ],
+)
+def test_the_artifact_store_uses_the_key_the_plan_asks_for(
+    customer_key: str | None, create_key: bool, fires: bool
+) -> None:
+    plan = PLANS["ca"]()
+    encryption = dataclasses.replace(
+        plan.encryption, customer_key=customer_key, create_key=create_key
+    )
+    plain = _edit(
+        recorded("ca"), STORAGE, set_path("encryption", {"keySource": "Microsoft.Storage"})
+    )
+    found = _on_rule(plain, dataclasses.replace(plan, encryption=encryption), "SVAI_AZ_027")
+    assert len(found) == (1 if fires else 0)
+
+
+STORAGE = "azure-native:storage:StorageAccount"
