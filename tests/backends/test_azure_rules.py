@@ -757,3 +757,14 @@ def test_the_artifact_store_uses_the_key_the_plan_asks_for(
 
 
 STORAGE = "azure-native:storage:StorageAccount"
+
+
+def test_function_apps_alone_must_also_route_their_egress_into_the_vnet() -> None:
+    plan = dataclasses.replace(
+        sync_plan("azure", "azure.functions.flex_consumption"), egress="none"
+    )
+    resources = record(lambda: AzureBackend(today=lambda: dt.date(2026, 11, 27)).program(plan))
+    assert not any(r.type == CONTAINER_APP for r in resources)
+    assert _on_rule(resources, plan, "SVAI_AZ_030") == []
+    outside = _edit(resources, WEB_APP, set_path("siteConfig.vnetRouteAllEnabled", False))
+    assert _on_rule(outside, plan, "SVAI_AZ_030") == [None]
