@@ -768,3 +768,18 @@ def test_function_apps_alone_must_also_route_their_egress_into_the_vnet() -> Non
     assert _on_rule(resources, plan, "SVAI_AZ_030") == []
     outside = _edit(resources, WEB_APP, set_path("siteConfig.vnetRouteAllEnabled", False))
     assert _on_rule(outside, plan, "SVAI_AZ_030") == [None]
+
+
+@pytest.mark.parametrize(("tier", "fires"), [("Premium", False), ("Standard", True)])
+def test_a_premium_service_bus_carries_big_jobs_without_a_claim_check(
+    tier: str, fires: bool
+) -> None:
+    # 512 KB jobs with no claim check: Premium takes 1 MB messages, Standard 256 KB.
+    resources = _drop(recorded("async"), "azure-native:storage:ManagementPolicy")
+    resources = _edit(
+        resources,
+        "azure-native:servicebus:Namespace",
+        set_path("sku", {"name": tier, "tier": tier}),
+    )
+    plan = _jobs_up_to(PLANS["async"](), 512 * 1024)
+    assert _on_rule(resources, plan, "SVAI_AZ_032") == ([None] if fires else [])
