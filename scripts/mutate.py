@@ -5,7 +5,8 @@
 only_mutate`` in ``pyproject.toml`` names (the rule engines, the runtime's limits, idempotency and
 cache, the cold-start model, the rollout splits), limited to the mutants that ``[tool.svai.mutate]
 run`` selects, each mutant against only the tests of ``pytest_add_cli_args_test_selection`` that
-cover the mutated function. Then it reads mutmut's results (``mutants/**/*.meta``) and prints, per
+cover the mutated function and that ``[tool.svai.mutate.tests]`` names for its module, if it names
+any (``tests/conftest.py`` deselects the others for that mutant). Then it reads mutmut's results (``mutants/**/*.meta``) and prints, per
 module, the mutants run, killed, survived and not covered by any test, and the score; the surviving
 mutants are listed by name (``mutmut show NAME`` shows the change). Results are kept in
 ``mutants/``: ``--report-only`` reports them again, ``--resume`` runs only the selected mutants

@@ -10,7 +10,7 @@ from functools import cache
 from typing import Any
 
 import pytest
-from mutants import DELETE, set_path
+from mutants import DELETE, record_once_under_mutmut, set_path
 from plans import async_plan, sync_plan
 
 from svai.backends.azure import AzureBackend
@@ -50,6 +50,9 @@ def recorded(key: str) -> Resources:
     plan = PLANS[key]()
     backend = AzureBackend(today=lambda: dt.date(2026, 11, 27))
     return record(lambda: backend.program(plan))
+
+
+record_once_under_mutmut(recorded, PLANS)
 
 
 def _fired(resources: Resources, plan: DeploymentPlan) -> set[str]:
@@ -463,3 +466,320 @@ def test_tls_1_3_is_accepted_wherever_1_2_is() -> None:
     assert _fired(resources, PLANS["ca"]()) == set()
     resources = _edit(recorded("async"), WEB, set_path("siteConfig.minTlsVersion", "1.3"))
     assert _fired(resources, PLANS["async"]()) == set()
+
+
+# ---- branches `make mutate` found untested --------------------------------------------------------
+
+BLOB_CONTAINER = "azure-native:storage:BlobContainer"
+
+
+def _on_rule(resources: Resources, plan: DeploymentPlan, rule_id: str) -> list[str | None]:
+    return [f.resource for f in evaluate(RULES, resources, plan) if f.rule == rule_id]
+
+
+def test_a_blob_container_without_a_public_access_setting_is_private() -> None:
+    resources = _edit(recorded("async"), BLOB_CONTAINER, lambda i: i.pop("publicAccess"))
+    assert _on_rule(resources, PLANS["async"](), "SVAI_AZ_004") == []
+    public = _edit(recorded("async"), BLOB_CONTAINER, set_path("publicAccess", "Blob"))
+    assert _on_rule(public, PLANS["async"](), "SVAI_AZ_004") == ["summarize-artifacts-container"]
+
+
+@pytest.mark.parametrize(
+    ("change", "fires"),
+    [
+        (set_path("properties.enableSoftDelete", False), True),
+        (set_path("properties.softDeleteRetentionInDays", DELETE), False),  # Azure's 90 days
+        (set_path("properties.softDeleteRetentionInDays", 7), False),
+        (set_path("properties.softDeleteRetentionInDays", 6), True),
+        (set_path("properties.softDeleteRetentionInDays", "90"), True),
+    ],
+)
+def test_soft_delete_keeps_deleted_secrets_for_at_least_seven_days(
+    change: Callable[[dict[str, Any]], None], fires: bool
+) -> None:
+    resources = _edit(recorded("async"), VAULT, change)
+    assert _on_rule(resources, PLANS["async"](), "SVAI_AZ_006") == (
+        ["summarize-vault"] if fires else []
+    )
+
+
+def _internet_rule(prefix: str, access: str, priority: int) -> dict[str, Any]:
+    return {
+        "access": access,
+        "destinationAddressPrefix": prefix,
+        "direction": "Outbound",
+        "name": f"{access.lower()}-{priority}",
+        "priority": priority,
+    }
+
+
+def _outbound(*rules: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
+    def change(inputs: dict[str, Any]) -> None:
+        kept = [r for r in inputs["securityRules"] if r["destinationAddressPrefix"] != "Internet"]
+        inputs["securityRules"] = [*kept, *rules]
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("rules", "denied"),
+    [
+        ((_internet_rule("*", "Deny", 4000),), True),  # "*" covers the internet
+        ((_internet_rule("Internet", "Deny", 4000),), True),
+        ((_internet_rule("*", "Deny", 4000), _internet_rule("Internet", "Allow", 3000)), False),
+        ((_internet_rule("*", "Deny", 4000), _internet_rule("Internet", "Allow", 4001)), True),
+    ],
+)
+def test_the_egress_nsg_must_deny_the_internet_before_any_allow(
+    rules: tuple[dict[str, Any], ...], denied: bool
+) -> None:
+    resources = _edit(recorded("egress"), NSG, _outbound(*rules))
+    assert _fired(resources, PLANS["egress"]()) == (set() if denied else {"SVAI_AZ_030"})
+
+
+def test_a_container_app_that_knows_the_bucket_and_limit_is_a_claim_check_front() -> None:
+    # The function apps forget the claim-check variables; a Container App that has both (its
+    # container's env) is front enough.
+    def forget(inputs: dict[str, Any]) -> None:
+        settings = inputs["siteConfig"]["appSettings"]
+        inputs["siteConfig"]["appSettings"] = [s for s in settings if s["name"] not in CLAIM]
+
+    def know(inputs: dict[str, Any]) -> None:
+        inputs["template"]["containers"][0]["env"].append({"name": CLAIM[1], "value": "262144"})
+
+    resources = recorded("async")
+    for nth in range(sum(1 for r in resources if r.type == WEB_APP)):
+        resources = _edit(resources, WEB_APP, forget, nth)
+    assert _on_rule(resources, PLANS["async"](), "SVAI_AZ_032") == [None]
+    assert _on_rule(_edit(resources, CONTAINER_APP, know), PLANS["async"](), "SVAI_AZ_032") == []
+
+
+CLAIM = ("SVAI_PAYLOAD_BUCKET", "SVAI_QUEUE_MESSAGE_BYTES")
+WEB_APP = "azure-native:web:WebApp"
+CONTAINER_APP = "azure-native:app:ContainerApp"
+
+
+SERVICE_BUS_QUEUE = "azure-native:servicebus:Queue"
+
+
+def _with_retries(plan: DeploymentPlan, count: int) -> DeploymentPlan:
+    assert plan.queue is not None
+    return dataclasses.replace(plan, queue=dataclasses.replace(plan.queue, max_receive_count=count))
+
+
+@pytest.mark.parametrize(("count", "fires"), [(1, False), (0, True)])
+def test_a_single_delivery_is_a_retry_budget_when_the_plan_asks_for_it(
+    count: int, fires: bool
+) -> None:
+    plan = _with_retries(PLANS["async"](), max(count, 1))
+    resources = _edit(recorded("async"), SERVICE_BUS_QUEUE, set_path("maxDeliveryCount", count))
+    assert _on_rule(resources, plan, "SVAI_AZ_009") == (["summarize-jobs"] if fires else [])
+
+
+@pytest.mark.parametrize(
+    ("timeout_s", "lock", "fires"),
+    [
+        (120.0, "PT2M", False),  # exactly the worker's timeout
+        (120.0, "PT1M59S", True),
+        (900.0, "PT5M", False),  # a lock never exceeds 5 minutes; longer jobs renew it
+        (900.0, "PT5M1S", True),
+    ],
+)
+def test_the_queue_lock_covers_the_worker_timeout_up_to_five_minutes(
+    timeout_s: float, lock: str, fires: bool
+) -> None:
+    plan = PLANS["async"]()
+    services = tuple(
+        dataclasses.replace(s, compute=dataclasses.replace(s.compute, timeout_s=timeout_s))
+        if s.role == "worker"
+        else s
+        for s in plan.services
+    )
+    plan = dataclasses.replace(plan, services=services)
+    resources = _edit(recorded("async"), SERVICE_BUS_QUEUE, set_path("lockDuration", lock))
+    assert _on_rule(resources, plan, "SVAI_AZ_010") == (["summarize-jobs"] if fires else [])
+
+
+WEB_AUTH = "azure-native:web:WebAppAuthSettingsV2"
+
+
+def _always_ready_http(inputs: dict[str, Any]) -> None:
+    scale = inputs["functionAppConfig"]["scaleAndConcurrency"]
+    del scale["triggers"]
+    scale["alwaysReady"] = [{"name": "http", "instanceCount": 1}]
+
+
+@pytest.mark.parametrize(
+    ("auth", "change", "fires"),
+    [
+        ("jwt", None, True),  # an HTTP trigger without its Entra ID / OIDC authentication
+        ("iam", None, True),
+        ("api-key", None, False),  # the key is checked by the function itself
+        ("iam", _always_ready_http, True),  # kept warm for HTTP: an HTTP app
+        ("iam", set_path("functionAppConfig.scaleAndConcurrency.alwaysReady", DELETE), True),
+    ],
+)
+def test_a_function_app_serving_http_needs_its_authentication(
+    auth: str, change: Callable[[dict[str, Any]], None] | None, fires: bool
+) -> None:
+    resources = recorded("async")
+    while any(r.type == WEB_AUTH for r in resources):
+        resources = _drop(resources, WEB_AUTH)
+    if change is not None:
+        resources = _edit(resources, WEB_APP, change)
+    plan = PLANS["async"]()
+    plan = dataclasses.replace(plan, entry=dataclasses.replace(plan.entry, auth=auth))
+    assert ("summarize-submit-app" in _on_rule(resources, plan, "SVAI_AZ_011")) is fires
+
+
+@pytest.mark.parametrize(
+    ("scale", "fires"),
+    [
+        ({"maxReplicas": 3, "minReplicas": 3}, False),  # the ceiling may equal the floor
+        ({"maxReplicas": 2, "minReplicas": 3}, True),
+        ({"maxReplicas": 1}, False),  # no floor: Azure's 0
+        ({"maxReplicas": 4, "minReplicas": "5"}, False),  # an unreadable floor counts as 0
+        ({"minReplicas": 1}, True),
+    ],
+)
+def test_a_container_apps_ceiling_is_at_least_its_floor(scale: dict[str, Any], fires: bool) -> None:
+    resources = _edit(recorded("ca"), CONTAINER_APP, set_path("template.scale", scale))
+    assert _on_rule(resources, PLANS["ca"](), "SVAI_AZ_015") == (["sentiment-api"] if fires else [])
+
+
+@pytest.mark.parametrize(("ceiling", "fires"), [(1, False), (0, True)])
+def test_a_function_app_needs_an_instance_ceiling_of_at_least_one(
+    ceiling: int, fires: bool
+) -> None:
+    path = "functionAppConfig.scaleAndConcurrency.maximumInstanceCount"
+    resources = _edit(recorded("async"), WEB_APP, set_path(path, ceiling))
+    found = _on_rule(resources, PLANS["async"](), "SVAI_AZ_015")
+    assert found == (["summarize-submit-app"] if fires else [])
+
+
+@pytest.mark.parametrize(
+    "change",
+    [set_path("enabled", False), set_path("actions", [])],
+    ids=["disabled", "no-action"],
+)
+def test_an_alert_counts_only_when_enabled_and_acting(
+    change: Callable[[dict[str, Any]], None],
+) -> None:
+    resources = _edit(recorded("ca"), "azure-native:monitor:ScheduledQueryRule", change)
+    assert len(_on_rule(resources, PLANS["ca"](), "SVAI_AZ_014")) == 1
+
+
+def test_a_workspace_keeps_logs_at_most_the_two_years_azure_allows() -> None:
+    plan = dataclasses.replace(PLANS["ca"](), log_retention_days=3650)
+    resources = _edit(recorded("ca"), WORKSPACE, set_path("retentionInDays", 730))
+    assert _on_rule(resources, plan, "SVAI_AZ_016") == []
+    shorter = _edit(recorded("ca"), WORKSPACE, set_path("retentionInDays", 729))
+    assert len(_on_rule(shorter, plan, "SVAI_AZ_016")) == 1
+
+
+WORKSPACE = "azure-native:operationalinsights:Workspace"
+
+
+def _worker_env(change: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+    def edit_env(inputs: dict[str, Any]) -> None:
+        for var in inputs["template"]["containers"][0]["env"]:
+            if var["name"] == "HF_TOKEN":
+                change(var)
+
+    return edit_env
+
+
+def _plain_value(var: dict[str, Any]) -> None:
+    del var["secretRef"]
+    var["value"] = "hf_plaintext"
+
+
+@pytest.mark.parametrize(
+    ("change", "fires"),
+    [
+        (_worker_env(_plain_value), True),  # a container's env carries the secret itself
+        (_worker_env(lambda var: None), False),
+        (
+            set_path(
+                "configuration.secrets.0",
+                {"name": "hf-token", "keyVaultUrl": "https://v.vault.azure.net/s", "value": "x"},
+            ),
+            True,  # a Key Vault reference that also carries the value
+        ),
+    ],
+)
+def test_a_container_app_passes_secrets_only_by_key_vault_reference(
+    change: Callable[[dict[str, Any]], None], fires: bool
+) -> None:
+    resources = _edit(recorded("async"), CONTAINER_APP, change)
+    found = _on_rule(resources, PLANS["async"](), "SVAI_AZ_019")
+    assert found == (["summarize-worker"] if fires else [])
+
+
+@pytest.mark.parametrize(
+    ("auth", "issuer", "fires"),
+    [
+        ("jwt", "https://login.microsoftonline.com/tenant/v2.0", False),  # Entra ID tokens
+        ("jwt", None, True),
+        ("none", None, True),  # a managed endpoint is never anonymous
+        ("iam", None, False),
+    ],
+)
+def test_a_managed_endpoint_takes_entra_id_tokens_only(
+    auth: str, issuer: str | None, fires: bool
+) -> None:
+    plan = PLANS["ml"]()
+    entry = dataclasses.replace(plan.entry, auth=auth, jwt_issuer=issuer, jwt_audience="x")
+    found = _on_rule(recorded("ml"), dataclasses.replace(plan, entry=entry), "SVAI_AZ_028")
+    assert (len(found) == 1) is fires and len(found) <= 1
+
+
+@pytest.mark.parametrize(
+    ("customer_key", "create_key", "fires"),
+    [
+        ("https://v.vault.azure.net/keys/k", False, True),  # the spec's own key is not used
+        (None, True, True),  # nor the key created for this deployment
+        (None, False, False),  # no key asked for
+    ],
+)
+def test_the_artifact_store_uses_the_key_the_plan_asks_for(
+    customer_key: str | None, create_key: bool, fires: bool
+) -> None:
+    plan = PLANS["ca"]()
+    encryption = dataclasses.replace(
+        plan.encryption, customer_key=customer_key, create_key=create_key
+    )
+    plain = _edit(
+        recorded("ca"), STORAGE, set_path("encryption", {"keySource": "Microsoft.Storage"})
+    )
+    found = _on_rule(plain, dataclasses.replace(plan, encryption=encryption), "SVAI_AZ_027")
+    assert len(found) == (1 if fires else 0)
+
+
+STORAGE = "azure-native:storage:StorageAccount"
+
+
+def test_function_apps_alone_must_also_route_their_egress_into_the_vnet() -> None:
+    plan = dataclasses.replace(
+        sync_plan("azure", "azure.functions.flex_consumption"), egress="none"
+    )
+    resources = record(lambda: AzureBackend(today=lambda: dt.date(2026, 11, 27)).program(plan))
+    assert not any(r.type == CONTAINER_APP for r in resources)
+    assert _on_rule(resources, plan, "SVAI_AZ_030") == []
+    outside = _edit(resources, WEB_APP, set_path("siteConfig.vnetRouteAllEnabled", False))
+    assert _on_rule(outside, plan, "SVAI_AZ_030") == [None]
+
+
+@pytest.mark.parametrize(("tier", "fires"), [("Premium", False), ("Standard", True)])
+def test_a_premium_service_bus_carries_big_jobs_without_a_claim_check(
+    tier: str, fires: bool
+) -> None:
+    # 512 KB jobs with no claim check: Premium takes 1 MB messages, Standard 256 KB.
+    resources = _drop(recorded("async"), "azure-native:storage:ManagementPolicy")
+    resources = _edit(
+        resources,
+        "azure-native:servicebus:Namespace",
+        set_path("sku", {"name": tier, "tier": tier}),
+    )
+    plan = _jobs_up_to(PLANS["async"](), 512 * 1024)
+    assert _on_rule(resources, plan, "SVAI_AZ_032") == ([None] if fires else [])

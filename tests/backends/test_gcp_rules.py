@@ -9,7 +9,7 @@ from functools import cache
 from typing import Any
 
 import pytest
-from mutants import DELETE, set_path
+from mutants import DELETE, record_once_under_mutmut, set_path
 from plans import CANARY_SECRET, async_plan, sync_plan
 
 from svai.backends.base import RecordedResource
@@ -67,6 +67,9 @@ def _recorded(name: str, billing: str | None = BILLING) -> Resources:
     backend = GcpBackend(billing_account=billing)
     plan = PLANS[name]()
     return record(lambda: backend.program(plan))
+
+
+record_once_under_mutmut(_recorded, PLANS)
 
 
 def _fired(resources: Resources, plan: DeploymentPlan) -> set[str]:

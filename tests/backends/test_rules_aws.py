@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import json
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 import pytest
@@ -14,9 +15,9 @@ from svai.backends.aws import AwsBackend
 from svai.backends.aws.rules import RULES
 from svai.backends.base import Finding, RecordedResource, Rule
 from svai.backends.preview import record
-from svai.backends.rules import RULE_ID, cloud_of, evaluate, fail
+from svai.backends.rules import RULE_ID, cloud_of, evaluate, fail, get_path
 from svai.ir import DeploymentPlan
-from tests.backends.mutants import set_path
+from tests.backends.mutants import record_once_under_mutmut, set_path
 from tests.backends.plans import async_plan, sync_plan
 
 Recorded = tuple[RecordedResource, ...]
@@ -45,10 +46,17 @@ BASES: dict[str, DeploymentPlan] = {
 }
 
 
+@cache
+def recorded(key: str) -> Recorded:
+    return record(lambda: AwsBackend().program(BASES[key]))
+
+
+record_once_under_mutmut(recorded, BASES)
+
+
 @pytest.fixture(scope="module")
 def base() -> dict[str, Recorded]:
-    backend = AwsBackend()
-    return {key: record(lambda p=plan: backend.program(p)) for key, plan in BASES.items()}
+    return {key: recorded(key) for key in BASES}
 
 
 def edit(
@@ -515,3 +523,354 @@ def test_an_egress_restricted_serverless_sagemaker_target_is_still_refused() -> 
     (finding,) = evaluate(RULES, resources, plan)
     assert finding.rule == "SVAI_AWS_035" and "Serverless Inference" in finding.message
     assert "aws.sagemaker.realtime" in finding.message + finding.hint
+
+
+# ---- branches `make mutate` found untested --------------------------------------------------------
+
+SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+
+
+def on_rule(resources: Recorded, plan: DeploymentPlan, rule_id: str) -> list[str | None]:
+    """The resources that ``rule_id`` names in its findings, in order."""
+    return [f.resource for f in evaluate(RULES, resources, plan) if f.rule == rule_id]
+
+
+def test_a_queue_recorded_after_the_dead_letter_queue_is_still_checked(
+    base: dict[str, Recorded],
+) -> None:
+    # The dead-letter queue is skipped, not the queues after it.
+    tags = {"svai-model-version": BASES["async"].model_version}
+    extra = RecordedResource(type=QUEUE, name="extra", inputs={"name": "extra", "tags": tags})
+    assert on_rule(add(base["async"], extra), BASES["async"], "SVAI_AWS_006") == ["extra"]
+
+
+def test_an_async_deployment_that_records_no_queue_is_refused(base: dict[str, Recorded]) -> None:
+    without = tuple(r for r in base["async"] if r.type != QUEUE)
+    assert on_rule(without, BASES["async"], "SVAI_AWS_006") == [None]
+    assert on_rule(without, BASES["sync"], "SVAI_AWS_006") == []
+
+
+@pytest.mark.parametrize(
+    ("rules", "fires"),
+    [
+        ([{"bucketKeyEnabled": True}], True),  # no default encryption at all
+        ([], True),
+        (
+            [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms:dsse"}}],
+            True,  # dual-layer SSE-KMS still needs the key
+        ),
+        (
+            [
+                {
+                    "applyServerSideEncryptionByDefault": {
+                        "sseAlgorithm": "aws:kms:dsse",
+                        "kmsMasterKeyId": "arn:aws:kms:us-east-1:123456789012:key",
+                    }
+                }
+            ],
+            False,
+        ),
+    ],
+)
+def test_bucket_encryption_needs_an_sse_kms_default_with_a_key(
+    base: dict[str, Recorded], rules: list[dict[str, Any]], fires: bool
+) -> None:
+    mutant = edit(base["sync"], SSE, set_path("rules", rules))
+    assert fired(mutant, BASES["sync"]) == ({"SVAI_AWS_002"} if fires else set())
+
+
+ESM = "aws:lambda/eventSourceMapping:EventSourceMapping"
+WORKER_ARN = "arn:aws:lambda:us-east-1:123456789012:function:summarize-worker"
+
+
+@pytest.mark.parametrize(
+    "function_name",
+    [
+        "summarize-worker",  # a bare name
+        WORKER_ARN,  # an unqualified ARN
+        f"{WORKER_ARN}:live",  # an ARN with an alias (the backend's)
+    ],
+)
+def test_the_worker_is_found_however_its_trigger_names_it(
+    base: dict[str, Recorded], function_name: str
+) -> None:
+    # 600 s is under 6 x the worker's 120 s timeout: the rule fires once it finds the worker.
+    mutant = edit(base["async"], ESM, set_path("functionName", function_name))
+    mutant = edit(mutant, QUEUE, set_path("visibilityTimeoutSeconds", 600), "summarize-jobs")
+    assert on_rule(mutant, BASES["async"], "SVAI_AWS_007") == ["summarize-jobs"]
+
+
+def test_a_trigger_on_an_unrecorded_queue_or_function_is_not_judged(
+    base: dict[str, Recorded],
+) -> None:
+    short = edit(base["async"], QUEUE, set_path("visibilityTimeoutSeconds", 600), "summarize-jobs")
+    elsewhere = edit(short, ESM, set_path("eventSourceArn", "arn:aws:sqs:us-east-1:1:other"))
+    assert on_rule(elsewhere, BASES["async"], "SVAI_AWS_007") == []
+    no_function = edit(short, ESM, pop("functionName"))
+    assert on_rule(no_function, BASES["async"], "SVAI_AWS_007") == []
+
+
+@pytest.mark.parametrize(
+    ("visibility", "timeout", "fires"),
+    [
+        (None, 120, True),  # SQS's default visibility, 30 s, is under 6 x 120 s
+        (None, 5, False),  # 30 s is exactly 6 x 5 s
+        (20, None, False),  # Lambda's default timeout, 3 s: 20 s is over 18 s
+        (17, None, True),
+    ],
+)
+def test_visibility_and_timeout_default_to_the_clouds_defaults(
+    base: dict[str, Recorded], visibility: int | None, timeout: int | None, fires: bool
+) -> None:
+    def queue(inputs: Inputs) -> None:
+        inputs.pop("visibilityTimeoutSeconds")
+        if visibility is not None:
+            inputs["visibilityTimeoutSeconds"] = visibility
+
+    def worker(inputs: Inputs) -> None:
+        inputs.pop("timeout")
+        if timeout is not None:
+            inputs["timeout"] = timeout
+
+    mutant = edit(base["async"], QUEUE, queue, "summarize-jobs")
+    mutant = edit(mutant, FUNCTION, worker, "summarize-worker-fn")
+    assert on_rule(mutant, BASES["async"], "SVAI_AWS_007") == (["summarize-jobs"] if fires else [])
+
+
+def test_a_redrive_policy_without_max_receive_count_fires(base: dict[str, Recorded]) -> None:
+    def no_count(inputs: Inputs) -> None:
+        policy = json.loads(inputs["redrivePolicy"])
+        del policy["maxReceiveCount"]
+        inputs["redrivePolicy"] = json.dumps(policy)
+
+    mutant = edit(base["async"], QUEUE, no_count, "summarize-jobs")
+    assert on_rule(mutant, BASES["async"], "SVAI_AWS_008") == ["summarize-jobs"]
+
+
+def test_an_async_plan_without_a_queue_setting_judges_the_recorded_queue_only(
+    base: dict[str, Recorded],
+) -> None:
+    plan = dataclasses.replace(BASES["async"], queue=None)
+    assert fired(base["async"], plan) == set()
+
+
+def test_a_wildcard_allowed_after_a_deny_in_the_same_policy_fires(
+    base: dict[str, Recorded],
+) -> None:
+    deny = {"Effect": "Deny", "Action": "s3:DeleteObject", "Resource": BUCKET_ARN}
+    allow = {"Effect": "Allow", "Action": "s3:*", "Resource": BUCKET_ARN}
+    mutant = _statement(**allow)(edit(base["sync"], ROLE_POLICY, add_statement(deny)))
+    assert fired(mutant, BASES["sync"]) == {"SVAI_AWS_009"}
+
+
+@pytest.mark.parametrize(
+    ("policy_arn", "fires"),
+    [
+        # A policy is judged by its name, the ARN's last segment, whatever path it sits under.
+        ("arn:aws:iam::123456789012:policy/teams/platform/AdministratorAccess", True),
+        ("arn:aws:iam::aws:policy/job-function/ViewOnlyAccess", False),
+        ("", False),  # no ARN recorded
+        ("AdministratorAccess", True),  # a bare name
+    ],
+)
+def test_administrator_policies_are_found_by_name(
+    base: dict[str, Recorded], policy_arn: str, fires: bool
+) -> None:
+    attachment = dataclasses.replace(ADMIN, inputs={"policyArn": policy_arn, "role": "r"})
+    assert fired(add(base["sync"], attachment), BASES["sync"]) == (
+        {"SVAI_AWS_011"} if fires else set()
+    )
+
+
+def _streaming(auth_env: str | None, url_for: str = "stream") -> Callable[[Recorded], Recorded]:
+    """A function ``stream`` (checking the JWT itself when ``auth_env`` is "jwt") behind an open
+    function URL and an invoke permission for anyone, both for the function ``url_for``."""
+    variables = {} if auth_env is None else {"SVAI_AUTH": auth_env}
+    inputs = {"name": "stream", "environment": {"variables": variables}}
+    function = RecordedResource(type=FUNCTION, name="stream-fn", inputs=inputs)
+
+    def mutate(resources: Recorded) -> Recorded:
+        with_url = _function_url("NONE")(add(resources, function))
+        with_url = edit(with_url, FUNCTION_URL, set_path("functionName", url_for), "url")
+        permission = _permission("*")(with_url)
+        return edit(permission, PERMISSION, set_path("function", url_for), "invoke")
+
+    return mutate
+
+
+@pytest.mark.parametrize(
+    ("auth", "auth_env", "url_for", "fires"),
+    [
+        ("jwt", "jwt", "stream", False),  # the function checks the spec's JWT itself
+        ("iam", "jwt", "stream", True),  # the spec asks for IAM: the open door is not allowed
+        ("jwt", None, "stream", True),  # the function does not check the JWT
+        ("jwt", "iam", "stream", True),
+        ("jwt", "jwt", "other", True),  # the open door leads to another function
+    ],
+)
+def test_only_a_function_that_checks_the_jwt_may_sit_behind_an_open_door(
+    base: dict[str, Recorded], auth: str, auth_env: str | None, url_for: str, fires: bool
+) -> None:
+    plan = sync_plan("aws", auth=auth)  # type: ignore[arg-type]
+    resources = _streaming(auth_env, url_for)(base["sync"])
+    doors = {"url", "invoke"} & set(on_rule(resources, plan, "SVAI_AWS_012"))
+    assert doors == ({"url", "invoke"} if fires else set())
+
+
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+
+
+def _error_alarm_as(change: Callable[[Inputs], None]) -> Callable[[Recorded], Recorded]:
+    return lambda r: edit(r, ALARM, change, "sentiment-error-rate")
+
+
+def _plain_errors(inputs: Inputs) -> None:
+    inputs.pop("metricQueries")
+    inputs["metricName"] = "Errors"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "fires"),
+    [
+        (lambda r: tuple(x for x in r if x.name != "sentiment-error-rate"), True),
+        (_error_alarm_as(_plain_errors), False),  # a plain alarm on Errors counts too
+        (_error_alarm_as(set_path("metricQueries.0.metric.metricName", "Throttles")), True),
+    ],
+)
+def test_an_error_rate_alarm_is_required_in_either_form(
+    base: dict[str, Recorded], mutate: Callable[[Recorded], Recorded], fires: bool
+) -> None:
+    assert fired(mutate(base["sync"]), BASES["sync"]) == ({"SVAI_AWS_013"} if fires else set())
+
+
+def test_the_depth_alarm_must_watch_the_dead_letter_queue(base: dict[str, Recorded]) -> None:
+    # The jobs queue (consumed by the worker) is not a dead-letter queue.
+    on_jobs = edit(
+        base["async"],
+        ALARM,
+        set_path("dimensions.QueueName", "summarize-jobs"),
+        "summarize-dlq-depth",
+    )
+    assert fired(on_jobs, BASES["async"]) == {"SVAI_AWS_013"}
+
+
+def test_the_dead_letter_queue_is_known_by_its_physical_name(base: dict[str, Recorded]) -> None:
+    renamed = edit(base["async"], QUEUE, set_path("name", "dlq-physical"), "summarize-dlq")
+    assert "SVAI_AWS_013" in fired(renamed, BASES["async"])
+    watched = edit(
+        renamed, ALARM, set_path("dimensions.QueueName", "dlq-physical"), "summarize-dlq-depth"
+    )
+    assert "SVAI_AWS_013" not in fired(watched, BASES["async"])
+
+
+@pytest.mark.parametrize(("reserved", "fires"), [(1, False), (0, True), (-1, True), ("5", True)])
+def test_a_reserved_concurrency_of_at_least_one_guards_a_function(
+    base: dict[str, Recorded], reserved: object, fires: bool
+) -> None:
+    mutant = edit(base["sync"], FUNCTION, set_path("reservedConcurrentExecutions", reserved))
+    assert fired(mutant, BASES["sync"]) == ({"SVAI_AWS_014"} if fires else set())
+
+
+def test_a_secret_value_written_by_the_program_fires(base: dict[str, Recorded]) -> None:
+    version = RecordedResource(
+        type="aws:secretsmanager/secretVersion:SecretVersion",
+        name="token-value",
+        inputs={"secretId": "token", "secretString": "hf_plaintext"},
+    )
+    assert on_rule(add(base["sync"], version), BASES["sync"], "SVAI_AWS_020") == ["token-value"]
+
+
+PROVISIONED = "aws:lambda/provisionedConcurrencyConfig:ProvisionedConcurrencyConfig"
+
+
+@pytest.mark.parametrize(
+    ("change", "fires"),
+    [
+        (set_path("provisionedConcurrentExecutions", 0), True),
+        (pop("provisionedConcurrentExecutions"), True),  # nothing provisioned
+        (set_path("provisionedConcurrentExecutions", 1), False),
+    ],
+)
+def test_a_warm_pool_needs_at_least_one_provisioned_instance(
+    base: dict[str, Recorded], change: Callable[[Inputs], None], fires: bool
+) -> None:
+    mutant = edit(base["sync"], PROVISIONED, change)
+    assert fired(mutant, BASES["sync"]) == ({"SVAI_AWS_033"} if fires else set())
+
+
+def test_private_networking_is_in_place_once_a_function_is_in_a_vpc(
+    base: dict[str, Recorded],
+) -> None:
+    # The egress base puts the functions in a VPC; judged against a plan asking for privacy.
+    assert on_rule(base["egress"], BASES["private"], "SVAI_AWS_034") == []
+    assert on_rule(base["sync"], BASES["private"], "SVAI_AWS_034") == [None]
+
+
+NAT = RecordedResource(type="aws:ec2/natGateway:NatGateway", name="nat", inputs={})
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda r: edit(r, FUNCTION, pop("vpcConfig")),  # one function outside the VPC
+        lambda r: add(r, NAT),  # a route to the internet
+        lambda r: drop(r, "aws:ec2/vpcEndpoint:VpcEndpoint"),  # no S3 endpoint for the fetch
+    ],
+    ids=["function-outside", "nat-gateway", "no-s3-endpoint"],
+)
+def test_each_part_of_the_built_egress_restriction_is_required(
+    base: dict[str, Recorded], mutate: Callable[[Recorded], Recorded]
+) -> None:
+    assert on_rule(mutate(base["egress"]), BASES["egress"], "SVAI_AWS_035") == [None]
+
+
+LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+CLAIM_ENV = {"SVAI_PAYLOAD_BUCKET": "summarize-payloads", "SVAI_QUEUE_MESSAGE_BYTES": "1048576"}
+
+
+def _front_env(variables: dict[str, str]) -> Callable[[Inputs], None]:
+    def change(inputs: Inputs) -> None:
+        if "SVAI_PAYLOAD_BUCKET" in get_path(inputs, "environment.variables", {}):
+            inputs["environment"]["variables"] = variables
+
+    return change
+
+
+def test_big_jobs_need_an_expiry_rule_and_a_front_that_knows_the_bucket_and_limit(
+    base: dict[str, Recorded],
+) -> None:
+    plan = BASES["big-jobs"]
+    no_rules = edit(base["big-jobs"], LIFECYCLE, pop("rules"))
+    assert on_rule(no_rules, plan, "SVAI_AWS_036") == [None]
+    # A front with exactly the two variables it needs is a front.
+    fronts = [r for r in base["big-jobs"] if r.type == FUNCTION]
+    exact = base["big-jobs"]
+    for front in fronts:
+        exact = edit(exact, FUNCTION, _front_env(CLAIM_ENV), front.name)
+    assert any(get_path(r.inputs, "environment.variables") == CLAIM_ENV for r in exact)
+    assert on_rule(exact, plan, "SVAI_AWS_036") == []
+
+
+def test_a_warm_service_after_a_cold_one_is_still_checked(base: dict[str, Recorded]) -> None:
+    plan = BASES["sync"]
+    (api,) = plan.services
+    cold = dataclasses.replace(
+        api, name="cold", compute=dataclasses.replace(api.compute, min_instances=0)
+    )
+    both = dataclasses.replace(plan, services=(cold, api))
+    without = drop(base["sync"], PROVISIONED)
+    assert on_rule(without, both, "SVAI_AWS_033") == ["sentiment-api"]
+
+
+def test_a_long_function_name_is_matched_as_lambda_truncates_it() -> None:
+    plan = sync_plan("aws", name="a" * 61)  # "aaa...-api" is 65 characters
+    resources = record(lambda: AwsBackend().program(plan))
+    assert on_rule(resources, plan, "SVAI_AWS_033") == []
+
+
+def test_a_realtime_endpoint_with_a_declared_egress_needs_its_models_in_the_vpc() -> None:
+    plan = dataclasses.replace(sync_plan("aws", "aws.sagemaker.realtime"), egress="none")
+    resources = record(lambda: AwsBackend().program(plan))
+    assert on_rule(resources, plan, "SVAI_AWS_035") == []
+    outside = edit(resources, "aws:sagemaker/model:Model", pop("vpcConfig"))
+    assert on_rule(outside, plan, "SVAI_AWS_035") == [None]

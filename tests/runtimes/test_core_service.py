@@ -21,6 +21,7 @@ from svai.runtime.core.errors import (
     ConfigError,
     IdempotencyConflictError,
     InvalidInputError,
+    ModelError,
     ModelRefusedError,
 )
 from svai.runtime.core.messages import canonical_json
@@ -681,3 +682,77 @@ def test_a_duplicate_of_a_failed_first_attempt_gets_its_error(
         svc.predict(failing, idempotency_key="k")
     assert first.result(timeout=30).status == 500
     assert calls(path) == 1 and not isinstance(waited.value, TypeError)
+
+
+def test_drift_counts_the_request_body_on_the_plain_and_the_keyed_path(
+    make_artifact: Any, digits: Any, loaded: Any, lines: Any
+) -> None:
+    # Every request's own body is summarised, with or without an idempotency key; a replayed
+    # duplicate is not a new request and is not counted again.
+    column = "inputs.*.20"
+    drift = {
+        "enabled": True,
+        "sample_rate": 1.0,
+        "min_samples": 1000,  # no line before close: one window holds every request
+        "features": {column: {"edges": [4.0, 8.0, 12.0]}},
+        "prediction": {"name": "label.*", "edges": [5.0]},
+    }
+    svc = loaded(make_artifact({"drift": drift}), lines)
+    plain, keyed = rows(digits.x_test[:2]), rows(digits.x_test[2:5])
+    assert post(svc, {"inputs": plain})[0] == 200
+    assert post(svc, {"inputs": keyed}, **{"idempotency-key": "k"})[0] == 200
+    assert post(svc, {"inputs": keyed}, **{"idempotency-key": "k"})[1]["idempotent-replayed"]
+    svc.close()
+    (line,) = [r for r in lines.records if r.get("message") == "drift"]
+    sent = [r[20] for r in plain + keyed]
+    summary = line["features"][column]
+    assert line["drift_samples"] == 2
+    assert (summary["count"], summary["missing"], summary["sum"]) == (5, 0, sum(sent))
+    assert summary["bins"] == [sum(1 for v in sent if lo <= v < hi) for lo, hi in BINS_20]
+    assert line["prediction"]["count"] == 5
+
+
+BINS_20 = ((-np.inf, 4.0), (4.0, 8.0), (8.0, 12.0), (12.0, np.inf))
+
+
+def test_a_duplicate_of_a_first_attempt_that_used_the_fallback_is_told_so(
+    make_artifact: Any, digits: Any, loaded: Any
+) -> None:
+    # The fallback's answer goes to the first caller only: a duplicate waiting on it gets a model
+    # error that says why (and a retry after it runs the model again, see the test above).
+    path = make_artifact(
+        {
+            "hooks": {"preprocess": "pre:prepare"},
+            "fallback": {"rules": "rules:answer"},
+            "concurrency": {"max_concurrency": 2},
+        },
+        {"pre.py": COUNTING_PRE, "rules.py": RULES},
+    )
+    svc = loaded(path)
+    failing = {"inputs": rows(digits.x_test[:1]), "sleep": 0.5, "explode": True}
+    first = svc.submit(Request(body(failing), headers={"idempotency-key": "k"}))
+    while calls(path) == 0:  # the first attempt holds the key
+        time.sleep(0.01)
+    with pytest.raises(ModelError, match=r"^the first attempt used the fallback$"):
+        svc.predict(failing, idempotency_key="k")
+    answer = first.result(timeout=30)
+    assert answer.status == 200 and json.loads(answer.body)["fallback"] is True
+    assert calls(path) == 1
+
+
+def test_a_keyed_answer_is_replayed_by_another_instance_through_the_shared_store(
+    make_artifact: Any, digits: Any, loaded: Any, tmp_path: Path
+) -> None:
+    cfg = {"cache": {"ttl_s": 60, "store": f"sqlite:///{tmp_path / 'shared.db'}"}}
+    cfg |= {"hooks": {"preprocess": "pre:prepare"}}
+    a_path, b_path = (make_artifact(cfg, {"pre.py": COUNTING_PRE}) for _ in range(2))
+    payload = {"inputs": rows(digits.x_test[:2])}
+    status, _, first = post(loaded(a_path), payload, **{"idempotency-key": "order-1"})
+    assert status == 200 and calls(a_path) == 1
+    b = loaded(b_path)
+    status, headers, again = post(b, payload, **{"idempotency-key": "order-1"})
+    assert (status, headers["idempotent-replayed"]) == (200, "true")
+    assert again["outputs"] == first["outputs"] and calls(b_path) == 0
+    other = {"inputs": rows(digits.x_test[3:4])}
+    status, _, out = post(b, other, **{"idempotency-key": "order-1"})
+    assert status == 422 and out["error"]["code"] == "idempotency_key_reused"

@@ -511,7 +511,7 @@ def _rule(
     title: str,
     check: Callable[[Resources, DeploymentPlan], Iterable[Finding]],
     checkov: str | None = None,
-    hint: str = "",
+    hint: str = "",  # pragma: no mutate (read at import, as the body below)
 ) -> Rule:
     # Runs while the module is imported, before mutmut switches a mutant on: no test could see
     # a change here. The rule-table tests check what it builds (ids, clouds, Checkov ids).
