@@ -55,13 +55,8 @@ ALLOWED: dict[str, str] = {
     "svai/runtime/entry/servicebus.py": _ENTRY,
     "svai/runtime/entry/worker.py": _ENTRY,
     # Not yet moved into a per-cloud module (left in the issue's note).
-    "svai/backends/gate.py": _ROLLBACK,
-    "svai/controller/job.py": _ROLLBACK,
     "svai/controller/store.py": _ROLLBACK + ": the release state in S3, GCS or Blob",
     "svai/controller/sync.py": _ROLLBACK,
-    "svai/controller/traffic.py": _ROLLBACK,
-    "svai/controller/revisions.py": _ROLLBACK + ": Cloud Run's and ARM's traffic calls",
-    "svai/release.py": _ROLLBACK + ": SageMaker weights come with the endpoint's configuration",
     "svai/runtime/entry/lambda_stream.py": _ENTRY,
 }
 """Module -> why it still names a cloud."""
