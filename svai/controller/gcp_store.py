@@ -17,10 +17,7 @@ _SCHEME = "gs"
 
 def parse(parts: urllib.parse.SplitResult) -> store.Location | None:
     """The location ``parts`` names in this cloud's store, or ``None``: another's."""
-    if parts.scheme == _SCHEME and parts.netloc:
-        root = f"{_SCHEME}://{parts.netloc}"
-        return store.Location(_CLOUD, root, parts.netloc, parts.path.strip("/"))
-    return None
+    return store.bucket_location(parts, _SCHEME, _CLOUD)
 
 
 def open_store(location: store.Location) -> store.Bucket:

@@ -162,9 +162,9 @@ def run_once(
 
     The window is the rollout's ``interval`` unless ``window_s`` is given: the job runs once per
     interval, so each run judges the step the previous run left. Too few requests hold. A new
-    split is routed on every target that routes per region, AWS's Lambda aliases (:func:`svai.controller.traffic.move`)
-    and on the policy's Cloud Run services and container apps
-    (:func:`svai.controller.revisions.move`) before it is written. Once a release's end is
+    split is routed on every target routed per region, AWS's Lambda aliases
+    (:func:`svai.controller.traffic.move`), and on the policy's Cloud Run services and container
+    apps (:func:`svai.controller.revisions.move`) before it is written. Once a release's end is
     written, the container app revisions it left at 0% are deactivated
     (:func:`svai.controller.revisions.retire`; a refusal is reported in :attr:`Run.retired`).
 

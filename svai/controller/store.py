@@ -31,6 +31,7 @@ __all__ = [
     "Bucket",
     "Conflict",
     "Location",
+    "bucket_location",
     "conflict",
     "open_bucket",
     "parse",
@@ -71,6 +72,14 @@ class Location:
     def url(self, name: str) -> str:
         """``name``'s location, for messages."""
         return f"{self.root}/{self.key(name)}"
+
+
+def bucket_location(parts: urllib.parse.SplitResult, scheme: str, cloud: str) -> Location | None:
+    """``scheme://BUCKET/PREFIX`` in ``cloud``'s store, or ``None``: another location."""
+    if parts.scheme == scheme and parts.netloc:
+        root = f"{scheme}://{parts.netloc}"
+        return Location(cloud, root, parts.netloc, parts.path.strip("/"))
+    return None
 
 
 def _stores() -> list[ModuleType]:
