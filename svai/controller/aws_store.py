@@ -8,7 +8,7 @@ from typing import Any
 from svai.controller import store
 from svai.errors import DeployError, ToolMissingError
 
-__all__ = ["open_store", "parse"]
+__all__ = ["Store", "parse"]
 
 _CLOUD = "aws"
 _SCHEME = "s3"
@@ -17,15 +17,6 @@ _SCHEME = "s3"
 def parse(parts: urllib.parse.SplitResult) -> store.Location | None:
     """The location ``parts`` names in this cloud's store, or ``None``: another's."""
     return store.bucket_location(parts, _SCHEME, _CLOUD)
-
-
-def open_store(location: store.Location) -> store.Bucket:
-    """A client of the bucket at ``location`` with the store's usual credentials.
-
-    Raises:
-        ToolMissingError: the store's SDK or credentials are missing (the message names them).
-    """
-    return _S3(location)
 
 
 class _S3:
@@ -93,3 +84,7 @@ class _S3:
         except ClientError as exc:
             raise DeployError(f"listing {self.location.url(folder)} failed: {exc}") from None
         return store.relative(self.location, keys)
+
+
+Store = _S3
+"""This cloud's :class:`~svai.controller.store.Bucket`, made with a location."""

@@ -12,7 +12,7 @@ from typing import Any
 from svai.controller import store
 from svai.errors import DeployError
 
-__all__ = ["open_store", "parse"]
+__all__ = ["Store", "parse"]
 
 _CLOUD = "azure"
 _HOST = "blob.core.windows.net"
@@ -27,15 +27,6 @@ def parse(parts: urllib.parse.SplitResult) -> store.Location | None:
         root = f"https://{parts.netloc}/{container}"
         return store.Location(_CLOUD, root, container, prefix, host[0])
     return None
-
-
-def open_store(location: store.Location) -> store.Bucket:
-    """A client of the bucket at ``location`` with the store's usual credentials.
-
-    Raises:
-        ToolMissingError: the store's SDK or credentials are missing (the message names them).
-    """
-    return _Blob(location)
 
 
 class _Blob:
@@ -97,3 +88,7 @@ class _Blob:
         except AzureError as exc:
             raise DeployError(f"listing {self.location.url(folder)} failed: {exc}") from None
         return store.relative(self.location, [k for k in keys if not k.endswith("/")])
+
+
+Store = _Blob
+"""This cloud's :class:`~svai.controller.store.Bucket`, made with a location."""

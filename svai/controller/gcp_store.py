@@ -9,7 +9,7 @@ from typing import Any
 from svai.controller import store
 from svai.errors import DeployError, ToolMissingError
 
-__all__ = ["open_store", "parse"]
+__all__ = ["Store", "parse"]
 
 _CLOUD = "gcp"
 _SCHEME = "gs"
@@ -18,15 +18,6 @@ _SCHEME = "gs"
 def parse(parts: urllib.parse.SplitResult) -> store.Location | None:
     """The location ``parts`` names in this cloud's store, or ``None``: another's."""
     return store.bucket_location(parts, _SCHEME, _CLOUD)
-
-
-def open_store(location: store.Location) -> store.Bucket:
-    """A client of the bucket at ``location`` with the store's usual credentials.
-
-    Raises:
-        ToolMissingError: the store's SDK or credentials are missing (the message names them).
-    """
-    return _Gcs(location)
 
 
 class _Gcs:
@@ -97,3 +88,7 @@ class _Gcs:
         except GoogleAPIError as exc:
             raise DeployError(f"listing {self.location.url(folder)} failed: {exc}") from None
         return store.relative(self.location, keys)
+
+
+Store = _Gcs
+"""This cloud's :class:`~svai.controller.store.Bucket`, made with a location."""

@@ -2,7 +2,7 @@
 
 A location is ``s3://BUCKET/PREFIX``, ``gs://BUCKET/PREFIX`` or
 ``https://ACCOUNT.blob.core.windows.net/CONTAINER/PREFIX``; each cloud's store is its module
-``svai.controller.<cloud>_store`` (``parse`` and ``open_store``). Each store's own SDK reaches it with
+``svai.controller.<cloud>_store`` (``parse`` and ``Store``). Each store's own SDK reaches it with
 its usual credentials and endpoint settings (``AWS_ENDPOINT_URL``, ``STORAGE_EMULATOR_HOST``,
 ``AZURE_STORAGE_CONNECTION_STRING``), which is how the tests reach moto, gcp-storage-emulator
 and Azurite on 127.0.0.1.
@@ -156,9 +156,8 @@ def open_bucket(url: str) -> Bucket:
         ToolMissingError: the store's SDK or credentials are missing (the message names them).
     """
     location = parse(url)
-    opened: Bucket = importlib.import_module(f"svai.controller.{location.cloud}_store").open_store(
-        location
-    )
+    store = importlib.import_module(f"svai.controller.{location.cloud}_store")
+    opened: Bucket = store.Store(location)
     return opened
 
 
