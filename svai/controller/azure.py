@@ -64,7 +64,10 @@ def _routed(app: dict[str, Any]) -> list[tuple[Any, Any]]:
 
 
 def route(moved: Moved, sleep: Callable[[float], None]) -> Moved:
-    """Route the app to ``moved.split``; ``moved`` with the revisions it routed before that now get nothing.
+    """Route the app to ``moved.split``; ``moved`` with :attr:`~Moved.idle` set.
+
+    The idle revisions are those the app routed before (at any weight) that the split gives
+    nothing: :func:`deactivate` retires them once the release ended.
 
     Raises:
         svai.errors.ToolMissingError: no token.
