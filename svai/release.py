@@ -99,7 +99,7 @@ class ReleaseOutcome:
     plan: ReleasePlan
     deployed: automation.Result | None
     state_written: bool
-    moved: tuple[_traffic.Route | _revisions.Moved, ...] = ()
+    moved: tuple[_traffic.Routed, ...] = ()
     shifted: tuple[Shifted, ...] = ()
     """The clouds' own shifts this step started (``apply``) or stopped (``rollback``)."""
     retired: tuple[_revisions.Retired, ...] = ()
@@ -427,7 +427,7 @@ def _release(
         )
         return ReleaseOutcome(planned, None, written)
     deployed = None
-    moved: tuple[_traffic.Route | _revisions.Moved, ...] = ()
+    moved: tuple[_traffic.Routed, ...] = ()
     shifted: tuple[Shifted, ...] = ()
     if not state_only:
         assert planned.result is not None
@@ -471,7 +471,7 @@ def _release(
         # CodeDeploy's aliases likewise, unless CodeDeploy moves them in this very step.
         by_cloud = bool(shifted and action != "rollback") or bool(planned.shifts)
         regions = [
-            p.region
+            (p.cloud, p.region)
             for p in plans
             if (owner := _backend_gate.alias_owner(p)) == "gate"
             or (owner == "codedeploy" and not by_cloud)
@@ -479,7 +479,11 @@ def _release(
         # Cloud Run services and container apps likewise: `up` named the revisions and left
         # the traffic alone; the routes come from the stack outputs of this very `up`. (A
         # SageMaker endpoint's weights came with its new configuration: `up` set them.)
-        routes = [r for r in _controller.routes_in(deployed.outputs) if r.cloud != "aws"]
+        routes = [
+            r
+            for r in _controller.routes_in(deployed.outputs)
+            if not _traffic.up_routes_services(r.cloud)
+        ]
         moved = (
             *(_traffic.move(after, regions) if regions else ()),
             *_revisions.move(after, routes),

@@ -25,7 +25,6 @@ from svai.spec.clouds import CLOUDS
 ROOT = Path(__file__).resolve().parents[1]
 
 _FOURTH_CLOUD = "one of the files a fourth cloud touches (docs/architecture.md, 'A fourth cloud')"
-_ROLLBACK = "the release gate job and its traffic moves, built for AWS first (issue #27)"
 _SCHEME = "`azure` is a model-store scheme (Blob URLs), not the target cloud"
 _ENTRY = "one platform's entry point or event shape; its cloud's clients are imported lazily"
 
@@ -54,14 +53,6 @@ ALLOWED: dict[str, str] = {
     "svai/runtime/entry/sagemaker_proxy.py": _ENTRY,
     "svai/runtime/entry/servicebus.py": _ENTRY,
     "svai/runtime/entry/worker.py": _ENTRY,
-    # Not yet moved into a per-cloud module (left in the issue's note).
-    "svai/backends/gate.py": _ROLLBACK,
-    "svai/controller/job.py": _ROLLBACK,
-    "svai/controller/store.py": _ROLLBACK + ": the release state in S3, GCS or Blob",
-    "svai/controller/sync.py": _ROLLBACK,
-    "svai/controller/traffic.py": _ROLLBACK,
-    "svai/controller/revisions.py": _ROLLBACK + ": Cloud Run's and ARM's traffic calls",
-    "svai/release.py": _ROLLBACK + ": SageMaker weights come with the endpoint's configuration",
     "svai/runtime/entry/lambda_stream.py": _ENTRY,
 }
 """Module -> why it still names a cloud."""

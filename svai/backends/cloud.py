@@ -216,6 +216,10 @@ class Cloud:
         async_workers: Offerings the backend runs as the worker of the async pattern.
         mocks: How the offline preview answers the cloud's resources.
         release: Hooks of a release step, when the cloud needs any.
+        gate_routes: What svai's gate job routes during an automatic (canary or blue/green)
+            release in place of ``pulumi up`` (:mod:`svai.backends.gate`): ``aliases``, each
+            function's ``live`` alias per region (unless the cloud's own deployer shifts it);
+            ``services``, the revisions of every exported service; ``None``: nothing.
         traffic: Reads the inputs by which a recorded resource splits traffic between model
             versions (``svai promote`` shows them at each step); none by default.
         after_up: Steps Pulumi cannot express, run by the Automation API driver once ``pulumi
@@ -235,6 +239,7 @@ class Cloud:
     async_workers: frozenset[str]
     mocks: Mocks = field(default_factory=Mocks)
     release: ReleaseHooks | None = None
+    gate_routes: Literal["aliases", "services"] | None = None
     traffic: TrafficReader = _no_split
     after_up: AfterUp | None = None
 

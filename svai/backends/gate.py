@@ -48,7 +48,8 @@ def automatic(plan: DeploymentPlan) -> bool:
 def moves_lambda_traffic(plan: DeploymentPlan) -> bool:
     """Whether svai's gate job, not ``pulumi up``, routes ``plan``'s Lambda ``live`` aliases.
 
-    True for an AWS canary or blue/green rollout whose steps CodeDeploy cannot express: the job
+    True for a canary or blue/green rollout on a cloud whose gate job routes aliases (AWS's
+    Lambda) whose steps CodeDeploy cannot express: the job
     routes each alias (``svai.controller.traffic``), the backend marks the alias's split
     ``ignore_changes``, and ``svai apply`` routes it through the job's own call after ``up``.
     """
@@ -62,13 +63,13 @@ AliasOwner = Literal["gate", "codedeploy"]
 def alias_owner(plan: DeploymentPlan) -> AliasOwner | None:
     """Who routes ``plan``'s Lambda ``live`` aliases once they exist; ``None``: ``pulumi up``.
 
-    ``codedeploy`` for an AWS canary or blue/green rollout whose steps CodeDeploy can express
+    ``codedeploy`` for a canary or blue/green rollout on a cloud whose gate job routes aliases whose steps CodeDeploy can express
     (one canary step, equal linear steps, blue/green's switch): ``svai apply`` starts a
     CodeDeploy deployment after ``up`` (:mod:`svai.controller.codedeploy`), which shifts the
     alias and rolls it back on the release's alarms. ``gate`` for the steps it cannot express
     (:func:`moves_lambda_traffic`). All-at-once releases leave the alias to ``up``.
     """
-    if plan.cloud != "aws" or not automatic(plan):
+    if _gate_routes(plan) != "aliases" or not automatic(plan):
         return None
     return "gate" if _gate.native_shift(plan.rollout) is None else "codedeploy"
 
@@ -85,13 +86,20 @@ def controller_owns_alias(plan: DeploymentPlan) -> bool:
 def moves_service_traffic(plan: DeploymentPlan) -> bool:
     """Whether svai's gate job, not ``pulumi up``, routes ``plan``'s revisions.
 
-    True for a canary or blue/green rollout on GCP (Cloud Run services) or Azure (Container
-    Apps with ingress): neither cloud runs a canary by itself, so the job always does. The
+    True for a canary or blue/green rollout on a cloud whose gate job routes services (GCP's
+    Cloud Run services, Azure's Container Apps with ingress): neither cloud runs a canary by itself, so the job always does. The
     backend then names every revision in the traffic (a new revision takes no traffic until it
     is routed), marks the traffic ``ignore_changes`` and exports the routes
     (:func:`routes_output`); ``svai apply`` routes them after ``up`` through the job's call.
     """
-    return plan.cloud in ("gcp", "azure") and automatic(plan)
+    return _gate_routes(plan) == "services" and automatic(plan)
+
+
+def _gate_routes(plan: DeploymentPlan) -> str | None:
+    """What the gate job routes on ``plan``'s cloud (:attr:`svai.backends.cloud.Cloud.gate_routes`)."""
+    from svai.backends.registry import cloud  # the registry imports the backends, which import this
+
+    return cloud(plan.cloud).gate_routes
 
 
 ROUTES_SUFFIX = "_release_routes"

@@ -145,7 +145,7 @@ class Run:
     decision: _gate.Decision
     signals: tuple[Signals, ...]
     written: bool
-    moved: tuple[traffic.Route | revisions.Moved, ...] = ()
+    moved: tuple[traffic.Routed, ...] = ()
     retired: tuple[revisions.Retired, ...] = ()
 
 
@@ -162,9 +162,9 @@ def run_once(
 
     The window is the rollout's ``interval`` unless ``window_s`` is given: the job runs once per
     interval, so each run judges the step the previous run left. Too few requests hold. A new
-    split is routed on every AWS target's Lambda aliases (:func:`svai.controller.traffic.move`)
-    and on the policy's Cloud Run services and container apps
-    (:func:`svai.controller.revisions.move`) before it is written. Once a release's end is
+    split is routed on every target routed per region, AWS's Lambda aliases
+    (:func:`svai.controller.traffic.move`), and on the policy's Cloud Run services and container
+    apps (:func:`svai.controller.revisions.move`) before it is written. Once a release's end is
     written, the container app revisions it left at 0% are deactivated
     (:func:`svai.controller.revisions.retire`; a refusal is reported in :attr:`Run.retired`).
 
@@ -192,7 +192,7 @@ def run_once(
     gates = _gate.judge_live(policy.rollout, live["live"], samples)
     decision = _gate.decide(state, gates, by=_gate.AUTOMATIC)
     written = decision.transition.changed and not dry_run
-    moved: tuple[traffic.Route | revisions.Moved, ...] = ()
+    moved: tuple[traffic.Routed, ...] = ()
     if written:
         # Traffic first: if a cloud refuses, nothing is recorded and the next run decides again.
         # (A failed bucket write after a move leaves the traffic ahead; that run judges again.)
@@ -207,11 +207,8 @@ def run_once(
     return Run(where, decision, parts, written, moved)
 
 
-def _route(
-    state: ReleaseState, policy: _gate.Policy
-) -> tuple[traffic.Route | revisions.Moved, ...]:
-    aws = [region for cloud, region in policy.targets if cloud == "aws"]
-    return (*traffic.move(state, aws), *revisions.move(state, policy.routes))
+def _route(state: ReleaseState, policy: _gate.Policy) -> tuple[traffic.Routed, ...]:
+    return (*traffic.move(state, policy.targets), *revisions.move(state, policy.routes))
 
 
 def _yield_to_the_winner(bucket: Bucket, policy: _gate.Policy, where: str) -> None:

@@ -41,8 +41,6 @@ __all__ = [
 OUTPUT_SUFFIX = "_release_state_url"
 """Stack output ``<cloud>_release_state_url``: where that cloud's gate job keeps the state."""
 
-_CLOUD_OF_SCHEME = {"s3": "aws", "gs": "gcp", "azure": "azure"}
-
 
 @dataclass(frozen=True, slots=True)
 class Synced:
@@ -168,7 +166,7 @@ def push(
                 "promote` will show both copies (forked)"
             ) from None
         if policy is not None:
-            cloud = _CLOUD_OF_SCHEME[bucket.location.scheme]
+            cloud = bucket.location.cloud
             own = tuple(t for t in policy.targets if t[0] == cloud)
             routed = tuple(r for r in routes if r.cloud == cloud)
             job.write_policy(bucket, dataclasses.replace(policy, targets=own, routes=routed))

@@ -1,154 +1,79 @@
-"""The gate job moves the split it decided: the ``live`` alias of every Lambda (``UpdateAlias``).
+"""The gate job moves the split it decided through each cloud's own module.
 
-The alias is routed exactly as the AWS backend routes it from a plan
-(:func:`svai.backends.aws.lowering.split_weights` and ``pinned_version``), here from the release
-state: the split, the deployed (newest) version and the Lambda version number recorded for each
-model version and service at its apply. Where a gate job owns the alias, the backend marks its
-``function_version`` and ``routing_config`` ``ignore_changes``, so ``svai apply`` moves it through
-this module too (:func:`move`) instead of undoing the job's work.
+Each cloud whose traffic svai's gate job routes has a module named after it in this package
+(:mod:`svai.controller.aws`, :mod:`svai.controller.gcp`, :mod:`svai.controller.azure`):
 
-Cloud Run services and container apps are routed by :mod:`svai.controller.revisions`.
+* ``route(moved, sleep)``: set one exported service's split (:class:`~svai.controller.revisions.
+  Moved`), through the cloud's documented API; what was set.
+* ``UP_ROUTES_SERVICES``: whether ``pulumi up`` sets the services' split itself (then
+  ``svai apply`` does not route them after it).
+* ``move_regions(state, regions)``: where the cloud routes per target region rather than per
+  exported service (:attr:`svai.backends.cloud.Cloud.gate_routes` ``aliases``), what was set.
+* ``deactivate(resource, idle)``: where a move reports idle revisions, retire them once the
+  release ended.
+
+The backend that routes aliases marks their split ``ignore_changes`` where a gate job owns
+them, so ``svai apply`` moves them through :func:`move` too instead of undoing the job's work.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
+import importlib
+import importlib.util
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Protocol
 
-from svai.backends.aws import lowering as aws
-from svai.backends.aws.codedeploy import calling
 from svai.compiler.release_state import ReleaseState
-from svai.errors import DeployError, UsageError
+from svai.spec.clouds import CLOUDS
 
-__all__ = ["Route", "lambda_routes", "move", "read_route", "routing"]
+__all__ = ["Routed", "cloud_module", "move", "routes_aliases", "up_routes_services"]
 
 
-@dataclass(frozen=True, slots=True)
-class Route:
-    """Where one Lambda's ``live`` alias must point.
-
-    Attributes:
-        service: The service (the key of ``ReleaseState.lambda_versions``).
-        function: The function's name.
-        version: The Lambda version the alias points at (the main share).
-        weights: Lambda version -> share of the other live version (empty: one version).
-        region: The AWS region (empty until :func:`move` places it).
-    """
-
-    service: str
-    function: str
-    version: str
-    weights: tuple[tuple[str, float], ...]
-    region: str = ""
+class Routed(Protocol):
+    """Something a move set: it says so in one line."""
 
     def line(self) -> str:
-        """``us-east-1 fraud-predict:live -> version 4, version 3 at 90%``."""
-        others = "".join(f", version {v} at {round(w * 100, 2):g}%" for v, w in self.weights)
-        where = f"{self.region} " if self.region else ""
-        return f"{where}{self.function}:{aws.LIVE_ALIAS} -> version {self.version}{others}"
+        """What was set, for people."""
+        ...
 
 
-def lambda_routes(state: ReleaseState) -> tuple[Route, ...]:
-    """The ``live`` alias of every Lambda service of ``state``'s deployed version.
-
-    Empty when no Lambda version was recorded for it (nothing deployed yet, or no Lambda).
-
-    Raises:
-        UsageError: the split names a version whose Lambda number was never recorded (the alias
-            would send everything to the newest version).
-    """
-    own = state.deployed
-    numbers = state.lambda_versions.get(own or "", {})
-    if own is None or not numbers:
-        return ()
-    others = [v for v, _ in state.split if v != own]
-    routes = []
-    for service, number in sorted(numbers.items()):
-        previous = None
-        if others:
-            previous = state.lambda_versions.get(others[0], {}).get(service)
-            if previous is None:
-                raise UsageError(
-                    f"the Lambda version number of {others[0]} ({service}) is not in the release "
-                    "state; the alias cannot be routed to it"
-                )
-        weights = aws.split_weights(state.split, own, previous) or {}
-        pinned = aws.pinned_version(state.split, own, previous)
-        routes.append(
-            Route(
-                service,
-                aws.lambda_name(state.name, service),
-                pinned if pinned is not None else number,
-                tuple(sorted(weights.items())),
-            )
-        )
-    return tuple(routes)
+def cloud_module(cloud: str) -> ModuleType | None:
+    """``svai.controller.<cloud>``, the gate job's routes on ``cloud``; ``None``: it has none."""
+    name = f"svai.controller.{cloud}"
+    if cloud not in CLOUDS or importlib.util.find_spec(name) is None:
+        return None
+    return importlib.import_module(name)
 
 
-def move(state: ReleaseState, regions: Sequence[str]) -> tuple[Route, ...]:
-    """Point every Lambda's ``live`` alias in ``regions`` at ``state``'s split (``UpdateAlias``).
+def routes_aliases(cloud: str) -> bool:
+    """Whether the gate job routes ``cloud`` per target region (its functions' aliases)."""
+    from svai.backends.registry import cloud as cloud_named
 
-    Returns what was set, one route per function and region.
+    return cloud_named(cloud).gate_routes == "aliases"
+
+
+def up_routes_services(cloud: str) -> bool:
+    """Whether ``pulumi up`` set the split of ``cloud``'s routed services itself."""
+    module = cloud_module(cloud)
+    return module is not None and bool(module.UP_ROUTES_SERVICES)
+
+
+def move(state: ReleaseState, targets: Sequence[tuple[str, str]]) -> tuple[Routed, ...]:
+    """Route ``state``'s split in every ``(cloud, region)`` target routed per region.
 
     Raises:
-        UsageError: a Lambda version number is missing from the state.
-        svai.errors.ToolMissingError: no AWS credentials.
-        svai.errors.DeployError: Lambda refused an update (the message names the function).
+        UsageError: the state lacks what a route needs (the message names it).
+        svai.errors.ToolMissingError: no credentials for a cloud.
+        svai.errors.DeployError: a cloud refused a change (the message names the resource).
     """
-    routes = lambda_routes(state)
-    moved = []
-    for region in regions:
-        client = _client(region)
-        for route in routes:
-            placed = Route(route.service, route.function, route.version, route.weights, region)
-            _update(client, placed)
-            moved.append(placed)
+    regions: dict[str, list[str]] = {}
+    for cloud, region in targets:
+        if routes_aliases(cloud):
+            regions.setdefault(cloud, []).append(region)
+    moved: list[Routed] = []
+    for cloud, where in regions.items():
+        module = cloud_module(cloud)
+        if module is not None:
+            moved.extend(module.move_regions(state, where))
     return tuple(moved)
-
-
-def read_route(function: str, region: str) -> Route:
-    """The ``live`` alias of ``function`` in ``region`` as Lambda reports it (``GetAlias``).
-
-    Raises:
-        svai.errors.DeployError: Lambda refused the read.
-    """
-    from botocore.exceptions import ClientError
-
-    try:
-        alias = _client(region).get_alias(FunctionName=function, Name=aws.LIVE_ALIAS)
-    except ClientError as exc:
-        raise DeployError(f"reading {function}:{aws.LIVE_ALIAS} failed: {exc}") from None
-    weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
-    pairs = tuple(sorted((str(v), float(w)) for v, w in weights.items()))
-    return Route("", function, str(alias["FunctionVersion"]), pairs, region)
-
-
-def _client(region: str) -> Any:
-    import boto3
-
-    return boto3.client("lambda", region_name=region)
-
-
-def _update(client: Any, route: Route) -> None:
-    with routing(route.line()):
-        client.update_alias(
-            FunctionName=route.function,
-            Name=aws.LIVE_ALIAS,
-            FunctionVersion=route.version,
-            # An empty map clears the weights: all traffic on FunctionVersion.
-            RoutingConfig={"AdditionalVersionWeights": dict(route.weights)},
-        )
-
-
-@contextmanager
-def routing(line: str) -> Iterator[None]:
-    """Turn botocore's failures while routing ``line`` into svai's errors.
-
-    Raises:
-        svai.errors.ToolMissingError: no AWS credentials.
-        svai.errors.DeployError: the service refused or could not be reached.
-    """
-    with calling(f"routing {line}"):
-        yield

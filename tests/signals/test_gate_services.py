@@ -46,6 +46,7 @@ from svai.backends.gcp.gate import revision_name as run_revision
 from svai.compiler import rollout
 from svai.compiler.gate import ServiceRoute
 from svai.compiler.release_state import ReleaseState
+from svai.controller import gcp as gcp_routes
 from svai.controller import job, revisions, sync
 from svai.controller.store import open_bucket
 from svai.errors import UsageError
@@ -84,7 +85,7 @@ def routed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Routed]:
     """A's revision at 90%, B's at 10%, in the bucket's state and in the cloud's traffic."""
-    monkeypatch.setattr(revisions, "_POLL_S", 0.0)
+    monkeypatch.setattr(revisions, "POLL_S", 0.0)
     cloud: str = request.param
     fake: CloudRunAdmin | ContainerApps
     if cloud == "gcp":
@@ -103,7 +104,7 @@ def routed(
     job.write_policy(bucket, dataclasses.replace(policy, routes=routes))
     with ExitStack() as stack:
         endpoint = stack.enter_context(serving(fake))
-        monkeypatch.setenv(revisions.RUN_ENDPOINT_VAR, endpoint)
+        monkeypatch.setenv(gcp_routes.RUN_ENDPOINT_VAR, endpoint)
         monkeypatch.setenv(MANAGEMENT_ENDPOINT_VAR, endpoint)
         monkeypatch.setenv("AZURE_MANAGEMENT_TOKEN", TOKEN)
         yield Routed(url, fake, resource, revision)

@@ -27,7 +27,8 @@ from test_promote_live import svai
 
 from svai.backends.aws.lowering import LIVE_ALIAS, lambda_name
 from svai.compiler.release_state import ReleaseState
-from svai.controller import job, traffic
+from svai.controller import aws as traffic
+from svai.controller import job
 from svai.controller.store import open_bucket
 from svai.errors import UsageError
 

@@ -41,7 +41,7 @@ def arm(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ContainerAp
     (bin_dir / "pulumi").write_text("#!/bin/sh\nexit 1\n")
     (bin_dir / "pulumi").chmod(0o755)
     monkeypatch.setenv("PATH", str(bin_dir))
-    monkeypatch.setattr(revisions, "_POLL_S", 0.0)
+    monkeypatch.setattr(revisions, "POLL_S", 0.0)
     monkeypatch.setenv("AZURE_MANAGEMENT_TOKEN", TOKEN)
 
     def fake_up(plans, *, stack, backend_url, work_dir, backends):  # type: ignore[no-untyped-def]

@@ -204,6 +204,7 @@ CLOUD = Cloud(
         },
         id_from_logical_name=True,
     ),
+    gate_routes="aliases",
     release=ReleaseHooks(
         record=_recorded_versions,
         options=_release_options,

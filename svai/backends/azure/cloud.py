@@ -83,6 +83,7 @@ CLOUD = Cloud(
         },
         state=_state,
     ),
+    gate_routes="services",
     traffic=by_token(
         {
             "azure-native:app:ContainerApp": (

@@ -104,6 +104,7 @@ CLOUD = Cloud(
         outputs=_outputs,
         invokes={"gcp:organizations/getProject:getProject": {"projectId": _PROJECT, "number": "1"}},
     ),
+    gate_routes="services",
     traffic=_traffic,
     after_up=_after_up,
 )
