@@ -288,8 +288,9 @@ def test_guardrails_alone_shift_a_real_time_endpoint_one_variant_of_the_new_vers
     assert _variants(resources) == [("live", name, None)]
     assert endpoint.inputs["deploymentConfig"]["autoRollbackConfiguration"]["alarms"]
     (config,) = by_type(resources, "aws:sagemaker/endpointConfiguration:EndpointConfiguration")
-    assert exported[f"{guardrails.OUTPUT_PREFIX}api"] == guardrails.endpoint_output(
-        guardrails.Endpoint("api", plan.region, name, config.name)
+    assert (
+        exported[f"{guardrails.OUTPUT_PREFIX}api"]
+        == guardrails.Endpoint("api", plan.region, name, config.name).output()
     )
     assert guardrails.endpoints_in(exported)[0].config == config.name  # autonamed: the mocks
 

@@ -14,8 +14,6 @@ server answers ``DescribeEndpoint`` from; what svai reads is then checked.
 from __future__ import annotations
 
 import dataclasses
-import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,7 +24,7 @@ from svai.backends.cloud import ShiftHooks
 from svai.compiler.release_state import ReleaseState
 from svai.ir import DeploymentPlan
 from tests.backends.plans import sync_plan
-from tests.sources.servers import start_moto
+from tests.release.test_release_cli import moto_lambda  # noqa: F401 - the fixture
 
 ACCOUNT = "123456789012"
 ENDPOINT = "sentiment-api"
@@ -63,16 +61,14 @@ def _state(plan: DeploymentPlan) -> ReleaseState:
 
 
 @pytest.fixture
-def sagemaker(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """moto on 127.0.0.1 with the endpoint updated from A's config to B's, as ``up`` left it."""
-    pytest.importorskip("moto.server")
+def sagemaker(moto_lambda: Any) -> Any:  # noqa: F811 - the fixture
+    """moto on 127.0.0.1 with the endpoint updated from A's config to B's, as ``up`` left it.
+
+    ``moto_lambda`` starts the server, points boto3 at it and resets it after the test; no
+    function is created.
+    """
     import boto3
 
-    server, url = start_moto()
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
     client = boto3.client("sagemaker", region_name=_plan().region)
     for config, version in ((OLD, "a"), (NEW, "b")):
         client.create_model(
@@ -93,9 +89,7 @@ def sagemaker(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         )
     client.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=OLD)
     _set(_plan().region, endpoint_config_name=NEW)  # `up`'s UpdateEndpoint, which moto lacks
-    yield client
-    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST")).close()
-    server.stop()
+    return client
 
 
 def _set(region: str, **fields: Any) -> None:
@@ -109,7 +103,7 @@ def _set(region: str, **fields: Any) -> None:
 
 def _outputs(plan: DeploymentPlan) -> dict[str, Any]:
     endpoint = guardrails.Endpoint("api", plan.region, ENDPOINT, NEW)
-    return {f"{guardrails.OUTPUT_PREFIX}api": guardrails.endpoint_output(endpoint)}
+    return {f"{guardrails.OUTPUT_PREFIX}api": endpoint.output()}
 
 
 def _started(plan: DeploymentPlan) -> ReleaseState:

@@ -281,9 +281,7 @@ def _guarded(plan: DeploymentPlan, service: str, endpoint: str) -> Rendered:
     config = Ref(f"{service}:config", "name")
     return Rendered(
         (config,),
-        lambda names: guardrails.endpoint_output(
-            guardrails.Endpoint(service, plan.region, endpoint, str(names[0]))
-        ),
+        lambda names: guardrails.Endpoint(service, plan.region, endpoint, str(names[0])).output(),
     )
 
 

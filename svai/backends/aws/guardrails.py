@@ -28,18 +28,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from svai.backends.aws.codedeploy import calling
+from svai.backends.aws.codedeploy import calling, exported
 from svai.backends.aws.lowering import guardrails_shift
 from svai.backends.cloud import Shifted
 from svai.compiler.release_state import ReleaseState
-from svai.errors import UsageError
 from svai.ir import DeploymentPlan
 
 __all__ = [
     "MARK",
     "OUTPUT_PREFIX",
     "Endpoint",
-    "endpoint_output",
     "endpoints_in",
     "others",
     "read",
@@ -82,10 +80,9 @@ class Endpoint:
         """The update as the release state records it: ``sagemaker:<endpoint>/<config>``."""
         return f"{MARK}{self.endpoint}/{self.config}"
 
-
-def endpoint_output(endpoint: Endpoint) -> dict[str, str]:
-    """The value of ``endpoint``'s stack output (:func:`endpoints_in` reads it back)."""
-    return dataclasses.asdict(endpoint)
+    def output(self) -> dict[str, str]:
+        """The value of its stack output (:func:`endpoints_in` reads it back)."""
+        return dataclasses.asdict(self)
 
 
 def endpoints_in(outputs: Mapping[str, Any]) -> tuple[Endpoint, ...]:
@@ -94,16 +91,7 @@ def endpoints_in(outputs: Mapping[str, Any]) -> tuple[Endpoint, ...]:
     Raises:
         svai.errors.UsageError: such an output lacks a field (not written by this svai).
     """
-    found = []
-    for key, value in sorted(outputs.items()):
-        if not key.startswith(OUTPUT_PREFIX):
-            continue
-        try:
-            fields = dataclasses.fields(Endpoint)
-            found.append(Endpoint(**{f.name: str(value[f.name]) for f in fields}))
-        except (KeyError, TypeError) as exc:
-            raise UsageError(f"stack output {key} is not a guarded endpoint ({exc!r})") from None
-    return tuple(found)
+    return exported(outputs, OUTPUT_PREFIX, Endpoint, "a guarded endpoint")
 
 
 def others(state: ReleaseState) -> ReleaseState:
