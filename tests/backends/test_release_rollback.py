@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import pytest
 
-from svai.backends.aws import AwsBackend, codedeploy
+from svai.backends.aws import AwsBackend, codedeploy, guardrails
 from svai.backends.aws.deployments import Shift, shift_of
 from svai.backends.azure.revisions import revision_name as revision_name_azure
 from svai.backends.base import RecordedResource
@@ -261,6 +261,60 @@ def test_sagemaker_canary_step_is_capacity_percent() -> None:
     ]
     assert routing["type"] == "CANARY"
     assert routing["canarySize"] == {"type": "CAPACITY_PERCENT", "value": 10}
+
+
+def _variants(resources: Recorded) -> list[tuple[str, str, Any]]:
+    (config,) = by_type(resources, "aws:sagemaker/endpointConfiguration:EndpointConfiguration")
+    return [
+        (v["variantName"], v["modelName"], v.get("initialVariantWeight"))
+        for v in config.inputs["productionVariants"]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("strategy", "steps"),
+    [("canary", (10, 100)), ("canary", (25, 50, 75, 100)), ("blue-green", (100,))],
+)
+def test_guardrails_alone_shift_a_real_time_endpoint_one_variant_of_the_new_version(
+    strategy: str, steps: tuple[int, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exported = capture_exports(monkeypatch)
+    plan = released(sync_plan("aws", "aws.sagemaker.realtime", canary=True), strategy, steps)
+    assert {s.percent for s in plan.rollout.split} == {10, 90}  # the release's first step
+    resources = aws(plan)
+    (endpoint,) = by_type(resources, "aws:sagemaker/endpoint:Endpoint")
+    name = endpoint.inputs["name"]
+    # One fleet, the plan's own version: the guardrails' blue/green update shifts to it.
+    assert _variants(resources) == [("live", name, None)]
+    assert endpoint.inputs["deploymentConfig"]["autoRollbackConfiguration"]["alarms"]
+    (config,) = by_type(resources, "aws:sagemaker/endpointConfiguration:EndpointConfiguration")
+    assert (
+        exported[f"{guardrails.OUTPUT_PREFIX}api"]
+        == guardrails.Endpoint("api", plan.region, name, config.name).output()
+    )
+    assert guardrails.endpoints_in(exported)[0].config == config.name  # autonamed: the mocks
+
+
+def test_a_rollback_under_guardrails_updates_the_endpoint_back_to_the_previous_version() -> None:
+    plan = released(sync_plan("aws", "aws.sagemaker.realtime", canary=True), "canary", (10, 100))
+    split = tuple(
+        dataclasses.replace(s, percent=0 if s.version == plan.model_version else 100)
+        for s in plan.rollout.split
+    )
+    rolled = dataclasses.replace(plan, rollout=dataclasses.replace(plan.rollout, split=split))
+    resources = aws(rolled)
+    (endpoint,) = by_type(resources, "aws:sagemaker/endpoint:Endpoint")
+    ((variant, model, weight),) = _variants(resources)
+    assert (variant, weight) == ("live", None) and model != endpoint.inputs["name"]
+
+
+def test_steps_guardrails_cannot_run_keep_a_variant_per_version() -> None:
+    plan = released(sync_plan("aws", "aws.sagemaker.realtime", canary=True), "canary", (5, 25, 100))
+    resources = aws(plan)
+    (endpoint,) = by_type(resources, "aws:sagemaker/endpoint:Endpoint")
+    name = endpoint.inputs["name"]
+    assert [(v, w) for v, _, w in _variants(resources)] == [("live", 0.1), ("previous", 0.9)]
+    assert _variants(resources)[0][1] == name and "deploymentConfig" not in endpoint.inputs
 
 
 def test_all_at_once_plans_get_none_of_it() -> None:

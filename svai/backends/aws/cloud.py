@@ -146,25 +146,27 @@ def _release_options(
     return {"previous_lambda_versions": numbers}
 
 
-# CodeDeploy's calls (svai.backends.aws.codedeploy), imported only when a release makes them.
+# CodeDeploy's calls (svai.backends.aws.codedeploy) and SageMaker's guardrails
+# (svai.backends.aws.guardrails), imported only when a release makes them.
 def _start_shift(
     plan: DeploymentPlan, state: ReleaseState, outputs: Mapping[str, Any]
 ) -> tuple[Shifted, ...]:
-    from svai.backends.aws import codedeploy
+    from svai.backends.aws import codedeploy, guardrails
 
-    return codedeploy.start(plan, state, outputs)
+    return codedeploy.start(plan, state, outputs) + guardrails.start(plan, state, outputs)
 
 
 def _read_shift(state: ReleaseState) -> tuple[Shifted, ...]:
-    from svai.backends.aws import codedeploy
+    from svai.backends.aws import codedeploy, guardrails
 
-    return codedeploy.read(state)
+    return codedeploy.read(guardrails.others(state)) + guardrails.read(state)
 
 
 def _stop_shift(state: ReleaseState) -> tuple[Shifted, ...]:
-    from svai.backends.aws import codedeploy
+    from svai.backends.aws import codedeploy, guardrails
 
-    return codedeploy.stop(state)
+    # SageMaker cannot stop an endpoint update: the rollback's own `up` routes it back.
+    return codedeploy.stop(guardrails.others(state))
 
 
 _LAMBDAS = frozenset({"aws.lambda.zip", "aws.lambda.image", "aws.lambda.snapstart"})

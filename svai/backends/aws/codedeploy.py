@@ -24,7 +24,7 @@ import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from svai.backends import gate
 from svai.backends.aws.lowering import LIVE_ALIAS, lambda_name
@@ -38,6 +38,7 @@ __all__ = [
     "Group",
     "appspec",
     "calling",
+    "exported",
     "group_output",
     "groups_in",
     "read",
@@ -47,6 +48,8 @@ __all__ = [
 
 OUTPUT_PREFIX = "aws_codedeploy_"
 """Stack output ``aws_codedeploy_<service>``: the service's CodeDeploy application and group."""
+
+_T = TypeVar("_T")
 
 _SUCCEEDED = "Succeeded"
 _ROLLED_BACK = frozenset({"Failed", "Stopped"})
@@ -88,14 +91,23 @@ def groups_in(outputs: Mapping[str, Any]) -> tuple[Group, ...]:
     Raises:
         svai.errors.UsageError: such an output lacks a field (not written by this svai).
     """
+    return exported(outputs, OUTPUT_PREFIX, Group, "a CodeDeploy group")
+
+
+def exported(outputs: Mapping[str, Any], prefix: str, kind: type[_T], what: str) -> tuple[_T, ...]:
+    """The stack outputs named ``prefix<service>``, by output name, as ``kind`` (a dataclass).
+
+    Raises:
+        svai.errors.UsageError: such an output lacks a field (not written by this svai).
+    """
     found = []
     for key, value in sorted(outputs.items()):
-        if not key.startswith(OUTPUT_PREFIX):
+        if not key.startswith(prefix):
             continue
         try:
-            found.append(Group(**{f.name: str(value[f.name]) for f in dataclasses.fields(Group)}))
+            found.append(kind(**{f.name: str(value[f.name]) for f in dataclasses.fields(kind)}))  # type: ignore[arg-type]
         except (KeyError, TypeError) as exc:
-            raise UsageError(f"stack output {key} is not a CodeDeploy group ({exc!r})") from None
+            raise UsageError(f"stack output {key} is not {what} ({exc!r})") from None
     return tuple(found)
 
 

@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from svai.backends import gate
-from svai.backends.aws import codedeploy, network
+from svai.backends.aws import codedeploy, guardrails, network
 from svai.backends.aws import lowering as args
 from svai.backends.aws.foundation import Links
 from svai.backends.blueprint import Concat, Group, Ref, Rendered, ResourceSpec
@@ -251,7 +251,8 @@ def exports(link: Links) -> dict[str, Any]:
     """The release's stack outputs (markers the backend resolves and exports), in order.
 
     ``aws_release_state_url``; then the gate's endpoint routes, or each CodeDeploy group
-    (``svai apply`` starts its deployments after ``up``: :func:`codedeploy.start`).
+    (``svai apply`` starts its deployments after ``up``: :func:`codedeploy.start`) and each
+    real-time endpoint with the config its guardrails update to (:func:`guardrails.start`).
     """
     plan = link.plan
     if not gate.automatic(plan):
@@ -270,7 +271,18 @@ def exports(link: Links) -> dict[str, Any]:
         if service.compute.kind != "endpoint":
             group = _codedeploy_group(plan, service)
             out[f"{codedeploy.OUTPUT_PREFIX}{service.name}"] = codedeploy.group_output(group)
+    for service, name in weighted_endpoints(plan, _endpoints(plan)):
+        out[f"{guardrails.OUTPUT_PREFIX}{service.name}"] = _guarded(plan, service.name, name)
     return out
+
+
+def _guarded(plan: DeploymentPlan, service: str, endpoint: str) -> Rendered:
+    """A real-time endpoint's guardrails output: the config ``up`` applied, once it is named."""
+    config = Ref(f"{service}:config", "name")
+    return Rendered(
+        (config,),
+        lambda names: guardrails.Endpoint(service, plan.region, endpoint, str(names[0])).output(),
+    )
 
 
 def weighted_endpoints(

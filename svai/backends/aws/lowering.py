@@ -17,6 +17,7 @@ from typing import Any
 
 from svai.backends.aws.policy import topic_policy
 from svai.backends.blueprint import Concat, Group, Ref, Rendered, ResourceSpec
+from svai.compiler import gate
 from svai.errors import UsageError
 from svai.ir import Alarm, DeploymentPlan, Service, Store
 from svai.spec.names import metrics_namespace
@@ -34,6 +35,7 @@ __all__ = [
     "event_source_args",
     "function_args",
     "function_name",
+    "guardrails_shift",
     "has_stream_url",
     "lambda_name",
     "pinned_version",
@@ -191,9 +193,14 @@ def pinned_version(
 def variant_versions(plan: DeploymentPlan, service: Service) -> tuple[tuple[str, float], ...]:
     """``(model version, weight)`` of each SageMaker production variant, the plan's own first.
 
-    A real-time endpoint gets one variant per version of the rollout split (weights as shares);
-    a serverless endpoint cannot have several variants, so it serves the version with the
-    largest share alone (SageMaker's blue/green update shifts traffic to it).
+    A serverless endpoint cannot have several variants, so it serves the version with the
+    largest share alone (SageMaker's blue/green update shifts traffic to it). So does a
+    real-time endpoint whose steps deployment guardrails run (:func:`guardrails_shift`), but
+    there the plan's own version takes the variant whenever the split gives it any share: the
+    guardrails' blue/green update shifts the traffic from the old fleet to the new one and rolls
+    back on the release's alarms, one new fleet per release (a person's rollback, which gives it
+    none, updates back to the previous version). Otherwise a real-time endpoint gets one variant
+    per version of the split (weights as shares), which svai's gate job weighs.
     """
     split = plan.rollout.split
     if len(split) <= 1:
@@ -201,8 +208,21 @@ def variant_versions(plan: DeploymentPlan, service: Service) -> tuple[tuple[str,
     if service.compute.offering == SERVERLESS:
         top = max(split, key=lambda s: (s.percent, s.version == plan.model_version))
         return ((top.version, 1.0),)
+    if guardrails_shift(plan):
+        own = plan.model_version
+        top = max(split, key=lambda s: (s.version == own and s.percent > 0, s.percent))
+        return ((top.version, 1.0),)
     ordered = sorted(split, key=lambda s: s.version != plan.model_version)
     return tuple((s.version, round(s.percent / 100.0, 4)) for s in ordered)
+
+
+def guardrails_shift(plan: DeploymentPlan) -> bool:
+    """Whether SageMaker's deployment guardrails shift ``plan``'s real-time endpoints' traffic.
+
+    A canary or blue/green rollout whose steps they can express (one canary step, equal linear
+    steps, blue/green's switch: :func:`svai.compiler.gate.native_shift`).
+    """
+    return gate.automatic(plan.rollout) and gate.native_shift(plan.rollout) is not None
 
 
 def queue_args(plan: DeploymentPlan, *, key_arn: Any) -> tuple[dict[str, Any], dict[str, Any]]:
