@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from svai import api
-from svai.backends.aws.lowering import SERVERLESS
+from svai.backends.aws.arguments import SERVERLESS
 from svai.backends.gcp.context import VERTEX_OFFERINGS
 from svai.compiler.planned import to_dict
 from tests.goldens import check_golden

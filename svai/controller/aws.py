@@ -1,7 +1,7 @@
 """AWS's gate job routes: every Lambda's ``live`` alias (``UpdateAlias``) and SageMaker's weights.
 
 The alias is routed exactly as the AWS backend routes it from a plan
-(:func:`svai.backends.aws.lowering.split_weights` and ``pinned_version``), here from the release
+(:func:`svai.backends.aws.arguments.split_weights` and ``pinned_version``), here from the release
 state: the split, the deployed (newest) version and the Lambda version number recorded for each
 model version and service at its apply. Where a gate job owns the alias, the backend marks its
 ``function_version`` and ``routing_config`` ``ignore_changes``, so ``svai apply`` moves it through
@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from svai.backends.aws import lowering as aws
+from svai.backends.aws import arguments as aws
 from svai.backends.aws.codedeploy import calling
 from svai.compiler.release_state import ReleaseState
 from svai.controller.revisions import Moved

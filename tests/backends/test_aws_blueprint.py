@@ -1,6 +1,6 @@
 """The AWS blueprint read without Pulumi: every argument and cross-resource link is data.
 
-:func:`svai.backends.aws.blueprint.lower` returns groups of resource specs whose links to other
+:func:`svai.backends.aws.lowering.lower` returns groups of resource specs whose links to other
 resources are markers (``Ref``, ``Concat``, ``Rendered``); these tests follow them the way the
 shared builder does, with made-up outputs instead of Pulumi's, and never start a program.
 """
@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from plans import async_plan, sync_plan
 
-from svai.backends.aws.blueprint import lower
+from svai.backends.aws.blueprint import Account
 from svai.backends.aws.components import TYPES
 from svai.backends.aws.deployments import CONTROLLED
-from svai.backends.aws.markers import Account
+from svai.backends.aws.lowering import lower
 from svai.backends.blueprint import Blueprint, Concat, FileSource, Group, Ref, Rendered
 from svai.backends.gate import controller_owns_alias
 from svai.ir import DeploymentPlan

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from svai.backends.aws import lowering as args
+from svai.backends.aws import arguments as args
 from svai.backends.aws.policy import ACTIONS, RESOURCE_FREE_ACTIONS, statements
 from svai.errors import UsageError
 from svai.ir import Identity, Permission
@@ -18,7 +18,8 @@ from tests.backends.plans import SECRET_REFS, async_plan, sync_plan
 
 def test_lowering_modules_do_not_import_pulumi() -> None:
     code = (
-        "import sys, svai.backends.aws.lowering, svai.backends.aws.policy; "
+        "import sys, svai.backends.aws.lowering, svai.backends.aws.arguments, "
+        "svai.backends.aws.policy; "
         "print(any(m == 'pulumi' or m.startswith('pulumi.') for m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

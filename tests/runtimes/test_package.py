@@ -658,7 +658,7 @@ def test_vendored_dependencies_are_built_for_each_platform_interpreter(
 ) -> None:
     # Wheels with C extensions load only in the interpreter they were built for: the Lambda
     # runtime the AWS backend picks, and the Flex Consumption version the Azure backend sets.
-    from svai.backends.aws.lowering import LAMBDA_RUNTIME
+    from svai.backends.aws.arguments import LAMBDA_RUNTIME
     from svai.backends.azure.services import FLEX_PYTHON
     from svai.build import target as package
 

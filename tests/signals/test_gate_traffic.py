@@ -25,7 +25,7 @@ from signal_fakes import (
 from test_gate_job import A, B, gate_once, released, s3_url  # noqa: F401 - s3_url: fixture
 from test_promote_live import svai
 
-from svai.backends.aws.lowering import LIVE_ALIAS, lambda_name
+from svai.backends.aws.arguments import LIVE_ALIAS, lambda_name
 from svai.compiler.release_state import ReleaseState
 from svai.controller import aws as traffic
 from svai.controller import job

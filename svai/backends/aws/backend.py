@@ -6,10 +6,10 @@ from collections.abc import Mapping, Sequence
 
 import pulumi
 
+from svai.backends.aws import arguments as args
 from svai.backends.aws import components, deployments
-from svai.backends.aws import lowering as args
-from svai.backends.aws.blueprint import lower
 from svai.backends.aws.foundation import links
+from svai.backends.aws.lowering import lower
 from svai.backends.aws.rules import RULES
 from svai.backends.aws.services import proxy_identity
 from svai.backends.base import Rule

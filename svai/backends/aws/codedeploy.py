@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from svai.backends import gate
-from svai.backends.aws.lowering import LIVE_ALIAS, lambda_name
+from svai.backends.aws.arguments import LIVE_ALIAS, lambda_name
 from svai.backends.cloud import Shifted
 from svai.compiler.release_state import ReleaseState
 from svai.errors import DeployError, ToolMissingError, UsageError

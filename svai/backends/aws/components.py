@@ -3,7 +3,7 @@
 The shared builder (:mod:`svai.backends.components`) makes each group a component
 (``svai:aws:Foundation``, ``svai:aws:FunctionService``, ...) whose children are created with
 ``parent=self``. This module adds what is AWS's own: the component type of each shape, its
-marker (:mod:`svai.backends.aws.markers`), and the creator that registers resources by type
+marker (:mod:`svai.backends.aws.blueprint`), and the creator that registers resources by type
 token (:mod:`svai.backends.aws.provider`), so a plan never imports ``pulumi_aws``.
 """
 
@@ -14,8 +14,7 @@ from typing import Any, get_args
 import pulumi
 
 from svai.backends import components
-from svai.backends.aws.blueprint import Shape
-from svai.backends.aws.markers import Account
+from svai.backends.aws.blueprint import Account, Shape
 from svai.backends.aws.provider import AWS, caller_account
 from svai.backends.blueprint import Blueprint
 from svai.backends.docker_build import DOCKER_BUILD

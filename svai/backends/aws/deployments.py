@@ -27,8 +27,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from svai.backends import gate
+from svai.backends.aws import arguments as args
 from svai.backends.aws import codedeploy, guardrails, network
-from svai.backends.aws import lowering as args
 from svai.backends.aws.foundation import Links
 from svai.backends.blueprint import Concat, Group, Ref, Rendered, ResourceSpec
 from svai.compiler import gate as _gate
@@ -307,7 +307,7 @@ def endpoint_routes(
     """The endpoints the gate job routes, with each version's variant, once the account is known.
 
     The plan's own version is variant ``live``, the other one of the split ``previous``
-    (:func:`svai.backends.aws.lowering.endpoint_config_args`).
+    (:func:`svai.backends.aws.arguments.endpoint_config_args`).
     """
 
     def entries(values: tuple[Any, ...]) -> list[dict[str, object]]:

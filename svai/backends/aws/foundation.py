@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from svai.backends.aws import arguments as args
 from svai.backends.aws import claims, start_fetch
-from svai.backends.aws import lowering as args
-from svai.backends.aws.markers import Account
+from svai.backends.aws.blueprint import Account
 from svai.backends.aws.policy import policy_document
 from svai.backends.blueprint import Concat, FileSource, Group, Ref, Rendered
 from svai.backends.blueprint import ResourceSpec as Spec

@@ -1,6 +1,6 @@
 """SageMaker's deployment guardrails run a real-time endpoint's release; svai reads where it stands.
 
-Where guardrails can express a release's steps (:func:`svai.backends.aws.lowering.
+Where guardrails can express a release's steps (:func:`svai.backends.aws.arguments.
 guardrails_shift`), the endpoint config holds one variant, the plan's own version, and the
 endpoint a blue/green ``deployment_config`` with auto-rollback on the release's alarms: the
 ``up`` that applies the new config is itself the release, SageMaker shifting the traffic from
@@ -28,8 +28,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from svai.backends.aws.arguments import guardrails_shift
 from svai.backends.aws.codedeploy import calling, exported
-from svai.backends.aws.lowering import guardrails_shift
 from svai.backends.cloud import Shifted
 from svai.compiler.release_state import ReleaseState
 from svai.ir import DeploymentPlan

@@ -35,7 +35,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from svai.backends.aws import lowering as args
+from svai.backends.aws import arguments as args
 from svai.backends.aws.policy import policy_document
 from svai.backends.blueprint import Concat, Group, Ref, Rendered, ResourceSpec
 from svai.compiler.egress import free_endpoints, private_endpoints

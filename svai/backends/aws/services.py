@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from svai.backends.aws import arguments as args
 from svai.backends.aws import claims, deployments, network, start_fetch
-from svai.backends.aws import lowering as args
 from svai.backends.aws.foundation import Links
 from svai.backends.aws.policy import metric_namespace, policy_document, statements
 from svai.backends.blueprint import Concat, Group, Ref, Rendered

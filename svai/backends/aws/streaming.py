@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from svai.backends.aws import lowering as args
+from svai.backends.aws import arguments as args
 from svai.backends.aws.foundation import Links
 from svai.backends.aws.services import Extra, function_group
 from svai.backends.blueprint import Group, Ref, ResourceSpec
