@@ -13,11 +13,12 @@ from mutants import DELETE, record_once_under_mutmut, set_path
 from plans import CANARY_SECRET, async_plan, sync_plan
 
 from svai.backends.base import RecordedResource
+from svai.backends.claims import MESSAGE_BYTES_ENV, PAYLOAD_BUCKET_ENV
 from svai.backends.gcp import GcpBackend
 from svai.backends.gcp import tokens as T
 from svai.backends.gcp.rules import RULES
 from svai.backends.preview import record
-from svai.backends.rules import evaluate
+from svai.backends.rules import evaluate, get_path
 from svai.ir import DeploymentPlan
 
 BILLING = "000000-111111-222222"
@@ -430,3 +431,123 @@ def test_a_function_outside_the_vpc_is_refused() -> None:
         set_path("serviceConfig.directVpcEgress", "VPC_EGRESS_PRIVATE_RANGES_ONLY"),
     )
     assert _fired(resources, PLANS["egress-functions"]()) == {"SVAI_GCP_019"}
+
+
+# ---- the inputs each rule reads, case by case (issue #29) -------------------------------------
+
+
+def _gpu_service(change: Callable[[dict[str, Any]], None]) -> Resources:
+    return _mutate(_recorded("run-gpu-canary"), "svc-api", change)
+
+
+def _drop(*paths: str) -> Callable[[dict[str, Any]], None]:
+    def change(inputs: dict[str, Any]) -> None:
+        for path in paths:
+            set_path(path, DELETE)(inputs)
+
+    return change
+
+
+@pytest.mark.parametrize("field", ["cpu", "memory"])
+def test_a_gpu_service_without_a_cpu_or_memory_limit_fires(field: str) -> None:
+    resources = _gpu_service(_drop(f"template.containers.0.resources.limits.{field}"))
+    assert _fired(resources, PLANS["run-gpu-canary"]()) == {"SVAI_GCP_016"}
+
+
+@pytest.mark.parametrize(
+    ("memory", "fires"),
+    [
+        # Just under 16384 MiB in each decimal and binary unit.
+        ("15.99Gi", True),
+        ("17.179869175G", True),
+        ("17179.86M", True),
+        ("17.179869184G", False),
+    ],
+)
+def test_gpu_memory_just_under_the_minimum_fires(memory: str, fires: bool) -> None:
+    resources = _gpu_service(set_path("template.containers.0.resources.limits.memory", memory))
+    expected = {"SVAI_GCP_016"} if fires else set()
+    assert _fired(resources, PLANS["run-gpu-canary"]()) == expected
+
+
+def test_an_accelerator_without_recorded_minimums_needs_no_cpu_or_memory() -> None:
+    def unknown_accelerator(inputs: dict[str, Any]) -> None:
+        set_path("template.nodeSelector.accelerator", "nvidia-future-gpu")(inputs)
+        set_path("template.containers.0.resources.limits.cpu", "0.5")(inputs)
+        set_path("template.containers.0.resources.limits.memory", DELETE)(inputs)
+
+    assert _fired(_gpu_service(unknown_accelerator), PLANS["run-gpu-canary"]()) == set()
+
+
+def test_a_gpu_service_after_a_cpu_service_is_still_checked() -> None:
+    cpu_service = next(r for r in _recorded("run-iam") if r.name == "svc-api")
+    cpu_service = dataclasses.replace(cpu_service, name="svc-cpu")
+    resources = _gpu_service(set_path("template.containers.0.resources.cpuIdle", True))
+    findings = evaluate(RULES, (cpu_service, *resources), PLANS["run-gpu-canary"]())
+    assert {f.resource for f in findings if f.rule == "SVAI_GCP_016"} == {"svc-api"}
+
+
+def _claim_check_front_on_cloud_run(resources: Resources) -> Resources:
+    """The claim check's variables move from the submit function to the worker's container."""
+    submit = next(r for r in resources if r.name == "fn-submit")
+    front = get_path(submit.inputs, "serviceConfig.environmentVariables")
+    claim = {n: front[n] for n in (PAYLOAD_BUCKET_ENV, MESSAGE_BYTES_ENV)}
+    resources = _mutate(resources, "fn-submit", _drop("serviceConfig.environmentVariables"))
+
+    def add_envs(inputs: dict[str, Any]) -> None:
+        envs = inputs["template"]["containers"][0]["envs"]
+        envs[:] = [e for e in envs if e["name"] not in claim]
+        envs.extend({"name": n, "value": v} for n, v in claim.items())
+
+    return _mutate(resources, "svc-worker", add_envs)
+
+
+def test_a_cloud_run_container_can_carry_the_claim_check() -> None:
+    resources = _claim_check_front_on_cloud_run(_recorded("big-jobs"))
+    assert _fired(resources, PLANS["big-jobs"]()) == set()
+
+
+def test_a_front_with_exactly_the_claim_check_variables_carries_big_jobs() -> None:
+    def only_claim_variables(inputs: dict[str, Any]) -> None:
+        env = inputs["serviceConfig"]["environmentVariables"]
+        inputs["serviceConfig"]["environmentVariables"] = {
+            n: env[n] for n in (PAYLOAD_BUCKET_ENV, MESSAGE_BYTES_ENV)
+        }
+
+    resources = _mutate(_recorded("big-jobs"), "fn-submit", only_claim_variables)
+    assert _fired(resources, PLANS["big-jobs"]()) == set()
+
+
+def test_private_network_passes_once_a_service_has_vpc_access() -> None:
+    vpc = {"egress": "ALL_TRAFFIC", "networkInterfaces": [{"network": "default"}]}
+    resources = _mutate(_recorded("private"), "svc-api", set_path("template.vpcAccess", vpc))
+    assert "SVAI_GCP_018" not in _fired(resources, PLANS["private"]())
+    assert "SVAI_GCP_018" in _fired(_recorded("private"), PLANS["private"]())
+
+
+def test_a_function_without_max_instances_fires() -> None:
+    resources = _mutate(
+        _recorded("functions-jwt"), "fn-api", _drop("serviceConfig.maxInstanceCount")
+    )
+    assert _fired(resources, PLANS["functions-jwt"]()) == {"SVAI_GCP_009"}
+
+
+def test_a_dead_letter_policy_without_a_topic_fires() -> None:
+    resources = _mutate(
+        _recorded("async-run-key"), "sub-jobs", _drop("deadLetterPolicy.deadLetterTopic")
+    )
+    assert _fired(resources, PLANS["async-run-key"]()) == {"SVAI_GCP_002"}
+
+
+@pytest.mark.parametrize(("timeout_s", "fires"), [(10.0, False), (11.0, True)])
+def test_pubsubs_default_ack_deadline_is_ten_seconds(timeout_s: float, fires: bool) -> None:
+    plan = async_plan("gcp", "gcp.cloudrun.service", auth="api-key", worker_timeout_s=timeout_s)
+    backend = GcpBackend(billing_account=BILLING)
+    resources = record(lambda: backend.program(plan))
+    resources = _mutate(resources, "sub-jobs", _drop("ackDeadlineSeconds"))
+    assert ("SVAI_GCP_007" in _fired(resources, plan)) is fires
+
+
+def test_an_alert_policy_without_conditions_alerts_on_nothing() -> None:
+    resources = _mutate(_recorded("run-iam"), "alert-error-rate", _drop("conditions"))
+    assert _fired(resources, PLANS["run-iam"]()) == {"SVAI_GCP_008"}
