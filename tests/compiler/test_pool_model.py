@@ -1,0 +1,171 @@
+"""Behaviour tests of the stationary pool model (``svai.compiler.perf.pool``).
+
+Every expected value is derived by hand from M/M/inf and M/M/c identities or from the
+limits the model must respect, not copied from the model's output (issue #29).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from svai.compiler.perf.model import PoolState
+from svai.compiler.perf.pool import stationary_pool
+
+E = math.exp(1.0)
+
+
+def test_zero_rate_is_an_empty_pool() -> None:
+    """No traffic: nothing is cold, alive, busy or waiting."""
+    state = stationary_pool(0.0, 1.0, 10.0, warm_instances=2, max_instances=3)
+    assert state == PoolState(0.0, 0.0, 0.0, 0.0, 0.0)
+    for value in (
+        state.cold_start_prob,
+        state.mean_instances,
+        state.p99_instances,
+        state.mean_busy_ondemand,
+        state.mean_busy_warm,
+    ):
+        assert isinstance(value, float)
+        assert value == 0.0
+
+
+def test_busy_instances_equal_offered_load_at_high_load() -> None:
+    """Little's law: with c = 1 the mean busy count is lam * s (here 10 * 10 = 100)."""
+    state = stationary_pool(10.0, 10.0, None)
+    assert state.mean_busy_ondemand == pytest.approx(100.0, rel=1e-9)
+    assert state.mean_instances >= state.mean_busy_ondemand
+
+
+def test_zero_keep_alive_pool_is_the_busy_pool() -> None:
+    """Reclaimed at once, the pool holds exactly the busy instances: mean = E[B] = lam * s."""
+    state = stationary_pool(2.0, 1.0, 0.0)
+    assert state.mean_instances == pytest.approx(2.0, rel=1e-9)
+    assert state.mean_busy_ondemand == pytest.approx(2.0, rel=1e-9)
+    assert 0.0 < state.cold_start_prob <= 1.0
+
+
+def test_never_reclaimed_pool_keeps_every_reachable_level() -> None:
+    """keep_alive None: no cold starts, and every level with P(B >= L) > 1e-12 is held.
+
+    For B ~ Poisson(1): P(B >= 14) = 4.2e-12 > 1e-12 and P(B >= 15) = 2.8e-13, so 14 levels.
+    """
+    state = stationary_pool(1.0, 1.0, None)
+    assert state.cold_start_prob == 0.0
+    assert state.mean_instances == pytest.approx(14.0, abs=1e-9)
+    assert state.p99_instances == 14.0
+
+
+def test_never_reclaimed_capped_pool_holds_the_cap() -> None:
+    """keep_alive None with a cap of 3 on-demand instances: all three are always alive."""
+    state = stationary_pool(1.0, 1.0, None, max_instances=3)
+    assert state.cold_start_prob == 0.0
+    assert state.mean_instances == pytest.approx(3.0, abs=1e-12)
+    assert state.p99_instances == 3.0
+
+
+def test_cap_of_one_instance_binds() -> None:
+    """max_instances = 1 at load 1: at most one instance, busy with P(B >= 1) = 1 - 1/e."""
+    state = stationary_pool(1.0, 1.0, 5.0, max_instances=1)
+    assert 0.0 < state.mean_instances <= 1.0
+    assert state.p99_instances == 1.0
+    assert state.mean_busy_ondemand == pytest.approx(1.0 - 1.0 / E, rel=1e-12)
+    assert state.cold_start_prob > 0.0
+    # Offered load 1 equals the capped capacity 1 * 1: saturated, everyone waits.
+    assert state.saturated is True
+    assert state.wait_prob == 1.0
+    assert state.wait_rate == 0.0
+
+
+def test_cap_above_load_saturates_only_when_reached() -> None:
+    """Load 3 on 2 servers saturates; the flags are exactly (1.0, 0.0, True)."""
+    state = stationary_pool(3.0, 1.0, 5.0, max_instances=2)
+    assert (state.wait_prob, state.wait_rate, state.saturated) == (1.0, 0.0, True)
+    assert state.mean_instances <= 2.0
+
+
+def test_cap_counts_warm_instances() -> None:
+    """w = 1, max_instances = 2 leaves one on-demand instance behind the warm one.
+
+    With B ~ Poisson(1): busy warm = P(B >= 1) = 1 - 1/e, busy on-demand = P(B >= 2) = 1 - 2/e.
+    Two servers at load 1 (M/M/2): P(wait) = 2 rho^2 / (1 + rho) with rho = 1/2, i.e. 1/3,
+    and the wait tail rate is (2 - 1) / 1 = 1.
+    """
+    state = stationary_pool(1.0, 1.0, 5.0, warm_instances=1, max_instances=2)
+    assert state.mean_busy_warm == pytest.approx(1.0 - 1.0 / E, rel=1e-12)
+    assert state.mean_busy_ondemand == pytest.approx(1.0 - 2.0 / E, rel=1e-12)
+    assert 0.0 < state.mean_instances <= 1.0
+    assert state.p99_instances == 1.0
+    assert state.wait_prob == pytest.approx(1.0 / 3.0, rel=1e-12)
+    assert state.wait_rate == pytest.approx(1.0, rel=1e-12)
+    assert state.saturated is False
+
+
+def test_cap_filled_by_warm_pool_leaves_no_on_demand() -> None:
+    """max_instances == warm_instances: no on-demand instance, hence no cold start.
+
+    Busy warm = E[min(B, 2)] = P(B >= 1) + P(B >= 2) = 2 - 3/e for B ~ Poisson(1).
+    """
+    state = stationary_pool(1.0, 1.0, 5.0, warm_instances=2, max_instances=2)
+    assert state.cold_start_prob == 0.0
+    assert state.mean_instances == 0.0
+    assert state.p99_instances == 0.0
+    assert state.mean_busy_ondemand == 0.0
+    assert state.mean_busy_warm == pytest.approx(2.0 - 3.0 / E, rel=1e-12)
+
+
+def test_concurrency_two_erlang_c() -> None:
+    """c = 2, one instance, lam = 0.5, s = 2: M/M/2 at load 1 waits w.p. 1/3, rate (2-1)/2."""
+    state = stationary_pool(0.5, 2.0, 5.0, concurrency=2, max_instances=1)
+    assert state.saturated is False
+    assert state.wait_prob == pytest.approx(1.0 / 3.0, rel=1e-12)
+    assert state.wait_rate == pytest.approx(0.5, rel=1e-12)
+    # One instance carrying up to two requests is busy while B >= 1: 1 - e^{-1}.
+    assert state.mean_busy_ondemand == pytest.approx(1.0 - 1.0 / E, rel=1e-12)
+
+
+def test_negligible_wait_leaves_the_state_uncapped() -> None:
+    """A cap far above the load (1000 servers, load 1): no waiting, same pool as uncapped."""
+    capped = stationary_pool(1.0, 1.0, 5.0, max_instances=1000)
+    assert capped.wait_prob == 0.0
+    assert capped.wait_rate == 0.0
+    assert capped.saturated is False
+    assert capped == stationary_pool(1.0, 1.0, 5.0)
+
+
+def test_cold_start_load_enters_the_wait_rate() -> None:
+    """The queue sees load lam * (s + p_cold * cold_start_s); the tail rate is (c*N - load) / s."""
+    lam, s, cold = 0.5, 1.0, 2.0
+    state = stationary_pool(lam, s, 5.0, max_instances=2, cold_start_s=cold)
+    assert state.cold_start_prob > 0.0
+    load = lam * (s + state.cold_start_prob * cold)
+    assert state.saturated is False
+    assert state.wait_rate == pytest.approx((2.0 - load) / s, rel=1e-9)
+
+
+def test_cold_start_holding_is_a_fixed_point() -> None:
+    """A cold start held for 0.5 s lengthens the holding time to s + p * 0.5, self-consistently."""
+    held = stationary_pool(1.0, 1.0, 5.0, cold_start_s=0.5)
+    plain = stationary_pool(1.0, 1.0, 5.0)
+    again = stationary_pool(1.0, 1.0 + held.cold_start_prob * 0.5, 5.0)
+    assert held.cold_start_prob == pytest.approx(again.cold_start_prob, abs=1e-4)
+    assert held.mean_instances > plain.mean_instances
+    not_held = stationary_pool(1.0, 1.0, 5.0, cold_start_s=0.5, cold_holds_instance=False)
+    assert not_held == plain
+
+
+def test_long_keep_alive_at_high_load_has_rare_cold_starts() -> None:
+    """At lam * s = 1000 with a 1e6 s keep-alive, almost no arrival finds the pool short."""
+    state = stationary_pool(1000.0, 1.0, 1e6)
+    assert 0.0 <= state.cold_start_prob < 1e-3
+    assert state.mean_busy_ondemand == pytest.approx(1000.0, rel=1e-9)
+
+
+def test_short_keep_alive_below_one_second_still_holds_instances() -> None:
+    """Hitting times under 1 s (lam = 2): a 0.1 s keep-alive keeps fewer than all levels."""
+    short = stationary_pool(2.0, 1.0, 0.1)
+    never = stationary_pool(2.0, 1.0, None)
+    busy = stationary_pool(2.0, 1.0, 0.0)
+    assert busy.mean_instances <= short.mean_instances < never.mean_instances
+    assert short.mean_instances < 4.0
