@@ -226,10 +226,9 @@ def parse_builds(node: Any) -> Builds:
 
 
 def _held(where: str, value: Any) -> Held:
-    for held in get_args(Held):
-        if value == held:
-            return cast(Held, held)
-    raise BuildsError(f"{where}: {value!r} not in {get_args(Held)}")
+    if value not in get_args(Held):
+        raise BuildsError(f"{where}: {value!r} not in {get_args(Held)}")
+    return cast(Held, value)
 
 
 def _cloud(name: str, row: Any) -> CloudBuild:

@@ -217,3 +217,13 @@ def test_an_endpoint_keeps_the_previous_deployment_through_the_standby(offering:
 
 def _gpu_hour(plan: DeploymentPlan, size: Size) -> float:
     return offering_of(plan).gpu_usd_per_s(size) * 3600
+
+
+def test_a_catalog_row_with_an_unknown_release_fleet_is_refused() -> None:
+    from svai.compiler.builds import BuildsError, parse_builds
+
+    row = {"rollout": {}, "release_fleet": "twice"}
+    with pytest.raises(BuildsError, match=r"builds.offerings.x.release_fleet: 'twice' not in"):
+        parse_builds({"offerings": {"x": row}})
+    fleets = parse_builds({"offerings": {"x": {"rollout": {}, "release_fleet": "while-split"}}})
+    assert dict(fleets.release_fleets) == {"x": "while-split"}
