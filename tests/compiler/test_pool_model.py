@@ -149,7 +149,7 @@ def test_cold_start_holding_is_a_fixed_point() -> None:
     held = stationary_pool(1.0, 1.0, 5.0, cold_start_s=0.5)
     plain = stationary_pool(1.0, 1.0, 5.0)
     again = stationary_pool(1.0, 1.0 + held.cold_start_prob * 0.5, 5.0)
-    assert held.cold_start_prob == pytest.approx(again.cold_start_prob, abs=1e-4)
+    assert held.cold_start_prob == pytest.approx(again.cold_start_prob, abs=1e-8)
     assert held.mean_instances > plain.mean_instances
     not_held = stationary_pool(1.0, 1.0, 5.0, cold_start_s=0.5, cold_holds_instance=False)
     assert not_held == plain
@@ -169,3 +169,78 @@ def test_short_keep_alive_below_one_second_still_holds_instances() -> None:
     busy = stationary_pool(2.0, 1.0, 0.0)
     assert busy.mean_instances <= short.mean_instances < never.mean_instances
     assert short.mean_instances < 4.0
+
+
+@pytest.mark.parametrize(
+    ("rate", "service", "keep_alive", "concurrency", "init"),
+    [
+        # One instance per request, an init of 10 s at one request per 10 s: each cold start
+        # makes the next one likelier, and plain steps from p = 0 crawl (three reached 0.0075,
+        # the fixed point is 0.0194).
+        (0.1, 0.001, 60.0, 1, 10.0),
+        (0.1, 0.01, 300.0, 1, 10.0),
+        # 64 requests per instance reclaimed at once: p = 1 keeps the instance busy, p = 0 leaves
+        # it idle, and plain steps swing between the two.
+        (1.0, 0.001, 0.0, 64, 10.0),
+        (10.0, 0.01, 0.0, 80, 3.0),
+    ],
+)
+def test_held_cold_start_is_solved_to_its_fixed_point(
+    rate: float, service: float, keep_alive: float, concurrency: int, init: float
+) -> None:
+    """p is the cold-start probability of the pool whose holding time is s + p * init."""
+    held = stationary_pool(rate, service, keep_alive, concurrency=concurrency, cold_start_s=init)
+    p = held.cold_start_prob
+    plain = stationary_pool(rate, service + p * init, keep_alive, concurrency=concurrency)
+    assert 0.0 < p < 1.0
+    assert plain.cold_start_prob == pytest.approx(p, abs=1e-8)
+    assert plain.mean_instances == pytest.approx(held.mean_instances, abs=1e-6)
+
+
+def test_a_cold_start_that_holds_its_instance_solves_the_wait_at_the_fixed_point() -> None:
+    """The capped queue sees the load at the solved p, not at a step short of it."""
+    rate, service, init = 0.1, 0.001, 10.0
+    held = stationary_pool(rate, service, 60.0, max_instances=2, cold_start_s=init)
+    p = held.cold_start_prob
+    plain = stationary_pool(rate, service + p * init, 60.0, max_instances=2)
+    assert plain.cold_start_prob == pytest.approx(p, abs=1e-8)
+    load = rate * (service + p * init)
+    assert held.wait_rate == pytest.approx((2.0 - load) / service, rel=1e-9)
+
+
+@pytest.mark.filterwarnings("error")
+def test_zero_keep_alive_at_a_load_of_one_thousand_is_the_busy_pool_without_warnings() -> None:
+    """lam * s = 1000 reclaimed at once: the pool is E[B] = 1000, and numpy warns of nothing.
+
+    Far below the mean, F underflows and the hitting times are 0/0 or 0: those levels are always
+    held. Planning must not spray RuntimeWarnings (nor fail under ``-W error``) there.
+    """
+    state = stationary_pool(100.0, 10.0, 0.0)
+    assert state.mean_busy_ondemand == pytest.approx(1000.0, rel=1e-9)
+    assert state.mean_instances == pytest.approx(1000.0, rel=1e-9)
+    assert 0.0 < state.cold_start_prob <= 1.0
+    long = stationary_pool(100.0, 10.0, 600.0)
+    assert long.mean_instances > state.mean_instances
+    assert 0.0 <= long.cold_start_prob < 1e-3
+
+
+def test_zero_keep_alive_at_a_trickle_makes_every_arrival_cold_and_no_more() -> None:
+    """One request per 11.6 days, reclaimed at once: each arrival starts cold; P is at most 1."""
+    state = stationary_pool(1e-6, 1e-3, 0.0)
+    assert state.cold_start_prob == pytest.approx(1.0, abs=1e-12)
+    assert state.cold_start_prob <= 1.0
+
+
+@pytest.mark.parametrize("keep_alive", [None, 600.0])
+def test_a_warm_pool_far_above_the_load_starts_no_on_demand_instance(
+    keep_alive: float | None,
+) -> None:
+    """50 warm instances at B ~ Poisson(10): P(B > 50) ~ 1e-19, so exactly none on demand.
+
+    Where F rounds to just above 1, an unreached level counts 0 instances, never -1e-16.
+    """
+    state = stationary_pool(10.0, 1.0, keep_alive, warm_instances=50)
+    assert state.mean_instances == 0.0
+    assert state.p99_instances == 0.0
+    assert state.cold_start_prob < 1e-15
+    assert state.mean_busy_warm == pytest.approx(10.0, rel=1e-9)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -14,6 +15,7 @@ __all__ = [
     "busy_instances",
     "erlang_b",
     "erlang_c",
+    "held_fixed_point",
     "instance_levels",
     "level_laws",
     "levels_needed",
@@ -21,6 +23,12 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
+
+# The fixed point of a held cold start: plain steps first (they settle it where the cold-start
+# probability barely moves with the holding time), then bracketed secant steps, within this many
+# pools.
+_PLAIN_STEPS = 2
+_FIXED_POINT_STEPS = 60
 
 
 def _poisson_logpmf(rho: float, n: int) -> FloatArray:
@@ -101,24 +109,62 @@ def stationary_pool(
         return PoolState(0.0, 0.0, 0.0, 0.0, 0.0)
     t = math.inf if keep_alive_s is None else keep_alive_s
     cap_od = None if max_instances is None else max(0, max_instances - w)
-    p_cold = 0.0
-    state = None
-    for _ in range(3 if (cold_holds_instance and cold_start_s > 0) else 1):
-        s_eff = mean_service_s + (p_cold * cold_start_s if cold_holds_instance else 0.0)
-        state = _pool_once(rate_rps, s_eff, t, c, w, cap_od)
-        if abs(state.cold_start_prob - p_cold) < 1e-9:
-            break
-        p_cold = state.cold_start_prob
-    assert state is not None
+    if cold_holds_instance and cold_start_s > 0:
+        state = held_fixed_point(
+            lambda p: _pool_once(rate_rps, mean_service_s + p * cold_start_s, t, c, w, cap_od)
+        )
+    else:
+        state = _pool_once(rate_rps, mean_service_s, t, c, w, cap_od)
     if max_instances is not None:
         servers = max_instances * c
         load = rate_rps * (mean_service_s + state.cold_start_prob * cold_start_s)
         if load >= servers:
-            return replace(state, wait_prob=1.0, wait_rate=0.0, saturated=True)
+            return replace(state, wait_prob=1.0, saturated=True)
         pw = erlang_c(servers, load)
         if pw > 0.0:
-            rate = (servers - load) / mean_service_s
-            return replace(state, wait_prob=pw, wait_rate=rate, saturated=False)
+            return replace(state, wait_prob=pw, wait_rate=(servers - load) / mean_service_s)
+    return state
+
+
+def held_fixed_point(pool_at: Callable[[float], PoolState]) -> PoolState:
+    """Solve ``p = pool_at(p).cold_start_prob``: a cold request holds its instance for its init.
+
+    ``pool_at(p)`` is the pool whose requests hold their instance ``p * init`` longer on average.
+    Its cold-start probability ``g(p)`` can rise with ``p`` (one instance per request: longer
+    holding means more of them, started cold) or fall (many requests per instance: longer holding
+    keeps it alive). Either way ``g(0) - 0 >= 0`` and ``g(1) - 1 <= 0``, so a root of
+    ``g(p) - p`` lies in ``[0, 1]``. Plain steps ``p <- g(p)`` from 0 settle on it in two or three
+    steps where ``g`` is flat, the usual case, but crawl where ``g`` rises steeply (a long init
+    at a rate near one per init) and oscillate where it falls steeply (a zero keep-alive, many
+    requests per instance). So after two plain steps the solver takes secant steps, kept inside
+    a bracket on which ``g(p) - p`` changes sign, bisecting it when a step would leave it.
+
+    Args:
+        pool_at: The pool at a given cold-start probability of the holding time.
+
+    Returns:
+        The pool at the fixed point: ``|g(p) - p| < 1e-9``, or a bracket narrower than 1e-12.
+    """
+    lo, hi = 0.0, 1.0
+    p, p_prev, h_prev = 0.0, math.nan, math.nan
+    for step in range(_FIXED_POINT_STEPS):
+        state = pool_at(p)
+        h = state.cold_start_prob - p
+        if abs(h) < 1e-9:
+            break
+        if h > 0.0:
+            lo = p
+        else:
+            hi = p
+        if hi - lo < 1e-12:
+            break
+        if step < _PLAIN_STEPS:
+            p_next = state.cold_start_prob
+        else:
+            p_next = p - h * (p - p_prev) / (h - h_prev) if h != h_prev else math.nan
+            if not lo < p_next < hi:  # also NaN
+                p_next = (lo + hi) / 2.0
+        p, p_prev, h_prev = p_next, p, h
     return state
 
 
@@ -171,31 +217,28 @@ def _pool_once(lam: float, s: float, t: float, c: int, w: int, cap_od: int | Non
     rho = lam * s
     n = levels_needed(rho, w * c + c)
     pi, f, tau = level_laws(lam, s, n)
+    busy_od, busy_warm = busy_instances(pi, c, w, cap_od)
     levels = instance_levels(n, c, w, cap_od)
     if levels.size == 0:
-        p_lt = np.zeros(0)
+        # The cap leaves no on-demand instance: none starts cold, none is kept alive.
+        return PoolState(0.0, 0.0, 0.0, busy_od, busy_warm)
+    tau_l = tau[levels - 1]
+    f_l = f[levels - 1]
+    if math.isinf(t):
+        # Never reclaimed: the pool holds the all-time maximum; cold starts vanish.
+        p_lt = np.where(f_l >= 1.0 - 1e-12, f_l, 0.0)
         cold_rate = 0.0
     else:
-        idx = levels - 1
-        tau_l = tau[idx]
-        f_l = f[idx]
-        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            if math.isinf(t):
-                # Never reclaimed: the pool holds the all-time maximum; cold starts vanish.
-                surv = np.where(f_l >= 1.0 - 1e-12, 1.0, 0.0)
-                p_lt = f_l * surv
-                cold_rate = 0.0
-            else:
-                ratio = np.where(np.isfinite(tau_l) & (tau_l > 0), t / tau_l, np.inf)
-                surv = np.exp(-ratio)
-                p_lt = f_l * surv
-                dens = np.where(np.isfinite(tau_l) & (tau_l > 0), f_l / tau_l * surv, 0.0)
-                cold_rate = float(np.sum(np.nan_to_num(dens)))
-    p_ge = np.clip(1.0 - p_lt, 0.0, 1.0)
+        # Where B sits far above a level, tau is 0 (or 0/0, NaN, once F underflows): that level
+        # is always held, its instance never idles (no survival, no cold starts through it).
+        with np.errstate(all="ignore"):
+            can_idle = tau_l > 0
+            surv = np.exp(-np.where(can_idle, t / tau_l, np.inf))
+            dens = np.where(can_idle, f_l / tau_l * surv, 0.0)
+        p_lt = f_l * surv
+        cold_rate = float(np.sum(dens))
+    # F can round to just above 1: a level no one reaches counts 0 instances, not -1e-16.
+    p_ge = np.maximum(1.0 - p_lt, 0.0)
     mean_n = float(np.sum(p_ge))
     p99_n = float(np.count_nonzero(p_ge >= 0.01))
-    busy_od, busy_warm = busy_instances(pi, c, w, cap_od)
-    cold_prob = min(1.0, cold_rate / lam)
-    if cap_od == 0:
-        cold_prob = 0.0
-    return PoolState(cold_prob, mean_n, p99_n, busy_od, busy_warm)
+    return PoolState(min(1.0, cold_rate / lam), mean_n, p99_n, busy_od, busy_warm)
