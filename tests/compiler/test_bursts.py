@@ -41,6 +41,27 @@ def test_equal_rates_are_the_stationary_poisson_pool() -> None:
 
 
 @pytest.mark.parametrize(
+    ("rate", "service", "keep_alive", "concurrency"),
+    [
+        # An init of 10 s at one request per 10 s: plain steps crawl (each cold start makes the
+        # next likelier).
+        (0.1, 0.001, 60.0, 1),
+        # 64 requests per instance reclaimed at once: plain steps swing.
+        (1.0, 0.001, 0.0, 64),
+    ],
+)
+def test_equal_rates_solve_a_held_cold_start_to_the_same_fixed_point(
+    rate: float, service: float, keep_alive: float, concurrency: int
+) -> None:
+    """Both solvers reach p = g(p), where plain steps alone stop short of it differently."""
+    bursts = OnOff(rate, rate, 30, 90)
+    bursty = onoff_pool(bursts, service, keep_alive, concurrency=concurrency, cold_start_s=10.0)
+    plain = stationary_pool(rate, service, keep_alive, concurrency=concurrency, cold_start_s=10.0)
+    assert bursty.cold_start_prob == pytest.approx(plain.cold_start_prob, rel=1e-6)
+    assert bursty.mean_instances == pytest.approx(plain.mean_instances, rel=1e-6)
+
+
+@pytest.mark.parametrize(
     ("bursts", "horizon"),
     [
         (OnOff(2.0, 0.0, 300, 3000), 400_000.0),

@@ -22,6 +22,7 @@ with bursts much longer than the keep-alive, it reduces to the stationary Poisso
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -39,6 +40,11 @@ from svai.compiler.traffic import OnOff
 __all__ = ["onoff_pool"]
 
 FloatArray = npt.NDArray[np.float64]
+
+# The fixed point of a held cold start by state: plain steps first (as many as before Newton
+# steps were added, so a pool they settle is unchanged), then Newton steps, within this budget.
+_PLAIN_STEPS = 3
+_HELD_STEPS = 30
 
 
 def onoff_pool(
@@ -73,21 +79,78 @@ def onoff_pool(
     c, w = concurrency, warm_instances
     t = math.inf if keep_alive_s is None else keep_alive_s
     cap_od = None if max_instances is None else max(0, max_instances - w)
-    p_cold = (0.0, 0.0)
-    result = None
-    rounds = 4 if (cold_holds_instance and cold_start_s > 0) else 1
-    for _ in range(rounds):
-        extra = cold_start_s if cold_holds_instance else 0.0
-        holding = (mean_service_s + p_cold[0] * extra, mean_service_s + p_cold[1] * extra)
-        result = _onoff_once(bursts, holding, t, c, w, cap_od)
-        if max(abs(a - b) for a, b in zip(result[1], p_cold, strict=True)) < 1e-9:
-            break
-        p_cold = result[1]
-    assert result is not None
-    state = result[0]
+
+    def pool_at(p: FloatArray) -> tuple[PoolState, FloatArray]:
+        holding = (mean_service_s + p[0] * cold_start_s, mean_service_s + p[1] * cold_start_s)
+        state, by_state = _onoff_once(bursts, holding, t, c, w, cap_od)
+        return state, np.array(by_state)
+
+    if cold_holds_instance and cold_start_s > 0:
+        state = _held_by_state(pool_at)
+    else:
+        state = pool_at(np.zeros(2))[0]
     if max_instances is not None:
         state = _with_queueing(state, bursts, mean_service_s, cold_start_s, max_instances * c)
     return state
+
+
+def _held_by_state(pool_at: Callable[[FloatArray], tuple[PoolState, FloatArray]]) -> PoolState:
+    """Solve ``p = g(p)`` for the cold-start probabilities during bursts and between them.
+
+    ``pool_at(p)`` is the pool whose requests hold their instance ``p[state] * init`` longer,
+    with ``g(p)``, its cold-start probability by state. As with one rate
+    (:func:`~svai.compiler.perf.pool.held_fixed_point`), plain steps ``p <- g(p)`` settle it
+    where ``g`` is flat and crawl or swing where it is steep. So after three plain steps, Newton
+    steps on ``g(p) - p`` (forward-difference Jacobian), each halved until it shrinks the
+    residual, or a plain step where none does.
+
+    Args:
+        pool_at: The pool and its cold-start probabilities by state, at given ones.
+
+    Returns:
+        The pool at the fixed point (``max |g(p) - p| < 1e-9``), or after the step budget.
+    """
+    p = np.zeros(2)
+    state, g = pool_at(p)
+    for step in range(_HELD_STEPS):
+        residual = g - p
+        size = float(np.max(np.abs(residual)))
+        if size < 1e-9:
+            break
+        if step >= _PLAIN_STEPS:
+            trial = _newton_step(pool_at, p, residual, size)
+            if trial is not None:
+                p, state, g = trial
+                continue
+        p = g
+        state, g = pool_at(p)
+    return state
+
+
+def _newton_step(
+    pool_at: Callable[[FloatArray], tuple[PoolState, FloatArray]],
+    p: FloatArray,
+    residual: FloatArray,
+    size: float,
+) -> tuple[FloatArray, PoolState, FloatArray] | None:
+    """A damped Newton step on ``g(p) - p`` that shrinks the residual, or None."""
+    jacobian = np.empty((2, 2))
+    for k in range(2):
+        h = 1e-7 if p[k] + 1e-7 <= 1.0 else -1e-7
+        nudged = p.copy()
+        nudged[k] += h
+        jacobian[:, k] = (pool_at(nudged)[1] - nudged - residual) / h
+    try:
+        delta = np.linalg.solve(jacobian, -residual)
+    except np.linalg.LinAlgError:
+        return None
+    for _ in range(6):
+        trial = np.clip(p + delta, 0.0, 1.0)
+        state, g = pool_at(trial)
+        if float(np.max(np.abs(g - trial))) < size:
+            return trial, state, g
+        delta = delta / 2.0
+    return None
 
 
 def _onoff_once(
