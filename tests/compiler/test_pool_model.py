@@ -7,11 +7,12 @@ limits the model must respect, not copied from the model's output (issue #29).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import pytest
 
 from svai.compiler.perf.model import PoolState
-from svai.compiler.perf.pool import stationary_pool
+from svai.compiler.perf.pool import held_fixed_point, stationary_pool
 
 E = math.exp(1.0)
 
@@ -244,3 +245,34 @@ def test_a_warm_pool_far_above_the_load_starts_no_on_demand_instance(
     assert state.p99_instances == 0.0
     assert state.cold_start_prob < 1e-15
     assert state.mean_busy_warm == pytest.approx(10.0, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("name", "g", "most_pools"),
+    [
+        # g flat: the first plain step lands on the root, the second pool confirms it.
+        ("no cold starts", lambda p: 0.0, 1),
+        ("flat", lambda p: 0.3, 2),
+        # g rising almost as fast as p (slope 0.97): plain steps would need ~700 pools for 1e-9.
+        ("crawl", lambda p: 0.0026 + 0.97 * p, 6),
+        # g falling steeply: plain steps swing between ~0 and 0.9; bisection alone needs ~30.
+        ("swing", lambda p: 0.9 * math.exp(-20.0 * p), 16),
+        ("gentle", lambda p: 0.01 + 0.5 * p, 6),
+    ],
+)
+def test_the_held_fixed_point_solver_settles_within_a_few_pools(
+    name: str, g: Callable[[float], float], most_pools: int
+) -> None:
+    """Each pool costs a whole level sweep, so how many the solver asks for matters to plan."""
+    asked: list[float] = []
+
+    def pool_at(p: float) -> PoolState:
+        asked.append(p)
+        return PoolState(g(p), 0.0, 0.0, 0.0, 0.0)
+
+    state = held_fixed_point(pool_at)
+    p = asked[-1]
+    assert state.cold_start_prob == g(p)
+    assert abs(g(p) - p) < 1e-9, name
+    assert len(asked) <= most_pools, (name, len(asked))
+    assert all(0.0 <= q <= 1.0 for q in asked)
