@@ -18,7 +18,7 @@ It is slow (tens of minutes on two cores) and is not part of ``make test`` or CI
 Usage: ``python scripts/mutate.py [--max-children N] [--report-only | --resume | --survivors]
 [--only PATTERN ...] [--json FILE] [--min-score PERCENT]`` (``--only`` narrows a run to the
 mutants whose names match, e.g. ``'svai.backends.*'``). Exit codes: 0 done (every module at or above ``--min-score``);
-1 a module scored below ``--min-score``; 2 mutmut failed.
+1 a module scored below ``--min-score``; 2 mutmut failed, or ``--only`` matches no selected mutant.
 """
 
 from __future__ import annotations
@@ -130,8 +130,16 @@ def main() -> int:
     elif options.resume:
         names = [n for path in files for n in module_results(path)["pending"]]
     if options.only:
-        names = [n for n in names if any(fnmatch.fnmatch(n, p) for p in options.only)]
-        names = names if options.survivors or options.resume else options.only
+        covered = [n for n in names if any(fnmatch.fnmatch(n, p) for p in options.only)]
+        if not (options.survivors or options.resume):
+            # A wide --only ('svai.compiler.perf.pool.*') keeps the selected patterns it covers;
+            # a narrow one (one function, one mutant) is run as given if a selected pattern
+            # covers it. Either way only selected mutants run, the ones the report scores.
+            covered += [p for p in options.only if any(fnmatch.fnmatch(p, n) for n in names)]
+        names = list(dict.fromkeys(covered))
+        if not names and not options.report_only:
+            print(f"no selected mutant matches --only {' '.join(options.only)}", file=sys.stderr)
+            return 2
     if not options.report_only and names:
         argv = [str(Path(sys.executable).with_name("mutmut")), "run"]
         if options.max_children:
