@@ -12,7 +12,13 @@ from collections.abc import Callable
 import pytest
 
 from svai.compiler.perf.model import PoolState
-from svai.compiler.perf.pool import held_fixed_point, stationary_pool
+from svai.compiler.perf.pool import (
+    erlang_b,
+    erlang_c,
+    held_fixed_point,
+    level_laws,
+    stationary_pool,
+)
 
 E = math.exp(1.0)
 
@@ -276,3 +282,68 @@ def test_the_held_fixed_point_solver_settles_within_a_few_pools(
     assert abs(g(p) - p) < 1e-9, name
     assert len(asked) <= most_pools, (name, len(asked))
     assert all(0.0 <= q <= 1.0 for q in asked)
+
+
+def _erlang_b_by_recurrence(servers: int, load: float) -> float:
+    """The textbook recurrence B(k) = a B(k-1) / (k + a B(k-1)), B(0) = 1 (no log space)."""
+    b = 1.0
+    for k in range(1, servers + 1):
+        b = load * b / (k + load * b)
+    return b
+
+
+def _erlang_c_by_recurrence(servers: int, load: float) -> float:
+    b = _erlang_b_by_recurrence(servers, load)
+    return servers * b / (servers - load * (1.0 - b))
+
+
+@pytest.mark.parametrize(
+    ("servers", "load", "expected"),
+    [
+        (1, 1.0, 0.5),  # a / (1 + a)
+        (1, 0.5, 1.0 / 3.0),
+        (2, 1.0, 0.2),  # (a^2 / 2) / (1 + a + a^2 / 2)
+        (3, 0.0, 0.0),  # no traffic: nothing is blocked
+        (0, 2.0, 1.0),  # no server: everything is
+    ],
+)
+def test_erlang_b_by_hand(servers: int, load: float, expected: float) -> None:
+    assert erlang_b(servers, load) == pytest.approx(expected, rel=1e-12, abs=0.0)
+
+
+@pytest.mark.parametrize(
+    ("servers", "load", "expected"),
+    [
+        (1, 0.5, 0.5),  # M/M/1 waits with probability rho
+        (3, 0.0, 0.0),
+        (2, 3.0, 1.0),  # over capacity: everyone waits
+        (2, 2.0, 1.0),  # at capacity too
+    ],
+)
+def test_erlang_c_by_hand(servers: int, load: float, expected: float) -> None:
+    assert erlang_c(servers, load) == pytest.approx(expected, rel=1e-12, abs=0.0)
+
+
+@pytest.mark.parametrize(("servers", "load"), [(50, 40.0), (1000, 900.0), (200, 150.0)])
+def test_erlang_b_and_c_match_the_textbook_recurrence(servers: int, load: float) -> None:
+    assert erlang_b(servers, load) == pytest.approx(
+        _erlang_b_by_recurrence(servers, load), rel=1e-9
+    )
+    assert erlang_c(servers, load) == pytest.approx(
+        _erlang_c_by_recurrence(servers, load), rel=1e-9
+    )
+
+
+def test_erlang_c_far_below_capacity_is_zero_where_the_exact_value_is_negligible() -> None:
+    """1000 servers at load 600: the exact P(wait) is 2e-50; the shortcut answers 0."""
+    assert _erlang_c_by_recurrence(1000, 600.0) < 1e-40
+    assert erlang_c(1000, 600.0) == 0.0
+
+
+def test_level_laws_with_instant_service_keep_every_request_at_level_zero() -> None:
+    """s = 0: B is always 0 (pmf [1, 0, ...]); level 1 is reached by the next arrival, 1 / lam."""
+    pi, f, tau = level_laws(2.0, 0.0, 5)
+    assert pi.tolist() == [1.0, 0.0, 0.0, 0.0, 0.0]
+    assert f.tolist() == [1.0] * 5
+    assert tau[0] == pytest.approx(0.5, rel=1e-12)
+    assert (tau[1:] > 1e300).all()

@@ -185,9 +185,10 @@ def level_laws(lam: float, s: float, n: int) -> tuple[FloatArray, FloatArray, Fl
     pi = np.exp(logpi)
     log_f = np.logaddexp.accumulate(logpi)
     f = np.exp(log_f)
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):
         # sum_{j<L} F(j)^2 / (lam pi_j), accumulated in linear space (terms grow monotonically
-        # once j passes the mode, and the early ones are negligible).
+        # once j passes the mode, and the early ones are negligible). Far below the mode F
+        # underflows and tau is 0/0 (NaN): the pool treats those levels as always held.
         term = np.exp(np.minimum(2.0 * log_f - math.log(lam) - logpi, 700.0))
         acc = np.cumsum(term)
         tau = acc / f  # tau[L-1] = E[hitting time of L]
