@@ -7,7 +7,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from mutants import DELETE, record_once_under_mutmut, set_path
@@ -23,6 +23,7 @@ from svai.ir import Alarm, DeploymentPlan
 
 Resources = tuple[RecordedResource, ...]
 CA = "azure.containerapps.consumption"
+Auth = Literal["iam", "api-key", "jwt", "none"]
 
 
 def _jobs_up_to(plan: DeploymentPlan, payload: int) -> DeploymentPlan:
@@ -626,7 +627,7 @@ def _always_ready_http(inputs: dict[str, Any]) -> None:
     ],
 )
 def test_a_function_app_serving_http_needs_its_authentication(
-    auth: str, change: Callable[[dict[str, Any]], None] | None, fires: bool
+    auth: Auth, change: Callable[[dict[str, Any]], None] | None, fires: bool
 ) -> None:
     resources = recorded("async")
     while any(r.type == WEB_AUTH for r in resources):
@@ -732,7 +733,7 @@ def test_a_container_app_passes_secrets_only_by_key_vault_reference(
     ],
 )
 def test_a_managed_endpoint_takes_entra_id_tokens_only(
-    auth: str, issuer: str | None, fires: bool
+    auth: Auth, issuer: str | None, fires: bool
 ) -> None:
     plan = PLANS["ml"]()
     entry = dataclasses.replace(plan.entry, auth=auth, jwt_issuer=issuer, jwt_audience="x")
