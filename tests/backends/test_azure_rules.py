@@ -7,7 +7,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from mutants import DELETE, record_once_under_mutmut, set_path
@@ -23,6 +23,7 @@ from svai.ir import Alarm, DeploymentPlan
 
 Resources = tuple[RecordedResource, ...]
 CA = "azure.containerapps.consumption"
+Auth = Literal["iam", "api-key", "jwt", "none"]
 
 
 def _jobs_up_to(plan: DeploymentPlan, payload: int) -> DeploymentPlan:
@@ -528,6 +529,8 @@ def _outbound(*rules: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
         ((_internet_rule("Internet", "Deny", 4000),), True),
         ((_internet_rule("*", "Deny", 4000), _internet_rule("Internet", "Allow", 3000)), False),
         ((_internet_rule("*", "Deny", 4000), _internet_rule("Internet", "Allow", 4001)), True),
+        # A tie proves no order (Azure refuses two rules of one priority anyway).
+        ((_internet_rule("*", "Deny", 4000), _internet_rule("Internet", "Allow", 4000)), False),
     ],
 )
 def test_the_egress_nsg_must_deny_the_internet_before_any_allow(
@@ -545,7 +548,11 @@ def test_a_container_app_that_knows_the_bucket_and_limit_is_a_claim_check_front(
         inputs["siteConfig"]["appSettings"] = [s for s in settings if s["name"] not in CLAIM]
 
     def know(inputs: dict[str, Any]) -> None:
-        inputs["template"]["containers"][0]["env"].append({"name": CLAIM[1], "value": "262144"})
+        # Exactly the two variables (the defaults' fronts know more): they alone suffice.
+        inputs["template"]["containers"][0]["env"] = [
+            {"name": CLAIM[0], "value": "summarize-artifacts"},
+            {"name": CLAIM[1], "value": "262144"},
+        ]
 
     resources = recorded("async")
     for nth in range(sum(1 for r in resources if r.type == WEB_APP)):
@@ -620,7 +627,7 @@ def _always_ready_http(inputs: dict[str, Any]) -> None:
     ],
 )
 def test_a_function_app_serving_http_needs_its_authentication(
-    auth: str, change: Callable[[dict[str, Any]], None] | None, fires: bool
+    auth: Auth, change: Callable[[dict[str, Any]], None] | None, fires: bool
 ) -> None:
     resources = recorded("async")
     while any(r.type == WEB_AUTH for r in resources):
@@ -726,7 +733,7 @@ def test_a_container_app_passes_secrets_only_by_key_vault_reference(
     ],
 )
 def test_a_managed_endpoint_takes_entra_id_tokens_only(
-    auth: str, issuer: str | None, fires: bool
+    auth: Auth, issuer: str | None, fires: bool
 ) -> None:
     plan = PLANS["ml"]()
     entry = dataclasses.replace(plan.entry, auth=auth, jwt_issuer=issuer, jwt_audience="x")
@@ -783,3 +790,47 @@ def test_a_premium_service_bus_carries_big_jobs_without_a_claim_check(
     )
     plan = _jobs_up_to(PLANS["async"](), 512 * 1024)
     assert _on_rule(resources, plan, "SVAI_AZ_032") == ([None] if fires else [])
+
+
+def test_a_dead_letter_alarm_without_a_queue_asks_for_no_alert() -> None:
+    # The backend builds no dead-letter alert without a queue (azure/alerts.py); the rule does not
+    # ask for one, and still checks every alarm after it.
+    plan = PLANS["ca"]()
+    assert plan.queue is None
+    dead_letters = Alarm("dlq-depth", "dlq_depth", 1.0, 60, 1, "dlq")
+    extra = Alarm("concurrency", "concurrency", 50.0, 60, 3, "api")
+    alarms = (dead_letters, *plan.alarms)
+    assert _on_rule(recorded("ca"), dataclasses.replace(plan, alarms=alarms), "SVAI_AZ_014") == []
+    unbuilt = dataclasses.replace(plan, alarms=(*alarms, extra))
+    assert _on_rule(recorded("ca"), unbuilt, "SVAI_AZ_014") == [None]
+
+
+AUTH_CONFIG = "azure-native:app:ContainerAppsAuthConfig"
+
+
+def test_an_auth_config_protects_its_container_app_by_the_apps_azure_name() -> None:
+    # Deployed, the auth config names the app by its Azure name (``ca-...``), not the logical one.
+    app = next(r for r in recorded("ca") if r.type == CONTAINER_APP)
+    assert app.inputs["containerAppName"] != app.name
+    azure_name = app.inputs["containerAppName"]
+    by_azure_name = _edit(recorded("ca"), AUTH_CONFIG, set_path("containerAppName", azure_name))
+    assert _on_rule(by_azure_name, PLANS["ca"](), "SVAI_AZ_011") == []
+    other = _edit(recorded("ca"), AUTH_CONFIG, set_path("containerAppName", "ca-other-api"))
+    assert _on_rule(other, PLANS["ca"](), "SVAI_AZ_011") == [app.name]
+
+
+def test_a_container_without_environment_variables_breaks_no_rule() -> None:
+    def add_sidecar(inputs: dict[str, Any]) -> None:
+        inputs["template"]["containers"].append({"name": "sidecar", "image": "busybox"})
+
+    resources = _edit(recorded("async"), CONTAINER_APP, add_sidecar)
+    assert _fired(resources, PLANS["async"]()) == set()
+
+
+def test_without_a_worker_the_lock_has_no_timeout_to_cover() -> None:
+    plan = PLANS["async"]()
+    plan = dataclasses.replace(plan, services=tuple(s for s in plan.services if s.role != "worker"))
+    short = _edit(recorded("async"), SERVICE_BUS_QUEUE, set_path("lockDuration", "PT0.5S"))
+    assert _on_rule(short, plan, "SVAI_AZ_010") == []
+    longer = _edit(recorded("async"), SERVICE_BUS_QUEUE, set_path("lockDuration", "PT5M1S"))
+    assert _on_rule(longer, plan, "SVAI_AZ_010") == ["summarize-jobs"]
