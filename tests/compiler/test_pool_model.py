@@ -347,3 +347,29 @@ def test_level_laws_with_instant_service_keep_every_request_at_level_zero() -> N
     assert f.tolist() == [1.0] * 5
     assert tau[0] == pytest.approx(0.5, rel=1e-12)
     assert (tau[1:] > 1e300).all()
+
+
+@pytest.mark.parametrize(
+    ("name", "g", "most_pools"),
+    [
+        # No root at all: g jumps from 0.9 to 0 at p = 0.3. Secant steps overshoot; the bracket
+        # is bisected down to 1e-12 around the jump, and the solver stops there.
+        ("jump", lambda p: 0.9 if p < 0.3 else 0.0, 50),
+        # The same cliff, continuous (1e-5 wide): bisection then secant steps.
+        ("cliff", lambda p: 0.9 / (1.0 + math.exp(min(700.0, (p - 0.3) / 1e-5))), 30),
+    ],
+)
+def test_the_held_fixed_point_solver_bisects_a_cliff_down_to_the_jump(
+    name: str, g: Callable[[float], float], most_pools: int
+) -> None:
+    asked: list[float] = []
+
+    def pool_at(p: float) -> PoolState:
+        asked.append(p)
+        return PoolState(g(p), 0.0, 0.0, 0.0, 0.0)
+
+    state = held_fixed_point(pool_at)
+    assert asked[-1] == pytest.approx(0.3, abs=1e-4), name
+    assert state.cold_start_prob == g(asked[-1])
+    assert len(asked) <= most_pools, (name, len(asked))
+    assert all(0.0 <= q <= 1.0 for q in asked)
