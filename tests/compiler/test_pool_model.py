@@ -253,6 +253,17 @@ def test_a_warm_pool_far_above_the_load_starts_no_on_demand_instance(
     assert state.mean_busy_warm == pytest.approx(10.0, rel=1e-9)
 
 
+def _solve_counting(g: Callable[[float], float]) -> tuple[PoolState, list[float]]:
+    """Solve ``p = g(p)`` with pools whose cold-start probability is ``g``; note each p asked."""
+    asked: list[float] = []
+
+    def pool_at(p: float) -> PoolState:
+        asked.append(p)
+        return PoolState(g(p), 0.0, 0.0, 0.0, 0.0)
+
+    return held_fixed_point(pool_at), asked
+
+
 @pytest.mark.parametrize(
     ("name", "g", "most_pools"),
     [
@@ -270,13 +281,7 @@ def test_the_held_fixed_point_solver_settles_within_a_few_pools(
     name: str, g: Callable[[float], float], most_pools: int
 ) -> None:
     """Each pool costs a whole level sweep, so how many the solver asks for matters to plan."""
-    asked: list[float] = []
-
-    def pool_at(p: float) -> PoolState:
-        asked.append(p)
-        return PoolState(g(p), 0.0, 0.0, 0.0, 0.0)
-
-    state = held_fixed_point(pool_at)
+    state, asked = _solve_counting(g)
     p = asked[-1]
     assert state.cold_start_prob == g(p)
     assert abs(g(p) - p) < 1e-9, name
@@ -362,13 +367,7 @@ def test_level_laws_with_instant_service_keep_every_request_at_level_zero() -> N
 def test_the_held_fixed_point_solver_bisects_a_cliff_down_to_the_jump(
     name: str, g: Callable[[float], float], most_pools: int
 ) -> None:
-    asked: list[float] = []
-
-    def pool_at(p: float) -> PoolState:
-        asked.append(p)
-        return PoolState(g(p), 0.0, 0.0, 0.0, 0.0)
-
-    state = held_fixed_point(pool_at)
+    state, asked = _solve_counting(g)
     assert asked[-1] == pytest.approx(0.3, abs=1e-4), name
     assert state.cold_start_prob == g(asked[-1])
     assert len(asked) <= most_pools, (name, len(asked))
