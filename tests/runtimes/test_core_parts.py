@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from store_doubles import ManualClock
+from store_doubles import CountingStore, ManualClock
 
 from svai.runtime.core import cache as cache_module
 from svai.runtime.core import idempotency as idempotency_module
@@ -146,6 +146,56 @@ def test_cache_outage_degrades_to_lru_and_backs_off() -> None:
     assert cache.get("other") is None
     assert store.calls == 2 and cache.store_errors == 2 and len(errors) == 2
     cache.close()  # a broken store does not fail shutdown
+
+
+def test_a_value_read_from_the_shared_store_is_kept_in_the_lru(tmp_path: Path) -> None:
+    """One store read per key and TTL: the next get is answered by this instance's LRU."""
+    shared = SqliteStore(tmp_path / "shared.db")
+    shared.put("k", b"written by another instance", 60)
+    store = CountingStore(shared)
+    cache = Cache(60, 10, store, clock=ManualClock())
+    assert cache.get("k") == b"written by another instance"
+    assert cache.get("k") == b"written by another instance"
+    assert store.calls == ["get"]
+    cache.close()
+
+
+def test_a_cache_whose_monotonic_clock_reads_zero_uses_its_store_at_once(tmp_path: Path) -> None:
+    """A just-booted microVM's monotonic clock can read ~0 s: no outage yet, so no backoff."""
+    store = CountingStore(SqliteStore(tmp_path / "shared.db"))
+    at_boot = ManualClock()
+    at_boot.now = 0.0
+    cache = Cache(60, 10, store, clock=at_boot)
+    cache.put("k", b"v")
+    assert store.calls == ["put"]
+    cache.close()
+
+
+def test_the_store_is_skipped_for_five_seconds_after_a_failed_write_by_default() -> None:
+    store, clock = DownStore(), ManualClock()
+    errors: list[Exception] = []
+    cache = Cache(60, 10, store, on_error=errors.append, clock=clock)
+    cache.put("k", b"v")  # the write fails; the error is reported as it was raised
+    assert isinstance(errors[0], ConnectionError) and cache.store_errors == 1
+    clock.advance(4.9)
+    cache.put("k", b"v")
+    assert store.calls == 1
+    clock.advance(0.1)
+    cache.put("k", b"v")
+    assert store.calls == 2 and len(errors) == 2
+
+
+def test_closing_the_cache_closes_its_store(tmp_path: Path) -> None:
+    closed: list[bool] = []
+
+    class ClosingStore(SqliteStore):
+        def close(self) -> None:
+            closed.append(True)
+            super().close()
+
+    cache = Cache(60, 10, ClosingStore(tmp_path / "shared.db"))
+    cache.close()
+    assert closed == [True]
 
 
 def test_idempotency_states_conflict_and_abandon() -> None:
