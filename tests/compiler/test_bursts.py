@@ -12,6 +12,8 @@ import pytest
 from svai import api
 from svai.compiler.perf import ServiceTime, simulate_pool, stationary_pool
 from svai.compiler.perf.bursts import onoff_pool
+from svai.compiler.perf.model import PoolConfig
+from svai.compiler.perf.prediction import predict
 from svai.compiler.recommend import traffic_profile
 from svai.compiler.traffic import OnOff
 from svai.errors import SpecError
@@ -89,6 +91,19 @@ def test_the_same_load_in_bursts_needs_fewer_instances_than_deterministic_peaks(
     assert bursty.bursts == OnOff(8.0, 0.2, 120.0, 1200.0)
     assert bursty.mean_rps == pytest.approx(bursty.bursts.mean_rps)
     assert bursty.peak_rps == 8.0
+
+
+def test_a_bursty_day_is_predicted_with_the_on_off_pool_not_its_mean_rate() -> None:
+    """Random bursts at 8 rps over 0.2 rps: 8x the cold starts a steady 0.91 rps would have."""
+    profile = traffic_profile(_traffic("bursty, baseline_rps: 0.2, peak_rps: 8, "
+                                       "bursts: {mean_on: 2m, mean_off: 20m}"))  # fmt: skip
+    assert profile.bursts is not None
+    result = predict(profile, ServiceTime(1.0), PoolConfig(cold_start_s=0.5))
+    bursty = onoff_pool(profile.bursts, 1.0, 600.0, cold_start_s=0.5)
+    steady = stationary_pool(profile.mean_rps, 1.0, 600.0, cold_start_s=0.5)
+    assert result.cold_start_prob == pytest.approx(bursty.cold_start_prob, rel=1e-9)
+    assert result.peak_instances == bursty.p99_instances
+    assert result.cold_start_prob > 5.0 * steady.cold_start_prob
 
 
 def test_simfaas_smoke_three_points() -> None:
