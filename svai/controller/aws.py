@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from svai.backends.aws import arguments as aws
-from svai.backends.aws.codedeploy import calling
+from svai.backends.aws.codedeploy import calling, client
 from svai.compiler.release_state import ReleaseState
 from svai.controller.revisions import Moved
 from svai.errors import DeployError, UsageError
@@ -118,10 +118,10 @@ def move(state: ReleaseState, regions: Sequence[str]) -> tuple[Route, ...]:
     routes = lambda_routes(state)
     moved = []
     for region in regions:
-        client = _client(region)
+        lambda_ = client("lambda", region)
         for route in routes:
             placed = Route(route.service, route.function, route.version, route.weights, region)
-            _update(client, placed)
+            _update(lambda_, placed)
             moved.append(placed)
     return tuple(moved)
 
@@ -139,7 +139,7 @@ def read_route(function: str, region: str) -> Route:
     from botocore.exceptions import ClientError
 
     try:
-        alias = _client(region).get_alias(FunctionName=function, Name=aws.LIVE_ALIAS)
+        alias = client("lambda", region).get_alias(FunctionName=function, Name=aws.LIVE_ALIAS)
     except ClientError as exc:
         raise DeployError(f"reading {function}:{aws.LIVE_ALIAS} failed: {exc}") from None
     weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
@@ -147,15 +147,9 @@ def read_route(function: str, region: str) -> Route:
     return Route("", function, str(alias["FunctionVersion"]), pairs, region)
 
 
-def _client(region: str) -> Any:
-    import boto3
-
-    return boto3.client("lambda", region_name=region)
-
-
-def _update(client: Any, route: Route) -> None:
+def _update(lambda_: Any, route: Route) -> None:
     with routing(route.line()):
-        client.update_alias(
+        lambda_.update_alias(
             FunctionName=route.function,
             Name=aws.LIVE_ALIAS,
             FunctionVersion=route.version,
@@ -182,13 +176,11 @@ def route(moved: Moved, sleep: Callable[[float], None]) -> Moved:
     SageMaker applies it asynchronously (the endpoint is ``Updating`` for a while); a later
     move while it is refuses, which fails that run and leaves the state for the next one.
     """
-    import boto3
-
     region = moved.resource.split(":")[3]
     name = moved.resource.partition(":endpoint/")[2]
     weights = [{"VariantName": v, "DesiredWeight": p / 100} for v, p in moved.split]
     with routing(moved.line()):
-        boto3.client("sagemaker", region_name=region).update_endpoint_weights_and_capacities(
+        client("sagemaker", region).update_endpoint_weights_and_capacities(
             EndpointName=name, DesiredWeightsAndCapacities=weights
         )
     return moved

@@ -152,13 +152,13 @@ def start(
         if group.region != plan.region or target is None:
             continue
         with calling(f"{group.function}:{LIVE_ALIAS} in {group.region}"):
-            alias = _client("lambda", group.region).get_alias(
+            alias = client("lambda", group.region).get_alias(
                 FunctionName=group.function, Name=LIVE_ALIAS
             )
             current = str(alias["FunctionVersion"])
             if current == target:
                 continue
-            created = _client("codedeploy", group.region).create_deployment(
+            created = client("codedeploy", group.region).create_deployment(
                 applicationName=group.application,
                 deploymentGroupName=group.group,
                 revision={
@@ -184,10 +184,10 @@ def read(state: ReleaseState) -> tuple[Shifted, ...]:
         svai.errors.DeployError: CodeDeploy refused the read.
     """
     found = []
-    for where, deployment in _recorded(state):
+    for where, deployment in recorded(state):
         region = where.partition("/")[0]
         with calling(f"reading CodeDeploy deployment {deployment} in {region}"):
-            info = _client("codedeploy", region).get_deployment(deploymentId=deployment)
+            info = client("codedeploy", region).get_deployment(deploymentId=deployment)
         found.append(_shifted(where, _alias(state, where), deployment, info["deploymentInfo"]))
     return tuple(found)
 
@@ -205,7 +205,7 @@ def stop(state: ReleaseState) -> tuple[Shifted, ...]:
             continue
         region = shift.where.partition("/")[0]
         with calling(f"stopping CodeDeploy deployment {shift.deployment} in {region}"):
-            _client("codedeploy", region).stop_deployment(
+            client("codedeploy", region).stop_deployment(
                 deploymentId=shift.deployment, autoRollbackEnabled=True
             )
         line = f"{_alias(state, shift.where)}: CodeDeploy deployment {shift.deployment} stopped"
@@ -213,8 +213,8 @@ def stop(state: ReleaseState) -> tuple[Shifted, ...]:
     return tuple(stopped)
 
 
-def _recorded(state: ReleaseState) -> list[tuple[str, str]]:
-    """``(where, deployment id)`` recorded for the release in progress (none otherwise)."""
+def recorded(state: ReleaseState) -> list[tuple[str, str]]:
+    """``(where, deployment)`` recorded for the release in progress (none otherwise)."""
     if state.status != "in-progress" or state.candidate is None:
         return []
     return sorted(state.deployments.get(state.candidate, {}).items())
@@ -250,7 +250,8 @@ def _shifted(where: str, alias: str, deployment: str, info: Mapping[str, Any]) -
     return Shifted(where, deployment, status, outcome, line)
 
 
-def _client(service: str, region: str) -> Any:
+def client(service: str, region: str) -> Any:
+    """A boto3 client of ``service`` in ``region`` (boto3 imported on the first call)."""
     import boto3
 
     return boto3.client(service, region_name=region)

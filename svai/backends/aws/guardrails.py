@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from svai.backends.aws.arguments import guardrails_shift
-from svai.backends.aws.codedeploy import calling, exported
+from svai.backends.aws.codedeploy import calling, client, exported, recorded
 from svai.backends.cloud import Shifted
 from svai.compiler.release_state import ReleaseState
 from svai.ir import DeploymentPlan
@@ -115,9 +115,7 @@ def start(
     if not guardrails_shift(plan) or state.deployed is None:
         return ()
     return tuple(
-        _describe(endpoint.where, endpoint.endpoint, endpoint.config)
-        for endpoint in endpoints_in(outputs)
-        if endpoint.region == plan.region
+        _describe(endpoint) for endpoint in endpoints_in(outputs) if endpoint.region == plan.region
     )
 
 
@@ -128,30 +126,27 @@ def read(state: ReleaseState) -> tuple[Shifted, ...]:
         svai.errors.ToolMissingError: no AWS credentials.
         svai.errors.DeployError: SageMaker refused the read.
     """
-    if state.status != "in-progress" or state.candidate is None:
-        return ()
     found = []
-    for where, deployment in sorted(state.deployments.get(state.candidate, {}).items()):
+    for where, deployment in recorded(state):
         if deployment.startswith(MARK):
-            endpoint, _, config = deployment.removeprefix(MARK).partition("/")
-            found.append(_describe(where, endpoint, config))
+            region, _, service = where.partition("/")
+            name, _, config = deployment.removeprefix(MARK).partition("/")
+            found.append(_describe(Endpoint(service, region, name, config)))
     return tuple(found)
 
 
-def _describe(where: str, endpoint: str, config: str) -> Shifted:
-    """``DescribeEndpoint`` of ``endpoint`` as a :class:`Shifted` towards ``config``."""
-    import boto3
-
-    region = where.partition("/")[0]
-    with calling(f"reading SageMaker endpoint {endpoint} in {region}"):
-        info = boto3.client("sagemaker", region_name=region).describe_endpoint(
-            EndpointName=endpoint
+def _describe(endpoint: Endpoint) -> Shifted:
+    """``DescribeEndpoint`` of ``endpoint`` as a :class:`Shifted` towards its config."""
+    with calling(f"reading SageMaker endpoint {endpoint.endpoint} in {endpoint.region}"):
+        info = client("sagemaker", endpoint.region).describe_endpoint(
+            EndpointName=endpoint.endpoint
         )
-    return _shifted(where, f"{MARK}{endpoint}/{config}", config, info)
+    return _shifted(endpoint, info)
 
 
-def _shifted(where: str, deployment: str, config: str, info: Mapping[str, Any]) -> Shifted:
-    """A ``DescribeEndpoint`` answer as a :class:`Shifted` of the update to ``config``."""
+def _shifted(endpoint: Endpoint, info: Mapping[str, Any]) -> Shifted:
+    """A ``DescribeEndpoint`` answer as a :class:`Shifted` of the update to its config."""
+    config = endpoint.config
     status = str(info.get("EndpointStatus", ""))
     serving = str(info.get("EndpointConfigName", ""))
     reason = str(info.get("FailureReason") or "")
@@ -162,11 +157,10 @@ def _shifted(where: str, deployment: str, config: str, info: Mapping[str, Any]) 
         outcome = "succeeded"
     elif status not in _SHIFTING:
         outcome = "rolled-back"  # OutOfService, Deleting: not serving the release
-    endpoint = deployment.removeprefix(MARK).partition("/")[0]
-    line = f"{where.partition('/')[0]} SageMaker endpoint {endpoint}: {status} on {serving}"
+    line = f"{endpoint.region} SageMaker endpoint {endpoint.endpoint}: {status} on {serving}"
     why = [reason] if reason else []
     if outcome == "rolled-back":
         why.insert(0, f"the guardrails did not finish the update to {config}")
     if why:
         line += " (" + "; ".join(why) + ")"
-    return Shifted(where, deployment, status, outcome, line)
+    return Shifted(endpoint.where, endpoint.deployment, status, outcome, line)
