@@ -54,6 +54,14 @@ def calls(config_path: Path) -> int:
     return len(log.read_text().splitlines()) if log.exists() else 0
 
 
+def entered(config_path: Path, timeout_s: float = 30.0) -> None:
+    """Wait until the model's preprocess has run once (the first attempt is in flight)."""
+    deadline = time.monotonic() + timeout_s
+    while calls(config_path) == 0:
+        assert time.monotonic() < deadline, "the first attempt never reached the model"
+        time.sleep(0.01)
+
+
 def body(payload: Any) -> bytes:
     return json.dumps(payload).encode()
 
@@ -659,8 +667,7 @@ def test_a_duplicate_waits_for_the_first_attempt_no_longer_than_the_request_time
     svc = loaded(path)
     slow = {"inputs": rows(digits.x_test[:1]), "sleep": 3}
     first = svc.submit(Request(body(slow), headers={"idempotency-key": "k"}))
-    while calls(path) == 0:  # the first attempt holds the key
-        time.sleep(0.01)
+    entered(path)  # the first attempt holds the key
     with pytest.raises(TimeoutError):
         svc.predict(slow, idempotency_key="k")
     first.result(timeout=30)
@@ -676,8 +683,7 @@ def test_a_duplicate_of_a_failed_first_attempt_gets_its_error(
     svc = loaded(path)
     failing = {"inputs": rows(digits.x_test[:1]), "sleep": 0.5, "explode": True}
     first = svc.submit(Request(body(failing), headers={"idempotency-key": "k"}))
-    while calls(path) == 0:  # the first attempt holds the key
-        time.sleep(0.01)
+    entered(path)  # the first attempt holds the key
     with pytest.raises(Exception, match="model input pipeline broke") as waited:
         svc.predict(failing, idempotency_key="k")
     assert first.result(timeout=30).status == 500
@@ -731,8 +737,7 @@ def test_a_duplicate_of_a_first_attempt_that_used_the_fallback_is_told_so(
     svc = loaded(path)
     failing = {"inputs": rows(digits.x_test[:1]), "sleep": 0.5, "explode": True}
     first = svc.submit(Request(body(failing), headers={"idempotency-key": "k"}))
-    while calls(path) == 0:  # the first attempt holds the key
-        time.sleep(0.01)
+    entered(path)  # the first attempt holds the key
     with pytest.raises(ModelError, match=r"^the first attempt used the fallback$"):
         svc.predict(failing, idempotency_key="k")
     answer = first.result(timeout=30)
