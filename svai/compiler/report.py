@@ -52,6 +52,11 @@ def _traffic_line(spec: ResolvedSpec, rec: TargetRecommendation) -> str:
         "diurnal": f"diurnal {t.baseline_rps:g} → {t.peak_rps or 0:g} rps",
         "batch": f"batch {t.batch_items or 0:,} items × {t.batches_per_day or 0}/day",
         "profile": f"24-hour profile, peak {max(t.profile or (0,)):g} rps",
+        "bursty": f"bursts of {t.peak_rps or t.baseline_rps:g} rps "
+        f"(mean {format_seconds(t.burst_mean_on_s or 0)}) over {t.baseline_rps:g} rps "
+        f"(mean gap {format_seconds(t.burst_mean_off_s or 0)})",
+        "trace": f"measured trace, {len(t.trace_rpm or ())} minute(s) repeated over the day, "
+        f"peak {max(t.trace_rpm or (0,)) / 60:g} rps",
     }[t.pattern]
     idle = f", idle {t.idle_hours:g} h/day" if t.idle_hours else ""
     return f"traffic: {shape}{idle} ({monthly / 1e6:.3g}M requests/month)"

@@ -126,6 +126,35 @@ def test_simfaas_smoke_three_points() -> None:
         assert grid.within(model_p, sim_p, grid.ABS_COLD), (point.name, model_p, sim_p)
 
 
+@pytest.mark.parametrize(
+    ("traffic", "line"),
+    [
+        (
+            "{pattern: bursty, baseline_rps: 0.2, peak_rps: 8, bursts: {mean_on: 2m, mean_off: 20m}}",
+            "traffic: bursts of 8 rps (mean 2m) over 0.2 rps (mean gap 20m)",
+        ),
+        (
+            "{pattern: trace, trace: trace.csv}",
+            "traffic: measured trace, 120 minute(s) repeated over the day, peak 10 rps",
+        ),
+    ],
+    ids=["bursty", "trace"],
+)
+def test_svai_recommend_describes_bursty_and_trace_traffic(
+    tmp_path: Path, traffic: str, line: str
+) -> None:
+    """Both patterns went through the pool model but `svai recommend` crashed describing them."""
+    from review.helpers import run_main
+
+    rows = ["minute,requests"] + [f"{m},{600 if m % 60 < 10 else 6}" for m in range(120)]
+    (tmp_path / "trace.csv").write_text("\n".join(rows) + "\n")
+    spec = tmp_path / "svai.yaml"
+    spec.write_text(SPEC.format(traffic=traffic))
+    code, out, err = run_main("recommend", str(spec))
+    assert (code, err) == (0, "")
+    assert line in out.splitlines()[1]
+
+
 def _traffic(pattern: str) -> object:
     text = SPEC.format(traffic=f"{{pattern: {pattern}}}")
     return resolve(load_spec_text(text)).traffic
