@@ -95,18 +95,15 @@ class ReleaseCost:
     """What one release costs beside the month: one line per service that keeps two fleets.
 
     Attributes:
+        usd: The total of one release.
         lines: The priced second fleets, by service name.
     """
 
+    usd: float
     lines: tuple[ReleaseLine, ...]
 
-    @property
-    def usd(self) -> float:
-        """The total of one release."""
-        return sum((line.usd for line in self.lines), 0.0)
 
-
-NO_RELEASE_COST = ReleaseCost(())
+NO_RELEASE_COST = ReleaseCost(0.0, ())
 """A release that keeps no second fleet (all-at-once, or offerings that keep none)."""
 
 
@@ -155,7 +152,7 @@ def release_cost(services: Iterable[Service], rollout: Rollout, catalog: Catalog
         if line.usd > 0:
             lines.append(line)
     lines.sort(key=lambda line: line.service)
-    return ReleaseCost(tuple(lines))
+    return ReleaseCost(sum(line.usd for line in lines), tuple(lines))
 
 
 def _line(service: Service, how: Held, rollout: Rollout, offering: Offering) -> ReleaseLine:
